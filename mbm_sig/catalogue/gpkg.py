@@ -1,0 +1,167 @@
+"""Embedded GeoPackage backend.
+
+Writes are atomic at file level: the catalogue file is copied next to itself, the new
+layers and the provenance rows are written into the copy, the copy is flushed to disk and
+renamed over the original (``os.replace``). A crash or kill at any moment leaves either
+the old file or the new one. An exclusive lock file serialises writers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+
+from mbm_sig.config import TARGET_CRS
+
+LOG_TABLE = "mbm_imports"
+PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def sql_literal(value) -> str:
+    """SQL literal for SQLite: numbers as such, strings quoted with quotes doubled."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple, set)):
+        return "(" + ", ".join(sql_literal(v) for v in value) + ")"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def bind(query: str, params: dict | None) -> str:
+    """Bind ``:name`` parameters as escaped literals (GDAL's SQLite dialect has no binding)."""
+    params = params or {}
+
+    def sub(m):
+        name = m.group(1)
+        if name not in params:
+            raise KeyError(f"SQL parameter :{name} has no value")
+        return sql_literal(params[name])
+    return PARAM.sub(sub, query)
+
+
+def filter_frame(df, where: dict | None):
+    """Rows of ``df`` whose fields equal the given values (a list means any of them)."""
+    if not where:
+        return df
+    mask = pd.Series(True, index=df.index)
+    for field, value in where.items():
+        col = df[field]
+        if isinstance(value, (list, tuple, set)):
+            mask &= col.isin(list(value))
+        elif value is None:
+            mask &= col.isna()
+        else:
+            mask &= col == value
+    return df[mask.to_numpy()].reset_index(drop=True)
+
+
+class GeoPackageBackend:
+    kind = "gpkg"
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.url = str(self.path)
+
+    # -- reading ------------------------------------------------------------------------
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def layer_names(self) -> list[str]:
+        if not self.exists():
+            return []
+        return [n for n, _ in pyogrio.list_layers(self.path) if n != LOG_TABLE]
+
+    def count(self, name: str) -> int:
+        return int(pyogrio.read_info(self.path, layer=name)["features"])
+
+    def read(self, name: str, bbox=None, where=None, columns=None, has_geometry=True):
+        if name not in self.layer_names():
+            raise KeyError(name)
+        cols = None if columns is None else list(dict.fromkeys(list(columns) + list(where or {})))
+        df = pyogrio.read_dataframe(self.path, layer=name, bbox=bbox, columns=cols,
+                                    read_geometry=has_geometry, use_arrow=True)
+        df = filter_frame(df, where)
+        if columns is not None:
+            df = df[list(columns) + ([df.geometry.name] if isinstance(df, gpd.GeoDataFrame) else [])]
+        if isinstance(df, gpd.GeoDataFrame):
+            if df.geometry.name != "geom":
+                df = df.rename_geometry("geom")
+            if df.crs is None or df.crs.to_epsg() != 2154:
+                df = df.set_crs(TARGET_CRS, allow_override=True)
+        return df
+
+    def sql(self, query: str, params: dict | None = None):
+        if not self.exists():
+            raise FileNotFoundError(f"catalogue {self.path} does not exist (run mbm-sig build)")
+        return pyogrio.read_dataframe(self.path, sql=bind(query, params), sql_dialect="SQLITE",
+                                      use_arrow=True)
+
+    def log(self) -> pd.DataFrame:
+        if not self.exists() or LOG_TABLE not in [n for n, _ in pyogrio.list_layers(self.path)]:
+            return pd.DataFrame(columns=["layer", "action", "source", "checksum", "rows",
+                                         "imported_at", "tool_version"])
+        return pyogrio.read_dataframe(self.path, layer=LOG_TABLE, read_geometry=False)
+
+    # -- writing ------------------------------------------------------------------------
+    @contextmanager
+    def _lock(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(str(self.path) + ".lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def replace_layers(self, frames: dict, log_rows: list[dict]) -> None:
+        """Replace (or create) the given layers and append provenance rows, atomically."""
+        with self._lock():
+            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp.gpkg", dir=self.path.parent)
+            os.close(fd)
+            try:
+                if self.exists():
+                    shutil.copyfile(self.path, tmp)
+                else:
+                    os.unlink(tmp)
+                for name, frame in frames.items():
+                    self._write(tmp, name, frame)
+                if log_rows:
+                    pyogrio.write_dataframe(pd.DataFrame(log_rows), tmp, layer=LOG_TABLE,
+                                            driver="GPKG", append=Path(tmp).exists()
+                                            and LOG_TABLE in [n for n, _ in pyogrio.list_layers(tmp)])
+                with open(tmp, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self.path)
+                dirfd = os.open(self.path.parent, os.O_RDONLY)
+                try:
+                    os.fsync(dirfd)
+                finally:
+                    os.close(dirfd)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+
+    @staticmethod
+    def _write(path, name: str, frame) -> None:
+        if isinstance(frame, gpd.GeoDataFrame):
+            geom_type = frame.attrs.get("geometry_type")
+            pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", geometry_type=geom_type,
+                                    promote_to_multi=False, use_arrow=True,
+                                    layer_options={"GEOMETRY_NAME": "geom", "OVERWRITE": "YES",
+                                                   "SPATIAL_INDEX": "YES"},
+                                    append=False)
+        else:
+            pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", use_arrow=True,
+                                    layer_options={"OVERWRITE": "YES"})

@@ -1,0 +1,177 @@
+"""Reading user files for import and writing exports.
+
+Formats: GeoPackage, Shapefile (.cpg honoured; legacy cp1252/latin-1 detected when there
+is no .cpg), MapInfo TAB, GeoJSON, FlatGeobuf, and CSV with a WKT column or x/y columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+
+from mbm_sig.catalogue.layerdef import LayerDef
+from mbm_sig.config import TARGET_CRS
+
+VECTOR_SUFFIXES = {".gpkg", ".shp", ".tab", ".mif", ".geojson", ".json", ".fgb", ".zip"}
+WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom")
+XY_COLUMNS = (("x", "y"), ("lon", "lat"), ("longitude", "latitude"), ("lng", "lat"))
+
+
+class InputError(ValueError):
+    """The file cannot be read as a layer (format, encoding, geometry columns)."""
+
+
+def _dbf_encoding(shp: Path) -> str | None:
+    """Encoding for a shapefile with no .cpg: UTF-8 if its DBF decodes as UTF-8, else cp1252."""
+    cpg = [p for p in shp.parent.glob(shp.stem + ".*") if p.suffix.lower() == ".cpg"]
+    if cpg:
+        return None   # GDAL honours the .cpg
+    dbf = [p for p in shp.parent.glob(shp.stem + ".*") if p.suffix.lower() == ".dbf"]
+    if not dbf:
+        return None
+    raw = dbf[0].read_bytes()
+    if len(raw) > 32:
+        ldid = raw[29]
+        if ldid in (0x57, 0x03):   # ANSI / Windows-1252 language drivers
+            return "cp1252"
+    try:
+        raw.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        return "cp1252"
+
+
+def read_user_file(path: Path, ld: LayerDef, layer: str | None = None, crs: str | None = None,
+                   encoding: str | None = None, x: str | None = None, y: str | None = None,
+                   wkt: str | None = None) -> gpd.GeoDataFrame | pd.DataFrame:
+    """Read ``path`` into a frame with the file's columns (not yet checked)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: file not found")
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt", ".tsv"):
+        return _read_csv(path, ld, crs=crs, encoding=encoding, x=x, y=y, wkt=wkt)
+    if suffix not in VECTOR_SUFFIXES:
+        raise InputError(f"{path}: unsupported format {suffix!r} (GeoPackage, Shapefile, MapInfo TAB, "
+                         "GeoJSON, FlatGeobuf or CSV)")
+    kwargs = {}
+    if suffix == ".shp" and encoding is None:
+        encoding = _dbf_encoding(path)
+    if encoding:
+        kwargs["encoding"] = encoding
+    if layer is None and suffix == ".gpkg":
+        layers = [n for n, _ in pyogrio.list_layers(path)]
+        if ld.name in layers:
+            layer = ld.name
+        elif len(layers) == 1:
+            layer = layers[0]
+        else:
+            raise InputError(f"{path}: several layers ({', '.join(layers)}); choose one with --layer")
+    try:
+        gdf = pyogrio.read_dataframe(path, layer=layer, **kwargs)
+    except Exception as exc:  # GDAL errors carry their own message
+        raise InputError(f"{path}: cannot read ({exc})") from exc
+    if crs and isinstance(gdf, gpd.GeoDataFrame):
+        gdf = gdf.set_crs(crs, allow_override=True)
+    return gdf
+
+
+def _read_csv(path: Path, ld: LayerDef, crs=None, encoding=None, x=None, y=None, wkt=None):
+    raw = path.read_bytes()
+    if encoding is None:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("cp1252")
+    else:
+        text = raw.decode(encoding)
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
+        sep = dialect.delimiter
+    except csv.Error:
+        sep = ","
+    df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+    lower = {c.lower(): c for c in df.columns}
+    if not ld.has_geometry:
+        return df
+    wcol = wkt or next((lower[c] for c in WKT_COLUMNS if c in lower), None)
+    if wcol:
+        try:
+            geom = gpd.GeoSeries.from_wkt(df[wcol].fillna("").replace("", None), on_invalid="raise")
+        except Exception:
+            # find the first bad row for the report
+            import shapely
+            for i, v in enumerate(df[wcol]):
+                try:
+                    if isinstance(v, str) and v.strip():
+                        shapely.from_wkt(v)
+                except Exception:
+                    raise InputError(f"{path}: row {i + 1}, field {wcol}: unreadable WKT {v[:60]!r}") from None
+            raise
+        df = df.drop(columns=[wcol])
+        gdf = gpd.GeoDataFrame(df, geometry=geom.values, crs=crs or TARGET_CRS)
+        return gdf
+    pair = (x, y) if x and y else next(((lower[a], lower[b]) for a, b in XY_COLUMNS
+                                        if a in lower and b in lower), None)
+    if pair is None:
+        raise InputError(f"{path}: no geometry column: give a WKT column ({', '.join(WKT_COLUMNS)}) "
+                         "or x/y (lon/lat) columns")
+    xs = pd.to_numeric(df[pair[0]].str.replace(",", "."), errors="coerce")
+    ys = pd.to_numeric(df[pair[1]].str.replace(",", "."), errors="coerce")
+    for col, vals in ((pair[0], xs), (pair[1], ys)):
+        bad = np.flatnonzero(vals.isna().to_numpy())
+        if len(bad):
+            i = int(bad[0])
+            raise InputError(f"{path}: row {i + 1}, field {col}: coordinate {df[col].iloc[i]!r} "
+                             "is not a number")
+    if crs is None:
+        # lon/lat columns, or small x/y values, mean WGS84; otherwise Lambert-93
+        lonlat = pair[0].lower() in ("lon", "longitude", "lng") or (
+            xs.abs().max() <= 180 and ys.abs().max() <= 90)
+        crs = "EPSG:4326" if lonlat else TARGET_CRS
+    gdf = gpd.GeoDataFrame(df.drop(columns=list(pair)), geometry=gpd.points_from_xy(xs, ys), crs=crs)
+    return gdf
+
+
+EXPORT_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile",
+                  ".fgb": "FlatGeobuf"}
+
+
+def write_user_file(frame, out: Path, layer: str) -> Path:
+    """Export a layer: GeoPackage, GeoJSON (EPSG:4326, as RFC 7946 requires), Shapefile
+    (UTF-8 with .cpg), FlatGeobuf, or CSV with a WKT column (EPSG:2154)."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    suffix = out.suffix.lower()
+    tmp = out.with_name(out.stem + ".part" + out.suffix)
+    if suffix == ".csv":
+        df = pd.DataFrame(frame.drop(columns=frame.geometry.name)) if isinstance(frame, gpd.GeoDataFrame) \
+            else pd.DataFrame(frame)
+        if isinstance(frame, gpd.GeoDataFrame):
+            df["wkt"] = frame.geometry.to_wkt()
+        df.to_csv(tmp, index=False)
+        tmp.replace(out)
+        return out
+    if suffix not in EXPORT_DRIVERS:
+        raise InputError(f"{out}: unsupported export format {suffix!r} "
+                         f"({', '.join(sorted(EXPORT_DRIVERS))}, .csv)")
+    if suffix in (".geojson", ".json") and isinstance(frame, gpd.GeoDataFrame):
+        frame = frame.to_crs("EPSG:4326")
+    kwargs = {"encoding": "UTF-8"} if suffix == ".shp" else {}
+    if suffix == ".shp":
+        # shapefile sidecars: write in place (several files), removing stale ones first
+        for p in out.parent.glob(out.stem + ".*"):
+            p.unlink()
+        pyogrio.write_dataframe(frame, out, driver="ESRI Shapefile", **kwargs)
+        return out
+    if tmp.exists():
+        tmp.unlink()
+    pyogrio.write_dataframe(frame, tmp, layer=layer, driver=EXPORT_DRIVERS[suffix])
+    tmp.replace(out)
+    return out
