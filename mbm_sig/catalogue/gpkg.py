@@ -128,6 +128,9 @@ class GeoPackageBackend:
     def replace_layers(self, frames: dict, log_rows: list[dict]) -> None:
         """Replace (or create) the given layers and append provenance rows, atomically."""
         with self._lock():
+            # under the lock no other writer runs: temp files left are from killed writers
+            for stale in self.path.parent.glob(self.path.name + ".*.tmp.gpkg*"):
+                stale.unlink()
             fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp.gpkg", dir=self.path.parent)
             os.close(fd)
             try:

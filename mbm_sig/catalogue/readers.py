@@ -36,15 +36,19 @@ def _dbf_encoding(shp: Path) -> str | None:
     if not dbf:
         return None
     raw = dbf[0].read_bytes()
-    if len(raw) > 32:
-        ldid = raw[29]
-        if ldid in (0x57, 0x03):   # ANSI / Windows-1252 language drivers
-            return "cp1252"
-    try:
-        raw.decode("utf-8")
-        return None
-    except UnicodeDecodeError:
+    if len(raw) > 32 and raw[29] in (0x57, 0x03):   # ANSI / Windows-1252 language drivers
         return "cp1252"
+    return None if _dbase_records_are_utf8(raw) else "cp1252"
+
+
+def _dbase_records_are_utf8(raw: bytes) -> bool:
+    """Whether the records of a dBase file (after its binary header) decode as UTF-8."""
+    header = int.from_bytes(raw[8:10], "little") if len(raw) >= 10 else 0
+    try:
+        raw[header:].decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def read_user_file(path: Path, ld: LayerDef, layer: str | None = None, crs: str | None = None,

@@ -40,7 +40,8 @@ class Problem:
     def __str__(self) -> str:
         where = f"row {self.row}" if self.row is not None else "file"
         fld = f", field {self.field}" if self.field else ""
-        val = "" if self.value is None else f", value {self.value!r}"
+        value = self.value.item() if hasattr(self.value, "item") else self.value   # numpy scalars
+        val = "" if value is None else f", value {value!r}"
         return f"{where}{fld}{val}: {self.reason}"
 
 
