@@ -233,6 +233,9 @@ def hospital_category(name: str, facility_type: str | None = None) -> str:
 @builder("hospitals")
 def build_hospitals(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
     df = pd.read_csv(ctx.source_path("finess_hopitaux"), dtype=str)
+    if "finess" not in df:      # the official whole-France file: rebuild the FINESS number
+        df["finess"] = df["id"]
+    df = df[df["postcode"].fillna("").str[:2].isin(DEPARTEMENTS)]
     df = df[df["lat"].notna() & df["lon"].notna()]
     pt = gpd.points_from_xy(df["lon"].astype(float), df["lat"].astype(float), crs="EPSG:4326")
     address = (df["house_number"].fillna("") + " " + df["street"].fillna("")).str.strip()
