@@ -394,3 +394,10 @@ def test_import_killed_midway_leaves_old_layer(tmp_path):
     assert 50 in outcomes      # at least one kill landed mid-import
     cat.write("puits", old)    # the next writer clears what killed writers left
     assert [p.name for p in tmp_path.iterdir() if ".tmp.gpkg" in p.name] == []
+
+
+def test_readme_lists_every_layer():
+    from mbm_sig.catalogue.layerdef import load_layers
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [n for n in load_layers() if f"`{n}`" not in readme]
+    assert not missing, f"README does not list {missing}"

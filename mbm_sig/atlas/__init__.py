@@ -1,0 +1,37 @@
+"""Atlases: books of map sheets, tables and book pages (see :mod:`mbm_sig.atlas.engine`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mbm_sig.atlas.engine import AtlasError, load_atlas, render_atlas
+
+__all__ = ["AtlasError", "cli_atlas", "load_atlas", "render_atlas"]
+
+
+def cli_atlas(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="mbm-sig atlas", description="render an atlas to one PDF book")
+    p.add_argument("name", help="atlas name (atlases/NAME.yaml) or path")
+    p.add_argument("-o", "--out", type=Path, default=None, help="output folder (default out/)")
+    p.add_argument("--only", nargs="+", default=None, metavar="SHEET",
+                   help="only the sheets whose title, file name or recipe matches")
+    p.add_argument("--sheets", action="store_true", help="also write one PDF per sheet")
+    p.add_argument("--png", action="store_true", help="with --sheets, also one PNG per sheet")
+    p.add_argument("-j", "--workers", type=int, default=None, help="parallel workers (default: all cores)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        res = render_atlas(a.name, a.out, only=a.only, sheets=a.sheets, png=a.png, workers=a.workers,
+                           progress=not a.quiet)
+    except AtlasError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{res.pdf}: {res.pages} pages, {res.sheets} map sheets, {len(res.pending)} waiting for data, "
+          f"{res.seconds:.1f} s")
+    for item in res.pending:
+        print(f"  waiting for data: {item['title']} -> {item['command']}")
+    if res.sheet_files:
+        print(f"  {len(res.sheet_files)} sheet files in {res.sheet_files[0].parent}")
+    return 0

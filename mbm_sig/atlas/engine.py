@@ -1,0 +1,482 @@
+"""The atlas engine: an atlas definition (YAML in ``atlases/``) becomes one print-ready PDF
+book — cover, table of contents, sections of map sheets (some iterated over a coverage
+layer like a QGIS atlas), attribute tables, «cartes en attente de données», sources —
+with bookmarks and page numbers, and on request one file per sheet.
+
+Sheets render in parallel on all cores. The book is written to a temporary file and renamed:
+an error in one sheet names the sheet and its recipe and leaves no half-written atlas.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing as mp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from matplotlib.backends.backend_pdf import PdfPages
+from pypdf import PdfReader, PdfWriter
+from tqdm import tqdm
+
+from mbm_sig.atlas import pages
+from mbm_sig.catalogue import Catalogue
+from mbm_sig.catalogue.layerdef import Source
+from mbm_sig.config import ATLASES_DIR, settings
+from mbm_sig.maps import fmt
+
+
+class AtlasError(RuntimeError):
+    """An atlas definition is wrong, or one of its sheets failed."""
+
+
+# ---------------------------------------------------------------------------------------
+# definition
+
+@dataclass
+class SheetSpec:
+    title: str
+    kind: str                    # "map" or "table"
+    recipe: Path | None = None
+    table: dict | None = None
+    coverage: dict | None = None
+    requires: list = field(default_factory=list)
+    params: dict = field(default_factory=dict)
+    file_name: str | None = None
+
+
+@dataclass
+class Section:
+    title: str
+    sheets: list[SheetSpec]
+
+
+@dataclass
+class Atlas:
+    name: str
+    title: str
+    subtitle: str
+    edition: str
+    producer: str
+    output: str
+    sections: list[Section]
+    cover_notes: list[str] = field(default_factory=list)
+    method_notes: list[str] = field(default_factory=list)
+    path: Path | None = None
+
+
+def load_atlas(name_or_path: str | Path) -> Atlas:
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = ATLASES_DIR / f"{name_or_path}.yaml"
+    if not path.exists():
+        known = ", ".join(sorted(p.stem for p in ATLASES_DIR.glob("*.yaml")))
+        raise AtlasError(f"atlas {name_or_path!r} not found (atlases: {known})")
+    with open(path, encoding="utf-8") as fh:
+        doc = yaml.safe_load(fh)
+    for key in ("title", "sections"):
+        if key not in doc:
+            raise AtlasError(f"{path}: missing key {key!r}")
+    sections = []
+    for i, sec in enumerate(doc["sections"]):
+        sheets = []
+        for j, sh in enumerate(sec.get("sheets", [])):
+            where = f"{path}: sections[{i}].sheets[{j}]"
+            if ("recipe" in sh) == ("table" in sh):
+                raise AtlasError(f"{where}: give exactly one of 'recipe' or 'table'")
+            recipe = None
+            if "recipe" in sh:
+                recipe = (path.parent / sh["recipe"]).resolve()
+                if not recipe.exists():
+                    raise AtlasError(f"{where}: recipe {recipe} not found")
+            if "title" not in sh and "table" in sh:
+                raise AtlasError(f"{where}: a table needs a 'title'")
+            cov = sh.get("coverage")
+            if cov is not None and "layer" not in cov:
+                raise AtlasError(f"{where}: coverage needs a 'layer'")
+            sheets.append(SheetSpec(
+                title=sh.get("title") or _recipe_title(recipe), kind="map" if recipe else "table",
+                recipe=recipe, table=sh.get("table"), coverage=cov,
+                requires=list(sh.get("requires", [])), params=dict(sh.get("params", {})),
+                file_name=sh.get("file_name")))
+        sections.append(Section(sec["title"], sheets))
+    return Atlas(name=doc.get("name", path.stem), title=doc["title"], subtitle=doc.get("subtitle", ""),
+                 edition=str(doc.get("edition", "")), producer=doc.get("producer", "Mission Bassin Minier"),
+                 output=doc.get("output", f"atlas-{path.stem}.pdf"), sections=sections,
+                 cover_notes=doc.get("cover_notes", []), method_notes=doc.get("method_notes", []), path=path)
+
+
+def _recipe_title(recipe: Path) -> str:
+    with open(recipe, encoding="utf-8") as fh:
+        doc = yaml.safe_load(fh)
+    return doc.get("title", recipe.stem)
+
+
+# ---------------------------------------------------------------------------------------
+# plan: every page, numbered, before anything is drawn
+
+@dataclass
+class Page:
+    kind: str                    # cover, toc, map, table, pending, sources
+    title: str = ""
+    section: str | None = None
+    spec: SheetSpec | None = None
+    params: dict = field(default_factory=dict)
+    rows: list | None = None
+    part: int = 1
+    parts: int = 1
+    number: int = 0
+    file_name: str | None = None
+
+
+class _Fmt(dict):
+    def __missing__(self, key):
+        raise AtlasError(f"pattern field {{{key}}} is not an attribute of the coverage layer")
+
+
+def _pattern(text: str, params: dict) -> str:
+    return text.format_map(_Fmt(params)) if text else text
+
+
+def _check_requires(cat: Catalogue, spec: SheetSpec) -> dict | None:
+    """None when the sheet's data are present, else a «waiting for data» item."""
+    for req in spec.requires:
+        layer, _, fld = req.partition(".")
+        ld = cat.layer_def(layer)
+        ok = cat.has_data(layer)
+        if ok and fld:
+            vals = cat.read(layer, columns=[fld])[fld]
+            ok = vals.notna().any()
+        if not ok:
+            if ld.build:
+                srcs = ", ".join(s.mirror or s.id for s in cat.sources_for(layer))
+                reason = (f"La couche «{ld.title}» n'a pas pu être construite : source absente ({srcs}). "
+                          "Définir MBM_SIG_DATA_DIR (miroir des téléchargements officiels) ou lancer mbm-sig fetch, "
+                          "puis mbm-sig build.")
+                command = "mbm-sig fetch && mbm-sig build"
+            else:
+                what = f"le champ «{ld.field(fld).title or fld}»" if fld else "les données"
+                reason = f"Importer {what} de la couche «{ld.title}» ({ld.name}) : {ld.description[:220]}"
+                command = f"mbm-sig import {ld.name} FICHIER"
+            return {"title": spec.title, "reason": reason, "command": command}
+    return None
+
+
+def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None) -> tuple[list[Page], list[dict]]:
+    body: list[Page] = []
+    pending: list[dict] = []
+    for sec in atlas.sections:
+        sec_pages = []
+        for spec in sec.sheets:
+            waiting = _check_requires(cat, spec)
+            if waiting:
+                pending.append(waiting)
+                continue
+            for params in _coverage(cat, spec):
+                title = _pattern(spec.coverage.get("page_name", spec.title), params) if spec.coverage else spec.title
+                fname = _pattern((spec.coverage or {}).get("file_name") or spec.file_name or "", params) or None
+                if spec.kind == "map":
+                    sec_pages.append(Page("map", title, sec.title, spec, params, file_name=fname))
+                else:
+                    sec_pages += _table_pages(cat, spec, title, sec.title, params, fname)
+        if only:
+            sec_pages = [p for p in sec_pages if _selected(p, only)]
+        body += sec_pages
+    return body, pending
+
+
+def _selected(page: Page, only: list[str]) -> bool:
+    names = {page.title.lower(), (page.file_name or "").lower(),
+             (page.spec.recipe.stem.lower() if page.spec and page.spec.recipe else "")}
+    return any(o.lower() in names or o.lower() in page.title.lower() for o in only)
+
+
+def _coverage(cat: Catalogue, spec: SheetSpec) -> list[dict]:
+    if not spec.coverage:
+        return [dict(spec.params)]
+    cov = spec.coverage
+    df = cat.read(cov["layer"], where=cov.get("where"))
+    sort = cov.get("sort")
+    if sort:
+        df = df.sort_values(sort)
+    geom = df.geometry.name if hasattr(df, "geometry") else None
+    rows = []
+    for _, r in df.iterrows():
+        params = {k: ("" if v is None else v) for k, v in r.items() if k != geom}
+        rows.append({**spec.params, **{k: (str(v) if not isinstance(v, (int, float)) else v)
+                                       for k, v in params.items()}})
+    if not rows:
+        raise AtlasError(f"coverage layer {cov['layer']} with {cov.get('where')} has no feature")
+    return rows
+
+
+def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Page]:
+    t = spec.table
+    where = {k: _pattern(v, params) if isinstance(v, str) else v for k, v in (t.get("where") or {}).items()}
+    df = cat.read(t["layer"], where=where or None)
+    if t.get("sort"):
+        df = df.sort_values(t["sort"])
+    cols = t["columns"]
+    rows = [{k: r.get(k) for k in cols} for r in df.to_dict("records")]
+    chunks = [rows[i:i + pages.TABLE_ROWS] for i in range(0, max(len(rows), 1), pages.TABLE_ROWS)]
+    return [Page("table", title, section, spec, params, rows=ch, part=i + 1, parts=len(chunks),
+                 file_name=f"{fname}-{i + 1}" if fname and len(chunks) > 1 else fname)
+            for i, ch in enumerate(chunks)]
+
+
+# ---------------------------------------------------------------------------------------
+# rendering
+
+_WORKER: dict = {}
+
+
+def _init_worker(db_url: str) -> None:
+    import warnings
+    warnings.filterwarnings("ignore")
+    _WORKER["cat"] = Catalogue.open(db_url)
+
+
+def _render_sheet(job) -> tuple[int, str | None, str | None, dict]:
+    """Render one map sheet to its own PDF; returns (index, path, error, info)."""
+    idx, recipe, params, out = job
+    from mbm_sig.maps.recipe import load_recipe
+    from mbm_sig.maps.render import render_recipe
+    try:
+        info = render_recipe(load_recipe(recipe, params), _WORKER["cat"], out, fmt="pdf")
+        return idx, out, None, {"layers": list(getattr(info, "layers", []) or [])} if info is not None else {}
+    except Exception as exc:  # reported with the sheet's name by the caller
+        return idx, None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}", {}
+
+
+def _save(fig, path: Path, meta_title: str) -> None:
+    with PdfPages(path, metadata={"Title": meta_title, "CreationDate": None, "Creator": "mbm-sig"}) as pdf:
+        pdf.savefig(fig)
+    pages.close(fig)
+
+
+def _recipe_layers(recipe: Path) -> set[str]:
+    with open(recipe, encoding="utf-8") as fh:
+        doc = yaml.safe_load(fh)
+    found = set()
+
+    def walk(o):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if k in ("layer", "join") and isinstance(v, str):
+                    found.add(v)
+                elif k == "join" and isinstance(v, dict) and "layer" in v:
+                    found.add(v["layer"])
+                walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+    walk(doc)
+    return found
+
+
+@dataclass
+class AtlasResult:
+    pdf: Path
+    pages: int
+    sheets: int
+    pending: list
+    seconds: float
+    sheet_files: list = field(default_factory=list)
+    toc: list = field(default_factory=list)
+
+
+def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheets: bool = False,
+                 png: bool = False, workers: int | None = None, catalogue: Catalogue | None = None,
+                 progress: bool = True) -> AtlasResult:
+    t0 = time.perf_counter()
+    atlas = load_atlas(name)
+    cat = catalogue or Catalogue.open()
+    out_dir = Path(out_dir or settings().out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    body, pending = plan(atlas, cat, only)
+
+    # number the pages: cover, table of contents, body, pending, sources
+    toc_entries = []
+    for sec in atlas.sections:
+        sec_pages = [p for p in body if p.section == sec.title]
+        if sec_pages:
+            toc_entries.append(pages.TocEntry(0, sec.title, None))
+            toc_entries += [pages.TocEntry(1, p.title, None) for p in sec_pages if p.part == 1]
+    if pending:
+        toc_entries.append(pages.TocEntry(0, "Cartes en attente de données", None))
+    toc_entries.append(pages.TocEntry(0, "Sources et méthodes", None))
+    n_toc = max(1, -(-len(toc_entries) // pages.TOC_ROWS))
+    number = 1 + n_toc
+    for p in body:
+        number += 1
+        p.number = number
+    pending_number = number + 1 if pending else None
+    sources_number = (pending_number or number) + 1
+    total = sources_number
+    first_of = {}
+    for p in body:
+        first_of.setdefault((p.section, p.title), p.number)
+    for e in toc_entries:
+        if e.level == 1:
+            e.page = next(p.number for p in body if p.title == e.title and p.part == 1)
+        elif e.title == "Cartes en attente de données":
+            e.page = pending_number
+        elif e.title == "Sources et méthodes":
+            e.page = sources_number
+        else:
+            e.page = next(p.number for p in body if p.section == e.title)
+
+    with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd:
+        tmp = Path(tmpd)
+        files: dict[int, Path] = {}
+        used_layers: set[str] = set()
+        # map sheets in parallel
+        jobs = [(i, str(p.spec.recipe), p.params, str(tmp / f"sheet-{i:04d}.pdf"))
+                for i, p in enumerate(body) if p.kind == "map"]
+        for _, recipe, _, _ in jobs:
+            used_layers |= _recipe_layers(Path(recipe))
+        n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
+        bar = tqdm(total=len(body), desc=f"atlas {atlas.name}", unit="page", disable=not progress,
+                   file=sys.stderr, leave=False)
+        if jobs:
+            if n_workers == 1:
+                _init_worker(cat.url)
+                results = map(_render_sheet, jobs)
+                pool = None
+            else:
+                pool = mp.get_context("fork").Pool(n_workers, initializer=_init_worker, initargs=(cat.url,))
+                results = pool.imap_unordered(_render_sheet, jobs)
+            try:
+                for idx, path, err, info in results:
+                    if err:
+                        p = body[idx]
+                        raise AtlasError(f"sheet «{p.title}» (recipe {p.spec.recipe}) failed: {err}")
+                    files[idx] = Path(path)
+                    bar.update(1)
+            finally:
+                if pool is not None:
+                    pool.terminate()
+                    pool.join()
+        # tables and book pages in this process
+        for i, p in enumerate(body):
+            if p.kind == "table":
+                used_layers.add(p.spec.table["layer"])
+                fig = pages.table_page(atlas, p.title, p.spec.table["columns"], p.rows, p.part, p.parts,
+                                       note=_table_note(cat, p.spec.table["layer"]))
+                files[i] = tmp / f"table-{i:04d}.pdf"
+                _save(fig, files[i], p.title)
+                bar.update(1)
+        bar.close()
+        book_files = {}
+        book_files["cover"] = tmp / "cover.pdf"
+        _save(pages.cover(atlas, len(jobs)), book_files["cover"], atlas.title)
+        toc_figs = pages.toc_pages(atlas, toc_entries)
+        book_files["toc"] = []
+        for k, fig in enumerate(toc_figs):
+            f = tmp / f"toc-{k}.pdf"
+            _save(fig, f, "Sommaire")
+            book_files["toc"].append(f)
+        if pending:
+            book_files["pending"] = tmp / "pending.pdf"
+            _save(pages.pending_page(atlas, pending), book_files["pending"], "Cartes en attente de données")
+        book_files["sources"] = tmp / "sources.pdf"
+        _save(pages.sources_page(atlas, _sources(cat, used_layers)), book_files["sources"], "Sources")
+
+        # assemble
+        writer = PdfWriter()
+        order = [("Couverture", book_files["cover"], None)]
+        order += [("Sommaire", f, None) for f in book_files["toc"]]
+        order += [(p.title, files[i], p) for i, p in enumerate(body)]
+        if pending:
+            order.append(("Cartes en attente de données", book_files["pending"], None))
+        order.append(("Sources et méthodes", book_files["sources"], None))
+        numbers = _number_pages(len(order), tmp)
+        for k, (_, f, _) in enumerate(order):
+            page = PdfReader(f).pages[0]
+            if k > 0:
+                page.merge_page(numbers.pages[k])
+            writer.add_page(page)
+        # bookmarks: one per section, one per sheet (first part), plus the book pages
+        writer.add_outline_item("Sommaire", 1)
+        sec_items = {}
+        for k, (title, _, p) in enumerate(order):
+            if p is None:
+                if title not in ("Couverture", "Sommaire"):
+                    writer.add_outline_item(title, k)
+                continue
+            if p.section not in sec_items:
+                sec_items[p.section] = writer.add_outline_item(p.section, k)
+            if p.part == 1:
+                writer.add_outline_item(p.title, k, parent=sec_items[p.section])
+        writer.page_mode = "/UseOutlines"
+        writer.add_metadata({"/Title": atlas.title, "/Subject": atlas.subtitle, "/Author": atlas.producer,
+                             "/Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.name,
+                             "/Creator": "mbm-sig", "/Producer": "mbm-sig (matplotlib, pypdf)",
+                             "/CreationDate": _pdf_date()})
+        target = out_dir / atlas.output
+        part = target.with_name(target.name + ".part")
+        with open(part, "wb") as fh:
+            writer.write(fh)
+        os.replace(part, target)
+
+        sheet_files = []
+        if sheets:
+            sheet_dir = out_dir / atlas.name
+            sheet_dir.mkdir(exist_ok=True)
+            for i, p in enumerate(body):
+                stem = p.file_name or f"{p.number:03d}-{_slug(p.title)}"
+                dest = sheet_dir / f"{stem}.pdf"
+                shutil.copyfile(files[i], dest)
+                sheet_files.append(dest)
+                if png:
+                    subprocess.run(["pdftoppm", "-png", "-r", "150", "-singlefile", str(dest),
+                                    str(dest.with_suffix(""))], check=True)
+                    sheet_files.append(dest.with_suffix(".png"))
+    return AtlasResult(pdf=target, pages=total, sheets=len(jobs), pending=pending,
+                       seconds=time.perf_counter() - t0, sheet_files=sheet_files, toc=toc_entries)
+
+
+def _table_note(cat: Catalogue, layer: str) -> str:
+    return "Sources : " + " ; ".join(s.credit() for s in cat.sources_for(layer))
+
+
+def _sources(cat: Catalogue, layers) -> list[Source]:
+    seen, out = set(), []
+    for layer in sorted(layers):
+        try:
+            srcs = cat.sources_for(layer)
+        except KeyError:
+            continue
+        for s in srcs:
+            if s.id not in seen:
+                seen.add(s.id)
+                out.append(s)
+    return out
+
+
+def _number_pages(n: int, tmp: Path) -> PdfReader:
+    path = tmp / "numbers.pdf"
+    with PdfPages(path, metadata={"CreationDate": None}) as pdf:
+        for k in range(n):
+            fig = pages.number_overlay(k + 1, n)
+            pdf.savefig(fig)
+            pages.close(fig)
+    return PdfReader(path)
+
+
+def _pdf_date() -> str:
+    d = fmt.production_date()
+    return f"D:{d.year:04d}{d.month:02d}{d.day:02d}000000Z"
+
+
+def _slug(text: str) -> str:
+    import unicodedata
+    s = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return "-".join("".join(ch if ch.isalnum() else " " for ch in s).split())[:60]

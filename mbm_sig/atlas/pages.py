@@ -1,0 +1,236 @@
+"""The book pages of an atlas, drawn with the typography of the map sheets: cover, table of
+contents, «cartes en attente de données», sources, attribute tables, page numbers.
+
+Each function draws on an A4 portrait figure in page millimetres (origin top-left).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from mbm_sig.maps import fmt  # noqa: E402
+
+matplotlib.rcParams["pdf.fonttype"] = 42
+matplotlib.rcParams["font.family"] = "DejaVu Sans"
+matplotlib.rcParams["svg.fonttype"] = "none"
+
+A4 = (210.0, 297.0)
+MM = 1 / 25.4
+INK = "#1a1a1a"
+GREY = "#595959"
+ACCENT = "#7f2704"          # brick, the colour of the basin's cités
+LIGHT = "#f3ede6"
+MARGIN = 18.0
+
+
+class Canvas:
+    """An A4 figure addressed in millimetres from the top-left corner."""
+
+    def __init__(self, size=A4):
+        self.w, self.h = size
+        self.fig = Figure(figsize=(self.w * MM, self.h * MM))
+
+    def text(self, x, y, s, size=9.0, weight="normal", color=INK, ha="left", va="baseline", **kw):
+        return self.fig.text(x / self.w, 1 - y / self.h, s, fontsize=size, fontweight=weight, color=color,
+                             ha=ha, va=va, **kw)
+
+    def rect(self, x, y, w, h, **kw):
+        kw.setdefault("linewidth", 0)
+        self.fig.add_artist(Rectangle((x / self.w, 1 - (y + h) / self.h), w / self.w, h / self.h,
+                                      transform=self.fig.transFigure, **kw))
+
+    def hline(self, x0, x1, y, color=GREY, lw=0.4, **kw):
+        self.fig.add_artist(matplotlib.lines.Line2D([x0 / self.w, x1 / self.w], [1 - y / self.h] * 2,
+                                                    transform=self.fig.transFigure, color=color, linewidth=lw, **kw))
+
+
+def _footer(c: Canvas, atlas_title: str) -> None:
+    c.hline(MARGIN, c.w - MARGIN, c.h - 14, lw=0.3)
+    c.text(MARGIN, c.h - 9.5, atlas_title, size=7, color=GREY)
+
+
+def cover(atlas, n_sheets: int) -> Figure:
+    c = Canvas()
+    c.rect(0, 0, c.w, 118, facecolor=ACCENT)
+    c.text(MARGIN, 30, "MISSION BASSIN MINIER NORD-PAS DE CALAIS", size=10, weight="bold", color="white")
+    y = 62
+    for line in textwrap.wrap(atlas.title, 30):
+        c.text(MARGIN, y, line, size=27, weight="bold", color="white")
+        y += 12
+    sub_y = 136
+    for line in textwrap.wrap(atlas.subtitle or "", 70):
+        c.text(MARGIN, sub_y, fmt.typo(line), size=12.5, color=INK)
+        sub_y += 6.5
+    c.hline(MARGIN, c.w - MARGIN, sub_y + 4, color=ACCENT, lw=1.2)
+    facts = [f"{n_sheets} cartes", f"Édition {atlas.edition}"]
+    c.text(MARGIN, sub_y + 14, " · ".join(facts), size=10, color=GREY)
+    y = 232
+    for line in atlas.cover_notes:
+        for sub in textwrap.wrap(fmt.typo(line), 95):
+            c.text(MARGIN, y, sub, size=8, color=GREY)
+            y += 4.2
+    c.text(MARGIN, c.h - 22, atlas.producer, size=10, weight="bold", color=INK)
+    c.text(MARGIN, c.h - 16, f"Réalisation : {fmt.month_year()}", size=8.5, color=GREY)
+    return c.fig
+
+
+@dataclass
+class TocEntry:
+    level: int            # 0 section, 1 sheet
+    title: str
+    page: int | None
+
+
+TOC_ROWS = 46
+
+
+def toc_pages(atlas, entries: list[TocEntry]) -> list[Figure]:
+    figs = []
+    chunks = [entries[i:i + TOC_ROWS] for i in range(0, max(len(entries), 1), TOC_ROWS)]
+    for n, chunk in enumerate(chunks):
+        c = Canvas()
+        c.text(MARGIN, 30, "Sommaire" + (" (suite)" if n else ""), size=20, weight="bold", color=ACCENT)
+        c.hline(MARGIN, c.w - MARGIN, 35, color=ACCENT, lw=1.0)
+        y = 46
+        for e in chunk:
+            if e.level == 0:
+                y += 2.5
+                c.text(MARGIN, y, e.title, size=10.5, weight="bold")
+            else:
+                title = e.title if len(e.title) < 88 else e.title[:86] + "…"
+                c.text(MARGIN + 5, y, title, size=8.5)
+            if e.page is not None:
+                c.text(c.w - MARGIN, y, str(e.page), size=8.5 if e.level else 10.5,
+                       weight="bold" if e.level == 0 else "normal", ha="right")
+                tw = 0.0
+            y += 5.0 if e.level else 5.5
+        _footer(c, atlas.title)
+        figs.append(c.fig)
+    return figs
+
+
+def pending_page(atlas, items) -> Figure:
+    """«Cartes en attente de données»: the sheets whose data no open source provides."""
+    c = Canvas()
+    c.text(MARGIN, 30, "Cartes en attente de données", size=20, weight="bold", color=ACCENT)
+    c.hline(MARGIN, c.w - MARGIN, 35, color=ACCENT, lw=1.0)
+    y = 45
+    intro = ("Ces cartes de l'atlas de 2005 reposent sur des données qu'aucune source ouverte ne fournit "
+             "(URCAM, SSM, CPAM). La couche et la recette existent : elles seront produites dès que les "
+             "données auront été importées avec la commande indiquée.")
+    for line in textwrap.wrap(fmt.typo(intro), 100):
+        c.text(MARGIN, y, line, size=8.5, color=GREY)
+        y += 4.3
+    y += 4
+    for it in items:
+        if y > c.h - 30:
+            break
+        for i, line in enumerate(textwrap.wrap(it["title"], 90)):
+            c.text(MARGIN, y, ("• " if i == 0 else "  ") + line, size=9, weight="bold")
+            y += 4.6
+        for line in textwrap.wrap(fmt.typo(it["reason"]), 105):
+            c.text(MARGIN + 4, y, line, size=7.5, color=GREY)
+            y += 3.9
+        c.text(MARGIN + 4, y, it["command"], size=7.5, family="DejaVu Sans Mono", color=INK)
+        y += 6.5
+    _footer(c, atlas.title)
+    return c.fig
+
+
+def sources_page(atlas, sources) -> Figure:
+    """Every source used by the atlas with its producer, vintage and licence."""
+    c = Canvas()
+    c.text(MARGIN, 30, "Sources et méthodes", size=20, weight="bold", color=ACCENT)
+    c.hline(MARGIN, c.w - MARGIN, 35, color=ACCENT, lw=1.0)
+    y = 46
+    for s in sources:
+        if y > c.h - 40:
+            break
+        c.text(MARGIN, y, s.title, size=9, weight="bold")
+        y += 4.4
+        lines = [f"Producteur : {s.producer}", f"Millésime : {s.vintage} · Licence : {s.licence}"]
+        if s.note:
+            lines.append(s.note)
+        for line in lines:
+            for sub in textwrap.wrap(fmt.typo(line), 110):
+                c.text(MARGIN + 3, y, sub, size=7.5, color=GREY)
+                y += 3.8
+        y += 3
+    y += 2
+    for note in atlas.method_notes:
+        for sub in textwrap.wrap(fmt.typo(note), 110):
+            c.text(MARGIN, y, sub, size=7.5, color=INK)
+            y += 3.8
+        y += 1.5
+    _footer(c, atlas.title)
+    return c.fig
+
+
+TABLE_ROWS = 48
+
+
+def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, parts: int,
+               note: str = "") -> Figure:
+    """One page of an attribute table (zebra rows, column widths from content)."""
+    c = Canvas()
+    suffix = f" ({part}/{parts})" if parts > 1 else ""
+    c.text(MARGIN, 26, title + suffix, size=14, weight="bold", color=ACCENT)
+    c.hline(MARGIN, c.w - MARGIN, 30, color=ACCENT, lw=0.8)
+    keys = list(columns)
+    width = c.w - 2 * MARGIN
+    weights = []
+    for k in keys:
+        longest = max([len(str(columns[k]))] + [len(_cell(r.get(k))) for r in rows])
+        weights.append(min(max(longest, 4), 40))
+    total = sum(weights)
+    widths = [width * w / total for w in weights]
+    x_pos = [MARGIN + sum(widths[:i]) for i in range(len(widths))]
+    y = 38
+    c.rect(MARGIN, y - 4, width, 5.8, facecolor=LIGHT)
+    for k, x in zip(keys, x_pos):
+        c.text(x + 1, y, columns[k], size=7, weight="bold")
+    y += 5.6
+    for i, r in enumerate(rows):
+        if i % 2:
+            c.rect(MARGIN, y - 3.6, width, 4.9, facecolor="#faf7f3")
+        for k, x, w in zip(keys, x_pos, widths):
+            s = _cell(r.get(k))
+            max_chars = max(int(w / 1.45), 3)
+            if len(s) > max_chars:
+                s = s[:max_chars - 1] + "…"
+            c.text(x + 1, y, s, size=6.8)
+        y += 4.9
+    if note:
+        c.text(MARGIN, c.h - 20, fmt.typo(note), size=6.5, color=GREY)
+    _footer(c, atlas.title)
+    return c.fig
+
+
+def _cell(v) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, bool):
+        return "oui" if v else "non"
+    if isinstance(v, float):
+        return fmt.num(v, 1)
+    if isinstance(v, int):
+        return fmt.num(v, 0)
+    return str(v)
+
+
+def number_overlay(number: int, total: int, size=A4) -> Figure:
+    c = Canvas(size)
+    c.text(c.w - MARGIN, c.h - 9.5, f"{number} / {total}", size=7, color=GREY, ha="right")
+    return c.fig
+
+
+def close(fig) -> None:
+    plt.close(fig)
