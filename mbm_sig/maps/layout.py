@@ -1,0 +1,284 @@
+"""Layout pieces of a sheet, drawn in page millimetres (origin top-left) on a Figure:
+title, legend blocks, scale bar, north arrow, inset map, credits, logo, «fictive» stamp.
+
+Everything is drawn with figure-level primitives (rectangles, paths, texts): no matplotlib
+legend machinery, no extra Axes except for the inset and the logo.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from matplotlib import patheffects
+from matplotlib.font_manager import FontProperties
+from matplotlib.patches import Circle, PathPatch, Polygon, Rectangle
+from matplotlib.path import Path
+
+from mbm_sig.maps import fmt
+
+FONT = "DejaVu Sans"
+PT_MM = 25.4 / 72          # 1 point in mm
+INK = "#1a1a1a"
+GREY = "#4d4d4d"
+
+
+@functools.lru_cache(maxsize=1)
+def _renderer():
+    from matplotlib.backends.backend_agg import RendererAgg
+    return RendererAgg(10, 10, 72)
+
+
+@functools.lru_cache(maxsize=4096)
+def measure(text: str, size: float, weight: str = "normal") -> tuple[float, float]:
+    """(width, height) in mm of a one-line text (height: ascent + descent of the line)."""
+    prop = FontProperties(family=FONT, size=size, weight=weight)
+    w, h, d = _renderer().get_text_width_height_descent(text or " ", prop, ismath=False)
+    return w * PT_MM, h * PT_MM
+
+
+def wrap(text: str, width_mm: float, size: float, weight: str = "normal") -> list[str]:
+    """Greedy word wrap to ``width_mm`` (explicit newlines kept)."""
+    out = []
+    for para in str(text).split("\n"):
+        line = ""
+        for word in para.split(" "):
+            cand = word if not line else line + " " + word
+            if line and measure(cand, size, weight)[0] > width_mm:
+                out.append(line)
+                line = word
+            else:
+                line = cand
+        out.append(line)
+    return out
+
+
+def line_height(size: float, spacing: float = 1.25) -> float:
+    return size * PT_MM * spacing
+
+
+class Page:
+    """Millimetre drawing helpers on a Figure (origin at the top-left corner)."""
+
+    def __init__(self, fig, width_mm: float, height_mm: float):
+        self.fig, self.W, self.H = fig, width_mm, height_mm
+
+    def fx(self, x):
+        return x / self.W
+
+    def fy(self, y):
+        return 1 - y / self.H
+
+    def frac_rect(self, x, y, w, h):
+        """[left, bottom, width, height] in figure fraction for a mm box (top-left x, y)."""
+        return [x / self.W, 1 - (y + h) / self.H, w / self.W, h / self.H]
+
+    def rect(self, x, y, w, h, **kw):
+        r = Rectangle((self.fx(x), self.fy(y + h)), w / self.W, h / self.H,
+                      transform=self.fig.transFigure, **kw)
+        self.fig.add_artist(r)
+        return r
+
+    def text(self, x, y, s, size=7.0, ha="left", va="baseline", weight="normal", color=INK, **kw):
+        return self.fig.text(self.fx(x), self.fy(y), s, fontsize=size, ha=ha, va=va,
+                             fontweight=weight, color=color, family=FONT, **kw)
+
+    def lines(self, x, y, lines, size, weight="normal", color=INK, spacing=1.25, ha="left"):
+        """Draw wrapped lines from top ``y``; returns the bottom y."""
+        lh = line_height(size, spacing)
+        for i, s in enumerate(lines):
+            self.text(x, y + size * PT_MM * 0.8 + i * lh, s, size=size, weight=weight, color=color, ha=ha)
+        return y + len(lines) * lh
+
+    def poly(self, xy_mm, **kw):
+        xy = np.asarray(xy_mm, dtype=float)
+        p = Polygon(np.c_[xy[:, 0] / self.W, 1 - xy[:, 1] / self.H], closed=True,
+                    transform=self.fig.transFigure, **kw)
+        self.fig.add_artist(p)
+        return p
+
+    def segment(self, x0, y0, x1, y1, **kw):
+        p = PathPatch(Path([(self.fx(x0), self.fy(y0)), (self.fx(x1), self.fy(y1))]),
+                      transform=self.fig.transFigure, fill=False, **kw)
+        self.fig.add_artist(p)
+        return p
+
+    def circle(self, cx, cy, r_mm, **kw):
+        """A true circle (isotropic) centred at (cx, cy) mm, radius in mm."""
+        c = Circle((cx / 25.4, (self.H - cy) / 25.4), r_mm / 25.4,
+                   transform=self.fig.dpi_scale_trans, **kw)
+        self.fig.add_artist(c)
+        return c
+
+
+# --------------------------------------------------------------------------------------
+# legend blocks
+
+LEGEND_TITLE_SIZE = 7.5
+LEGEND_SIZE = 6.5
+LEGEND_MAX_W = 55.0
+
+
+@dataclass
+class LegendBlock:
+    kind: str                                   # choro, prop, typo, symbols, base
+    title: str
+    entries: list = field(default_factory=list)  # kind-specific
+    breaks: list | None = None
+    colors: list | None = None
+    nodata: tuple | None = None                 # (colour, label) when no-data features exist
+    decimals: int = 0
+    max_w: float = LEGEND_MAX_W
+
+    BOX_W, BOX_H = 7.0, 4.0
+
+    def title_lines(self):
+        return wrap(fmt.typo(self.title), self.max_w, LEGEND_TITLE_SIZE, "bold") if self.title else []
+
+    def size(self) -> tuple[float, float]:
+        tl = self.title_lines()
+        w = max([measure(s, LEGEND_TITLE_SIZE, "bold")[0] for s in tl] + [0])
+        h = len(tl) * line_height(LEGEND_TITLE_SIZE) + (1.5 if tl else 0)
+        bw, bh = self.BOX_W, self.BOX_H
+        if self.kind == "choro":
+            labels = self.break_labels()
+            w = max(w, bw + 1.5 + max(measure(s, LEGEND_SIZE)[0] for s in labels))
+            h += (len(labels) - 1) * bh + 1.5
+            if self.nodata:
+                h += 2 + bh
+                w = max(w, bw + 1.5 + measure(self.nodata[1], LEGEND_SIZE)[0])
+        elif self.kind == "prop":
+            rmax = self.entries[0][1]
+            lw = max(measure(s, LEGEND_SIZE)[0] for s, _ in self.entries)
+            w = max(w, 2 * rmax + 4 + lw)
+            h += 2 * rmax + 1.5
+        else:  # typo, symbols, base: one row per entry
+            for label, _style in self.entries:
+                w = max(w, bw + 1.5 + measure(label, LEGEND_SIZE)[0])
+            h += len(self.entries) * (bh + 1.0)
+            if self.nodata:
+                h += bh + 1.0
+                w = max(w, bw + 1.5 + measure(self.nodata[1], LEGEND_SIZE)[0])
+        return w, h
+
+    def break_labels(self) -> list[str]:
+        return [fmt.num(b, self.decimals) for b in self.breaks]
+
+    def draw(self, page: Page, x: float, y: float) -> None:
+        y = page.lines(x, y, self.title_lines(), LEGEND_TITLE_SIZE, weight="bold")
+        if self.title_lines():
+            y += 1.5
+        bw, bh = self.BOX_W, self.BOX_H
+        if self.kind == "choro":
+            labels = self.break_labels()
+            k = len(self.colors)
+            y += 0.5 * line_height(LEGEND_SIZE) * 0.3
+            for i in range(k):                       # highest class on top
+                cls = k - 1 - i
+                page.rect(x, y + i * bh, bw, bh, facecolor=self.colors[cls], edgecolor=GREY, linewidth=0.3)
+            for i, s in enumerate(labels[::-1]):
+                page.text(x + bw + 1.5, y + i * bh, s, size=LEGEND_SIZE, va="center_baseline")
+            y += k * bh
+            if self.nodata:
+                y += 2
+                page.rect(x, y, bw, bh, facecolor=self.nodata[0], edgecolor=GREY, linewidth=0.3)
+                page.text(x + bw + 1.5, y + bh / 2, self.nodata[1], size=LEGEND_SIZE, va="center_baseline")
+        elif self.kind == "prop":
+            style = self.colors or {}
+            rmax = self.entries[0][1]
+            base = y + 2 * rmax
+            cx = x + rmax
+            for label, r in self.entries:
+                page.circle(cx, base - r, r, facecolor=style.get("fill", "#ffffff"),
+                            edgecolor=style.get("edgecolor", GREY), linewidth=0.4)
+            for label, r in self.entries:
+                ty = base - 2 * r
+                page.segment(cx, ty, x + 2 * rmax + 2, ty, color=GREY, linewidth=0.3)
+                page.text(x + 2 * rmax + 2.5, ty, label, size=LEGEND_SIZE, va="center_baseline")
+        else:
+            for label, st in self.entries + ([(self.nodata[1], {"fill": self.nodata[0]})] if self.nodata else []):
+                if self.kind == "symbols" or st.get("marker"):
+                    page.circle(x + bw / 2, y + bh / 2, min(bh / 2 - 0.4, 1.4),
+                                facecolor=st.get("fill", "#000"), edgecolor=st.get("edgecolor", "#ffffff"),
+                                linewidth=0.3)
+                elif st.get("line"):
+                    page.segment(x, y + bh / 2, x + bw, y + bh / 2, color=st.get("edgecolor", INK),
+                                 linewidth=st.get("linewidth", 0.6), linestyle=st.get("linestyle", "-"))
+                else:
+                    fill = st.get("fill", "none")
+                    page.rect(x, y, bw, bh, facecolor=fill, edgecolor=st.get("edgecolor", GREY),
+                              linewidth=max(0.3, min(st.get("linewidth", 0.3), 1.2)),
+                              linestyle=st.get("linestyle", "-"), hatch=st.get("hatch"))
+                page.text(x + bw + 1.5, y + bh / 2, label, size=LEGEND_SIZE, va="center_baseline")
+                y += bh + 1.0
+
+
+# --------------------------------------------------------------------------------------
+# scale bar, north arrow, stamp
+
+def nice_length(target: float) -> float:
+    """Largest number of the 1-2-5 series not above ``target``."""
+    if target <= 0:
+        return 0
+    e = math.floor(math.log10(target))
+    for m in (5, 2, 1):
+        if m * 10 ** e <= target:
+            return m * 10 ** e
+    return 10 ** e
+
+
+def scalebar(page: Page, frame, m_per_mm: float, fraction: float = 0.2) -> tuple:
+    """Metric scale bar at the bottom-left of the map frame; returns its box (mm)."""
+    fx0, fy0, fw, fh = frame
+    length_m = nice_length(fraction * fw * m_per_mm)
+    lead = length_m / 10 ** math.floor(math.log10(length_m))
+    nseg = {1: 4, 2: 4, 5: 5}.get(int(round(lead)), 4)
+    bar_mm = length_m / m_per_mm
+    unit, val = ("km", length_m / 1000) if length_m >= 1000 else ("m", length_m)
+    label = f"{fmt.num(val, 0 if val >= 1 else 1)}\u00a0{unit}"
+    x, y = fx0 + 4, fy0 + fh - 5
+    lw_txt = measure(label, 6.5)[0]
+    box = (x - 1.5, y - 5.2, bar_mm + lw_txt / 2 + 4, 7.2)
+    page.rect(*box, facecolor="white", edgecolor="none", alpha=0.75)
+    seg = bar_mm / nseg
+    for i in range(nseg):
+        page.rect(x + i * seg, y, seg, 1.2, facecolor=INK if i % 2 == 0 else "white", edgecolor=INK, linewidth=0.4)
+    page.text(x, y - 1.0, "0", size=6.5, ha="center")
+    page.text(x + bar_mm, y - 1.0, label, size=6.5, ha="center")
+    return box
+
+
+def north_arrow(page: Page, frame, size: float = 10.0) -> tuple:
+    fx0, fy0, fw, fh = frame
+    cx, top = fx0 + fw - 7, fy0 + 4
+    h, w = size, size * 0.45
+    tip, base_y, notch = (cx, top + 3.5), top + 3.5 + h, top + 3.5 + h * 0.72
+    page.poly([tip, (cx - w / 2, base_y), (cx, notch)], facecolor=INK, edgecolor=INK, linewidth=0.4)
+    page.poly([tip, (cx + w / 2, base_y), (cx, notch)], facecolor="white", edgecolor=INK, linewidth=0.4)
+    page.text(cx, top + 2.6, "N", size=8, ha="center", weight="bold",
+              path_effects=[patheffects.withStroke(linewidth=2, foreground="white")])
+    return (cx - w / 2 - 1, top, w + 2, h + 4.5)
+
+
+def stamp(page: Page, frame, text: str = "DONNÉES FICTIVES") -> None:
+    fx0, fy0, fw, fh = frame
+    angle = math.degrees(math.atan2(fh, fw))
+    size = min(fw, fh) / 7 / PT_MM
+    page.text(fx0 + fw / 2, fy0 + fh / 2, text, size=size, ha="center", va="center", weight="bold",
+              color="#c0392b", alpha=0.28, rotation=angle, rotation_mode="anchor")
+
+
+def credits_lines(sources, notes, producer, date_text, width_mm, size):
+    parts = []
+    if sources:
+        parts.append(fmt.typo("Sources : " + " ; ".join(dict.fromkeys(sources)) + "."))
+    for n in notes or []:
+        parts.append(fmt.typo(n))
+    if producer or date_text:
+        parts.append(fmt.typo("Réalisation : " + ", ".join(p for p in (producer, date_text) if p) + "."))
+    out = []
+    for p in parts:
+        out += wrap(p, width_mm, size)
+    return out

@@ -1,0 +1,121 @@
+"""Writing sheets: PDF (vector, fonts embedded, metadata, reproducible bytes), PNG, SVG,
+multi-page PDF for atlases, and optional CMYK conversion through Ghostscript."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import matplotlib
+from matplotlib.backends.backend_pdf import PdfPages
+
+from mbm_sig.maps.sheet import RC, MapError
+
+FORMATS = ("pdf", "png", "svg")
+AUTHOR = "Mission Bassin Minier Nord-Pas de Calais"
+
+
+class GhostscriptMissing(MapError):
+    """``--cmyk`` needs Ghostscript (``gs``)."""
+
+
+def _creation_date():
+    """Fixed date from SOURCE_DATE_EPOCH, else none at all (so re-renders are identical)."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        return _dt.datetime.fromtimestamp(int(epoch), tz=_dt.timezone.utc)
+    return None
+
+
+def pdf_metadata(md: dict | None) -> dict:
+    md = dict(md or {})
+    out = {"Title": md.get("Title", ""), "Author": md.get("Author", AUTHOR),
+           "Subject": md.get("Subject", ""), "Keywords": md.get("Keywords", ""),
+           "Creator": md.get("Creator", "mbm-sig"), "CreationDate": _creation_date()}
+    if isinstance(out["Keywords"], (list, tuple)):
+        out["Keywords"] = ", ".join(out["Keywords"])
+    return {k: v for k, v in out.items() if v != "" or k == "Title"}
+
+
+def format_of(path, fmt: str | None) -> str:
+    f = (fmt or Path(path).suffix.lstrip(".") or "pdf").lower()
+    if f not in FORMATS:
+        raise MapError(f"unknown output format {f!r}; known formats: {', '.join(FORMATS)}")
+    return f
+
+
+def save_figure(fig, path, fmt: str | None = None, metadata: dict | None = None, cmyk: bool = False,
+                dpi: int = 300) -> Path:
+    path = Path(path)
+    f = format_of(path, fmt)
+    if cmyk and f != "pdf":
+        raise MapError("--cmyk applies to PDF output only")
+    if cmyk and shutil.which("gs") is None:
+        raise GhostscriptMissing("CMYK output needs Ghostscript: 'gs' was not found on PATH "
+                                 "(Debian: apt-get install ghostscript)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with matplotlib.rc_context(RC):
+        if f == "pdf":
+            fig.savefig(path, format="pdf", dpi=dpi, metadata=pdf_metadata(metadata))
+        elif f == "svg":
+            fig.savefig(path, format="svg", metadata={"Date": None, "Title": (metadata or {}).get("Title")})
+        else:
+            fig.savefig(path, format="png", dpi=dpi, metadata={"Software": None})
+    if cmyk:
+        to_cmyk(path)
+    return path
+
+
+def to_cmyk(path) -> Path:
+    """Convert a PDF to CMYK in place with Ghostscript (pdfwrite, DeviceCMYK)."""
+    gs = shutil.which("gs")
+    if gs is None:
+        raise GhostscriptMissing("CMYK output needs Ghostscript: 'gs' was not found on PATH "
+                                 "(Debian: apt-get install ghostscript)")
+    path = Path(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "cmyk.pdf"
+        cmd = [gs, "-q", "-dSAFER", "-dBATCH", "-dNOPAUSE", "-sDEVICE=pdfwrite",
+               "-sColorConversionStrategy=CMYK", "-dProcessColorModel=/DeviceCMYK",
+               "-dEmbedAllFonts=true", "-dCompatibilityLevel=1.6", f"-sOutputFile={out}", str(path)]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise MapError(f"Ghostscript failed ({res.returncode}): {res.stderr.strip()[:500]}")
+        shutil.move(out, path)
+    return path
+
+
+class Book:
+    """Several sheets in one PDF (for atlases): ``with Book(path, metadata) as b: b.add(map)``."""
+
+    def __init__(self, path, metadata: dict | None = None):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._ctx = matplotlib.rc_context(RC)
+        self._ctx.__enter__()
+        self._pdf = PdfPages(self.path, metadata=pdf_metadata(metadata))
+        self.infos = []
+
+    def add(self, m, fig=None):
+        info = m.draw(fig)
+        self._pdf.savefig(info.figure)
+        info.path = str(self.path)
+        info.figure = None
+        self.infos.append(info)
+        return info
+
+    def close(self):
+        if self._pdf is not None:
+            self._pdf.close()
+            self._pdf = None
+            self._ctx.__exit__(None, None, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,660 @@
+"""The :class:`Map`: one print sheet, built call by call (model: mapsf) and drawn with
+matplotlib at an exact ISO page size.
+
+    m = Map(page="A4", orientation="portrait", extent=arrondissement, margin=0.05)
+    m.layer(communes, type="choro", var="densite", method="q6", palette="YlOrRd",
+            legend_title="Densité (hab./km²)")
+    m.layer(arrondissements, type="base", fill="none", edgecolor="#333", linewidth=0.6)
+    m.labels(communes, var="nom", priority="population")
+    m.title("Densité de population"); m.scalebar(); m.arrow(); m.credits(sources=[...])
+    info = m.save("densite.pdf")
+
+Drawing is deferred to :meth:`Map.draw` / :meth:`Map.save` so the frame, the scale and
+the legend can be laid out together. Geometry is filtered to the extent, clipped and
+simplified to print resolution (``simplify_mm`` on paper) before it reaches matplotlib,
+and each thematic layer becomes a few compound paths.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import shapely
+from matplotlib import patheffects
+from matplotlib.collections import CircleCollection, PathCollection, RegularPolyCollection
+from matplotlib.figure import Figure
+from matplotlib.patches import PathPatch
+
+from mbm_sig.maps import fmt, fonts, geom, layout
+from mbm_sig.maps.classify import assign, classify, normalise_method
+from mbm_sig.maps.layout import PT_MM, LegendBlock, Page, measure
+from mbm_sig.maps.palettes import QUALITATIVE, colors as palette_colors
+
+PAGES = {"A5": (148.0, 210.0), "A4": (210.0, 297.0), "A3": (297.0, 420.0), "A2": (420.0, 594.0)}
+ORIENTATIONS = ("portrait", "landscape")
+LAYER_TYPES = ("choro", "prop", "prop_choro", "typo", "symbols", "base")
+NODATA = "#d9d9d9"
+NODATA_LABEL = "Pas de données"
+PRODUCER = "Mission Bassin Minier"
+
+layout.FONT = fonts.ensure()     # reduced DejaVu Sans: fast PDF font subsetting
+RC = {
+    "pdf.fonttype": 42, "ps.fonttype": 42, "font.family": layout.FONT,
+    "svg.hashsalt": "mbm-sig", "svg.fonttype": "path", "pdf.compression": 3,
+    "path.simplify": True, "hatch.linewidth": 0.4, "axes.unicode_minus": True,
+}
+
+
+class MapError(ValueError):
+    """Invalid map specification (unknown type, missing field…)."""
+
+
+@dataclass
+class RenderInfo:
+    """What was drawn: useful to tests, the atlas engine and the CLI."""
+
+    page: str
+    orientation: str
+    size_mm: tuple[float, float]
+    frame_mm: tuple[float, float, float, float]          # x, y (top-left), w, h
+    extent: tuple[float, float, float, float]            # ground bbox of the frame
+    scale: float                                         # 1 : scale
+    labels: list[dict] = field(default_factory=list)      # text, bbox (mm, top-left origin)
+    legends: list[dict] = field(default_factory=list)     # per thematic layer
+    texts: dict = field(default_factory=dict)            # title, subtitle, credits lines
+    features: dict = field(default_factory=dict)          # layer index -> features drawn
+    pages: int = 1
+    path: str | None = None
+    figure: Any = None
+
+
+def _geoms(data) -> np.ndarray:
+    if hasattr(data, "geometry"):
+        return np.asarray(data.geometry.values, dtype=object)
+    if isinstance(data, (list, tuple, np.ndarray)):
+        return np.asarray(data, dtype=object)
+    return np.asarray([data], dtype=object)
+
+
+def _bounds(extent) -> tuple[float, float, float, float]:
+    if extent is None:
+        raise MapError("no extent: give Map(extent=...) or add a layer first")
+    if hasattr(extent, "total_bounds"):
+        b = extent.total_bounds
+    elif hasattr(extent, "bounds") and not isinstance(extent, (tuple, list)):
+        b = extent.bounds
+    else:
+        b = extent
+    b = tuple(float(v) for v in b)
+    if len(b) != 4 or not all(map(math.isfinite, b)) or b[2] <= b[0] or b[3] <= b[1]:
+        raise MapError(f"invalid extent {b!r}: expected (xmin, ymin, xmax, ymax)")
+    return b
+
+
+def fit_extent(bounds, ratio: float, margin: float):
+    """Grow ``bounds`` to the frame's aspect ratio (w/h), then scale by 1 + margin."""
+    x0, y0, x1, y1 = bounds
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
+    if w / h < ratio:
+        w = h * ratio
+    else:
+        h = w / ratio
+    w, h = w * (1 + margin), h * (1 + margin)
+    return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+
+
+def nice_values(vmax: float, n: int = 3) -> list[float]:
+    """Reference values for a proportional-symbol legend: the maximum, then round values."""
+    out = [vmax]
+    for f in (0.4, 0.1)[: n - 1]:
+        v = layout.nice_length(vmax * f * 1.25)
+        if v > 0 and v < out[-1] * 0.8:
+            out.append(v)
+    return out
+
+
+@dataclass
+class _Layer:
+    type: str
+    geoms: np.ndarray
+    style: dict
+    values: np.ndarray | None = None
+    classes: np.ndarray | None = None          # class index per feature (-1 = no data)
+    colors: list | None = None                 # colour per class / category
+    breaks: np.ndarray | None = None
+    categories: list | None = None
+    sizes: np.ndarray | None = None            # symbol radius in points
+    anchors: np.ndarray | None = None
+    legend: list = field(default_factory=list)  # LegendBlock(s)
+    fictive: bool = False
+    name: str = ""
+
+
+_INSET_CACHE: dict = {}
+
+
+def _inset_path(g, tol):
+    """Simplified inset outline, cached by content (the same inset is on every atlas page)."""
+    import hashlib
+    key = (hashlib.sha1(b"".join(shapely.to_wkb(g))).hexdigest(), round(tol, 1))
+    if key not in _INSET_CACHE:
+        if len(_INSET_CACHE) > 16:
+            _INSET_CACHE.clear()
+        (_INSET_CACHE[key],) = geom.polygon_paths(shapely.simplify(g, tol))
+    return _INSET_CACHE[key]
+
+
+class MapFrame:
+    """A map frame drawn straight on the Figure (no Axes: cheaper, and exact).
+
+    ``transData`` maps ground coordinates (EPSG:2154 metres) to the page; artists added
+    with :meth:`add_artist` are clipped to the frame."""
+
+    def __init__(self, fig, rect_frac, extent):
+        from matplotlib.transforms import Affine2D, Bbox, TransformedBbox
+        left, bottom, w, h = rect_frac
+        x0, y0, x1, y1 = extent
+        self.fig = fig
+        self.transData = (Affine2D().translate(-x0, -y0).scale(w / (x1 - x0), h / (y1 - y0))
+                          .translate(left, bottom) + fig.transFigure)
+        self.clip = TransformedBbox(Bbox.from_bounds(left, bottom, w, h), fig.transFigure)
+
+    def add_artist(self, artist):
+        artist.set_clip_box(self.clip)
+        artist.set_clip_on(True)
+        self.fig.add_artist(artist)
+        return artist
+
+    def add_collection(self, col, autolim=False):
+        return self.add_artist(col)
+
+
+class Map:
+    """One map sheet. See the module docstring."""
+
+    def __init__(self, page: str = "A4", orientation: str = "portrait", extent=None,
+                 margin: float = 0.05, fictive: bool = False, simplify_mm: float = 0.15,
+                 background: str = "#ffffff"):
+        if page not in PAGES:
+            raise MapError(f"unknown page size {page!r}; known sizes: {', '.join(PAGES)}")
+        if orientation not in ORIENTATIONS:
+            raise MapError(f"orientation must be portrait or landscape, not {orientation!r}")
+        w, h = PAGES[page]
+        self.page, self.orientation = page, orientation
+        self.W, self.H = (w, h) if orientation == "portrait" else (h, w)
+        self._extent = _bounds(extent) if extent is not None else None
+        self.margin = float(margin)
+        self.fictive = bool(fictive)
+        self.simplify_mm = float(simplify_mm)
+        self.background = background
+        self._layers: list[_Layer] = []
+        self._labels: list[dict] = []
+        self._title = self._subtitle = None
+        self._scalebar = self._arrow = False
+        self._inset = None
+        self._credits = None
+        self._logo = None
+        self._legend = True
+        self.metadata: dict = {}
+
+    # ---------------------------------------------------------------- layers
+    def layer(self, data, type: str = "base", var: str | None = None, *, var2: str | None = None,
+              method: str = "quantile", k: int = 5, breaks=None, palette: str | list = "YlOrRd",
+              colors: dict | None = None, nodata: str = NODATA, nodata_label: str = NODATA_LABEL,
+              legend: bool = True, legend_title: str | None = None, legend_title2: str | None = None,
+              legend_decimals: int | None = None, legend_label: str | None = None,
+              inches: float = 0.25, symbol: str = "circle", fill: str | None = None,
+              edgecolor: str | None = None, linewidth: float | None = None, linestyle: str = "-",
+              alpha: float = 1.0, marker: str = "o", size: float | None = None, hatch: str | None = None,
+              order: list | None = None, fictive: bool = False, name: str = "") -> "Map":
+        """Add a layer. ``type``: choro, prop, prop_choro, typo, symbols or base."""
+        if type not in LAYER_TYPES:
+            raise MapError(f"unknown layer type {type!r}; known types: {', '.join(LAYER_TYPES)}")
+        g = _geoms(data)
+        need = {"choro": [var], "prop": [var], "prop_choro": [var, var2], "typo": [var],
+                "symbols": [var] if var else []}.get(type, [])
+        for v in need:
+            if v is None:
+                raise MapError(f"layer type {type!r} needs var" + ("/var2" if type == "prop_choro" else ""))
+            if not hasattr(data, "columns") or v not in data.columns:
+                raise MapError(f"field {v!r} not in the layer data")
+        st = dict(fill=fill, edgecolor=edgecolor, linewidth=linewidth, linestyle=linestyle,
+                  alpha=alpha, marker=marker, size=size, hatch=hatch)
+        L = _Layer(type=type, geoms=g, style=st, fictive=fictive, name=name)
+        self.fictive = self.fictive or fictive
+
+        def classed(values, title):
+            vals = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+            m = normalise_method("breaks" if breaks is not None else method)
+            b = classify(vals, m, k, breaks)
+            cols = list(palette) if isinstance(palette, (list, tuple)) else palette_colors(palette, len(b) - 1)
+            if len(cols) != len(b) - 1:
+                raise MapError(f"{len(cols)} colours for {len(b) - 1} classes")
+            cls = assign(vals, b)
+            dec = legend_decimals if legend_decimals is not None else fmt.auto_decimals(b)
+            block = LegendBlock("choro", title if title is not None else str(var), breaks=list(b),
+                                colors=cols, decimals=dec,
+                                nodata=(nodata, nodata_label) if (cls < 0).any() else None)
+            return vals, cls, b, cols, block
+
+        if type == "choro":
+            L.values, L.classes, L.breaks, L.colors, block = classed(data[var], legend_title)
+            L.legend = [block]
+        elif type in ("prop", "prop_choro"):
+            vals = pd.to_numeric(data[var], errors="coerce").to_numpy(dtype=float)
+            vmax = np.nanmax(np.abs(vals)) if np.isfinite(vals).any() else 1.0
+            rmax_pt = inches * 72
+            L.values = vals
+            L.sizes = rmax_pt * np.sqrt(np.abs(np.nan_to_num(vals)) / vmax)
+            L.anchors = geom.anchor_points(g)
+            ref = nice_values(vmax)
+            dec = legend_decimals if legend_decimals is not None else (0 if vmax >= 100 else 1)
+            entries = [(fmt.num(v, dec), rmax_pt * math.sqrt(v / vmax) * PT_MM) for v in ref]
+            sym_fill = fill or ("#fdae6b" if type == "prop" else "#ffffff")
+            pblock = LegendBlock("prop", legend_title if legend_title is not None else str(var), entries=entries,
+                                 colors={"fill": sym_fill if type == "prop" else "#f0f0f0",
+                                         "edgecolor": edgecolor or "#ffffff" if type == "prop" else "#636363"})
+            if type == "prop":
+                pblock.colors["edgecolor"] = "#636363"
+            L.style["fill"] = sym_fill
+            L.style["symbol"] = symbol
+            L.legend = [pblock]
+            if type == "prop_choro":
+                _, L.classes, L.breaks, L.colors, block = classed(data[var2], legend_title2 or str(var2))
+                L.legend.append(block)
+        elif type in ("typo", "symbols"):
+            vals = data[var].astype(object).where(data[var].notna(), None).to_numpy() if var else np.array(
+                [None] * len(g), dtype=object)
+            cats = list(order) if order else (list(colors) if colors else sorted({v for v in vals if v is not None}, key=str))
+            if colors:
+                cmap = dict(colors)
+            else:
+                pal = palette if isinstance(palette, str) and palette in QUALITATIVE else "Set2"
+                base = palette_colors(pal, min(max(len(cats), 1), 8))
+                cmap = {c: base[i % len(base)] for i, c in enumerate(cats)}
+            present = [c for c in cats if c in set(vals)] if var else []
+            lookup = {c: i for i, c in enumerate(present)}
+            L.classes = np.array([lookup.get(v, -1) for v in vals], dtype=int)
+            L.categories = present
+            L.colors = [cmap.get(c, nodata) for c in present]
+            if type == "symbols" or shapely.get_type_id(g[:1]).tolist() in ([0], [4]):
+                L.anchors = geom.anchor_points(g)
+            kind = "symbols" if L.anchors is not None else "typo"
+            entries = [(str(c), {"fill": col, "edgecolor": edgecolor or ("#ffffff" if kind == "symbols" else "#4d4d4d")})
+                       for c, col in zip(present, L.colors)]
+            if not var:
+                entries = [(legend_label or legend_title or "", {"fill": fill or "#000000", "edgecolor": edgecolor or "#ffffff"})]
+                L.classes = np.zeros(len(g), dtype=int)
+                L.colors = [fill or "#000000"]
+            L.legend = [LegendBlock(kind, legend_title if legend_title is not None else (str(var) if var else ""),
+                                    entries=entries,
+                                    nodata=(nodata, "Autre ou non renseigné") if (L.classes < 0).any() else None)]
+        else:  # base
+            if legend_label:
+                is_line = (fill in (None, "none")) and not shapely.get_type_id(g[:1]).tolist() == [0]
+                L.legend = [LegendBlock("base", "", entries=[(legend_label, {
+                    "fill": fill or "none", "edgecolor": edgecolor or "#333333", "linewidth": linewidth or 0.6,
+                    "linestyle": linestyle, "line": is_line, "hatch": hatch,
+                    "marker": marker if shapely.get_type_id(g[:1]).tolist() == [0] else None})])]
+        if not legend:
+            L.legend = []
+        self._layers.append(L)
+        return self
+
+    def labels(self, data, var: str, size: float = 6.0, halo: bool = True, priority: str | None = None,
+               color: str = "#1a1a1a", weight: str = "normal", max_labels: int | None = None,
+               where_points: bool | None = None) -> "Map":
+        """Labels with halo and collision avoidance (lower-priority labels are dropped)."""
+        if not hasattr(data, "columns") or var not in data.columns:
+            raise MapError(f"label field {var!r} not in the layer data")
+        if priority is not None and priority not in data.columns:
+            raise MapError(f"label priority field {priority!r} not in the layer data")
+        g = _geoms(data)
+        pts = where_points if where_points is not None else bool(len(g)) and bool(
+            np.all(np.isin(shapely.get_type_id(g), (0, 4))))
+        self._labels.append(dict(
+            anchors=geom.anchor_points(g), texts=[("" if v is None or v != v else str(v)) for v in data[var]],
+            priority=pd.to_numeric(data[priority], errors="coerce").to_numpy(float) if priority else None,
+            size=size, halo=halo, color=color, weight=weight, points=pts, max_labels=max_labels))
+        return self
+
+    # ---------------------------------------------------------------- layout pieces
+    def title(self, text: str) -> "Map":
+        self._title = text
+        return self
+
+    def subtitle(self, text: str) -> "Map":
+        self._subtitle = text
+        return self
+
+    def legend(self, show: bool = True) -> "Map":
+        self._legend = show
+        return self
+
+    def scalebar(self, show: bool = True) -> "Map":
+        self._scalebar = show
+        return self
+
+    def arrow(self, show: bool = True) -> "Map":
+        self._arrow = show
+        return self
+
+    def inset(self, data, fill: str = "#e5e5e5", edgecolor: str = "#7f7f7f", context=None,
+              title: str | None = None) -> "Map":
+        """Locator map (e.g. the départements of Nord-Pas-de-Calais) with the sheet's extent."""
+        self._inset = dict(geoms=_geoms(data), fill=fill, edgecolor=edgecolor,
+                           context=_geoms(context) if context is not None else None, title=title)
+        return self
+
+    def credits(self, sources=(), notes=(), producer: str = PRODUCER, date=None) -> "Map":
+        """Credits block: «Sources : …», free notes, «Réalisation : producer, date»."""
+        if isinstance(date, (_dt.date, _dt.datetime)):
+            date = fmt.month_year(date)
+        self._credits = dict(sources=list(sources), notes=list(notes), producer=producer,
+                             date=date if date is not None else fmt.month_year())
+        return self
+
+    def logo(self, path: str, width_mm: float = 25.0) -> "Map":
+        self._logo = dict(path=str(path), width=width_mm)
+        return self
+
+    # ---------------------------------------------------------------- extent
+    @property
+    def extent_bounds(self):
+        if self._extent is not None:
+            return self._extent
+        for L in self._layers:
+            if len(L.geoms):
+                return _bounds(shapely.total_bounds(L.geoms))
+        raise MapError("no extent: give Map(extent=...) or add a layer first")
+
+    # ---------------------------------------------------------------- drawing
+    def _blocks(self):
+        return [b for L in self._layers for b in L.legend] if self._legend else []
+
+    def _layout(self, blocks):
+        """Frame (x, y, w, h) in mm and positions of legend blocks, inset, credits."""
+        W, H, M = self.W, self.H, 10.0
+        y = M
+        title_lines = layout.wrap(fmt.typo(self._title), W - 2 * M, 15, "bold") if self._title else []
+        sub_lines = layout.wrap(fmt.typo(self._subtitle), W - 2 * M, 9.5) if self._subtitle else []
+        y_title = y
+        y += len(title_lines) * layout.line_height(15, 1.15) + len(sub_lines) * layout.line_height(9.5)
+        top = y + (3 if (title_lines or sub_lines) else 0)
+        sizes = [b.size() for b in blocks]
+        plan = dict(title=title_lines, subtitle=sub_lines, y_title=y_title, blocks=[])
+        inset_w = 42.0 if self._inset else 0.0
+        cred_size = 6.0
+        if self.orientation == "portrait":
+            cred_w = W - 2 * M - (inset_w + 5 if inset_w else 0)
+            cred = self._credit_lines(cred_w, cred_size)
+            cred_h = len(cred) * layout.line_height(cred_size)
+            legend_h = max([h for _, h in sizes] + [0])
+            legend_avail = W - 2 * M - (inset_w + 6 if inset_w else 0)
+            # one row of blocks; a second row when they do not fit
+            rows, row, x = [], [], 0.0
+            for b, (w, h) in zip(blocks, sizes):
+                if row and x + w > legend_avail:
+                    rows.append(row)
+                    row, x = [], 0.0
+                row.append((b, w, h))
+                x += w + 8
+            if row:
+                rows.append(row)
+            legend_h = sum(max(h for _, _, h in r) + 4 for r in rows)
+            band = max(legend_h, inset_w * 0.95 if inset_w else 0) + (cred_h + 3 if cred else 0)
+            band = max(band, 8.0)
+            frame = (M, top, W - 2 * M, H - M - band - 5 - top)
+            yb = frame[1] + frame[3] + 5
+            for r in rows:
+                x = M
+                for b, w, h in r:
+                    plan["blocks"].append((b, x, yb))
+                    x += w + 8
+                yb += max(h for _, _, h in r) + 4
+            plan["inset"] = (W - M - inset_w, frame[1] + frame[3] + 5, inset_w, inset_w * 0.9) if inset_w else None
+            plan["credits"] = (M, H - M - cred_h, cred)
+        else:
+            col_w = 62.0
+            frame = (M, top, W - 2 * M - col_w - 6, H - 2 * M - top)
+            xc = frame[0] + frame[2] + 6
+            cred = self._credit_lines(col_w, cred_size)
+            cred_h = len(cred) * layout.line_height(cred_size)
+            yb = top
+            for b, (w, h) in zip(blocks, sizes):
+                plan["blocks"].append((b, xc, yb))
+                yb += h + 5
+            ih = col_w * 0.85 if self._inset else 0
+            plan["inset"] = (xc, H - M - cred_h - 4 - ih, col_w, ih) if self._inset else None
+            plan["credits"] = (xc, H - M - cred_h, cred)
+        plan["frame"] = frame
+        return plan
+
+    def _credit_lines(self, width, size):
+        c = self._credits
+        if not c and not self.fictive:
+            return []
+        c = c or dict(sources=[], notes=[], producer=None, date=None)
+        notes = list(c["notes"])
+        if self.fictive:
+            notes.append("Données fictives, à des fins de démonstration : ne pas diffuser.")
+        return layout.credits_lines(c["sources"], notes, c["producer"], c["date"], width, size)
+
+    def draw(self, fig: Figure | None = None) -> RenderInfo:
+        """Draw the sheet on ``fig`` (a new Figure of the exact page size by default)."""
+        with matplotlib.rc_context(RC):
+            return self._draw(fig)
+
+    def _draw(self, fig):
+        W, H = self.W, self.H
+        if fig is None:
+            fig = Figure(figsize=(W / 25.4, H / 25.4), dpi=72)
+        fig.patch.set_facecolor(self.background)
+        page = Page(fig, W, H)
+        blocks = self._blocks()
+        plan = self._layout(blocks)
+        fx0, fy0, fw, fh = frame = plan["frame"]
+        x0, y0, x1, y1 = ext = fit_extent(self.extent_bounds, fw / fh, self.margin)
+        m_per_mm = (x1 - x0) / fw
+        pad = 0.01 * (x1 - x0)
+        clip = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+        tol = self.simplify_mm * m_per_mm
+
+        ax = MapFrame(fig, page.frac_rect(fx0, fy0, fw, fh), ext)
+        info = RenderInfo(page=self.page, orientation=self.orientation, size_mm=(W, H), frame_mm=frame,
+                          extent=ext, scale=m_per_mm * 1000, figure=fig)
+        for i, L in enumerate(self._layers):
+            info.features[i] = self._draw_layer(ax, L, clip, tol, m_per_mm)
+
+        def to_mm(xy):
+            return np.c_[fx0 + (xy[:, 0] - x0) / m_per_mm, fy0 + (y1 - xy[:, 1]) / m_per_mm]
+
+        obstacles = []
+        if self._scalebar:
+            obstacles.append(layout.scalebar(page, frame, m_per_mm))
+        if self._arrow:
+            obstacles.append(layout.north_arrow(page, frame))
+        kept_boxes: list = []
+        for spec in self._labels:
+            kept = __import__("mbm_sig.maps.labels", fromlist=["place"]).place(
+                spec["texts"], to_mm(spec["anchors"]), spec["size"], frame, spec["priority"],
+                points=spec["points"], obstacles=obstacles, kept_boxes=kept_boxes, weight=spec["weight"])
+            if spec["max_labels"]:
+                kept = kept[: spec["max_labels"]]
+            pe = [patheffects.withStroke(linewidth=1.6, foreground="white")] if spec["halo"] else None
+            for lab in kept:
+                page.text(lab.x, lab.y, lab.text, size=spec["size"], ha="center", va="center_baseline",
+                          color=spec["color"], weight=spec["weight"], path_effects=pe)
+                info.labels.append(dict(text=lab.text, bbox=lab.bbox, priority=lab.priority))
+        if self.fictive:
+            layout.stamp(page, frame)
+        page.rect(fx0, fy0, fw, fh, facecolor="none", edgecolor=layout.INK, linewidth=0.6, zorder=5)
+
+        # title and subtitle
+        yt = plan["y_title"]
+        if plan["title"]:
+            yt = page.lines(10.0, yt, plan["title"], 15, weight="bold", spacing=1.15)
+        if plan["subtitle"]:
+            page.lines(10.0, yt + 0.5, plan["subtitle"], 9.5, color=layout.GREY)
+        info.texts.update(title=self._title, subtitle=self._subtitle)
+        for b, bx, by in plan["blocks"]:
+            b.draw(page, bx, by)
+            d = dict(kind=b.kind, title=b.title)
+            if b.kind == "choro":
+                d.update(breaks=[float(v) for v in b.breaks], colors=b.colors, labels=b.break_labels(),
+                         nodata=bool(b.nodata))
+            else:
+                d.update(entries=[e[0] for e in b.entries])
+            info.legends.append(d)
+        if plan.get("inset"):
+            self._draw_inset(fig, page, plan["inset"], ext)
+        cx, cy, lines = plan["credits"]
+        if lines:
+            page.lines(cx, cy, lines, 6.0, color=layout.GREY)
+        info.texts["credits"] = lines
+        if self._logo:
+            self._draw_logo(fig, page)
+        return info
+
+    # ---------------------------------------------------------------- layer drawers
+    def _draw_layer(self, ax, L: _Layer, clip, tol, m_per_mm) -> int:
+        st = L.style
+        tid = shapely.get_type_id(L.geoms[:1]).tolist()[:1] if len(L.geoms) else [-1]
+        if L.type in ("prop", "prop_choro"):
+            return self._draw_prop(ax, L, clip, m_per_mm)
+        if L.anchors is not None and L.type in ("typo", "symbols"):
+            return self._draw_points(ax, L, clip, m_per_mm, by_class=True)
+        if tid and tid[0] in (0, 4):   # points in a base layer
+            L.anchors = geom.anchor_points(L.geoms) if L.anchors is None else L.anchors
+            L.classes = np.zeros(len(L.geoms), dtype=int)
+            L.colors = [st.get("fill") or "#000000"]
+            return self._draw_points(ax, L, clip, m_per_mm, by_class=False)
+        mask = geom.in_extent(L.geoms, clip)
+        g = geom.prepare(L.geoms[mask], clip, tol)
+        if L.type in ("choro", "typo"):
+            cls = L.classes[mask]
+            n = len(L.colors)
+            paths = geom.polygon_paths(g, np.where(cls < 0, n, cls), n + 1)
+            cols = list(L.colors) + [L.legend[0].nodata[0] if L.legend and L.legend[0].nodata else NODATA]
+            lw = st["linewidth"] if st["linewidth"] is not None else 0.1 / PT_MM
+            ec = st["edgecolor"] or "#808080"
+            for p, c in zip(paths, cols):
+                if p is not None:
+                    ax.add_artist(PathPatch(p, facecolor=c, edgecolor=ec, linewidth=lw, alpha=st["alpha"],
+                                            transform=ax.transData, capstyle="round", joinstyle="round"))
+            return int(mask.sum())
+        # base
+        is_line = tid and tid[0] in (1, 5)
+        fill = st["fill"]
+        lw = st["linewidth"] if st["linewidth"] is not None else 0.5
+        ec = st["edgecolor"] or "#333333"
+        if is_line or fill in (None, "none"):
+            p = geom.line_path(g)
+            if p is not None:
+                ax.add_artist(PathPatch(p, fill=False, edgecolor=ec, linewidth=lw, linestyle=st["linestyle"],
+                                        alpha=st["alpha"], transform=ax.transData, capstyle="round",
+                                        joinstyle="round"))
+        else:
+            (p,) = geom.polygon_paths(g)
+            if p is not None:
+                ax.add_artist(PathPatch(p, facecolor=fill, edgecolor=ec, linewidth=lw, linestyle=st["linestyle"],
+                                        alpha=st["alpha"], hatch=st["hatch"], transform=ax.transData,
+                                        joinstyle="round"))
+        return int(mask.sum())
+
+    def _draw_prop(self, ax, L, clip, m_per_mm) -> int:
+        xy, r = L.anchors, L.sizes
+        rmax_m = (r.max() if len(r) else 0) * PT_MM * m_per_mm
+        x0, y0, x1, y1 = clip
+        keep = ((xy[:, 0] > x0 - rmax_m) & (xy[:, 0] < x1 + rmax_m) & (xy[:, 1] > y0 - rmax_m)
+                & (xy[:, 1] < y1 + rmax_m) & np.isfinite(L.values) & (r > 0))
+        idx = np.flatnonzero(keep)
+        idx = idx[np.argsort(-r[idx], kind="stable")]          # big first: small ones stay on top
+        if L.type == "prop_choro":
+            cls = L.classes[idx]
+            fc = [L.colors[c] if c >= 0 else NODATA for c in cls]
+        else:
+            fc = L.style["fill"]
+        ec = L.style["edgecolor"] or "#ffffff"
+        lw = L.style["linewidth"] if L.style["linewidth"] is not None else 0.4
+        if L.style.get("symbol") == "square":
+            col = RegularPolyCollection(4, rotation=math.pi / 4, sizes=math.pi * 2 * r[idx] ** 2,
+                                        offsets=xy[idx], offset_transform=ax.transData)
+        else:
+            col = CircleCollection(math.pi * r[idx] ** 2, offsets=xy[idx], offset_transform=ax.transData)
+        col.set_facecolor(fc)
+        col.set_edgecolor(ec)
+        col.set_linewidth(lw)
+        ax.add_collection(col, autolim=False)
+        return int(len(idx))
+
+    def _draw_points(self, ax, L, clip, m_per_mm, by_class=True) -> int:
+        xy = L.anchors
+        x0, y0, x1, y1 = clip
+        keep = (xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1)
+        idx = np.flatnonzero(keep)
+        cls = L.classes[idx]
+        fc = [L.colors[c] if c >= 0 else NODATA for c in cls]
+        size = L.style["size"] or 4.0
+        ec = L.style["edgecolor"] or "#ffffff"
+        lw = L.style["linewidth"] if L.style["linewidth"] is not None else 0.3
+        col = CircleCollection(np.full(len(idx), math.pi * (size / 2) ** 2), offsets=xy[idx],
+                               offset_transform=ax.transData)
+        col.set_facecolor(fc)
+        col.set_edgecolor(ec)
+        col.set_linewidth(lw)
+        ax.add_collection(col, autolim=False)
+        return int(len(idx))
+
+    def _draw_inset(self, fig, page, box, ext):
+        x, y, w, h = box
+        ins = self._inset
+        g = ins["geoms"]
+        b = shapely.total_bounds(g)
+        ix0, iy0, ix1, iy1 = fit_extent(b, w / h, 0.08)
+        tol = 0.2 * (ix1 - ix0) / w
+        ax = MapFrame(fig, page.frac_rect(x, y, w, h), (ix0, iy0, ix1, iy1))
+        p = _inset_path(g, tol)
+        if p is not None:
+            ax.add_artist(PathPatch(p, facecolor=ins["fill"], edgecolor=ins["edgecolor"], linewidth=0.4,
+                                    transform=ax.transData))
+        if ins["context"] is not None:
+            lp = geom.line_path(shapely.simplify(ins["context"], tol))
+            if lp is not None:
+                ax.add_artist(PathPatch(lp, fill=False, edgecolor="#b2182b", linewidth=0.5, linestyle="--",
+                                        transform=ax.transData))
+        ex0, ey0, ex1, ey1 = ext
+        from matplotlib.patches import Rectangle
+        ax.add_artist(Rectangle((ex0, ey0), ex1 - ex0, ey1 - ey0, fill=False, edgecolor="#c0392b",
+                                linewidth=1.0, transform=ax.transData))
+        page.rect(x, y, w, h, facecolor="none", edgecolor=layout.GREY, linewidth=0.4)
+        if ins["title"]:
+            page.text(x + 1.5, y + h - 1.5, ins["title"], size=5.5, color=layout.GREY)
+
+    def _draw_logo(self, fig, page):
+        import matplotlib.image as mpimg
+        img = mpimg.imread(self._logo["path"])
+        w = self._logo["width"]
+        h = w * img.shape[0] / img.shape[1]
+        ax = fig.add_axes(page.frac_rect(self.W - 10 - w, 10, w, h))
+        ax.imshow(img, interpolation="none")
+        ax.set_axis_off()
+
+    # ---------------------------------------------------------------- output
+    def save(self, path, fmt: str | None = None, cmyk: bool = False, metadata: dict | None = None,
+             dpi: int = 300) -> RenderInfo:
+        from mbm_sig.maps.render import save_figure
+        info = self.draw()
+        md = dict(self.metadata)
+        md.setdefault("Title", self._title or "")
+        md.update(metadata or {})
+        save_figure(info.figure, path, fmt=fmt, metadata=md, cmyk=cmyk, dpi=dpi)
+        info.path = str(path)
+        return info
