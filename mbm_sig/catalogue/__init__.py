@@ -16,7 +16,7 @@ import geopandas as gpd
 import pandas as pd
 
 from mbm_sig.catalogue.layerdef import LayerDef, Source, load_layers, load_sources
-from mbm_sig.catalogue.validate import Problem, ValidationError, conform, validate
+from mbm_sig.catalogue.validate import Problem, ValidationError, check
 from mbm_sig.config import TARGET_CRS, settings
 
 __all__ = ["Catalogue", "LayerDef", "Problem", "Source", "ValidationError"]
@@ -145,10 +145,9 @@ class Catalogue:
         """Validate ``frame`` against the layer definition and conform it; raises
         :class:`ValidationError` listing every problem."""
         ld = self.layer_def(name)
-        problems = validate(frame, ld, check_extent=check_extent)
+        problems, out = check(frame, ld, check_extent=check_extent)
         if problems:
             raise ValidationError(source, name, problems)
-        out = conform(frame, ld)
         if ld.has_geometry:
             out.attrs["geometry_type"] = None if ld.geometry == "Geometry" else ld.geometry
         return out

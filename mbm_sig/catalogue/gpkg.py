@@ -138,8 +138,16 @@ class GeoPackageBackend:
                     shutil.copyfile(self.path, tmp)
                 else:
                     os.unlink(tmp)
-                for name, frame in frames.items():
-                    self._write(tmp, name, frame)
+                # the temp copy needs no journal or per-statement sync: durability comes
+                # from the fsync and the atomic rename below
+                pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF",
+                                                 "OGR_SQLITE_JOURNAL": "OFF"})
+                try:
+                    for name, frame in frames.items():
+                        self._write(tmp, name, frame)
+                finally:
+                    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": None,
+                                                     "OGR_SQLITE_JOURNAL": None})
                 if log_rows:
                     pyogrio.write_dataframe(pd.DataFrame(log_rows), tmp, layer=LOG_TABLE,
                                             driver="GPKG", append=Path(tmp).exists()

@@ -78,7 +78,7 @@ def read_user_file(path: Path, ld: LayerDef, layer: str | None = None, crs: str 
         else:
             raise InputError(f"{path}: several layers ({', '.join(layers)}); choose one with --layer")
     try:
-        gdf = pyogrio.read_dataframe(path, layer=layer, **kwargs)
+        gdf = pyogrio.read_dataframe(path, layer=layer, use_arrow=True, **kwargs)
     except Exception as exc:  # GDAL errors carry their own message
         raise InputError(f"{path}: cannot read ({exc})") from exc
     if crs and isinstance(gdf, gpd.GeoDataFrame):

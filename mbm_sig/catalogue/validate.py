@@ -67,158 +67,219 @@ def _is_null(v) -> bool:
         isinstance(v, str) and v.strip() == "")
 
 
-def _coerce(value, ftype: str):
-    """Value converted to the field type; raises ValueError with a reason."""
-    if _is_null(value):
-        return None
+REASONS = {"int": "expected an integer", "float": "expected a number",
+           "bool": "expected a boolean (oui/non, true/false, 1/0)", "date": "expected a date YYYY-MM-DD"}
+
+
+def _nulls(s: pd.Series) -> np.ndarray:
+    null = s.isna().to_numpy().copy()
+    if s.dtype == object or pd.api.types.is_string_dtype(s):
+        txt = s.astype(object)
+        isstr = txt.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+        if isstr.any():
+            blank = np.zeros(len(s), dtype=bool)
+            blank[isstr] = s[isstr].astype(str).str.strip().eq("").to_numpy()
+            null |= blank
+    return null
+
+
+def _numeric_text(s: pd.Series) -> pd.Series:
+    """Numbers written as text, French style accepted (``1 234,5``)."""
+    txt = s.astype(str).str.strip().str.replace("\u202f", "", regex=False).str.replace("\u00a0", "", regex=False)
+    txt = txt.str.replace(" ", "", regex=False).str.replace(",", ".", regex=False)
+    return pd.to_numeric(txt, errors="coerce")
+
+
+def coerce_column(s: pd.Series, ftype: str, null: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    """(typed column, mask of values that do not convert), vectorised.
+
+    The column is typed with pandas nullable dtypes: Int64, float64, boolean, object.
+    """
+    n = len(s)
+    s = s.reset_index(drop=True)
+    bad = np.zeros(n, dtype=bool)
     if ftype == "str":
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return str(value).strip()
-    if ftype == "int":
-        if isinstance(value, (bool, np.bool_)):
-            raise ValueError("expected an integer")
-        if isinstance(value, str):
-            value = value.strip().replace("\u202f", "").replace(" ", "")
-        try:
-            f = float(value)
-        except (TypeError, ValueError):
-            raise ValueError("expected an integer") from None
-        if not np.isfinite(f) or not f.is_integer():
-            raise ValueError("expected an integer")
-        return int(f)
-    if ftype == "float":
-        if isinstance(value, str):
-            value = value.strip().replace("\u202f", "").replace(" ", "").replace(",", ".")
-        try:
-            f = float(value)
-        except (TypeError, ValueError):
-            raise ValueError("expected a number") from None
-        if not np.isfinite(f):
-            raise ValueError("expected a finite number")
-        return f
+        out = pd.Series([None] * n, dtype=object)
+        keep = ~null
+        if keep.any():
+            vals = s[keep]
+            if pd.api.types.is_float_dtype(vals) and (vals % 1 == 0).all():
+                vals = vals.astype("int64")
+            out[keep] = vals.astype(str).str.strip().to_numpy()
+        return out, bad
+    if ftype in ("int", "float"):
+        if pd.api.types.is_bool_dtype(s):
+            num = pd.Series(np.full(n, np.nan))
+            bad = ~null
+        elif pd.api.types.is_numeric_dtype(s):
+            num = s.astype("float64")
+        else:
+            num = _numeric_text(s.where(~null, None).fillna("nan")) if (~null).any() \
+                else pd.Series(np.full(n, np.nan))
+            if s.dtype == object:   # Python bools in an object column are not numbers
+                isbool = s.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+                bad |= isbool
+        arr = num.to_numpy(dtype="float64", na_value=np.nan)
+        bad |= ~null & ~np.isfinite(arr)
+        if ftype == "int":
+            with np.errstate(invalid="ignore"):
+                bad |= ~null & np.isfinite(arr) & (np.mod(arr, 1) != 0)
+            ok = ~null & ~bad
+            out = pd.array(np.where(ok, arr, 0).astype("int64"), dtype="Int64")
+            out[~ok] = pd.NA
+            return pd.Series(out), bad
+        arr = np.where(~null & ~bad, arr, np.nan)
+        return pd.Series(arr, dtype="float64"), bad
     if ftype == "bool":
-        if isinstance(value, (bool, np.bool_)):
-            return bool(value)
-        if isinstance(value, (int, np.integer)) and value in (0, 1):
-            return bool(value)
-        s = str(value).strip().lower()
-        if s in TRUE:
-            return True
-        if s in FALSE:
-            return False
-        raise ValueError("expected a boolean (oui/non, true/false, 1/0)")
+        if pd.api.types.is_bool_dtype(s):
+            out = pd.array(s.to_numpy(), dtype="boolean")
+            out[null] = pd.NA
+            return pd.Series(out), bad
+        if pd.api.types.is_numeric_dtype(s):
+            arr = s.to_numpy(dtype="float64", na_value=np.nan)
+            bad |= ~null & ~np.isin(arr, (0.0, 1.0))
+            vals = np.where(~null & ~bad, arr == 1.0, False)
+        else:
+            low = s.map(lambda v: str(v).strip().lower() if not isinstance(v, (bool, np.bool_))
+                        else ("true" if v else "false"))
+            t = low.isin(TRUE).to_numpy()
+            f = low.isin(FALSE).to_numpy()
+            bad |= ~null & ~t & ~f
+            vals = t
+        out = pd.array(vals, dtype="boolean")
+        out[null | bad] = pd.NA
+        return pd.Series(out), bad
     if ftype == "date":
-        if isinstance(value, (dt.date, pd.Timestamp)):
-            return pd.Timestamp(value).date().isoformat()
-        try:
-            return dt.date.fromisoformat(str(value).strip()[:10]).isoformat()
-        except ValueError:
-            raise ValueError("expected a date YYYY-MM-DD") from None
+        if pd.api.types.is_datetime64_any_dtype(s):
+            d = s
+        else:
+            d = pd.to_datetime(s.where(~null, None).astype(object).map(
+                lambda v: None if v is None else str(v).strip()[:10]), format="%Y-%m-%d", errors="coerce")
+        bad |= ~null & d.isna().to_numpy()
+        out = pd.Series([None] * n, dtype=object)
+        ok = ~null & ~bad
+        out[ok] = d[ok].dt.strftime("%Y-%m-%d").to_numpy()
+        return out, bad
     raise ValueError(f"unknown type {ftype}")
 
 
-def validate(gdf: gpd.GeoDataFrame | pd.DataFrame, ld: LayerDef,
-             check_extent: bool = True) -> list[Problem]:
+def check(gdf: gpd.GeoDataFrame | pd.DataFrame, ld: LayerDef, check_extent: bool = True):
+    """(problems, conformed frame or None): every problem of ``gdf`` against the layer
+    definition, and when there is none the frame with exactly the layer's typed fields and
+    a ``geom`` column in EPSG:2154."""
     problems: list[Problem] = []
     cols = set(gdf.columns)
-    for f in ld.fields:
-        if f.required and f.name not in cols:
-            problems.append(Problem(None, f.name, None, "required field is missing from the file"))
+    n = len(gdf)
+    data = {}
     for f in ld.fields:
         if f.name not in cols:
+            if f.required:
+                problems.append(Problem(None, f.name, None, "required field is missing from the file"))
+            data[f.name] = _typed_empty(f.type, n)
             continue
-        values = gdf[f.name].tolist()
-        for i, v in enumerate(values):
-            if _is_null(v):
-                if f.required:
-                    problems.append(Problem(i + 1, f.name, None, "required value is empty"))
-                continue
-            try:
-                c = _coerce(v, f.type)
-            except ValueError as exc:
-                problems.append(Problem(i + 1, f.name, v, str(exc)))
-                continue
-            if f.domain is not None and c not in f.domain:
-                problems.append(Problem(i + 1, f.name, v, "not an allowed value (allowed: "
-                                        + ", ".join(map(str, f.domain)) + ")"))
+        raw = gdf[f.name].reset_index(drop=True)
+        null = _nulls(raw)
+        if f.required:
+            for i in np.flatnonzero(null):
+                problems.append(Problem(int(i) + 1, f.name, None, "required value is empty"))
+        typed, bad = coerce_column(raw, f.type, null)
+        for i in np.flatnonzero(bad):
+            problems.append(Problem(int(i) + 1, f.name, raw.iloc[i], REASONS[f.type]))
+        if f.domain is not None:
+            ok = ~null & ~bad
+            out = ok & ~typed.isin(list(f.domain)).to_numpy(dtype=bool)
+            allowed = ", ".join(map(str, f.domain))
+            for i in np.flatnonzero(out):
+                problems.append(Problem(int(i) + 1, f.name, raw.iloc[i],
+                                        f"not an allowed value (allowed: {allowed})"))
+        data[f.name] = typed
     if ld.key and ld.key in cols:
-        keys = gdf[ld.key].map(lambda v: None if _is_null(v) else str(v).strip())
-        dup = keys.duplicated(keep="first") & keys.notna()
-        for i in np.flatnonzero(dup.to_numpy()):
+        keys = data[ld.key]
+        dup = keys.duplicated(keep="first").to_numpy() & keys.notna().to_numpy()
+        for i in np.flatnonzero(dup):
             problems.append(Problem(int(i) + 1, ld.key, keys.iloc[i], "duplicate key"))
+    geoms = None
     if ld.has_geometry:
-        problems += _validate_geometry(gdf, ld, check_extent)
-    return sorted(problems, key=lambda p: (p.row or 0))
-
-
-def _validate_geometry(gdf, ld: LayerDef, check_extent: bool) -> list[Problem]:
-    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf:
-        return [Problem(None, "geometry", None, f"no geometry; layer {ld.name} needs {ld.geometry}")]
-    if gdf.crs is None:
-        return [Problem(None, "geometry", None, "no coordinate reference system (missing .prj or CRS)")]
-    out = []
-    geoms = gdf.geometry.to_crs(TARGET_CRS).values if gdf.crs != TARGET_CRS else gdf.geometry.values
-    allowed = COMPATIBLE_GEOMS.get(ld.geometry)
-    types = shapely.get_type_id(geoms)
-    names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
-                      "MultiLineString", "MultiPolygon", "GeometryCollection"])
-    valid = shapely.is_valid(geoms)
-    empty = shapely.is_empty(geoms)
-    xmin, ymin, xmax, ymax = NPDC_EXTENT
-    for i, g in enumerate(geoms):
-        if g is None:
-            out.append(Problem(i + 1, "geometry", None, "geometry is missing"))
-            continue
-        if empty[i]:
-            out.append(Problem(i + 1, "geometry", None, "geometry is empty"))
-            continue
-        gtype = names[types[i]]
-        if allowed is not None and gtype not in allowed:
-            out.append(Problem(i + 1, "geometry", gtype, f"wrong geometry type, expected {ld.geometry}"))
-            continue
-        if not valid[i]:
-            out.append(Problem(i + 1, "geometry", None,
-                               "invalid geometry: " + shapely.is_valid_reason(g)))
-            continue
-        if check_extent:
-            b = g.bounds
-            if b[0] < xmin or b[2] > xmax or b[1] < ymin or b[3] > ymax:
-                out.append(Problem(i + 1, "geometry", f"{b[0]:.0f}, {b[1]:.0f}",
-                                   "outside the plausible extent of Nord-Pas-de-Calais "
-                                   "(wrong CRS or coordinates swapped?)"))
-    return out
-
-
-def conform(gdf: gpd.GeoDataFrame | pd.DataFrame, ld: LayerDef) -> gpd.GeoDataFrame | pd.DataFrame:
-    """Frame with exactly the layer's fields (typed) and a ``geom`` column in EPSG:2154.
-
-    Call after :func:`validate` returned no problem: values that do not coerce raise.
-    """
-    data = {}
-    n = len(gdf)
-    for f in ld.fields:
-        if f.name in gdf:
-            vals = [_coerce(v, f.type) for v in gdf[f.name].tolist()]
-        else:
-            vals = [None] * n
-        if f.type == "int":
-            col = pd.array(vals, dtype="Int64")
-        elif f.type == "float":
-            col = pd.array(vals, dtype="Float64").astype("float64")
-        elif f.type == "bool":
-            col = pd.array(vals, dtype="boolean")
-        else:
-            col = pd.array(vals, dtype=object)
-        data[f.name] = col
-    frame = pd.DataFrame(data, index=range(n))
+        gproblems, geoms = _validate_geometry(gdf, ld, check_extent)
+        problems += gproblems
+    problems.sort(key=lambda p: (p.row or 0))
+    if problems:
+        return problems, None
+    frame = pd.DataFrame(data)
     if not ld.has_geometry:
-        return frame
-    geoms = gdf.geometry.to_crs(TARGET_CRS).values
+        return [], frame
     if ld.geometry.startswith("Multi"):
         geoms = _to_multi(geoms, ld.geometry)
     out = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=TARGET_CRS).values, crs=TARGET_CRS)
-    return out.rename_geometry("geom")
+    return [], out.rename_geometry("geom")
+
+
+def _typed_empty(ftype: str, n: int):
+    if ftype == "int":
+        return pd.Series(pd.array([pd.NA] * n, dtype="Int64"))
+    if ftype == "float":
+        return pd.Series(np.full(n, np.nan))
+    if ftype == "bool":
+        return pd.Series(pd.array([pd.NA] * n, dtype="boolean"))
+    return pd.Series([None] * n, dtype=object)
+
+
+def validate(gdf, ld: LayerDef, check_extent: bool = True) -> list[Problem]:
+    return check(gdf, ld, check_extent)[0]
+
+
+def conform(gdf, ld: LayerDef):
+    """The frame with exactly the layer's typed fields and ``geom`` in EPSG:2154; raises
+    :class:`ValidationError` if the frame has problems."""
+    problems, out = check(gdf, ld)
+    if problems:
+        raise ValidationError("frame", ld.name, problems)
+    return out
+
+
+def _validate_geometry(gdf, ld: LayerDef, check_extent: bool):
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf:
+        return [Problem(None, "geometry", None, f"no geometry; layer {ld.name} needs {ld.geometry}")], None
+    if gdf.crs is None:
+        return [Problem(None, "geometry", None, "no coordinate reference system (missing .prj or CRS)")], None
+    geoms = gdf.geometry.to_crs(TARGET_CRS).values if gdf.crs != TARGET_CRS else gdf.geometry.values
+    geoms = np.asarray(geoms, dtype=object)
+    out = []
+    names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
+                      "MultiLineString", "MultiPolygon", "GeometryCollection"])
+    missing = shapely.is_missing(geoms)
+    empty = ~missing & shapely.is_empty(geoms)
+    types = shapely.get_type_id(geoms)
+    allowed = COMPATIBLE_GEOMS.get(ld.geometry)
+    wrong = np.zeros(len(geoms), dtype=bool)
+    if allowed is not None:
+        ok_ids = [i for i, nm in enumerate(names) if nm in allowed]
+        wrong = ~missing & ~empty & ~np.isin(types, ok_ids)
+    invalid = ~missing & ~empty & ~wrong & ~shapely.is_valid(geoms)
+    outside = np.zeros(len(geoms), dtype=bool)
+    if check_extent:
+        xmin, ymin, xmax, ymax = NPDC_EXTENT
+        b = shapely.bounds(geoms)
+        with np.errstate(invalid="ignore"):
+            outside = ~missing & ~empty & ~wrong & ~invalid & (
+                (b[:, 0] < xmin) | (b[:, 2] > xmax) | (b[:, 1] < ymin) | (b[:, 3] > ymax))
+    for i in np.flatnonzero(missing | empty | wrong | invalid | outside):
+        if missing[i]:
+            out.append(Problem(int(i) + 1, "geometry", None, "geometry is missing"))
+        elif empty[i]:
+            out.append(Problem(int(i) + 1, "geometry", None, "geometry is empty"))
+        elif wrong[i]:
+            out.append(Problem(int(i) + 1, "geometry", str(names[types[i]]),
+                               f"wrong geometry type, expected {ld.geometry}"))
+        elif invalid[i]:
+            out.append(Problem(int(i) + 1, "geometry", None,
+                               "invalid geometry: " + shapely.is_valid_reason(geoms[i])))
+        else:
+            b = geoms[i].bounds
+            out.append(Problem(int(i) + 1, "geometry", f"{b[0]:.0f}, {b[1]:.0f}",
+                               "outside the plausible extent of Nord-Pas-de-Calais "
+                               "(wrong CRS or coordinates swapped?)"))
+    return out, geoms
 
 
 def _to_multi(geoms, target: str):
