@@ -174,42 +174,54 @@ def sources_page(atlas, sources) -> Figure:
     return c.fig
 
 
-TABLE_ROWS = 48
+TABLE_ROWS = 46
 
 
 def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, parts: int,
                note: str = "") -> Figure:
-    """One page of an attribute table (zebra rows, column widths from content)."""
+    """One page of an attribute table: wrapped headers, numbers right-aligned, zebra rows."""
     c = Canvas()
     suffix = f" ({part}/{parts})" if parts > 1 else ""
     c.text(MARGIN, 26, title + suffix, size=14, weight="bold", color=ACCENT)
     c.hline(MARGIN, c.w - MARGIN, 30, color=ACCENT, lw=0.8)
     keys = list(columns)
     width = c.w - 2 * MARGIN
+    numeric = {k: all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in rows) for k in keys}
     weights = []
     for k in keys:
-        longest = max([len(str(columns[k]))] + [len(_cell(r.get(k))) for r in rows])
-        weights.append(min(max(longest, 4), 40))
+        longest_word = max(len(w) for w in str(columns[k]).split())
+        longest = max([longest_word, min(len(str(columns[k])), 14)] + [len(_cell(r.get(k))) for r in rows])
+        weights.append(min(max(longest, 5), 38) + 2)
     total = sum(weights)
     widths = [width * w / total for w in weights]
     x_pos = [MARGIN + sum(widths[:i]) for i in range(len(widths))]
-    y = 38
-    c.rect(MARGIN, y - 4, width, 5.8, facecolor=LIGHT)
-    for k, x in zip(keys, x_pos):
-        c.text(x + 1, y, columns[k], size=7, weight="bold")
-    y += 5.6
+    headers = [textwrap.wrap(str(columns[k]), max(int(w / 1.55), 6)) for k, w in zip(keys, widths)]
+    n_lines = max(len(h) for h in headers)
+    head_h = 2.5 + 3.2 * n_lines
+    y = 36
+    c.rect(MARGIN, y, width, head_h, facecolor=LIGHT)
+    for k, x, w, h in zip(keys, x_pos, widths, headers):
+        for j, line in enumerate(h):
+            tx, ha = (x + w - 1.2, "right") if numeric[k] else (x + 1.2, "left")
+            c.text(tx, y + 3.6 + 3.2 * j, line, size=6.6, weight="bold", ha=ha)
+    y += head_h + 3.6
     for i, r in enumerate(rows):
         if i % 2:
-            c.rect(MARGIN, y - 3.6, width, 4.9, facecolor="#faf7f3")
+            c.rect(MARGIN, y - 3.4, width, 4.7, facecolor="#faf7f3")
         for k, x, w in zip(keys, x_pos, widths):
             s = _cell(r.get(k))
-            max_chars = max(int(w / 1.45), 3)
+            max_chars = max(int(w / 1.4), 3)
             if len(s) > max_chars:
                 s = s[:max_chars - 1] + "…"
-            c.text(x + 1, y, s, size=6.8)
-        y += 4.9
+            if numeric[k]:
+                c.text(x + w - 1.2, y, s, size=6.8, ha="right")
+            else:
+                c.text(x + 1.2, y, s, size=6.8)
+        y += 4.7
+    c.hline(MARGIN, c.w - MARGIN, y - 2.8, color=GREY, lw=0.3)
     if note:
-        c.text(MARGIN, c.h - 20, fmt.typo(note), size=6.5, color=GREY)
+        for j, line in enumerate(textwrap.wrap(fmt.typo(note), 120)):
+            c.text(MARGIN, y + 1.5 + 3.3 * j, line, size=6.3, color=GREY)
     _footer(c, atlas.title)
     return c.fig
 
