@@ -119,3 +119,9 @@ class Book:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def render_recipe(recipe, catalogue, out_path, fmt: str | None = "pdf", cmyk: bool = False, params=None):
+    """See :func:`mbm_sig.maps.recipe.render_recipe` (re-exported here for the atlas engine)."""
+    from mbm_sig.maps.recipe import render_recipe as _render
+    return _render(recipe, catalogue, out_path, fmt=fmt, cmyk=cmyk, params=params)

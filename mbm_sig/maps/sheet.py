@@ -71,6 +71,7 @@ class RenderInfo:
     features: dict = field(default_factory=dict)          # layer index -> features drawn
     pages: int = 1
     path: str | None = None
+    layers: list = field(default_factory=list)            # catalogue layers read (recipes)
     figure: Any = None
 
 
@@ -377,7 +378,23 @@ class Map:
 
     # ---------------------------------------------------------------- drawing
     def _blocks(self):
-        return [b for L in self._layers for b in L.legend] if self._legend else []
+        """Legend blocks: one per thematic layer, then the untitled single entries of base
+        and symbol layers (outlines, terrils, puits…) gathered in one last block."""
+        if not self._legend:
+            return []
+        blocks, misc = [], []
+        for L in self._layers:
+            for b in L.legend:
+                if b.kind in ("base", "symbols") and not b.title and len(b.entries) == 1:
+                    st = dict(b.entries[0][1])
+                    if b.kind == "symbols":
+                        st["marker"] = "o"
+                    misc.append((b.entries[0][0], st))
+                else:
+                    blocks.append(b)
+        if misc:
+            blocks.append(LegendBlock("base", "", entries=misc))
+        return blocks
 
     def _layout(self, blocks):
         """Frame (x, y, w, h) in mm and positions of legend blocks, inset, credits."""
