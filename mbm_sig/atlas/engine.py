@@ -397,12 +397,14 @@ def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheet
         if pending:
             order.append(("Cartes en attente de données", book_files["pending"], None))
         order.append(("Sources et méthodes", book_files["sources"], None))
-        numbers = _number_pages(len(order), tmp)
-        for k, (_, f, _) in enumerate(order):
-            page = PdfReader(f).pages[0]
+        src_pages = [PdfReader(f).pages[0] for _, f, _ in order]
+        sizes = [(float(pg.mediabox.width) * 25.4 / 72, float(pg.mediabox.height) * 25.4 / 72)
+                 for pg in src_pages]
+        numbers = _number_pages(sizes, tmp)
+        for k, page in enumerate(src_pages):
+            wp = writer.add_page(page)
             if k > 0:
-                page.merge_page(numbers.pages[k])
-            writer.add_page(page)
+                wp.merge_page(numbers.pages[k])
         # bookmarks: one per section, one per sheet (first part), plus the book pages
         writer.add_outline_item("Sommaire", 1)
         sec_items = {}
@@ -461,11 +463,13 @@ def _sources(cat: Catalogue, layers) -> list[Source]:
     return out
 
 
-def _number_pages(n: int, tmp: Path) -> PdfReader:
+def _number_pages(sizes: list, tmp: Path) -> PdfReader:
+    """One overlay page per book page (same size) carrying «n / total»."""
     path = tmp / "numbers.pdf"
+    n = len(sizes)
     with PdfPages(path, metadata={"CreationDate": None}) as pdf:
-        for k in range(n):
-            fig = pages.number_overlay(k + 1, n)
+        for k, size in enumerate(sizes):
+            fig = pages.number_overlay(k + 1, n, size)
             pdf.savefig(fig)
             pages.close(fig)
     return PdfReader(path)

@@ -240,7 +240,9 @@ def _cell(v) -> str:
 
 def number_overlay(number: int, total: int, size=A4) -> Figure:
     c = Canvas(size)
-    c.text(c.w - MARGIN, c.h - 9.5, f"{number} / {total}", size=7, color=GREY, ha="right")
+    c.fig.patch.set_visible(False)      # transparent: merged over the page
+    # top right: the one corner no map sheet uses (credits fill the bottom right)
+    c.text(c.w - 10, 6.5, f"{number} / {total}", size=7, color=GREY, ha="right")
     return c.fig
 
 
