@@ -89,21 +89,27 @@ def load_atlas(name_or_path: str | Path) -> Atlas:
         sheets = []
         for j, sh in enumerate(sec.get("sheets", [])):
             where = f"{path}: sections[{i}].sheets[{j}]"
-            if ("recipe" in sh) == ("table" in sh):
-                raise AtlasError(f"{where}: give exactly one of 'recipe' or 'table'")
+            if sum(k in sh for k in ("recipe", "table", "chart")) != 1:
+                raise AtlasError(f"{where}: give exactly one of 'recipe', 'table' or 'chart'")
             recipe = None
             if "recipe" in sh:
                 recipe = (path.parent / sh["recipe"]).resolve()
                 if not recipe.exists():
                     raise AtlasError(f"{where}: recipe {recipe} not found")
-            if "title" not in sh and "table" in sh:
-                raise AtlasError(f"{where}: a table needs a 'title'")
+            if "title" not in sh and ("table" in sh or "chart" in sh):
+                raise AtlasError(f"{where}: a table or chart needs a 'title'")
+            if "chart" in sh:
+                from mbm_sig.atlas.charts import CHARTS
+                if sh["chart"].get("name") not in CHARTS:
+                    raise AtlasError(f"{where}: unknown chart {sh['chart'].get('name')!r} "
+                                     f"(charts: {', '.join(sorted(CHARTS))})")
             cov = sh.get("coverage")
             if cov is not None and "layer" not in cov:
                 raise AtlasError(f"{where}: coverage needs a 'layer'")
             sheets.append(SheetSpec(
-                title=sh.get("title") or _recipe_title(recipe), kind="map" if recipe else "table",
-                recipe=recipe, table=sh.get("table"), coverage=cov,
+                title=sh.get("title") or _recipe_title(recipe),
+                kind="map" if recipe else ("table" if "table" in sh else "chart"),
+                recipe=recipe, table=sh.get("table") or sh.get("chart"), coverage=cov,
                 requires=list(sh.get("requires", [])), params=dict(sh.get("params", {})),
                 file_name=sh.get("file_name")))
         sections.append(Section(sec["title"], sheets))
@@ -182,8 +188,8 @@ def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None) -> tuple[l
             for params in _coverage(cat, spec):
                 title = _pattern(spec.coverage.get("page_name", spec.title), params) if spec.coverage else spec.title
                 fname = _pattern((spec.coverage or {}).get("file_name") or spec.file_name or "", params) or None
-                if spec.kind == "map":
-                    sec_pages.append(Page("map", title, sec.title, spec, params, file_name=fname))
+                if spec.kind in ("map", "chart"):
+                    sec_pages.append(Page(spec.kind, title, sec.title, spec, params, file_name=fname))
                 else:
                     sec_pages += _table_pages(cat, spec, title, sec.title, params, fname)
         if only:
@@ -364,8 +370,16 @@ def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheet
                 if pool is not None:
                     pool.terminate()
                     pool.join()
-        # tables and book pages in this process
+        # tables, charts and book pages in this process
         for i, p in enumerate(body):
+            if p.kind == "chart":
+                from mbm_sig.atlas.charts import CHARTS
+                spec = p.spec.table
+                fig = CHARTS[spec["name"]](cat, atlas, p.title, {**spec, **p.params})
+                used_layers.update(spec.get("layers", []))
+                files[i] = tmp / f"chart-{i:04d}.pdf"
+                _save(fig, files[i], p.title)
+                bar.update(1)
             if p.kind == "table":
                 used_layers.add(p.spec.table["layer"])
                 fig = pages.table_page(atlas, p.title, p.spec.table["columns"], p.rows, p.part, p.parts,
