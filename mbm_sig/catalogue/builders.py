@@ -343,6 +343,8 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
     gdf = pd.concat(parts, ignore_index=True)
     if not isinstance(gdf, gpd.GeoDataFrame):
         gdf = gpd.GeoDataFrame(gdf)
+    if "locate" in ld.build and "geometry" in gdf:
+        gdf = _locate(ctx, gdf, ld.build["locate"])
     if ld.build.get("unique") == "first" and ld.key:
         dup = gdf[ld.key].duplicated(keep="first")
         if dup.any():
@@ -364,6 +366,28 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
                                             if p.geom_type in ("Polygon", "MultiPolygon")]) for g in fixed]
             gdf.loc[invalid, "geometry"] = fixed
     return gdf.reset_index(drop=True)
+
+
+def _locate(ctx: BuildContext, gdf: gpd.GeoDataFrame, spec: dict) -> gpd.GeoDataFrame:
+    """Attributes of the polygon (e.g. the commune) holding each feature's representative
+    point: ``locate: {layer: communes, fields: {insee: insee, epci_siren: epci_siren}}``."""
+    polys = ctx.layer(spec["layer"])
+    fields = spec["fields"]
+    gdf = gdf.copy()
+    valid = gdf.geometry.notna() & ~gdf.geometry.is_empty
+    pts = gpd.GeoSeries(gdf.geometry, crs=gdf.crs)
+    if gdf.crs is not None and str(gdf.crs) != str(polys.crs):
+        pts = pts.to_crs(polys.crs)
+    pts = pts[valid].representative_point()
+    tree = shapely.STRtree(polys.geometry.values)
+    src, dst = tree.query(pts.values, predicate="intersects")
+    first = pd.Series(dst, index=src).groupby(level=0).first()
+    for out_col, poly_col in fields.items():
+        values = pd.Series([None] * len(gdf), index=gdf.index, dtype=object)
+        hit = pts.index[first.index.to_numpy()]
+        values.loc[hit] = polys[poly_col].to_numpy()[first.to_numpy()]
+        gdf[out_col] = values
+    return gdf
 
 
 def _facts_frame(ctx: BuildContext, name: str) -> gpd.GeoDataFrame:
