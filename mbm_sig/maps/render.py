@@ -62,7 +62,10 @@ def save_figure(fig, path, fmt: str | None = None, metadata: dict | None = None,
         if f == "pdf":
             fig.savefig(path, format="pdf", dpi=dpi, metadata=pdf_metadata(metadata))
         elif f == "svg":
-            fig.savefig(path, format="svg", metadata={"Date": None, "Title": (metadata or {}).get("Title")})
+            md = {"Date": None}
+            if (metadata or {}).get("Title"):
+                md["Title"] = metadata["Title"]
+            fig.savefig(path, format="svg", metadata=md)
         else:
             fig.savefig(path, format="png", dpi=dpi, metadata={"Software": None})
     if cmyk:

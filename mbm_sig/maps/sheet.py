@@ -165,7 +165,25 @@ class MapFrame:
         self.fig = fig
         self.transData = (Affine2D().translate(-x0, -y0).scale(w / (x1 - x0), h / (y1 - y0))
                           .translate(left, bottom) + fig.transFigure)
+        # page points (1/72 in) from the bottom-left corner: paths are written to the PDF
+        # in points rounded to PRECISION decimals (shorter files, below print resolution)
+        wi, hi = fig.get_size_inches()
+        self._pt = (x0, y0, w * wi * 72 / (x1 - x0), h * hi * 72 / (y1 - y0), left * wi * 72, bottom * hi * 72)
+        self.transPt = Affine2D().scale(1 / 72) + fig.dpi_scale_trans
         self.clip = TransformedBbox(Bbox.from_bounds(left, bottom, w, h), fig.transFigure)
+
+    PRECISION = 2
+
+    def to_points(self, path):
+        """The path with its vertices in rounded page points (use with ``transPt``)."""
+        from matplotlib.path import Path as _Path
+        if path is None:
+            return None
+        x0, y0, sx, sy, lx, by = self._pt
+        v = np.empty_like(path.vertices)
+        v[:, 0] = np.round((path.vertices[:, 0] - x0) * sx + lx, self.PRECISION)
+        v[:, 1] = np.round((path.vertices[:, 1] - y0) * sy + by, self.PRECISION)
+        return _Path(v, path.codes)
 
     def add_artist(self, artist):
         artist.set_clip_box(self.clip)
@@ -564,8 +582,9 @@ class Map:
             ec = st["edgecolor"] or "#808080"
             for p, c in zip(paths, cols):
                 if p is not None:
-                    ax.add_artist(PathPatch(p, facecolor=c, edgecolor=ec, linewidth=lw, alpha=st["alpha"],
-                                            transform=ax.transData, capstyle="round", joinstyle="round"))
+                    ax.add_artist(PathPatch(ax.to_points(p), facecolor=c, edgecolor=ec, linewidth=lw,
+                                            alpha=st["alpha"], transform=ax.transPt, capstyle="round",
+                                            joinstyle="round"))
             return int(mask.sum())
         # base
         is_line = tid and tid[0] in (1, 5)
@@ -575,14 +594,16 @@ class Map:
         if is_line or fill in (None, "none"):
             p = geom.line_path(g)
             if p is not None:
-                ax.add_artist(PathPatch(p, fill=False, edgecolor=ec, linewidth=lw, linestyle=st["linestyle"],
-                                        alpha=st["alpha"], transform=ax.transData, capstyle="round",
+                ax.add_artist(PathPatch(ax.to_points(p), fill=False, edgecolor=ec, linewidth=lw,
+                                        linestyle=st["linestyle"], alpha=st["alpha"], transform=ax.transPt,
+                                        capstyle="round",
                                         joinstyle="round"))
         else:
             (p,) = geom.polygon_paths(g)
             if p is not None:
-                ax.add_artist(PathPatch(p, facecolor=fill, edgecolor=ec, linewidth=lw, linestyle=st["linestyle"],
-                                        alpha=st["alpha"], hatch=st["hatch"], transform=ax.transData,
+                ax.add_artist(PathPatch(ax.to_points(p), facecolor=fill, edgecolor=ec, linewidth=lw,
+                                        linestyle=st["linestyle"], alpha=st["alpha"], hatch=st["hatch"],
+                                        transform=ax.transPt,
                                         joinstyle="round"))
         return int(mask.sum())
 

@@ -1,0 +1,280 @@
+"""Thematic-map engine: classification, palettes, French format, and the PDFs themselves
+(page size, embedded fonts, legend bounds, text layer, labels, reproducibility, exports)."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import subprocess
+from pathlib import Path
+
+import geopandas as gpd
+import mapclassify
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from pypdf import PdfReader
+
+from mbm_sig.maps import Map, MapError, classify, colors
+from mbm_sig.maps import fmt
+from mbm_sig.maps.classify import ClassificationError, assign
+from mbm_sig.maps.palettes import PaletteError
+from mbm_sig.maps.render import GhostscriptMissing, save_figure
+
+ROOT = Path(__file__).resolve().parent.parent
+GEOJSON = ROOT.parent / "shared" / "data" / "france-geojson"
+A4 = (595.28, 841.89)
+needs_poppler = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils missing")
+
+
+def pdf_text(path) -> str:
+    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return out.replace("\u00a0", " ").replace("\u202f", " ")
+
+
+def norm(s: str) -> str:
+    return s.replace("\u00a0", " ").replace("\u202f", " ")
+
+
+def pdf_fonts(path) -> list[list[str]]:
+    out = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    return [line.split() for line in out.splitlines()[2:] if line.strip()]
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def grid():
+    """A 20 x 15 grid of square 'communes' (1 km) with a skewed variable and a few NaN."""
+    rng = np.random.default_rng(42)
+    cells, rows = [], []
+    for i, j in itertools.product(range(20), range(15)):
+        x, y = 650_000 + i * 1000, 7_000_000 + j * 1000
+        cells.append(shapely.box(x, y, x + 1000, y + 1000))
+        rows.append(dict(code=f"{i:02d}{j:02d}", nom=f"Commune {i}-{j}", pop=float(rng.lognormal(7, 1.2))))
+    df = gpd.GeoDataFrame(rows, geometry=cells, crs=2154)
+    df["dens"] = df["pop"] / 1.0
+    df.loc[[3, 50, 120], "dens"] = np.nan
+    df["kind"] = np.array(["A", "B", "C"])[np.arange(len(df)) % 3]
+    return df
+
+
+@pytest.fixture(scope="module")
+def communes():
+    """The 1 539 communes of Nord and Pas-de-Calais (IGN Admin Express 2018, detailed)."""
+    files = [GEOJSON / "communes-59-nord.geojson", GEOJSON / "communes-62-pas-de-calais.geojson"]
+    if not all(f.exists() for f in files):
+        pytest.skip("france-geojson mirror not found")
+    df = pd.concat([gpd.read_file(f, engine="pyogrio") for f in files], ignore_index=True).to_crs(2154)
+    df["surface"] = df.geometry.area / 1e6
+    return df
+
+
+@pytest.fixture(autouse=True)
+def _epoch(monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")     # 2026-01-01
+
+
+def sheet(df, **kw):
+    m = Map(page=kw.pop("page", "A4"), orientation=kw.pop("orientation", "portrait"), extent=df)
+    m.layer(df, type="choro", var="dens", method=kw.pop("method", "quantile"), k=kw.pop("k", 5),
+            palette="YlOrRd", legend_title="Densité (hab./km²)")
+    m.title("Densité de population : essai").subtitle("Grille de test")
+    m.scalebar().arrow().credits(sources=["INSEE, recensement 2021"], notes=["Note de méthode."],
+                                 producer="Mission Bassin Minier", date="janvier 2026")
+    return m
+
+
+# ----------------------------------------------------------------------------- classification
+
+def test_q6_bounds_are_the_french_quantiles():
+    v = np.arange(1, 201, dtype=float)
+    b = classify(v, "q6")
+    assert np.allclose(b, np.quantile(v, [0, .05, .25, .5, .75, .95, 1]))
+    assert np.bincount(assign(v, b)).tolist() == [10, 40, 50, 50, 40, 10]
+
+
+def test_methods_match_mapclassify_and_definitions():
+    v = np.random.default_rng(1).lognormal(3, 1, 400)
+    assert np.allclose(classify(v, "quantile", 6)[1:], mapclassify.Quantiles(v, k=6).bins)
+    assert np.allclose(classify(v, "fisher", 5)[1:], mapclassify.FisherJenks(v, k=5).bins)
+    assert np.allclose(classify(v, "jenks", 5), classify(v, "fisher", 5))
+    assert np.allclose(classify(v, "equal", 4), np.linspace(v.min(), v.max(), 5))
+    g = classify(v, "geom", 5)
+    assert np.allclose(g[1:] / g[:-1], g[1] / g[0])
+    nm = classify(v, "nested_means", 4)
+    assert len(nm) == 5 and np.isclose(nm[2], v.mean())
+    ht = classify(v, "headtails")
+    assert np.isclose(ht[1], v.mean())
+    assert classify(v, "breaks", breaks=[10, 50]).tolist() == [v.min(), 10, 50, v.max()]
+
+
+def test_classification_errors():
+    with pytest.raises(ClassificationError, match="unknown classification method 'kmeans'"):
+        classify([1, 2, 3], "kmeans")
+    with pytest.raises(ClassificationError, match="strictly positive"):
+        classify([0, 1, 2], "geom", 3)
+    with pytest.raises(ClassificationError, match="power of 2"):
+        classify([1, 2, 3, 4], "nested_means", 3)
+
+
+def test_assign_right_closed_and_nodata():
+    b = [0, 10, 20, 30]
+    assert assign([0, 10, 10.5, 30, np.nan, 31], b).tolist() == [0, 0, 1, 2, -1, -1]
+
+
+# ----------------------------------------------------------------------------- palettes, format
+
+def test_colorbrewer_exact_colours():
+    assert colors("YlOrRd", 6) == ["#ffffb2", "#fed976", "#feb24c", "#fd8d3c", "#f03b20", "#bd0026"]
+    assert colors("Blues", 3) == ["#deebf7", "#9ecae1", "#3182bd"]
+    assert colors("RdYlBu", 11)[5] == "#ffffbf"
+    assert colors("Set1", 3) == ["#e41a1c", "#377eb8", "#4daf4a"]
+    assert colors("OrRd_r", 5) == colors("OrRd", 5)[::-1]
+    with pytest.raises(PaletteError, match="unknown palette 'viridis'"):
+        colors("viridis", 5)
+    with pytest.raises(PaletteError, match="3 to 9 classes, not 12"):
+        colors("Reds", 12)
+
+
+def test_french_number_format():
+    assert fmt.num(1234.5, 1) == "1\u202f234,5"
+    assert fmt.num(11487.146, 0) == "11\u202f487"
+    assert fmt.num(-0.25, 2) == "\u22120,25"
+    assert fmt.num(1234567) == "1\u202f234\u202f567"
+    assert fmt.typo("Sources : INSEE ; IGN") == "Sources\u00a0: INSEE\u202f; IGN"
+    assert fmt.month_year(pd.Timestamp("2026-03-01").date()) == "mars 2026"
+
+
+# ----------------------------------------------------------------------------- the PDF
+
+@needs_poppler
+def test_pdf_page_fonts_text_and_legend(grid, tmp_path):
+    path = tmp_path / "m.pdf"
+    info = sheet(grid).save(path)
+    page = PdfReader(path).pages[0]
+    assert (float(page.mediabox.width), float(page.mediabox.height)) == pytest.approx(A4, abs=0.01)
+    fonts = pdf_fonts(path)
+    assert fonts and all(f[-5] == "yes" for f in fonts), fonts          # emb column
+    assert not any("Type" in f and "3" in f for f in fonts)
+    text = pdf_text(path)
+    # legend class bounds are the classification of the data, French formatted
+    expect = classify(grid["dens"], "quantile", 5)
+    dec = fmt.auto_decimals(expect)
+    labels = [norm(fmt.num(b, dec)) for b in expect]
+    assert info.legends[0]["breaks"] == pytest.approx(list(expect))
+    for lab in labels:
+        assert lab in text, (lab, text)
+    assert "Pas de données" in text                          # NaN features get the no-data class
+    assert "Densité de population : essai" in text
+    assert "Sources : INSEE, recensement 2021." in text
+    assert "Réalisation : Mission Bassin Minier, janvier 2026." in text
+    assert "Densité (hab./km²)" in text
+
+
+def test_page_sizes_and_orientation(grid, tmp_path):
+    for page, orient, size in (("A4", "landscape", A4[::-1]), ("A3", "portrait", (841.89, 1190.55))):
+        p = tmp_path / f"{page}{orient}.pdf"
+        sheet(grid, page=page, orientation=orient).save(p)
+        box = PdfReader(p).pages[0].mediabox
+        assert (float(box.width), float(box.height)) == pytest.approx(size, abs=0.02)
+
+
+def test_metadata_and_identical_bytes(grid, tmp_path, monkeypatch):
+    m = sheet(grid)
+    m.metadata = {"Subject": "Essai", "Keywords": ["densité", "test"]}
+    a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    m.save(a)
+    sheet(grid).save(b, metadata={"Subject": "Essai", "Keywords": ["densité", "test"]})
+    assert a.read_bytes() == b.read_bytes()
+    md = PdfReader(a).metadata
+    assert md.title == "Densité de population : essai"
+    assert md.author.startswith("Mission Bassin Minier")
+    assert md.subject == "Essai" and md.get("/Keywords") == "densité, test"
+    assert md.creation_date.year == 2026
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")                       # no date at all: still identical
+    c, d = tmp_path / "c.pdf", tmp_path / "d.pdf"
+    sheet(grid).save(c)
+    sheet(grid).save(d)
+    assert c.read_bytes() == d.read_bytes()
+
+
+def test_labels_never_overlap_and_some_are_dropped(grid, tmp_path):
+    m = sheet(grid)
+    m.labels(grid, var="nom", size=7, priority="pop")
+    info = m.save(tmp_path / "l.pdf")
+    boxes = [lab["bbox"] for lab in info.labels]
+    assert 10 < len(boxes) < len(grid)                          # dense grid: lower priorities dropped
+    for (a0, a1, a2, a3), (b0, b1, b2, b3) in itertools.combinations(boxes, 2):
+        assert a2 <= b0 or b2 <= a0 or a3 <= b1 or b3 <= a1
+    fx, fy, fw, fh = info.frame_mm
+    assert all(fx <= b[0] and b[2] <= fx + fw and fy <= b[1] and b[3] <= fy + fh for b in boxes)
+    pr = [lab["priority"] for lab in info.labels]
+    assert pr[0] == grid["pop"].max()                           # the most important is kept first
+
+
+def test_all_layer_types_and_exports(grid, tmp_path):
+    pts = grid.copy()
+    pts["geometry"] = grid.geometry.centroid
+    m = Map(extent=grid, orientation="landscape", fictive=True)
+    m.layer(grid, type="typo", var="kind", colors={"A": "#1b9e77", "B": "#d95f02", "C": "#7570b3"},
+            legend_title="Type")
+    m.layer(grid, type="prop_choro", var="pop", var2="dens", method="jenks", k=4, palette="Blues",
+            legend_title="Population", legend_title2="Densité")
+    m.layer(pts.iloc[::7], type="symbols", var="kind", size=3, legend_title="Points")
+    m.layer(grid.dissolve(), type="base", fill="none", edgecolor="#222", linewidth=1, legend_label="Contour")
+    m.title("Tous les types").credits(sources=["Test"]).inset(grid.dissolve())
+    info = m.save(tmp_path / "t.pdf")
+    kinds = [leg["kind"] for leg in info.legends]
+    assert kinds == ["typo", "prop", "choro", "symbols", "base"]
+    prop = info.legends[1]["entries"]
+    assert prop[0] == fmt.num(grid["pop"].max(), 0)             # largest reference circle = maximum
+    text = pdf_text(tmp_path / "t.pdf")
+    raw = subprocess.run(["pdftotext", "-raw", str(tmp_path / "t.pdf"), "-"], capture_output=True,
+                         text=True, check=True).stdout
+    assert "DONNÉESFICTIVES" in raw.replace("\n", "")             # the rotated stamp
+    assert "Données fictives" in text
+    save_figure(m.draw().figure, tmp_path / "t.svg")
+    assert (tmp_path / "t.svg").read_text().lstrip().startswith("<?xml")
+    info = m.draw()
+    save_figure(info.figure, tmp_path / "t.png", dpi=100)
+    import matplotlib.image as mpimg
+    h, w = mpimg.imread(tmp_path / "t.png").shape[:2]
+    assert (w, h) == (int(297 / 25.4 * 100), int(210 / 25.4 * 100))
+
+
+def test_map_errors(grid):
+    with pytest.raises(MapError, match="unknown page size 'B5'"):
+        Map(page="B5")
+    with pytest.raises(MapError, match="unknown layer type 'heat'"):
+        Map().layer(grid, type="heat", var="dens")
+    with pytest.raises(MapError, match="field 'nope' not in the layer data"):
+        Map().layer(grid, type="choro", var="nope")
+
+
+def test_cmyk(grid, tmp_path, monkeypatch):
+    m = sheet(grid)
+    if shutil.which("gs"):
+        p = tmp_path / "cmyk.pdf"
+        m.save(p, cmyk=True)
+        content = PdfReader(p).pages[0].get_contents().get_data()
+        assert b" k" in content or b" K" in content                  # CMYK colour operators
+        assert b" rg" not in content
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(GhostscriptMissing, match="Ghostscript"):
+        m.save(tmp_path / "x.pdf", cmyk=True)
+
+
+@needs_poppler
+def test_all_communes_sheet_is_small(communes, tmp_path):
+    """A sheet of all 1 539 detailed communes: simplified to print resolution, ≤ 200 KB."""
+    raw = int(shapely.get_num_coordinates(communes.geometry.values).sum())
+    m = Map(extent=communes)
+    communes = communes.assign(dens=np.arange(len(communes), dtype=float))
+    m.layer(communes, type="choro", var="dens", method="q6", palette="YlOrRd", legend_title="Rang")
+    m.title("Toutes les communes").scalebar().arrow().credits(sources=["IGN"])
+    info = m.save(tmp_path / "all.pdf")
+    assert info.features[0] == len(communes)
+    assert (tmp_path / "all.pdf").stat().st_size <= 200_000, raw
+    assert all(f[-5] == "yes" for f in pdf_fonts(tmp_path / "all.pdf"))
