@@ -44,7 +44,8 @@ class Chromium:
     FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--no-default-browser-check", "--disable-background-networking", "--disable-component-update",
              "--disable-sync", "--disable-extensions", "--disable-default-apps", "--mute-audio",
-             "--allow-file-access-from-files", "--hide-scrollbars", "--remote-debugging-pipe"]
+             "--allow-file-access-from-files", "--hide-scrollbars", "--disable-dev-shm-usage",
+             "--remote-debugging-pipe"]
 
     def __init__(self, exe: str = CHROMIUM):
         self.profile = tempfile.mkdtemp(prefix="mbm-chromium-")
