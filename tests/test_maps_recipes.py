@@ -1,0 +1,183 @@
+"""Map recipes on the real-data catalogue: the example recipes render real maps whose legend
+is the classification of the catalogue data; broken recipes fail with clear errors that name
+the file and the key before anything is drawn."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from pypdf import PdfReader
+
+from mbm_sig.maps import fmt
+from mbm_sig.maps.classify import classify
+from mbm_sig.maps.recipe import RecipeError, load_recipe, render_recipe
+
+ROOT = Path(__file__).resolve().parent.parent
+RECIPES = ROOT / "atlases" / "maps"
+LENS_LIEVIN = {"siren": "246200364", "nom": "CA de Lens - Liévin"}
+
+
+def text_of(path) -> str:
+    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+    return out.replace("\u00a0", " ").replace("\u202f", " ")
+
+
+@pytest.fixture(autouse=True)
+def _epoch(monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+
+
+@pytest.fixture(scope="module")
+def cat(built_gpkg):
+    return built_gpkg
+
+
+def test_density_recipe_q6_legend_equals_data(cat, tmp_path):
+    out = tmp_path / "densite.pdf"
+    info = render_recipe(load_recipe(RECIPES / "densite_bassin.yaml"), cat, out)
+    box = PdfReader(out).pages[0].mediabox
+    assert (float(box.width), float(box.height)) == pytest.approx((841.89, 595.28), abs=0.01)
+    com = cat.read("communes", where={"arrondissement": ["622", "627", "593", "596"]})
+    expect = classify(com["population"] / com["superficie_km2"], "q6")
+    assert info.legends[0]["breaks"] == pytest.approx(list(expect))
+    text = text_of(out)
+    for b in expect:
+        assert fmt.num(b, 0).replace("\u202f", " ") in text
+    assert "Densité de population des communes du bassin minier" in text
+    assert "Sources : " in text and "Réalisation : Mission Bassin Minier" in text
+    assert "decoupage-administratif" in text                   # sources derived from the layers used
+    assert {"communes", "arrondissements", "bassin_minier", "departements"} <= set(info.layers)
+    md = PdfReader(out).metadata
+    assert md.title.startswith("Densité de population") and "Q6" in md.get("/Keywords")
+    fonts = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts)
+
+
+def test_prop_choro_recipe(cat, tmp_path):
+    out = tmp_path / "seniors.pdf"
+    info = render_recipe(load_recipe(RECIPES / "seniors_bassin.yaml"), cat, out)
+    kinds = [leg["kind"] for leg in info.legends]
+    assert kinds[:2] == ["prop", "choro"]
+    ind = cat.read("indicateurs_communes", where={"arrondissement": ["622", "627", "593", "596"]})
+    assert info.legends[0]["entries"][0] == fmt.num(ind["population"].max(), 0)
+    assert info.legends[1]["breaks"] == pytest.approx(list(classify(ind["part_65p"], "quantile", 5)))
+    assert 0 < len(info.labels) <= 40
+    text = text_of(out)
+    assert "Part des 65 ans et plus (%)" in text and "Population légale (hab.)" in text
+
+
+def test_typo_recipe_with_params_and_labels(cat, tmp_path):
+    out = tmp_path / "cites.pdf"
+    info = render_recipe(load_recipe(RECIPES / "cites_lens_lievin.yaml", LENS_LIEVIN), cat, out)
+    typo = next(leg for leg in info.legends if leg["kind"] == "typo")
+    assert typo["entries"] == ["Corons", "Cité pavillonnaire", "Cité jardin", "Cité moderne"]  # domain order
+    assert len(info.labels) >= 10
+    for a, b in itertools.combinations([lab["bbox"] for lab in info.labels], 2):
+        assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1]
+    text = text_of(out)
+    assert "CA de Lens - Liévin" in text and "Ancien puits de mine" in text and "Terril" in text
+    assert "Lens" in {lab["text"] for lab in info.labels}
+
+
+def test_rerender_identical_bytes(cat, tmp_path):
+    a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    render_recipe(RECIPES / "densite_bassin.yaml", cat, a)
+    render_recipe(RECIPES / "densite_bassin.yaml", cat, b)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_join_computed_and_fictive(cat, tmp_path):
+    import shutil
+
+    import pandas as pd
+
+    from mbm_sig.catalogue import Catalogue
+    shutil.copyfile(cat.url, tmp_path / "own.gpkg")        # the shared catalogue stays untouched
+    cat = Catalogue.open(str(tmp_path / "own.gpkg"))
+    ind = cat.read("indicateurs_communes", columns=["insee"])
+    rows = pd.DataFrame({"insee": ind["insee"], "annee": 2005,
+                         "generalistes_liberaux": np.arange(len(ind)) % 7, "fictif": True})
+    cat.write("sante_communes_import", rows)
+    recipe = {
+        "title": "Généralistes libéraux pour 10 000 habitants",
+        "extent": {"layer": "arrondissements", "where": {"code": "627"}},
+        "layers": [{"layer": "communes", "where": {"arrondissement": "627"},
+                    "join": {"layer": "sante_communes_import", "on": "insee"},
+                    "computed": {"dens": "1e4 * generalistes_liberaux / population"},
+                    "type": "choro", "var": "dens", "method": "quantile", "k": 4, "palette": "Greens",
+                    "legend_title": "Pour 10 000 hab."}],
+    }
+    p = tmp_path / "fictif.yaml"
+    p.write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "fictif.pdf"
+    info = render_recipe(load_recipe(p), cat, out)
+    com = cat.read("communes", where={"arrondissement": "627"}).merge(rows, on="insee", how="left")
+    dens = (1e4 * com["generalistes_liberaux"] / com["population"]).replace([np.inf], np.nan)
+    assert info.legends[0]["breaks"] == pytest.approx(list(classify(dens, "quantile", 4)))
+    assert "Données fictives" in text_of(out)                    # the imported rows say fictif
+
+
+BASE = {"title": "T", "layers": [{"layer": "communes", "type": "choro", "var": "population"}]}
+
+
+def _with(**changes):
+    doc = yaml.safe_load(yaml.safe_dump(BASE))
+    for path, value in changes.items():
+        keys = path.split("__")
+        target = doc
+        for k in keys[:-1]:
+            target = target[int(k)] if k.isdigit() else target[k]
+        target[keys[-1]] = value
+    return doc
+
+
+@pytest.mark.parametrize("doc, key, message", [
+    (_with(page="B4"), "page", "unknown page size 'B4'"),
+    (_with(orientation="oblique"), "orientation", "portrait or landscape"),
+    (_with(colour="red"), "colour", "unknown key"),
+    (_with(layers__0__layer="communez"), "layers[0].layer", "unknown layer 'communez'"),
+    (_with(layers__0__var="densité"), "layers[0].var", "layer 'communes' has no field 'densité'"),
+    (_with(layers__0__where={"dept": "59"}), "layers[0].where", "has no field 'dept'"),
+    (_with(layers__0__method="kmeans"), "layers[0].method", "unknown classification method 'kmeans'"),
+    (_with(layers__0__palette="viridis"), "layers[0].palette", "unknown palette 'viridis'"),
+    (_with(layers__0__k=12, layers__0__palette="Reds"), "layers[0].k", "at most 9 classes"),
+    (_with(layers__0__type="heatmap"), "layers[0].type", "unknown layer type 'heatmap'"),
+    (_with(layers__0__computed={"x": "__import__('os')"}), "layers[0].computed.x", "only numbers, field names"),
+    (_with(layers__0__computed={"x": "population / surface"}), "layers[0].computed.x", "unknown field 'surface'"),
+    (_with(layers__0__join={"layer": "nope", "on": "insee"}), "layers[0].join", "unknown layer 'nope'"),
+    (_with(extent={"layer": "arrondissements", "where": {"code": "999"}}), "extent.where", "no feature"),
+    (_with(extent={"bbox": [1, 2, 0, 4]}), "extent.bbox", "[xmin, ymin, xmax, ymax]"),
+    (_with(title="Carte de {nom}"), "title", "template parameter {nom} is not given"),
+])
+def test_broken_recipes_fail_clearly(cat, tmp_path, doc, key, message):
+    p = tmp_path / "broken.yaml"
+    p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "never.pdf"
+    with pytest.raises(RecipeError) as err:
+        render_recipe(p, cat, out)
+    msg = str(err.value)
+    assert msg.startswith(f"{p}: {key}: "), msg
+    assert message in msg, msg
+    assert not out.exists()                                     # nothing drawn
+
+
+def test_yaml_syntax_error_names_the_file(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("title: [unclosed\n", encoding="utf-8")
+    with pytest.raises(RecipeError, match=r"bad\.yaml: invalid YAML"):
+        load_recipe(p)
+
+
+def test_cli_map(cat, tmp_path, monkeypatch, capsys):
+    from mbm_sig.maps import cli_map
+    monkeypatch.setenv("MBM_SIG_DB", str(cat.url))
+    out = tmp_path / "cli.pdf"
+    assert cli_map([str(RECIPES / "densite_bassin.yaml"), "-o", str(out), "--png"]) == 0
+    assert out.exists() and out.with_suffix(".png").exists()
+    assert cli_map([str(RECIPES / "cites_lens_lievin.yaml"), "-o", str(out)]) == 1
+    assert "template parameter {nom} is not given" in capsys.readouterr().err
