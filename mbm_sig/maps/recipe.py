@@ -337,8 +337,16 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
             j = spec["join"]
             used.append(j["layer"] if isinstance(j, dict) else j)
         if len(df) == 0 and t != "base":
-            raise r.fail(f"{key}.where", f"no feature of {name!r} matches {spec.get('where')} "
-                         "(empty layer: was it built or imported?)")
+            if spec.get("where"):
+                raise r.fail(f"{key}.where", f"no feature of {name!r} matches {spec['where']}")
+            raise r.fail(f"{key}.layer", f"layer {name!r} is empty (not built or imported yet)")
+        for k in ("var", "var2"):
+            if t in ("choro", "prop", "prop_choro") and spec.get(k) and not (k == "var2" and t != "prop_choro"):
+                vals = pd.to_numeric(df[spec[k]], errors="coerce")
+                if not np.isfinite(vals.to_numpy(dtype=float)).any():
+                    raise r.fail(f"{key}.{k}", f"field {spec[k]!r} has no value to map in {name!r}"
+                                 + (f" joined with {spec['join']['layer'] if isinstance(spec['join'], dict) else spec['join']!r}"
+                                    if spec.get("join") else "") + " (data not imported yet?)")
         style = dict(ld.style or {})
         kw: dict[str, Any] = {}
         for k in STYLE_KEYS:
