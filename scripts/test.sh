@@ -3,43 +3,71 @@
 # Starts a throwaway PostGIS server on loopback when PostgreSQL and PostGIS are installed,
 # so the same suite runs on both backends; otherwise runs the GeoPackage suite and says so.
 # MBM_SIG_REQUIRE_PG=1 (CI) turns a missing PostGIS into a failure.
+# Extra arguments go to pytest (e.g. scripts/test.sh tests/test_postgis.py -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 export MBM_SIG_DATA_DIR="${MBM_SIG_DATA_DIR:-$(cd ../shared/data 2>/dev/null && pwd || echo var/mirror)}"
 export MPLBACKEND=Agg
 
+PGDIR=""
 PGSTARTED=""
+AS=()
 cleanup() {
   if [[ -n "$PGSTARTED" ]]; then
-    "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate stop >/dev/null 2>&1 || \
-      runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$PGDIR"
+    "${AS[@]}" "$PGBIN/pg_ctl" -D "$PGDIR/data" -m immediate -w stop >/dev/null 2>&1 || true
   fi
+  if [[ -n "$PGDIR" ]]; then rm -rf "$PGDIR"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
+free_port() {   # a free TCP port on loopback
+  "$BIN/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+PG_SKIPPED=""
 if [[ -z "${MBM_SIG_TEST_PG:-}" ]]; then
   PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
   PGSHARE=$(ls -d /usr/share/postgresql/*/extension 2>/dev/null | sort -V | tail -n 1 || true)
   if [[ -n "$PGBIN" && -x "$PGBIN/initdb" && -n "$PGSHARE" && -f "$PGSHARE/postgis.control" ]]; then
     PGDIR=$(mktemp -d /tmp/mbm-sig-pg.XXXXXX)
-    PORT=$(( 20000 + RANDOM % 20000 ))
-    AS=()
+    # initdb refuses to run as root: run the server as the postgres user
     if [[ $(id -u) -eq 0 ]]; then chown postgres: "$PGDIR"; AS=(runuser -u postgres --); fi
-    "${AS[@]}" "$PGBIN/initdb" -D "$PGDIR/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
-    "${AS[@]}" "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w \
-      -o "-p $PORT -c listen_addresses=127.0.0.1 -k $PGDIR -c fsync=off -c full_page_writes=off" start >/dev/null
+    "${AS[@]}" "$PGBIN/initdb" -D "$PGDIR/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$PGDIR/initdb.log" 2>&1 \
+      || { cat "$PGDIR/initdb.log" >&2; echo "test.sh: initdb failed" >&2; exit 1; }
+    started=""
+    for _ in 1 2 3; do       # retry if another process takes the port in between
+      PORT=$(free_port)
+      if "${AS[@]}" "$PGBIN/pg_ctl" -D "$PGDIR/data" -l "$PGDIR/log" -w -t 60 \
+          -o "-p $PORT -c listen_addresses=127.0.0.1 -k $PGDIR -c fsync=off -c full_page_writes=off -c synchronous_commit=off" \
+          start >/dev/null 2>&1; then
+        started=1; break
+      fi
+    done
+    if [[ -z "$started" ]]; then
+      cat "$PGDIR/log" >&2 || true
+      echo "test.sh: could not start the throwaway PostgreSQL server" >&2
+      exit 1
+    fi
     PGSTARTED=1
-    psql -q -h 127.0.0.1 -p "$PORT" -U postgres -d template1 -c "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
+    "$PGBIN/psql" -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d template1 \
+      -c "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
     export MBM_SIG_TEST_PG="postgresql://postgres@127.0.0.1:$PORT/postgres"
-    echo "test.sh: throwaway PostGIS on 127.0.0.1:$PORT"
+    echo "test.sh: throwaway PostGIS on 127.0.0.1:$PORT ($PGDIR, removed at exit)"
   elif [[ "${MBM_SIG_REQUIRE_PG:-}" == "1" ]]; then
     echo "test.sh: PostgreSQL + PostGIS are required (MBM_SIG_REQUIRE_PG=1) but not installed" >&2
     exit 1
   else
+    PG_SKIPPED=1
     echo "test.sh: PostgreSQL/PostGIS not installed here: the PostGIS tests will be SKIPPED (GeoPackage suite only)"
   fi
 fi
 
-"$BIN/python" -m pytest -q "$@"
+status=0
+"$BIN/python" -m pytest -q "$@" || status=$?
+if [[ -n "$PG_SKIPPED" ]]; then
+  echo "test.sh: NOTE: the PostGIS tests were SKIPPED (no PostgreSQL/PostGIS on this machine);" \
+       "install postgresql-15 and postgresql-15-postgis-3 to run them"
+fi
+exit $status
