@@ -135,7 +135,12 @@ def main(argv: list[str] | None = None) -> int:
 
     _add_optional_commands(sub)
 
-    args = p.parse_args(argv)
+    args, unknown = p.parse_known_args(argv)
+    if unknown:
+        if hasattr(args, "rest"):      # options of the pass-through commands (map, atlas, web…)
+            args.rest = unknown + list(args.rest)
+        else:
+            p.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.db:
         os.environ["MBM_SIG_DB"] = args.db
     return args.func(args)

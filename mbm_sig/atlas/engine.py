@@ -296,6 +296,7 @@ class AtlasResult:
     seconds: float
     sheet_files: list = field(default_factory=list)
     toc: list = field(default_factory=list)
+    body: list = field(default_factory=list)      # the numbered body pages (Page)
 
 
 def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheets: bool = False,
@@ -420,17 +421,17 @@ def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheet
             if k > 0:
                 wp.merge_page(numbers.pages[k])
         # bookmarks: one per section, one per sheet (first part), plus the book pages
-        writer.add_outline_item("Sommaire", 1)
+        writer.add_outline_item(title="Sommaire", page_number=1)
         sec_items = {}
         for k, (title, _, p) in enumerate(order):
             if p is None:
                 if title not in ("Couverture", "Sommaire"):
-                    writer.add_outline_item(title, k)
+                    writer.add_outline_item(title=title, page_number=k)
                 continue
             if p.section not in sec_items:
-                sec_items[p.section] = writer.add_outline_item(p.section, k)
+                sec_items[p.section] = writer.add_outline_item(title=p.section, page_number=k)
             if p.part == 1:
-                writer.add_outline_item(p.title, k, parent=sec_items[p.section])
+                writer.add_outline_item(title=p.title, page_number=k, parent=sec_items[p.section])
         writer.page_mode = "/UseOutlines"
         writer.add_metadata({"/Title": atlas.title, "/Subject": atlas.subtitle, "/Author": atlas.producer,
                              "/Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.name,
@@ -456,7 +457,7 @@ def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheet
                                     str(dest.with_suffix(""))], check=True)
                     sheet_files.append(dest.with_suffix(".png"))
     return AtlasResult(pdf=target, pages=total, sheets=len(jobs), pending=pending,
-                       seconds=time.perf_counter() - t0, sheet_files=sheet_files, toc=toc_entries)
+                       seconds=time.perf_counter() - t0, sheet_files=sheet_files, toc=toc_entries, body=body)
 
 
 def _table_note(cat: Catalogue, layer: str) -> str:

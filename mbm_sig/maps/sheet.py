@@ -523,10 +523,16 @@ class Map:
                 points=spec["points"], obstacles=obstacles, kept_boxes=kept_boxes, weight=spec["weight"])
             if spec["max_labels"]:
                 kept = kept[: spec["max_labels"]]
-            pe = [patheffects.withStroke(linewidth=1.6, foreground="white")] if spec["halo"] else None
+            # the halo is a stroke-only path under a real text artist: labels stay
+            # searchable, selectable text in the PDF (a path effect on the text itself
+            # would turn it into outlines)
+            halo = [patheffects.Stroke(linewidth=1.6, foreground="white")] if spec["halo"] else None
             for lab in kept:
+                if halo:
+                    page.text(lab.x, lab.y, lab.text, size=spec["size"], ha="center", va="center_baseline",
+                              color="white", weight=spec["weight"], path_effects=halo)
                 page.text(lab.x, lab.y, lab.text, size=spec["size"], ha="center", va="center_baseline",
-                          color=spec["color"], weight=spec["weight"], path_effects=pe)
+                          color=spec["color"], weight=spec["weight"])
                 info.labels.append(dict(text=lab.text, bbox=lab.bbox, priority=lab.priority))
         if self.fictive:
             layout.stamp(page, frame)

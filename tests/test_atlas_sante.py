@@ -1,0 +1,179 @@
+"""The health atlas end to end: page count, bookmarks, TOC numbers, fonts, page sizes, the
+per-arrondissement pages, figures against the catalogue, sheets waiting for data."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+from pypdf import PdfReader
+
+from mbm_sig.atlas.engine import AtlasError, load_atlas, plan, render_atlas
+from mbm_sig.maps import fmt
+
+A4_PT = sorted((595.28, 841.89))
+
+
+@pytest.fixture(scope="module")
+def atlas(built_gpkg, tmp_path_factory):
+    out = tmp_path_factory.mktemp("atlas-sante")
+    res = render_atlas("sante", out_dir=out, catalogue=built_gpkg, progress=False, workers=2, sheets=True)
+    return res, PdfReader(res.pdf)
+
+
+def page_text(pdf_path, n):
+    return subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), "-layout", str(pdf_path), "-"],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def test_page_count_matches_plan(atlas, built_gpkg):
+    res, reader = atlas
+    body, pending = plan(load_atlas("sante"), built_gpkg)
+    n_toc = 1
+    assert len(reader.pages) == res.pages == 1 + n_toc + len(body) + (1 if pending else 0) + 1
+    # the sheets the issue asks for are all there
+    titles = " | ".join(p.title for p in body)
+    for expected in ("Population communale et part des 65 ans et plus", "Structure par âge",
+                     "offre de soins minière", "Hôpitaux", "médecine générale", "médecine spécialisée",
+                     "Distance au plus proche établissement de médecine générale",
+                     "Distance au plus proche hôpital", "Arrondissement de Lens", "Arrondissement de Douai",
+                     "Arrondissement de Béthune", "Arrondissement de Valenciennes"):
+        assert expected in titles, expected
+
+
+def test_every_page_is_a4_and_fonts_embedded(atlas):
+    res, reader = atlas
+    for k, page in enumerate(reader.pages):
+        size = sorted((float(page.mediabox.width), float(page.mediabox.height)))
+        assert size == pytest.approx(A4_PT, abs=0.5), (k + 1, size)
+    fonts = subprocess.run(["pdffonts", str(res.pdf)], capture_output=True, text=True, check=True).stdout
+    rows = fonts.splitlines()[2:]
+    assert rows, fonts
+    for row in rows:
+        cols = row.split()
+        assert cols[-5] == "yes", row        # the "emb" column
+
+
+def test_bookmarks_one_per_sheet(atlas, built_gpkg):
+    res, reader = atlas
+    body = res.body
+
+    def flatten(items, out):
+        for it in items:
+            if isinstance(it, list):
+                flatten(it, out)
+            else:
+                out.append((it.title, reader.get_destination_page_number(it) + 1))
+        return out
+    marks = flatten(reader.outline, [])
+    titles = [t for t, _ in marks]
+    for p in body:
+        if p.part == 1:
+            assert p.title in titles, p.title
+    for p in body:
+        if p.part == 1:
+            assert (p.title, p.number) in marks
+    assert "Sources et méthodes" in titles and "Sommaire" in titles
+
+
+def test_toc_page_numbers_match(atlas):
+    res, reader = atlas
+    toc = page_text(res.pdf, 2)
+    entries = re.findall(r"^\s*(Arrondissement de \w+|Distance au plus proche hôpital|Sources et méthodes)\s+(\d+)\s*$",
+                         toc, flags=re.M)
+    assert len(entries) >= 6, toc
+    for title, number in entries:
+        assert title in page_text(res.pdf, int(number)), (title, number)
+
+
+def test_arrondissement_pages_show_the_right_communes(atlas, built_gpkg):
+    res, reader = atlas
+    body = res.body
+    lens_table = [p for p in body if p.kind == "table" and p.title.startswith("Arrondissement de Lens")]
+    douai_table = [p for p in body if p.kind == "table" and p.title.startswith("Arrondissement de Douai")]
+    lens_text = "".join(page_text(res.pdf, p.number) for p in lens_table)
+    douai_text = "".join(page_text(res.pdf, p.number) for p in douai_table)
+    assert "62498" in lens_text and "59178" not in lens_text
+    assert "59178" in douai_text and "62498" not in douai_text
+    lens_map = next(p for p in body if p.kind == "map" and p.title == "Arrondissement de Lens")
+    text = page_text(res.pdf, lens_map.number)
+    assert "Liévin" in text and "Hénin-Beaumont" in text        # labels of the arrondissement's communes
+    assert "Sin-le-Noble" not in text                            # a commune of Douai's arrondissement
+
+
+def test_figures_match_the_catalogue(atlas, built_gpkg):
+    res, reader = atlas
+    lens = built_gpkg.read("indicateurs_communes", where={"insee": "62498"}).iloc[0]
+    body = res.body
+    pages = [p for p in body if p.kind == "table" and p.title.startswith("Arrondissement de Lens")]
+    text = "".join(page_text(res.pdf, p.number) for p in pages)
+    line = next(ln for ln in text.splitlines() if "62498" in ln)
+
+    def plain(s):   # pdftotext renders the narrow no-break space as a space
+        return s.replace("\u202f", " ").replace("\u00a0", " ")
+    assert plain(fmt.num(int(lens["pop_65p"]))) in line        # «6 438»
+    assert plain(fmt.num(int(lens["population"]))) in line
+    assert fmt.num(lens["part_65p"], 1) in line
+
+
+def test_gp_sheets_say_establishments_not_doctors(atlas, built_gpkg):
+    res, _ = atlas
+    for p in res.body:
+        if p.kind == "map" and ("générale" in p.title or "spécialisée" in p.title):
+            text = " ".join(page_text(res.pdf, p.number).split())
+            assert "pas des médecins" in text or "pas médecins" in text, p.title
+            assert "SIRENE" in text
+
+
+def test_pending_page_lists_missing_data_with_import_command(atlas):
+    res, reader = atlas
+    titles = [i["title"] for i in res.pending]
+    assert "Part de la population bénéficiant de la CMU complémentaire" in titles
+    assert all(i["command"].startswith("mbm-sig import ") for i in res.pending)
+    n = next(k + 1 for k in range(len(reader.pages)) if "Cartes en attente de données" in page_text(res.pdf, k + 1)
+             and k > 1)
+    text = page_text(res.pdf, n)
+    assert "mbm-sig import sante_communes_import FICHIER" in text
+    assert "CMU" in text
+
+
+def test_sources_page_lists_vintages_and_licences(atlas):
+    res, reader = atlas
+    text = page_text(res.pdf, len(reader.pages))
+    assert "Sources et méthodes" in text
+    assert "RP 2021" in text and "Licence Ouverte" in text and "SIRENE" in text
+
+
+def test_sheet_files_named_by_pattern(atlas):
+    res, _ = atlas
+    names = {f.name for f in res.sheet_files}
+    assert {"sante-arrondissement-627.pdf", "sante-arrondissement-593.pdf"} <= names
+
+
+def test_broken_sheet_names_sheet_and_leaves_no_atlas(built_gpkg, tmp_path):
+    bad_recipe = tmp_path / "maps" / "bad.yaml"
+    bad_recipe.parent.mkdir()
+    bad_recipe.write_text("title: Carte cassée\nlayers:\n  - layer: communes\n    type: choro\n"
+                          "    var: inexistant\n", encoding="utf-8")
+    atlas = tmp_path / "casse.yaml"
+    atlas.write_text("title: Atlas cassé\noutput: casse.pdf\nsections:\n  - title: S\n    sheets:\n"
+                     "      - recipe: maps/bad.yaml\n", encoding="utf-8")
+    with pytest.raises(AtlasError, match=r"sheet «Carte cassée» \(recipe .*bad.yaml\) failed"):
+        render_atlas(atlas, out_dir=tmp_path / "out", catalogue=built_gpkg, progress=False, workers=1)
+    assert not (tmp_path / "out" / "casse.pdf").exists()
+    assert not list((tmp_path / "out").glob("*.part"))
+
+
+def test_without_mirror_registry_sheets_still_render(tmp_path):
+    """No data directory: the sheets from registry packages render, the rest wait for data."""
+    from mbm_sig.catalogue import Catalogue
+    from mbm_sig.catalogue.build import build
+    cat = Catalogue.open(str(tmp_path / "c.gpkg"))
+    build(cat, data_dir=tmp_path / "no-mirror", progress=False)
+    res = render_atlas("sante", out_dir=tmp_path / "out", catalogue=cat, progress=False, workers=2,
+                       only=["Population communale et part des 65 ans et plus", "Arrondissement de Lens"])
+    assert res.pdf.exists() and res.sheets >= 2
+    waiting = {i["title"] for i in res.pending}
+    assert "Hôpitaux et établissements de santé" in waiting
+    assert any("mbm-sig fetch" in i["command"] for i in res.pending)
