@@ -167,13 +167,16 @@ class PostGISBackend:
                 # spatial filter on the GeoPackage does
                 conds.append(f"geom && ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, {TARGET_EPSG}) "
                              f"AND ST_Intersects(geom, ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, {TARGET_EPSG}))")
-            query = (f"SELECT {', '.join(q(c) for c in cols)} FROM {self._t(name)}"
+            # geometries as EWKB bytea: decoded by psycopg in C, parsed by shapely without hex
+            sel = ["ST_AsEWKB(geom) AS geom" if c == "geom" and has_geometry else q(c) for c in cols]
+            query = (f"SELECT {', '.join(sel)} FROM {self._t(name)}"
                      + (" WHERE " + " AND ".join(conds) if conds else "")
                      + " ORDER BY ctid")      # insertion order, as the GeoPackage returns
             stmt = sa.text(query)
             if binds:
                 stmt = stmt.bindparams(*binds)
-            df = self._frame(con, con.execute(stmt, params), geometry="geom" if has_geometry else None)
+            df = self._frame(con, con.execute(stmt, params), geometry="geom" if has_geometry else None,
+                             force_wkb=True)
             if where:
                 df = self._widen_like_gpkg(con, name, df, conds[len(where):], params)
         if has_geometry and not isinstance(df, gpd.GeoDataFrame):
@@ -221,7 +224,7 @@ class PostGISBackend:
             con.rollback()
         return df
 
-    def _frame(self, con, res, geometry: str | None):
+    def _frame(self, con, res, geometry: str | None, force_wkb: bool = False):
         """Rows of ``res`` as a (Geo)DataFrame, typed as pyogrio types GeoPackage reads."""
         desc = res.cursor.description
         names = [d.name for d in desc]
@@ -231,7 +234,7 @@ class PostGISBackend:
         values = list(zip(*rows)) if rows else [()] * len(names)
         series, geom_cols = {}, []
         for i, (name, oid, vals) in enumerate(zip(names, oids, values)):
-            if oid in gtypes:
+            if oid in gtypes or (oid == 17 and name == geometry and force_wkb):
                 arr = np.array(vals, dtype=object)
                 geoms = shapely.from_wkb(arr, on_invalid="raise") if len(arr) else np.array([], dtype=object)
                 series[i] = pd.Series(geoms, dtype=object)
