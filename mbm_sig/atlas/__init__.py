@@ -35,3 +35,4 @@ def cli_atlas(argv: list[str]) -> int:
     if res.sheet_files:
         print(f"  {len(res.sheet_files)} sheet files in {res.sheet_files[0].parent}")
     return 0
+from mbm_sig.atlas.fiche import cli_fiche  # noqa: E402,F401  (registers the fiche_cite and carte_effectifs charts)

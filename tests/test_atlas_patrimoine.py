@@ -1,0 +1,139 @@
+"""Atlas patrimoine (issue 5): the book rendered from the real-data catalogue, and the
+«carte d'identité» of a cité (``mbm-sig fiche cite ID``)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.skipif(not shutil.which("pdftotext") or not shutil.which("pdffonts"),
+                                reason="poppler-utils (pdftotext, pdffonts) not installed")
+
+from mbm_sig.config import ATLASES_DIR  # noqa: E402
+
+
+def _text(pdf, page=None) -> str:
+    args = ["pdftotext", "-layout"]
+    if page is not None:
+        args += ["-f", str(page), "-l", str(page)]
+    return subprocess.run(args + [str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def _basin_epcis() -> list[tuple[str, str]]:
+    """(siren, section title) of the agglomération sections of the definition."""
+    doc = yaml.safe_load((ATLASES_DIR / "patrimoine.yaml").read_text(encoding="utf-8"))
+    out = []
+    for sec in doc["sections"]:
+        cov = sec["sheets"][0].get("coverage") or {}
+        if cov.get("layer") == "epci":
+            out.append((cov["where"]["siren"], sec["title"]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def atlas(built_gpkg, tmp_path_factory):
+    from mbm_sig.atlas.engine import load_atlas, plan, render_atlas
+    out = tmp_path_factory.mktemp("atlas-patrimoine")
+    res = render_atlas("patrimoine", out_dir=out, catalogue=built_gpkg, progress=False, workers=2)
+    body, pending = plan(load_atlas("patrimoine"), built_gpkg)
+    return res, body, pending
+
+
+def test_page_count_toc_and_bookmarks(atlas):
+    from pypdf import PdfReader
+    res, body, pending = atlas
+    assert not pending, pending
+    reader = PdfReader(res.pdf)
+    from mbm_sig.atlas import pages
+    n_toc = max(1, -(-len(res.toc) // pages.TOC_ROWS))
+    assert len(reader.pages) == res.pages == 1 + n_toc + len(body) + 1
+    outline = reader.outline
+    top = [o.title for o in outline if not isinstance(o, list)]
+    assert "Le bassin minier, patrimoine mondial" in top
+    assert "Sources et méthodes" in top
+    toc = _text(res.pdf, 2)
+    assert "Sommaire" in toc and "Les cités minières par type" in toc
+
+
+def test_one_section_per_basin_epci(atlas, built_gpkg):
+    from pypdf import PdfReader
+    res, body, _ = atlas
+    epcis = _basin_epcis()
+    cites = built_gpkg.read("cites_minieres")
+    # the sections are exactly the EPCI holding cités, named as in the catalogue
+    holding = set(cites["epci_siren"].dropna())
+    assert {s for s, _ in epcis} == holding
+    names = dict(zip(*[built_gpkg.read("epci")[c] for c in ("siren", "nom")]))
+    assert all(names[s] == title for s, title in epcis)
+    reader = PdfReader(res.pdf)
+    outline = reader.outline
+    top = [o.title for o in outline if not isinstance(o, list)]
+    for siren, title in epcis:
+        assert title in top
+        pages = [p for p in body if p.section == title]
+        assert pages[0].kind == "chart" and pages[0].title == f"{title} : carte du patrimoine minier"
+        tables = [p for p in pages[1:] if p.kind == "table"]
+        assert tables and all(p.title == f"{title} : fiche des cités" for p in tables)
+        # the table holds exactly the cités of the EPCI in the catalogue
+        rows = [r for p in tables for r in p.rows]
+        expected = cites[cites["epci_siren"] == siren]
+        assert sorted(r["nom"] for r in rows) == sorted(expected["nom"])
+        assert len(tables) == -(-len(expected) // 46)
+
+
+def test_counts_printed_match_catalogue(atlas, built_gpkg):
+    res, body, _ = atlas
+    for siren, title in _basin_epcis():
+        page = next(p for p in body if p.section == title and p.kind == "chart")
+        text = re.sub(r"\s+", " ", _text(res.pdf, page.number))
+        n = {layer: len(built_gpkg.read(layer, where={"epci_siren": siren}))
+             for layer in ("cites_minieres", "terrils", "puits", "patrimoine_bati")}
+        assert f"{n['cites_minieres']} cités minières et {n['terrils']} terrils" in text, text[:400]
+        assert f"{n['puits']} anciens puits de mines, {n['patrimoine_bati']} éléments de bâti" in text
+        # the first table page of the section names cités of the EPCI
+        table = next(p for p in body if p.section == title and p.kind == "table")
+        assert str(table.rows[0]["nom"])[:20] in _text(res.pdf, table.number)
+
+
+def test_fiches_of_protected_cites_and_fonts(atlas, built_gpkg):
+    res, body, _ = atlas
+    protected = built_gpkg.read("cites_minieres", where={"inscrit_mh": True})
+    fiches = [p for p in body if p.kind == "chart" and p.spec.table["name"] == "fiche_cite"]
+    assert len(fiches) == len(protected) > 0
+    text = _text(res.pdf, fiches[0].number)
+    assert "CARTE D'IDENTITÉ" in text and "Inscrite monument historique" in text
+    fonts = subprocess.run(["pdffonts", str(res.pdf)], capture_output=True, text=True, check=True).stdout
+    rows = fonts.splitlines()[2:]
+    assert rows and all(re.search(r"\byes\s+yes\s+(yes|no)\s+\d+\s+\d+\s*$", r) for r in rows), fonts
+    assert "Type 3" not in fonts
+
+
+def test_fiche_cli_real_cite(built_gpkg, tmp_path, capsys):
+    from mbm_sig.atlas.fiche import cli_fiche
+    cites = built_gpkg.read("cites_minieres").sort_values("id")
+    r = cites[cites["perimetre"] == "Bien inscrit"].iloc[0]
+    out = tmp_path / "fiche.pdf"
+    assert cli_fiche(["cite", r["id"], "-o", str(out), "--db", built_gpkg.url]) == 0
+    text = re.sub(r"\s+", " ", _text(out))
+    assert r["nom"] in text and r["id"] in text
+    for label in ("Type de cité", "Compagnie minière", "Intérêt patrimonial", "Protection MH", "Périmètre UNESCO",
+                  "Bailleur", "Cité ERBM", "État du bâti", "Forme urbaine", "Espaces publics",
+                  "Typologie des logements", "Dates de rénovation", "Sources :", "Réalisation :"):
+        assert label in text, label
+    assert f"{r['type']}" in text and f"{r['compagnie']}" in text and "Bien inscrit" in text
+    assert "non renseigné" in text            # the inventory fields are empty in the open data
+    fonts = subprocess.run(["pdffonts", str(out)], capture_output=True, text=True, check=True).stdout
+    assert "Type 3" not in fonts
+
+
+def test_fiche_unknown_id_fails_clearly(built_gpkg, capsys):
+    from mbm_sig.atlas.fiche import FicheError, cli_fiche, find_cite
+    assert cli_fiche(["cite", "BI-9999", "--db", built_gpkg.url]) == 1
+    err = capsys.readouterr().err
+    assert "no cité with id 'BI-9999'" in err and "close:" in err and "BI-0" in err
+    with pytest.raises(FicheError, match="close:"):
+        find_cite(built_gpkg, "Cité imaginaire")
