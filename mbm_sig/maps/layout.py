@@ -55,6 +55,21 @@ def wrap(text: str, width_mm: float, size: float, weight: str = "normal") -> lis
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _line_unit(size: float, weight: str = "normal") -> float:
+    """Distance in mm between the baselines of a multi-line Text with linespacing=1
+    (measured once: it depends on the matplotlib version's line layout, linear in spacing)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(dpi=72)
+    FigureCanvasAgg(fig)
+    r = fig.canvas.get_renderer()
+    kw = dict(fontsize=size, family=FONT, fontweight=weight, linespacing=1.0)
+    one = fig.text(0, 0, "1", **kw).get_window_extent(r).height
+    two = fig.text(0, 0, "1\n1", **kw).get_window_extent(r).height
+    return (two - one) * PT_MM
+
+
 def line_height(size: float, spacing: float = 1.25) -> float:
     return size * PT_MM * spacing
 
@@ -85,11 +100,21 @@ class Page:
         return self.fig.text(self.fx(x), self.fy(y), s, fontsize=size, ha=ha, va=va,
                              fontweight=weight, color=color, family=FONT, **kw)
 
+    def block(self, x, y_baseline, lines, size, step_mm, weight="normal", color=INK, ha="left", **kw):
+        """Several lines as ONE Text (much cheaper to write than one Text per line): the
+        first baseline at ``y_baseline``, the next ones every ``step_mm``."""
+        if not lines:
+            return None
+        y_last = y_baseline + (len(lines) - 1) * step_mm     # va="baseline" anchors the last line
+        return self.fig.text(self.fx(x), self.fy(y_last), "\n".join(lines), fontsize=size, ha=ha,
+                             va="baseline", multialignment=ha,
+                             linespacing=step_mm / _line_unit(size, weight), fontweight=weight,
+                             color=color, family=FONT, **kw)
+
     def lines(self, x, y, lines, size, weight="normal", color=INK, spacing=1.25, ha="left"):
         """Draw wrapped lines from top ``y``; returns the bottom y."""
         lh = line_height(size, spacing)
-        for i, s in enumerate(lines):
-            self.text(x, y + size * PT_MM * 0.8 + i * lh, s, size=size, weight=weight, color=color, ha=ha)
+        self.block(x, y + size * PT_MM * 0.8, lines, size, lh, weight=weight, color=color, ha=ha)
         return y + len(lines) * lh
 
     def poly(self, xy_mm, **kw):
@@ -178,8 +203,8 @@ class LegendBlock:
             for i in range(k):                       # highest class on top
                 cls = k - 1 - i
                 page.rect(x, y + i * bh, bw, bh, facecolor=self.colors[cls], edgecolor=GREY, linewidth=0.3)
-            for i, s in enumerate(labels[::-1]):
-                page.text(x + bw + 1.5, y + i * bh, s, size=LEGEND_SIZE, va="center_baseline")
+            # break labels centred on the box edges (digits: cap height ~0.73 em)
+            page.block(x + bw + 1.5, y + 0.73 * LEGEND_SIZE * PT_MM / 2, labels[::-1], LEGEND_SIZE, bh)
             y += k * bh
             if self.nodata:
                 y += 2
