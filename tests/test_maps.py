@@ -278,3 +278,29 @@ def test_all_communes_sheet_is_small(communes, tmp_path):
     assert info.features[0] == len(communes)
     assert (tmp_path / "all.pdf").stat().st_size <= 200_000, raw
     assert all(f[-5] == "yes" for f in pdf_fonts(tmp_path / "all.pdf"))
+
+
+def test_basemap_offline_or_missing_never_fails(grid, tmp_path, capsys):
+    m = sheet(grid).basemap(str(tmp_path / "absent.tif"))
+    m.save(tmp_path / "b.pdf")
+    assert "fond de carte indisponible" in capsys.readouterr().err
+    # a local GeoTIFF in EPSG:2154 is drawn under the layers, at the raster's own resolution
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+    tif = tmp_path / "fond.tif"
+    data = (np.indices((3, 120, 160)).sum(axis=0) % 255).astype("uint8")
+    with rasterio.open(tif, "w", driver="GTiff", width=160, height=120, count=3, dtype="uint8",
+                       crs="EPSG:2154", transform=from_origin(645_000, 7_020_000, 200, 200)) as dst:
+        dst.write(data)
+    sheet(grid).basemap(str(tif), alpha=0.5).save(tmp_path / "c.pdf")
+    out = subprocess.run(["pdfimages", "-list", str(tmp_path / "c.pdf")], capture_output=True, text=True).stdout
+    assert "image" in out
+
+
+def test_logo(grid, tmp_path):
+    import matplotlib.image as mpimg
+    logo = tmp_path / "logo.png"
+    mpimg.imsave(logo, np.tile(np.linspace(0, 1, 64), (32, 1)), cmap="Greys")
+    sheet(grid).logo(str(logo), width_mm=20).save(tmp_path / "l.pdf")
+    out = subprocess.run(["pdfimages", "-list", str(tmp_path / "l.pdf")], capture_output=True, text=True).stdout
+    assert len(out.splitlines()) >= 3                         # header + one image

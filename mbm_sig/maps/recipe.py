@@ -24,6 +24,7 @@ the catalogue's layer definitions before anything is read or drawn, then rendere
     scalebar: true
     arrow: true
     credits: {notes: [...], producer: Mission Bassin Minier}
+    basemap: {source: fonds/scan.tif, alpha: 0.6}     # optional; local raster or provider name
     metadata: {subject: ..., keywords: [...]}
 
 Template parameters ``{name}`` in any string are filled from ``params`` (the atlas engine
@@ -49,7 +50,7 @@ from mbm_sig.maps.sheet import LAYER_TYPES, ORIENTATIONS, PAGES, Map, MapError
 
 TOP_KEYS = {"page", "orientation", "title", "subtitle", "extent", "margin", "fictive", "layers",
             "inset", "scalebar", "arrow", "legend", "credits", "metadata", "logo", "simplify_mm",
-            "description", "name"}
+            "description", "name", "basemap"}
 LAYER_KEYS = {"layer", "where", "join", "computed", "type", "var", "var2", "method", "k", "breaks",
               "palette", "colors", "nodata", "nodata_label", "legend", "legend_title", "legend_title2",
               "legend_decimals", "legend_label", "inches", "symbol", "fill", "edgecolor", "linewidth",
@@ -429,6 +430,13 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
         notes = list(cred.get("notes") or [])
         m.credits(sources=sources + list(cred.get("sources") or []), notes=notes,
                   producer=cred.get("producer", "Mission Bassin Minier"), date=cred.get("date"))
+    bm = d.get("basemap")
+    if bm:
+        bm = bm if isinstance(bm, dict) else {"source": bm}
+        src = str(bm["source"])
+        if ("/" in src or src.endswith((".tif", ".tiff"))) and not Path(src).is_absolute():
+            src = str(Path(r.path).parent / src)
+        m.basemap(src, alpha=float(bm.get("alpha", 1.0)))
     if d.get("logo"):
         m.logo(Path(r.path).parent / d["logo"] if not Path(d["logo"]).is_absolute() else d["logo"])
     md = dict(d.get("metadata") or {})

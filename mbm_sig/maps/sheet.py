@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -220,6 +221,7 @@ class Map:
         self._inset = None
         self._credits = None
         self._logo = None
+        self._basemap = None
         self._legend = True
         self.metadata: dict = {}
 
@@ -380,6 +382,13 @@ class Map:
                              date=date if date is not None else fmt.month_year())
         return self
 
+    def basemap(self, source, alpha: float = 1.0) -> "Map":
+        """Tile or raster basemap under the layers (contextily): ``source`` is a local
+        raster file (GeoTIFF…) or a provider name such as ``"OpenStreetMap.Mapnik"``.
+        Without network or file, one line says so and the sheet renders without it."""
+        self._basemap = dict(source=source, alpha=alpha)
+        return self
+
     def logo(self, path: str, width_mm: float = 25.0) -> "Map":
         self._logo = dict(path=str(path), width=width_mm)
         return self
@@ -502,6 +511,8 @@ class Map:
         clip = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
         tol = self.simplify_mm * m_per_mm
 
+        if self._basemap:
+            self._draw_basemap(fig, page.frac_rect(fx0, fy0, fw, fh), ext)
         ax = MapFrame(fig, page.frac_rect(fx0, fy0, fw, fh), ext)
         info = RenderInfo(page=self.page, orientation=self.orientation, size_mm=(W, H), frame_mm=frame,
                           extent=ext, scale=m_per_mm * 1000, figure=fig)
@@ -681,6 +692,29 @@ class Map:
         page.rect(x, y, w, h, facecolor="none", edgecolor=layout.GREY, linewidth=0.4)
         if ins["title"]:
             page.text(x + 1.5, y + h - 1.5, ins["title"], size=5.5, color=layout.GREY)
+
+    def _draw_basemap(self, fig, rect, ext):
+        import sys
+        src = self._basemap["source"]
+        bax = fig.add_axes(rect, zorder=-1)
+        bax.set_xlim(ext[0], ext[2])
+        bax.set_ylim(ext[1], ext[3])
+        bax.set_axis_off()
+        try:
+            import contextily as cx
+            if isinstance(src, str) and not os.path.exists(src) and "." in src and "/" not in src:
+                prov = cx.providers
+                for part in src.split("."):
+                    prov = prov[part]
+                src = prov
+            elif isinstance(src, str) and not os.path.exists(src):
+                raise FileNotFoundError(f"raster {src} not found")
+            cx.add_basemap(bax, source=src, crs="EPSG:2154", attribution=False,
+                           alpha=self._basemap["alpha"], reset_extent=True)
+        except Exception as exc:     # offline, missing file, unknown provider: never fatal
+            print(f"mbm-sig: fond de carte indisponible, carte rendue sans ({type(exc).__name__}: "
+                  f"{str(exc).splitlines()[0][:120] if str(exc) else ''})", file=sys.stderr)
+            fig.delaxes(bax)
 
     def _draw_logo(self, fig, page):
         import matplotlib.image as mpimg
