@@ -249,16 +249,28 @@ def _init_worker(db_url: str) -> None:
     _WORKER["cat"] = Catalogue.open(db_url)
 
 
-def _render_sheet(job) -> tuple[int, str | None, str | None, dict]:
-    """Render one map sheet to its own PDF; returns (index, path, error, info)."""
-    idx, recipe, params, out = job
-    from mbm_sig.maps.recipe import load_recipe
-    from mbm_sig.maps.render import render_recipe
+def _render_page(job) -> tuple[int, str | None, str | None]:
+    """Render one body page (map sheet, table or chart) to its own PDF in a worker;
+    returns (index, path, error)."""
+    idx, atlas, page, out = job
+    cat = _WORKER["cat"]
     try:
-        info = render_recipe(load_recipe(recipe, params), _WORKER["cat"], out, fmt="pdf")
-        return idx, out, None, {"layers": list(getattr(info, "layers", []) or [])} if info is not None else {}
+        if page.kind == "map":
+            from mbm_sig.maps.recipe import load_recipe
+            from mbm_sig.maps.render import render_recipe
+            render_recipe(load_recipe(str(page.spec.recipe), page.params), cat, out, fmt="pdf")
+        elif page.kind == "table":
+            t = page.spec.table
+            fig = pages.table_page(atlas, page.title, t["columns"], page.rows, page.part, page.parts,
+                                   note=_table_note(cat, t["layer"]))
+            _save(fig, Path(out), page.title)
+        else:
+            from mbm_sig.atlas.charts import CHARTS
+            spec = page.spec.table
+            _save(CHARTS[spec["name"]](cat, atlas, page.title, {**spec, **page.params}), Path(out), page.title)
+        return idx, out, None
     except Exception as exc:  # reported with the sheet's name by the caller
-        return idx, None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}", {}
+        return idx, None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
 
 
 def _save(fig, path: Path, meta_title: str) -> None:
@@ -310,16 +322,9 @@ def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheet
     body, pending = plan(atlas, cat, only)
 
     # number the pages: cover, table of contents, body, pending, sources
-    toc_entries = []
-    for sec in atlas.sections:
-        sec_pages = [p for p in body if p.section == sec.title]
-        if sec_pages:
-            toc_entries.append(pages.TocEntry(0, sec.title, None))
-            toc_entries += [pages.TocEntry(1, p.title, None) for p in sec_pages if p.part == 1]
-    if pending:
-        toc_entries.append(pages.TocEntry(0, "Cartes en attente de données", None))
-    toc_entries.append(pages.TocEntry(0, "Sources et méthodes", None))
-    n_toc = max(1, -(-len(toc_entries) // pages.TOC_ROWS))
+    sections = [sec.title for sec in atlas.sections if any(p.section == sec.title for p in body)]
+    n_entries = len(sections) + sum(p.part == 1 for p in body) + (1 if pending else 0) + 1
+    n_toc = max(1, -(-n_entries // pages.TOC_ROWS))
     number = 1 + n_toc
     for p in body:
         number += 1
@@ -327,71 +332,55 @@ def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheet
     pending_number = number + 1 if pending else None
     sources_number = (pending_number or number) + 1
     total = sources_number
-    first_of = {}
-    for p in body:
-        first_of.setdefault((p.section, p.title), p.number)
-    for e in toc_entries:
-        if e.level == 1:
-            e.page = next(p.number for p in body if p.title == e.title and p.part == 1)
-        elif e.title == "Cartes en attente de données":
-            e.page = pending_number
-        elif e.title == "Sources et méthodes":
-            e.page = sources_number
-        else:
-            e.page = next(p.number for p in body if p.section == e.title)
+    toc_entries = []
+    for title in sections:
+        sec_pages = [p for p in body if p.section == title]
+        toc_entries.append(pages.TocEntry(0, title, sec_pages[0].number))
+        toc_entries += [pages.TocEntry(1, p.title, p.number) for p in sec_pages if p.part == 1]
+    if pending:
+        toc_entries.append(pages.TocEntry(0, "Cartes en attente de données", pending_number))
+    toc_entries.append(pages.TocEntry(0, "Sources et méthodes", sources_number))
 
     with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd:
         tmp = Path(tmpd)
         files: dict[int, Path] = {}
         used_layers: set[str] = set()
-        # map sheets in parallel
-        jobs = [(i, str(p.spec.recipe), p.params, str(tmp / f"sheet-{i:04d}.pdf"))
-                for i, p in enumerate(body) if p.kind == "map"]
-        for _, recipe, _, _ in jobs:
-            used_layers |= _recipe_layers(Path(recipe))
+        # every body page in parallel (maps, tables, charts), the book pages after
+        jobs = [(i, atlas, p, str(tmp / f"page-{i:04d}.pdf")) for i, p in enumerate(body)]
+        for p in body:
+            if p.kind == "map":
+                used_layers |= _recipe_layers(p.spec.recipe)
+            elif p.kind == "table":
+                used_layers.add(p.spec.table["layer"])
+            else:
+                used_layers.update(p.spec.table.get("layers", []))
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
         bar = tqdm(total=len(body), desc=f"atlas {atlas.name}", unit="page", disable=not progress,
                    file=sys.stderr, leave=False)
         if jobs:
             if n_workers == 1:
                 _init_worker(cat.url)
-                results = map(_render_sheet, jobs)
+                results = map(_render_page, jobs)
                 pool = None
             else:
                 pool = mp.get_context("fork").Pool(n_workers, initializer=_init_worker, initargs=(cat.url,))
-                results = pool.imap_unordered(_render_sheet, jobs)
+                results = pool.imap_unordered(_render_page, jobs, chunksize=1)
             try:
-                for idx, path, err, info in results:
+                for idx, path, err in results:
                     if err:
                         p = body[idx]
-                        raise AtlasError(f"sheet «{p.title}» (recipe {p.spec.recipe}) failed: {err}")
+                        what = f"recipe {p.spec.recipe}" if p.spec.recipe else f"{p.kind} of {atlas.path}"
+                        raise AtlasError(f"sheet «{p.title}» ({what}) failed: {err}")
                     files[idx] = Path(path)
                     bar.update(1)
             finally:
                 if pool is not None:
                     pool.terminate()
                     pool.join()
-        # tables, charts and book pages in this process
-        for i, p in enumerate(body):
-            if p.kind == "chart":
-                from mbm_sig.atlas.charts import CHARTS
-                spec = p.spec.table
-                fig = CHARTS[spec["name"]](cat, atlas, p.title, {**spec, **p.params})
-                used_layers.update(spec.get("layers", []))
-                files[i] = tmp / f"chart-{i:04d}.pdf"
-                _save(fig, files[i], p.title)
-                bar.update(1)
-            if p.kind == "table":
-                used_layers.add(p.spec.table["layer"])
-                fig = pages.table_page(atlas, p.title, p.spec.table["columns"], p.rows, p.part, p.parts,
-                                       note=_table_note(cat, p.spec.table["layer"]))
-                files[i] = tmp / f"table-{i:04d}.pdf"
-                _save(fig, files[i], p.title)
-                bar.update(1)
         bar.close()
         book_files = {}
         book_files["cover"] = tmp / "cover.pdf"
-        _save(pages.cover(atlas, len(jobs)), book_files["cover"], atlas.title)
+        _save(pages.cover(atlas, sum(p.kind == "map" for p in body)), book_files["cover"], atlas.title)
         toc_figs = pages.toc_pages(atlas, toc_entries)
         book_files["toc"] = []
         for k, fig in enumerate(toc_figs):
@@ -456,7 +445,7 @@ def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheet
                     subprocess.run(["pdftoppm", "-png", "-r", "150", "-singlefile", str(dest),
                                     str(dest.with_suffix(""))], check=True)
                     sheet_files.append(dest.with_suffix(".png"))
-    return AtlasResult(pdf=target, pages=total, sheets=len(jobs), pending=pending,
+    return AtlasResult(pdf=target, pages=total, sheets=sum(p.kind == "map" for p in body), pending=pending,
                        seconds=time.perf_counter() - t0, sheet_files=sheet_files, toc=toc_entries, body=body)
 
 

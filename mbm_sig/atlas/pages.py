@@ -16,10 +16,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from mbm_sig.maps import fmt  # noqa: E402
+from mbm_sig.maps import fmt, fonts  # noqa: E402
+from mbm_sig.maps.layout import measure  # noqa: E402
 
 matplotlib.rcParams["pdf.fonttype"] = 42
-matplotlib.rcParams["font.family"] = "DejaVu Sans"
+# the print font of the map sheets (DejaVu Sans reduced to French text: fast subsetting)
+matplotlib.rcParams["font.family"] = fonts.ensure()
 matplotlib.rcParams["svg.fonttype"] = "none"
 
 A4 = (210.0, 297.0)
@@ -139,7 +141,7 @@ def pending_page(atlas, items) -> Figure:
         for line in textwrap.wrap(fmt.typo(it["reason"]), 105):
             c.text(MARGIN + 4, y, line, size=7.5, color=GREY)
             y += 3.9
-        c.text(MARGIN + 4, y, it["command"], size=7.5, family="DejaVu Sans Mono", color=INK)
+        c.text(MARGIN + 4, y, it["command"], size=7.5, weight="bold", color=INK)
         y += 6.5
     _footer(c, atlas.title)
     return c.fig
@@ -182,7 +184,10 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
     """One page of an attribute table: wrapped headers, numbers right-aligned, zebra rows."""
     c = Canvas()
     suffix = f" ({part}/{parts})" if parts > 1 else ""
-    c.text(MARGIN, 26, title + suffix, size=14, weight="bold", color=ACCENT)
+    size = 14.0
+    while size > 9 and measure(title + suffix, size, "bold")[0] > c.w - 2 * MARGIN:
+        size -= 0.5          # long titles shrink to the measure rather than run off the page
+    c.text(MARGIN, 26, title + suffix, size=size, weight="bold", color=ACCENT)
     c.hline(MARGIN, c.w - MARGIN, 30, color=ACCENT, lw=0.8)
     keys = list(columns)
     width = c.w - 2 * MARGIN
@@ -209,10 +214,7 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
         if i % 2:
             c.rect(MARGIN, y - 3.4, width, 4.7, facecolor="#faf7f3")
         for k, x, w in zip(keys, x_pos, widths):
-            s = _cell(r.get(k))
-            max_chars = max(int(w / 1.4), 3)
-            if len(s) > max_chars:
-                s = s[:max_chars - 1] + "…"
+            s = _fit(_cell(r.get(k)), w - 2.4, 6.8)
             if numeric[k]:
                 c.text(x + w - 1.2, y, s, size=6.8, ha="right")
             else:
@@ -224,6 +226,20 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
             c.text(MARGIN, y + 1.5 + 3.3 * j, line, size=6.3, color=GREY)
     _footer(c, atlas.title)
     return c.fig
+
+
+def _fit(s: str, width_mm: float, size: float) -> str:
+    """``s`` cut with an ellipsis so that it fits ``width_mm`` (measured, not guessed)."""
+    if not s or measure(s, size)[0] <= width_mm:
+        return s
+    lo, hi = 0, len(s)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if measure(s[:mid] + "…", size)[0] <= width_mm:
+            lo = mid
+        else:
+            hi = mid - 1
+    return s[:lo].rstrip() + "…"
 
 
 def _cell(v) -> str:

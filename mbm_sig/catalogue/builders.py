@@ -311,7 +311,34 @@ def _distance_to_nearest(communes: gpd.GeoDataFrame, targets: gpd.GeoDataFrame) 
 # ---------------------------------------------------------------------------------------
 # generic steps
 
+PARTICLES = {"sur", "sous", "lez", "lès", "les", "en", "de", "du", "des", "la", "le", "aux", "au", "et", "d", "l"}
+
+
+def _name_key(name):
+    import unicodedata
+    if not isinstance(name, str):
+        return None
+    s = unicodedata.normalize("NFKD", name.replace("œ", "oe").replace("Œ", "OE"))
+    return "".join(ch for ch in s if ch.isalnum()).lower()
+
+
+def french_title_case(name):
+    """«FRESNES-SUR-ESCAUT» -> «Fresnes-sur-Escaut» (names already in mixed case are kept)."""
+    if not isinstance(name, str) or not name.isupper():
+        return name
+    import re
+    parts = re.split(r"([\s\-'’])", name.lower())
+    out = []
+    for i, p in enumerate(parts):
+        if p and p not in PARTICLES or (i == 0 and p):
+            p = p[:1].upper() + p[1:]
+        out.append(p)
+    return "".join(out)
+
+
 def _clean(series: pd.Series, how: str) -> pd.Series:
+    if how == "title_case":
+        return series.map(french_title_case)
     if how == "collapse_whitespace":
         return series.str.replace(r"\s+", " ", regex=True).str.replace("- ", "-").str.strip()
     raise ValueError(f"unknown clean rule {how!r}")
@@ -345,6 +372,14 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
         gdf = gpd.GeoDataFrame(gdf)
     if "locate" in ld.build and "geometry" in gdf:
         gdf = _locate(ctx, gdf, ld.build["locate"])
+        if "insee" in gdf:
+            official = ctx.layer("communes").set_index("insee")["nom"]
+            names = gdf["insee"].map(official)
+            for col in [c for c in ("commune", "commune_2", "commune_3") if c in gdf]:
+                # «NOEUX-LES-MINES» -> «Nœux-les-Mines» when it is the located commune
+                same = gdf[col].map(_name_key) == names.map(_name_key)
+                gdf.loc[same & gdf[col].notna(), col] = names[same & gdf[col].notna()]
+                gdf[col] = gdf[col].map(french_title_case)
     if ld.build.get("unique") == "first" and ld.key:
         dup = gdf[ld.key].duplicated(keep="first")
         if dup.any():

@@ -13,12 +13,15 @@ import os
 import re
 import shutil
 import tempfile
+from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import numpy as np
 import pyogrio
+import shapely
 
 from mbm_sig.config import TARGET_CRS
 
@@ -73,34 +76,64 @@ class GeoPackageBackend:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.url = str(self.path)
+        self._cache: OrderedDict = OrderedDict()
+        self._names = None
 
     # -- reading ------------------------------------------------------------------------
     def exists(self) -> bool:
         return self.path.exists()
 
+    def _stamp(self):
+        st = self.path.stat()
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
     def layer_names(self) -> list[str]:
         if not self.exists():
             return []
-        return [n for n, _ in pyogrio.list_layers(self.path) if n != LOG_TABLE]
+        stamp = self._stamp()
+        if self._names is None or self._names[0] != stamp:
+            self._names = (stamp, [n for n, _ in pyogrio.list_layers(self.path) if n != LOG_TABLE])
+        return list(self._names[1])
 
     def count(self, name: str) -> int:
         return int(pyogrio.read_info(self.path, layer=name)["features"])
 
-    def read(self, name: str, bbox=None, where=None, columns=None, has_geometry=True):
-        if name not in self.layer_names():
-            raise KeyError(name)
-        cols = None if columns is None else list(dict.fromkeys(list(columns) + list(where or {})))
-        df = pyogrio.read_dataframe(self.path, layer=name, bbox=bbox, columns=cols,
-                                    read_geometry=has_geometry, use_arrow=True)
-        df = filter_frame(df, where)
-        if columns is not None:
-            df = df[list(columns) + ([df.geometry.name] if isinstance(df, gpd.GeoDataFrame) else [])]
+    def _layer(self, name: str, has_geometry: bool):
+        """The whole layer, cached per process while the file is unchanged (writes replace
+        the file, so its inode and mtime change). Map sheets read the same layers again and
+        again: reading once and filtering in memory is the fast path."""
+        key = (name, has_geometry)
+        stamp = self._stamp()
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] == stamp:
+            self._cache.move_to_end(key)
+            return hit[1]
+        df = pyogrio.read_dataframe(self.path, layer=name, read_geometry=has_geometry, use_arrow=True)
         if isinstance(df, gpd.GeoDataFrame):
             if df.geometry.name != "geom":
                 df = df.rename_geometry("geom")
             if df.crs is None or df.crs.to_epsg() != 2154:
                 df = df.set_crs(TARGET_CRS, allow_override=True)
+        self._cache[key] = (stamp, df)
+        while len(self._cache) > 12:
+            self._cache.popitem(last=False)
         return df
+
+    def read(self, name: str, bbox=None, where=None, columns=None, has_geometry=True):
+        if name not in self.layer_names():
+            raise KeyError(name)
+        df = self._layer(name, has_geometry)
+        if bbox is not None and isinstance(df, gpd.GeoDataFrame):
+            # envelope intersection, as the GeoPackage R-tree filter does
+            b = shapely.bounds(df.geometry.values)
+            x0, y0, x1, y1 = bbox
+            with np.errstate(invalid="ignore"):
+                keep = (b[:, 0] <= x1) & (b[:, 2] >= x0) & (b[:, 1] <= y1) & (b[:, 3] >= y0)
+            df = df[keep]
+        df = filter_frame(df, where)
+        if columns is not None:
+            df = df[list(columns) + ([df.geometry.name] if isinstance(df, gpd.GeoDataFrame) else [])]
+        return df.reset_index(drop=True).copy()
 
     def sql(self, query: str, params: dict | None = None):
         if not self.exists():
