@@ -138,8 +138,11 @@ class GeoPackageBackend:
     def sql(self, query: str, params: dict | None = None):
         if not self.exists():
             raise FileNotFoundError(f"catalogue {self.path} does not exist (run mbm-sig build)")
-        return pyogrio.read_dataframe(self.path, sql=bind(query, params), sql_dialect="SQLITE",
-                                      use_arrow=True)
+        df = pyogrio.read_dataframe(self.path, sql=bind(query, params), sql_dialect="SQLITE",
+                                    use_arrow=True)
+        if isinstance(df, gpd.GeoDataFrame) and df.geometry.name != "geom" and "geom" not in df.columns:
+            df = df.rename_geometry("geom")      # same name as read() and the PostGIS backend
+        return df
 
     def log(self) -> pd.DataFrame:
         if not self.exists() or LOG_TABLE not in [n for n, _ in pyogrio.list_layers(self.path)]:
