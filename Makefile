@@ -37,7 +37,8 @@ $(CATALOGUE): $(STAMP) $(wildcard layers/*.yaml) $(wildcard data/*.csv)
 build: $(STAMP)
 	$(BIN)/mbm-sig --db $(CATALOGUE) build
 
-atlas-%: $(CATALOGUE)
+ATLASES := atlas-sante atlas-patrimoine atlas-renouvellement
+$(ATLASES): atlas-%: $(CATALOGUE)
 	$(BIN)/mbm-sig --db $(CATALOGUE) atlas $* -o out
 
 web: $(CATALOGUE)
