@@ -282,8 +282,11 @@ def north_arrow(page: Page, frame, size: float = 10.0) -> tuple:
     tip, base_y, notch = (cx, top + 3.5), top + 3.5 + h, top + 3.5 + h * 0.72
     page.poly([tip, (cx - w / 2, base_y), (cx, notch)], facecolor=INK, edgecolor=INK, linewidth=0.4)
     page.poly([tip, (cx + w / 2, base_y), (cx, notch)], facecolor="white", edgecolor=INK, linewidth=0.4)
-    page.text(cx, top + 2.6, "N", size=8, ha="center", weight="bold",
-              path_effects=[patheffects.withStroke(linewidth=2, foreground="white")])
+    # white halo as a stroke-only path under the real text (a path effect on the text
+    # itself would turn the letter into outlines)
+    page.text(cx, top + 2.6, "N", size=8, ha="center", weight="bold", color="white",
+              path_effects=[patheffects.Stroke(linewidth=2, foreground="white")])
+    page.text(cx, top + 2.6, "N", size=8, ha="center", weight="bold")
     return (cx - w / 2 - 1, top, w + 2, h + 4.5)
 
 
