@@ -1,0 +1,193 @@
+"""The renewal atlas (atlases/renouvellement.yaml, issue 6) rendered from the real-data
+catalogue: page plan, bookmarks, the document's own summary figures on the séquelles chart
+page, every concession of data/concessions.csv in the tables with its status, «emprise
+approchée» on every page showing concessions, fonts embedded.
+
+The figures of the document are written here again by hand (Chantier Séquelles minières,
+«Bilan global et perspectives 2006»), independently of data/sequelles_bilan.csv."""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+from pypdf import PdfReader
+
+from mbm_sig.config import FACTS_DIR
+
+pytestmark = pytest.mark.skipif(not (shutil.which("pdftotext") and shutil.which("pdffonts")),
+                                reason="poppler-utils (pdftotext, pdffonts) not installed")
+
+ATLAS = "renouvellement"
+CHART_TITLE = "Procédures de sortie des concessions, 2000–2006 : les chiffres du document"
+SITUATION_TABLE = "Concessions du rapport : situation (emprise approchée)"
+PROCEDURES_TABLE = "Concessions du rapport : procédures (emprise approchée)"
+PUITS_TABLE = "Concessions des seuls puits (emprise approchée)"
+CONCESSIONS_MAP = "Séquelles minières : sortie des concessions de charbon, situation fin 2005"
+
+
+def norm(text: str) -> str:
+    """One line of text: no-break spaces as spaces, whitespace collapsed."""
+    return re.sub(r"\s+", " ", text.replace("\u00a0", " ").replace("\u202f", " ")).strip()
+
+
+@pytest.fixture(scope="module")
+def atlas(built_gpkg, tmp_path_factory):
+    from mbm_sig.atlas.engine import render_atlas
+    out = tmp_path_factory.mktemp("atlas-renouvellement")
+    res = render_atlas(ATLAS, out_dir=out, catalogue=built_gpkg, progress=False, workers=2)
+    text = subprocess.run(["pdftotext", "-layout", str(res.pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    pages = text.split("\f")[: res.pages]
+    return res, PdfReader(res.pdf), pages
+
+
+def pages_titled(pages, title):
+    """Indices of the pages whose text carries ``title`` (not the table of contents)."""
+    return [i for i, t in enumerate(pages) if title in norm(t) and "Sommaire" not in t]
+
+
+def test_output_name_and_page_count_follow_the_plan(atlas, built_gpkg):
+    from mbm_sig.atlas.engine import load_atlas, plan
+    res, reader, _ = atlas
+    assert res.pdf.name == "atlas-renouvellement.pdf"
+    body, pending = plan(load_atlas(ATLAS), built_gpkg)
+    assert not pending, pending
+    n_toc = len(reader.pages) - len(body) - 2          # cover + … + sources
+    assert n_toc == 1
+    assert len(reader.pages) == res.pages == 1 + n_toc + len(body) + 1
+    # the plan, counted independently from the catalogue
+    ru = built_gpkg.read("renouvellement_urbain")
+    n_erbm = int((ru["programme"] == "ERBM").sum())
+    n_arr = len(built_gpkg.read("arrondissements", where={"bassin_minier": True}))
+    assert n_arr == 4
+    expected = (1 + n_arr + 2 + math.ceil(n_erbm / 46)      # basin map, arrondissements, tables
+                + 2                                      # grands projets: map, table
+                + 2 + 3)                                 # séquelles: map, chart, 3 tables
+    assert len(body) == expected
+    assert sum(p.kind == "map" for p in body) == res.sheets == 7
+    assert sum(p.kind == "chart" for p in body) == 1
+
+
+def test_bookmarks_name_sections_and_sheets(atlas):
+    _, reader, _ = atlas
+
+    def titles(items):
+        for it in items:
+            if isinstance(it, list):
+                yield from titles(it)
+            else:
+                yield it.title
+    found = list(titles(reader.outline))
+    for t in ("Sommaire", "Renouvellement urbain", "Grands projets", "Séquelles minières",
+              "Renouvellement urbain et rénovation des cités minières",
+              "Arrondissement de Béthune : projets de renouvellement urbain",
+              "Arrondissement de Douai : projets de renouvellement urbain",
+              "Arrondissement de Lens : projets de renouvellement urbain",
+              "Arrondissement de Valenciennes : projets de renouvellement urbain",
+              "Grands projets du bassin minier (situation 2005)", CONCESSIONS_MAP, CHART_TITLE,
+              SITUATION_TABLE, PROCEDURES_TABLE, PUITS_TABLE, "Sources et méthodes"):
+        assert t in found, f"bookmark {t!r} missing ({found})"
+
+
+def test_sequelles_chart_prints_the_documents_own_figures(atlas):
+    _, _, pages = atlas
+    (i,) = pages_titled(pages, "les chiffres du document")
+    t = norm(pages[i])
+    # situation in 2000, 2000–2005, left for 2006: the document's figures, labelled as such
+    assert ("Chiffres du document : 2 concessions en procédure complète, 15 en arrêt seul, "
+            "27 sans procédure (+ Dourges, arrêt en cours d'instruction)") in t
+    assert ("Chiffres du document : de fin 2000 à 2005, 28 arrêts de travaux, 13 renonciations "
+            "directes, 16 renonciations après arrêt") in t
+    assert "Chiffres du document : 2 + 12 dossiers nommés pour 2006" in t
+    assert "rapport d'activité 2005 de la Mission Bassin Minier" in t
+    # the source section of each panel
+    assert t.count("Source : rapport d'activité 2005, Chantier Séquelles minières, Bilan global et perspectives 2006") >= 3
+    assert "2] Bilan 2005 des sorties de concessions" in t
+    # the bars carry the same numbers
+    for label, value in (("procédure complète", 2), ("arrêt de travaux seul", 15), ("aucune procédure", 27),
+                         ("arrêts de travaux", 28), ("renonciations directes", 13),
+                         ("renonciations après arrêt", 16)):
+        assert re.search(rf"{re.escape(label)} {value}\b", t), (label, value)
+    for n in ("dont 7 en 2005", "dont 4 en 2005", "dont 9 en 2005"):
+        assert n in t
+    # the 14 files named for 2006
+    for name in ("Fergues", "Hardinghen", "Anzin", "Bruay-Labuissière", "Cauchy-la-Tour", "Ferfay",
+                 "Fresnes-sur-Escaut", "Grenay", "Marles", "Nœux-les-Mines", "Odomez", "Raismes",
+                 "Thivencelle", "Vieux-Condé"):
+        assert name in t
+
+
+def _table_lines(pages, title):
+    idx = pages_titled(pages, title)
+    assert idx, f"no page titled {title!r}"
+    return [norm(line) for i in idx for line in pages[i].splitlines()]
+
+
+def test_every_named_concession_is_in_the_tables_with_its_status(atlas):
+    _, _, pages = atlas
+    facts = pd.read_csv(FACTS_DIR / "concessions.csv", dtype=str, keep_default_na=False)
+    situation = _table_lines(pages, SITUATION_TABLE)
+    procedures = _table_lines(pages, PROCEDURES_TABLE)
+    for r in facts.itertuples():
+        rows = [ln for ln in situation if ln.startswith(r.nom + " ")]
+        assert len(rows) == 1, (r.nom, rows)
+        assert f" {r.statut_2000} " in rows[0] + " " and f" {r.statut_2005} " in rows[0] + " ", rows[0]
+        rows = [ln for ln in procedures if ln.startswith(r.nom + " ")]
+        assert len(rows) == 1, (r.nom, rows)
+        assert rows[0] == norm(f"{r.nom} {r.arret_travaux} {r.renonciation}"), rows[0]
+    assert not any("…" in ln for ln in situation + procedures)      # nothing cut
+
+
+def test_concessions_named_only_by_the_shafts_are_non_renseigne(atlas, built_gpkg):
+    _, _, pages = atlas
+    con = built_gpkg.read("concessions", where={"dans_rapport": False})
+    assert len(con)
+    lines = _table_lines(pages, PUITS_TABLE)
+    for nom in con["nom"]:
+        rows = [ln for ln in lines if ln.startswith(nom + " ")]
+        assert len(rows) == 1 and rows[0].endswith("non renseigné"), (nom, rows)
+
+
+def test_emprise_approchee_on_every_page_showing_concessions(atlas):
+    _, _, pages = atlas
+    (m,) = pages_titled(pages, CONCESSIONS_MAP)
+    t = norm(pages[m])
+    assert "Fin 2005 (emprise approchée)" in t                    # legend title
+    assert "emprise approchée d'après les puits de mines" in t    # subtitle
+    assert "Emprise approchée, non réglementaire" in t            # credits
+    # pages that show concessions: the map, the tables (column «Concession»), any other page
+    # drawing the layer's legend
+    showing = {m} | {i for i, p in enumerate(pages)
+                     if i > 1 and (re.search(r"^\s*Concession\s", p, re.M) or "Fin 2005 (emprise" in p)}
+    assert showing >= {m, *pages_titled(pages, SITUATION_TABLE), *pages_titled(pages, PROCEDURES_TABLE),
+                       *pages_titled(pages, PUITS_TABLE)}
+    assert len(showing) >= 4
+    for i in showing:
+        assert "emprise approchée" in norm(pages[i]).lower(), f"page {i + 1} shows concessions without the flag"
+
+
+def test_credits_trace_facts_to_the_csv_rows(atlas):
+    _, _, pages = atlas
+    for title, csv in (("Renouvellement urbain et rénovation des cités minières", "data/renouvellement_urbain.csv"),
+                       ("Grands projets du bassin minier (situation 2005)", "data/grands_projets.csv"),
+                       (CONCESSIONS_MAP, "data/concessions.csv")):
+        (i,) = pages_titled(pages, title)
+        t = norm(pages[i]).replace("- ", "-")
+        assert csv.split("/")[1] in t.replace(" ", ""), (title, csv)
+        assert "cite sa section" in t
+
+
+def test_fonts_are_embedded(atlas):
+    res, _, _ = atlas
+    out = subprocess.run(["pdffonts", str(res.pdf)], capture_output=True, text=True, check=True).stdout
+    rows = out.splitlines()[2:]
+    assert rows
+    for row in rows:
+        cols = row.split()
+        # columns: name, type (may be two words), encoding, emb, sub, uni, object ID
+        assert cols[-5] == "yes", row
