@@ -176,7 +176,7 @@ def sources_page(atlas, sources) -> Figure:
     return c.fig
 
 
-TABLE_ROWS = 46
+TABLE_ROWS = 42
 
 
 def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, parts: int,

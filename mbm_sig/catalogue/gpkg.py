@@ -133,7 +133,14 @@ class GeoPackageBackend:
         df = filter_frame(df, where)
         if columns is not None:
             df = df[list(columns) + ([df.geometry.name] if isinstance(df, gpd.GeoDataFrame) else [])]
-        return df.reset_index(drop=True).copy()
+        df = df.reset_index(drop=True).copy()
+        if bbox is not None:
+            # dtypes of the subset, as the R-tree filtered read gives them (e.g. a bool
+            # column whose nulls fell outside the box is bool again)
+            obj = [c for c in df.columns if df[c].dtype == object]
+            if obj:
+                df[obj] = df[obj].infer_objects()
+        return df
 
     def sql(self, query: str, params: dict | None = None):
         if not self.exists():
