@@ -177,3 +177,19 @@ def test_without_mirror_registry_sheets_still_render(tmp_path):
     waiting = {i["title"] for i in res.pending}
     assert "Hôpitaux et établissements de santé" in waiting
     assert any("mbm-sig fetch" in i["command"] for i in res.pending)
+
+
+def test_demo_fills_waiting_sheets_stamped_fictive(built_gpkg, tmp_path):
+    res = render_atlas("sante", out_dir=tmp_path, catalogue=built_gpkg, progress=False, workers=2, demo=True,
+                       only=["Part de la population bénéficiant de la CMU complémentaire",
+                             "Centres de santé, antennes et lieux de consultation des SSM",
+                             "Population communale et part des 65 ans et plus"])
+    assert res.pdf.name == "atlas-sante-demo.pdf" and res.pending == []
+    by_title = {p.title: p.number for p in res.body}
+    cmu = page_text(res.pdf, by_title["Part de la population bénéficiant de la CMU complémentaire"])
+    ssm = page_text(res.pdf, by_title["Centres de santé, antennes et lieux de consultation des SSM"])
+    real = page_text(res.pdf, by_title["Population communale et part des 65 ans et plus"])
+    for text in (cmu, ssm):
+        assert "FICTIVES" in text.upper()          # the stamp and the credits note
+    assert "FICTIVES" not in real.upper()           # real data are never stamped
+    assert not built_gpkg.has_data("sante_communes_import")   # the real catalogue is untouched

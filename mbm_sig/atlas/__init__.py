@@ -20,12 +20,14 @@ def cli_atlas(argv: list[str]) -> int:
     p.add_argument("--sheets", action="store_true", help="also write one PDF per sheet")
     p.add_argument("--png", action="store_true", help="with --sheets, also one PNG per sheet")
     p.add_argument("-j", "--workers", type=int, default=None, help="parallel workers (default: all cores)")
+    p.add_argument("--demo", action="store_true",
+                   help="fill the sheets no open source feeds with fictive values, stamped «Données fictives»")
     p.add_argument("-q", "--quiet", action="store_true")
     a = p.parse_args(argv)
     try:
         res = render_atlas(a.name, a.out, only=a.only, sheets=a.sheets, png=a.png, workers=a.workers,
-                           progress=not a.quiet)
-    except AtlasError as exc:
+                           progress=not a.quiet, demo=a.demo)
+    except (AtlasError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"{res.pdf}: {res.pages} pages, {res.sheets} map sheets, {len(res.pending)} waiting for data, "

@@ -313,10 +313,24 @@ class AtlasResult:
 
 def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheets: bool = False,
                  png: bool = False, workers: int | None = None, catalogue: Catalogue | None = None,
-                 progress: bool = True) -> AtlasResult:
+                 progress: bool = True, demo: bool = False) -> AtlasResult:
+    """Render an atlas; ``demo`` fills the layers no open source provides with fictive
+    values (in a temporary copy of the catalogue) and writes ``…-demo.pdf``."""
+    if demo:
+        from mbm_sig.atlas.demo import demo_catalogue
+        with tempfile.TemporaryDirectory(prefix="mbm-demo-") as d:
+            demo_cat, filled = demo_catalogue(catalogue or Catalogue.open(), Path(d))
+            atlas = load_atlas(name)
+            atlas.output = atlas.output.replace(".pdf", "-demo.pdf")
+            atlas.cover_notes = atlas.cover_notes + [
+                "ÉDITION DE DÉMONSTRATION : les cartes tirées des couches " + ", ".join(filled)
+                + " reposent sur des données fictives générées, signalées « Données fictives » sur chaque carte."]
+            return _render(atlas, demo_cat, out_dir, only, sheets, png, workers, progress)
+    return _render(load_atlas(name), catalogue or Catalogue.open(), out_dir, only, sheets, png, workers, progress)
+
+
+def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, progress) -> AtlasResult:
     t0 = time.perf_counter()
-    atlas = load_atlas(name)
-    cat = catalogue or Catalogue.open()
     out_dir = Path(out_dir or settings().out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     body, pending = plan(atlas, cat, only)
