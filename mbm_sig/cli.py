@@ -21,7 +21,8 @@ def cmd_build(args) -> int:
     from mbm_sig.catalogue.build import build, report
     cat = _catalogue(args)
     print(f"building {cat.url}", file=sys.stderr)
-    results = build(cat, names=args.layers or None, data_dir=args.data_dir, progress=not args.quiet)
+    results = build(cat, names=args.layers or None, data_dir=args.data_dir, progress=not args.quiet,
+                    force=args.force)
     report(results)
     failed = [r for r in results if r.status == "failed"]
     return 1 if failed else 0
@@ -33,10 +34,11 @@ def cmd_layers(args) -> int:
     if args.json:
         print(df.to_json(orient="records", force_ascii=False, indent=1))
         return 0
-    print(f"{'layer':<24} {'count':>7}  {'last import':<20} title")
+    print(f"{'layer':<24} {'count':>7}  {'last write':<16}  {'vintage':<34} sources")
     for r in df.itertuples():
-        last = (r.last_import or "")[:16].replace("T", " ")
-        print(f"{r.name:<24} {r.count:>7}  {last:<20} {r.title}")
+        last = r.last_import if isinstance(r.last_import, str) else ""
+        vintage = r.vintage if isinstance(r.vintage, str) else ""
+        print(f"{r.name:<24} {int(r.count):>7}  {last[:16].replace('T', ' '):<16}  {vintage[:34]:<34} {r.sources}")
     return 0
 
 
@@ -72,8 +74,16 @@ def cmd_export(args) -> int:
 def cmd_sql(args) -> int:
     import pandas as pd
     cat = _catalogue(args)
+    bad = [p for p in args.param or [] if "=" not in p]
+    if bad:
+        print(f"error: parameter {bad[0]!r} is not NAME=VALUE", file=sys.stderr)
+        return 2
     params = dict(p.split("=", 1) for p in args.param or [])
-    df = cat.sql(args.query, params)
+    try:
+        df = cat.sql(args.query, params)
+    except Exception as exc:       # SQL errors of either backend, unknown parameters
+        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
     if hasattr(df, "geometry") and df.geometry.name in df:
         df = pd.DataFrame(df.drop(columns=df.geometry.name))
     with pd.option_context("display.max_rows", args.limit, "display.width", 200):
@@ -92,6 +102,8 @@ def cmd_fetch(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)     # `mbm-sig layers | head` ends quietly
     warnings.filterwarnings("ignore", category=RuntimeWarning, module="pyogrio")
     p = argparse.ArgumentParser(prog="mbm-sig", description=__doc__.splitlines()[0])
     p.add_argument("--db", default=None,
@@ -102,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("layers", nargs="*", help="only these layers (default: all)")
     s.add_argument("--data-dir", type=Path, default=None, help="open-data mirror (default $MBM_SIG_DATA_DIR)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.add_argument("--force", action="store_true",
+                   help="also rebuild layers whose last write is a user import (their imported data are lost)")
     s.set_defaults(func=cmd_build)
 
     s = sub.add_parser("layers", help="list the layers with counts and last import")

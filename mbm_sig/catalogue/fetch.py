@@ -602,6 +602,15 @@ def fetch(source_ids: Iterable[str] | None = None, data_dir: str | os.PathLike |
 def _fetch_one(s: Source, data_dir: Path, manifest: _Manifest, done: dict, dead_hosts: dict, *,
                force: bool, progress: bool, base_url: str | None, connect_timeout: float,
                read_timeout: float) -> FetchResult:
+    if s.registry and s.registry.startswith("npm:"):
+        # an npm package: into the cache the build reads (pip cannot install it)
+        from mbm_sig.catalogue.builders import MissingSource, decoupage_tarball
+        from mbm_sig.config import settings
+        try:
+            path = decoupage_tarball(settings().cache_dir, url=source_url(s, base_url))
+        except MissingSource as exc:
+            return FetchResult(s.id, STATUS_FAILED, str(exc), url=s.url)
+        return FetchResult(s.id, STATUS_CACHED, f"registry package in {path}", url=s.url)
     if s.registry:
         return FetchResult(s.id, STATUS_SKIPPED, f"installed with the project ({s.registry})")
     url = source_url(s, base_url)

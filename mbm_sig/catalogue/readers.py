@@ -70,7 +70,10 @@ def read_user_file(path: Path, ld: LayerDef, layer: str | None = None, crs: str 
     if encoding:
         kwargs["encoding"] = encoding
     if layer is None and suffix == ".gpkg":
-        layers = [n for n, _ in pyogrio.list_layers(path)]
+        try:
+            layers = [n for n, _ in pyogrio.list_layers(path)]
+        except Exception as exc:
+            raise InputError(f"{path}: cannot read ({exc})") from exc
         if ld.name in layers:
             layer = ld.name
         elif len(layers) == 1:
@@ -83,7 +86,22 @@ def read_user_file(path: Path, ld: LayerDef, layer: str | None = None, crs: str 
         raise InputError(f"{path}: cannot read ({exc})") from exc
     if crs and isinstance(gdf, gpd.GeoDataFrame):
         gdf = gdf.set_crs(crs, allow_override=True)
+    _check_geographic(path, gdf)
+    if suffix == ".shp":
+        gdf = restore_field_names(gdf, ld.field_names)
     return gdf
+
+
+def _check_geographic(path: Path, gdf) -> None:
+    """Projected coordinates declared as longitude/latitude (a GeoJSON written in Lambert-93
+    without a CRS) would reproject to infinity: say what is wrong instead."""
+    if not isinstance(gdf, gpd.GeoDataFrame) or gdf.crs is None or not gdf.crs.is_geographic or not len(gdf):
+        return
+    b = gdf.total_bounds
+    if np.isfinite(b).all() and (abs(b[0]) > 180 or abs(b[2]) > 180 or abs(b[1]) > 90 or abs(b[3]) > 90):
+        raise InputError(f"{path}: coordinates ({b[0]:.0f}, {b[1]:.0f}) are not longitude/latitude although "
+                         f"the file declares {gdf.crs.to_string()}; they look projected (Lambert-93?): "
+                         "give the CRS with --crs EPSG:2154")
 
 
 def _read_csv(path: Path, ld: LayerDef, crs=None, encoding=None, x=None, y=None, wkt=None):
@@ -100,7 +118,12 @@ def _read_csv(path: Path, ld: LayerDef, crs=None, encoding=None, x=None, y=None,
         sep = dialect.delimiter
     except csv.Error:
         sep = ","
-    df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+    if not text.strip():
+        raise InputError(f"{path}: the file is empty")
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"{path}: not a readable CSV ({exc})") from exc
     lower = {c.lower(): c for c in df.columns}
     if not ld.has_geometry:
         return df
@@ -140,6 +163,7 @@ def _read_csv(path: Path, ld: LayerDef, crs=None, encoding=None, x=None, y=None,
             xs.abs().max() <= 180 and ys.abs().max() <= 90)
         crs = "EPSG:4326" if lonlat else TARGET_CRS
     gdf = gpd.GeoDataFrame(df.drop(columns=list(pair)), geometry=gpd.points_from_xy(xs, ys), crs=crs)
+    _check_geographic(path, gdf)
     return gdf
 
 
@@ -167,15 +191,63 @@ def write_user_file(frame, out: Path, layer: str) -> Path:
                          f"({', '.join(sorted(EXPORT_DRIVERS))}, .csv)")
     if suffix in (".geojson", ".json") and isinstance(frame, gpd.GeoDataFrame):
         frame = frame.to_crs("EPSG:4326")
-    kwargs = {"encoding": "UTF-8"} if suffix == ".shp" else {}
     if suffix == ".shp":
-        # shapefile sidecars: write in place (several files), removing stale ones first
-        for p in out.parent.glob(out.stem + ".*"):
-            p.unlink()
-        pyogrio.write_dataframe(frame, out, driver="ESRI Shapefile", **kwargs)
+        from mbm_sig.catalogue.layerdef import load_layers
+        ld = load_layers().get(layer)
+        _write_shapefile(frame, out, ld.field_names if ld else [])
         return out
     if tmp.exists():
         tmp.unlink()
     pyogrio.write_dataframe(frame, tmp, layer=layer, driver=EXPORT_DRIVERS[suffix])
     tmp.replace(out)
     return out
+
+
+SHP_SIDECARS = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+
+
+def dbf_names(names) -> dict[str, str]:
+    """A unique DBF name (10 characters at most) for each field name, deterministic in the
+    order given: the name itself if short, its first 10 characters if free, else the first
+    characters and a number (``arrondisse``, ``arrondis_1``)."""
+    out, used = {}, set()
+    for n in names:
+        short = n if len(n) <= 10 else n[:10]
+        k = 1
+        while short.lower() in used:
+            suffix = f"_{k}"
+            short = n[:10 - len(suffix)] + suffix
+            k += 1
+        used.add(short.lower())
+        out[n] = short
+    return out
+
+
+def _write_shapefile(frame, out: Path, field_names) -> None:
+    """A shapefile (UTF-8, .cpg) written in a temporary folder, then moved into place
+    sidecar by sidecar: only the shapefile's own files are replaced, nothing else with the
+    same name. Field names longer than the DBF's 10 characters get the names of
+    :func:`dbf_names` (in the layer definition's order), which import maps back."""
+    import shutil
+    import tempfile
+    geom = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    cols = [c for c in frame.columns if c != geom]
+    order = [f for f in field_names if f in cols] + [c for c in cols if c not in field_names]
+    cut = {k: v for k, v in dbf_names(order).items() if k != v}
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-") as d:
+        tmp = Path(d) / (out.stem + ".shp")
+        pyogrio.write_dataframe(frame.rename(columns=cut), tmp, driver="ESRI Shapefile", encoding="UTF-8")
+        for ext in SHP_SIDECARS:
+            for stale in (out.with_suffix(ext), out.with_suffix(ext.upper())):
+                if stale.exists() and not (Path(d) / (out.stem + ext)).exists():
+                    stale.unlink()          # a sidecar of an older shapefile of the same name
+        for f in Path(d).iterdir():
+            shutil.move(str(f), out.parent / f.name)
+
+
+def restore_field_names(frame, field_names) -> pd.DataFrame:
+    """Columns named by :func:`dbf_names` (a shapefile export) renamed back to the layer's
+    field names."""
+    back = {short: full for full, short in dbf_names(field_names).items()
+            if short != full and short in frame.columns and full not in frame.columns}
+    return frame.rename(columns=back) if back else frame

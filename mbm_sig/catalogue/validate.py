@@ -170,6 +170,9 @@ def check(gdf: gpd.GeoDataFrame | pd.DataFrame, ld: LayerDef, check_extent: bool
     problems: list[Problem] = []
     cols = set(gdf.columns)
     n = len(gdf)
+    if n == 0:
+        # an empty file would silently wipe the layer: never a valid replacement
+        return [Problem(None, None, None, "the file holds no rows")], None
     data = {}
     for f in ld.fields:
         if f.name not in cols:
