@@ -304,3 +304,188 @@ def test_logo(grid, tmp_path):
     sheet(grid).logo(str(logo), width_mm=20).save(tmp_path / "l.pdf")
     out = subprocess.run(["pdfimages", "-list", str(tmp_path / "l.pdf")], capture_output=True, text=True).stdout
     assert len(out.splitlines()) >= 3                         # header + one image
+
+
+# ----------------------------------------------------------------------------- layout polish
+# (frame fitted to the extent, legends of what is drawn, labels beside point symbols,
+# legend symbols at the map's size, crowded legend columns that never overflow)
+
+def _strip(nx=40, ny=5, x0=650_000, y0=7_000_000):
+    """An elongated east–west band of 1 km cells (aspect nx / ny)."""
+    cells, rows = [], []
+    for i, j in itertools.product(range(nx), range(ny)):
+        cells.append(shapely.box(x0 + i * 1000, y0 + j * 1000, x0 + (i + 1) * 1000, y0 + (j + 1) * 1000))
+        rows.append(dict(nom=f"C{i}-{j}", v=float(i * ny + j), kind="ABCD"[min(i // 10, 3)]))
+    return gpd.GeoDataFrame(rows, geometry=cells, crs=2154)
+
+
+def _boxes_overlap(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+@pytest.mark.parametrize("orientation, nx, ny", [("landscape", 24, 10), ("landscape", 10, 16),
+                                                   ("portrait", 20, 10), ("portrait", 10, 16)])
+def test_frame_fits_the_extent(orientation, nx, ny):
+    df = _strip(nx, ny)
+    m = Map(orientation=orientation, extent=df, margin=0.04)
+    m.layer(df, type="choro", var="v", k=4, legend_title="Valeur")
+    m.title("Cadre ajusté").scalebar().arrow().inset(df.dissolve()).credits(sources=["Test"])
+    info = m.draw()
+    fx, fy, fw, fh = info.frame_mm
+    aspect = nx / ny
+    W, H = info.size_mm
+    assert fw / fh == pytest.approx(aspect, rel=0.01)
+    e = info.extent
+    assert (e[2] - e[0]) / (e[3] - e[1]) == pytest.approx(aspect, rel=0.01)   # no padding band
+    assert 0 <= fx and fx + fw <= W and 0 <= fy and fy + fh <= H
+    ins = info.boxes["inset"]
+    cred = info.boxes["credits"]
+    frame_box = (fx, fy, fx + fw, fy + fh)
+    for box in (ins, cred):
+        b = (box[0], box[1], box[0] + box[2], box[1] + box[3])
+        assert not _boxes_overlap(b, frame_box), (box, info.frame_mm)
+        assert b[2] <= W + 1e-6 and b[3] <= H + 1e-6
+    if orientation == "landscape" and aspect > 2:
+        # the legend column starts at the frame's top, next to the actual frame
+        assert info.legends[0]["bbox"][0] == pytest.approx(fx + fw + 6)
+        assert cred[1] >= fy + fh                                    # credits under the short frame
+
+
+def test_fitted_frame_keeps_a_minimum_size():
+    df = _strip(80, 5)                                  # aspect 16: the frame would be a ribbon
+    info = Map(orientation="landscape", extent=df).layer(df, type="choro", var="v").draw()
+    fixed = Map(orientation="landscape", extent=df, frame="fixed").layer(df, type="choro", var="v").draw()
+    from mbm_sig.maps.sheet import FRAME_MIN
+    assert info.frame_mm[3] == pytest.approx(FRAME_MIN * fixed.frame_mm[3])
+    assert info.frame_mm[2] == pytest.approx(fixed.frame_mm[2])
+
+
+def test_fixed_frame_opt_out():
+    df = _strip(40, 5)
+    fit = Map(orientation="landscape", extent=df).layer(df, type="choro", var="v").draw()
+    fixed = Map(orientation="landscape", extent=df, frame="fixed").layer(df, type="choro", var="v").draw()
+    assert fixed.frame_mm[3] > fit.frame_mm[3] + 20                 # fixed: the whole available height
+    e = fixed.extent
+    assert (e[2] - e[0]) / (e[3] - e[1]) < 4                        # the extent padded to the frame
+    with pytest.raises(MapError, match="frame must be fit or fixed"):
+        Map(frame="stretch")
+
+
+def test_legend_lists_only_categories_in_extent():
+    df = _strip(40, 5)
+    pts = df.copy()
+    pts["geometry"] = df.geometry.centroid
+    colors_ = {"D": "#7570b3", "B": "#d95f02", "A": "#1b9e77", "C": "#e7298a"}     # the layer's order
+    # extent over the columns 12..27: categories B (10..19) and C (20..29) only
+    m = Map(orientation="landscape", extent=(662_000, 7_000_000, 678_000, 7_005_000), margin=0.0)
+    m.layer(df, type="typo", var="kind", colors=colors_, legend_title="Type")
+    m.layer(pts, type="symbols", var="kind", colors=colors_, size=4, legend_title="Points")
+    info = m.draw()
+    x0, y0, x1, y1 = info.extent
+    cells = df.cx[x0:x1, y0:y1]
+    shown = set(cells["kind"])
+    assert shown == {"B", "C"}
+    for leg in info.legends[:2]:
+        assert set(leg["entries"]) <= shown and set(leg["entries"]) == shown
+        assert leg["entries"] == [c for c in colors_ if c in shown]    # order of the definition
+    # the whole layer in the extent: every category, in the layer's order
+    full = Map(orientation="landscape", extent=df).layer(df, type="typo", var="kind", colors=colors_).draw()
+    assert full.legends[0]["entries"] == list(colors_)
+
+
+def test_point_labels_beside_their_symbols(grid):
+    pts = grid.iloc[::9].copy()
+    pts["geometry"] = pts.geometry.centroid
+    m = Map(extent=grid)
+    m.layer(pts, type="symbols", size=6, fill="#000000", legend_label="Point")
+    m.labels(pts, var="nom", size=6)                      # points: beside the symbol by default
+    m.layer(grid.iloc[::40], type="base", fill="none", legend=False)
+    poly = grid.iloc[::40]
+    m.labels(poly, var="code", size=6)                    # polygons: centred
+    info = m.draw()
+    r = 6 * 25.4 / 72 / 2
+    point_labels = [lab for lab in info.labels if lab["around"]]
+    poly_labels = [lab for lab in info.labels if not lab["around"]]
+    assert len(point_labels) >= len(pts) // 2 and poly_labels
+    for lab in point_labels:
+        x0, y0, x1, y1 = lab["bbox"]
+        ax, ay = lab["anchor"]
+        assert not (x0 <= ax <= x1 and y0 <= ay <= y1), lab
+        # the label clears the symbol itself (box at least the radius away)
+        dx = max(x0 - ax, 0, ax - x1)
+        dy = max(y0 - ay, 0, ay - y1)
+        assert max(dx, dy) >= r * 0.7071 - 1e-6, lab
+    for lab in poly_labels:
+        x0, y0, x1, y1 = lab["bbox"]
+        ax, ay = lab["anchor"]
+        assert x0 <= ax <= x1 and y0 <= ay <= y1
+    with pytest.raises(MapError, match="placement"):
+        Map(extent=grid).labels(pts, var="nom", placement="auto")
+
+
+@pytest.mark.parametrize("marker, size", [("o", 3.4), ("s", 6.5), ("D", 5), ("^", 6), ("P", 6)])
+def test_legend_symbol_size_is_the_map_symbol_size(grid, marker, size):
+    pts = grid.iloc[::5].copy()
+    pts["geometry"] = pts.geometry.centroid
+    m = Map(extent=grid)
+    m.layer(pts, type="symbols", var="kind", marker=marker, size=size, legend_title="Catégorie")
+    m.layer(pts.iloc[:3], type="symbols", marker=marker, size=size, fill="#000", legend_label="Seul")
+    info = m.draw()
+    on_map = info.symbols[0]
+    assert on_map["marker"] == marker
+    assert max(on_map["width_mm"], on_map["height_mm"]) == pytest.approx(
+        size * 25.4 / 72 * (1.414 if marker == "D" else 1.0), rel=0.01)
+    drawn = [s for leg in info.legends for s in leg.get("symbols", [])]
+    assert len(drawn) == 3 + 1                               # A, B, C and the single entry
+    for s in drawn:
+        assert s["marker"] == marker
+        assert s["width_mm"] == pytest.approx(on_map["width_mm"], rel=1e-6)
+        assert s["height_mm"] == pytest.approx(on_map["height_mm"], rel=1e-6)
+
+
+def test_square_prop_legend_is_square(grid):
+    m = Map(extent=grid).layer(grid, type="prop", var="pop", symbol="square", legend_title="Population")
+    info = m.draw()
+    assert {s["marker"] for s in info.legends[0]["symbols"]} == {"square"}
+    assert info.symbols[0]["marker"] == "s"
+    assert info.legends[0]["symbols"][0]["width_mm"] == pytest.approx(info.symbols[0]["max_mm"], rel=1e-6)
+
+
+def test_crowded_legend_column_never_overflows(grid):
+    df = _strip(40, 5)
+    long_title = ("Un titre de légende particulièrement long qui décrit la variable, son unité, "
+                  "sa source et son millésime")
+    m = Map(orientation="landscape", extent=df)
+    for i in range(5):
+        cats = {f"Catégorie n° {i}-{j} au libellé assez long pour passer à la ligne": c
+                for j, c in enumerate(colors("Set3", 10))}
+        d = df.assign(cat=[list(cats)[k % 10] for k in range(len(df))])
+        m.layer(d, type="typo", var="cat", colors=cats, legend_title=f"{long_title} ({i})")
+    m.layer(df, type="choro", var="v", k=6, legend_title=long_title)
+    m.title("Légendes nombreuses").inset(df.dissolve()).credits(sources=["Source A", "Source B"],
+                                                                 notes=["Une note. " * 30])
+    info = m.draw()
+    W, H = info.size_mm
+    boxes = [leg["bbox"] for leg in info.legends]
+    assert len(boxes) == 6
+    for b in boxes:
+        assert 0 <= b[0] and b[2] <= W - 10 + 1e-6 and 0 <= b[1] and b[3] <= H - 10 + 1e-6, b
+    for a, b in itertools.combinations(boxes, 2):
+        assert not _boxes_overlap(a, b)
+    fx, fy, fw, fh = info.frame_mm
+    others = [(fx, fy, fx + fw, fy + fh)]
+    for k in ("inset", "credits"):
+        if k in info.boxes:
+            x, y, w, h = info.boxes[k]
+            others.append((x, y, x + w, y + h))
+    for b in boxes:
+        for o in others:
+            assert not _boxes_overlap(b, o), (b, o)
+    # shrunk gracefully: smaller text, not below the minimum, then two columns
+    from mbm_sig.maps.layout import LEGEND_MIN_SCALE
+    assert all(LEGEND_MIN_SCALE - 1e-9 <= leg["scale"] < 1 for leg in info.legends)
+    assert any(leg["ncols"] == 2 for leg in info.legends) or len({round(b[0], 3) for b in boxes}) == 2
+    # long titles wrap inside the column
+    from mbm_sig.maps.layout import LEGEND_TITLE_SIZE, measure
+    for b, (blk, _, _) in zip(boxes, m._layout(m._blocks())["blocks"]):
+        assert all(measure(s, LEGEND_TITLE_SIZE * blk.scale, "bold")[0] <= blk.max_w + 1e-6 for s in blk.title_lines())

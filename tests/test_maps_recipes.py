@@ -181,3 +181,25 @@ def test_cli_map(cat, tmp_path, monkeypatch, capsys):
     assert out.exists() and out.with_suffix(".png").exists()
     assert cli_map([str(RECIPES / "cites_lens_lievin.yaml"), "-o", str(out)]) == 1
     assert "template parameter {nom} is not given" in capsys.readouterr().err
+
+
+def test_recipe_frame_and_label_placement_options(cat, tmp_path):
+    doc = yaml.safe_load((RECIPES / "densite_bassin.yaml").read_text(encoding="utf-8"))
+    doc["frame"] = "stretch"
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(RecipeError, match="frame: must be fit or fixed"):
+        load_recipe(p)
+    doc["frame"] = "fixed"
+    doc["layers"][2]["labels"]["placement"] = "nowhere"
+    p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(RecipeError, match="placement: must be around or center"):
+        load_recipe(p)
+    doc["layers"][2]["labels"]["placement"] = "center"
+    p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    fixed = render_recipe(load_recipe(p), cat, tmp_path / "fixed.pdf")
+    fit = render_recipe(load_recipe(RECIPES / "densite_bassin.yaml"), cat, tmp_path / "fit.pdf")
+    e = fit.extent
+    fx, fy, fw, fh = fit.frame_mm
+    assert fw / fh == pytest.approx((e[2] - e[0]) / (e[3] - e[1]), rel=1e-6)
+    assert fixed.frame_mm[3] > fh                      # the basin is wider than the fixed frame

@@ -130,6 +130,14 @@ class Page:
         self.fig.add_artist(p)
         return p
 
+    def marker(self, cx, cy, marker, size_mm, **kw):
+        """A matplotlib marker centred at (cx, cy) mm, ``size_mm`` its markersize in mm."""
+        from matplotlib.transforms import Affine2D
+        t = Affine2D().scale(size_mm / 25.4).translate(cx / 25.4, (self.H - cy) / 25.4) + self.fig.dpi_scale_trans
+        p = PathPatch(marker_path(marker), transform=t, **kw)
+        self.fig.add_artist(p)
+        return p
+
     def circle(self, cx, cy, r_mm, **kw):
         """A true circle (isotropic) centred at (cx, cy) mm, radius in mm."""
         c = Circle((cx / 25.4, (self.H - cy) / 25.4), r_mm / 25.4,
@@ -144,10 +152,36 @@ class Page:
 LEGEND_TITLE_SIZE = 7.5
 LEGEND_SIZE = 6.5
 LEGEND_MAX_W = 55.0
+LEGEND_MIN_SCALE = 0.8          # legend text never below 6.5 × 0.8 = 5.2 pt
+COL_GAP = 3.0                   # between the columns of a two-column block
+
+
+@functools.lru_cache(maxsize=64)
+def marker_path(marker: str) -> Path:
+    """Unit path of a matplotlib marker (size 1 = a ``markersize`` of 1): the map and the
+    legend draw the same path at the same scale, so a symbol has one size everywhere."""
+    from matplotlib.markers import MarkerStyle
+    ms = MarkerStyle(marker or "o")
+    return ms.get_path().transformed(ms.get_transform())
+
+
+def marker_filled(marker: str) -> bool:
+    from matplotlib.markers import MarkerStyle
+    return MarkerStyle(marker or "o").is_filled()
+
+
+def marker_extent(marker: str, size_mm: float) -> tuple[float, float]:
+    """(width, height) in mm of a marker drawn with a ``markersize`` of ``size_mm``."""
+    e = marker_path(marker).get_extents()
+    return e.width * size_mm, e.height * size_mm
 
 
 @dataclass
 class LegendBlock:
+    """One legend block. ``scale`` shrinks its text and swatches (never the symbols, whose
+    size is the map's); ``ncols`` lays the entries of a list block in columns;
+    ``max_w`` is the width the title and the entry labels wrap to."""
+
     kind: str                                   # choro, prop, typo, symbols, base
     title: str
     entries: list = field(default_factory=list)  # kind-specific
@@ -156,88 +190,164 @@ class LegendBlock:
     nodata: tuple | None = None                 # (colour, label) when no-data features exist
     decimals: int = 0
     max_w: float = LEGEND_MAX_W
+    scale: float = 1.0
+    ncols: int = 1
+    symbol: str = "circle"                      # prop: circle or square
+    sym: dict | None = None                     # symbols: marker style of the no-data entry
 
     BOX_W, BOX_H = 7.0, 4.0
 
+    # sizes at the block's scale
+    @property
+    def title_size(self):
+        return LEGEND_TITLE_SIZE * self.scale
+
+    @property
+    def text_size(self):
+        return LEGEND_SIZE * self.scale
+
     def title_lines(self):
-        return wrap(fmt.typo(self.title), self.max_w, LEGEND_TITLE_SIZE, "bold") if self.title else []
+        return wrap(fmt.typo(self.title), self.max_w, self.title_size, "bold") if self.title else []
+
+    def _title_h(self):
+        tl = self.title_lines()
+        return len(tl) * line_height(self.title_size) + (1.5 * self.scale if tl else 0)
+
+    def _items(self):
+        items = list(self.entries)
+        if self.nodata:
+            st = dict(self.sym or {}) if self.kind == "symbols" else {}
+            st["fill"] = self.nodata[0]
+            items.append((self.nodata[1], st))
+        return items
+
+    def _swatch_w(self, items):
+        marks = [marker_extent(st["marker"], st.get("size_mm", 4 * PT_MM))[0] for _, st in items if st.get("marker")]
+        if marks and len(marks) == len(items):          # symbols only: a column as wide as they are
+            return max(max(marks) + 1.0, 4.0 * self.scale)
+        return max([self.BOX_W * self.scale] + [m + 0.4 for m in marks])
+
+    def list_layout(self):
+        """Geometry of a list block (typo, symbols, base): ``(columns, swatch_w, gap)``, each
+        column a list of rows ``(label_lines, style, y_offset, row_h)`` and its width."""
+        items = self._items()
+        sw = self._swatch_w(items)
+        gap = 1.5 * self.scale
+        n = max(1, min(self.ncols, len(items)))
+        col_w = (self.max_w - COL_GAP * (n - 1)) / n
+        label_w = max(col_w - sw - gap, 8.0)
+        fs, lh = self.text_size, line_height(self.text_size, 1.15)
+        per = -(-len(items) // n) if items else 0
+        cols = []
+        for c in range(n):
+            rows, y, w = [], 0.0, 0.0
+            for label, st in items[c * per:(c + 1) * per]:
+                lines = wrap(label, label_w, fs)
+                mh = marker_extent(st["marker"], st.get("size_mm", 4 * PT_MM))[1] + 0.6 if st.get("marker") else 0
+                rh = max(self.BOX_H * self.scale, mh, len(lines) * lh + 0.4)
+                rows.append((lines, st, y, rh))
+                y += rh + 1.0 * self.scale
+                w = max(w, sw + gap + max(measure(s, fs)[0] for s in lines))
+            cols.append((rows, w, y))
+        return cols, sw, gap
 
     def size(self) -> tuple[float, float]:
         tl = self.title_lines()
-        w = max([measure(s, LEGEND_TITLE_SIZE, "bold")[0] for s in tl] + [0])
-        h = len(tl) * line_height(LEGEND_TITLE_SIZE) + (1.5 if tl else 0)
-        bw, bh = self.BOX_W, self.BOX_H
+        w = max([measure(s, self.title_size, "bold")[0] for s in tl] + [0])
+        h = self._title_h()
+        bw, bh = self.BOX_W * self.scale, self.BOX_H * self.scale
         if self.kind == "choro":
             labels = self.break_labels()
-            w = max(w, bw + 1.5 + max(measure(s, LEGEND_SIZE)[0] for s in labels))
-            h += (len(labels) - 1) * bh + 1.5
+            w = max(w, bw + 1.5 * self.scale + max(measure(s, self.text_size)[0] for s in labels))
+            h += (len(labels) - 1) * bh + 1.5 * self.scale
             if self.nodata:
-                h += 2 + bh
-                w = max(w, bw + 1.5 + measure(self.nodata[1], LEGEND_SIZE)[0])
+                h += 2 * self.scale + bh
+                w = max(w, bw + 1.5 * self.scale + measure(self.nodata[1], self.text_size)[0])
         elif self.kind == "prop":
             rmax = self.entries[0][1]
-            lw = max(measure(s, LEGEND_SIZE)[0] for s, _ in self.entries)
+            lw = max(measure(s, self.text_size)[0] for s, _ in self.entries)
             w = max(w, 2 * rmax + 4 + lw)
             h += 2 * rmax + 1.5
-        else:  # typo, symbols, base: one row per entry
-            for label, _style in self.entries:
-                w = max(w, bw + 1.5 + measure(label, LEGEND_SIZE)[0])
-            h += len(self.entries) * (bh + 1.0)
-            if self.nodata:
-                h += bh + 1.0
-                w = max(w, bw + 1.5 + measure(self.nodata[1], LEGEND_SIZE)[0])
+        else:  # typo, symbols, base: rows of entries, in one or more columns
+            cols, _, _ = self.list_layout()
+            w = max(w, sum(cw for _, cw, _ in cols) + COL_GAP * (len(cols) - 1))
+            h += max([ch for _, _, ch in cols] + [0])
         return w, h
 
     def break_labels(self) -> list[str]:
         return [fmt.num(b, self.decimals) for b in self.breaks]
 
-    def draw(self, page: Page, x: float, y: float) -> None:
-        y = page.lines(x, y, self.title_lines(), LEGEND_TITLE_SIZE, weight="bold")
+    def draw(self, page: Page, x: float, y: float) -> list:
+        """Draw the block with its top-left corner at (x, y) mm. Returns what was drawn for
+        each symbol entry: ``(label, marker, width_mm, height_mm)`` (render info, tests)."""
+        drawn = []
+        y0 = y
+        y = page.lines(x, y, self.title_lines(), self.title_size, weight="bold")
         if self.title_lines():
-            y += 1.5
-        bw, bh = self.BOX_W, self.BOX_H
+            y += 1.5 * self.scale
+        bw, bh = self.BOX_W * self.scale, self.BOX_H * self.scale
+        fs = self.text_size
         if self.kind == "choro":
             labels = self.break_labels()
             k = len(self.colors)
-            y += 0.5 * line_height(LEGEND_SIZE) * 0.3
+            y += 0.5 * line_height(fs) * 0.3
             for i in range(k):                       # highest class on top
                 cls = k - 1 - i
                 page.rect(x, y + i * bh, bw, bh, facecolor=self.colors[cls], edgecolor=GREY, linewidth=0.3)
             # break labels centred on the box edges (digits: cap height ~0.73 em)
-            page.block(x + bw + 1.5, y + 0.73 * LEGEND_SIZE * PT_MM / 2, labels[::-1], LEGEND_SIZE, bh)
+            page.block(x + bw + 1.5 * self.scale, y + 0.73 * fs * PT_MM / 2, labels[::-1], fs, bh)
             y += k * bh
             if self.nodata:
-                y += 2
+                y += 2 * self.scale
                 page.rect(x, y, bw, bh, facecolor=self.nodata[0], edgecolor=GREY, linewidth=0.3)
-                page.text(x + bw + 1.5, y + bh / 2, self.nodata[1], size=LEGEND_SIZE, va="center_baseline")
+                page.text(x + bw + 1.5 * self.scale, y + bh / 2, self.nodata[1], size=fs, va="center_baseline")
         elif self.kind == "prop":
             style = self.colors or {}
             rmax = self.entries[0][1]
             base = y + 2 * rmax
             cx = x + rmax
             for label, r in self.entries:
-                page.circle(cx, base - r, r, facecolor=style.get("fill", "#ffffff"),
-                            edgecolor=style.get("edgecolor", GREY), linewidth=0.4)
+                kw = dict(facecolor=style.get("fill", "#ffffff"), edgecolor=style.get("edgecolor", GREY),
+                          linewidth=0.4)
+                if self.symbol == "square":
+                    page.rect(cx - r, base - 2 * r, 2 * r, 2 * r, **kw)
+                else:
+                    page.circle(cx, base - r, r, **kw)
+                drawn.append((label, self.symbol, 2 * r, 2 * r))
             for label, r in self.entries:
                 ty = base - 2 * r
                 page.segment(cx, ty, x + 2 * rmax + 2, ty, color=GREY, linewidth=0.3)
-                page.text(x + 2 * rmax + 2.5, ty, label, size=LEGEND_SIZE, va="center_baseline")
+                page.text(x + 2 * rmax + 2.5, ty, label, size=fs, va="center_baseline")
         else:
-            for label, st in self.entries + ([(self.nodata[1], {"fill": self.nodata[0]})] if self.nodata else []):
-                if self.kind == "symbols" or st.get("marker"):
-                    page.circle(x + bw / 2, y + bh / 2, min(bh / 2 - 0.4, 1.4),
-                                facecolor=st.get("fill", "#000"), edgecolor=st.get("edgecolor", "#ffffff"),
-                                linewidth=0.3)
-                elif st.get("line"):
-                    page.segment(x, y + bh / 2, x + bw, y + bh / 2, color=st.get("edgecolor", INK),
-                                 linewidth=st.get("linewidth", 0.6), linestyle=st.get("linestyle", "-"))
-                else:
-                    fill = st.get("fill", "none")
-                    page.rect(x, y, bw, bh, facecolor=fill, edgecolor=st.get("edgecolor", GREY),
-                              linewidth=max(0.3, min(st.get("linewidth", 0.3), 1.2)),
-                              linestyle=st.get("linestyle", "-"), hatch=st.get("hatch"))
-                page.text(x + bw + 1.5, y + bh / 2, label, size=LEGEND_SIZE, va="center_baseline")
-                y += bh + 1.0
+            cols, sw, gap = self.list_layout()
+            lh = line_height(fs, 1.15)
+            xc = x
+            for rows, cw, _ in cols:
+                for lines, st, dy, rh in rows:
+                    yc = y + dy + rh / 2
+                    if st.get("marker"):
+                        size_mm = st.get("size_mm", 4 * PT_MM)
+                        m = st["marker"]
+                        filled = marker_filled(m)
+                        page.marker(xc + sw / 2, yc, m, size_mm,
+                                    facecolor=st.get("fill", "#000") if filled else "none",
+                                    edgecolor=st.get("edgecolor", "#ffffff") if filled else st.get("fill", "#000"),
+                                    linewidth=st.get("linewidth", 0.3) if filled else max(st.get("linewidth", 0.3), 0.8))
+                        drawn.append((lines[0] if len(lines) == 1 else " ".join(lines), m,
+                                      *marker_extent(m, size_mm)))
+                    elif st.get("line"):
+                        page.segment(xc, yc, xc + bw, yc, color=st.get("edgecolor", INK),
+                                     linewidth=st.get("linewidth", 0.6), linestyle=st.get("linestyle", "-"))
+                    else:
+                        fill = st.get("fill", "none")
+                        page.rect(xc, yc - bh / 2, bw, bh, facecolor=fill, edgecolor=st.get("edgecolor", GREY),
+                                  linewidth=max(0.3, min(st.get("linewidth", 0.3), 1.2)),
+                                  linestyle=st.get("linestyle", "-"), hatch=st.get("hatch"))
+                    for i, s in enumerate(lines):
+                        page.text(xc + sw + gap, yc + (i - (len(lines) - 1) / 2) * lh, s, size=fs,
+                                  va="center_baseline")
+                xc += cw + COL_GAP
+        return drawn
 
 
 # --------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ the catalogue's layer definitions before anything is read or drawn, then rendere
     subtitle: Bassin minier, 2023
     extent: {layer: arrondissements, where: {bassin_minier: true}}   # or {bbox: [x0, y0, x1, y1]}
     margin: 0.05
+    frame: fit                    # the frame fits the extent's aspect (default); fixed: fills the page
     fictive: false
     layers:
       - layer: communes           # a catalogue layer
@@ -19,7 +20,7 @@ the catalogue's layer definitions before anything is read or drawn, then rendere
         k: 6
         palette: YlOrRd
         legend_title: …
-        labels: {var: nom, size: 6, priority: population}
+        labels: {var: nom, size: 6, priority: population}   # placement: around (points) / center
     inset: {layer: departements, context: bassin_minier}   # or false
     scalebar: true
     arrow: true
@@ -46,16 +47,16 @@ import yaml
 from mbm_sig.maps import expr
 from mbm_sig.maps.classify import METHODS, ALIASES
 from mbm_sig.maps.palettes import class_range, is_palette, PALETTES
-from mbm_sig.maps.sheet import LAYER_TYPES, ORIENTATIONS, PAGES, Map, MapError
+from mbm_sig.maps.sheet import FRAMES, LAYER_TYPES, ORIENTATIONS, PAGES, PLACEMENTS, Map, MapError
 
 TOP_KEYS = {"page", "orientation", "title", "subtitle", "extent", "margin", "fictive", "layers",
             "inset", "scalebar", "arrow", "legend", "credits", "metadata", "logo", "simplify_mm",
-            "description", "name", "basemap"}
+            "description", "name", "basemap", "frame"}
 LAYER_KEYS = {"layer", "where", "join", "computed", "type", "var", "var2", "method", "k", "breaks",
               "palette", "colors", "nodata", "nodata_label", "legend", "legend_title", "legend_title2",
               "legend_decimals", "legend_label", "inches", "symbol", "fill", "edgecolor", "linewidth",
               "linestyle", "alpha", "marker", "size", "hatch", "order", "fictive", "labels", "clip"}
-LABEL_KEYS = {"var", "size", "halo", "priority", "color", "weight", "max_labels", "where"}
+LABEL_KEYS = {"var", "size", "halo", "priority", "color", "weight", "max_labels", "where", "placement"}
 STYLE_KEYS = ("fill", "edgecolor", "linewidth", "linestyle", "marker", "size", "hatch", "alpha")
 PARAM = re.compile(r"\{([A-Za-z_]\w*)\}")
 
@@ -143,6 +144,9 @@ def check_structure(r: Recipe) -> None:
     m = d.get("margin", 0.05)
     if not isinstance(m, (int, float)) or not 0 <= m < 1:
         raise r.fail("margin", f"must be a number between 0 and 1, not {m!r}")
+    fr = d.get("frame", "fit")
+    if fr not in FRAMES:
+        raise r.fail("frame", f"must be fit or fixed, not {fr!r}")
     layers = d.get("layers")
     if not isinstance(layers, list) or not layers:
         raise r.fail("layers", "a non-empty list of layers is required")
@@ -195,6 +199,8 @@ def check_structure(r: Recipe) -> None:
             unknown = set(lab) - LABEL_KEYS
             if unknown:
                 raise r.fail(f"{key}.labels.{sorted(unknown)[0]}", f"unknown key (known: {', '.join(sorted(LABEL_KEYS))})")
+            if lab.get("placement", "around") not in PLACEMENTS:
+                raise r.fail(f"{key}.labels.placement", f"must be around or center, not {lab['placement']!r}")
     ext = d.get("extent")
     if ext is not None:
         if isinstance(ext, list):
@@ -298,6 +304,11 @@ def _read(cat, spec: dict, bbox=None):
     return df
 
 
+def _on_points(geoms) -> bool:
+    import shapely
+    return bool(len(geoms)) and bool(np.all(np.isin(shapely.get_type_id(geoms), (0, 4))))
+
+
 def _is_fictive(df) -> bool:
     return "fictif" in getattr(df, "columns", []) and bool(pd.Series(df["fictif"]).fillna(False).astype(bool).any())
 
@@ -321,7 +332,7 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
         used.append(ext["layer"])
     m = Map(page=d.get("page", "A4"), orientation=d.get("orientation", "portrait"), extent=bounds,
             margin=float(d.get("margin", 0.05)), fictive=bool(d.get("fictive", False)),
-            simplify_mm=float(d.get("simplify_mm", 0.15)))
+            simplify_mm=float(d.get("simplify_mm", 0.15)), frame=d.get("frame", "fit"))
     read_bbox = None
     if bounds is not None:
         cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
@@ -398,14 +409,23 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
         lab = spec.get("labels")
         if lab:
             ldf = df
+            mask = np.ones(len(df), dtype=bool)
             if lab.get("where"):
-                mask = np.ones(len(df), dtype=bool)
                 for f, v in lab["where"].items():
                     mask &= df[f].isin(v if isinstance(v, list) else [v]).to_numpy()
                 ldf = df[mask]
+            # point symbols (symbols layers, prop circles on points, points of a base layer):
+            # labels beside them; polygons (and prop circles on polygons): centred
+            L = m._layers[-1]
+            sym_r = m.symbol_radius(L)
+            if np.ndim(sym_r):
+                sym_r = np.asarray(sym_r)[mask]
             m.labels(ldf, var=lab["var"], size=float(lab.get("size", 6)), halo=bool(lab.get("halo", True)),
                      priority=lab.get("priority"), color=lab.get("color", "#1a1a1a"),
-                     weight=lab.get("weight", "normal"), max_labels=lab.get("max_labels"))
+                     weight=lab.get("weight", "normal"), max_labels=lab.get("max_labels"),
+                     placement=lab.get("placement"), symbol_mm=sym_r,
+                     where_points=True if (t == "symbols" or (t in ("prop", "prop_choro") and _on_points(L.geoms)))
+                     else None)
     if d.get("title"):
         m.title(str(d["title"]))
     if d.get("subtitle"):

@@ -10,7 +10,17 @@ matplotlib at an exact ISO page size.
     info = m.save("densite.pdf")
 
 Drawing is deferred to :meth:`Map.draw` / :meth:`Map.save` so the frame, the scale and
-the legend can be laid out together. Geometry is filtered to the extent, clipped and
+the legend can be laid out together. The frame fits the extent (``frame="fit"``, QGIS «fit
+frame to extent»): its height (or width) shrinks to the extent's aspect within the space
+left by the title and the legend column or band (never below ``FRAME_MIN`` of it), and the
+legend, inset and credits are placed against the actual frame; ``frame="fixed"`` keeps the
+whole available area and pads the extent instead. Legends of ``typo`` and ``symbols`` layers
+list only the categories drawn in the sheet's extent, in the layer's order. Labels of point
+layers sit beside their symbol (``placement="around"``), polygon labels are centred. Point
+symbols are matplotlib markers (``o s D ^ v P X * p h``…) drawn at the same size on the map
+and in the legend. In the right-hand legend column of landscape sheets, titles and entries
+wrap; when the blocks do not fit above the inset and credits, the legend text shrinks (down
+to ``LEGEND_MIN_SCALE``), then long blocks go to two columns. Geometry is filtered to the extent, clipped and
 simplified to print resolution (``simplify_mm`` on paper) before it reaches matplotlib,
 and each thematic layer becomes a few compound paths.
 """
@@ -20,7 +30,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace as dc_replace
 from typing import Any
 
 import matplotlib
@@ -31,9 +41,11 @@ from matplotlib import patheffects
 from matplotlib.collections import CircleCollection, PathCollection, RegularPolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch
+from matplotlib.transforms import IdentityTransform
 
 from mbm_sig.maps import fmt, fonts, geom, layout
 from mbm_sig.maps.classify import assign, classify, normalise_method
+from mbm_sig.maps.labels import place as place_labels
 from mbm_sig.maps.layout import PT_MM, LegendBlock, Page, measure
 from mbm_sig.maps.palettes import QUALITATIVE, colors as palette_colors
 
@@ -43,6 +55,9 @@ LAYER_TYPES = ("choro", "prop", "prop_choro", "typo", "symbols", "base")
 NODATA = "#d9d9d9"
 NODATA_LABEL = "Pas de données"
 PRODUCER = "Mission Bassin Minier"
+FRAMES = ("fit", "fixed")
+FRAME_MIN = 0.4          # a fitted frame keeps at least 40 % of the available height (width)
+PLACEMENTS = ("around", "center")
 
 layout.FONT = fonts.ensure()     # reduced DejaVu Sans: fast PDF font subsetting
 RC = {
@@ -70,6 +85,8 @@ class RenderInfo:
     legends: list[dict] = field(default_factory=list)     # per thematic layer
     texts: dict = field(default_factory=dict)            # title, subtitle, credits lines
     features: dict = field(default_factory=dict)          # layer index -> features drawn
+    symbols: dict = field(default_factory=dict)           # layer index -> marker, size on the map
+    boxes: dict = field(default_factory=dict)             # layout boxes (mm, top-left): inset, credits…
     pages: int = 1
     path: str | None = None
     layers: list = field(default_factory=list)            # catalogue layers read (recipes)
@@ -137,6 +154,8 @@ class _Layer:
     legend: list = field(default_factory=list)  # LegendBlock(s)
     fictive: bool = False
     name: str = ""
+    cat_legend: bool = False                   # legend entries are the categories (filterable)
+    source: int = 0                            # id() of the data (labels find their symbols)
 
 
 _INSET_CACHE: dict = {}
@@ -201,11 +220,14 @@ class Map:
 
     def __init__(self, page: str = "A4", orientation: str = "portrait", extent=None,
                  margin: float = 0.05, fictive: bool = False, simplify_mm: float = 0.15,
-                 background: str = "#ffffff"):
+                 background: str = "#ffffff", frame: str = "fit"):
         if page not in PAGES:
             raise MapError(f"unknown page size {page!r}; known sizes: {', '.join(PAGES)}")
         if orientation not in ORIENTATIONS:
             raise MapError(f"orientation must be portrait or landscape, not {orientation!r}")
+        if frame not in FRAMES:
+            raise MapError(f"frame must be fit or fixed, not {frame!r}")
+        self.frame = frame
         w, h = PAGES[page]
         self.page, self.orientation = page, orientation
         self.W, self.H = (w, h) if orientation == "portrait" else (h, w)
@@ -248,7 +270,7 @@ class Map:
                 raise MapError(f"field {v!r} not in the layer data")
         st = dict(fill=fill, edgecolor=edgecolor, linewidth=linewidth, linestyle=linestyle,
                   alpha=alpha, marker=marker, size=size, hatch=hatch)
-        L = _Layer(type=type, geoms=g, style=st, fictive=fictive, name=name)
+        L = _Layer(type=type, geoms=g, style=st, fictive=fictive, name=name, source=id(data))
         self.fictive = self.fictive or fictive
 
         def classed(values, title):
@@ -286,6 +308,7 @@ class Map:
                 pblock.colors["edgecolor"] = "#636363"
             L.style["fill"] = sym_fill
             L.style["symbol"] = symbol
+            pblock.symbol = "square" if symbol == "square" else "circle"
             L.legend = [pblock]
             if type == "prop_choro":
                 _, L.classes, L.breaks, L.colors, block = classed(data[var2], legend_title2 or str(var2))
@@ -308,22 +331,32 @@ class Map:
             if type == "symbols" or shapely.get_type_id(g[:1]).tolist() in ([0], [4]):
                 L.anchors = geom.anchor_points(g)
             kind = "symbols" if L.anchors is not None else "typo"
-            entries = [(str(c), {"fill": col, "edgecolor": edgecolor or ("#ffffff" if kind == "symbols" else "#4d4d4d")})
+            sym = None
+            if kind == "symbols":     # the legend draws the map's marker at the map's size
+                sym = {"marker": marker or "o", "size_mm": (size or 4.0) * PT_MM,
+                       "edgecolor": edgecolor or "#ffffff", "linewidth": linewidth if linewidth is not None else 0.3}
+            entries = [(str(c), {**(sym or {}), "fill": col,
+                                 "edgecolor": edgecolor or ("#ffffff" if kind == "symbols" else "#4d4d4d")})
                        for c, col in zip(present, L.colors)]
+            L.cat_legend = bool(var)
             if not var:
-                entries = [(legend_label or legend_title or "", {"fill": fill or "#000000", "edgecolor": edgecolor or "#ffffff"})]
+                entries = [(legend_label or legend_title or "", {**(sym or {}), "fill": fill or "#000000",
+                                                                 "edgecolor": edgecolor or "#ffffff"})]
                 L.classes = np.zeros(len(g), dtype=int)
                 L.colors = [fill or "#000000"]
             L.legend = [LegendBlock(kind, legend_title if legend_title is not None else (str(var) if var else ""),
-                                    entries=entries,
+                                    entries=entries, sym=sym,
                                     nodata=(nodata, "Autre ou non renseigné") if (L.classes < 0).any() else None)]
         else:  # base
             if legend_label:
-                is_line = (fill in (None, "none")) and not shapely.get_type_id(g[:1]).tolist() == [0]
-                L.legend = [LegendBlock("base", "", entries=[(legend_label, {
-                    "fill": fill or "none", "edgecolor": edgecolor or "#333333", "linewidth": linewidth or 0.6,
-                    "linestyle": linestyle, "line": is_line, "hatch": hatch,
-                    "marker": marker if shapely.get_type_id(g[:1]).tolist() == [0] else None})])]
+                is_pt = shapely.get_type_id(g[:1]).tolist() in ([0], [4])
+                is_line = (fill in (None, "none")) and not is_pt
+                st = {"fill": fill or "none", "edgecolor": edgecolor or "#333333", "linewidth": linewidth or 0.6,
+                      "linestyle": linestyle, "line": is_line, "hatch": hatch, "marker": marker if is_pt else None}
+                if is_pt:       # drawn like _draw_points draws them
+                    st.update(fill=fill or "#000000", edgecolor=edgecolor or "#ffffff", size_mm=(size or 4.0) * PT_MM,
+                              linewidth=linewidth if linewidth is not None else 0.3)
+                L.legend = [LegendBlock("base", "", entries=[(legend_label, st)])]
         if not legend:
             L.legend = []
         self._layers.append(L)
@@ -331,8 +364,14 @@ class Map:
 
     def labels(self, data, var: str, size: float = 6.0, halo: bool = True, priority: str | None = None,
                color: str = "#1a1a1a", weight: str = "normal", max_labels: int | None = None,
-               where_points: bool | None = None) -> "Map":
-        """Labels with halo and collision avoidance (lower-priority labels are dropped)."""
+               where_points: bool | None = None, placement: str | None = None, symbol_mm=None) -> "Map":
+        """Labels with halo and collision avoidance (lower-priority labels are dropped).
+
+        ``placement``: ``"around"`` puts each label beside its symbol (right, left, above,
+        below, diagonals: the first that fits), ``"center"`` on its anchor; by default
+        around for point data, centred for polygons. ``symbol_mm``: radius (mm, one number
+        or one per feature) of the symbol the label must clear; by default the symbols of
+        the layer added from the same data, else 0.8 mm."""
         if not hasattr(data, "columns") or var not in data.columns:
             raise MapError(f"label field {var!r} not in the layer data")
         if priority is not None and priority not in data.columns:
@@ -340,11 +379,26 @@ class Map:
         g = _geoms(data)
         pts = where_points if where_points is not None else bool(len(g)) and bool(
             np.all(np.isin(shapely.get_type_id(g), (0, 4))))
-        self._labels.append(dict(
+        if placement is None:
+            placement = "around" if pts else "center"
+        if placement not in PLACEMENTS:
+            raise MapError(f"label placement must be around or center, not {placement!r}")
+        if symbol_mm is None:
+            src = [L for L in self._layers if L.source == id(data)]
+            symbol_mm = self.symbol_radius(src[-1]) if src else 0.8
+        self._labels.append(dict(around=placement == "around", offset=symbol_mm,
             anchors=geom.anchor_points(g), texts=[("" if v is None or v != v else str(v)) for v in data[var]],
             priority=pd.to_numeric(data[priority], errors="coerce").to_numpy(float) if priority else None,
             size=size, halo=halo, color=color, weight=weight, points=pts, max_labels=max_labels))
         return self
+
+    @staticmethod
+    def symbol_radius(L: "_Layer"):
+        """Radius in mm of a layer's point symbols (one per feature for prop layers)."""
+        if L.type in ("prop", "prop_choro") and L.sizes is not None:
+            return L.sizes * PT_MM
+        w, h = layout.marker_extent(L.style.get("marker") or "o", (L.style.get("size") or 4.0) * PT_MM)
+        return max(w, h) / 2
 
     # ---------------------------------------------------------------- layout pieces
     def title(self, text: str) -> "Map":
@@ -404,24 +458,103 @@ class Map:
         raise MapError("no extent: give Map(extent=...) or add a layer first")
 
     # ---------------------------------------------------------------- drawing
-    def _blocks(self):
+    def _blocks(self, clip=None):
         """Legend blocks: one per thematic layer, then the untitled single entries of base
-        and symbol layers (outlines, terrils, puits…) gathered in one last block."""
+        and symbol layers (outlines, terrils, puits…) gathered in one last block. With
+        ``clip`` (ground bbox), typo and symbols blocks keep only the categories of the
+        features drawn in it (in the layer's order); a block left empty is dropped."""
         if not self._legend:
             return []
         blocks, misc = [], []
         for L in self._layers:
+            present = self._drawn_classes(L, clip) if (clip is not None and L.cat_legend) else None
             for b in L.legend:
+                b = dc_replace(b, entries=list(b.entries))
+                if present is not None and b.kind in ("typo", "symbols"):
+                    b.entries = [e for i, e in enumerate(b.entries) if i in present]
+                    if -1 not in present:
+                        b.nodata = None
+                    if not b.entries and not b.nodata:
+                        continue
                 if b.kind in ("base", "symbols") and not b.title and len(b.entries) == 1:
                     st = dict(b.entries[0][1])
                     if b.kind == "symbols":
-                        st["marker"] = "o"
+                        st.setdefault("marker", "o")
                     misc.append((b.entries[0][0], st))
                 else:
                     blocks.append(b)
         if misc:
             blocks.append(LegendBlock("base", "", entries=misc))
         return blocks
+
+    @staticmethod
+    def _drawn_index(L, clip) -> np.ndarray:
+        """Indices of the features of a typo / symbols layer drawn in ``clip``."""
+        x0, y0, x1, y1 = clip
+        if L.anchors is not None:
+            xy = L.anchors
+            return np.flatnonzero((xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1))
+        idx = np.flatnonzero(geom.in_extent(L.geoms, clip))
+        if len(idx):
+            idx = idx[shapely.intersects(L.geoms[idx], shapely.box(*clip))]
+        return idx
+
+    def _drawn_classes(self, L, clip) -> set:
+        return set(np.unique(L.classes[self._drawn_index(L, clip)]).tolist())
+
+    def _fit_frame(self, avail_w, avail_h):
+        """Frame size (w, h) in mm: the available area, shrunk in one direction to the
+        extent's aspect ratio (``frame="fit"``), never below ``FRAME_MIN`` of it."""
+        if self.frame == "fixed" or avail_w <= 0 or avail_h <= 0:
+            return avail_w, avail_h
+        x0, y0, x1, y1 = self.extent_bounds
+        a = max(x1 - x0, 1.0) / max(y1 - y0, 1.0)
+        if a >= avail_w / avail_h:
+            return avail_w, max(avail_w / a, FRAME_MIN * avail_h)
+        return max(avail_h * a, FRAME_MIN * avail_w), avail_h
+
+    @staticmethod
+    def _column_height(blocks, gap=5.0):
+        hs = [b.size()[1] for b in blocks]
+        return sum(hs) + gap * (blocks[0].scale if blocks else 1) * max(len(hs) - 1, 0)
+
+    @staticmethod
+    def _flow(blocks, room, nb, width):
+        """Blocks top to bottom in ``nb`` columns of ``width`` mm (a new column when the
+        next block would pass ``room``): [(block, dx, dy)], height."""
+        out, col, y, h = [], 0, 0.0, 0.0
+        for b in blocks:
+            bh = b.size()[1]
+            if y > 0 and y + bh > room and col < nb - 1:
+                col, y = col + 1, 0.0
+            out.append((b, col * (width + 4.0), y))
+            h = max(h, y + bh)
+            y += bh + 5 * b.scale
+        return out, h
+
+    def _fit_column(self, blocks, width, room, nb=1):
+        """Shrink the legend blocks of a column (``nb`` columns of blocks, each ``width``
+        mm) until they fit in ``room`` mm: smaller text (down to LEGEND_MIN_SCALE), then
+        long list blocks with their entries in two columns. Returns [(block, dx, dy)], height."""
+        for b in blocks:
+            b.max_w, b.ncols = width, 1
+        scales = [1.0]
+        while scales[-1] - 0.05 >= layout.LEGEND_MIN_SCALE - 1e-9:
+            scales.append(round(scales[-1] - 0.05, 2))
+        for sc in scales:
+            for b in blocks:
+                b.scale = sc
+            pos, h = self._flow(blocks, room, nb, width)
+            if h <= room:
+                return pos, h
+        lists = sorted([b for b in blocks if b.kind in ("typo", "symbols", "base") and len(b._items()) >= 4],
+                       key=lambda b: -b.size()[1])
+        for b in lists:
+            b.ncols = 2
+            pos, h = self._flow(blocks, room, nb, width)
+            if h <= room:
+                return pos, h
+        return self._flow(blocks, room, nb, width)
 
     def _layout(self, blocks):
         """Frame (x, y, w, h) in mm and positions of legend blocks, inset, credits."""
@@ -432,7 +565,6 @@ class Map:
         y_title = y
         y += len(title_lines) * layout.line_height(15, 1.15) + len(sub_lines) * layout.line_height(9.5)
         top = y + (3 if (title_lines or sub_lines) else 0)
-        sizes = [b.size() for b in blocks]
         plan = dict(title=title_lines, subtitle=sub_lines, y_title=y_title, blocks=[])
         inset_w = 42.0 if self._inset else 0.0
         cred_size = 6.0
@@ -440,8 +572,10 @@ class Map:
             cred_w = W - 2 * M - (inset_w + 5 if inset_w else 0)
             cred = self._credit_lines(cred_w, cred_size)
             cred_h = len(cred) * layout.line_height(cred_size)
-            legend_h = max([h for _, h in sizes] + [0])
             legend_avail = W - 2 * M - (inset_w + 6 if inset_w else 0)
+            for b in blocks:
+                b.max_w = min(layout.LEGEND_MAX_W, legend_avail)
+            sizes = [b.size() for b in blocks]
             # one row of blocks; a second row when they do not fit
             rows, row, x = [], [], 0.0
             for b, (w, h) in zip(blocks, sizes):
@@ -453,32 +587,66 @@ class Map:
             if row:
                 rows.append(row)
             legend_h = sum(max(h for _, _, h in r) + 4 for r in rows)
-            band = max(legend_h, inset_w * 0.95 if inset_w else 0) + (cred_h + 3 if cred else 0)
-            band = max(band, 8.0)
-            frame = (M, top, W - 2 * M, H - M - band - 5 - top)
-            yb = frame[1] + frame[3] + 5
+            inset_h = inset_w * 0.9
+            above_cred = max(legend_h, inset_w * 0.95 if inset_w else 0)
+            band = max(above_cred + (cred_h + 3 if cred else 0), 8.0)
+            avail_w, avail_h = W - 2 * M, H - M - band - 5 - top
+            fw, fh = self._fit_frame(avail_w, avail_h)
+            frame = (M + (avail_w - fw) / 2, top, fw, fh)
+            yb = top + fh + 5
             for r in rows:
                 x = M
                 for b, w, h in r:
                     plan["blocks"].append((b, x, yb))
                     x += w + 8
                 yb += max(h for _, _, h in r) + 4
-            plan["inset"] = (W - M - inset_w, frame[1] + frame[3] + 5, inset_w, inset_w * 0.9) if inset_w else None
-            plan["credits"] = (M, H - M - cred_h, cred)
+            plan["inset"] = (W - M - inset_w, top + fh + 5, inset_w, inset_h) if inset_w else None
+            # credits right under the legend band (at the page bottom when the frame is full)
+            yc = top + fh + 5 + (above_cred + 3 if above_cred else 0)
+            plan["credits"] = (M, min(yc, H - M - cred_h), cred)
+            plan["credits_w"] = cred_w
         else:
-            col_w = 62.0
-            frame = (M, top, W - 2 * M - col_w - 6, H - 2 * M - top)
-            xc = frame[0] + frame[2] + 6
-            cred = self._credit_lines(col_w, cred_size)
-            cred_h = len(cred) * layout.line_height(cred_size)
-            yb = top
-            for b, (w, h) in zip(blocks, sizes):
-                plan["blocks"].append((b, xc, yb))
-                yb += h + 5
-            ih = col_w * 0.85 if self._inset else 0
-            plan["inset"] = (xc, H - M - cred_h - 4 - ih, col_w, ih) if self._inset else None
-            plan["credits"] = (xc, H - M - cred_h, cred)
+            plan.update(self._landscape(blocks, top, cred_size))
+            frame = plan.pop("frame")
         plan["frame"] = frame
+        return plan
+
+    def _landscape(self, blocks, top, cred_size):
+        """Landscape sheet: the frame on the left, the legend column on its right (two
+        columns of blocks, then no inset, when one column cannot hold the legend)."""
+        W, H, M = self.W, self.H, 10.0
+        col1, gap = 62.0, 6.0
+        tries = [(1, True), (2, True), (2, False)] if self._inset else [(1, False), (2, False)]
+        for nb, inset in tries:
+            col_w = nb * col1 + (nb - 1) * 4.0
+            avail_w, avail_h = W - 2 * M - col_w - gap, H - M - top
+            fw, fh = self._fit_frame(avail_w, avail_h)
+            fx = M + (avail_w - fw) / 2
+            plan = dict(frame=(fx, top, fw, fh), blocks=[])
+            xc = fx + fw + gap
+            # credits under the frame when the fitted frame leaves room for them there
+            under = self._credit_lines(fw, cred_size)
+            under_h = len(under) * layout.line_height(cred_size)
+            if under and H - M - (top + fh + 4) >= under_h:
+                cred, cred_h, in_col = under, under_h, False
+                plan["credits"], plan["credits_w"] = (fx, top + fh + 4, cred), fw
+            else:
+                cred = self._credit_lines(col_w, cred_size)
+                cred_h, in_col = len(cred) * layout.line_height(cred_size), True
+                plan["credits_w"] = col_w
+            ih = col1 * 0.85 if inset else 0.0
+            bottom_h = ih + (cred_h if in_col else 0) + (4 if ih and in_col and cred else 0)
+            room = H - M - top - (bottom_h + 4 if bottom_h else 0)
+            pos, legend_h = self._fit_column(blocks, col1, room, nb) if blocks else ([], 0.0)
+            if legend_h <= room + 1e-6:
+                break
+        stack = legend_h + (4 + bottom_h if bottom_h else 0)
+        bottom = min(H - M, max(top + fh, top + stack))     # column aligned on the frame's bottom
+        plan["blocks"] = [(b, xc + dx, top + dy) for b, dx, dy in pos]
+        yi = bottom - (cred_h + 4 if in_col and cred else 0) - ih
+        plan["inset"] = (xc + col_w - col1, yi, col1, ih) if inset else None
+        if in_col:
+            plan["credits"] = (xc, bottom - cred_h, cred)
         return plan
 
     def _credit_lines(self, width, size):
@@ -496,19 +664,41 @@ class Map:
         with matplotlib.rc_context(RC):
             return self._draw(fig)
 
+    def _extent_of(self, frame):
+        fw, fh = frame[2], frame[3]
+        x0, y0, x1, y1 = ext = fit_extent(self.extent_bounds, fw / fh, self.margin)
+        pad = 0.01 * (x1 - x0)
+        return ext, (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+
+    @staticmethod
+    def _legend_key(blocks):
+        return [(b.kind, b.title, tuple(e[0] for e in b.entries), bool(b.nodata)) for b in blocks]
+
     def _draw(self, fig):
         W, H = self.W, self.H
         if fig is None:
             fig = Figure(figsize=(W / 25.4, H / 25.4), dpi=72)
         fig.patch.set_facecolor(self.background)
         page = Page(fig, W, H)
-        blocks = self._blocks()
+        filtering = self._legend and any(L.cat_legend for L in self._layers)
+        if filtering:       # first guess of the extent: the data's, with its margin
+            x0, y0, x1, y1 = self.extent_bounds
+            mx, my = (x1 - x0) * self.margin / 2 * 1.02, (y1 - y0) * self.margin / 2 * 1.02
+            blocks = self._blocks((x0 - mx, y0 - my, x1 + mx, y1 + my))
+        else:
+            blocks = self._blocks()
         plan = self._layout(blocks)
+        ext, clip = self._extent_of(plan["frame"])
+        for _ in range(2 if filtering else 0):       # legend of what the final extent shows
+            again = self._blocks(clip)
+            if self._legend_key(again) == self._legend_key(blocks):
+                break
+            blocks = again
+            plan = self._layout(blocks)
+            ext, clip = self._extent_of(plan["frame"])
         fx0, fy0, fw, fh = frame = plan["frame"]
-        x0, y0, x1, y1 = ext = fit_extent(self.extent_bounds, fw / fh, self.margin)
+        x0, y0, x1, y1 = ext
         m_per_mm = (x1 - x0) / fw
-        pad = 0.01 * (x1 - x0)
-        clip = (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
         tol = self.simplify_mm * m_per_mm
 
         if self._basemap:
@@ -517,7 +707,7 @@ class Map:
         info = RenderInfo(page=self.page, orientation=self.orientation, size_mm=(W, H), frame_mm=frame,
                           extent=ext, scale=m_per_mm * 1000, figure=fig)
         for i, L in enumerate(self._layers):
-            info.features[i] = self._draw_layer(ax, L, clip, tol, m_per_mm)
+            info.features[i] = self._draw_layer(ax, L, clip, tol, m_per_mm, info, i)
 
         def to_mm(xy):
             return np.c_[fx0 + (xy[:, 0] - x0) / m_per_mm, fy0 + (y1 - xy[:, 1]) / m_per_mm]
@@ -529,9 +719,10 @@ class Map:
             obstacles.append(layout.north_arrow(page, frame))
         kept_boxes: list = []
         for spec in self._labels:
-            kept = __import__("mbm_sig.maps.labels", fromlist=["place"]).place(
+            kept = place_labels(
                 spec["texts"], to_mm(spec["anchors"]), spec["size"], frame, spec["priority"],
-                points=spec["points"], obstacles=obstacles, kept_boxes=kept_boxes, weight=spec["weight"])
+                points=spec["points"], obstacles=obstacles, kept_boxes=kept_boxes, weight=spec["weight"],
+                around=spec.get("around"), offset=spec.get("offset", 0.8))
             if spec["max_labels"]:
                 kept = kept[: spec["max_labels"]]
             # the halo is a stroke-only path under a real text artist: labels stay
@@ -544,7 +735,8 @@ class Map:
                               color="white", weight=spec["weight"], path_effects=halo)
                 page.text(lab.x, lab.y, lab.text, size=spec["size"], ha="center", va="center_baseline",
                           color=spec["color"], weight=spec["weight"])
-                info.labels.append(dict(text=lab.text, bbox=lab.bbox, priority=lab.priority))
+                info.labels.append(dict(text=lab.text, bbox=lab.bbox, priority=lab.priority,
+                                        anchor=lab.anchor, around=bool(spec.get("around"))))
         if self.fictive:
             layout.stamp(page, frame)
         page.rect(fx0, fy0, fw, fh, facecolor="none", edgecolor=layout.INK, linewidth=0.6, zorder=5)
@@ -557,37 +749,43 @@ class Map:
             page.lines(10.0, yt + 0.5, plan["subtitle"], 9.5, color=layout.GREY)
         info.texts.update(title=self._title, subtitle=self._subtitle)
         for b, bx, by in plan["blocks"]:
-            b.draw(page, bx, by)
-            d = dict(kind=b.kind, title=b.title)
+            drawn = b.draw(page, bx, by)
+            bw, bh = b.size()
+            d = dict(kind=b.kind, title=b.title, bbox=(bx, by, bx + bw, by + bh), scale=b.scale, ncols=b.ncols)
             if b.kind == "choro":
                 d.update(breaks=[float(v) for v in b.breaks], colors=b.colors, labels=b.break_labels(),
                          nodata=bool(b.nodata))
             else:
-                d.update(entries=[e[0] for e in b.entries])
+                d.update(entries=[e[0] for e in b.entries], nodata=bool(b.nodata))
+            if drawn:
+                d["symbols"] = [dict(label=lab, marker=mk, width_mm=w, height_mm=h) for lab, mk, w, h in drawn]
             info.legends.append(d)
         if plan.get("inset"):
             self._draw_inset(fig, page, plan["inset"], ext)
+            info.boxes["inset"] = tuple(plan["inset"])
         cx, cy, lines = plan["credits"]
         if lines:
             page.lines(cx, cy, lines, 6.0, color=layout.GREY)
+            cw = plan.get("credits_w") or max(layout.measure(s, 6.0)[0] for s in lines)
+            info.boxes["credits"] = (cx, cy, cw, len(lines) * layout.line_height(6.0))
         info.texts["credits"] = lines
         if self._logo:
             self._draw_logo(fig, page)
         return info
 
     # ---------------------------------------------------------------- layer drawers
-    def _draw_layer(self, ax, L: _Layer, clip, tol, m_per_mm) -> int:
+    def _draw_layer(self, ax, L: _Layer, clip, tol, m_per_mm, info=None, i=None) -> int:
         st = L.style
         tid = shapely.get_type_id(L.geoms[:1]).tolist()[:1] if len(L.geoms) else [-1]
         if L.type in ("prop", "prop_choro"):
-            return self._draw_prop(ax, L, clip, m_per_mm)
+            return self._draw_prop(ax, L, clip, m_per_mm, info=info, i=i)
         if L.anchors is not None and L.type in ("typo", "symbols"):
-            return self._draw_points(ax, L, clip, m_per_mm, by_class=True)
+            return self._draw_points(ax, L, clip, m_per_mm, by_class=True, info=info, i=i)
         if tid and tid[0] in (0, 4):   # points in a base layer
             L.anchors = geom.anchor_points(L.geoms) if L.anchors is None else L.anchors
             L.classes = np.zeros(len(L.geoms), dtype=int)
             L.colors = [st.get("fill") or "#000000"]
-            return self._draw_points(ax, L, clip, m_per_mm, by_class=False)
+            return self._draw_points(ax, L, clip, m_per_mm, by_class=False, info=info, i=i)
         mask = geom.in_extent(L.geoms, clip)
         g = geom.prepare(L.geoms[mask], clip, tol)
         if L.type in ("choro", "typo"):
@@ -624,7 +822,7 @@ class Map:
                                         joinstyle="round"))
         return int(mask.sum())
 
-    def _draw_prop(self, ax, L, clip, m_per_mm) -> int:
+    def _draw_prop(self, ax, L, clip, m_per_mm, info=None, i=None) -> int:
         xy, r = L.anchors, L.sizes
         rmax_m = (r.max() if len(r) else 0) * PT_MM * m_per_mm
         x0, y0, x1, y1 = clip
@@ -648,24 +846,46 @@ class Map:
         col.set_edgecolor(ec)
         col.set_linewidth(lw)
         ax.add_collection(col, autolim=False)
+        if info is not None and len(idx):
+            d = 2 * r[idx] * PT_MM
+            info.symbols[i] = dict(marker="s" if L.style.get("symbol") == "square" else "o",
+                                   max_mm=float(d.max()), min_mm=float(d.min()))
         return int(len(idx))
 
-    def _draw_points(self, ax, L, clip, m_per_mm, by_class=True) -> int:
-        xy = L.anchors
-        x0, y0, x1, y1 = clip
-        keep = (xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1)
-        idx = np.flatnonzero(keep)
+    def _draw_points(self, ax, L, clip, m_per_mm, by_class=True, info=None, i=None) -> int:
+        idx = self._drawn_index(L, clip)
         cls = L.classes[idx]
         fc = [L.colors[c] if c >= 0 else NODATA for c in cls]
-        size = L.style["size"] or 4.0
+        size = L.style["size"] or 4.0                 # markersize in points
+        marker = L.style.get("marker") or "o"
         ec = L.style["edgecolor"] or "#ffffff"
         lw = L.style["linewidth"] if L.style["linewidth"] is not None else 0.3
-        col = CircleCollection(np.full(len(idx), math.pi * (size / 2) ** 2), offsets=xy[idx],
-                               offset_transform=ax.transData)
-        col.set_facecolor(fc)
-        col.set_edgecolor(ec)
-        col.set_linewidth(lw)
+        if marker == "o":
+            col = CircleCollection(np.full(len(idx), math.pi * (size / 2) ** 2), offsets=L.anchors[idx],
+                                   offset_transform=ax.transData)
+        else:           # same unit path and scale as the legend's (layout.marker_path)
+            col = PathCollection([layout.marker_path(marker)], sizes=np.full(len(idx), size ** 2),
+                                 offsets=L.anchors[idx], offset_transform=ax.transData)
+            col.set_transform(IdentityTransform())     # sizes in points, like scatter()
+        if layout.marker_filled(marker):
+            col.set_facecolor(fc)
+            col.set_edgecolor(ec)
+            col.set_linewidth(lw)
+        else:           # line markers (+, x, 1…) are drawn in the category's colour
+            col.set_facecolor("none")
+            col.set_edgecolor(fc)
+            col.set_linewidth(max(lw, 0.8))
         ax.add_collection(col, autolim=False)
+        if info is not None:
+            # the symbol's size on the page, from the collection itself
+            if isinstance(col, CircleCollection):
+                d = 2 * math.sqrt(col.get_sizes()[0] / math.pi) * PT_MM if len(idx) else size * PT_MM
+                w = h = d
+            else:
+                s_mm = math.sqrt(col.get_sizes()[0]) * PT_MM if len(idx) else size * PT_MM
+                e = col.get_paths()[0].get_extents()
+                w, h = e.width * s_mm, e.height * s_mm
+            info.symbols[i] = dict(marker=marker, width_mm=w, height_mm=h)
         return int(len(idx))
 
     def _draw_inset(self, fig, page, box, ext):
