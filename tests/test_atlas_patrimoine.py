@@ -23,15 +23,11 @@ def _text(pdf, page=None) -> str:
     return subprocess.run(args + [str(pdf), "-"], capture_output=True, text=True, check=True).stdout
 
 
-def _basin_epcis() -> list[tuple[str, str]]:
-    """(siren, section title) of the agglomération sections of the definition."""
-    doc = yaml.safe_load((ATLASES_DIR / "patrimoine.yaml").read_text(encoding="utf-8"))
-    out = []
-    for sec in doc["sections"]:
-        cov = sec["sheets"][0].get("coverage") or {}
-        if cov.get("layer") == "epci":
-            out.append((cov["where"]["siren"], sec["title"]))
-    return out
+def _basin_epcis(cat) -> list[tuple[str, str]]:
+    """(siren, name) of the EPCI of the basin: the sections the covered section must make."""
+    e = cat.read("epci", where={"bassin_minier": True})
+    e = e.assign(x=e.geometry.representative_point().x).sort_values("x")      # west to east
+    return list(zip(e["siren"], e["nom"]))
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +58,11 @@ def test_page_count_toc_and_bookmarks(atlas):
 def test_one_section_per_basin_epci(atlas, built_gpkg):
     from pypdf import PdfReader
     res, body, _ = atlas
-    epcis = _basin_epcis()
+    epcis = _basin_epcis(built_gpkg)
     cites = built_gpkg.read("cites_minieres")
-    # the sections are exactly the EPCI holding cités, named as in the catalogue
+    # one section per basin EPCI (every EPCI holding cités among them), named as in the catalogue
     holding = set(cites["epci_siren"].dropna())
-    assert {s for s, _ in epcis} == holding
-    names = dict(zip(*[built_gpkg.read("epci")[c] for c in ("siren", "nom")]))
-    assert all(names[s] == title for s, title in epcis)
+    assert holding <= {s for s, _ in epcis} and len(epcis) >= len(holding)
     reader = PdfReader(res.pdf)
     outline = reader.outline
     top = [o.title for o in outline if not isinstance(o, list)]
@@ -82,21 +76,23 @@ def test_one_section_per_basin_epci(atlas, built_gpkg):
         rows = [r for p in tables for r in p.rows]
         expected = cites[cites["epci_siren"] == siren]
         assert sorted(r["nom"] for r in rows) == sorted(expected["nom"])
-        assert len(tables) == -(-len(expected) // 46)
+        from mbm_sig.atlas import pages as book
+        assert len(tables) == max(1, -(-len(expected) // book.TABLE_ROWS))
 
 
 def test_counts_printed_match_catalogue(atlas, built_gpkg):
     res, body, _ = atlas
-    for siren, title in _basin_epcis():
+    for siren, title in _basin_epcis(built_gpkg):
         page = next(p for p in body if p.section == title and p.kind == "chart")
         text = re.sub(r"\s+", " ", _text(res.pdf, page.number))
         n = {layer: len(built_gpkg.read(layer, where={"epci_siren": siren}))
              for layer in ("cites_minieres", "terrils", "puits", "patrimoine_bati")}
         assert f"{n['cites_minieres']} cités minières et {n['terrils']} terrils" in text, text[:400]
         assert f"{n['puits']} anciens puits de mines, {n['patrimoine_bati']} éléments de bâti" in text
-        # the first table page of the section names cités of the EPCI
+        # the first table page of the section names cités of the EPCI (or says there are none)
         table = next(p for p in body if p.section == title and p.kind == "table")
-        assert str(table.rows[0]["nom"])[:20] in _text(res.pdf, table.number)
+        first = str(table.rows[0]["nom"])[:20] if table.rows else "Aucune entrée."
+        assert first in _text(res.pdf, table.number)
 
 
 def test_fiches_of_protected_cites_and_fonts(atlas, built_gpkg):

@@ -56,6 +56,7 @@ class SheetSpec:
 class Section:
     title: str
     sheets: list[SheetSpec]
+    coverage: dict | None = None     # one section per feature (title and sheets patterned)
 
 
 @dataclass
@@ -112,7 +113,13 @@ def load_atlas(name_or_path: str | Path) -> Atlas:
                 recipe=recipe, table=sh.get("table") or sh.get("chart"), coverage=cov,
                 requires=list(sh.get("requires", [])), params=dict(sh.get("params", {})),
                 file_name=sh.get("file_name")))
-        sections.append(Section(sec["title"], sheets))
+        scov = sec.get("coverage")
+        if scov is not None:
+            if "layer" not in scov:
+                raise AtlasError(f"{path}: sections[{i}].coverage needs a 'layer'")
+            if any(sh.coverage for sh in sheets):
+                raise AtlasError(f"{path}: sections[{i}]: a covered section's sheets cannot have their own coverage")
+        sections.append(Section(sec["title"], sheets, scov))
     return Atlas(name=doc.get("name", path.stem), title=doc["title"], subtitle=doc.get("subtitle", ""),
                  edition=str(doc.get("edition", "")), producer=doc.get("producer", "Mission Bassin Minier"),
                  output=doc.get("output", f"atlas-{path.stem}.pdf"), sections=sections,
@@ -169,32 +176,50 @@ def _check_requires(cat: Catalogue, spec: SheetSpec) -> dict | None:
                 command = "mbm-sig fetch && mbm-sig build"
             else:
                 what = f"le champ «{ld.field(fld).title or fld}»" if fld else "les données"
-                reason = f"Importer {what} de la couche «{ld.title}» ({ld.name}) : {ld.description[:220]}"
+                import textwrap
+                desc = textwrap.shorten(ld.description, 240, placeholder=" …")
+                reason = f"Importer {what} de la couche «{ld.title}» ({ld.name}) : {desc}"
                 command = f"mbm-sig import {ld.name} FICHIER"
             return {"title": spec.title, "reason": reason, "command": command}
     return None
 
 
 def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None) -> tuple[list[Page], list[dict]]:
+    """Every body page in order, and the sheets waiting for data. A section with a
+    ``coverage`` repeats (title and sheets) for each feature of the coverage layer, like a
+    QGIS atlas whose page holds several items."""
     body: list[Page] = []
     pending: list[dict] = []
     for sec in atlas.sections:
-        sec_pages = []
-        for spec in sec.sheets:
-            waiting = _check_requires(cat, spec)
-            if waiting:
-                pending.append(waiting)
-                continue
-            for params in _coverage(cat, spec):
-                title = _pattern(spec.coverage.get("page_name", spec.title), params) if spec.coverage else spec.title
-                fname = _pattern((spec.coverage or {}).get("file_name") or spec.file_name or "", params) or None
-                if spec.kind in ("map", "chart"):
-                    sec_pages.append(Page(spec.kind, title, sec.title, spec, params, file_name=fname))
-                else:
-                    sec_pages += _table_pages(cat, spec, title, sec.title, params, fname)
-        if only:
-            sec_pages = [p for p in sec_pages if _selected(p, only)]
-        body += sec_pages
+        if sec.coverage:
+            feats = _features(cat, sec.coverage, {})
+            runs = [(_pattern(sec.coverage.get("section_title", sec.title), f), f) for f in feats]
+        else:
+            runs = [(sec.title, {})]
+        for sec_title, sec_params in runs:
+            sec_pages = []
+            for spec in sec.sheets:
+                waiting = _check_requires(cat, spec)
+                if waiting:
+                    if waiting not in pending:
+                        pending.append(waiting)
+                    continue
+                feats = _features(cat, spec.coverage, spec.params) if spec.coverage else [dict(spec.params)]
+                for params in feats:
+                    params = {**sec_params, **params}
+                    name = spec.coverage.get("page_name", spec.title) if spec.coverage else spec.title
+                    title = _pattern(name, params)
+                    fname = _pattern((spec.coverage or {}).get("file_name") or spec.file_name or "", params) or None
+                    if spec.kind in ("map", "chart"):
+                        sec_pages.append(Page(spec.kind, title, sec_title, spec, params, file_name=fname))
+                    else:
+                        sec_pages += _table_pages(cat, spec, title, sec_title, params, fname)
+            if only:
+                sec_pages = [p for p in sec_pages if _selected(p, only)]
+            body += sec_pages
+    if only and not body:
+        raise AtlasError(f"--only {' '.join(only)}: no sheet matches (titles: "
+                         + "; ".join(p.title for p in plan(atlas, cat)[0][:12]) + " …)")
     return body, pending
 
 
@@ -204,20 +229,23 @@ def _selected(page: Page, only: list[str]) -> bool:
     return any(o.lower() in names or o.lower() in page.title.lower() for o in only)
 
 
-def _coverage(cat: Catalogue, spec: SheetSpec) -> list[dict]:
-    if not spec.coverage:
-        return [dict(spec.params)]
-    cov = spec.coverage
+def _features(cat: Catalogue, cov: dict, base: dict) -> list[dict]:
+    """The coverage layer's features (filtered, sorted) as pattern parameters."""
     df = cat.read(cov["layer"], where=cov.get("where"))
     sort = cov.get("sort")
-    if sort:
+    if sort in ("@x", "@y"):
+        # geographic order: west to east (@x) or south to north (@y), like a QGIS sort
+        # expression on x($geometry)
+        pts = df.geometry.representative_point()
+        df = df.assign(_order=pts.x if sort == "@x" else pts.y).sort_values("_order").drop(columns="_order")
+    elif sort:
         df = df.sort_values(sort)
     geom = df.geometry.name if hasattr(df, "geometry") else None
     rows = []
     for _, r in df.iterrows():
         params = {k: ("" if v is None else v) for k, v in r.items() if k != geom}
-        rows.append({**spec.params, **{k: (str(v) if not isinstance(v, (int, float)) else v)
-                                       for k, v in params.items()}})
+        rows.append({**base, **{k: (str(v) if not isinstance(v, (int, float)) else v)
+                                for k, v in params.items()}})
     if not rows:
         raise AtlasError(f"coverage layer {cov['layer']} with {cov.get('where')} has no feature")
     return rows
@@ -336,7 +364,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     body, pending = plan(atlas, cat, only)
 
     # number the pages: cover, table of contents, body, pending, sources
-    sections = [sec.title for sec in atlas.sections if any(p.section == sec.title for p in body)]
+    sections = list(dict.fromkeys(p.section for p in body))
     n_entries = len(sections) + sum(p.part == 1 for p in body) + (1 if pending else 0) + 1
     n_toc = max(1, -(-n_entries // pages.TOC_ROWS))
     number = 1 + n_toc
@@ -437,7 +465,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                 writer.add_outline_item(title=p.title, page_number=k, parent=sec_items[p.section])
         writer.page_mode = "/UseOutlines"
         writer.add_metadata({"/Title": atlas.title, "/Subject": atlas.subtitle, "/Author": atlas.producer,
-                             "/Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.name,
+                             "/Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,
                              "/Creator": "mbm-sig", "/Producer": "mbm-sig (matplotlib, pypdf)",
                              "/CreationDate": _pdf_date()})
         target = out_dir / atlas.output

@@ -194,13 +194,13 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
     numeric = {k: all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in rows) for k in keys}
     weights = []
     for k in keys:
-        longest_word = max(len(w) for w in str(columns[k]).split())
-        longest = max([longest_word, min(len(str(columns[k])), 14)] + [len(_cell(r.get(k))) for r in rows])
-        weights.append(min(max(longest, 5), 38) + 2)
+        longest_word = max(measure(w, 6.6, "bold")[0] for w in str(columns[k]).split())
+        cells = max([measure(_cell(r.get(k)), 6.8)[0] for r in rows] or [0.0])
+        weights.append(max(longest_word, min(cells, 60.0), 8.0) + 2.6)
     total = sum(weights)
     widths = [width * w / total for w in weights]
     x_pos = [MARGIN + sum(widths[:i]) for i in range(len(widths))]
-    headers = [textwrap.wrap(str(columns[k]), max(int(w / 1.55), 6)) for k, w in zip(keys, widths)]
+    headers = [_wrap_mm(str(columns[k]), w - 2.4, 6.6) for k, w in zip(keys, widths)]
     n_lines = max(len(h) for h in headers)
     head_h = 2.5 + 3.2 * n_lines
     y = 36
@@ -220,12 +220,28 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
             else:
                 c.text(x + 1.2, y, s, size=6.8)
         y += 4.7
+    if not rows:
+        c.text(MARGIN + 1.2, y, "Aucune entrée.", size=7, color=GREY, style="italic")
+        y += 4.7
     c.hline(MARGIN, c.w - MARGIN, y - 2.8, color=GREY, lw=0.3)
     if note:
         for j, line in enumerate(textwrap.wrap(fmt.typo(note), 120)):
             c.text(MARGIN, y + 1.5 + 3.3 * j, line, size=6.3, color=GREY)
     _footer(c, atlas.title)
     return c.fig
+
+
+def _wrap_mm(text: str, width_mm: float, size: float) -> list[str]:
+    """Words wrapped to a measured width; a word is never broken."""
+    lines, line = [], ""
+    for word in text.split():
+        cand = f"{line} {word}".strip()
+        if line and measure(cand, size, "bold")[0] > width_mm:
+            lines.append(line)
+            line = word
+        else:
+            line = cand
+    return lines + [line] if line else lines
 
 
 def _fit(s: str, width_mm: float, size: float) -> str:

@@ -219,6 +219,8 @@ def build_dissolve(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
         out["nom"] = out[ld.key].map(DEPARTEMENTS)
     if ld.name == "arrondissements":
         out["bassin_minier"] = out["code"].isin(BASIN_ARRONDISSEMENTS)
+    if ld.name == "epci":
+        out["bassin_minier"] = out["nb_communes_mbm"] > 0
     out["geometry"] = shapely.make_valid(out.geometry.values)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=TARGET_CRS)
 
