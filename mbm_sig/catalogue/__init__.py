@@ -71,11 +71,20 @@ class Catalogue:
             raise KeyError(f"unknown layer {name!r}; known layers: {', '.join(defs)}")
         return defs[name]
 
-    def sources_for(self, name: str) -> list[Source]:
-        """Sources of a layer: those of its definition, or those recorded by its last import."""
+    def sources_for(self, name: str, fields=None) -> list[Source]:
+        """Sources of a layer: those of its definition, or those recorded by its last import.
+
+        With ``fields``, only the sources those fields come from (fields may name their
+        ``source`` in the definition) plus the sources no field claims (the geometry and
+        the base attributes): a map of the population does not credit SIRENE."""
         ld = self.layer_def(name)
         srcs = load_sources()
-        out = [srcs[s] for s in ld.sources if s != "saisie_utilisateur"]
+        ids = list(ld.sources)
+        if fields is not None:
+            claimed = {s for f in ld.fields for s in f.source}
+            wanted = {s for f in ld.fields if f.name in set(fields) for s in f.source}
+            ids = [s for s in ids if s not in claimed or s in wanted]
+        out = [srcs[s] for s in ids if s != "saisie_utilisateur"]
         if "saisie_utilisateur" in ld.sources:
             last = self.last_import(name)
             if last is not None:

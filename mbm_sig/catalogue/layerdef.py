@@ -32,6 +32,7 @@ class Field:
     title: str = ""
     domain: tuple | None = None
     unit: str = ""
+    source: tuple = ()       # the sources this field's values come from (credits per field)
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ def _parse_field(path: Path, name: str, spec: Any) -> Field:
         spec = {"type": spec}
     if not isinstance(spec, dict):
         raise _fail(path, f"field {name!r}: expected a mapping, got {spec!r}")
-    unknown = set(spec) - {"type", "required", "title", "domain", "unit"}
+    unknown = set(spec) - {"type", "required", "title", "domain", "unit", "source"}
     if unknown:
         raise _fail(path, f"field {name!r}: unknown keys {sorted(unknown)}")
     ftype = spec.get("type", "str")
@@ -110,8 +111,10 @@ def _parse_field(path: Path, name: str, spec: Any) -> Field:
         if isinstance(domain, dict):   # value -> description
             domain = tuple(domain)
         domain = tuple(domain)
+    src = spec.get("source") or ()
+    src = (src,) if isinstance(src, str) else tuple(src)
     return Field(name=name, type=ftype, required=bool(spec.get("required", False)),
-                 title=spec.get("title", ""), domain=domain, unit=spec.get("unit", ""))
+                 title=spec.get("title", ""), domain=domain, unit=spec.get("unit", ""), source=src)
 
 
 def parse_layer(path: Path, known_sources: dict[str, Source] | None = None) -> LayerDef:
@@ -136,6 +139,10 @@ def parse_layer(path: Path, known_sources: dict[str, Source] | None = None) -> L
     if "geom" in names:
         raise _fail(path, "'geom' is reserved for the geometry column")
     sources = tuple(doc.get("sources") or ())
+    for f in fields:
+        for s in f.source:
+            if s not in sources:
+                raise _fail(path, f"field {f.name!r}: source {s!r} is not one of the layer's sources")
     if known_sources is not None:
         for s in sources:
             if s not in known_sources:

@@ -309,6 +309,22 @@ def _on_points(geoms) -> bool:
     return bool(len(geoms)) and bool(np.all(np.isin(shapely.get_type_id(geoms), (0, 4))))
 
 
+def _fields_of_spec(spec: dict, ld) -> set:
+    """Fields of the layer a recipe layer draws or filters on (for its credits)."""
+    out = set(spec.get("where") or {})
+    for key in ("var", "var2"):
+        if spec.get(key):
+            out.add(spec[key])
+    lab = spec.get("labels") or {}
+    for key in ("var", "priority"):
+        if isinstance(lab, dict) and lab.get(key):
+            out.add(lab[key])
+    names = set(ld.field_names)
+    for text in (spec.get("computed") or {}).values():
+        out |= {w for w in re.findall(r"[A-Za-z_]\w*", str(text)) if w in names}
+    return out & names
+
+
 def _is_fictive(df) -> bool:
     return "fictif" in getattr(df, "columns", []) and bool(pd.Series(df["fictif"]).fillna(False).astype(bool).any())
 
@@ -318,6 +334,8 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
     validate_recipe(r, cat)
     d = r.doc
     used: list[str] = []
+    fields_used: dict[str, set] = {}      # fields drawn per layer: credits name their sources
+    joined: set = set()
     ext = d.get("extent")
     if isinstance(ext, list):
         ext = {"bbox": ext}
@@ -345,9 +363,11 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
         ld = cat.layer_def(name)
         df = _read(cat, spec, bbox=read_bbox if (t == "base" and not spec.get("where")) else None)
         used.append(name)
+        fields_used.setdefault(name, set()).update(_fields_of_spec(spec, ld))
         if spec.get("join"):
             j = spec["join"]
             used.append(j["layer"] if isinstance(j, dict) else j)
+            joined.add(used[-1])
         if len(df) == 0 and t != "base":
             if spec.get("where"):
                 raise r.fail(f"{key}.where", f"no feature of {name!r} matches {spec['where']}")
@@ -445,7 +465,9 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
     if cred is not False:
         sources = []
         for name in dict.fromkeys(used):
-            for s in cat.sources_for(name):
+            # a joined layer brings all its fields: all its sources
+            fields = None if name in joined else fields_used.get(name, set())
+            for s in cat.sources_for(name, fields=fields):
                 sources.append(s.credit())
         notes = list(cred.get("notes") or [])
         m.credits(sources=sources + list(cred.get("sources") or []), notes=notes,
