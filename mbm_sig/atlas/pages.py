@@ -105,14 +105,12 @@ def toc_pages(atlas, entries: list[TocEntry]) -> list[Figure]:
         for e in chunk:
             if e.level == 0:
                 y += 2.5
-                c.text(MARGIN, y, e.title, size=10.5, weight="bold")
+                c.text(MARGIN, y, fmt.typo(e.title), size=10.5, weight="bold")
             else:
-                title = e.title if len(e.title) < 88 else e.title[:86] + "…"
-                c.text(MARGIN + 5, y, title, size=8.5)
+                c.text(MARGIN + 5, y, _fit(fmt.typo(e.title), c.w - 2 * MARGIN - 16, 8.5), size=8.5)
             if e.page is not None:
                 c.text(c.w - MARGIN, y, str(e.page), size=8.5 if e.level else 10.5,
                        weight="bold" if e.level == 0 else "normal", ha="right")
-                tw = 0.0
             y += 5.0 if e.level else 5.5
         _footer(c, atlas.title)
         figs.append(c.fig)
@@ -184,6 +182,7 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
     """One page of an attribute table: wrapped headers, numbers right-aligned, zebra rows."""
     c = Canvas()
     suffix = f" ({part}/{parts})" if parts > 1 else ""
+    title = fmt.typo(title)
     size = 14.0
     while size > 9 and measure(title + suffix, size, "bold")[0] > c.w - 2 * MARGIN:
         size -= 0.5          # long titles shrink to the measure rather than run off the page

@@ -52,8 +52,13 @@ def auto_decimals(values, max_decimals: int = 3) -> int:
 def typo(text: str) -> str:
     """French typography in free text: no-break space before ':' and '»' and after '«',
     narrow no-break space before ';', '!' and '?'."""
+    text = re.sub(r"(?<=\w)'(?=\w)", "\u2019", text)          # typographic apostrophe: l’État
+    text = re.sub(r"(?<=\d) (?=\d{3}\b)", NNBSP, text)        # 10 000 never breaks
+    text = re.sub(r"\b(n°|N°)(?=\d)", r"\1" + NBSP, text)       # n° 1
     text = re.sub(r" ([:»])", NBSP + r"\1", text)
+    text = re.sub(r"(?<=\S)»", NBSP + "»", text)
     text = re.sub(r" ([;!?])", NNBSP + r"\1", text)
+    text = re.sub(r"«(?=\S)", "«" + NBSP, text)
     return re.sub(r"« ", "«" + NBSP, text)
 
 
