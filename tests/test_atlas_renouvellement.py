@@ -32,7 +32,9 @@ CONCESSIONS_MAP = "Séquelles minières : sortie des concessions de charbon, sit
 
 def norm(text: str) -> str:
     """One line of text: no-break spaces as spaces, whitespace collapsed."""
-    return re.sub(r"\s+", " ", text.replace("\u00a0", " ").replace("\u202f", " ")).strip()
+    # typographic apostrophes and no-break spaces compared as their plain forms
+    text = text.replace("\u00a0", " ").replace("\u202f", " ").replace("\u2019", "'")
+    return re.sub(r"\s+", " ", text).strip()
 
 
 @pytest.fixture(scope="module")
