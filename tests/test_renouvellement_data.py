@@ -322,3 +322,31 @@ def test_grands_projets_layer(built):
     assert g.at["Louvre-Lens", "precision"] == "commune"
     oignies = ctx.built["communes"].set_index("insee").at["62637", "geometry"]
     assert g.at["9-9bis", "geometry"].representative_point().within(oignies)
+
+
+@needs_data
+def test_imported_official_perimeter_replaces_the_approximate_extent(tmp_path):
+    """A user-imported official layer replaces the approximate extent at the next build."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from mbm_sig.catalogue import Catalogue
+    from mbm_sig.catalogue.build import build
+    cat = Catalogue.open(str(tmp_path / "c.gpkg"))
+    names = ["communes", "puits", "concessions"]
+    build(cat, names=names, data_dir=SHARED_DATA, progress=False)
+    before = cat.read("concessions").set_index("id")
+    lens = before[before["nom"] == "Lens"].iloc[0]
+    assert lens["emprise"] == "emprise approchée"
+    perim = gpd.GeoDataFrame({"nom": ["Concession de Lens"], "source": ["test"]},
+                             geometry=[box(680_000, 7_030_000, 695_000, 7_045_000)], crs=2154)
+    path = tmp_path / "officielles.gpkg"
+    perim.to_file(path, driver="GPKG")
+    cat.import_file("concessions_officielles", path)
+    build(cat, names=names, data_dir=SHARED_DATA, progress=False)
+    after = cat.read("concessions").set_index("id")
+    assert after.loc[lens.name, "emprise"] == "périmètre officiel"
+    assert after.loc[lens.name, "geom"].equals(perim.geometry.iloc[0].buffer(0)) or \
+        after.loc[lens.name, "geom"].symmetric_difference(perim.geometry.iloc[0]).area < 1
+    others = after.drop(index=lens.name)
+    assert (others["emprise"] != "périmètre officiel").all()

@@ -86,6 +86,15 @@ class BuildContext:
     def facts(self, name: str) -> pd.DataFrame:
         return pd.read_csv(self.facts_path(name), dtype=str, keep_default_na=False, na_values=[""])
 
+    def user_layer(self, name: str):
+        """A user-import layer of the catalogue being built, or None when it holds no data."""
+        from mbm_sig.catalogue import Catalogue
+        cat = Catalogue.open(self.settings.db_url)
+        if not cat.has_data(name):
+            return None
+        df = cat.read(name)
+        return df.rename_geometry("geometry") if hasattr(df, "geometry") else df
+
     def layer(self, name: str) -> gpd.GeoDataFrame:
         if name not in self.built:
             raise MissingSource(f"layer {name} is needed but was not built")

@@ -38,6 +38,7 @@ HULL_RATIO = 0.4          # shapely.concave_hull ratio (0 = tightest, 1 = convex
 
 EMPRISE_APPROCHEE = "emprise approchée"
 EMPRISE_COMMUNE = "commune éponyme"
+EMPRISE_OFFICIEL = "périmètre officiel"
 NON_RENSEIGNE = "non renseigné"
 
 SOURCE_PUITS = "Anciens puits de mines (Mission Bassin Minier / data.gouv.fr)"
@@ -215,6 +216,19 @@ def build_concessions(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
         geoms.append(g)
         emprise.append(EMPRISE_COMMUNE)
         geo_src.append("Contour de la commune éponyme (IGN / INSEE)")
+    official = ctx.user_layer("concessions_officielles")
+    if official is not None:
+        # imported official perimeters replace the approximate extents, matched by name
+        perims = {concession_key(n): g for n, g in zip(official["nom"], official.geometry.values)}
+        for i, rec in enumerate(out.to_dict("records")):
+            g = perims.get(rec["_key"])
+            if g is not None:
+                geoms[i], emprise[i] = g, EMPRISE_OFFICIEL
+                geo_src[i] = "Périmètre officiel importé (concessions_officielles)"
+        unmatched = set(perims) - set(out["_key"])
+        if unmatched:
+            log.warning("concessions: official perimeters with no concession of that name: %s",
+                        ", ".join(sorted(unmatched)))
     out["emprise"] = emprise
     out["source_geometrie"] = geo_src
     gdf = gpd.GeoDataFrame(out.drop(columns=["_key"]), geometry=gpd.GeoSeries(geoms, crs=TARGET_CRS),
