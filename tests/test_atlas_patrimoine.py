@@ -128,7 +128,7 @@ def test_fiche_cli_real_cite(built_gpkg, tmp_path, capsys):
 
 def test_fiche_unknown_id_fails_clearly(built_gpkg, capsys):
     from mbm_sig.atlas.fiche import FicheError, cli_fiche, find_cite
-    assert cli_fiche(["cite", "BI-9999", "--db", built_gpkg.url]) == 1
+    assert cli_fiche(["cite", "BI-9999", "--db", built_gpkg.url]) == 2
     err = capsys.readouterr().err
     assert "no cité with id 'BI-9999'" in err and "close:" in err and "BI-0" in err
     with pytest.raises(FicheError, match="close:"):

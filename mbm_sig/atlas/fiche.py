@@ -375,6 +375,6 @@ def cli_fiche(argv: list[str]) -> int:
         write_fiche(cat, r["id"], out)
     except FicheError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2           # invalid input (unknown id), as for import
     print(f"{out}: carte d'identité de «{r['nom']}» ({r['id']}, {r['commune']})")
     return 0

@@ -29,7 +29,8 @@ the catalogue's layer definitions before anything is read or drawn, then rendere
     metadata: {subject: ..., keywords: [...]}
 
 Template parameters ``{name}`` in any string are filled from ``params`` (the atlas engine
-passes the fields of the coverage feature). Sources in the credits come from the layers
+passes the fields of the coverage feature; ``mbm-sig map -p name=value``); a recipe may give
+defaults in a top-level ``params:`` mapping so that it also renders on its own. Sources in the credits come from the layers
 used (``Catalogue.sources_for``).
 """
 
@@ -49,7 +50,7 @@ from mbm_sig.maps.classify import METHODS, ALIASES
 from mbm_sig.maps.palettes import class_range, is_palette, PALETTES
 from mbm_sig.maps.sheet import FRAMES, LAYER_TYPES, ORIENTATIONS, PAGES, PLACEMENTS, Map, MapError
 
-TOP_KEYS = {"page", "orientation", "title", "subtitle", "extent", "margin", "fictive", "layers",
+TOP_KEYS = {"page", "orientation", "title", "subtitle", "extent", "margin", "fictive", "layers", "params",
             "inset", "scalebar", "arrow", "legend", "credits", "metadata", "logo", "simplify_mm",
             "description", "name", "basemap", "frame"}
 LAYER_KEYS = {"layer", "where", "join", "computed", "type", "var", "var2", "method", "k", "breaks",
@@ -125,8 +126,12 @@ def load_recipe(path, params: dict | None = None) -> Recipe:
         raise RecipeError(path, "", f"invalid YAML: {exc}") from None
     if not isinstance(doc, dict):
         raise RecipeError(path, "", "expected a mapping at the top level")
-    doc = _fill(doc, dict(params or {}), path)
-    r = Recipe(doc=doc, path=path, params=dict(params or {}))
+    defaults = doc.pop("params", None) or {}
+    if not isinstance(defaults, dict):
+        raise RecipeError(path, "params", "expected a mapping of default template parameters")
+    params = {**{k: str(v) for k, v in defaults.items()}, **dict(params or {})}
+    doc = _fill(doc, params, path)
+    r = Recipe(doc=doc, path=path, params=params)
     check_structure(r)
     return r
 
