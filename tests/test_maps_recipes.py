@@ -179,8 +179,17 @@ def test_cli_map(cat, tmp_path, monkeypatch, capsys):
     out = tmp_path / "cli.pdf"
     assert cli_map([str(RECIPES / "densite_bassin.yaml"), "-o", str(out), "--png"]) == 0
     assert out.exists() and out.with_suffix(".png").exists()
-    assert cli_map([str(RECIPES / "cites_lens_lievin.yaml"), "-o", str(out)]) == 1
+    # a template parameter with no value and no default is a clear error
+    doc = yaml.safe_load((RECIPES / "cites_lens_lievin.yaml").read_text(encoding="utf-8"))
+    doc.pop("params")
+    bare = tmp_path / "sans_params.yaml"
+    bare.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    assert cli_map([str(bare), "-o", str(out)]) == 1
     assert "template parameter {nom} is not given" in capsys.readouterr().err
+    # the recipe's defaults make it render alone; -p overrides them
+    assert cli_map([str(RECIPES / "cites_lens_lievin.yaml"), "-o", str(out)]) == 0
+    assert "CA de Lens - Liévin" in subprocess.run(["pdftotext", str(out), "-"], capture_output=True,
+                                                    text=True).stdout
 
 
 def test_recipe_frame_and_label_placement_options(cat, tmp_path):
