@@ -185,7 +185,7 @@ def test_cli_map(cat, tmp_path, monkeypatch, capsys):
     bare = tmp_path / "sans_params.yaml"
     bare.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     assert cli_map([str(bare), "-o", str(out)]) == 1
-    assert "template parameter {nom} is not given" in capsys.readouterr().err
+    assert "is not given (known: none)" in capsys.readouterr().err
     # the recipe's defaults make it render alone; -p overrides them
     assert cli_map([str(RECIPES / "cites_lens_lievin.yaml"), "-o", str(out)]) == 0
     assert "CA de Lens - Liévin" in subprocess.run(["pdftotext", str(out), "-"], capture_output=True,
