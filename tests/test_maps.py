@@ -348,9 +348,20 @@ def test_frame_fits_the_extent(orientation, nx, ny):
         assert not _boxes_overlap(b, frame_box), (box, info.frame_mm)
         assert b[2] <= W + 1e-6 and b[3] <= H + 1e-6
     if orientation == "landscape" and aspect > 2:
+        # a wide extent: the frame across the page, the legend in the band under it
+        assert info.layout == "bottom"
+        assert info.legends[0]["bbox"][1] >= fy + fh
+        assert cred[1] >= fy + fh
+        side = Map(orientation=orientation, extent=df, margin=0.04, layout="side")
+        side.layer(df, type="choro", var="v", k=4, legend_title="Valeur")
+        side.title("Cadre ajusté").scalebar().arrow().inset(df.dissolve()).credits(sources=["Test"])
+        s = side.draw()
         # the legend column starts at the frame's top, next to the actual frame
-        assert info.legends[0]["bbox"][0] == pytest.approx(fx + fw + 6)
-        assert cred[1] >= fy + fh                                    # credits under the short frame
+        sx, sy, sw, sh = s.frame_mm
+        assert s.layout == "side" and s.legends[0]["bbox"][0] == pytest.approx(sx + sw + 6)
+        assert s.boxes["credits"][1] >= sy + sh                      # credits under the short frame
+    if orientation == "landscape" and aspect < 1:
+        assert info.layout == "side"
 
 
 def test_fitted_frame_keeps_a_minimum_size():
@@ -457,7 +468,7 @@ def test_crowded_legend_column_never_overflows(grid):
     df = _strip(40, 5)
     long_title = ("Un titre de légende particulièrement long qui décrit la variable, son unité, "
                   "sa source et son millésime")
-    m = Map(orientation="landscape", extent=df)
+    m = Map(orientation="landscape", extent=df, layout="side")
     for i in range(5):
         cats = {f"Catégorie n° {i}-{j} au libellé assez long pour passer à la ligne": c
                 for j, c in enumerate(colors("Set3", 10))}
@@ -491,3 +502,126 @@ def test_crowded_legend_column_never_overflows(grid):
     from mbm_sig.maps.layout import LEGEND_TITLE_SIZE, measure
     for b, (blk, _, _) in zip(boxes, m._layout(m._blocks())["blocks"]):
         assert all(measure(s, LEGEND_TITLE_SIZE * blk.scale, "bold")[0] <= blk.max_w + 1e-6 for s in blk.title_lines())
+
+
+# ----------------------------------------------------------------------------- side column or bottom band
+
+def _layout_sheet(df, orientation="landscape", layout="auto", crowded=False, page="A4"):
+    """A sheet with the pieces of an atlas page: choropleth, categories, point symbols and
+    single entries, inset, scale bar, arrow, long credits."""
+    pts = df.copy()
+    pts["geometry"] = df.geometry.centroid
+    m = Map(page=page, orientation=orientation, extent=df, margin=0.04, layout=layout)
+    m.layer(df, type="choro", var="v", k=6, legend_title="Valeur de l'indicateur (unités)")
+    m.layer(df, type="typo", var="kind", legend_title="Type de commune", fill=None)
+    m.layer(pts.iloc[::7], type="symbols", var="kind", size=5, marker="^", legend_title="Équipements")
+    m.layer(pts.iloc[::11], type="symbols", size=4, fill="#000", legend_label="Puits de mine")
+    m.layer(df.dissolve(), type="base", fill="none", edgecolor="#7b3294", legend_label="Limite du territoire")
+    if crowded:
+        for i in range(3):
+            cats = {f"Catégorie {i}-{j} au libellé assez long pour passer à la ligne": c
+                    for j, c in enumerate(colors("Set3", 9))}
+            d = df.assign(cat=[list(cats)[k % 9] for k in range(len(df))])
+            m.layer(d, type="typo", var="cat", colors=cats, legend_title=f"Catégories détaillées ({i})")
+    m.labels(pts.iloc[::9], var="nom", size=6)
+    m.title("Un territoire en bande est–ouest").subtitle("Disposition de la feuille")
+    m.scalebar().arrow().inset(df.dissolve().buffer(20_000), title="Situation")
+    m.credits(sources=["Source A, millésime 2024", "Source B, extraction 2025"],
+              notes=["Une note de méthode assez longue pour occuper plusieurs lignes. " * 4],
+              producer="Mission Bassin Minier", date="janvier 2026")
+    return m
+
+
+def _sheet_boxes(info):
+    """Legend blocks, inset and credits boxes (x0, y0, x1, y1) of a drawn sheet."""
+    boxes = [("legend", tuple(leg["bbox"])) for leg in info.legends]
+    for k in ("inset", "credits"):
+        if k in info.boxes:
+            x, y, w, h = info.boxes[k]
+            boxes.append((k, (x, y, x + w, y + h)))
+    return boxes
+
+
+def _check_sheet(info):
+    W, H = info.size_mm
+    fx, fy, fw, fh = info.frame_mm
+    frame = (fx, fy, fx + fw, fy + fh)
+    assert 10 - 1e-6 <= fx and fx + fw <= W - 10 + 1e-6 and fy >= 10 and fy + fh <= H - 10 + 1e-6
+    boxes = _sheet_boxes(info)
+    assert {k for k, _ in boxes} >= {"legend", "inset", "credits"}
+    for k, b in boxes:
+        assert 10 - 1e-6 <= b[0] and b[2] <= W - 10 + 1e-6 and 10 - 1e-6 <= b[1] and b[3] <= H - 10 + 1e-6, (k, b)
+        assert not _boxes_overlap(b, frame), (k, b, frame)
+    for (ka, a), (kb, b) in itertools.combinations(boxes, 2):
+        assert not _boxes_overlap(a, b), (ka, a, kb, b)
+    for lab in info.labels:                       # labels stay in the frame
+        x0, y0, x1, y1 = lab["bbox"]
+        assert frame[0] - 1e-6 <= x0 and x1 <= frame[2] + 1e-6 and frame[1] - 1e-6 <= y0 and y1 <= frame[3] + 1e-6
+
+
+@pytest.mark.parametrize("crowded", [False, True])
+def test_wide_extent_on_landscape_gets_the_bottom_band(crowded):
+    df = _strip(48, 20)                                   # aspect 2.4, like the basin
+    auto = _layout_sheet(df, crowded=crowded).draw()
+    side = _layout_sheet(df, layout="side", crowded=crowded).draw()
+    bottom = _layout_sheet(df, layout="bottom", crowded=crowded).draw()
+    assert (auto.layout, side.layout, bottom.layout) == ("bottom", "side", "bottom")
+    assert auto.frame_mm == bottom.frame_mm
+    area = {k: i.frame_mm[2] * i.frame_mm[3] for k, i in (("auto", auto), ("side", side))}
+    assert area["auto"] > 1.15 * area["side"], area
+    for info in (auto, side, bottom):
+        _check_sheet(info)
+        fx, fy, fw, fh = info.frame_mm
+        if info is not side or not crowded:      # (a crowded side column: FRAME_MIN pads the frame)
+            assert fw / fh == pytest.approx(2.4, rel=0.01)
+        assert info.size_mm == (297.0, 210.0)
+    # the band: legend blocks side by side under the frame, the inset at its right end,
+    # the credits under both
+    fx, fy, fw, fh = auto.frame_mm
+    legs = [leg["bbox"] for leg in auto.legends]
+    assert all(b[1] >= fy + fh for b in legs)
+    assert len({round(b[0], 3) for b in legs}) >= 2                       # side by side
+    ix, iy, iw, ih = auto.boxes["inset"]
+    left = min(b[0] for b in legs)
+    assert left == pytest.approx(fx) or left == pytest.approx(10)       # under the frame, or the page
+    assert iy >= fy + fh and ix + iw == pytest.approx(fx + fw if left == pytest.approx(fx) else 287)
+    assert all(b[2] <= ix for b in legs)
+    cx, cy, cw, ch = auto.boxes["credits"]
+    assert cy >= max(b[3] for b in legs) and cy >= iy + ih and cx == pytest.approx(left)
+    # the side layout keeps its right-hand column
+    sx, sy, sw, sh = side.frame_mm
+    assert all(leg["bbox"][0] >= sx + sw for leg in side.legends)
+
+
+def test_tall_extent_keeps_the_side_column():
+    df = _strip(12, 20)
+    auto = _layout_sheet(df).draw()
+    bottom = _layout_sheet(df, layout="bottom").draw()
+    assert auto.layout == "side" and bottom.layout == "bottom"
+    assert auto.frame_mm[2] * auto.frame_mm[3] > bottom.frame_mm[2] * bottom.frame_mm[3]
+    fx, fy, fw, fh = auto.frame_mm
+    assert all(leg["bbox"][0] >= fx + fw for leg in auto.legends)
+    for info in (auto, bottom):
+        _check_sheet(info)
+
+
+@pytest.mark.parametrize("nx, ny, expected", [(48, 20, "bottom"), (10, 20, "side")])
+def test_portrait_layout_follows_the_extent(nx, ny, expected):
+    df = _strip(nx, ny)
+    info = _layout_sheet(df, orientation="portrait").draw()
+    assert info.layout == expected
+    _check_sheet(info)
+    other = _layout_sheet(df, orientation="portrait", layout="side" if expected == "bottom" else "bottom").draw()
+    _check_sheet(other)
+    assert info.frame_mm[2] * info.frame_mm[3] > other.frame_mm[2] * other.frame_mm[3]
+
+
+def test_layout_option_and_reproducible_bytes(tmp_path):
+    with pytest.raises(MapError, match="layout must be auto, side or bottom"):
+        Map(layout="below")
+    df = _strip(48, 20)
+    a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
+    _layout_sheet(df).save(a)
+    _layout_sheet(df).save(b)
+    assert a.read_bytes() == b.read_bytes()
+    assert PdfReader(a).pages[0].mediabox.upper_right == pytest.approx((841.89, 595.28), abs=0.01)

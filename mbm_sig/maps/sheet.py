@@ -18,9 +18,19 @@ whole available area and pads the extent instead. Legends of ``typo`` and ``symb
 list only the categories drawn in the sheet's extent, in the layer's order. Labels of point
 layers sit beside their symbol (``placement="around"``), polygon labels are centred. Point
 symbols are matplotlib markers (``o s D ^ v P X * p h``…) drawn at the same size on the map
-and in the legend. In the right-hand legend column of landscape sheets, titles and entries
-wrap; when the blocks do not fit above the inset and credits, the legend text shrinks (down
-to ``LEGEND_MIN_SCALE``), then long blocks go to two columns. Geometry is filtered to the extent, clipped and
+and in the legend.
+
+Two layouts (``layout=``): ``side``, the frame on the left and a right-hand column with
+the legend blocks, the inset and the credits; ``bottom``, the frame across the full width
+and a band under it with the legend blocks side by side in columns, the inset at its right
+end and the credits under them. ``auto`` (the default) lays the sheet out both ways and
+keeps the one that draws the extent larger while everything fits: a wide extent (the basin,
+aspect ~2.4) gets the band even on a landscape sheet, a tall one the column even on a
+portrait sheet (``Map._layout``; ``RenderInfo.layout`` says which). In the side column,
+titles and entries wrap; when the blocks do not fit above the inset and credits, the legend
+text shrinks (down to ``LEGEND_MIN_SCALE``), then long blocks go to two columns. In the band,
+long list blocks spread their entries over several columns while that lowers the band, and
+the text shrinks when the band would crush the frame. Geometry is filtered to the extent, clipped and
 simplified to print resolution (``simplify_mm`` on paper) before it reaches matplotlib,
 and each thematic layer becomes a few compound paths.
 """
@@ -58,6 +68,11 @@ PRODUCER = "Mission Bassin Minier"
 FRAMES = ("fit", "fixed")
 FRAME_MIN = 0.4          # a fitted frame keeps at least 40 % of the available height (width)
 PLACEMENTS = ("around", "center")
+LAYOUTS = ("auto", "side", "bottom")
+LAYOUT_BIAS = 1.03       # auto: the orientation's usual layout unless the other one draws 3 % more map
+BAND_MIN_FRAME = 0.3     # a bottom band leaves the frame at least 30 % of the height under the title
+BAND_COL_W = 45.0        # width of one column of entries when a band block is split in columns
+BAND_MAX_COLS = 4
 
 layout.FONT = fonts.ensure()     # reduced DejaVu Sans: fast PDF font subsetting
 RC = {
@@ -88,6 +103,7 @@ class RenderInfo:
     symbols: dict = field(default_factory=dict)           # layer index -> marker, size on the map
     boxes: dict = field(default_factory=dict)             # layout boxes (mm, top-left): inset, credits…
     pages: int = 1
+    layout: str = ""                                      # side (legend column) or bottom (band)
     path: str | None = None
     layers: list = field(default_factory=list)            # catalogue layers read (recipes)
     figure: Any = None
@@ -216,18 +232,25 @@ class MapFrame:
 
 
 class Map:
-    """One map sheet. See the module docstring."""
+    """One map sheet. See the module docstring.
+
+    ``frame``: ``fit`` (the frame takes the extent's aspect) or ``fixed``; ``layout``:
+    ``auto``, ``side`` (legend column on the right) or ``bottom`` (legend band under a
+    full-width frame)."""
 
     def __init__(self, page: str = "A4", orientation: str = "portrait", extent=None,
                  margin: float = 0.05, fictive: bool = False, simplify_mm: float = 0.15,
-                 background: str = "#ffffff", frame: str = "fit"):
+                 background: str = "#ffffff", frame: str = "fit", layout: str = "auto"):
         if page not in PAGES:
             raise MapError(f"unknown page size {page!r}; known sizes: {', '.join(PAGES)}")
         if orientation not in ORIENTATIONS:
             raise MapError(f"orientation must be portrait or landscape, not {orientation!r}")
         if frame not in FRAMES:
             raise MapError(f"frame must be fit or fixed, not {frame!r}")
+        if layout not in LAYOUTS:
+            raise MapError(f"layout must be auto, side or bottom, not {layout!r}")
         self.frame = frame
+        self.layout = layout
         w, h = PAGES[page]
         self.page, self.orientation = page, orientation
         self.W, self.H = (w, h) if orientation == "portrait" else (h, w)
@@ -557,63 +580,185 @@ class Map:
         return self._flow(blocks, room, nb, width)
 
     def _layout(self, blocks):
-        """Frame (x, y, w, h) in mm and positions of legend blocks, inset, credits."""
-        W, H, M = self.W, self.H, 10.0
+        """Frame (x, y, w, h) in mm and positions of legend blocks, inset and credits.
+
+        Two layouts under the title: ``side`` (the frame on the left, a column on its right
+        holding the legend blocks, then the inset and the credits at the bottom: see
+        :meth:`_side`) and ``bottom`` (the frame across the full width, a band under it with
+        the legend blocks side by side, the inset at its right end and the credits under
+        them: see :meth:`_bottom`). ``layout="auto"`` lays the sheet out both ways and keeps
+        the one that draws the extent larger (the area of the extent on paper: the frame's
+        area when the frame fits the extent) among those where everything fits; the
+        orientation's usual layout (landscape: side, portrait: bottom) is kept unless the
+        other one draws ``LAYOUT_BIAS`` more. A forced ``bottom`` whose band cannot leave the
+        frame ``BAND_MIN_FRAME`` of the height falls back to ``side``. The blocks given are
+        not modified: each layout sizes copies, drawn from ``plan["blocks"]``."""
+        W, M = self.W, 10.0
         y = M
         title_lines = layout.wrap(fmt.typo(self._title), W - 2 * M, 15, "bold") if self._title else []
         sub_lines = layout.wrap(fmt.typo(self._subtitle), W - 2 * M, 9.5) if self._subtitle else []
         y_title = y
         y += len(title_lines) * layout.line_height(15, 1.15) + len(sub_lines) * layout.line_height(9.5)
         top = y + (3 if (title_lines or sub_lines) else 0)
-        plan = dict(title=title_lines, subtitle=sub_lines, y_title=y_title, blocks=[])
-        inset_w = 42.0 if self._inset else 0.0
-        cred_size = 6.0
-        if self.orientation == "portrait":
-            cred_w = W - 2 * M - (inset_w + 5 if inset_w else 0)
-            cred = self._credit_lines(cred_w, cred_size)
-            cred_h = len(cred) * layout.line_height(cred_size)
-            legend_avail = W - 2 * M - (inset_w + 6 if inset_w else 0)
-            for b in blocks:
-                b.max_w = min(layout.LEGEND_MAX_W, legend_avail)
-            sizes = [b.size() for b in blocks]
-            # one row of blocks; a second row when they do not fit
-            rows, row, x = [], [], 0.0
-            for b, (w, h) in zip(blocks, sizes):
-                if row and x + w > legend_avail:
-                    rows.append(row)
-                    row, x = [], 0.0
-                row.append((b, w, h))
-                x += w + 8
-            if row:
-                rows.append(row)
-            legend_h = sum(max(h for _, _, h in r) + 4 for r in rows)
-            inset_h = inset_w * 0.9
-            above_cred = max(legend_h, inset_w * 0.95 if inset_w else 0)
-            band = max(above_cred + (cred_h + 3 if cred else 0), 8.0)
-            avail_w, avail_h = W - 2 * M, H - M - band - 5 - top
-            fw, fh = self._fit_frame(avail_w, avail_h)
-            frame = (M + (avail_w - fw) / 2, top, fw, fh)
-            yb = top + fh + 5
-            for r in rows:
-                x = M
-                for b, w, h in r:
-                    plan["blocks"].append((b, x, yb))
-                    x += w + 8
-                yb += max(h for _, _, h in r) + 4
-            plan["inset"] = (W - M - inset_w, top + fh + 5, inset_w, inset_h) if inset_w else None
-            # credits right under the legend band (at the page bottom when the frame is full)
-            yc = top + fh + 5 + (above_cred + 3 if above_cred else 0)
-            plan["credits"] = (M, min(yc, H - M - cred_h), cred)
-            plan["credits_w"] = cred_w
-        else:
-            plan.update(self._landscape(blocks, top, cred_size))
-            frame = plan.pop("frame")
-        plan["frame"] = frame
+        usual = "side" if self.orientation == "landscape" else "bottom"
+        kinds = [usual, "bottom" if usual == "side" else "side"] if self.layout == "auto" else [self.layout]
+        cands = []
+        for kind in kinds:
+            bl = [dc_replace(b) for b in blocks]
+            p = self._side(bl, top) if kind == "side" else self._bottom(bl, top)
+            p["layout"] = kind
+            cands.append(p)
+        if self.layout == "bottom" and not cands[0]["fits"]:
+            p = self._side([dc_replace(b) for b in blocks], top)
+            p["layout"] = "side"
+            cands.append(p)
+        plan = cands[0]
+        if len(cands) > 1:
+            fitting = [p for p in cands if p["fits"]] or cands[:1]
+            plan = fitting[0]
+            for p in fitting[1:]:
+                if self._drawn_area(p["frame"]) > LAYOUT_BIAS * self._drawn_area(plan["frame"]):
+                    plan = p
+        plan.update(title=title_lines, subtitle=sub_lines, y_title=y_title)
         return plan
 
-    def _landscape(self, blocks, top, cred_size):
-        """Landscape sheet: the frame on the left, the legend column on its right (two
-        columns of blocks, then no inset, when one column cannot hold the legend)."""
+    def _drawn_area(self, frame) -> float:
+        """Area in mm² the extent covers in a frame (the frame's area when it fits the extent)."""
+        fw, fh = frame[2], frame[3]
+        x0, y0, x1, y1 = self.extent_bounds
+        a = max(x1 - x0, 1.0) / max(y1 - y0, 1.0)
+        return min(fw, fh * a) * min(fh, fw / a)
+
+    @staticmethod
+    def _band_columns(blocks, width, hgap=8.0, vgap=4.0):
+        """Blocks of a bottom band in columns, left to right, in order: the lowest band whose
+        columns fit in ``width`` mm (each block alone in its column when they all fit side by
+        side; short blocks stack). Returns [(block, dx, dy)], height, width used."""
+        sizes = [b.size() for b in blocks]
+        if not sizes:
+            return [], 0.0, 0.0
+
+        def pack(limit):
+            cols, cur, ch = [], [], 0.0
+            for i, (_, h) in enumerate(sizes):
+                if cur and ch + vgap + h > limit + 1e-9:
+                    cols.append((cur, ch))
+                    cur, ch = [], 0.0
+                ch = h if not cur else ch + vgap + h
+                cur.append(i)
+            cols.append((cur, ch))
+            used = sum(max(sizes[i][0] for i in c) for c, _ in cols) + hgap * (len(cols) - 1)
+            return cols, used, max(h for _, h in cols)
+
+        hs = [h for _, h in sizes]
+        limits = sorted({sum(hs[i:j]) + vgap * (j - i - 1) for i in range(len(hs))
+                         for j in range(i + 1, len(hs) + 1)})
+        best = None
+        for limit in limits:
+            if limit < max(hs) - 1e-9:
+                continue
+            best = pack(limit)
+            if best[1] <= width + 1e-6:
+                break
+        cols, used, height = best
+        out, x = [], 0.0
+        for c, _ in cols:
+            y = 0.0
+            for i in c:
+                out.append((blocks[i], x, y))
+                y += sizes[i][1] + vgap
+            x += max(sizes[i][0] for i in c) + hgap
+        return out, height, used
+
+    def _fit_band(self, blocks, width, scale=1.0, floor=0.0):
+        """Legend blocks of a bottom band ``width`` mm wide at text ``scale``: side by side
+        in columns (:meth:`_band_columns`), then the entries of long list blocks split in
+        columns (``BAND_COL_W`` each, up to ``BAND_MAX_COLS``) while that lowers the band and
+        it is higher than ``floor`` (the inset's height). Returns [(block, dx, dy)], height,
+        width used."""
+        for b in blocks:
+            b.scale, b.ncols, b.max_w = scale, 1, min(layout.LEGEND_MAX_W, width)
+        best = self._band_columns(blocks, width)
+        lists = [b for b in blocks if b.kind in ("typo", "symbols", "base")]
+        while lists and best[1] > floor + 1e-6:
+            step = None
+            for b in lists:
+                n = b.ncols + 1
+                mw = n * BAND_COL_W * scale + layout.COL_GAP * (n - 1)
+                if n > BAND_MAX_COLS or len(b._items()) < 2 * n or mw > width:
+                    continue
+                old = b.ncols, b.max_w
+                b.ncols, b.max_w = n, mw
+                cand = self._band_columns(blocks, width)
+                b.ncols, b.max_w = old
+                if cand[2] <= width + 1e-6 and cand[1] < best[1] - 0.5 and (step is None or cand[1] < step[2][1]):
+                    step = (b, (n, mw), cand)
+            if step is None:
+                break
+            b, (n, mw), best = step
+            b.ncols, b.max_w = n, mw
+        return best
+
+    def _bottom(self, blocks, top, cred_size=6.0):
+        """The frame across the page width; under it a band: the legend blocks side by side
+        in columns, the inset at the right end, the credits under both. The text shrinks (to
+        ``LEGEND_MIN_SCALE``) when the band would leave the frame less than
+        ``BAND_MIN_FRAME`` of the height; ``plan["fits"]`` says whether it does. When the
+        fitted frame is narrower than the page, the band is laid out again under the frame
+        (same left and right edges) if that keeps 95 % of the frame's drawn area."""
+        W, H, M = self.W, self.H, 10.0
+        inset_w = 42.0 if self._inset else 0.0
+        inset_h = inset_w * 0.9
+        avail_w = W - 2 * M
+        max_band = (H - M - top) * (1 - BAND_MIN_FRAME) - 5
+
+        def band_of(bl, width, sc):
+            lw = width - (inset_w + 6 if inset_w else 0)
+            pos, legend_h, used = self._fit_band(bl, lw, sc, inset_h) if bl else ([], 0.0, 0.0)
+            above = max(legend_h, inset_h)
+            cred = self._credit_lines(width, cred_size)
+            cred_h = len(cred) * layout.line_height(cred_size)
+            return pos, above, cred, max(above + (cred_h + 4 if cred else 0), 8.0), used <= lw + 1e-6
+
+        sc = 1.0
+        while True:
+            rows, above_cred, cred, band, inside = band_of(blocks, avail_w, sc)
+            if band <= max_band or sc - 0.05 < layout.LEGEND_MIN_SCALE - 1e-9:
+                break
+            sc = round(sc - 0.05, 2)
+        fits = band <= max_band + 1e-6 and inside
+        fw, fh = self._fit_frame(avail_w, H - M - band - 5 - top)
+        bw = avail_w
+        if inset_w + 46 < fw < avail_w - 1:
+            width = fw
+            for _ in range(4):
+                r2, a2, c2, b2, inside = band_of([dc_replace(b) for b in blocks], width, sc)
+                if not inside:
+                    break
+                fw2, fh2 = self._fit_frame(avail_w, H - M - b2 - 5 - top)
+                if fw2 >= width - 1e-6:
+                    if (self._drawn_area((0, 0, fw2, fh2)) >= 0.95 * self._drawn_area((0, 0, fw, fh))
+                            and (b2 <= max_band + 1e-6 or not fits)):
+                        rows, above_cred, cred, band, fw, fh, bw = r2, a2, c2, b2, fw2, fh2, fw2
+                    break
+                width = fw2
+        fx = M + (avail_w - fw) / 2
+        x0 = fx if bw < avail_w else M
+        plan = dict(frame=(fx, top, fw, fh), blocks=[], fits=fits)
+        plan["blocks"] = [(b, x0 + dx, top + fh + 5 + dy) for b, dx, dy in rows]
+        plan["inset"] = (x0 + bw - inset_w, top + fh + 5, inset_w, inset_h) if inset_w else None
+        # credits right under the legend band and the inset
+        cred_h = len(cred) * layout.line_height(cred_size)
+        yc = top + fh + 5 + (above_cred + 4 if above_cred else 0)
+        plan["credits"] = (x0, min(yc, H - M - cred_h), cred)
+        plan["credits_w"] = bw
+        return plan
+
+    def _side(self, blocks, top, cred_size=6.0):
+        """The frame on the left, the legend column on its right (two columns of blocks,
+        then no inset, when one column cannot hold the legend); the inset and the credits
+        at the column's bottom, aligned on the frame's (the credits under the frame when
+        the fitted frame leaves room for them there). ``plan["fits"]``: the legend fits."""
         W, H, M = self.W, self.H, 10.0
         col1, gap = 62.0, 6.0
         tries = [(1, True), (2, True), (2, False)] if self._inset else [(1, False), (2, False)]
@@ -640,6 +785,7 @@ class Map:
             pos, legend_h = self._fit_column(blocks, col1, room, nb) if blocks else ([], 0.0)
             if legend_h <= room + 1e-6:
                 break
+        plan["fits"] = legend_h <= room + 1e-6
         stack = legend_h + (4 + bottom_h if bottom_h else 0)
         bottom = min(H - M, max(top + fh, top + stack))     # column aligned on the frame's bottom
         plan["blocks"] = [(b, xc + dx, top + dy) for b, dx, dy in pos]
@@ -705,7 +851,7 @@ class Map:
             self._draw_basemap(fig, page.frac_rect(fx0, fy0, fw, fh), ext)
         ax = MapFrame(fig, page.frac_rect(fx0, fy0, fw, fh), ext)
         info = RenderInfo(page=self.page, orientation=self.orientation, size_mm=(W, H), frame_mm=frame,
-                          extent=ext, scale=m_per_mm * 1000, figure=fig)
+                          extent=ext, scale=m_per_mm * 1000, layout=plan.get("layout", ""), figure=fig)
         for i, L in enumerate(self._layers):
             info.features[i] = self._draw_layer(ax, L, clip, tol, m_per_mm, info, i)
 
