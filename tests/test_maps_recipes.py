@@ -211,4 +211,8 @@ def test_recipe_frame_and_label_placement_options(cat, tmp_path):
     e = fit.extent
     fx, fy, fw, fh = fit.frame_mm
     assert fw / fh == pytest.approx((e[2] - e[0]) / (e[3] - e[1]), rel=1e-6)
-    assert fixed.frame_mm[3] > fh                      # the basin is wider than the fixed frame
+    assert fixed.frame_mm[2] * fixed.frame_mm[3] > fw * fh     # the fixed frame pads the basin
+    doc["layout"] = "diagonal"
+    p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(RecipeError, match="layout: must be one of auto, side, bottom"):
+        load_recipe(p)

@@ -22,6 +22,7 @@ the catalogue's layer definitions before anything is read or drawn, then rendere
         legend_title: …
         labels: {var: nom, size: 6, priority: population}   # placement: around (points) / center
     inset: {layer: departements, context: bassin_minier}   # or false
+    layout: auto                  # side (legend column) / bottom (band under a full-width map)
     scalebar: true
     arrow: true
     credits: {notes: [...], producer: Mission Bassin Minier}
@@ -48,11 +49,11 @@ import yaml
 from mbm_sig.maps import expr
 from mbm_sig.maps.classify import METHODS, ALIASES
 from mbm_sig.maps.palettes import class_range, is_palette, PALETTES
-from mbm_sig.maps.sheet import FRAMES, LAYER_TYPES, ORIENTATIONS, PAGES, PLACEMENTS, Map, MapError
+from mbm_sig.maps.sheet import FRAMES, LAYER_TYPES, LAYOUTS, ORIENTATIONS, PAGES, PLACEMENTS, Map, MapError
 
 TOP_KEYS = {"page", "orientation", "title", "subtitle", "extent", "margin", "fictive", "layers", "params",
             "inset", "scalebar", "arrow", "legend", "credits", "metadata", "logo", "simplify_mm",
-            "description", "name", "basemap", "frame"}
+            "description", "name", "basemap", "frame", "layout"}
 LAYER_KEYS = {"layer", "where", "join", "computed", "type", "var", "var2", "method", "k", "breaks",
               "palette", "colors", "nodata", "nodata_label", "legend", "legend_title", "legend_title2",
               "legend_decimals", "legend_label", "inches", "symbol", "fill", "edgecolor", "linewidth",
@@ -149,6 +150,9 @@ def check_structure(r: Recipe) -> None:
     m = d.get("margin", 0.05)
     if not isinstance(m, (int, float)) or not 0 <= m < 1:
         raise r.fail("margin", f"must be a number between 0 and 1, not {m!r}")
+    lo = d.get("layout", "auto")
+    if lo not in LAYOUTS:
+        raise r.fail("layout", f"must be one of {', '.join(LAYOUTS)}, not {lo!r}")
     fr = d.get("frame", "fit")
     if fr not in FRAMES:
         raise r.fail("frame", f"must be fit or fixed, not {fr!r}")
@@ -355,7 +359,8 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
         used.append(ext["layer"])
     m = Map(page=d.get("page", "A4"), orientation=d.get("orientation", "portrait"), extent=bounds,
             margin=float(d.get("margin", 0.05)), fictive=bool(d.get("fictive", False)),
-            simplify_mm=float(d.get("simplify_mm", 0.15)), frame=d.get("frame", "fit"))
+            simplify_mm=float(d.get("simplify_mm", 0.15)), frame=d.get("frame", "fit"),
+            layout=d.get("layout", "auto"))
     read_bbox = None
     if bounds is not None:
         cx, cy = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
