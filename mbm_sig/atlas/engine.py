@@ -451,6 +451,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
             wp = writer.add_page(page)
             if k > 0:
                 wp.merge_page(numbers.pages[k])
+                wp.compress_content_streams()     # merging leaves the content uncompressed
         # bookmarks: one per section, one per sheet (first part), plus the book pages
         writer.add_outline_item(title="Sommaire", page_number=1)
         sec_items = {}
@@ -470,6 +471,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                              "/CreationDate": _pdf_date()})
         target = out_dir / atlas.output
         part = target.with_name(target.name + ".part")
+        writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
         with open(part, "wb") as fh:
             writer.write(fh)
         os.replace(part, target)
