@@ -196,8 +196,7 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
         longest_word = max(measure(w, 6.6, "bold")[0] for w in str(columns[k]).split())
         cells = max([measure(_cell(r.get(k)), 6.8)[0] for r in rows] or [0.0])
         weights.append(max(longest_word, min(cells, 60.0), 8.0) + 2.6)
-    total = sum(weights)
-    widths = [width * w / total for w in weights]
+    widths = _share(weights, width)
     x_pos = [MARGIN + sum(widths[:i]) for i in range(len(widths))]
     headers = [_wrap_mm(str(columns[k]), w - 2.4, 6.6) for k, w in zip(keys, widths)]
     n_lines = max(len(h) for h in headers)
@@ -228,6 +227,22 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
             c.text(MARGIN, y + 1.5 + 3.3 * j, line, size=6.3, color=GREY)
     _footer(c, atlas.title)
     return c.fig
+
+
+def _share(natural: list[float], width: float) -> list[float]:
+    """Column widths: the natural widths when they fit, else the widest columns are capped
+    (water-filling) so that short columns keep their full width; spare width is spread."""
+    total = sum(natural)
+    if total <= width:
+        return [w + (width - total) / len(natural) for w in natural]
+    lo, hi = 0.0, max(natural)
+    for _ in range(40):                     # the cap c with sum(min(w, c)) == width
+        c = (lo + hi) / 2
+        if sum(min(w, c) for w in natural) > width:
+            hi = c
+        else:
+            lo = c
+    return [min(w, lo) for w in natural]
 
 
 def _wrap_mm(text: str, width_mm: float, size: float) -> list[str]:
