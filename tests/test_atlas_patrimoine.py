@@ -8,12 +8,10 @@ import shutil
 import subprocess
 
 import pytest
-import yaml
 
 pytestmark = pytest.mark.skipif(not shutil.which("pdftotext") or not shutil.which("pdffonts"),
                                 reason="poppler-utils (pdftotext, pdffonts) not installed")
 
-from mbm_sig.config import ATLASES_DIR  # noqa: E402
 
 
 def _text(pdf, page=None) -> str:

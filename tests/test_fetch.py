@@ -320,7 +320,7 @@ def test_unreachable_host_fails_fast_one_line_per_source(tmp_path, data_dir, cap
 
     monkeypatch.setattr(socket, "create_connection", counting_connect)
     manifest = tmp_path / "sources.yaml"
-    manifest.write_text(f"""
+    manifest.write_text("""
 unesco_cites:
   title: t
   producer: p

@@ -9,7 +9,6 @@ and «Bilan global et perspectives 2006»)."""
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import pandas as pd
 import pytest

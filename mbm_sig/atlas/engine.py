@@ -9,7 +9,6 @@ an error in one sheet names the sheet and its recipe and leaves no half-written 
 
 from __future__ import annotations
 
-import io
 import multiprocessing as mp
 import os
 import shutil

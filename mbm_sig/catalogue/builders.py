@@ -14,7 +14,6 @@ and goes on with the other layers.
 from __future__ import annotations
 
 import importlib.util
-import io
 import json
 import lzma
 import tarfile

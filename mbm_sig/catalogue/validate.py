@@ -6,7 +6,6 @@ first; ``conform`` returns the frame with the layer's columns, types and geometr
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import geopandas as gpd

@@ -281,7 +281,6 @@ class LegendBlock:
         """Draw the block with its top-left corner at (x, y) mm. Returns what was drawn for
         each symbol entry: ``(label, marker, width_mm, height_mm)`` (render info, tests)."""
         drawn = []
-        y0 = y
         y = page.lines(x, y, self.title_lines(), self.title_size, weight="bold")
         if self.title_lines():
             y += 1.5 * self.scale

@@ -56,7 +56,7 @@ from matplotlib.transforms import IdentityTransform
 from mbm_sig.maps import fmt, fonts, geom, layout
 from mbm_sig.maps.classify import assign, classify, normalise_method
 from mbm_sig.maps.labels import place as place_labels
-from mbm_sig.maps.layout import PT_MM, LegendBlock, Page, measure
+from mbm_sig.maps.layout import PT_MM, LegendBlock, Page
 from mbm_sig.maps.palettes import QUALITATIVE, colors as palette_colors
 
 PAGES = {"A5": (148.0, 210.0), "A4": (210.0, 297.0), "A3": (297.0, 420.0), "A2": (420.0, 594.0)}
