@@ -172,7 +172,8 @@ def test_without_mirror_registry_sheets_still_render(tmp_path):
     cat = Catalogue.open(str(tmp_path / "c.gpkg"))
     build(cat, data_dir=tmp_path / "no-mirror", progress=False)
     res = render_atlas("sante", out_dir=tmp_path / "out", catalogue=cat, progress=False, workers=2,
-                       only=["Population communale et part des 65 ans et plus", "Arrondissement de Lens"])
+                       only=["Population communale et part des 65 ans et plus", "Arrondissement de Lens",
+                             "Hôpitaux et établissements de santé"])
     assert res.pdf.exists() and res.sheets >= 2
     waiting = {i["title"] for i in res.pending}
     assert "Hôpitaux et établissements de santé" in waiting

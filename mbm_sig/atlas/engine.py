@@ -175,9 +175,10 @@ def _check_requires(cat: Catalogue, spec: SheetSpec) -> dict | None:
                 command = "mbm-sig fetch && mbm-sig build"
             else:
                 what = f"le champ «{ld.field(fld).title or fld}»" if fld else "les données"
-                import textwrap
-                desc = textwrap.shorten(ld.description, 240, placeholder=" …")
-                reason = f"Importer {what} de la couche «{ld.title}» ({ld.name}) : {desc}"
+                cols = [f.name for f in ld.fields if f.required] + ([fld] if fld else [])
+                geom = "" if not ld.has_geometry else f", géométrie {ld.geometry} (toute projection, ou x/y)"
+                reason = (f"Importer {what} de la couche «{ld.title}» ({ld.name}). Colonnes attendues : "
+                          + ", ".join(dict.fromkeys(cols)) + geom + ".")
                 command = f"mbm-sig import {ld.name} FICHIER"
             return {"title": spec.title, "reason": reason, "command": command}
     return None
@@ -193,6 +194,8 @@ def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None) -> tuple[l
         if sec.coverage:
             feats = _features(cat, sec.coverage, {})
             runs = [(_pattern(sec.coverage.get("section_title", sec.title), f), f) for f in feats]
+            if not runs:
+                pending.append(_empty_coverage(cat, sec.title, sec.coverage))
         else:
             runs = [(sec.title, {})]
         for sec_title, sec_params in runs:
@@ -204,6 +207,10 @@ def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None) -> tuple[l
                         pending.append(waiting)
                     continue
                 feats = _features(cat, spec.coverage, spec.params) if spec.coverage else [dict(spec.params)]
+                if not feats:
+                    item = _empty_coverage(cat, spec.title, spec.coverage)
+                    if item not in pending:
+                        pending.append(item)
                 for params in feats:
                     params = {**sec_params, **params}
                     name = spec.coverage.get("page_name", spec.title) if spec.coverage else spec.title
@@ -216,6 +223,8 @@ def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None) -> tuple[l
             if only:
                 sec_pages = [p for p in sec_pages if _selected(p, only)]
             body += sec_pages
+    if only:
+        pending = [p for p in pending if any(o.lower() in p["title"].lower() for o in only)]
     if only and not body:
         raise AtlasError(f"--only {' '.join(only)}: no sheet matches (titles: "
                          + "; ".join(p.title for p in plan(atlas, cat)[0][:12]) + " …)")
@@ -228,9 +237,38 @@ def _selected(page: Page, only: list[str]) -> bool:
     return any(o.lower() in names or o.lower() in page.title.lower() for o in only)
 
 
+def _empty_coverage(cat: Catalogue, title: str, cov: dict) -> dict:
+    ld = cat.layer_def(cov["layer"])
+    if "{" in title:          # a patterned title: name what the coverage would have made
+        title = f"{ld.title} : une section par élément"
+    return {"title": title,
+            "reason": f"La couche «{ld.title}» ne compte aucun élément"
+                      + (f" pour {cov['where']}" if cov.get("where") else "")
+                      + " : rien à cartographier.",
+            "command": "mbm-sig build" if ld.build else f"mbm-sig import {ld.name} FICHIER"}
+
+
+def sort_key(series):
+    """Accent- and case-insensitive order for French names (Éleu among the E)."""
+    import unicodedata
+    if series.dtype != object and not str(series.dtype).startswith("str"):
+        return series
+    return series.map(lambda v: "".join(c for c in unicodedata.normalize("NFKD", str(v))
+                                        if not unicodedata.combining(c)).casefold() if v is not None else v)
+
+
 def _features(cat: Catalogue, cov: dict, base: dict) -> list[dict]:
-    """The coverage layer's features (filtered, sorted) as pattern parameters."""
+    """The coverage layer's features (filtered, sorted) as pattern parameters; with
+    ``skip_empty`` ([{layer, field}] and the coverage ``key``), features for which every listed
+    layer has no row are left out (an EPCI with no cité nor terril)."""
     df = cat.read(cov["layer"], where=cov.get("where"))
+    skip = cov.get("skip_empty")
+    if skip:
+        key = cov.get("key") or cat.layer_def(cov["layer"]).key
+        present = set()
+        for item in skip:
+            present |= set(cat.read(item["layer"], columns=[item["field"]])[item["field"]].dropna())
+        df = df[df[key].isin(present)]
     sort = cov.get("sort")
     if sort in ("@x", "@y"):
         # geographic order: west to east (@x) or south to north (@y), like a QGIS sort
@@ -238,15 +276,13 @@ def _features(cat: Catalogue, cov: dict, base: dict) -> list[dict]:
         pts = df.geometry.representative_point()
         df = df.assign(_order=pts.x if sort == "@x" else pts.y).sort_values("_order").drop(columns="_order")
     elif sort:
-        df = df.sort_values(sort)
+        df = df.sort_values(sort, key=sort_key)
     geom = df.geometry.name if hasattr(df, "geometry") else None
     rows = []
     for _, r in df.iterrows():
         params = {k: ("" if v is None else v) for k, v in r.items() if k != geom}
         rows.append({**base, **{k: (str(v) if not isinstance(v, (int, float)) else v)
                                 for k, v in params.items()}})
-    if not rows:
-        raise AtlasError(f"coverage layer {cov['layer']} with {cov.get('where')} has no feature")
     return rows
 
 
@@ -255,7 +291,7 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
     where = {k: _pattern(v, params) if isinstance(v, str) else v for k, v in (t.get("where") or {}).items()}
     df = cat.read(t["layer"], where=where or None)
     if t.get("sort"):
-        df = df.sort_values(t["sort"])
+        df = df.sort_values(t["sort"], key=sort_key)
     cols = t["columns"]
     rows = [{k: r.get(k) for k in cols} for r in df.to_dict("records")]
     chunks = [rows[i:i + pages.TABLE_ROWS] for i in range(0, max(len(rows), 1), pages.TABLE_ROWS)]
@@ -297,7 +333,8 @@ def _render_page(job) -> tuple[int, str | None, str | None]:
             _save(CHARTS[spec["name"]](cat, atlas, page.title, {**spec, **page.params}), Path(out), page.title)
         return idx, out, None
     except Exception as exc:  # reported with the sheet's name by the caller
-        return idx, None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+        detail = f"\n{traceback.format_exc(limit=3)}" if os.environ.get("MBM_SIG_DEBUG") else ""
+        return idx, None, f"{type(exc).__name__}: {exc}{detail}"
 
 
 def _save(fig, path: Path, meta_title: str) -> None:
@@ -358,9 +395,20 @@ def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheet
 
 def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, progress) -> AtlasResult:
     t0 = time.perf_counter()
+    if not cat.backend.exists():
+        raise AtlasError(f"catalogue {cat.url} does not exist: run `mbm-sig build` (or `make build`) first")
     out_dir = Path(out_dir or settings().out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     body, pending = plan(atlas, cat, only)
+    used_layers: set[str] = set()
+    for p in body:
+        if p.kind == "map":
+            used_layers |= _recipe_layers(p.spec.recipe)
+        elif p.kind == "table":
+            used_layers.add(p.spec.table["layer"])
+        else:
+            used_layers.update(p.spec.table.get("layers", []))
+    source_figs = pages.sources_pages(atlas, _sources(cat, used_layers))
 
     # number the pages: cover, table of contents, body, pending, sources
     sections = list(dict.fromkeys(p.section for p in body))
@@ -372,7 +420,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         p.number = number
     pending_number = number + 1 if pending else None
     sources_number = (pending_number or number) + 1
-    total = sources_number
+    total = sources_number + len(source_figs) - 1
     toc_entries = []
     for title in sections:
         sec_pages = [p for p in body if p.section == title]
@@ -385,16 +433,8 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd:
         tmp = Path(tmpd)
         files: dict[int, Path] = {}
-        used_layers: set[str] = set()
         # every body page in parallel (maps, tables, charts), the book pages after
         jobs = [(i, atlas, p, str(tmp / f"page-{i:04d}.pdf")) for i, p in enumerate(body)]
-        for p in body:
-            if p.kind == "map":
-                used_layers |= _recipe_layers(p.spec.recipe)
-            elif p.kind == "table":
-                used_layers.add(p.spec.table["layer"])
-            else:
-                used_layers.update(p.spec.table.get("layers", []))
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
         bar = tqdm(total=len(body), desc=f"atlas {atlas.name}", unit="page", disable=not progress,
                    file=sys.stderr, leave=False)
@@ -431,8 +471,11 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         if pending:
             book_files["pending"] = tmp / "pending.pdf"
             _save(pages.pending_page(atlas, pending), book_files["pending"], "Cartes en attente de données")
-        book_files["sources"] = tmp / "sources.pdf"
-        _save(pages.sources_page(atlas, _sources(cat, used_layers)), book_files["sources"], "Sources")
+        book_files["sources"] = []
+        for k, fig in enumerate(source_figs):
+            f = tmp / f"sources-{k}.pdf"
+            _save(fig, f, "Sources et méthodes")
+            book_files["sources"].append(f)
 
         # assemble
         writer = PdfWriter()
@@ -441,7 +484,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         order += [(p.title, files[i], p) for i, p in enumerate(body)]
         if pending:
             order.append(("Cartes en attente de données", book_files["pending"], None))
-        order.append(("Sources et méthodes", book_files["sources"], None))
+        order += [("Sources et méthodes" if k == 0 else "", f, None) for k, f in enumerate(book_files["sources"])]
         src_pages = [PdfReader(f).pages[0] for _, f, _ in order]
         sizes = [(float(pg.mediabox.width) * 25.4 / 72, float(pg.mediabox.height) * 25.4 / 72)
                  for pg in src_pages]
@@ -456,7 +499,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         sec_items = {}
         for k, (title, _, p) in enumerate(order):
             if p is None:
-                if title not in ("Couverture", "Sommaire"):
+                if title and title not in ("Couverture", "Sommaire"):
                     writer.add_outline_item(title=title, page_number=k)
                 continue
             if p.section not in sec_items:

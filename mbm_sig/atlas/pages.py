@@ -145,33 +145,42 @@ def pending_page(atlas, items) -> Figure:
     return c.fig
 
 
-def sources_page(atlas, sources) -> Figure:
-    """Every source used by the atlas with its producer, vintage and licence."""
-    c = Canvas()
-    c.text(MARGIN, 30, "Sources et méthodes", size=20, weight="bold", color=ACCENT)
-    c.hline(MARGIN, c.w - MARGIN, 35, color=ACCENT, lw=1.0)
-    y = 46
+def sources_pages(atlas, sources) -> list[Figure]:
+    """Every source used by the atlas with its producer, vintage and licence, then the
+    method notes; continued on further pages when long."""
+    blocks = []
     for s in sources:
-        if y > c.h - 40:
-            break
-        c.text(MARGIN, y, s.title, size=9, weight="bold")
-        y += 4.4
-        lines = [f"Producteur : {s.producer}", f"Millésime : {s.vintage} · Licence : {s.licence}"]
+        lines = [(s.title, 9, "bold", INK, 3.0)]
+        body = [f"Producteur : {s.producer}", f"Millésime : {s.vintage} · Licence : {s.licence}"]
         if s.note:
-            lines.append(s.note)
-        for line in lines:
-            for sub in textwrap.wrap(fmt.typo(line), 110):
-                c.text(MARGIN + 3, y, sub, size=7.5, color=GREY)
-                y += 3.8
-        y += 3
-    y += 2
+            body.append(s.note)
+        for line in body:
+            lines += [(sub, 7.5, "normal", GREY, 6.0) for sub in textwrap.wrap(fmt.typo(line), 110)]
+        blocks.append(lines)
     for note in atlas.method_notes:
-        for sub in textwrap.wrap(fmt.typo(note), 110):
-            c.text(MARGIN, y, sub, size=7.5, color=INK)
-            y += 3.8
-        y += 1.5
+        blocks.append([(sub, 7.5, "normal", INK, 3.0) for sub in textwrap.wrap(fmt.typo(note), 115)])
+    figs, c, y = [], None, 0.0
+    bottom = A4[1] - 22
+    for block in blocks:
+        h = sum(4.4 if size > 8 else 3.8 for _, size, *_ in block) + 3
+        if c is None or y + h > bottom:
+            if c is not None:
+                _footer(c, atlas.title)
+                figs.append(c.fig)
+            c = Canvas()
+            c.text(MARGIN, 30, "Sources et méthodes" + (" (suite)" if figs else ""), size=20, weight="bold",
+                   color=ACCENT)
+            c.hline(MARGIN, c.w - MARGIN, 35, color=ACCENT, lw=1.0)
+            y = 46
+        for text, size, weight, color, indent in block:
+            c.text(MARGIN + indent - 3.0, y, text, size=size, weight=weight, color=color)
+            y += 4.4 if size > 8 else 3.8
+        y += 3
+    if c is None:
+        c = Canvas()
     _footer(c, atlas.title)
-    return c.fig
+    figs.append(c.fig)
+    return figs
 
 
 TABLE_ROWS = 42

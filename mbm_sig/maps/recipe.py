@@ -379,8 +379,10 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
             used.append(j["layer"] if isinstance(j, dict) else j)
             joined.add(used[-1])
         if len(df) == 0 and t != "base":
-            if spec.get("where"):
-                raise r.fail(f"{key}.where", f"no feature of {name!r} matches {spec['where']}")
+            if spec.get("where") and cat.has_data(name):
+                # the filter selects nothing on this sheet (e.g. no ERBM cité without the
+                # open data): the layer draws nothing and has no legend block
+                continue
             raise r.fail(f"{key}.layer", f"layer {name!r} is empty (not built or imported yet)")
         for k in ("var", "var2"):
             if t in ("choro", "prop", "prop_choro") and spec.get(k) and not (k == "var2" and t != "prop_choro"):
