@@ -103,6 +103,8 @@ def cmd_fetch(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     import signal
+
+    from pyogrio.errors import DataSourceError
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)     # `mbm-sig layers | head` ends quietly
     warnings.filterwarnings("ignore", category=RuntimeWarning, module="pyogrio")
     p = argparse.ArgumentParser(prog="mbm-sig", description=__doc__.splitlines()[0])
@@ -150,6 +152,21 @@ def main(argv: list[str] | None = None) -> int:
     _add_optional_commands(sub)
 
     args, unknown = p.parse_known_args(argv)
+    try:
+        return _dispatch(p, args, unknown)
+    except KeyboardInterrupt:
+        return 130
+    except (OSError, KeyError, ValueError, DataSourceError) as exc:
+        # unreadable catalogue, missing folders, unknown names: one line, not a traceback
+        if os.environ.get("MBM_SIG_DEBUG"):
+            raise
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        kind = f"{type(exc).__name__}: " if isinstance(exc, OSError) else ""
+        print(f"error: {kind}{msg}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(p, args, unknown) -> int:
     if unknown:
         if hasattr(args, "rest"):      # options of the pass-through commands (map, atlas, web…)
             args.rest = unknown + list(args.rest)

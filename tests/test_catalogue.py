@@ -288,8 +288,30 @@ def test_file_without_crs_rejected(catalogue, tmp_path):
 def test_unreadable_wkt_names_row_and_field(catalogue, tmp_path):
     (tmp_path / "w.csv").write_text("id,nom,categorie,wkt\nA,x,Antenne,POINT (687900 7038300)\n"
                                     "B,y,Antenne,POINT (68790\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"row 2, field wkt: unreadable WKT"):
+    with pytest.raises(ValidationError, match=r"row 2, field wkt, value 'POINT \(68790': unreadable WKT"):
         catalogue.import_file("ssm_dispensaires", tmp_path / "w.csv")
+
+
+def test_bad_coordinates_each_reported(catalogue, tmp_path):
+    (tmp_path / "xy.csv").write_text("id,nom,categorie,x,y\nA,a,Antenne,687900,7038300\nB,b,Antenne,,7038300\n"
+                                     "C,c,Antenne,abc,7038300\nD,d,Antenne,687950,zz\n", encoding="utf-8")
+    with pytest.raises(ValidationError) as err:
+        catalogue.import_file("ssm_dispensaires", tmp_path / "xy.csv")
+    lines = err.value.report().splitlines()[1:]
+    assert lines == ["  row 2, field x: coordinate is missing",
+                     "  row 3, field x, value 'abc': coordinate is not a number",
+                     "  row 4, field y, value 'zz': coordinate is not a number"]
+    assert not catalogue.has_data("ssm_dispensaires")
+
+
+def test_values_that_would_be_corrupted_are_rejected(catalogue, tmp_path):
+    (tmp_path / "v.csv").write_text("insee,annee,generalistes_liberaux\n62498,1e30,3\n59178,2004,2.5\n",
+                                    encoding="utf-8")
+    with pytest.raises(ValidationError) as err:
+        catalogue.import_file("sante_communes_import", tmp_path / "v.csv")
+    report = err.value.report()
+    assert "row 1, field annee, value '1e30': expected an integer" in report
+    assert "row 2, field generalistes_liberaux, value '2.5': expected an integer" in report
 
 
 def test_report_caps_at_50_problems(catalogue, tmp_path):

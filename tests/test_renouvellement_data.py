@@ -307,9 +307,9 @@ def test_renouvellement_layer(built):
     assert r.at["RU-13", "localisation"] == "commune"      # coron Demézières is not
     erbm = r[r["programme"] == "ERBM"]
     assert len(erbm) == 63
-    assert (erbm["origine"] == "open data").all() and (erbm["localisation"] == "cité").all()
+    assert (erbm["origine"] == "données ouvertes").all() and (erbm["localisation"] == "cité").all()
     assert erbm["commune"].notna().all() and erbm["insee"].notna().all()
-    assert (r.loc[r["origine"] != "open data", "annee"] == "2005").all()
+    assert (r.loc[r["origine"] != "données ouvertes", "annee"] == "2005").all()
 
 
 @needs_data

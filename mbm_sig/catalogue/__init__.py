@@ -36,6 +36,27 @@ def file_checksum(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def _as_field_type(ftype: str, value):
+    """A ``where`` value in the field's type (``{"insee": 62498}`` means "62498")."""
+    if isinstance(value, (list, tuple, set)):
+        return [_as_field_type(ftype, v) for v in value]
+    if value is None:
+        return None
+    if ftype == "str" and not isinstance(value, str):
+        return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+    if ftype == "int" and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    if ftype == "float" and isinstance(value, str):
+        try:
+            return float(value.replace(",", "."))
+        except ValueError:
+            return value
+    if ftype == "bool" and isinstance(value, str):
+        return {"true": True, "oui": True, "1": True, "false": False, "non": False, "0": False}.get(
+            value.strip().lower(), value)
+    return value
+
+
 class Catalogue:
     """Facade over one backend; knows the layer definitions, validates every write."""
 
@@ -118,9 +139,11 @@ class Catalogue:
         (parameterised: never SQL text); ``columns``: fields to keep.
         """
         ld = self.layer_def(name)
-        where = where or {}
+        where = dict(where or {})
         for f in list(where) + list(columns or []):
             ld.field(f)   # raises a clear KeyError for an unknown field
+        for f, v in where.items():
+            where[f] = _as_field_type(ld.field(f).type, v)
         if name not in self.backend.layer_names():
             return self._empty(ld, columns)
         return self.backend.read(name, bbox=bbox, where=where, columns=columns,
@@ -155,6 +178,13 @@ class Catalogue:
         :class:`ValidationError` listing every problem."""
         ld = self.layer_def(name)
         problems, out = check(frame, ld, check_extent=check_extent)
+        # problems found while reading (bad coordinates, unreadable WKT) replace the
+        # «geometry is missing» they leave behind
+        read = list(getattr(frame, "attrs", {}).get("read_problems") or [])
+        if read:
+            rows = {p.row for p in read}
+            problems = sorted(read + [p for p in problems if not (p.row in rows and p.field == "geometry")],
+                              key=lambda p: p.row or 0)
         if problems:
             raise ValidationError(source, name, problems)
         if ld.has_geometry:

@@ -39,6 +39,14 @@ def dependencies(ld: LayerDef) -> list[str]:
 
 def build_order(defs: dict[str, LayerDef], names=None) -> list[str]:
     """Buildable layers in dependency order (stable: file order otherwise)."""
+    if names is not None:
+        unknown = [n for n in names if n not in defs]
+        if unknown:
+            raise KeyError(f"unknown layer {unknown[0]!r}; known layers: {', '.join(defs)}")
+        manual = [n for n in names if not defs[n].build]
+        if manual:
+            raise KeyError(f"layer {manual[0]!r} has no source to build from: fill it with "
+                           f"`mbm-sig import {manual[0]} FILE`")
     wanted = [n for n in defs if defs[n].build and (names is None or n in names)]
     order, seen = [], set()
 

@@ -392,6 +392,8 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
             df[col] = df[src].notna()
         for col, how in step.get("clean", {}).items():
             df[col] = _clean(df[col], how)
+        for col, mapping in step.get("recode", {}).items():
+            df[col] = df[col].replace(mapping)          # source codes -> the layer's domain values
         parts.append(df)
     gdf = pd.concat(parts, ignore_index=True)
     if not isinstance(gdf, gpd.GeoDataFrame):

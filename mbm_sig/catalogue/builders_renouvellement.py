@@ -310,7 +310,7 @@ def build_renouvellement_urbain(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataF
                 "statut": "cité retenue ERBM", "annee": None,
                 "commune": join.at[c["id"], "nom"],
                 "insee": join.at[c["id"], "insee"], "cite": c["nom"], "cite_id": c["id"],
-                "localisation": "cité", "origine": "open data",
+                "localisation": "cité", "origine": "données ouvertes",
                 "source_section": SECTION_ERBM,
                 "remarque": (f"bailleur : {c['proprietaire']}" if isinstance(c.get("proprietaire"), str)
                              else None),

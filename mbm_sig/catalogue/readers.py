@@ -16,6 +16,7 @@ import pandas as pd
 import pyogrio
 
 from mbm_sig.catalogue.layerdef import LayerDef
+from mbm_sig.catalogue.validate import Problem
 from mbm_sig.config import TARGET_CRS
 
 VECTOR_SUFFIXES = {".gpkg", ".shp", ".tab", ".mif", ".geojson", ".json", ".fgb", ".zip"}
@@ -129,20 +130,20 @@ def _read_csv(path: Path, ld: LayerDef, crs=None, encoding=None, x=None, y=None,
         return df
     wcol = wkt or next((lower[c] for c in WKT_COLUMNS if c in lower), None)
     if wcol:
-        try:
-            geom = gpd.GeoSeries.from_wkt(df[wcol].fillna("").replace("", None), on_invalid="raise")
-        except Exception:
-            # find the first bad row for the report
-            import shapely
-            for i, v in enumerate(df[wcol]):
+        import shapely
+        problems, geoms = [], []
+        for i, v in enumerate(df[wcol]):
+            g = None
+            if isinstance(v, str) and v.strip():
                 try:
-                    if isinstance(v, str) and v.strip():
-                        shapely.from_wkt(v)
+                    g = shapely.from_wkt(v)
                 except Exception:
-                    raise InputError(f"{path}: row {i + 1}, field {wcol}: unreadable WKT {v[:60]!r}") from None
-            raise
+                    problems.append(Problem(i + 1, wcol, v[:60], "unreadable WKT"))
+            geoms.append(g)
+        geom = gpd.GeoSeries(geoms)
         df = df.drop(columns=[wcol])
         gdf = gpd.GeoDataFrame(df, geometry=geom.values, crs=crs or TARGET_CRS)
+        gdf.attrs["read_problems"] = problems
         return gdf
     pair = (x, y) if x and y else next(((lower[a], lower[b]) for a, b in XY_COLUMNS
                                         if a in lower and b in lower), None)
@@ -151,19 +152,24 @@ def _read_csv(path: Path, ld: LayerDef, crs=None, encoding=None, x=None, y=None,
                          "or x/y (lon/lat) columns")
     xs = pd.to_numeric(df[pair[0]].str.replace(",", "."), errors="coerce")
     ys = pd.to_numeric(df[pair[1]].str.replace(",", "."), errors="coerce")
-    for col, vals in ((pair[0], xs), (pair[1], ys)):
-        bad = np.flatnonzero(vals.isna().to_numpy())
-        if len(bad):
-            i = int(bad[0])
-            raise InputError(f"{path}: row {i + 1}, field {col}: coordinate {df[col].iloc[i]!r} "
-                             "is not a number")
+    problems = []
+    for i in np.flatnonzero((xs.isna() | ys.isna()).to_numpy()):
+        for col, vals in ((pair[0], xs), (pair[1], ys)):
+            if pd.isna(vals.iloc[i]):
+                raw = df[col].iloc[i]
+                problems.append(Problem(int(i) + 1, col, None if pd.isna(raw) else raw,
+                                        "coordinate is missing" if pd.isna(raw) else "coordinate is not a number"))
+    ok = (xs.notna() & ys.notna()).to_numpy()
     if crs is None:
         # lon/lat columns, or small x/y values, mean WGS84; otherwise Lambert-93
         lonlat = pair[0].lower() in ("lon", "longitude", "lng") or (
-            xs.abs().max() <= 180 and ys.abs().max() <= 90)
+            xs[ok].abs().max() <= 180 and ys[ok].abs().max() <= 90)
         crs = "EPSG:4326" if lonlat else TARGET_CRS
-    gdf = gpd.GeoDataFrame(df.drop(columns=list(pair)), geometry=gpd.points_from_xy(xs, ys), crs=crs)
+    pts = gpd.points_from_xy(xs.fillna(0), ys.fillna(0))
+    geom = [p if k else None for p, k in zip(pts, ok)]
+    gdf = gpd.GeoDataFrame(df.drop(columns=list(pair)), geometry=geom, crs=crs)
     _check_geographic(path, gdf)
+    gdf.attrs["read_problems"] = problems
     return gdf
 
 

@@ -66,7 +66,7 @@ def _is_null(v) -> bool:
         isinstance(v, str) and v.strip() == "")
 
 
-REASONS = {"int": "expected an integer", "float": "expected a number",
+REASONS = {"int": "expected an integer (at most 2^53 in absolute value)", "float": "expected a number",
            "bool": "expected a boolean (oui/non, true/false, 1/0)", "date": "expected a date YYYY-MM-DD"}
 
 
@@ -102,9 +102,12 @@ def coerce_column(s: pd.Series, ftype: str, null: np.ndarray) -> tuple[pd.Series
         keep = ~null
         if keep.any():
             vals = s[keep]
-            if pd.api.types.is_float_dtype(vals) and (vals % 1 == 0).all():
-                vals = vals.astype("int64")
-            out[keep] = vals.astype(str).str.strip().to_numpy()
+            if pd.api.types.is_float_dtype(vals):
+                # 62498.0 (a code read as a number) -> "62498"; other numbers as written
+                out[keep] = [str(int(v)) if v % 1 == 0 and abs(v) < 2.0 ** 53 else repr(float(v))
+                             for v in vals.to_numpy(dtype=float)]
+            else:
+                out[keep] = vals.astype(str).str.strip().to_numpy()
         return out, bad
     if ftype in ("int", "float"):
         if pd.api.types.is_bool_dtype(s):
@@ -123,6 +126,7 @@ def coerce_column(s: pd.Series, ftype: str, null: np.ndarray) -> tuple[pd.Series
         if ftype == "int":
             with np.errstate(invalid="ignore"):
                 bad |= ~null & np.isfinite(arr) & (np.mod(arr, 1) != 0)
+                bad |= ~null & (np.abs(arr) >= 2.0 ** 53)     # beyond exact integers (and int64)
             ok = ~null & ~bad
             out = pd.array(np.where(ok, arr, 0).astype("int64"), dtype="Int64")
             out[~ok] = pd.NA
@@ -152,8 +156,11 @@ def coerce_column(s: pd.Series, ftype: str, null: np.ndarray) -> tuple[pd.Series
         if pd.api.types.is_datetime64_any_dtype(s):
             d = s
         else:
-            d = pd.to_datetime(s.where(~null, None).astype(object).map(
-                lambda v: None if v is None else str(v).strip()[:10]), format="%Y-%m-%d", errors="coerce")
+            txt = s.where(~null, None).astype(object).map(lambda v: None if v is None else str(v).strip())
+            # the whole value must be a date (a time of day at midnight is tolerated)
+            txt = txt.map(lambda v: v[:10] if isinstance(v, str) and (len(v) == 10 or v[10:] in (
+                "T00:00:00", " 00:00:00", "T00:00:00Z")) else ("invalid" if isinstance(v, str) else v))
+            d = pd.to_datetime(txt, format="%Y-%m-%d", errors="coerce")
         bad |= ~null & d.isna().to_numpy()
         out = pd.Series([None] * n, dtype=object)
         ok = ~null & ~bad
