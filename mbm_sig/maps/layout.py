@@ -31,10 +31,16 @@ def _renderer():
     return RendererAgg(10, 10, 72)
 
 
-@functools.lru_cache(maxsize=4096)
 def measure(text: str, size: float, weight: str = "normal") -> tuple[float, float]:
-    """(width, height) in mm of a one-line text (height: ascent + descent of the line)."""
-    prop = FontProperties(family=FONT, size=size, weight=weight)
+    """(width, height) in mm of a one-line text (height: ascent + descent of the line), in
+    the current print font (the cache is keyed by the font: a measure taken before the
+    print font was registered must never be reused after, or layouts would differ)."""
+    return _measure(text, size, weight, FONT)
+
+
+@functools.lru_cache(maxsize=8192)
+def _measure(text: str, size: float, weight: str, family: str) -> tuple[float, float]:
+    prop = FontProperties(family=family, size=size, weight=weight)
     w, h, d = _renderer().get_text_width_height_descent(text or " ", prop, ismath=False)
     return w * PT_MM, h * PT_MM
 
