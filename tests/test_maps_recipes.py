@@ -216,3 +216,20 @@ def test_recipe_frame_and_label_placement_options(cat, tmp_path):
     p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     with pytest.raises(RecipeError, match="layout: must be one of auto, side, bottom"):
         load_recipe(p)
+
+
+def test_unique_labels(cat, tmp_path):
+    """`labels: {unique: true}` labels each text once (two SSM buildings in one commune)."""
+    src = yaml.safe_load((RECIPES / "sante_65_ssm.yaml").read_text(encoding="utf-8"))
+    bati = cat.read("patrimoine_bati", where={"typologie": "Équipement SSM"})
+    assert bati["nom_commune"].duplicated().any()          # the case exists in the data
+    for unique in (False, True):
+        src["layers"][2]["labels"]["unique"] = unique
+        p = tmp_path / f"u{unique}.yaml"
+        p.write_text(yaml.safe_dump(src, allow_unicode=True), encoding="utf-8")
+        info = render_recipe(load_recipe(p), cat, tmp_path / f"u{unique}.pdf")
+        texts = [lab["text"] for lab in info.labels]
+        if unique:
+            assert len(texts) == len(set(texts)) and texts
+        else:
+            assert len(texts) > len(set(texts))

@@ -58,7 +58,7 @@ LAYER_KEYS = {"layer", "where", "join", "computed", "type", "var", "var2", "meth
               "palette", "colors", "nodata", "nodata_label", "legend", "legend_title", "legend_title2",
               "legend_decimals", "legend_label", "inches", "symbol", "fill", "edgecolor", "linewidth",
               "linestyle", "alpha", "marker", "size", "hatch", "order", "fictive", "labels", "clip"}
-LABEL_KEYS = {"var", "size", "halo", "priority", "color", "weight", "max_labels", "where", "placement"}
+LABEL_KEYS = {"var", "size", "halo", "priority", "color", "weight", "max_labels", "where", "placement", "unique"}
 STYLE_KEYS = ("fill", "edgecolor", "linewidth", "linestyle", "marker", "size", "hatch", "alpha")
 PARAM = re.compile(r"\{([A-Za-z_]\w*)\}")
 
@@ -445,6 +445,11 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
             if lab.get("where"):
                 for f, v in lab["where"].items():
                     mask &= df[f].isin(v if isinstance(v, list) else [v]).to_numpy()
+            if lab.get("unique"):
+                # one label per text (two dispensaries of one commune: one «Pecquencourt»)
+                first = ~pd.Series(df[lab["var"]].to_numpy()).where(mask).duplicated(keep="first").to_numpy()
+                mask &= first | ~mask
+            if not mask.all():
                 ldf = df[mask]
             # point symbols (symbols layers, prop circles on points, points of a base layer):
             # labels beside them; polygons (and prop circles on polygons): centred
