@@ -138,7 +138,7 @@ def _with(**changes):
 
 @pytest.mark.parametrize("doc, key, message", [
     (_with(page="B4"), "page", "unknown page size 'B4'"),
-    (_with(orientation="oblique"), "orientation", "portrait or landscape"),
+    (_with(orientation="oblique"), "orientation", "portrait, landscape or auto"),
     (_with(colour="red"), "colour", "unknown key"),
     (_with(layers__0__layer="communez"), "layers[0].layer", "unknown layer 'communez'"),
     (_with(layers__0__var="densité"), "layers[0].var", "layer 'communes' has no field 'densité'"),
@@ -233,3 +233,11 @@ def test_unique_labels(cat, tmp_path):
             assert len(texts) == len(set(texts)) and texts
         else:
             assert len(texts) > len(set(texts))
+
+
+def test_orientation_auto_follows_the_extent(tmp_path):
+    from mbm_sig.maps import Map
+    wide = Map(orientation="auto", extent=(650_000, 7_020_000, 750_000, 7_060_000))
+    tall = Map(orientation="auto", extent=(680_000, 7_000_000, 700_000, 7_060_000))
+    assert wide.orientation == "landscape" and (wide.W, wide.H) == (297.0, 210.0)
+    assert tall.orientation == "portrait" and (tall.W, tall.H) == (210.0, 297.0)

@@ -2,7 +2,7 @@
 the catalogue's layer definitions before anything is read or drawn, then rendered.
 
     page: A4                      # A5, A4, A3, A2
-    orientation: portrait         # or landscape
+    orientation: portrait         # or landscape, or auto (from the extent's shape)
     title: Densité de population
     subtitle: Bassin minier, 2023
     extent: {layer: arrondissements, where: {bassin_minier: true}}   # or {bbox: [x0, y0, x1, y1]}
@@ -146,7 +146,7 @@ def check_structure(r: Recipe) -> None:
     if page not in PAGES:
         raise r.fail("page", f"unknown page size {page!r}; known sizes: {', '.join(PAGES)}")
     if d.get("orientation", "portrait") not in ORIENTATIONS:
-        raise r.fail("orientation", f"must be portrait or landscape, not {d.get('orientation')!r}")
+        raise r.fail("orientation", f"must be portrait, landscape or auto, not {d.get('orientation')!r}")
     m = d.get("margin", 0.05)
     if not isinstance(m, (int, float)) or not 0 <= m < 1:
         raise r.fail("margin", f"must be a number between 0 and 1, not {m!r}")

@@ -60,7 +60,8 @@ from mbm_sig.maps.layout import PT_MM, LegendBlock, Page
 from mbm_sig.maps.palettes import QUALITATIVE, colors as palette_colors
 
 PAGES = {"A5": (148.0, 210.0), "A4": (210.0, 297.0), "A3": (297.0, 420.0), "A2": (420.0, 594.0)}
-ORIENTATIONS = ("portrait", "landscape")
+ORIENTATIONS = ("portrait", "landscape", "auto")
+AUTO_LANDSCAPE = 1.15     # orientation auto: landscape when the extent is this much wider than tall
 LAYER_TYPES = ("choro", "prop", "prop_choro", "typo", "symbols", "base")
 NODATA = "#d9d9d9"
 NODATA_LABEL = "Pas de données"
@@ -244,16 +245,14 @@ class Map:
         if page not in PAGES:
             raise MapError(f"unknown page size {page!r}; known sizes: {', '.join(PAGES)}")
         if orientation not in ORIENTATIONS:
-            raise MapError(f"orientation must be portrait or landscape, not {orientation!r}")
+            raise MapError(f"orientation must be portrait, landscape or auto, not {orientation!r}")
         if frame not in FRAMES:
             raise MapError(f"frame must be fit or fixed, not {frame!r}")
         if layout not in LAYOUTS:
             raise MapError(f"layout must be auto, side or bottom, not {layout!r}")
         self.frame = frame
         self.layout = layout
-        w, h = PAGES[page]
-        self.page, self.orientation = page, orientation
-        self.W, self.H = (w, h) if orientation == "portrait" else (h, w)
+        self.page, self._orientation = page, orientation
         self._extent = _bounds(extent) if extent is not None else None
         self.margin = float(margin)
         self.fictive = bool(fictive)
@@ -469,6 +468,26 @@ class Map:
     def logo(self, path: str, width_mm: float = 25.0) -> "Map":
         self._logo = dict(path=str(path), width=width_mm)
         return self
+
+    # ---------------------------------------------------------------- page
+    @property
+    def orientation(self) -> str:
+        """The page orientation; ``auto`` follows the extent's shape (an atlas iterating
+        over arrondissements gets landscape pages for wide ones, portrait for tall ones)."""
+        if self._orientation != "auto":
+            return self._orientation
+        x0, y0, x1, y1 = self.extent_bounds
+        return "landscape" if (x1 - x0) > AUTO_LANDSCAPE * (y1 - y0) else "portrait"
+
+    @property
+    def W(self) -> float:
+        w, h = PAGES[self.page]
+        return w if self.orientation == "portrait" else h
+
+    @property
+    def H(self) -> float:
+        w, h = PAGES[self.page]
+        return h if self.orientation == "portrait" else w
 
     # ---------------------------------------------------------------- extent
     @property
