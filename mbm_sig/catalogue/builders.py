@@ -33,7 +33,7 @@ from mbm_sig.config import FACTS_DIR, TARGET_CRS, Settings
 BUILDERS: dict[str, Callable] = {}
 
 BASIN_ARRONDISSEMENTS = {"622": "Béthune", "627": "Lens", "593": "Douai", "596": "Valenciennes"}
-DEPARTEMENTS = {"59": "Nord", "62": "Pas-de-Calais"}
+DEPARTEMENTS = ("59", "62")        # the scope of the catalogue (names: layers/departements.yaml)
 
 
 class MissingSource(RuntimeError):
@@ -208,27 +208,22 @@ def build_communes(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
 
 @builder("dissolve")
 def build_dissolve(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
-    """Dissolve a built layer by one column (arrondissements, EPCI, départements)."""
+    """Dissolve a built layer by one column (arrondissements, EPCI, départements).
+
+    The build spec says what to compute: ``aggregate: {field: [source column, function]}``
+    (pandas aggregation names), ``names: {key: nom}`` for names no column holds, and
+    ``basin_flag: FIELD`` to mark the four basin arrondissements."""
     spec = ld.build
     src = ctx.layer(spec["from"])
-    by, name_col = spec["by"], spec.get("name")
+    by = spec["by"]
     src = src[src[by].notna()]
-    agg = {"population": ("population", "sum"), "nb_communes": ("insee", "count")}
-    if name_col:
-        agg["nom"] = (name_col, "first")
-    if ld.name == "arrondissements":
-        agg["departement"] = ("departement", "first")
-    if ld.name == "epci":
-        agg["nb_communes_mbm"] = ("bassin_minier", "sum")
-    table = src.groupby(by).agg(**agg)
+    table = src.groupby(by).agg(**{f: tuple(v) for f, v in spec["aggregate"].items()})
     geom = src[[by, "geometry"]].dissolve(by=by)
     out = geom.join(table).reset_index().rename(columns={by: ld.key})
-    if "nom" not in out:
-        out["nom"] = out[ld.key].map(DEPARTEMENTS)
-    if ld.name == "arrondissements":
-        out["bassin_minier"] = out["code"].isin(BASIN_ARRONDISSEMENTS)
-    if ld.name == "epci":
-        out["bassin_minier"] = out["nb_communes_mbm"] > 0
+    if "names" in spec:
+        out["nom"] = out[ld.key].map({str(k): v for k, v in spec["names"].items()})
+    if "basin_flag" in spec:
+        out[spec["basin_flag"]] = out[ld.key].isin(BASIN_ARRONDISSEMENTS)
     out["geometry"] = shapely.make_valid(out.geometry.values)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=TARGET_CRS)
 
