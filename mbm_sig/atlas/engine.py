@@ -9,6 +9,7 @@ an error in one sheet names the sheet and its recipe and leaves no half-written 
 
 from __future__ import annotations
 
+import functools
 import multiprocessing as mp
 import os
 import shutil
@@ -125,10 +126,20 @@ def load_atlas(name_or_path: str | Path) -> Atlas:
                  cover_notes=doc.get("cover_notes", []), method_notes=doc.get("method_notes", []), path=path)
 
 
-def _recipe_title(recipe: Path) -> str:
+def _recipe_doc(recipe: Path) -> dict:
+    """A recipe's YAML, read once while the file is unchanged (a coverage sheet names the
+    same recipe for every feature)."""
+    return _read_recipe_doc(Path(recipe), Path(recipe).stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _read_recipe_doc(recipe: Path, mtime_ns: int) -> dict:
     with open(recipe, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh)
-    return doc.get("title", recipe.stem)
+        return yaml.safe_load(fh) or {}
+
+
+def _recipe_title(recipe: Path) -> str:
+    return _recipe_doc(recipe).get("title", recipe.stem)
 
 
 # ---------------------------------------------------------------------------------------
@@ -344,8 +355,7 @@ def _save(fig, path: Path, meta_title: str) -> None:
 
 
 def _recipe_layers(recipe: Path) -> set[str]:
-    with open(recipe, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh)
+    doc = _recipe_doc(recipe)
     found = set()
 
     def walk(o):

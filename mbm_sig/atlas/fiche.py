@@ -38,10 +38,6 @@ LIGHT = "#f6efe9"
 NON_RENSEIGNE = "non renseigné"
 W, H, M = 210.0, 297.0, 10.0
 MAP_FRAME = (M, 34.0, W - 2 * M, 110.0)          # x, y (top), w, h in mm
-TYPE_COLORS = {"Corons": "#b2182b", "Cité pavillonnaire": "#ef8a62", "Cité jardin": "#1b7837",
-               "Cité moderne": "#2166ac"}
-LAYERS = ["cites_minieres", "communes", "terrils", "puits", "patrimoine_bati", "cavaliers",
-          "unesco_zone_tampon"]
 
 
 class FicheError(LookupError):
@@ -202,8 +198,10 @@ def _fiche_map(cat, r) -> tuple[Map, list[str]]:
         m.layer(ter, type="base", fill="#7a6a5d", edgecolor="#3d3129", linewidth=0.3, legend_label="Terril")
     cites = read("cites_minieres")
     others = cites[cites["id"] != r["id"]]
-    present = [t for t in TYPE_COLORS if t in set(cites["type"].dropna())]
-    m.layer(cites, type="typo", var="type", colors={t: TYPE_COLORS[t] for t in present}, order=present,
+    # the colours of the cité types: the layer definition's (the same as every other sheet)
+    type_colors = cat.layer_def("cites_minieres").style["categories"]["colors"]
+    present = [t for t in type_colors if t in set(cites["type"].dropna())]
+    m.layer(cites, type="typo", var="type", colors={t: type_colors[t] for t in present}, order=present,
             edgecolor="#4d4d4d", linewidth=0.25, legend_title="Cités minières par type", name="cites")
     target = cites[cites["id"] == r["id"]]
     m.layer(target, type="base", fill="none", edgecolor="#000000", linewidth=2.2,

@@ -61,11 +61,6 @@ class ValidationError(ValueError):
         return "\n".join(lines)
 
 
-def _is_null(v) -> bool:
-    return v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT or (
-        isinstance(v, str) and v.strip() == "")
-
-
 REASONS = {"int": "expected an integer (at most 2^53 in absolute value)", "float": "expected a number",
            "bool": "expected a boolean (oui/non, true/false, 1/0)", "date": "expected a date YYYY-MM-DD"}
 
@@ -235,15 +230,6 @@ def _typed_empty(ftype: str, n: int):
 
 def validate(gdf, ld: LayerDef, check_extent: bool = True) -> list[Problem]:
     return check(gdf, ld, check_extent)[0]
-
-
-def conform(gdf, ld: LayerDef):
-    """The frame with exactly the layer's typed fields and ``geom`` in EPSG:2154; raises
-    :class:`ValidationError` if the frame has problems."""
-    problems, out = check(gdf, ld)
-    if problems:
-        raise ValidationError("frame", ld.name, problems)
-    return out
 
 
 def _validate_geometry(gdf, ld: LayerDef, check_extent: bool):

@@ -285,7 +285,7 @@ def validate_recipe(r: Recipe, cat) -> None:
 
 # ------------------------------------------------------------------------------ building
 
-def _title_of(cat, layer: str, var: str, computed: dict) -> str:
+def _title_of(cat, layer: str, var: str) -> str:
     try:
         f = cat.layer_def(layer).field(var)
     except KeyError:
@@ -411,9 +411,9 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
             if k in spec:
                 kw[k] = spec[k]
         if t in ("choro", "prop", "prop_choro") and "legend_title" not in kw:
-            kw["legend_title"] = _title_of(cat, name, spec["var"], spec.get("computed") or {})
+            kw["legend_title"] = _title_of(cat, name, spec["var"])
         if t == "prop_choro" and "legend_title2" not in kw:
-            kw["legend_title2"] = _title_of(cat, name, spec["var2"], spec.get("computed") or {})
+            kw["legend_title2"] = _title_of(cat, name, spec["var2"])
         if t == "q6" or str(spec.get("method", "")).lower() == "q6":
             kw["k"] = 6
         if t in ("typo", "symbols") and spec.get("var"):
@@ -430,7 +430,7 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
                 elif dom:
                     kw["order"] = list(dom)
             if "legend_title" not in kw:
-                kw["legend_title"] = _title_of(cat, name, spec["var"], {})
+                kw["legend_title"] = _title_of(cat, name, spec["var"])
         if t in ("symbols",) and not spec.get("var") and "legend_label" not in kw:
             kw["legend_label"] = ld.title
         fictive = bool(spec.get("fictive", False)) or _is_fictive(df)

@@ -556,11 +556,6 @@ class Map:
         return max(avail_h * a, FRAME_MIN * avail_w), avail_h
 
     @staticmethod
-    def _column_height(blocks, gap=5.0):
-        hs = [b.size()[1] for b in blocks]
-        return sum(hs) + gap * (blocks[0].scale if blocks else 1) * max(len(hs) - 1, 0)
-
-    @staticmethod
     def _flow(blocks, room, nb, width):
         """Blocks top to bottom in ``nb`` columns of ``width`` mm (a new column when the
         next block would pass ``room``): [(block, dx, dy)], height."""
@@ -945,12 +940,12 @@ class Map:
         if L.type in ("prop", "prop_choro"):
             return self._draw_prop(ax, L, clip, m_per_mm, info=info, i=i)
         if L.anchors is not None and L.type in ("typo", "symbols"):
-            return self._draw_points(ax, L, clip, m_per_mm, by_class=True, info=info, i=i)
+            return self._draw_points(ax, L, clip, m_per_mm, info=info, i=i)
         if tid and tid[0] in (0, 4):   # points in a base layer
             L.anchors = geom.anchor_points(L.geoms) if L.anchors is None else L.anchors
             L.classes = np.zeros(len(L.geoms), dtype=int)
             L.colors = [st.get("fill") or "#000000"]
-            return self._draw_points(ax, L, clip, m_per_mm, by_class=False, info=info, i=i)
+            return self._draw_points(ax, L, clip, m_per_mm, info=info, i=i)
         mask = geom.in_extent(L.geoms, clip)
         g = geom.prepare(L.geoms[mask], clip, tol)
         if L.type in ("choro", "typo"):
@@ -1017,7 +1012,7 @@ class Map:
                                    max_mm=float(d.max()), min_mm=float(d.min()))
         return int(len(idx))
 
-    def _draw_points(self, ax, L, clip, m_per_mm, by_class=True, info=None, i=None) -> int:
+    def _draw_points(self, ax, L, clip, m_per_mm, info=None, i=None) -> int:
         idx = self._drawn_index(L, clip)
         cls = L.classes[idx]
         fc = [L.colors[c] if c >= 0 else NODATA for c in cls]
