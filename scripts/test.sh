@@ -65,7 +65,7 @@ if [[ -z "${MBM_SIG_TEST_PG:-}" ]]; then
 fi
 
 status=0
-"$BIN/python" -m pytest -q "$@" || status=$?
+"$BIN/python" -m pytest -q --durations=12 "$@" || status=$?
 if [[ -n "$PG_SKIPPED" ]]; then
   echo "test.sh: NOTE: the PostGIS tests were SKIPPED (no PostgreSQL/PostGIS on this machine);" \
        "install postgresql-15 and postgresql-15-postgis-3 to run them"

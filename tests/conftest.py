@@ -25,6 +25,16 @@ STRICT = os.environ.get("MBM_SIG_STRICT") == "1"
 BACKENDS = ["gpkg", pytest.param("postgis", marks=pytest.mark.postgis)]
 
 
+def same_bytes(a, b) -> bool:
+    """Assert two files are byte-identical; on a difference, say where (first differing
+    offset and sizes) instead of letting pytest diff two large binary files."""
+    x, y = Path(a).read_bytes(), Path(b).read_bytes()
+    if x == y:
+        return True
+    i = next((k for k, (p, q) in enumerate(zip(x, y)) if p != q), min(len(x), len(y)))
+    raise AssertionError(f"{a} and {b} differ from byte {i} ({len(x)} and {len(y)} bytes)")
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Under MBM_SIG_REQUIRE_PG=1 a skipped PostGIS test fails the run; under

@@ -23,7 +23,7 @@ from mbm_sig.maps.palettes import PaletteError
 from mbm_sig.maps.render import GhostscriptMissing, save_figure
 
 ROOT = Path(__file__).resolve().parent.parent
-from conftest import DATA_DIR  # noqa: E402  (MBM_SIG_DATA_DIR or ../shared/data)
+from conftest import DATA_DIR, same_bytes  # noqa: E402  (MBM_SIG_DATA_DIR or ../shared/data)
 
 GEOJSON = DATA_DIR / "france-geojson"
 A4 = (595.28, 841.89)
@@ -189,7 +189,7 @@ def test_metadata_and_identical_bytes(grid, tmp_path, monkeypatch):
     a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
     m.save(a)
     sheet(grid).save(b, metadata={"Subject": "Essai", "Keywords": ["densité", "test"]})
-    assert a.read_bytes() == b.read_bytes()
+    assert same_bytes(a, b)
     md = PdfReader(a).metadata
     assert md.title == "Densité de population : essai"
     assert md.author.startswith("Mission Bassin Minier")
@@ -199,7 +199,7 @@ def test_metadata_and_identical_bytes(grid, tmp_path, monkeypatch):
     c, d = tmp_path / "c.pdf", tmp_path / "d.pdf"
     sheet(grid).save(c)
     sheet(grid).save(d)
-    assert c.read_bytes() == d.read_bytes()
+    assert same_bytes(c, d)
 
 
 def test_labels_never_overlap_and_some_are_dropped(grid, tmp_path):
@@ -436,6 +436,26 @@ def test_point_labels_beside_their_symbols(grid):
         Map(extent=grid).labels(pts, var="nom", placement="auto")
 
 
+
+def test_labels_find_their_symbols_by_identity_not_address(grid):
+    """Labels take the symbol radius of the layer drawn from the *same* data object; a
+    temporary frame freed after ``layer()`` must not lend its symbols to another temporary
+    that CPython happens to allocate at the same address (that made re-renders differ)."""
+    pts = grid.copy()
+    pts["geometry"] = grid.geometry.centroid
+    big = 12 * 25.4 / 72 / 2                 # radius (mm) of the size-12 symbols
+    for _ in range(20):
+        m = Map(extent=grid)
+        m.layer(pts.iloc[::7], type="symbols", size=12, fill="#000", legend=False)   # freed after the call
+        m.labels(pts.iloc[::9], var="nom", size=6)                                   # another temporary
+        info = m.draw()
+        for lab in info.labels:
+            x0, y0, x1, y1 = lab["bbox"]
+            ax, ay = lab["anchor"]
+            gap = max(x0 - ax, 0, ax - x1, y0 - ay, 0, ay - y1)
+            assert gap < big * 0.7071, (gap, lab)        # default 0.8 mm offset, not the big symbols'
+
+
 @pytest.mark.parametrize("marker, size", [("o", 3.4), ("s", 6.5), ("D", 5), ("^", 6), ("P", 6)])
 def test_legend_symbol_size_is_the_map_symbol_size(grid, marker, size):
     pts = grid.iloc[::5].copy()
@@ -623,5 +643,5 @@ def test_layout_option_and_reproducible_bytes(tmp_path):
     a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
     _layout_sheet(df).save(a)
     _layout_sheet(df).save(b)
-    assert a.read_bytes() == b.read_bytes()
+    assert same_bytes(a, b)
     assert PdfReader(a).pages[0].mediabox.upper_right == pytest.approx((841.89, 595.28), abs=0.01)

@@ -16,6 +16,7 @@ from pypdf import PdfReader
 from mbm_sig.maps import fmt
 from mbm_sig.maps.classify import classify
 from mbm_sig.maps.recipe import RecipeError, load_recipe, render_recipe
+from conftest import same_bytes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 RECIPES = ROOT / "atlases" / "maps"
@@ -88,7 +89,7 @@ def test_rerender_identical_bytes(cat, tmp_path):
     a, b = tmp_path / "a.pdf", tmp_path / "b.pdf"
     render_recipe(RECIPES / "densite_bassin.yaml", cat, a)
     render_recipe(RECIPES / "densite_bassin.yaml", cat, b)
-    assert a.read_bytes() == b.read_bytes()
+    assert same_bytes(a, b)
 
 
 def test_join_computed_and_fictive(cat, tmp_path):

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import same_bytes
+
 CHROMIUM = os.environ.get("MBM_SIG_CHROMIUM") or "/usr/bin/chromium"
 HAVE_CHROMIUM = Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)
 needs_chromium = pytest.mark.skipif(
@@ -283,7 +285,7 @@ def test_build_is_deterministic(site, built_gpkg, tmp_path):
     files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
     assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
     for rel in files:
-        assert (out / rel).read_bytes() == (again / rel).read_bytes(), rel
+        assert same_bytes(out / rel, again / rel)
 
 
 def test_cli(built_gpkg, tmp_path, capsys):

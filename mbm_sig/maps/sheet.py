@@ -172,7 +172,7 @@ class _Layer:
     fictive: bool = False
     name: str = ""
     cat_legend: bool = False                   # legend entries are the categories (filterable)
-    source: int = 0                            # id() of the data (labels find their symbols)
+    source: object = field(default=None, compare=False, repr=False)   # its data (labels find their symbols)
 
 
 _INSET_CACHE: dict = {}
@@ -292,7 +292,7 @@ class Map:
                 raise MapError(f"field {v!r} not in the layer data")
         st = dict(fill=fill, edgecolor=edgecolor, linewidth=linewidth, linestyle=linestyle,
                   alpha=alpha, marker=marker, size=size, hatch=hatch)
-        L = _Layer(type=type, geoms=g, style=st, fictive=fictive, name=name, source=id(data))
+        L = _Layer(type=type, geoms=g, style=st, fictive=fictive, name=name, source=data)
         self.fictive = self.fictive or fictive
 
         def classed(values, title):
@@ -406,7 +406,7 @@ class Map:
         if placement not in PLACEMENTS:
             raise MapError(f"label placement must be around or center, not {placement!r}")
         if symbol_mm is None:
-            src = [L for L in self._layers if L.source == id(data)]
+            src = [L for L in self._layers if L.source is data]
             symbol_mm = self.symbol_radius(src[-1]) if src else 0.8
         self._labels.append(dict(around=placement == "around", offset=symbol_mm,
             anchors=geom.anchor_points(g), texts=[("" if v is None or v != v else str(v)) for v in data[var]],
