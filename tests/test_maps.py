@@ -645,3 +645,64 @@ def test_layout_option_and_reproducible_bytes(tmp_path):
     _layout_sheet(df).save(b)
     assert same_bytes(a, b)
     assert PdfReader(a).pages[0].mediabox.upper_right == pytest.approx((841.89, 595.28), abs=0.01)
+
+
+def _words(pdf):
+    """(text, xMin, yMin, xMax, yMax) of every word pdftotext finds, in reading order."""
+    import re
+    out = subprocess.run(["pdftotext", "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return [(m[4], *map(float, m[:4])) for m in
+            re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>', out)]
+
+
+def test_fast_pdf_text_writes_the_same_words_at_the_same_places(tmp_path, monkeypatch):
+    """The print-font fast path (mbm_sig.maps.pdftext) against matplotlib's own text path:
+    same words, same boxes: to 0.05 pt, plus 0.05 % of the distance from the start of the
+    line (matplotlib places each glyph on a 1/64 pt grid, the fast path at the font's exact
+    advances: along a long line the difference adds up, 0.2 pt over 40 cm), on a sheet with every kind of text (title,
+    legends, labels with halo, scale bar, arrow, inset title, credits)."""
+    from mbm_sig.maps import pdftext
+    df = _strip(48, 20)
+    calls = []
+    orig = pdftext._ORIG_DRAW_TEXT
+    monkeypatch.setattr(pdftext, "_ORIG_DRAW_TEXT", lambda *a, **k: calls.append(a[3]) or orig(*a, **k))
+    monkeypatch.setitem(pdftext._state, "enabled", False)
+    _layout_sheet(df).save(tmp_path / "slow.pdf")
+    n_slow = len(calls)
+    calls.clear()
+    monkeypatch.setitem(pdftext._state, "enabled", True)
+    _layout_sheet(df).save(tmp_path / "fast.pdf")
+    assert n_slow > 40 and len(calls) == 0           # every string took the fast path
+    slow, fast = _words(tmp_path / "slow.pdf"), _words(tmp_path / "fast.pdf")
+    assert [w[0] for w in fast] == [w[0] for w in slow] and len(fast) > 40
+    line_start = {}
+    for w in slow:
+        line_start[round(w[2], 1)] = min(line_start.get(round(w[2], 1), w[1]), w[1])
+    for a, b in zip(slow, fast):
+        tol = 0.05 + 0.0005 * (a[3] - line_start[round(a[2], 1)])
+        assert max(abs(p - q) for p, q in zip(a[1:], b[1:])) < tol, (a, b, tol)
+    assert "MBMSans" in subprocess.run(["pdffonts", str(tmp_path / "fast.pdf")], capture_output=True,
+                                       text=True).stdout
+
+
+def test_fast_pdf_text_leaves_other_fonts_to_matplotlib(tmp_path):
+    """A string in another font (or with a glyph the print font lacks) is matplotlib's:
+    the bytes are those of matplotlib's own path."""
+    import matplotlib
+    from matplotlib.figure import Figure
+    from mbm_sig.maps import pdftext
+    from mbm_sig.maps.render import save_figure
+
+    def fig():
+        f = Figure(figsize=(3, 2))
+        f.text(0.1, 0.6, "Liberation: Lens → Béthune", family="Liberation Sans", fontsize=9)
+        f.text(0.1, 0.3, "Pas-de-Calais ≈ 漢", family="MBM Sans", fontsize=9)    # 漢: not in the print font
+        return f
+    with matplotlib.rc_context({"svg.hashsalt": "x"}):
+        pdftext._state["enabled"] = False
+        try:
+            save_figure(fig(), tmp_path / "slow.pdf")
+        finally:
+            pdftext._state["enabled"] = True
+        save_figure(fig(), tmp_path / "fast.pdf")
+    assert same_bytes(tmp_path / "slow.pdf", tmp_path / "fast.pdf")

@@ -31,6 +31,7 @@ from mbm_sig.catalogue import Catalogue
 from mbm_sig.catalogue.layerdef import Source
 from mbm_sig.config import ATLASES_DIR, settings
 from mbm_sig.maps import fmt
+from mbm_sig.maps.pdftext import fast_pdf_text
 
 
 class AtlasError(RuntimeError):
@@ -349,7 +350,8 @@ def _render_page(job) -> tuple[int, str | None, str | None]:
 
 
 def _save(fig, path: Path, meta_title: str) -> None:
-    with PdfPages(path, metadata={"Title": meta_title, "CreationDate": None, "Creator": "mbm-sig"}) as pdf:
+    with fast_pdf_text(), PdfPages(path, metadata={"Title": meta_title, "CreationDate": None,
+                                                   "Creator": "mbm-sig"}) as pdf:
         pdf.savefig(fig)
     pages.close(fig)
 
@@ -567,7 +569,7 @@ def _number_pages(sizes: list, tmp: Path) -> PdfReader:
     """One overlay page per book page (same size) carrying «n / total»."""
     path = tmp / "numbers.pdf"
     n = len(sizes)
-    with PdfPages(path, metadata={"CreationDate": None}) as pdf:
+    with fast_pdf_text(), PdfPages(path, metadata={"CreationDate": None}) as pdf:
         for k, size in enumerate(sizes):
             fig = pages.number_overlay(k + 1, n, size)
             pdf.savefig(fig)

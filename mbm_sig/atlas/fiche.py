@@ -314,8 +314,9 @@ def write_fiche(cat, cite_id: str, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     part = out.with_name(out.name + ".part")
     import matplotlib
+    from mbm_sig.maps.pdftext import fast_pdf_text
     from mbm_sig.maps.sheet import RC
-    with matplotlib.rc_context(RC):
+    with matplotlib.rc_context(RC), fast_pdf_text():
         with PdfPages(part, metadata={"Title": fig._mbm_title, "Author": "Mission Bassin Minier Nord-Pas de Calais",
                                       "Subject": "Carte d'identité de cité minière", "Creator": "mbm-sig",
                                       "CreationDate": None}) as pdf:

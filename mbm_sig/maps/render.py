@@ -13,6 +13,7 @@ from pathlib import Path
 import matplotlib
 from matplotlib.backends.backend_pdf import PdfPages
 
+from mbm_sig.maps.pdftext import fast_pdf_text
 from mbm_sig.maps.sheet import RC, MapError
 
 FORMATS = ("pdf", "png", "svg")
@@ -60,7 +61,8 @@ def save_figure(fig, path, fmt: str | None = None, metadata: dict | None = None,
     path.parent.mkdir(parents=True, exist_ok=True)
     with matplotlib.rc_context(RC):
         if f == "pdf":
-            fig.savefig(path, format="pdf", dpi=dpi, metadata=pdf_metadata(metadata))
+            with fast_pdf_text():
+                fig.savefig(path, format="pdf", dpi=dpi, metadata=pdf_metadata(metadata))
         elif f == "svg":
             md = {"Date": None}
             if (metadata or {}).get("Title"):
@@ -105,7 +107,8 @@ class Book:
 
     def add(self, m, fig=None):
         info = m.draw(fig)
-        self._pdf.savefig(info.figure)
+        with fast_pdf_text():
+            self._pdf.savefig(info.figure)
         info.path = str(self.path)
         info.figure = None
         self.infos.append(info)

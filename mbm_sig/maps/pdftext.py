@@ -1,0 +1,141 @@
+"""Faster text in the PDF backend, for the print font only, while our sheets are saved.
+
+Text is half the time of a map sheet in matplotlib's PDF backend: every string is shaped
+again (libraqm) and every glyph loaded, and every Text measures its lines again on each new
+renderer. The print font «MBM Sans» (:mod:`mbm_sig.maps.fonts`) has no layout tables, so
+shaping a string is looking up its glyphs: :func:`fast_pdf_text` swaps in, for the time
+of a save, a ``draw_text`` that writes the operators matplotlib writes
+(``q … cm BT /F Tf 0 0 Td [<glyphs>] TJ ET Q``) from cached glyph indices, and a text
+measure cached across renderers (the metrics of a string in a font at 72 dpi do not depend
+on the page). The glyphs sit at the font's own advances, where matplotlib adds tiny
+adjustments from its 1/64 pt grid (at most 0.05 % of the line length). Anything else —
+other fonts, mathtext, links, a glyph missing from the print font, a matplotlib whose
+internals differ — takes matplotlib's own path, byte for byte (both tested).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+
+import matplotlib as mpl
+from matplotlib.backends import backend_pdf
+
+from mbm_sig.maps import fonts
+
+_Renderer = backend_pdf.RendererPdf
+_ORIG_DRAW_TEXT = _Renderer.draw_text
+_ORIG_MEASURE = _Renderer.get_text_width_height_descent
+try:      # the internals the fast path relies on (matplotlib 3.11)
+    from matplotlib.backends.backend_pdf import Op
+    from matplotlib.font_manager import FontPath
+    _SUPPORTED = all(hasattr(_Renderer, a) for a in ("_get_font_ttf", "_setup_textpos", "_encode_glyphs",
+                                                     "check_gc"))
+except ImportError:       # pragma: no cover - older matplotlib: its own path only
+    _SUPPORTED = False
+
+_state = {"enabled": True}
+
+
+@functools.lru_cache(maxsize=64)
+def _is_print_font(fname: str) -> bool:
+    return "MBMSans" in fname.rsplit("/", 1)[-1]
+
+
+def _glyphs(font, s: str, cache: dict):
+    """Glyph indices of ``s`` in ``font`` (None when one is missing: the caller falls back)."""
+    out = []
+    for ch in s:
+        g = cache.get(ch)
+        if g is None:
+            g = font.get_char_index(ord(ch))
+            cache[ch] = g
+        if not g:
+            return None
+        out.append(g)
+    return out
+
+
+def _draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+    if (ismath or not _state["enabled"] or gc.get_url() is not None or mpl.rcParams["pdf.use14corefonts"]
+            or mpl.rcParams["pdf.fonttype"] != 42 or (mtext is not None and (
+                mtext.get_fontfeatures() is not None or mtext.get_language() is not None))):
+        return _ORIG_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+    font = self._get_font_ttf(prop)
+    if not _is_print_font(font.fname):
+        return _ORIG_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+    file = self.file
+    memo = file.__dict__.setdefault("_mbm_glyph_memo", {})   # per file: (font, char) -> (subset, code)
+    gcache = _GLYPH_INDEX.setdefault((font.fname, font.face_index), {})
+    gids = _glyphs(font, s, gcache)
+    if gids is None:
+        return _ORIG_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+    fkey = (font.fname, font.face_index)
+    codes, subset0 = [], None
+    for ch, g in zip(s, gids):
+        r = memo.get((fkey, ch))
+        if r is None:
+            r = file._character_tracker.track_glyph(font, ch, g)
+            memo[(fkey, ch)] = r
+        if subset0 is None:
+            subset0 = r[0]
+        elif r[0] != subset0:           # several subsets in one string: matplotlib's path
+            return _ORIG_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+        codes.append(r[1])
+    self.check_gc(gc, gc._rgb)
+    fontsize = prop.get_size_in_points()
+    a = math.radians(angle)
+    file.output(Op.gsave)
+    file.output(math.cos(a), math.sin(a), -math.sin(a), math.cos(a), x, y, Op.concat_matrix)
+    file.output(Op.begin_text)
+    if codes:
+        file.output(file.fontName(FontPath(font.fname, font.face_index), subset0), fontsize, Op.selectfont)
+        self._setup_textpos(0, 0, 0, 0, 0, 0)
+        file.output([self._encode_glyphs(codes, 42)], Op.showkern)
+    file.output(Op.end_text)
+    file.output(Op.grestore)
+
+
+_GLYPH_INDEX: dict = {}
+
+
+_METRICS: dict = {}
+
+
+class _Measurer:
+    """Stands for a renderer in the measure of a plain string: only its TrueType font
+    lookup is used (matplotlib measures unhinted, at 72 dpi)."""
+    _get_font_ttf = _Renderer._get_font_ttf
+    _use_afm_rc_name = "pdf.use14corefonts"
+
+
+_MEASURER = _Measurer()
+
+
+def _get_text_width_height_descent(self, s, prop, ismath):
+    if ismath or not _state["enabled"] or mpl.rcParams["pdf.use14corefonts"]:
+        return _ORIG_MEASURE(self, s, prop, ismath)
+    key = (s, hash(prop))
+    r = _METRICS.get(key)
+    if r is None:
+        if len(_METRICS) > 20000:
+            _METRICS.clear()
+        r = _METRICS[key] = _ORIG_MEASURE(_MEASURER, s, prop, ismath)
+    return r
+
+
+@contextlib.contextmanager
+def fast_pdf_text():
+    """While active, the PDF backend draws and measures print-font text on the fast path."""
+    if not _SUPPORTED or _Renderer.draw_text is _draw_text:
+        yield
+        return
+    fonts.ensure()
+    _Renderer.draw_text = _draw_text
+    _Renderer.get_text_width_height_descent = _get_text_width_height_descent
+    try:
+        yield
+    finally:
+        _Renderer.draw_text = _ORIG_DRAW_TEXT
+        _Renderer.get_text_width_height_descent = _ORIG_MEASURE
