@@ -53,6 +53,13 @@ def test_every_page_is_a4_and_fonts_embedded(atlas):
     for row in rows:
         cols = row.split()
         assert cols[-5] == "yes", row        # the "emb" column
+    # the pages embed the same print-font programs, stored once in the book (not one per page)
+    programs = set()
+    for page in reader.pages:
+        for f in page["/Resources"]["/Font"].values():
+            desc = f.get_object()["/DescendantFonts"][0].get_object()["/FontDescriptor"].get_object()
+            programs.add(desc.raw_get("/FontFile2").idnum)
+    assert 2 <= len(programs) <= 8 < len(reader.pages), programs
 
 
 def test_bookmarks_one_per_sheet(atlas, built_gpkg):

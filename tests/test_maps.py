@@ -686,23 +686,30 @@ def test_fast_pdf_text_writes_the_same_words_at_the_same_places(tmp_path, monkey
 
 
 def test_fast_pdf_text_leaves_other_fonts_to_matplotlib(tmp_path):
-    """A string in another font (or with a glyph the print font lacks) is matplotlib's:
-    the bytes are those of matplotlib's own path."""
+    """A string in another font is matplotlib's, byte for byte; a print-font string with a
+    glyph the print font lacks is drawn by matplotlib too (same page content)."""
     import matplotlib
     from matplotlib.figure import Figure
+    from pypdf import PdfReader
     from mbm_sig.maps import pdftext
     from mbm_sig.maps.render import save_figure
 
-    def fig():
+    def fig(family, text):
         f = Figure(figsize=(3, 2))
-        f.text(0.1, 0.6, "Liberation: Lens → Béthune", family="Liberation Sans", fontsize=9)
-        f.text(0.1, 0.3, "Pas-de-Calais ≈ 漢", family="MBM Sans", fontsize=9)    # 漢: not in the print font
+        f.text(0.1, 0.5, text, family=family, fontsize=9)
         return f
-    with matplotlib.rc_context({"svg.hashsalt": "x"}):
-        pdftext._state["enabled"] = False
-        try:
-            save_figure(fig(), tmp_path / "slow.pdf")
-        finally:
-            pdftext._state["enabled"] = True
-        save_figure(fig(), tmp_path / "fast.pdf")
-    assert same_bytes(tmp_path / "slow.pdf", tmp_path / "fast.pdf")
+
+    def both(family, text, name):
+        with matplotlib.rc_context({"pdf.fonttype": 42}):
+            pdftext._state["enabled"] = False
+            try:
+                save_figure(fig(family, text), tmp_path / f"{name}-slow.pdf")
+            finally:
+                pdftext._state["enabled"] = True
+            save_figure(fig(family, text), tmp_path / f"{name}-fast.pdf")
+        return tmp_path / f"{name}-slow.pdf", tmp_path / f"{name}-fast.pdf"
+
+    assert same_bytes(*both("Liberation Sans", "Liberation : Lens → Béthune", "other"))
+    slow, fast = both("MBM Sans", "Pas-de-Calais ≈ 漢", "missing")       # 漢: not in the print font
+    content = [PdfReader(p).pages[0].get_contents().get_data() for p in (slow, fast)]
+    assert content[0] == content[1] and b"TJ" in content[0]

@@ -20,6 +20,7 @@ import functools
 import math
 
 import matplotlib as mpl
+from matplotlib.backends import _backend_pdf_ps as _pdf_ps
 from matplotlib.backends import backend_pdf
 
 from mbm_sig.maps import fonts
@@ -34,6 +35,7 @@ try:      # the internals the fast path relies on (matplotlib 3.11)
                                                      "check_gc"))
 except ImportError:       # pragma: no cover - older matplotlib: its own path only
     _SUPPORTED = False
+_SUBSET_OK = _SUPPORTED and all(hasattr(_pdf_ps, a) for a in ("get_glyphs_subset", "font_as_file", "SubsetResults"))
 
 _state = {"enabled": True}
 
@@ -125,6 +127,53 @@ def _get_text_width_height_descent(self, s, prop, ismath):
     return r
 
 
+# The embedded print font: the glyphs a page uses plus a fixed core (ASCII, French letters
+# and signs), so that nearly every page embeds the *same* font bytes: made once per
+# process, not once per file, and stored once in a merged atlas (identical objects).
+CORE_TEXT = ("".join(map(chr, range(0x20, 0x7F))) + "àâäçéèêëîïôöùûüÿœæÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸŒÆ’‘“”«»–—…€°²³·×±≤≥≈"
+             "\u00a0\u202f\u2009\u2212")
+_ORIG_SUBSET = getattr(_pdf_ps, "get_glyphs_subset", None)
+_SUBSETS: dict = {}
+
+
+@functools.lru_cache(maxsize=16)
+def _core_gids(path: str, face_index: int) -> frozenset:
+    from matplotlib.ft2font import FT2Font
+    font = FT2Font(path, face_index=face_index) if face_index else FT2Font(path)
+    return frozenset(g for g in (font.get_char_index(ord(c)) for c in CORE_TEXT) if g)
+
+
+class _Saved:
+    """Stands for the subset TTFont: ``font_as_file`` only calls ``save``."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def save(self, fh, reorderTables=False):
+        fh.write(self.data)
+
+
+def _stable_subset(fontfile, glyphs):
+    path = str(fontfile)
+    if not _state["enabled"] or not _is_print_font(path):
+        return _ORIG_SUBSET(fontfile, glyphs)
+    face = getattr(fontfile, "face_index", 0)
+    want = frozenset(glyphs) | _core_gids(path, face)
+    key = (path, face, want)
+    hit = _SUBSETS.get(key)
+    if hit is None:
+        with _ORIG_SUBSET(fontfile, set(want)) as sub:
+            hit = (_pdf_ps.font_as_file(sub.font).getvalue(), dict(sub.glyph_index_map))
+        if len(_SUBSETS) > 64:
+            _SUBSETS.clear()
+        _SUBSETS[key] = hit
+
+    @contextlib.contextmanager
+    def cm():
+        yield _pdf_ps.SubsetResults(_Saved(hit[0]), hit[1])
+    return cm()
+
+
 @contextlib.contextmanager
 def fast_pdf_text():
     """While active, the PDF backend draws and measures print-font text on the fast path."""
@@ -134,8 +183,12 @@ def fast_pdf_text():
     fonts.ensure()
     _Renderer.draw_text = _draw_text
     _Renderer.get_text_width_height_descent = _get_text_width_height_descent
+    if _SUBSET_OK:
+        _pdf_ps.get_glyphs_subset = _stable_subset
     try:
         yield
     finally:
         _Renderer.draw_text = _ORIG_DRAW_TEXT
         _Renderer.get_text_width_height_descent = _ORIG_MEASURE
+        if _SUBSET_OK:
+            _pdf_ps.get_glyphs_subset = _ORIG_SUBSET

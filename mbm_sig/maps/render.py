@@ -116,7 +116,8 @@ class Book:
 
     def close(self):
         if self._pdf is not None:
-            self._pdf.close()
+            with fast_pdf_text():          # the fonts are written here
+                self._pdf.close()
             self._pdf = None
             self._ctx.__exit__(None, None, None)
 
