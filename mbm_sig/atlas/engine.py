@@ -21,7 +21,6 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from matplotlib.backends.backend_pdf import PdfPages
 from pypdf import PdfReader, PdfWriter
 from tqdm import tqdm
@@ -29,7 +28,7 @@ from tqdm import tqdm
 from mbm_sig.atlas import pages
 from mbm_sig.catalogue import Catalogue
 from mbm_sig.catalogue.layerdef import Source
-from mbm_sig.config import ATLASES_DIR, settings
+from mbm_sig.config import ATLASES_DIR, load_yaml, settings
 from mbm_sig.maps import fmt
 from mbm_sig.maps.pdftext import fast_pdf_text
 
@@ -82,7 +81,7 @@ def load_atlas(name_or_path: str | Path) -> Atlas:
         known = ", ".join(sorted(p.stem for p in ATLASES_DIR.glob("*.yaml")))
         raise AtlasError(f"atlas {name_or_path!r} not found (atlases: {known})")
     with open(path, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh)
+        doc = load_yaml(fh)
     for key in ("title", "sections"):
         if key not in doc:
             raise AtlasError(f"{path}: missing key {key!r}")
@@ -136,7 +135,7 @@ def _recipe_doc(recipe: Path) -> dict:
 @functools.lru_cache(maxsize=256)
 def _read_recipe_doc(recipe: Path, mtime_ns: int) -> dict:
     with open(recipe, encoding="utf-8") as fh:
-        return yaml.safe_load(fh) or {}
+        return load_yaml(fh) or {}
 
 
 def _recipe_title(recipe: Path) -> str:
@@ -505,7 +504,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
             wp = writer.add_page(page)
             if k > 0:
                 wp.merge_page(numbers.pages[k])
-                wp.compress_content_streams()     # merging leaves the content uncompressed
+                wp.compress_content_streams(level=3)     # merging leaves the content uncompressed
         # bookmarks: one per section, one per sheet (first part), plus the book pages
         writer.add_outline_item(title="Sommaire", page_number=1)
         sec_items = {}

@@ -20,6 +20,9 @@ from mbm_sig.maps import fmt, fonts  # noqa: E402
 from mbm_sig.maps.layout import measure  # noqa: E402
 
 matplotlib.rcParams["pdf.fonttype"] = 42
+# matplotlib sizes the PDF font subsets from ps.fonttype: 42 keeps every character in one
+# subset (with 3, characters past U+00FF such as the narrow no-break space go to a second one)
+matplotlib.rcParams["ps.fonttype"] = 42
 # the print font of the map sheets (DejaVu Sans reduced to French text: fast subsetting)
 matplotlib.rcParams["font.family"] = fonts.ensure()
 matplotlib.rcParams["svg.fonttype"] = "none"

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from mbm_sig.config import LAYERS_DIR, TARGET_CRS
+from mbm_sig.config import LAYERS_DIR, TARGET_CRS, load_yaml
 
 FIELD_TYPES = {"str", "int", "float", "date", "bool"}
 GEOMETRY_TYPES = {
@@ -119,7 +118,7 @@ def _parse_field(path: Path, name: str, spec: Any) -> Field:
 
 def parse_layer(path: Path, known_sources: dict[str, Source] | None = None) -> LayerDef:
     with open(path, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh)
+        doc = load_yaml(fh)
     if not isinstance(doc, dict):
         raise _fail(path, "expected a mapping at top level")
     for key in ("name", "title", "theme", "geometry", "fields", "licence"):
@@ -158,7 +157,7 @@ def parse_layer(path: Path, known_sources: dict[str, Source] | None = None) -> L
 
 def parse_sources(path: Path) -> dict[str, Source]:
     with open(path, encoding="utf-8") as fh:
-        doc = yaml.safe_load(fh) or {}
+        doc = load_yaml(fh) or {}
     out = {}
     allowed = set(Source.__dataclass_fields__) - {"id"}
     for sid, spec in doc.items():

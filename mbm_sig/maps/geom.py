@@ -25,11 +25,30 @@ def in_extent(geoms: np.ndarray, bbox) -> np.ndarray:
         return ~((b[:, 0] > x1) | (b[:, 2] < x0) | (b[:, 1] > y1) | (b[:, 3] < y0)) & ~np.isnan(b[:, 0])
 
 
+_PREPARED: dict = {}
+
+
 def prepare(geoms: np.ndarray, bbox, tolerance: float) -> np.ndarray:
     """Clip to ``bbox`` (only geometries crossing its edge) and simplify with ``tolerance``
-    (ground units). Geometries must already be filtered with :func:`in_extent`."""
+    (ground units). Geometries must already be filtered with :func:`in_extent`.
+
+    The result is kept for the same geometry objects, box and tolerance: the sheets of an
+    atlas drawn at one extent (the basin) share their prepared layers. The entry holds the
+    geometries themselves, so their identities cannot be reused while it lives."""
     if len(geoms) == 0:
         return geoms
+    key = (len(geoms), hash(tuple(map(id, geoms))), tuple(map(float, bbox)), float(tolerance))
+    hit = _PREPARED.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], geoms)):
+        return hit[1]
+    out = _prepare(geoms, bbox, tolerance)
+    if len(_PREPARED) >= 16:
+        _PREPARED.pop(next(iter(_PREPARED)))
+    _PREPARED[key] = (geoms.copy(), out)
+    return out
+
+
+def _prepare(geoms: np.ndarray, bbox, tolerance: float) -> np.ndarray:
     x0, y0, x1, y1 = bbox
     b = shapely.bounds(geoms)
     crossing = (b[:, 0] < x0) | (b[:, 2] > x1) | (b[:, 1] < y0) | (b[:, 3] > y1)
@@ -56,21 +75,11 @@ def polygon_paths(geoms: np.ndarray, groups: np.ndarray | None = None, n_groups:
     if groups is None:
         groups = np.zeros(len(geoms), dtype=int)
     groups = np.asarray(groups)
-    parts, pidx = shapely.get_parts(geoms, return_index=True)
-    if len(parts):
-        is_poly = shapely.get_type_id(parts) == 3
-        parts, pidx = parts[is_poly], pidx[is_poly]
-    if len(parts) == 0:
+    rings = _rings(geoms)
+    if rings is None:
         return [None] * n_groups
-    parts = shapely.orient_polygons(parts, exterior_cw=False)
-    rings, ridx = shapely.get_rings(parts, return_index=True)
-    coords, cidx = shapely.get_coordinates(rings, return_index=True)
-    codes = np.full(len(coords), LINETO, dtype=Path.code_type)
-    starts = np.r_[0, np.flatnonzero(np.diff(cidx)) + 1]
-    ends = np.r_[starts[1:] - 1, len(coords) - 1]
-    codes[starts] = MOVETO
-    codes[ends] = CLOSEPOLY
-    g = groups[pidx[ridx[cidx]]]
+    coords, codes, feat = rings
+    g = groups[feat]
     order = np.argsort(g, kind="stable")
     g_sorted = g[order]
     bounds = np.searchsorted(g_sorted, np.arange(-1, n_groups + 1))
@@ -83,6 +92,38 @@ def polygon_paths(geoms: np.ndarray, groups: np.ndarray | None = None, n_groups:
         sel = order[a:b]
         out.append(Path(coords[sel], codes[sel]))
     return out
+
+
+_RINGS: list = []
+
+
+def _rings(geoms: np.ndarray):
+    """Coordinates, path codes and feature index of every vertex of the polygon rings of
+    ``geoms`` (exteriors counter-clockwise, holes clockwise), or None without polygons.
+    Kept for the last few arrays (the prepared layers an atlas draws again on every sheet
+    at one extent): the entry holds the array, compared by identity."""
+    for arr, res in _RINGS:
+        if arr is geoms:
+            return res
+    parts, pidx = shapely.get_parts(geoms, return_index=True)
+    if len(parts):
+        is_poly = shapely.get_type_id(parts) == 3
+        parts, pidx = parts[is_poly], pidx[is_poly]
+    if len(parts) == 0:
+        res = None
+    else:
+        parts = shapely.orient_polygons(parts, exterior_cw=False)
+        rings, ridx = shapely.get_rings(parts, return_index=True)
+        coords, cidx = shapely.get_coordinates(rings, return_index=True)
+        codes = np.full(len(coords), LINETO, dtype=Path.code_type)
+        starts = np.r_[0, np.flatnonzero(np.diff(cidx)) + 1]
+        ends = np.r_[starts[1:] - 1, len(coords) - 1]
+        codes[starts] = MOVETO
+        codes[ends] = CLOSEPOLY
+        res = (coords, codes, pidx[ridx[cidx]])
+    _RINGS.insert(0, (geoms, res))
+    del _RINGS[8:]
+    return res
 
 
 def line_path(geoms: np.ndarray) -> Path | None:

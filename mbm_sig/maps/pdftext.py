@@ -29,7 +29,7 @@ _Renderer = backend_pdf.RendererPdf
 _ORIG_DRAW_TEXT = _Renderer.draw_text
 _ORIG_MEASURE = _Renderer.get_text_width_height_descent
 try:      # the internals the fast path relies on (matplotlib 3.11)
-    from matplotlib.backends.backend_pdf import Op
+    from matplotlib.backends.backend_pdf import pdfRepr
     from matplotlib.font_manager import FontPath
     _SUPPORTED = all(hasattr(_Renderer, a) for a in ("_get_font_ttf", "_setup_textpos", "_encode_glyphs",
                                                      "check_gc"))
@@ -59,21 +59,30 @@ def _glyphs(font, s: str, cache: dict):
     return out
 
 
+def _font_of(self, prop):
+    """The TrueType font of ``prop`` (cached by the properties: matplotlib looks it up again
+    for every string); its size is not set, only its file and glyphs are used here."""
+    key = hash(prop)
+    font = _FONTS.get(key)
+    if font is None:
+        font = _FONTS[key] = self._get_font_ttf(prop)
+    return font
+
+
 def _draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
     if (ismath or not _state["enabled"] or gc.get_url() is not None or mpl.rcParams["pdf.use14corefonts"]
             or mpl.rcParams["pdf.fonttype"] != 42 or (mtext is not None and (
                 mtext.get_fontfeatures() is not None or mtext.get_language() is not None))):
         return _ORIG_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
-    font = self._get_font_ttf(prop)
+    font = _font_of(self, prop)
     if not _is_print_font(font.fname):
         return _ORIG_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
     file = self.file
     memo = file.__dict__.setdefault("_mbm_glyph_memo", {})   # per file: (font, char) -> (subset, code)
-    gcache = _GLYPH_INDEX.setdefault((font.fname, font.face_index), {})
-    gids = _glyphs(font, s, gcache)
+    fkey = (font.fname, font.face_index)
+    gids = _glyphs(font, s, _GLYPH_INDEX.setdefault(fkey, {}))
     if gids is None:
         return _ORIG_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
-    fkey = (font.fname, font.face_index)
     codes, subset0 = [], None
     for ch, g in zip(s, gids):
         r = memo.get((fkey, ch))
@@ -86,19 +95,20 @@ def _draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
             return _ORIG_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
         codes.append(r[1])
     self.check_gc(gc, gc._rgb)
-    fontsize = prop.get_size_in_points()
+    # the operators matplotlib writes (gsave, matrix, BT, font, position, TJ, ET, grestore),
+    # formatted by its own pdfRepr, in one write
     a = math.radians(angle)
-    file.output(Op.gsave)
-    file.output(math.cos(a), math.sin(a), -math.sin(a), math.cos(a), x, y, Op.concat_matrix)
-    file.output(Op.begin_text)
+    c, sn = math.cos(a), math.sin(a)
+    out = [b"q", pdfRepr([c, sn, -sn, c, x, y])[1:-1] + b" cm", b"BT"]
     if codes:
-        file.output(file.fontName(FontPath(font.fname, font.face_index), subset0), fontsize, Op.selectfont)
-        self._setup_textpos(0, 0, 0, 0, 0, 0)
-        file.output([self._encode_glyphs(codes, 42)], Op.showkern)
-    file.output(Op.end_text)
-    file.output(Op.grestore)
+        name = file.fontName(FontPath(font.fname, font.face_index), subset0)
+        out += [pdfRepr(name) + b" " + pdfRepr(prop.get_size_in_points()) + b" Tf", b"0 0 Td",
+                pdfRepr([self._encode_glyphs(codes, 42)]) + b" TJ"]
+    out += [b"ET", b"Q", b""]
+    file.write(b"\n".join(out))
 
 
+_FONTS: dict = {}
 _GLYPH_INDEX: dict = {}
 
 

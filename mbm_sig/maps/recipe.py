@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from mbm_sig.config import load_yaml
 from mbm_sig.maps import expr
 from mbm_sig.maps.classify import METHODS, ALIASES
 from mbm_sig.maps.palettes import class_range, is_palette, PALETTES
@@ -120,7 +121,7 @@ def load_recipe(path, params: dict | None = None) -> Recipe:
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh)
+            doc = load_yaml(fh)
     except FileNotFoundError:
         raise RecipeError(path, "", "recipe file not found") from None
     except yaml.YAMLError as exc:
