@@ -77,3 +77,43 @@ def ensure() -> str:
         return FAMILY
     except Exception:      # pragma: no cover - missing fontTools or read-only cache
         return "DejaVu Sans"
+
+
+@functools.lru_cache(maxsize=8)
+def _metrics_table(path: str):
+    """(units per em, {char: (advance, yMin, yMax)}) of a print-font file (yMin/yMax None
+    for glyphs without ink, such as the spaces)."""
+    from fontTools.ttLib import TTFont
+    tt = TTFont(path)
+    glyf, hmtx = tt["glyf"], tt["hmtx"].metrics
+    table = {}
+    for cp, name in tt.getBestCmap().items():
+        g = glyf[name]
+        ink = g.numberOfContours != 0 and hasattr(g, "yMax")
+        table[chr(cp)] = (hmtx[name][0], g.yMin if ink else None, g.yMax if ink else None)
+    return tt["head"].unitsPerEm, table
+
+
+def is_print_font(path: str) -> bool:
+    return os.path.basename(str(path)).startswith("MBMSans")
+
+
+def text_metrics(path: str, s: str, size: float):
+    """(width, height, descent) in points of a one-line string in the print font file
+    ``path`` at ``size`` points, as matplotlib measures it unhinted (advance widths; height
+    and descent of the ink, the baseline included), from the font's tables: no shaping is
+    needed, the print font has no layout tables. None when a character is missing."""
+    upm, table = _metrics_table(str(path))
+    adv, lo, hi = 0, 0, None
+    for ch in s:
+        m = table.get(ch)
+        if m is None:
+            return None
+        adv += m[0]
+        if m[2] is not None:
+            lo = min(lo, m[1])
+            hi = m[2] if hi is None else max(hi, m[2])
+    k = size / upm
+    if hi is None:
+        return adv * k, 0.0, 0.0
+    return adv * k, (hi - lo) * k, -lo * k

@@ -17,7 +17,7 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Circle, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path
 
-from mbm_sig.maps import fmt
+from mbm_sig.maps import fmt, fonts
 
 FONT = "DejaVu Sans"
 PT_MM = 25.4 / 72          # 1 point in mm
@@ -40,9 +40,19 @@ def measure(text: str, size: float, weight: str = "normal") -> tuple[float, floa
 
 @functools.lru_cache(maxsize=8192)
 def _measure(text: str, size: float, weight: str, family: str) -> tuple[float, float]:
-    prop = FontProperties(family=family, size=size, weight=weight)
-    w, h, d = _renderer().get_text_width_height_descent(text or " ", prop, ismath=False)
+    path = _font_file(family, weight)
+    m = fonts.text_metrics(path, text or " ", size) if fonts.is_print_font(path) else None
+    if m is None:       # another font, or a character the print font lacks: matplotlib measures
+        prop = FontProperties(family=family, size=size, weight=weight)
+        m = _renderer().get_text_width_height_descent(text or " ", prop, ismath=False)
+    w, h, d = m
     return w * PT_MM, h * PT_MM
+
+
+@functools.lru_cache(maxsize=32)
+def _font_file(family: str, weight: str) -> str:
+    from matplotlib import font_manager
+    return font_manager.findfont(FontProperties(family=family, weight=weight))
 
 
 def wrap(text: str, width_mm: float, size: float, weight: str = "normal") -> list[str]:

@@ -6,8 +6,8 @@ renderer. The print font «MBM Sans» (:mod:`mbm_sig.maps.fonts`) has no layout 
 shaping a string is looking up its glyphs: :func:`fast_pdf_text` swaps in, for the time
 of a save, a ``draw_text`` that writes the operators matplotlib writes
 (``q … cm BT /F Tf 0 0 Td [<glyphs>] TJ ET Q``) from cached glyph indices, and a text
-measure cached across renderers (the metrics of a string in a font at 72 dpi do not depend
-on the page). The glyphs sit at the font's own advances, where matplotlib adds tiny
+measure taken from the font's tables (:func:`mbm_sig.maps.fonts.text_metrics`) and cached
+across renderers (the metrics of a string at 72 dpi do not depend on the page). The glyphs sit at the font's own advances, where matplotlib adds tiny
 adjustments from its 1/64 pt grid (at most 0.05 % of the line length). Anything else —
 other fonts, mathtext, links, a glyph missing from the print font, a matplotlib whose
 internals differ — takes matplotlib's own path, byte for byte (both tested).
@@ -42,7 +42,7 @@ _state = {"enabled": True}
 
 @functools.lru_cache(maxsize=64)
 def _is_print_font(fname: str) -> bool:
-    return "MBMSans" in fname.rsplit("/", 1)[-1]
+    return fonts.is_print_font(fname)
 
 
 def _glyphs(font, s: str, cache: dict):
@@ -133,7 +133,11 @@ def _get_text_width_height_descent(self, s, prop, ismath):
     if r is None:
         if len(_METRICS) > 20000:
             _METRICS.clear()
-        r = _METRICS[key] = _ORIG_MEASURE(_MEASURER, s, prop, ismath)
+        font = _font_of(self, prop)
+        r = fonts.text_metrics(font.fname, s, prop.get_size_in_points()) if _is_print_font(font.fname) else None
+        if r is None:
+            r = _ORIG_MEASURE(_MEASURER, s, prop, ismath)
+        _METRICS[key] = r
     return r
 
 
