@@ -713,3 +713,29 @@ def test_fast_pdf_text_leaves_other_fonts_to_matplotlib(tmp_path):
     slow, fast = both("MBM Sans", "Pas-de-Calais ≈ 漢", "missing")       # 漢: not in the print font
     content = [PdfReader(p).pages[0].get_contents().get_data() for p in (slow, fast)]
     assert content[0] == content[1] and b"TJ" in content[0]
+
+
+def test_print_font_metrics_match_freetype():
+    """Text measured from the print font's tables (no shaping) equals FreeType's unhinted
+    measure of matplotlib to its 1/64 pt rounding (per glyph for the width)."""
+    import random
+    from matplotlib.ft2font import FT2Font, LoadFlags
+    from mbm_sig.maps import fonts
+    from mbm_sig.maps.layout import _font_file
+    fonts.ensure()
+    rng = random.Random(7)
+    for weight in ("normal", "bold"):
+        path = _font_file(fonts.FAMILY, weight)
+        assert fonts.is_print_font(path), path
+        ft = FT2Font(path)
+        chars = [c for c in fonts._metrics_table(path)[1] if c.isprintable()]
+        for _ in range(300):
+            s = "".join(rng.choice(chars) for _ in range(rng.randint(1, 30)))
+            size = rng.choice([5.2, 6.5, 7.5, 9, 12.5, 17, 27])
+            ft.set_size(size, 72)
+            ft.set_text(s, 0.0, flags=LoadFlags.NO_HINTING)
+            w, h = (v / 64 for v in ft.get_width_height())
+            d = ft.get_descent() / 64
+            mw, mh, md = fonts.text_metrics(path, s, size)
+            assert abs(mw - w) <= len(s) / 64 and abs(mh - h) <= 3 / 64 and abs(md - d) <= 2 / 64, (s, size)
+    assert fonts.text_metrics(path, "漢", 9) is None          # not in the print font: matplotlib measures

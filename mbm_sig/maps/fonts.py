@@ -100,18 +100,19 @@ def is_print_font(path: str) -> bool:
 
 def text_metrics(path: str, s: str, size: float):
     """(width, height, descent) in points of a one-line string in the print font file
-    ``path`` at ``size`` points, as matplotlib measures it unhinted (advance widths; height
-    and descent of the ink, the baseline included), from the font's tables: no shaping is
-    needed, the print font has no layout tables. None when a character is missing."""
+    ``path`` at ``size`` points, as matplotlib measures it unhinted (width: the advances;
+    height: the ink's, from its lowest to its highest point; descent: how far the ink goes
+    below the baseline, negative when it stays above), from the font's tables: no shaping
+    is needed, the print font has no layout tables. None when a character is missing."""
     upm, table = _metrics_table(str(path))
-    adv, lo, hi = 0, 0, None
+    adv, lo, hi = 0, None, None
     for ch in s:
         m = table.get(ch)
         if m is None:
             return None
         adv += m[0]
         if m[2] is not None:
-            lo = min(lo, m[1])
+            lo = m[1] if lo is None else min(lo, m[1])
             hi = m[2] if hi is None else max(hi, m[2])
     k = size / upm
     if hi is None:
