@@ -10,7 +10,9 @@ title and credits. Then the overview is drawn for all communes of metropolitan F
 
     .venv/bin/python bench/bench_maps.py [--reps 3] [--data DIR] [--out DIR] [--no-france]
 
-Prints seconds per sheet and bytes per sheet for both tools and the ratios. Timings are
+Prints seconds per sheet and bytes per sheet for both tools and the ratios; when QGIS is
+installed (Debian: qgis, python3-qgis), its atlas export of the same pages (the anchor's
+qgis_atlas.py) runs in the same run and the ratios against it are printed too. Timings are
 wall clock (time.perf_counter); set-up (reading, joining, density) is shared and not timed
 in the per-sheet figures, like the reference benchmark's «export» times.
 """
@@ -126,6 +128,31 @@ def ours_parallel(communes, arrs, out: Path, deps=None, workers=None):
     return dict(export_s=time.perf_counter() - t0, pages=len(jobs), workers=workers)
 
 
+def qgis(data: str, out: Path, reps: int):
+    """QGIS's atlas export of the same 14 pages (the reference script of
+    ../shared/bench/qgis-anchor/, run with Debian's Python, which holds PyQGIS), in this run;
+    None when QGIS is not installed (apt-get install qgis python3-qgis)."""
+    import json
+    import shutil
+    import subprocess
+    py = "/usr/bin/python3"
+    script = ANCHOR / "qgis_atlas.py"
+    if not script.exists() or not shutil.which(py):
+        return None
+    if subprocess.run([py, "-c", "import qgis.core"], capture_output=True).returncode != 0:
+        return None
+    run = out / "qgis"
+    xdg = out / "xdg-runtime"
+    xdg.mkdir(parents=True, exist_ok=True)
+    xdg.chmod(0o700)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_RUNTIME_DIR=str(xdg))
+    subprocess.run([py, str(script), "--data", data, "--out", str(run), "--reps", str(reps)], check=True,
+                   env=env, capture_output=True)
+    res = json.loads((run / "qgis.json").read_text())
+    return dict(per=res["median"]["per_page_s"], bytes=sum(res["pdf_bytes"].values()) / res["pages"],
+                version=res["version"], pages=res["pages"])
+
+
 def naive(nv, communes, arrs, out: Path):
     ex = nv.export(communes, arrs, str(out))
     size = os.path.getsize(ex["atlas_pdf"]) + os.path.getsize(ex["overview_pdf"])
@@ -207,9 +234,16 @@ def main() -> int:
     par = [ours_parallel(communes, arrs, out, deps=deps) for _ in range(a.reps)]
     pp = statistics.median(x["export_s"] / x["pages"] for x in par)
     print(f"mbm_sig.maps on {par[0]['workers']} cores (one process per core, merged like the atlas engine): "
-          f"{pp:.4f} s per sheet, {pn / pp:.1f}x the naive script; QGIS 3.22 on this machine exports "
-          f"such a sheet in about 0.038 s single-threaded (../shared/bench/qgis-anchor/RESULTS.md): "
-          f"{0.038 / pp:.1f}x")
+          f"{pp:.4f} s per sheet, {pn / pp:.1f}x the naive script")
+    q = qgis(a.data, out, a.reps)
+    if q is None:
+        print("QGIS not installed here (apt-get install qgis python3-qgis): against its published time "
+              f"(0.038 s per sheet, ../shared/bench/qgis-anchor/RESULTS.md): {0.038 / po:.1f}x on one core, "
+              f"{0.038 / pp:.1f}x on all cores")
+    else:
+        print(f"QGIS {q['version']} atlas export, same pages, same run: {q['per']:.4f} s and {q['bytes']:,.0f} bytes "
+              f"per sheet -> mbm_sig.maps is {q['per'] / po:.1f}x faster on one core, {q['per'] / pp:.1f}x on "
+              f"{par[0]['workers']} cores, {q['bytes'] / bo:.1f}x smaller")
     if not a.no_france:
         f = france(out, a.reps)
         print(f"\nFrance overview: {f['n']} communes ({f['vertices']:,} vertices; reading {f['setup_s']:.1f} s): "

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from mbm_sig.maps import fmt, fonts  # noqa: E402
-from mbm_sig.maps.layout import measure  # noqa: E402
+from mbm_sig.maps.layout import TextLines, measure  # noqa: E402
 
 matplotlib.rcParams["pdf.fonttype"] = 42
 # matplotlib sizes the PDF font subsets from ps.fonttype: 42 keeps every character in one
@@ -46,6 +46,12 @@ class Canvas:
     def text(self, x, y, s, size=9.0, weight="normal", color=INK, ha="left", va="baseline", **kw):
         return self.fig.text(x / self.w, 1 - y / self.h, s, fontsize=size, fontweight=weight, color=color,
                              ha=ha, va=va, **kw)
+
+    def column(self, x, y_baseline, lines, size, step_mm, ha="left", color=INK, weight="normal"):
+        """Lines every ``step_mm`` from the baseline ``y_baseline``, aligned on ``x``
+        (``ha``: left, right or center): a table column is one artist, not one Text per cell."""
+        self.fig.add_artist(TextLines(self.w, self.h, x, y_baseline, lines, size, step_mm, ha=ha, color=color,
+                                      weight=weight, family=matplotlib.rcParams["font.family"]))
 
     def rect(self, x, y, w, h, **kw):
         kw.setdefault("linewidth", 0)
@@ -220,16 +226,15 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
             tx, ha = (x + w - 1.2, "right") if numeric[k] else (x + 1.2, "left")
             c.text(tx, y + 3.6 + 3.2 * j, line, size=6.6, weight="bold", ha=ha)
     y += head_h + 3.6
-    for i, r in enumerate(rows):
-        if i % 2:
-            c.rect(MARGIN, y - 3.4, width, 4.7, facecolor="#faf7f3")
-        for k, x, w in zip(keys, x_pos, widths):
-            s = _fit(_cell(r.get(k)), w - 2.4, 6.8)
-            if numeric[k]:
-                c.text(x + w - 1.2, y, s, size=6.8, ha="right")
-            else:
-                c.text(x + 1.2, y, s, size=6.8)
-        y += 4.7
+    for i in range(1, len(rows), 2):
+        c.rect(MARGIN, y + 4.7 * i - 3.4, width, 4.7, facecolor="#faf7f3")
+    for k, x, w in zip(keys, x_pos, widths):
+        cells = [_fit(_cell(r.get(k)), w - 2.4, 6.8) for r in rows]
+        if numeric[k]:
+            c.column(x + w - 1.2, y, cells, 6.8, 4.7, ha="right")
+        else:
+            c.column(x + 1.2, y, cells, 6.8, 4.7)
+    y += 4.7 * len(rows)
     if not rows:
         c.text(MARGIN + 1.2, y, "Aucune entrée.", size=7, color=GREY, style="italic")
         y += 4.7

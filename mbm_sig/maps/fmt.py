@@ -7,6 +7,7 @@ no-break space before the colon and the semicolon (``Sources : …``).
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 import os
 import re
@@ -49,9 +50,10 @@ def auto_decimals(values, max_decimals: int = 3) -> int:
     return d
 
 
+@functools.lru_cache(maxsize=8192)
 def typo(text: str) -> str:
     """French typography in free text: no-break space before ':' and '»' and after '«',
-    narrow no-break space before ';', '!' and '?'."""
+    narrow no-break space before ';', '!' and '?' (cached: sheets set the same texts again)."""
     text = re.sub(r"(?<=\w)'(?=\w)", "\u2019", text)          # typographic apostrophe: l’État
     text = re.sub(r"(?<=\d) (?=\d{3}\b)", NNBSP, text)        # 10 000 never breaks
     text = re.sub(r"\b(n°|N°)(?=\d)", r"\1" + NBSP, text)       # n° 1

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from matplotlib import patheffects
+from matplotlib.artist import Artist
+from matplotlib.colors import to_rgba
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Circle, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path
@@ -71,23 +73,44 @@ def wrap(text: str, width_mm: float, size: float, weight: str = "normal") -> lis
     return out
 
 
-@functools.lru_cache(maxsize=64)
-def _line_unit(size: float, weight: str = "normal") -> float:
-    """Distance in mm between the baselines of a multi-line Text with linespacing=1
-    (measured once: it depends on the matplotlib version's line layout, linear in spacing)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    fig = Figure(dpi=72)
-    FigureCanvasAgg(fig)
-    r = fig.canvas.get_renderer()
-    kw = dict(fontsize=size, family=FONT, fontweight=weight, linespacing=1.0)
-    one = fig.text(0, 0, "1", **kw).get_window_extent(r).height
-    two = fig.text(0, 0, "1\n1", **kw).get_window_extent(r).height
-    return (two - one) * PT_MM
-
-
 def line_height(size: float, spacing: float = 1.25) -> float:
     return size * PT_MM * spacing
+
+
+class TextLines(Artist):
+    """Lines of text on baselines a fixed step apart (page millimetres, origin top-left),
+    drawn straight by the renderer (the print font's fast path in PDF): exact baselines
+    whatever the letters of each line, and none of matplotlib's per-Text layout work. One
+    artist for a table column, a legend's class labels, a credits block."""
+
+    def __init__(self, page_w, page_h, x, y0, lines, size, step, ha="left", color=INK, weight="normal",
+                 family=None):
+        super().__init__()
+        self.set_zorder(3)                     # where a Text would be: above fills
+        self.W, self.H, self.x, self.y0, self.step, self.ha = page_w, page_h, x, y0, step, ha
+        self.lines, self.color = list(lines), color
+        self.prop = FontProperties(family=family or FONT, size=size, weight=weight)
+
+    def draw(self, renderer):
+        if not self.get_visible():
+            return
+        gc = renderer.new_gc()
+        gc.set_foreground(to_rgba(self.color), isRGBA=True)
+        cw, ch = renderer.get_canvas_width_height()
+        sx, sy = cw / self.W, ch / self.H            # display units per mm
+        for i, s in enumerate(self.lines):
+            if not s:
+                continue
+            x = self.x * sx
+            if self.ha != "left":
+                w = renderer.get_text_width_height_descent(s, self.prop, ismath=False)[0]
+                x -= w if self.ha == "right" else w / 2
+            y = (self.H - self.y0 - i * self.step) * sy
+            if renderer.flipy():
+                y = ch - y
+            renderer.draw_text(gc, x, y, s, self.prop, 0.0, ismath=False)
+        gc.restore()
+        self.stale = False
 
 
 class Page:
@@ -116,16 +139,14 @@ class Page:
         return self.fig.text(self.fx(x), self.fy(y), s, fontsize=size, ha=ha, va=va,
                              fontweight=weight, color=color, family=FONT, **kw)
 
-    def block(self, x, y_baseline, lines, size, step_mm, weight="normal", color=INK, ha="left", **kw):
-        """Several lines as ONE Text (much cheaper to write than one Text per line): the
-        first baseline at ``y_baseline``, the next ones every ``step_mm``."""
+    def block(self, x, y_baseline, lines, size, step_mm, weight="normal", color=INK, ha="left"):
+        """Several lines as one artist (:class:`TextLines`): the first baseline at
+        ``y_baseline``, the next ones every ``step_mm``, aligned on ``x`` by ``ha``."""
         if not lines:
             return None
-        y_last = y_baseline + (len(lines) - 1) * step_mm     # va="baseline" anchors the last line
-        return self.fig.text(self.fx(x), self.fy(y_last), "\n".join(lines), fontsize=size, ha=ha,
-                             va="baseline", multialignment=ha,
-                             linespacing=step_mm / _line_unit(size, weight), fontweight=weight,
-                             color=color, family=FONT, **kw)
+        art = TextLines(self.W, self.H, x, y_baseline, lines, size, step_mm, ha=ha, color=color, weight=weight)
+        self.fig.add_artist(art)
+        return art
 
     def lines(self, x, y, lines, size, weight="normal", color=INK, spacing=1.25, ha="left"):
         """Draw wrapped lines from top ``y``; returns the bottom y."""
