@@ -175,6 +175,14 @@ def test_pdf_page_fonts_text_and_legend(grid, tmp_path):
     assert "Densité (hab./km²)" in text
 
 
+def test_legend_entries_in_french_typography(grid, tmp_path):
+    m = sheet(grid)
+    m.layer(grid.dissolve(), type="base", fill="none", legend_label="Limite d'arrondissement : 2026")
+    m.save(tmp_path / "t.pdf")
+    text = pdf_text(tmp_path / "t.pdf")
+    assert "Limite d\u2019arrondissement : 2026" in text and "d'arr" not in text
+
+
 def test_page_sizes_and_orientation(grid, tmp_path):
     for page, orient, size in (("A4", "landscape", A4[::-1]), ("A3", "portrait", (841.89, 1190.55))):
         p = tmp_path / f"{page}{orient}.pdf"

@@ -279,7 +279,7 @@ class LegendBlock:
         for c in range(n):
             rows, y, w = [], 0.0, 0.0
             for label, st in items[c * per:(c + 1) * per]:
-                lines = wrap(label, label_w, fs)
+                lines = wrap(fmt.typo(str(label)), label_w, fs)
                 mh = marker_extent(st["marker"], st.get("size_mm", 4 * PT_MM))[1] + 0.6 if st.get("marker") else 0
                 rh = max(self.BOX_H * self.scale, mh, len(lines) * lh + 0.4)
                 rows.append((lines, st, y, rh))
