@@ -94,38 +94,44 @@ def ours(communes, arrs, out: Path, deps=None):
 _SHARED: dict = {}
 
 
-def _one_sheet(job):
-    i, path = job
+def _sheet_of(i):
     communes, arrs, breaks, deps = _SHARED["args"]
     if i < len(arrs):
         row = arrs.iloc[i]
-        m = sheet(communes, arrs, row.geometry.bounds, TITLE + "arrondissement de " + row["nom"], breaks,
-                  current=i, deps=deps)
-    else:
-        m = sheet(communes, arrs, communes.total_bounds, TITLE + "Nord et Pas-de-Calais", breaks, deps=deps)
-    m.save(path)
-    return i, path
+        return sheet(communes, arrs, row.geometry.bounds, TITLE + "arrondissement de " + row["nom"], breaks,
+                     current=i, deps=deps)
+    return sheet(communes, arrs, communes.total_bounds, TITLE + "Nord et Pas-de-Calais", breaks, deps=deps)
+
+
+def _chunk(job):
+    """A worker's share of the sheets, written as one multi-page PDF (fonts once)."""
+    k, idx, path = job
+    with Book(path, {"Title": "part"}) as book:
+        for i in idx:
+            book.add(_sheet_of(i))
+    return k, path
 
 
 def ours_parallel(communes, arrs, out: Path, deps=None, workers=None):
-    """The same 14 sheets rendered on all cores (one PDF per sheet, as the atlas engine does,
-    then merged into the atlas): the throughput a cartographer gets from `mbm-sig atlas`."""
+    """The same 14 sheets on all cores: each worker draws a contiguous share into one PDF,
+    the shares are then joined (pypdf) into the atlas: the throughput of all cores."""
     import multiprocessing as mp
-    from pypdf import PdfReader, PdfWriter
+    from pypdf import PdfWriter
     workers = workers or os.cpu_count() or 1
     breaks = classify(communes["densite"], "quantile", 6)
     _SHARED["args"] = (communes, arrs, breaks, deps)
-    jobs = [(i, str(out / f"par-{i:02d}.pdf")) for i in range(len(arrs) + 1)]
+    n = len(arrs) + 1
+    shares = [list(range(n))[k::workers] for k in range(workers)]
+    jobs = [(k, idx, str(out / f"par-{k}.pdf")) for k, idx in enumerate(shares)]
     t0 = time.perf_counter()
     with mp.get_context("fork").Pool(workers) as pool:
-        done = dict(pool.imap_unordered(_one_sheet, jobs))
+        done = dict(pool.imap_unordered(_chunk, jobs))
     writer = PdfWriter()
-    for i in range(len(arrs)):
-        writer.add_page(PdfReader(done[i]).pages[0])
-    writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
+    for k in range(workers):
+        writer.append(done[k])
     with open(out / "mbm_atlas_parallel.pdf", "wb") as fh:
         writer.write(fh)
-    return dict(export_s=time.perf_counter() - t0, pages=len(jobs), workers=workers)
+    return dict(export_s=time.perf_counter() - t0, pages=n, workers=workers)
 
 
 def qgis(data: str, out: Path, reps: int):
@@ -233,7 +239,7 @@ def main() -> int:
           f"mbm_sig.maps bytes per sheet {bo / 1000:.0f} KB (target <= 200 KB)")
     par = [ours_parallel(communes, arrs, out, deps=deps) for _ in range(a.reps)]
     pp = statistics.median(x["export_s"] / x["pages"] for x in par)
-    print(f"mbm_sig.maps on {par[0]['workers']} cores (one process per core, merged like the atlas engine): "
+    print(f"mbm_sig.maps on {par[0]['workers']} cores (one process per core, each draws its share into one PDF, joined with pypdf): "
           f"{pp:.4f} s per sheet, {pn / pp:.1f}x the naive script")
     q = qgis(a.data, out, a.reps)
     if q is None:
