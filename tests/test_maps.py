@@ -268,9 +268,28 @@ def test_cmyk(grid, tmp_path, monkeypatch):
     if shutil.which("gs"):
         p = tmp_path / "cmyk.pdf"
         m.save(p, cmyk=True)
-        content = PdfReader(p).pages[0].get_contents().get_data()
+        reader = PdfReader(p)
+        content = reader.pages[0].get_contents().get_data()
         assert b" k" in content or b" K" in content                  # CMYK colour operators
         assert b" rg" not in content
+        # the CMYK profile is embedded as the output intent; still vector, fonts embedded
+        (intent,) = [o.get_object() for o in reader.trailer["/Root"]["/OutputIntents"]]
+        assert intent["/S"] == "/GTS_PDFX" and intent["/DestOutputProfile"].get_object()["/N"] == 4
+        assert intent["/Info"] == "default_cmyk.icc"
+        assert "image" not in subprocess.run(["pdfimages", "-list", str(p)], capture_output=True,
+                                             text=True).stdout.split("---\n")[-1]
+        assert all(f[-5] == "yes" for f in pdf_fonts(p))
+        # the print shop's profile instead of Ghostscript's
+        shop = tmp_path / "Imprimerie (FOGRA39).icc"
+        shop.write_bytes(intent["/DestOutputProfile"].get_object().get_data())   # a real ICC profile
+        monkeypatch.setenv("MBM_SIG_CMYK_ICC", str(shop))
+        sheet(grid).save(tmp_path / "shop.pdf", cmyk=True)
+        (intent,) = [o.get_object() for o in PdfReader(tmp_path / "shop.pdf").trailer["/Root"]["/OutputIntents"]]
+        assert intent["/Info"] == shop.name
+        monkeypatch.setenv("MBM_SIG_CMYK_ICC", str(tmp_path / "absent.icc"))
+        with pytest.raises(MapError, match="no such ICC profile"):
+            sheet(grid).save(tmp_path / "x.pdf", cmyk=True)
+        monkeypatch.delenv("MBM_SIG_CMYK_ICC")
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(GhostscriptMissing, match="Ghostscript"):
         m.save(tmp_path / "x.pdf", cmyk=True)
