@@ -3,8 +3,10 @@ per-arrondissement pages, figures against the catalogue, sheets waiting for data
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 
 import pytest
 from pypdf import PdfReader
@@ -202,3 +204,14 @@ def test_demo_fills_waiting_sheets_stamped_fictive(built_gpkg, tmp_path):
         assert "FICTIVES" in text.upper()          # the stamp and the credits note
     assert "FICTIVES" not in real.upper()           # real data are never stamped
     assert not built_gpkg.has_data("sante_communes_import")   # the real catalogue is untouched
+
+
+def test_importing_the_toolkit_leaves_matplotlib_settings_alone():
+    """Analysts import mbm_sig in notebooks: their matplotlib backend and defaults stay theirs."""
+    code = ("import matplotlib; before = dict(matplotlib.rcParams); b = matplotlib.get_backend(); "
+            "import mbm_sig.atlas.engine, mbm_sig.atlas.fiche, mbm_sig.maps; "
+            "changed = [k for k, v in matplotlib.rcParams.items() if before[k] != v]; "
+            "print(changed, b == matplotlib.get_backend())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "MPLBACKEND": "svg"}).stdout.strip()
+    assert out == "[] True", out

@@ -21,7 +21,6 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from matplotlib.backends.backend_pdf import PdfPages
 from pypdf import PdfReader, PdfWriter
 from tqdm import tqdm
 
@@ -30,7 +29,6 @@ from mbm_sig.catalogue import Catalogue
 from mbm_sig.catalogue.layerdef import Source
 from mbm_sig.config import ATLASES_DIR, load_yaml, settings
 from mbm_sig.maps import fmt
-from mbm_sig.maps.pdftext import fast_pdf_text
 
 
 class AtlasError(RuntimeError):
@@ -349,10 +347,7 @@ def _render_page(job) -> tuple[int, str | None, str | None]:
 
 
 def _save(fig, path: Path, meta_title: str) -> None:
-    with fast_pdf_text(), PdfPages(path, metadata={"Title": meta_title, "CreationDate": None,
-                                                   "Creator": "mbm-sig"}) as pdf:
-        pdf.savefig(fig)
-    pages.close(fig)
+    pages.save_pdf([fig], path, {"Title": meta_title, "CreationDate": None, "Creator": "mbm-sig"})
 
 
 def _recipe_layers(recipe: Path) -> set[str]:
@@ -540,7 +535,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                 sheet_files.append(dest)
                 if png:
                     subprocess.run(["pdftoppm", "-png", "-r", "150", "-singlefile", str(dest),
-                                    str(dest.with_suffix(""))], check=True)
+                                    str(dest.with_suffix(""))], check=True, stdin=subprocess.DEVNULL, timeout=300)
                     sheet_files.append(dest.with_suffix(".png"))
     return AtlasResult(pdf=target, pages=total, sheets=sum(p.kind == "map" for p in body), pending=pending,
                        seconds=time.perf_counter() - t0, sheet_files=sheet_files, toc=toc_entries, body=body)
@@ -568,11 +563,8 @@ def _number_pages(sizes: list, tmp: Path) -> PdfReader:
     """One overlay page per book page (same size) carrying «n / total»."""
     path = tmp / "numbers.pdf"
     n = len(sizes)
-    with fast_pdf_text(), PdfPages(path, metadata={"CreationDate": None}) as pdf:
-        for k, size in enumerate(sizes):
-            fig = pages.number_overlay(k + 1, n, size)
-            pdf.savefig(fig)
-            pages.close(fig)
+    pages.save_pdf((pages.number_overlay(k + 1, n, size) for k, size in enumerate(sizes)), path,
+                   {"CreationDate": None})
     return PdfReader(path)
 
 

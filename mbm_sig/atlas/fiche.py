@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from mbm_sig.atlas.charts import chart
@@ -313,14 +312,10 @@ def write_fiche(cat, cite_id: str, out: Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     part = out.with_name(out.name + ".part")
-    import matplotlib
-    from mbm_sig.maps.pdftext import fast_pdf_text
-    from mbm_sig.maps.sheet import RC
-    with matplotlib.rc_context(RC), fast_pdf_text():
-        with PdfPages(part, metadata={"Title": fig._mbm_title, "Author": "Mission Bassin Minier Nord-Pas de Calais",
-                                      "Subject": "Carte d'identité de cité minière", "Creator": "mbm-sig",
-                                      "CreationDate": None}) as pdf:
-            pdf.savefig(fig)
+    from mbm_sig.atlas import pages
+    pages.save_pdf([fig], part, {"Title": fig._mbm_title, "Author": "Mission Bassin Minier Nord-Pas de Calais",
+                                 "Subject": "Carte d'identité de cité minière", "Creator": "mbm-sig",
+                                 "CreationDate": None})
     os.replace(part, out)
     return out
 

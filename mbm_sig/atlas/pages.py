@@ -10,22 +10,18 @@ import textwrap
 from dataclasses import dataclass
 
 import matplotlib
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
+from mbm_sig.maps import fmt, fonts
+from mbm_sig.maps.layout import TextLines, measure
+from mbm_sig.maps.pdftext import fast_pdf_text
+from mbm_sig.maps.sheet import RC
 
-from mbm_sig.maps import fmt, fonts  # noqa: E402
-from mbm_sig.maps.layout import TextLines, measure  # noqa: E402
-
-matplotlib.rcParams["pdf.fonttype"] = 42
-# matplotlib sizes the PDF font subsets from ps.fonttype: 42 keeps every character in one
-# subset (with 3, characters past U+00FF such as the narrow no-break space go to a second one)
-matplotlib.rcParams["ps.fonttype"] = 42
-# the print font of the map sheets (DejaVu Sans reduced to French text: fast subsetting)
-matplotlib.rcParams["font.family"] = fonts.ensure()
-matplotlib.rcParams["svg.fonttype"] = "none"
+# the print font of the map sheets (DejaVu Sans reduced to French text: fast subsetting);
+# set on every text here, never in matplotlib's global settings (analysts' notebooks)
+FONT = fonts.ensure()
 
 A4 = (210.0, 297.0)
 MM = 1 / 25.4
@@ -44,6 +40,7 @@ class Canvas:
         self.fig = Figure(figsize=(self.w * MM, self.h * MM))
 
     def text(self, x, y, s, size=9.0, weight="normal", color=INK, ha="left", va="baseline", **kw):
+        kw.setdefault("family", FONT)
         return self.fig.text(x / self.w, 1 - y / self.h, s, fontsize=size, fontweight=weight, color=color,
                              ha=ha, va=va, **kw)
 
@@ -51,7 +48,7 @@ class Canvas:
         """Lines every ``step_mm`` from the baseline ``y_baseline``, aligned on ``x``
         (``ha``: left, right or center): a table column is one artist, not one Text per cell."""
         self.fig.add_artist(TextLines(self.w, self.h, x, y_baseline, lines, size, step_mm, ha=ha, color=color,
-                                      weight=weight, family=matplotlib.rcParams["font.family"]))
+                                      weight=weight, family=FONT))
 
     def rect(self, x, y, w, h, **kw):
         kw.setdefault("linewidth", 0)
@@ -310,4 +307,13 @@ def number_overlay(number: int, total: int, size=A4) -> Figure:
 
 
 def close(fig) -> None:
-    plt.close(fig)
+    fig.clear()
+
+
+def save_pdf(figs, path, metadata: dict) -> None:
+    """Book pages (figures) into one PDF, with the print settings of the map sheets (fonts
+    embedded as TrueType, one subset) and the print-font fast path."""
+    with matplotlib.rc_context(RC), fast_pdf_text(), PdfPages(path, metadata=metadata) as pdf:
+        for fig in figs:
+            pdf.savefig(fig)
+            close(fig)
