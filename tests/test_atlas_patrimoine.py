@@ -134,3 +134,9 @@ def test_fiche_unknown_id_fails_clearly(built_gpkg, capsys):
     assert "no cité with id 'BI-9999'" in err and "close:" in err and "BI-0" in err
     with pytest.raises(FicheError, match="close:"):
         find_cite(built_gpkg, "Cité imaginaire")
+
+
+def test_table_cells_are_one_line():
+    from mbm_sig.atlas.pages import _cell
+    assert _cell("Cité des Fleurs\n(partie\tnord)") == "Cité des Fleurs (partie nord)"
+    assert _cell(1234.5) == "1\u202f234,5" and _cell(True) == "oui" and _cell(None) == ""

@@ -295,7 +295,7 @@ def _cell(v) -> str:
         return fmt.num(v, 1)
     if isinstance(v, int):
         return fmt.num(v, 0)
-    return str(v)
+    return " ".join(str(v).split())        # one line: line breaks and tabs become spaces
 
 
 def number_overlay(number: int, total: int, size=A4) -> Figure:

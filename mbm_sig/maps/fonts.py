@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import unicodedata
 from pathlib import Path
 
 FAMILY = "MBM Sans"
@@ -79,6 +80,12 @@ def ensure() -> str:
         return "DejaVu Sans"
 
 
+def plain_char(ch: str) -> bool:
+    """A character drawn as its glyph: not a control or format character (the soft hyphen
+    U+00AD, joiners…), which text shaping hides or treats specially."""
+    return unicodedata.category(ch)[0] != "C"
+
+
 @functools.lru_cache(maxsize=8)
 def _metrics_table(path: str):
     """(units per em, {char: (advance, yMin, yMax)}) of a print-font file (yMin/yMax None
@@ -88,6 +95,8 @@ def _metrics_table(path: str):
     glyf, hmtx = tt["glyf"], tt["hmtx"].metrics
     table = {}
     for cp, name in tt.getBestCmap().items():
+        if not plain_char(chr(cp)):
+            continue                    # measured by matplotlib (soft hyphen: no width)
         g = glyf[name]
         ink = g.numberOfContours != 0 and hasattr(g, "yMax")
         table[chr(cp)] = (hmtx[name][0], g.yMin if ink else None, g.yMax if ink else None)

@@ -42,6 +42,7 @@ def prepare(geoms: np.ndarray, bbox, tolerance: float) -> np.ndarray:
     if hit is not None and all(a is b for a, b in zip(hit[0], geoms)):
         return hit[1]
     out = _prepare(geoms, bbox, tolerance)
+    out.flags.writeable = False          # shared by the sheets that hit the cache
     if len(_PREPARED) >= 16:
         _PREPARED.pop(next(iter(_PREPARED)))
     _PREPARED[key] = (geoms.copy(), out)
@@ -100,8 +101,8 @@ _RINGS: list = []
 def _rings(geoms: np.ndarray):
     """Coordinates, path codes and feature index of every vertex of the polygon rings of
     ``geoms`` (exteriors counter-clockwise, holes clockwise), or None without polygons.
-    Kept for the last few arrays (the prepared layers an atlas draws again on every sheet
-    at one extent): the entry holds the array, compared by identity."""
+    Kept for the last few read-only arrays (the prepared layers an atlas draws again on
+    every sheet at one extent): the entry holds the array, compared by identity."""
     for arr, res in _RINGS:
         if arr is geoms:
             return res
@@ -121,8 +122,9 @@ def _rings(geoms: np.ndarray):
         codes[starts] = MOVETO
         codes[ends] = CLOSEPOLY
         res = (coords, codes, pidx[ridx[cidx]])
-    _RINGS.insert(0, (geoms, res))
-    del _RINGS[8:]
+    if not geoms.flags.writeable:        # an array that cannot change under the cache
+        _RINGS.insert(0, (geoms, res))
+        del _RINGS[8:]
     return res
 
 

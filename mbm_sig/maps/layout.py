@@ -27,12 +27,6 @@ INK = "#1a1a1a"
 GREY = "#4d4d4d"
 
 
-@functools.lru_cache(maxsize=1)
-def _renderer():
-    from matplotlib.backends.backend_agg import RendererAgg
-    return RendererAgg(10, 10, 72)
-
-
 def measure(text: str, size: float, weight: str = "normal") -> tuple[float, float]:
     """(width, height) in mm of a one-line text (height: ascent + descent of the line), in
     the current print font (the cache is keyed by the font: a measure taken before the
@@ -44,9 +38,9 @@ def measure(text: str, size: float, weight: str = "normal") -> tuple[float, floa
 def _measure(text: str, size: float, weight: str, family: str) -> tuple[float, float]:
     path = _font_file(family, weight)
     m = fonts.text_metrics(path, text or " ", size) if fonts.is_print_font(path) else None
-    if m is None:       # another font, or a character the print font lacks: matplotlib measures
-        prop = FontProperties(family=family, size=size, weight=weight)
-        m = _renderer().get_text_width_height_descent(text or " ", prop, ismath=False)
+    if m is None:       # another font, or a character the tables cannot measure: FreeType does
+        from mbm_sig.maps.pdftext import unhinted_metrics
+        m = unhinted_metrics(text or " ", FontProperties(family=family, size=size, weight=weight))
     w, h, d = m
     return w * PT_MM, h * PT_MM
 

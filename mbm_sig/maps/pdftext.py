@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import threading
 
 import matplotlib as mpl
 from matplotlib.backends import _backend_pdf_ps as _pdf_ps
@@ -46,12 +47,14 @@ def _is_print_font(fname: str) -> bool:
 
 
 def _glyphs(font, s: str, cache: dict):
-    """Glyph indices of ``s`` in ``font`` (None when one is missing: the caller falls back)."""
+    """Glyph indices of ``s`` in ``font`` (None when one is missing, or is a control or
+    format character such as the soft hyphen, which matplotlib's shaping hides: the caller
+    falls back)."""
     out = []
     for ch in s:
         g = cache.get(ch)
         if g is None:
-            g = font.get_char_index(ord(ch))
+            g = font.get_char_index(ord(ch)) if fonts.plain_char(ch) else 0
             cache[ch] = g
         if not g:
             return None
@@ -59,12 +62,27 @@ def _glyphs(font, s: str, cache: dict):
     return out
 
 
-def _font_of(self, prop):
-    """The TrueType font of ``prop`` (cached by the properties: matplotlib looks it up again
-    for every string); its size is not set, only its file and glyphs are used here."""
-    key = hash(prop)
+_FONT_RC = ("font.family", "font.sans-serif", "font.serif", "font.monospace", "font.cursive", "font.fantasy",
+            "font.style", "font.weight", "font.stretch", "font.variant")
+
+
+def _prop_key(prop) -> tuple:
+    """Everything the font of ``prop`` depends on: its properties (exactly, not a hash) and
+    the settings that resolve family names such as «sans-serif»."""
+    rc = mpl.rcParams
+    return (tuple(prop.get_family()), prop.get_style(), prop.get_variant(), prop.get_weight(),
+            prop.get_stretch(), prop.get_file(),
+            tuple(tuple(v) if isinstance(v, list) else v for v in (rc[k] for k in _FONT_RC)))
+
+
+def _font_of(self, prop, key=None):
+    """The TrueType font of ``prop`` (cached: matplotlib looks it up again for every
+    string); its size is not set, only its file and glyphs are used here."""
+    key = key or _prop_key(prop)
     font = _FONTS.get(key)
     if font is None:
+        if len(_FONTS) > 256:
+            _FONTS.clear()
         font = _FONTS[key] = self._get_font_ttf(prop)
     return font
 
@@ -125,15 +143,22 @@ class _Measurer:
 _MEASURER = _Measurer()
 
 
+def unhinted_metrics(s: str, prop) -> tuple[float, float, float]:
+    """(width, height, descent) in points of one line as the PDF backend measures it
+    (FreeType, unhinted, 72 dpi), for strings the font tables cannot measure alone."""
+    return _ORIG_MEASURE(_MEASURER, s, prop, False)
+
+
 def _get_text_width_height_descent(self, s, prop, ismath):
     if ismath or not _state["enabled"] or mpl.rcParams["pdf.use14corefonts"]:
         return _ORIG_MEASURE(self, s, prop, ismath)
-    key = (s, hash(prop))
+    pk = _prop_key(prop)
+    key = (s, prop.get_size_in_points(), pk)
     r = _METRICS.get(key)
     if r is None:
         if len(_METRICS) > 20000:
             _METRICS.clear()
-        font = _font_of(self, prop)
+        font = _font_of(self, prop, pk)
         r = fonts.text_metrics(font.fname, s, prop.get_size_in_points()) if _is_print_font(font.fname) else None
         if r is None:
             r = _ORIG_MEASURE(_MEASURER, s, prop, ismath)
@@ -188,21 +213,39 @@ def _stable_subset(fontfile, glyphs):
     return cm()
 
 
+_LOCK = threading.Lock()
+_ACTIVE = {"count": 0, "saved": None}
+
+
 @contextlib.contextmanager
 def fast_pdf_text():
-    """While active, the PDF backend draws and measures print-font text on the fast path."""
-    if not _SUPPORTED or _Renderer.draw_text is _draw_text:
+    """While active, the PDF backend draws and measures print-font text on the fast path.
+
+    The patch is on matplotlib's classes, so it holds for every thread of the process while
+    any ``with fast_pdf_text()`` is open (nested or concurrent uses share it); the methods
+    found on entry are put back when the last one closes, whatever happens inside."""
+    if not _SUPPORTED:
         yield
         return
     fonts.ensure()
-    _Renderer.draw_text = _draw_text
-    _Renderer.get_text_width_height_descent = _get_text_width_height_descent
-    if _SUBSET_OK:
-        _pdf_ps.get_glyphs_subset = _stable_subset
+    with _LOCK:
+        if _ACTIVE["count"] == 0:
+            _ACTIVE["saved"] = (_Renderer.draw_text, _Renderer.get_text_width_height_descent,
+                                getattr(_pdf_ps, "get_glyphs_subset", None))
+            _Renderer.draw_text = _draw_text
+            _Renderer.get_text_width_height_descent = _get_text_width_height_descent
+            if _SUBSET_OK:
+                _pdf_ps.get_glyphs_subset = _stable_subset
+        _ACTIVE["count"] += 1
     try:
         yield
     finally:
-        _Renderer.draw_text = _ORIG_DRAW_TEXT
-        _Renderer.get_text_width_height_descent = _ORIG_MEASURE
-        if _SUBSET_OK:
-            _pdf_ps.get_glyphs_subset = _ORIG_SUBSET
+        with _LOCK:
+            _ACTIVE["count"] -= 1
+            if _ACTIVE["count"] == 0:
+                draw, measure, subset = _ACTIVE["saved"]
+                _Renderer.draw_text = draw
+                _Renderer.get_text_width_height_descent = measure
+                if _SUBSET_OK:
+                    _pdf_ps.get_glyphs_subset = subset
+                _ACTIVE["saved"] = None

@@ -89,6 +89,8 @@ def cmyk_profile() -> Path | None:
         p = Path(env)
         if not p.is_file():
             raise MapError(f"MBM_SIG_CMYK_ICC={env}: no such ICC profile file")
+        if any(ord(c) < 32 for c in str(p.resolve())):
+            raise MapError(f"MBM_SIG_CMYK_ICC={env!r}: control characters in the path; rename the file")
         return p
     for pattern in _GS_CMYK_PROFILES:
         found = sorted(glob.glob(pattern))
@@ -98,7 +100,14 @@ def cmyk_profile() -> Path | None:
 
 
 def _ps_string(s: str) -> str:
+    """A PostScript string of the UTF-8 bytes of ``s`` (a file name for the ``file`` operator)."""
     return "(" + s.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)") + ")"
+
+
+def _pdf_text(s: str) -> str:
+    """A PDF text string (UTF-16BE with its byte-order mark, in hex): any character reads
+    right in the document."""
+    return "<FEFF" + s.encode("utf-16-be").hex().upper() + ">"
 
 
 def _output_intent_ps(icc: Path) -> str:
@@ -113,8 +122,8 @@ def _output_intent_ps(icc: Path) -> str:
         "[{icc_mbm} ICCProfile (r) file /PUT pdfmark",
         "[/_objdef {intent_mbm} /type /dict /OBJ pdfmark",
         "[{intent_mbm} << /Type /OutputIntent /S /GTS_PDFX /OutputConditionIdentifier (Custom)",
-        f"  /RegistryName (http://www.color.org) /Info {_ps_string(icc.name)}",
-        f"  /OutputCondition {_ps_string('CMYK printing, ICC profile ' + icc.name)}",
+        f"  /RegistryName (http://www.color.org) /Info {_pdf_text(icc.name)}",
+        f"  /OutputCondition {_pdf_text('CMYK printing, ICC profile ' + icc.name)}",
         "  /DestOutputProfile {icc_mbm} >> /PUT pdfmark",
         "[{Catalog} << /OutputIntents [ {intent_mbm} ] >> /PUT pdfmark",
         ""])
