@@ -32,8 +32,7 @@ _ORIG_MEASURE = _Renderer.get_text_width_height_descent
 try:      # the internals the fast path relies on (matplotlib 3.11)
     from matplotlib.backends.backend_pdf import pdfRepr
     from matplotlib.font_manager import FontPath
-    _SUPPORTED = all(hasattr(_Renderer, a) for a in ("_get_font_ttf", "_setup_textpos", "_encode_glyphs",
-                                                     "check_gc"))
+    _SUPPORTED = all(hasattr(_Renderer, a) for a in ("_get_font_ttf", "_encode_glyphs", "check_gc"))
 except ImportError:       # pragma: no cover - older matplotlib: its own path only
     _SUPPORTED = False
 _SUBSET_OK = _SUPPORTED and all(hasattr(_pdf_ps, a) for a in ("get_glyphs_subset", "font_as_file", "SubsetResults"))
