@@ -203,8 +203,14 @@ def marker_filled(marker: str) -> bool:
 
 def marker_extent(marker: str, size_mm: float) -> tuple[float, float]:
     """(width, height) in mm of a marker drawn with a ``markersize`` of ``size_mm``."""
-    e = marker_path(marker).get_extents()
-    return e.width * size_mm, e.height * size_mm
+    w, h = _marker_unit_extent(marker)
+    return w * size_mm, h * size_mm
+
+
+@functools.lru_cache(maxsize=64)
+def _marker_unit_extent(marker: str) -> tuple[float, float]:
+    e = marker_path(marker).get_extents()        # Bézier extrema: costly, once per marker
+    return e.width, e.height
 
 
 @dataclass
