@@ -78,6 +78,7 @@ class GeoPackageBackend:
         self.url = str(self.path)
         self._cache: OrderedDict = OrderedDict()
         self._names = None
+        self._counts = None
 
     # -- reading ------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -96,7 +97,15 @@ class GeoPackageBackend:
         return list(self._names[1])
 
     def count(self, name: str) -> int:
-        return int(pyogrio.read_info(self.path, layer=name)["features"])
+        """Features of a layer, kept while the file is unchanged (an atlas asks for the
+        counts of its layers on every page it plans)."""
+        stamp = self._stamp()
+        if self._counts is None or self._counts[0] != stamp:
+            self._counts = (stamp, {})
+        n = self._counts[1].get(name)
+        if n is None:
+            n = self._counts[1][name] = int(pyogrio.read_info(self.path, layer=name)["features"])
+        return n
 
     def _layer(self, name: str, has_geometry: bool):
         """The whole layer, cached per process while the file is unchanged (writes replace
