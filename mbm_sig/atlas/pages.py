@@ -16,8 +16,7 @@ from matplotlib.patches import Rectangle
 
 from mbm_sig.maps import fmt, fonts
 from mbm_sig.maps.layout import TextLines, measure
-from mbm_sig.maps.pdftext import fast_pdf_text
-from mbm_sig.maps.sheet import RC
+from mbm_sig.maps.render import print_settings
 
 # the print font of the map sheets (DejaVu Sans reduced to French text: fast subsetting);
 # set on every text here, never in matplotlib's global settings (analysts' notebooks)
@@ -311,9 +310,8 @@ def close(fig) -> None:
 
 
 def save_pdf(figs, path, metadata: dict) -> None:
-    """Book pages (figures) into one PDF, with the print settings of the map sheets (fonts
-    embedded as TrueType, one subset) and the print-font fast path."""
-    with matplotlib.rc_context(RC), fast_pdf_text(), PdfPages(path, metadata=metadata) as pdf:
+    """Book pages (figures) into one PDF, with the print settings of the map sheets."""
+    with print_settings(), PdfPages(path, metadata=metadata) as pdf:
         for fig in figs:
             pdf.savefig(fig)
             close(fig)

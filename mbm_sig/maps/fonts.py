@@ -103,6 +103,7 @@ def _metrics_table(path: str):
     return tt["head"].unitsPerEm, table
 
 
+@functools.lru_cache(maxsize=64)
 def is_print_font(path: str) -> bool:
     return os.path.basename(str(path)).startswith("MBMSans")
 

@@ -7,8 +7,9 @@ shaping a string is looking up its glyphs: :func:`fast_pdf_text` swaps in, for t
 of a save, a ``draw_text`` that writes the operators matplotlib writes
 (``q … cm BT /F Tf 0 0 Td [<glyphs>] TJ ET Q``) from cached glyph indices, and a text
 measure taken from the font's tables (:func:`mbm_sig.maps.fonts.text_metrics`) and cached
-across renderers (the metrics of a string at 72 dpi do not depend on the page). The glyphs sit at the font's own advances, where matplotlib adds tiny
-adjustments from its 1/64 pt grid (at most 0.05 % of the line length). Anything else —
+across renderers (the metrics of a string at 72 dpi do not depend on the page). The
+glyphs sit at the font's own advances, where matplotlib adds tiny adjustments from its
+1/64 pt grid (at most 0.05 % of the line length). Anything else —
 other fonts, mathtext, links, a glyph missing from the print font, a matplotlib whose
 internals differ — takes matplotlib's own path, byte for byte (both tested).
 """
@@ -38,11 +39,9 @@ except ImportError:       # pragma: no cover - older matplotlib: its own path on
 _SUBSET_OK = _SUPPORTED and all(hasattr(_pdf_ps, a) for a in ("get_glyphs_subset", "font_as_file", "SubsetResults"))
 
 _state = {"enabled": True}
-
-
-@functools.lru_cache(maxsize=64)
-def _is_print_font(fname: str) -> bool:
-    return fonts.is_print_font(fname)
+_FONTS: dict = {}          # font properties and family settings -> FT2Font
+_GLYPH_INDEX: dict = {}    # (font file, face) -> {char: glyph index}
+_METRICS: dict = {}        # (string, size, font key) -> (width, height, descent)
 
 
 def _glyphs(font, s: str, cache: dict):
@@ -92,7 +91,7 @@ def _draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
                 mtext.get_fontfeatures() is not None or mtext.get_language() is not None))):
         return _ORIG_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
     font = _font_of(self, prop)
-    if not _is_print_font(font.fname):
+    if not fonts.is_print_font(font.fname):
         return _ORIG_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
     file = self.file
     memo = file.__dict__.setdefault("_mbm_glyph_memo", {})   # per file: (font, char) -> (subset, code)
@@ -125,13 +124,6 @@ def _draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
     file.write(b"\n".join(out))
 
 
-_FONTS: dict = {}
-_GLYPH_INDEX: dict = {}
-
-
-_METRICS: dict = {}
-
-
 class _Measurer:
     """Stands for a renderer in the measure of a plain string: only its TrueType font
     lookup is used (matplotlib measures unhinted, at 72 dpi)."""
@@ -158,9 +150,9 @@ def _get_text_width_height_descent(self, s, prop, ismath):
         if len(_METRICS) > 20000:
             _METRICS.clear()
         font = _font_of(self, prop, pk)
-        r = fonts.text_metrics(font.fname, s, prop.get_size_in_points()) if _is_print_font(font.fname) else None
+        r = fonts.text_metrics(font.fname, s, prop.get_size_in_points()) if fonts.is_print_font(font.fname) else None
         if r is None:
-            r = _ORIG_MEASURE(_MEASURER, s, prop, ismath)
+            r = unhinted_metrics(s, prop)
         _METRICS[key] = r
     return r
 
@@ -193,7 +185,7 @@ class _Saved:
 
 def _stable_subset(fontfile, glyphs):
     path = str(fontfile)
-    if not _state["enabled"] or not _is_print_font(path):
+    if not _state["enabled"] or not fonts.is_print_font(path):
         return _ORIG_SUBSET(fontfile, glyphs)
     face = getattr(fontfile, "face_index", 0)
     want = frozenset(glyphs) | _core_gids(path, face)

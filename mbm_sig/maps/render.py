@@ -3,6 +3,7 @@ multi-page PDF for atlases, and optional CMYK conversion through Ghostscript."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import shutil
@@ -49,6 +50,15 @@ def format_of(path, fmt: str | None) -> str:
     return f
 
 
+@contextlib.contextmanager
+def print_settings():
+    """The print settings of every PDF the toolkit writes: matplotlib's settings of the
+    sheets (:data:`mbm_sig.maps.sheet.RC`: TrueType fonts embedded, one subset…) and the
+    print-font fast path (:mod:`mbm_sig.maps.pdftext`)."""
+    with matplotlib.rc_context(RC), fast_pdf_text():
+        yield
+
+
 def save_figure(fig, path, fmt: str | None = None, metadata: dict | None = None, cmyk: bool = False,
                 dpi: int = 300) -> Path:
     path = Path(path)
@@ -59,10 +69,9 @@ def save_figure(fig, path, fmt: str | None = None, metadata: dict | None = None,
         raise GhostscriptMissing("CMYK output needs Ghostscript: 'gs' was not found on PATH "
                                  "(Debian: apt-get install ghostscript)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with matplotlib.rc_context(RC):
+    with print_settings():
         if f == "pdf":
-            with fast_pdf_text():
-                fig.savefig(path, format="pdf", dpi=dpi, metadata=pdf_metadata(metadata))
+            fig.savefig(path, format="pdf", dpi=dpi, metadata=pdf_metadata(metadata))
         elif f == "svg":
             md = {"Date": None}
             if (metadata or {}).get("Title"):
@@ -162,14 +171,13 @@ class Book:
     def __init__(self, path, metadata: dict | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._ctx = matplotlib.rc_context(RC)
-        self._ctx.__enter__()
+        # the file is opened by the first page, under the print settings like every write
         self._pdf = PdfPages(self.path, metadata=pdf_metadata(metadata))
         self.infos = []
 
     def add(self, m, fig=None):
         info = m.draw(fig)
-        with fast_pdf_text():
+        with print_settings():
             self._pdf.savefig(info.figure)
         info.path = str(self.path)
         info.figure = None
@@ -178,10 +186,9 @@ class Book:
 
     def close(self):
         if self._pdf is not None:
-            with fast_pdf_text():          # the fonts are written here
+            with print_settings():          # the fonts are written here
                 self._pdf.close()
             self._pdf = None
-            self._ctx.__exit__(None, None, None)
 
     def __enter__(self):
         return self
