@@ -395,7 +395,7 @@ def test_fitted_frame_keeps_a_minimum_size():
     df = _strip(80, 5)                                  # aspect 16: the frame would be a ribbon
     info = Map(orientation="landscape", extent=df).layer(df, type="choro", var="v").draw()
     fixed = Map(orientation="landscape", extent=df, frame="fixed").layer(df, type="choro", var="v").draw()
-    from mbm_sig.maps.sheet import FRAME_MIN
+    from mbm_sig.maps.solver import FRAME_MIN
     assert info.frame_mm[3] == pytest.approx(FRAME_MIN * fixed.frame_mm[3])
     assert info.frame_mm[2] == pytest.approx(fixed.frame_mm[2])
 
