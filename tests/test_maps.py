@@ -547,7 +547,7 @@ def test_crowded_legend_column_never_overflows(grid):
     assert any(leg["ncols"] == 2 for leg in info.legends) or len({round(b[0], 3) for b in boxes}) == 2
     # long titles wrap inside the column
     from mbm_sig.maps.layout import LEGEND_TITLE_SIZE, measure
-    for b, (blk, _, _) in zip(boxes, m._layout(m._blocks())["blocks"]):
+    for b, (blk, _, _) in zip(boxes, m._plan(m._blocks()).blocks):
         assert all(measure(s, LEGEND_TITLE_SIZE * blk.scale, "bold")[0] <= blk.max_w + 1e-6 for s in blk.title_lines())
 
 
