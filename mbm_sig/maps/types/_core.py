@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import shapely
-from matplotlib.collections import CircleCollection, PathCollection
+from matplotlib.collections import CircleCollection, Collection, PathCollection
 from matplotlib.patches import PathPatch
 from matplotlib.transforms import IdentityTransform
 
@@ -202,8 +202,8 @@ class MapType:
 
     name: str = ""
     doc: str = ""
-    options: tuple = ()            # Option, besides COMMON
-    numeric_vars: tuple = ()       # options naming numeric fields (recipes check they hold values)
+    options: tuple[Option, ...] = ()            # besides COMMON
+    numeric_vars: tuple[str, ...] = ()          # options naming numeric fields (recipes check they hold values)
 
     # ---------------------------------------------------------------- schema
     def schema(self) -> dict[str, Option]:
@@ -323,6 +323,7 @@ def draw_points(ctx: DrawContext, L: Layer) -> int:
     marker = L.style.get("marker") or "o"
     ec = L.style["edgecolor"] or "#ffffff"
     lw = L.style["linewidth"] if L.style["linewidth"] is not None else 0.3
+    col: Collection
     if marker == "o":
         col = CircleCollection(np.full(len(idx), math.pi * (size / 2) ** 2), offsets=L.anchors[idx],
                                offset_transform=ax.transData)
@@ -371,7 +372,7 @@ def draw_classed_areas(ctx: DrawContext, L: Layer) -> int:
     cols = list(L.colors) + [L.legend[0].nodata[0] if L.legend and L.legend[0].nodata else NODATA]
     lw = st["linewidth"] if st["linewidth"] is not None else 0.1 / PT_MM
     ec = st["edgecolor"] or "#808080"
-    for p, c in zip(paths, cols):
+    for p, c in zip(paths, cols, strict=False):
         if p is not None:
             ax.add_artist(PathPatch(ax.to_points(p), facecolor=c, edgecolor=ec, linewidth=lw,
                                     alpha=st["alpha"], transform=ax.transPt, capstyle="round",
