@@ -29,6 +29,24 @@ _TYPE_NAMES = {str: "text", bool: "boolean", int: "integer", float: "number", li
                type(None): "null"}
 
 
+def _accepted(types: tuple) -> tuple:
+    """The Python types a value of ``types`` may have: an int where a float is asked, numpy
+    numbers, tuples and arrays where a list is, any mapping where a dict is (notebooks)."""
+    from collections.abc import Mapping
+    out = list(types)
+    if float in types:
+        out += [int, np.floating, np.integer]
+    if int in types:
+        out += [np.integer]
+    if bool in types:
+        out += [np.bool_]
+    if list in types:
+        out += [tuple, np.ndarray, pd.Index, pd.Series]
+    if dict in types:
+        out += [Mapping]
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Option:
     """One option of a map type: a key of a recipe layer and a keyword of :meth:`Map.layer`.
@@ -61,14 +79,14 @@ class Option:
         """``value``, or the error ``fail(key, message)`` when it is not acceptable."""
         if value is None and not self.required:
             return value
-        types = self.types + ((int,) if float in self.types else ())
-        if isinstance(value, bool) and bool not in self.types:
+        types = _accepted(self.types)
+        if isinstance(value, (bool, np.bool_)) and bool not in self.types:
             ok = False
         else:
             ok = isinstance(value, types)
         if not ok:
             raise fail(key, f"expected {self.type_names()}, not {value!r}")
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) and (
                 self.minimum is not None or self.maximum is not None):
             check_number(value, key, minimum=self.minimum, maximum=self.maximum,
                          exclusive_min=self.exclusive_min, fail=fail)
@@ -137,13 +155,14 @@ def _method_check(value) -> str | None:
 
 def _palette_check(value) -> str | None:
     from mbm_sig.maps.palettes import PALETTES, is_palette
-    if isinstance(value, list) or is_palette(value):
+    if isinstance(value, (list, tuple, np.ndarray)) or is_palette(value):
         return None
     return f"unknown palette {value!r}; known palettes: {', '.join(PALETTES)}"
 
 
 def _breaks_check(value) -> str | None:
-    if len(value) < 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in value):
+    if len(value) < 2 or not all(isinstance(b, (int, float, np.integer, np.floating))
+                                 and not isinstance(b, (bool, np.bool_)) for b in value):
         return "expected a list of at least two numbers"
     return None
 
