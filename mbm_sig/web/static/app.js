@@ -367,6 +367,12 @@
     app.classList.add("printing");
     map.invalidateSize({ pan: false });
     map.setView(beforePrintView.center, beforePrintView.zoom, { animate: false });
+    var popup = map._popup;          // the open popup inside the printed frame: its tip low in the middle
+    if (popup && popup.isOpen()) {
+      var h = popup.getElement() ? popup.getElement().offsetHeight : 0;
+      map.setView(popup.getLatLng(), beforePrintView.zoom, { animate: false });
+      map.panBy([0, -Math.min(h / 2, map.getSize().y / 2 - 20)], { animate: false });
+    }
   });
   window.addEventListener("afterprint", function () {
     app.classList.remove("printing");
