@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import multiprocessing as mp
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -155,6 +154,7 @@ class Page:
     parts: int = 1
     number: int = 0
     file_name: str | None = None
+    coverage: str | None = None  # the coverage layer whose feature this page is made for (params: its row)
 
 
 class _Fmt(dict):
@@ -225,10 +225,14 @@ def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None) -> tuple[l
                     name = spec.coverage.get("page_name", spec.title) if spec.coverage else spec.title
                     title = _pattern(name, params)
                     fname = _pattern((spec.coverage or {}).get("file_name") or spec.file_name or "", params) or None
+                    cov_layer = (spec.coverage or sec.coverage or {}).get("layer")
                     if spec.kind in ("map", "chart"):
-                        sec_pages.append(Page(spec.kind, title, sec_title, spec, params, file_name=fname))
+                        sec_pages.append(Page(spec.kind, title, sec_title, spec, params, file_name=fname,
+                                              coverage=cov_layer))
                     else:
-                        sec_pages += _table_pages(cat, spec, title, sec_title, params, fname)
+                        for tp in _table_pages(cat, spec, title, sec_title, params, fname):
+                            tp.coverage = cov_layer
+                            sec_pages.append(tp)
             if only:
                 sec_pages = [p for p in sec_pages if _selected(p, only)]
             body += sec_pages
@@ -384,7 +388,8 @@ class AtlasResult:
 
 def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheets: bool = False,
                  png: bool = False, workers: int | None = None, catalogue: Catalogue | None = None,
-                 progress: bool = True, demo: bool = False, split_by: str | None = None) -> AtlasResult:
+                 progress: bool = True, demo: bool = False, split_by: str | None = None,
+                 select=None) -> AtlasResult:
     """Render an atlas; ``demo`` fills the layers no open source provides with fictive
     values (in a temporary copy of the catalogue) and writes ``…-demo.pdf``.
 
@@ -393,7 +398,11 @@ def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheet
     its cover, contents page, bookmarks, page numbers and sources, holding the coverage pages of
     that value (``atlas-NAME-VALUE.pdf``, listed in ``AtlasResult.books``). Pages that are not
     iterated over a coverage layer belong to no value and are left out, as in a QGIS atlas
-    exported one file per feature."""
+    exported one file per feature.
+
+    ``select``: ``(value, label, predicate)``: one book of the pages for which ``predicate(page)``
+    holds (a partner pack: the coverage pages of a territory), written like a split book; no page
+    selected gives no book (``AtlasResult.books`` empty)."""
     if demo:
         from mbm_sig.atlas.demo import demo_catalogue
         with tempfile.TemporaryDirectory(prefix="mbm-demo-") as d:
@@ -403,9 +412,9 @@ def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheet
             atlas.cover_notes = atlas.cover_notes + [
                 "ÉDITION DE DÉMONSTRATION : les cartes tirées des couches " + ", ".join(filled)
                 + " reposent sur des données fictives générées, signalées « Données fictives » sur chaque carte."]
-            return _render(atlas, demo_cat, out_dir, only, sheets, png, workers, progress, split_by)
+            return _render(atlas, demo_cat, out_dir, only, sheets, png, workers, progress, split_by, select)
     return _render(load_atlas(name), catalogue or Catalogue.open(), out_dir, only, sheets, png, workers, progress,
-                   split_by)
+                   split_by, select)
 
 
 @dataclass
@@ -447,7 +456,7 @@ def _group_label(atlas: Atlas, pages_: list[Page], value: str) -> str:
 
 
 def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, progress,
-            split_by: str | None = None) -> AtlasResult:
+            split_by: str | None = None, select=None) -> AtlasResult:
     t0 = time.perf_counter()
     if not cat.backend.exists():
         raise AtlasError(f"catalogue {cat.url} does not exist: run `mbm-sig build` (or `make build`) first")
@@ -455,6 +464,12 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     out_dir.mkdir(parents=True, exist_ok=True)
     body, pending = plan(atlas, cat, only)
     groups = split_pages(body, split_by) if split_by else None
+    labels: dict[str, str] = {}
+    if select is not None:
+        value, label, predicate = select
+        chosen = [p for p in body if predicate(p)]
+        groups = {str(value): chosen} if chosen else {}
+        labels[str(value)] = label
     if groups is not None:
         body = [p for p in body if any(p is q for g in groups.values() for q in g)]
 
@@ -499,23 +514,23 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                 from dataclasses import replace
 
                 from mbm_sig.atomic import safe_name
-                label = _group_label(atlas, group, value)
+                label = labels.get(value) or _group_label(atlas, group, value)
                 sub = replace(atlas, title=f"{atlas.title} — {label}", output=f"{stem}-{safe_name(value)}.pdf")
                 pdf = out_dir / sub.output
                 n_maps = sum(p.kind in ("map", "chart") for p in group)     # a territory's charts are its maps
                 n, entries = _write_book(sub, cat, group, [], page_files, tmp / f"book-{len(books)}", pdf, n_maps)
                 books.append(Book(value, label, pdf, n, n_maps, entries, list(group)))
-            target, total, toc_entries = books[0].pdf, books[0].pages, books[0].toc
+            target, total, toc_entries = (books[0].pdf, books[0].pages, books[0].toc) if books else (None, 0, [])
 
         sheet_files = []
         if sheets:
-            from mbm_sig.atomic import atomic_path
+            from mbm_sig.atomic import atomic_path, atomic_write_bytes, safe_name
             sheet_dir = out_dir / atlas.name
             sheet_dir.mkdir(exist_ok=True)
             for i, p in enumerate(body):
-                stem = p.file_name or f"{p.number:03d}-{_slug(p.title)}"
+                stem = safe_name(p.file_name) if p.file_name else f"{p.number:03d}-{_slug(p.title)}"
                 dest = sheet_dir / f"{stem}.pdf"
-                shutil.copyfile(files[i], dest)
+                atomic_write_bytes(dest, files[i].read_bytes())
                 sheet_files.append(dest)
                 if png:
                     with atomic_path(dest.with_suffix(".png")) as tmp_png:
