@@ -223,8 +223,27 @@ def _write_geopackage(frames: dict, path: Path, when: dt.datetime) -> None:
             styles = _style_writer()
             if styles is not None:
                 styles(tmp, [n for n, df in frames.items() if hasattr(df, "geometry")])
+            _fix_timestamps(tmp, when)
         finally:
             pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
+
+
+def _fix_timestamps(path: Path, when: dt.datetime) -> None:
+    """The pack's date in every timestamp the GeoPackage holds (``gpkg_contents.last_change``,
+    ``layer_styles.update_time``): the same file for the same inputs."""
+    import sqlite3
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    con = sqlite3.connect(path)
+    try:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        with con:
+            con.execute("UPDATE gpkg_contents SET last_change = ?", (stamp,))
+            if "layer_styles" in tables:
+                cols = {r[1] for r in con.execute("PRAGMA table_info(layer_styles)")}
+                if "update_time" in cols:
+                    con.execute("UPDATE layer_styles SET update_time = ?", (stamp,))
+    finally:
+        con.close()
 
 
 def _style_writer():
