@@ -96,10 +96,12 @@ def test_sheets_are_the_territorys_sections(lens, built_gpkg):
 
 def test_geopackage_clip(lens, built_gpkg):
     """Every feature of the extract is in the territory, and every feature that lies inside the
-    territory is in the extract."""
+    territory is in the extract; features located in a commune are those of its communes (the
+    counts of the atlas sheets)."""
     import pyogrio
     from mbm_sig.pack.build import in_territory
     t, res = lens
+    communes_lens = set(built_gpkg.read("communes", where={"epci_siren": LENS})["insee"])
     gpkg = res.folder / "donnees" / f"{res.folder.name}.gpkg"
     layers = {name for name, _ in pyogrio.list_layers(gpkg)}
     spatial = {n for n in res.layers if built_gpkg.layer_def(n).has_geometry}
@@ -115,8 +117,19 @@ def test_geopackage_clip(lens, built_gpkg):
         inside = full[full.geometry.within(inner)]
         key = built_gpkg.layer_def(name).key
         if key:
-            assert set(inside[key].astype(str)) <= set(df[key].astype(str)), name
-            assert set(df[key].astype(str)) == set(full[in_territory(full.geometry, t.geometry)][key].astype(str))
+            got = set(df[key].astype(str))
+            assert set(inside[key].astype(str)) <= got, name
+            if "insee" in full.columns:
+                mine = full["insee"].map(lambda v: bool(set(str(v).replace(" ", "").split(",")) & communes_lens))
+                assert got == set(full[mine][key].astype(str)), name
+                if "epci_siren" in full.columns:
+                    assert set(df["epci_siren"]) == {LENS}, name
+            else:
+                assert got == set(full[in_territory(full.geometry, t.geometry)][key].astype(str)), name
+    # the counts the patrimoine sheet prints: «101 cités minières et 41 terrils …»
+    cites, terrils = (pyogrio.read_dataframe(gpkg, layer=n) for n in ("cites_minieres", "terrils"))
+    assert len(cites) == (built_gpkg.read("cites_minieres")["epci_siren"] == LENS).sum()
+    assert len(terrils) == (built_gpkg.read("terrils")["epci_siren"] == LENS).sum()
     communes = pyogrio.read_dataframe(gpkg, layer="communes")
     assert set(communes["epci_siren"]) == {LENS}                        # no neighbour that only touches it
     assert len(communes) == len(built_gpkg.read("communes", where={"epci_siren": LENS}))

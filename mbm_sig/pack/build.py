@@ -16,9 +16,10 @@ Layout of ``DIR/<kind>-<code>-<name>/`` (and ``DIR/<kind>-<code>-<name>.zip``, t
     carte/index.html                the territory's offline web map
 
 Which sheets: a coverage page belongs to the territory when its coverage feature (an
-arrondissement, an EPCI, a cité) overlaps it, by area, in EPSG:2154; which features: those that
-intersect the territory's interior (the neighbours that only touch its boundary are left out);
-features are kept whole, not cut.
+arrondissement, an EPCI, a cité) overlaps it by 10 % of its area (or of the territory's), in
+EPSG:2154. Which features: those located in one of its communes (``insee``, the commune of the
+representative point, as the atlas sheets count them), else (layers with no commune) points and
+lines reaching inside it and polygons overlapping it by 10 %; features are kept whole, not cut.
 
 Reproducible: the date written (README, PDF metadata, zip entries, GeoPackage timestamps) is
 ``SOURCE_DATE_EPOCH`` when set, else the catalogue's last write; zip entries are sorted with fixed
@@ -45,9 +46,9 @@ from mbm_sig.errors import Failure, InvalidInput
 
 ATLASES = ("sante", "patrimoine", "renouvellement")
 KINDS = {
-    # kind: (layer, key field, French name of the kind)
-    "epci": ("epci", "siren", "intercommunalité"),
-    "arrondissement": ("arrondissements", "code", "arrondissement"),
+    # kind: (layer, key field, French name of the kind, field of the communes layer naming it)
+    "epci": ("epci", "siren", "intercommunalité", "epci_siren"),
+    "arrondissement": ("arrondissements", "code", "arrondissement", "arrondissement"),
 }
 MIN_OVERLAP = 0.10      # a polygon belongs to a territory when 10 % of it (or of the territory) overlaps
 INTERIOR_M = 1.0        # features must reach 1 m inside the territory (not merely touch its boundary)
@@ -82,7 +83,7 @@ def territories(cat, kind: str, code: str) -> list[Territory]:
     """The territories named on the command line: one code, or ``all`` (those of the basin)."""
     if kind not in KINDS:
         raise InvalidInput(f"pack: unknown territory kind {kind!r} (kinds: {', '.join(KINDS)})")
-    layer, key, _ = KINDS[kind]
+    layer, key, _, _ = KINDS[kind]
     df = cat.read(layer)
     df = df.sort_values(key)
     if code == "all":
@@ -170,17 +171,33 @@ def _write_sheets(cat, territory: Territory, folder: Path, workers: int | None) 
 # ---------------------------------------------------------------------------------------------
 # data
 
+def territory_communes(cat, territory: Territory) -> set[str]:
+    """INSEE codes of the territory's communes (the communes layer's EPCI or arrondissement)."""
+    field_ = KINDS[territory.kind][3]
+    df = cat.read("communes", columns=["insee", field_])
+    return set(df.loc[df[field_].astype(str) == territory.code, "insee"].astype(str))
+
+
 def _clip(cat, name: str, territory: Territory, communes: set[str]):
-    """The rows of a layer in the territory: features reaching inside it; tables by INSEE code."""
+    """The rows of a layer in the territory. Rows located in a commune (an ``insee`` field: the
+    commune of the feature's representative point, as the atlases count them) are those of the
+    territory's communes; other features, those :func:`in_territory`; tables without either, none."""
     ld = cat.layer_def(name)
     df = cat.read(name)
     if not len(df):
         return df
-    if ld.has_geometry and hasattr(df, "geometry"):
+    spatial = ld.has_geometry and hasattr(df, "geometry")
+    if spatial:
         df = df[df.geometry.notna() & ~df.geometry.is_empty]
+    if "insee" in df.columns:
+        # one code, or several («62351, 62628»: a project over two communes); none: by location
+        located = df["insee"].notna() & (df["insee"].astype(str).str.strip() != "")
+        keep = df["insee"].astype(str).map(lambda v: any(c.strip() in communes for c in v.split(",")))
+        if spatial and (~located).any():
+            keep = keep | (~located & in_territory(df.geometry, territory.geometry))
+        df = df[keep & (located | spatial)]
+    elif spatial:
         df = df[in_territory(df.geometry, territory.geometry)]
-    elif "insee" in df.columns:
-        df = df[df["insee"].astype(str).isin(communes)]
     else:
         return df.iloc[0:0]
     if ld.key and ld.key in df.columns:
@@ -289,7 +306,7 @@ def _fr_number(v: float) -> str:
 
 def _write_data(cat, territory: Territory, folder: Path, when: dt.datetime) -> tuple[dict[str, int], list]:
     from mbm_sig.catalogue.layerdef import load_layers
-    communes = set(_clip(cat, "communes", territory, set())["insee"].astype(str))
+    communes = territory_communes(cat, territory)
     frames, counts = {}, {}
     for name in sorted(load_layers()):
         if not cat.has_data(name):
@@ -311,7 +328,7 @@ def _write_data(cat, territory: Territory, folder: Path, when: dt.datetime) -> t
 
 def _readme(cat, territory: Territory, when: dt.datetime, counts: dict, books: dict, files: list[str]) -> str:
     from mbm_sig.maps.fmt import MONTHS
-    _, _, kind_fr = KINDS[territory.kind]
+    _, _, kind_fr, _ = KINDS[territory.kind]
     date_fr = f"{when.day} {MONTHS[when.month - 1]} {when.year}"
     lines = [f"# {territory.name} — dossier cartographique et données", "",
              f"Mission Bassin Minier Nord-Pas de Calais. Dossier de l’{kind_fr} {territory.name} "
@@ -327,8 +344,10 @@ def _readme(cat, territory: Territory, when: dt.datetime, counts: dict, books: d
     if missing:
         lines.append(f"- Aucune section du territoire dans : {', '.join(missing)}.")
     lines += [f"- `donnees/{safe_name(territory.slug)}.gpkg` : GeoPackage (Lambert-93, EPSG:2154) de "
-              f"{sum(1 for n in counts if cat.layer_def(n).has_geometry)} couches, les objets qui touchent "
-              "l’intérieur du territoire, entiers (non découpés) ; à ouvrir dans QGIS.",
+              f"{sum(1 for n in counts if cat.layer_def(n).has_geometry)} couches : les objets du territoire "
+              "(ceux dont le point représentatif est dans une de ses communes, comme les atlas les "
+              "comptent ; pour les couches sans commune, les points et lignes qui y entrent et les surfaces "
+              "qui le recouvrent pour 10 % au moins de leur aire), entiers (non découpés) ; à ouvrir dans QGIS.",
               "- `tableaux/*.csv` : les mêmes couches en tableaux pour tableur (séparateur « ; », "
               "virgule décimale, UTF-8) ; les couches de points ont leurs coordonnées Lambert-93 "
               "(`x_l93`, `y_l93`).",
