@@ -192,6 +192,8 @@ def test_web_map_of_the_territory(lens):
                       .removeprefix("window.MBM_META=").rstrip().rstrip(";"))
     assert meta["territory"] == t.name
     counts = {m["id"]: m["count"] for m in meta["layers"]}
+    assert counts["puits"] == res.layers["puits"] and counts["cites"] == res.layers["cites_minieres"]
+    assert counts["terrils"] == res.layers["terrils"] and counts["bati"] == res.layers["patrimoine_bati"]
     assert 0 < counts["puits"] < 636 and 0 < counts["cites"] < 321
     import geopandas as gpd
     data = (carte / "data/cites.js").read_text(encoding="utf-8")

@@ -412,7 +412,9 @@ def build_pack(cat, territory: Territory, out_dir: Path, workers: int | None = N
     try:
         books = _write_sheets(cat, territory, work, workers)
         counts, _ = _write_data(cat, territory, work, when)
-        build_site(cat, work / "carte", geojson=False, territory=WebTerritory(territory.name, territory.geometry))
+        build_site(cat, work / "carte", geojson=False,
+                   territory=WebTerritory(territory.name, territory.geometry,
+                                          frozenset(territory_communes(cat, territory))))
         files = _all_files(work)
         atomic_write_text(work / "README.md", _readme(cat, territory, when, counts, books, files))
         listing = "".join(f"{sha256(work / rel)}  {rel}\n" for rel in _all_files(work))

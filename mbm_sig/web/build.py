@@ -248,6 +248,7 @@ class Territory:
 
     name: str
     geometry: object          # shapely geometry, EPSG:2154
+    communes: frozenset = frozenset()   # INSEE codes of its communes: features located in one of them
 
 
 # codes and internal identifiers: never shown to readers (the permalink uses the key, not shown)
@@ -278,7 +279,12 @@ def layer_geojson(cat, wl: WebLayer, territory: Territory | None = None) -> tupl
     gdf = cat.read(wl.layer)
     gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
     if territory is not None:
-        gdf = gdf[gdf.geometry.intersects(territory.geometry)]
+        if territory.communes and "insee" in gdf.columns and wl.id != "communes":
+            # features located in a commune (as the atlases and the pack's data count them)
+            gdf = gdf[gdf["insee"].astype(str).map(
+                lambda v: any(c.strip() in territory.communes for c in v.split(",")))]
+        else:    # the communes around stay as context
+            gdf = gdf[gdf.geometry.intersects(territory.geometry)]
     fields = [f for f in reader_fields(ld, wl, gdf.columns) if gdf[f.name].notna().any()]
     # stable order: by key (or by all attributes), never by insertion order of the database
     key = ld.key if ld.key and ld.key in gdf.columns else None
