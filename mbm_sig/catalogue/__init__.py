@@ -65,14 +65,23 @@ class Catalogue:
 
     # -- opening ------------------------------------------------------------------------
     @classmethod
-    def open(cls, url: str | None = None) -> "Catalogue":
-        """Open the catalogue at ``url`` (``postgresql://…`` for PostGIS, else a GeoPackage path)."""
+    def open(cls, url: str | None = None, create: bool = True) -> "Catalogue":
+        """Open the catalogue at ``url`` (``postgresql://…`` for PostGIS, else a GeoPackage path).
+
+        With ``create=False`` (every command that only reads) a catalogue that does not
+        exist is an error naming it, at once. Otherwise the first write creates it; reading
+        it before (``layers``, ``read``, ``sql``, ``export``) is the same error, never an
+        empty answer."""
         s = settings(db_url=url)
         if s.is_postgis:
             from mbm_sig.catalogue.postgis import PostGISBackend
-            return cls(PostGISBackend(s.db_url))
-        from mbm_sig.catalogue.gpkg import GeoPackageBackend
-        return cls(GeoPackageBackend(s.db_url))
+            cat = cls(PostGISBackend(s.db_url))
+        else:
+            from mbm_sig.catalogue.gpkg import GeoPackageBackend
+            cat = cls(GeoPackageBackend(s.db_url))
+        if not create:
+            cat.backend.require()
+        return cat
 
     @property
     def url(self) -> str:
@@ -119,6 +128,7 @@ class Catalogue:
     # -- reading ------------------------------------------------------------------------
     def layers(self) -> pd.DataFrame:
         """One row per defined layer: name, title, theme, count, sources, vintage, last import."""
+        self.backend.require()
         present = set(self.backend.layer_names())
         log = self.backend.log()
         rows = []
@@ -144,6 +154,7 @@ class Catalogue:
             ld.field(f)   # raises a clear KeyError for an unknown field
         for f, v in where.items():
             where[f] = _as_field_type(ld.field(f).type, v)
+        self.backend.require()
         if name not in self.backend.layer_names():
             return self._empty(ld, columns)
         return self.backend.read(name, bbox=bbox, where=where, columns=columns,
