@@ -42,3 +42,10 @@ class CatalogueMissing(InvalidInput):
 
 class ConnectionFailed(Failure):
     """The database server cannot be reached or refuses the connection."""
+
+
+class UnknownName(InvalidInput, KeyError):
+    """An unknown layer, field, source or sheet name (also a ``KeyError``)."""
+
+    def __str__(self) -> str:           # KeyError would quote the message
+        return self.message()

@@ -502,5 +502,5 @@ def test_cli_build_then_layers(tmp_path, data_dir):
                        env=env, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     rows = {ln.split()[0]: ln for ln in r.stdout.splitlines()[1:]}
-    assert rows["puits"].split()[1] == "636" and "puits_de_mines" in rows["puits"]
-    assert rows["trame_verte"].split()[1] == "0"
+    assert rows["puits"].split()[1:3] == ["built", "636"] and "puits_de_mines" in rows["puits"]
+    assert rows["trame_verte"].split()[1:4] == ["never", "built", "-"]

@@ -253,8 +253,8 @@ def test_cli_refused_statement_exit_2_one_line(filled, tmp_path):
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip().count("\n") == 0 and r.stderr.startswith("error: refused: several statements")
     assert "Traceback" not in r.stderr and not (tmp_path / "v.gpkg").exists()
-    r = run("--db", filled.url, "sql", "SELECT count(*) AS n FROM ssm_dispensaires")
-    assert r.returncode == 0 and r.stdout.split()[-1] == "3", r.stderr
+    r = run("sql", "SELECT count(*) AS n FROM ssm_dispensaires", "--db", filled.url)
+    assert r.returncode == 0 and r.stdout.split() == ["n", "3", "(1", "row)"], r.stderr
 
 
 # --------------------------------------------------------------------------------------

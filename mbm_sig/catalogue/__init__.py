@@ -18,6 +18,7 @@ import pandas as pd
 from mbm_sig.catalogue.layerdef import LayerDef, Source, load_layers, load_sources
 from mbm_sig.catalogue.validate import Problem, ValidationError, check
 from mbm_sig.config import TARGET_CRS, settings
+from mbm_sig.errors import Failure, InvalidInput, UnknownName
 
 __all__ = ["Catalogue", "LayerDef", "Problem", "Source", "ValidationError"]
 
@@ -98,7 +99,7 @@ class Catalogue:
     def layer_def(self, name: str) -> LayerDef:
         defs = load_layers()
         if name not in defs:
-            raise KeyError(f"unknown layer {name!r}; known layers: {', '.join(defs)}")
+            raise UnknownName(f"unknown layer {name!r}; known layers: {', '.join(defs)}")
         return defs[name]
 
     def sources_for(self, name: str, fields=None) -> list[Source]:
@@ -127,20 +128,43 @@ class Catalogue:
 
     # -- reading ------------------------------------------------------------------------
     def layers(self) -> pd.DataFrame:
-        """One row per defined layer: name, title, theme, count, sources, vintage, last import."""
+        """One row per defined layer: name, title, theme, status, count, sources, vintage,
+        last write, and ``fill``, the command that fills or repairs it.
+
+        ``status``: ``built`` or ``imported`` (its last write), ``never built`` (defined,
+        no table yet), ``missing`` (written once, its table since dropped outside the tool)."""
         self.backend.require()
         present = set(self.backend.layer_names())
         log = self.backend.log()
         rows = []
         for name, ld in load_layers().items():
-            last = log[log["layer"] == name]["imported_at"].max() if len(log) else None
+            mine = log[log["layer"] == name] if len(log) else log
+            last = mine["imported_at"].max() if len(mine) else None
+            action = mine.sort_values("imported_at")["action"].iloc[-1] if len(mine) else None
+            if name in present:
+                status = "imported" if action == "import" else "built"
+            else:
+                status = "missing" if len(mine) else "never built"
             rows.append({
                 "name": name, "title": ld.title, "theme": ld.theme, "geometry": ld.geometry,
+                "status": status,
                 "count": self.backend.count(name) if name in present else 0,
                 "sources": ", ".join(ld.sources), "vintage": ld.vintage,
                 "last_import": last if isinstance(last, str) else None,
+                "fill": self.fill_command(name),
             })
         return pd.DataFrame(rows)
+
+    def fill_command(self, name: str) -> str:
+        """The command that fills (or repairs) a layer: ``build`` or ``import``."""
+        ld = self.layer_def(name)
+        db = "" if self.url == settings().db_url else f" --db {self.backend_display()}"
+        if ld.build:
+            return f"`mbm-sig{db} build {name}`"
+        return f"`mbm-sig{db} import {name} FILE`"
+
+    def backend_display(self) -> str:
+        return getattr(self.backend, "display_url", self.url)
 
     def read(self, name: str, bbox=None, where: dict | None = None, columns=None):
         """A layer as a GeoDataFrame in EPSG:2154 (geometry column ``geom``).
@@ -229,6 +253,42 @@ class Catalogue:
                         checksums={name: file_checksum(path)})
         return len(out)
 
-    def export(self, name: str, out: str | Path) -> Path:
+    def export(self, name: str, out: str | Path, where: dict | None = None, bbox=None,
+               within: str | None = None, csv_dialect: str = "fr") -> Path:
+        """Write a layer, or the part a partner needs, to ``out`` (format from its suffix),
+        complete or not at all.
+
+        ``where``: {field: value}; ``bbox``: (xmin, ymin, xmax, ymax) in EPSG:2154;
+        ``within``: ``"LAYER:ID"``, the features inside that feature (``"epci:200068120"``:
+        one EPCI), those only touching its boundary left out. A layer with no table (never
+        built, or dropped) is refused with the command that fills it."""
         from mbm_sig.catalogue.readers import write_user_file
-        return write_user_file(self.read(name), Path(out), layer=name)
+        ld = self.layer_def(name)
+        self.backend.require()
+        if name not in self.backend.layer_names():
+            raise InvalidInput(f"layer {name} holds no data in {self.backend_display()}: "
+                               f"fill it with {self.fill_command(name)}")
+        frame = self.read(name, bbox=bbox, where=where)
+        if within:
+            frame = self._within(frame, ld, within)
+        return write_user_file(frame, Path(out), layer=name, csv_dialect=csv_dialect,
+                               int_fields=[f.name for f in ld.fields if f.type == "int"])
+
+    def _within(self, frame, ld: LayerDef, within: str):
+        import shapely
+        layer, sep, key = str(within).partition(":")
+        if not sep or not key:
+            raise InvalidInput(f"--within {within!r}: expected LAYER:ID (e.g. epci:200068120)")
+        if not ld.has_geometry:
+            raise InvalidInput(f"--within: layer {ld.name} has no geometry")
+        area_def = self.layer_def(layer)
+        if not area_def.has_geometry or not area_def.key:
+            raise InvalidInput(f"--within: layer {layer} has no geometry or no key field")
+        value = _as_field_type(area_def.field(area_def.key).type, key)
+        area = self.read(layer, where={area_def.key: value})
+        if not len(area):
+            raise InvalidInput(f"--within: no feature of {layer} has {area_def.key} = {key!r}")
+        shape = shapely.union_all(area.geometry.values)
+        geoms = frame.geometry.values
+        keep = shapely.intersects(geoms, shape) & ~shapely.touches(geoms, shape)
+        return frame[keep].reset_index(drop=True)

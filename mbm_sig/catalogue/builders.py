@@ -13,6 +13,8 @@ and goes on with the other layers.
 
 from __future__ import annotations
 
+from mbm_sig.errors import Failure
+
 import importlib.util
 import json
 import lzma
@@ -36,7 +38,7 @@ BASIN_ARRONDISSEMENTS = {"622": "Béthune", "627": "Lens", "593": "Douai", "596"
 DEPARTEMENTS = ("59", "62")        # the scope of the catalogue (names: layers/departements.yaml)
 
 
-class MissingSource(RuntimeError):
+class MissingSource(Failure):
     """A configured source is not available (no mirror file, no registry package)."""
 
 

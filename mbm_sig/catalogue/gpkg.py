@@ -8,7 +8,6 @@ the old file or the new one. An exclusive lock file serialises writers.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
@@ -25,6 +24,7 @@ import shapely
 
 from mbm_sig.catalogue.sqlguard import (SQLRefused, Token, check_query, missing_parameter, render,
                                        split_arguments, tokenize)
+from mbm_sig.atomic import file_lock
 from mbm_sig.config import TARGET_CRS
 from mbm_sig.errors import CatalogueMissing, InvalidInput
 
@@ -118,6 +118,35 @@ def filter_frame(df, where: dict | None):
         else:
             mask &= col == value
     return df[mask.to_numpy()].reset_index(drop=True)
+
+
+def _forget_dropped(path, names) -> list[str]:
+    """Metadata rows left by a table dropped outside the tool (``DROP TABLE`` in sqlite3):
+    GDAL would refuse to create the layer again (``UNIQUE constraint failed:
+    gpkg_contents``). Removed, with the table's R-tree, in the temporary copy only."""
+    import sqlite3
+    con = sqlite3.connect(str(path))
+    try:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+        if "gpkg_contents" not in tables:
+            return []
+        gone = [n for (n,) in con.execute("SELECT table_name FROM gpkg_contents")
+                if n in names and n not in tables]
+        for n in gone:
+            for meta in ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions", "gpkg_ogr_contents",
+                         "gpkg_data_columns", "gpkg_metadata_reference"):
+                if meta in tables:
+                    con.execute(f'DELETE FROM "{meta}" WHERE lower(table_name) = lower(?)', (n,))
+            for (rt,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?",
+                                     (f"rtree_{n}_%",)).fetchall():
+                try:
+                    con.execute(f'DROP TABLE IF EXISTS "{rt}"')
+                except sqlite3.OperationalError:
+                    pass          # no R-tree module here: GDAL recreates the index anyway
+        con.commit()
+        return gone
+    finally:
+        con.close()
 
 
 class GeoPackageBackend:
@@ -235,12 +264,8 @@ class GeoPackageBackend:
     @contextmanager
     def _lock(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(str(self.path) + ".lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with file_lock(str(self.path) + ".lock"):
+            yield
 
     def replace_layers(self, frames: dict, log_rows: list[dict]) -> None:
         """Replace (or create) the given layers and append provenance rows, atomically."""
@@ -260,6 +285,8 @@ class GeoPackageBackend:
                 pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF",
                                                  "OGR_SQLITE_JOURNAL": "OFF"})
                 try:
+                    if Path(tmp).exists():
+                        _forget_dropped(tmp, list(frames))
                     for name, frame in frames.items():
                         self._write(tmp, name, frame)
                 finally:

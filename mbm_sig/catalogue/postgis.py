@@ -69,7 +69,7 @@ def schema_of(url: str) -> str:
         schema = schema[-1]
     schema = unquote(schema)
     if not IDENT.match(schema):
-        raise ValueError(f"invalid PostGIS schema name {schema!r} (letters, digits, underscore)")
+        raise InvalidInput(f"invalid PostGIS schema name {schema!r} (letters, digits, underscore)")
     return schema
 
 
