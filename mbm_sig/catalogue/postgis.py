@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 from contextlib import contextmanager
 from urllib.parse import unquote
 
@@ -94,8 +95,8 @@ def _connection_reason(exc) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     reasons = []
     for ln in lines:
-        m = re.search(r'failed: (.*)$', ln)
-        r = (m.group(1) if m else ln).strip()
+        r = ln.rsplit("failed: ", 1)[-1].strip()
+        r = re.sub(r"^(FATAL|ERROR):\s*", "", r)
         if r.startswith("Is the server running") or r.startswith("HINT"):
             continue
         if r not in reasons:
@@ -151,10 +152,17 @@ class PostGISBackend:
     def display_url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True).replace("+psycopg", "")
 
+    def _connect_error(self, exc) -> ConnectionFailed:
+        where = self.display_url
+        if "timeout" in str(getattr(exc, "orig", exc)).lower():
+            return ConnectionFailed(f"cannot connect to {where}: no answer within {self.connect_timeout:g} s "
+                                    "(MBM_SIG_CONNECT_TIMEOUT)")
+        return ConnectionFailed(f"cannot connect to {where}: {_connection_reason(exc)}")
+
     @contextmanager
-    def _guard(self, what: str = "PostGIS"):
-        """Driver errors as one line: connection failures (:class:`ConnectionFailed`),
-        timeouts and privileges (:class:`Failure`)."""
+    def _guard(self, what: str = "read"):
+        """Driver errors after connecting as one line: a lost connection
+        (:class:`ConnectionFailed`), a timeout or a missing privilege (:class:`Failure`)."""
         import psycopg
         try:
             yield
@@ -162,24 +170,34 @@ class PostGISBackend:
             orig = exc.orig
             where = self.display_url
             if isinstance(orig, psycopg.errors.QueryCanceled):
-                raise Failure(f"{what}: statement cancelled after {self.statement_timeout:g} s "
-                              f"(MBM_SIG_STATEMENT_TIMEOUT) on {where}") from None
+                raise Failure(f"{what} on {where}: statement cancelled after {self.statement_timeout:g} s "
+                              "(MBM_SIG_STATEMENT_TIMEOUT)") from None
             if isinstance(orig, psycopg.errors.InsufficientPrivilege):
-                raise Failure(f"{what}: the role has not the needed privilege on {where}: "
-                              f"{_first_line(exc)} (`mbm-sig roles` prints the grants)") from None
+                raise Failure(f"{what} on {where}: the role lacks a privilege: {_first_line(exc)} "
+                              "(`mbm-sig roles` prints the grants an administrator runs)") from None
             if isinstance(orig, (psycopg.OperationalError, psycopg.InterfaceError)) or exc.connection_invalidated:
-                if "timeout" in str(orig).lower():
-                    raise ConnectionFailed(
-                        f"cannot connect to {where}: no answer within {self.connect_timeout:g} s "
-                        "(MBM_SIG_CONNECT_TIMEOUT)") from None
-                raise ConnectionFailed(f"{what}: connection to {where} failed: {_connection_reason(exc)}") from None
+                kept = " (nothing was changed: the transaction rolled back)" if what == "write" else ""
+                raise ConnectionFailed(f"connection to {where} lost during {what}: "
+                                       f"{_connection_reason(exc)}{kept}") from None
             raise
 
     @contextmanager
-    def _connect(self, engine=None):
-        with self._guard():
-            with (engine or self.engine).connect() as con:
+    def _connect(self, engine=None, begin: bool = False, what: str = "read"):
+        """A connection (``begin``: a transaction committed at the end), every driver error
+        turned into one line (see :meth:`_guard`)."""
+        try:
+            cm = (engine or self.engine).begin() if begin else (engine or self.engine).connect()
+            con = cm.__enter__()
+        except sa.exc.DBAPIError as exc:
+            raise self._connect_error(exc) from None
+        with self._guard(what):
+            try:
                 yield con
+            except BaseException:
+                if not cm.__exit__(*sys.exc_info()):
+                    raise
+            else:
+                cm.__exit__(None, None, None)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -457,7 +475,7 @@ class PostGISBackend:
         for name in frames:
             if not IDENT.match(name) or len(name) > 50:
                 raise InvalidInput(f"invalid layer name {name!r}")
-        with self._guard("write"), self.engine.begin() as con:
+        with self._connect(begin=True, what="write") as con:
             con.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
                         {"k": f"mbm_sig:{self.schema}"})
             self._ensure_schema(con)
