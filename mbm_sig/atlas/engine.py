@@ -27,6 +27,7 @@ from tqdm import tqdm
 from mbm_sig.atlas import pages
 from mbm_sig.catalogue import Catalogue
 from mbm_sig.catalogue.layerdef import Source
+from mbm_sig.atomic import atomic_path, inside, safe_name
 from mbm_sig.config import ATLASES_DIR, load_yaml, settings
 from mbm_sig.maps import fmt
 
@@ -517,25 +518,26 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                              "/Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,
                              "/Creator": "mbm-sig", "/Producer": "mbm-sig (matplotlib, pypdf)",
                              "/CreationDate": _pdf_date()})
-        target = out_dir / atlas.output
-        part = target.with_name(target.name + ".part")
+        target = inside(out_dir, atlas.output)
         writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
-        with open(part, "wb") as fh:
+        with atomic_path(target) as part, open(part, "wb") as fh:     # complete or not at all
             writer.write(fh)
-        os.replace(part, target)
 
         sheet_files = []
         if sheets:
-            sheet_dir = out_dir / atlas.name
+            sheet_dir = inside(out_dir, safe_name(atlas.name))
             sheet_dir.mkdir(exist_ok=True)
             for i, p in enumerate(body):
-                stem = p.file_name or f"{p.number:03d}-{_slug(p.title)}"
-                dest = sheet_dir / f"{stem}.pdf"
-                shutil.copyfile(files[i], dest)
+                stem = safe_name(p.file_name or f"{p.number:03d}-{_slug(p.title)}")
+                dest = inside(sheet_dir, f"{stem}.pdf")
+                with atomic_path(dest) as part:
+                    shutil.copyfile(files[i], part)
                 sheet_files.append(dest)
                 if png:
-                    subprocess.run(["pdftoppm", "-png", "-r", "150", "-singlefile", str(dest),
-                                    str(dest.with_suffix(""))], check=True, stdin=subprocess.DEVNULL, timeout=300)
+                    with atomic_path(dest.with_suffix(".png")) as part:
+                        subprocess.run(["pdftoppm", "-png", "-r", "150", "-singlefile", str(dest),
+                                        str(part.with_suffix(""))], check=True, stdin=subprocess.DEVNULL,
+                                       timeout=300)
                     sheet_files.append(dest.with_suffix(".png"))
     return AtlasResult(pdf=target, pages=total, sheets=sum(p.kind == "map" for p in body), pending=pending,
                        seconds=time.perf_counter() - t0, sheet_files=sheet_files, toc=toc_entries, body=body)
