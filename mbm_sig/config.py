@@ -5,7 +5,7 @@ Every setting comes from the environment (or the CLI, which sets the same values
 - ``MBM_SIG_DB``: catalogue URL. A ``postgresql://`` URL selects PostGIS; anything else is a
   path to the embedded GeoPackage (default ``var/catalogue.gpkg`` in the project).
 - ``MBM_SIG_DATA_DIR``: the local mirror of the official open-data downloads
-  (default ``var/mirror``; CI points it at ``../shared/data``).
+  (default ``../shared/data`` beside the project when present, else ``var/mirror``).
 - ``MBM_SIG_OUT``: output folder for maps and atlases (default ``out``).
 - ``MBM_SIG_CACHE``: cache for registry packages and tiles (default ``var/cache``).
 - ``MBM_SIG_CONNECT_TIMEOUT``: seconds to wait for a PostGIS server (default 10).
@@ -57,7 +57,7 @@ def settings(db_url: str | None = None, data_dir: str | os.PathLike | None = Non
     var = PROJECT_ROOT / "var"
     return Settings(
         db_url=db_url or os.environ.get("MBM_SIG_DB") or str(var / "catalogue.gpkg"),
-        data_dir=Path(data_dir or os.environ.get("MBM_SIG_DATA_DIR") or var / "mirror"),
+        data_dir=Path(data_dir or os.environ.get("MBM_SIG_DATA_DIR") or default_data_dir()),
         out_dir=Path(os.environ.get("MBM_SIG_OUT") or PROJECT_ROOT / "out"),
         cache_dir=Path(os.environ.get("MBM_SIG_CACHE") or var / "cache"),
         connect_timeout=_number("MBM_SIG_CONNECT_TIMEOUT", 10.0),
@@ -82,6 +82,13 @@ def _number(var: str, default: float) -> float:
         from mbm_sig.errors import InvalidInput
         raise InvalidInput(f"setting {var}={raw!r}: expected a number >= 0")
     return value
+
+
+def default_data_dir() -> Path:
+    """The open-data mirror when ``MBM_SIG_DATA_DIR`` is unset: ``../shared/data`` beside the
+    project when it exists (the agency machines), else ``var/mirror`` (the Makefile's rule)."""
+    shared = PROJECT_ROOT.parent / "shared" / "data"
+    return shared if shared.is_dir() else PROJECT_ROOT / "var" / "mirror"
 
 
 def load_yaml(stream):

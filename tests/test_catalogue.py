@@ -143,7 +143,8 @@ def test_build_skips_missing_source_in_one_line(tmp_path):
                                          data_dir=tmp_path / "empty-mirror", progress=False)}
     assert results["communes"].status == "built"          # registry packages only
     assert results["puits"].status == "skipped"
-    assert "puits-de-mines.geojson not found" in results["puits"].message
+    assert results["puits"].message == (f"the open-data mirror is missing at {tmp_path / 'empty-mirror'} "
+                                        "(set MBM_SIG_DATA_DIR or --data-dir to it, or run `mbm-sig fetch`)")
     assert "\n" not in results["puits"].message
     assert cat.layers().set_index("name")["count"]["communes"] == 1534
 

@@ -73,6 +73,9 @@ class BuildContext:
         if not src.mirror:
             raise MissingSource(f"source {source_id} has no mirror file in the manifest")
         path = self.settings.data_dir / src.mirror
+        if not self.settings.data_dir.is_dir():
+            raise MissingSource(f"the open-data mirror is missing at {self.settings.data_dir} (set "
+                                "MBM_SIG_DATA_DIR or --data-dir to it, or run `mbm-sig fetch`)")
         if not path.exists():
             raise MissingSource(
                 f"{source_id}: {path} not found (set MBM_SIG_DATA_DIR to the mirror, or run mbm-sig fetch)")

@@ -119,10 +119,10 @@ def check_bounds(path: Path, layer: str | None = None) -> None:
         total += st.st_size
         blocks = getattr(st, "st_blocks", None)
         if blocks is not None and st.st_size > (8 << 20) and blocks * 512 < st.st_size / 64:
-            raise InputError(f"{f}: sparse file ({st.st_size / 1e6:,.0f} MB long, {blocks * 512 / 1e6:,.0f} MB "
-                             "on disk): not a real data file; refused")
+            raise InputError(f"{f}: sparse file ({_mb(st.st_size)} MB long, "
+                             f"{_mb(blocks * 512)} MB on disk): not a real data file; refused")
     if total > limit:
-        raise InputError(f"{path}: {total / 1e6:,.0f} MB is more than the import limit of "
+        raise InputError(f"{path}: {_mb(total)} MB is more than the import limit of "
                          f"{cfg.max_import_mb:g} MB (MBM_SIG_MAX_IMPORT_MB)")
     suffix = path.suffix.lower()
     if suffix == ".zip":
@@ -133,14 +133,14 @@ def check_bounds(path: Path, layer: str | None = None) -> None:
         except (zipfile.BadZipFile, OSError) as exc:
             raise InputError(f"{path}: not a readable ZIP ({exc})") from None
         if inflated > limit:
-            raise InputError(f"{path}: the ZIP inflates to {inflated / 1e6:,.0f} MB, more than the import "
+            raise InputError(f"{path}: the ZIP inflates to {_mb(inflated)} MB, more than the import "
                              f"limit of {cfg.max_import_mb:g} MB (MBM_SIG_MAX_IMPORT_MB)")
     declared = None
     if suffix == ".shp":
         declared = _shapefile_records(path)
     elif suffix in (".csv", ".txt", ".tsv"):
         with open(path, "rb") as fh:
-            declared = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 22), b""))
+            declared = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 22), b"")) - 1
     elif suffix in (".gpkg", ".fgb", ".tab"):
         try:
             info = pyogrio.read_info(path, layer=layer) if layer or suffix != ".gpkg" else None
@@ -155,8 +155,17 @@ def check_bounds(path: Path, layer: str | None = None) -> None:
             except Exception:
                 declared = None
     if declared is not None and declared > most:
-        raise InputError(f"{path}: {declared:,} features declared, more than the import limit of "
-                         f"{most:,} (MBM_SIG_MAX_IMPORT_FEATURES)".replace(",", " "))
+        raise InputError(f"{path}: {_n(declared)} features declared, more than the import limit of "
+                         f"{_n(most)} (MBM_SIG_MAX_IMPORT_FEATURES)")
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", " ")
+
+
+def _mb(nbytes: float) -> str:
+    mb = nbytes / 1e6
+    return f"{mb:.2g}" if mb < 10 else _n(round(mb))
 
 
 def _shapefile_records(shp: Path) -> int | None:
@@ -179,8 +188,8 @@ def _shapefile_records(shp: Path) -> int | None:
         record_len = int.from_bytes(head[10:12], "little")
         size = side[".dbf"].stat().st_size
         if header_len + n * record_len > size:
-            raise InputError(f"{side['.dbf']}: declares {n:,} records of {record_len} bytes but holds "
-                             f"{size:,} bytes: truncated or forged; refused".replace(",", " "))
+            raise InputError(f"{side['.dbf']}: declares {_n(n)} records of {record_len} bytes but holds "
+                             f"{_n(size)} bytes: truncated or forged; refused")
         counts.append(n)
     if len(counts) == 2 and counts[0] != counts[1]:
         raise InputError(f"{shp}: the .shx indexes {counts[0]} records and the .dbf declares {counts[1]}")
