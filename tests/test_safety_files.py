@@ -114,7 +114,9 @@ def test_python_reads_of_missing_catalogue_raise(tmp_path):
     with pytest.raises(CatalogueMissing):
         Catalogue.open(str(db), create=False)
     cat = Catalogue.open(str(db))
-    for call in (cat.layers, lambda: cat.read("puits"), lambda: cat.export("puits", tmp_path / "p.gpkg")):
+    assert set(cat.layers()["status"]) == {"never built"}
+    for call in (lambda: cat.read("puits"), lambda: cat.sql("SELECT 1"),
+                 lambda: cat.export("puits", tmp_path / "p.gpkg")):
         with pytest.raises(CatalogueMissing, match="c.gpkg does not exist"):
             call()
     assert not db.exists() and not (tmp_path / "p.gpkg").exists()

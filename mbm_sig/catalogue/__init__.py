@@ -132,8 +132,9 @@ class Catalogue:
         last write, and ``fill``, the command that fills or repairs it.
 
         ``status``: ``built`` or ``imported`` (its last write), ``never built`` (defined,
-        no table yet), ``missing`` (written once, its table since dropped outside the tool)."""
-        self.backend.require()
+        no table yet), ``missing`` (written once, its table since dropped outside the tool).
+        A catalogue not yet created lists every layer as ``never built`` (the command line
+        opens with ``create=False`` and names the missing catalogue instead)."""
         present = set(self.backend.layer_names())
         log = self.backend.log()
         rows = []
@@ -194,7 +195,10 @@ class Catalogue:
 
     def sql(self, query: str, params: dict | None = None):
         """Spatial SQL in the backend's dialect (SpatiaLite on GeoPackage, PostGIS), with
-        ``:name`` parameters."""
+        ``:name`` parameters: exactly one read-only query (see :mod:`mbm_sig.catalogue.sqlguard`);
+        anything else raises :class:`~mbm_sig.catalogue.sqlguard.SQLRefused`."""
+        if self.backend.kind != "gpkg":
+            self.backend.require()
         return self.backend.sql(query, params)
 
     def provenance(self, name: str | None = None) -> pd.DataFrame:

@@ -344,7 +344,9 @@ class PostGISBackend:
                     raise Failure(f"SQL cancelled after {self.statement_timeout:g} s "
                                   "(MBM_SIG_STATEMENT_TIMEOUT)") from None
                 except (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege) as exc:
-                    raise SQLRefused(f"refused by the server: {_first_line(exc)}") from None
+                    hint = (f" (`sql` runs as {self.reader_role}, which reads only what it was granted: "
+                            "`mbm-sig roles`)") if "permission denied for table" in str(exc) else ""
+                    raise SQLRefused(f"refused by the server: {_first_line(exc)}{hint}") from None
                 except psycopg.OperationalError:
                     raise
                 except psycopg.Error as exc:
