@@ -177,3 +177,19 @@ def test_broken_pipe_ends_quietly(built_gpkg):
     r = subprocess.run(f"{sys.executable} -m mbm_sig.cli --db {built_gpkg.url} sql 'SELECT id FROM puits' "
                        "--limit 700 | head -1", shell=True, capture_output=True, text=True, cwd=ROOT)
     assert r.stdout.split() == ["id"] and r.stderr == ""
+
+
+def test_roles_prints_the_administrator_sql():
+    r = run("--db", "postgresql://carto@dbserver/sig?schema=atlas", "roles")
+    assert r.returncode == 0, r.stderr
+    sql = r.stdout
+    for line in ['CREATE ROLE "mbm_reader" NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;',
+                 'GRANT CONNECT ON DATABASE "sig" TO "mbm_reader", "mbm_writer";',
+                 'CREATE SCHEMA IF NOT EXISTS "atlas" AUTHORIZATION "mbm_writer";',
+                 'GRANT USAGE ON SCHEMA "atlas" TO "mbm_reader";',
+                 'ALTER DEFAULT PRIVILEGES FOR ROLE "mbm_writer" IN SCHEMA "atlas" GRANT SELECT ON TABLES TO "mbm_reader";',
+                 "ALTER ROLE analyste SET default_transaction_read_only = on;"]:
+        assert line in sql.splitlines(), line
+    assert "pg_write_server_files" not in [w for ln in sql.splitlines() if not ln.startswith("--") for w in ln.split()]
+    r = run("roles", "--reader", "bad name")
+    assert r.returncode == 2 and r.stderr == "error: invalid role name 'bad name' (letters, digits, underscore)\n"
