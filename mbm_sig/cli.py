@@ -150,7 +150,8 @@ def cmd_export(args) -> int:
     cat = _catalogue(args)
     out = cat.export(args.layer, args.out, where=parse_pairs(args.where, "--where") or None,
                      bbox=parse_bbox(args.bbox), within=args.within, csv_dialect=args.csv_dialect)
-    print(f"{args.layer} -> {out} ({out.stat().st_size:,} bytes)".replace(",", " "))
+    size = f"{out.stat().st_size:,}".replace(",", " ")
+    print(f"{args.layer} -> {out} ({size} bytes)")
     return 0
 
 
@@ -184,8 +185,8 @@ def cmd_sql(args) -> int:
     if fmt == "csv":
         text = frame_to_csv(df, args.csv_dialect)
     elif fmt == "json":
-        if hasattr(df, "geometry") and df.geometry.name in df and len(df.columns) > 1:
-            text = df.to_crs("EPSG:4326").to_json(na="null", ensure_ascii=False) if df.crs else df.to_json(ensure_ascii=False)
+        if hasattr(df, "geometry") and df.geometry.name in df:        # GeoJSON (RFC 7946: EPSG:4326)
+            text = (df.to_crs("EPSG:4326") if df.crs else df).to_json(na="null", ensure_ascii=False)
         else:
             text = pd.DataFrame(df).to_json(orient="records", force_ascii=False)
         text += "\n"

@@ -193,3 +193,17 @@ def test_roles_prints_the_administrator_sql():
     assert "pg_write_server_files" not in [w for ln in sql.splitlines() if not ln.startswith("--") for w in ln.split()]
     r = run("roles", "--reader", "bad name")
     assert r.returncode == 2 and r.stderr == "error: invalid role name 'bad name' (letters, digits, underscore)\n"
+
+
+def test_one_default_data_directory(monkeypatch):
+    """Without MBM_SIG_DATA_DIR the CLI uses the Makefile's rule: ../shared/data beside the
+    project when it exists, else var/mirror."""
+    from mbm_sig import config
+    monkeypatch.delenv("MBM_SIG_DATA_DIR", raising=False)
+    shared = config.PROJECT_ROOT.parent / "shared" / "data"
+    expected = shared if shared.is_dir() else config.PROJECT_ROOT / "var" / "mirror"
+    assert config.settings().data_dir == expected
+    make = (ROOT / "Makefile").read_text()
+    assert "$(firstword $(wildcard $(abspath ../shared/data)) $(abspath var/mirror))" in make
+    monkeypatch.setattr(config, "PROJECT_ROOT", Path("/nonexistent/project"))
+    assert config.settings().data_dir == Path("/nonexistent/project/var/mirror")
