@@ -23,6 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 MBM = [sys.executable, "-m", "mbm_sig.cli"]
 
 
+@pytest.fixture(autouse=True)
+def _restore_db_setting(monkeypatch):
+    """cli.main(["--db", X, …]) in this process sets MBM_SIG_DB: restored after each test."""
+    monkeypatch.setenv("MBM_SIG_DB", os.environ.get("MBM_SIG_DB", ""))
+    if not os.environ["MBM_SIG_DB"]:
+        monkeypatch.delenv("MBM_SIG_DB")
+
+
 def run(*args, env=None):
     e = dict(os.environ, MBM_SIG_DEBUG="", **(env or {}))
     return subprocess.run(MBM + list(args), capture_output=True, text=True, env=e, cwd=ROOT, timeout=300)
@@ -95,7 +103,7 @@ def test_layers_columns_never_run_together(built_gpkg):
     assert rows["ssm_dispensaires"][1:4] == ["never", "built", "-"]
 
 
-def test_export_partner_extract(built_gpkg, tmp_path):
+def test_export_partner_extract(built_gpkg, tmp_path, capsys):
     db = built_gpkg.url
     lens = "246200364"            # CA de Lens - Liévin
     communes = built_gpkg.read("communes")
@@ -119,8 +127,9 @@ def test_export_partner_extract(built_gpkg, tmp_path):
     for bad, why in [(["--within", "epci"], "expected LAYER:ID"), (["--within", "epci:000"], "no feature of epci"),
                      (["--bbox", "1,2,3"], "expected XMIN,YMIN,XMAX,YMAX"), (["--where", "nope=1"], "has no field 'nope'"),
                      (["--where", "commune"], "is not NAME=VALUE")]:
-        r = run("--db", db, "export", "puits", str(tmp_path / "z.gpkg"), *bad)
-        assert r.returncode == 2 and why in r.stderr and r.stderr.count("\n") == 1, r.stderr
+        code = cli.main(["--db", db, "export", "puits", str(tmp_path / "z.gpkg"), *bad])
+        err = capsys.readouterr().err
+        assert code == 2 and why in err and err.count("\n") == 1 and err.startswith("error: "), err
     assert not (tmp_path / "z.gpkg").exists()
 
 

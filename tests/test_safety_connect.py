@@ -26,6 +26,14 @@ ROOT = Path(__file__).resolve().parent.parent
 MBM = [sys.executable, "-m", "mbm_sig.cli"]
 
 
+@pytest.fixture(autouse=True)
+def _restore_db_setting(monkeypatch):
+    """cli.main(["--db", X, …]) in this process sets MBM_SIG_DB: restored after each test."""
+    monkeypatch.setenv("MBM_SIG_DB", os.environ.get("MBM_SIG_DB", ""))
+    if not os.environ["MBM_SIG_DB"]:
+        monkeypatch.delenv("MBM_SIG_DB")
+
+
 def run(*args, env=None, timeout=60):
     e = dict(os.environ, MBM_SIG_DEBUG="", **(env or {}))
     t0 = time.monotonic()
