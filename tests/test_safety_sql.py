@@ -69,6 +69,7 @@ def rows(cat):
     ("SELECT query_to_xml('DELETE FROM t', true, true, '')", "query_to_xml"),
     ("SELECT load_extension('/tmp/evil')", "load_extension"),
     ("SELECT ExportGeoJSON2('puits', 'geom', '/tmp/x.geojson')", "exportgeojson2"),
+    ("SELECT gdal_get_pixel_value('/etc/x.tif', 1, 'georef', 0, 0)", "gdal_get_pixel_value"),
     ("SELECT 'x", "unterminated"),
     ("", "empty"),
 ])

@@ -157,7 +157,9 @@ _FORBIDDEN_FUNCTIONS = re.compile(
     # SQLite and SpatiaLite
     r"|load_extension|readfile|writefile|edit|fsdir|lsdir|zipfile|sqlar_\w*"
     r"|import\w*|export\w*|blob(?:to|from)file|xb_(?:load|store)xml|sqlproc_\w*"
-    r"|storedproc_\w*|storedvar_\w*|proj_setdatabasepath|fts3_tokenizer)$")
+    r"|storedproc_\w*|storedvar_\w*|proj_setdatabasepath|fts3_tokenizer"
+    # GDAL's SQLite functions that open other files
+    r"|gdal_get_pixel_value|ogr_datasource_load_layers)$")
 
 
 @dataclass(frozen=True)
