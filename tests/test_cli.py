@@ -10,6 +10,8 @@ import os
 import re
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -31,38 +33,70 @@ def _restore_db_setting(monkeypatch):
         monkeypatch.delenv("MBM_SIG_DB")
 
 
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+@pytest.fixture
+def mbm(capsys, monkeypatch):
+    """``mbm-sig ARGS`` run in this process (``cli.main``): the same code path as the
+    command, without a new interpreter for every call. Environment changes are undone."""
+    def call(*args, env=None):
+        with monkeypatch.context() as m:
+            if "MBM_SIG_DB" in os.environ:
+                m.setenv("MBM_SIG_DB", os.environ["MBM_SIG_DB"])
+            else:
+                m.delenv("MBM_SIG_DB", raising=False)
+            m.delenv("MBM_SIG_DEBUG", raising=False)
+            for k, v in (env or {}).items():
+                m.setenv(k, v)
+            capsys.readouterr()
+            t0 = time.monotonic()
+            try:
+                code = cli.main([str(a) for a in args])
+            except SystemExit as exc:          # argparse of a pass-through command
+                code = exc.code if isinstance(exc.code, int) else 2
+            out, err = capsys.readouterr()
+        return Result(code, out, err, time.monotonic() - t0)
+    return call
+
+
 def run(*args, env=None):
     e = dict(os.environ, MBM_SIG_DEBUG="", **(env or {}))
     return subprocess.run(MBM + list(args), capture_output=True, text=True, env=e, cwd=ROOT, timeout=300)
 
 
-def test_version_and_global_options_after_the_command(built_gpkg, tmp_path):
+def test_version_and_global_options_after_the_command(built_gpkg, tmp_path, mbm):
     r = run("--version")
     assert r.returncode == 0 and r.stdout.strip() == f"mbm-sig {__version__}"
     db = built_gpkg.url
-    a = run("--db", db, "sql", "SELECT count(*) AS n FROM puits")
+    a = mbm("--db", db, "sql", "SELECT count(*) AS n FROM puits")
     b = run("sql", "SELECT count(*) AS n FROM puits", "--db", db)
-    c = run("sql", f"--db={db}", "SELECT count(*) AS n FROM puits")
+    c = mbm("sql", f"--db={db}", "SELECT count(*) AS n FROM puits")
     assert a.returncode == b.returncode == c.returncode == 0, (a.stderr, b.stderr, c.stderr)
     assert a.stdout == b.stdout == c.stdout and "636" in a.stdout
     assert cli.hoist_globals(["build", "--db", "X", "-q"]) == ["--db", "X", "build", "-q"]
     assert cli.hoist_globals(["sql", "--", "--db"]) == ["sql", "--", "--db"]
 
 
-def test_sql_table_says_how_many_rows(built_gpkg):
-    r = run("--db", built_gpkg.url, "sql", "SELECT id, commune FROM puits ORDER BY id")
+def test_sql_table_says_how_many_rows(built_gpkg, mbm):
+    r = mbm("--db", built_gpkg.url, "sql", "SELECT id, commune FROM puits ORDER BY id")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert len(lines) == 1 + 50 + 1
     assert lines[-1] == "(50 of 636 rows; --limit N shows more, --format csv -o FILE writes all)"
-    r = run("--db", built_gpkg.url, "sql", "SELECT id FROM puits", "--limit", "700")
+    r = mbm("--db", built_gpkg.url, "sql", "SELECT id FROM puits", "--limit", "700")
     assert r.stdout.splitlines()[-1] == "(636 rows)"
 
 
-def test_sql_formats(built_gpkg, tmp_path):
+def test_sql_formats(built_gpkg, tmp_path, mbm):
     db = built_gpkg.url
     q = "SELECT insee, nom, population, ST_Area(geom) / 1e6 AS km2, geom FROM communes WHERE insee IN ('62498', '59350') ORDER BY insee"
-    r = run("--db", db, "sql", q, "--format", "csv", "-o", str(tmp_path / "x.csv"))
+    r = mbm("--db", db, "sql", q, "--format", "csv", "-o", str(tmp_path / "x.csv"))
     assert r.returncode == 0, r.stderr
     raw = (tmp_path / "x.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")                    # UTF-8 BOM for spreadsheets
@@ -71,24 +105,24 @@ def test_sql_formats(built_gpkg, tmp_path):
     lille = text[1].split(";")
     assert lille[:3] == ["59350", "Lille", lille[2]] and lille[2].isdigit()      # no «.0»
     assert "," in lille[3] and "." not in lille[3]                              # decimal comma
-    r = run("--db", db, "sql", q, "--format", "csv", "--csv-dialect", "standard")
+    r = mbm("--db", db, "sql", q, "--format", "csv", "--csv-dialect", "standard")
     assert r.stdout.splitlines()[0] == "insee,nom,population,km2,wkt"
-    r = run("--db", db, "sql", q, "--format", "json")
+    r = mbm("--db", db, "sql", q, "--format", "json")
     doc = json.loads(r.stdout)
     assert doc["type"] == "FeatureCollection" and len(doc["features"]) == 2
     assert doc["features"][0]["properties"]["nom"] == "Lille"
-    r = run("--db", db, "sql", "SELECT nom FROM communes WHERE insee = :c", "-p", "c=62498", "--format", "json")
+    r = mbm("--db", db, "sql", "SELECT nom FROM communes WHERE insee = :c", "-p", "c=62498", "--format", "json")
     assert json.loads(r.stdout) == [{"nom": "Lens"}]
-    r = run("--db", db, "sql", q, "--format", "gpkg", "-o", str(tmp_path / "x.gpkg"))
+    r = mbm("--db", db, "sql", q, "--format", "gpkg", "-o", str(tmp_path / "x.gpkg"))
     assert r.returncode == 0, r.stderr
     assert len(pyogrio.read_dataframe(tmp_path / "x.gpkg")) == 2
-    r = run("--db", db, "sql", q, "--format", "gpkg")
+    r = mbm("--db", db, "sql", q, "--format", "gpkg")
     assert r.returncode == 2 and r.stderr.strip() == "error: --format gpkg needs -o FILE.gpkg"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv", "x.gpkg"]    # no temporary file left
 
 
-def test_layers_columns_never_run_together(built_gpkg):
-    r = run("--db", built_gpkg.url, "layers")
+def test_layers_columns_never_run_together(built_gpkg, mbm):
+    r = mbm("--db", built_gpkg.url, "layers")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     header = lines[0]
@@ -103,23 +137,23 @@ def test_layers_columns_never_run_together(built_gpkg):
     assert rows["ssm_dispensaires"][1:4] == ["never", "built", "-"]
 
 
-def test_export_partner_extract(built_gpkg, tmp_path, capsys):
+def test_export_partner_extract(built_gpkg, tmp_path, capsys, mbm):
     db = built_gpkg.url
     lens = "246200364"            # CA de Lens - Liévin
     communes = built_gpkg.read("communes")
     expected = sorted(communes[communes["epci_siren"] == lens]["insee"])
     assert len(expected) > 20
-    r = run("--db", db, "export", "communes", str(tmp_path / "c.gpkg"), "--within", f"epci:{lens}")
+    r = mbm("--db", db, "export", "communes", str(tmp_path / "c.gpkg"), "--within", f"epci:{lens}")
     assert r.returncode == 0, r.stderr
     got = pyogrio.read_dataframe(tmp_path / "c.gpkg")
     assert sorted(got["insee"]) == expected            # neighbours only touching the EPCI left out
-    r = run("--db", db, "export", "puits", str(tmp_path / "p.csv"), "--within", f"epci:{lens}",
+    r = mbm("--db", db, "export", "puits", str(tmp_path / "p.csv"), "--within", f"epci:{lens}",
             "--where", "commune=Liévin")
     assert r.returncode == 0, r.stderr
     p = pd.read_csv(tmp_path / "p.csv", sep=";", encoding="utf-8-sig", dtype=str)
     puits = built_gpkg.read("puits")
     assert len(p) == (puits["commune"] == "Liévin").sum() > 0
-    r = run("--db", db, "export", "puits", str(tmp_path / "b.geojson"), "--bbox", "687000,7037000,690000,7040000")
+    r = mbm("--db", db, "export", "puits", str(tmp_path / "b.geojson"), "--bbox", "687000,7037000,690000,7040000")
     assert r.returncode == 0, r.stderr
     b = pyogrio.read_dataframe(tmp_path / "b.geojson").to_crs(2154)
     x, y = b.geometry.x, b.geometry.y
@@ -175,10 +209,10 @@ def test_one_error_line_per_failure(monkeypatch, capsys, exc, code, line):
         cli.main(["layers"])
 
 
-def test_unknown_layer_and_bad_parameter_exit_2(built_gpkg):
-    r = run("--db", built_gpkg.url, "export", "nope", "/tmp/x.gpkg")
+def test_unknown_layer_and_bad_parameter_exit_2(built_gpkg, mbm):
+    r = mbm("--db", built_gpkg.url, "export", "nope", "/tmp/x.gpkg")
     assert r.returncode == 2 and r.stderr.startswith("error: unknown layer 'nope'; known layers: ")
-    r = run("--db", built_gpkg.url, "sql", "SELECT :a", "-p", "a")
+    r = mbm("--db", built_gpkg.url, "sql", "SELECT :a", "-p", "a")
     assert r.returncode == 2 and r.stderr == "error: parameter 'a' is not NAME=VALUE\n"
 
 
@@ -188,8 +222,8 @@ def test_broken_pipe_ends_quietly(built_gpkg):
     assert r.stdout.split() == ["id"] and r.stderr == ""
 
 
-def test_roles_prints_the_administrator_sql():
-    r = run("--db", "postgresql://carto@dbserver/sig?schema=atlas", "roles")
+def test_roles_prints_the_administrator_sql(mbm):
+    r = mbm("--db", "postgresql://carto@dbserver/sig?schema=atlas", "roles")
     assert r.returncode == 0, r.stderr
     sql = r.stdout
     for line in ['CREATE ROLE "mbm_reader" NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;',
@@ -200,7 +234,7 @@ def test_roles_prints_the_administrator_sql():
                  "ALTER ROLE analyste SET default_transaction_read_only = on;"]:
         assert line in [ln.split("  --")[0].rstrip() for ln in sql.splitlines()], line
     assert "pg_write_server_files" not in [w for ln in sql.splitlines() if not ln.startswith("--") for w in ln.split()]
-    r = run("roles", "--reader", "bad name")
+    r = mbm("roles", "--reader", "bad name")
     assert r.returncode == 2 and r.stderr == "error: invalid role name 'bad name' (letters, digits, underscore)\n"
 
 

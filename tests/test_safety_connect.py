@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 
 from test_catalogue import ssm_frame
+from test_cli import mbm  # noqa: F401  (fixture: mbm-sig in this process)
 
 ROOT = Path(__file__).resolve().parent.parent
 MBM = [sys.executable, "-m", "mbm_sig.cli"]
@@ -126,9 +127,9 @@ def test_silent_server_does_not_hang(server, command, tmp_path):
 
 
 @pytest.mark.parametrize("server", ["password"], indirect=True)
-def test_wrong_password_one_line_without_the_password(server):
+def test_wrong_password_one_line_without_the_password(server, mbm):
     url = f"postgresql://analyste:s3cret@127.0.0.1:{server.port}/sig"
-    r = run("--db", url, "layers")
+    r = mbm("--db", url, "layers")
     assert r.returncode == 1
     line = one_line(r)
     assert line == (f"error: cannot connect to postgresql://analyste:***@127.0.0.1:{server.port}/sig: "
@@ -136,12 +137,12 @@ def test_wrong_password_one_line_without_the_password(server):
     assert "s3cret" not in r.stderr + r.stdout
 
 
-def test_closed_port_and_unknown_host():
+def test_closed_port_and_unknown_host(mbm):
     port = free_port()
-    r = run("--db", f"postgresql://u@127.0.0.1:{port}/sig", "layers")
+    r = mbm("--db", f"postgresql://u@127.0.0.1:{port}/sig", "layers")
     assert r.returncode == 1
     assert one_line(r) == f"error: cannot connect to postgresql://u@127.0.0.1:{port}/sig: Connection refused"
-    r = run("--db", "postgresql://u@serveur-inconnu.invalid/sig", "layers", env={"MBM_SIG_CONNECT_TIMEOUT": "3"})
+    r = mbm("--db", "postgresql://u@serveur-inconnu.invalid/sig", "layers", env={"MBM_SIG_CONNECT_TIMEOUT": "3"})
     assert r.returncode == 1
     line = one_line(r)
     assert line.startswith("error: cannot connect to postgresql://u@serveur-inconnu.invalid/sig: ")
@@ -149,8 +150,8 @@ def test_closed_port_and_unknown_host():
     assert r.seconds < 20
 
 
-def test_connect_timeout_setting_is_checked():
-    r = run("--db", "postgresql://u@127.0.0.1:1/sig", "layers", env={"MBM_SIG_CONNECT_TIMEOUT": "dix"})
+def test_connect_timeout_setting_is_checked(mbm):
+    r = mbm("--db", "postgresql://u@127.0.0.1:1/sig", "layers", env={"MBM_SIG_CONNECT_TIMEOUT": "dix"})
     assert r.returncode == 2
     assert one_line(r) == "error: setting MBM_SIG_CONNECT_TIMEOUT='dix': expected a number >= 0"
 
@@ -186,7 +187,7 @@ def pg_admin():
 
 
 @pytest.mark.postgis
-def test_database_without_postgis(pg_admin, tmp_path):
+def test_database_without_postgis(pg_admin, tmp_path, mbm):
     url, role, eng = pg_admin
     name = "mbm_nopostgis_" + uuid.uuid4().hex[:6]
     with eng.connect() as con:
@@ -197,11 +198,11 @@ def test_database_without_postgis(pg_admin, tmp_path):
         user = user.rsplit("/", 1)[0] + "/" + name
         f = tmp_path / "d.geojson"
         ssm_frame(2).to_file(f)
-        r = run("--db", user, "import", "ssm_dispensaires", str(f))
+        r = mbm("--db", user, "import", "ssm_dispensaires", str(f))
         assert r.returncode == 1
         line = one_line(r)
         assert "PostGIS is not installed in this database" in line and "CREATE EXTENSION postgis" in line
-        r = run("--db", bare, "layers")
+        r = mbm("--db", bare, "layers")
         assert r.returncode == 2
         assert one_line(r).startswith(f"error: catalogue {bare} (schema mbm) does not exist")
     finally:
@@ -210,7 +211,7 @@ def test_database_without_postgis(pg_admin, tmp_path):
 
 
 @pytest.mark.postgis
-def test_role_without_privilege_keeps_the_old_layer(pg_admin, tmp_path):
+def test_role_without_privilege_keeps_the_old_layer(pg_admin, tmp_path, mbm):
     url, role, eng = pg_admin
     from mbm_sig.catalogue import Catalogue
     cat = Catalogue.open(url)
@@ -219,11 +220,11 @@ def test_role_without_privilege_keeps_the_old_layer(pg_admin, tmp_path):
     reader = role("lecteur", "GRANT USAGE ON SCHEMA mbm TO {role}", "GRANT SELECT ON ALL TABLES IN SCHEMA mbm TO {role}")
     f = tmp_path / "d.geojson"
     ssm_frame(5).to_file(f)
-    r = run("--db", reader, "import", "ssm_dispensaires", str(f))
+    r = mbm("--db", reader, "import", "ssm_dispensaires", str(f))
     assert r.returncode == 1
     line = one_line(r)
     assert "lacks a privilege" in line and "permission denied" in line and "mbm-sig roles" in line
-    r = run("--db", url, "sql", "SELECT count(*) AS n FROM ssm_dispensaires")
+    r = mbm("--db", url, "sql", "SELECT count(*) AS n FROM ssm_dispensaires")
     assert r.returncode == 0 and r.stdout.split()[1] == "3", r.stderr
 
 
@@ -261,11 +262,11 @@ def test_connection_lost_during_import(pg_admin, tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.postgis
-def test_statement_timeout_setting(pg_admin):
+def test_statement_timeout_setting(pg_admin, mbm):
     url, role, eng = pg_admin
     from mbm_sig.catalogue import Catalogue
     Catalogue.open(url).write("ssm_dispensaires", ssm_frame(1))
-    r = run("--db", url, "sql", "SELECT pg_sleep(5) IS NULL AS slept", env={"MBM_SIG_STATEMENT_TIMEOUT": "0.5"})
+    r = mbm("--db", url, "sql", "SELECT pg_sleep(5) IS NULL AS slept", env={"MBM_SIG_STATEMENT_TIMEOUT": "0.5"})
     assert r.returncode == 1
     assert one_line(r) == "error: SQL cancelled after 0.5 s (MBM_SIG_STATEMENT_TIMEOUT)"
     assert r.seconds < 5

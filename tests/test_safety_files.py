@@ -14,6 +14,7 @@ import pytest
 
 from mbm_sig.errors import CatalogueMissing, Failure, InvalidInput
 from test_catalogue import ssm_frame
+from test_cli import mbm  # noqa: F401  (fixture: mbm-sig in this process)
 
 ROOT = Path(__file__).resolve().parent.parent
 MBM = [sys.executable, "-m", "mbm_sig.cli"]
@@ -61,14 +62,14 @@ def fill(disk: Path, leave: int = 32 * 1024) -> None:
 # full disk
 
 @pytest.mark.parametrize("suffix", [".gpkg", ".geojson", ".shp", ".fgb", ".csv"])
-def test_export_on_full_disk_keeps_old_file(built_gpkg, small_disk, suffix):
+def test_export_on_full_disk_keeps_old_file(built_gpkg, small_disk, suffix, mbm):
     out = small_disk / f"communes{suffix}"
-    r = run("--db", built_gpkg.url, "export", "communes", str(out), "--where", "insee=62498")
+    r = mbm("--db", built_gpkg.url, "export", "communes", str(out), "--where", "insee=62498")
     assert r.returncode == 0, r.stderr
     before = listing(small_disk)
     assert out.name in before
     fill(small_disk)
-    r = run("--db", built_gpkg.url, "export", "communes", str(out))
+    r = mbm("--db", built_gpkg.url, "export", "communes", str(out))
     assert r.returncode == 1
     line = one_line(r)
     assert line.startswith(f"error: cannot write {out}: ") and "unchanged" in line, line
@@ -99,9 +100,9 @@ def test_atlas_book_and_sheets_on_full_disk(built_gpkg, small_disk):
     ["map", "atlases/maps/densite_bassin.yaml", "-o", "{tmp}/m.pdf"], ["atlas", "sante", "-o", "{tmp}"],
     ["web", "-o", "{tmp}/web"], ["fiche", "cite", "BI-0001", "-o", "{tmp}/f.pdf"],
 ])
-def test_reading_a_missing_catalogue_names_it(tmp_path, command):
+def test_reading_a_missing_catalogue_names_it(tmp_path, command, mbm):
     db = tmp_path / "absent" / "catalogue.gpkg"
-    r = run("--db", str(db), *[c.format(tmp=tmp_path) for c in command])
+    r = mbm("--db", str(db), *[c.format(tmp=tmp_path) for c in command])
     assert r.returncode == 2
     assert one_line(r).startswith(f"error: catalogue {db} does not exist: create it with `mbm-sig --db {db} build`")
     assert not db.exists() and not db.parent.exists()
@@ -145,19 +146,19 @@ def _drop_behind_the_back(cat, name):
             con.exec_driver_sql(f'DROP TABLE mbm."{name}"')
 
 
-def test_table_dropped_behind_the_back_is_reported_and_repaired(catalogue, tmp_path):
+def test_table_dropped_behind_the_back_is_reported_and_repaired(catalogue, tmp_path, mbm):
     catalogue.write("ssm_dispensaires", ssm_frame(3))
     _drop_behind_the_back(catalogue, "ssm_dispensaires")
     df = catalogue.layers().set_index("name")
     assert df.loc["ssm_dispensaires", "status"] == "missing"
-    r = run("--db", catalogue.url, "layers")
+    r = mbm("--db", catalogue.url, "layers")
     assert r.returncode == 0
     assert "warning: layer ssm_dispensaires was written but its table is gone" in r.stderr
-    r = run("--db", catalogue.url, "export", "ssm_dispensaires", str(tmp_path / "x.csv"))
+    r = mbm("--db", catalogue.url, "export", "ssm_dispensaires", str(tmp_path / "x.csv"))
     assert r.returncode == 2 and "import ssm_dispensaires FILE" in one_line(r)
     f = tmp_path / "d.geojson"
     ssm_frame(4).to_file(f)
-    r = run("--db", catalogue.url, "import", "ssm_dispensaires", str(f))
+    r = mbm("--db", catalogue.url, "import", "ssm_dispensaires", str(f))
     assert r.returncode == 0, r.stderr
     assert len(catalogue.read("ssm_dispensaires")) == 4
     assert catalogue.layers().set_index("name").loc["ssm_dispensaires", "status"] == "imported"
@@ -166,7 +167,7 @@ def test_table_dropped_behind_the_back_is_reported_and_repaired(catalogue, tmp_p
 # --------------------------------------------------------------------------------------
 # data never become paths
 
-def test_fiche_with_hostile_id_stays_in_its_folder(built_gpkg, tmp_path):
+def test_fiche_with_hostile_id_stays_in_its_folder(built_gpkg, tmp_path, mbm):
     from mbm_sig.catalogue import Catalogue
     import shutil
     db = tmp_path / "c.gpkg"
@@ -177,7 +178,7 @@ def test_fiche_with_hostile_id_stays_in_its_folder(built_gpkg, tmp_path):
     cites.loc[0, "id"] = "../../../evil"
     cat.write("cites_minieres", cites.rename_geometry("geometry"))
     out = tmp_path / "out"
-    r = run("--db", str(db), "fiche", "cite", "../../../evil", env={"MBM_SIG_OUT": str(out)})
+    r = mbm("--db", str(db), "fiche", "cite", "../../../evil", env={"MBM_SIG_OUT": str(out)})
     assert r.returncode == 0, r.stderr
     assert [p.name for p in out.iterdir()] == ["fiche-cite-evil.pdf"]
     assert not list(tmp_path.parent.parent.glob("evil*")) and not list(tmp_path.glob("evil*"))

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from test_catalogue import ssm_frame
+from test_cli import mbm  # noqa: F401  (fixture: mbm-sig in this process)
 
 ROOT = Path(__file__).resolve().parent.parent
 MBM = [sys.executable, "-m", "mbm_sig.cli"]
@@ -89,36 +90,36 @@ def test_sparse_2gb_csv_refused_in_seconds(cat, tmp_path):
     unchanged(cat)
 
 
-def test_size_limit_is_a_setting(cat, tmp_path):
+def test_size_limit_is_a_setting(cat, tmp_path, mbm):
     csv = tmp_path / "d.csv"
     rows = "".join(f"D{i};Centre {i};Antenne;{687900 + i};7038300\n" for i in range(3000))
     csv.write_text("id;nom;categorie;x;y\n" + rows, encoding="utf-8")
-    r = run("--db", cat.url, "import", "ssm_dispensaires", str(csv), env={"MBM_SIG_MAX_IMPORT_MB": "0.05"})
+    r = mbm("--db", cat.url, "import", "ssm_dispensaires", str(csv), env={"MBM_SIG_MAX_IMPORT_MB": "0.05"})
     refused(r, "more than the import limit of 0.05 MB (MBM_SIG_MAX_IMPORT_MB)")
     unchanged(cat)
-    r = run("--db", cat.url, "import", "ssm_dispensaires", str(csv), env={"MBM_SIG_MAX_IMPORT_FEATURES": "100"})
+    r = mbm("--db", cat.url, "import", "ssm_dispensaires", str(csv), env={"MBM_SIG_MAX_IMPORT_FEATURES": "100"})
     refused(r, "3 000 features declared, more than the import limit of 100 (MBM_SIG_MAX_IMPORT_FEATURES)")
     unchanged(cat)
 
 
-def test_feature_count_from_headers(cat, tmp_path):
+def test_feature_count_from_headers(cat, tmp_path, mbm):
     gpkg = tmp_path / "d.gpkg"
     ssm_frame(5).to_file(gpkg, layer="ssm_dispensaires")
-    r = run("--db", cat.url, "import", "ssm_dispensaires", str(gpkg), env={"MBM_SIG_MAX_IMPORT_FEATURES": "4"})
+    r = mbm("--db", cat.url, "import", "ssm_dispensaires", str(gpkg), env={"MBM_SIG_MAX_IMPORT_FEATURES": "4"})
     refused(r, "5 features declared")
     shp = shapefile(tmp_path, n=5)
-    r = run("--db", cat.url, "import", "ssm_dispensaires", str(shp), env={"MBM_SIG_MAX_IMPORT_FEATURES": "4"})
+    r = mbm("--db", cat.url, "import", "ssm_dispensaires", str(shp), env={"MBM_SIG_MAX_IMPORT_FEATURES": "4"})
     refused(r, "5 features declared")
     unchanged(cat)
-    r = run("--db", cat.url, "import", "ssm_dispensaires", str(gpkg), env={"MBM_SIG_MAX_IMPORT_FEATURES": "5"})
+    r = mbm("--db", cat.url, "import", "ssm_dispensaires", str(gpkg), env={"MBM_SIG_MAX_IMPORT_FEATURES": "5"})
     assert r.returncode == 0, r.stderr
 
 
-def test_zip_inflating_past_the_limit(cat, tmp_path):
+def test_zip_inflating_past_the_limit(cat, tmp_path, mbm):
     z = tmp_path / "d.zip"
     with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("d.geojson", b" " * (8 << 20))
     assert z.stat().st_size < 100_000
-    r = run("--db", cat.url, "import", "ssm_dispensaires", str(z), env={"MBM_SIG_MAX_IMPORT_MB": "4"})
+    r = mbm("--db", cat.url, "import", "ssm_dispensaires", str(z), env={"MBM_SIG_MAX_IMPORT_MB": "4"})
     refused(r, "the ZIP inflates to 8.4 MB, more than the import limit of 4 MB")
     unchanged(cat)
