@@ -142,8 +142,10 @@ class PostGISBackend:
             options = f"{u.query['options']} {options}"
             u = u.difference_update_query(["options"])
         args = {"options": options, "application_name": "mbm-sig",
-                # a lost server is noticed by the kernel within about 30 s
-                "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 4}
+                # a lost server is noticed within about 30 s: keepalive probes while idle, and
+                # data left unacknowledged that long while sending (an import's COPY)
+                "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 4,
+                "tcp_user_timeout": 30_000}
         if self.connect_timeout > 0:
             args["connect_timeout"] = max(1, math.ceil(self.connect_timeout))
         return sa.create_engine(u, connect_args=args)
