@@ -102,9 +102,10 @@ def test_atlas_book_and_sheets_on_full_disk(built_gpkg, small_disk):
 ])
 def test_reading_a_missing_catalogue_names_it(tmp_path, command, mbm):
     db = tmp_path / "absent" / "catalogue.gpkg"
-    r = mbm("--db", str(db), *[c.format(tmp=tmp_path) for c in command])
-    assert r.returncode == 2
-    assert one_line(r).startswith(f"error: catalogue {db} does not exist: create it with `mbm-sig --db {db} build`")
+    args = [c.format(tmp=tmp_path) for c in command]
+    for r in (mbm("--db", str(db), *args), mbm(*args, "--db", str(db))):    # global option before or after
+        assert r.returncode == 2
+        assert one_line(r).startswith(f"error: catalogue {db} does not exist: create it with `mbm-sig --db {db} build`")
     assert not db.exists() and not db.parent.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
