@@ -18,7 +18,7 @@ import pandas as pd
 from mbm_sig.catalogue.layerdef import LayerDef, Source, load_layers, load_sources
 from mbm_sig.catalogue.validate import Problem, ValidationError, check
 from mbm_sig.config import TARGET_CRS, settings
-from mbm_sig.errors import Failure, InvalidInput, UnknownName
+from mbm_sig.errors import InvalidInput, UnknownName
 
 __all__ = ["Catalogue", "LayerDef", "Problem", "Source", "ValidationError"]
 

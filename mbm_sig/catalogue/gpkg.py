@@ -22,7 +22,7 @@ import numpy as np
 import pyogrio
 import shapely
 
-from mbm_sig.catalogue.sqlguard import (SQLRefused, Token, check_query, missing_parameter, render,
+from mbm_sig.catalogue.sqlguard import (Token, check_query, missing_parameter, render,
                                        split_arguments, tokenize)
 from mbm_sig.atomic import file_lock
 from mbm_sig.config import TARGET_CRS
