@@ -24,6 +24,7 @@ import pyogrio
 import shapely
 
 from mbm_sig.config import TARGET_CRS
+from mbm_sig.qgis.styles import GPKG_CREATE, write_gpkg_styles
 
 LOG_TABLE = "mbm_imports"
 PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -203,7 +204,10 @@ class GeoPackageBackend:
                 if log_rows:
                     pyogrio.write_dataframe(pd.DataFrame(log_rows), tmp, layer=LOG_TABLE,
                                             driver="GPKG", append=Path(tmp).exists()
-                                            and LOG_TABLE in [n for n, _ in pyogrio.list_layers(tmp)])
+                                            and LOG_TABLE in [n for n, _ in pyogrio.list_layers(tmp)],
+                                            **GPKG_CREATE(tmp))
+                if Path(tmp).exists():      # QGIS default styles, title and abstract of every layer
+                    write_gpkg_styles(tmp)
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
                 os.replace(tmp, self.path)
@@ -218,13 +222,14 @@ class GeoPackageBackend:
 
     @staticmethod
     def _write(path, name: str, frame) -> None:
+        create = GPKG_CREATE(path)
         if isinstance(frame, gpd.GeoDataFrame):
             geom_type = frame.attrs.get("geometry_type")
             pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", geometry_type=geom_type,
                                     promote_to_multi=False, use_arrow=True,
                                     layer_options={"GEOMETRY_NAME": "geom", "OVERWRITE": "YES",
                                                    "SPATIAL_INDEX": "YES"},
-                                    append=False)
+                                    append=False, **create)
         else:
             pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", use_arrow=True,
-                                    layer_options={"OVERWRITE": "YES"})
+                                    layer_options={"OVERWRITE": "YES"}, **create)
