@@ -220,4 +220,8 @@ class Catalogue:
 
     def export(self, name: str, out: str | Path) -> Path:
         from mbm_sig.catalogue.readers import write_user_file
-        return write_user_file(self.read(name), Path(out), layer=name)
+        path = write_user_file(self.read(name), Path(out), layer=name)
+        if Path(path).suffix.lower() == ".gpkg":     # QGIS default style, GeoPackage 1.2
+            from mbm_sig.qgis.styles import write_gpkg_styles
+            write_gpkg_styles(path, [name])
+        return path

@@ -24,7 +24,7 @@ import pyogrio
 import shapely
 
 from mbm_sig.config import TARGET_CRS
-from mbm_sig.qgis.styles import GPKG_CREATE, write_gpkg_styles
+from mbm_sig.qgis.styles import GPKG_CREATE, TABLE as STYLES_TABLE, write_gpkg_styles
 
 LOG_TABLE = "mbm_imports"
 PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
@@ -94,7 +94,8 @@ class GeoPackageBackend:
             return []
         stamp = self._stamp()
         if self._names is None or self._names[0] != stamp:
-            self._names = (stamp, [n for n, _ in pyogrio.list_layers(self.path) if n != LOG_TABLE])
+            self._names = (stamp, [n for n, _ in pyogrio.list_layers(self.path)
+                                   if n not in (LOG_TABLE, STYLES_TABLE)])
         return list(self._names[1])
 
     def count(self, name: str) -> int:

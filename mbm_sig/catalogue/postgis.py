@@ -31,6 +31,7 @@ import shapely
 import sqlalchemy as sa
 
 from mbm_sig.config import TARGET_CRS, TARGET_EPSG
+from mbm_sig.qgis.styles import write_postgis_styles
 
 LOG_TABLE = "mbm_imports"
 LOG_COLUMNS = ["layer", "action", "source", "checksum", "rows", "imported_at", "tool_version"]
@@ -116,7 +117,7 @@ class PostGISBackend:
     def layer_names(self) -> list[str]:
         with self.engine.connect() as con:
             return [n for n in self._tables(con)
-                    if n not in (LOG_TABLE, "spatial_ref_sys") and not n.endswith(NEW_SUFFIX)]
+                    if n not in (LOG_TABLE, "spatial_ref_sys", "layer_styles") and not n.endswith(NEW_SUFFIX)]
 
     def count(self, name: str) -> int:
         with self.engine.connect() as con:
@@ -308,6 +309,8 @@ class PostGISBackend:
                     f"INSERT INTO {self._t(LOG_TABLE)} ({', '.join(q(c) for c in LOG_COLUMNS)}) "
                     f"VALUES ({', '.join(':' + c for c in LOG_COLUMNS)})"),
                     [{c: _py(r.get(c)) for c in LOG_COLUMNS} for r in log_rows])
+            # QGIS default styles and abstracts of every layer (the YAML may have changed)
+            write_postgis_styles(con, self.schema, self._tables(con))
             self._before_commit(con)
 
     def _before_commit(self, con) -> None:

@@ -22,7 +22,6 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 
-from mbm_sig.qgis import symbols
 
 STYLE_NAME = "mbm-sig"
 GPKG_VERSION = 10200        # GeoPackage 1.2 (PRAGMA user_version)
@@ -56,6 +55,7 @@ def _now() -> str:
 
 def style_documents(ld) -> tuple[str, str | None, str | None]:
     """(QML, SLD or None, layer_styles.type or None) of a layer's default style."""
+    from mbm_sig.qgis import symbols
     if not ld.has_geometry:
         return symbols.qml(ld), None, None
     st = symbols.layer_style(ld)
