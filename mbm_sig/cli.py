@@ -190,6 +190,7 @@ def _add_optional_commands(sub) -> None:
         ("atlas", "mbm_sig.atlas", "cli_atlas", "render an atlas (book PDF and sheets)"),
         ("fiche", "mbm_sig.atlas", "cli_fiche", "«carte d'identité» sheet of one feature"),
         ("web", "mbm_sig.web", "cli_web", "write the offline interactive heritage map"),
+        ("qgis", "mbm_sig.qgis.project", "cli_qgis", "write a QGIS project (styled layers, layouts, atlases)"),
     ):
         s = sub.add_parser(name, help=help_, add_help=False)
         s.add_argument("rest", nargs=argparse.REMAINDER)

@@ -65,6 +65,8 @@ class Style:
     # proportional symbols: marker size = max_size_mm * sqrt(|attr| / max_value)
     max_value: float | None = None
     max_size_mm: float | None = None
+    size_attr: str | None = None
+    layer_geometry: str | None = None   # the layer's geometry kind when symbols differ (markers on polygons)
 
 
 # -------------------------------------------------------------------------- colours
@@ -155,6 +157,15 @@ def map_layer_style(L, kind: str, attr: str | None = None, attr2: str | None = N
     """The QGIS style of one prepared layer of a map sheet (``mbm_sig.maps.sheet._Layer``):
     the sheet's own classes, breaks and colours. ``attr``/``attr2``: the field names or QGIS
     expressions of the recipe's ``var``/``var2``."""
+    s = _map_layer_style(L, kind, attr, attr2)
+    if s.geometry != kind:
+        s.layer_geometry = kind
+    if kind == "fill" and s.geometry == "marker":
+        s.layer_geometry = "fill"
+    return s
+
+
+def _map_layer_style(L, kind, attr, attr2) -> Style:
     st = dict(L.style)
     t = L.type
     if t == "base":
@@ -193,8 +204,9 @@ def map_layer_style(L, kind: str, attr: str | None = None, attr2: str | None = N
         else:
             s = Style("single", "marker", [Item(sym)])
         s.kind = "proportional"
-        s.attr, s.max_value, s.max_size_mm = (attr if t == "prop" else attr), vmax, sym.size_mm
-        s.size_attr = attr
+        s.max_value, s.max_size_mm, s.size_attr = vmax, sym.size_mm, attr
+        if t == "prop":
+            s.attr = attr
         return s
     raise ValueError(f"unknown map layer type {t!r}")
 
@@ -240,7 +252,15 @@ def symbol_layer_props(s: Symbol) -> tuple[str, dict]:
         "outline_width_unit": "MM", "joinstyle": "round", "offset": "0,0", "offset_unit": "MM"}
 
 
-def symbol_qml(s: Symbol, name: str, size_expression: str | None = None) -> str:
+def symbol_qml(s: Symbol, name: str, size_expression: str | None = None, on: str | None = None) -> str:
+    """A ``<symbol>``; ``on="fill"`` puts a marker on each polygon's point on surface
+    (QGIS centroid fill), as the sheets draw symbols and circles on polygons."""
+    if on == "fill" and s.kind == "marker":
+        inner = symbol_qml(s, f"@{name}@0", size_expression)
+        return (f'<symbol type="fill" name={quoteattr(name)} alpha="1" clip_to_extent="1" force_rhr="0">'
+                '<layer class="CentroidFill" enabled="1" locked="0" pass="0">'
+                f'{_props({"point_on_surface": 1, "point_on_all_parts": 0, "clip_points": 0, "clip_on_current_part_only": 0})}'
+                f'{inner}</layer></symbol>')
     cls, props = symbol_layer_props(s)
     ddp = ""
     if size_expression:
@@ -258,14 +278,15 @@ def renderer_qml(style: Style) -> str:
     """The ``<renderer-v2>`` element of a style."""
     size_expr = None
     if style.kind == "proportional":
-        a = style.size_attr if hasattr(style, "size_attr") else style.attr
+        a = style.size_attr or style.attr
         expr = a if not a.isidentifier() else f'"{a}"'
         size_expr = (f"{style.max_size_mm:g} * sqrt(abs(coalesce({expr}, 0)) / {style.max_value:.12g})")
-    syms = "".join(symbol_qml(it.symbol, str(i), size_expr) for i, it in enumerate(style.items))
+    on = style.layer_geometry
+    syms = "".join(symbol_qml(it.symbol, str(i), size_expr, on) for i, it in enumerate(style.items))
     head = 'symbollevels="0" forceraster="0" enableorderby="{}" referencescale="-1"'
     order_by = ""
     if style.kind == "proportional":
-        a = style.size_attr if hasattr(style, "size_attr") else style.attr
+        a = style.size_attr or style.attr
         expr = a if not a.isidentifier() else f'"{a}"'
         # big symbols first, small ones on top (as the sheets draw them)
         order_by = (f'<orderby><orderByClause asc="0" nullsFirst="0">abs(coalesce({escape(expr)}, 0))'
@@ -278,14 +299,14 @@ def renderer_qml(style: Style) -> str:
                        f'label={quoteattr(it.label)} type="string"/>' for i, it in enumerate(style.items))
         return (f'<renderer-v2 type="categorizedSymbol" attr={quoteattr(style.attr)} {head.format(0)}>'
                 f'<categories>{cats}</categories><symbols>{syms}</symbols>'
-                f'<source-symbol>{symbol_qml(style.items[0].symbol, "0")}</source-symbol></renderer-v2>')
+                f'<source-symbol>{symbol_qml(style.items[0].symbol, "0", None, on)}</source-symbol></renderer-v2>')
     # graduated (proportional and coloured: graduated colours, data-defined size)
     ranges = "".join(f'<range render="true" symbol="{i}" lower="{it.lower:.12g}" upper="{it.upper:.12g}" '
                      f'label={quoteattr(it.label)}/>' for i, it in enumerate(style.items))
     attr = style.attr
     return (f'<renderer-v2 type="graduatedSymbol" attr={quoteattr(attr)} graduatedMethod="GraduatedColor" '
             f'{head.format(1 if order_by else 0)}><ranges>{ranges}</ranges><symbols>{syms}</symbols>'
-            f'<source-symbol>{symbol_qml(style.items[0].symbol, "0", size_expr)}</source-symbol>'
+            f'<source-symbol>{symbol_qml(style.items[0].symbol, "0", size_expr, on)}</source-symbol>'
             '<mode name="custom"/><classificationMethod id="Custom"><symmetricMode enabled="0" symmetrypoint="0" '
             'astride="0"/><labelFormat format="%1 – %2" labelprecision="4" trimtrailingzeroes="1"/>'
             f'<parameters><Option/></parameters><extraInformation><Option/></extraInformation></classificationMethod>'
@@ -321,7 +342,7 @@ def qml_body(ld, style: Style | None, opacity: float = 1.0) -> str:
     if ld.key:
         parts.append(f'<previewExpression>{escape(chr(34) + ld.key + chr(34))}</previewExpression>')
     if style is not None:
-        parts.append(f"<layerGeometryType>{GEOMETRY_TYPE_ID[style.geometry]}</layerGeometryType>")
+        parts.append(f"<layerGeometryType>{GEOMETRY_TYPE_ID[style.layer_geometry or style.geometry]}</layerGeometryType>")
     return "".join(parts)
 
 

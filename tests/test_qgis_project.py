@@ -1,0 +1,80 @@
+"""``mbm-sig qgis`` writes a QGIS project that QGIS 3.22 reads: every layer valid and
+styled, grouped by theme, EPSG:2154, one print layout per renderable recipe, atlas layouts
+for the coverage sheets; an atlas exports a PDF with one page per coverage feature."""
+
+from __future__ import annotations
+
+import subprocess
+import zipfile
+
+import pytest
+
+from test_qgis_styles import probe
+from mbm_sig.qgis.project import build_project, drawing_order, where_expression, _pattern_expression
+
+ATLAS = "atlas : sante : sante_arrondissement"
+
+
+def test_drawing_order_follows_recipes():
+    from mbm_sig.catalogue.layerdef import load_layers
+    defs = load_layers()
+    recipes = [{"layers": [{"layer": "communes"}, {"layer": "cites_minieres"}, {"layer": "puits"}]},
+               {"layers": [{"layer": "unesco_zone_tampon"}, {"layer": "cites_minieres"}]}]
+    order = drawing_order(defs, recipes)
+    assert order.index("communes") < order.index("cites_minieres") < order.index("puits")
+    assert order.index("unesco_zone_tampon") < order.index("cites_minieres")
+    assert where_expression({"bassin_minier": True, "code": ["622", "627"]}, defs["arrondissements"]) == \
+        '"bassin_minier" = true AND "code" IN (\'622\', \'627\')'
+    assert _pattern_expression("Arrondissement de {nom}") == "'Arrondissement de ' || coalesce(to_string(\"nom\"), '')"
+
+
+def test_project_opens_in_qgis_and_exports_atlas(built_gpkg, tmp_path):
+    out = tmp_path / "proj" / "mbm.qgz"
+    out.parent.mkdir()
+    res = build_project(built_gpkg, out)
+    with zipfile.ZipFile(out) as z:
+        assert z.namelist() == ["mbm.qgs"]
+        xml = z.read("mbm.qgs").decode()
+    assert "|layername=communes" in xml and "../" in xml          # relative to the project file
+    pdf = tmp_path / "atlas.pdf"
+    info, err = probe("project", out, ATLAS, pdf)
+    assert info["read"] and info["crs"] == "EPSG:2154"
+    assert info["metadata"]["author"].startswith("Mission Bassin Minier")
+    layers = info["layers"]
+    assert layers and all(l["valid"] for l in layers.values()), [k for k, l in layers.items() if not l["valid"]]
+    groups = [g["group"] for g in info["tree"]]
+    assert groups[:2] == ["référentiel", "patrimoine"] and "santé" in groups
+    for name in res["layers"]:             # every catalogue layer, styled as in layer_styles
+        lid = next(k for k in layers if k.startswith(name + "_") and "__" not in k)
+        assert layers[lid]["crs"] == "EPSG:2154"
+    cites = next(l for k, l in layers.items() if k.startswith("cites_minieres_") and "__" not in k)
+    assert cites["renderer"]["type"] == "categorizedSymbol"
+    # the sheets' classes: the choropleth of the density sheet has the sheet's ColorBrewer colours
+    dens = layers["densite_bassin__0__communes"]["renderer"]
+    assert dens["type"] == "graduatedSymbol" and len(dens["ranges"]) == 6
+    from mbm_sig.maps.palettes import colors
+    assert [r["symbol"]["color"] for r in dens["ranges"]] == colors("YlOrRd", 6)
+    lay = info["layouts"]
+    assert len(lay) == res["layouts"] >= 20
+    sheet = lay["densite_bassin"]
+    assert sheet["items"] == {"map": 1, "legend": 1, "scalebar": 1, "picture": 1, "label": 3}
+    assert sheet["maps"][0]["theme"] == "carte : densite_bassin"
+    a = lay[ATLAS]["atlas"]
+    assert a["coverage"] == "Arrondissements du Nord et du Pas-de-Calais"
+    assert a["filter"] == '"bassin_minier" = true' and a["count"] == 4
+    assert a["page_names"] == ["Arrondissement de Béthune", "Arrondissement de Lens",
+                               "Arrondissement de Douai", "Arrondissement de Valenciennes"]   # west to east
+    assert info["export"]["result"] == 0
+    pages = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
+    assert "Pages:           4" in pages
+    text = subprocess.run(["pdftotext", "-f", "2", "-l", "2", str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "Arrondissement de Lens : part des 65 ans et plus" in text
+
+
+def test_cli_qgis_on_postgis_refuses_missing_gpkg(tmp_path, capsys):
+    from mbm_sig.cli import main
+    import os
+    os.environ.pop("MBM_SIG_DB", None)
+    rc = main(["--db", str(tmp_path / "none.gpkg"), "qgis", "-o", str(tmp_path / "x.qgz")])
+    assert rc == 2 and "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "x.qgz").exists()
