@@ -57,6 +57,19 @@ def _as_field_type(ftype: str, value):
     return value
 
 
+def nullable_ints(df, ld):
+    """Integer fields as pandas' nullable ``Int64`` (a year stays 2012, not 2012.0, when
+    some rows have none), on both backends."""
+    for f in ld.fields:
+        if f.type == "int" and f.name in df.columns and str(df[f.name].dtype) != "Int64":
+            col = df[f.name]
+            try:
+                df[f.name] = pd.to_numeric(col, errors="raise").astype("Int64")
+            except (TypeError, ValueError):      # a non-integer value (an unvalidated write): as is
+                pass
+    return df
+
+
 class Catalogue:
     """Facade over one backend; knows the layer definitions, validates every write."""
 
@@ -80,6 +93,22 @@ class Catalogue:
 
     def __repr__(self) -> str:
         return f"<Catalogue {self.backend.kind} {self.url}>"
+
+    def _repr_html_(self) -> str:
+        from mbm_sig.notebook import catalogue_html
+        return catalogue_html(self)
+
+    # -- notebooks ------------------------------------------------------------------------
+    def explore(self, name: str, where: dict | None = None, fields=None, **read):
+        """An offline interactive map of a layer in its official style (vendored Leaflet,
+        no network); shows in a notebook, ``.save("carte.html")`` writes it."""
+        from mbm_sig.notebook import explore
+        return explore(self, name, where=where, fields=fields, **read)
+
+    def plot(self, name: str, ax=None, where: dict | None = None, legend: bool = True, **read):
+        """A layer drawn with matplotlib in its official style; returns the Axes."""
+        from mbm_sig.notebook import plot
+        return plot(self, name, ax=ax, where=where, legend=legend, **read)
 
     # -- definitions --------------------------------------------------------------------
     @staticmethod
@@ -130,7 +159,8 @@ class Catalogue:
                 "sources": ", ".join(ld.sources), "vintage": ld.vintage,
                 "last_import": last if isinstance(last, str) else None,
             })
-        return pd.DataFrame(rows)
+        from mbm_sig.notebook import LayerListing
+        return LayerListing(pd.DataFrame(rows))
 
     def read(self, name: str, bbox=None, where: dict | None = None, columns=None):
         """A layer as a GeoDataFrame in EPSG:2154 (geometry column ``geom``).
@@ -146,11 +176,11 @@ class Catalogue:
             where[f] = _as_field_type(ld.field(f).type, v)
         if name not in self.backend.layer_names():
             return self._empty(ld, columns)
-        return self.backend.read(name, bbox=bbox, where=where, columns=columns,
-                                 has_geometry=ld.has_geometry)
+        return nullable_ints(self.backend.read(name, bbox=bbox, where=where, columns=columns,
+                                               has_geometry=ld.has_geometry), ld)
 
     def _empty(self, ld: LayerDef, columns=None):
-        frame = pd.DataFrame({f.name: pd.Series(dtype=object) for f in ld.fields
+        frame = pd.DataFrame({f.name: pd.Series(dtype="Int64" if f.type == "int" else object) for f in ld.fields
                               if columns is None or f.name in columns})
         if not ld.has_geometry:
             return frame
