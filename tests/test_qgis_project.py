@@ -64,6 +64,14 @@ def test_project_opens_in_qgis_and_exports_atlas(built_gpkg, tmp_path):
     assert a["filter"] == '"bassin_minier" = true' and a["count"] == 4
     assert a["page_names"] == ["Arrondissement de Béthune", "Arrondissement de Lens",
                                "Arrondissement de Douai", "Arrondissement de Valenciennes"]   # west to east
+    # the EPCI sheets of the heritage atlas: the EPCI the atlas engine keeps, their counts in
+    # the subtitle as QGIS aggregates over the atlas feature
+    from mbm_sig.atlas.engine import _features, load_atlas
+    sec = next(s for s in load_atlas("patrimoine").sections if s.coverage)
+    epci = lay["atlas : patrimoine : patri_epci"]["atlas"]
+    assert epci["page_names"] == [f["nom"] for f in _features(built_gpkg, sec.coverage, {})]
+    sub = lay["atlas : patrimoine : patri_epci"]["labels"]
+    assert any("aggregate(layer:='cites_minieres_" in t for t in sub)
     assert info["export"]["result"] == 0
     pages = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
     assert "Pages:           4" in pages

@@ -216,10 +216,26 @@ def qgis_expression(text: str) -> str:
     return walk(tree)
 
 
-def template_text(text: str) -> str:
+def template_text(text: str, exprs: dict | None = None) -> str:
     """A recipe/atlas pattern ``"Arrondissement de {nom}"`` as QGIS label text with atlas
-    field expressions (``[% "nom" %]``)."""
-    return re.sub(r"\{([A-Za-z_]\w*)\}", lambda m: f'[% "{m.group(1)}" %]', str(text))
+    field expressions (``[% "nom" %]``); ``exprs``: QGIS expressions of other parameters."""
+    exprs = exprs or {}
+    return re.sub(r"\{([A-Za-z_]\w*)\}",
+                  lambda m: f"[% {exprs[m.group(1)]} %]" if m.group(1) in exprs else f'[% "{m.group(1)}" %]',
+                  str(text))
+
+
+def _count_expression(spec: dict, defs) -> str:
+    """A chart count (``{layer, where}`` with atlas fields) as a QGIS aggregate over the
+    atlas feature: aggregate('layer id', 'count', 1, "epci_siren" = attribute(@atlas_feature, 'siren'))."""
+    parts = []
+    for f, v in (spec.get("where") or {}).items():
+        m = re.fullmatch(r"\{([A-Za-z_]\w*)\}", str(v))
+        rhs = f"attribute(@atlas_feature, '{m.group(1)}')" if m else _qgis_value(v)
+        parts.append(f'"{f}" = {rhs}')
+    filt = " AND ".join(parts) or "true"
+    return (f"aggregate(layer:='{layer_id(spec['layer'])}', aggregate:='count', expression:=1, "
+            f"filter:={filt})")
 
 
 class RecipeLayers:
@@ -261,13 +277,13 @@ def _label(uid, ident, text, x, y, w, h, size, bold=False, halign=1, z=5) -> str
 
 
 def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str, credits: str,
-               theme: str | None, extent, atlas: dict | None = None) -> str:
+               theme: str | None, extent, atlas: dict | None = None, legend_layers=()) -> str:
     w, h = PAGES.get(page, PAGES["A4"])
     if landscape:
         w, h = h, w
     margin = 10
     legend_w = 60
-    mx, my = margin, margin + 22
+    mx, my = margin, margin + 26
     mw, mh = w - 2 * margin - legend_w - 5, h - my - margin - 22
     map_uid = _uid(name, "map")
     x0, y0, x1, y1 = extent
@@ -293,13 +309,25 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
               f'keepLayerSet="false" drawCanvasItems="true" mapRotation="0" labelMargin="0,mm" '
               f'isTemporal="0" mapFlags="0" {theme_attrs}',
               f"{ext}<LayerSet/>{'<crs>' + CRS + '</crs>'}{atlas_map}<labelBlockingItems/>", z=1, frame=True),
-        _label(_uid(name, "title"), "Titre", title, margin, margin, w - 2 * margin, 10, 16, bold=True),
-        _label(_uid(name, "subtitle"), "Sous-titre", subtitle, margin, margin + 11, w - 2 * margin, 8, 10),
+        _label(_uid(name, "title"), "Titre", title, margin, margin, w - 2 * margin, 13, 14, bold=True),
+        _label(_uid(name, "subtitle"), "Sous-titre", subtitle, margin, margin + 14, w - 2 * margin, 10, 9),
         _item(LEGEND, _uid(name, "legend"), "Légende", w - margin - legend_w, my, legend_w, mh - 40,
               f'map_uuid="{map_uid}" title="Légende" legendFilterByMap="1" legendFilterByAtlas="{1 if atlas else 0}" '
               'resizeToContents="1" columnCount="1" splitLayer="0" equalColWidth="0" symbolWidth="7" '
               'symbolHeight="4" wmsLegendWidth="50" wmsLegendHeight="25" wrapChar="" fontColor="#000000" '
-              'rasterBorder="1" rasterBorderColor="0,0,0,255" rasterBorderWidth="0"', "", z=3),
+              'rasterBorder="1" rasterBorderColor="0,0,0,255" rasterBorderWidth="0"',
+              '<styles>' + "".join(
+                  f'<style name="{k}" marginTop="{mt}" marginBottom="{mb}" marginLeft="{2 if k == "symbolLabel" else 0}" '
+                  'alignment="1">'
+                  f'<styleFont description="DejaVu Sans,{sz},-1,5,{wt},0,0,0,0,0" style=""/></style>'
+                  for k, sz, wt, mt, mb in (("title", 10, 75, 0, 3), ("group", 8, 75, 2.5, 0),
+                                            ("subgroup", 7.5, 75, 2.5, 0), ("symbol", 7, 50, 1.5, 0),
+                                            ("symbolLabel", 7, 50, 1.5, 0))) + '</styles>'
+              # the legend lists the sheet's layers, top first, without the project's groups
+              '<layer-tree-group><customproperties><Option/></customproperties>'
+              + "".join(f'<layer-tree-layer id="{i}" name={quoteattr(n)} source="" providerKey="" checked="Qt::Checked" '
+                        'expanded="1" legend_exp=""><customproperties><Option/></customproperties></layer-tree-layer>'
+                        for i, n in legend_layers) + '</layer-tree-group>', z=3),
         _item(SCALEBAR, _uid(name, "scalebar"), "Échelle", mx + 4, my + mh - 14, 60, 10,
               f'mapUuid="{map_uid}" style="Single Box" units="km" unitType="km" unitLabel="km" mapUnitsPerScaleBarUnit="1000" '
               'numSegments="2" numSegmentsLeft="0" numSubdivisions="1" subdivisionsHeight="1.5" '
@@ -365,9 +393,13 @@ def build_project(cat, out: Path) -> dict:
         for sec in a.sections:
             for sh in sec.sheets:
                 cov = sec.coverage or sh.coverage
-                if cov and sh.recipe is not None:
+                recipe = sh.recipe
+                if recipe is None and sh.kind == "chart" and (sh.table or {}).get("recipe"):
+                    recipe = Path(a.path).parent / sh.table["recipe"]     # a chart drawn from a recipe
+                if cov and recipe is not None:
                     title = cov.get("page_name") or cov.get("section_title") or sh.title
-                    coverage.setdefault(Path(sh.recipe).resolve(), (a.name, cov, title, sh.file_name))
+                    counts = (sh.table or {}).get("counts") if sh.kind == "chart" else None
+                    coverage.setdefault(Path(recipe).resolve(), (a.name, cov, title, sh.file_name, counts or {}))
     for p, doc in recipes.items():
         used = [s["layer"] for s in doc.get("layers", []) if s.get("layer") in present]
         cov = coverage.get(p.resolve())
@@ -382,6 +414,9 @@ def build_project(cat, out: Path) -> dict:
                 continue
             row = feats.iloc[0]
             params = {k: str(v) for k, v in row.items() if k != feats.geometry.name}
+            for cname, cspec in cov[4].items():     # a chart's counts (e.g. cités of the EPCI)
+                w = {k: (v.format(**params) if isinstance(v, str) else v) for k, v in (cspec.get("where") or {}).items()}
+                params[cname] = str(len(cat.read(cspec["layer"], where=w)))
         try:
             from mbm_sig.maps.recipe import build_map, load_recipe
             r = load_recipe(p, params)
@@ -401,8 +436,8 @@ def build_project(cat, out: Path) -> dict:
         theme = f"carte : {p.stem}"
         visible = [s["layer"] for s in d.get("layers", []) if s["layer"] in present]
         ids = _recipe_layers(p.stem, d, m, defs, present, src, cat, layers_xml)
-        recipe_groups.append((p.stem, str(d.get("title", p.stem)), ids))
-        themes.append((theme, [i for i, _ in ids]))
+        recipe_groups.append((p.stem, str(doc.get("title", p.stem)).replace("{", "").replace("}", ""), ids))
+        themes.append((theme, [i for i, _, _ in ids]))
         extent = m._extent or _bounds(cat, visible)
         cred = ["Sources : " + " ; ".join(dict.fromkeys(s.credit() for n in dict.fromkeys(used_layers)
                                                          if n in defs for s in cat.sources_for(n)))]
@@ -414,22 +449,32 @@ def build_project(cat, out: Path) -> dict:
         atlas = None
         title, subtitle = str(d.get("title", p.stem)), str(d.get("subtitle", ""))
         if cov:
-            aname, spec, page_title, fname = cov
+            aname, spec, page_title, fname, counts = cov
             cld = defs[spec["layer"]]
             raw = load_yaml(open(p, encoding="utf-8"))
-            title, subtitle = template_text(raw.get("title", title)), template_text(raw.get("subtitle", subtitle))
+            exprs = {c: _count_expression(cs, defs) for c, cs in counts.items()}
+            title = template_text(raw.get("title", title), exprs)
+            subtitle = template_text(raw.get("subtitle", subtitle), exprs)
             sort = spec.get("sort")
             sort = {"@x": "x(point_on_surface($geometry))", "@y": "y(point_on_surface($geometry))"}.get(sort, sort)
             if sort and not sort.startswith(("x(", "y(")):
                 sort = f'"{sort}"'
+            filt = where_expression(spec.get("where"), cld)
+            if spec.get("skip_empty"):       # the features the atlas engine keeps (e.g. EPCI with a cité)
+                key = spec.get("key") or cld.key
+                keep = set()
+                for item in spec["skip_empty"]:
+                    keep |= set(cat.read(item["layer"], columns=[item["field"]])[item["field"]].dropna())
+                filt = " AND ".join(x for x in (filt, f'"{key}" IN ({", ".join(_qgis_value(str(v)) for v in sorted(keep))})') if x)
             atlas = {"layer_id": layer_id(spec["layer"]), "layer_name": cld.title, "source": src.uri(cld),
-                     "provider": src.provider, "filter": where_expression(spec.get("where"), cld),
+                     "provider": src.provider, "filter": filt,
                      "sort": sort, "page_name": _pattern_expression(page_title),
                      "file_name": _pattern_expression(fname or f"{p.stem}-{{{cld.key}}}")}
             atlases.append(f"atlas : {aname} : {p.stem}")
         name = f"atlas : {cov[0]} : {p.stem}" if cov else p.stem
         layouts.append(layout_xml(name, d.get("page", "A4"), landscape, title, subtitle, "\n".join(cred),
-                                  theme, extent, atlas))
+                                  theme, extent, atlas,
+                                  legend_layers=[(i, n) for i, n, shown in reversed(ids) if shown]))
 
     tree = []
     for th in sorted(tree_groups, key=lambda t: (THEME_ORDER.index(t) if t in THEME_ORDER else 99, t)):
@@ -445,12 +490,12 @@ def build_project(cat, out: Path) -> dict:
     for stem, rtitle, ids in recipe_groups:
         kids = "".join(f'<layer-tree-layer id="{i}" name={quoteattr(nm)} source="" providerKey="{src.provider}" '
                        'checked="Qt::Unchecked" expanded="0" legend_exp=""><customproperties><Option/>'
-                       '</customproperties></layer-tree-layer>' for i, nm in reversed(ids))
+                       '</customproperties></layer-tree-layer>' for i, nm, _ in reversed(ids))
         sub.append(f'<layer-tree-group name={quoteattr(stem + " — " + rtitle)} checked="Qt::Checked" expanded="0">'
                    f'<customproperties><Option/></customproperties>{kids}</layer-tree-group>')
     tree.append('<layer-tree-group name="cartes des recettes (styles des planches)" checked="Qt::Checked" '
                 f'expanded="0"><customproperties><Option/></customproperties>{"".join(sub)}</layer-tree-group>')
-    recipe_ids = [i for _, _, ids in recipe_groups for i, _ in reversed(ids)]
+    recipe_ids = [i for _, _, ids in recipe_groups for i, _, _ in reversed(ids)]
     custom = "".join(f'<item>{i}</item>' for i in recipe_ids + [layer_id(n) for n in reversed(order)])
     presets = "".join(
         f'<visibility-preset name={quoteattr(t)} has-expanded-info="1" has-checked-group-info="0">'
@@ -521,7 +566,7 @@ def _recipe_layers(stem, d, m, defs, present, src, cat, layers_xml) -> list[tupl
         layers_xml.append(maplayer_xml(lid, ld, src, style, name=name,
                                        subset=where_expression(spec.get("where"), ld),
                                        sources=[s.credit() for s in cat.sources_for(n)], joins=joins))
-        out.append((lid, name))
+        out.append((lid, name, bool(L.legend)))
     return out
 
 
