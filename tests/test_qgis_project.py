@@ -86,3 +86,30 @@ def test_cli_qgis_on_postgis_refuses_missing_gpkg(tmp_path, capsys):
     rc = main(["--db", str(tmp_path / "none.gpkg"), "qgis", "-o", str(tmp_path / "x.qgz")])
     assert rc == 2 and "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "x.qgz").exists()
+
+
+@pytest.mark.postgis
+def test_project_over_postgis(built_gpkg, tmp_path):
+    """The same project over a PostGIS catalogue: every layer opens (host, port, database,
+    user, key; no password in the file), styled, and the atlas finds its pages."""
+    from conftest import _drop_pg_database, _new_pg_database
+    from mbm_sig.catalogue import Catalogue
+    url = _new_pg_database()
+    cat = Catalogue.open(url)
+    try:
+        names = [n for n in built_gpkg.backend.layer_names()]
+        cat.write_many({n: cat.prepare(n, built_gpkg.read(n)) for n in names})
+        out = tmp_path / "pg.qgz"
+        res = build_project(cat, out)
+        xml = zipfile.ZipFile(out).read("pg.qgs").decode()
+        assert "password" not in xml and 'table="mbm"."communes"' in xml
+        info, err = probe("project", out)
+        layers = info["layers"]
+        assert len(layers) > len(res["layers"]) and all(l["valid"] for l in layers.values()), \
+            [k for k, l in layers.items() if not l["valid"]]
+        cites = next(l for k, l in layers.items() if k.startswith("cites_minieres_") and "__" not in k)
+        assert cites["renderer"]["type"] == "categorizedSymbol" and cites["features"] == 321
+        assert info["layouts"][ATLAS]["atlas"]["count"] == 4
+    finally:
+        cat.backend.dispose()
+        _drop_pg_database(url)
