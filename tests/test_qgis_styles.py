@@ -192,3 +192,23 @@ def test_qgis_opens_postgis_catalogue_styled(built_gpkg, tmp_path):
     finally:
         cat.backend.dispose()
         _drop_pg_database(url)
+
+
+def test_qgis_reads_the_sld(built_gpkg, tmp_path):
+    """The SLD stored next to the QML gives QGIS the same categories and colours (as rules)."""
+    con = sqlite3.connect(built_gpkg.url)
+    try:
+        sld = con.execute('SELECT "styleSLD" FROM layer_styles WHERE f_table_name = ?',
+                          ("cites_minieres",)).fetchone()[0]
+    finally:
+        con.close()
+    path = tmp_path / "cites.sld"
+    path.write_text(sld, encoding="utf-8")
+    info, _ = probe("sld", f"ogr:{built_gpkg.url}|layername=cites_minieres", path)
+    assert info["loaded"] and info["renderer"] == "RuleRenderer"
+    colors = load_layers()["cites_minieres"].style["categories"]["colors"]
+    rules = {r["label"]: r for r in info["rules"]}
+    for value, color in colors.items():
+        assert rules[value]["symbol"]["color"] == color.lower()
+        assert rules[value]["filter"] == f"type = '{value}'"
+    assert rules[symbols.OTHER_LABEL]["filter"].startswith("type IS NULL OR")

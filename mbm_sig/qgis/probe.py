@@ -1,7 +1,8 @@
 """What QGIS makes of the catalogue's files: run with the Python that has PyQGIS.
 
     QT_QPA_PLATFORM=offscreen /usr/bin/python3 probe.py layers SOURCE…
-    QT_QPA_PLATFORM=offscreen /usr/bin/python3 probe.py project FILE.qgz [LAYOUT OUT.pdf [PNG_DIR]]
+    QT_QPA_PLATFORM=offscreen /usr/bin/python3 probe.py project FILE.qgz [LAYOUT OUT.pdf]
+    QT_QPA_PLATFORM=offscreen /usr/bin/python3 probe.py sld SOURCE FILE.sld
 
 ``SOURCE`` is a QGIS data source with its provider: ``ogr:/path/x.gpkg|layername=communes``
 or ``postgres:dbname=… table="mbm"."communes" (geom)``. Prints one JSON document on stdout:
@@ -94,6 +95,19 @@ def probe_layers(sources):
     return out
 
 
+def probe_sld(source, sld_path):
+    """A layer styled from an SLD file: what QGIS makes of it (a rule-based renderer)."""
+    provider, uri = source.split(":", 1)
+    layer = QgsVectorLayer(uri, "probe", provider)
+    msg, ok = layer.loadSldStyle(sld_path)
+    out = {"loaded": bool(ok), "message": msg, "renderer": layer.renderer().type() if layer.renderer() else None}
+    r = layer.renderer()
+    if r is not None and r.type() == "RuleRenderer":
+        out["rules"] = [{"label": c.label(), "filter": c.filterExpression(), "symbol": symbol_info(c.symbol())}
+                        for c in r.rootRule().children()]
+    return out
+
+
 def tree(node):
     from qgis.core import QgsLayerTreeGroup
     out = []
@@ -180,6 +194,8 @@ def main(argv):
             result = probe_layers(argv[1:])
         elif argv[0] == "project":
             result = probe_project(*argv[1:])
+        elif argv[0] == "sld":
+            result = probe_sld(*argv[1:])
         else:
             raise SystemExit(f"probe.py: unknown command {argv[0]!r} (layers, project)")
         sys.stdout.write(json.dumps(result, ensure_ascii=False, default=str) + "\n")
