@@ -284,7 +284,8 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
     margin = 10
     legend_w = 60
     mx, my = margin, margin + 26
-    mw, mh = w - 2 * margin - legend_w - 5, h - my - margin - 22
+    mw, mh = w - 2 * margin - legend_w - 5, h - my - margin
+    credits_h = 62 if h < w else 80
     map_uid = _uid(name, "map")
     x0, y0, x1, y1 = extent
     # the map item's extent: the recipe extent with the frame's aspect
@@ -311,7 +312,7 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
               f"{ext}<LayerSet/>{'<crs>' + CRS + '</crs>'}{atlas_map}<labelBlockingItems/>", z=1, frame=True),
         _label(_uid(name, "title"), "Titre", title, margin, margin, w - 2 * margin, 13, 14, bold=True),
         _label(_uid(name, "subtitle"), "Sous-titre", subtitle, margin, margin + 14, w - 2 * margin, 10, 9),
-        _item(LEGEND, _uid(name, "legend"), "Légende", w - margin - legend_w, my, legend_w, mh - 40,
+        _item(LEGEND, _uid(name, "legend"), "Légende", w - margin - legend_w, my, legend_w, mh - credits_h - 2,
               f'map_uuid="{map_uid}" title="Légende" legendFilterByMap="1" legendFilterByAtlas="{1 if atlas else 0}" '
               'resizeToContents="1" columnCount="1" splitLayer="0" equalColWidth="0" symbolWidth="7" '
               'symbolHeight="4" wmsLegendWidth="50" wmsLegendHeight="25" wrapChar="" fontColor="#000000" '
@@ -333,12 +334,18 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
               'numSegments="2" numSegmentsLeft="0" numSubdivisions="1" subdivisionsHeight="1.5" '
               'numUnitsPerSegment="5" segmentSizeMode="1" minBarWidth="15" maxBarWidth="30" segmentMillimeters="15" '
               'height="1.5" lineWidth="0.3" labelBarSpace="1.5" boxContentSpace="0.8" alignment="0" '
-              'labelVerticalPlacement="0" labelHorizontalPlacement="0"', "", z=4),
+              'labelVerticalPlacement="0" labelHorizontalPlacement="0"',
+              '<text-style fontFamily="DejaVu Sans" fontSize="7" fontSizeUnit="Point" fontWeight="50" fontItalic="0" '
+              'textColor="26,26,26,255" textOpacity="1" namedStyle="" multilineHeight="1" blendMode="0" '
+              'capitalization="0" allowHtml="0" fontLetterSpacing="0" fontWordSpacing="0" fontStrikeout="0" '
+              'fontUnderline="0" fontKerning="1" textOrientation="horizontal"><text-buffer bufferDraw="0"/>'
+              '<text-mask maskEnabled="0"/><background shapeDraw="0"/><shadow shadowDraw="0"/></text-style>', z=4),
         _item(PICTURE, _uid(name, "north"), "Nord", w - margin - legend_w - 5 - 14, my + 4, 10, 12,
               f'file="{NORTH_ARROW_SVG}" pictureRotation="0" mapUuid="{map_uid}" northMode="0" northOffset="0" '
               'resizeMode="0" anchorPoint="0" svgFillColor="0,0,0,255" svgBorderColor="255,255,255,255" '
               'svgBorderWidth="0.2" mode="1"', "", z=4),
-        _label(_uid(name, "credits"), "Crédits", credits, w - margin - legend_w, my + mh - 38, legend_w, 38, 6),
+        _label(_uid(name, "credits"), "Crédits", credits, w - margin - legend_w, my + mh - credits_h, legend_w,
+               credits_h, 5.5),
     ]
     atlas_xml = '<Atlas enabled="0" hideCoverage="0" filenamePattern="\'output_\'||@atlas_featurenumber" ' \
                 'coverageLayer="" sortFeatures="0" filterFeatures="0"/>'

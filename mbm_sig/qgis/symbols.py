@@ -301,7 +301,7 @@ def renderer_qml(style: Style) -> str:
                 f'<categories>{cats}</categories><symbols>{syms}</symbols>'
                 f'<source-symbol>{symbol_qml(style.items[0].symbol, "0", None, on)}</source-symbol></renderer-v2>')
     # graduated (proportional and coloured: graduated colours, data-defined size)
-    ranges = "".join(f'<range render="true" symbol="{i}" lower="{it.lower:.12g}" upper="{it.upper:.12g}" '
+    ranges = "".join(f'<range render="true" symbol="{i}" lower="{it.lower!r}" upper="{it.upper!r}" '
                      f'label={quoteattr(it.label)}/>' for i, it in enumerate(style.items))
     attr = style.attr
     return (f'<renderer-v2 type="graduatedSymbol" attr={quoteattr(attr)} graduatedMethod="GraduatedColor" '
@@ -401,9 +401,9 @@ def _sld_filter(style: Style, it: Item) -> str:
         if not attr.isidentifier():
             return ""          # an expression: SLD 1.1 filters take property names only
         return (f'<ogc:Filter><ogc:And><ogc:PropertyIsGreaterThanOrEqualTo><ogc:PropertyName>{escape(attr)}'
-                f'</ogc:PropertyName><ogc:Literal>{it.lower:.12g}</ogc:Literal></ogc:PropertyIsGreaterThanOrEqualTo>'
+                f'</ogc:PropertyName><ogc:Literal>{it.lower!r}</ogc:Literal></ogc:PropertyIsGreaterThanOrEqualTo>'
                 f'<ogc:PropertyIsLessThanOrEqualTo><ogc:PropertyName>{escape(attr)}</ogc:PropertyName>'
-                f'<ogc:Literal>{it.upper:.12g}</ogc:Literal></ogc:PropertyIsLessThanOrEqualTo></ogc:And></ogc:Filter>')
+                f'<ogc:Literal>{it.upper!r}</ogc:Literal></ogc:PropertyIsLessThanOrEqualTo></ogc:And></ogc:Filter>')
     return ""
 
 
