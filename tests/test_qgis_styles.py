@@ -212,3 +212,46 @@ def test_qgis_reads_the_sld(built_gpkg, tmp_path):
         assert rules[value]["symbol"]["color"] == color.lower()
         assert rules[value]["filter"] == f"type = '{value}'"
     assert rules[symbols.OTHER_LABEL]["filter"].startswith("type IS NULL OR")
+
+
+def test_mixed_geometry_layer_gets_aliases_only():
+    """A definition with several geometry types (an agency's own) still writes: QML with
+    aliases, no renderer, no SLD; the project and QGIS then use QGIS' default symbol."""
+    from dataclasses import replace
+    from mbm_sig.qgis.styles import style_documents
+    ld = replace(load_layers()["cavaliers"], geometry="Geometry")
+    q, s, t = style_documents(ld)
+    assert "<aliases>" in q and "renderer-v2" not in q and s is None and t is None
+
+
+@pytest.mark.postgis
+def test_role_without_create_still_writes_data(built_gpkg):
+    """A role that may not create layer_styles (PostgreSQL 15: no CREATE on public) writes
+    its layers; QGIS styles are skipped with a warning."""
+    from conftest import _drop_pg_database, _new_pg_database
+    from mbm_sig.catalogue import Catalogue
+    import sqlalchemy as sa
+    url = _new_pg_database()
+    admin = Catalogue.open(url)
+    try:
+        with admin.backend.engine.begin() as con:
+            con.execute(sa.text("DROP ROLE IF EXISTS mbm_writer"))
+            con.execute(sa.text("CREATE ROLE mbm_writer LOGIN"))
+            con.execute(sa.text("CREATE SCHEMA mbm AUTHORIZATION mbm_writer"))
+            con.execute(sa.text("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
+            db = sa.engine.make_url(url).database
+            con.execute(sa.text(f'GRANT CREATE ON DATABASE "{db}" TO mbm_writer'))
+        u = sa.engine.make_url(url).set(username="mbm_writer")
+        cat = Catalogue.open(u.render_as_string(hide_password=False))
+        with pytest.warns(RuntimeWarning, match="QGIS styles not written"):
+            cat.write("puits", built_gpkg.read("puits"))
+        assert len(cat.read("puits")) == 636
+        cat.backend.dispose()
+    finally:
+        admin.backend.dispose()
+        _drop_pg_database(url)
+        eng = sa.create_engine(url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/postgres",
+                               isolation_level="AUTOCOMMIT")
+        with eng.connect() as con:
+            con.execute(sa.text("DROP ROLE IF EXISTS mbm_writer"))
+        eng.dispose()

@@ -56,7 +56,8 @@ def _now() -> str:
 def style_documents(ld) -> tuple[str, str | None, str | None]:
     """(QML, SLD or None, layer_styles.type or None) of a layer's default style."""
     from mbm_sig.qgis import symbols
-    if not ld.has_geometry:
+    if not ld.has_geometry or ld.geometry not in symbols.GEOMETRY_KIND:
+        # no geometry, or several types (one QGIS symbol type per layer): aliases only
         return symbols.qml(ld), None, None
     st = symbols.layer_style(ld)
     return symbols.qml(ld, st), symbols.sld(ld, st), symbols.GEOMETRY_TYPE_NAME[st.geometry]
@@ -158,6 +159,19 @@ def write_postgis_styles(con, schema: str, names, defs=None) -> list[str]:
     todo = [n for n in names if n in defs and n not in SKIP]
     if not todo:
         return []
+    try:
+        with con.begin_nested():        # a role that may not create the table still writes its data
+            return _write_postgis_styles(con, schema, todo, defs)
+    except sa.exc.DBAPIError as exc:
+        import warnings
+        warnings.warn(f"QGIS styles not written to PostGIS ({str(exc.orig).strip().splitlines()[0]})",
+                      RuntimeWarning, stacklevel=2)
+        return []
+
+
+def _write_postgis_styles(con, schema: str, todo, defs) -> list[str]:
+    import sqlalchemy as sa
+    from mbm_sig.catalogue.postgis import q
     where = qgis_style_schema(con)
     t = f"{q(where)}.{TABLE}"
     con.execute(sa.text(PG_DDL.format(t=t)))

@@ -348,7 +348,7 @@ def qml_body(ld, style: Style | None, opacity: float = 1.0) -> str:
 
 def qml(ld, style: Style | None = None, version: str = "3.22.0") -> str:
     """A complete QML style document of a layer (default: its YAML style)."""
-    if style is None and ld.has_geometry:
+    if style is None and ld.geometry in GEOMETRY_KIND:
         style = layer_style(ld)
     return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
             f'<qgis version="{version}" styleCategories="AllStyleCategories" hasScaleBasedVisibilityFlag="0" '
