@@ -69,7 +69,7 @@ def recipe_paths() -> list[Path]:
 def drawing_order(defs: dict, recipes: list) -> list[str]:
     """Layers bottom to top: a layer drawn under another in some recipe stays under it
     (a topological merge of the recipes' stacks); ties and layers used by no recipe by
-    geometry (polygons, lines, points) and definition order."""
+    geometry (filled polygons, outlines, lines, points) and definition order."""
     names = list(defs)
     before = {n: set() for n in names}             # n must be drawn after the layers in before[n]
     for doc in recipes:
@@ -78,11 +78,14 @@ def drawing_order(defs: dict, recipes: list) -> list[str]:
             for lower in stack[:i]:
                 if lower != upper and upper not in before[lower]:
                     before[upper].add(lower)
-    rank = {"fill": 0, "line": 1, "marker": 2}
+    rank = {"fill": 0, "line": 2, "marker": 3}
 
-    def key(n):
-        g = defs[n].geometry
-        return (rank.get(symbols.GEOMETRY_KIND.get(g), 3), names.index(n))
+    def key(n):            # filled polygons, outlines, lines, points, tables
+        kind = symbols.GEOMETRY_KIND.get(defs[n].geometry)
+        r = rank.get(kind, 4)
+        if kind == "fill" and str((defs[n].style or {}).get("fill", "")).lower() == "none":
+            r = 1
+        return (r, names.index(n))
     out, placed = [], set()
     while len(out) < len(names):
         ready = [n for n in names if n not in placed and before[n] <= placed]
