@@ -72,6 +72,12 @@ def test_project_opens_in_qgis_and_exports_atlas(built_gpkg, tmp_path):
     assert epci["page_names"] == [f["nom"] for f in _features(built_gpkg, sec.coverage, {})]
     sub = lay["atlas : patrimoine : patri_epci"]["labels"]
     assert any("aggregate(layer:='cites_minieres_" in t for t in sub)
+    # the arrondissement's communes only: the classed layer clipped to the page's feature,
+    # its labels restricted to the features of the page, as on the print sheet
+    assert lay[ATLAS]["maps"][0]["clipped_layers"] == ["sante_arrondissement__1__indicateurs_communes"]
+    lab = layers["sante_arrondissement__1__indicateurs_communes"]["labels"]
+    assert lab["field"] == 'CASE WHEN "arrondissement" = attribute(@atlas_feature, \'code\') THEN "nom" END'
+    assert lab["size"] == 5.5 and lab["halo"] and "population" in lab["priority"]
     assert info["export"]["result"] == 0
     pages = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout
     assert "Pages:           4" in pages

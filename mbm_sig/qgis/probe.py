@@ -21,7 +21,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from qgis.core import (QgsApplication, QgsLayoutExporter, QgsProject, QgsVectorLayer,  # noqa: E402
                        QgsPrintLayout, QgsLayoutItemMap, QgsLayoutItemLegend, QgsLayoutItemScaleBar,
-                       QgsLayoutItemLabel, QgsLayoutItemPicture)
+                       QgsLayoutItemLabel, QgsLayoutItemPicture, QgsPalLayerSettings)
 
 
 def color(c):
@@ -77,7 +77,16 @@ def layer_info(layer, load_default=True):
         "abstract": layer.metadata().abstract() or layer.abstract(),
         "opacity": layer.opacity(),
         "subset": layer.subsetString(),
+        "labels": None,
     })
+    if layer.labelsEnabled() and layer.labeling() is not None:
+        ls = layer.labeling().settings()
+        fmt = ls.format()
+        out["labels"] = {"field": ls.fieldName, "expression": bool(ls.isExpression),
+                         "size": fmt.size(), "color": fmt.color().name(), "bold": fmt.font().bold(),
+                         "halo": fmt.buffer().enabled(), "placement": int(ls.placement),
+                         "max_labels": ls.maxNumLabels if ls.limitNumLabels else None,
+                         "priority": ls.dataDefinedProperties().property(QgsPalLayerSettings.Priority).expressionString()}
     return out
 
 
@@ -145,6 +154,8 @@ def probe_project(path, layout_name=None, pdf=None, png_dir=None):
         atlas = layout.atlas()
         info = {"items": kinds, "labels": labels, "pages": layout.pageCollection().pageCount(),
                 "maps": [{"theme": m.followVisibilityPreset() and m.followVisibilityPresetName(),
+                          "clipped_layers": [x.id() for x in m.atlasClippingSettings().layersToClip()]
+                          if m.atlasClippingSettings().enabled() else [],
                           "atlas_driven": m.atlasDriven(), "extent": [m.extent().xMinimum(), m.extent().yMinimum(),
                                                                       m.extent().xMaximum(), m.extent().yMaximum()]}
                          for m in maps],

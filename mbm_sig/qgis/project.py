@@ -155,12 +155,58 @@ def _metadata_xml(ld, sources) -> str:
             f'<history>{escape("; ".join(sources))}</history></resourceMetadata>')
 
 
+def labeling_xml(lab: dict, ld, on_points: bool) -> str:
+    """A recipe's ``labels`` as QGIS simple labeling: field (or, with ``where``, an
+    expression), size, colour, weight, white halo, placement (around points, centred on
+    polygons), label priority from the ``priority`` field, at most ``max_labels``."""
+    from mbm_sig.qgis.symbols import rgba
+    var = lab["var"]
+    cond = " AND ".join(c for c in (where_expression(lab.get("where"), ld), lab.get("condition", "")) if c)
+    if cond:
+        field, is_expr = f'CASE WHEN {cond} THEN "{var}" END', 1
+    else:
+        field, is_expr = var, 0
+    halo = lab.get("halo", True)
+    dd = ""
+    if lab.get("priority"):
+        pr = f'"{lab["priority"]}"'
+        expr = f"scale_linear({pr}, minimum({pr}), maximum({pr}), 0, 10)"
+        dd = ('<dd_properties><Option type="Map"><Option type="QString" name="name" value=""/>'
+              '<Option type="Map" name="properties"><Option type="Map" name="Priority">'
+              '<Option type="bool" name="active" value="true"/>'
+              f'<Option type="QString" name="expression" value={quoteattr(expr)}/>'
+              '<Option type="int" name="type" value="3"/></Option></Option>'
+              '<Option type="QString" name="type" value="collection"/></Option></dd_properties>')
+    placement = lab.get("placement") or ("around" if on_points else "center")
+    n = lab.get("max_labels")
+    return ('<labeling type="simple"><settings calloutType="simple">'
+            f'<text-style fieldName={quoteattr(field)} isExpression="{is_expr}" fontFamily="DejaVu Sans" '
+            f'fontSize="{float(lab.get("size", 6)):g}" fontSizeUnit="Point" '
+            f'fontWeight="{75 if lab.get("weight") == "bold" else 50}" fontItalic="0" '
+            f'textColor="{rgba(lab.get("color", "#1a1a1a"))}" textOpacity="1" namedStyle="" multilineHeight="1" '
+            'blendMode="0" capitalization="0" allowHtml="0" fontLetterSpacing="0" fontWordSpacing="0" '
+            'fontStrikeout="0" fontUnderline="0" fontKerning="1" textOrientation="horizontal">'
+            f'<text-buffer bufferDraw="{1 if halo else 0}" bufferSize="0.5" bufferSizeUnits="MM" '
+            'bufferColor="255,255,255,255" bufferOpacity="0.85" bufferJoinStyle="128" bufferNoFill="1" '
+            'bufferBlendMode="0"/><text-mask maskEnabled="0"/><background shapeDraw="0"/><shadow shadowDraw="0"/>'
+            '</text-style><text-format wrapChar="" multilineAlign="3" placeDirectionSymbol="0" formatNumbers="0"/>'
+            f'<placement placement="{6 if placement == "around" else 1}" dist="{0.8 if placement == "around" else 0}" '
+            'distUnits="MM" offsetType="0" quadOffset="4" priority="5" centroidInside="1" centroidWhole="0" '
+            'fitInPolygonOnly="0" overrunDistance="0" placementFlags="10" '
+            'predefinedPositionOrder="TR,TL,BR,BL,R,L,TSR,BSR"/>'
+            f'<rendering obstacle="1" obstacleType="1" obstacleFactor="1" displayAll="0" '
+            f'limitNumLabels="{1 if n else 0}" maxNumLabels="{int(n or 2000)}" minFeatureSize="0" '
+            'scaleVisibility="0" upsidedownLabels="0" mergeLines="0" labelPerPart="0" drawLabels="1" '
+            f'zIndex="0" fontLimitPixelSize="0"/>{dd}</settings></labeling>')
+
+
 def maplayer_xml(lid, ld, src: Source, style, name: str | None = None, subset: str = "",
-                 sources=(), joins: str = "") -> str:
+                 sources=(), joins: str = "", labeling: str = "") -> str:
     geom = ""
     if ld.has_geometry and style is not None:
         geom = f' geometry="{GEOM_NAME[style.layer_geometry or style.geometry]}" wkbType="{WKB.get(ld.geometry, ld.geometry)}"'
     return (f'<maplayer type="vector"{geom} hasScaleBasedVisibilityFlag="0" minScale="100000000" maxScale="0" '
+            f'labelsEnabled="{1 if labeling else 0}" '
             f'readOnly="0" refreshOnNotifyEnabled="0" autoRefreshEnabled="0" styleCategories="AllStyleCategories">'
             f"<id>{lid}</id><datasource>{escape(src.uri(ld, subset))}</datasource>"
             f"<keywordList><value>{escape(ld.theme)}</value></keywordList>"
@@ -169,7 +215,7 @@ def maplayer_xml(lid, ld, src: Source, style, name: str | None = None, subset: s
             f"<srs>{CRS}</srs>{_metadata_xml(ld, sources)}"
             f'<provider encoding="UTF-8">{src.provider}</provider>'
             f'<vectorjoins>{joins}</vectorjoins>'
-            f"{symbols.qml_body(ld, style)}</maplayer>")
+            f"{symbols.qml_body(ld, style)}{labeling}</maplayer>")
 
 
 # ---------------------------------------------------------------------------- recipes
@@ -241,18 +287,6 @@ def _count_expression(spec: dict, defs) -> str:
             f"filter:={filt})")
 
 
-class RecipeLayers:
-    """The layers of one recipe as QGIS layers styled like the sheet (classes and colours
-    computed by the map code itself), and the layout made from the recipe."""
-
-    def __init__(self, cat, path: Path, params: dict | None = None, drop_template_where: bool = False):
-        from mbm_sig.maps.recipe import build_map, load_recipe
-        self.path = path
-        self.recipe = load_recipe(path, params)
-        self.map, self.used = build_map(self.recipe, cat)
-        self.name = path.stem
-
-
 # ---------------------------------------------------------------------------- layout XML
 
 def _item(kind: int, uid: str, ident: str, x, y, w, h, extra_attrs: str = "", inner: str = "", z: int = 1,
@@ -280,7 +314,7 @@ def _label(uid, ident, text, x, y, w, h, size, bold=False, halign=1, z=5) -> str
 
 
 def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str, credits: str,
-               theme: str | None, extent, atlas: dict | None = None, legend_layers=()) -> str:
+               theme: str | None, extent, atlas: dict | None = None, legend_layers=(), clip_layers=()) -> str:
     w, h = PAGES.get(page, PAGES["A4"])
     if landscape:
         w, h = h, w
@@ -303,6 +337,10 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
                    'followPreset="false" followPresetName=""')
     atlas_map = ('<AtlasMap atlasDriven="1" scalingMode="2" margin="0.08"/>' if atlas else
                  '<AtlasMap atlasDriven="0" scalingMode="2" margin="0.1"/>')
+    if atlas and clip_layers:      # the sheet's filtered layers: only inside the page's feature
+        atlas_map += ('<atlasClippingSettings enabled="1" forceLabelsInside="0" clippingType="1" restrictLayers="1">'
+                      '<layersToClip>' + "".join(f'<Layer name={quoteattr(n)} source="" provider="">{i}</Layer>'
+                                                 for i, n in clip_layers) + '</layersToClip></atlasClippingSettings>')
     items = [
         f'<PageCollection><symbol type="fill" name="" alpha="1" clip_to_extent="1" force_rhr="0">'
         f'<layer class="SimpleFill" enabled="1" locked="0" pass="0"><prop k="color" v="255,255,255,255"/>'
@@ -316,7 +354,7 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
         _label(_uid(name, "title"), "Titre", title, margin, margin, w - 2 * margin, 13, 14, bold=True),
         _label(_uid(name, "subtitle"), "Sous-titre", subtitle, margin, margin + 14, w - 2 * margin, 10, 9),
         _item(LEGEND, _uid(name, "legend"), "Légende", w - margin - legend_w, my, legend_w, mh - credits_h - 2,
-              f'map_uuid="{map_uid}" title="Légende" legendFilterByMap="1" legendFilterByAtlas="{1 if atlas else 0}" '
+              f'map_uuid="{map_uid}" title="Légende" legendFilterByMap="0" legendFilterByAtlas="0" '
               'resizeToContents="1" columnCount="1" splitLayer="0" equalColWidth="0" symbolWidth="7" '
               'symbolHeight="4" wmsLegendWidth="50" wmsLegendHeight="25" wrapChar="" fontColor="#000000" '
               'rasterBorder="1" rasterBorderColor="0,0,0,255" rasterBorderWidth="0"',
@@ -430,8 +468,12 @@ def build_project(cat, out: Path) -> dict:
         try:
             from mbm_sig.maps.recipe import build_map, load_recipe
             r = load_recipe(p, params)
-            if cov:     # an atlas map shows every feature; its classes span the whole coverage
-                for spec, raw in zip(r.doc.get("layers", []), doc.get("layers", [])):
+            atlas_where = {}
+            if cov:     # an atlas map: its classes span the whole coverage, each page is clipped
+                for i, (spec, raw) in enumerate(zip(r.doc.get("layers", []), doc.get("layers", []))):
+                    tw = {k: v for k, v in (raw.get("where") or {}).items() if "{" in str(v)}
+                    if tw:
+                        atlas_where[i] = tw
                     w = {k: v for k, v in (spec.get("where") or {}).items()
                          if "{" not in str((raw.get("where") or {}).get(k, ""))}
                     if w:
@@ -445,9 +487,9 @@ def build_project(cat, out: Path) -> dict:
         d = r.doc
         theme = f"carte : {p.stem}"
         visible = [s["layer"] for s in d.get("layers", []) if s["layer"] in present]
-        ids = _recipe_layers(p.stem, d, m, defs, present, src, cat, layers_xml)
+        ids = _recipe_layers(p.stem, d, m, defs, present, src, cat, layers_xml, atlas_where)
         recipe_groups.append((p.stem, str(doc.get("title", p.stem)).replace("{", "").replace("}", ""), ids))
-        themes.append((theme, [i for i, _, _ in ids]))
+        themes.append((theme, [i for i, *_ in ids]))
         extent = m._extent or _bounds(cat, visible)
         cred = ["Sources : " + " ; ".join(dict.fromkeys(s.credit() for n in dict.fromkeys(used_layers)
                                                          if n in defs for s in cat.sources_for(n)))]
@@ -456,6 +498,11 @@ def build_project(cat, out: Path) -> dict:
                     "carte éditée dans QGIS depuis mbm-sig")
         landscape = d.get("orientation") == "landscape" or (
             d.get("orientation") == "auto" and (extent[2] - extent[0]) > (extent[3] - extent[1]))
+        if cov and d.get("orientation") == "auto":
+            # one orientation for every page of a QGIS atlas: that of most coverage features
+            import numpy as np
+            b = shapely_bounds(feats)
+            landscape = bool(np.median((b[:, 2] - b[:, 0]) / np.maximum(b[:, 3] - b[:, 1], 1e-9)) > 1)
         atlas = None
         title, subtitle = str(d.get("title", p.stem)), str(d.get("subtitle", ""))
         if cov:
@@ -484,7 +531,8 @@ def build_project(cat, out: Path) -> dict:
         name = f"atlas : {cov[0]} : {p.stem}" if cov else p.stem
         layouts.append(layout_xml(name, d.get("page", "A4"), landscape, title, subtitle, "\n".join(cred),
                                   theme, extent, atlas,
-                                  legend_layers=[(i, n) for i, n, shown in reversed(ids) if shown]))
+                                  legend_layers=[(i, n) for i, n, shown, _ in reversed(ids) if shown],
+                                  clip_layers=[(i, n) for i, n, _, clip in ids if clip]))
 
     tree = []
     for th in sorted(tree_groups, key=lambda t: (THEME_ORDER.index(t) if t in THEME_ORDER else 99, t)):
@@ -500,12 +548,12 @@ def build_project(cat, out: Path) -> dict:
     for stem, rtitle, ids in recipe_groups:
         kids = "".join(f'<layer-tree-layer id="{i}" name={quoteattr(nm)} source="" providerKey="{src.provider}" '
                        'checked="Qt::Unchecked" expanded="0" legend_exp=""><customproperties><Option/>'
-                       '</customproperties></layer-tree-layer>' for i, nm, _ in reversed(ids))
+                       '</customproperties></layer-tree-layer>' for i, nm, *_ in reversed(ids))
         sub.append(f'<layer-tree-group name={quoteattr(stem + " — " + rtitle)} checked="Qt::Checked" expanded="0">'
                    f'<customproperties><Option/></customproperties>{kids}</layer-tree-group>')
     tree.append('<layer-tree-group name="cartes des recettes (styles des planches)" checked="Qt::Checked" '
                 f'expanded="0"><customproperties><Option/></customproperties>{"".join(sub)}</layer-tree-group>')
-    recipe_ids = [i for _, _, ids in recipe_groups for i, _, _ in reversed(ids)]
+    recipe_ids = [i for _, _, ids in recipe_groups for i, *_ in reversed(ids)]
     custom = "".join(f'<item>{i}</item>' for i in recipe_ids + [layer_id(n) for n in reversed(order)])
     presets = "".join(
         f'<visibility-preset name={quoteattr(t)} has-expanded-info="1" has-checked-group-info="0">'
@@ -543,10 +591,24 @@ def build_project(cat, out: Path) -> dict:
     return {"path": out, "layers": order, "layouts": len(layouts), "atlases": atlases, "skipped": skipped}
 
 
-def _recipe_layers(stem, d, m, defs, present, src, cat, layers_xml) -> list[tuple[str, str]]:
+def atlas_condition(where: dict) -> str:
+    """A templated ``where`` ({"arrondissement": "{code}"}) as a condition on the atlas
+    feature: "arrondissement" = attribute(@atlas_feature, 'code')."""
+    parts = []
+    for f, v in where.items():
+        rhs = re.sub(r"\{([A-Za-z_]\w*)\}", lambda m: f"' || attribute(@atlas_feature, '{m.group(1)}') || '", str(v))
+        rhs = f"'{rhs}'".replace("'' || ", "").replace(" || ''", "")
+        parts.append(f'"{f}" = {rhs}')
+    return " AND ".join(parts)
+
+
+def _recipe_layers(stem, d, m, defs, present, src, cat, layers_xml, atlas_where=None) -> list[tuple]:
     """Project layers of one recipe, styled as its sheet (the sheet's own classes, breaks,
     categories and colours: ``m`` is the recipe's :class:`~mbm_sig.maps.sheet.Map`);
-    returns (layer id, name) bottom to top."""
+    returns (layer id, name, in the legend, clipped to the atlas feature) bottom to top.
+    ``atlas_where``: per layer index, the templated filter of an atlas sheet (the layer is
+    clipped to the atlas feature, its labels restricted to the matching features)."""
+    atlas_where = atlas_where or {}
     out = []
     pending = list(m._layers)
     for i, spec in enumerate(d.get("layers", [])):
@@ -573,10 +635,15 @@ def _recipe_layers(stem, d, m, defs, present, src, cat, layers_xml) -> list[tupl
                          'hasCustomPrefix="1" customPrefix=""/>')
         lid = f"{stem}__{i}__{n}"
         name = spec.get("legend_title") or spec.get("legend_label") or ld.title
+        lab = spec.get("labels")
+        if lab and i in atlas_where:
+            lab = {**lab, "condition": atlas_condition(atlas_where[i])}
+        on_points = spec.get("type") == "symbols" or ld.geometry.endswith("Point")
         layers_xml.append(maplayer_xml(lid, ld, src, style, name=name,
                                        subset=where_expression(spec.get("where"), ld),
-                                       sources=[s.credit() for s in cat.sources_for(n)], joins=joins))
-        out.append((lid, name, bool(L.legend)))
+                                       sources=[s.credit() for s in cat.sources_for(n)], joins=joins,
+                                       labeling=labeling_xml(lab, ld, on_points) if lab else ""))
+        out.append((lid, name, bool(L.legend), i in atlas_where))
     return out
 
 
@@ -590,6 +657,11 @@ def _pattern_expression(text: str) -> str:
         m = re.fullmatch(r"\{([A-Za-z_]\w*)\}", p)
         out.append(f'coalesce(to_string("{m.group(1)}"), \'\')' if m else "'" + p.replace("'", "''") + "'")
     return " || ".join(out) or "''"
+
+
+def shapely_bounds(frame):
+    import shapely
+    return shapely.bounds(frame.geometry.values)
 
 
 def _bounds(cat, names):
