@@ -57,7 +57,8 @@ def test_project_opens_in_qgis_and_exports_atlas(built_gpkg, tmp_path):
     lay = info["layouts"]
     assert len(lay) == res["layouts"] >= 20
     sheet = lay["densite_bassin"]
-    assert sheet["items"] == {"map": 1, "legend": 1, "scalebar": 1, "picture": 1, "label": 3}
+    assert sheet["items"] == {"map": 2, "legend": 1, "scalebar": 1, "picture": 1, "label": 3}   # map + inset
+    assert sheet["maps"][1]["theme"] == "encart : departements / bassin_minier"
     assert sheet["maps"][0]["theme"] == "carte : densite_bassin"
     a = lay[ATLAS]["atlas"]
     assert a["coverage"] == "Arrondissements du Nord et du Pas-de-Calais"

@@ -314,7 +314,8 @@ def _label(uid, ident, text, x, y, w, h, size, bold=False, halign=1, z=5) -> str
 
 
 def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str, credits: str,
-               theme: str | None, extent, atlas: dict | None = None, legend_layers=(), clip_layers=()) -> str:
+               theme: str | None, extent, atlas: dict | None = None, legend_layers=(), clip_layers=(),
+               inset: tuple | None = None) -> str:
     w, h = PAGES.get(page, PAGES["A4"])
     if landscape:
         w, h = h, w
@@ -388,6 +389,20 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
         _label(_uid(name, "credits"), "Crédits", credits, w - margin - legend_w, my + mh - credits_h, legend_w,
                credits_h, 5.5),
     ]
+    if inset:         # locator map: the départements, the context and the sheet's frame
+        inset_theme, inset_extent = inset
+        iw = ih = 38 if w < 300 else 50
+        ix, iy = mx + mw - iw - 2, my + mh - ih - 2
+        ie = _fit(inset_extent, iw / ih, 0.08)
+        frame = symbols.symbol_qml(symbols.Symbol("fill", fill=None, edge="#c0392b", width_mm=0.35), "")
+        items.append(_item(MAP, _uid(name, "inset"), "Encart", ix, iy, iw, ih,
+                           f'keepLayerSet="false" drawCanvasItems="false" mapRotation="0" labelMargin="0,mm" '
+                           f'isTemporal="0" mapFlags="0" followPreset="true" followPresetName={quoteattr(inset_theme)}',
+                           f'<Extent xmin="{ie[0]:.2f}" ymin="{ie[1]:.2f}" xmax="{ie[2]:.2f}" ymax="{ie[3]:.2f}"/>'
+                           f'<LayerSet/><crs>{CRS}</crs><AtlasMap atlasDriven="0" scalingMode="2" margin="0.1"/>'
+                           f'<ComposerMapOverview frameMap="{map_uid}" inverted="0" centered="0" blendMode="0" '
+                           f'uuid="{_uid(name, "overview")}" show="1" position="3" name="Emprise de la carte">'
+                           f'{frame}</ComposerMapOverview><labelBlockingItems/>', z=6, frame=True, background=True))
     atlas_xml = '<Atlas enabled="0" hideCoverage="0" filenamePattern="\'output_\'||@atlas_featurenumber" ' \
                 'coverageLayer="" sortFeatures="0" filterFeatures="0"/>'
     if atlas:
@@ -434,7 +449,7 @@ def build_project(cat, out: Path) -> dict:
         tree_groups.setdefault(ld.theme, []).append(n)
 
     # map themes and layouts, one per recipe that renders with the catalogue's data
-    themes, layouts, skipped, atlases, recipe_groups = [], [], [], [], []
+    themes, layouts, skipped, atlases, recipe_groups, inset_groups = [], [], [], [], [], {}
     coverage = {}
     for atlas_path in sorted(ATLASES_DIR.glob("*.yaml")):
         a = load_atlas(atlas_path)
@@ -529,10 +544,17 @@ def build_project(cat, out: Path) -> dict:
                      "file_name": _pattern_expression(fname or f"{p.stem}-{{{cld.key}}}")}
             atlases.append(f"atlas : {aname} : {p.stem}")
         name = f"atlas : {cov[0]} : {p.stem}" if cov else p.stem
+        ins = d.get("inset", True)
+        inset = None
+        if ins:
+            ins = {"layer": "departements", "context": "bassin_minier"} if ins is True else dict(ins)
+            if ins.get("layer") in present:
+                inset = _inset_layers(ins["layer"], ins.get("context"), defs, present, src, cat, layers_xml,
+                                      themes, inset_groups)
         layouts.append(layout_xml(name, d.get("page", "A4"), landscape, title, subtitle, "\n".join(cred),
                                   theme, extent, atlas,
                                   legend_layers=[(i, n) for i, n, shown, _ in reversed(ids) if shown],
-                                  clip_layers=[(i, n) for i, n, _, clip in ids if clip]))
+                                  clip_layers=[(i, n) for i, n, _, clip in ids if clip], inset=inset))
 
     tree = []
     for th in sorted(tree_groups, key=lambda t: (THEME_ORDER.index(t) if t in THEME_ORDER else 99, t)):
@@ -551,9 +573,17 @@ def build_project(cat, out: Path) -> dict:
                        '</customproperties></layer-tree-layer>' for i, nm, *_ in reversed(ids))
         sub.append(f'<layer-tree-group name={quoteattr(stem + " — " + rtitle)} checked="Qt::Checked" expanded="0">'
                    f'<customproperties><Option/></customproperties>{kids}</layer-tree-group>')
+    for theme, ids, _ in inset_groups.values():
+        sub.append(f'<layer-tree-group name={quoteattr(theme)} checked="Qt::Checked" expanded="0">'
+                   '<customproperties><Option/></customproperties>'
+                   + "".join(f'<layer-tree-layer id="{i}" name={quoteattr(nm)} source="" providerKey="{src.provider}" '
+                             'checked="Qt::Unchecked" expanded="0" legend_exp=""><customproperties><Option/>'
+                             '</customproperties></layer-tree-layer>' for i, nm in reversed(ids))
+                   + '</layer-tree-group>')
     tree.append('<layer-tree-group name="cartes des recettes (styles des planches)" checked="Qt::Checked" '
                 f'expanded="0"><customproperties><Option/></customproperties>{"".join(sub)}</layer-tree-group>')
     recipe_ids = [i for _, _, ids in recipe_groups for i, *_ in reversed(ids)]
+    recipe_ids += [i for _, ids, _ in inset_groups.values() for i, _ in reversed(ids)]
     custom = "".join(f'<item>{i}</item>' for i in recipe_ids + [layer_id(n) for n in reversed(order)])
     presets = "".join(
         f'<visibility-preset name={quoteattr(t)} has-expanded-info="1" has-checked-group-info="0">'
@@ -589,6 +619,33 @@ def build_project(cat, out: Path) -> dict:
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
                 z.writestr(out.stem + ".qgs", xml.encode("utf-8"))
     return {"path": out, "layers": order, "layouts": len(layouts), "atlases": atlases, "skipped": skipped}
+
+
+def _inset_layers(layer, context, defs, present, src, cat, layers_xml, themes, groups):
+    """The locator map's layers (drawn like the sheets' inset: grey départements, the
+    context as a red dashed outline) and their map theme, made once per (layer, context);
+    returns (theme, extent)."""
+    key = (layer, context if context in present else None)
+    if key not in groups:
+        ld = defs[layer]
+        lid = f"encart__{layer}"
+        st = symbols.Style("single", "fill", [symbols.Item(symbols.Symbol(
+            "fill", fill="#e5e5e5", edge="#7f7f7f", width_mm=round(0.4 * symbols.PT_MM, 4)))])
+        layers_xml.append(maplayer_xml(lid, ld, src, st, name=f"Encart : {ld.title}"))
+        ids = [(lid, f"Encart : {ld.title}")]
+        if key[1]:
+            cd = defs[key[1]]
+            kind = symbols.geometry_kind(cd.geometry)
+            cid = f"encart__{layer}__{key[1]}"
+            cst = symbols.Style("single", kind, [symbols.Item(symbols.Symbol(
+                kind, fill=None, edge="#b2182b", width_mm=round(0.5 * symbols.PT_MM, 4), dash="dash"))])
+            layers_xml.append(maplayer_xml(cid, cd, src, cst, name=f"Encart : {cd.title}"))
+            ids.append((cid, f"Encart : {cd.title}"))
+        theme = f"encart : {layer}" + (f" / {key[1]}" if key[1] else "")
+        themes.append((theme, [i for i, _ in ids]))
+        groups[key] = (theme, ids, tuple(float(v) for v in cat.read(layer).total_bounds))
+    theme, _, extent = groups[key]
+    return theme, extent
 
 
 def atlas_condition(where: dict) -> str:
@@ -657,6 +714,18 @@ def _pattern_expression(text: str) -> str:
         m = re.fullmatch(r"\{([A-Za-z_]\w*)\}", p)
         out.append(f'coalesce(to_string("{m.group(1)}"), \'\')' if m else "'" + p.replace("'", "''") + "'")
     return " || ".join(out) or "''"
+
+
+def _fit(b, aspect: float, margin: float):
+    """Extent ``b`` grown by ``margin`` and to the frame's aspect (width / height)."""
+    x0, y0, x1, y1 = b
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    w, h = (x1 - x0) * (1 + 2 * margin), (y1 - y0) * (1 + 2 * margin)
+    if w / h > aspect:
+        h = w / aspect
+    else:
+        w = h * aspect
+    return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
 
 
 def shapely_bounds(frame):
