@@ -255,3 +255,42 @@ def test_role_without_create_still_writes_data(built_gpkg):
         with eng.connect() as con:
             con.execute(sa.text("DROP ROLE IF EXISTS mbm_writer"))
         eng.dispose()
+
+
+@pytest.mark.postgis
+def test_role_named_like_the_schema_gets_styles_in_it(built_gpkg):
+    """Role «mbm» writing schema «mbm» (the README's setup): "$user" comes first in the
+    default search_path, so QGIS creates and reads layer_styles in mbm: so do we."""
+    from conftest import _drop_pg_database, _new_pg_database
+    from mbm_sig.catalogue import Catalogue
+    import sqlalchemy as sa
+    url = _new_pg_database()
+    admin = Catalogue.open(url)
+    root = url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + "/postgres"
+    try:
+        db = sa.engine.make_url(url).database
+        with admin.backend.engine.begin() as con:
+            con.execute(sa.text("DROP ROLE IF EXISTS mbm"))
+            con.execute(sa.text("CREATE ROLE mbm LOGIN"))
+            con.execute(sa.text(f'GRANT CREATE ON DATABASE "{db}" TO mbm'))
+            con.execute(sa.text("CREATE SCHEMA mbm AUTHORIZATION mbm"))
+        u = sa.engine.make_url(url).set(username="mbm")
+        cat = Catalogue.open(u.render_as_string(hide_password=False))
+        cat.write("puits", built_gpkg.read("puits"))
+        with cat.backend.engine.connect() as con:
+            where = con.execute(sa.text(
+                "SELECT table_schema FROM information_schema.tables WHERE table_name = 'layer_styles'")).scalars().all()
+        assert where == ["mbm"]
+        assert cat.layers().set_index("name").loc["puits", "count"] == 636     # not listed as a layer
+        assert "layer_styles" not in cat.backend.layer_names()
+        info, _ = probe("layers", f"postgres:dbname='{db}' host={u.host} port={u.port} user='mbm' key='id' "
+                                  "srid=2154 type=Point table=\"mbm\".\"puits\" (geom)")
+        check_layer(info[0], "puits")
+        cat.backend.dispose()
+    finally:
+        admin.backend.dispose()
+        _drop_pg_database(url)
+        eng = sa.create_engine(root, isolation_level="AUTOCOMMIT")
+        with eng.connect() as con:
+            con.execute(sa.text("DROP ROLE IF EXISTS mbm"))
+        eng.dispose()
