@@ -160,10 +160,20 @@ class Explore:
         return atomic_write_text(path, self.page)
 
 
-def explore(cat, name: str, where: dict | None = None, fields=None, simplify_m: float = 2.0, **read) -> Explore:
-    """The layer on an interactive map in its official style, with a popup of its fields
-    (titles from the layer definition), entirely offline."""
+def _geojson(frame, simplify_m: float) -> list:
+    import geopandas as gpd
     import shapely
+    geoms = shapely.simplify(frame.geometry.values, simplify_m) if simplify_m else frame.geometry.values
+    g = gpd.GeoSeries(geoms, crs=frame.crs).to_crs(4326).values
+    return [None if x is None or x.is_empty else json.loads(shapely.to_geojson(shapely.set_precision(x, 1e-6)))
+            for x in g]
+
+
+def explore(cat, name: str, where: dict | None = None, fields=None, simplify_m: float = 2.0,
+            context: str | None = None, **read) -> Explore:
+    """The layer on an interactive map in its official style, with a popup of its fields
+    (titles from the layer definition), entirely offline. ``context``: another layer drawn
+    underneath as grey outlines (e.g. ``"communes"``), for orientation without tiles."""
     ld = cat.layer_def(name)
     if not ld.has_geometry:
         raise ValueError(f"layer {name!r} has no geometry to map")
@@ -171,12 +181,9 @@ def explore(cat, name: str, where: dict | None = None, fields=None, simplify_m: 
     st = _style_of(ld)
     idx = _assign(st, df)
     keep = [f for f in ld.fields if f.name in df.columns and (fields is None or f.name in fields)]
-    geoms = shapely.simplify(df.geometry.values, simplify_m) if simplify_m else df.geometry.values
-    import geopandas as gpd
-    g4326 = gpd.GeoSeries(geoms, crs=df.crs).to_crs(4326)
     feats = []
-    for k, geom in enumerate(g4326.values):
-        if geom is None or geom.is_empty:
+    for k, geom in enumerate(_geojson(df, simplify_m)):
+        if geom is None:
             continue
         props = {"_s": int(idx[k])}
         for f in keep:
@@ -184,8 +191,13 @@ def explore(cat, name: str, where: dict | None = None, fields=None, simplify_m: 
             if v is None or v is pd.NA or (isinstance(v, float) and v != v):
                 continue
             props[f.name] = v.item() if hasattr(v, "item") else (v if isinstance(v, (int, float, bool)) else str(v))
-        feats.append({"type": "Feature", "geometry": json.loads(shapely.to_geojson(shapely.set_precision(geom, 1e-6))),
-                      "properties": props})
+        feats.append({"type": "Feature", "geometry": geom, "properties": props})
+    ctx = {"type": "FeatureCollection", "features": []}
+    if context:
+        cdef = cat.layer_def(context)
+        if cdef.has_geometry:
+            ctx["features"] = [{"type": "Feature", "geometry": g, "properties": {}}
+                               for g in _geojson(cat.read(context), max(simplify_m, 20.0)) if g is not None]
     styles = []
     for it in st.items:
         s = it.symbol
@@ -199,7 +211,7 @@ def explore(cat, name: str, where: dict | None = None, fields=None, simplify_m: 
     page = _PAGE.format(
         title=html.escape(ld.title), css=(LEAFLET_DIR / "leaflet.css").read_text(encoding="utf-8"),
         js=(LEAFLET_DIR / "leaflet.js").read_text(encoding="utf-8"),
-        data=_js(data), styles=_js(styles), titles=_js(titles), legend_title=_js(legend_title),
+        data=_js(data), context=_js(ctx), styles=_js(styles), titles=_js(titles), legend_title=_js(legend_title),
         layer_title=_js(ld.title), n=_num(len(feats)))
     return Explore(page, ld.title)
 
@@ -221,18 +233,21 @@ vertical-align:top}} .mbm-popup th{{text-align:left;font-weight:normal;color:#55
 <script>{js}</script>
 <script>
 (function () {{
-  var data = {data}, styles = {styles}, titles = {titles}, legendTitle = {legend_title};
+  var data = {data}, context = {context}, styles = {styles}, titles = {titles}, legendTitle = {legend_title};
   var map = L.map('map', {{preferCanvas: false, attributionControl: true}});
   map.attributionControl.setPrefix('Leaflet (hors ligne)');
   map.attributionControl.addAttribution({layer_title} + ' — {n} entités — mbm-sig');
+  L.geoJSON(context, {{interactive: false, style: {{color: '#b8b2a7', weight: 0.6, fill: true,
+    fillColor: '#ffffff', fillOpacity: 0.6}}}}).addTo(map);
+  function esc(t) {{ return String(t).replace(/[&<>"]/g, function (c) {{
+    return {{'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;'}}[c]; }}); }}
   function look(s) {{
     return {{color: s.color || s.fill || '#333', weight: s.weight, dashArray: s.dash, opacity: s.opacity,
       fill: !!s.fill, fillColor: s.fill, fillOpacity: s.fill ? s.opacity : 0}};
   }}
   function popup(p) {{
     var rows = Object.keys(titles).filter(function (k) {{ return p[k] !== undefined; }}).map(function (k) {{
-      var v = String(p[k]).replace(/[&<>]/g, function (c) {{ return {{'&': '&amp;', '<': '&lt;', '>': '&gt;'}}[c]; }});
-      return '<tr><th>' + titles[k] + '</th><td>' + v + '</td></tr>'; }});
+      return '<tr><th>' + esc(titles[k]) + '</th><td>' + esc(p[k]) + '</td></tr>'; }});
     return '<table class="mbm-popup">' + rows.join('') + '</table>';
   }}
   var layer = L.geoJSON(data, {{
@@ -250,8 +265,8 @@ vertical-align:top}} .mbm-popup th{{text-align:left;font-weight:normal;color:#55
     var legend = L.control({{position: 'topright'}});
     legend.onAdd = function () {{
       var d = L.DomUtil.create('div', 'mbm-legend');
-      d.innerHTML = '<b>' + legendTitle + '</b><br>' + styles.map(function (s) {{
-        return '<i style="background:' + (s.fill || 'transparent') + ';border-color:' + (s.color || s.fill) + '"></i>' + s.label;
+      d.innerHTML = '<b>' + esc(legendTitle) + '</b><br>' + styles.map(function (s) {{
+        return '<i style="background:' + (s.fill || 'transparent') + ';border-color:' + (s.color || s.fill) + '"></i>' + esc(s.label);
       }}).join('<br>');
       return d;
     }};

@@ -64,7 +64,7 @@ def test_plot_uses_official_style(built_gpkg):
 
 def test_explore_offline_in_chromium(built_gpkg, tmp_path):
     from test_web import HAVE_CHROMIUM, CHROMIUM, Chromium
-    ex = built_gpkg.explore("cites_minieres", fields=["nom", "type"])
+    ex = built_gpkg.explore("cites_minieres", fields=["nom", "type"], context="communes")
     assert "<iframe srcdoc=" in ex._repr_html_()
     assert "unpkg" not in ex.page and "cdn" not in ex.page.lower()
     path = ex.save(tmp_path / "cites.html")

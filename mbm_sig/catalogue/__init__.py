@@ -99,11 +99,12 @@ class Catalogue:
         return catalogue_html(self)
 
     # -- notebooks ------------------------------------------------------------------------
-    def explore(self, name: str, where: dict | None = None, fields=None, **read):
+    def explore(self, name: str, where: dict | None = None, fields=None, context: str | None = None, **read):
         """An offline interactive map of a layer in its official style (vendored Leaflet,
-        no network); shows in a notebook, ``.save("carte.html")`` writes it."""
+        no network), ``context`` (e.g. "communes") drawn underneath; shows in a notebook,
+        ``.save("carte.html")`` writes it."""
         from mbm_sig.notebook import explore
-        return explore(self, name, where=where, fields=fields, **read)
+        return explore(self, name, where=where, fields=fields, context=context, **read)
 
     def plot(self, name: str, ax=None, where: dict | None = None, legend: bool = True, **read):
         """A layer drawn with matplotlib in its official style; returns the Axes."""
