@@ -357,7 +357,7 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
         _item(LEGEND, _uid(name, "legend"), "Légende", w - margin - legend_w, my, legend_w, mh - credits_h - 2,
               f'map_uuid="{map_uid}" title="Légende" legendFilterByMap="0" legendFilterByAtlas="0" '
               'resizeToContents="1" columnCount="1" splitLayer="0" equalColWidth="0" symbolWidth="7" '
-              'symbolHeight="4" wmsLegendWidth="50" wmsLegendHeight="25" wrapChar="" fontColor="#000000" '
+              'symbolHeight="4" wmsLegendWidth="50" wmsLegendHeight="25" wrapChar="|" fontColor="#000000" '
               'rasterBorder="1" rasterBorderColor="0,0,0,255" rasterBorderWidth="0"',
               '<styles>' + "".join(
                   f'<style name="{k}" marginTop="{mt}" marginBottom="{mb}" marginLeft="{2 if k == "symbolLabel" else 0}" '
@@ -369,7 +369,9 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
               # the legend lists the sheet's layers, top first, without the project's groups
               '<layer-tree-group><customproperties><Option/></customproperties>'
               + "".join(f'<layer-tree-layer id="{i}" name={quoteattr(n)} source="" providerKey="" checked="Qt::Checked" '
-                        'expanded="1" legend_exp=""><customproperties><Option/></customproperties></layer-tree-layer>'
+                        'expanded="1" legend_exp=""><customproperties><Option type="Map">'
+                        f'<Option type="QString" name="legend/title-label" value={quoteattr(_wrap(n))}/></Option>'
+                        '</customproperties></layer-tree-layer>'
                         for i, n in legend_layers) + '</layer-tree-group>', z=3),
         _item(SCALEBAR, _uid(name, "scalebar"), "Échelle", mx + 4, my + mh - 14, 60, 10,
               f'mapUuid="{map_uid}" style="Single Box" units="km" unitType="km" unitLabel="km" mapUnitsPerScaleBarUnit="1000" '
@@ -692,6 +694,13 @@ def _recipe_layers(stem, d, m, defs, present, src, cat, layers_xml, atlas_where=
                          'hasCustomPrefix="1" customPrefix=""/>')
         lid = f"{stem}__{i}__{n}"
         name = spec.get("legend_title") or spec.get("legend_label") or ld.title
+        blocks = [b.title for b in L.legend if b.title]
+        if L.type == "prop_choro" and len(blocks) == 2:      # the colours' title, then the circles'
+            name = f"{blocks[1]} (cercles : {blocks[0]})"
+        elif L.type == "prop" and blocks:
+            name = f"{blocks[0]} (cercles proportionnels)"
+        elif L.type in ("choro", "typo", "symbols") and blocks:
+            name = blocks[0]
         lab = spec.get("labels")
         if lab and i in atlas_where:
             lab = {**lab, "condition": atlas_condition(atlas_where[i])}
@@ -714,6 +723,19 @@ def _pattern_expression(text: str) -> str:
         m = re.fullmatch(r"\{([A-Za-z_]\w*)\}", p)
         out.append(f'coalesce(to_string("{m.group(1)}"), \'\')' if m else "'" + p.replace("'", "''") + "'")
     return " || ".join(out) or "''"
+
+
+def _wrap(text: str, width: int = 40) -> str:
+    """Legend text broken into lines of about ``width`` characters ("|" is the legend's
+    line break)."""
+    lines, cur = [], ""
+    for word in str(text).split():
+        if cur and len(cur) + 1 + len(word) > width:
+            lines.append(cur)
+            cur = word
+        else:
+            cur = f"{cur} {word}" if cur else word
+    return "|".join(lines + [cur])
 
 
 def _fit(b, aspect: float, margin: float):

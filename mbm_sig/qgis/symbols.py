@@ -66,6 +66,8 @@ class Style:
     max_value: float | None = None
     max_size_mm: float | None = None
     size_attr: str | None = None
+    size_legend: list = field(default_factory=list)   # proportional: [(value, label)] of the size legend
+    size_legend_title: str = ""
     layer_geometry: str | None = None   # the layer's geometry kind when symbols differ (markers on polygons)
 
 
@@ -190,7 +192,7 @@ def _map_layer_style(L, kind, attr, attr2) -> Style:
         return Style("categorized", kind, items, attr=attr)
     if t in ("prop", "prop_choro"):
         vals = [abs(v) for v in L.values if v == v] if L.values is not None else []
-        vmax = max(vals) if vals else 1.0
+        vmax = float(max(vals)) if vals else 1.0
         rmax_pt = float(max(L.sizes)) if L.sizes is not None and len(L.sizes) and vmax else 18.0
         # sizes: radius in points for the maximum value -> diameter in mm
         rmax_pt = rmax_pt if rmax_pt > 0 else 18.0
@@ -205,6 +207,15 @@ def _map_layer_style(L, kind, attr, attr2) -> Style:
             s = Style("single", "marker", [Item(sym)])
         s.kind = "proportional"
         s.max_value, s.max_size_mm, s.size_attr = vmax, sym.size_mm, attr
+        # the sheet's size legend: the maximum, then round values (nested circles)
+        prop = next((b for b in L.legend if b.kind == "prop"), None)
+        if prop is not None:
+            from mbm_sig.maps.sheet import nice_values
+            s.size_legend = [(float(v), lab) for v, (lab, _) in zip(nice_values(vmax), prop.entries)]
+            s.size_legend_title = prop.title
+        # class and legend symbols at a readable size; the map's size comes from the data
+        for it in s.items:
+            it.symbol = replace(it.symbol, size_mm=3.5)
         if t == "prop":
             s.attr = attr
         return s
@@ -252,7 +263,22 @@ def symbol_layer_props(s: Symbol) -> tuple[str, dict]:
         "outline_width_unit": "MM", "joinstyle": "round", "offset": "0,0", "offset_unit": "MM"}
 
 
-def symbol_qml(s: Symbol, name: str, size_expression: str | None = None, on: str | None = None) -> str:
+def _size_property(expression: str, max_value: float, max_size: float) -> str:
+    """A data-defined marker size: area-proportional (size = max_size * sqrt(v / max_value)),
+    as QGIS' size assistant writes it, so that its size legend can draw the circles."""
+    return ('<Option type="Map" name="size"><Option type="bool" name="active" value="true"/>'
+            f'<Option type="QString" name="expression" value={quoteattr(expression)}/>'
+            '<Option type="Map" name="transformer"><Option type="Map" name="d">'
+            '<Option type="double" name="exponent" value="0.5"/>'
+            f'<Option type="double" name="maxSize" value="{max_size:g}"/>'
+            f'<Option type="double" name="maxValue" value="{float(max_value)!r}"/>'
+            '<Option type="double" name="minSize" value="0"/><Option type="double" name="minValue" value="0"/>'
+            '<Option type="double" name="nullSize" value="0"/><Option type="int" name="scaleType" value="1"/>'
+            '</Option><Option type="int" name="t" value="1"/></Option>'
+            '<Option type="int" name="type" value="3"/></Option>')
+
+
+def symbol_qml(s: Symbol, name: str, size_expression=None, on: str | None = None) -> str:
     """A ``<symbol>``; ``on="fill"`` puts a marker on each polygon's point on surface
     (QGIS centroid fill), as the sheets draw symbols and circles on polygons."""
     if on == "fill" and s.kind == "marker":
@@ -263,12 +289,9 @@ def symbol_qml(s: Symbol, name: str, size_expression: str | None = None, on: str
                 f'{inner}</layer></symbol>')
     cls, props = symbol_layer_props(s)
     ddp = ""
-    if size_expression:
+    if size_expression:       # (expression, max value, max size)
         ddp = ('<data_defined_properties><Option type="Map"><Option type="QString" name="name" value=""/>'
-               '<Option type="Map" name="properties"><Option type="Map" name="size">'
-               '<Option type="bool" name="active" value="true"/>'
-               f'<Option type="QString" name="expression" value={quoteattr(size_expression)}/>'
-               '<Option type="int" name="type" value="3"/></Option></Option>'
+               f'<Option type="Map" name="properties">{_size_property(*size_expression)}</Option>'
                '<Option type="QString" name="type" value="collection"/></Option></data_defined_properties>')
     return (f'<symbol type="{s.kind}" name={quoteattr(name)} alpha="{s.alpha:g}" clip_to_extent="1" force_rhr="0">'
             f'<layer class="{cls}" enabled="1" locked="0" pass="0">{_props(props)}{ddp}</layer></symbol>')
@@ -280,7 +303,10 @@ def renderer_qml(style: Style) -> str:
     if style.kind == "proportional":
         a = style.size_attr or style.attr
         expr = a if not a.isidentifier() else f'"{a}"'
-        size_expr = (f"{style.max_size_mm:g} * sqrt(abs(coalesce({expr}, 0)) / {style.max_value:.12g})")
+        # without a feature (legend swatches) a 3.5 mm symbol, else the area-proportional size
+        legend_value = style.max_value * (3.5 / style.max_size_mm) ** 2 if style.max_size_mm else 0
+        size_expr = (f"if($id IS NULL, {legend_value:.6g}, abs(coalesce({expr}, 0)))", style.max_value,
+                     style.max_size_mm)
     on = style.layer_geometry
     syms = "".join(symbol_qml(it.symbol, str(i), size_expr, on) for i, it in enumerate(style.items))
     head = 'symbollevels="0" forceraster="0" enableorderby="{}" referencescale="-1"'
@@ -291,9 +317,17 @@ def renderer_qml(style: Style) -> str:
         # big symbols first, small ones on top (as the sheets draw them)
         order_by = (f'<orderby><orderByClause asc="0" nullsFirst="0">abs(coalesce({escape(expr)}, 0))'
                     '</orderByClause></orderby>')
+    size_legend = ""
+    if style.kind == "proportional" and style.size_legend and style.layer_geometry in (None, "marker"):
+        # QGIS draws a size legend for marker symbols only (not for markers on polygons)
+        classes = "".join(f'<class size="{v!r}" label={quoteattr(lab)}/>' for v, lab in style.size_legend)
+        size_legend = (f'<data-defined-size-legend type="collapsed" valign="bottom" '
+                       f'title={quoteattr(style.size_legend_title)}>'
+                       '<text-style color="26,26,26,255" align="1"><font family="DejaVu Sans" weight="50" italic="0" '
+                       f'size="7"/></text-style><classes>{classes}</classes></data-defined-size-legend>')
     if style.kind == "single" or (style.kind == "proportional" and len(style.items) == 1):
         return (f'<renderer-v2 type="singleSymbol" {head.format(1 if order_by else 0)}>'
-                f'<symbols>{syms}</symbols>{order_by}</renderer-v2>')
+                f'<symbols>{syms}</symbols>{order_by}{size_legend}</renderer-v2>')
     if style.kind == "categorized":
         cats = "".join(f'<category render="true" symbol="{i}" value={quoteattr(str(it.value))} '
                        f'label={quoteattr(it.label)} type="string"/>' for i, it in enumerate(style.items))
@@ -310,7 +344,7 @@ def renderer_qml(style: Style) -> str:
             '<mode name="custom"/><classificationMethod id="Custom"><symmetricMode enabled="0" symmetrypoint="0" '
             'astride="0"/><labelFormat format="%1 – %2" labelprecision="4" trimtrailingzeroes="1"/>'
             f'<parameters><Option/></parameters><extraInformation><Option/></extraInformation></classificationMethod>'
-            f'{order_by}</renderer-v2>')
+            f'{order_by}{size_legend}</renderer-v2>')
 
 
 def field_config_qml(ld) -> str:
