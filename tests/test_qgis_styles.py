@@ -294,3 +294,29 @@ def test_role_named_like_the_schema_gets_styles_in_it(built_gpkg):
         with eng.connect() as con:
             con.execute(sa.text("DROP ROLE IF EXISTS mbm"))
         eng.dispose()
+
+
+def test_shapefile_and_geojson_exports_open_styled(built_gpkg, tmp_path):
+    """A Shapefile or GeoJSON export gets NAME.qml (QGIS' default style for a file) and
+    NAME.sld beside it: QGIS opens it with the print categories and colours."""
+    shp = built_gpkg.export("cites_minieres", tmp_path / "cites.shp")
+    gj = built_gpkg.export("puits", tmp_path / "puits.geojson")
+    assert (tmp_path / "cites.qml").is_file() and (tmp_path / "cites.sld").is_file()
+    assert (tmp_path / "puits.qml").is_file()
+    info, err = probe("layers", f"ogr:{shp}", f"ogr:{gj}")
+    cites, puits = info
+    assert cites["default_style"]["loaded"] and cites["renderer"]["type"] == "categorizedSymbol"
+    colors = load_layers()["cites_minieres"].style["categories"]["colors"]
+    assert {c["value"]: c["symbol"]["color"] for c in cites["renderer"]["categories"] if c["value"]} == \
+        {k: v.lower() for k, v in colors.items()}
+    assert puits["renderer"]["symbol"]["color"] == "#000000" and puits["aliases"]
+
+
+def test_export_never_overwrites_a_users_qml(built_gpkg, tmp_path):
+    mine = tmp_path / "cites.qml"
+    mine.write_text("<qgis>my own style</qgis>", encoding="utf-8")
+    with pytest.warns(RuntimeWarning, match="not an mbm-sig style"):
+        built_gpkg.export("cites_minieres", tmp_path / "cites.shp")
+    assert mine.read_text(encoding="utf-8") == "<qgis>my own style</qgis>"
+    built_gpkg.export("cites_minieres", tmp_path / "cites.shp")        # ours: replaced quietly
+    assert "style mbm-sig" in (tmp_path / "cites.sld").read_text(encoding="utf-8")

@@ -252,7 +252,6 @@ class Catalogue:
     def export(self, name: str, out: str | Path) -> Path:
         from mbm_sig.catalogue.readers import write_user_file
         path = write_user_file(self.read(name), Path(out), layer=name)
-        if Path(path).suffix.lower() == ".gpkg":     # QGIS default style, GeoPackage 1.2
-            from mbm_sig.qgis.styles import write_gpkg_styles
-            write_gpkg_styles(path, [name])
+        from mbm_sig.qgis.styles import write_export_style
+        write_export_style(path, self.layer_def(name))     # QGIS opens the export styled
         return path

@@ -24,6 +24,7 @@ from pathlib import Path
 
 
 STYLE_NAME = "mbm-sig"
+MARK = "style mbm-sig"       # marks the .qml/.sld files we write beside exports (ours to replace)
 GPKG_VERSION = 10200        # GeoPackage 1.2 (PRAGMA user_version)
 TABLE = "layer_styles"
 SKIP = {"mbm_imports", TABLE}
@@ -201,3 +202,30 @@ def GPKG_CREATE(path) -> dict:
     """pyogrio options for a GeoPackage write: a new file is GeoPackage 1.2, the version
     GDAL 3.6 (Debian 12's QGIS 3.22) reads without a warning (GDAL 3.12 writes 1.4)."""
     return {} if Path(path).exists() else {"dataset_options": {"VERSION": "1.2"}}
+
+
+def write_export_style(path: str | Path, ld) -> list[Path]:
+    """The QGIS default style of an exported layer: in a GeoPackage, its ``layer_styles``
+    table (and version 1.2); next to a Shapefile, GeoJSON or FlatGeobuf, ``NAME.qml`` (which
+    QGIS loads by itself when the file is opened) and ``NAME.sld``. Returns the files written."""
+    from mbm_sig.atomic import atomic_write_text
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".gpkg":
+        write_gpkg_styles(path, [ld.name])
+        return [path]
+    if suffix not in (".shp", ".geojson", ".json", ".fgb") or not ld.has_geometry:
+        return []
+    qml, sld, _ = style_documents(ld)
+    out = []
+    for ext, text in ((".qml", qml), (".sld", sld)):
+        target = path.with_suffix(ext)
+        if not text:
+            continue
+        if target.exists() and MARK not in target.read_text(encoding="utf-8", errors="replace")[:2000]:
+            import warnings     # a style the user made in QGIS: never overwritten
+            warnings.warn(f"{target} exists and is not an mbm-sig style: left as it is", RuntimeWarning,
+                          stacklevel=3)
+            continue
+        out.append(atomic_write_text(target, text.replace("\n", f"\n<!-- {MARK} -->\n", 1)))
+    return out
