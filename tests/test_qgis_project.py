@@ -120,3 +120,17 @@ def test_project_over_postgis(built_gpkg, tmp_path):
     finally:
         cat.backend.dispose()
         _drop_pg_database(url)
+
+
+def test_cli_qgis_check(built_gpkg, tmp_path, capsys, monkeypatch):
+    from test_qgis_styles import have_pyqgis
+    from mbm_sig.cli import main
+    if not have_pyqgis():
+        pytest.skip("PyQGIS not installed (apt-get install python3-qgis qgis-providers)")
+    out = tmp_path / "p.qgz"
+    assert main(["--db", built_gpkg.url, "qgis", "-o", str(out), "--check"]) == 0
+    text = capsys.readouterr().out
+    assert "QGIS: project read ok, CRS EPSG:2154" in text and "atlas : sante : sante_arrondissement (4 pages)" in text
+    monkeypatch.setenv("MBM_SIG_QGIS_PYTHON", str(tmp_path / "no-python"))
+    assert main(["--db", built_gpkg.url, "qgis", "-o", str(out), "--check"]) == 1
+    assert "needs PyQGIS" in capsys.readouterr().err

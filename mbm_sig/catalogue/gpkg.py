@@ -24,9 +24,9 @@ import pyogrio
 import shapely
 
 from mbm_sig.config import TARGET_CRS
-from mbm_sig.qgis.styles import GPKG_CREATE, TABLE as STYLES_TABLE, write_gpkg_styles
 
 LOG_TABLE = "mbm_imports"
+STYLES_TABLE = "layer_styles"      # QGIS' default styles (mbm_sig.qgis.styles writes them)
 PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
@@ -202,6 +202,7 @@ class GeoPackageBackend:
                 finally:
                     pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": None,
                                                      "OGR_SQLITE_JOURNAL": None})
+                from mbm_sig.qgis.styles import GPKG_CREATE, write_gpkg_styles
                 if log_rows:
                     pyogrio.write_dataframe(pd.DataFrame(log_rows), tmp, layer=LOG_TABLE,
                                             driver="GPKG", append=Path(tmp).exists()
@@ -223,6 +224,7 @@ class GeoPackageBackend:
 
     @staticmethod
     def _write(path, name: str, frame) -> None:
+        from mbm_sig.qgis.styles import GPKG_CREATE      # a new file is GeoPackage 1.2
         create = GPKG_CREATE(path)
         if isinstance(frame, gpd.GeoDataFrame):
             geom_type = frame.attrs.get("geometry_type")

@@ -31,7 +31,6 @@ import shapely
 import sqlalchemy as sa
 
 from mbm_sig.config import TARGET_CRS, TARGET_EPSG
-from mbm_sig.qgis.styles import write_postgis_styles
 
 LOG_TABLE = "mbm_imports"
 LOG_COLUMNS = ["layer", "action", "source", "checksum", "rows", "imported_at", "tool_version"]
@@ -310,6 +309,7 @@ class PostGISBackend:
                     f"VALUES ({', '.join(':' + c for c in LOG_COLUMNS)})"),
                     [{c: _py(r.get(c)) for c in LOG_COLUMNS} for r in log_rows])
             # QGIS default styles and abstracts of every layer (the YAML may have changed)
+            from mbm_sig.qgis.styles import write_postgis_styles
             write_postgis_styles(con, self.schema, self._tables(con))
             self._before_commit(con)
 

@@ -766,12 +766,39 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
+PROBE = Path(__file__).resolve().parent / "probe.py"
+
+
+def check_project(path: Path) -> dict:
+    """Open the project with PyQGIS (``MBM_SIG_QGIS_PYTHON``, default the system
+    ``/usr/bin/python3`` of Debian's python3-qgis) and return what QGIS makes of it."""
+    import json
+    import os
+    import subprocess
+    from mbm_sig.errors import Failure
+    py = os.environ.get("MBM_SIG_QGIS_PYTHON") or "/usr/bin/python3"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("PYTHONPATH", None)
+    try:
+        r = subprocess.run([py, str(PROBE), "project", str(path)], capture_output=True, text=True, env=env,
+                           timeout=600)
+    except FileNotFoundError:
+        raise Failure(f"{py} not found: --check needs PyQGIS (Debian: apt-get install python3-qgis "
+                      "qgis-providers; MBM_SIG_QGIS_PYTHON names another Python)") from None
+    if r.returncode != 0 or not r.stdout.strip():
+        last = (r.stderr.strip().splitlines() or ["no output"])[-1]
+        raise Failure(f"PyQGIS could not open {path} with {py}: {last}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 def cli_qgis(argv) -> int:
     from mbm_sig.catalogue import Catalogue
     from mbm_sig.config import settings
     p = argparse.ArgumentParser(prog="mbm-sig qgis", description="write a QGIS project over the catalogue")
     p.add_argument("-o", "--out", type=Path, default=None,
                    help="project file (.qgz or .qgs; default OUT/mbm-sig.qgz)")
+    p.add_argument("--check", action="store_true",
+                   help="then open it with PyQGIS (python3-qgis) and report layers, layouts and atlases")
     args = p.parse_args(argv)
     cat = Catalogue.open()
     if cat.backend.kind == "gpkg" and not cat.backend.exists():
@@ -784,4 +811,20 @@ def cli_qgis(argv) -> int:
           f"({len(res['atlases'])} atlases)")
     for name, why in res["skipped"]:
         print(f"  no layout for {name}: {why}", file=sys.stderr)
+    if args.check:
+        from mbm_sig.errors import MbmSigError
+        try:
+            info = check_project(out)
+        except MbmSigError as exc:
+            print(f"error: {exc.message()}", file=sys.stderr)
+            return exc.exit_code
+        layers = info["layers"]
+        bad = sorted(k for k, v in layers.items() if not v["valid"])
+        atl = [f"{k} ({v['atlas']['count']} pages)" for k, v in info["layouts"].items() if v["atlas"]]
+        print(f"QGIS: project read {'ok' if info['read'] else 'FAILED'}, CRS {info['crs']}, "
+              f"{len(layers) - len(bad)}/{len(layers)} layers valid, {len(info['layouts'])} layouts; "
+              f"atlases: {', '.join(atl) or 'none'}")
+        if bad or not info["read"]:
+            print(f"error: layers QGIS cannot open: {', '.join(bad)}", file=sys.stderr)
+            return 1
     return 0
