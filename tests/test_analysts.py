@@ -6,7 +6,6 @@ example notebooks executed against the test catalogue."""
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import numpy as np

@@ -20,7 +20,7 @@ import sys
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from qgis.core import (QgsApplication, QgsLayoutExporter, QgsProject, QgsVectorLayer,  # noqa: E402
-                       QgsPrintLayout, QgsLayoutItemMap, QgsLayoutItemLegend, QgsLayoutItemScaleBar,
+                       QgsLayoutItemMap, QgsLayoutItemLegend, QgsLayoutItemScaleBar,
                        QgsLayoutItemLabel, QgsLayoutItemPicture, QgsPalLayerSettings)
 
 

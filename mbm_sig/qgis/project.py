@@ -343,10 +343,10 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
                       '<layersToClip>' + "".join(f'<Layer name={quoteattr(n)} source="" provider="">{i}</Layer>'
                                                  for i, n in clip_layers) + '</layersToClip></atlasClippingSettings>')
     items = [
-        f'<PageCollection><symbol type="fill" name="" alpha="1" clip_to_extent="1" force_rhr="0">'
-        f'<layer class="SimpleFill" enabled="1" locked="0" pass="0"><prop k="color" v="255,255,255,255"/>'
-        f'<prop k="style" v="solid"/><prop k="outline_style" v="no"/></layer></symbol>'
-        + _item(PAGE, _uid(name, "page"), "", 0, 0, w, h, "", "", z=0).replace("<LayoutItem", "<LayoutItem", 1)
+        '<PageCollection><symbol type="fill" name="" alpha="1" clip_to_extent="1" force_rhr="0">'
+        '<layer class="SimpleFill" enabled="1" locked="0" pass="0"><prop k="color" v="255,255,255,255"/>'
+        '<prop k="style" v="solid"/><prop k="outline_style" v="no"/></layer></symbol>'
+        + _item(PAGE, _uid(name, "page"), "", 0, 0, w, h, "", "", z=0)
         + '<GuideCollection visible="1"/></PageCollection>',
         _item(MAP, map_uid, "Carte", mx, my, mw, mh,
               f'keepLayerSet="false" drawCanvasItems="true" mapRotation="0" labelMargin="0,mm" '
@@ -525,10 +525,9 @@ def build_project(cat, out: Path) -> dict:
         if cov:
             aname, spec, page_title, fname, counts = cov
             cld = defs[spec["layer"]]
-            raw = load_yaml(open(p, encoding="utf-8"))
             exprs = {c: _count_expression(cs, defs) for c, cs in counts.items()}
-            title = template_text(raw.get("title", title), exprs)
-            subtitle = template_text(raw.get("subtitle", subtitle), exprs)
+            title = template_text(doc.get("title", title), exprs)          # the recipe's own patterns
+            subtitle = template_text(doc.get("subtitle", subtitle), exprs)
             sort = spec.get("sort")
             sort = {"@x": "x(point_on_surface($geometry))", "@y": "y(point_on_surface($geometry))"}.get(sort, sort)
             if sort and not sort.startswith(("x(", "y(")):

@@ -155,7 +155,6 @@ def write_postgis_styles(con, schema: str, names, defs=None) -> list[str]:
     """Write (replace) the default QGIS styles of ``names`` (tables of ``schema``) inside
     the caller's transaction ``con``; returns the layers styled."""
     import sqlalchemy as sa
-    from mbm_sig.catalogue.postgis import q
     defs = _definitions(defs)
     todo = [n for n in names if n in defs and n not in SKIP]
     if not todo:
