@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from xml.sax.saxutils import escape, quoteattr
 
-from matplotlib.colors import to_rgba
 
 PT_MM = 25.4 / 72
 NODATA = "#d9d9d9"           # mbm_sig.maps.sheet.NODATA: no data / other value
@@ -72,6 +71,22 @@ class Style:
 
 
 # -------------------------------------------------------------------------- colours
+
+def to_rgba(color) -> tuple[float, float, float, float]:
+    """(r, g, b, a) in 0..1 of "#rgb", "#rrggbb", "#rrggbbaa" (the YAML's colours), else of
+    a matplotlib colour name (matplotlib imported only then: writes stay light)."""
+    c = str(color).strip()
+    if c.startswith("#") and len(c) in (4, 7, 9):
+        h = c[1:] if len(c) != 4 else "".join(ch * 2 for ch in c[1:])
+        try:
+            vals = [int(h[i:i + 2], 16) / 255 for i in range(0, len(h), 2)]
+        except ValueError:
+            vals = None
+        if vals is not None:
+            return tuple(vals + [1.0] * (4 - len(vals)))
+    from matplotlib.colors import to_rgba as mpl_rgba
+    return mpl_rgba(color)
+
 
 def rgba(color, alpha: float = 1.0) -> str:
     """QGIS colour string "r,g,b,a" (0-255)."""
