@@ -134,3 +134,30 @@ def test_cli_qgis_check(built_gpkg, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("MBM_SIG_QGIS_PYTHON", str(tmp_path / "no-python"))
     assert main(["--db", built_gpkg.url, "qgis", "-o", str(out), "--check"]) == 1
     assert "needs PyQGIS" in capsys.readouterr().err
+
+
+def test_joined_imported_data_and_fictive_stamp(built_gpkg, tmp_path):
+    """A recipe joining imported data (CMU-C share from sante_communes_import): the QGIS
+    layer carries the join and classes the joined field; demonstration rows (fictif) stamp
+    the layout «Données fictives» as the sheet is stamped."""
+    import shutil
+    import numpy as np
+    from mbm_sig.atlas.demo import demo_sante_communes
+    from mbm_sig.catalogue import Catalogue
+    path = tmp_path / "c.gpkg"
+    shutil.copyfile(built_gpkg.url, path)
+    cat = Catalogue.open(str(path))
+    cat.write("sante_communes_import", demo_sante_communes(cat, np.random.default_rng(2005)))
+    out = tmp_path / "p.qgz"
+    res = build_project(cat, out)
+    assert "sante_cmuc" not in [n for n, _ in res["skipped"]]
+    xml = zipfile.ZipFile(out).read("p.qgs").decode()
+    assert 'joinLayerId="sante_communes_import_' in xml
+    info, _ = probe("project", out)
+    layer = info["layers"]["sante_cmuc__0__indicateurs_communes"]
+    assert layer["valid"] and "part_cmuc" in layer["field_types"]
+    r = layer["renderer"]
+    assert r["type"] == "graduatedSymbol" and r["attr"] == "part_cmuc" and len(r["ranges"]) == 5
+    from mbm_sig.maps.palettes import colors
+    assert [x["symbol"]["color"] for x in r["ranges"]] == colors("RdPu", 5)
+    assert "Données fictives" in info["layouts"]["sante_cmuc"]["labels"]

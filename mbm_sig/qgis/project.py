@@ -315,7 +315,7 @@ def _label(uid, ident, text, x, y, w, h, size, bold=False, halign=1, z=5) -> str
 
 def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str, credits: str,
                theme: str | None, extent, atlas: dict | None = None, legend_layers=(), clip_layers=(),
-               inset: tuple | None = None) -> str:
+               inset: tuple | None = None, stamp: str | None = None) -> str:
     w, h = PAGES.get(page, PAGES["A4"])
     if landscape:
         w, h = h, w
@@ -391,6 +391,11 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
         _label(_uid(name, "credits"), "Crédits", credits, w - margin - legend_w, my + mh - credits_h, legend_w,
                credits_h, 5.5),
     ]
+    if stamp:         # «Données fictives», as the sheets stamp demonstration data
+        items.append(_item(LABEL, _uid(name, "stamp"), "Tampon", mx + 4, my + 4, 60, 9,
+                           f'labelText={quoteattr(stamp)} htmlState="0" marginX="1" marginY="1" halign="4" valign="32"',
+                           _font(11, bold=True) + '<FontColor red="192" green="57" blue="43" alpha="255"/>', z=7,
+                           frame=True, background=True))
     if inset:         # locator map: the départements, the context and the sheet's frame
         inset_theme, inset_extent = inset
         iw = ih = 38 if w < 300 else 50
@@ -555,7 +560,8 @@ def build_project(cat, out: Path) -> dict:
         layouts.append(layout_xml(name, d.get("page", "A4"), landscape, title, subtitle, "\n".join(cred),
                                   theme, extent, atlas,
                                   legend_layers=[(i, n) for i, n, shown, _ in reversed(ids) if shown],
-                                  clip_layers=[(i, n) for i, n, _, clip in ids if clip], inset=inset))
+                                  clip_layers=[(i, n) for i, n, _, clip in ids if clip], inset=inset,
+                                  stamp="Données fictives" if m.fictive else None))
 
     tree = []
     for th in sorted(tree_groups, key=lambda t: (THEME_ORDER.index(t) if t in THEME_ORDER else 99, t)):
