@@ -32,7 +32,7 @@ def _timed(cmd, env, cwd=ROOT):
     p = subprocess.run(full, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wall = time.time() - t0
     if p.returncode:
-        raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({p.returncode}):\n{p.stderr[-2000:]}")
+        raise RuntimeError(f"{cmd[-1]!s}... failed ({p.returncode}): " + "\n".join(l for l in p.stderr.splitlines() if not l.startswith("\t"))[-1500:])
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
     return t0, wall, (int(m.group(1)) / 1024 if m else float("nan"))
 
