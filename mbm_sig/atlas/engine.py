@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import multiprocessing as mp
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from tqdm import tqdm
 from mbm_sig.atlas import pages
 from mbm_sig.catalogue import Catalogue
 from mbm_sig.catalogue.layerdef import Source
+from mbm_sig.atomic import atomic_path, inside, safe_name
 from mbm_sig.config import ATLASES_DIR, load_yaml, settings
 from mbm_sig.maps import fmt
 
@@ -506,17 +508,15 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
 
         books: list[Book] = []
         if groups is None:
-            target = out_dir / atlas.output
+            target = inside(out_dir, atlas.output)
             total, toc_entries = _write_book(atlas, cat, body, pending, page_files, tmp, target)
         else:
             stem = Path(atlas.output).stem
             for value, group in groups.items():
                 from dataclasses import replace
-
-                from mbm_sig.atomic import safe_name
                 label = labels.get(value) or _group_label(atlas, group, value)
                 sub = replace(atlas, title=f"{atlas.title} — {label}", output=f"{stem}-{safe_name(value)}.pdf")
-                pdf = out_dir / sub.output
+                pdf = inside(out_dir, sub.output)
                 n_maps = sum(p.kind in ("map", "chart") for p in group)     # a territory's charts are its maps
                 n, entries = _write_book(sub, cat, group, [], page_files, tmp / f"book-{len(books)}", pdf, n_maps)
                 books.append(Book(value, label, pdf, n, n_maps, entries, list(group)))
@@ -524,18 +524,18 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
 
         sheet_files = []
         if sheets:
-            from mbm_sig.atomic import atomic_path, atomic_write_bytes, safe_name
-            sheet_dir = out_dir / atlas.name
+            sheet_dir = inside(out_dir, safe_name(atlas.name))
             sheet_dir.mkdir(exist_ok=True)
             for i, p in enumerate(body):
-                stem = safe_name(p.file_name) if p.file_name else f"{p.number:03d}-{_slug(p.title)}"
-                dest = sheet_dir / f"{stem}.pdf"
-                atomic_write_bytes(dest, files[i].read_bytes())
+                stem = safe_name(p.file_name or f"{p.number:03d}-{_slug(p.title)}")
+                dest = inside(sheet_dir, f"{stem}.pdf")
+                with atomic_path(dest) as part:
+                    shutil.copyfile(files[i], part)
                 sheet_files.append(dest)
                 if png:
-                    with atomic_path(dest.with_suffix(".png")) as tmp_png:
+                    with atomic_path(dest.with_suffix(".png")) as part:
                         subprocess.run(["pdftoppm", "-png", "-r", "150", "-singlefile", str(dest),
-                                        str(tmp_png.with_suffix(""))], check=True, stdin=subprocess.DEVNULL,
+                                        str(part.with_suffix(""))], check=True, stdin=subprocess.DEVNULL,
                                        timeout=300)
                     sheet_files.append(dest.with_suffix(".png"))
     return AtlasResult(pdf=target, pages=total, sheets=sum(p.kind == "map" for p in body), pending=pending,
@@ -632,7 +632,6 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
                          "/Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,
                          "/Creator": "mbm-sig", "/Producer": "mbm-sig (matplotlib, pypdf)",
                          "/CreationDate": _pdf_date()})
-    from mbm_sig.atomic import atomic_path
     writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
     with atomic_path(target) as part:
         with open(part, "wb") as fh:
