@@ -58,6 +58,8 @@ import warnings
 
 import numpy as np
 
+from mbm_sig.errors import InvalidInput
+
 METHODS = ("quantile", "equal", "q6", "Q6", "geom", "arith", "em", "msd", "sd", "pretty",
            "jenks", "fisher", "ckmeans", "headtails", "breaks")
 # former name kept for notebooks written before mapsf's names
@@ -68,8 +70,8 @@ q6_PROBS = (0.0, 0.05, 0.275, 0.5, 0.725, 0.95, 1.0)
 _FIXED_K = ("q6", "Q6", "msd", "headtails", "breaks")
 
 
-class ClassificationError(ValueError):
-    """Unknown method or impossible classification."""
+class ClassificationError(InvalidInput):
+    """Unknown method or impossible classification (invalid input: exit status 2)."""
 
 
 def normalise_method(method: str) -> str:
