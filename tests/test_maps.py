@@ -560,7 +560,7 @@ def _layout_sheet(df, orientation="landscape", layout="auto", crowded=False, pag
     pts["geometry"] = df.geometry.centroid
     m = Map(page=page, orientation=orientation, extent=df, margin=0.04, layout=layout)
     m.layer(df, type="choro", var="v", k=6, legend_title="Valeur de l'indicateur (unités)")
-    m.layer(df, type="typo", var="kind", legend_title="Type de commune", fill=None)
+    m.layer(df, type="typo", var="kind", legend_title="Type de commune")
     m.layer(pts.iloc[::7], type="symbols", var="kind", size=5, marker="^", legend_title="Équipements")
     m.layer(pts.iloc[::11], type="symbols", size=4, fill="#000", legend_label="Puits de mine")
     m.layer(df.dissolve(), type="base", fill="none", edgecolor="#7b3294", legend_label="Limite du territoire")

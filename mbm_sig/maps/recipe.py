@@ -50,17 +50,14 @@ from mbm_sig.config import load_yaml
 from mbm_sig.maps import expr
 from mbm_sig.maps.classify import METHODS, ALIASES
 from mbm_sig.maps.palettes import class_range, is_palette, PALETTES
-from mbm_sig.maps.sheet import FRAMES, LAYER_TYPES, LAYOUTS, ORIENTATIONS, PAGES, PLACEMENTS, Map, MapError
+from mbm_sig.maps import types as map_types
+from mbm_sig.maps.sheet import FRAMES, LAYOUTS, ORIENTATIONS, PAGES, PLACEMENTS, Map, MapError
 
+RECIPE_LAYER_KEYS = {"layer", "where", "join", "computed", "type", "labels"}   # besides the type's options
 TOP_KEYS = {"page", "orientation", "title", "subtitle", "extent", "margin", "fictive", "layers", "params",
             "inset", "scalebar", "arrow", "legend", "credits", "metadata", "logo", "simplify_mm",
             "description", "name", "basemap", "frame", "layout"}
-LAYER_KEYS = {"layer", "where", "join", "computed", "type", "var", "var2", "method", "k", "breaks",
-              "palette", "colors", "nodata", "nodata_label", "legend", "legend_title", "legend_title2",
-              "legend_decimals", "legend_label", "inches", "symbol", "fill", "edgecolor", "linewidth",
-              "linestyle", "alpha", "marker", "size", "hatch", "order", "fictive", "labels", "clip"}
 LABEL_KEYS = {"var", "size", "halo", "priority", "color", "weight", "max_labels", "where", "placement", "unique"}
-STYLE_KEYS = ("fill", "edgecolor", "linewidth", "linestyle", "marker", "size", "hatch", "alpha")
 PARAM = re.compile(r"\{([A-Za-z_]\w*)\}")
 
 
@@ -164,37 +161,25 @@ def check_structure(r: Recipe) -> None:
         key = f"layers[{i}]"
         if not isinstance(spec, dict):
             raise r.fail(key, "expected a mapping")
-        unknown = set(spec) - LAYER_KEYS
-        if unknown:
-            raise r.fail(f"{key}.{sorted(unknown)[0]}", f"unknown key (known keys: {', '.join(sorted(LAYER_KEYS))})")
         if "layer" not in spec:
             raise r.fail(key, "missing key 'layer'")
         t = spec.get("type", "base")
-        if t not in LAYER_TYPES:
-            raise r.fail(f"{key}.type", f"unknown layer type {t!r}; known types: {', '.join(LAYER_TYPES)}")
-        if t in ("choro", "prop", "prop_choro", "typo") and not spec.get("var"):
-            raise r.fail(f"{key}.var", f"layer type {t!r} needs a variable")
-        if t == "prop_choro" and not spec.get("var2"):
-            raise r.fail(f"{key}.var2", "layer type 'prop_choro' needs var2 (the coloured variable)")
-        if "method" in spec:
-            meth = str(spec["method"]).lower()
-            if meth not in METHODS and meth not in ALIASES:
-                raise r.fail(f"{key}.method", f"unknown classification method {spec['method']!r}; "
-                             f"known methods: {', '.join(METHODS)}")
-        if "palette" in spec and not isinstance(spec["palette"], list) and not is_palette(spec["palette"]):
-            raise r.fail(f"{key}.palette", f"unknown palette {spec['palette']!r}; known palettes: {', '.join(PALETTES)}")
-        if "k" in spec:
-            k = spec["k"]
-            if not isinstance(k, int) or k < 2:
-                raise r.fail(f"{key}.k", f"number of classes must be an integer >= 2, not {k!r}")
-            pal = spec.get("palette", "YlOrRd")
-            if isinstance(pal, str) and is_palette(pal) and t in ("choro", "prop_choro"):
-                lo, hi = class_range(pal)
-                if k > hi:
-                    raise r.fail(f"{key}.k", f"palette {pal!r} has at most {hi} classes, not {k}")
-        if "breaks" in spec and (not isinstance(spec["breaks"], list) or len(spec["breaks"]) < 2
-                                 or not all(isinstance(b, (int, float)) for b in spec["breaks"])):
-            raise r.fail(f"{key}.breaks", "expected a list of at least two numbers")
+        if t not in map_types.names():
+            raise r.fail(f"{key}.type", f"unknown layer type {t!r}; known types: {', '.join(map_types.names())}")
+        mt = map_types.get(t)
+        known = layer_keys(mt)
+        unknown = set(spec) - known
+        if unknown:
+            raise r.fail(f"{key}.{sorted(unknown)[0]}",
+                         f"unknown key of a {t!r} layer (known keys: {', '.join(sorted(known))})")
+        sch = mt.schema()
+        for name, o in sch.items():
+            if name in spec:
+                o.validate(spec[name], f"{key}.{name}", r.fail)
+            elif o.required:
+                raise r.fail(f"{key}.{name}", f"layer type {t!r} needs {name}"
+                             + (" (a field of the layer)" if o.field else ""))
+        mt.check_recipe(spec, r.fail, key)
         for name, text in (spec.get("computed") or {}).items():
             try:
                 expr.parse(text)
@@ -222,6 +207,29 @@ def check_structure(r: Recipe) -> None:
             if (not isinstance(b, list) or len(b) != 4 or not all(isinstance(v, (int, float)) for v in b)
                     or b[2] <= b[0] or b[3] <= b[1]):
                 raise r.fail("extent.bbox", f"expected [xmin, ymin, xmax, ymax] in EPSG:2154, not {b!r}")
+
+
+def layer_keys(mt) -> set:
+    """The keys of a recipe layer of map type ``mt``: the recipe's own and the type's options."""
+    return RECIPE_LAYER_KEYS | {k for k, o in mt.schema().items() if o.recipe}
+
+
+def layer_options(spec: dict, mt, ld, title_of) -> dict:
+    """The options of :meth:`Map.layer` for a recipe layer: its keys that are options of
+    the type, then the layer definition's style for the style options it does not give,
+    then the type's defaults from the definition (field titles, category colours…)."""
+    style = dict(ld.style or {})
+    kw: dict[str, Any] = {}
+    for k, o in mt.schema().items():
+        if not o.recipe or k == "fictive":
+            continue
+        if k in spec:
+            if not (o.style and spec[k] is None):
+                kw[k] = spec[k]
+        elif o.style and style.get(k) is not None:
+            kw[k] = style[k]
+    mt.recipe_defaults(spec, ld, kw, title_of)
+    return kw
 
 
 # ------------------------------------------------------------------------------ catalogue checks
@@ -371,6 +379,7 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
         key = f"layers[{i}]"
         name = spec["layer"]
         t = spec.get("type", "base")
+        mt = map_types.get(t)
         ld = cat.layer_def(name)
         df = _read(cat, spec, bbox=read_bbox if (t == "base" and not spec.get("where")) else None)
         used.append(name)
@@ -385,55 +394,14 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
                 # open data): the layer draws nothing and has no legend block
                 continue
             raise r.fail(f"{key}.layer", f"layer {name!r} is empty (not built or imported yet)")
-        for k in ("var", "var2"):
-            if t in ("choro", "prop", "prop_choro") and spec.get(k) and not (k == "var2" and t != "prop_choro"):
+        for k in mt.numeric_vars:
+            if spec.get(k):
                 vals = pd.to_numeric(df[spec[k]], errors="coerce")
                 if not np.isfinite(vals.to_numpy(dtype=float)).any():
                     raise r.fail(f"{key}.{k}", f"field {spec[k]!r} has no value to map in {name!r}"
                                  + (f" joined with {spec['join']['layer'] if isinstance(spec['join'], dict) else spec['join']!r}"
                                     if spec.get("join") else "") + " (data not imported yet?)")
-        style = dict(ld.style or {})
-        kw: dict[str, Any] = {}
-        for k in STYLE_KEYS:
-            v = spec.get(k, style.get(k))
-            if v is not None:
-                kw[k] = v
-        if t == "symbols" and "fill" not in spec and style.get("color"):
-            kw["fill"] = style["color"]
-        if t in ("choro", "prop_choro", "prop", "typo", "symbols"):
-            kw.pop("fill", None) if t in ("choro",) else None
-            kw.pop("hatch", None)
-        if t == "choro":
-            kw.pop("edgecolor", None) if "edgecolor" not in spec else None
-            kw.pop("linewidth", None) if "linewidth" not in spec else None
-        for k in ("var", "var2", "method", "k", "breaks", "palette", "colors", "nodata", "nodata_label",
-                  "legend", "legend_title", "legend_title2", "legend_decimals", "legend_label", "inches",
-                  "symbol", "order"):
-            if k in spec:
-                kw[k] = spec[k]
-        if t in ("choro", "prop", "prop_choro") and "legend_title" not in kw:
-            kw["legend_title"] = _title_of(cat, name, spec["var"])
-        if t == "prop_choro" and "legend_title2" not in kw:
-            kw["legend_title2"] = _title_of(cat, name, spec["var2"])
-        if t == "q6" or str(spec.get("method", "")).lower() == "q6":
-            kw["k"] = 6
-        if t in ("typo", "symbols") and spec.get("var"):
-            cats = style.get("categories") or {}
-            if "colors" not in kw and cats.get("field") == spec["var"]:
-                kw["colors"] = cats.get("colors")
-            if "order" not in kw:
-                try:
-                    dom = ld.field(spec["var"]).domain
-                except KeyError:
-                    dom = None
-                if dom and kw.get("colors"):
-                    kw["order"] = [v for v in dom if v in kw["colors"]] + [v for v in kw["colors"] if v not in dom]
-                elif dom:
-                    kw["order"] = list(dom)
-            if "legend_title" not in kw:
-                kw["legend_title"] = _title_of(cat, name, spec["var"])
-        if t in ("symbols",) and not spec.get("var") and "legend_label" not in kw:
-            kw["legend_label"] = ld.title
+        kw = layer_options(spec, mt, ld, lambda f, name=name: _title_of(cat, name, f))
         fictive = bool(spec.get("fictive", False)) or _is_fictive(df)
         try:
             m.layer(df, type=t, fictive=fictive, name=name, **kw)
@@ -462,8 +430,7 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
                      priority=lab.get("priority"), color=lab.get("color", "#1a1a1a"),
                      weight=lab.get("weight", "normal"), max_labels=lab.get("max_labels"),
                      placement=lab.get("placement"), symbol_mm=sym_r,
-                     where_points=True if (t == "symbols" or (t in ("prop", "prop_choro") and _on_points(L.geoms)))
-                     else None)
+                     where_points=mt.labels_on_points(L))
     if d.get("title"):
         m.title(str(d["title"]))
     if d.get("subtitle"):

@@ -48,23 +48,21 @@ import numpy as np
 import pandas as pd
 import shapely
 from matplotlib import patheffects
-from matplotlib.collections import CircleCollection, PathCollection, RegularPolyCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch
-from matplotlib.transforms import IdentityTransform
 
 from mbm_sig.maps import fmt, fonts, geom, layout
-from mbm_sig.maps.classify import assign, classify, normalise_method
+from mbm_sig.maps import types as map_types
+from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.labels import place as place_labels
-from mbm_sig.maps.layout import PT_MM, LegendBlock, Page
-from mbm_sig.maps.palettes import QUALITATIVE, colors as palette_colors
+from mbm_sig.maps.layout import LegendBlock, Page
+from mbm_sig.maps.types import NODATA, NODATA_LABEL, STYLE_DEFAULTS, STYLE_KEYS, DrawContext, Layer
+from mbm_sig.maps.types._core import drawn_index
+from mbm_sig.maps.types.prop import nice_values
 
 PAGES = {"A5": (148.0, 210.0), "A4": (210.0, 297.0), "A3": (297.0, 420.0), "A2": (420.0, 594.0)}
 ORIENTATIONS = ("portrait", "landscape", "auto")
 AUTO_LANDSCAPE = 1.15     # orientation auto: landscape when the extent is this much wider than tall
-LAYER_TYPES = ("choro", "prop", "prop_choro", "typo", "symbols", "base")
-NODATA = "#d9d9d9"
-NODATA_LABEL = "Pas de données"
 PRODUCER = "Mission Bassin Minier"
 FRAMES = ("fit", "fixed")
 FRAME_MIN = 0.4          # a fitted frame keeps at least 40 % of the available height (width)
@@ -81,10 +79,6 @@ RC = {
     "svg.hashsalt": "mbm-sig", "svg.fonttype": "path", "pdf.compression": 3,
     "path.simplify": True, "hatch.linewidth": 0.4, "axes.unicode_minus": True,
 }
-
-
-class MapError(ValueError):
-    """Invalid map specification (unknown type, missing field…)."""
 
 
 @dataclass
@@ -144,35 +138,6 @@ def fit_extent(bounds, ratio: float, margin: float):
         h = w / ratio
     w, h = w * (1 + margin), h * (1 + margin)
     return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-
-
-def nice_values(vmax: float, n: int = 3) -> list[float]:
-    """Reference values for a proportional-symbol legend: the maximum, then round values."""
-    out = [vmax]
-    for f in (0.4, 0.1)[: n - 1]:
-        v = layout.nice_length(vmax * f * 1.25)
-        if v > 0 and v < out[-1] * 0.8:
-            out.append(v)
-    return out
-
-
-@dataclass
-class _Layer:
-    type: str
-    geoms: np.ndarray
-    style: dict
-    values: np.ndarray | None = None
-    classes: np.ndarray | None = None          # class index per feature (-1 = no data)
-    colors: list | None = None                 # colour per class / category
-    breaks: np.ndarray | None = None
-    categories: list | None = None
-    sizes: np.ndarray | None = None            # symbol radius in points
-    anchors: np.ndarray | None = None
-    legend: list = field(default_factory=list)  # LegendBlock(s)
-    fictive: bool = False
-    name: str = ""
-    cat_legend: bool = False                   # legend entries are the categories (filterable)
-    source: object = field(default=None, compare=False, repr=False)   # its data (labels find their symbols)
 
 
 _INSET_CACHE: dict = {}
@@ -258,7 +223,7 @@ class Map:
         self.fictive = bool(fictive)
         self.simplify_mm = float(simplify_mm)
         self.background = background
-        self._layers: list[_Layer] = []
+        self._layers: list[Layer] = []
         self._labels: list[dict] = []
         self._title = self._subtitle = None
         self._scalebar = self._arrow = False
@@ -270,117 +235,23 @@ class Map:
         self.metadata: dict = {}
 
     # ---------------------------------------------------------------- layers
-    def layer(self, data, type: str = "base", var: str | None = None, *, var2: str | None = None,
-              method: str = "quantile", k: int = 5, breaks=None, palette: str | list = "YlOrRd",
-              colors: dict | None = None, nodata: str = NODATA, nodata_label: str = NODATA_LABEL,
-              legend: bool = True, legend_title: str | None = None, legend_title2: str | None = None,
-              legend_decimals: int | None = None, legend_label: str | None = None,
-              inches: float = 0.25, symbol: str = "circle", fill: str | None = None,
-              edgecolor: str | None = None, linewidth: float | None = None, linestyle: str = "-",
-              alpha: float = 1.0, marker: str = "o", size: float | None = None, hatch: str | None = None,
-              order: list | None = None, fictive: bool = False, name: str = "") -> "Map":
-        """Add a layer. ``type``: choro, prop, prop_choro, typo, symbols or base."""
-        if type not in LAYER_TYPES:
-            raise MapError(f"unknown layer type {type!r}; known types: {', '.join(LAYER_TYPES)}")
-        g = _geoms(data)
-        need = {"choro": [var], "prop": [var], "prop_choro": [var, var2], "typo": [var],
-                "symbols": [var] if var else []}.get(type, [])
-        for v in need:
-            if v is None:
-                raise MapError(f"layer type {type!r} needs var" + ("/var2" if type == "prop_choro" else ""))
-            if not hasattr(data, "columns") or v not in data.columns:
+    def layer(self, data, type: str = "base", var: str | None = None, **options) -> "Map":
+        """Add a layer of map type ``type`` (:mod:`mbm_sig.maps.types`: choro, prop,
+        prop_choro, typo, symbols, base…) with that type's ``options`` (``var`` first):
+        an option the type does not know, or a value out of range, is a :class:`MapError`."""
+        mt = map_types.get(type)
+        if var is not None:
+            options["var"] = var
+        o = mt.resolve(options)
+        for name, opt in mt.schema().items():
+            v = o.get(name)
+            if opt.field and v is not None and (not hasattr(data, "columns") or v not in data.columns):
                 raise MapError(f"field {v!r} not in the layer data")
-        st = dict(fill=fill, edgecolor=edgecolor, linewidth=linewidth, linestyle=linestyle,
-                  alpha=alpha, marker=marker, size=size, hatch=hatch)
-        L = _Layer(type=type, geoms=g, style=st, fictive=fictive, name=name, source=data)
-        self.fictive = self.fictive or fictive
-
-        def classed(values, title):
-            vals = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
-            m = normalise_method("breaks" if breaks is not None else method)
-            b = classify(vals, m, k, breaks)
-            cols = list(palette) if isinstance(palette, (list, tuple)) else palette_colors(palette, len(b) - 1)
-            if len(cols) != len(b) - 1:
-                raise MapError(f"{len(cols)} colours for {len(b) - 1} classes")
-            cls = assign(vals, b)
-            dec = legend_decimals if legend_decimals is not None else fmt.auto_decimals(b)
-            block = LegendBlock("choro", title if title is not None else str(var), breaks=list(b),
-                                colors=cols, decimals=dec,
-                                nodata=(nodata, nodata_label) if (cls < 0).any() else None)
-            return vals, cls, b, cols, block
-
-        if type == "choro":
-            L.values, L.classes, L.breaks, L.colors, block = classed(data[var], legend_title)
-            L.legend = [block]
-        elif type in ("prop", "prop_choro"):
-            vals = pd.to_numeric(data[var], errors="coerce").to_numpy(dtype=float)
-            vmax = np.nanmax(np.abs(vals)) if np.isfinite(vals).any() else 1.0
-            rmax_pt = inches * 72
-            L.values = vals
-            L.sizes = rmax_pt * np.sqrt(np.abs(np.nan_to_num(vals)) / vmax)
-            L.anchors = geom.anchor_points(g)
-            ref = nice_values(vmax)
-            dec = legend_decimals if legend_decimals is not None else (0 if vmax >= 100 else 1)
-            entries = [(fmt.num(v, dec), rmax_pt * math.sqrt(v / vmax) * PT_MM) for v in ref]
-            sym_fill = fill or ("#fdae6b" if type == "prop" else "#ffffff")
-            pblock = LegendBlock("prop", legend_title if legend_title is not None else str(var), entries=entries,
-                                 colors={"fill": sym_fill if type == "prop" else "#f0f0f0",
-                                         "edgecolor": edgecolor or "#ffffff" if type == "prop" else "#636363"})
-            if type == "prop":
-                pblock.colors["edgecolor"] = "#636363"
-            L.style["fill"] = sym_fill
-            L.style["symbol"] = symbol
-            pblock.symbol = "square" if symbol == "square" else "circle"
-            L.legend = [pblock]
-            if type == "prop_choro":
-                _, L.classes, L.breaks, L.colors, block = classed(data[var2], legend_title2 or str(var2))
-                L.legend.append(block)
-        elif type in ("typo", "symbols"):
-            vals = data[var].astype(object).where(data[var].notna(), None).to_numpy() if var else np.array(
-                [None] * len(g), dtype=object)
-            cats = list(order) if order else (list(colors) if colors else sorted({v for v in vals if v is not None}, key=str))
-            if colors:
-                cmap = dict(colors)
-            else:
-                pal = palette if isinstance(palette, str) and palette in QUALITATIVE else "Set2"
-                base = palette_colors(pal, min(max(len(cats), 1), 8))
-                cmap = {c: base[i % len(base)] for i, c in enumerate(cats)}
-            present = [c for c in cats if c in set(vals)] if var else []
-            lookup = {c: i for i, c in enumerate(present)}
-            L.classes = np.array([lookup.get(v, -1) for v in vals], dtype=int)
-            L.categories = present
-            L.colors = [cmap.get(c, nodata) for c in present]
-            if type == "symbols" or shapely.get_type_id(g[:1]).tolist() in ([0], [4]):
-                L.anchors = geom.anchor_points(g)
-            kind = "symbols" if L.anchors is not None else "typo"
-            sym = None
-            if kind == "symbols":     # the legend draws the map's marker at the map's size
-                sym = {"marker": marker or "o", "size_mm": (size or 4.0) * PT_MM,
-                       "edgecolor": edgecolor or "#ffffff", "linewidth": linewidth if linewidth is not None else 0.3}
-            entries = [(str(c), {**(sym or {}), "fill": col,
-                                 "edgecolor": edgecolor or ("#ffffff" if kind == "symbols" else "#4d4d4d")})
-                       for c, col in zip(present, L.colors)]
-            L.cat_legend = bool(var)
-            if not var:
-                entries = [(legend_label or legend_title or "", {**(sym or {}), "fill": fill or "#000000",
-                                                                 "edgecolor": edgecolor or "#ffffff"})]
-                L.classes = np.zeros(len(g), dtype=int)
-                L.colors = [fill or "#000000"]
-            L.legend = [LegendBlock(kind, legend_title if legend_title is not None else (str(var) if var else ""),
-                                    entries=entries, sym=sym,
-                                    nodata=(nodata, "Autre ou non renseigné") if (L.classes < 0).any() else None)]
-        else:  # base
-            if legend_label:
-                is_pt = shapely.get_type_id(g[:1]).tolist() in ([0], [4])
-                is_line = (fill in (None, "none")) and not is_pt
-                st = {"fill": fill or "none", "edgecolor": edgecolor or "#333333", "linewidth": linewidth or 0.6,
-                      "linestyle": linestyle, "line": is_line, "hatch": hatch, "marker": marker if is_pt else None}
-                if is_pt:       # drawn like _draw_points draws them
-                    st.update(fill=fill or "#000000", edgecolor=edgecolor or "#ffffff", size_mm=(size or 4.0) * PT_MM,
-                              linewidth=linewidth if linewidth is not None else 0.3)
-                L.legend = [LegendBlock("base", "", entries=[(legend_label, st)])]
-        if not legend:
-            L.legend = []
+        st = {k: o.get(k, STYLE_DEFAULTS[k]) for k in STYLE_KEYS}
+        L = Layer(type=type, geoms=_geoms(data), style=st, fictive=o["fictive"], name=o["name"], source=data)
+        self.fictive = self.fictive or o["fictive"]
+        mt.prepare(L, data, o)
+        L.legend = mt.legend(L, o) if o["legend"] else []
         self._layers.append(L)
         return self
 
@@ -415,12 +286,9 @@ class Map:
         return self
 
     @staticmethod
-    def symbol_radius(L: "_Layer"):
+    def symbol_radius(L: Layer):
         """Radius in mm of a layer's point symbols (one per feature for prop layers)."""
-        if L.type in ("prop", "prop_choro") and L.sizes is not None:
-            return L.sizes * PT_MM
-        w, h = layout.marker_extent(L.style.get("marker") or "o", (L.style.get("size") or 4.0) * PT_MM)
-        return max(w, h) / 2
+        return map_types.get(L.type).symbol_radius(L)
 
     # ---------------------------------------------------------------- layout pieces
     def title(self, text: str) -> "Map":
@@ -529,20 +397,8 @@ class Map:
             blocks.append(LegendBlock("base", "", entries=misc))
         return blocks
 
-    @staticmethod
-    def _drawn_index(L, clip) -> np.ndarray:
-        """Indices of the features of a typo / symbols layer drawn in ``clip``."""
-        x0, y0, x1, y1 = clip
-        if L.anchors is not None:
-            xy = L.anchors
-            return np.flatnonzero((xy[:, 0] > x0) & (xy[:, 0] < x1) & (xy[:, 1] > y0) & (xy[:, 1] < y1))
-        idx = np.flatnonzero(geom.in_extent(L.geoms, clip))
-        if len(idx):
-            idx = idx[shapely.intersects(L.geoms[idx], shapely.box(*clip))]
-        return idx
-
     def _drawn_classes(self, L, clip) -> set:
-        return set(np.unique(L.classes[self._drawn_index(L, clip)]).tolist())
+        return set(np.unique(L.classes[drawn_index(L, clip)]).tolist())
 
     def _fit_frame(self, avail_w, avail_h):
         """Frame size (w, h) in mm: the available area, shrunk in one direction to the
@@ -934,119 +790,8 @@ class Map:
         return info
 
     # ---------------------------------------------------------------- layer drawers
-    def _draw_layer(self, ax, L: _Layer, clip, tol, m_per_mm, info=None, i=None) -> int:
-        st = L.style
-        tid = shapely.get_type_id(L.geoms[:1]).tolist()[:1] if len(L.geoms) else [-1]
-        if L.type in ("prop", "prop_choro"):
-            return self._draw_prop(ax, L, clip, m_per_mm, info=info, i=i)
-        if L.anchors is not None and L.type in ("typo", "symbols"):
-            return self._draw_points(ax, L, clip, m_per_mm, info=info, i=i)
-        if tid and tid[0] in (0, 4):   # points in a base layer
-            L.anchors = geom.anchor_points(L.geoms) if L.anchors is None else L.anchors
-            L.classes = np.zeros(len(L.geoms), dtype=int)
-            L.colors = [st.get("fill") or "#000000"]
-            return self._draw_points(ax, L, clip, m_per_mm, info=info, i=i)
-        mask = geom.in_extent(L.geoms, clip)
-        g = geom.prepare(L.geoms[mask], clip, tol)
-        if L.type in ("choro", "typo"):
-            cls = L.classes[mask]
-            n = len(L.colors)
-            paths = geom.polygon_paths(g, np.where(cls < 0, n, cls), n + 1)
-            cols = list(L.colors) + [L.legend[0].nodata[0] if L.legend and L.legend[0].nodata else NODATA]
-            lw = st["linewidth"] if st["linewidth"] is not None else 0.1 / PT_MM
-            ec = st["edgecolor"] or "#808080"
-            for p, c in zip(paths, cols):
-                if p is not None:
-                    ax.add_artist(PathPatch(ax.to_points(p), facecolor=c, edgecolor=ec, linewidth=lw,
-                                            alpha=st["alpha"], transform=ax.transPt, capstyle="round",
-                                            joinstyle="round"))
-            return int(mask.sum())
-        # base
-        is_line = tid and tid[0] in (1, 5)
-        fill = st["fill"]
-        lw = st["linewidth"] if st["linewidth"] is not None else 0.5
-        ec = st["edgecolor"] or "#333333"
-        if is_line or fill in (None, "none"):
-            p = geom.line_path(g)
-            if p is not None:
-                ax.add_artist(PathPatch(ax.to_points(p), fill=False, edgecolor=ec, linewidth=lw,
-                                        linestyle=st["linestyle"], alpha=st["alpha"], transform=ax.transPt,
-                                        capstyle="round",
-                                        joinstyle="round"))
-        else:
-            (p,) = geom.polygon_paths(g)
-            if p is not None:
-                ax.add_artist(PathPatch(ax.to_points(p), facecolor=fill, edgecolor=ec, linewidth=lw,
-                                        linestyle=st["linestyle"], alpha=st["alpha"], hatch=st["hatch"],
-                                        transform=ax.transPt,
-                                        joinstyle="round"))
-        return int(mask.sum())
-
-    def _draw_prop(self, ax, L, clip, m_per_mm, info=None, i=None) -> int:
-        xy, r = L.anchors, L.sizes
-        rmax_m = (r.max() if len(r) else 0) * PT_MM * m_per_mm
-        x0, y0, x1, y1 = clip
-        keep = ((xy[:, 0] > x0 - rmax_m) & (xy[:, 0] < x1 + rmax_m) & (xy[:, 1] > y0 - rmax_m)
-                & (xy[:, 1] < y1 + rmax_m) & np.isfinite(L.values) & (r > 0))
-        idx = np.flatnonzero(keep)
-        idx = idx[np.argsort(-r[idx], kind="stable")]          # big first: small ones stay on top
-        if L.type == "prop_choro":
-            cls = L.classes[idx]
-            fc = [L.colors[c] if c >= 0 else NODATA for c in cls]
-        else:
-            fc = L.style["fill"]
-        ec = L.style["edgecolor"] or "#ffffff"
-        lw = L.style["linewidth"] if L.style["linewidth"] is not None else 0.4
-        if L.style.get("symbol") == "square":
-            col = RegularPolyCollection(4, rotation=math.pi / 4, sizes=math.pi * 2 * r[idx] ** 2,
-                                        offsets=xy[idx], offset_transform=ax.transData)
-        else:
-            col = CircleCollection(math.pi * r[idx] ** 2, offsets=xy[idx], offset_transform=ax.transData)
-        col.set_facecolor(fc)
-        col.set_edgecolor(ec)
-        col.set_linewidth(lw)
-        ax.add_collection(col, autolim=False)
-        if info is not None and len(idx):
-            d = 2 * r[idx] * PT_MM
-            info.symbols[i] = dict(marker="s" if L.style.get("symbol") == "square" else "o",
-                                   max_mm=float(d.max()), min_mm=float(d.min()))
-        return int(len(idx))
-
-    def _draw_points(self, ax, L, clip, m_per_mm, info=None, i=None) -> int:
-        idx = self._drawn_index(L, clip)
-        cls = L.classes[idx]
-        fc = [L.colors[c] if c >= 0 else NODATA for c in cls]
-        size = L.style["size"] or 4.0                 # markersize in points
-        marker = L.style.get("marker") or "o"
-        ec = L.style["edgecolor"] or "#ffffff"
-        lw = L.style["linewidth"] if L.style["linewidth"] is not None else 0.3
-        if marker == "o":
-            col = CircleCollection(np.full(len(idx), math.pi * (size / 2) ** 2), offsets=L.anchors[idx],
-                                   offset_transform=ax.transData)
-        else:           # same unit path and scale as the legend's (layout.marker_path)
-            col = PathCollection([layout.marker_path(marker)], sizes=np.full(len(idx), size ** 2),
-                                 offsets=L.anchors[idx], offset_transform=ax.transData)
-            col.set_transform(IdentityTransform())     # sizes in points, like scatter()
-        if layout.marker_filled(marker):
-            col.set_facecolor(fc)
-            col.set_edgecolor(ec)
-            col.set_linewidth(lw)
-        else:           # line markers (+, x, 1…) are drawn in the category's colour
-            col.set_facecolor("none")
-            col.set_edgecolor(fc)
-            col.set_linewidth(max(lw, 0.8))
-        ax.add_collection(col, autolim=False)
-        if info is not None:
-            # the symbol's size on the page, from the collection itself
-            if isinstance(col, CircleCollection):
-                d = 2 * math.sqrt(col.get_sizes()[0] / math.pi) * PT_MM if len(idx) else size * PT_MM
-                w = h = d
-            else:
-                s_mm = math.sqrt(col.get_sizes()[0]) * PT_MM if len(idx) else size * PT_MM
-                e = col.get_paths()[0].get_extents()
-                w, h = e.width * s_mm, e.height * s_mm
-            info.symbols[i] = dict(marker=marker, width_mm=w, height_mm=h)
-        return int(len(idx))
+    def _draw_layer(self, ax, L: Layer, clip, tol, m_per_mm, info=None, i=None) -> int:
+        return map_types.get(L.type).draw(DrawContext(ax, clip, tol, m_per_mm, info, i), L)
 
     def _draw_inset(self, fig, page, box, ext):
         x, y, w, h = box
