@@ -36,3 +36,59 @@ def test_palettes():
         B.palette("rainbow")
     with pytest.raises(B.BivariateError, match="needs 9 colours"):
         B.palette(["#000000"] * 4)
+
+
+# ----------------------------------------------------------------------------- the map type
+
+import geopandas as gpd  # noqa: E402
+import shapely  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
+from matplotlib.patches import PathPatch  # noqa: E402
+
+from mbm_sig.maps import Map  # noqa: E402
+from mbm_sig.maps.errors import MapError  # noqa: E402
+
+X0, Y0 = 680000, 7030000
+
+
+def grid9():
+    """Nine squares: x grows to the right (1, 2, 3 by column), y upwards (row)."""
+    cells, xs, ys = [], [], []
+    for row in range(3):
+        for col in range(3):
+            cells.append(shapely.box(X0 + 1000 * col, Y0 + 1000 * row, X0 + 1000 * (col + 1), Y0 + 1000 * (row + 1)))
+            xs.append(10.0 * (col + 1))
+            ys.append(0.1 * (row + 1))
+    return gpd.GeoDataFrame({"x": xs, "y": ys}, geometry=cells, crs=2154)
+
+
+def test_each_area_has_its_crossed_class_colour(tmp_path):
+    df = grid9()
+    df.loc[4, "y"] = np.nan                      # the centre square: no data
+    m = Map(extent=df)
+    m.layer(df, type="bivariate", var="x", var2="y", breaks=[15, 25], breaks2=[0.15, 0.25],
+            legend_title="Densité", legend_title2="Part des 65 ans et plus")
+    info = m.save(tmp_path / "b.pdf")
+    L = m._layers[0]
+    assert L.classes.tolist() == [0, 1, 2, 3, -1, 5, 6, 7, 8]
+    pal = B.palette(B.DEFAULT_PALETTE)
+    drawn = {to_hex(a.get_facecolor()) for a in info.figure.artists
+             if isinstance(a, PathPatch) and a.get_clip_box() is not None}
+    assert drawn == {pal[i] for i in (0, 1, 2, 3, 5, 6, 7, 8)} | {"#d9d9d9"}
+    (leg,) = info.legends
+    assert leg["kind"] == "bivariate" and leg["nodata"]
+    # x breaks then y breaks, the data's extremes around the given inner breaks
+    assert leg["entries"] == ["10,0", "15,0", "25,0", "30,0", "0,10", "0,15", "0,25", "0,30"]
+
+
+def test_terciles_by_default_and_palette_errors():
+    df = grid9()
+    m = Map(extent=df)
+    m.layer(df, type="bivariate", var="x", var2="y", palette="purplegold")
+    L = m._layers[0]
+    assert L.breaks == pytest.approx(np.quantile(df["x"], [0, 1 / 3, 2 / 3, 1]))
+    assert L.colors == B.PALETTES["purplegold"]
+    with pytest.raises(MapError, match="unknown bivariate palette 'Blues'"):
+        Map(extent=df).layer(df, type="bivariate", var="x", var2="y", palette="Blues")
+    with pytest.raises(MapError, match="expected 2 numbers"):
+        Map(extent=df).layer(df, type="bivariate", var="x", var2="y", breaks=[1, 2, 3])

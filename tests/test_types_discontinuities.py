@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 
 from mbm_sig.maps.analysis import discontinuities as D
 
@@ -64,3 +65,46 @@ def test_missing_values_and_rel_needs_positive_values():
 def test_points_are_refused():
     with pytest.raises(D.DiscontinuityError, match="need polygons"):
         D.shared_borders([shapely.Point(0, 0), shapely.Point(1, 1)])
+
+
+# ----------------------------------------------------------------------------- the map type
+
+import geopandas as gpd  # noqa: E402
+from matplotlib.patches import PathPatch  # noqa: E402
+
+from mbm_sig.maps import Map  # noqa: E402
+from mbm_sig.maps.errors import MapError  # noqa: E402
+
+
+def test_map_draws_only_borders_above_the_threshold(tmp_path):
+    sq = [shapely.affinity.translate(g, 680000, 7030000) for g in squares()]
+    df = gpd.GeoDataFrame({"v": [10, 10, 40, 10, 20, 20.0]}, geometry=sq, crs=2154)
+    m = Map(extent=df)
+    m.layer(df, type="choro", var="v", k=2, palette="Blues")
+    m.layer(df, type="discontinuities", var="v", kind="rel", threshold=1.5, method="equal", k=2, widths=[1, 3],
+            legend_title="Rapport entre voisins")
+    info = m.save(tmp_path / "d.pdf")
+    assert info.symbols[1]["borders"] == 4
+    L = m._layers[1]
+    # 4 (the 1|2 border) is in the top class, the three ratios of 2 in the lower one
+    assert sorted(zip(L.values.tolist(), L.classes.tolist())) == [(2.0, 0), (2.0, 0), (2.0, 0), (4.0, 1)]
+    lines = [a for a in info.figure.artists if isinstance(a, PathPatch) and not a.get_fill()
+             and a.get_clip_box() is not None]
+    assert sorted(a.get_linewidth() for a in lines) == [1, 3]
+    # the thick line is the border between units 1 and 2 (x = 2000)
+    thick = next(a for a in lines if a.get_linewidth() == 3)
+    assert np.ptp(thick.get_path().vertices[:, 0]) < 1e-6
+    leg = info.legends[1]
+    assert leg["kind"] == "discontinuities" and leg["title"] == "Rapport entre voisins"
+    assert [s["height_mm"] for s in leg["symbols"]] == pytest.approx([3 * 25.4 / 72, 1 * 25.4 / 72])
+
+
+def test_no_border_above_the_threshold_draws_nothing(tmp_path):
+    sq = [shapely.affinity.translate(g, 680000, 7030000) for g in squares()]
+    df = gpd.GeoDataFrame({"v": [10, 10, 40, 10, 20, 20.0]}, geometry=sq, crs=2154)
+    m = Map(extent=df)
+    m.layer(df, type="discontinuities", var="v", kind="abs", threshold=100)
+    info = m.save(tmp_path / "d.pdf")
+    assert info.features[0] == 0 and info.legends == []
+    with pytest.raises(MapError, match="needs values > 0"):
+        Map(extent=df).layer(df.assign(v=df.v - 10), type="discontinuities", var="v", kind="rel")

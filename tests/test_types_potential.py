@@ -96,3 +96,64 @@ def test_bands_cover_the_mask_and_hold_their_values():
                 assert lo - 0.02 * (hi - lo) - 0.5 <= pot <= hi + 0.02 * (hi - lo) + 0.5
     # the highest band holds the largest mass
     assert bands[-1][2].contains(shapely.Point(5000, 4000))
+
+
+# ----------------------------------------------------------------------------- the map type
+
+import geopandas as gpd  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
+from matplotlib.patches import PathPatch  # noqa: E402
+
+from mbm_sig.maps import Map  # noqa: E402
+from mbm_sig.maps.errors import MapError  # noqa: E402
+from mbm_sig.maps.palettes import colors as palette_colors  # noqa: E402
+
+X0, Y0 = 680000, 7030000
+
+
+def towns():
+    cells = [shapely.box(X0 + 4000 * i, Y0 + 4000 * j, X0 + 4000 * (i + 1), Y0 + 4000 * (j + 1))
+             for j in range(3) for i in range(4)]
+    pop = np.full(12, 1000.0)
+    pop[5] = 20000
+    gp = np.zeros(12)
+    gp[5], gp[0] = 20, 3
+    return gpd.GeoDataFrame({"pop": pop, "gp": gp}, geometry=cells, crs=2154)
+
+
+def test_map_bands_clipped_to_the_area(tmp_path):
+    df = towns()
+    m = Map(extent=df)
+    m.layer(df, type="potential", var="pop", span=3000, beta=2, fun="e", k=5, palette="YlOrRd",
+            legend_title="Potentiel de population")
+    info = m.save(tmp_path / "p.pdf")
+    L = m._layers[0]
+    area = shapely.union_all(df.geometry.values)
+    assert sum(g.area for g in L.geoms) == pytest.approx(area.area, rel=1e-6)
+    assert all(area.buffer(1).contains(g) for g in L.geoms)
+    # equal intervals of the grid values inside the area, as potential::equipotential
+    s = L.style["surface"]
+    v = s.inside(area)
+    assert L.breaks == pytest.approx(np.linspace(v.min(), v.max(), 6))
+    # the top band holds the big town, whose potential is its mass plus its neighbours'
+    top = L.geoms[L.classes == L.classes.max()][0]
+    assert top.contains(shapely.Point(X0 + 6000, Y0 + 6000))
+    (leg,) = info.legends
+    assert leg["kind"] == "choro" and leg["colors"] == palette_colors("YlOrRd", 5)
+    drawn = {to_hex(a.get_facecolor()) for a in info.figure.artists
+             if isinstance(a, PathPatch) and a.get_clip_box() is not None}
+    assert drawn <= set(leg["colors"]) and len(drawn) == len(set(L.classes.tolist()))
+    assert info.symbols[0]["span"] == 3000 and info.symbols[0]["fun"] == "e"
+
+
+def test_map_smoothed_ratio_between_the_rates():
+    df = towns()
+    m = Map(extent=df)
+    m.layer(df, type="potential", var="gp", var2="pop", multiplier=10000, span=4000, fun="p", beta=2, k=4)
+    L = m._layers[0]
+    # rates are 0, 30 (3 GPs for 1 000) and 10 (20 for 20 000): smoothed between them
+    assert L.breaks[0] >= 0 and L.breaks[-1] <= 30
+    with pytest.raises(MapError, match="span"):
+        Map(extent=df).layer(df, type="potential", var="gp")
+    with pytest.raises(MapError, match="masses must be >= 0"):
+        Map(extent=df).layer(df.assign(gp=-df.gp), type="potential", var="gp", span=1000)
