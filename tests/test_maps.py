@@ -20,7 +20,7 @@ from mbm_sig.maps import Map, MapError, classify, colors
 from mbm_sig.maps import fmt
 from mbm_sig.maps.classify import ClassificationError, assign
 from mbm_sig.maps.palettes import PaletteError
-from mbm_sig.maps.render import GhostscriptMissing, save_figure
+from mbm_sig.maps.output import GhostscriptMissing, save_figure
 
 ROOT = Path(__file__).resolve().parent.parent
 from conftest import DATA_DIR, same_bytes  # noqa: E402  (MBM_SIG_DATA_DIR or ../shared/data)
@@ -683,12 +683,12 @@ def _words(pdf):
 
 
 def test_fast_pdf_text_writes_the_same_words_at_the_same_places(tmp_path, monkeypatch):
-    """The print-font fast path (mbm_sig.maps.pdftext) against matplotlib's own text path:
+    """The print-font fast path (mbm_sig.maps.output.pdftext) against matplotlib's own text path:
     same words, same boxes: to 0.05 pt, plus 0.05 % of the distance from the start of the
     line (matplotlib places each glyph on a 1/64 pt grid, the fast path at the font's exact
     advances: along a long line the difference adds up, 0.2 pt over 40 cm), on a sheet with every kind of text (title,
     legends, labels with halo, scale bar, arrow, inset title, credits)."""
-    from mbm_sig.maps import pdftext
+    from mbm_sig.maps.output import pdftext
     df = _strip(48, 20)
     calls = []
     orig = pdftext._ORIG_DRAW_TEXT
@@ -718,8 +718,8 @@ def test_fast_pdf_text_leaves_other_fonts_to_matplotlib(tmp_path):
     import matplotlib
     from matplotlib.figure import Figure
     from pypdf import PdfReader
-    from mbm_sig.maps import pdftext
-    from mbm_sig.maps.render import save_figure
+    from mbm_sig.maps.output import pdftext
+    from mbm_sig.maps.output import save_figure
 
     def fig(family, text):
         f = Figure(figsize=(3, 2))
@@ -754,8 +754,8 @@ def test_fast_pdf_text_follows_font_settings_and_restores_matplotlib(tmp_path):
     import matplotlib
     from matplotlib.backends.backend_pdf import RendererPdf
     from matplotlib.figure import Figure
-    from mbm_sig.maps.pdftext import fast_pdf_text
-    from mbm_sig.maps.render import save_figure
+    from mbm_sig.maps.output.pdftext import fast_pdf_text
+    from mbm_sig.maps.output import save_figure
     before = RendererPdf.draw_text, RendererPdf.get_text_width_height_descent
     for name, family in (("a", "MBM Sans"), ("b", "Liberation Sans"), ("c", "MBM Sans")):
         f = Figure(figsize=(3, 2))
@@ -779,7 +779,7 @@ def test_print_font_metrics_match_freetype():
     measure of matplotlib to its 1/64 pt rounding (per glyph for the width)."""
     import random
     from matplotlib.ft2font import FT2Font, LoadFlags
-    from mbm_sig.maps import fonts
+    from mbm_sig.maps.output import fonts
     from mbm_sig.maps.layout import _font_file
     fonts.ensure()
     rng = random.Random(7)

@@ -328,8 +328,7 @@ def _render_page(job) -> tuple[int, str | None, str | None]:
     cat = _WORKER["cat"]
     try:
         if page.kind == "map":
-            from mbm_sig.maps.recipe import load_recipe
-            from mbm_sig.maps.render import render_recipe
+            from mbm_sig.maps.recipe import load_recipe, render_recipe
             render_recipe(load_recipe(str(page.spec.recipe), page.params), cat, out, fmt="pdf")
         elif page.kind == "table":
             t = page.spec.table

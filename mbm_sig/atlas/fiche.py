@@ -242,8 +242,8 @@ def fiche_cite_figure(cat, cite_id: str) -> Figure:
     m, used = _fiche_map(cat, r)
     m.draw(fig)
     import matplotlib
-    from mbm_sig.maps.sheet import RC
-    with matplotlib.rc_context(RC):
+    from mbm_sig.maps.output import rc
+    with matplotlib.rc_context(rc()):
         _draw_text(fig, cat, r, used)
     fig._mbm_title = f"Carte d'identité — {r['nom']}"
     return fig
@@ -306,17 +306,13 @@ def _group(p, x, y, w, title, rows) -> float:
 
 
 def write_fiche(cat, cite_id: str, out: Path) -> Path:
-    """Write the carte d'identité of one cité to a PDF (written then renamed)."""
-    import os
+    """Write the carte d'identité of one cité to a PDF (atomically: complete or not at all)."""
+    from mbm_sig.atlas import pages
     fig = fiche_cite_figure(cat, cite_id)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    part = out.with_name(out.name + ".part")
-    from mbm_sig.atlas import pages
-    pages.save_pdf([fig], part, {"Title": fig._mbm_title, "Author": "Mission Bassin Minier Nord-Pas de Calais",
-                                 "Subject": "Carte d'identité de cité minière", "Creator": "mbm-sig",
-                                 "CreationDate": None})
-    os.replace(part, out)
+    pages.save_pdf([fig], out, {"Title": fig._mbm_title, "Author": "Mission Bassin Minier Nord-Pas de Calais",
+                                "Subject": "Carte d'identité de cité minière", "Creator": "mbm-sig",
+                                "CreationDate": None})
     return out
 
 

@@ -10,17 +10,15 @@ import textwrap
 from dataclasses import dataclass
 
 import matplotlib
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from mbm_sig.maps import fmt, fonts
-from mbm_sig.maps.layout import TextLines, measure
-from mbm_sig.maps.render import print_settings
+from mbm_sig.maps import fmt
+from mbm_sig.maps.layout import TextLines, font, measure
+from mbm_sig.maps.output import write_pdf
 
 # the print font of the map sheets (DejaVu Sans reduced to French text: fast subsetting);
 # set on every text here, never in matplotlib's global settings (analysts' notebooks)
-FONT = fonts.ensure()
 
 A4 = (210.0, 297.0)
 MM = 1 / 25.4
@@ -39,7 +37,7 @@ class Canvas:
         self.fig = Figure(figsize=(self.w * MM, self.h * MM))
 
     def text(self, x, y, s, size=9.0, weight="normal", color=INK, ha="left", va="baseline", **kw):
-        kw.setdefault("family", FONT)
+        kw.setdefault("family", font())
         return self.fig.text(x / self.w, 1 - y / self.h, s, fontsize=size, fontweight=weight, color=color,
                              ha=ha, va=va, **kw)
 
@@ -47,7 +45,7 @@ class Canvas:
         """Lines every ``step_mm`` from the baseline ``y_baseline``, aligned on ``x``
         (``ha``: left, right or center): a table column is one artist, not one Text per cell."""
         self.fig.add_artist(TextLines(self.w, self.h, x, y_baseline, lines, size, step_mm, ha=ha, color=color,
-                                      weight=weight, family=FONT))
+                                      weight=weight, family=font()))
 
     def rect(self, x, y, w, h, **kw):
         kw.setdefault("linewidth", 0)
@@ -310,8 +308,5 @@ def close(fig) -> None:
 
 
 def save_pdf(figs, path, metadata: dict) -> None:
-    """Book pages (figures) into one PDF, with the print settings of the map sheets."""
-    with print_settings(), PdfPages(path, metadata=metadata) as pdf:
-        for fig in figs:
-            pdf.savefig(fig)
-            close(fig)
+    """Book pages (figures) into one PDF (atomically), with the print settings of the map sheets."""
+    write_pdf(figs, path, metadata, close=close)

@@ -20,7 +20,7 @@ def cli_map(argv: list[str] | None = None) -> int:
     from mbm_sig.catalogue import Catalogue
     from mbm_sig.config import settings
     from mbm_sig.maps.recipe import RecipeError, build_map, load_recipe
-    from mbm_sig.maps.render import save_figure
+    from mbm_sig.maps.output import save_figure
     from mbm_sig.maps.sheet import MapError
     params = {}
     for p in a.param:

@@ -19,9 +19,15 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Circle, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path
 
-from mbm_sig.maps import fmt, fonts
+from mbm_sig.maps import fmt
+from mbm_sig.maps.output import fonts
 
-FONT = "DejaVu Sans"
+
+
+def font() -> str:
+    """The print font's family («MBM Sans»: built and registered on first use)."""
+    return fonts.ensure()
+
 PT_MM = 25.4 / 72          # 1 point in mm
 INK = "#1a1a1a"
 GREY = "#4d4d4d"
@@ -31,7 +37,7 @@ def measure(text: str, size: float, weight: str = "normal") -> tuple[float, floa
     """(width, height) in mm of a one-line text (height: ascent + descent of the line), in
     the current print font (the cache is keyed by the font: a measure taken before the
     print font was registered must never be reused after, or layouts would differ)."""
-    return _measure(text, size, weight, FONT)
+    return _measure(text, size, weight, font())
 
 
 @functools.lru_cache(maxsize=8192)
@@ -39,7 +45,7 @@ def _measure(text: str, size: float, weight: str, family: str) -> tuple[float, f
     path = _font_file(family, weight)
     m = fonts.text_metrics(path, text or " ", size) if fonts.is_print_font(path) else None
     if m is None:       # another font, or a character the tables cannot measure: FreeType does
-        from mbm_sig.maps.pdftext import unhinted_metrics
+        from mbm_sig.maps.output.pdftext import unhinted_metrics
         m = unhinted_metrics(text or " ", FontProperties(family=family, size=size, weight=weight))
     w, h, d = m
     return w * PT_MM, h * PT_MM
@@ -83,7 +89,7 @@ class TextLines(Artist):
         self.set_zorder(3)                     # where a Text would be: above fills
         self.W, self.H, self.x, self.y0, self.step, self.ha = page_w, page_h, x, y0, step, ha
         self.lines, self.color = list(lines), color
-        self.prop = FontProperties(family=family or FONT, size=size, weight=weight)
+        self.prop = FontProperties(family=family or font(), size=size, weight=weight)
 
     def draw(self, renderer):
         if not self.get_visible():
@@ -131,7 +137,7 @@ class Page:
 
     def text(self, x, y, s, size=7.0, ha="left", va="baseline", weight="normal", color=INK, **kw):
         return self.fig.text(self.fx(x), self.fy(y), s, fontsize=size, ha=ha, va=va,
-                             fontweight=weight, color=color, family=FONT, **kw)
+                             fontweight=weight, color=color, family=font(), **kw)
 
     def block(self, x, y_baseline, lines, size, step_mm, weight="normal", color=INK, ha="left"):
         """Several lines as one artist (:class:`TextLines`): the first baseline at

@@ -51,7 +51,7 @@ from matplotlib import patheffects
 from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch
 
-from mbm_sig.maps import fmt, fonts, geom, layout
+from mbm_sig.maps import fmt, geom, layout, output
 from mbm_sig.maps import types as map_types
 from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.labels import place as place_labels
@@ -73,12 +73,6 @@ BAND_MIN_FRAME = 0.3     # a bottom band leaves the frame at least 30 % of the h
 BAND_COL_W = 45.0        # width of one column of entries when a band block is split in columns
 BAND_MAX_COLS = 4
 
-layout.FONT = fonts.ensure()     # reduced DejaVu Sans: fast PDF font subsetting
-RC = {
-    "pdf.fonttype": 42, "ps.fonttype": 42, "font.family": layout.FONT,
-    "svg.hashsalt": "mbm-sig", "svg.fonttype": "path", "pdf.compression": 3,
-    "path.simplify": True, "hatch.linewidth": 0.4, "axes.unicode_minus": True,
-}
 
 
 @dataclass
@@ -677,7 +671,7 @@ class Map:
 
     def draw(self, fig: Figure | None = None) -> RenderInfo:
         """Draw the sheet on ``fig`` (a new Figure of the exact page size by default)."""
-        with matplotlib.rc_context(RC):
+        with matplotlib.rc_context(output.rc()):
             return self._draw(fig)
 
     def _extent_of(self, frame):
@@ -853,7 +847,7 @@ class Map:
     # ---------------------------------------------------------------- output
     def save(self, path, fmt: str | None = None, cmyk: bool = False, metadata: dict | None = None,
              dpi: int = 300) -> RenderInfo:
-        from mbm_sig.maps.render import save_figure
+        from mbm_sig.maps.output import save_figure
         info = self.draw()
         md = dict(self.metadata)
         md.setdefault("Title", self._title or "")

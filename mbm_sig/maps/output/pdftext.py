@@ -2,16 +2,18 @@
 
 Text is half the time of a map sheet in matplotlib's PDF backend: every string is shaped
 again (libraqm) and every glyph loaded, and every Text measures its lines again on each new
-renderer. The print font «MBM Sans» (:mod:`mbm_sig.maps.fonts`) has no layout tables, so
+renderer. The print font «MBM Sans» (:mod:`mbm_sig.maps.output.fonts`) has no layout tables, so
 shaping a string is looking up its glyphs: :func:`fast_pdf_text` swaps in, for the time
 of a save, a ``draw_text`` that writes the operators matplotlib writes
 (``q … cm BT /F Tf 0 0 Td [<glyphs>] TJ ET Q``) from cached glyph indices, and a text
-measure taken from the font's tables (:func:`mbm_sig.maps.fonts.text_metrics`) and cached
+measure taken from the font's tables (:func:`mbm_sig.maps.output.fonts.text_metrics`) and cached
 across renderers (the metrics of a string at 72 dpi do not depend on the page). The
 glyphs sit at the font's own advances, where matplotlib adds tiny adjustments from its
 1/64 pt grid (at most 0.05 % of the line length). Anything else —
 other fonts, mathtext, links, a glyph missing from the print font, a matplotlib whose
-internals differ — takes matplotlib's own path, byte for byte (both tested).
+internals differ (only the versions in :data:`TESTED_MATPLOTLIB` are patched), or
+``MBM_SIG_PDF_FASTPATH=0`` — takes matplotlib's own path, byte for byte (both tested: the
+suite runs its map tests a second time with the fast path off).
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 import threading
 
 import matplotlib as mpl
 from matplotlib.backends import _backend_pdf_ps as _pdf_ps
 from matplotlib.backends import backend_pdf
 
-from mbm_sig.maps import fonts
+from mbm_sig.maps.output import fonts
 
 _Renderer = backend_pdf.RendererPdf
 _ORIG_DRAW_TEXT = _Renderer.draw_text
@@ -39,6 +42,18 @@ except ImportError:       # pragma: no cover - older matplotlib: its own path on
 _SUBSET_OK = _SUPPORTED and all(hasattr(_pdf_ps, a) for a in ("get_glyphs_subset", "font_as_file", "SubsetResults"))
 
 _state = {"enabled": True}
+# matplotlib versions whose PDF backend internals the fast path was checked against (the
+# same range as the dependency pin in pyproject.toml); any other version, or
+# MBM_SIG_PDF_FASTPATH=0, takes matplotlib's own text path
+TESTED_MATPLOTLIB = ((3, 11),)
+
+
+def active() -> bool:
+    """Whether :func:`fast_pdf_text` patches the backend: a tested matplotlib whose
+    internals are found, and ``MBM_SIG_PDF_FASTPATH`` not ``0``."""
+    version = tuple(int(p) for p in mpl.__version__.split(".")[:2] if p.isdigit())
+    return (_SUPPORTED and version in TESTED_MATPLOTLIB
+            and os.environ.get("MBM_SIG_PDF_FASTPATH", "1").strip() != "0")
 _FONTS: dict = {}          # font properties and family settings -> FT2Font
 _GLYPH_INDEX: dict = {}    # (font file, face) -> {char: glyph index}
 _METRICS: dict = {}        # (string, size, font key) -> (width, height, descent)
@@ -215,7 +230,7 @@ def fast_pdf_text():
     The patch is on matplotlib's classes, so it holds for every thread of the process while
     any ``with fast_pdf_text()`` is open (nested or concurrent uses share it); the methods
     found on entry are put back when the last one closes, whatever happens inside."""
-    if not _SUPPORTED:
+    if not active():
         yield
         return
     fonts.ensure()
