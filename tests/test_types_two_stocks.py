@@ -87,3 +87,13 @@ def test_recipe_keys_of_the_type(tmp_path):
     spec["val_max"] = 3
     with pytest.raises(RecipeError, match=r"layers\[0\]\.val_max: unknown key of a 'two_stocks' layer"):
         check_structure(r)
+
+
+def test_legend_labels_never_touch(units):
+    df = units.assign(prive=[91.0, 3, 0, 7], minier=[12.0, 1, 0, 2])
+    m = Map(extent=df)
+    m.layer(df, type="two_stocks", var="prive", var2="minier", inches=0.3)
+    leg = m.draw().legends[0]
+    # 91, 20 and 10 are the candidates: 10's label would touch 20's, it is left out
+    assert leg["entries"] == ["91", "20", "10"]
+    assert [s["label"] for s in leg["symbols"] if s["label"][0].isdigit()] == ["91", "20"]

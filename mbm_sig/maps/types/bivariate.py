@@ -46,7 +46,7 @@ class BivariateBlock(LegendBlock):
     title2: str = ""
     decimals2: int = 0
 
-    CELL = 6.0
+    CELL = 8.0
 
     def _labels(self):
         return ([fmt.num(b, self.decimals) for b in self.breaks], [fmt.num(b, self.decimals2) for b in self.breaks2])

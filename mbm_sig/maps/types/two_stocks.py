@@ -72,6 +72,18 @@ class TwoStocksBlock(LegendBlock):
         lh = line_height(self.text_size, 1.15)
         return [(lab, col, max(2 * self._swatch() + 0.6, lh)) for lab, col in (self.colors or {}).get("stocks", [])]
 
+    def _shown(self, base):
+        """The reference values whose labels (at the top of their symbol) do not touch the
+        label above them: the largest always, the next ones only a line apart."""
+        lh = 0.9 * line_height(self.text_size)
+        out, last = [], None
+        for label, r in self.entries:
+            ty = base - 2 * r
+            if last is None or ty - last >= lh:
+                out.append((label, r))
+                last = ty
+        return out
+
     def size(self) -> tuple[float, float]:
         tl = self.title_lines()
         w = max([measure(s, self.title_size, "bold")[0] for s in tl] + [0])
@@ -95,14 +107,14 @@ class TwoStocksBlock(LegendBlock):
         cx = x + rmax
         base = y + 2 * rmax
         kw = dict(facecolor="#f0f0f0", edgecolor=GREY, linewidth=0.4)
-        for label, r in self.entries:
+        for label, r in self._shown(base):
             if half:
                 page.poly(_half_disc(cx, base - r, r), **kw)
             else:
                 page.circle(cx, base - r, r, **kw)
             drawn.append((label, "half" if half else "circle", r if half else 2 * r, 2 * r))
         x_lab = cx + (0 if half else rmax) + 2
-        for label, r in self.entries:
+        for label, r in self._shown(base):
             ty = base - 2 * r
             page.segment(cx, ty, x_lab, ty, color=GREY, linewidth=0.3)
             page.text(x_lab + 0.5, ty, label, size=self.text_size, va="center_baseline")
@@ -162,7 +174,9 @@ class TwoStocks(MapType):
 
     def legend(self, L: Layer, o: dict) -> list:
         vmax, rmax_pt = L.vmax, o["inches"] * 72
-        dec = o["legend_decimals"] if o["legend_decimals"] is not None else (0 if vmax >= 100 else 1)
+        v = L.values[np.isfinite(L.values)]
+        counts = bool(np.all(v == np.round(v)))
+        dec = o["legend_decimals"] if o["legend_decimals"] is not None else (0 if counts or vmax >= 100 else 1)
         entries = [(fmt.num(v, dec), rmax_pt * math.sqrt(v / vmax) * PT_MM) for v in legend_values(vmax)]
         c1, c2 = L.style["colors"]
         block = TwoStocksBlock("two_stocks", o["legend_title"] or "", entries=entries,
