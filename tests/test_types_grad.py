@@ -31,7 +31,8 @@ def test_sizes_by_class(points, tmp_path):
     # every symbol has its class's diameter (radius in pt)
     assert (2 * L.sizes).tolist() == [[4, 8, 12][c] for c in cls]
     assert info.features[0] == len(points)
-    assert info.symbols[0]["max_mm"] == pytest.approx(12 * PT_MM) and info.symbols[0]["min_mm"] == pytest.approx(4 * PT_MM)
+    assert info.symbols[0]["max_mm"] == pytest.approx(12 * PT_MM)
+    assert info.symbols[0]["min_mm"] == pytest.approx(4 * PT_MM)
     leg = info.legends[0]
     assert leg["kind"] == "grad" and leg["title"] == "Valeur"
     # highest class on top, each with the map's size
