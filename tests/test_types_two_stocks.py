@@ -35,8 +35,7 @@ def test_one_scale_for_both_stocks():
     assert ra.tolist() == [10.0, 5.0, 0.0] and rb[1] == ra[0]
     assert (rb[0] / ra[0]) ** 2 == pytest.approx(0.5)
     assert rb[2] == 0
-    with pytest.raises(MapError, match="no stock > 0"):
-        T.common_max([0, np.nan], [0, 0])
+    assert T.common_max([0, np.nan], [0, 0]) == 0 and T.radii([0, 3], 10, 0).tolist() == [0, 0]
     with pytest.raises(MapError, match=">= 0"):
         T.common_max([-1, 5], [2, 3])
     assert T.legend_values(137.0) == [137.0, 50, 10]
@@ -87,6 +86,15 @@ def test_recipe_keys_of_the_type(tmp_path):
     spec["val_max"] = 3
     with pytest.raises(RecipeError, match=r"layers\[0\]\.val_max: unknown key of a 'two_stocks' layer"):
         check_structure(r)
+
+
+def test_no_stock_draws_nothing_and_keeps_the_colours(units):
+    m = Map(extent=units)
+    m.layer(units.assign(prive=0.0, minier=np.nan), type="two_stocks", var="prive", var2="minier",
+            legend_label="libéraux", legend_label2="miniers")
+    info = m.draw()
+    assert info.features[0] == 0
+    assert [s["label"] for s in info.legends[0]["symbols"]] == ["libéraux", "miniers"]
 
 
 def test_legend_labels_never_touch(units):

@@ -28,19 +28,20 @@ LEFT, RIGHT = Path.wedge(90, 270), Path.wedge(-90, 90)       # unit half discs
 
 
 def common_max(a, b) -> float:
-    """The largest value of both stocks: the value of the largest symbol."""
+    """The largest value of both stocks: the value of the largest symbol (0 when no stock
+    is above 0: nothing to draw, e.g. a territory without any GP)."""
     v = np.concatenate([np.asarray(a, float).ravel(), np.asarray(b, float).ravel()])
     v = v[np.isfinite(v)]
     if (v < 0).any():
         raise MapError(f"two_stocks: stocks must be >= 0 (found {v.min():g})")
-    if v.size == 0 or v.max() <= 0:
-        raise MapError("two_stocks: no stock > 0 to draw")
-    return float(v.max())
+    return float(v.max()) if v.size else 0.0
 
 
 def radii(values, rmax: float, vmax: float) -> np.ndarray:
     """Radius of each symbol (unit of ``rmax``): ``rmax * sqrt(v / vmax)``; 0 when missing."""
     v = np.nan_to_num(np.asarray(values, dtype=float), nan=0.0)
+    if vmax <= 0:
+        return np.zeros(v.shape)
     return rmax * np.sqrt(np.clip(v, 0, None) / vmax)
 
 
@@ -177,7 +178,8 @@ class TwoStocks(MapType):
         v = L.values[np.isfinite(L.values)]
         counts = bool(np.all(v == np.round(v)))
         dec = o["legend_decimals"] if o["legend_decimals"] is not None else (0 if counts or vmax >= 100 else 1)
-        entries = [(fmt.num(v, dec), rmax_pt * math.sqrt(v / vmax) * PT_MM) for v in legend_values(vmax)]
+        entries = ([(fmt.num(v, dec), rmax_pt * math.sqrt(v / vmax) * PT_MM) for v in legend_values(vmax)]
+                   if vmax > 0 else [])
         c1, c2 = L.style["colors"]
         block = TwoStocksBlock("two_stocks", o["legend_title"] or "", entries=entries,
                                colors={"stocks": [(o["legend_label"] or str(o["var"]), c1),
