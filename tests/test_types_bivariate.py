@@ -92,3 +92,13 @@ def test_terciles_by_default_and_palette_errors():
         Map(extent=df).layer(df, type="bivariate", var="x", var2="y", palette="Blues")
     with pytest.raises(MapError, match="expected 2 numbers"):
         Map(extent=df).layer(df, type="bivariate", var="x", var2="y", breaks=[1, 2, 3])
+
+
+def test_ties_still_give_three_classes():
+    # half the communes without any GP: the terciles 0, 0 collapse; the distinct values' are used
+    x = np.array([0, 0, 0, 0, 0, 0, 1, 2, 3, 5, 8, 13.0])
+    b = B.breaks_of(x)
+    assert len(b) == 4 and b[0] == 0 and b[-1] == 13
+    assert b == pytest.approx(np.quantile(np.unique(x), [0, 1 / 3, 2 / 3, 1]))
+    with pytest.raises(B.BivariateError, match="2 distinct values: too few for 3 classes"):
+        B.breaks_of([1, 1, 2, 2])

@@ -63,3 +63,12 @@ def test_lines_get_widths_by_class(tmp_path):
     assert widths == [1, 3]
     assert info.legends[0]["symbols"][0]["marker"] == "line"
     assert info.legends[0]["symbols"][0]["height_mm"] == pytest.approx(3 * PT_MM)
+
+
+def test_ties_leave_fewer_classes_and_sizes_are_picked(points):
+    from mbm_sig.maps.types.grad import pick
+    assert pick([2, 4, 6, 8, 10], 3) == [2, 6, 10] and pick([2, 4, 6], 1) == [6] and pick([2, 4], 2) == [2, 4]
+    df = points.assign(v=[1, 1, 1, 1, 1, 1, 1, 5, 9, 9.0])      # quartiles 1, 1, 1: two classes left
+    m = Map(extent=df)
+    m.layer(df, type="grad", var="v", k=4, sizes=[3, 6, 9, 12])
+    assert m._layers[0].style["class_sizes"] == [3, 12]

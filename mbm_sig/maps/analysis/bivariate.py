@@ -36,7 +36,9 @@ class BivariateError(InvalidInput):
 
 def breaks_of(values, n: int = 3, breaks=None, method: str = "quantile") -> np.ndarray:
     """The ``n + 1`` bounds of one variable: its ``n``-iles (terciles for 3) by default, or
-    the given inner ``breaks`` (``n - 1`` values) between the data's minimum and maximum."""
+    the given inner ``breaks`` (``n - 1`` values) between the data's minimum and maximum.
+    When ties make two quantiles equal (a third of the communes with no GP), the quantiles
+    of the distinct values are taken instead, so that there are still ``n`` classes."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v)]
     if v.size == 0:
@@ -47,9 +49,12 @@ def breaks_of(values, n: int = 3, breaks=None, method: str = "quantile") -> np.n
             raise BivariateError(f"expected {n - 1} inner breaks for {n} classes, not {len(inner)}")
         lo, hi = float(v.min()), float(v.max())
         return np.array([min(lo, inner[0])] + inner + [max(hi, inner[-1])])
-    b = classify(v, method, n)
+    u = np.unique(v)
+    b = classify(v, method, n) if u.size >= n else []
+    if len(b) != n + 1 and u.size >= n:
+        b = classify(u, method, n)
     if len(b) != n + 1:
-        raise BivariateError(f"the values have too few distinct values for {n} classes")
+        raise BivariateError(f"{len(np.unique(v))} distinct values: too few for {n} classes")
     return b
 
 

@@ -14,7 +14,7 @@ from mbm_sig.maps.analysis import discontinuities as D
 from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.layout import PT_MM
 from mbm_sig.maps.types._core import LEGEND_DECIMALS, DrawContext, Layer, MapType, opt
-from mbm_sig.maps.types.grad import METHOD, SizesBlock, class_labels, draw_lines_by_class, _sizes_check
+from mbm_sig.maps.types.grad import METHOD, SizesBlock, _sizes_check, class_labels, draw_lines_by_class, pick
 
 KIND_TITLES = {"rel": "rapport entre voisins", "abs": "écart entre voisins"}
 
@@ -62,7 +62,7 @@ class Discontinuities(MapType):
             b, cls = np.array([]), np.zeros(0, dtype=int)
         nk = max(len(b) - 1, 0)
         if o["widths"]:
-            widths = list(o["widths"])
+            widths = pick(o["widths"], nk)
         else:
             widths = list(np.linspace(0.8, 4.0, nk)) if nk > 1 else [2.0] * nk
         if nk and len(widths) != nk:

@@ -29,6 +29,18 @@ def _sizes_check(value) -> str | None:
     return None
 
 
+def pick(sizes, n: int) -> list[float]:
+    """``n`` of the given increasing ``sizes``: all of them when there are ``n``, else
+    evenly spread from the first to the last (ties in the data can leave fewer classes than
+    asked for: the smallest and largest sizes are kept)."""
+    sizes = [float(s) for s in sizes]
+    if n >= len(sizes):
+        return sizes[:n] if n == len(sizes) else sizes
+    if n == 1:
+        return sizes[-1:]
+    return [sizes[int(round(i))] for i in np.linspace(0, len(sizes) - 1, n)]
+
+
 def class_labels(bounds, decimals: int) -> list[str]:
     """«a – b» for each class (lowest first)."""
     return [f"{fmt.num(a, decimals)} – {fmt.num(b, decimals)}" for a, b in zip(bounds[:-1], bounds[1:])]
@@ -168,7 +180,8 @@ class Grad(MapType):
         b = classify(vals, m, o["k"], o["breaks"])
         k = len(b) - 1
         lines = type_id(L) and type_id(L)[0] in (1, 5)
-        sizes = o["sizes"] or (list(np.linspace(0.5, 3.5, k)) if lines else list(np.linspace(4, 16, k)))
+        sizes = pick(o["sizes"], k) if o["sizes"] else (list(np.linspace(0.5, 3.5, k)) if lines
+                                                            else list(np.linspace(4, 16, k)))
         if len(sizes) != k:
             raise MapError(f"sizes: {len(sizes)} sizes for {k} classes")
         cls = assign(vals, b)
