@@ -53,7 +53,7 @@ from matplotlib.patches import PathPatch
 
 from mbm_sig.maps import fmt, geom, layout, output
 from mbm_sig.maps import types as map_types
-from mbm_sig.maps.errors import MapError
+from mbm_sig.maps.errors import MapError, check_number
 from mbm_sig.maps.labels import place as place_labels
 from mbm_sig.maps.layout import LegendBlock, Page
 from mbm_sig.maps.types import NODATA, NODATA_LABEL, STYLE_DEFAULTS, STYLE_KEYS, DrawContext, Layer
@@ -213,6 +213,8 @@ class Map:
         self.layout = layout
         self.page, self._orientation = page, orientation
         self._extent = _bounds(extent) if extent is not None else None
+        check_number(margin, "margin", minimum=0, maximum=0.99)
+        check_number(simplify_mm, "simplify_mm", minimum=0)
         self.margin = float(margin)
         self.fictive = bool(fictive)
         self.simplify_mm = float(simplify_mm)
@@ -261,6 +263,7 @@ class Map:
         the layer added from the same data, else 0.8 mm."""
         if not hasattr(data, "columns") or var not in data.columns:
             raise MapError(f"label field {var!r} not in the layer data")
+        check_number(size, "labels.size", minimum=0, exclusive_min=True)
         if priority is not None and priority not in data.columns:
             raise MapError(f"label priority field {priority!r} not in the layer data")
         g = _geoms(data)
@@ -328,6 +331,7 @@ class Map:
         return self
 
     def logo(self, path: str, width_mm: float = 25.0) -> "Map":
+        check_number(width_mm, "logo width_mm", minimum=0, exclusive_min=True)
         self._logo = dict(path=str(path), width=width_mm)
         return self
 

@@ -52,6 +52,7 @@ class Option:
     style: bool = False
     field: bool = False
     recipe: bool = True
+    keys: tuple = ()                 # a mapping value: the Options of its keys (unknown keys refused)
 
     def type_names(self) -> str:
         return " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in self.types)
@@ -72,12 +73,31 @@ class Option:
             check_number(value, key, minimum=self.minimum, maximum=self.maximum,
                          exclusive_min=self.exclusive_min, fail=fail)
         if self.choices is not None and value not in self.choices:
-            raise fail(key, f"must be one of {', '.join(map(str, self.choices))}, not {value!r}")
+            raise fail(key, f"must be one of {', '.join(str(c) for c in self.choices if c is not None)}, "
+                             f"not {value!r}")
         if self.check is not None:
             msg = self.check(value)
             if msg:
                 raise fail(key, msg)
+        if self.keys and isinstance(value, dict):
+            check_keys(value, self.keys, key, fail)
         return value
+
+
+def check_keys(doc: dict, options, prefix: str, fail=map_fail) -> None:
+    """Check a mapping against its ``options``: an unknown key is refused with its path
+    (``prefix.key``), each value is validated, a required key must be there."""
+    known = {o.name: o for o in options}
+    for k in doc:
+        if k not in known:
+            raise fail(f"{prefix}.{k}" if prefix else str(k),
+                       f"unknown key (known keys: {', '.join(sorted(known))})")
+    for name, o in known.items():
+        path = f"{prefix}.{name}" if prefix else name
+        if name in doc:
+            o.validate(doc[name], path, fail)
+        elif o.required:
+            raise fail(path, "missing key")
 
 
 def opt(name, types=(str,), default=None, doc="", **kw) -> Option:
