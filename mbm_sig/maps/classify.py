@@ -297,6 +297,32 @@ def _headtails(v: np.ndarray, thr: float) -> np.ndarray:
     return np.unique(bounds)
 
 
+_FR = {
+    "quantile": "{k} classes d'effectifs égaux (quantiles)",
+    "equal": "{k} classes d'égale amplitude",
+    "q6": "méthode q6 (quantiles 5, 27,5, 50, 72,5 et 95 %)",
+    "Q6": "méthode Q6 (quantiles 5, 25, 50, 75 et 95 %)",
+    "geom": "{k} classes en progression géométrique",
+    "arith": "{k} classes en progression arithmétique",
+    "em": "{k} classes par moyennes emboîtées",
+    "msd": "{k} classes d'un écart type de part et d'autre de la moyenne",
+    "sd": "{k} classes en écarts types (bornes arrondies)",
+    "pretty": "{k} classes à bornes arrondies",
+    "jenks": "{k} classes par seuils naturels (Jenks)",
+    "fisher": "{k} classes par seuils naturels (Fisher)",
+    "ckmeans": "{k} classes par seuils naturels (k-moyennes)",
+    "headtails": "{k} classes par la méthode head/tail (moyennes successives de la tête)",
+    "breaks": "{k} classes à bornes choisies",
+}
+
+
+def describe(method: str, bounds) -> str:
+    """The classification in one French sentence, for the credits or a sources page
+    («Méthode Q6 (quantiles 5, 25, 50, 75 et 95 %).», «4 classes d'égale amplitude.»)."""
+    text = _FR[normalise_method(method)].format(k=max(len(bounds) - 1, 1))
+    return text[0].upper() + text[1:] + "."
+
+
 def assign(values, bounds) -> np.ndarray:
     """Class index (0..len(bounds)-2) of each value; -1 for NaN or outside the bounds."""
     v = np.asarray(values, dtype=float)
