@@ -123,7 +123,9 @@ class TwoStocksBlock(LegendBlock):
         s = self._swatch()
         for i, (lab, col, rh) in enumerate(self._stock_rows()):
             yc = y + rh / 2
-            if half:
+            if half:       # the stock's half filled, the other half in outline: which side is which
+                page.poly(_half_disc(x + s, yc, s, left=i != 0), facecolor="none", edgecolor="#bdbdbd",
+                          linewidth=0.3)
                 page.poly(_half_disc(x + s, yc, s, left=i == 0), facecolor=col, edgecolor="#ffffff", linewidth=0.3)
             else:
                 page.circle(x + s, yc, s, facecolor=col, edgecolor="#ffffff", linewidth=0.3)
