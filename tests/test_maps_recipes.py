@@ -208,7 +208,7 @@ def test_cli_map(cat, tmp_path, monkeypatch, capsys):
     doc.pop("params")
     bare = tmp_path / "sans_params.yaml"
     bare.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    assert cli_map([str(bare), "-o", str(out)]) == 1
+    assert cli_map([str(bare), "-o", str(out)]) == 2        # invalid input: exit status 2
     assert "is not given (known: none)" in capsys.readouterr().err
     # the recipe's defaults make it render alone; -p overrides them
     assert cli_map([str(RECIPES / "cites_lens_lievin.yaml"), "-o", str(out)]) == 0

@@ -6,9 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from mbm_sig.atlas.engine import AtlasError, load_atlas, render_atlas
+from mbm_sig.atlas.engine import load_atlas, render_atlas
+from mbm_sig.atlas.errors import AtlasError, AtlasFailure, FicheError
+from mbm_sig.errors import MbmSigError
 
-__all__ = ["AtlasError", "cli_atlas", "load_atlas", "render_atlas"]
+__all__ = ["AtlasError", "AtlasFailure", "FicheError", "cli_atlas", "load_atlas", "render_atlas"]
 
 
 def cli_atlas(argv: list[str]) -> int:
@@ -27,9 +29,9 @@ def cli_atlas(argv: list[str]) -> int:
     try:
         res = render_atlas(a.name, a.out, only=a.only, sheets=a.sheets, png=a.png, workers=a.workers,
                            progress=not a.quiet, demo=a.demo)
-    except (AtlasError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except MbmSigError as exc:          # invalid input: 2, failure: 1 (mbm_sig.errors)
+        print(f"error: {exc.message()}", file=sys.stderr)
+        return exc.exit_code
     print(f"{res.pdf}: {res.pages} pages, {res.sheets} map sheets, {len(res.pending)} waiting for data, "
           f"{res.seconds:.1f} s")
     for item in res.pending:

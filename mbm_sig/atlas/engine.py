@@ -25,14 +25,11 @@ from pypdf import PdfReader, PdfWriter
 from tqdm import tqdm
 
 from mbm_sig.atlas import pages
+from mbm_sig.atlas.errors import AtlasError, AtlasFailure
 from mbm_sig.catalogue import Catalogue
 from mbm_sig.catalogue.layerdef import Source
 from mbm_sig.config import ATLASES_DIR, load_yaml, settings
 from mbm_sig.maps import fmt
-
-
-class AtlasError(RuntimeError):
-    """An atlas definition is wrong, or one of its sheets failed."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -80,9 +77,8 @@ def load_atlas(name_or_path: str | Path) -> Atlas:
         raise AtlasError(f"atlas {name_or_path!r} not found (atlases: {known})")
     with open(path, encoding="utf-8") as fh:
         doc = load_yaml(fh)
-    for key in ("title", "sections"):
-        if key not in doc:
-            raise AtlasError(f"{path}: missing key {key!r}")
+    from mbm_sig.atlas.definition import check_definition
+    check_definition(doc, path)
     sections = []
     for i, sec in enumerate(doc["sections"]):
         sheets = []
@@ -321,9 +317,9 @@ def _init_worker(db_url: str) -> None:
     _WORKER["cat"] = Catalogue.open(db_url)
 
 
-def _render_page(job) -> tuple[int, str | None, str | None]:
+def _render_page(job) -> tuple[int, str | None, str | None, int]:
     """Render one body page (map sheet, table or chart) to its own PDF in a worker;
-    returns (index, path, error)."""
+    returns (index, path, error, exit status of the error: 2 invalid input, 1 failure)."""
     idx, atlas, page, out = job
     cat = _WORKER["cat"]
     try:
@@ -339,10 +335,10 @@ def _render_page(job) -> tuple[int, str | None, str | None]:
             from mbm_sig.atlas.charts import CHARTS
             spec = page.spec.table
             _save(CHARTS[spec["name"]](cat, atlas, page.title, {**spec, **page.params}), Path(out), page.title)
-        return idx, out, None
+        return idx, out, None, 0
     except Exception as exc:  # reported with the sheet's name by the caller
         detail = f"\n{traceback.format_exc(limit=3)}" if os.environ.get("MBM_SIG_DEBUG") else ""
-        return idx, None, f"{type(exc).__name__}: {exc}{detail}"
+        return idx, None, f"{type(exc).__name__}: {exc}{detail}", getattr(exc, "exit_code", 1)
 
 
 def _save(fig, path: Path, meta_title: str) -> None:
@@ -401,7 +397,7 @@ def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheet
 def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, progress) -> AtlasResult:
     t0 = time.perf_counter()
     if not cat.backend.exists():
-        raise AtlasError(f"catalogue {cat.url} does not exist: run `mbm-sig build` (or `make build`) first")
+        raise AtlasFailure(f"catalogue {cat.url} does not exist: run `mbm-sig build` (or `make build`) first")
     out_dir = Path(out_dir or settings().out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     body, pending = plan(atlas, cat, only)
@@ -452,11 +448,11 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                 pool = mp.get_context("fork").Pool(n_workers, initializer=_init_worker, initargs=(cat.url,))
                 results = pool.imap_unordered(_render_page, jobs, chunksize=1)
             try:
-                for idx, path, err in results:
+                for idx, path, err, code in results:
                     if err:
                         p = body[idx]
                         what = f"recipe {p.spec.recipe}" if p.spec.recipe else f"{p.kind} of {atlas.path}"
-                        raise AtlasError(f"sheet «{p.title}» ({what}) failed: {err}")
+                        raise (AtlasError if code == 2 else AtlasFailure)(f"sheet «{p.title}» ({what}) failed: {err}")
                     files[idx] = Path(path)
                     bar.update(1)
             finally:

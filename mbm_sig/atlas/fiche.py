@@ -27,6 +27,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from mbm_sig.atlas.charts import chart
+from mbm_sig.atlas.errors import FicheError
+from mbm_sig.errors import MbmSigError
 from mbm_sig.maps import Map, fmt, layout
 from mbm_sig.maps.layout import GREY, INK, Page
 
@@ -37,10 +39,6 @@ LIGHT = "#f6efe9"
 NON_RENSEIGNE = "non renseigné"
 W, H, M = 210.0, 297.0, 10.0
 MAP_FRAME = (M, 34.0, W - 2 * M, 110.0)          # x, y (top), w, h in mm
-
-
-class FicheError(LookupError):
-    """Unknown cité, or a catalogue without the cités layer."""
 
 
 # ---------------------------------------------------------------------------------- data
@@ -362,8 +360,8 @@ def cli_fiche(argv: list[str]) -> int:
         r = find_cite(cat, a.id)
         out = a.out or settings().out_dir / f"fiche-cite-{r['id']}.pdf"
         write_fiche(cat, r["id"], out)
-    except FicheError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2           # invalid input (unknown id), as for import
+    except MbmSigError as exc:          # invalid input (unknown id): 2, failure: 1
+        print(f"error: {exc.message()}", file=sys.stderr)
+        return exc.exit_code
     print(f"{out}: carte d'identité de «{r['nom']}» ({r['id']}, {r['commune']})")
     return 0

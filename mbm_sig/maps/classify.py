@@ -58,7 +58,7 @@ import warnings
 
 import numpy as np
 
-from mbm_sig.errors import InvalidInput
+from mbm_sig.maps.errors import MapError
 
 METHODS = ("quantile", "equal", "q6", "Q6", "geom", "arith", "em", "msd", "sd", "pretty",
            "jenks", "fisher", "ckmeans", "headtails", "breaks")
@@ -70,7 +70,7 @@ q6_PROBS = (0.0, 0.05, 0.275, 0.5, 0.725, 0.95, 1.0)
 _FIXED_K = ("q6", "Q6", "msd", "headtails", "breaks")
 
 
-class ClassificationError(InvalidInput):
+class ClassificationError(MapError):
     """Unknown method or impossible classification (invalid input: exit status 2)."""
 
 

@@ -33,6 +33,8 @@ import pandas as pd
 import shapely
 import shapely.geometry
 
+from mbm_sig.errors import Failure
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LEAFLET_DIR = STATIC_DIR / "leaflet"
 SIMPLIFY_M = 1.0            # simplification tolerance in EPSG:2154 metres
@@ -104,7 +106,7 @@ FALLBACK_TITLES = {
 DASHES = {"--": "6 4", "dashed": "6 4", ":": "1 4", "dotted": "1 4", "-.": "6 3 1 3", "dashdot": "6 3 1 3"}
 
 
-class WebBuildError(RuntimeError):
+class WebBuildError(Failure):
     """The web map cannot be built (missing layer, missing vendored library...)."""
 
 

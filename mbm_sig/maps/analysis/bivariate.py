@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mbm_sig.errors import InvalidInput
+from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.classify import assign, classify
 
 # 3 × 3 palettes, row by row from the bottom (low y) to the top; in each row x grows
@@ -30,7 +30,7 @@ PALETTES = {
 DEFAULT_PALETTE = "pinkblue"
 
 
-class BivariateError(InvalidInput):
+class BivariateError(MapError):
     """Invalid input of a bivariate map (exit status 2)."""
 
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from mbm_sig.errors import InvalidInput
+from mbm_sig.maps.errors import MapError
 
 KINDS = ("rel", "abs")
 
 
-class DiscontinuityError(InvalidInput):
+class DiscontinuityError(MapError):
     """Invalid input of a discontinuity map (exit status 2)."""
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from mbm_sig.errors import InvalidInput
+from mbm_sig.maps.errors import MapError
 
 FUNCTIONS = {"e": "exponential", "p": "pareto"}
 _NAMES = {"e": "e", "exponential": "e", "p": "p", "pareto": "p"}
@@ -31,7 +31,7 @@ MAX_CELLS = 200_000          # grid points: 1 km over the whole of Nord-Pas-de-C
 CHUNK = 4_000_000            # distances computed at once (masses × grid points)
 
 
-class PotentialError(InvalidInput):
+class PotentialError(MapError):
     """Invalid parameters or masses of a potential (exit status 2)."""
 
 
