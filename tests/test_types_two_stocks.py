@@ -38,7 +38,7 @@ def test_one_scale_for_both_stocks():
     assert T.common_max([0, np.nan], [0, 0]) == 0 and T.radii([0, 3], 10, 0).tolist() == [0, 0]
     with pytest.raises(MapError, match=">= 0"):
         T.common_max([-1, 5], [2, 3])
-    assert T.legend_values(137.0) == [137.0, 50, 10]
+    assert T.nice_values(137.0) == [137.0, 50, 10]      # the reference values of prop's legend
 
 
 def test_half_discs_back_to_back(units):

@@ -5,12 +5,10 @@ are ordered steps, for a variable whose classes matter more than its exact amoun
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from matplotlib.collections import CircleCollection, RegularPolyCollection
 from matplotlib.patches import PathPatch
 
 from mbm_sig.maps import fmt, geom
@@ -102,35 +100,6 @@ class SizesBlock(LegendBlock):
         return drawn
 
 
-def draw_circles(ctx: DrawContext, L: Layer, colors) -> int:
-    """Circles (or squares) of radius ``L.sizes`` (pt) at the anchors, the largest first;
-    ``colors``: one colour, or a function of the indices drawn giving theirs."""
-    ax = ctx.ax
-    xy, r = L.anchors, L.sizes
-    rmax_m = (r.max() if len(r) else 0) * PT_MM * ctx.m_per_mm
-    x0, y0, x1, y1 = ctx.clip
-    keep = ((xy[:, 0] > x0 - rmax_m) & (xy[:, 0] < x1 + rmax_m) & (xy[:, 1] > y0 - rmax_m)
-            & (xy[:, 1] < y1 + rmax_m) & (r > 0))
-    idx = np.flatnonzero(keep)
-    idx = idx[np.argsort(-r[idx], kind="stable")]
-    square = L.style.get("symbol") == "square"
-    if square:
-        col = RegularPolyCollection(4, rotation=math.pi / 4, sizes=math.pi * 2 * r[idx] ** 2, offsets=xy[idx],
-                                    offset_transform=ax.transData)
-    else:
-        col = CircleCollection(math.pi * r[idx] ** 2, offsets=xy[idx], offset_transform=ax.transData)
-    col.set_facecolor(colors(idx) if callable(colors) else colors)
-    col.set_edgecolor(L.style.get("edgecolor") or "#ffffff")
-    lw = L.style.get("linewidth")
-    col.set_linewidth(lw if lw is not None else 0.4)
-    ax.add_collection(col, autolim=False)
-    if ctx.info is not None and len(idx):
-        d = 2 * r[idx] * PT_MM
-        ctx.info.symbols[ctx.index] = dict(marker="s" if square else "o", max_mm=float(d.max()),
-                                           min_mm=float(d.min()))
-    return int(len(idx))
-
-
 def draw_lines_by_class(ctx: DrawContext, geoms, classes, widths, color, alpha=1.0) -> int:
     """Lines of each class in one compound path at the class's width (pt)."""
     ax = ctx.ax
@@ -211,7 +180,8 @@ class Grad(MapType):
     def draw(self, ctx: DrawContext, L: Layer) -> int:
         if L.anchors is None:
             return draw_lines_by_class(ctx, L.geoms, L.classes, L.style["class_sizes"], L.style["fill"])
-        return draw_circles(ctx, L, L.style["fill"])
+        from mbm_sig.maps.types.prop import TYPE as PROP
+        return PROP.draw(ctx, L)          # circles (squares) of radius L.sizes, the largest first
 
     def symbol_radius(self, L: Layer):
         if L.sizes is not None:

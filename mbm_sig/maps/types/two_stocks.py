@@ -20,8 +20,9 @@ from matplotlib.transforms import IdentityTransform
 
 from mbm_sig.maps import fmt, geom
 from mbm_sig.maps.errors import MapError
-from mbm_sig.maps.layout import GREY, PT_MM, LegendBlock, line_height, measure, nice_length
+from mbm_sig.maps.layout import GREY, PT_MM, LegendBlock, line_height, measure
 from mbm_sig.maps.types._core import LEGEND_DECIMALS, DrawContext, Layer, MapType, is_points, opt
+from mbm_sig.maps.types.prop import nice_values
 
 MODES = ("half", "nested")
 LEFT, RIGHT = Path.wedge(90, 270), Path.wedge(-90, 90)       # unit half discs
@@ -43,16 +44,6 @@ def radii(values, rmax: float, vmax: float) -> np.ndarray:
     if vmax <= 0:
         return np.zeros(v.shape)
     return rmax * np.sqrt(np.clip(v, 0, None) / vmax)
-
-
-def legend_values(vmax: float, n: int = 3) -> list[float]:
-    """Reference values of the common scale: the maximum, then round values below it."""
-    out = [vmax]
-    for f in (0.4, 0.1)[: n - 1]:
-        v = nice_length(vmax * f * 1.25)
-        if 0 < v < out[-1] * 0.8:
-            out.append(v)
-    return out
 
 
 def _half_disc(cx, cy, r, left=True, n=40):
@@ -180,7 +171,7 @@ class TwoStocks(MapType):
         v = L.values[np.isfinite(L.values)]
         counts = bool(np.all(v == np.round(v)))
         dec = o["legend_decimals"] if o["legend_decimals"] is not None else (0 if counts or vmax >= 100 else 1)
-        entries = ([(fmt.num(v, dec), rmax_pt * math.sqrt(v / vmax) * PT_MM) for v in legend_values(vmax)]
+        entries = ([(fmt.num(v, dec), rmax_pt * math.sqrt(v / vmax) * PT_MM) for v in nice_values(vmax)]
                    if vmax > 0 else [])
         c1, c2 = L.style["colors"]
         block = TwoStocksBlock("two_stocks", o["legend_title"] or "", entries=entries,
