@@ -83,8 +83,8 @@ def test_recipe_keys_of_the_type(tmp_path):
     with pytest.raises(RecipeError, match=r"layers\[0\]\.mode: must be one of half, nested"):
         check_structure(r)
     spec.pop("mode")
-    spec["val_max"] = 3
-    with pytest.raises(RecipeError, match=r"layers\[0\]\.val_max: unknown key of a 'two_stocks' layer"):
+    spec["radius"] = 3
+    with pytest.raises(RecipeError, match=r"layers\[0\]\.radius: unknown key of a 'two_stocks' layer"):
         check_structure(r)
 
 
@@ -105,3 +105,15 @@ def test_legend_labels_never_touch(units):
     # 91, 20 and 10 are the candidates: 10's label would touch 20's, it is left out
     assert leg["entries"] == ["91", "20", "10"]
     assert [s["label"] for s in leg["symbols"] if s["label"][0].isdigit()] == ["91", "20"]
+
+
+def test_val_max_gives_sheets_one_scale(units):
+    m = Map(extent=units)
+    m.layer(units, type="two_stocks", var="prive", var2="minier", inches=0.3, val_max=400)
+    L = m._layers[0]
+    # 100 drawn at half the radius of 400, on this sheet as on one where 400 is reached
+    assert L.style["radii"][0, 0] == pytest.approx(0.3 * 72 * 0.5)
+    leg = m.draw().legends[0]
+    assert leg["entries"][0] == "400"
+    with pytest.raises(MapError, match="val_max: must be > 0"):
+        Map(extent=units).layer(units, type="two_stocks", var="prive", var2="minier", val_max=0)

@@ -135,6 +135,9 @@ class TwoStocks(MapType):
         opt("var2", str, None, "numeric field of the second stock (right half disc)", required=True, field=True),
         opt("mode", str, "half", "half (two half discs) or nested (two discs)", choices=MODES),
         opt("inches", float, 0.25, "radius of the largest symbol (inches)", minimum=0, exclusive_min=True),
+        opt("val_max", (float, type(None)), None, "value drawn at the radius `inches` (default: the largest "
+            "value of both stocks); the same on every sheet of a series gives them one scale", minimum=0,
+            exclusive_min=True),
         opt("colors", (list, type(None)), None, "colours of the two stocks (default: #e6550d, #3182bd)",
             check=lambda v: None if len(v) == 2 and all(isinstance(c, str) for c in v) else "expected two colours"),
         opt("legend_label", (str, type(None)), None, "legend label of the first stock (default: its field title)"),
@@ -156,7 +159,9 @@ class TwoStocks(MapType):
     def prepare(self, L: Layer, data, o: dict) -> None:
         a = pd.to_numeric(data[o["var"]], errors="coerce").to_numpy(dtype=float)
         b = pd.to_numeric(data[o["var2"]], errors="coerce").to_numpy(dtype=float)
-        vmax = common_max(a, b)
+        vmax = o["val_max"] if o["val_max"] is not None else common_max(a, b)
+        if o["val_max"] is not None:
+            common_max(a, b)              # the stocks are still checked (>= 0)
         rmax_pt = o["inches"] * 72
         L.values, L.vmax = np.c_[a, b], vmax
         ra, rb = radii(a, rmax_pt, vmax), radii(b, rmax_pt, vmax)
