@@ -108,3 +108,13 @@ def test_no_border_above_the_threshold_draws_nothing(tmp_path):
     assert info.features[0] == 0 and info.legends == []
     with pytest.raises(MapError, match="needs values > 0"):
         Map(extent=df).layer(df.assign(v=df.v - 10), type="discontinuities", var="v", kind="rel")
+
+
+def test_given_breaks_fix_the_widths_across_sheets():
+    sq = [shapely.affinity.translate(g, 680000, 7030000) for g in squares()]
+    df = gpd.GeoDataFrame({"v": [10, 10, 40, 10, 20, 20.0]}, geometry=sq, crs=2154)
+    m = Map(extent=df)
+    m.layer(df, type="discontinuities", var="v", kind="rel", threshold=1.5, breaks=[1.5, 3, 10], widths=[1, 3])
+    L = m._layers[0]
+    assert L.breaks.tolist() == [1.5, 3, 10]
+    assert sorted(zip(L.values.tolist(), L.classes.tolist())) == [(2.0, 0), (2.0, 0), (2.0, 0), (4.0, 1)]

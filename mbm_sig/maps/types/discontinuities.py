@@ -14,7 +14,7 @@ from mbm_sig.maps.analysis import discontinuities as D
 from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.layout import PT_MM
 from mbm_sig.maps.types._core import LEGEND_DECIMALS, DrawContext, Layer, MapType, opt
-from mbm_sig.maps.types.grad import METHOD, SizesBlock, _sizes_check, class_labels, draw_lines_by_class, pick
+from mbm_sig.maps.types.grad import BREAKS, METHOD, SizesBlock, _sizes_check, class_labels, draw_lines_by_class, pick
 
 KIND_TITLES = {"rel": "rapport entre voisins", "abs": "écart entre voisins"}
 
@@ -31,6 +31,7 @@ class Discontinuities(MapType):
             "(default: every border)", minimum=0),
         METHOD,
         opt("k", int, 3, "number of width classes", minimum=1),
+        BREAKS,
         opt("widths", (list, type(None)), None, "line width of each class (pt), increasing (default 0.8 to 4 pt)",
             check=_sizes_check),
         opt("color", str, "#b2182b", "line colour"),
@@ -56,7 +57,7 @@ class Discontinuities(MapType):
         L.style["color"] = o["color"]
         if len(d.values):
             k = min(o["k"], len(np.unique(d.values)))
-            b = classify(d.values, o["method"], k)
+            b = classify(d.values, "breaks" if o["breaks"] is not None else o["method"], k, o["breaks"])
             cls = assign(d.values, b)
         else:
             b, cls = np.array([]), np.zeros(0, dtype=int)
