@@ -395,7 +395,7 @@ def test_fitted_frame_keeps_a_minimum_size():
     df = _strip(80, 5)                                  # aspect 16: the frame would be a ribbon
     info = Map(orientation="landscape", extent=df).layer(df, type="choro", var="v").draw()
     fixed = Map(orientation="landscape", extent=df, frame="fixed").layer(df, type="choro", var="v").draw()
-    from mbm_sig.maps.sheet import FRAME_MIN
+    from mbm_sig.maps.solver import FRAME_MIN
     assert info.frame_mm[3] == pytest.approx(FRAME_MIN * fixed.frame_mm[3])
     assert info.frame_mm[2] == pytest.approx(fixed.frame_mm[2])
 
@@ -547,7 +547,7 @@ def test_crowded_legend_column_never_overflows(grid):
     assert any(leg["ncols"] == 2 for leg in info.legends) or len({round(b[0], 3) for b in boxes}) == 2
     # long titles wrap inside the column
     from mbm_sig.maps.layout import LEGEND_TITLE_SIZE, measure
-    for b, (blk, _, _) in zip(boxes, m._layout(m._blocks())["blocks"]):
+    for b, (blk, _, _) in zip(boxes, m._plan(m._blocks()).blocks):
         assert all(measure(s, LEGEND_TITLE_SIZE * blk.scale, "bold")[0] <= blk.max_w + 1e-6 for s in blk.title_lines())
 
 

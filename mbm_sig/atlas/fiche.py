@@ -31,6 +31,7 @@ from mbm_sig.atlas.errors import FicheError
 from mbm_sig.errors import MbmSigError
 from mbm_sig.maps import Map, fmt, layout
 from mbm_sig.maps.layout import GREY, INK, Page
+from mbm_sig.maps.solver import RowLayout
 
 __all__ = ["FicheError", "cli_fiche", "cite_attributes", "fiche_cite_figure", "find_cite", "write_fiche"]
 
@@ -137,23 +138,6 @@ def cite_attributes(r) -> list[tuple[str, list[tuple[str, str]]]]:
 
 # ---------------------------------------------------------------------------------- map
 
-class _FicheMap(Map):
-    """A :class:`Map` whose frame, legend row and inset sit where the fiche wants them
-    (top of the page); the fiche draws its own header, attributes and credits."""
-
-    def _layout(self, blocks):
-        fx, fy, fw, fh = MAP_FRAME
-        plan = dict(title=[], subtitle=[], y_title=M, blocks=[], frame=MAP_FRAME, credits=(M, H, []))
-        inset_w = 34.0
-        x, y = fx, fy + fh + 4
-        for b in blocks:
-            bw, _ = b.size()
-            plan["blocks"].append((b, x, y))
-            x += bw + 7
-        plan["inset"] = (fx + fw - inset_w, fy + fh + 4, inset_w, inset_w * 0.62) if self._inset else None
-        return plan
-
-
 def _extent(geom, min_span=1700.0, pad=1.2):
     x0, y0, x1, y1 = geom.bounds
     w, h = x1 - x0, y1 - y0
@@ -170,7 +154,10 @@ def _fiche_map(cat, r) -> tuple[Map, list[str]]:
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     half = max(x1 - x0, (y1 - y0) * MAP_FRAME[2] / MAP_FRAME[3]) * 0.75
     box = (cx - half, cy - half, cx + half, cy + half)
-    m = _FicheMap(page="A4", orientation="portrait", extent=(x0, y0, x1, y1), margin=0.0, simplify_mm=0.1)
+    # the frame, legend row and inset where the fiche wants them (top of the page); the fiche
+    # draws its own header, attributes and credits
+    m = Map(page="A4", orientation="portrait", extent=(x0, y0, x1, y1), margin=0.0, simplify_mm=0.1,
+            layout=RowLayout(MAP_FRAME, inset_w=34.0, inset_ratio=0.62))
     used = []
 
     def read(name):
