@@ -14,9 +14,11 @@ import numpy as np
 from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.classify import assign, classify
 
-# 3 × 3 palettes, row by row from the bottom (low y) to the top; in each row x grows
+# 3 × 3 palettes, row by row from the bottom (low y) to the top; in each row x grows.
+# pinkblue and greenblue: Joshua Stevens, «Bivariate choropleth maps: a how-to guide» (2015);
+# purplegold: a purple (y) × gold (x) scheme built the same way. All have the light grey
+# corner for «both low» and the darkest cell for «both high».
 PALETTES = {
-    # Joshua Stevens, «Bivariate choropleth maps: a how-to guide» (2015)
     "pinkblue": ["#e8e8e8", "#ace4e4", "#5ac8c8",
                          "#dfb0d6", "#a5add3", "#5698b9",
                          "#be64ac", "#8c62aa", "#3b4994"],
