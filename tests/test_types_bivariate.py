@@ -32,6 +32,8 @@ def test_palettes():
         cols = B.palette(name)
         assert len(cols) == 9 and len(set(cols)) == 9
         assert cols[0] == "#e8e8e8"           # both low: the light corner
+        lum = [sum(w * int(c[i:i + 2], 16) for w, i in ((0.2126, 1), (0.7152, 3), (0.0722, 5))) for c in cols]
+        assert max(lum) == lum[0] and min(lum) == lum[8]       # both high: the darkest cell
     with pytest.raises(B.BivariateError, match="unknown bivariate palette 'rainbow'"):
         B.palette("rainbow")
     with pytest.raises(B.BivariateError, match="needs 9 colours"):
