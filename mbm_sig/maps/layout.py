@@ -1,5 +1,7 @@
-"""Layout pieces of a sheet, drawn in page millimetres (origin top-left) on a Figure:
-title, legend blocks, scale bar, north arrow, inset map, credits, logo, «fictive» stamp.
+"""The page in millimetres (origin top-left) on a Figure: text measuring and wrapping,
+:class:`TextLines`, :class:`Page` drawing helpers, and the legend blocks
+(:class:`LegendBlock`, the size/draw protocol every layout piece shares: the other pieces
+are in :mod:`mbm_sig.maps.furniture`).
 
 Everything is drawn with figure-level primitives (rectangles, paths, texts): no matplotlib
 legend machinery, no extra Axes except for the inset and the logo.
@@ -12,7 +14,6 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from matplotlib import patheffects
 from matplotlib.artist import Artist
 from matplotlib.colors import to_rgba
 from matplotlib.font_manager import FontProperties
@@ -393,7 +394,7 @@ class LegendBlock:
 
 
 # --------------------------------------------------------------------------------------
-# scale bar, north arrow, stamp
+# lengths and credits text (the pieces are in mbm_sig.maps.furniture)
 
 def nice_length(target: float) -> float:
     """Largest number of the 1-2-5 series not above ``target``."""
@@ -404,50 +405,6 @@ def nice_length(target: float) -> float:
         if m * 10 ** e <= target:
             return m * 10 ** e
     return 10 ** e
-
-
-def scalebar(page: Page, frame, m_per_mm: float, fraction: float = 0.2) -> tuple:
-    """Metric scale bar at the bottom-left of the map frame; returns its box (mm)."""
-    fx0, fy0, fw, fh = frame
-    length_m = nice_length(fraction * fw * m_per_mm)
-    lead = length_m / 10 ** math.floor(math.log10(length_m))
-    nseg = {1: 4, 2: 4, 5: 5}.get(int(round(lead)), 4)
-    bar_mm = length_m / m_per_mm
-    unit, val = ("km", length_m / 1000) if length_m >= 1000 else ("m", length_m)
-    label = f"{fmt.num(val, 0 if val >= 1 else 1)}\u00a0{unit}"
-    x, y = fx0 + 4, fy0 + fh - 5
-    lw_txt = measure(label, 6.5)[0]
-    box = (x - 1.5, y - 5.2, bar_mm + lw_txt / 2 + 4, 7.2)
-    page.rect(*box, facecolor="white", edgecolor="none", alpha=0.75)
-    seg = bar_mm / nseg
-    for i in range(nseg):
-        page.rect(x + i * seg, y, seg, 1.2, facecolor=INK if i % 2 == 0 else "white", edgecolor=INK, linewidth=0.4)
-    page.text(x, y - 1.0, "0", size=6.5, ha="center")
-    page.text(x + bar_mm, y - 1.0, label, size=6.5, ha="center")
-    return box
-
-
-def north_arrow(page: Page, frame, size: float = 10.0) -> tuple:
-    fx0, fy0, fw, fh = frame
-    cx, top = fx0 + fw - 7, fy0 + 4
-    h, w = size, size * 0.45
-    tip, base_y, notch = (cx, top + 3.5), top + 3.5 + h, top + 3.5 + h * 0.72
-    page.poly([tip, (cx - w / 2, base_y), (cx, notch)], facecolor=INK, edgecolor=INK, linewidth=0.4)
-    page.poly([tip, (cx + w / 2, base_y), (cx, notch)], facecolor="white", edgecolor=INK, linewidth=0.4)
-    # white halo as a stroke-only path under the real text (a path effect on the text
-    # itself would turn the letter into outlines)
-    page.text(cx, top + 2.6, "N", size=8, ha="center", weight="bold", color="white",
-              path_effects=[patheffects.Stroke(linewidth=2, foreground="white")])
-    page.text(cx, top + 2.6, "N", size=8, ha="center", weight="bold")
-    return (cx - w / 2 - 1, top, w + 2, h + 4.5)
-
-
-def stamp(page: Page, frame, text: str = "DONNÉES FICTIVES") -> None:
-    fx0, fy0, fw, fh = frame
-    angle = math.degrees(math.atan2(fh, fw))
-    size = min(fw, fh) / 7 / PT_MM
-    page.text(fx0 + fw / 2, fy0 + fh / 2, text, size=size, ha="center", va="center", weight="bold",
-              color="#c0392b", alpha=0.28, rotation=angle, rotation_mode="anchor")
 
 
 def credits_lines(sources, notes, producer, date_text, width_mm, size):

@@ -39,27 +39,25 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-import os
-from dataclasses import dataclass, field, replace as dc_replace
-from typing import Any
 
 import matplotlib
 import numpy as np
 import pandas as pd
 import shapely
-from matplotlib import patheffects
 from matplotlib.figure import Figure
-from matplotlib.patches import PathPatch
 
-from mbm_sig.maps import fmt, geom, layout, output
+from mbm_sig.maps import fmt, geom, output
 from mbm_sig.maps import types as map_types
+from mbm_sig.maps.draw import RenderInfo, legend_blocks, render
 from mbm_sig.maps.errors import MapError, check_number
-from mbm_sig.maps.labels import place as place_labels
-from mbm_sig.maps.layout import LegendBlock, Page
+from mbm_sig.maps.furniture import fit_extent
+from mbm_sig.maps.layout import LegendBlock
 from mbm_sig.maps.solver import AutoLayout, Plan
-from mbm_sig.maps.types import NODATA, NODATA_LABEL, STYLE_DEFAULTS, STYLE_KEYS, DrawContext, Layer
-from mbm_sig.maps.types._core import drawn_index
+from mbm_sig.maps.types import NODATA, NODATA_LABEL, STYLE_DEFAULTS, STYLE_KEYS, Layer
 from mbm_sig.maps.types.prop import nice_values
+
+__all__ = ["AUTO_LANDSCAPE", "FRAMES", "LAYOUTS", "NODATA", "NODATA_LABEL", "ORIENTATIONS", "PAGES", "PLACEMENTS",
+           "PRODUCER", "Map", "MapError", "RenderInfo", "fit_extent", "nice_values"]
 
 PAGES = {"A5": (148.0, 210.0), "A4": (210.0, 297.0), "A3": (297.0, 420.0), "A2": (420.0, 594.0)}
 ORIENTATIONS = ("portrait", "landscape", "auto")
@@ -68,30 +66,6 @@ PRODUCER = "Mission Bassin Minier"
 FRAMES = ("fit", "fixed")
 PLACEMENTS = ("around", "center")
 LAYOUTS = ("auto", "side", "bottom")
-
-
-
-@dataclass
-class RenderInfo:
-    """What was drawn: useful to tests, the atlas engine and the CLI."""
-
-    page: str
-    orientation: str
-    size_mm: tuple[float, float]
-    frame_mm: tuple[float, float, float, float]          # x, y (top-left), w, h
-    extent: tuple[float, float, float, float]            # ground bbox of the frame
-    scale: float                                         # 1 : scale
-    labels: list[dict] = field(default_factory=list)      # text, bbox (mm, top-left origin)
-    legends: list[dict] = field(default_factory=list)     # per thematic layer
-    texts: dict = field(default_factory=dict)            # title, subtitle, credits lines
-    features: dict = field(default_factory=dict)          # layer index -> features drawn
-    symbols: dict = field(default_factory=dict)           # layer index -> marker, size on the map
-    boxes: dict = field(default_factory=dict)             # layout boxes (mm, top-left): inset, credits…
-    pages: int = 1
-    layout: str = ""                                      # side (legend column) or bottom (band)
-    path: str | None = None
-    layers: list = field(default_factory=list)            # catalogue layers read (recipes)
-    figure: Any = None
 
 
 def _geoms(data) -> np.ndarray:
@@ -115,76 +89,6 @@ def _bounds(extent) -> tuple[float, float, float, float]:
     if len(b) != 4 or not all(map(math.isfinite, b)) or b[2] <= b[0] or b[3] <= b[1]:
         raise MapError(f"invalid extent {b!r}: expected (xmin, ymin, xmax, ymax)")
     return b
-
-
-def fit_extent(bounds, ratio: float, margin: float):
-    """Grow ``bounds`` to the frame's aspect ratio (w/h), then scale by 1 + margin."""
-    x0, y0, x1, y1 = bounds
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    w, h = max(x1 - x0, 1.0), max(y1 - y0, 1.0)
-    if w / h < ratio:
-        w = h * ratio
-    else:
-        h = w / ratio
-    w, h = w * (1 + margin), h * (1 + margin)
-    return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-
-
-_INSET_CACHE: dict = {}
-
-
-def _inset_path(g, tol):
-    """Simplified inset outline, cached by content (the same inset is on every atlas page)."""
-    import hashlib
-    key = (hashlib.sha1(b"".join(shapely.to_wkb(g))).hexdigest(), round(tol, 1))
-    if key not in _INSET_CACHE:
-        if len(_INSET_CACHE) > 16:
-            _INSET_CACHE.clear()
-        (_INSET_CACHE[key],) = geom.polygon_paths(shapely.simplify(g, tol))
-    return _INSET_CACHE[key]
-
-
-class MapFrame:
-    """A map frame drawn straight on the Figure (no Axes: cheaper, and exact).
-
-    ``transData`` maps ground coordinates (EPSG:2154 metres) to the page; artists added
-    with :meth:`add_artist` are clipped to the frame."""
-
-    def __init__(self, fig, rect_frac, extent):
-        from matplotlib.transforms import Affine2D, Bbox, TransformedBbox
-        left, bottom, w, h = rect_frac
-        x0, y0, x1, y1 = extent
-        self.fig = fig
-        self.transData = (Affine2D().translate(-x0, -y0).scale(w / (x1 - x0), h / (y1 - y0))
-                          .translate(left, bottom) + fig.transFigure)
-        # page points (1/72 in) from the bottom-left corner: paths are written to the PDF
-        # in points rounded to PRECISION decimals (shorter files, below print resolution)
-        wi, hi = fig.get_size_inches()
-        self._pt = (x0, y0, w * wi * 72 / (x1 - x0), h * hi * 72 / (y1 - y0), left * wi * 72, bottom * hi * 72)
-        self.transPt = Affine2D().scale(1 / 72) + fig.dpi_scale_trans
-        self.clip = TransformedBbox(Bbox.from_bounds(left, bottom, w, h), fig.transFigure)
-
-    PRECISION = 2
-
-    def to_points(self, path):
-        """The path with its vertices in rounded page points (use with ``transPt``)."""
-        from matplotlib.path import Path as _Path
-        if path is None:
-            return None
-        x0, y0, sx, sy, lx, by = self._pt
-        v = np.empty_like(path.vertices)
-        v[:, 0] = np.round((path.vertices[:, 0] - x0) * sx + lx, self.PRECISION)
-        v[:, 1] = np.round((path.vertices[:, 1] - y0) * sy + by, self.PRECISION)
-        return _Path(v, path.codes)
-
-    def add_artist(self, artist):
-        artist.set_clip_box(self.clip)
-        artist.set_clip_on(True)
-        self.fig.add_artist(artist)
-        return artist
-
-    def add_collection(self, col, autolim=False):
-        return self.add_artist(col)
 
 
 class Map:
@@ -363,38 +267,9 @@ class Map:
                 return _bounds(shapely.total_bounds(L.geoms))
         raise MapError("no extent: give Map(extent=...) or add a layer first")
 
-    # ---------------------------------------------------------------- drawing
-    def _blocks(self, clip=None):
-        """Legend blocks: one per thematic layer, then the untitled single entries of base
-        and symbol layers (outlines, terrils, puits…) gathered in one last block. With
-        ``clip`` (ground bbox), typo and symbols blocks keep only the categories of the
-        features drawn in it (in the layer's order); a block left empty is dropped."""
-        if not self._legend:
-            return []
-        blocks, misc = [], []
-        for L in self._layers:
-            present = self._drawn_classes(L, clip) if (clip is not None and L.cat_legend) else None
-            for b in L.legend:
-                b = dc_replace(b, entries=list(b.entries))
-                if present is not None and b.kind in ("typo", "symbols"):
-                    b.entries = [e for i, e in enumerate(b.entries) if i in present]
-                    if -1 not in present:
-                        b.nodata = None
-                    if not b.entries and not b.nodata:
-                        continue
-                if b.kind in ("base", "symbols") and not b.title and len(b.entries) == 1:
-                    st = dict(b.entries[0][1])
-                    if b.kind == "symbols":
-                        st.setdefault("marker", "o")
-                    misc.append((b.entries[0][0], st))
-                else:
-                    blocks.append(b)
-        if misc:
-            blocks.append(LegendBlock("base", "", entries=misc))
-        return blocks
-
-    def _drawn_classes(self, L, clip) -> set:
-        return set(np.unique(L.classes[drawn_index(L, clip)]).tolist())
+    def _blocks(self, clip=None) -> list[LegendBlock]:
+        """The legend blocks (of what ``clip`` shows): :func:`mbm_sig.maps.draw.legend_blocks`."""
+        return legend_blocks(self, clip)
 
     def _plan(self, blocks) -> Plan:
         """Where the frame, legend blocks, inset, credits and title go (:mod:`mbm_sig.maps.solver`)."""
@@ -404,177 +279,7 @@ class Map:
     def draw(self, fig: Figure | None = None) -> RenderInfo:
         """Draw the sheet on ``fig`` (a new Figure of the exact page size by default)."""
         with matplotlib.rc_context(output.rc()):
-            return self._draw(fig)
-
-    def _extent_of(self, frame):
-        fw, fh = frame[2], frame[3]
-        x0, y0, x1, y1 = ext = fit_extent(self.extent_bounds, fw / fh, self.margin)
-        pad = 0.01 * (x1 - x0)
-        return ext, (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
-
-    @staticmethod
-    def _legend_key(blocks):
-        return [(b.kind, b.title, tuple(e[0] for e in b.entries), bool(b.nodata)) for b in blocks]
-
-    def _draw(self, fig):
-        W, H = self.W, self.H
-        if fig is None:
-            fig = Figure(figsize=(W / 25.4, H / 25.4), dpi=72)
-        fig.patch.set_facecolor(self.background)
-        page = Page(fig, W, H)
-        filtering = self._legend and any(L.cat_legend for L in self._layers)
-        if filtering:       # first guess of the extent: the data's, with its margin
-            x0, y0, x1, y1 = self.extent_bounds
-            mx, my = (x1 - x0) * self.margin / 2 * 1.02, (y1 - y0) * self.margin / 2 * 1.02
-            blocks = self._blocks((x0 - mx, y0 - my, x1 + mx, y1 + my))
-        else:
-            blocks = self._blocks()
-        plan = self._plan(blocks)
-        ext, clip = self._extent_of(plan.frame)
-        for _ in range(2 if filtering else 0):       # legend of what the final extent shows
-            again = self._blocks(clip)
-            if self._legend_key(again) == self._legend_key(blocks):
-                break
-            blocks = again
-            plan = self._plan(blocks)
-            ext, clip = self._extent_of(plan.frame)
-        fx0, fy0, fw, fh = frame = plan.frame
-        x0, y0, x1, y1 = ext
-        m_per_mm = (x1 - x0) / fw
-        tol = self.simplify_mm * m_per_mm
-
-        if self._basemap:
-            self._draw_basemap(fig, page.frac_rect(fx0, fy0, fw, fh), ext)
-        ax = MapFrame(fig, page.frac_rect(fx0, fy0, fw, fh), ext)
-        info = RenderInfo(page=self.page, orientation=self.orientation, size_mm=(W, H), frame_mm=frame,
-                          extent=ext, scale=m_per_mm * 1000, layout=plan.layout, figure=fig)
-        for i, L in enumerate(self._layers):
-            info.features[i] = self._draw_layer(ax, L, clip, tol, m_per_mm, info, i)
-
-        def to_mm(xy):
-            return np.c_[fx0 + (xy[:, 0] - x0) / m_per_mm, fy0 + (y1 - xy[:, 1]) / m_per_mm]
-
-        obstacles = []
-        if self._scalebar:
-            obstacles.append(layout.scalebar(page, frame, m_per_mm))
-        if self._arrow:
-            obstacles.append(layout.north_arrow(page, frame))
-        kept_boxes: list = []
-        for spec in self._labels:
-            kept = place_labels(
-                spec["texts"], to_mm(spec["anchors"]), spec["size"], frame, spec["priority"],
-                points=spec["points"], obstacles=obstacles, kept_boxes=kept_boxes, weight=spec["weight"],
-                around=spec.get("around"), offset=spec.get("offset", 0.8))
-            if spec["max_labels"]:
-                kept = kept[: spec["max_labels"]]
-            # the halo is a stroke-only path under a real text artist: labels stay
-            # searchable, selectable text in the PDF (a path effect on the text itself
-            # would turn it into outlines)
-            halo = [patheffects.Stroke(linewidth=1.6, foreground="white")] if spec["halo"] else None
-            for lab in kept:
-                if halo:
-                    page.text(lab.x, lab.y, lab.text, size=spec["size"], ha="center", va="center_baseline",
-                              color="white", weight=spec["weight"], path_effects=halo)
-                page.text(lab.x, lab.y, lab.text, size=spec["size"], ha="center", va="center_baseline",
-                          color=spec["color"], weight=spec["weight"])
-                info.labels.append(dict(text=lab.text, bbox=lab.bbox, priority=lab.priority,
-                                        anchor=lab.anchor, around=bool(spec.get("around"))))
-        if self.fictive:
-            layout.stamp(page, frame)
-        page.rect(fx0, fy0, fw, fh, facecolor="none", edgecolor=layout.INK, linewidth=0.6, zorder=5)
-
-        # title and subtitle
-        yt = plan.y_title
-        if plan.title:
-            yt = page.lines(10.0, yt, plan.title, 15, weight="bold", spacing=1.15)
-        if plan.subtitle:
-            page.lines(10.0, yt + 0.5, plan.subtitle, 9.5, color=layout.GREY)
-        info.texts.update(title=self._title, subtitle=self._subtitle)
-        for b, bx, by in plan.blocks:
-            drawn = b.draw(page, bx, by)
-            bw, bh = b.size()
-            d = dict(kind=b.kind, title=b.title, bbox=(bx, by, bx + bw, by + bh), scale=b.scale, ncols=b.ncols)
-            if b.kind == "choro":
-                d.update(breaks=[float(v) for v in b.breaks], colors=b.colors, labels=b.break_labels(),
-                         nodata=bool(b.nodata))
-            else:
-                d.update(entries=[e[0] for e in b.entries], nodata=bool(b.nodata))
-            if drawn:
-                d["symbols"] = [dict(label=lab, marker=mk, width_mm=w, height_mm=h) for lab, mk, w, h in drawn]
-            info.legends.append(d)
-        if plan.inset:
-            self._draw_inset(fig, page, plan.inset, ext)
-            info.boxes["inset"] = tuple(plan.inset)
-        cx, cy, lines = plan.credits
-        if lines:
-            page.lines(cx, cy, lines, 6.0, color=layout.GREY)
-            cw = plan.credits_w or max(layout.measure(s, 6.0)[0] for s in lines)
-            info.boxes["credits"] = (cx, cy, cw, len(lines) * layout.line_height(6.0))
-        info.texts["credits"] = lines
-        if self._logo:
-            self._draw_logo(fig, page)
-        return info
-
-    # ---------------------------------------------------------------- layer drawers
-    def _draw_layer(self, ax, L: Layer, clip, tol, m_per_mm, info=None, i=None) -> int:
-        return map_types.get(L.type).draw(DrawContext(ax, clip, tol, m_per_mm, info, i), L)
-
-    def _draw_inset(self, fig, page, box, ext):
-        x, y, w, h = box
-        ins = self._inset
-        g = ins["geoms"]
-        b = shapely.total_bounds(g)
-        ix0, iy0, ix1, iy1 = fit_extent(b, w / h, 0.08)
-        tol = 0.2 * (ix1 - ix0) / w
-        ax = MapFrame(fig, page.frac_rect(x, y, w, h), (ix0, iy0, ix1, iy1))
-        p = _inset_path(g, tol)
-        if p is not None:
-            ax.add_artist(PathPatch(p, facecolor=ins["fill"], edgecolor=ins["edgecolor"], linewidth=0.4,
-                                    transform=ax.transData))
-        if ins["context"] is not None:
-            lp = geom.line_path(shapely.simplify(ins["context"], tol))
-            if lp is not None:
-                ax.add_artist(PathPatch(lp, fill=False, edgecolor="#b2182b", linewidth=0.5, linestyle="--",
-                                        transform=ax.transData))
-        ex0, ey0, ex1, ey1 = ext
-        from matplotlib.patches import Rectangle
-        ax.add_artist(Rectangle((ex0, ey0), ex1 - ex0, ey1 - ey0, fill=False, edgecolor="#c0392b",
-                                linewidth=1.0, transform=ax.transData))
-        page.rect(x, y, w, h, facecolor="none", edgecolor=layout.GREY, linewidth=0.4)
-        if ins["title"]:
-            page.text(x + 1.5, y + h - 1.5, ins["title"], size=5.5, color=layout.GREY)
-
-    def _draw_basemap(self, fig, rect, ext):
-        import sys
-        src = self._basemap["source"]
-        bax = fig.add_axes(rect, zorder=-1)
-        bax.set_xlim(ext[0], ext[2])
-        bax.set_ylim(ext[1], ext[3])
-        bax.set_axis_off()
-        try:
-            import contextily as cx
-            if isinstance(src, str) and not os.path.exists(src) and "." in src and "/" not in src:
-                prov = cx.providers
-                for part in src.split("."):
-                    prov = prov[part]
-                src = prov
-            elif isinstance(src, str) and not os.path.exists(src):
-                raise FileNotFoundError(f"raster {src} not found")
-            cx.add_basemap(bax, source=src, crs="EPSG:2154", attribution=False,
-                           alpha=self._basemap["alpha"], reset_extent=True)
-        except Exception as exc:     # offline, missing file, unknown provider: never fatal
-            print(f"mbm-sig: fond de carte indisponible, carte rendue sans ({type(exc).__name__}: "
-                  f"{str(exc).splitlines()[0][:120] if str(exc) else ''})", file=sys.stderr)
-            fig.delaxes(bax)
-
-    def _draw_logo(self, fig, page):
-        import matplotlib.image as mpimg
-        img = mpimg.imread(self._logo["path"])
-        w = self._logo["width"]
-        h = w * img.shape[0] / img.shape[1]
-        ax = fig.add_axes(page.frac_rect(self.W - 10 - w, 10, w, h))
-        ax.imshow(img, interpolation="none")
-        ax.set_axis_off()
+            return render(self, fig)
 
     # ---------------------------------------------------------------- output
     def save(self, path, fmt: str | None = None, cmyk: bool = False, metadata: dict | None = None,

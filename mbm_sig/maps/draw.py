@@ -1,0 +1,191 @@
+"""Drawing a :class:`~mbm_sig.maps.sheet.Map`: the legend of what the extent shows, the
+solver's plan, the layers (each by its map type), labels, frame and furniture, into a
+matplotlib Figure and a :class:`~mbm_sig.maps.sheet.RenderInfo`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
+from typing import Any
+
+import numpy as np
+from matplotlib import patheffects
+from matplotlib.figure import Figure
+
+from mbm_sig.maps import layout
+from mbm_sig.maps import types as map_types
+from mbm_sig.maps.furniture import (Credits, Inset, Logo, MapFrame, NorthArrow, ScaleBar, Stamp, Title,
+                                    draw_basemap, fit_extent)
+from mbm_sig.maps.labels import place as place_labels
+from mbm_sig.maps.layout import LegendBlock, Page
+from mbm_sig.maps.types import DrawContext
+from mbm_sig.maps.types._core import drawn_index
+
+
+@dataclass
+class RenderInfo:
+    """What was drawn: useful to tests, the atlas engine and the CLI."""
+
+    page: str
+    orientation: str
+    size_mm: tuple[float, float]
+    frame_mm: tuple[float, float, float, float]          # x, y (top-left), w, h
+    extent: tuple[float, float, float, float]            # ground bbox of the frame
+    scale: float                                         # 1 : scale
+    labels: list[dict] = field(default_factory=list)      # text, bbox (mm, top-left origin)
+    legends: list[dict] = field(default_factory=list)     # per thematic layer
+    texts: dict = field(default_factory=dict)            # title, subtitle, credits lines
+    features: dict = field(default_factory=dict)          # layer index -> features drawn
+    symbols: dict = field(default_factory=dict)           # layer index -> marker, size on the map
+    boxes: dict = field(default_factory=dict)             # layout boxes (mm, top-left): inset, credits…
+    pages: int = 1
+    layout: str = ""                                      # side (legend column) or bottom (band)
+    path: str | None = None
+    layers: list = field(default_factory=list)            # catalogue layers read (recipes)
+    figure: Any = None
+
+
+def legend_blocks(m, clip=None) -> list[LegendBlock]:
+    """Legend blocks: one per thematic layer, then the untitled single entries of base
+    and symbol layers (outlines, terrils, puits…) gathered in one last block. With
+    ``clip`` (ground bbox), typo and symbols blocks keep only the categories of the
+    features drawn in it (in the layer's order); a block left empty is dropped."""
+    if not m._legend:
+        return []
+    blocks, misc = [], []
+    for L in m._layers:
+        present = drawn_classes(L, clip) if (clip is not None and L.cat_legend) else None
+        for b in L.legend:
+            b = dc_replace(b, entries=list(b.entries))
+            if present is not None and b.kind in ("typo", "symbols"):
+                b.entries = [e for i, e in enumerate(b.entries) if i in present]
+                if -1 not in present:
+                    b.nodata = None
+                if not b.entries and not b.nodata:
+                    continue
+            if b.kind in ("base", "symbols") and not b.title and len(b.entries) == 1:
+                st = dict(b.entries[0][1])
+                if b.kind == "symbols":
+                    st.setdefault("marker", "o")
+                misc.append((b.entries[0][0], st))
+            else:
+                blocks.append(b)
+    if misc:
+        blocks.append(LegendBlock("base", "", entries=misc))
+    return blocks
+
+
+def drawn_classes(L, clip) -> set:
+    return set(np.unique(L.classes[drawn_index(L, clip)]).tolist())
+
+
+def extent_of(m, frame):
+    """The ground extent of a frame (the map's extent grown to the frame's aspect, with its
+    margin) and the clip box (1 % more)."""
+    fw, fh = frame[2], frame[3]
+    x0, y0, x1, y1 = ext = fit_extent(m.extent_bounds, fw / fh, m.margin)
+    pad = 0.01 * (x1 - x0)
+    return ext, (x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+
+
+def legend_key(blocks):
+    return [(b.kind, b.title, tuple(e[0] for e in b.entries), bool(b.nodata)) for b in blocks]
+
+
+def render(m, fig=None) -> RenderInfo:
+    """Draw the sheet ``m`` on ``fig`` (a new Figure of the exact page size by default);
+    returns what was drawn (:class:`RenderInfo`)."""
+    W, H = m.W, m.H
+    if fig is None:
+        fig = Figure(figsize=(W / 25.4, H / 25.4), dpi=72)
+    fig.patch.set_facecolor(m.background)
+    page = Page(fig, W, H)
+    filtering = m._legend and any(L.cat_legend for L in m._layers)
+    if filtering:       # first guess of the extent: the data's, with its margin
+        x0, y0, x1, y1 = m.extent_bounds
+        mx, my = (x1 - x0) * m.margin / 2 * 1.02, (y1 - y0) * m.margin / 2 * 1.02
+        blocks = legend_blocks(m, (x0 - mx, y0 - my, x1 + mx, y1 + my))
+    else:
+        blocks = legend_blocks(m)
+    plan = m._plan(blocks)
+    ext, clip = extent_of(m, plan.frame)
+    for _ in range(2 if filtering else 0):       # legend of what the final extent shows
+        again = legend_blocks(m, clip)
+        if legend_key(again) == legend_key(blocks):
+            break
+        blocks = again
+        plan = m._plan(blocks)
+        ext, clip = extent_of(m, plan.frame)
+    fx0, fy0, fw, fh = frame = plan.frame
+    x0, y0, x1, y1 = ext
+    m_per_mm = (x1 - x0) / fw
+    tol = m.simplify_mm * m_per_mm
+
+    if m._basemap:
+        draw_basemap(fig, page.frac_rect(fx0, fy0, fw, fh), ext, m._basemap["source"], m._basemap["alpha"])
+    ax = MapFrame(fig, page.frac_rect(fx0, fy0, fw, fh), ext)
+    info = RenderInfo(page=m.page, orientation=m.orientation, size_mm=(W, H), frame_mm=frame,
+                      extent=ext, scale=m_per_mm * 1000, layout=plan.layout, figure=fig)
+    for i, L in enumerate(m._layers):
+        info.features[i] = map_types.get(L.type).draw(DrawContext(ax, clip, tol, m_per_mm, info, i), L)
+
+    def to_mm(xy):
+        return np.c_[fx0 + (xy[:, 0] - x0) / m_per_mm, fy0 + (y1 - xy[:, 1]) / m_per_mm]
+
+    obstacles = []
+    if m._scalebar:
+        bar = ScaleBar(fw, m_per_mm)
+        obstacles.append(bar.draw_at(page, *bar.anchor(frame)))
+    if m._arrow:
+        arrow = NorthArrow()
+        obstacles.append(arrow.draw_at(page, *arrow.anchor(frame)))
+    kept_boxes: list = []
+    for spec in m._labels:
+        kept = place_labels(
+            spec["texts"], to_mm(spec["anchors"]), spec["size"], frame, spec["priority"],
+            points=spec["points"], obstacles=obstacles, kept_boxes=kept_boxes, weight=spec["weight"],
+            around=spec.get("around"), offset=spec.get("offset", 0.8))
+        if spec["max_labels"]:
+            kept = kept[: spec["max_labels"]]
+        # the halo is a stroke-only path under a real text artist: labels stay
+        # searchable, selectable text in the PDF (a path effect on the text itself
+        # would turn it into outlines)
+        halo = [patheffects.Stroke(linewidth=1.6, foreground="white")] if spec["halo"] else None
+        for lab in kept:
+            if halo:
+                page.text(lab.x, lab.y, lab.text, size=spec["size"], ha="center", va="center_baseline",
+                          color="white", weight=spec["weight"], path_effects=halo)
+            page.text(lab.x, lab.y, lab.text, size=spec["size"], ha="center", va="center_baseline",
+                      color=spec["color"], weight=spec["weight"])
+            info.labels.append(dict(text=lab.text, bbox=lab.bbox, priority=lab.priority,
+                                    anchor=lab.anchor, around=bool(spec.get("around"))))
+    if m.fictive:
+        Stamp(fw, fh).draw(page, fx0, fy0)
+    page.rect(fx0, fy0, fw, fh, facecolor="none", edgecolor=layout.INK, linewidth=0.6, zorder=5)
+
+    # title and subtitle
+    Title(plan.title, plan.subtitle).draw(page, 10.0, plan.y_title)
+    info.texts.update(title=m._title, subtitle=m._subtitle)
+    for b, bx, by in plan.blocks:
+        drawn = b.draw(page, bx, by)
+        bw, bh = b.size()
+        d = dict(kind=b.kind, title=b.title, bbox=(bx, by, bx + bw, by + bh), scale=b.scale, ncols=b.ncols)
+        if b.kind == "choro":
+            d.update(breaks=[float(v) for v in b.breaks], colors=b.colors, labels=b.break_labels(),
+                     nodata=bool(b.nodata))
+        else:
+            d.update(entries=[e[0] for e in b.entries], nodata=bool(b.nodata))
+        if drawn:
+            d["symbols"] = [dict(label=lab, marker=mk, width_mm=w, height_mm=h) for lab, mk, w, h in drawn]
+        info.legends.append(d)
+    if plan.inset:
+        Inset(m._inset, ext, plan.inset[2], plan.inset[3]).draw(page, plan.inset[0], plan.inset[1])
+        info.boxes["inset"] = tuple(plan.inset)
+    cx, cy, lines = plan.credits
+    if lines:
+        info.boxes["credits"] = Credits(lines, plan.credits_w).draw(page, cx, cy)
+    info.texts["credits"] = lines
+    if m._logo:
+        logo = Logo(m._logo["path"], m._logo["width"])
+        logo.draw(page, m.W - 10 - logo.width, 10)
+    return info
