@@ -4,7 +4,10 @@ function of distance (``fun``: ``e`` exponential or ``p`` Pareto, ``span``: the 
 where the interaction is one half, ``beta``: the impedance), drawn as contour bands
 clipped to the layer's area. With ``var2``, the ratio of the two potentials
 (``multiplier × pot(var) / pot(var2)``): a rate smoothed over the neighbourhood, for
-densities over small populations (GPs per 10 000 inhabitants)."""
+densities over small populations (GPs per 10 000 inhabitants). Only the layer's features
+count as masses: near the edge of the area the potential misses the neighbours beyond it
+(select a wider layer and a narrower extent to avoid that edge effect). The bands are
+classes of the grid values inside the area (``equal`` by default, as ``equipotential``)."""
 
 from __future__ import annotations
 
