@@ -688,6 +688,7 @@ def test_fast_pdf_text_writes_the_same_words_at_the_same_places(tmp_path, monkey
     line (matplotlib places each glyph on a 1/64 pt grid, the fast path at the font's exact
     advances: along a long line the difference adds up, 0.2 pt over 40 cm), on a sheet with every kind of text (title,
     legends, labels with halo, scale bar, arrow, inset title, credits)."""
+    monkeypatch.setenv("MBM_SIG_PDF_FASTPATH", "1")      # this test is about the fast path (also in the pass with it off)
     from mbm_sig.maps.output import pdftext
     df = _strip(48, 20)
     calls = []
@@ -748,9 +749,10 @@ def test_fast_pdf_text_leaves_other_fonts_to_matplotlib(tmp_path):
     assert measure("Béthune\u00adville", 12)[0] == pytest.approx(measure("Béthuneville", 12)[0], abs=0.05)
 
 
-def test_fast_pdf_text_follows_font_settings_and_restores_matplotlib(tmp_path):
+def test_fast_pdf_text_follows_font_settings_and_restores_matplotlib(tmp_path, monkeypatch):
     """The fast path resolves generic families with the settings of each save (no stale
     font), and leaves matplotlib's methods as it found them, nested or not."""
+    monkeypatch.setenv("MBM_SIG_PDF_FASTPATH", "1")      # this test is about the fast path (also in the pass with it off)
     import matplotlib
     from matplotlib.backends.backend_pdf import RendererPdf
     from matplotlib.figure import Figure
@@ -772,6 +774,24 @@ def test_fast_pdf_text_follows_font_settings_and_restores_matplotlib(tmp_path):
         with fast_pdf_text():
             raise RuntimeError("a failing save")
     assert (RendererPdf.draw_text, RendererPdf.get_text_width_height_descent) == before
+
+
+def test_fast_path_off_by_environment(tmp_path, monkeypatch, grid):
+    """MBM_SIG_PDF_FASTPATH=0 leaves matplotlib's text path (the second test pass runs the map
+    tests so); the sheet is still a valid PDF with its text, and the bytes differ."""
+    from mbm_sig.maps.output import pdftext
+    from matplotlib.backends.backend_pdf import RendererPdf
+    m = Map(extent=grid).layer(grid, "choro", "dens", k=4, legend_title="Densité").title("Texte")
+    monkeypatch.setenv("MBM_SIG_PDF_FASTPATH", "0")
+    assert not pdftext.active()
+    with pdftext.fast_pdf_text():
+        assert RendererPdf.draw_text is pdftext._ORIG_DRAW_TEXT
+    m.save(tmp_path / "off.pdf")
+    monkeypatch.setenv("MBM_SIG_PDF_FASTPATH", "1")
+    assert pdftext.active()
+    m.save(tmp_path / "on.pdf")
+    assert (tmp_path / "off.pdf").read_bytes() != (tmp_path / "on.pdf").read_bytes()
+    assert "Densité" in pdf_text(tmp_path / "off.pdf") and "Texte" in pdf_text(tmp_path / "off.pdf")
 
 
 def test_print_font_metrics_match_freetype():

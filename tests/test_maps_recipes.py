@@ -174,7 +174,8 @@ def _with(**changes):
     (_with(layers__0__labels={"var": "nom", "size": -6}), "layers[0].labels.size", "must be > 0"),
     (_with(layers__0__labels={"var": "nom", "max_labels": 0}), "layers[0].labels.max_labels", "must be >= 1"),
     (_with(simplify_mm=-0.1), "simplify_mm", "must be >= 0"),
-    (_with(margin=-0.1), "margin", "between 0 and 1"),
+    (_with(margin=-0.1), "margin", "must be >= 0"),
+    (_with(margin=1.2), "margin", "between 0 and 1"),
     (_with(basemap={"source": "x.tif", "alpha": -1}), "basemap.alpha", "must be >= 0"),
     (_with(scalebar="yes"), "scalebar", "expected boolean"),
 ])

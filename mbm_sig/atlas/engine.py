@@ -31,7 +31,6 @@ from mbm_sig.catalogue.layerdef import Source
 from mbm_sig.config import ATLASES_DIR, load_yaml, settings
 from mbm_sig.maps import fmt
 
-
 # ---------------------------------------------------------------------------------------
 # definition
 

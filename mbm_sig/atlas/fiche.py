@@ -66,13 +66,13 @@ def find_cite(cat, cite_id: str) -> pd.Series:
 def _close(df, key: str, n: int = 6) -> str:
     ids = df["id"].tolist()
     names = df["nom"].fillna("").tolist()
-    label = {i: f"{i} ({nm}, {c})" for i, nm, c in zip(ids, names, df["commune"].fillna(""))}
+    label = {i: f"{i} ({nm}, {c})" for i, nm, c in zip(ids, names, df["commune"].fillna(""), strict=False)}
     out = difflib.get_close_matches(key.upper(), ids, n=n, cutoff=0.5)
-    by_name = {nm.casefold(): i for i, nm in zip(ids, names)}
+    by_name = {nm.casefold(): i for i, nm in zip(ids, names, strict=False)}
     for nm in difflib.get_close_matches(key.casefold(), list(by_name), n=n, cutoff=0.55):
         if by_name[nm] not in out:
             out.append(by_name[nm])
-    sub = [i for i, nm in zip(ids, names) if key.casefold() in nm.casefold()]
+    sub = [i for i, nm in zip(ids, names, strict=False) if key.casefold() in nm.casefold()]
     out += [i for i in sub if i not in out]
     return "; ".join(label[i] for i in out[:n]) or "none (see `mbm-sig` layer cites_minieres)"
 
@@ -227,6 +227,7 @@ def fiche_cite_figure(cat, cite_id: str) -> Figure:
     m, used = _fiche_map(cat, r)
     m.draw(fig)
     import matplotlib
+
     from mbm_sig.maps.output import rc
     with matplotlib.rc_context(rc()):
         _draw_text(fig, cat, r, used)

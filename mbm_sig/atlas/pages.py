@@ -210,19 +210,19 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
         weights.append(max(longest_word, min(cells, 60.0), 8.0) + 2.6)
     widths = _share(weights, width)
     x_pos = [MARGIN + sum(widths[:i]) for i in range(len(widths))]
-    headers = [_wrap_mm(str(columns[k]), w - 2.4, 6.6) for k, w in zip(keys, widths)]
+    headers = [_wrap_mm(str(columns[k]), w - 2.4, 6.6) for k, w in zip(keys, widths, strict=False)]
     n_lines = max(len(h) for h in headers)
     head_h = 2.5 + 3.2 * n_lines
     y = 36
     c.rect(MARGIN, y, width, head_h, facecolor=LIGHT)
-    for k, x, w, h in zip(keys, x_pos, widths, headers):
+    for k, x, w, h in zip(keys, x_pos, widths, headers, strict=False):
         for j, line in enumerate(h):
             tx, ha = (x + w - 1.2, "right") if numeric[k] else (x + 1.2, "left")
             c.text(tx, y + 3.6 + 3.2 * j, line, size=6.6, weight="bold", ha=ha)
     y += head_h + 3.6
     for i in range(1, len(rows), 2):
         c.rect(MARGIN, y + 4.7 * i - 3.4, width, 4.7, facecolor="#faf7f3")
-    for k, x, w in zip(keys, x_pos, widths):
+    for k, x, w in zip(keys, x_pos, widths, strict=False):
         cells = [_fit(_cell(r.get(k)), w - 2.4, 6.8) for r in rows]
         if numeric[k]:
             c.column(x + w - 1.2, y, cells, 6.8, 4.7, ha="right")

@@ -2,9 +2,9 @@
 :class:`Map` sheet, layout pieces, labels, recipes and rendering (PDF/PNG/SVG)."""
 
 from mbm_sig.maps.classify import METHODS, ClassificationError, assign, classify
+from mbm_sig.maps.output import Book, GhostscriptMissing, save_figure
 from mbm_sig.maps.palettes import PALETTES, PaletteError, colors
 from mbm_sig.maps.sheet import PAGES, Map, MapError, RenderInfo
-from mbm_sig.maps.output import Book, GhostscriptMissing, save_figure
 
 __all__ = ["Map", "MapError", "RenderInfo", "Book", "classify", "assign", "colors", "METHODS",
            "PALETTES", "PAGES", "LAYER_TYPES", "ClassificationError", "PaletteError",

@@ -14,8 +14,18 @@ from matplotlib.figure import Figure
 
 from mbm_sig.maps import layout
 from mbm_sig.maps import types as map_types
-from mbm_sig.maps.furniture import (Credits, Inset, Logo, MapFrame, NorthArrow, ScaleBar, Stamp, Title,
-                                    draw_basemap, fit_extent)
+from mbm_sig.maps.furniture import (
+    Credits,
+    Inset,
+    Logo,
+    MapFrame,
+    NorthArrow,
+    ScaleBar,
+    Stamp,
+    Title,
+    draw_basemap,
+    fit_extent,
+)
 from mbm_sig.maps.labels import place as place_labels
 from mbm_sig.maps.layout import LegendBlock, Page
 from mbm_sig.maps.types import DrawContext
@@ -92,14 +102,10 @@ def legend_key(blocks):
     return [(b.kind, b.title, tuple(e[0] for e in b.entries), bool(b.nodata)) for b in blocks]
 
 
-def render(m, fig=None) -> RenderInfo:
-    """Draw the sheet ``m`` on ``fig`` (a new Figure of the exact page size by default);
-    returns what was drawn (:class:`RenderInfo`)."""
-    W, H = m.W, m.H
-    if fig is None:
-        fig = Figure(figsize=(W / 25.4, H / 25.4), dpi=72)
-    fig.patch.set_facecolor(m.background)
-    page = Page(fig, W, H)
+def planned(m):
+    """The legend blocks, the plan and the frame's ground extent and clip box. Typo and
+    symbol legends list what the final extent shows: the plan is made again (twice at most)
+    while the blocks of what it shows differ from those it was made with."""
     filtering = m._legend and any(L.cat_legend for L in m._layers)
     if filtering:       # first guess of the extent: the data's, with its margin
         x0, y0, x1, y1 = m.extent_bounds
@@ -116,6 +122,57 @@ def render(m, fig=None) -> RenderInfo:
         blocks = again
         plan = m._plan(blocks)
         ext, clip = extent_of(m, plan.frame)
+    return plan, ext, clip
+
+
+def draw_labels(m, page: Page, frame, to_mm, obstacles: list, info: RenderInfo) -> None:
+    """Every label spec of the sheet, placed together (no overlap, scale bar and north arrow
+    kept clear), with its halo."""
+    kept_boxes: list = []
+    for spec in m._labels:
+        kept = place_labels(
+            spec["texts"], to_mm(spec["anchors"]), spec["size"], frame, spec["priority"],
+            points=spec["points"], obstacles=obstacles, kept_boxes=kept_boxes, weight=spec["weight"],
+            around=spec.get("around"), offset=spec.get("offset", 0.8))
+        if spec["max_labels"]:
+            kept = kept[: spec["max_labels"]]
+        # the halo is a stroke-only path under a real text artist: labels stay
+        # searchable, selectable text in the PDF (a path effect on the text itself
+        # would turn it into outlines)
+        halo = [patheffects.Stroke(linewidth=1.6, foreground="white")] if spec["halo"] else None
+        for lab in kept:
+            if halo:
+                page.text(lab.x, lab.y, lab.text, size=spec["size"], ha="center", va="center_baseline",
+                          color="white", weight=spec["weight"], path_effects=halo)
+            page.text(lab.x, lab.y, lab.text, size=spec["size"], ha="center", va="center_baseline",
+                      color=spec["color"], weight=spec["weight"])
+            info.labels.append(dict(text=lab.text, bbox=lab.bbox, priority=lab.priority,
+                                    anchor=lab.anchor, around=bool(spec.get("around"))))
+
+
+def legend_info(b: LegendBlock, bx: float, by: float, drawn: list) -> dict:
+    """What a drawn legend block shows (render info: tests, atlas engine)."""
+    bw, bh = b.size()
+    d = dict(kind=b.kind, title=b.title, bbox=(bx, by, bx + bw, by + bh), scale=b.scale, ncols=b.ncols)
+    if b.kind == "choro":
+        d.update(breaks=[float(v) for v in b.breaks], colors=b.colors, labels=b.break_labels(),
+                 nodata=bool(b.nodata))
+    else:
+        d.update(entries=[e[0] for e in b.entries], nodata=bool(b.nodata))
+    if drawn:
+        d["symbols"] = [dict(label=lab, marker=mk, width_mm=w, height_mm=h) for lab, mk, w, h in drawn]
+    return d
+
+
+def render(m, fig=None) -> RenderInfo:
+    """Draw the sheet ``m`` on ``fig`` (a new Figure of the exact page size by default);
+    returns what was drawn (:class:`RenderInfo`)."""
+    W, H = m.W, m.H
+    if fig is None:
+        fig = Figure(figsize=(W / 25.4, H / 25.4), dpi=72)
+    fig.patch.set_facecolor(m.background)
+    page = Page(fig, W, H)
+    plan, ext, clip = planned(m)
     fx0, fy0, fw, fh = frame = plan.frame
     x0, y0, x1, y1 = ext
     m_per_mm = (x1 - x0) / fw
@@ -139,45 +196,14 @@ def render(m, fig=None) -> RenderInfo:
     if m._arrow:
         arrow = NorthArrow()
         obstacles.append(arrow.draw_at(page, *arrow.anchor(frame)))
-    kept_boxes: list = []
-    for spec in m._labels:
-        kept = place_labels(
-            spec["texts"], to_mm(spec["anchors"]), spec["size"], frame, spec["priority"],
-            points=spec["points"], obstacles=obstacles, kept_boxes=kept_boxes, weight=spec["weight"],
-            around=spec.get("around"), offset=spec.get("offset", 0.8))
-        if spec["max_labels"]:
-            kept = kept[: spec["max_labels"]]
-        # the halo is a stroke-only path under a real text artist: labels stay
-        # searchable, selectable text in the PDF (a path effect on the text itself
-        # would turn it into outlines)
-        halo = [patheffects.Stroke(linewidth=1.6, foreground="white")] if spec["halo"] else None
-        for lab in kept:
-            if halo:
-                page.text(lab.x, lab.y, lab.text, size=spec["size"], ha="center", va="center_baseline",
-                          color="white", weight=spec["weight"], path_effects=halo)
-            page.text(lab.x, lab.y, lab.text, size=spec["size"], ha="center", va="center_baseline",
-                      color=spec["color"], weight=spec["weight"])
-            info.labels.append(dict(text=lab.text, bbox=lab.bbox, priority=lab.priority,
-                                    anchor=lab.anchor, around=bool(spec.get("around"))))
+    draw_labels(m, page, frame, to_mm, obstacles, info)
     if m.fictive:
         Stamp(fw, fh).draw(page, fx0, fy0)
     page.rect(fx0, fy0, fw, fh, facecolor="none", edgecolor=layout.INK, linewidth=0.6, zorder=5)
-
-    # title and subtitle
     Title(plan.title, plan.subtitle).draw(page, 10.0, plan.y_title)
     info.texts.update(title=m._title, subtitle=m._subtitle)
     for b, bx, by in plan.blocks:
-        drawn = b.draw(page, bx, by)
-        bw, bh = b.size()
-        d = dict(kind=b.kind, title=b.title, bbox=(bx, by, bx + bw, by + bh), scale=b.scale, ncols=b.ncols)
-        if b.kind == "choro":
-            d.update(breaks=[float(v) for v in b.breaks], colors=b.colors, labels=b.break_labels(),
-                     nodata=bool(b.nodata))
-        else:
-            d.update(entries=[e[0] for e in b.entries], nodata=bool(b.nodata))
-        if drawn:
-            d["symbols"] = [dict(label=lab, marker=mk, width_mm=w, height_mm=h) for lab, mk, w, h in drawn]
-        info.legends.append(d)
+        info.legends.append(legend_info(b, bx, by, b.draw(page, bx, by)))
     if plan.inset:
         Inset(m._inset, ext, plan.inset[2], plan.inset[3]).draw(page, plan.inset[0], plan.inset[1])
         info.boxes["inset"] = tuple(plan.inset)

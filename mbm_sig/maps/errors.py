@@ -41,8 +41,9 @@ def check_number(value, key: str, *, minimum: float | None = None, maximum: floa
                  exclusive_min: bool = False, integer: bool = False, fail=map_fail):
     """``value`` as a number within bounds, else the error ``fail(key, message)`` makes
     (``key``: the option or the recipe key path), naming the accepted range."""
-    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-    if isinstance(value, bool) or not ok_type:
+    import numbers
+    ok_type = isinstance(value, numbers.Integral) if integer else isinstance(value, numbers.Real)
+    if isinstance(value, bool) or type(value).__name__ == "bool_" or not ok_type:
         kind = "an integer" if integer else "a number"
         raise fail(key, f"must be {kind}, not {value!r}")
     if value != value:

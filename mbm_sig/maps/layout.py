@@ -24,7 +24,6 @@ from mbm_sig.maps import fmt
 from mbm_sig.maps.output import fonts
 
 
-
 def font() -> str:
     """The print font's family («MBM Sans»: built and registered on first use)."""
     return fonts.ensure()
@@ -230,7 +229,7 @@ class LegendBlock:
     title: str
     entries: list = field(default_factory=list)  # kind-specific
     breaks: list | None = None
-    colors: list | None = None
+    colors: list | dict | None = None           # choro: a colour per class; prop: fill, edgecolor
     nodata: tuple | None = None                 # (colour, label) when no-data features exist
     decimals: int = 0
     max_w: float = LEGEND_MAX_W
@@ -345,7 +344,7 @@ class LegendBlock:
                 page.rect(x, y, bw, bh, facecolor=self.nodata[0], edgecolor=GREY, linewidth=0.3)
                 page.text(x + bw + 1.5 * self.scale, y + bh / 2, self.nodata[1], size=fs, va="center_baseline")
         elif self.kind == "prop":
-            style = self.colors or {}
+            style = self.colors if isinstance(self.colors, dict) else {}
             rmax = self.entries[0][1]
             base = y + 2 * rmax
             cx = x + rmax
@@ -375,7 +374,8 @@ class LegendBlock:
                         page.marker(xc + sw / 2, yc, m, size_mm,
                                     facecolor=st.get("fill", "#000") if filled else "none",
                                     edgecolor=st.get("edgecolor", "#ffffff") if filled else st.get("fill", "#000"),
-                                    linewidth=st.get("linewidth", 0.3) if filled else max(st.get("linewidth", 0.3), 0.8))
+                                    linewidth=(st.get("linewidth", 0.3) if filled
+                                               else max(st.get("linewidth", 0.3), 0.8)))
                         drawn.append((lines[0] if len(lines) == 1 else " ".join(lines), m,
                                       *marker_extent(m, size_mm)))
                     elif st.get("line"):

@@ -123,12 +123,13 @@ class Map:
         self.background = background
         self._layers: list[Layer] = []
         self._labels: list[dict] = []
-        self._title = self._subtitle = None
+        self._title: str | None = None
+        self._subtitle: str | None = None
         self._scalebar = self._arrow = False
-        self._inset = None
-        self._credits = None
-        self._logo = None
-        self._basemap = None
+        self._inset: dict | None = None
+        self._credits: dict | None = None
+        self._logo: dict | None = None
+        self._basemap: dict | None = None
         self._legend = True
         self.metadata: dict = {}
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from mbm_sig.maps import fmt, layout
 from mbm_sig.maps.layout import LegendBlock
@@ -78,7 +78,7 @@ class AutoLayout:
 
     def __init__(self, mode: str = "auto"):
         self.mode = mode
-        self.m = None
+        self.m: Any = None
 
     def _fit_frame(self, avail_w, avail_h):
         """Frame size (w, h) in mm: the available area, shrunk in one direction to the

@@ -85,7 +85,7 @@ def _prop_key(prop) -> tuple:
     rc = mpl.rcParams
     return (tuple(prop.get_family()), prop.get_style(), prop.get_variant(), prop.get_weight(),
             prop.get_stretch(), prop.get_file(),
-            tuple(tuple(v) if isinstance(v, list) else v for v in (rc[k] for k in _FONT_RC)))
+            tuple(tuple(v) if isinstance(v, list) else v for v in (rc[k] for k in _FONT_RC)))  # type: ignore[index]
 
 
 def _font_of(self, prop, key=None):
@@ -115,7 +115,7 @@ def _draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
     if gids is None:
         return _ORIG_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
     codes, subset0 = [], None
-    for ch, g in zip(s, gids):
+    for ch, g in zip(s, gids, strict=False):
         r = memo.get((fkey, ch))
         if r is None:
             r = file._character_tracker.track_glyph(font, ch, g)
@@ -152,7 +152,7 @@ _MEASURER = _Measurer()
 def unhinted_metrics(s: str, prop) -> tuple[float, float, float]:
     """(width, height, descent) in points of one line as the PDF backend measures it
     (FreeType, unhinted, 72 dpi), for strings the font tables cannot measure alone."""
-    return _ORIG_MEASURE(_MEASURER, s, prop, False)
+    return _ORIG_MEASURE(_MEASURER, s, prop, False)  # type: ignore[arg-type]
 
 
 def _get_text_width_height_descent(self, s, prop, ismath):

@@ -31,8 +31,8 @@ the catalogue's layer definitions before anything is read or drawn, then rendere
 
 Template parameters ``{name}`` in any string are filled from ``params`` (the atlas engine
 passes the fields of the coverage feature; ``mbm-sig map -p name=value``); a recipe may give
-defaults in a top-level ``params:`` mapping so that it also renders on its own. Sources in the credits come from the layers
-used (``Catalogue.sources_for``).
+defaults in a top-level ``params:`` mapping so that it also renders on its own. Sources in
+the credits come from the layers used (``Catalogue.sources_for``).
 
 The package: :mod:`~mbm_sig.maps.recipe.schema` (every key), :mod:`~mbm_sig.maps.recipe.load`
 (reading and structure checks), :mod:`~mbm_sig.maps.recipe.build` (catalogue checks and the

@@ -41,56 +41,75 @@ def _fields_of(cat, name):
     return set(cat.layer_def(name).field_names)
 
 
-def validate_recipe(r: Recipe, cat) -> None:
-    """Check layers and fields against the catalogue's layer definitions."""
-    known = set(cat.definitions())
+class _Checker:
+    """Layers and fields of a recipe against the catalogue's layer definitions."""
 
-    def layer_ok(name, key):
-        if name not in known:
-            raise r.fail(key, f"unknown layer {name!r}; known layers: {', '.join(sorted(known))}")
+    def __init__(self, r: Recipe, cat):
+        self.r, self.cat = r, cat
+        self.known = set(cat.definitions())
 
-    def fields_ok(name, fields, key, available):
+    def layer_ok(self, name, key):
+        if name not in self.known:
+            raise self.r.fail(key, f"unknown layer {name!r}; known layers: {', '.join(sorted(self.known))}")
+
+    def fields_ok(self, name, fields, key, available):
         for f in fields:
             if f not in available:
-                raise r.fail(key, f"layer {name!r} has no field {f!r} (fields: {', '.join(sorted(available))})")
+                raise self.r.fail(key, f"layer {name!r} has no field {f!r} (fields: {', '.join(sorted(available))})")
 
-    for i, spec in enumerate(r.doc["layers"]):
-        key = f"layers[{i}]"
-        name = spec["layer"]
-        layer_ok(name, f"{key}.layer")
-        own = _fields_of(cat, name)
-        available = set(own)
-        fields_ok(name, list(spec.get("where") or {}), f"{key}.where", own)
+    def joined_fields(self, spec: dict, key: str, own: set) -> set:
+        """The fields a join brings (its key must be a field of both layers)."""
         j = spec.get("join")
-        if j:
-            jname = j["layer"] if isinstance(j, dict) else j
-            layer_ok(jname, f"{key}.join")
-            jf = _fields_of(cat, jname)
-            on = (j.get("on") if isinstance(j, dict) else None) or cat.layer_def(jname).key
-            if on not in own or on not in jf:
-                raise r.fail(f"{key}.join.on", f"join key {on!r} must be a field of both {name!r} and {jname!r}")
-            available |= jf
+        if not j:
+            return set()
+        jname = j["layer"] if isinstance(j, dict) else j
+        self.layer_ok(jname, f"{key}.join")
+        jf = _fields_of(self.cat, jname)
+        on = (j.get("on") if isinstance(j, dict) else None) or self.cat.layer_def(jname).key
+        if on not in own or on not in jf:
+            raise self.r.fail(f"{key}.join.on", f"join key {on!r} must be a field of both {spec['layer']!r} "
+                              f"and {jname!r}")
+        return jf
+
+    def layer(self, spec: dict, key: str) -> None:
+        name = spec["layer"]
+        self.layer_ok(name, f"{key}.layer")
+        own = _fields_of(self.cat, name)
+        self.fields_ok(name, list(spec.get("where") or {}), f"{key}.where", own)
+        available = own | self.joined_fields(spec, key, own)
         for cname, text in (spec.get("computed") or {}).items():
             missing = expr.names(text) - available
             if missing:
-                raise r.fail(f"{key}.computed.{cname}",
-                             f"unknown field {sorted(missing)[0]!r} (fields: {', '.join(sorted(available))})")
+                raise self.r.fail(f"{key}.computed.{cname}",
+                                  f"unknown field {sorted(missing)[0]!r} (fields: {', '.join(sorted(available))})")
             available.add(cname)
         for k, o in map_types.get(spec.get("type", "base")).schema().items():
             if o.field and spec.get(k):
-                fields_ok(name, [spec[k]], f"{key}.{k}", available)
+                self.fields_ok(name, [spec[k]], f"{key}.{k}", available)
         lab = spec.get("labels")
         if lab:
-            fields_ok(name, [lab["var"]] + ([lab["priority"]] if lab.get("priority") else []), f"{key}.labels", available)
-    ext = r.doc.get("extent")
-    if isinstance(ext, dict) and ext.get("layer"):
-        layer_ok(ext["layer"], "extent.layer")
-        fields_ok(ext["layer"], list(ext.get("where") or {}), "extent.where", _fields_of(cat, ext["layer"]))
-    ins = r.doc.get("inset")
-    if isinstance(ins, dict):
-        for k in ("layer", "context"):
-            if ins.get(k):
-                layer_ok(ins[k], f"inset.{k}")
+            self.fields_ok(name, [lab["var"]] + ([lab["priority"]] if lab.get("priority") else []),
+                           f"{key}.labels", available)
+
+    def furniture(self, doc: dict) -> None:
+        ext = doc.get("extent")
+        if isinstance(ext, dict) and ext.get("layer"):
+            self.layer_ok(ext["layer"], "extent.layer")
+            self.fields_ok(ext["layer"], list(ext.get("where") or {}), "extent.where",
+                           _fields_of(self.cat, ext["layer"]))
+        ins = doc.get("inset")
+        if isinstance(ins, dict):
+            for k in ("layer", "context"):
+                if ins.get(k):
+                    self.layer_ok(ins[k], f"inset.{k}")
+
+
+def validate_recipe(r: Recipe, cat) -> None:
+    """Check layers and fields against the catalogue's layer definitions."""
+    check = _Checker(r, cat)
+    for i, spec in enumerate(r.doc["layers"]):
+        check.layer(spec, f"layers[{i}]")
+    check.furniture(r.doc)
 
 
 # ------------------------------------------------------------------------------ building

@@ -96,7 +96,8 @@ TOP = (
     opt("params", dict, None, "default template parameters ({name} in any string)"),
     opt("extent", (dict, list), None, "extent of the map: {layer, where} or {bbox}; a list is a bbox "
         "(default: the first layer's)", keys=EXTENT),
-    opt("margin", float, 0.05, "margin around the extent (fraction of its size, 0 to 1)", check=_margin_check),
+    opt("margin", float, 0.05, "margin around the extent (fraction of its size, below 1)", minimum=0,
+        check=_margin_check),
     opt("frame", str, "fit", "fit: the frame takes the extent's aspect; fixed: the whole available area",
         choices=FRAMES),
     opt("layout", str, "auto", "side (legend column), bottom (band under the map), or auto (the one that "

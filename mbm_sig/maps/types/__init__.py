@@ -13,8 +13,17 @@ import importlib
 import pkgutil
 
 from mbm_sig.maps.errors import MapError
-from mbm_sig.maps.types._core import (COMMON, NODATA, NODATA_LABEL, STYLE_DEFAULTS, STYLE_KEYS, DrawContext,
-                                      Layer, MapType, Option)
+from mbm_sig.maps.types._core import (
+    COMMON,
+    NODATA,
+    NODATA_LABEL,
+    STYLE_DEFAULTS,
+    STYLE_KEYS,
+    DrawContext,
+    Layer,
+    MapType,
+    Option,
+)
 
 __all__ = ["COMMON", "NODATA", "NODATA_LABEL", "STYLE_DEFAULTS", "STYLE_KEYS", "DrawContext", "Layer",
            "MapType", "Option", "get", "names", "registry"]

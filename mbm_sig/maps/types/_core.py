@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import shapely
-from matplotlib.collections import CircleCollection, PathCollection
+from matplotlib.collections import CircleCollection, Collection, PathCollection
 from matplotlib.patches import PathPatch
 from matplotlib.transforms import IdentityTransform
 
@@ -27,6 +27,24 @@ STYLE_DEFAULTS = {"fill": None, "edgecolor": None, "linewidth": None, "linestyle
 
 _TYPE_NAMES = {str: "text", bool: "boolean", int: "integer", float: "number", list: "list", dict: "mapping",
                type(None): "null"}
+
+
+def _accepted(types: tuple) -> tuple:
+    """The Python types a value of ``types`` may have: an int where a float is asked, numpy
+    numbers, tuples and arrays where a list is, any mapping where a dict is (notebooks)."""
+    from collections.abc import Mapping
+    out = list(types)
+    if float in types:
+        out += [int, np.floating, np.integer]
+    if int in types:
+        out += [np.integer]
+    if bool in types:
+        out += [np.bool_]
+    if list in types:
+        out += [tuple, np.ndarray, pd.Index, pd.Series]
+    if dict in types:
+        out += [Mapping]
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -61,14 +79,14 @@ class Option:
         """``value``, or the error ``fail(key, message)`` when it is not acceptable."""
         if value is None and not self.required:
             return value
-        types = self.types + ((int,) if float in self.types else ())
-        if isinstance(value, bool) and bool not in self.types:
+        types = _accepted(self.types)
+        if isinstance(value, (bool, np.bool_)) and bool not in self.types:
             ok = False
         else:
             ok = isinstance(value, types)
         if not ok:
             raise fail(key, f"expected {self.type_names()}, not {value!r}")
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)) and (
                 self.minimum is not None or self.maximum is not None):
             check_number(value, key, minimum=self.minimum, maximum=self.maximum,
                          exclusive_min=self.exclusive_min, fail=fail)
@@ -137,13 +155,14 @@ def _method_check(value) -> str | None:
 
 def _palette_check(value) -> str | None:
     from mbm_sig.maps.palettes import PALETTES, is_palette
-    if isinstance(value, list) or is_palette(value):
+    if isinstance(value, (list, tuple, np.ndarray)) or is_palette(value):
         return None
     return f"unknown palette {value!r}; known palettes: {', '.join(PALETTES)}"
 
 
 def _breaks_check(value) -> str | None:
-    if len(value) < 2 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in value):
+    if len(value) < 2 or not all(isinstance(b, (int, float, np.integer, np.floating))
+                                 and not isinstance(b, (bool, np.bool_)) for b in value):
         return "expected a list of at least two numbers"
     return None
 
@@ -202,8 +221,8 @@ class MapType:
 
     name: str = ""
     doc: str = ""
-    options: tuple = ()            # Option, besides COMMON
-    numeric_vars: tuple = ()       # options naming numeric fields (recipes check they hold values)
+    options: tuple[Option, ...] = ()            # besides COMMON
+    numeric_vars: tuple[str, ...] = ()          # options naming numeric fields (recipes check they hold values)
 
     # ---------------------------------------------------------------- schema
     def schema(self) -> dict[str, Option]:
@@ -323,6 +342,7 @@ def draw_points(ctx: DrawContext, L: Layer) -> int:
     marker = L.style.get("marker") or "o"
     ec = L.style["edgecolor"] or "#ffffff"
     lw = L.style["linewidth"] if L.style["linewidth"] is not None else 0.3
+    col: Collection
     if marker == "o":
         col = CircleCollection(np.full(len(idx), math.pi * (size / 2) ** 2), offsets=L.anchors[idx],
                                offset_transform=ax.transData)
@@ -371,7 +391,7 @@ def draw_classed_areas(ctx: DrawContext, L: Layer) -> int:
     cols = list(L.colors) + [L.legend[0].nodata[0] if L.legend and L.legend[0].nodata else NODATA]
     lw = st["linewidth"] if st["linewidth"] is not None else 0.1 / PT_MM
     ec = st["edgecolor"] or "#808080"
-    for p, c in zip(paths, cols):
+    for p, c in zip(paths, cols, strict=False):
         if p is not None:
             ax.add_artist(PathPatch(ax.to_points(p), facecolor=c, edgecolor=ec, linewidth=lw,
                                     alpha=st["alpha"], transform=ax.transPt, capstyle="round",

@@ -6,8 +6,23 @@ from matplotlib.patches import PathPatch
 
 from mbm_sig.maps import geom
 from mbm_sig.maps.layout import PT_MM, LegendBlock
-from mbm_sig.maps.types._core import (ALPHA, EDGECOLOR, FILL, HATCH, LEGEND_LABEL, LINESTYLE, LINEWIDTH, MARKER,
-                                      SIZE, DrawContext, Layer, MapType, draw_base_points, is_points, type_id)
+from mbm_sig.maps.types._core import (
+    ALPHA,
+    EDGECOLOR,
+    FILL,
+    HATCH,
+    LEGEND_LABEL,
+    LINESTYLE,
+    LINEWIDTH,
+    MARKER,
+    SIZE,
+    DrawContext,
+    Layer,
+    MapType,
+    draw_base_points,
+    is_points,
+    type_id,
+)
 
 
 class Base(MapType):

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from mbm_sig.maps.types._core import (ALPHA, CLASSED, EDGECOLOR, LEGEND_DECIMALS, LINEWIDTH, DrawContext, Layer,
-                                      MapType, check_palette_classes, classed, classed_defaults,
-                                      draw_base_points, draw_classed_areas, opt, type_id)
+from mbm_sig.maps.types._core import (
+    ALPHA,
+    CLASSED,
+    EDGECOLOR,
+    LEGEND_DECIMALS,
+    LINEWIDTH,
+    DrawContext,
+    Layer,
+    MapType,
+    check_palette_classes,
+    classed,
+    classed_defaults,
+    draw_base_points,
+    draw_classed_areas,
+    opt,
+    type_id,
+)
 
 
 class Choro(MapType):

@@ -7,12 +7,22 @@ import math
 
 import numpy as np
 import pandas as pd
-from matplotlib.collections import CircleCollection, RegularPolyCollection
+from matplotlib.collections import CircleCollection, Collection, RegularPolyCollection
 
 from mbm_sig.maps import fmt, geom, layout
 from mbm_sig.maps.layout import PT_MM, LegendBlock
-from mbm_sig.maps.types._core import (EDGECOLOR, FILL, LEGEND_DECIMALS, LINEWIDTH, NODATA, DrawContext, Layer,
-                                      MapType, opt)
+from mbm_sig.maps.types._core import (
+    EDGECOLOR,
+    FILL,
+    LEGEND_DECIMALS,
+    LINEWIDTH,
+    NODATA,
+    DrawContext,
+    Layer,
+    MapType,
+    Option,
+    opt,
+)
 
 PROP_OPTIONS = (
     opt("var", str, None, "numeric field the symbols' areas are proportional to", required=True, field=True),
@@ -40,8 +50,8 @@ def on_points(geoms) -> bool:
 class Prop(MapType):
     name = "prop"
     doc = "Proportional symbols: circles (or squares) whose area is proportional to a count or stock."
-    options = PROP_OPTIONS
-    numeric_vars = ("var",)
+    options: tuple[Option, ...] = PROP_OPTIONS
+    numeric_vars: tuple[str, ...] = ("var",)
     default_fill = "#fdae6b"
 
     def recipe_defaults(self, spec, ld, kw, title_of):
@@ -88,6 +98,7 @@ class Prop(MapType):
         fc = self.face_colors(L, idx)
         ec = L.style["edgecolor"] or "#ffffff"
         lw = L.style["linewidth"] if L.style["linewidth"] is not None else 0.4
+        col: Collection
         if L.style.get("symbol") == "square":
             col = RegularPolyCollection(4, rotation=math.pi / 4, sizes=math.pi * 2 * r[idx] ** 2,
                                         offsets=xy[idx], offset_transform=ax.transData)

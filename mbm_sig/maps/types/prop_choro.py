@@ -3,8 +3,7 @@ variable (``var2``), as mapsf's ``mf_prop_choro``."""
 
 from __future__ import annotations
 
-from mbm_sig.maps.types._core import (CLASSED, NODATA, Layer, check_palette_classes, classed, classed_defaults,
-                                      opt)
+from mbm_sig.maps.types._core import CLASSED, NODATA, Layer, check_palette_classes, classed, classed_defaults, opt
 from mbm_sig.maps.types.prop import PROP_OPTIONS, Prop
 
 

@@ -3,8 +3,19 @@ all alike (a single legend entry)."""
 
 from __future__ import annotations
 
-from mbm_sig.maps.types._core import (EDGECOLOR, FILL, LEGEND_LABEL, LINEWIDTH, MARKER, SIZE, DrawContext, Layer,
-                                      MapType, draw_points, opt)
+from mbm_sig.maps.types._core import (
+    EDGECOLOR,
+    FILL,
+    LEGEND_LABEL,
+    LINEWIDTH,
+    MARKER,
+    SIZE,
+    DrawContext,
+    Layer,
+    MapType,
+    draw_points,
+    opt,
+)
 from mbm_sig.maps.types.typo import CATEGORY_OPTIONS, categorise, category_defaults, category_legend
 
 

@@ -6,8 +6,21 @@ import numpy as np
 
 from mbm_sig.maps import geom
 from mbm_sig.maps.layout import PT_MM, LegendBlock
-from mbm_sig.maps.types._core import (ALPHA, EDGECOLOR, LINEWIDTH, MARKER, NODATA_OPT, SIZE, DrawContext, Layer,
-                                      MapType, draw_classed_areas, draw_points, is_points, opt)
+from mbm_sig.maps.types._core import (
+    ALPHA,
+    EDGECOLOR,
+    LINEWIDTH,
+    MARKER,
+    NODATA_OPT,
+    SIZE,
+    DrawContext,
+    Layer,
+    MapType,
+    draw_classed_areas,
+    draw_points,
+    is_points,
+    opt,
+)
 
 CATEGORY_OPTIONS = (
     opt("colors", (dict, type(None)), None, "colour of each category {value: colour} (default: the layer "
@@ -60,7 +73,8 @@ def category_defaults(spec, ld, kw, title_of) -> None:
 
 def categorise(L: Layer, data, o: dict, symbols: bool) -> None:
     """Category per feature (-1: not listed) and the colours of the categories present."""
-    from mbm_sig.maps.palettes import QUALITATIVE, colors as palette_colors
+    from mbm_sig.maps.palettes import QUALITATIVE
+    from mbm_sig.maps.palettes import colors as palette_colors
     var, order, colors, palette = o["var"], o["order"], o["colors"], o["palette"]
     g = L.geoms
     vals = data[var].astype(object).where(data[var].notna(), None).to_numpy() if var else np.array(
@@ -95,7 +109,7 @@ def category_legend(L: Layer, o: dict) -> list:
                "edgecolor": edgecolor or "#ffffff", "linewidth": linewidth if linewidth is not None else 0.3}
     entries = [(str(c), {**(sym or {}), "fill": col,
                          "edgecolor": edgecolor or ("#ffffff" if kind == "symbols" else "#4d4d4d")})
-               for c, col in zip(L.categories, L.colors)]
+               for c, col in zip(L.categories, L.colors, strict=False)]
     if not var:
         entries = [(o.get("legend_label") or o["legend_title"] or "",
                     {**(sym or {}), "fill": o.get("fill") or "#000000", "edgecolor": edgecolor or "#ffffff"})]
