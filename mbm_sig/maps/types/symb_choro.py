@@ -88,7 +88,7 @@ class SymbChoro(MapType):
         L.style["choro_block"] = block
 
     def legend(self, L: Layer, o: dict) -> list:
-        size_mm = (o["size"] or 5.0) * PT_MM
+        size_mm = (o["size"] or 4.0) * PT_MM
         sym = {"size_mm": size_mm, "edgecolor": "#4d4d4d", "linewidth": 0.3}
         entries = [(str(c), {**sym, "marker": m, "fill": "#bdbdbd"})
                    for c, m in zip(L.categories, L.style["markers"])]
@@ -101,7 +101,7 @@ class SymbChoro(MapType):
         idx = drawn_index(L, ctx.clip)
         cat = L.style["cat"]
         idx = idx[cat[idx] >= 0]
-        size = L.style.get("size") or 5.0
+        size = L.style.get("size") or 4.0
         ec = L.style.get("edgecolor") or "#4d4d4d"
         lw = L.style.get("linewidth") if L.style.get("linewidth") is not None else 0.3
         for c, marker in enumerate(L.style["markers"]):
@@ -125,7 +125,7 @@ class SymbChoro(MapType):
         return int(len(idx))
 
     def symbol_radius(self, L: Layer):
-        return (L.style.get("size") or 5.0) * PT_MM / 2
+        return (L.style.get("size") or 4.0) * PT_MM / 2
 
 
 TYPE = SymbChoro()
