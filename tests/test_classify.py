@@ -189,3 +189,8 @@ def test_describe_in_french():
     assert describe("equal", [0, 1, 2]) == "2 classes d'égale amplitude."
     for m in METHODS:
         assert describe(m, [0, 1, 2]).endswith(".")
+
+
+def test_every_method_has_its_function():
+    from mbm_sig.maps.classify import _BOUNDS
+    assert list(_BOUNDS) and set(_BOUNDS) == set(METHODS)

@@ -116,45 +116,7 @@ def classify(values, method: str = "quantile", k: int | None = 5, breaks=None, *
     k = int(k)
     if m not in _FIXED_K and k < 1:
         raise ClassificationError(f"k must be >= 1, not {k}")
-    if m == "breaks":
-        if breaks is None:
-            raise ClassificationError("method 'breaks' needs a list of breaks")
-        b = sorted(float(x) for x in breaks)
-        if b[0] > vmin:
-            b.insert(0, vmin)
-        if b[-1] < vmax:
-            b.append(vmax)
-        out = np.array(b)
-    elif m == "quantile":
-        out = np.quantile(v, np.linspace(0, 1, k + 1))
-    elif m == "Q6":
-        out = np.quantile(v, Q6_PROBS)
-    elif m == "q6":
-        out = np.quantile(v, q6_PROBS)
-    elif m == "equal":
-        out = np.linspace(vmin, vmax, k + 1)
-    elif m == "geom":
-        if vmin <= 0:
-            raise ClassificationError("method 'geom' needs strictly positive values "
-                                      f"(minimum is {vmin:g})")
-        out = vmin * (vmax / vmin) ** (np.arange(k + 1) / k)
-    elif m == "arith":
-        r = (vmax - vmin) / (k * (k + 1) / 2)
-        out = np.concatenate([vmin + r * np.arange(k), [vmax]])
-    elif m == "em":
-        if k & (k - 1):
-            raise ClassificationError(f"method 'em' needs k a power of 2, not {k}")
-        out = _nested_means(v, k)
-    elif m == "msd":
-        out = _msd(v, float(msd_k), bool(central))
-    elif m == "sd":
-        out = _sd(v, k)
-    elif m == "pretty":
-        out = pretty(vmin, vmax, k)
-    elif m in ("jenks", "fisher", "ckmeans"):
-        out = _natural(v, k, midpoints=m != "jenks")
-    elif m == "headtails":
-        out = _headtails(v, float(thr))
+    out = _BOUNDS[m](v, k, breaks=breaks, msd_k=float(msd_k), central=bool(central), thr=float(thr))
     out = np.asarray(out, dtype=float)
     if m not in ("pretty", "sd"):
         out[0], out[-1] = min(out[0], vmin), max(out[-1], vmax)
@@ -321,6 +283,56 @@ def describe(method: str, bounds) -> str:
     («Méthode Q6 (quantiles 5, 25, 50, 75 et 95 %).», «4 classes d'égale amplitude.»)."""
     text = _FR[normalise_method(method)].format(k=max(len(bounds) - 1, 1))
     return text[0].upper() + text[1:] + "."
+
+
+def _explicit(v, k, breaks=None, **_):
+    if breaks is None:
+        raise ClassificationError("method 'breaks' needs a list of breaks")
+    b = sorted(float(x) for x in breaks)
+    if b[0] > v.min():
+        b.insert(0, float(v.min()))
+    if b[-1] < v.max():
+        b.append(float(v.max()))
+    return np.array(b)
+
+
+def _geom(v, k, **_):
+    vmin, vmax = float(v.min()), float(v.max())
+    if vmin <= 0:
+        raise ClassificationError(f"method 'geom' needs strictly positive values (minimum is {vmin:g})")
+    return vmin * (vmax / vmin) ** (np.arange(k + 1) / k)
+
+
+def _arith(v, k, **_):
+    vmin, vmax = float(v.min()), float(v.max())
+    r = (vmax - vmin) / (k * (k + 1) / 2)
+    return np.concatenate([vmin + r * np.arange(k), [vmax]])
+
+
+def _em(v, k, **_):
+    if k & (k - 1):
+        raise ClassificationError(f"method 'em' needs k a power of 2, not {k}")
+    return _nested_means(v, k)
+
+
+# method -> function(values, k, **options) giving the bounds
+_BOUNDS = {
+    "quantile": lambda v, k, **_: np.quantile(v, np.linspace(0, 1, k + 1)),
+    "equal": lambda v, k, **_: np.linspace(v.min(), v.max(), k + 1),
+    "q6": lambda v, k, **_: np.quantile(v, q6_PROBS),
+    "Q6": lambda v, k, **_: np.quantile(v, Q6_PROBS),
+    "geom": _geom,
+    "arith": _arith,
+    "em": _em,
+    "msd": lambda v, k, msd_k=1.0, central=False, **_: _msd(v, msd_k, central),
+    "sd": lambda v, k, **_: _sd(v, k),
+    "pretty": lambda v, k, **_: pretty(float(v.min()), float(v.max()), k),
+    "jenks": lambda v, k, **_: _natural(v, k, midpoints=False),
+    "fisher": lambda v, k, **_: _natural(v, k, midpoints=True),
+    "ckmeans": lambda v, k, **_: _natural(v, k, midpoints=True),
+    "headtails": lambda v, k, thr=0.4, **_: _headtails(v, thr),
+    "breaks": _explicit,
+}
 
 
 def assign(values, bounds) -> np.ndarray:

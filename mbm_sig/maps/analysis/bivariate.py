@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.classify import assign, classify
+from mbm_sig.maps.errors import MapError
 
 # 3 × 3 palettes, row by row from the bottom (low y) to the top; in each row x grows.
 # pinkblue and greenblue: Joshua Stevens, «Bivariate choropleth maps: a how-to guide» (2015);
@@ -52,7 +52,7 @@ def breaks_of(values, n: int = 3, breaks=None, method: str = "quantile") -> np.n
         lo, hi = float(v.min()), float(v.max())
         return np.array([min(lo, inner[0])] + inner + [max(hi, inner[-1])])
     u = np.unique(v)
-    b = classify(v, method, n) if u.size >= n else []
+    b: np.ndarray = classify(v, method, n) if u.size >= n else np.zeros(0)
     if len(b) != n + 1 and u.size >= n:
         b = classify(u, method, n)
     if len(b) != n + 1:

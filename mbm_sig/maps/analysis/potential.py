@@ -121,9 +121,11 @@ def bands(xs, ys, z, breaks, mask=None) -> list:
             lo = min(lo, zmin) - 1e-9 * max(abs(zmin), 1.0)
         if i == len(b) - 2:
             hi = max(hi, zmax) + 1e-9 * max(abs(zmax), 1.0)
-        pts, offs = gen.filled(lo, hi)
+        filled = gen.filled(lo, hi)           # OuterOffset: (points, offsets)
+        pts, offs = filled[0], filled[1]
         polys = []
-        for p, o in zip(pts, offs):
+        for p, o in zip(pts, offs, strict=True):
+            p, o = np.asarray(p), np.asarray(o)
             rings = [p[o[j]:o[j + 1]] for j in range(len(o) - 1)]
             rings = [r for r in rings if len(r) >= 4]
             if rings:

@@ -12,8 +12,18 @@ import pandas as pd
 from mbm_sig.maps import fmt
 from mbm_sig.maps.analysis import bivariate as B
 from mbm_sig.maps.layout import GREY, LegendBlock, line_height, measure, wrap
-from mbm_sig.maps.types._core import (ALPHA, EDGECOLOR, LINEWIDTH, NODATA_LABEL_OPT, NODATA_OPT, DrawContext,
-                                      Layer, MapType, draw_classed_areas, opt)
+from mbm_sig.maps.types._core import (
+    ALPHA,
+    EDGECOLOR,
+    LINEWIDTH,
+    NODATA_LABEL_OPT,
+    NODATA_OPT,
+    DrawContext,
+    Layer,
+    MapType,
+    draw_classed_areas,
+    opt,
+)
 
 N = 3
 

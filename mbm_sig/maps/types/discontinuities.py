@@ -77,7 +77,7 @@ class Discontinuities(MapType):
             return []
         dec = o["legend_decimals"] if o["legend_decimals"] is not None else fmt.auto_decimals(b)
         labels = class_labels(b, dec)
-        entries = [(lab, w * PT_MM) for lab, w in zip(labels, L.style["class_sizes"])][::-1]
+        entries = [(lab, w * PT_MM) for lab, w in zip(labels, L.style["class_sizes"], strict=True)][::-1]
         block = SizesBlock("discontinuities", o["legend_title"] if o["legend_title"] is not None else str(o["var"]),
                            entries=entries, breaks=list(b), decimals=dec, colors={"fill": o["color"]})
         block.symbol = "line"

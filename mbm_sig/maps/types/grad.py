@@ -14,7 +14,7 @@ from matplotlib.patches import PathPatch
 from mbm_sig.maps import fmt, geom
 from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.layout import GREY, PT_MM, LegendBlock, line_height
-from mbm_sig.maps.types._core import (CLASSED, LEGEND_DECIMALS, DrawContext, Layer, MapType, opt, type_id)
+from mbm_sig.maps.types._core import CLASSED, LEGEND_DECIMALS, DrawContext, Layer, MapType, opt, type_id
 
 METHOD, BREAKS = (next(o for o in CLASSED if o.name == n) for n in ("method", "breaks"))
 
@@ -22,7 +22,7 @@ METHOD, BREAKS = (next(o for o in CLASSED if o.name == n) for n in ("method", "b
 def _sizes_check(value) -> str | None:
     if not value or not all(isinstance(s, (int, float)) and not isinstance(s, bool) and s > 0 for s in value):
         return "expected a list of sizes > 0 (pt), one per class"
-    if any(b <= a for a, b in zip(value, value[1:])):
+    if any(b <= a for a, b in zip(value, value[1:], strict=False)):
         return "sizes must increase from the lowest class to the highest"
     return None
 
@@ -41,7 +41,7 @@ def pick(sizes, n: int) -> list[float]:
 
 def class_labels(bounds, decimals: int) -> list[str]:
     """«a – b» for each class (lowest first)."""
-    return [f"{fmt.num(a, decimals)} – {fmt.num(b, decimals)}" for a, b in zip(bounds[:-1], bounds[1:])]
+    return [f"{fmt.num(a, decimals)} – {fmt.num(b, decimals)}" for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 @dataclass
@@ -81,7 +81,7 @@ class SizesBlock(LegendBlock):
         y = page.lines(x, y, self.title_lines(), self.title_size, weight="bold")
         if self.title_lines():
             y += 1.5 * self.scale
-        style = self.colors or {}
+        style: dict = self.colors if isinstance(self.colors, dict) else {}
         fill, ec = style.get("fill", "#000000"), style.get("edgecolor", GREY)
         sw = self._swatch_w()
         rows, _ = self._rows()
@@ -170,7 +170,7 @@ class Grad(MapType):
         dec = o["legend_decimals"] if o["legend_decimals"] is not None else fmt.auto_decimals(b)
         labels = class_labels(b, dec)
         sizes = L.style["class_sizes"]
-        entries = [(lab, s * PT_MM) for lab, s in zip(labels, sizes)][::-1]
+        entries = [(lab, s * PT_MM) for lab, s in zip(labels, sizes, strict=True)][::-1]
         block = SizesBlock("grad", o["legend_title"] if o["legend_title"] is not None else str(o["var"]),
                            entries=entries, breaks=list(b), decimals=dec,
                            colors={"fill": o["fill"], "edgecolor": o["edgecolor"] or GREY})

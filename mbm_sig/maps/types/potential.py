@@ -19,8 +19,17 @@ from mbm_sig.maps import fmt
 from mbm_sig.maps.analysis import potential as P
 from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.layout import LegendBlock
-from mbm_sig.maps.types._core import (ALPHA, CLASSED, LEGEND_DECIMALS, DrawContext, Layer, MapType,
-                                      check_palette_classes, draw_classed_areas, opt)
+from mbm_sig.maps.types._core import (
+    ALPHA,
+    CLASSED,
+    LEGEND_DECIMALS,
+    DrawContext,
+    Layer,
+    MapType,
+    check_palette_classes,
+    draw_classed_areas,
+    opt,
+)
 
 _CLASSED = {o.name: o for o in CLASSED}
 FUNCTIONS = ("e", "p", "exponential", "pareto")

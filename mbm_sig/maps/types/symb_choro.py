@@ -8,15 +8,28 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from matplotlib.collections import CircleCollection, PathCollection
+from matplotlib.collections import CircleCollection, Collection, PathCollection
 from matplotlib.transforms import IdentityTransform
 
 from mbm_sig.maps import geom, layout
 from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.layout import PT_MM, LegendBlock
-from mbm_sig.maps.types._core import (CLASSED, EDGECOLOR, LEGEND_DECIMALS, LINEWIDTH, NODATA, SIZE, DrawContext,
-                                      Layer, MapType, check_palette_classes, classed, classed_defaults, drawn_index,
-                                      opt)
+from mbm_sig.maps.types._core import (
+    CLASSED,
+    EDGECOLOR,
+    LEGEND_DECIMALS,
+    LINEWIDTH,
+    NODATA,
+    SIZE,
+    DrawContext,
+    Layer,
+    MapType,
+    check_palette_classes,
+    classed,
+    classed_defaults,
+    drawn_index,
+    opt,
+)
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "p", "h")      # filled markers, distinct shapes
 
@@ -91,7 +104,7 @@ class SymbChoro(MapType):
         size_mm = (o["size"] or 4.0) * PT_MM
         sym = {"size_mm": size_mm, "edgecolor": "#4d4d4d", "linewidth": 0.3}
         entries = [(str(c), {**sym, "marker": m, "fill": "#bdbdbd"})
-                   for c, m in zip(L.categories, L.style["markers"])]
+                   for c, m in zip(L.categories, L.style["markers"], strict=True)]
         shapes = LegendBlock("symbols", o["legend_title"] if o["legend_title"] is not None else str(o["var"]),
                              entries=entries, sym={**sym, "marker": "o"})
         return [shapes, L.style["choro_block"]]
@@ -104,6 +117,7 @@ class SymbChoro(MapType):
         size = L.style.get("size") or 4.0
         ec = L.style.get("edgecolor") or "#4d4d4d"
         lw = L.style.get("linewidth") if L.style.get("linewidth") is not None else 0.3
+        col: Collection
         for c, marker in enumerate(L.style["markers"]):
             sel = idx[cat[idx] == c]
             if not len(sel):

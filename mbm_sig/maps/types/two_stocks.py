@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from matplotlib.collections import CircleCollection, PathCollection
+from matplotlib.collections import CircleCollection, Collection, PathCollection
 from matplotlib.path import Path
 from matplotlib.transforms import IdentityTransform
 
@@ -62,7 +62,8 @@ class TwoStocksBlock(LegendBlock):
 
     def _stock_rows(self):
         lh = line_height(self.text_size, 1.15)
-        return [(lab, col, max(2 * self._swatch() + 0.6, lh)) for lab, col in (self.colors or {}).get("stocks", [])]
+        stocks = self.colors.get("stocks", []) if isinstance(self.colors, dict) else []
+        return [(lab, col, max(2 * self._swatch() + 0.6, lh)) for lab, col in stocks]
 
     def _shown(self, base):
         """The reference values whose labels (at the top of their symbol) do not touch the
@@ -198,6 +199,7 @@ class TwoStocks(MapType):
         c1, c2 = L.style["colors"]
         ec = L.style.get("edgecolor") or "#ffffff"
         lw = L.style.get("linewidth") if L.style.get("linewidth") is not None else 0.4
+        col: Collection
         if L.style["mode"] == "half":
             # items unit by unit: left half (first stock), right half (second): the
             # collection cycles through its two paths
