@@ -341,12 +341,13 @@ def cli_fiche(argv: list[str]) -> int:
     a = p.parse_args(argv)
     import warnings
     warnings.filterwarnings("ignore", category=RuntimeWarning)
+    from mbm_sig.atomic import inside, safe_name
     from mbm_sig.catalogue import Catalogue
     from mbm_sig.config import settings
-    cat = Catalogue.open(a.db)
+    cat = Catalogue.open(a.db, create=False)
     try:
         r = find_cite(cat, a.id)
-        out = a.out or settings().out_dir / f"fiche-cite-{r['id']}.pdf"
+        out = a.out or inside(settings().out_dir, f"fiche-cite-{safe_name(r['id'])}.pdf")
         write_fiche(cat, r["id"], out)
     except MbmSigError as exc:          # invalid input (unknown id): 2, failure: 1
         print(f"error: {exc.message()}", file=sys.stderr)

@@ -26,7 +26,7 @@ and a band under it with the legend blocks side by side in columns, the inset at
 end and the credits under them. ``auto`` (the default) lays the sheet out both ways and
 keeps the one that draws the extent larger while everything fits: a wide extent (the basin,
 aspect ~2.4) gets the band even on a landscape sheet, a tall one the column even on a
-portrait sheet (``Map._layout``; ``RenderInfo.layout`` says which). In the side column,
+portrait sheet (:class:`mbm_sig.maps.solver.AutoLayout`; ``RenderInfo.layout`` says which). In the side column,
 titles and entries wrap; when the blocks do not fit above the inset and credits, the legend
 text shrinks (down to ``LEGEND_MIN_SCALE``), then long blocks go to two columns. In the band,
 long list blocks spread their entries over several columns while that lowers the band, and

@@ -3,19 +3,8 @@ all alike (a single legend entry)."""
 
 from __future__ import annotations
 
-from mbm_sig.maps.types._core import (
-    EDGECOLOR,
-    FILL,
-    LEGEND_LABEL,
-    LINEWIDTH,
-    MARKER,
-    SIZE,
-    DrawContext,
-    Layer,
-    MapType,
-    draw_points,
-    opt,
-)
+from mbm_sig.maps.types import _core as core
+from mbm_sig.maps.types._core import DrawContext, Layer, MapType, draw_points, opt
 from mbm_sig.maps.types.typo import CATEGORY_OPTIONS, categorise, category_defaults, category_legend
 
 
@@ -24,7 +13,8 @@ class Symbols(MapType):
     doc = ("Point symbols (a matplotlib marker at the anchor of each feature), coloured by the category "
            "of `var`, or all alike with one legend entry (`legend_label`).")
     options = (opt("var", (str, type(None)), None, "field holding the categories (none: one symbol)", field=True),
-               *CATEGORY_OPTIONS, MARKER, SIZE, FILL, EDGECOLOR, LINEWIDTH, LEGEND_LABEL)
+               *CATEGORY_OPTIONS, core.MARKER, core.SIZE, core.FILL, core.EDGECOLOR, core.LINEWIDTH,
+               core.LEGEND_LABEL)
 
     def recipe_defaults(self, spec, ld, kw, title_of):
         style = ld.style or {}
