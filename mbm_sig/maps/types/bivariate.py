@@ -12,18 +12,9 @@ import pandas as pd
 from mbm_sig.maps import fmt
 from mbm_sig.maps.analysis import bivariate as B
 from mbm_sig.maps.layout import GREY, LegendBlock, line_height, measure, wrap
-from mbm_sig.maps.types._core import (
-    ALPHA,
-    EDGECOLOR,
-    LINEWIDTH,
-    NODATA_LABEL_OPT,
-    NODATA_OPT,
-    DrawContext,
-    Layer,
-    MapType,
-    draw_classed_areas,
-    opt,
-)
+from mbm_sig.maps.types import _core as core
+from mbm_sig.maps.types._core import DrawContext, Layer, MapType, draw_classed_areas, opt
+from mbm_sig.maps.types._fields import field_option
 
 N = 3
 
@@ -129,9 +120,8 @@ class Bivariate(MapType):
     doc = ("Bivariate choropleth (3 × 3): areas coloured by the crossing of the classes (terciles by default) "
            "of `var` (x, to the right) and `var2` (y, upwards), with the square legend.")
     options = (
-        opt("var", str, None, "numeric field of the first variable (x axis of the legend)", required=True,
-            field=True),
-        opt("var2", str, None, "numeric field of the second variable (y axis)", required=True, field=True),
+        field_option("var", "numeric field of the first variable (x axis of the legend)"),
+        field_option("var2", "numeric field of the second variable (y axis)"),
         opt("breaks", (list, type(None)), None, "the 2 inner breaks of var (default: its terciles)",
             check=_inner_check),
         opt("breaks2", (list, type(None)), None, "the 2 inner breaks of var2 (default: its terciles)",
@@ -142,9 +132,9 @@ class Bivariate(MapType):
         opt("legend_heading", (str, type(None)), None, "title above the square legend"),
         opt("legend_decimals", (int, type(None)), None, "decimals of var's breaks", minimum=0),
         opt("legend_decimals2", (int, type(None)), None, "decimals of var2's breaks", minimum=0),
-        NODATA_OPT, NODATA_LABEL_OPT,
-        opt("edgecolor", EDGECOLOR.types, None, EDGECOLOR.doc),
-        opt("linewidth", LINEWIDTH.types, None, LINEWIDTH.doc, minimum=0), ALPHA,
+        core.NODATA_OPT, core.NODATA_LABEL_OPT,
+        opt("edgecolor", core.EDGECOLOR.types, None, core.EDGECOLOR.doc),
+        opt("linewidth", core.LINEWIDTH.types, None, core.LINEWIDTH.doc, minimum=0), core.ALPHA,
     )
     numeric_vars = ("var", "var2")
 

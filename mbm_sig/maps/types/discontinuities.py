@@ -14,6 +14,7 @@ from mbm_sig.maps.analysis import discontinuities as D
 from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.layout import PT_MM
 from mbm_sig.maps.types._core import LEGEND_DECIMALS, DrawContext, Layer, MapType, opt
+from mbm_sig.maps.types._fields import field_option
 from mbm_sig.maps.types.grad import BREAKS, METHOD, SizesBlock, _sizes_check, class_labels, draw_lines_by_class, pick
 
 KIND_TITLES = {"rel": "rapport entre voisins", "abs": "écart entre voisins"}
@@ -24,7 +25,7 @@ class Discontinuities(MapType):
     doc = ("Discontinuities: borders between neighbouring areas whose values differ (ratio `rel` or "
            "difference `abs`) by more than `threshold`, drawn wider for larger differences.")
     options = (
-        opt("var", str, None, "numeric field compared across borders", required=True, field=True),
+        field_option("var", "numeric field compared across borders"),
         opt("kind", str, "rel", "rel: ratio max/min of the two values; abs: absolute difference",
             choices=D.KINDS),
         opt("threshold", (float, type(None)), None, "only borders whose discontinuity is strictly above it "

@@ -15,6 +15,7 @@ from mbm_sig.maps import fmt, geom
 from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.layout import GREY, PT_MM, LegendBlock, line_height
 from mbm_sig.maps.types._core import CLASSED, LEGEND_DECIMALS, DrawContext, Layer, MapType, opt, type_id
+from mbm_sig.maps.types._fields import field_option
 
 METHOD, BREAKS = (next(o for o in CLASSED if o.name == n) for n in ("method", "breaks"))
 
@@ -122,7 +123,7 @@ class Grad(MapType):
     doc = ("Graduated symbols: the classes of a numeric variable drawn as symbols of increasing sizes "
            "(points, areas) or lines of increasing widths (lines).")
     options = (
-        opt("var", str, None, "numeric field to classify", required=True, field=True),
+        field_option("var", "numeric field to classify"),
         METHOD,
         opt("k", int, 3, "number of classes", minimum=2),
         BREAKS,

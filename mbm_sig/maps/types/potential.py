@@ -19,19 +19,11 @@ from mbm_sig.maps import fmt
 from mbm_sig.maps.analysis import potential as P
 from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.layout import LegendBlock
-from mbm_sig.maps.types._core import (
-    ALPHA,
-    CLASSED,
-    LEGEND_DECIMALS,
-    DrawContext,
-    Layer,
-    MapType,
-    check_palette_classes,
-    draw_classed_areas,
-    opt,
-)
+from mbm_sig.maps.types import _core as core
+from mbm_sig.maps.types._core import DrawContext, Layer, MapType, draw_classed_areas, opt
+from mbm_sig.maps.types._fields import field_option
 
-_CLASSED = {o.name: o for o in CLASSED}
+_CLASSED = {o.name: o for o in core.CLASSED}
 FUNCTIONS = ("e", "p", "exponential", "pareto")
 
 
@@ -40,9 +32,8 @@ class Potential(MapType):
     doc = ("Smoothed potential (Stewart): the stock `var` (or the ratio `var` / `var2`) spread by a "
            "distance interaction of `span` metres, drawn as contour bands clipped to the layer's area.")
     options = (
-        opt("var", str, None, "numeric field of the stock to smooth (>= 0)", required=True, field=True),
-        opt("var2", (str, type(None)), None, "stock dividing var (smoothed ratio), e.g. the population",
-            field=True),
+        field_option("var", "numeric field of the stock to smooth (>= 0)"),
+        field_option("var2", "stock dividing var (smoothed ratio), e.g. the population", required=False),
         opt("multiplier", float, 1.0, "the ratio is multiplied by it (e.g. 10000: per 10 000 inhabitants)",
             minimum=0, exclusive_min=True),
         opt("span", float, None, "distance (m) where the interaction is 0.5", required=True, minimum=0,
@@ -54,7 +45,7 @@ class Potential(MapType):
         opt("method", str, "equal", "classification of the grid values into bands (equal: potential's "
             "equipotential)", check=_CLASSED["method"].check),
         opt("k", int, 8, "number of bands", minimum=2),
-        _CLASSED["breaks"], _CLASSED["palette"], LEGEND_DECIMALS, ALPHA,
+        _CLASSED["breaks"], _CLASSED["palette"], core.LEGEND_DECIMALS, core.ALPHA,
     )
     numeric_vars = ("var", "var2")
 
@@ -65,7 +56,7 @@ class Potential(MapType):
         kw.setdefault("legend_title", t)
 
     def check_recipe(self, spec, fail, key):
-        check_palette_classes(spec, fail, key)
+        core.check_palette_classes(spec, fail, key)
 
     def prepare(self, L: Layer, data, o: dict) -> None:
         from mbm_sig.maps.classify import classify, normalise_method

@@ -4,6 +4,7 @@ field (``var2``), as mapsf's ``mf_prop_typo``: a stock and a category on one she
 from __future__ import annotations
 
 from mbm_sig.maps.types._core import NODATA, Layer, opt
+from mbm_sig.maps.types._fields import field_option
 from mbm_sig.maps.types.prop import PROP_OPTIONS, Prop
 from mbm_sig.maps.types.typo import CATEGORY_OPTIONS, categorise, category_defaults, category_legend
 
@@ -13,8 +14,7 @@ class PropTypo(Prop):
     doc = ("Proportional symbols sized by `var` and coloured by the category of `var2` "
            "(e.g. GPs by commune, coloured by the commune's type).")
     options = (*PROP_OPTIONS,
-               opt("var2", str, None, "field holding the categories that colour the symbols", required=True,
-                   field=True),
+               field_option("var2", "field holding the categories that colour the symbols"),
                opt("legend_title2", (str, type(None)), None, "title of the categories' legend block"),
                *CATEGORY_OPTIONS)
     numeric_vars = ("var",)

@@ -14,22 +14,9 @@ from matplotlib.transforms import IdentityTransform
 from mbm_sig.maps import geom, layout
 from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.layout import PT_MM, LegendBlock
-from mbm_sig.maps.types._core import (
-    CLASSED,
-    EDGECOLOR,
-    LEGEND_DECIMALS,
-    LINEWIDTH,
-    NODATA,
-    SIZE,
-    DrawContext,
-    Layer,
-    MapType,
-    check_palette_classes,
-    classed,
-    classed_defaults,
-    drawn_index,
-    opt,
-)
+from mbm_sig.maps.types import _core as core
+from mbm_sig.maps.types._core import DrawContext, Layer, MapType, classed, drawn_index, opt
+from mbm_sig.maps.types._fields import field_option
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "p", "h")      # filled markers, distinct shapes
 
@@ -51,13 +38,13 @@ class SymbChoro(MapType):
     doc = ("Point symbols: the shape gives the category of `var`, the colour the class of the numeric "
            "`var2` (two legend blocks: shapes and classes).")
     options = (
-        opt("var", str, None, "field holding the categories (one marker shape each)", required=True, field=True),
-        opt("var2", str, None, "numeric field whose class colours the symbols", required=True, field=True),
+        field_option("var", "field holding the categories (one marker shape each)"),
+        field_option("var2", "numeric field whose class colours the symbols"),
         opt("markers", (dict, type(None)), None, "marker of each category {value: marker} (default: o s ^ D v "
             "P X * p h in the categories' order)", check=_markers_check),
         opt("order", (list, type(None)), None, "order of the categories (default: the field's domain)"),
         opt("legend_title2", (str, type(None)), None, "title of the colour legend block"),
-        *CLASSED, LEGEND_DECIMALS, SIZE, EDGECOLOR, LINEWIDTH,
+        *core.CLASSED, core.LEGEND_DECIMALS, core.SIZE, core.EDGECOLOR, core.LINEWIDTH,
     )
     numeric_vars = ("var2",)
 
@@ -71,10 +58,10 @@ class SymbChoro(MapType):
                 dom = None
             if dom:
                 kw["order"] = list(dom)
-        classed_defaults(spec, kw)
+        core.classed_defaults(spec, kw)
 
     def check_recipe(self, spec, fail, key):
-        check_palette_classes(spec, fail, key)
+        core.check_palette_classes(spec, fail, key)
 
     def labels_on_points(self, layer: Layer) -> bool | None:
         return True
@@ -122,7 +109,7 @@ class SymbChoro(MapType):
             sel = idx[cat[idx] == c]
             if not len(sel):
                 continue
-            fc = [L.colors[k] if k >= 0 else NODATA for k in L.classes[sel]]
+            fc = [L.colors[k] if k >= 0 else core.NODATA for k in L.classes[sel]]
             if marker == "o":
                 col = CircleCollection(np.full(len(sel), math.pi * (size / 2) ** 2), offsets=L.anchors[sel],
                                        offset_transform=ax.transData)

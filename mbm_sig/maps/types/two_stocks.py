@@ -22,6 +22,7 @@ from mbm_sig.maps import fmt, geom
 from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.layout import GREY, PT_MM, LegendBlock, line_height, measure
 from mbm_sig.maps.types._core import LEGEND_DECIMALS, DrawContext, Layer, MapType, is_points, opt
+from mbm_sig.maps.types._fields import field_option
 from mbm_sig.maps.types.prop import nice_values
 
 MODES = ("half", "nested")
@@ -132,8 +133,8 @@ class TwoStocks(MapType):
     doc = ("Two stocks per unit (`var`, `var2`) as proportional symbols on one scale: two half discs "
            "back to back (`mode: half`) or two nested discs (`mode: nested`).")
     options = (
-        opt("var", str, None, "numeric field of the first stock (left half disc)", required=True, field=True),
-        opt("var2", str, None, "numeric field of the second stock (right half disc)", required=True, field=True),
+        field_option("var", "numeric field of the first stock (left half disc)"),
+        field_option("var2", "numeric field of the second stock (right half disc)"),
         opt("mode", str, "half", "half (two half discs) or nested (two discs)", choices=MODES),
         opt("inches", float, 0.25, "radius of the largest symbol (inches)", minimum=0, exclusive_min=True),
         opt("val_max", (float, type(None)), None, "value drawn at the radius `inches` (default: the largest "
