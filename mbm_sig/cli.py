@@ -271,6 +271,8 @@ COMMANDS = [
     ("web", "write the offline interactive heritage map", args_rest, passthrough("mbm_sig.web", "cli_web")),
     ("pack", "write the pack (sheets, data, web map) of an EPCI or arrondissement", args_rest,
      passthrough("mbm_sig.pack", "cli_pack")),
+    ("qgis", "write a QGIS project (styled layers, layouts, atlases)", args_rest,
+     passthrough("mbm_sig.qgis.project", "cli_qgis")),
 ]
 PASSTHROUGH = {name for name, _, add, _ in COMMANDS if add is args_rest}
 #: global options taking a value, accepted anywhere before ``--``

@@ -10,6 +10,15 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 export MBM_SIG_DATA_DIR="${MBM_SIG_DATA_DIR:-$(cd ../shared/data 2>/dev/null && pwd || echo var/mirror)}"
 export MPLBACKEND=Agg
+# matplotlib's own cache folder for the tests, rebuilt when fonts were installed after it was
+# made (a stale font cache misses fonts: DejaVu/Liberation installed after the first run)
+export MPLCONFIGDIR="${MPLCONFIGDIR:-$PWD/var/cache/matplotlib}"
+mkdir -p "$MPLCONFIGDIR"
+if ls "$MPLCONFIGDIR"/fontlist-*.json >/dev/null 2>&1; then
+  newer=$(find /usr/share/fonts /usr/local/share/fonts "${HOME:-/nonexistent}/.fonts" "${HOME:-/nonexistent}/.local/share/fonts" \
+            -newer "$(ls "$MPLCONFIGDIR"/fontlist-*.json | head -n 1)" 2>/dev/null | head -n 1 || true)
+  if [[ -n "$newer" ]]; then rm -f "$MPLCONFIGDIR"/fontlist-*.json; fi
+fi
 
 PGDIR=""
 PGSTARTED=""
@@ -66,7 +75,8 @@ if [[ -z "${MBM_SIG_TEST_PG:-}" ]]; then
 fi
 
 status=0
-"$BIN/python" -m pytest -q --durations=12 "$@" || status=$?
+# scripts/skip_summary.py: one closing line with the number of skipped tests and why
+PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}" "$BIN/python" -m pytest -p skip_summary -q --durations=12 "$@" || status=$?
 
 # The whole suite (no test file named): a second, short pass over the map tests with the PDF
 # text fast path off (MBM_SIG_PDF_FASTPATH=0), proving matplotlib's own text path still makes
@@ -77,7 +87,8 @@ for arg in "$@"; do
 done
 if [[ -z "$selected" ]]; then
   echo "test.sh: map tests again with the PDF text fast path off (MBM_SIG_PDF_FASTPATH=0)"
-  MBM_SIG_PDF_FASTPATH=0 "$BIN/python" -m pytest -q -p no:cacheprovider "$@" \
+  MBM_SIG_PDF_FASTPATH=0 PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}" "$BIN/python" -m pytest \
+    -p skip_summary -q -p no:cacheprovider "$@" \
     tests/test_maps.py tests/test_maps_output.py tests/test_maps_types.py || status=$?
 fi
 if [[ -n "$PG_SKIPPED" ]]; then

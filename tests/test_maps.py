@@ -751,7 +751,7 @@ def test_fast_pdf_text_leaves_other_fonts_to_matplotlib(tmp_path):
 
 def test_fast_pdf_text_follows_font_settings_and_restores_matplotlib(tmp_path, monkeypatch):
     """The fast path resolves generic families with the settings of each save (no stale
-    font), and leaves matplotlib's methods as it found them, nested or not."""
+    font), and is scoped to our saves: matplotlib's classes are never patched."""
     monkeypatch.setenv("MBM_SIG_PDF_FASTPATH", "1")      # this test is about the fast path (also in the pass with it off)
     import matplotlib
     from matplotlib.backends.backend_pdf import RendererPdf
@@ -765,15 +765,32 @@ def test_fast_pdf_text_follows_font_settings_and_restores_matplotlib(tmp_path, m
         with matplotlib.rc_context({"font.sans-serif": [family]}):
             save_figure(f, tmp_path / f"{name}.pdf")
         assert family.replace(" ", "") in " ".join(pdf_fonts(tmp_path / f"{name}.pdf")[0]), (name, family)
-    with fast_pdf_text():
-        with fast_pdf_text():
-            pass
-        assert RendererPdf.draw_text is not before[0]            # still on while the outer one is open
+    # scoped: during our saves matplotlib's classes are untouched (our canvas draws with its
+    # own renderer class), and a plain matplotlib save in the same process keeps its text path
+    from matplotlib.artist import Artist
+    from matplotlib.backends import _backend_pdf_ps
+    from mbm_sig.maps.output import pdftext
+    seen = []
+
+    class Probe(Artist):
+        def draw(self, renderer):
+            seen.append((type(getattr(renderer, "_renderer", renderer)).__name__, RendererPdf.draw_text,
+                         _backend_pdf_ps.get_glyphs_subset))
+
+    f = Figure(figsize=(3, 2))
+    f.text(0.1, 0.5, "Lens", fontsize=9)
+    f.add_artist(Probe())
+    save_figure(f, tmp_path / "ours.pdf")
+    f.savefig(tmp_path / "plain.pdf", format="pdf")
+    assert [s[0] for s in seen] == ["FastRendererPdf", "RendererPdf"]
+    assert all(s[1] is before[0] and s[2] is pdftext._ORIG_SUBSET for s in seen)
     assert (RendererPdf.draw_text, RendererPdf.get_text_width_height_descent) == before
-    with pytest.raises(RuntimeError):
-        with fast_pdf_text():
+    with fast_pdf_text():                  # the former process-wide switch now patches nothing
+        assert RendererPdf.draw_text is before[0]
+    with pytest.raises(RuntimeError):      # a save failing while fonts are written restores the subsetter
+        with pdftext._stable_subsets():
             raise RuntimeError("a failing save")
-    assert (RendererPdf.draw_text, RendererPdf.get_text_width_height_descent) == before
+    assert _backend_pdf_ps.get_glyphs_subset is pdftext._ORIG_SUBSET and pdftext._ACTIVE["count"] == 0
 
 
 def test_fast_path_off_by_environment(tmp_path, monkeypatch, grid):

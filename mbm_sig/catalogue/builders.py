@@ -394,6 +394,8 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
             df[col] = _clean(df[col], how)
         for col, mapping in step.get("recode", {}).items():
             df[col] = df[col].replace(mapping)          # source codes -> the layer's domain values
+        if step.get("outline"):       # polygons as their outlines: one geometry type per layer
+            df = df.set_geometry(df.geometry.boundary)
         parts.append(df)
     gdf = pd.concat(parts, ignore_index=True)
     if not isinstance(gdf, gpd.GeoDataFrame):

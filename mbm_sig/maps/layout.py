@@ -33,10 +33,11 @@ INK = "#1a1a1a"
 GREY = "#4d4d4d"
 
 
+@functools.lru_cache(maxsize=8192)
 def measure(text: str, size: float, weight: str = "normal") -> tuple[float, float]:
     """(width, height) in mm of a one-line text (height: ascent + descent of the line), in
-    the current print font (the cache is keyed by the font: a measure taken before the
-    print font was registered must never be reused after, or layouts would differ)."""
+    the print font (made on the first measure: its family never changes after, so the
+    measure of a string is cached as such)."""
     return _measure(text, size, weight, font())
 
 

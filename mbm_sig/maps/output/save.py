@@ -15,7 +15,7 @@ from pathlib import Path
 from mbm_sig.atomic import atomic_path, temp_beside
 from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.output import fonts
-from mbm_sig.maps.output.pdftext import fast_pdf_text
+from mbm_sig.maps.output.pdftext import pdf_canvas, pdf_pages, save_page
 
 FORMATS = ("pdf", "png", "svg")
 AUTHOR = "Mission Bassin Minier Nord-Pas de Calais"
@@ -58,10 +58,10 @@ def format_of(path, fmt: str | None) -> str:
 
 @contextlib.contextmanager
 def print_settings():
-    """The print settings of every PDF the toolkit writes: :func:`rc` and the print-font
-    fast path (:mod:`mbm_sig.maps.output.pdftext`)."""
+    """The print settings of every page the toolkit writes (:func:`rc`); the print-font fast
+    path comes with the canvas and files of :mod:`mbm_sig.maps.output.pdftext`."""
     import matplotlib
-    with matplotlib.rc_context(rc()), fast_pdf_text():
+    with matplotlib.rc_context(rc()):
         yield
 
 
@@ -79,7 +79,8 @@ def save_figure(fig, path, fmt: str | None = None, metadata: dict | None = None,
     with atomic_path(path) as tmp:
         with print_settings():
             if f == "pdf":
-                fig.savefig(tmp, format="pdf", dpi=dpi, metadata=pdf_metadata(metadata))
+                with pdf_canvas(fig):
+                    fig.savefig(tmp, format="pdf", dpi=dpi, metadata=pdf_metadata(metadata))
             elif f == "svg":
                 md = {"Date": None}
                 if (metadata or {}).get("Title"):
@@ -95,13 +96,12 @@ def save_figure(fig, path, fmt: str | None = None, metadata: dict | None = None,
 def write_pdf(figs, path, metadata: dict, close=None) -> Path:
     """Figures (book pages) into one PDF, atomically, with the print settings of the sheets;
     ``close(fig)`` is called after each page is written (to free it)."""
-    from matplotlib.backends.backend_pdf import PdfPages
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        with print_settings(), PdfPages(tmp, metadata=metadata) as pdf:
+        with print_settings(), pdf_pages(tmp, metadata=metadata) as pdf:
             for fig in figs:
-                pdf.savefig(fig)
+                save_page(pdf, fig)
                 if close is not None:
                     close(fig)
     return path
@@ -115,17 +115,16 @@ class Book:
     is left as it was."""
 
     def __init__(self, path, metadata: dict | None = None):
-        from matplotlib.backends.backend_pdf import PdfPages
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = temp_beside(self.path)
-        self._pdf = PdfPages(self._tmp, metadata=pdf_metadata(metadata))
+        self._pdf = pdf_pages(self._tmp, metadata=pdf_metadata(metadata))
         self.infos: list = []
 
     def add(self, m, fig=None):
         info = m.draw(fig)
         with print_settings():
-            self._pdf.savefig(info.figure)
+            save_page(self._pdf, info.figure)
         info.path = str(self.path)
         info.figure = None
         self.infos.append(info)
