@@ -129,6 +129,8 @@ def parse_pairs(values, what: str) -> dict:
         if "=" not in v or not v.split("=", 1)[0].strip():
             raise InvalidInput(f"{what} {v!r} is not NAME=VALUE")
         k, val = v.split("=", 1)
+        if k.strip() in out:
+            raise InvalidInput(f"{what} {k.strip()!r} given twice ({out[k.strip()]!r} and {val!r})")
         out[k.strip()] = val
     return out
 

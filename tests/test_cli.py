@@ -216,6 +216,26 @@ def test_unknown_layer_and_bad_parameter_exit_2(built_gpkg, mbm):
     assert r.returncode == 2 and r.stderr == "error: parameter 'a' is not NAME=VALUE\n"
 
 
+def test_careless_input_is_invalid_input(built_gpkg, tmp_path, mbm):
+    """A parameter given twice, a folder or a non-GeoPackage file as catalogue, an unknown
+    CRS or encoding, a QGIS project that is not .qgz/.qgs: one line, exit 2, nothing written."""
+    r = mbm("--db", built_gpkg.url, "sql", "SELECT :a AS a", "-p", "a=1", "-p", "a=2")
+    assert r.returncode == 2 and r.stderr == "error: parameter 'a' given twice ('1' and '2')\n"
+    r = mbm("--db", tmp_path, "layers")
+    assert r.returncode == 2 and r.stderr == f"error: catalogue {tmp_path} is a folder, not a GeoPackage file\n"
+    (tmp_path / "notes.txt").write_text("pas une base")
+    r = mbm("--db", tmp_path / "notes.txt", "layers")
+    assert r.returncode == 2 and "is not a GeoPackage (SQLite) file" in r.stderr
+    src = tmp_path / "p.csv"
+    src.write_text("nom;x;y\nA;1;2\n")
+    r = mbm("--db", built_gpkg.url, "import", "ssm_dispensaires", src, "--crs", "EPSG:999999")
+    assert r.returncode == 2 and "not a known coordinate reference system" in r.stderr
+    r = mbm("--db", built_gpkg.url, "import", "ssm_dispensaires", src, "--encoding", "nope")
+    assert r.returncode == 2 and "unknown text encoding" in r.stderr
+    r = mbm("--db", built_gpkg.url, "qgis", "-o", tmp_path / "q.txt")
+    assert r.returncode == 2 and "a .qgz or .qgs file" in r.stderr and not (tmp_path / "q.txt").exists()
+
+
 def test_broken_pipe_ends_quietly(built_gpkg):
     r = subprocess.run(f"{sys.executable} -m mbm_sig.cli --db {built_gpkg.url} sql 'SELECT id FROM puits' "
                        "--limit 700 | head -1", shell=True, capture_output=True, text=True, cwd=ROOT)

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import re
 import sqlite3
 import zipfile
@@ -39,6 +40,9 @@ def test_folder_and_manifest(lens):
     folder = res.folder
     assert folder.name == "epci-246200364-CA_de_Lens_-_Lievin" and res.zip.name == folder.name + ".zip"
     assert not list(folder.parent.glob(".*part*"))                       # nothing half-written left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~umask                # readable by others, as the zip
     files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
     assert files == res.files
     for rel in ("README.md", "MANIFEST.sha256", "carte/index.html", "carte/lib/leaflet/leaflet.js",

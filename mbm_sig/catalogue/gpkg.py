@@ -271,6 +271,12 @@ class GeoPackageBackend:
             raise CatalogueMissing(f"catalogue {self.path} does not exist: create it with "
                                    f"`mbm-sig --db {self.path} build` (or `import`), or give the "
                                    "right --db / MBM_SIG_DB")
+        if not self.path.is_file():
+            raise InvalidInput(f"catalogue {self.path} is a folder, not a GeoPackage file")
+        with open(self.path, "rb") as fh:
+            head = fh.read(16)
+        if head and head != b"SQLite format 3\x00":
+            raise InvalidInput(f"catalogue {self.path} is not a GeoPackage (SQLite) file")
 
     def log(self) -> pd.DataFrame:
         if not self.exists() or LOG_TABLE not in [n for n, _ in pyogrio.list_layers(self.path)]:

@@ -63,6 +63,20 @@ def read_user_file(path: Path, ld: LayerDef, layer: str | None = None, crs: str 
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a file")
     suffix = path.suffix.lower()
+    if crs is not None:
+        from pyproj import CRS
+        from pyproj.exceptions import CRSError
+        try:
+            crs = CRS.from_user_input(crs).to_string()
+        except CRSError:
+            raise InputError(f"--crs {crs!r}: not a known coordinate reference system "
+                             "(e.g. EPSG:4326, EPSG:2154)") from None
+    if encoding is not None:
+        import codecs
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputError(f"--encoding {encoding!r}: unknown text encoding (e.g. utf-8, cp1252)") from None
     check_bounds(path, layer=layer)
     if suffix in (".csv", ".txt", ".tsv"):
         return _read_csv(path, ld, crs=crs, encoding=encoding, x=x, y=y, wkt=wkt)

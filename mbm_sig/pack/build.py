@@ -397,6 +397,9 @@ def build_pack(cat, territory: Territory, out_dir: Path, workers: int | None = N
     when = pack_date(cat)
     final = out_dir / territory.slug
     work = Path(tempfile.mkdtemp(prefix=f".{territory.slug}.part-", dir=out_dir))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(work, 0o777 & ~umask)       # mkdtemp makes it 0700: the pack is for others to read
     old_epoch = os.environ.get("SOURCE_DATE_EPOCH")
     os.environ["SOURCE_DATE_EPOCH"] = str(int(when.timestamp()))     # the same date in every PDF
     try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import os
 import sys
 import uuid
 import zipfile
@@ -800,8 +801,8 @@ def cli_qgis(argv) -> int:
     from mbm_sig.catalogue import Catalogue
     from mbm_sig.config import settings
     p = argparse.ArgumentParser(prog="mbm-sig qgis", description="write a QGIS project over the catalogue")
-    p.add_argument("-o", "--out", type=Path, default=None,
-                   help="project file (.qgz or .qgs; default OUT/mbm-sig.qgz)")
+    p.add_argument("-o", "--out", default=None,
+                   help="project file (.qgz or .qgs), or a folder for DIR/mbm-sig.qgz (default OUT/mbm-sig.qgz)")
     p.add_argument("--check", action="store_true",
                    help="then open it with PyQGIS (python3-qgis) and report layers, layouts and atlases")
     args = p.parse_args(argv)
@@ -809,7 +810,12 @@ def cli_qgis(argv) -> int:
     if cat.backend.kind == "gpkg" and not cat.backend.exists():
         print(f"error: catalogue {cat.url} does not exist (run mbm-sig build first)", file=sys.stderr)
         return 2
-    out = args.out or settings().out_dir / "mbm-sig.qgz"
+    out = Path(args.out) if args.out else settings().out_dir / "mbm-sig.qgz"
+    if out.is_dir() or (args.out or "").endswith(("/", os.sep)):
+        out = out / "mbm-sig.qgz"                # a folder: the project inside it
+    if out.suffix.lower() not in (".qgz", ".qgs"):
+        print(f"error: {out}: a QGIS project is a .qgz or .qgs file", file=sys.stderr)
+        return 2
     out.parent.mkdir(parents=True, exist_ok=True)
     res = build_project(cat, out)
     print(f"{res['path']}: {len(res['layers'])} layers, {res['layouts']} print layouts "
