@@ -206,6 +206,7 @@ def test_web_map_of_the_territory(lens):
 
 
 def test_readme_in_french(lens, built_gpkg):
+    from mbm_sig.maps.fmt import typo
     from mbm_sig.pack.build import pack_date, tool_version
     t, res = lens
     text = (res.folder / "README.md").read_text(encoding="utf-8")
@@ -215,8 +216,10 @@ def test_readme_in_french(lens, built_gpkg):
     for name, n in res.layers.items():
         ld = built_gpkg.layer_def(name)
         line = next(ln for ln in text.splitlines() if f"(`{name}`)" in ln)
-        assert f"| {n} |" in line and ld.licence in line and (ld.vintage or "—") in line
+        assert f"| {n} |" in line and typo(ld.licence) in line and typo(ld.vintage or "—") in line
     assert "Licence Ouverte 2.0" in text and "Leaflet (BSD-2)" in text and "Leaflet.markercluster (MIT)" in text
+    # French typography: no plain space before «:» / «;», typographic apostrophe
+    assert not re.search(r" [:;]", text) and not re.search(r"\w'\w", text)
 
 
 def test_zip_is_the_folder(lens):

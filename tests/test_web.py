@@ -249,7 +249,7 @@ def test_site_files_and_data(site, built_gpkg):
     assert not re.search(r'<(script|link|img)[^>]+(src|href)="(https?:)?//', html)
     for js in ("app.js", "data/layers.js"):
         assert not re.search(r"\bfetch\(|XMLHttpRequest|https?://[^\"' ]+\.(js|css|png)", (out / js).read_text())
-    assert "Sources : " in html and "2012" in html and "2026" in html
+    assert "Sources\u00a0: " in html and "2012" in html and "2026" in html
     assert set(res.layers) == set(LAYER_IDS)
 
     meta = json.loads((out / "data/layers.js").read_text(encoding="utf-8")
@@ -365,7 +365,7 @@ def test_page_loads_offline_without_errors(page, site):
     errors += [p for p in page.event_list("Log.entryAdded") if p["entry"]["level"] == "error"]
     assert not errors, errors
     assert page.js("document.title").startswith("Carte interactive du patrimoine minier")
-    assert page.js("document.getElementById('sources').textContent").startswith("Sources : ")
+    assert page.js("document.getElementById('sources').textContent").startswith("Sources\u00a0: ")
 
 
 @needs_chromium

@@ -43,6 +43,7 @@ import pandas as pd
 
 from mbm_sig.atomic import atomic_path, atomic_write_text, safe_name
 from mbm_sig.errors import Failure, InvalidInput
+from mbm_sig.maps.fmt import typo
 
 ATLASES = ("sante", "patrimoine", "renouvellement")
 KINDS = {
@@ -409,7 +410,7 @@ def build_pack(cat, territory: Territory, out_dir: Path, workers: int | None = N
                    territory=WebTerritory(territory.name, territory.geometry,
                                           frozenset(territory_communes(cat, territory))))
         files = _all_files(work)
-        atomic_write_text(work / "README.md", _readme(cat, territory, when, counts, books, files))
+        atomic_write_text(work / "README.md", typo(_readme(cat, territory, when, counts, books, files)))
         listing = "".join(f"{sha256(work / rel)}  {rel}\n" for rel in _all_files(work))
         atomic_write_text(work / "MANIFEST.sha256", listing)
         # complete: replace the previous pack folder, then the zip

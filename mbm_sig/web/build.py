@@ -420,7 +420,8 @@ def credits_line(sources) -> str:
         return (years[0] if years else "9999", v)
 
     parts = [f"{p} ({', '.join(sorted(v, key=year_first))})" if v else p for p, v in by_producer.items()]
-    return "Sources : " + " ; ".join(parts) + "."
+    from mbm_sig.maps.fmt import typo
+    return typo("Sources : " + " ; ".join(parts) + ".")
 
 
 # ---------------------------------------------------------------------------------------------
