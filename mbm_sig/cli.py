@@ -169,8 +169,9 @@ def args_sql(s):
 
 def cmd_sql(args) -> int:
     import pandas as pd
-    from mbm_sig.catalogue.readers import frame_to_csv, write_user_file
+
     from mbm_sig.atomic import atomic_write_text
+    from mbm_sig.catalogue.readers import frame_to_csv, write_user_file
     cat = _catalogue(args)
     params = parse_pairs(args.param, "parameter")
     df = cat.sql(args.query, params)

@@ -8,12 +8,10 @@ atomic write, each with a provenance row (source files, checksum, rows, date, ve
 
 from __future__ import annotations
 
-from mbm_sig.errors import InvalidInput, UnknownName
-
 import hashlib
 import sys
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 from tqdm import tqdm
 
@@ -22,6 +20,7 @@ from mbm_sig.catalogue.builders import BuildContext, MissingSource, build_layer
 from mbm_sig.catalogue.layerdef import LayerDef, load_layers
 from mbm_sig.catalogue.validate import ValidationError
 from mbm_sig.config import settings
+from mbm_sig.errors import InvalidInput, UnknownName
 
 
 @dataclass

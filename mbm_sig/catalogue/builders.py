@@ -13,8 +13,6 @@ and goes on with the other layers.
 
 from __future__ import annotations
 
-from mbm_sig.errors import Failure
-
 import importlib.util
 import json
 import lzma
@@ -31,6 +29,7 @@ import shapely
 
 from mbm_sig.catalogue.layerdef import LayerDef, Source, load_sources
 from mbm_sig.config import FACTS_DIR, TARGET_CRS, Settings
+from mbm_sig.errors import Failure
 
 BUILDERS: dict[str, Callable] = {}
 

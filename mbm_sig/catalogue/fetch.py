@@ -23,8 +23,6 @@ Only the standard library is used for HTTP.
 
 from __future__ import annotations
 
-from mbm_sig.errors import Failure, UnknownName
-
 import argparse
 import contextlib
 import datetime as dt
@@ -49,6 +47,7 @@ from pathlib import Path
 
 from mbm_sig.catalogue.layerdef import Source, load_sources, parse_sources
 from mbm_sig.config import settings
+from mbm_sig.errors import Failure, UnknownName
 
 __all__ = ["FetchError", "FetchResult", "download_path", "fetch", "main", "source_url", "wfs_url"]
 

@@ -17,14 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
 import numpy as np
+import pandas as pd
 import pyogrio
 import shapely
 
-from mbm_sig.catalogue.sqlguard import (Token, check_query, missing_parameter, render,
-                                       split_arguments, tokenize)
 from mbm_sig.atomic import file_lock
+from mbm_sig.catalogue.sqlguard import Token, check_query, missing_parameter, render, split_arguments, tokenize
 from mbm_sig.config import TARGET_CRS
 from mbm_sig.errors import CatalogueMissing, InvalidInput
 
@@ -316,7 +315,7 @@ class GeoPackageBackend:
 
     @staticmethod
     def _write(path, name: str, frame) -> None:
-        from mbm_sig.qgis.styles import GPKG_CREATE      # a new file is GeoPackage 1.2
+        from mbm_sig.qgis.styles import GPKG_CREATE  # a new file is GeoPackage 1.2
         create = GPKG_CREATE(path)
         if isinstance(frame, gpd.GeoDataFrame):
             geom_type = frame.attrs.get("geometry_type")

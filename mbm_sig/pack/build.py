@@ -237,7 +237,7 @@ def _write_geopackage(frames: dict, path: Path, when: dt.datetime) -> None:
                     continue
                 pyogrio.write_dataframe(df, tmp, layer=name, driver="GPKG", append=tmp.exists(),
                                         dataset_options=None if tmp.exists() else {"VERSION": "1.2"})
-            from mbm_sig.qgis.styles import write_gpkg_styles     # QGIS opens the extract styled
+            from mbm_sig.qgis.styles import write_gpkg_styles  # QGIS opens the extract styled
             write_gpkg_styles(tmp, [n for n, df in frames.items() if hasattr(df, "geometry")])
             _fix_timestamps(tmp, when)
         finally:

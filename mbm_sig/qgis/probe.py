@@ -19,9 +19,18 @@ import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from qgis.core import (QgsApplication, QgsLayoutExporter, QgsProject, QgsVectorLayer,  # noqa: E402
-                       QgsLayoutItemMap, QgsLayoutItemLegend, QgsLayoutItemScaleBar,
-                       QgsLayoutItemLabel, QgsLayoutItemPicture, QgsPalLayerSettings)
+from qgis.core import (  # noqa: E402
+    QgsApplication,
+    QgsLayoutExporter,
+    QgsLayoutItemLabel,
+    QgsLayoutItemLegend,
+    QgsLayoutItemMap,
+    QgsLayoutItemPicture,
+    QgsLayoutItemScaleBar,
+    QgsPalLayerSettings,
+    QgsProject,
+    QgsVectorLayer,
+)
 
 
 def color(c):

@@ -247,6 +247,7 @@ def where_expression(where: dict | None, ld=None) -> str:
 def qgis_expression(text: str) -> str:
     """A recipe's computed field (``mbm_sig.maps.expr``) as a QGIS expression."""
     import ast
+
     from mbm_sig.maps import expr
     tree = expr.parse(text)
     ops = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
@@ -431,8 +432,8 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
 def build_project(cat, out: Path) -> dict:
     """Write the QGIS project ``out`` (.qgz or .qgs) over catalogue ``cat``; returns a
     summary (layers, layouts, atlases)."""
-    from mbm_sig.atomic import atomic_path
     from mbm_sig.atlas.engine import load_atlas
+    from mbm_sig.atomic import atomic_path
     from mbm_sig.config import load_yaml
     from mbm_sig.maps.recipe import RecipeError
 
@@ -780,6 +781,7 @@ def check_project(path: Path) -> dict:
     import json
     import os
     import subprocess
+
     from mbm_sig.errors import Failure
     py = os.environ.get("MBM_SIG_QGIS_PYTHON") or "/usr/bin/python3"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from xml.sax.saxutils import escape, quoteattr
 
-
 PT_MM = 25.4 / 72
 NODATA = "#d9d9d9"           # mbm_sig.maps.sheet.NODATA: no data / other value
 OTHER_LABEL = "Autre ou non renseigné"
