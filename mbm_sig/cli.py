@@ -59,7 +59,7 @@ def columns_text(rows: list[list[str]], right: set[int] = frozenset()) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
     for r in rows:
-        cells = [v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths))]
+        cells = [v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True))]
         out.append("  ".join(cells).rstrip())
     return "\n".join(out)
 
@@ -229,7 +229,8 @@ def cmd_fetch(args) -> int:
 
 
 def args_roles(s):
-    s.add_argument("--reader", default=None, help="name of the reader role (default $MBM_SIG_PG_READER_ROLE or mbm_reader)")
+    s.add_argument("--reader", default=None,
+                   help="name of the reader role (default $MBM_SIG_PG_READER_ROLE or mbm_reader)")
     s.add_argument("--writer", default="mbm_writer", help="name of the writer role (default mbm_writer)")
 
 

@@ -273,7 +273,7 @@ def build_hospitals(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
         "commune": df["city"],
         "statut": df["public_private"].str.lower().map({"public": "public", "private": "privé"}),
         "urgences": df["emergency"].str.lower().map({"yes": True, "no": False}),
-        "categorie": [hospital_category(n, t) for n, t in zip(df["hospital_name"], df["facility_type"])],
+        "categorie": [hospital_category(n, t) for n, t in zip(df["hospital_name"], df["facility_type"], strict=True)],
     }, geometry=pt).to_crs(TARGET_CRS)
     return out.drop_duplicates("finess").reset_index(drop=True)
 
@@ -469,17 +469,3 @@ def _facts_frame(ctx: BuildContext, name: str) -> gpd.GeoDataFrame:
     else:
         return gpd.GeoDataFrame(df)
     return gpd.GeoDataFrame(df, geometry=geom, crs=TARGET_CRS)
-
-
-def build_layer(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
-    ctx.current = ld.name
-    if "builder" in ld.build:
-        # builders of other modules register on import
-        from mbm_sig.catalogue import builders_renouvellement  # noqa: F401
-        fn = BUILDERS.get(ld.build["builder"])
-        if fn is None:
-            raise ValueError(f"{ld.path}: unknown builder {ld.build['builder']!r}")
-        gdf = fn(ctx, ld)
-    else:
-        gdf = run_steps(ctx, ld)
-    return gdf

@@ -269,7 +269,7 @@ def _read_csv(path: Path, ld: LayerDef, crs=None, encoding=None, x=None, y=None,
             xs[ok].abs().max() <= 180 and ys[ok].abs().max() <= 90)
         crs = "EPSG:4326" if lonlat else TARGET_CRS
     pts = gpd.points_from_xy(xs.fillna(0), ys.fillna(0))
-    geom = [p if k else None for p, k in zip(pts, ok)]
+    geom = [p if k else None for p, k in zip(pts, ok, strict=True)]
     gdf = gpd.GeoDataFrame(df.drop(columns=list(pair)), geometry=geom, crs=crs)
     _check_geographic(path, gdf)
     gdf.attrs["read_problems"] = problems

@@ -138,7 +138,7 @@ def _page_selector(cat, territory: Territory):
         if layer not in geoms:
             ld = cat.layer_def(layer)
             df = cat.read(layer)
-            geoms[layer] = {"key": ld.key, "by_key": dict(zip(df[ld.key].astype(str), df.geometry))}
+            geoms[layer] = {"key": ld.key, "by_key": dict(zip(df[ld.key].astype(str), df.geometry, strict=True))}
         entry = geoms[layer]
         v = params.get(entry["key"])
         return entry["by_key"].get(str(v)) if v is not None else None

@@ -95,7 +95,8 @@ def layer_info(layer, load_default=True):
                          "size": fmt.size(), "color": fmt.color().name(), "bold": fmt.font().bold(),
                          "halo": fmt.buffer().enabled(), "placement": int(ls.placement),
                          "max_labels": ls.maxNumLabels if ls.limitNumLabels else None,
-                         "priority": ls.dataDefinedProperties().property(QgsPalLayerSettings.Priority).expressionString()}
+                         "priority": ls.dataDefinedProperties().property(
+                             QgsPalLayerSettings.Priority).expressionString()}
     return out
 
 
