@@ -369,7 +369,7 @@ def _clean(series: pd.Series, how: str) -> pd.Series:
     raise ValueError(f"unknown clean rule {how!r}")
 
 
-def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
+def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # noqa: C901 - one dispatch over the recipe step kinds; split by step kind later (carto edits this file)
     parts = []
     for step in ld.build["steps"]:
         if "source" in step:

@@ -153,7 +153,7 @@ def _bool(value) -> bool | None:
 
 
 @builder("concessions")
-def build_concessions(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
+def build_concessions(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # noqa: C901 - sequential matching of facts, wells and official perimeters; carto edits this file
     facts = ctx.facts("concessions.csv")
     puits = ctx.layer("puits").to_crs(TARGET_CRS)
     puits = puits[puits["concession"].notna() & puits.geometry.notna()].copy()

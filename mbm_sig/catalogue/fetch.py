@@ -207,7 +207,8 @@ def download_path(data_dir: str | os.PathLike, url: str, source: Source | None =
     return Path(data_dir) / DOWNLOADS_DIR / f"{digest}-{name[:80]}"
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of one file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -285,7 +286,7 @@ def _discard(*paths: Path) -> None:
             p.unlink()
 
 
-def _download(url: str, dest: Path, *, expected_sha256: str | None, progress: bool, desc: str,
+def _download(url: str, dest: Path, *, expected_sha256: str | None, progress: bool, desc: str,  # noqa: C901 - resume, retry, verify share one connection's state
               connect_timeout: float, read_timeout: float) -> tuple[str, int]:
     """Download ``url`` to ``dest`` through ``dest.part`` (resumed with HTTP Range when present).
 
@@ -378,7 +379,7 @@ def _download(url: str, dest: Path, *, expected_sha256: str | None, progress: bo
     else:
         raise FetchError(f"{host} refused to resume the download twice")
 
-    sha = _sha256(part)
+    sha = file_sha256(part)
     if expected_sha256 and sha.lower() != expected_sha256.lower():
         _discard(part, meta)
         raise FetchError(f"checksum mismatch for {url}: expected sha256 {expected_sha256.lower()}, "
@@ -640,7 +641,7 @@ def _fetch_one(s: Source, data_dir: Path, manifest: _Manifest, done: dict, dead_
     # 2. the mirror file
     rec = manifest.mirrors.get(s.mirror)
     if (status == STATUS_CACHED and rec and rec.get("download_sha256") == sha and mirror.exists()
-            and rec.get("sha256") == _sha256(mirror)):
+            and rec.get("sha256") == file_sha256(mirror)):
         detail = f", {rec['summary']}" if rec.get("summary") else ""
         return FetchResult(s.id, STATUS_CACHED, f"up to date ({s.mirror}{detail})",
                            mirror=mirror, url=url, sha256=sha)
@@ -662,7 +663,7 @@ def _fetch_one(s: Source, data_dir: Path, manifest: _Manifest, done: dict, dead_
         done[url] = exc
         raise
     manifest.mirrors[s.mirror] = {"source": s.id, "url": url, "download_sha256": sha,
-                                  "sha256": _sha256(mirror), "summary": summary, "date": _now()}
+                                  "sha256": file_sha256(mirror), "summary": summary, "date": _now()}
     manifest.save()
     how = "downloaded" if status == STATUS_DOWNLOADED else "rebuilt from the cached download"
     return FetchResult(s.id, status, f"{how} -> {s.mirror} ({summary})", mirror=mirror, url=url, sha256=sha)
@@ -673,7 +674,7 @@ def _ensure_download(s: Source, url: str, dest: Path, manifest: _Manifest, dead_
     """(sha256, status) of the cached download of ``url``, downloading it when needed."""
     rec = manifest.downloads.get(url)
     if not force and rec and dest.exists() and dest.name == rec.get("file"):
-        sha = _sha256(dest)
+        sha = file_sha256(dest)
         if sha == rec.get("sha256") and (not s.sha256 or sha == s.sha256.lower()):
             return sha, STATUS_CACHED
     if force:

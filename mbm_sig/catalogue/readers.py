@@ -208,7 +208,7 @@ def _check_geographic(path: Path, gdf) -> None:
                          "give the CRS with --crs EPSG:2154")
 
 
-def _read_csv(path: Path, ld: LayerDef, crs=None, encoding=None, x=None, y=None, wkt=None):
+def _read_csv(path: Path, ld: LayerDef, crs=None, encoding=None, x=None, y=None, wkt=None):  # noqa: C901 - encoding, dialect and coordinate sniffing in order; speed engineer edits this file
     raw = path.read_bytes()
     if encoding is None:
         try:
@@ -280,6 +280,12 @@ EXPORT_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".
                   ".fgb": "FlatGeobuf"}
 
 
+# the French spreadsheet CSV dialect (to be saved with a UTF-8 BOM): one definition for every
+# French CSV written (``frame_to_csv``, the partner packs' tables)
+FR_CSV = {"sep": ";", "decimal": ",", "lineterminator": "\r\n"}
+FR_BOOL = {True: "oui", False: "non"}
+
+
 def frame_to_csv(frame, dialect: str = "fr", int_fields=()) -> str:
     """A frame as CSV text; geometry as a ``wkt`` column (EPSG:2154).
 
@@ -303,9 +309,9 @@ def frame_to_csv(frame, dialect: str = "fr", int_fields=()) -> str:
             if whole:
                 df[c] = col.round().astype("Int64")
         elif pd.api.types.is_bool_dtype(col.dtype):
-            df[c] = col.map({True: "oui", False: "non"}) if dialect == "fr" else col
+            df[c] = col.map(FR_BOOL) if dialect == "fr" else col
     if dialect == "fr":
-        return df.to_csv(index=False, sep=";", decimal=",", lineterminator="\r\n")
+        return df.to_csv(index=False, **FR_CSV)
     return df.to_csv(index=False, lineterminator="\n")
 
 

@@ -165,7 +165,7 @@ def coerce_column(s: pd.Series, ftype: str, null: np.ndarray) -> tuple[pd.Series
     raise ValueError(f"unknown type {ftype}")
 
 
-def check(gdf: gpd.GeoDataFrame | pd.DataFrame, ld: LayerDef, check_extent: bool = True):
+def check(gdf: gpd.GeoDataFrame | pd.DataFrame, ld: LayerDef, check_extent: bool = True):  # noqa: C901 - one pass of per-field checks collecting every problem
     """(problems, conformed frame or None): every problem of ``gdf`` against the layer
     definition, and when there is none the frame with exactly the layer's typed fields and
     a ``geom`` column in EPSG:2154."""

@@ -437,7 +437,7 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
 
 # ---------------------------------------------------------------------------- project
 
-def build_project(cat, out: Path) -> dict:
+def build_project(cat, out: Path) -> dict:  # noqa: C901 - sequential assembly of the .qgs document; split left for later
     """Write the QGIS project ``out`` (.qgz or .qgs) over catalogue ``cat``; returns a
     summary (layers, layouts, atlases)."""
     from mbm_sig.atlas.engine import load_atlas
