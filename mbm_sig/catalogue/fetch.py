@@ -286,29 +286,63 @@ def _discard(*paths: Path) -> None:
             p.unlink()
 
 
-def _download(url: str, dest: Path, *, expected_sha256: str | None, progress: bool, desc: str,  # noqa: C901 - resume, retry, verify share one connection's state
+def _partial_info(part: Path, meta: Path, url: str) -> dict:
+    """The saved URL and validator of a partial download of ``url`` ({} when there is none,
+    or when the partial file belongs to another URL, which is then discarded)."""
+    if not part.exists():
+        return {}
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = {"url": url}
+    if info.get("url") != url:
+        _discard(part, meta)
+        return {}
+    return info
+
+
+def _copy_body(resp, part: Path, mode: str, *, host: str, offset: int, total: int | None, desc: str,
+               progress: bool) -> int:
+    """Write the body of ``resp`` to ``part`` (``mode`` "ab" to resume, "wb" from scratch),
+    synced to disk; returns the size of ``part`` reached."""
+    from tqdm import tqdm
+
+    got = offset
+    bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+               desc=desc, file=sys.stderr, disable=not progress, leave=False, mininterval=0.2)
+    try:
+        with open(part, mode) as fh:
+            while True:
+                try:
+                    block = resp.read(CHUNK)
+                except (OSError, http.client.HTTPException) as exc:
+                    raise FetchError(
+                        f"download from {host} interrupted after {got} bytes ({_reason(exc)}); "
+                        "run again to resume") from None
+                if not block:
+                    break
+                fh.write(block)
+                got += len(block)
+                bar.update(len(block))
+            fh.flush()
+            os.fsync(fh.fileno())
+    finally:
+        bar.close()
+    return got
+
+
+def _download(url: str, dest: Path, *, expected_sha256: str | None, progress: bool, desc: str,
               connect_timeout: float, read_timeout: float) -> tuple[str, int]:
     """Download ``url`` to ``dest`` through ``dest.part`` (resumed with HTTP Range when present).
 
     Returns (sha256, size). ``dest`` appears only complete and verified.
     """
-    from tqdm import tqdm
-
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     meta = dest.with_name(dest.name + ".part.json")   # URL and validator of the partial download
     host = _host(url)
     opener = _opener(read_timeout)
-    if part.exists():
-        try:
-            info = json.loads(meta.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            info = {"url": url}
-        if info.get("url") != url:
-            _discard(part, meta)
-            info = {}
-    else:
-        info = {}
+    info = _partial_info(part, meta, url)
 
     for _attempt in range(2):          # second pass only when the server refuses the resume
         offset = part.stat().st_size if part.exists() else 0
@@ -351,27 +385,8 @@ def _download(url: str, dest: Path, *, expected_sha256: str | None, progress: bo
                 info = {"url": url, "validator": resp.headers.get("ETag") or resp.headers.get("Last-Modified")}
                 _atomic_write_text(meta, json.dumps(info))
             total = offset + length if length is not None else None
-            got = offset
-            bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                       desc=desc, file=sys.stderr, disable=not progress, leave=False, mininterval=0.2)
-            try:
-                with open(part, mode) as fh:
-                    while True:
-                        try:
-                            block = resp.read(CHUNK)
-                        except (OSError, http.client.HTTPException) as exc:
-                            raise FetchError(
-                                f"download from {host} interrupted after {got} bytes ({_reason(exc)}); "
-                                "run again to resume") from None
-                        if not block:
-                            break
-                        fh.write(block)
-                        got += len(block)
-                        bar.update(len(block))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            finally:
-                bar.close()
+            got = _copy_body(resp, part, mode, host=host, offset=offset, total=total, desc=desc,
+                             progress=progress)
             if total is not None and got < total:
                 raise FetchError(f"download from {host} interrupted after {got} of {total} bytes; "
                                  "run again to resume")
