@@ -59,7 +59,7 @@ def columns_text(rows: list[list[str]], right: set[int] = frozenset()) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
     for r in rows:
-        cells = [v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths))]
+        cells = [v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True))]
         out.append("  ".join(cells).rstrip())
     return "\n".join(out)
 
@@ -171,8 +171,9 @@ def args_sql(s):
 
 def cmd_sql(args) -> int:
     import pandas as pd
-    from mbm_sig.catalogue.readers import frame_to_csv, write_user_file
+
     from mbm_sig.atomic import atomic_write_text
+    from mbm_sig.catalogue.readers import frame_to_csv, write_user_file
     cat = _catalogue(args)
     params = parse_pairs(args.param, "parameter")
     df = cat.sql(args.query, params)
@@ -230,7 +231,8 @@ def cmd_fetch(args) -> int:
 
 
 def args_roles(s):
-    s.add_argument("--reader", default=None, help="name of the reader role (default $MBM_SIG_PG_READER_ROLE or mbm_reader)")
+    s.add_argument("--reader", default=None,
+                   help="name of the reader role (default $MBM_SIG_PG_READER_ROLE or mbm_reader)")
     s.add_argument("--writer", default="mbm_writer", help="name of the writer role (default mbm_writer)")
 
 

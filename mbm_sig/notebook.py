@@ -36,7 +36,8 @@ class LayerListing(pd.DataFrame):
     def _repr_html_(self) -> str:
         rows = []
         for theme, grp in self.groupby("theme", sort=False):
-            rows.append(f'<tr><th colspan="6" style="text-align:left;background:#f2efe9">{html.escape(str(theme))}</th></tr>')
+            rows.append('<tr><th colspan="6" style="text-align:left;background:#f2efe9">'
+                        f'{html.escape(str(theme))}</th></tr>')
             for r in grp.itertuples():
                 empty = int(r.count) == 0
                 style = ' style="color:#999"' if empty else ""
@@ -266,7 +267,8 @@ vertical-align:top}} .mbm-popup th{{text-align:left;font-weight:normal;color:#55
     legend.onAdd = function () {{
       var d = L.DomUtil.create('div', 'mbm-legend');
       d.innerHTML = '<b>' + esc(legendTitle) + '</b><br>' + styles.map(function (s) {{
-        return '<i style="background:' + (s.fill || 'transparent') + ';border-color:' + (s.color || s.fill) + '"></i>' + esc(s.label);
+        return '<i style="background:' + (s.fill || 'transparent') + ';border-color:'
+          + (s.color || s.fill) + '"></i>' + esc(s.label);
       }}).join('<br>');
       return d;
     }};

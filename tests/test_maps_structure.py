@@ -93,6 +93,14 @@ def test_no_import_cycle_in_maps_and_atlas():
     assert find_cycle(g) is None, " -> ".join(find_cycle(g))
 
 
+def test_no_import_cycle_in_catalogue():
+    """The builder modules register on a registry they import; the dispatcher that needs
+    them all (catalogue.build) imports them, not the other way round."""
+    g = graph(("catalogue",))
+    assert "mbm_sig.catalogue.builders" in g and "mbm_sig.catalogue.builders_renouvellement" in g
+    assert find_cycle(g) is None, " -> ".join(find_cycle(g))
+
+
 def test_rooms_import_only_rooms_below():
     """output imports no map code; the map builder no recipe, atlas or catalogue."""
     g = graph()

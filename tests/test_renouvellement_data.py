@@ -238,7 +238,8 @@ needs_data = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def built():
-    from mbm_sig.catalogue.builders import BuildContext, build_layer
+    from mbm_sig.catalogue.build import build_layer
+    from mbm_sig.catalogue.builders import BuildContext
     from mbm_sig.catalogue.layerdef import load_layers
     from mbm_sig.config import settings
     layers = load_layers()

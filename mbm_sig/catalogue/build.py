@@ -8,20 +8,32 @@ atomic write, each with a provenance row (source files, checksum, rows, date, ve
 
 from __future__ import annotations
 
-from mbm_sig.errors import InvalidInput, UnknownName
-
 import hashlib
 import sys
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 from tqdm import tqdm
 
+import mbm_sig.catalogue.builders_renouvellement  # noqa: F401  (registers its builders)
 from mbm_sig.catalogue import Catalogue, file_checksum
-from mbm_sig.catalogue.builders import BuildContext, MissingSource, build_layer
+from mbm_sig.catalogue.builders import BUILDERS, BuildContext, MissingSource, run_steps
 from mbm_sig.catalogue.layerdef import LayerDef, load_layers
 from mbm_sig.catalogue.validate import ValidationError
 from mbm_sig.config import settings
+from mbm_sig.errors import InvalidInput, UnknownName
+
+
+def build_layer(ctx: BuildContext, ld: LayerDef):
+    """The frame of layer ``ld``: its named builder (``build.builder``, registered by the
+    builder modules imported above) or its ``build.steps``."""
+    ctx.current = ld.name
+    if "builder" in ld.build:
+        fn = BUILDERS.get(ld.build["builder"])
+        if fn is None:
+            raise ValueError(f"{ld.path}: unknown builder {ld.build['builder']!r}")
+        return fn(ctx, ld)
+    return run_steps(ctx, ld)
 
 
 @dataclass

@@ -13,8 +13,6 @@ and goes on with the other layers.
 
 from __future__ import annotations
 
-from mbm_sig.errors import Failure
-
 import importlib.util
 import json
 import lzma
@@ -31,6 +29,7 @@ import shapely
 
 from mbm_sig.catalogue.layerdef import LayerDef, Source, load_sources
 from mbm_sig.config import FACTS_DIR, TARGET_CRS, Settings
+from mbm_sig.errors import Failure
 
 BUILDERS: dict[str, Callable] = {}
 
@@ -274,7 +273,7 @@ def build_hospitals(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
         "commune": df["city"],
         "statut": df["public_private"].str.lower().map({"public": "public", "private": "privé"}),
         "urgences": df["emergency"].str.lower().map({"yes": True, "no": False}),
-        "categorie": [hospital_category(n, t) for n, t in zip(df["hospital_name"], df["facility_type"])],
+        "categorie": [hospital_category(n, t) for n, t in zip(df["hospital_name"], df["facility_type"], strict=True)],
     }, geometry=pt).to_crs(TARGET_CRS)
     return out.drop_duplicates("finess").reset_index(drop=True)
 
@@ -370,7 +369,7 @@ def _clean(series: pd.Series, how: str) -> pd.Series:
     raise ValueError(f"unknown clean rule {how!r}")
 
 
-def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
+def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # noqa: C901 - one dispatch over the recipe step kinds; split by step kind later (carto edits this file)
     parts = []
     for step in ld.build["steps"]:
         if "source" in step:
@@ -470,17 +469,3 @@ def _facts_frame(ctx: BuildContext, name: str) -> gpd.GeoDataFrame:
     else:
         return gpd.GeoDataFrame(df)
     return gpd.GeoDataFrame(df, geometry=geom, crs=TARGET_CRS)
-
-
-def build_layer(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
-    ctx.current = ld.name
-    if "builder" in ld.build:
-        # builders of other modules register on import
-        from mbm_sig.catalogue import builders_renouvellement  # noqa: F401
-        fn = BUILDERS.get(ld.build["builder"])
-        if fn is None:
-            raise ValueError(f"{ld.path}: unknown builder {ld.build['builder']!r}")
-        gdf = fn(ctx, ld)
-    else:
-        gdf = run_steps(ctx, ld)
-    return gdf

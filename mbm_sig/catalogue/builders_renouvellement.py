@@ -153,7 +153,7 @@ def _bool(value) -> bool | None:
 
 
 @builder("concessions")
-def build_concessions(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
+def build_concessions(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # noqa: C901 - sequential matching of facts, wells and official perimeters; carto edits this file
     facts = ctx.facts("concessions.csv")
     puits = ctx.layer("puits").to_crs(TARGET_CRS)
     puits = puits[puits["concession"].notna() & puits.geometry.notna()].copy()
@@ -219,7 +219,7 @@ def build_concessions(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
     official = ctx.user_layer("concessions_officielles")
     if official is not None:
         # imported official perimeters replace the approximate extents, matched by name
-        perims = {concession_key(n): g for n, g in zip(official["nom"], official.geometry.values)}
+        perims = {concession_key(n): g for n, g in zip(official["nom"], official.geometry.values, strict=True)}
         for i, rec in enumerate(out.to_dict("records")):
             g = perims.get(rec["_key"])
             if g is not None:
@@ -341,7 +341,8 @@ def build_grands_projets(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
                 if src not in sites:
                     sites[src] = gpd.read_file(ctx.source_path(src)).to_crs(TARGET_CRS)
                 df = sites[src]
-                hit = df[df["nom"].map(lambda n: isinstance(n, str) and name_key(n) == name_key(site))]
+                want = name_key(site)
+                hit = df[df["nom"].map(lambda n, want=want: isinstance(n, str) and name_key(n) == want)]
                 if len(hit):
                     g = shapely.make_valid(shapely.union_all(hit.geometry.values))
                     rec["precision"] = "polygone du site"

@@ -23,8 +23,6 @@ Only the standard library is used for HTTP.
 
 from __future__ import annotations
 
-from mbm_sig.errors import Failure, UnknownName
-
 import argparse
 import contextlib
 import datetime as dt
@@ -49,6 +47,7 @@ from pathlib import Path
 
 from mbm_sig.catalogue.layerdef import Source, load_sources, parse_sources
 from mbm_sig.config import settings
+from mbm_sig.errors import Failure, UnknownName
 
 __all__ = ["FetchError", "FetchResult", "download_path", "fetch", "main", "source_url", "wfs_url"]
 
@@ -208,7 +207,8 @@ def download_path(data_dir: str | os.PathLike, url: str, source: Source | None =
     return Path(data_dir) / DOWNLOADS_DIR / f"{digest}-{name[:80]}"
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """SHA-256 (hex) of one file, read in 1 MiB blocks."""
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -286,29 +286,63 @@ def _discard(*paths: Path) -> None:
             p.unlink()
 
 
+def _partial_info(part: Path, meta: Path, url: str) -> dict:
+    """The saved URL and validator of a partial download of ``url`` ({} when there is none,
+    or when the partial file belongs to another URL, which is then discarded)."""
+    if not part.exists():
+        return {}
+    try:
+        info = json.loads(meta.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = {"url": url}
+    if info.get("url") != url:
+        _discard(part, meta)
+        return {}
+    return info
+
+
+def _copy_body(resp, part: Path, mode: str, *, host: str, offset: int, total: int | None, desc: str,
+               progress: bool) -> int:
+    """Write the body of ``resp`` to ``part`` (``mode`` "ab" to resume, "wb" from scratch),
+    synced to disk; returns the size of ``part`` reached."""
+    from tqdm import tqdm
+
+    got = offset
+    bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+               desc=desc, file=sys.stderr, disable=not progress, leave=False, mininterval=0.2)
+    try:
+        with open(part, mode) as fh:
+            while True:
+                try:
+                    block = resp.read(CHUNK)
+                except (OSError, http.client.HTTPException) as exc:
+                    raise FetchError(
+                        f"download from {host} interrupted after {got} bytes ({_reason(exc)}); "
+                        "run again to resume") from None
+                if not block:
+                    break
+                fh.write(block)
+                got += len(block)
+                bar.update(len(block))
+            fh.flush()
+            os.fsync(fh.fileno())
+    finally:
+        bar.close()
+    return got
+
+
 def _download(url: str, dest: Path, *, expected_sha256: str | None, progress: bool, desc: str,
               connect_timeout: float, read_timeout: float) -> tuple[str, int]:
     """Download ``url`` to ``dest`` through ``dest.part`` (resumed with HTTP Range when present).
 
     Returns (sha256, size). ``dest`` appears only complete and verified.
     """
-    from tqdm import tqdm
-
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     meta = dest.with_name(dest.name + ".part.json")   # URL and validator of the partial download
     host = _host(url)
     opener = _opener(read_timeout)
-    if part.exists():
-        try:
-            info = json.loads(meta.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            info = {"url": url}
-        if info.get("url") != url:
-            _discard(part, meta)
-            info = {}
-    else:
-        info = {}
+    info = _partial_info(part, meta, url)
 
     for _attempt in range(2):          # second pass only when the server refuses the resume
         offset = part.stat().st_size if part.exists() else 0
@@ -351,27 +385,8 @@ def _download(url: str, dest: Path, *, expected_sha256: str | None, progress: bo
                 info = {"url": url, "validator": resp.headers.get("ETag") or resp.headers.get("Last-Modified")}
                 _atomic_write_text(meta, json.dumps(info))
             total = offset + length if length is not None else None
-            got = offset
-            bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
-                       desc=desc, file=sys.stderr, disable=not progress, leave=False, mininterval=0.2)
-            try:
-                with open(part, mode) as fh:
-                    while True:
-                        try:
-                            block = resp.read(CHUNK)
-                        except (OSError, http.client.HTTPException) as exc:
-                            raise FetchError(
-                                f"download from {host} interrupted after {got} bytes ({_reason(exc)}); "
-                                "run again to resume") from None
-                        if not block:
-                            break
-                        fh.write(block)
-                        got += len(block)
-                        bar.update(len(block))
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            finally:
-                bar.close()
+            got = _copy_body(resp, part, mode, host=host, offset=offset, total=total, desc=desc,
+                             progress=progress)
             if total is not None and got < total:
                 raise FetchError(f"download from {host} interrupted after {got} of {total} bytes; "
                                  "run again to resume")
@@ -379,7 +394,7 @@ def _download(url: str, dest: Path, *, expected_sha256: str | None, progress: bo
     else:
         raise FetchError(f"{host} refused to resume the download twice")
 
-    sha = _sha256(part)
+    sha = file_sha256(part)
     if expected_sha256 and sha.lower() != expected_sha256.lower():
         _discard(part, meta)
         raise FetchError(f"checksum mismatch for {url}: expected sha256 {expected_sha256.lower()}, "
@@ -641,7 +656,7 @@ def _fetch_one(s: Source, data_dir: Path, manifest: _Manifest, done: dict, dead_
     # 2. the mirror file
     rec = manifest.mirrors.get(s.mirror)
     if (status == STATUS_CACHED and rec and rec.get("download_sha256") == sha and mirror.exists()
-            and rec.get("sha256") == _sha256(mirror)):
+            and rec.get("sha256") == file_sha256(mirror)):
         detail = f", {rec['summary']}" if rec.get("summary") else ""
         return FetchResult(s.id, STATUS_CACHED, f"up to date ({s.mirror}{detail})",
                            mirror=mirror, url=url, sha256=sha)
@@ -663,7 +678,7 @@ def _fetch_one(s: Source, data_dir: Path, manifest: _Manifest, done: dict, dead_
         done[url] = exc
         raise
     manifest.mirrors[s.mirror] = {"source": s.id, "url": url, "download_sha256": sha,
-                                  "sha256": _sha256(mirror), "summary": summary, "date": _now()}
+                                  "sha256": file_sha256(mirror), "summary": summary, "date": _now()}
     manifest.save()
     how = "downloaded" if status == STATUS_DOWNLOADED else "rebuilt from the cached download"
     return FetchResult(s.id, status, f"{how} -> {s.mirror} ({summary})", mirror=mirror, url=url, sha256=sha)
@@ -674,7 +689,7 @@ def _ensure_download(s: Source, url: str, dest: Path, manifest: _Manifest, dead_
     """(sha256, status) of the cached download of ``url``, downloading it when needed."""
     rec = manifest.downloads.get(url)
     if not force and rec and dest.exists() and dest.name == rec.get("file"):
-        sha = _sha256(dest)
+        sha = file_sha256(dest)
         if sha == rec.get("sha256") and (not s.sha256 or sha == s.sha256.lower()):
             return sha, STATUS_CACHED
     if force:

@@ -17,14 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
-import pandas as pd
 import numpy as np
+import pandas as pd
 import pyogrio
 import shapely
 
-from mbm_sig.catalogue.sqlguard import (Token, check_query, missing_parameter, render,
-                                       split_arguments, tokenize)
 from mbm_sig.atomic import file_lock
+from mbm_sig.catalogue.sqlguard import Token, check_query, missing_parameter, render, split_arguments, tokenize
 from mbm_sig.config import TARGET_CRS
 from mbm_sig.errors import CatalogueMissing, InvalidInput
 
@@ -360,7 +359,7 @@ class GeoPackageBackend:
                                     **({"geometry_type": frame.attrs.get("geometry_type"), "promote_to_multi": False}
                                        if isinstance(frame, gpd.GeoDataFrame) else {}))
             return
-        from mbm_sig.qgis.styles import GPKG_CREATE      # a new file is GeoPackage 1.2
+        from mbm_sig.qgis.styles import GPKG_CREATE  # a new file is GeoPackage 1.2
         create = GPKG_CREATE(path)
         if isinstance(frame, gpd.GeoDataFrame):
             geom_type = frame.attrs.get("geometry_type")

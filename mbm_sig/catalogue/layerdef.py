@@ -4,15 +4,13 @@ schema, domains, sources, licence and default style. Code reads them; it never r
 
 from __future__ import annotations
 
-from mbm_sig.errors import InvalidInput, UnknownName
-
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from mbm_sig.config import LAYERS_DIR, TARGET_CRS, check_definitions, load_yaml
+from mbm_sig.errors import InvalidInput, UnknownName
 
 FIELD_TYPES = {"str", "int", "float", "date", "bool"}
 GEOMETRY_TYPES = {

@@ -317,7 +317,7 @@ class PostGISBackend:
                  + (" WHERE " + " AND ".join(bbox_conds) if bbox_conds else ""))
         has_null = con.execute(sa.text(query), {k: v for k, v in params.items()
                                                 if k in ("xmin", "ymin", "xmax", "ymax")}).first()
-        for c, flag in zip(narrow, has_null):
+        for c, flag in zip(narrow, has_null, strict=True):
             if flag:
                 df[c] = df[c].astype("float64" if pd.api.types.is_integer_dtype(df[c].dtype) else object)
         return df
@@ -384,7 +384,7 @@ class PostGISBackend:
             if isinstance(v, (list, tuple, set, np.ndarray, pd.Series, pd.Index)):
                 items = [_py(x) for x in v]
                 keys = [f"{t.value}__{k}" for k in range(len(items))]
-                values.update(zip(keys, items))
+                values.update(zip(keys, items, strict=True))
                 out.append("(" + ", ".join(f"%({k})s" for k in keys) + ")" if keys
                            else "(SELECT NULL WHERE false)")
             else:
@@ -468,9 +468,9 @@ class PostGISBackend:
         oids = [d.type_code for d in desc]
         gtypes = self._geom_oids(con)
         rows = res.fetchall()
-        values = list(zip(*rows)) if rows else [()] * len(names)
+        values = list(zip(*rows, strict=True)) if rows else [()] * len(names)
         series, geom_cols = {}, []
-        for i, (name, oid, vals) in enumerate(zip(names, oids, values)):
+        for i, (name, oid, vals) in enumerate(zip(names, oids, values, strict=True)):
             if oid in gtypes or (oid == 17 and name == geometry and force_wkb):
                 arr = np.array(vals, dtype=object)
                 geoms = shapely.from_wkb(arr, on_invalid="raise") if len(arr) else np.array([], dtype=object)
@@ -642,7 +642,7 @@ class PostGISBackend:
             converters.append(conv)
             names.append(col)
         columns = [frame[c].tolist() for c in names]
-        data = [[conv(v) for v in vals] for conv, vals in zip(converters, columns)]
+        data = [[conv(v) for v in vals] for conv, vals in zip(converters, columns, strict=True)]
         if is_geo:
             gtype = frame.attrs.get("geometry_type") or "Geometry"
             defs.append(f"geom geometry({gtype}, {TARGET_EPSG})")
@@ -658,7 +658,7 @@ class PostGISBackend:
         cur = con.connection.driver_connection.cursor()
         try:
             with cur.copy(f"COPY {self._t(table)} ({', '.join(q(n) for n in names)}) FROM STDIN") as cp:
-                for row in zip(*data):
+                for row in zip(*data, strict=True):
                     cp.write_row(row)
         finally:
             cur.close()

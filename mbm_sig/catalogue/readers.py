@@ -293,7 +293,7 @@ def _check_geographic(path: Path, gdf) -> None:
                          "give the CRS with --crs EPSG:2154")
 
 
-def _read_csv(path: Path, ld: LayerDef, crs=None, encoding=None, x=None, y=None, wkt=None):
+def _read_csv(path: Path, ld: LayerDef, crs=None, encoding=None, x=None, y=None, wkt=None):  # noqa: C901 - encoding, dialect and coordinate sniffing in order; speed engineer edits this file
     raw = path.read_bytes()
     if encoding is None:
         try:
@@ -354,7 +354,7 @@ def _read_csv(path: Path, ld: LayerDef, crs=None, encoding=None, x=None, y=None,
             xs[ok].abs().max() <= 180 and ys[ok].abs().max() <= 90)
         crs = "EPSG:4326" if lonlat else TARGET_CRS
     pts = gpd.points_from_xy(xs.fillna(0), ys.fillna(0))
-    geom = [p if k else None for p, k in zip(pts, ok)]
+    geom = [p if k else None for p, k in zip(pts, ok, strict=True)]
     gdf = gpd.GeoDataFrame(df.drop(columns=list(pair)), geometry=geom, crs=crs)
     _check_geographic(path, gdf)
     gdf.attrs["read_problems"] = problems
@@ -363,6 +363,12 @@ def _read_csv(path: Path, ld: LayerDef, crs=None, encoding=None, x=None, y=None,
 
 EXPORT_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile",
                   ".fgb": "FlatGeobuf"}
+
+
+# the French spreadsheet CSV dialect (to be saved with a UTF-8 BOM): one definition for every
+# French CSV written (``frame_to_csv``, the partner packs' tables)
+FR_CSV = {"sep": ";", "decimal": ",", "lineterminator": "\r\n"}
+FR_BOOL = {True: "oui", False: "non"}
 
 
 def frame_to_csv(frame, dialect: str = "fr", int_fields=()) -> str:
@@ -388,9 +394,9 @@ def frame_to_csv(frame, dialect: str = "fr", int_fields=()) -> str:
             if whole:
                 df[c] = col.round().astype("Int64")
         elif pd.api.types.is_bool_dtype(col.dtype):
-            df[c] = col.map({True: "oui", False: "non"}) if dialect == "fr" else col
+            df[c] = col.map(FR_BOOL) if dialect == "fr" else col
     if dialect == "fr":
-        return df.to_csv(index=False, sep=";", decimal=",", lineterminator="\r\n")
+        return df.to_csv(index=False, **FR_CSV)
     return df.to_csv(index=False, lineterminator="\n")
 
 

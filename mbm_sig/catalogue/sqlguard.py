@@ -38,6 +38,63 @@ _NUMBER = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 
 
+def _block_comment_end(sql: str, i: int, pg: bool) -> int:
+    """End of the ``/*`` comment at ``i`` (nested in PostgreSQL)."""
+    n = len(sql)
+    depth, j = 1, i + 2
+    while j < n and depth:
+        if pg and sql.startswith("/*", j):
+            depth, j = depth + 1, j + 2
+        elif sql.startswith("*/", j):
+            depth, j = depth - 1, j + 2
+        else:
+            j += 1
+    if depth:
+        raise SQLRefused("refused: the SQL has an unterminated /* comment")
+    return j
+
+
+def _string_end(sql: str, i: int, backslash: bool) -> int:
+    """Index of the closing quote of the string at ``i`` (``backslash``: an E'' string)."""
+    n = len(sql)
+    j = i + (2 if backslash else 1)
+    while True:
+        if j >= n:
+            raise SQLRefused("refused: the SQL has an unterminated quoted string")
+        if backslash and sql[j] == "\\":
+            j += 2
+            continue
+        if sql[j] == "'":
+            if sql.startswith("''", j):
+                j += 2
+                continue
+            return j
+        j += 1
+
+
+def _qident_end(sql: str, i: int, close: str) -> int:
+    """Index of the closing ``close`` of the quoted identifier at ``i``."""
+    j = i + 1
+    while True:
+        k = sql.find(close, j)
+        if k < 0:
+            raise SQLRefused("refused: the SQL has an unterminated quoted identifier")
+        if close != "]" and sql.startswith(close * 2, k):
+            j = k + 2
+            continue
+        return k
+
+
+def _colon_token(sql: str, i: int) -> Token:
+    """The token at the ``:`` at ``i``: a ``::`` cast, a ``:name`` parameter or a lone ``:``."""
+    if sql.startswith("::", i):
+        return Token("op", "::")
+    if i + 1 < len(sql) and _WORD_START.match(sql[i + 1]):
+        m = re.compile(r"[A-Za-z0-9_]*").match(sql, i + 2)
+        return Token("param", sql[i:m.end()], sql[i + 1:m.end()])
+    return Token("op", ":")
+
+
 def tokenize(sql: str, dialect: str) -> list[Token]:
     """Tokens of ``sql`` (``dialect``: ``"postgresql"`` or ``"sqlite"``); raises
     :class:`SQLRefused` on an unterminated quote or comment."""
@@ -58,46 +115,16 @@ def tokenize(sql: str, dialect: str) -> list[Token]:
             out.append(Token("comment", sql[i:j]))
             i = j
         elif sql.startswith("/*", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if pg and sql.startswith("/*", j):
-                    depth, j = depth + 1, j + 2
-                elif sql.startswith("*/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
-            if depth:
-                raise SQLRefused("refused: the SQL has an unterminated /* comment")
+            j = _block_comment_end(sql, i, pg)
             out.append(Token("comment", sql[i:j]))
             i = j
         elif c == "'" or (pg and c in "eE" and sql.startswith("'", i + 1)):
-            backslash = c != "'"
-            j = i + (2 if backslash else 1)
-            while True:
-                if j >= n:
-                    raise SQLRefused("refused: the SQL has an unterminated quoted string")
-                if backslash and sql[j] == "\\":
-                    j += 2
-                    continue
-                if sql[j] == "'":
-                    if sql.startswith("''", j):
-                        j += 2
-                        continue
-                    break
-                j += 1
+            j = _string_end(sql, i, backslash=c != "'")
             out.append(Token("string", sql[i:j + 1]))
             i = j + 1
         elif c == '"' or (not pg and c in "`["):
             close = {"`": "`", "[": "]"}.get(c, '"')
-            j = i + 1
-            while True:
-                k = sql.find(close, j)
-                if k < 0:
-                    raise SQLRefused("refused: the SQL has an unterminated quoted identifier")
-                if close != "]" and sql.startswith(close * 2, k):
-                    j = k + 2
-                    continue
-                break
+            k = _qident_end(sql, i, close)
             raw = sql[i:k + 1]
             out.append(Token("qident", raw, raw[1:-1].replace(close * 2, close)))
             i = k + 1
@@ -109,17 +136,9 @@ def tokenize(sql: str, dialect: str) -> list[Token]:
             out.append(Token("string", sql[i:k + len(tag)]))
             i = k + len(tag)
         elif c == ":":
-            if sql.startswith("::", i):
-                out.append(Token("op", "::"))
-                i += 2
-            elif i + 1 < n and _WORD_START.match(sql[i + 1]):
-                m = re.compile(r"[A-Za-z0-9_]*").match(sql, i + 2)
-                name = sql[i + 1:m.end()]
-                out.append(Token("param", sql[i:m.end()], name))
-                i = m.end()
-            else:
-                out.append(Token("op", ":"))
-                i += 1
+            tok = _colon_token(sql, i)
+            out.append(tok)
+            i += len(tok.text)
         elif c == ";":
             out.append(Token("semicolon", ";"))
             i += 1

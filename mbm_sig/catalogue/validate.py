@@ -182,22 +182,7 @@ def check(gdf: gpd.GeoDataFrame | pd.DataFrame, ld: LayerDef, check_extent: bool
                 problems.append(Problem(None, f.name, None, "required field is missing from the file"))
             data[f.name] = _typed_empty(f.type, n)
             continue
-        raw = gdf[f.name].reset_index(drop=True)
-        null = _nulls(raw)
-        if f.required:
-            for i in np.flatnonzero(null):
-                problems.append(Problem(int(i) + 1, f.name, None, "required value is empty"))
-        typed, bad = coerce_column(raw, f.type, null)
-        for i in np.flatnonzero(bad):
-            problems.append(Problem(int(i) + 1, f.name, raw.iloc[i], REASONS[f.type]))
-        if f.domain is not None:
-            ok = ~null & ~bad
-            out = ok & ~typed.isin(list(f.domain)).to_numpy(dtype=bool)
-            allowed = ", ".join(map(str, f.domain))
-            for i in np.flatnonzero(out):
-                problems.append(Problem(int(i) + 1, f.name, raw.iloc[i],
-                                        f"not an allowed value (allowed: {allowed})"))
-        data[f.name] = typed
+        data[f.name] = _check_field(f, gdf[f.name].reset_index(drop=True), problems)
     if ld.key and ld.key in cols:
         keys = data[ld.key]
         dup = keys.duplicated(keep="first").to_numpy() & keys.notna().to_numpy()
@@ -217,6 +202,26 @@ def check(gdf: gpd.GeoDataFrame | pd.DataFrame, ld: LayerDef, check_extent: bool
         geoms = _to_multi(geoms, ld.geometry)
     out = gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=TARGET_CRS).values, crs=TARGET_CRS)
     return [], out.rename_geometry("geom")
+
+
+def _check_field(f, raw: pd.Series, problems: list[Problem]) -> pd.Series:
+    """Column ``raw`` typed as field ``f``; its empty required values, values of the wrong
+    type and values outside the domain appended to ``problems`` (rows numbered from 1)."""
+    null = _nulls(raw)
+    if f.required:
+        for i in np.flatnonzero(null):
+            problems.append(Problem(int(i) + 1, f.name, None, "required value is empty"))
+    typed, bad = coerce_column(raw, f.type, null)
+    for i in np.flatnonzero(bad):
+        problems.append(Problem(int(i) + 1, f.name, raw.iloc[i], REASONS[f.type]))
+    if f.domain is not None:
+        ok = ~null & ~bad
+        out = ok & ~typed.isin(list(f.domain)).to_numpy(dtype=bool)
+        allowed = ", ".join(map(str, f.domain))
+        for i in np.flatnonzero(out):
+            problems.append(Problem(int(i) + 1, f.name, raw.iloc[i],
+                                    f"not an allowed value (allowed: {allowed})"))
+    return typed
 
 
 def _typed_empty(ftype: str, n: int):

@@ -30,7 +30,6 @@ its final name and renamed when complete; the zip atomically.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import shutil
 import tempfile
@@ -42,6 +41,8 @@ import numpy as np
 import pandas as pd
 
 from mbm_sig.atomic import atomic_path, atomic_write_text, safe_name
+from mbm_sig.catalogue.fetch import file_sha256
+from mbm_sig.catalogue.readers import FR_BOOL, FR_CSV
 from mbm_sig.errors import Failure, InvalidInput
 from mbm_sig.maps.fmt import typo
 
@@ -139,7 +140,7 @@ def _page_selector(cat, territory: Territory):
         if layer not in geoms:
             ld = cat.layer_def(layer)
             df = cat.read(layer)
-            geoms[layer] = {"key": ld.key, "by_key": dict(zip(df[ld.key].astype(str), df.geometry))}
+            geoms[layer] = {"key": ld.key, "by_key": dict(zip(df[ld.key].astype(str), df.geometry, strict=True))}
         entry = geoms[layer]
         v = params.get(entry["key"])
         return entry["by_key"].get(str(v)) if v is not None else None
@@ -238,7 +239,7 @@ def _write_geopackage(frames: dict, path: Path, when: dt.datetime) -> None:
                     continue
                 pyogrio.write_dataframe(df, tmp, layer=name, driver="GPKG", append=tmp.exists(),
                                         dataset_options=None if tmp.exists() else {"VERSION": "1.2"})
-            from mbm_sig.qgis.styles import write_gpkg_styles     # QGIS opens the extract styled
+            from mbm_sig.qgis.styles import write_gpkg_styles  # QGIS opens the extract styled
             write_gpkg_styles(tmp, [n for n, df in frames.items() if hasattr(df, "geometry")])
             _fix_timestamps(tmp, when)
         finally:
@@ -279,14 +280,14 @@ def french_csv(df, ld) -> str:
         elif t == "float" or pd.api.types.is_float_dtype(s):
             out[col] = s.map(lambda v: "" if pd.isna(v) else _fr_number(float(v)))
         elif t == "bool" or pd.api.types.is_bool_dtype(s):
-            out[col] = s.map(lambda v: "" if pd.isna(v) else ("oui" if bool(v) else "non"))
+            out[col] = s.map(lambda v: "" if pd.isna(v) else FR_BOOL[bool(v)])
         else:
             out[col] = s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
     if geom_name and ld.geometry in ("Point", "MultiPoint"):
         pts = df.geometry.representative_point()
         out["x_l93"] = [str(int(round(x))) for x in pts.x]
         out["y_l93"] = [str(int(round(y))) for y in pts.y]
-    return out.to_csv(sep=";", index=False, lineterminator="\r\n")
+    return out.to_csv(index=False, **FR_CSV)     # cells already formatted: «decimal» has no effect
 
 
 def _fr_number(v: float) -> str:
@@ -359,14 +360,6 @@ def _readme(cat, territory: Territory, when: dt.datetime, counts: dict, books: d
     return "\n".join(lines)
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _all_files(folder: Path) -> list[str]:
     return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
 
@@ -411,7 +404,7 @@ def build_pack(cat, territory: Territory, out_dir: Path, workers: int | None = N
                                           frozenset(territory_communes(cat, territory))))
         files = _all_files(work)
         atomic_write_text(work / "README.md", typo(_readme(cat, territory, when, counts, books, files)))
-        listing = "".join(f"{sha256(work / rel)}  {rel}\n" for rel in _all_files(work))
+        listing = "".join(f"{file_sha256(work / rel)}  {rel}\n" for rel in _all_files(work))
         atomic_write_text(work / "MANIFEST.sha256", listing)
         # complete: replace the previous pack folder, then the zip
         if final.exists():

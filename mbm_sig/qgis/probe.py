@@ -19,9 +19,18 @@ import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from qgis.core import (QgsApplication, QgsLayoutExporter, QgsProject, QgsVectorLayer,  # noqa: E402
-                       QgsLayoutItemMap, QgsLayoutItemLegend, QgsLayoutItemScaleBar,
-                       QgsLayoutItemLabel, QgsLayoutItemPicture, QgsPalLayerSettings)
+from qgis.core import (  # noqa: E402
+    QgsApplication,
+    QgsLayoutExporter,
+    QgsLayoutItemLabel,
+    QgsLayoutItemLegend,
+    QgsLayoutItemMap,
+    QgsLayoutItemPicture,
+    QgsLayoutItemScaleBar,
+    QgsPalLayerSettings,
+    QgsProject,
+    QgsVectorLayer,
+)
 
 
 def color(c):
@@ -86,7 +95,8 @@ def layer_info(layer, load_default=True):
                          "size": fmt.size(), "color": fmt.color().name(), "bold": fmt.font().bold(),
                          "halo": fmt.buffer().enabled(), "placement": int(ls.placement),
                          "max_labels": ls.maxNumLabels if ls.limitNumLabels else None,
-                         "priority": ls.dataDefinedProperties().property(QgsPalLayerSettings.Priority).expressionString()}
+                         "priority": ls.dataDefinedProperties().property(
+                             QgsPalLayerSettings.Priority).expressionString()}
     return out
 
 

@@ -19,8 +19,8 @@ port, database and user, never a password (QGIS asks, or uses ~/.pgpass / a serv
 from __future__ import annotations
 
 import argparse
-import re
 import os
+import re
 import sys
 import uuid
 import zipfile
@@ -205,7 +205,8 @@ def maplayer_xml(lid, ld, src: Source, style, name: str | None = None, subset: s
                  sources=(), joins: str = "", labeling: str = "") -> str:
     geom = ""
     if ld.has_geometry and style is not None:
-        geom = f' geometry="{GEOM_NAME[style.layer_geometry or style.geometry]}" wkbType="{WKB.get(ld.geometry, ld.geometry)}"'
+        geom = (f' geometry="{GEOM_NAME[style.layer_geometry or style.geometry]}"'
+                f' wkbType="{WKB.get(ld.geometry, ld.geometry)}"')
     return (f'<maplayer type="vector"{geom} hasScaleBasedVisibilityFlag="0" minScale="100000000" maxScale="0" '
             f'labelsEnabled="{1 if labeling else 0}" '
             f'readOnly="0" refreshOnNotifyEnabled="0" autoRefreshEnabled="0" styleCategories="AllStyleCategories">'
@@ -248,6 +249,7 @@ def where_expression(where: dict | None, ld=None) -> str:
 def qgis_expression(text: str) -> str:
     """A recipe's computed field (``mbm_sig.maps.expr``) as a QGIS expression."""
     import ast
+
     from mbm_sig.maps import expr
     tree = expr.parse(text)
     ops = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//", ast.Mod: "%",
@@ -298,7 +300,8 @@ def _item(kind: int, uid: str, ident: str, x, y, w, h, extra_attrs: str = "", in
             f'frame="{"true" if frame else "false"}" background="{"true" if background else "false"}" '
             f'opacity="1" blendMode="0" outlineWidthM="0.3,mm" frameJoinStyle="miter" excludeFromExports="0" '
             f'groupUuid="" {extra_attrs}>'
-            '<FrameColor red="0" green="0" blue="0" alpha="255"/><BGColor red="255" green="255" blue="255" alpha="255"/>'
+            '<FrameColor red="0" green="0" blue="0" alpha="255"/>'
+            '<BGColor red="255" green="255" blue="255" alpha="255"/>'
             f'<LayoutObject><dataDefinedProperties><Option type="Map"><Option type="QString" name="name" value=""/>'
             '<Option name="properties"/><Option type="QString" name="type" value="collection"/></Option>'
             f'</dataDefinedProperties><customproperties><Option/></customproperties></LayoutObject>{inner}</LayoutItem>')
@@ -334,7 +337,8 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
         eh = ew / aspect
     else:
         ew = eh * aspect
-    ext = f'<Extent xmin="{cx - ew / 2:.2f}" ymin="{cy - eh / 2:.2f}" xmax="{cx + ew / 2:.2f}" ymax="{cy + eh / 2:.2f}"/>'
+    ext = (f'<Extent xmin="{cx - ew / 2:.2f}" ymin="{cy - eh / 2:.2f}" '
+           f'xmax="{cx + ew / 2:.2f}" ymax="{cy + eh / 2:.2f}"/>')
     theme_attrs = (f'followPreset="true" followPresetName={quoteattr(theme)}' if theme else
                    'followPreset="false" followPresetName=""')
     atlas_map = ('<AtlasMap atlasDriven="1" scalingMode="2" margin="0.08"/>' if atlas else
@@ -361,7 +365,8 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
               'symbolHeight="4" wmsLegendWidth="50" wmsLegendHeight="25" wrapChar="|" fontColor="#000000" '
               'rasterBorder="1" rasterBorderColor="0,0,0,255" rasterBorderWidth="0"',
               '<styles>' + "".join(
-                  f'<style name="{k}" marginTop="{mt}" marginBottom="{mb}" marginLeft="{2 if k == "symbolLabel" else 0}" '
+                  f'<style name="{k}" marginTop="{mt}" marginBottom="{mb}" '
+                  f'marginLeft="{2 if k == "symbolLabel" else 0}" '
                   'alignment="1">'
                   f'<styleFont description="DejaVu Sans,{sz},-1,5,{wt},0,0,0,0,0" style=""/></style>'
                   for k, sz, wt, mt, mb in (("title", 10, 75, 0, 3), ("group", 8, 75, 2.5, 0),
@@ -369,13 +374,15 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
                                             ("symbolLabel", 7, 50, 1.5, 0))) + '</styles>'
               # the legend lists the sheet's layers, top first, without the project's groups
               '<layer-tree-group><customproperties><Option/></customproperties>'
-              + "".join(f'<layer-tree-layer id="{i}" name={quoteattr(n)} source="" providerKey="" checked="Qt::Checked" '
+              + "".join(f'<layer-tree-layer id="{i}" name={quoteattr(n)} source="" providerKey="" '
+                        'checked="Qt::Checked" '
                         'expanded="1" legend_exp=""><customproperties><Option type="Map">'
                         f'<Option type="QString" name="legend/title-label" value={quoteattr(_wrap(n))}/></Option>'
                         '</customproperties></layer-tree-layer>'
                         for i, n in legend_layers) + '</layer-tree-group>', z=3),
         _item(SCALEBAR, _uid(name, "scalebar"), "Échelle", mx + 4, my + mh - 14, 60, 10,
-              f'mapUuid="{map_uid}" style="Single Box" units="km" unitType="km" unitLabel="km" mapUnitsPerScaleBarUnit="1000" '
+              f'mapUuid="{map_uid}" style="Single Box" units="km" unitType="km" unitLabel="km" '
+              'mapUnitsPerScaleBarUnit="1000" '
               'numSegments="2" numSegmentsLeft="0" numSubdivisions="1" subdivisionsHeight="1.5" '
               'numUnitsPerSegment="5" segmentSizeMode="1" minBarWidth="15" maxBarWidth="30" segmentMillimeters="15" '
               'height="1.5" lineWidth="0.3" labelBarSpace="1.5" boxContentSpace="0.8" alignment="0" '
@@ -415,12 +422,14 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
                 'coverageLayer="" sortFeatures="0" filterFeatures="0"/>'
     if atlas:
         atlas_xml = (f'<Atlas enabled="1" hideCoverage="0" coverageLayer="{atlas["layer_id"]}" '
-                     f'coverageLayerName={quoteattr(atlas["layer_name"])} coverageLayerSource={quoteattr(atlas["source"])} '
+                     f'coverageLayerName={quoteattr(atlas["layer_name"])} '
+                     f'coverageLayerSource={quoteattr(atlas["source"])} '
                      f'coverageLayerProvider="{atlas["provider"]}" pageNameExpression={quoteattr(atlas["page_name"])} '
                      f'filenamePattern={quoteattr(atlas["file_name"])} '
                      f'sortFeatures="{1 if atlas.get("sort") else 0}" sortKey={quoteattr(atlas.get("sort") or "")} '
                      'sortAscending="1" '
-                     f'filterFeatures="{1 if atlas.get("filter") else 0}" featureFilter={quoteattr(atlas.get("filter") or "")}/>')
+                     f'filterFeatures="{1 if atlas.get("filter") else 0}" '
+                     f'featureFilter={quoteattr(atlas.get("filter") or "")}/>')
     return (f'<Layout name={quoteattr(name)} units="mm" printResolution="300" worldFileMap="">'
             '<Snapper tolerance="5" snapToItems="1" snapToGrid="0" snapToGuides="1"/>'
             '<Grid resUnits="mm" offsetX="0" offsetY="0" offsetUnits="mm" resolution="10"/>'
@@ -429,11 +438,11 @@ def layout_xml(name: str, page: str, landscape: bool, title: str, subtitle: str,
 
 # ---------------------------------------------------------------------------- project
 
-def build_project(cat, out: Path) -> dict:
+def build_project(cat, out: Path) -> dict:  # noqa: C901 - sequential assembly of the .qgs document; split left for later
     """Write the QGIS project ``out`` (.qgz or .qgs) over catalogue ``cat``; returns a
     summary (layers, layouts, atlases)."""
-    from mbm_sig.atomic import atomic_path
     from mbm_sig.atlas.engine import load_atlas
+    from mbm_sig.atomic import atomic_path
     from mbm_sig.config import load_yaml
     from mbm_sig.maps.recipe import RecipeError
 
@@ -486,14 +495,15 @@ def build_project(cat, out: Path) -> dict:
             row = feats.iloc[0]
             params = {k: str(v) for k, v in row.items() if k != feats.geometry.name}
             for cname, cspec in cov[4].items():     # a chart's counts (e.g. cités of the EPCI)
-                w = {k: (v.format(**params) if isinstance(v, str) else v) for k, v in (cspec.get("where") or {}).items()}
+                w = {k: (v.format(**params) if isinstance(v, str) else v)
+                     for k, v in (cspec.get("where") or {}).items()}
                 params[cname] = str(len(cat.read(cspec["layer"], where=w)))
         try:
             from mbm_sig.maps.recipe import build_map, load_recipe
             r = load_recipe(p, params)
             atlas_where = {}
             if cov:     # an atlas map: its classes span the whole coverage, each page is clipped
-                for i, (spec, raw) in enumerate(zip(r.doc.get("layers", []), doc.get("layers", []))):
+                for i, (spec, raw) in enumerate(zip(r.doc.get("layers", []), doc.get("layers", []), strict=True)):
                     tw = {k: v for k, v in (raw.get("where") or {}).items() if "{" in str(v)}
                     if tw:
                         atlas_where[i] = tw
@@ -544,7 +554,8 @@ def build_project(cat, out: Path) -> dict:
                 keep = set()
                 for item in spec["skip_empty"]:
                     keep |= set(cat.read(item["layer"], columns=[item["field"]])[item["field"]].dropna())
-                filt = " AND ".join(x for x in (filt, f'"{key}" IN ({", ".join(_qgis_value(str(v)) for v in sorted(keep))})') if x)
+                listed = ", ".join(_qgis_value(str(v)) for v in sorted(keep))
+                filt = " AND ".join(x for x in (filt, f'"{key}" IN ({listed})') if x)
             atlas = {"layer_id": layer_id(spec["layer"]), "layer_name": cld.title, "source": src.uri(cld),
                      "provider": src.provider, "filter": filt,
                      "sort": sort, "page_name": _pattern_expression(page_title),
@@ -567,9 +578,11 @@ def build_project(cat, out: Path) -> dict:
     tree = []
     for th in sorted(tree_groups, key=lambda t: (THEME_ORDER.index(t) if t in THEME_ORDER else 99, t)):
         names = list(reversed(tree_groups[th]))             # top of the group drawn on top
+        def checked(n, th=th):
+            return "Qt::Checked" if th == "référentiel" and n in ("communes", "departements") else "Qt::Unchecked"
         kids = "".join(f'<layer-tree-layer id="{layer_id(n)}" name={quoteattr(defs[n].title)} '
                        f'source={quoteattr(src.uri(defs[n]))} providerKey="{src.provider}" '
-                       f'checked="{"Qt::Checked" if th == "référentiel" and n in ("communes", "departements") else "Qt::Unchecked"}" '
+                       f'checked="{checked(n)}" '
                        'expanded="0" legend_exp=""><customproperties><Option/></customproperties></layer-tree-layer>'
                        for n in names)
         tree.append(f'<layer-tree-group name={quoteattr(th)} checked="Qt::Checked" expanded="1">'
@@ -613,7 +626,8 @@ def build_project(cat, out: Path) -> dict:
            f'<layer-tree-group><customproperties><Option/></customproperties>{"".join(tree)}'
            f'<custom-order enabled="1">{custom}</custom-order></layer-tree-group>'
            f'<projectlayers>{"".join(layers_xml)}</projectlayers>'
-           f'<layerorder>{"".join(f"<layer id={chr(34)}{layer_id(n)}{chr(34)}/>" for n in reversed(order))}</layerorder>'
+           f'<layerorder>{"".join(f"<layer id={chr(34)}{layer_id(n)}{chr(34)}/>" for n in reversed(order))}'
+           '</layerorder>'
            '<properties><Paths><Absolute type="bool">false</Absolute></Paths>'
            '<SpatialRefSys><ProjectionsEnabled type="int">1</ProjectionsEnabled></SpatialRefSys>'
            '<Measurement><DistanceUnits type="QString">meters</DistanceUnits><AreaUnits type="QString">m2</AreaUnits>'
@@ -685,7 +699,7 @@ def _recipe_layers(stem, d, m, defs, present, src, cat, layers_xml, atlas_where=
         ld = defs[n]
         comp = spec.get("computed") or {}
 
-        def attr(v):
+        def attr(v, comp=comp):
             return None if not v else (qgis_expression(comp[v]) if v in comp else v)
         style = symbols.map_layer_style(L, symbols.geometry_kind(ld.geometry), attr(spec.get("var")),
                                         attr(spec.get("var2")))
@@ -781,6 +795,7 @@ def check_project(path: Path) -> dict:
     import json
     import os
     import subprocess
+
     from mbm_sig.errors import Failure
     py = os.environ.get("MBM_SIG_QGIS_PYTHON") or "/usr/bin/python3"
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}

@@ -22,7 +22,6 @@ import datetime as dt
 import sqlite3
 from pathlib import Path
 
-
 STYLE_NAME = "mbm-sig"
 MARK = "style mbm-sig"       # marks the .qml/.sld files we write beside exports (ours to replace)
 GPKG_VERSION = 10200        # GeoPackage 1.2 (PRAGMA user_version)
@@ -171,6 +170,7 @@ def write_postgis_styles(con, schema: str, names, defs=None) -> list[str]:
 
 def _write_postgis_styles(con, schema: str, todo, defs) -> list[str]:
     import sqlalchemy as sa
+
     from mbm_sig.catalogue.postgis import q
     where = qgis_style_schema(con)
     t = f"{q(where)}.{TABLE}"
@@ -222,7 +222,7 @@ def write_export_style(path: str | Path, ld) -> list[Path]:
         if not text:
             continue
         if target.exists() and MARK not in target.read_text(encoding="utf-8", errors="replace")[:2000]:
-            import warnings     # a style the user made in QGIS: never overwritten
+            import warnings  # a style the user made in QGIS: never overwritten
             warnings.warn(f"{target} exists and is not an mbm-sig style: left as it is", RuntimeWarning,
                           stacklevel=3)
             continue

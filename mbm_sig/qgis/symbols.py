@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from xml.sax.saxutils import escape, quoteattr
 
-
 PT_MM = 25.4 / 72
 NODATA = "#d9d9d9"           # mbm_sig.maps.sheet.NODATA: no data / other value
 OTHER_LABEL = "Autre ou non renseigné"
@@ -201,7 +200,7 @@ def _map_layer_style(L, kind, attr, attr2) -> Style:
                                                label=(L.legend[0].entries[0][0] if L.legend and L.legend[0].entries
                                                       else ""))])
         items = [Item(replace(base, edge=c, fill=None) if kind == "line" else replace(base, fill=c),
-                      label=str(v), value=v) for v, c in zip(L.categories, L.colors)]
+                      label=str(v), value=v) for v, c in zip(L.categories, L.colors, strict=True)]
         other = replace(base, edge=NODATA, fill=None) if kind == "line" else replace(base, fill=NODATA)
         items.append(Item(other, label=OTHER_LABEL, value=""))
         return Style("categorized", kind, items, attr=attr)
@@ -226,7 +225,7 @@ def _map_layer_style(L, kind, attr, attr2) -> Style:
         prop = next((b for b in L.legend if b.kind == "prop"), None)
         if prop is not None:
             from mbm_sig.maps.sheet import nice_values
-            s.size_legend = [(float(v), lab) for v, (lab, _) in zip(nice_values(vmax), prop.entries)]
+            s.size_legend = [(float(v), lab) for v, (lab, _) in zip(nice_values(vmax), prop.entries, strict=True)]
             s.size_legend_title = prop.title
         # class and legend symbols at a readable size; the map's size comes from the data
         for it in s.items:
@@ -298,9 +297,11 @@ def symbol_qml(s: Symbol, name: str, size_expression=None, on: str | None = None
     (QGIS centroid fill), as the sheets draw symbols and circles on polygons."""
     if on == "fill" and s.kind == "marker":
         inner = symbol_qml(s, f"@{name}@0", size_expression)
+        centroid = _props({"point_on_surface": 1, "point_on_all_parts": 0, "clip_points": 0,
+                           "clip_on_current_part_only": 0})
         return (f'<symbol type="fill" name={quoteattr(name)} alpha="1" clip_to_extent="1" force_rhr="0">'
                 '<layer class="CentroidFill" enabled="1" locked="0" pass="0">'
-                f'{_props({"point_on_surface": 1, "point_on_all_parts": 0, "clip_points": 0, "clip_on_current_part_only": 0})}'
+                f'{centroid}'
                 f'{inner}</layer></symbol>')
     cls, props = symbol_layer_props(s)
     ddp = ""
@@ -391,7 +392,8 @@ def qml_body(ld, style: Style | None, opacity: float = 1.0) -> str:
     if ld.key:
         parts.append(f'<previewExpression>{escape(chr(34) + ld.key + chr(34))}</previewExpression>')
     if style is not None:
-        parts.append(f"<layerGeometryType>{GEOMETRY_TYPE_ID[style.layer_geometry or style.geometry]}</layerGeometryType>")
+        gtype = GEOMETRY_TYPE_ID[style.layer_geometry or style.geometry]
+        parts.append(f"<layerGeometryType>{gtype}</layerGeometryType>")
     return "".join(parts)
 
 
@@ -410,7 +412,8 @@ def _sld_symbolizer(s: Symbol) -> str:
     def stroke(color, width, dash="solid", opacity=1.0):
         if color is None:
             return ""
-        d = f'<se:SvgParameter name="stroke-dasharray">{SLD_DASHES[dash]}</se:SvgParameter>' if dash in SLD_DASHES else ""
+        d = (f'<se:SvgParameter name="stroke-dasharray">{SLD_DASHES[dash]}</se:SvgParameter>'
+             if dash in SLD_DASHES else "")
         return (f'<se:Stroke><se:SvgParameter name="stroke">{hexcolor(color)}</se:SvgParameter>'
                 f'<se:SvgParameter name="stroke-opacity">{opacity:g}</se:SvgParameter>'
                 f'<se:SvgParameter name="stroke-width">{width:g}</se:SvgParameter>'

@@ -30,7 +30,6 @@ import html
 import json
 import math
 import re
-import shutil
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
