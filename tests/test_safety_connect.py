@@ -21,18 +21,10 @@ import pytest
 import sqlalchemy as sa
 
 from test_catalogue import ssm_frame
-from test_cli import mbm  # noqa: F401  (fixture: mbm-sig in this process)
+from test_cli import _restore_db_setting, mbm  # noqa: F401  (fixtures: MBM_SIG_DB restored, mbm-sig in this process)
 
 ROOT = Path(__file__).resolve().parent.parent
 MBM = [sys.executable, "-m", "mbm_sig.cli"]
-
-
-@pytest.fixture(autouse=True)
-def _restore_db_setting(monkeypatch):
-    """cli.main(["--db", X, …]) in this process sets MBM_SIG_DB: restored after each test."""
-    monkeypatch.setenv("MBM_SIG_DB", os.environ.get("MBM_SIG_DB", ""))
-    if not os.environ["MBM_SIG_DB"]:
-        monkeypatch.delenv("MBM_SIG_DB")
 
 
 def run(*args, env=None, timeout=60):

@@ -414,11 +414,13 @@ class PostGISBackend:
     @contextmanager
     def _reader_connection(self):
         """A connection for ``sql``; a reader login that fails says what to set."""
+        entered = False
         try:
-            cm = self._connect(self._reader_engine)
-            con = cm.__enter__()
+            with self._connect(self._reader_engine) as con:
+                entered = True
+                yield con
         except ConnectionFailed as exc:
-            if not self._reader_login or self.reader_url:
+            if entered or not self._reader_login or self.reader_url:
                 raise
             self._reader_engine.dispose()
             self._reader_engine = None
@@ -427,13 +429,6 @@ class PostGISBackend:
                 f"it logs in as the reader role {self.reader_role} instead, and that failed "
                 f"({exc.message()}): set MBM_SIG_PG_READER_URL to a login of the reader role "
                 "(`mbm-sig roles` prints how to create it)") from None
-        try:
-            yield con
-        except BaseException:
-            if not cm.__exit__(*sys.exc_info()):
-                raise
-        else:
-            cm.__exit__(None, None, None)
 
     def _become_reader(self, con) -> None:
         """``SET LOCAL ROLE`` to the reader role; refused when the role is missing and the
