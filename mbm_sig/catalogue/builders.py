@@ -389,6 +389,10 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
             df[col] = _clean(df[col], how)
         for col, mapping in step.get("recode", {}).items():
             df[col] = df[col].replace(mapping)          # source codes -> the layer's domain values
+        for col, spec in step.get("group", {}).items():
+            # a grouping field (≤ 10 categories for one legend): values of ``from`` mapped to
+            # their group, values not listed kept as they are
+            df[col] = df[spec["from"]].replace(spec.get("values") or {}) if spec["from"] in df else None
         parts.append(df)
     gdf = pd.concat(parts, ignore_index=True)
     if not isinstance(gdf, gpd.GeoDataFrame):
