@@ -156,7 +156,7 @@ def decoupage_administratif(ctx: BuildContext) -> dict[str, list]:
     cache = ctx._note(decoupage_tarball(ctx.settings.cache_dir))
     out = {}
     with tarfile.open(cache) as tar:
-        for name in ("communes", "arrondissements", "epci"):
+        for name in ("communes", "arrondissements", "epci", "departements"):
             out[name] = json.load(tar.extractfile(f"package/data/{name}.json"))
     return out
 
@@ -198,6 +198,14 @@ def build_communes(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
     geo["departement"] = geo["code"].str[:2]
     out = geo.rename(columns={"code": "insee"}).merge(attrs, on="insee", how="left")
     out["superficie_km2"] = out.geometry.area / 1e6
+    # toponym ranks: prefectures and sub-prefectures (chefs-lieux), and the most populous
+    # commune of each EPCI (its «ville-centre»: the seat is in no open source here)
+    prefs = {d.get("chefLieu") for d in da.get("departements", [])}
+    subs = {a.get("chefLieu") for a in da["arrondissements"]}
+    out["chef_lieu"] = [("préfecture" if c in prefs else "sous-préfecture" if c in subs else None)
+                        for c in out["insee"]]
+    top = out.sort_values("population", ascending=False).drop_duplicates("epci_siren")
+    out["ville_centre_epci"] = out["insee"].isin(set(top.loc[top["epci_siren"].notna(), "insee"]))
     try:
         mbm = gpd.read_file(ctx.source_path("mbm_communes"), columns=["insee"])
         out["bassin_minier"] = out["insee"].isin(set(mbm["insee"].astype(str)))

@@ -1,26 +1,46 @@
 """Label placement with collision avoidance, in page millimetres.
 
-Candidates are tried by decreasing priority; a label is kept when its box lies inside the
-map frame and overlaps neither a kept label nor an obstacle (scale bar, arrow…); otherwise
-it is dropped. Polygon labels are centred on a point inside the polygon. Point labels
-(``around=True``, QGIS «around point») sit beside their symbol, never on it: right, left,
+One placement for every label of a sheet (:func:`place_all`): the label layers of all map
+layers and the toponyms are pooled, sorted by tier (towns before thematic labels) and then
+by priority within the tier (population for towns), and placed greedily. A label is kept
+when its box lies inside the map frame and overlaps neither a kept label, nor an obstacle
+(scale bar, north arrow, inset…), nor a point symbol of any layer (except its own). Point
+labels (``around=True``, QGIS «around point») sit beside their symbol: right, left,
 above, below, then the four diagonals, at ``offset`` (the symbol's radius, mm) plus a small
-gap from the anchor — the first position that fits wins; they also keep off the other
-symbols of their layer.
+gap. Polygon labels are centred on a point inside the polygon; a *required* label (a town
+the rule says must be named) that does not fit there tries the positions around its anchor,
+then smaller sizes down to :data:`MIN_SIZE`, then, as the last resort, a position over
+point symbols (never over another label). Nothing is ever printed below :data:`MIN_SIZE`:
+smaller requested sizes are raised to it. Labels that could not be placed are returned with
+the reason, so the sheet lists them in its render information: a town above the threshold
+is never dropped in silence.
+
+:func:`place` is the single-layer form kept for callers that place one layer at a time.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from mbm_sig.maps.layout import measure
 
+MIN_SIZE = 6.0          # pt: no text on a map below this size at print size
+
 # positions around a point, in order of preference: (sx, sy) direction of the label box
 # from the anchor (y down): right, left, above, below, then the diagonals
 AROUND = ((1, 0), (-1, 0), (0, -1), (0, 1), (1, -1), (-1, -1), (1, 1), (-1, 1))
 AROUND_GAP = 0.5       # mm between the symbol's edge and the label box
+HALO_PAD = 0.4         # mm around the text kept clear (the halo)
+
+TOWNS_TIER = 2          # towns above thematic labels
+THEMATIC_TIER = 1
+
+# town label size (pt) and weight by population, and the marks of seats
+TOWN_STYLE = ((100_000, 9.0, "bold"), (50_000, 8.5, "bold"), (20_000, 7.5, "bold"),
+              (10_000, 7.0, "normal"), (0, 6.5, "normal"))
+SEAT_BONUS = 1e7        # priority added to arrondissement seats (before any other town)
 
 
 @dataclass
@@ -32,11 +52,50 @@ class Label:
     h: float
     priority: float
     anchor: tuple | None = None      # the anchor (mm), for point labels beside their symbol
+    size: float = MIN_SIZE
+    layer: int = 0                   # index of the LabelLayer it comes from
+    required: bool = False
+    over_symbols: bool = False       # a required label placed over point symbols (last resort)
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
         """(x0, y0, x1, y1) in page mm, origin top-left."""
         return (self.x - self.w / 2, self.y - self.h / 2, self.x + self.w / 2, self.y + self.h / 2)
+
+
+@dataclass
+class LabelLayer:
+    """The labels of one map layer (or the toponyms), anchors already in page mm."""
+
+    texts: list
+    anchors: np.ndarray                       # (n, 2) page mm, origin top-left
+    size: float | np.ndarray = 6.0            # pt, one or one per label
+    weight: str | list = "normal"
+    priority: np.ndarray | None = None        # higher first within the tier
+    tier: int = THEMATIC_TIER
+    around: bool = False                      # beside the anchor's symbol instead of on it
+    offset: float | np.ndarray = 0.8          # symbol radius (mm) the label must clear
+    required: np.ndarray | None = None        # labels the rule says must be placed
+    symbols: bool = False                     # anchors carry symbols others must avoid
+    name: str = ""
+    style: dict = field(default_factory=dict)  # colour, halo… (for the drawer)
+
+    def __post_init__(self):
+        n = len(self.texts)
+        self.anchors = np.asarray(self.anchors, dtype=float).reshape(-1, 2)
+        if len(self.anchors) != n:
+            raise ValueError(f"label layer {self.name!r}: {n} texts but {len(self.anchors)} anchors")
+
+
+@dataclass
+class Placement:
+    labels: list                         # kept Label objects, in placement order
+    unplaced: list                       # dicts: text, layer, required, reason
+
+
+def _hits(b, arr: np.ndarray, n: int) -> np.ndarray:
+    a = arr[:n]
+    return (a[:, 0] < b[2]) & (a[:, 2] > b[0]) & (a[:, 1] < b[3]) & (a[:, 3] > b[1])
 
 
 def _overlaps(b, boxes: np.ndarray) -> bool:
@@ -55,54 +114,191 @@ def around_candidates(x, y, w, h, r, gap=AROUND_GAP):
     return out
 
 
-def place(texts, xy_mm: np.ndarray, size: float, frame, priority=None, points: bool = False,
-          obstacles=(), kept_boxes=None, pad: float = 0.4, weight: str = "normal", gap: float = 1.2,
-          around: bool | None = None, offset=0.8):
-    """Greedy placement. ``xy_mm``: anchors in page mm (origin top-left). Returns the kept
-    :class:`Label` list. ``kept_boxes`` (list of bboxes) is extended in place so several
-    label layers do not collide with each other. ``around`` (default: ``points``) places
-    each label beside its anchor at ``offset`` mm (a number, or one per anchor: the
-    symbol's radius) instead of centring it on the anchor."""
-    around = points if around is None else around
-    offs = np.broadcast_to(np.asarray(offset, dtype=float), (len(texts),))
-    # beside their symbols, labels also keep off the other symbols of their layer
-    sym = None
-    if around and len(texts):
-        r = np.nan_to_num(offs, nan=0.0)
-        sym = np.c_[xy_mm[:, 0] - r, xy_mm[:, 1] - r, xy_mm[:, 0] + r, xy_mm[:, 1] + r]
-        sym = np.where(np.isfinite(sym), sym, -1e9)
-    fx0, fy0, fw, fh = frame
-    n = len(texts)
-    pr = np.zeros(n) if priority is None else np.nan_to_num(np.asarray(priority, dtype=float), nan=-np.inf)
-    order = np.argsort(-pr, kind="stable")
-    boxes = list(kept_boxes) if kept_boxes is not None else []
-    boxes += [(o[0], o[1], o[0] + o[2], o[1] + o[3]) for o in obstacles]
-    arr = np.array(boxes, dtype=float).reshape(-1, 4)
+def shifted_candidates(x, y, w, h):
+    """Centres near (x, y) for a centred label that does not fit on its anchor: one and
+    two lines up or down, half a label left or right, nearest first (a town name stays on
+    or beside its commune)."""
     out = []
-    for i in order:
-        t = texts[i]
-        x, y = xy_mm[i]
-        if not t or not np.isfinite(x) or not np.isfinite(y):
+    for dy in (0, -1, 1, -2, 2):
+        for dx in (0, -0.5, 0.5):
+            if dx or dy:
+                out.append((abs(dy) * h * 1.05 + abs(dx) * w * 0.5, x + dx * w, y + dy * h * 1.05))
+    out.sort(key=lambda c: c[0])
+    return [(cx, cy) for _, cx, cy in out]
+
+
+def _per(v, n, dtype=float):
+    if isinstance(v, (list, tuple, np.ndarray)):
+        a = np.asarray(v, dtype=dtype)
+        if len(a) != n:
+            raise ValueError(f"{len(a)} values for {n} labels")
+        return a
+    return np.full(n, v, dtype=dtype if dtype is not object else object)
+
+
+def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE, pad: float = HALO_PAD) -> Placement:
+    """One greedy placement of every label of a sheet.
+
+    ``layers``: :class:`LabelLayer` list; ``frame``: (x, y, w, h) page mm; ``obstacles``:
+    (x, y, w, h) boxes in page mm (furniture). Returns a :class:`Placement`."""
+    fx0, fy0, fw, fh = frame
+    fx1, fy1 = fx0 + fw, fy0 + fh
+    # the symbols of every layer that carries some: (box, layer, index)
+    sym_boxes, sym_owner = [], []
+    for li, L in enumerate(layers):
+        if not (L.symbols or L.around) or not len(L.texts):
             continue
-        if not (fx0 <= x <= fx0 + fw and fy0 <= y <= fy0 + fh):
+        r = np.nan_to_num(_per(L.offset, len(L.texts)), nan=0.0)
+        xy = L.anchors
+        ok = np.isfinite(xy).all(axis=1)
+        for j in np.flatnonzero(ok):
+            sym_boxes.append((xy[j, 0] - r[j], xy[j, 1] - r[j], xy[j, 0] + r[j], xy[j, 1] + r[j]))
+            sym_owner.append((li, j))
+    sym = np.array(sym_boxes, dtype=float).reshape(-1, 4)
+    owner = {o: k for k, o in enumerate(sym_owner)}
+
+    # every candidate label, ordered by tier, required first, then priority
+    items = []
+    for li, L in enumerate(layers):
+        n = len(L.texts)
+        if not n:
             continue
-        w, h = measure(t, size, weight)
-        w, h = w + 2 * pad, h + 2 * pad
-        cands = around_candidates(x, y, w, h, float(offs[i]) if np.isfinite(offs[i]) else 0.0) if around else [(x, y)]
-        for cx, cy in cands:
-            b = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-            if b[0] < fx0 or b[1] < fy0 or b[2] > fx0 + fw or b[3] > fy0 + fh:
+        sizes = np.maximum(_per(L.size, n), min_size)
+        weights = L.weight if isinstance(L.weight, (list, tuple, np.ndarray)) else [L.weight] * n
+        pr = np.zeros(n) if L.priority is None else np.nan_to_num(np.asarray(L.priority, dtype=float), nan=-np.inf)
+        req = np.zeros(n, dtype=bool) if L.required is None else np.asarray(L.required, dtype=bool)
+        offs = np.nan_to_num(_per(L.offset, n), nan=0.0)
+        for j in range(n):
+            t = L.texts[j]
+            if t is None or t != t or str(t) == "":
                 continue
-            if _overlaps(b, arr):
-                continue
-            if sym is not None:
-                hit = ((sym[:, 0] < b[2]) & (sym[:, 2] > b[0]) & (sym[:, 1] < b[3]) & (sym[:, 3] > b[1]))
-                hit[i] = False
-                if hit.any():
-                    continue
-            out.append(Label(t, cx, cy, w, h, float(pr[i]), (float(x), float(y))))
-            arr = np.vstack([arr, b])
-            if kept_boxes is not None:
-                kept_boxes.append(b)
-            break
-    return out
+            items.append((-L.tier, not req[j], -pr[j], li, j, str(t), float(sizes[j]), weights[j], float(offs[j]),
+                          bool(req[j]), float(pr[j])))
+    items.sort(key=lambda it: it[:5])
+
+    obst = np.array([(o[0], o[1], o[0] + o[2], o[1] + o[3]) for o in obstacles], dtype=float).reshape(-1, 4)
+    cap = len(items) + 1
+    kept_arr = np.empty((cap, 4))
+    nk = 0
+    out, unplaced = [], []
+    for _, _, _, li, j, text, size, weight, off, req, prio in items:
+        L = layers[li]
+        x, y = L.anchors[j]
+        if not (np.isfinite(x) and np.isfinite(y)):
+            unplaced.append(dict(text=text, layer=L.name, required=req, reason="no anchor"))
+            continue
+        if not (fx0 <= x <= fx1 and fy0 <= y <= fy1):
+            continue            # outside the frame: not this sheet's label
+        own = owner.get((li, j))
+        sizes = [size] + ([s for s in (size - 1.0, size - 2.0) if s > min_size] + [min_size] if req and size > min_size else [])
+        placed = None
+        for strict in ((True, False) if req else (True,)):
+            for s in sizes:
+                w, h = measure(text, s, weight)
+                w, h = w + 2 * pad, h + 2 * pad
+                if L.around:
+                    cands = around_candidates(x, y, w, h, off)
+                else:
+                    cands = [(x, y)] + (shifted_candidates(x, y, w, h) if req else [])
+                for cx, cy in cands:
+                    b = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+                    if b[0] < fx0 or b[1] < fy0 or b[2] > fx1 or b[3] > fy1:
+                        continue
+                    if nk and _hits(b, kept_arr, nk).any():
+                        continue
+                    if len(obst) and _overlaps(b, obst):
+                        continue
+                    if strict and len(sym):
+                        hit = _hits(b, sym, len(sym))
+                        if own is not None:
+                            hit[own] = False
+                        if hit.any():
+                            continue
+                    placed = (cx, cy, w, h, s)
+                    break
+                if placed:
+                    break
+            if placed:
+                over = not strict
+                break
+        if placed is None:
+            unplaced.append(dict(text=text, layer=L.name, required=req,
+                                 reason="no room inside the frame clear of other labels and furniture"))
+            continue
+        cx, cy, w, h, s = placed
+        lab = Label(text, cx, cy, w, h, prio, (float(x), float(y)), size=s, layer=li, required=req,
+                    over_symbols=over)
+        kept_arr[nk] = lab.bbox
+        nk += 1
+        out.append(lab)
+    return Placement(out, unplaced)
+
+
+def place(texts, xy_mm: np.ndarray, size: float, frame, priority=None, points: bool = False,
+          obstacles=(), kept_boxes=None, pad: float = HALO_PAD, weight: str = "normal", gap: float = 1.2,
+          around: bool | None = None, offset=0.8):
+    """Greedy placement of one label layer. ``xy_mm``: anchors in page mm (origin top-left).
+    Returns the kept :class:`Label` list. ``kept_boxes`` (list of bboxes) is extended in
+    place so several label layers do not collide with each other. ``around`` (default:
+    ``points``) places each label beside its anchor at ``offset`` mm (a number, or one per
+    anchor: the symbol's radius) instead of centring it on the anchor. Sizes below
+    :data:`MIN_SIZE` are raised to it."""
+    around = points if around is None else around
+    boxes = [(b[0], b[1], b[2] - b[0], b[3] - b[1]) for b in (kept_boxes or [])]
+    L = LabelLayer(list(texts), np.asarray(xy_mm, dtype=float).reshape(-1, 2), size=size, weight=weight,
+                   priority=None if priority is None else np.asarray(priority, dtype=float),
+                   around=around, offset=offset)
+    res = place_all([L], frame, obstacles=list(obstacles) + boxes, pad=pad)
+    if kept_boxes is not None:
+        kept_boxes.extend(lab.bbox for lab in res.labels)
+    return res.labels
+
+
+# ------------------------------------------------------------------------------ towns
+
+def town_style(population: float) -> tuple[float, str]:
+    """(size pt, weight) of a town label by population."""
+    p = 0 if population is None or population != population else float(population)
+    for floor, size, weight in TOWN_STYLE:
+        if p >= floor:
+            return size, weight
+    return TOWN_STYLE[-1][1], TOWN_STYLE[-1][2]
+
+
+@dataclass(frozen=True)
+class TownRule:
+    """Which towns must be named: every commune of at least ``min_population`` inside the
+    frame; on basin-wide maps (frame wider than ``wide_km``) at least the arrondissement
+    seats and the communes of ``wide_min_population``. Other communes are named when room
+    is left, by population, down to ``optional_min_population``."""
+
+    min_population: int = 10_000
+    wide_min_population: int = 20_000
+    wide_km: float = 60.0
+    optional_min_population: int = 3_000
+
+    def required(self, population: np.ndarray, seat: np.ndarray, frame_width_km: float) -> np.ndarray:
+        pop = np.nan_to_num(np.asarray(population, dtype=float), nan=0.0)
+        seat = np.asarray(seat, dtype=bool)
+        if frame_width_km > self.wide_km:
+            return seat | (pop >= self.wide_min_population)
+        return seat | (pop >= self.min_population)
+
+
+def town_layer(names, anchors_mm, population, seat=None, frame_width_km: float = 0.0,
+               rule: TownRule = TownRule(), color: str = "#1a1a1a") -> LabelLayer:
+    """The toponym label layer: names sized by population, seats first, the rule's towns
+    required."""
+    pop = np.nan_to_num(np.asarray(population, dtype=float), nan=0.0)
+    n = len(pop)
+    seat = np.zeros(n, dtype=bool) if seat is None else np.asarray(seat, dtype=bool)
+    req = rule.required(pop, seat, frame_width_km)
+    keep = req | (pop >= rule.optional_min_population)
+    styles = [town_style(p) for p in pop]
+    size = np.array([s for s, _ in styles])
+    size = np.where(seat, np.maximum(size, TOWN_STYLE[2][1]), size)
+    weight = ["bold" if (w == "bold" or st) else "normal" for (_, w), st in zip(styles, seat)]
+    texts = [str(t) if k else "" for t, k in zip(names, keep)]
+    return LabelLayer(texts, anchors_mm, size=size, weight=weight, priority=pop + SEAT_BONUS * seat,
+                      tier=TOWNS_TIER, required=req & keep, name="toponymes",
+                      style=dict(color=color, halo=True))
