@@ -190,6 +190,7 @@ def _add_optional_commands(sub) -> None:
         ("atlas", "mbm_sig.atlas", "cli_atlas", "render an atlas (book PDF and sheets)"),
         ("fiche", "mbm_sig.atlas", "cli_fiche", "«carte d'identité» sheet of one feature"),
         ("web", "mbm_sig.web", "cli_web", "write the offline interactive heritage map"),
+        ("check", "mbm_sig.check", "cli_check", "check every page of an atlas (exit 0 only when clean)"),
     ):
         s = sub.add_parser(name, help=help_, add_help=False)
         s.add_argument("rest", nargs=argparse.REMAINDER)
