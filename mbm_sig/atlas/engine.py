@@ -182,6 +182,8 @@ def _check_requires(cat: Catalogue, spec: SheetSpec) -> dict | None:
                           "Définir MBM_SIG_DATA_DIR (miroir des téléchargements officiels) ou lancer mbm-sig fetch, "
                           "puis mbm-sig build.")
                 command = "mbm-sig fetch && mbm-sig build"
+                missing = f"la couche «{ld.title}», dont la source ouverte n'est pas encore téléchargée"
+                holder = " ; ".join(dict.fromkeys(f"{s.producer} ({s.title})" for s in cat.sources_for(layer)))
             else:
                 what = f"le champ «{ld.field(fld).title or fld}»" if fld else "les données"
                 cols = [f.name for f in ld.fields if f.required] + ([fld] if fld else [])
@@ -189,7 +191,12 @@ def _check_requires(cat: Catalogue, spec: SheetSpec) -> dict | None:
                 reason = (f"Importer {what} de la couche «{ld.title}» ({ld.name}). Colonnes attendues : "
                           + ", ".join(dict.fromkeys(cols)) + geom + ".")
                 command = f"mbm-sig import {ld.name} FICHIER"
-            return {"title": spec.title, "reason": reason, "command": command}
+                missing = (f"le champ «{ld.field(fld).title or fld}» de la couche «{ld.title}»" if fld
+                           else f"la couche «{ld.title}»")
+                holder = ld.holder
+            # reason and command go to the command's output; missing and holder to the reader
+            return {"title": spec.title, "reason": reason, "command": command, "missing": missing,
+                    "holder": holder}
     return None
 
 

@@ -123,45 +123,105 @@ def toc_pages(atlas, entries: list[TocEntry]) -> list[Figure]:
 
 
 def pending_page(atlas, items) -> Figure:
-    """«Cartes en attente de données»: the sheets whose data no open source provides."""
+    """«Cartes en attente de données»: the sheets whose data no open source provides, with
+    the data missing and who holds them. It speaks to readers: the commands that fill the
+    layers are printed by ``mbm-sig atlas`` and given in the README, not here."""
     c = Canvas()
     c.text(MARGIN, 30, "Cartes en attente de données", size=20, weight="bold", color=ACCENT)
     c.hline(MARGIN, c.w - MARGIN, 35, color=ACCENT, lw=1.0)
     y = 45
-    intro = ("Ces cartes de l'atlas de 2005 reposent sur des données qu'aucune source ouverte ne fournit "
-             "(URCAM, SSM, CPAM). La couche et la recette existent : elles seront produites dès que les "
-             "données auront été importées avec la commande indiquée.")
+    intro = ("Ces cartes de l'atlas de 2005 reposent sur des données qu'aucune source ouverte ne fournit. "
+             "Leur mise en page est prête : elles seront produites dès que leurs détenteurs auront transmis "
+             "les données à la Mission Bassin Minier.")
     for line in textwrap.wrap(fmt.typo(intro), 100):
         c.text(MARGIN, y, line, size=8.5, color=GREY)
         y += 4.3
     y += 4
+    shown = 0
     for it in items:
-        if y > c.h - 30:
+        block = [(line, 9, "bold", INK, 0.0) for line in textwrap.wrap(fmt.typo(it["title"]), 90)]
+        missing = it.get("missing") or ""
+        holder = it.get("holder") or "détenteur à identifier"
+        if missing:
+            block += [(line, 7.5, "normal", GREY, 4.0)
+                      for line in textwrap.wrap(fmt.typo(f"Données manquantes : {missing}."), 105)]
+        block += [(line, 7.5, "normal", GREY, 4.0)
+                  for line in textwrap.wrap(fmt.typo(f"Détenteur : {holder}."), 105)]
+        h = sum(4.6 if size > 8 else 3.9 for _, size, *_ in block) + 2.6
+        if y + h > c.h - 22:
             break
-        for i, line in enumerate(textwrap.wrap(it["title"], 90)):
-            c.text(MARGIN, y, ("• " if i == 0 else "  ") + line, size=9, weight="bold")
-            y += 4.6
-        for line in textwrap.wrap(fmt.typo(it["reason"]), 105):
-            c.text(MARGIN + 4, y, line, size=7.5, color=GREY)
-            y += 3.9
-        c.text(MARGIN + 4, y, it["command"], size=7.5, weight="bold", color=INK)
-        y += 6.5
+        for i, (text, size, weight, color, indent) in enumerate(block):
+            c.text(MARGIN + indent, y, ("• " if i == 0 else "  " if indent == 0 else "") + text, size=size,
+                   weight=weight, color=color)
+            y += 4.6 if size > 8 else 3.9
+        y += 2.6
+        shown += 1
+    if shown < len(items):
+        c.text(MARGIN, y + 2, fmt.typo(f"… et {len(items) - shown} autres cartes."), size=8, color=GREY)
     _footer(c, atlas.title)
     return c.fig
 
 
+# what each classification method of the recipes means, for the sources page
+METHOD_NOTES = {
+    "quantile": ("Quantiles", "chaque classe compte le même nombre de communes : la carte oppose les "
+                 "communes les unes aux autres, sans que l'écart de valeurs entre classes soit constant."),
+    "q6": ("Q6", "six classes, quantiles aux rangs 5 %, 25 %, 50 %, 75 % et 95 % : les deux classes "
+           "extrêmes isolent les 5 % de communes aux valeurs les plus basses et les plus hautes."),
+    "equal": ("Amplitudes égales", "classes de même étendue entre le minimum et le maximum."),
+    "jenks": ("Seuils naturels (Jenks)", "les bornes minimisent la variance à l'intérieur des classes."),
+    "fisher": ("Seuils naturels (Fisher)", "les bornes minimisent la variance à l'intérieur des classes."),
+    "geom": ("Progression géométrique", "chaque borne multiplie la précédente par un même facteur, pour des "
+             "distributions très dissymétriques."),
+    "nested_means": ("Moyennes emboîtées", "la moyenne partage les valeurs en deux, puis chaque moitié à "
+                     "nouveau par sa moyenne."),
+    "headtails": ("Head/tail breaks", "la moyenne sépare la « tête » des grandes valeurs, redécoupée "
+                  "tant qu'elle reste minoritaire."),
+    "breaks": ("Seuils choisis", "bornes fixées par l'auteur de la carte (valeurs rondes ou seuils "
+               "réglementaires) ; la dernière est ramenée au maximum observé."),
+    "prop": ("Cercles proportionnels", "la surface du cercle est proportionnelle à l'effectif ; les "
+             "cartes d'une même série partagent une même échelle."),
+}
+
+
+def methods_used(atlas) -> list[str]:
+    """The classification methods of the atlas's map recipes, in METHOD_NOTES order."""
+    from mbm_sig.catalogue.layerdef import load_yaml
+    found = set()
+    for sec in getattr(atlas, "sections", []):
+        for sh in sec.sheets:
+            if not sh.recipe:
+                continue
+            with open(sh.recipe, encoding="utf-8") as fh:
+                doc = load_yaml(fh) or {}
+            for spec in doc.get("layers") or []:
+                t = spec.get("type")
+                if t in ("choro", "prop_choro", "q6"):
+                    found.add("q6" if t == "q6" else str(spec.get("method") or "quantile").lower())
+                if t in ("prop", "prop_choro"):
+                    found.add("prop")
+    return [m for m in METHOD_NOTES if m in found]
+
+
 def sources_pages(atlas, sources) -> list[Figure]:
-    """Every source used by the atlas with its producer, vintage and licence, then the
-    method notes; continued on further pages when long."""
+    """Every source used by the atlas with its title, producer, vintage and licence, then
+    a paragraph on each classification method used and the method notes; continued on
+    further pages when long. Package internals (file names, registries) stay in the
+    source manifest."""
     blocks = []
     for s in sources:
-        lines = [(s.title, 9, "bold", INK, 3.0)]
-        body = [f"Producteur : {s.producer}", f"Millésime : {s.vintage} · Licence : {s.licence}"]
-        if s.note:
-            body.append(s.note)
+        lines = [(fmt.typo(s.title), 9, "bold", INK, 3.0)]
+        body = [f"Producteur : {s.producer} · Millésime : {s.vintage} · Licence : {s.licence}"]
         for line in body:
             lines += [(sub, 7.5, "normal", GREY, 6.0) for sub in textwrap.wrap(fmt.typo(line), 110)]
         blocks.append(lines)
+    methods = methods_used(atlas)
+    if methods:
+        blocks.append([("Méthodes de représentation", 10, "bold", ACCENT, 3.0)])
+        for m in methods:
+            name, text = METHOD_NOTES[m]
+            blocks.append([(sub, 7.5, "normal", INK, 3.0)
+                           for sub in textwrap.wrap(fmt.typo(f"{name} : {text}"), 115)])
     for note in atlas.method_notes:
         blocks.append([(sub, 7.5, "normal", INK, 3.0) for sub in textwrap.wrap(fmt.typo(note), 115)])
     figs, c, y = [], None, 0.0
