@@ -67,7 +67,7 @@ def _footer(c: Canvas, atlas_title: str) -> None:
 def cover(atlas, n_sheets: int) -> Figure:
     c = Canvas()
     c.rect(0, 0, c.w, 118, facecolor=ACCENT)
-    c.text(MARGIN, 30, "MISSION BASSIN MINIER NORD-PAS DE CALAIS", size=10, weight="bold", color="white")
+    c.text(MARGIN, 30, "MISSION BASSIN MINIER NORD-PAS-DE-CALAIS", size=10, weight="bold", color="white")
     y = 62
     for line in textwrap.wrap(atlas.title, 30):
         c.text(MARGIN, y, line, size=27, weight="bold", color="white")
@@ -354,7 +354,7 @@ def _cell(v) -> str:
         return fmt.num(v, 1)
     if isinstance(v, int):
         return fmt.num(v, 0)
-    return " ".join(str(v).split())        # one line: line breaks and tabs become spaces
+    return fmt.french_text(" ".join(str(v).split()))   # one line: line breaks and tabs become spaces
 
 
 def number_overlay(number: int, total: int, size=A4) -> Figure:

@@ -488,4 +488,18 @@ def build_layer(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
         gdf = fn(ctx, ld)
     else:
         gdf = run_steps(ctx, ld)
+    return french_strings(gdf, ld)
+
+
+def french_strings(gdf, ld: LayerDef):
+    """French typography on the layer's free-text fields (names, notes: typographic
+    apostrophe, «n° 14», œ spellings, Nord-Pas-de-Calais; :func:`mbm_sig.maps.fmt.french_text`).
+    Fields with a domain keep the values the layer definition lists, and the key is kept."""
+    from mbm_sig.maps.fmt import french_text
+    for f in ld.fields:
+        if f.type != "str" or f.domain is not None or f.name == ld.key or f.name not in gdf:
+            continue
+        col = gdf[f.name]
+        if col.dtype == object or pd.api.types.is_string_dtype(col):
+            gdf[f.name] = col.map(lambda v: french_text(v) if isinstance(v, str) else v)
     return gdf

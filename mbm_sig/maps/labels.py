@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mbm_sig.maps.fmt import french_text
 from mbm_sig.maps.layout import measure
 
 MIN_SIZE = 6.0          # pt: no text on a map below this size at print size
@@ -172,7 +173,7 @@ def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE, pad: floa
             t = L.texts[j]
             if t is None or t != t or str(t) == "":
                 continue
-            items.append((-L.tier, not req[j], -pr[j], li, j, str(t), float(sizes[j]), weights[j], float(offs[j]),
+            items.append((-L.tier, not req[j], -pr[j], li, j, french_text(str(t)), float(sizes[j]), weights[j], float(offs[j]),
                           bool(req[j]), float(pr[j])))
     items.sort(key=lambda it: it[:5])
 
