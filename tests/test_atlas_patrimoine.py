@@ -140,3 +140,38 @@ def test_table_cells_are_one_line():
     from mbm_sig.atlas.pages import _cell
     assert _cell("Cité des Fleurs\n(partie\tnord)") == "Cité des Fleurs (partie nord)"
     assert _cell(1234.5) == "1\u202f234,5" and _cell(True) == "oui" and _cell(None) == ""
+
+
+def test_trame_verte_sheets_wait_for_the_import_then_render(atlas, built_gpkg, tmp_path):
+    """Trame verte, véloroutes and GRP sheets: listed as waiting while the layer is empty
+    (with who holds the data), rendered once a file is imported (issue 11, point 10)."""
+    import json
+    import shutil
+    from mbm_sig.catalogue import Catalogue
+    from mbm_sig.maps.recipe import render_recipe
+    res, body, pending = atlas
+    waiting = {i["title"]: i for i in pending}
+    for t in ("La trame verte du bassin minier", "Véloroutes et voies vertes du bassin minier",
+              "Le GRP « Bassin minier »"):
+        assert t in waiting and "Départements du Nord et du Pas-de-Calais" in waiting[t]["holder"]
+    assert any(p.title == "Circuit découverte du patrimoine minier" for p in body)
+    copy = tmp_path / "c.gpkg"
+    shutil.copyfile(built_gpkg.backend.path, copy)
+    cat = Catalogue.open(str(copy))
+    feats = [("VV-1", "Véloroute Dourges–Artres", "Véloroute voie verte", "En projet",
+              [(690000, 7035000), (730000, 7030000)]),
+             ("GRP-1", "GRP Bassin minier", "GRP", "Existant", [(650000, 7040000), (690000, 7038000)]),
+             ("C-1", "Corridor de la chaîne des terrils", "Corridor écologique", None,
+              [(660000, 7045000), (700000, 7036000)])]
+    gj = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:2154"}},
+          "features": [{"type": "Feature", "properties": {"id": i, "nom": n, "type": t, "statut": s},
+                        "geometry": {"type": "LineString", "coordinates": c}} for i, n, t, s, c in feats]}
+    src = tmp_path / "trame.geojson"
+    src.write_text(json.dumps(gj), encoding="utf-8")
+    cat.import_file("trame_verte", str(src))
+    expect = {"trame_verte.yaml": {"Véloroute voie verte", "GRP", "Corridor écologique"},
+              "trame_veloroutes.yaml": {"En projet"}, "trame_grp.yaml": {"GRP"}}
+    for recipe, entries in expect.items():
+        info = render_recipe(f"atlases/maps/{recipe}", cat, tmp_path / f"{recipe}.pdf")
+        shown = {e for lg in info.legends if lg["kind"] == "typo" for e in lg["entries"]}
+        assert entries <= shown, (recipe, shown)
