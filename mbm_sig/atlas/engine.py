@@ -21,6 +21,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 from pypdf import PdfReader, PdfWriter
 from tqdm import tqdm
 
@@ -310,7 +311,16 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
         df = df.sort_values(t["sort"], key=sort_key)
     cols = t["columns"]
     rows = [{k: r.get(k) for k in cols} for r in df.to_dict("records")]
-    chunks = [rows[i:i + pages.TABLE_ROWS] for i in range(0, max(len(rows), 1), pages.TABLE_ROWS)]
+    if t.get("total") and rows:
+        # a total line (table: total: {label: …, sum: [columns]}): the sum of the columns listed
+        tot = {k: None for k in cols}
+        tot[next(iter(cols))] = t["total"].get("label", "Total")
+        for k in t["total"].get("sum", []):
+            tot[k] = pd.to_numeric(df[k], errors="coerce").sum() if k in df else None
+            if k in df and pd.api.types.is_integer_dtype(df[k]):
+                tot[k] = int(tot[k])
+        rows.append({**tot, pages.TOTAL_KEY: True})
+    chunks = pages.paginate(cols, rows)      # by wrapped height, lines shared evenly
     return [Page("table", title, section, spec, params, rows=ch, part=i + 1, parts=len(chunks),
                  file_name=f"{fname}-{i + 1}" if fname and len(chunks) > 1 else fname)
             for i, ch in enumerate(chunks)]

@@ -6,6 +6,7 @@ Each function draws on an A4 portrait figure in page millimetres (origin top-lef
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass
 
@@ -248,12 +249,15 @@ def sources_pages(atlas, sources) -> list[Figure]:
     return figs
 
 
-TABLE_ROWS = 42
+TOTAL_KEY = "__total__"        # a row flagged so is the table's total line (drawn in bold)
+ROW_STEP = 4.7                 # mm between two lines of the table body
 
 
 def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, parts: int,
                note: str = "") -> Figure:
-    """One page of an attribute table: wrapped headers, numbers right-aligned, zebra rows."""
+    """One page of an attribute table: wrapped headers, numbers right-aligned, zebra rows;
+    text cells wrap on as many lines as they need (never cut), a total row is set in bold
+    under a rule."""
     c = Canvas()
     suffix = f" ({part}/{parts})" if parts > 1 else ""
     title = fmt.typo(title)
@@ -264,13 +268,9 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
     c.hline(MARGIN, c.w - MARGIN, 30, color=ACCENT, lw=0.8)
     keys = list(columns)
     width = c.w - 2 * MARGIN
-    numeric = {k: all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in rows) for k in keys}
-    weights = []
-    for k in keys:
-        longest_word = max(measure(w, 6.6, "bold")[0] for w in str(columns[k]).split())
-        cells = max([measure(_cell(r.get(k)), 6.8)[0] for r in rows] or [0.0])
-        weights.append(max(longest_word, min(cells, 60.0), 8.0) + 2.6)
-    widths = _share(weights, width)
+    body = [r for r in rows if not r.get(TOTAL_KEY)]
+    totals = [r for r in rows if r.get(TOTAL_KEY)]
+    numeric, widths = _columns(columns, rows, width)
     x_pos = [MARGIN + sum(widths[:i]) for i in range(len(widths))]
     headers = [_wrap_mm(str(columns[k]), w - 2.4, 6.6) for k, w in zip(keys, widths)]
     n_lines = max(len(h) for h in headers)
@@ -282,24 +282,162 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
             tx, ha = (x + w - 1.2, "right") if numeric[k] else (x + 1.2, "left")
             c.text(tx, y + 3.6 + 3.2 * j, line, size=6.6, weight="bold", ha=ha)
     y += head_h + 3.6
-    for i in range(1, len(rows), 2):
-        c.rect(MARGIN, y + 4.7 * i - 3.4, width, 4.7, facecolor="#faf7f3")
-    for k, x, w in zip(keys, x_pos, widths):
-        cells = [_fit(_cell(r.get(k)), w - 2.4, 6.8) for r in rows]
+    # every cell wrapped to its column; a row is as tall as its tallest cell
+    cells = [[_cell_lines(r.get(k), w - 2.4, numeric[k]) for k, w in zip(keys, widths)] for r in body + totals]
+    heights = [max(len(cl) for cl in row) for row in cells]
+    room = (c.h - 26) - y - (6 if note else 0)
+    step = ROW_STEP
+    if sum(heights) * step > room:             # long wrapped rows: tighten the lines, never cut
+        step = max(3.0, room / max(sum(heights), 1))
+    n_body = len(body)
+    line = 0
+    for i, h in enumerate(heights[:n_body]):
+        if i % 2:
+            c.rect(MARGIN, y + step * line - 0.72 * step, width, step * h, facecolor="#faf7f3")
+        line += h
+    for j, (k, x, w) in enumerate(zip(keys, x_pos, widths)):
+        lines = []
+        for row, h in zip(cells[:n_body], heights[:n_body]):
+            lines += row[j] + [""] * (h - len(row[j]))
         if numeric[k]:
-            c.column(x + w - 1.2, y, cells, 6.8, 4.7, ha="right")
+            c.column(x + w - 1.2, y, lines, 6.8, step, ha="right")
         else:
-            c.column(x + 1.2, y, cells, 6.8, 4.7)
-    y += 4.7 * len(rows)
+            c.column(x + 1.2, y, lines, 6.8, step)
+    y += step * line
     if not rows:
         c.text(MARGIN + 1.2, y, "Aucune entrée.", size=7, color=GREY, style="italic")
-        y += 4.7
+        y += step
+    if totals:
+        c.hline(MARGIN, c.w - MARGIN, y - 3.2, color=INK, lw=0.5)
+        for row, h in zip(cells[n_body:], heights[n_body:]):
+            for j, (k, x, w) in enumerate(zip(keys, x_pos, widths)):
+                if numeric[k]:
+                    c.column(x + w - 1.2, y, row[j], 6.8, step, ha="right", weight="bold")
+                else:
+                    c.column(x + 1.2, y, row[j], 6.8, step, weight="bold")
+            y += step * h
     c.hline(MARGIN, c.w - MARGIN, y - 2.8, color=GREY, lw=0.3)
     if note:
-        for j, line in enumerate(textwrap.wrap(fmt.typo(note), 120)):
-            c.text(MARGIN, y + 1.5 + 3.3 * j, line, size=6.3, color=GREY)
+        for j, line_ in enumerate(textwrap.wrap(fmt.typo(note), 120)):
+            c.text(MARGIN, y + 1.5 + 3.3 * j, line_, size=6.3, color=GREY)
     _footer(c, atlas.title)
     return c.fig
+
+
+def _columns(columns: dict, rows: list[dict], width: float):
+    """(numeric flag per column, column widths in mm) of a table."""
+    keys = list(columns)
+    body = [r for r in rows if not r.get(TOTAL_KEY)]
+    numeric = {k: all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in body) for k in keys}
+    weights = []
+    for k in keys:
+        longest_word = max(measure(w, 6.6, "bold")[0] for w in str(columns[k]).split())
+        cells = max([measure(_cell(r.get(k)), 6.8)[0] for r in rows] or [0.0])
+        weights.append(max(longest_word, min(cells, 60.0), 8.0) + 2.6)
+    return numeric, _share(weights, width)
+
+
+# lines of the table body a page holds (A4 portrait, header of two lines, a note)
+TABLE_LINES = 46
+
+
+class _Measured:
+    """The cells of a table measured once, for :func:`paginate`: page widths and heights
+    then cost a few lookups (the widths follow the rows on the page, as in table_page)."""
+
+    def __init__(self, columns: dict, rows: list[dict]):
+        self.keys = list(columns)
+        body = [r for r in rows if not r.get(TOTAL_KEY)]
+        self.numeric = [all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in body) for k in self.keys]
+        self.head = [max(measure(w, 6.6, "bold")[0] for w in str(columns[k]).split()) for k in self.keys]
+        self.cells = [[_cell(r.get(k)) for k in self.keys] for r in rows]
+        self.cw = [[measure(c, 6.8)[0] for c in row] for row in self.cells]
+        self._widths: dict = {}
+        self._lines: dict = {}
+
+    def widths(self, maxcw: tuple) -> list:
+        if maxcw not in self._widths:
+            weights = [max(h, min(m, 60.0), 8.0) + 2.6 for h, m in zip(self.head, maxcw)]
+            self._widths[maxcw] = _share(weights, A4[0] - 2 * MARGIN)
+        return self._widths[maxcw]
+
+    def height(self, i: int, widths) -> int:
+        h = 1
+        for j, w in enumerate(widths):
+            s = self.cells[i][j]
+            if self.numeric[j] or not s or self.cw[i][j] <= w - 2.4:
+                continue
+            key = (s, round(w, 2))
+            if key not in self._lines:
+                self._lines[key] = len(_cell_lines(s, w - 2.4, False))
+            h = max(h, self._lines[key])
+        return h
+
+
+def _fill(m: _Measured, rows, capacity) -> list[list[dict]]:
+    pages_, cur = [], []
+    maxcw = None
+    for i, r in enumerate(rows):
+        new_max = tuple(m.cw[i]) if maxcw is None else tuple(max(a, b) for a, b in zip(maxcw, m.cw[i]))
+        if cur and not r.get(TOTAL_KEY):
+            w = m.widths(new_max)
+            if sum(m.height(j, w) for j in cur) + m.height(i, w) > capacity:
+                pages_.append([rows[j] for j in cur])
+                cur, new_max = [], tuple(m.cw[i])
+        cur.append(i)
+        maxcw = new_max
+    return pages_ + [[rows[j] for j in cur]]
+
+
+def _page_fill(columns: dict, rows: list[dict]) -> int:
+    """Body lines a page of ``rows`` takes (as table_page wraps them)."""
+    if not rows:
+        return 0
+    m = _Measured(columns, rows)
+    w = m.widths(tuple(max(c) for c in zip(*m.cw)))
+    return sum(m.height(i, w) for i in range(len(rows)))
+
+
+def paginate(columns: dict, rows: list[dict]) -> list[list[dict]]:
+    """The rows of a table cut into pages by their height once wrapped (a long name takes
+    two lines), as few pages as possible, then the lines shared evenly between them so
+    that no last page is left nearly empty; a total row stays with the last page."""
+    if not rows:
+        return [[]]
+    m = _Measured(columns, rows)
+    best = _fill(m, rows, TABLE_LINES)
+    n = len(best)
+    if n == 1:
+        return best
+    lo, hi = 1, TABLE_LINES                 # the smallest capacity that keeps n pages
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if len(_fill(m, rows, mid)) <= n:
+            hi = mid
+        else:
+            lo = mid + 1
+    return _fill(m, rows, lo)
+
+
+def _cell_lines(v, width_mm: float, numeric: bool) -> list[str]:
+    """A cell on as many lines as its column needs (numbers stay on one line)."""
+    s = _cell(v)
+    if not s or numeric or measure(s, 6.8)[0] <= width_mm:
+        return [s]
+    # break between words, and after the hyphen of a compound (Vicoigne-Nœux-Drocourt)
+    parts = []
+    for word in s.split(" "):
+        pieces = re.findall(r"[^-]+-?|-", word)
+        parts += [(p, i == 0) for i, p in enumerate(pieces)]
+    lines, cur = [], ""
+    for piece, new_word in parts:
+        cand = (f"{cur} {piece}" if new_word else cur + piece).strip() if cur else piece
+        if cur and measure(cand, 6.8)[0] > width_mm:
+            lines.append(cur)
+            cur = piece
+        else:
+            cur = cand
+    return lines + ([cur] if cur else [])
 
 
 def _share(natural: list[float], width: float) -> list[float]:
