@@ -110,3 +110,26 @@ def test_single_layer_place_keeps_its_contract():
     assert [lab.text for lab in a] == ["A"] and len(kept_boxes) == 1
     b = lb.place(["C"], np.array([[50, 50]]), 7, FRAME, kept_boxes=kept_boxes)
     assert b == []
+
+
+def test_toponyms_from_the_catalogue(built_gpkg):
+    """Basin-wide frame: the seats and the communes of 20 000 inhabitants are required and
+    placed; an arrondissement frame requires every commune of 10 000."""
+    t = lb.towns(built_gpkg)
+    lens = t[t["nom"] == "Lens"].iloc[0]
+    assert lens["seat"] and lens["population"] > 30000
+    basin = (640000.0, 6995000.0, 760000.0, 7075000.0)                # 120 km wide
+    frame = (10.0, 20.0, 260.0, 173.0)
+    layer = lb.town_layer_for(t, basin, frame)
+    req = {n for n, r in zip(layer.texts, layer.required) if r}
+    assert {"Lens", "Douai", "Valenciennes", "Béthune", "Liévin", "Hénin-Beaumont"} <= req
+    assert "Avion" not in req                                          # 17 000: optional on basin maps
+    res = lb.place_all([layer], frame)
+    placed = {lab.text for lab in res.labels}
+    assert req <= placed | {u["text"] for u in res.unplaced}
+    assert {"Lens", "Douai", "Valenciennes", "Béthune"} <= placed
+    local = lb.town_layer_for(t, (675000.0, 7025000.0, 700000.0, 7045000.0), frame)   # 25 km
+    req_local = {n for n, r in zip(local.texts, local.required) if r}
+    assert {"Lens", "Liévin", "Avion"} <= req_local
+    focus = lb.town_layer_for(t, (675000.0, 7025000.0, 700000.0, 7045000.0), frame, keep={"62498"})
+    assert [n for n in focus.texts if n] == ["Lens"]

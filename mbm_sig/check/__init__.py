@@ -35,7 +35,7 @@ import numpy as np
 from mbm_sig.check.pdf import PageText, Run, read_pdf
 from mbm_sig.errors import InvalidInput
 from mbm_sig.maps import colorcheck
-from mbm_sig.maps.labels import MIN_SIZE, TownRule
+from mbm_sig.maps.labels import MIN_SIZE, TownRule, towns
 
 SMALL_TOLERANCE = 0.05          # pt: 5.96 pt is 6 pt
 OVERLAP_MM2 = 0.05              # ink overlap below this is two texts touching by rounding
@@ -232,16 +232,6 @@ def check_sheets(sheets, only=None) -> list[Problem]:
 
 # ------------------------------------------------------------------------------ atlases
 
-def towns_of(cat):
-    """The toponym candidates of the catalogue: name, population, seat, anchor (EPSG:2154)."""
-    import pandas as pd
-    com = cat.read("communes")
-    pts = com.geometry.representative_point()
-    seat = com["chef_lieu"].notna() if "chef_lieu" in com else pd.Series(False, index=com.index)
-    return pd.DataFrame({"nom": com["nom"], "population": pd.to_numeric(com["population"], errors="coerce").fillna(0),
-                         "seat": seat.to_numpy(bool), "x": pts.x, "y": pts.y})
-
-
 def shapes_of(entries):
     """The shape the no-data entry shares with the others (one marker for the layer)."""
     shapes = {e[2] for e in entries}
@@ -326,7 +316,7 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
             for k, p in enumerate(body):
                 p.number = first + k + 1
         by_number = {p.number: p for p in body}
-        towns = towns_of(check_cat)
+        town_table = towns(check_cat)
         sheets = []
         for t in texts:
             p = by_number.get(t.number)
@@ -339,7 +329,7 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
                 info, legends, r = map_sheet_info(p.spec.recipe, p.params, check_cat)
                 s.frame_mm, s.extent, s.legends = info.frame_mm, info.extent, legends
                 if (r.doc.get("toponyms", True) if hasattr(r, "doc") else True) is not False:
-                    s.towns = towns
+                    s.towns = town_table
             nxt = by_number.get(t.number + 1)
             s.next_kind = nxt.kind if nxt else None
             sheets.append(s)

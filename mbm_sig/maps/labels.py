@@ -303,3 +303,45 @@ def town_layer(names, anchors_mm, population, seat=None, frame_width_km: float =
     return LabelLayer(texts, anchors_mm, size=size, weight=weight, priority=pop + SEAT_BONUS * seat,
                       tier=TOWNS_TIER, required=req & keep, name="toponymes",
                       style=dict(color=color, halo=True))
+
+
+def towns(cat):
+    """The toponym candidates of a catalogue: commune name, population, seat flag and
+    anchor (a point inside the commune, EPSG:2154). Arrondissement seats (prefectures and
+    sub-prefectures) are marked; the EPCI's most populous commune (ville-centre) too."""
+    import pandas as pd
+    com = cat.read("communes")
+    pts = com.geometry.representative_point()
+    seat = com["chef_lieu"].notna() if "chef_lieu" in com else pd.Series(False, index=com.index)
+    centre = com["ville_centre_epci"].fillna(False).astype(bool) if "ville_centre_epci" in com else seat & False
+    return pd.DataFrame({"nom": com["nom"].astype(str), "insee": com["insee"].astype(str),
+                         "population": pd.to_numeric(com["population"], errors="coerce").fillna(0).to_numpy(float),
+                         "seat": seat.to_numpy(bool), "ville_centre": centre.to_numpy(bool),
+                         "x": pts.x.to_numpy(float), "y": pts.y.to_numpy(float)})
+
+
+def towns_in(t, extent, keep=None):
+    """The towns whose anchor lies inside the ground ``extent`` (x0, y0, x1, y1), and, when
+    ``keep`` (a set of INSEE codes) is given, among those communes only (atlas focus)."""
+    x0, y0, x1, y1 = extent
+    m = (t["x"] >= x0) & (t["x"] <= x1) & (t["y"] >= y0) & (t["y"] <= y1)
+    if keep is not None:
+        m &= t["insee"].isin(set(keep))
+    return t[m]
+
+
+def town_layer_for(t, extent, frame, rule: TownRule = TownRule(), keep=None, color: str = "#1a1a1a") -> LabelLayer:
+    """The toponym label layer of a sheet: the towns inside ``extent`` drawn in the page
+    ``frame`` (x, y, w, h mm), sized by population, seats first, the rule's towns required;
+    EPCI villes-centres rank with the seats on local maps."""
+    fx0, fy0, fw, fh = frame
+    x0, y0, x1, y1 = extent
+    sub = towns_in(t, extent, keep)
+    mm_per_m = fw / (x1 - x0)
+    xy = np.c_[fx0 + (sub["x"].to_numpy() - x0) * mm_per_m, fy0 + (y1 - sub["y"].to_numpy()) * mm_per_m]
+    width_km = (x1 - x0) / 1000
+    seat = sub["seat"].to_numpy(bool)
+    if width_km <= rule.wide_km:
+        seat = seat | sub["ville_centre"].to_numpy(bool)
+    return town_layer(sub["nom"].tolist(), xy, sub["population"].to_numpy(float), seat=seat,
+                      frame_width_km=width_km, rule=rule, color=color)
