@@ -220,3 +220,37 @@ def test_importing_the_toolkit_leaves_matplotlib_settings_alone():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "MPLBACKEND": "svg"}).stdout.strip()
     assert out == "[] True", out
+
+
+def test_the_65_plus_series_shares_one_set_of_classes(built_gpkg):
+    """Issue 11, point 3: the share of people aged 65+ is classed once on the basin (Q6) and
+    every sheet of the atlas uses those classes (the top one ends at each sheet's maximum)."""
+    from mbm_sig.atlas import series
+    from mbm_sig.check import map_sheet_info
+    atlas = load_atlas("sante")
+    values = series.resolve(atlas.series, built_gpkg)
+    body, _ = plan(atlas, built_gpkg)
+    seen = {}
+    for p in body:
+        if p.kind != "map":
+            continue
+        info, _, _ = map_sheet_info(p.spec.recipe, p.params, built_gpkg, values)
+        for lg in info.legends:
+            if lg["kind"] == "choro" and "65 ans" in (lg["title"] or ""):
+                seen[p.title] = lg
+    assert len(seen) >= 7, list(seen)
+    basin = values["part_65p"]["breaks"]
+    for title, lg in seen.items():
+        assert lg["breaks"][:-1] == pytest.approx(basin[:-1]), title
+        assert lg["breaks"][-1] <= basin[-1] + 1e-9
+        assert len(lg["colors"]) == len(basin) - 1
+    arr = [lg["colors"] for t, lg in seen.items() if t.startswith("Arrondissement")]
+    assert len(arr) == 4 and all(c == arr[0] for c in arr)
+    # the GP and specialist circles share one scale: the largest count of either
+    assert values["etab_generalistes"]["val_max"] == values["etab_specialistes"]["val_max"]
+
+
+def test_manual_top_break_clipped_to_the_maximum():
+    from mbm_sig.maps.classify import classify
+    assert classify([0.5, 2.0, 6.1], "breaks", breaks=[0, 1, 2, 4, 8]).tolist() == [0, 1, 2, 4, 6.1]
+    assert classify([0.5, 9.0], "breaks", breaks=[0, 4, 8]).tolist() == [0, 4, 8, 9.0]

@@ -70,6 +70,8 @@ class Atlas:
     cover_notes: list[str] = field(default_factory=list)
     method_notes: list[str] = field(default_factory=list)
     path: Path | None = None
+    series: dict = field(default_factory=dict)          # comparable series (mbm_sig.atlas.series)
+    series_values: dict = field(default_factory=dict)   # their breaks and scales, once per render
 
 
 def load_atlas(name_or_path: str | Path) -> Atlas:
@@ -122,7 +124,8 @@ def load_atlas(name_or_path: str | Path) -> Atlas:
     return Atlas(name=doc.get("name", path.stem), title=doc["title"], subtitle=doc.get("subtitle", ""),
                  edition=str(doc.get("edition", "")), producer=doc.get("producer", "Mission Bassin Minier"),
                  output=doc.get("output", f"atlas-{path.stem}.pdf"), sections=sections,
-                 cover_notes=doc.get("cover_notes", []), method_notes=doc.get("method_notes", []), path=path)
+                 cover_notes=doc.get("cover_notes", []), method_notes=doc.get("method_notes", []), path=path,
+                 series=dict(doc.get("series") or {}))
 
 
 def _recipe_doc(recipe: Path) -> dict:
@@ -345,9 +348,11 @@ def _render_page(job) -> tuple[int, str | None, str | None]:
     cat = _WORKER["cat"]
     try:
         if page.kind == "map":
+            from mbm_sig.atlas import series
             from mbm_sig.maps.recipe import load_recipe
             from mbm_sig.maps.render import render_recipe
-            render_recipe(load_recipe(str(page.spec.recipe), page.params), cat, out, fmt="pdf")
+            recipe = series.apply(load_recipe(str(page.spec.recipe), page.params), atlas.series_values)
+            render_recipe(recipe, cat, out, fmt="pdf")
         elif page.kind == "table":
             t = page.spec.table
             fig = pages.table_page(atlas, page.title, t["columns"], page.rows, page.part, page.parts,
@@ -422,6 +427,9 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         raise AtlasError(f"catalogue {cat.url} does not exist: run `mbm-sig build` (or `make build`) first")
     out_dir = Path(out_dir or settings().out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if atlas.series and not atlas.series_values:
+        from mbm_sig.atlas import series
+        atlas.series_values = series.resolve(atlas.series, cat, str(atlas.path))
     body, pending = plan(atlas, cat, only)
     used_layers: set[str] = set()
     for p in body:

@@ -264,12 +264,13 @@ def legend_entries(m, info) -> list[dict]:
     return out
 
 
-def map_sheet_info(recipe, params, cat):
+def map_sheet_info(recipe, params, cat, series_values=None):
     """(render information, legends with colours, recipe document) of one map sheet,
-    drawn with the print settings."""
+    drawn with the print settings (and the atlas's comparable series, as the book is)."""
+    from mbm_sig.atlas import series
     from mbm_sig.maps.recipe import build_map, load_recipe
     from mbm_sig.maps.render import print_settings
-    r = load_recipe(str(recipe), params)
+    r = series.apply(load_recipe(str(recipe), params), series_values or {})
     m, _ = build_map(r, cat)
     with print_settings():
         info = m.draw()
@@ -316,6 +317,8 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
             for k, p in enumerate(body):
                 p.number = first + k + 1
         by_number = {p.number: p for p in body}
+        from mbm_sig.atlas import series
+        series_values = series.resolve(atlas.series, check_cat, str(atlas.path)) if atlas.series else {}
         town_table = towns(check_cat)
         sheets = []
         for t in texts:
@@ -326,7 +329,7 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
                 continue
             s = Sheet(t.number, p.title, p.kind, t)
             if p.kind == "map":
-                info, legends, r = map_sheet_info(p.spec.recipe, p.params, check_cat)
+                info, legends, r = map_sheet_info(p.spec.recipe, p.params, check_cat, series_values)
                 s.frame_mm, s.extent, s.legends = info.frame_mm, info.extent, legends
                 if (r.doc.get("toponyms", True) if hasattr(r, "doc") else True) is not False:
                     s.towns = town_table

@@ -60,8 +60,12 @@ def classify(values, method: str = "quantile", k: int = 5, breaks=None) -> np.nd
         if b[0] > vmin:
             b.insert(0, vmin)
         # the top class ends at the data's maximum: a manual top break above it is clipped
-        # («8 km» where the farthest commune is at 6,1 km would promise what no commune has)
-        b = [x for x in b if x < vmax] + [vmax]
+        # («8 km» where the farthest commune is at 6,1 km would promise what no commune has);
+        # the number of classes is kept (a series keeps its colours on every sheet)
+        if b[-1] < vmax:
+            b.append(vmax)
+        elif b[-1] > vmax:
+            b[-1] = max(vmax, b[-2])
         out = np.array(b)
     elif m == "quantile":
         out = np.quantile(v, np.linspace(0, 1, k + 1))
