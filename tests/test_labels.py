@@ -133,3 +133,19 @@ def test_toponyms_from_the_catalogue(built_gpkg):
     assert {"Lens", "Liévin", "Avion"} <= req_local
     focus = lb.town_layer_for(t, (675000.0, 7025000.0, 700000.0, 7045000.0), frame, keep={"62498"})
     assert [n for n in focus.texts if n] == ["Lens"]
+
+
+def test_draw_puts_text_over_a_halo_and_reports_what_was_placed(tmp_path):
+    from matplotlib.figure import Figure
+    from mbm_sig.maps.layout import Page
+    fig = Figure(figsize=(297 / 25.4, 210 / 25.4))
+    page = Page(fig, 297, 210)
+    towns = lb.town_layer(["Lens", "Loison-sous-Lens"], [(50, 50), (50, 50.5)], [31000, 5000])
+    res = lb.place_all([towns], FRAME)
+    records, unplaced = lb.draw(page, res, [towns])
+    texts = [t for t in fig.texts]
+    assert [t.get_text() for t in texts] == ["Lens", "Lens"]             # halo copy, then the text
+    assert texts[0].get_path_effects() and texts[1].get_color() == "#1a1a1a"
+    assert texts[1].get_fontweight() == "bold" and texts[1].get_fontsize() == 7.5
+    assert records[0]["text"] == "Lens" and records[0]["layer"] == "toponymes"
+    assert [u["text"] for u in unplaced] == ["Loison-sous-Lens"]

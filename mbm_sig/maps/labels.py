@@ -57,6 +57,7 @@ class Label:
     layer: int = 0                   # index of the LabelLayer it comes from
     required: bool = False
     over_symbols: bool = False       # a required label placed over point symbols (last resort)
+    weight: str = "normal"
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
@@ -228,7 +229,7 @@ def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE, pad: floa
             continue
         cx, cy, w, h, s = placed
         lab = Label(text, cx, cy, w, h, prio, (float(x), float(y)), size=s, layer=li, required=req,
-                    over_symbols=over)
+                    over_symbols=over, weight=str(weight))
         kept_arr[nk] = lab.bbox
         nk += 1
         out.append(lab)
@@ -345,3 +346,30 @@ def town_layer_for(t, extent, frame, rule: TownRule = TownRule(), keep=None, col
         seat = seat | sub["ville_centre"].to_numpy(bool)
     return town_layer(sub["nom"].tolist(), xy, sub["population"].to_numpy(float), seat=seat,
                       frame_width_km=width_km, rule=rule, color=color)
+
+
+HALO_PT = 1.6           # width of the white halo stroke (pt): about 0.3 mm on each side
+
+
+def draw(page, placement: Placement, layers) -> tuple[list[dict], list[dict]]:
+    """Draw a placement on a page (``page.text(x, y, s, size=…, ha, va, color, weight,
+    path_effects)`` in page mm): each label over a white halo stroke when its layer asks
+    for one. The halo is a stroke-only copy under a real text artist, so labels stay
+    searchable, selectable text in the PDF. Returns (labels, unplaced) records for the
+    sheet's render information."""
+    from matplotlib import patheffects
+    halo = [patheffects.Stroke(linewidth=HALO_PT, foreground="white")]
+    records = []
+    for lab in placement.labels:
+        L = layers[lab.layer]
+        st = L.style or {}
+        weight = lab.weight
+        if st.get("halo", True):
+            page.text(lab.x, lab.y, lab.text, size=lab.size, ha="center", va="center_baseline",
+                      color="white", weight=weight, path_effects=halo)
+        page.text(lab.x, lab.y, lab.text, size=lab.size, ha="center", va="center_baseline",
+                  color=st.get("color", "#1a1a1a"), weight=weight)
+        records.append(dict(text=lab.text, bbox=lab.bbox, priority=lab.priority, anchor=lab.anchor,
+                            around=bool(L.around), size=lab.size, layer=L.name, required=lab.required,
+                            over_symbols=lab.over_symbols))
+    return records, list(placement.unplaced)
