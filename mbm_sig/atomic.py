@@ -163,3 +163,49 @@ def remove_stale_parts(folder: str | os.PathLike) -> None:
             p.unlink()
         except OSError:
             pass
+
+
+@contextmanager
+def file_lock(path: str | os.PathLike, blocking: bool = True) -> Iterator[None]:
+    """An exclusive lock held on the file ``path`` (created if needed) for the block:
+    ``fcntl.flock`` on POSIX, ``msvcrt.locking`` on Windows. With ``blocking=False`` a
+    lock held elsewhere raises :class:`BlockingIOError` at once. The lock goes with the
+    process: a killed holder never leaves it behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fh = open(path, "a+b")
+    try:
+        try:
+            import fcntl
+        except ImportError:           # Windows
+            fcntl = None
+        if fcntl is not None:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except OSError as exc:
+                if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise BlockingIOError(errno.EWOULDBLOCK, f"{path} is locked by another process") from None
+                raise
+        else:
+            import msvcrt
+            import time
+            fh.seek(0)
+            while True:
+                try:
+                    msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+                    break
+                except OSError:
+                    if not blocking:
+                        raise BlockingIOError(errno.EWOULDBLOCK, f"{path} is locked by another process") from None
+                    time.sleep(0.05)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+            else:
+                import msvcrt
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+    finally:
+        fh.close()

@@ -5,9 +5,16 @@ Every setting comes from the environment (or the CLI, which sets the same values
 - ``MBM_SIG_DB``: catalogue URL. A ``postgresql://`` URL selects PostGIS; anything else is a
   path to the embedded GeoPackage (default ``var/catalogue.gpkg`` in the project).
 - ``MBM_SIG_DATA_DIR``: the local mirror of the official open-data downloads
-  (default ``var/mirror``; CI points it at ``../shared/data``).
+  (default ``../shared/data`` beside the project when present, else ``var/mirror``).
 - ``MBM_SIG_OUT``: output folder for maps and atlases (default ``out``).
 - ``MBM_SIG_CACHE``: cache for registry packages and tiles (default ``var/cache``).
+- ``MBM_SIG_CONNECT_TIMEOUT``: seconds to wait for a PostGIS server (default 10).
+- ``MBM_SIG_STATEMENT_TIMEOUT``: seconds a PostGIS statement may run (default 0: no limit).
+- ``MBM_SIG_PG_READER_ROLE``: role ``sql`` runs as on PostGIS (default ``mbm_reader``).
+- ``MBM_SIG_PG_READER_URL``: optional ``postgresql://`` URL ``sql`` connects with (a login
+  role with read privileges only), instead of switching role on the catalogue's connection.
+- ``MBM_SIG_MAX_IMPORT_MB``: largest file ``import`` reads (default 512 MB).
+- ``MBM_SIG_MAX_IMPORT_FEATURES``: most features ``import`` reads (default 1 000 000).
 """
 
 from __future__ import annotations
@@ -33,6 +40,12 @@ class Settings:
     data_dir: Path
     out_dir: Path
     cache_dir: Path
+    connect_timeout: float = 10.0
+    statement_timeout: float = 0.0
+    reader_role: str = "mbm_reader"
+    reader_url: str | None = None
+    max_import_mb: float = 512.0
+    max_import_features: int = 1_000_000
 
     @property
     def is_postgis(self) -> bool:
@@ -44,10 +57,38 @@ def settings(db_url: str | None = None, data_dir: str | os.PathLike | None = Non
     var = PROJECT_ROOT / "var"
     return Settings(
         db_url=db_url or os.environ.get("MBM_SIG_DB") or str(var / "catalogue.gpkg"),
-        data_dir=Path(data_dir or os.environ.get("MBM_SIG_DATA_DIR") or var / "mirror"),
+        data_dir=Path(data_dir or os.environ.get("MBM_SIG_DATA_DIR") or default_data_dir()),
         out_dir=Path(os.environ.get("MBM_SIG_OUT") or PROJECT_ROOT / "out"),
         cache_dir=Path(os.environ.get("MBM_SIG_CACHE") or var / "cache"),
+        connect_timeout=_number("MBM_SIG_CONNECT_TIMEOUT", 10.0),
+        statement_timeout=_number("MBM_SIG_STATEMENT_TIMEOUT", 0.0),
+        reader_role=os.environ.get("MBM_SIG_PG_READER_ROLE") or "mbm_reader",
+        reader_url=os.environ.get("MBM_SIG_PG_READER_URL") or None,
+        max_import_mb=_number("MBM_SIG_MAX_IMPORT_MB", 512.0),
+        max_import_features=int(_number("MBM_SIG_MAX_IMPORT_FEATURES", 1_000_000)),
     )
+
+
+def _number(var: str, default: float) -> float:
+    """A non-negative number from the environment variable ``var``; a clear error otherwise."""
+    raw = os.environ.get(var)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw.replace(",", "."))
+    except ValueError:
+        value = -1
+    if not value >= 0 or value == float("inf"):
+        from mbm_sig.errors import InvalidInput
+        raise InvalidInput(f"setting {var}={raw!r}: expected a number >= 0")
+    return value
+
+
+def default_data_dir() -> Path:
+    """The open-data mirror when ``MBM_SIG_DATA_DIR`` is unset: ``../shared/data`` beside the
+    project when it exists (the agency machines), else ``var/mirror`` (the Makefile's rule)."""
+    shared = PROJECT_ROOT.parent / "shared" / "data"
+    return shared if shared.is_dir() else PROJECT_ROOT / "var" / "mirror"
 
 
 def load_yaml(stream):

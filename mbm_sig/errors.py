@@ -34,3 +34,18 @@ class Failure(MbmSigError, RuntimeError):
     """The work could not be done (server, disk, missing program): exit status 1."""
 
     exit_code = 1
+
+
+class CatalogueMissing(InvalidInput):
+    """A command reads a catalogue that does not exist (the path or URL is named)."""
+
+
+class ConnectionFailed(Failure):
+    """The database server cannot be reached or refuses the connection."""
+
+
+class UnknownName(InvalidInput, KeyError):
+    """An unknown layer, field, source or sheet name (also a ``KeyError``)."""
+
+    def __str__(self) -> str:           # KeyError would quote the message
+        return self.message()

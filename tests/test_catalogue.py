@@ -143,7 +143,8 @@ def test_build_skips_missing_source_in_one_line(tmp_path):
                                          data_dir=tmp_path / "empty-mirror", progress=False)}
     assert results["communes"].status == "built"          # registry packages only
     assert results["puits"].status == "skipped"
-    assert "puits-de-mines.geojson not found" in results["puits"].message
+    assert results["puits"].message == (f"the open-data mirror is missing at {tmp_path / 'empty-mirror'} "
+                                        "(set MBM_SIG_DATA_DIR or --data-dir to it, or run `mbm-sig fetch`)")
     assert "\n" not in results["puits"].message
     assert cat.layers().set_index("name")["count"]["communes"] == 1534
 
@@ -502,5 +503,5 @@ def test_cli_build_then_layers(tmp_path, data_dir):
                        env=env, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     rows = {ln.split()[0]: ln for ln in r.stdout.splitlines()[1:]}
-    assert rows["puits"].split()[1] == "636" and "puits_de_mines" in rows["puits"]
-    assert rows["trame_verte"].split()[1] == "0"
+    assert rows["puits"].split()[1:3] == ["built", "636"] and "puits_de_mines" in rows["puits"]
+    assert rows["trame_verte"].split()[1:4] == ["never", "built", "-"]

@@ -326,7 +326,8 @@ def test_spatial_sql_with_bound_parameters(pg):
 
 def test_sql_is_read_only(pg):
     pg.write("ssm_dispensaires", ssm(3))
-    with pytest.raises(sa.exc.DBAPIError, match="read-only"):
+    from mbm_sig.catalogue.sqlguard import SQLRefused
+    with pytest.raises(SQLRefused, match="DELETE is not a query"):
         pg.sql("DELETE FROM ssm_dispensaires")
     assert len(pg.read("ssm_dispensaires")) == 3
 

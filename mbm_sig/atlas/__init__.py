@@ -22,14 +22,23 @@ def cli_atlas(argv: list[str]) -> int:
     p.add_argument("-j", "--workers", type=int, default=None, help="parallel workers (default: all cores)")
     p.add_argument("--demo", action="store_true",
                    help="fill the sheets no open source feeds with fictive values, stamped «Données fictives»")
+    p.add_argument("--split-by", default=None, metavar="FIELD",
+                   help="one book per value of this coverage field (e.g. siren for the EPCI, code for the "
+                        "arrondissements; a,b: the first a page has), each with its contents and bookmarks")
     p.add_argument("-q", "--quiet", action="store_true")
     a = p.parse_args(argv)
     try:
         res = render_atlas(a.name, a.out, only=a.only, sheets=a.sheets, png=a.png, workers=a.workers,
-                           progress=not a.quiet, demo=a.demo)
+                           progress=not a.quiet, demo=a.demo, split_by=a.split_by)
     except (AtlasError, ValueError) as exc:
+        from mbm_sig.errors import InvalidInput
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(exc, InvalidInput) else 1
+    if res.books:
+        for b in res.books:
+            print(f"{b.pdf}: {b.label}, {b.pages} pages, {b.sheets} map sheets")
+        print(f"{len(res.books)} books split by {a.split_by}, {res.seconds:.1f} s")
+        return 0
     print(f"{res.pdf}: {res.pages} pages, {res.sheets} map sheets, {len(res.pending)} waiting for data, "
           f"{res.seconds:.1f} s")
     for item in res.pending:

@@ -28,6 +28,7 @@ from tqdm import tqdm
 from mbm_sig.atlas import pages
 from mbm_sig.catalogue import Catalogue
 from mbm_sig.catalogue.layerdef import Source
+from mbm_sig.atomic import atomic_path, inside, safe_name
 from mbm_sig.config import ATLASES_DIR, load_yaml, settings
 from mbm_sig.maps import fmt
 
@@ -159,6 +160,7 @@ class Page:
     parts: int = 1
     number: int = 0
     file_name: str | None = None
+    coverage: str | None = None  # the coverage layer whose feature this page is made for (params: its row)
 
 
 class _Fmt(dict):
@@ -236,10 +238,14 @@ def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None) -> tuple[l
                     name = spec.coverage.get("page_name", spec.title) if spec.coverage else spec.title
                     title = _pattern(name, params)
                     fname = _pattern((spec.coverage or {}).get("file_name") or spec.file_name or "", params) or None
+                    cov_layer = (spec.coverage or sec.coverage or {}).get("layer")
                     if spec.kind in ("map", "chart"):
-                        sec_pages.append(Page(spec.kind, title, sec_title, spec, params, file_name=fname))
+                        sec_pages.append(Page(spec.kind, title, sec_title, spec, params, file_name=fname,
+                                              coverage=cov_layer))
                     else:
-                        sec_pages += _table_pages(cat, spec, title, sec_title, params, fname)
+                        for tp in _table_pages(cat, spec, title, sec_title, params, fname):
+                            tp.coverage = cov_layer
+                            sec_pages.append(tp)
             if only:
                 sec_pages = [p for p in sec_pages if _selected(p, only)]
             body += sec_pages
@@ -401,13 +407,26 @@ class AtlasResult:
     sheet_files: list = field(default_factory=list)
     toc: list = field(default_factory=list)
     body: list = field(default_factory=list)      # the numbered body pages (Page)
+    books: list = field(default_factory=list)     # with split_by: one Book per value
 
 
 def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheets: bool = False,
                  png: bool = False, workers: int | None = None, catalogue: Catalogue | None = None,
-                 progress: bool = True, demo: bool = False) -> AtlasResult:
+                 progress: bool = True, demo: bool = False, split_by: str | None = None,
+                 select=None) -> AtlasResult:
     """Render an atlas; ``demo`` fills the layers no open source provides with fictive
-    values (in a temporary copy of the catalogue) and writes ``…-demo.pdf``."""
+    values (in a temporary copy of the catalogue) and writes ``…-demo.pdf``.
+
+    ``split_by``: a field of the coverage features (``siren``, ``code``, ``epci_siren``…; several
+    as ``a,b``, the first a page has counts): instead of one book, one book per value, each with
+    its cover, contents page, bookmarks, page numbers and sources, holding the coverage pages of
+    that value (``atlas-NAME-VALUE.pdf``, listed in ``AtlasResult.books``). Pages that are not
+    iterated over a coverage layer belong to no value and are left out, as in a QGIS atlas
+    exported one file per feature.
+
+    ``select``: ``(value, label, predicate)``: one book of the pages for which ``predicate(page)``
+    holds (a partner pack: the coverage pages of a territory), written like a split book; no page
+    selected gives no book (``AtlasResult.books`` empty)."""
     if demo:
         from mbm_sig.atlas.demo import demo_catalogue
         with tempfile.TemporaryDirectory(prefix="mbm-demo-") as d:
@@ -417,11 +436,51 @@ def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheet
             atlas.cover_notes = atlas.cover_notes + [
                 "ÉDITION DE DÉMONSTRATION : les cartes tirées des couches " + ", ".join(filled)
                 + " reposent sur des données fictives générées, signalées « Données fictives » sur chaque carte."]
-            return _render(atlas, demo_cat, out_dir, only, sheets, png, workers, progress)
-    return _render(load_atlas(name), catalogue or Catalogue.open(), out_dir, only, sheets, png, workers, progress)
+            return _render(atlas, demo_cat, out_dir, only, sheets, png, workers, progress, split_by, select)
+    return _render(load_atlas(name), catalogue or Catalogue.open(), out_dir, only, sheets, png, workers, progress,
+                   split_by, select)
 
 
-def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, progress) -> AtlasResult:
+@dataclass
+class Book:
+    """One book written by a split atlas: the value, its label, the PDF and its pages."""
+
+    value: str
+    label: str
+    pdf: Path
+    pages: int
+    sheets: int
+    toc: list = field(default_factory=list)
+    body: list = field(default_factory=list)
+
+
+def split_pages(body: list[Page], split_by: str) -> dict[str, list[Page]]:
+    """The body pages grouped by the value of ``split_by`` (``a,b``: the first field a page has) in
+    their order; pages without the field are left out."""
+    fields = [f.strip() for f in split_by.split(",") if f.strip()]
+    groups: dict[str, list[Page]] = {}
+    for p in body:
+        v = next((p.params[f] for f in fields if p.params.get(f) not in (None, "")), None)
+        if v is not None:
+            groups.setdefault(str(v), []).append(p)
+    if not groups:
+        from mbm_sig.errors import InvalidInput
+        have = sorted({k for p in body for k in p.params})
+        raise InvalidInput(f"--split-by {split_by}: no coverage page has this field"
+                           + (f" (coverage fields: {', '.join(have)})" if have else " (this atlas has no coverage)"))
+    return groups
+
+
+def _group_label(atlas: Atlas, pages_: list[Page], value: str) -> str:
+    """A split book's name: the title of its coverage section («Arrondissement de Lens»), else the
+    feature's name, else the value."""
+    fixed = {sec.title for sec in atlas.sections if not sec.coverage}
+    covered = next((p.section for p in pages_ if p.section and p.section not in fixed), None)
+    return str(covered or pages_[0].params.get("nom") or value)
+
+
+def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, progress,
+            split_by: str | None = None, select=None) -> AtlasResult:
     t0 = time.perf_counter()
     if not cat.backend.exists():
         raise AtlasError(f"catalogue {cat.url} does not exist: run `mbm-sig build` (or `make build`) first")
@@ -431,35 +490,15 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         from mbm_sig.atlas import series
         atlas.series_values = series.resolve(atlas.series, cat, str(atlas.path))
     body, pending = plan(atlas, cat, only)
-    used_layers: set[str] = set()
-    for p in body:
-        if p.kind == "map":
-            used_layers |= _recipe_layers(p.spec.recipe)
-        elif p.kind == "table":
-            used_layers.add(p.spec.table["layer"])
-        else:
-            used_layers.update(p.spec.table.get("layers", []))
-    source_figs = pages.sources_pages(atlas, _sources(cat, used_layers))
-
-    # number the pages: cover, table of contents, body, pending, sources
-    sections = list(dict.fromkeys(p.section for p in body))
-    n_entries = len(sections) + sum(p.part == 1 for p in body) + (1 if pending else 0) + 1
-    n_toc = max(1, -(-n_entries // pages.TOC_ROWS))
-    number = 1 + n_toc
-    for p in body:
-        number += 1
-        p.number = number
-    pending_number = number + 1 if pending else None
-    sources_number = (pending_number or number) + 1
-    total = sources_number + len(source_figs) - 1
-    toc_entries = []
-    for title in sections:
-        sec_pages = [p for p in body if p.section == title]
-        toc_entries.append(pages.TocEntry(0, title, sec_pages[0].number))
-        toc_entries += [pages.TocEntry(1, p.title, p.number) for p in sec_pages if p.part == 1]
-    if pending:
-        toc_entries.append(pages.TocEntry(0, "Cartes en attente de données", pending_number))
-    toc_entries.append(pages.TocEntry(0, "Sources et méthodes", sources_number))
+    groups = split_pages(body, split_by) if split_by else None
+    labels: dict[str, str] = {}
+    if select is not None:
+        value, label, predicate = select
+        chosen = [p for p in body if predicate(p)]
+        groups = {str(value): chosen} if chosen else {}
+        labels[str(value)] = label
+    if groups is not None:
+        body = [p for p in body if any(p is q for g in groups.values() for q in g)]
 
     with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd:
         tmp = Path(tmpd)
@@ -490,80 +529,139 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                     pool.terminate()
                     pool.join()
         bar.close()
-        book_files = {}
-        book_files["cover"] = tmp / "cover.pdf"
-        _save(pages.cover(atlas, sum(p.kind == "map" for p in body)), book_files["cover"], atlas.title)
-        toc_figs = pages.toc_pages(atlas, toc_entries)
-        book_files["toc"] = []
-        for k, fig in enumerate(toc_figs):
-            f = tmp / f"toc-{k}.pdf"
-            _save(fig, f, "Sommaire")
-            book_files["toc"].append(f)
-        if pending:
-            book_files["pending"] = tmp / "pending.pdf"
-            _save(pages.pending_page(atlas, pending), book_files["pending"], "Cartes en attente de données")
-        book_files["sources"] = []
-        for k, fig in enumerate(source_figs):
-            f = tmp / f"sources-{k}.pdf"
-            _save(fig, f, "Sources et méthodes")
-            book_files["sources"].append(f)
+        page_files = {id(p): files[i] for i, p in enumerate(body)}
 
-        # assemble
-        writer = PdfWriter()
-        order = [("Couverture", book_files["cover"], None)]
-        order += [("Sommaire", f, None) for f in book_files["toc"]]
-        order += [(p.title, files[i], p) for i, p in enumerate(body)]
-        if pending:
-            order.append(("Cartes en attente de données", book_files["pending"], None))
-        order += [("Sources et méthodes" if k == 0 else "", f, None) for k, f in enumerate(book_files["sources"])]
-        src_pages = [PdfReader(f).pages[0] for _, f, _ in order]
-        sizes = [(float(pg.mediabox.width) * 25.4 / 72, float(pg.mediabox.height) * 25.4 / 72)
-                 for pg in src_pages]
-        numbers = _number_pages(sizes, tmp)
-        for k, page in enumerate(src_pages):
-            wp = writer.add_page(page)
-            if k > 0:
-                wp.merge_page(numbers.pages[k])
-                wp.compress_content_streams(level=3)     # merging leaves the content uncompressed
-        # bookmarks: one per section, one per sheet (first part), plus the book pages
-        writer.add_outline_item(title="Sommaire", page_number=1)
-        sec_items = {}
-        for k, (title, _, p) in enumerate(order):
-            if p is None:
-                if title and title not in ("Couverture", "Sommaire"):
-                    writer.add_outline_item(title=title, page_number=k)
-                continue
-            if p.section not in sec_items:
-                sec_items[p.section] = writer.add_outline_item(title=p.section, page_number=k)
-            if p.part == 1:
-                writer.add_outline_item(title=p.title, page_number=k, parent=sec_items[p.section])
-        writer.page_mode = "/UseOutlines"
-        writer.add_metadata({"/Title": atlas.title, "/Subject": atlas.subtitle, "/Author": atlas.producer,
-                             "/Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,
-                             "/Creator": "mbm-sig", "/Producer": "mbm-sig (matplotlib, pypdf)",
-                             "/CreationDate": _pdf_date()})
-        target = out_dir / atlas.output
-        part = target.with_name(target.name + ".part")
-        writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
-        with open(part, "wb") as fh:
-            writer.write(fh)
-        os.replace(part, target)
+        books: list[Book] = []
+        if groups is None:
+            target = inside(out_dir, atlas.output)
+            total, toc_entries = _write_book(atlas, cat, body, pending, page_files, tmp, target)
+        else:
+            stem = Path(atlas.output).stem
+            for value, group in groups.items():
+                from dataclasses import replace
+                label = labels.get(value) or _group_label(atlas, group, value)
+                sub = replace(atlas, title=f"{atlas.title} — {label}", output=f"{stem}-{safe_name(value)}.pdf")
+                pdf = inside(out_dir, sub.output)
+                n_maps = sum(p.kind in ("map", "chart") for p in group)     # a territory's charts are its maps
+                n, entries = _write_book(sub, cat, group, [], page_files, tmp / f"book-{len(books)}", pdf, n_maps)
+                books.append(Book(value, label, pdf, n, n_maps, entries, list(group)))
+            target, total, toc_entries = (books[0].pdf, books[0].pages, books[0].toc) if books else (None, 0, [])
 
         sheet_files = []
         if sheets:
-            sheet_dir = out_dir / atlas.name
+            sheet_dir = inside(out_dir, safe_name(atlas.name))
             sheet_dir.mkdir(exist_ok=True)
             for i, p in enumerate(body):
-                stem = p.file_name or f"{p.number:03d}-{_slug(p.title)}"
-                dest = sheet_dir / f"{stem}.pdf"
-                shutil.copyfile(files[i], dest)
+                stem = safe_name(p.file_name or f"{p.number:03d}-{_slug(p.title)}")
+                dest = inside(sheet_dir, f"{stem}.pdf")
+                with atomic_path(dest) as part:
+                    shutil.copyfile(files[i], part)
                 sheet_files.append(dest)
                 if png:
-                    subprocess.run(["pdftoppm", "-png", "-r", "150", "-singlefile", str(dest),
-                                    str(dest.with_suffix(""))], check=True, stdin=subprocess.DEVNULL, timeout=300)
+                    with atomic_path(dest.with_suffix(".png")) as part:
+                        subprocess.run(["pdftoppm", "-png", "-r", "150", "-singlefile", str(dest),
+                                        str(part.with_suffix(""))], check=True, stdin=subprocess.DEVNULL,
+                                       timeout=300)
                     sheet_files.append(dest.with_suffix(".png"))
     return AtlasResult(pdf=target, pages=total, sheets=sum(p.kind == "map" for p in body), pending=pending,
-                       seconds=time.perf_counter() - t0, sheet_files=sheet_files, toc=toc_entries, body=body)
+                       seconds=time.perf_counter() - t0, sheet_files=sheet_files, toc=toc_entries, body=body,
+                       books=books)
+
+
+def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, page_files: dict, tmp: Path,
+                target: Path, n_sheets: int | None = None) -> tuple[int, list]:
+    """Number ``body`` (already rendered: ``page_files`` by page id) and write the book to ``target``:
+    cover, contents, body, pending, sources, with bookmarks and page numbers. Returns (pages, toc)."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    if n_sheets is None:
+        n_sheets = sum(p.kind == "map" for p in body)
+    used_layers: set[str] = set()
+    for p in body:
+        if p.kind == "map":
+            used_layers |= _recipe_layers(p.spec.recipe)
+        elif p.kind == "table":
+            used_layers.add(p.spec.table["layer"])
+        else:
+            used_layers.update(p.spec.table.get("layers", []))
+    source_figs = pages.sources_pages(atlas, _sources(cat, used_layers))
+
+    # number the pages: cover, table of contents, body, pending, sources
+    sections = list(dict.fromkeys(p.section for p in body))
+    n_entries = len(sections) + sum(p.part == 1 for p in body) + (1 if pending else 0) + 1
+    n_toc = max(1, -(-n_entries // pages.TOC_ROWS))
+    number = 1 + n_toc
+    for p in body:
+        number += 1
+        p.number = number
+    pending_number = number + 1 if pending else None
+    sources_number = (pending_number or number) + 1
+    total = sources_number + len(source_figs) - 1
+    toc_entries = []
+    for title in sections:
+        sec_pages = [p for p in body if p.section == title]
+        toc_entries.append(pages.TocEntry(0, title, sec_pages[0].number))
+        toc_entries += [pages.TocEntry(1, p.title, p.number) for p in sec_pages if p.part == 1]
+    if pending:
+        toc_entries.append(pages.TocEntry(0, "Cartes en attente de données", pending_number))
+    toc_entries.append(pages.TocEntry(0, "Sources et méthodes", sources_number))
+
+    book_files = {}
+    book_files["cover"] = tmp / "cover.pdf"
+    _save(pages.cover(atlas, n_sheets), book_files["cover"], atlas.title)
+    toc_figs = pages.toc_pages(atlas, toc_entries)
+    book_files["toc"] = []
+    for k, fig in enumerate(toc_figs):
+        f = tmp / f"toc-{k}.pdf"
+        _save(fig, f, "Sommaire")
+        book_files["toc"].append(f)
+    if pending:
+        book_files["pending"] = tmp / "pending.pdf"
+        _save(pages.pending_page(atlas, pending), book_files["pending"], "Cartes en attente de données")
+    book_files["sources"] = []
+    for k, fig in enumerate(source_figs):
+        f = tmp / f"sources-{k}.pdf"
+        _save(fig, f, "Sources et méthodes")
+        book_files["sources"].append(f)
+
+    # assemble
+    writer = PdfWriter()
+    order = [("Couverture", book_files["cover"], None)]
+    order += [("Sommaire", f, None) for f in book_files["toc"]]
+    order += [(p.title, page_files[id(p)], p) for p in body]
+    if pending:
+        order.append(("Cartes en attente de données", book_files["pending"], None))
+    order += [("Sources et méthodes" if k == 0 else "", f, None) for k, f in enumerate(book_files["sources"])]
+    src_pages = [PdfReader(f).pages[0] for _, f, _ in order]
+    sizes = [(float(pg.mediabox.width) * 25.4 / 72, float(pg.mediabox.height) * 25.4 / 72)
+             for pg in src_pages]
+    numbers = _number_pages(sizes, tmp)
+    for k, page in enumerate(src_pages):
+        wp = writer.add_page(page)
+        if k > 0:
+            wp.merge_page(numbers.pages[k])
+            wp.compress_content_streams(level=3)     # merging leaves the content uncompressed
+    # bookmarks: one per section, one per sheet (first part), plus the book pages
+    writer.add_outline_item(title="Sommaire", page_number=1)
+    sec_items = {}
+    for k, (title, _, p) in enumerate(order):
+        if p is None:
+            if title and title not in ("Couverture", "Sommaire"):
+                writer.add_outline_item(title=title, page_number=k)
+            continue
+        if p.section not in sec_items:
+            sec_items[p.section] = writer.add_outline_item(title=p.section, page_number=k)
+        if p.part == 1:
+            writer.add_outline_item(title=p.title, page_number=k, parent=sec_items[p.section])
+    writer.page_mode = "/UseOutlines"
+    writer.add_metadata({"/Title": atlas.title, "/Subject": atlas.subtitle, "/Author": atlas.producer,
+                         "/Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,
+                         "/Creator": "mbm-sig", "/Producer": "mbm-sig (matplotlib, pypdf)",
+                         "/CreationDate": _pdf_date()})
+    writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
+    with atomic_path(target) as part:
+        with open(part, "wb") as fh:
+            writer.write(fh)
+    return total, toc_entries
 
 
 def _table_note(cat: Catalogue, layer: str) -> str:

@@ -306,17 +306,16 @@ def _group(p, x, y, w, title, rows) -> float:
 
 
 def write_fiche(cat, cite_id: str, out: Path) -> Path:
-    """Write the carte d'identité of one cité to a PDF (written then renamed)."""
-    import os
+    """Write the carte d'identité of one cité to a PDF, complete or not at all."""
+    from mbm_sig.atomic import atomic_path
     fig = fiche_cite_figure(cat, cite_id)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    part = out.with_name(out.name + ".part")
     from mbm_sig.atlas import pages
-    pages.save_pdf([fig], part, {"Title": fig._mbm_title, "Author": "Mission Bassin Minier Nord-Pas de Calais",
-                                 "Subject": "Carte d'identité de cité minière", "Creator": "mbm-sig",
-                                 "CreationDate": None})
-    os.replace(part, out)
+    with atomic_path(out) as part:
+        pages.save_pdf([fig], part, {"Title": fig._mbm_title, "Author": "Mission Bassin Minier Nord-Pas de Calais",
+                                     "Subject": "Carte d'identité de cité minière", "Creator": "mbm-sig",
+                                     "CreationDate": None})
     return out
 
 
@@ -361,10 +360,11 @@ def cli_fiche(argv: list[str]) -> int:
     warnings.filterwarnings("ignore", category=RuntimeWarning)
     from mbm_sig.catalogue import Catalogue
     from mbm_sig.config import settings
-    cat = Catalogue.open(a.db)
+    from mbm_sig.atomic import inside, safe_name
+    cat = Catalogue.open(a.db, create=False)
     try:
         r = find_cite(cat, a.id)
-        out = a.out or settings().out_dir / f"fiche-cite-{r['id']}.pdf"
+        out = a.out or inside(settings().out_dir, f"fiche-cite-{safe_name(r['id'])}.pdf")
         write_fiche(cat, r["id"], out)
     except FicheError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -18,6 +18,7 @@ import pandas as pd
 from mbm_sig.catalogue.layerdef import LayerDef, Source, load_layers, load_sources
 from mbm_sig.catalogue.validate import Problem, ValidationError, check
 from mbm_sig.config import TARGET_CRS, settings
+from mbm_sig.errors import InvalidInput, UnknownName
 
 __all__ = ["Catalogue", "LayerDef", "Problem", "Source", "ValidationError"]
 
@@ -65,14 +66,23 @@ class Catalogue:
 
     # -- opening ------------------------------------------------------------------------
     @classmethod
-    def open(cls, url: str | None = None) -> "Catalogue":
-        """Open the catalogue at ``url`` (``postgresql://…`` for PostGIS, else a GeoPackage path)."""
+    def open(cls, url: str | None = None, create: bool = True) -> "Catalogue":
+        """Open the catalogue at ``url`` (``postgresql://…`` for PostGIS, else a GeoPackage path).
+
+        With ``create=False`` (every command that only reads) a catalogue that does not
+        exist is an error naming it, at once. Otherwise the first write creates it; reading
+        it before (``layers``, ``read``, ``sql``, ``export``) is the same error, never an
+        empty answer."""
         s = settings(db_url=url)
         if s.is_postgis:
             from mbm_sig.catalogue.postgis import PostGISBackend
-            return cls(PostGISBackend(s.db_url))
-        from mbm_sig.catalogue.gpkg import GeoPackageBackend
-        return cls(GeoPackageBackend(s.db_url))
+            cat = cls(PostGISBackend(s.db_url))
+        else:
+            from mbm_sig.catalogue.gpkg import GeoPackageBackend
+            cat = cls(GeoPackageBackend(s.db_url))
+        if not create:
+            cat.backend.require()
+        return cat
 
     @property
     def url(self) -> str:
@@ -89,7 +99,7 @@ class Catalogue:
     def layer_def(self, name: str) -> LayerDef:
         defs = load_layers()
         if name not in defs:
-            raise KeyError(f"unknown layer {name!r}; known layers: {', '.join(defs)}")
+            raise UnknownName(f"unknown layer {name!r}; known layers: {', '.join(defs)}")
         return defs[name]
 
     def sources_for(self, name: str, fields=None) -> list[Source]:
@@ -118,19 +128,44 @@ class Catalogue:
 
     # -- reading ------------------------------------------------------------------------
     def layers(self) -> pd.DataFrame:
-        """One row per defined layer: name, title, theme, count, sources, vintage, last import."""
+        """One row per defined layer: name, title, theme, status, count, sources, vintage,
+        last write, and ``fill``, the command that fills or repairs it.
+
+        ``status``: ``built`` or ``imported`` (its last write), ``never built`` (defined,
+        no table yet), ``missing`` (written once, its table since dropped outside the tool).
+        A catalogue not yet created lists every layer as ``never built`` (the command line
+        opens with ``create=False`` and names the missing catalogue instead)."""
         present = set(self.backend.layer_names())
         log = self.backend.log()
         rows = []
         for name, ld in load_layers().items():
-            last = log[log["layer"] == name]["imported_at"].max() if len(log) else None
+            mine = log[log["layer"] == name] if len(log) else log
+            last = mine["imported_at"].max() if len(mine) else None
+            action = mine.sort_values("imported_at")["action"].iloc[-1] if len(mine) else None
+            if name in present:
+                status = "imported" if action == "import" else "built"
+            else:
+                status = "missing" if len(mine) else "never built"
             rows.append({
                 "name": name, "title": ld.title, "theme": ld.theme, "geometry": ld.geometry,
+                "status": status,
                 "count": self.backend.count(name) if name in present else 0,
                 "sources": ", ".join(ld.sources), "vintage": ld.vintage,
                 "last_import": last if isinstance(last, str) else None,
+                "fill": self.fill_command(name),
             })
         return pd.DataFrame(rows)
+
+    def fill_command(self, name: str) -> str:
+        """The command that fills (or repairs) a layer: ``build`` or ``import``."""
+        ld = self.layer_def(name)
+        db = "" if self.url == settings().db_url else f" --db {self.backend_display()}"
+        if ld.build:
+            return f"`mbm-sig{db} build {name}`"
+        return f"`mbm-sig{db} import {name} FILE`"
+
+    def backend_display(self) -> str:
+        return getattr(self.backend, "display_url", self.url)
 
     def read(self, name: str, bbox=None, where: dict | None = None, columns=None):
         """A layer as a GeoDataFrame in EPSG:2154 (geometry column ``geom``).
@@ -144,6 +179,7 @@ class Catalogue:
             ld.field(f)   # raises a clear KeyError for an unknown field
         for f, v in where.items():
             where[f] = _as_field_type(ld.field(f).type, v)
+        self.backend.require()
         if name not in self.backend.layer_names():
             return self._empty(ld, columns)
         return self.backend.read(name, bbox=bbox, where=where, columns=columns,
@@ -159,7 +195,10 @@ class Catalogue:
 
     def sql(self, query: str, params: dict | None = None):
         """Spatial SQL in the backend's dialect (SpatiaLite on GeoPackage, PostGIS), with
-        ``:name`` parameters."""
+        ``:name`` parameters: exactly one read-only query (see :mod:`mbm_sig.catalogue.sqlguard`);
+        anything else raises :class:`~mbm_sig.catalogue.sqlguard.SQLRefused`."""
+        if self.backend.kind != "gpkg":
+            self.backend.require()
         return self.backend.sql(query, params)
 
     def provenance(self, name: str | None = None) -> pd.DataFrame:
@@ -218,6 +257,42 @@ class Catalogue:
                         checksums={name: file_checksum(path)})
         return len(out)
 
-    def export(self, name: str, out: str | Path) -> Path:
+    def export(self, name: str, out: str | Path, where: dict | None = None, bbox=None,
+               within: str | None = None, csv_dialect: str = "fr") -> Path:
+        """Write a layer, or the part a partner needs, to ``out`` (format from its suffix),
+        complete or not at all.
+
+        ``where``: {field: value}; ``bbox``: (xmin, ymin, xmax, ymax) in EPSG:2154;
+        ``within``: ``"LAYER:ID"``, the features inside that feature (``"epci:200068120"``:
+        one EPCI), those only touching its boundary left out. A layer with no table (never
+        built, or dropped) is refused with the command that fills it."""
         from mbm_sig.catalogue.readers import write_user_file
-        return write_user_file(self.read(name), Path(out), layer=name)
+        ld = self.layer_def(name)
+        self.backend.require()
+        if name not in self.backend.layer_names():
+            raise InvalidInput(f"layer {name} holds no data in {self.backend_display()}: "
+                               f"fill it with {self.fill_command(name)}")
+        frame = self.read(name, bbox=bbox, where=where)
+        if within:
+            frame = self._within(frame, ld, within)
+        return write_user_file(frame, Path(out), layer=name, csv_dialect=csv_dialect,
+                               int_fields=[f.name for f in ld.fields if f.type == "int"])
+
+    def _within(self, frame, ld: LayerDef, within: str):
+        import shapely
+        layer, sep, key = str(within).partition(":")
+        if not sep or not key:
+            raise InvalidInput(f"--within {within!r}: expected LAYER:ID (e.g. epci:200068120)")
+        if not ld.has_geometry:
+            raise InvalidInput(f"--within: layer {ld.name} has no geometry")
+        area_def = self.layer_def(layer)
+        if not area_def.has_geometry or not area_def.key:
+            raise InvalidInput(f"--within: layer {layer} has no geometry or no key field")
+        value = _as_field_type(area_def.field(area_def.key).type, key)
+        area = self.read(layer, where={area_def.key: value})
+        if not len(area):
+            raise InvalidInput(f"--within: no feature of {layer} has {area_def.key} = {key!r}")
+        shape = shapely.union_all(area.geometry.values)
+        geoms = frame.geometry.values
+        keep = shapely.intersects(geoms, shape) & ~shapely.touches(geoms, shape)
+        return frame[keep].reset_index(drop=True)

@@ -8,6 +8,8 @@ atomic write, each with a provenance row (source files, checksum, rows, date, ve
 
 from __future__ import annotations
 
+from mbm_sig.errors import InvalidInput, UnknownName
+
 import hashlib
 import sys
 from pathlib import Path
@@ -42,10 +44,10 @@ def build_order(defs: dict[str, LayerDef], names=None) -> list[str]:
     if names is not None:
         unknown = [n for n in names if n not in defs]
         if unknown:
-            raise KeyError(f"unknown layer {unknown[0]!r}; known layers: {', '.join(defs)}")
+            raise UnknownName(f"unknown layer {unknown[0]!r}; known layers: {', '.join(defs)}")
         manual = [n for n in names if not defs[n].build]
         if manual:
-            raise KeyError(f"layer {manual[0]!r} has no source to build from: fill it with "
+            raise UnknownName(f"layer {manual[0]!r} has no source to build from: fill it with "
                            f"`mbm-sig import {manual[0]} FILE`")
     wanted = [n for n in defs if defs[n].build and (names is None or n in names)]
     order, seen = [], set()
@@ -54,10 +56,10 @@ def build_order(defs: dict[str, LayerDef], names=None) -> list[str]:
         if n in seen:
             return
         if n in stack:
-            raise ValueError(f"build dependency cycle: {' -> '.join(stack + (n,))}")
+            raise InvalidInput(f"build dependency cycle: {' -> '.join(stack + (n,))}")
         for d in dependencies(defs[n]):
             if d not in defs:
-                raise ValueError(f"{defs[n].path}: depends on unknown layer {d!r}")
+                raise InvalidInput(f"{defs[n].path}: depends on unknown layer {d!r}")
             visit(d, stack + (n,))
         seen.add(n)
         order.append(n)

@@ -13,6 +13,8 @@ and goes on with the other layers.
 
 from __future__ import annotations
 
+from mbm_sig.errors import Failure
+
 import importlib.util
 import json
 import lzma
@@ -36,7 +38,7 @@ BASIN_ARRONDISSEMENTS = {"622": "Béthune", "627": "Lens", "593": "Douai", "596"
 DEPARTEMENTS = ("59", "62")        # the scope of the catalogue (names: layers/departements.yaml)
 
 
-class MissingSource(RuntimeError):
+class MissingSource(Failure):
     """A configured source is not available (no mirror file, no registry package)."""
 
 
@@ -71,6 +73,9 @@ class BuildContext:
         if not src.mirror:
             raise MissingSource(f"source {source_id} has no mirror file in the manifest")
         path = self.settings.data_dir / src.mirror
+        if not self.settings.data_dir.is_dir():
+            raise MissingSource(f"the open-data mirror is missing at {self.settings.data_dir} (set "
+                                "MBM_SIG_DATA_DIR or --data-dir to it, or run `mbm-sig fetch`)")
         if not path.exists():
             raise MissingSource(
                 f"{source_id}: {path} not found (set MBM_SIG_DATA_DIR to the mirror, or run mbm-sig fetch)")

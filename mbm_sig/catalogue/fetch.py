@@ -23,6 +23,8 @@ Only the standard library is used for HTTP.
 
 from __future__ import annotations
 
+from mbm_sig.errors import Failure, UnknownName
+
 import argparse
 import contextlib
 import datetime as dt
@@ -66,7 +68,7 @@ STATUS_SKIPPED = "skipped"         # nothing to download (registry package, no U
 STATUS_FAILED = "failed"
 
 
-class FetchError(Exception):
+class FetchError(Failure):
     """A source could not be fetched; the message is one line, without the source id."""
 
 
@@ -263,21 +265,17 @@ class _Manifest:
 @contextlib.contextmanager
 def _lock(data_dir: Path):
     """One ``fetch`` at a time per data directory."""
+    from mbm_sig.atomic import file_lock
     (data_dir / DOWNLOADS_DIR).mkdir(parents=True, exist_ok=True)
     try:
-        import fcntl
-    except ImportError:        # pragma: no cover - Windows
+        lock = file_lock(data_dir / DOWNLOADS_DIR / ".lock", blocking=False)
+        lock.__enter__()
+    except BlockingIOError:
+        raise FetchError(f"another mbm-sig fetch is running on {data_dir}") from None
+    try:
         yield
-        return
-    with open(data_dir / DOWNLOADS_DIR / ".lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise FetchError(f"another mbm-sig fetch is running on {data_dir}") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    finally:
+        lock.__exit__(None, None, None)
 
 
 # --------------------------------------------------------------------------- download
@@ -539,7 +537,7 @@ def _select(sources: Mapping[str, Source], source_ids: Iterable[str] | None) -> 
     ids = list(dict.fromkeys(source_ids))
     unknown = [s for s in ids if s not in sources]
     if unknown:
-        raise ValueError(f"unknown source(s) {', '.join(unknown)}; known sources: {', '.join(sources)}")
+        raise UnknownName(f"unknown source(s) {', '.join(unknown)}; known sources: {', '.join(sources)}")
     return [sources[s] for s in ids]
 
 

@@ -8,7 +8,6 @@ the old file or the new one. An exclusive lock file serialises writers.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
@@ -23,35 +22,86 @@ import numpy as np
 import pyogrio
 import shapely
 
+from mbm_sig.catalogue.sqlguard import (Token, check_query, missing_parameter, render,
+                                       split_arguments, tokenize)
+from mbm_sig.atomic import file_lock
 from mbm_sig.config import TARGET_CRS
+from mbm_sig.errors import CatalogueMissing, InvalidInput
 
 LOG_TABLE = "mbm_imports"
-PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
 def sql_literal(value) -> str:
     """SQL literal for SQLite: numbers as such, strings quoted with quotes doubled."""
     if value is None:
         return "NULL"
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         return "1" if value else "0"
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, (int, float)):
+        if isinstance(value, float) and value != value:
+            return "NULL"
         return repr(value)
-    if isinstance(value, (list, tuple, set)):
-        return "(" + ", ".join(sql_literal(v) for v in value) + ")"
+    if isinstance(value, (list, tuple, set, np.ndarray, pd.Series, pd.Index)):
+        items = [sql_literal(v) for v in value]
+        return "(" + ", ".join(items) + ")" if items else "(SELECT NULL WHERE 0)"
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def bind(query: str, params: dict | None) -> str:
-    """Bind ``:name`` parameters as escaped literals (GDAL's SQLite dialect has no binding)."""
-    params = params or {}
+def _rewrite_spatial(tokens: list) -> list:
+    """PostGIS functions SpatiaLite lacks, rewritten so one notebook runs on both backends:
+    ``ST_DWithin(a, b, d)`` -> ``(ST_Distance(a, b) <= (d))`` and
+    ``ST_MakeEnvelope(x0, y0, x1, y1[, srid])`` -> ``BuildMbr(…)``."""
+    out, i = [], 0
+    while i < len(tokens):
+        t = tokens[i]
+        j = i + 1
+        while j < len(tokens) and tokens[j].kind in ("space", "comment"):
+            j += 1
+        call = t.kind == "word" and j < len(tokens) and tokens[j].kind == "op" and tokens[j].text == "("
+        if call and t.value == "st_dwithin":
+            args, end = split_arguments(tokens, j)
+            if len(args) != 3:
+                raise InvalidInput("ST_DWithin on GeoPackage takes (geometry, geometry, distance); "
+                                   "the use_spheroid form exists only on PostGIS "
+                                   "(use ST_Distance(a, b) <= d in EPSG:2154 metres)")
+            a, b, d = (render(_rewrite_spatial(x)) for x in args)
+            out.extend(tokenize(f"(ST_Distance({a}, {b}) <= ({d}))", "sqlite"))
+            i = end + 1
+            continue
+        if call and t.value == "st_makeenvelope":
+            out.append(Token("word", "BuildMbr", "buildmbr"))
+            i += 1
+            continue
+        out.append(t)
+        i += 1
+    return out
 
-    def sub(m):
-        name = m.group(1)
-        if name not in params:
-            raise KeyError(f"SQL parameter :{name} has no value")
-        return sql_literal(params[name])
-    return PARAM.sub(sub, query)
+
+def bind(query: str, params: dict | None) -> str:
+    """One checked read-only query with ``:name`` parameters bound as escaped literals
+    (GDAL's SQLite dialect has no binding): the query is tokenised, so a ``:name`` inside
+    a quoted literal or identifier stays text. Raises :class:`SQLRefused` for anything
+    but one read-only query, :class:`InvalidInput` for a parameter without a value."""
+    params = params or {}
+    checked = check_query(query, "sqlite")
+    out = []
+    for t in _rewrite_spatial(checked.tokens):
+        if t.kind == "param":
+            if t.value not in params:
+                raise missing_parameter(t.value)
+            out.append(sql_literal(params[t.value]))
+        else:
+            out.append(t.text)
+    return "".join(out)
+
+
+def _gdal_message(exc) -> str:
+    """GDAL's message without the statement it echoes back."""
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    m = re.search(r"sqlite3_(?:prepare_v2|step)\(.*\):\s*(.*)$", msg, re.S)
+    return (m.group(1) if m else msg).strip()
 
 
 def filter_frame(df, where: dict | None):
@@ -68,6 +118,35 @@ def filter_frame(df, where: dict | None):
         else:
             mask &= col == value
     return df[mask.to_numpy()].reset_index(drop=True)
+
+
+def _forget_dropped(path, names) -> list[str]:
+    """Metadata rows left by a table dropped outside the tool (``DROP TABLE`` in sqlite3):
+    GDAL would refuse to create the layer again (``UNIQUE constraint failed:
+    gpkg_contents``). Removed, with the table's R-tree, in the temporary copy only."""
+    import sqlite3
+    con = sqlite3.connect(str(path))
+    try:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")}
+        if "gpkg_contents" not in tables:
+            return []
+        gone = [n for (n,) in con.execute("SELECT table_name FROM gpkg_contents")
+                if n in names and n not in tables]
+        for n in gone:
+            for meta in ("gpkg_contents", "gpkg_geometry_columns", "gpkg_extensions", "gpkg_ogr_contents",
+                         "gpkg_data_columns", "gpkg_metadata_reference"):
+                if meta in tables:
+                    con.execute(f'DELETE FROM "{meta}" WHERE lower(table_name) = lower(?)', (n,))
+            for (rt,) in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE ?",
+                                     (f"rtree_{n}_%",)).fetchall():
+                try:
+                    con.execute(f'DROP TABLE IF EXISTS "{rt}"')
+                except sqlite3.OperationalError:
+                    pass          # no R-tree module here: GDAL recreates the index anyway
+        con.commit()
+        return gone
+    finally:
+        con.close()
 
 
 class GeoPackageBackend:
@@ -152,13 +231,28 @@ class GeoPackageBackend:
         return df
 
     def sql(self, query: str, params: dict | None = None):
-        if not self.exists():
-            raise FileNotFoundError(f"catalogue {self.path} does not exist (run mbm-sig build)")
-        df = pyogrio.read_dataframe(self.path, sql=bind(query, params), sql_dialect="SQLITE",
-                                    use_arrow=True)
+        """One read-only query (SpatiaLite dialect) on the GeoPackage, opened read-only.
+
+        The query is checked and tokenised first (:func:`bind`): a second statement,
+        ``VACUUM INTO``, ``ATTACH``, ``PRAGMA``, file functions… are refused before GDAL
+        sees them; GDAL then opens the file read-only, so no write reaches it."""
+        text = bind(query, params)
+        self.require()
+        try:
+            df = pyogrio.read_dataframe(self.path, sql=text, sql_dialect="SQLITE", use_arrow=True)
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+                pyogrio.errors.GeometryError, pyogrio.errors.FieldError) as exc:
+            raise InvalidInput(f"SQL error on GeoPackage {self.path}: {_gdal_message(exc)}") from None
         if isinstance(df, gpd.GeoDataFrame) and df.geometry.name != "geom" and "geom" not in df.columns:
             df = df.rename_geometry("geom")      # same name as read() and the PostGIS backend
         return df
+
+    def require(self) -> None:
+        """Refuse to read a catalogue that does not exist (never an empty answer)."""
+        if not self.exists():
+            raise CatalogueMissing(f"catalogue {self.path} does not exist: create it with "
+                                   f"`mbm-sig --db {self.path} build` (or `import`), or give the "
+                                   "right --db / MBM_SIG_DB")
 
     def log(self) -> pd.DataFrame:
         if not self.exists() or LOG_TABLE not in [n for n, _ in pyogrio.list_layers(self.path)]:
@@ -170,12 +264,8 @@ class GeoPackageBackend:
     @contextmanager
     def _lock(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(str(self.path) + ".lock", "w") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with file_lock(str(self.path) + ".lock"):
+            yield
 
     def replace_layers(self, frames: dict, log_rows: list[dict]) -> None:
         """Replace (or create) the given layers and append provenance rows, atomically."""
@@ -195,6 +285,8 @@ class GeoPackageBackend:
                 pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF",
                                                  "OGR_SQLITE_JOURNAL": "OFF"})
                 try:
+                    if Path(tmp).exists():
+                        _forget_dropped(tmp, list(frames))
                     for name, frame in frames.items():
                         self._write(tmp, name, frame)
                 finally:

@@ -4,6 +4,8 @@ schema, domains, sources, licence and default style. Code reads them; it never r
 
 from __future__ import annotations
 
+from mbm_sig.errors import InvalidInput, UnknownName
+
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +21,7 @@ GEOMETRY_TYPES = {
 SOURCES_FILE = "sources.yaml"
 
 
-class LayerDefinitionError(ValueError):
+class LayerDefinitionError(InvalidInput):
     """A layer definition file is malformed."""
 
 
@@ -84,7 +86,7 @@ class LayerDef:
         for f in self.fields:
             if f.name == name:
                 return f
-        raise KeyError(f"layer {self.name!r} has no field {name!r} (fields: {', '.join(self.field_names)})")
+        raise UnknownName(f"layer {self.name!r} has no field {name!r} (fields: {', '.join(self.field_names)})")
 
     @property
     def has_geometry(self) -> bool:

@@ -19,8 +19,11 @@ float64).
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import sys
+from contextlib import contextmanager
 from urllib.parse import unquote
 
 import geopandas as gpd
@@ -30,7 +33,9 @@ import pyarrow as pa
 import shapely
 import sqlalchemy as sa
 
-from mbm_sig.config import TARGET_CRS, TARGET_EPSG
+from mbm_sig.catalogue.sqlguard import SQLRefused, check_query, missing_parameter
+from mbm_sig.config import TARGET_CRS, TARGET_EPSG, settings
+from mbm_sig.errors import CatalogueMissing, ConnectionFailed, Failure, InvalidInput
 
 LOG_TABLE = "mbm_imports"
 LOG_COLUMNS = ["layer", "action", "source", "checksum", "rows", "imported_at", "tool_version"]
@@ -65,7 +70,7 @@ def schema_of(url: str) -> str:
         schema = schema[-1]
     schema = unquote(schema)
     if not IDENT.match(schema):
-        raise ValueError(f"invalid PostGIS schema name {schema!r} (letters, digits, underscore)")
+        raise InvalidInput(f"invalid PostGIS schema name {schema!r} (letters, digits, underscore)")
     return schema
 
 
@@ -76,35 +81,148 @@ def _py(value):
     return value
 
 
+def _first_line(exc) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[0] if lines else type(orig).__name__
+
+
+def _connection_reason(exc) -> str:
+    """libpq's reason for a failed connection, without the «connection to server at …»
+    preamble it repeats for every address."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    reasons = []
+    for ln in lines:
+        r = ln.rsplit("failed: ", 1)[-1].strip()
+        r = re.sub(r"^(FATAL|ERROR):\s*", "", r)
+        if r.startswith("Is the server running") or r.startswith("HINT"):
+            continue
+        if r not in reasons:
+            reasons.append(r)
+    return "; ".join(reasons) or type(exc).__name__
+
+
+class _Rows:
+    """A psycopg cursor seen as the result object :meth:`PostGISBackend._frame` reads."""
+
+    def __init__(self, cur):
+        self.cursor = cur
+
+    def fetchall(self):
+        return self.cursor.fetchall()
+
+
 class PostGISBackend:
     kind = "postgis"
 
     def __init__(self, url: str):
         self.url = url
         self.schema = schema_of(url)
+        cfg = settings(db_url=url)
+        self.connect_timeout = cfg.connect_timeout
+        self.statement_timeout = cfg.statement_timeout
+        self.reader_role = cfg.reader_role
+        self.reader_url = cfg.reader_url
+        self.engine = self._engine(url)
+        self._reader_engine = None
+        self._geometry_oids: set[int] | None = None
+
+    def _engine(self, url: str, read_only: bool = False):
+        """An engine with the connect timeout, the statement timeout and, for ``sql``, every
+        transaction read-only from its start (``default_transaction_read_only``)."""
         u = driver_url(url)
         options = f"-csearch_path={self.schema},public"
+        if self.statement_timeout > 0:
+            options += f" -cstatement_timeout={int(self.statement_timeout * 1000)}"
+        if read_only:
+            options += " -cdefault_transaction_read_only=on"
         if u.query.get("options"):
             options = f"{u.query['options']} {options}"
             u = u.difference_update_query(["options"])
-        self.engine = sa.create_engine(u, connect_args={"options": options,
-                                                        "application_name": "mbm-sig"})
-        self._geometry_oids: set[int] | None = None
+        args = {"options": options, "application_name": "mbm-sig",
+                # a lost server is noticed within about 30 s: keepalive probes while idle, and
+                # data left unacknowledged that long while sending (an import's COPY)
+                "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 4,
+                "tcp_user_timeout": 30_000}
+        if self.connect_timeout > 0:
+            args["connect_timeout"] = max(1, math.ceil(self.connect_timeout))
+        return sa.create_engine(u, connect_args=args)
+
+    @property
+    def display_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True).replace("+psycopg", "")
+
+    def _connect_error(self, exc) -> ConnectionFailed:
+        where = self.display_url
+        if "timeout" in str(getattr(exc, "orig", exc)).lower():
+            return ConnectionFailed(f"cannot connect to {where}: no answer within {self.connect_timeout:g} s "
+                                    "(MBM_SIG_CONNECT_TIMEOUT)")
+        return ConnectionFailed(f"cannot connect to {where}: {_connection_reason(exc)}")
+
+    @contextmanager
+    def _guard(self, what: str = "read"):
+        """Driver errors after connecting as one line: a lost connection
+        (:class:`ConnectionFailed`), a timeout or a missing privilege (:class:`Failure`)."""
+        import psycopg
+        try:
+            yield
+        except sa.exc.DBAPIError as exc:
+            orig = exc.orig
+            where = self.display_url
+            if isinstance(orig, psycopg.errors.QueryCanceled):
+                raise Failure(f"{what} on {where}: statement cancelled after {self.statement_timeout:g} s "
+                              "(MBM_SIG_STATEMENT_TIMEOUT)") from None
+            if isinstance(orig, psycopg.errors.InsufficientPrivilege):
+                raise Failure(f"{what} on {where}: the role lacks a privilege: {_first_line(exc)} "
+                              "(`mbm-sig roles` prints the grants an administrator runs)") from None
+            if isinstance(orig, (psycopg.OperationalError, psycopg.InterfaceError)) or exc.connection_invalidated:
+                kept = " (nothing was changed: the transaction rolled back)" if what == "write" else ""
+                raise ConnectionFailed(f"connection to {where} lost during {what}: "
+                                       f"{_connection_reason(exc)}{kept}") from None
+            raise
+
+    @contextmanager
+    def _connect(self, engine=None, begin: bool = False, what: str = "read"):
+        """A connection (``begin``: a transaction committed at the end), every driver error
+        turned into one line (see :meth:`_guard`)."""
+        try:
+            cm = (engine or self.engine).begin() if begin else (engine or self.engine).connect()
+            con = cm.__enter__()
+        except sa.exc.DBAPIError as exc:
+            raise self._connect_error(exc) from None
+        with self._guard(what):
+            try:
+                yield con
+            except BaseException:
+                if not cm.__exit__(*sys.exc_info()):
+                    raise
+            else:
+                cm.__exit__(None, None, None)
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._reader_engine is not None:
+            self._reader_engine.dispose()
 
     def __repr__(self) -> str:
-        return f"<PostGISBackend {self.engine.url.render_as_string(hide_password=True)} schema={self.schema}>"
+        return f"<PostGISBackend {self.display_url} schema={self.schema}>"
 
     def _t(self, name: str) -> str:
         return f"{q(self.schema)}.{q(name)}"
 
     # -- reading ------------------------------------------------------------------------
     def exists(self) -> bool:
-        with self.engine.connect() as con:
+        with self._connect() as con:
             return con.execute(sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :s"),
                                {"s": self.schema}).first() is not None
+
+    def require(self) -> None:
+        """Refuse to read a catalogue that does not exist (never an empty answer)."""
+        if not self.exists():
+            raise CatalogueMissing(f"catalogue {self.display_url} (schema {self.schema}) does not exist: "
+                                   f"create it with `mbm-sig --db URL build` (or `import`)")
 
     def _tables(self, con) -> list[str]:
         rows = con.execute(sa.text(
@@ -114,12 +232,12 @@ class PostGISBackend:
         return list(rows)
 
     def layer_names(self) -> list[str]:
-        with self.engine.connect() as con:
+        with self._connect() as con:
             return [n for n in self._tables(con)
                     if n not in (LOG_TABLE, "spatial_ref_sys") and not n.endswith(NEW_SUFFIX)]
 
     def count(self, name: str) -> int:
-        with self.engine.connect() as con:
+        with self._connect() as con:
             return int(con.execute(sa.text(f"SELECT count(*) FROM {self._t(name)}")).scalar_one())
 
     def _geom_oids(self, con) -> set[int]:
@@ -137,7 +255,7 @@ class PostGISBackend:
             {"s": self.schema, "t": name}).scalars().all())
 
     def read(self, name: str, bbox=None, where=None, columns=None, has_geometry=True):
-        with self.engine.connect() as con:
+        with self._connect() as con:
             present = self._columns(con, name)
             if not present:
                 raise KeyError(name)
@@ -204,25 +322,95 @@ class PostGISBackend:
         return df
 
     def sql(self, query: str, params: dict | None = None):
-        """Run ``query`` (``:name`` parameters bound by the driver) in a read-only transaction;
-        a GeoDataFrame when the result has a geometry column (``geom`` preferred)."""
-        params = {k: (list(v) if isinstance(v, (tuple, set)) else v) for k, v in (params or {}).items()}
-        stmt = sa.text(query)
-        lists = [k for k, v in params.items() if isinstance(v, (list, np.ndarray, pd.Series, pd.Index))]
-        if lists:
-            # a list parameter expands, as the GeoPackage backend's literal binding does: x IN :codes
-            stmt = stmt.bindparams(*(sa.bindparam(k, expanding=True) for k in lists if k in stmt._bindparams))
-            params = {k: ([_py(x) for x in v] if k in lists else _py(v)) for k, v in params.items()}
-        else:
-            params = {k: _py(v) for k, v in params.items()}
-        with self.engine.connect() as con:
-            con.execute(sa.text("SET TRANSACTION READ ONLY"))
-            res = con.execute(stmt, params)
-            if not res.returns_rows:
-                return pd.DataFrame()
-            df = self._frame(con, res, geometry="geom")
-            con.rollback()
+        """One read-only query, ``:name`` parameters bound by the server; a GeoDataFrame
+        when the result has a geometry column (``geom`` preferred).
+
+        Three walls: the text must be one read-only query (:mod:`sqlguard`); it is sent as
+        ONE prepared statement (the extended protocol refuses a second statement); it runs
+        in a transaction that is read-only from its start (``default_transaction_read_only``
+        on the session) under the reader role (``SET LOCAL ROLE``, or the login role of
+        ``MBM_SIG_PG_READER_URL``), which cannot write tables or server files."""
+        text, values = self._bind(query, params)
+        if self._reader_engine is None:
+            self._reader_engine = self._engine(self.reader_url or self.url, read_only=True)
+        import psycopg
+        with self._connect(self._reader_engine) as con:
+            self._geom_oids(con)
+            if not self.reader_url:
+                self._become_reader(con)
+            cur = con.connection.driver_connection.cursor()
+            try:
+                try:
+                    cur.execute(text, values, prepare=True)
+                except psycopg.errors.QueryCanceled:
+                    raise Failure(f"SQL cancelled after {self.statement_timeout:g} s "
+                                  "(MBM_SIG_STATEMENT_TIMEOUT)") from None
+                except (psycopg.errors.ReadOnlySqlTransaction, psycopg.errors.InsufficientPrivilege) as exc:
+                    hint = (f" (`sql` runs as {self.reader_role}, which reads only what it was granted: "
+                            "`mbm-sig roles`)") if "permission denied for table" in str(exc) else ""
+                    raise SQLRefused(f"refused by the server: {_first_line(exc)}{hint}") from None
+                except psycopg.OperationalError:
+                    raise
+                except psycopg.Error as exc:
+                    raise InvalidInput(f"SQL error on PostGIS: {_first_line(exc)}") from None
+                if cur.description is None:
+                    return pd.DataFrame()
+                df = self._frame(con, _Rows(cur), geometry="geom")
+            finally:
+                cur.close()
+                con.rollback()
         return df
+
+    @staticmethod
+    def _bind(query: str, params: dict | None):
+        """The checked query in psycopg's placeholder style and its values: a list value
+        expands to ``(v1, v2, …)`` (``x IN :codes``), as on the GeoPackage."""
+        params = dict(params or {})
+        checked = check_query(query, "postgresql")
+        out, values = [], {}
+        for t in checked.tokens:
+            if t.kind != "param":
+                out.append(t.text.replace("%", "%%"))
+                continue
+            if t.value not in params:
+                raise missing_parameter(t.value)
+            v = params[t.value]
+            if isinstance(v, (list, tuple, set, np.ndarray, pd.Series, pd.Index)):
+                items = [_py(x) for x in v]
+                keys = [f"{t.value}__{k}" for k in range(len(items))]
+                values.update(zip(keys, items))
+                out.append("(" + ", ".join(f"%({k})s" for k in keys) + ")" if keys
+                           else "(SELECT NULL WHERE false)")
+            else:
+                values[t.value] = _py(v)
+                out.append(f"%({t.value})s")
+        return "".join(out), values
+
+    def _become_reader(self, con) -> None:
+        """``SET LOCAL ROLE`` to the reader role; refused when the role is missing and the
+        connection's own role could write server files (a superuser)."""
+        row = con.execute(sa.text(
+            "SELECT r.rolsuper OR pg_has_role(r.oid, 'pg_write_server_files', 'USAGE') "
+            "OR pg_has_role(r.oid, 'pg_execute_server_program', 'USAGE') "
+            "OR pg_has_role(r.oid, 'pg_read_server_files', 'USAGE') AS unsafe, "
+            "pg_has_role(current_user, r.oid, 'USAGE') OR "
+            "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS usable "
+            "FROM pg_roles r WHERE r.rolname = :r"), {"r": self.reader_role}).first()
+        if row is not None and row.usable:
+            if row.unsafe:
+                raise Failure(f"reader role {self.reader_role} can write server files or is a superuser: "
+                              "`sql` refuses to use it (`mbm-sig roles` prints how to create it)")
+            con.execute(sa.text(f"SET LOCAL ROLE {q(self.reader_role)}"))
+            return
+        me = con.execute(sa.text(
+            "SELECT current_user, rolsuper OR pg_has_role(oid, 'pg_write_server_files', 'USAGE') "
+            "OR pg_has_role(oid, 'pg_execute_server_program', 'USAGE') "
+            "OR pg_has_role(oid, 'pg_read_server_files', 'USAGE') FROM pg_roles "
+            "WHERE rolname = current_user")).first()
+        if me is not None and me[1]:
+            raise Failure(f"`sql` does not run as {me[0]}, a role that can reach server files, and the "
+                          f"reader role {self.reader_role} is {'missing' if row is None else 'not granted'}: "
+                          "run the SQL of `mbm-sig roles` as an administrator, or set MBM_SIG_PG_READER_URL")
 
     def _frame(self, con, res, geometry: str | None, force_wkb: bool = False):
         """Rows of ``res`` as a (Geo)DataFrame, typed as pyogrio types GeoPackage reads."""
@@ -278,7 +466,7 @@ class PostGISBackend:
             return pd.Series(list(vals), dtype=object)
 
     def log(self) -> pd.DataFrame:
-        with self.engine.connect() as con:
+        with self._connect() as con:
             if LOG_TABLE not in self._tables(con):
                 return pd.DataFrame(columns=LOG_COLUMNS)
             res = con.execute(sa.text(f"SELECT {', '.join(q(c) for c in LOG_COLUMNS)} "
@@ -290,8 +478,8 @@ class PostGISBackend:
         """Replace (or create) the given layers and append provenance rows, in one transaction."""
         for name in frames:
             if not IDENT.match(name) or len(name) > 50:
-                raise ValueError(f"invalid layer name {name!r}")
-        with self.engine.begin() as con:
+                raise InvalidInput(f"invalid layer name {name!r}")
+        with self._connect(begin=True, what="write") as con:
             con.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
                         {"k": f"mbm_sig:{self.schema}"})
             self._ensure_schema(con)
@@ -303,12 +491,35 @@ class PostGISBackend:
                 con.execute(sa.text(f"DROP TABLE IF EXISTS {self._t(name)}"))
                 con.execute(sa.text(f"ALTER TABLE {self._t(name + NEW_SUFFIX)} RENAME TO {q(name)}"))
                 self._index(con, name, frame)
+            self._grant_reader(con, list(frames) + [LOG_TABLE])
             if log_rows:
                 con.execute(sa.text(
                     f"INSERT INTO {self._t(LOG_TABLE)} ({', '.join(q(c) for c in LOG_COLUMNS)}) "
                     f"VALUES ({', '.join(':' + c for c in LOG_COLUMNS)})"),
                     [{c: _py(r.get(c)) for c in LOG_COLUMNS} for r in log_rows])
             self._before_commit(con)
+
+    def _grant_reader(self, con, tables) -> None:
+        """The reader role (created when this role may) reads the schema's tables: ``sql``
+        runs as it. Without the privilege to create or grant, nothing changes here and
+        ``mbm-sig roles`` tells an administrator what to run."""
+        role = self.reader_role
+        if not IDENT.match(role):
+            raise InvalidInput(f"MBM_SIG_PG_READER_ROLE={role!r}: not a plain role name")
+        try:
+            with con.begin_nested():
+                if con.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first() is None:
+                    con.execute(sa.text(f"CREATE ROLE {q(role)} NOLOGIN NOSUPERUSER NOCREATEDB "
+                                        "NOCREATEROLE NOINHERIT"))
+        except sa.exc.DBAPIError:
+            pass        # no CREATEROLE privilege, or created meanwhile by another writer
+        try:
+            with con.begin_nested():
+                con.execute(sa.text(f"GRANT USAGE ON SCHEMA {q(self.schema)} TO {q(role)}"))
+                for t in tables:
+                    con.execute(sa.text(f"GRANT SELECT ON {self._t(t)} TO {q(role)}"))
+        except sa.exc.DBAPIError:
+            pass
 
     def _before_commit(self, con) -> None:
         """Last step inside the write transaction (a seam for the atomicity tests)."""
@@ -320,7 +531,7 @@ class PostGISBackend:
                 with con.begin_nested():
                     con.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis SCHEMA public"))
             except sa.exc.DBAPIError as exc:
-                raise RuntimeError(
+                raise Failure(
                     f"PostGIS is not installed in this database and cannot be created here "
                     f"({str(exc.orig).strip().splitlines()[0]}): run CREATE EXTENSION postgis as "
                     f"a superuser") from None
@@ -422,3 +633,36 @@ class PostGISBackend:
         except Exception:       # a broken definition file must not block a write
             return None
         return ld.key if ld is not None else None
+
+
+def roles_sql(url: str | None = None, reader: str = "mbm_reader", writer: str = "mbm_writer") -> str:
+    """The SQL an administrator runs once to give the catalogue a reader and a writer role
+    (printed by ``mbm-sig roles``)."""
+    cfg = settings(db_url=url)
+    schema = schema_of(cfg.db_url) if cfg.is_postgis else DEFAULT_SCHEMA
+    db = driver_url(cfg.db_url).database if cfg.is_postgis else "sig"
+    reader = reader or cfg.reader_role
+    for n in (reader, writer):
+        if not IDENT.match(n):
+            raise InvalidInput(f"invalid role name {n!r} (letters, digits, underscore)")
+    s, r, w, d = q(schema), q(reader), q(writer), q(db or "sig")
+    return f"""-- mbm-sig: reader and writer roles for the catalogue (schema {schema} of database {db or 'sig'}).
+-- Run once as a superuser, e.g.  mbm-sig roles | psql -h HOST -d {db or 'sig'} -U postgres
+-- Neither role is a superuser nor a member of pg_read_server_files, pg_write_server_files
+-- or pg_execute_server_program: they cannot read or write files on the server.
+CREATE EXTENSION IF NOT EXISTS postgis;
+CREATE ROLE {r} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;   -- reads; `mbm-sig sql` runs as it
+CREATE ROLE {w} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE;   -- builds and imports
+GRANT CONNECT ON DATABASE {d} TO {r}, {w};
+CREATE SCHEMA IF NOT EXISTS {s} AUTHORIZATION {w};
+GRANT USAGE ON SCHEMA {s} TO {r};
+GRANT SELECT ON ALL TABLES IN SCHEMA {s} TO {r};
+ALTER DEFAULT PRIVILEGES FOR ROLE {w} IN SCHEMA {s} GRANT SELECT ON TABLES TO {r};
+-- Login roles: one per person or service (choose the names and passwords).
+-- Analysts, notebooks and MBM_SIG_PG_READER_URL: reads only, every transaction read-only.
+CREATE ROLE analyste LOGIN PASSWORD 'change-me' IN ROLE {r};
+ALTER ROLE analyste SET default_transaction_read_only = on;
+-- Cartographers running `mbm-sig build` / `import`: tables owned by {writer}.
+CREATE ROLE cartographe LOGIN PASSWORD 'change-me' IN ROLE {w};
+ALTER ROLE cartographe SET role = {q(writer)};
+"""

@@ -18,13 +18,14 @@ import pyogrio
 from mbm_sig.catalogue.layerdef import LayerDef
 from mbm_sig.catalogue.validate import Problem
 from mbm_sig.config import TARGET_CRS
+from mbm_sig.errors import Failure, InvalidInput
 
 VECTOR_SUFFIXES = {".gpkg", ".shp", ".tab", ".mif", ".geojson", ".json", ".fgb", ".zip"}
 WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom")
 XY_COLUMNS = (("x", "y"), ("lon", "lat"), ("longitude", "latitude"), ("lng", "lat"))
 
 
-class InputError(ValueError):
+class InputError(InvalidInput):
     """The file cannot be read as a layer (format, encoding, geometry columns)."""
 
 
@@ -59,7 +60,10 @@ def read_user_file(path: Path, ld: LayerDef, layer: str | None = None, crs: str 
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a file")
     suffix = path.suffix.lower()
+    check_bounds(path, layer=layer)
     if suffix in (".csv", ".txt", ".tsv"):
         return _read_csv(path, ld, crs=crs, encoding=encoding, x=x, y=y, wkt=wkt)
     if suffix not in VECTOR_SUFFIXES:
@@ -91,6 +95,105 @@ def read_user_file(path: Path, ld: LayerDef, layer: str | None = None, crs: str 
     if suffix == ".shp":
         gdf = restore_field_names(gdf, ld.field_names)
     return gdf
+
+
+def _companions(path: Path) -> list[Path]:
+    if path.suffix.lower() in (".shp", ".tab", ".mif"):
+        return sorted(p for p in path.parent.glob(path.stem + ".*") if p.is_file())
+    return [path]
+
+
+def check_bounds(path: Path, layer: str | None = None) -> None:
+    """Refuse, before reading anything big, a file larger than ``MBM_SIG_MAX_IMPORT_MB``,
+    a sparse file (far fewer bytes on disk than its size says), a shapefile whose headers
+    declare more records than its files hold, a ZIP that inflates past the limit, or more
+    features than ``MBM_SIG_MAX_IMPORT_FEATURES``. Headers only: seconds, bounded memory."""
+    from mbm_sig.config import settings
+    cfg = settings()
+    limit = cfg.max_import_mb * 1e6
+    most = cfg.max_import_features
+    files = _companions(path)
+    total = 0
+    for f in files:
+        st = f.stat()
+        total += st.st_size
+        blocks = getattr(st, "st_blocks", None)
+        if blocks is not None and st.st_size > (8 << 20) and blocks * 512 < st.st_size / 64:
+            raise InputError(f"{f}: sparse file ({_mb(st.st_size)} MB long, "
+                             f"{_mb(blocks * 512)} MB on disk): not a real data file; refused")
+    if total > limit:
+        raise InputError(f"{path}: {_mb(total)} MB is more than the import limit of "
+                         f"{cfg.max_import_mb:g} MB (MBM_SIG_MAX_IMPORT_MB)")
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        import zipfile
+        try:
+            with zipfile.ZipFile(path) as z:
+                inflated = sum(i.file_size for i in z.infolist())
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise InputError(f"{path}: not a readable ZIP ({exc})") from None
+        if inflated > limit:
+            raise InputError(f"{path}: the ZIP inflates to {_mb(inflated)} MB, more than the import "
+                             f"limit of {cfg.max_import_mb:g} MB (MBM_SIG_MAX_IMPORT_MB)")
+    declared = None
+    if suffix == ".shp":
+        declared = _shapefile_records(path)
+    elif suffix in (".csv", ".txt", ".tsv"):
+        with open(path, "rb") as fh:
+            declared = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 22), b"")) - 1
+    elif suffix in (".gpkg", ".fgb", ".tab"):
+        try:
+            info = pyogrio.read_info(path, layer=layer) if layer or suffix != ".gpkg" else None
+        except Exception:
+            info = None       # the reader says what is wrong with the file
+        if info is not None and info.get("features", -1) >= 0:
+            declared = int(info["features"])
+        elif suffix == ".gpkg":
+            try:
+                declared = sum(int(pyogrio.read_info(path, layer=n)["features"])
+                               for n, _ in pyogrio.list_layers(path))
+            except Exception:
+                declared = None
+    if declared is not None and declared > most:
+        raise InputError(f"{path}: {_n(declared)} features declared, more than the import limit of "
+                         f"{_n(most)} (MBM_SIG_MAX_IMPORT_FEATURES)")
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", " ")
+
+
+def _mb(nbytes: float) -> str:
+    mb = nbytes / 1e6
+    return f"{mb:.2g}" if mb < 10 else _n(round(mb))
+
+
+def _shapefile_records(shp: Path) -> int | None:
+    """Records a shapefile declares, checked against what its files can hold: the .shx
+    index (8 bytes a record) and the .dbf header (record count × record length)."""
+    side = {p.suffix.lower(): p for p in shp.parent.glob(shp.stem + ".*")}
+    counts = []
+    if ".shx" in side:
+        size = side[".shx"].stat().st_size
+        if size < 100 or (size - 100) % 8:
+            raise InputError(f"{side['.shx']}: not a shapefile index ({size} bytes)")
+        counts.append((size - 100) // 8)
+    if ".dbf" in side:
+        with open(side[".dbf"], "rb") as fh:
+            head = fh.read(32)
+        if len(head) < 32:
+            raise InputError(f"{side['.dbf']}: truncated dBase header")
+        n = int.from_bytes(head[4:8], "little")
+        header_len = int.from_bytes(head[8:10], "little")
+        record_len = int.from_bytes(head[10:12], "little")
+        size = side[".dbf"].stat().st_size
+        if header_len + n * record_len > size:
+            raise InputError(f"{side['.dbf']}: declares {_n(n)} records of {record_len} bytes but holds "
+                             f"{_n(size)} bytes: truncated or forged; refused")
+        counts.append(n)
+    if len(counts) == 2 and counts[0] != counts[1]:
+        raise InputError(f"{shp}: the .shx indexes {counts[0]} records and the .dbf declares {counts[1]}")
+    return max(counts) if counts else None
 
 
 def _check_geographic(path: Path, gdf) -> None:
@@ -177,24 +280,63 @@ EXPORT_DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".
                   ".fgb": "FlatGeobuf"}
 
 
-def write_user_file(frame, out: Path, layer: str) -> Path:
+def frame_to_csv(frame, dialect: str = "fr", int_fields=()) -> str:
+    """A frame as CSV text; geometry as a ``wkt`` column (EPSG:2154).
+
+    ``fr`` (French spreadsheets): ``;`` separator, decimal comma, integers without «.0»
+    (integer fields with gaps, and float columns holding only whole numbers, written as
+    integers), to be saved with a UTF-8 BOM. ``standard``: ``,`` and ``.``."""
+    if dialect not in ("fr", "standard"):
+        raise InvalidInput(f"CSV dialect {dialect!r}: expected fr or standard")
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
+        df = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+        df["wkt"] = frame.geometry.to_wkt()
+    else:
+        df = pd.DataFrame(frame)
+    for c in df.columns:
+        col = df[c]
+        if pd.api.types.is_float_dtype(col.dtype):
+            vals = col.dropna()
+            whole = c in int_fields or (len(vals) and bool(np.isfinite(vals).all()
+                                                          and (vals == np.round(vals)).all()
+                                                          and (vals.abs() < 2 ** 53).all()))
+            if whole:
+                df[c] = col.round().astype("Int64")
+        elif pd.api.types.is_bool_dtype(col.dtype):
+            df[c] = col.map({True: "oui", False: "non"}) if dialect == "fr" else col
+    if dialect == "fr":
+        return df.to_csv(index=False, sep=";", decimal=",", lineterminator="\r\n")
+    return df.to_csv(index=False, lineterminator="\n")
+
+
+def _gdal_failure(exc, out: Path) -> Failure:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "space" in msg.lower():
+        msg = "no space left on the device"
+    return Failure(f"cannot write {out}: {msg} (the previous file, if any, is unchanged)")
+
+
+def write_user_file(frame, out: Path, layer: str, csv_dialect: str = "fr", int_fields=()) -> Path:
     """Export a layer: GeoPackage, GeoJSON (EPSG:4326, as RFC 7946 requires), Shapefile
-    (UTF-8 with .cpg), FlatGeobuf, or CSV with a WKT column (EPSG:2154)."""
+    (UTF-8 with .cpg), FlatGeobuf, or CSV with a WKT column (EPSG:2154, ``csv_dialect``).
+
+    The file appears complete under its name or not at all (:func:`mbm_sig.atomic.atomic_path`;
+    a shapefile's sidecars are renamed with it, the ``.shp`` last); on an error, a full
+    disk included, the old file is intact and no temporary file remains."""
+    from mbm_sig.atomic import atomic_path, atomic_write_text
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     suffix = out.suffix.lower()
-    tmp = out.with_name(out.stem + ".part" + out.suffix)
-    if suffix == ".csv":
-        df = pd.DataFrame(frame.drop(columns=frame.geometry.name)) if isinstance(frame, gpd.GeoDataFrame) \
-            else pd.DataFrame(frame)
-        if isinstance(frame, gpd.GeoDataFrame):
-            df["wkt"] = frame.geometry.to_wkt()
-        df.to_csv(tmp, index=False)
-        tmp.replace(out)
-        return out
-    if suffix not in EXPORT_DRIVERS:
+    if suffix != ".csv" and suffix not in EXPORT_DRIVERS:
         raise InputError(f"{out}: unsupported export format {suffix!r} "
                          f"({', '.join(sorted(EXPORT_DRIVERS))}, .csv)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        from mbm_sig.atomic import describe_os_error
+        raise Failure(describe_os_error(exc, out)) from None
+    if suffix == ".csv":
+        text = frame_to_csv(frame, csv_dialect, int_fields)
+        return atomic_write_text(out, text, encoding="utf-8-sig" if csv_dialect == "fr" else "utf-8")
     if suffix in (".geojson", ".json") and isinstance(frame, gpd.GeoDataFrame):
         frame = frame.to_crs("EPSG:4326")
     if suffix == ".shp":
@@ -202,10 +344,15 @@ def write_user_file(frame, out: Path, layer: str) -> Path:
         ld = load_layers().get(layer)
         _write_shapefile(frame, out, ld.field_names if ld else [])
         return out
-    if tmp.exists():
-        tmp.unlink()
-    pyogrio.write_dataframe(frame, tmp, layer=layer, driver=EXPORT_DRIVERS[suffix])
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        try:
+            pyogrio.write_dataframe(frame, tmp, layer=layer, driver=EXPORT_DRIVERS[suffix])
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+                pyogrio.errors.FieldError, pyogrio.errors.GeometryError) as exc:
+            raise _gdal_failure(exc, out) from None
+        finally:
+            for extra in ("-journal", "-wal", "-shm"):
+                Path(str(tmp) + extra).unlink(missing_ok=True)
     return out
 
 
@@ -230,25 +377,30 @@ def dbf_names(names) -> dict[str, str]:
 
 
 def _write_shapefile(frame, out: Path, field_names) -> None:
-    """A shapefile (UTF-8, .cpg) written in a temporary folder, then moved into place
-    sidecar by sidecar: only the shapefile's own files are replaced, nothing else with the
-    same name. Field names longer than the DBF's 10 characters get the names of
-    :func:`dbf_names` (in the layer definition's order), which import maps back."""
-    import shutil
-    import tempfile
+    """A shapefile (UTF-8, .cpg) written beside under a temporary name, then renamed sidecar
+    by sidecar, the ``.shp`` last; sidecars of an older shapefile of the same name that the
+    new one lacks (a ``.qix``) are removed after. Field names longer than the DBF's 10
+    characters get the names of :func:`dbf_names` (in the layer definition's order), which
+    import maps back."""
+    from mbm_sig.atomic import atomic_path
     geom = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
     cols = [c for c in frame.columns if c != geom]
     order = [f for f in field_names if f in cols] + [c for c in cols if c not in field_names]
     cut = {k: v for k, v in dbf_names(order).items() if k != v}
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".export-") as d:
-        tmp = Path(d) / (out.stem + ".shp")
-        pyogrio.write_dataframe(frame.rename(columns=cut), tmp, driver="ESRI Shapefile", encoding="UTF-8")
-        for ext in SHP_SIDECARS:
-            for stale in (out.with_suffix(ext), out.with_suffix(ext.upper())):
-                if stale.exists() and not (Path(d) / (out.stem + ext)).exists():
-                    stale.unlink()          # a sidecar of an older shapefile of the same name
-        for f in Path(d).iterdir():
-            shutil.move(str(f), out.parent / f.name)
+    written = []
+    with atomic_path(out, sidecars=SHP_SIDECARS[1:]) as tmp:
+        try:
+            pyogrio.write_dataframe(frame.rename(columns=cut), tmp, driver="ESRI Shapefile", encoding="UTF-8")
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+                pyogrio.errors.FieldError, pyogrio.errors.GeometryError) as exc:
+            raise _gdal_failure(exc, out) from None
+        written = [ext for ext in SHP_SIDECARS if tmp.with_suffix(ext).exists()]
+    for ext in SHP_SIDECARS:
+        if ext in written:
+            continue
+        for stale in (out.with_suffix(ext), out.with_suffix(ext.upper())):
+            if stale.exists():
+                stale.unlink()          # a sidecar of an older shapefile of the same name
 
 
 def restore_field_names(frame, field_names) -> pd.DataFrame:

@@ -15,6 +15,7 @@ import shapely
 
 from mbm_sig.catalogue.layerdef import LayerDef
 from mbm_sig.config import NPDC_EXTENT, TARGET_CRS
+from mbm_sig.errors import InvalidInput
 
 MAX_REPORTED = 50
 TRUE = {"true", "t", "1", "oui", "o", "yes", "y", "vrai"}
@@ -44,7 +45,7 @@ class Problem:
         return f"{where}{fld}{val}: {self.reason}"
 
 
-class ValidationError(ValueError):
+class ValidationError(InvalidInput):
     """The input does not satisfy the layer definition; nothing was written."""
 
     def __init__(self, source: str, layer: str, problems: list[Problem]):

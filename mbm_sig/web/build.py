@@ -6,6 +6,7 @@ Layout of the output folder::
     index.html            the page (French UI)
     app.js, style.css     the application (copied from ``static/``)
     lib/leaflet/          Leaflet 1.9.4 (BSD-2), vendored from the npm registry package
+    lib/markercluster/    Leaflet.markercluster 1.5.3 (MIT), vendored from the npm registry package
     data/layers.js        layer metadata: titles, styles, legends, field titles, sources, search index
     data/<id>.js          each layer's GeoJSON as ``window.MBM_DATA[id] = {...}`` (loaded by <script>:
                           browsers block fetch()/XHR of local files)
@@ -13,8 +14,14 @@ Layout of the output folder::
 
 Data come only from the catalogue. Geometries are simplified to about 1 m in Lambert-93,
 reprojected to EPSG:4326 and rounded to 1e-6 degree; attributes are those of the layer
-definition that hold at least one value. The output is deterministic (stable feature order,
-sorted keys, no timestamps).
+definition that hold at least one value, less codes and internal ids (INSEE, SIREN,
+identifiers: :func:`reader_fields`). Features carry their layer key as GeoJSON ``id`` (the
+permalink names the selected feature by it). Polygons are written largest first, so that a
+small feature is drawn above (and clickable over) a large one. Every file is written
+atomically. The output is deterministic (stable feature order, sorted keys, no timestamps).
+
+``build_site(..., territory=Territory(...))`` writes the map of one territory (a partner
+pack): only the features that intersect it, the view framed on it, its name in the title.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import shapely.geometry
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LEAFLET_DIR = STATIC_DIR / "leaflet"
+CLUSTER_DIR = STATIC_DIR / "markercluster"
 SIMPLIFY_M = 1.0            # simplification tolerance in EPSG:2154 metres
 DECIMALS = 6                # 1e-6 degree is about 0.1 m
 
@@ -56,8 +64,9 @@ class WebLayer:
     visible: bool = True
     label: tuple[str, ...] = ()              # popup heading: first template whose fields all have values
     exclude: frozenset[str] = frozenset()    # fields never shown
-    search: tuple[str, ...] = ()             # fields whose values are search keys
+    search: tuple[str, ...] = ()             # search keys: field names or «{field}» templates
     search_kind: str = ""                    # shown in the suggestion («Cité minière»…)
+    alias: tuple[str, str] = ("", "")        # (field, prefix): another name, shown in the suggestion
     interactive: bool = True
     max_zoom: int = 17                       # zoom limit when a search result is shown
     style: tuple[tuple[str, object], ...] = ()   # screen-only additions to the print style
@@ -79,14 +88,16 @@ WEB_LAYERS: tuple[WebLayer, ...] = (
              exclude=frozenset({"id", "no_section", "no_element"})),
     WebLayer("cavaliers", "cavaliers", GROUP_MINIER, label=("{nom}", "Cavalier"), exclude=frozenset({"id"})),
     WebLayer("cites", "cites_minieres", GROUP_MINIER, label=("{nom}",), exclude=frozenset({"id"}),
-             search=("nom", "nom_2"), search_kind="Cité minière"),
+             search=("nom", "nom_2"), search_kind="Cité minière", alias=("nom_2", "dite ")),
     WebLayer("terrils", "terrils", GROUP_MINIER, label=("{nom_usuel} ({no_terril})", "{nom} ({no_terril})"),
              search=("nom", "nom_usuel", "no_terril"), search_kind="Terril"),
     WebLayer("bati", "patrimoine_bati", GROUP_MINIER, label=("{nom}", "{denomination}"),
-             exclude=frozenset({"id"})),
+             exclude=frozenset({"id"}), search=("nom", "denomination"), search_kind="Patrimoine bâti"),
     WebLayer("puits", "puits", GROUP_MINIER,
              label=("Fosse {fosse}, puits {puits}", "Fosse {fosse}", "Puits {puits}", "Puits de mine"),
-             exclude=frozenset({"id"})),
+             exclude=frozenset({"id"}), search=("Fosse {fosse_alias}", "Puits {puits}"), search_kind="Puits de mine",
+             alias=("fosse_alias", "fosse "),
+             style=(("cluster", True),)),
 )
 
 # Order of the layer panel (the most looked-for first); the drawing order is WEB_LAYERS'.
@@ -231,22 +242,64 @@ class _Strict(dict):
 # ---------------------------------------------------------------------------------------------
 # layers
 
-def layer_geojson(cat, wl: WebLayer) -> tuple[dict, list[dict]]:
-    """(FeatureCollection in EPSG:4326, field descriptors) of one web layer."""
+@dataclass(frozen=True)
+class Territory:
+    """A territory the web map is limited to (a partner pack): its name and its outline in EPSG:2154."""
+
+    name: str
+    geometry: object          # shapely geometry, EPSG:2154
+    communes: frozenset = frozenset()   # INSEE codes of its communes: features located in one of them
+
+
+# codes and internal identifiers: never shown to readers (the permalink uses the key, not shown)
+_CODE_NAMES = {"id", "insee", "siren", "epci_siren", "code", "finess"}
+_CODE_TITLE = re.compile(r"\b(code|siren|insee|identifiant|finess)\b", re.IGNORECASE)
+
+
+def reader_fields(ld, wl: WebLayer, columns) -> list:
+    """The fields of a layer definition shown in popups: not excluded by the web layer, present,
+    and not a code or an internal id (``id``, ``id_*``, INSEE, SIREN, «Code …», «Identifiant …»)."""
+    out = []
+    for f in ld.fields:
+        if f.name in wl.exclude or f.name not in columns:
+            continue
+        if f.name in _CODE_NAMES or f.name.startswith("id_") or f.name.endswith(("_siren", "_insee", "_code")):
+            continue
+        if f.title and _CODE_TITLE.search(f.title):
+            continue
+        out.append(f)
+    return out
+
+
+def layer_geojson(cat, wl: WebLayer, territory: Territory | None = None) -> tuple[dict, list[dict]]:
+    """(FeatureCollection in EPSG:4326, field descriptors) of one web layer (only the features that
+    intersect ``territory`` when given). Each feature's ``id`` is its layer key; polygons come
+    largest first (the small ones are drawn above them)."""
     ld = cat.layer_def(wl.layer)
     gdf = cat.read(wl.layer)
     gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
-    fields = [f for f in ld.fields if f.name not in wl.exclude and f.name in gdf.columns
-              and gdf[f.name].notna().any()]
+    if territory is not None:
+        if territory.communes and "insee" in gdf.columns and wl.id != "communes":
+            # features located in a commune (as the atlases and the pack's data count them)
+            gdf = gdf[gdf["insee"].astype(str).map(
+                lambda v: any(c.strip() in territory.communes for c in v.split(",")))]
+        else:    # the communes around stay as context
+            gdf = gdf[gdf.geometry.intersects(territory.geometry)]
+    fields = [f for f in reader_fields(ld, wl, gdf.columns) if gdf[f.name].notna().any()]
     # stable order: by key (or by all attributes), never by insertion order of the database
-    sort_cols = [ld.key] if ld.key and ld.key in gdf.columns else [f.name for f in fields]
+    key = ld.key if ld.key and ld.key in gdf.columns else None
+    sort_cols = [key] if key else [f.name for f in fields]
     if sort_cols:
         gdf = gdf.sort_values(sort_cols, kind="mergesort", na_position="last")
+    if ld.geometry not in ("Point", "MultiPoint", "LineString", "MultiLineString"):
+        area = gdf.geometry.area.round(1)
+        gdf = gdf.iloc[np.argsort(-area.to_numpy(), kind="stable")]
     geoms = shapely.simplify(np.asarray(gdf.geometry.values), SIMPLIFY_M, preserve_topology=True)
     gs = gdf.geometry.__class__(geoms, crs=gdf.crs).to_crs("EPSG:4326")
     geoms = _round_geoms(np.asarray(gs.values))
     features = []
     cols = {f.name: gdf[f.name].tolist() for f in fields}
+    keys = gdf[key].tolist() if key else [None] * len(gdf)
     for i, g in enumerate(geoms):
         if g is None or g.is_empty:
             continue
@@ -255,7 +308,10 @@ def layer_geojson(cat, wl: WebLayer) -> tuple[dict, list[dict]]:
             v = _py(cols[f.name][i], f.type)
             if v is not None:
                 props[f.name] = v
-        features.append({"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(g)})
+        feat = {"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(g)}
+        if keys[i] is not None and not (isinstance(keys[i], float) and math.isnan(keys[i])):
+            feat["id"] = str(keys[i])
+        features.append(feat)
     return {"type": "FeatureCollection", "features": features}, fields
 
 
@@ -286,30 +342,52 @@ def _bounds(fc: dict) -> list[list[float]] | None:
             [round(float(y1), DECIMALS), round(float(x1), DECIMALS)]]
 
 
+_SPLIT = re.compile(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")
+
+
+def search_key(text: str) -> str:
+    """Search tokens of a text, space-separated: folded (case, accents, ligatures), punctuation and
+    hyphens as separators, letters and digits split apart («9bis» → «9 bis», «T094» → «t 94»),
+    leading zeros dropped. ``app.js`` folds the query the same way (``searchKey``), so «9-9bis»,
+    «fosse 9», «T 94», «t94» and «Oignies» all find what they name."""
+    words = []
+    for w in _SPLIT.sub(" ", _fold(text)).split():
+        if w.isdigit():
+            w = w.lstrip("0") or "0"
+        words.append(w)
+    return " ".join(words)
+
+
+def _template(t: str, props: dict) -> str | None:
+    if "{" not in t:
+        v = props.get(t)
+        return None if v is None else str(v)
+    try:
+        return t.format_map(_Strict(props))
+    except KeyError:
+        return None
+
+
 def _search_entries(wl: WebLayer, fc: dict) -> list[list]:
-    """[label, detail, layer id, feature index, folded key] for each searchable name."""
+    """[label, detail, layer id, feature index, [search keys]]: one entry per feature, its keys made
+    from its label, the layer's search fields or templates, and its label with its commune."""
     out = []
     for i, feat in enumerate(fc["features"]):
         p = feat["properties"]
         label = _label(wl.label, p) or p.get("nom") or ""
-        detail_bits = [wl.search_kind]
-        commune = p.get("commune")
-        if wl.id == "communes":
-            commune = p.get("epci_nom")
-        if commune:
-            detail_bits.append(str(commune).title() if str(commune).isupper() else str(commune))
-        detail = " · ".join(b for b in detail_bits if b)
-        seen = set()
-        for f in wl.search:
-            v = p.get(f)
-            if v is None:
-                continue
-            key = _fold(str(v))
-            if not key or key in seen:
-                continue
-            seen.add(key)
-            shown = label if f != "nom_2" else f"{v} ({label})"
-            out.append([shown, detail, wl.id, i, key])
+        commune = p.get("epci_nom") if wl.id == "communes" else p.get("commune")
+        if commune and str(commune).isupper():
+            commune = str(commune).title()
+        alias = p.get(wl.alias[0]) if wl.alias[0] else None
+        detail = " · ".join(b for b in (wl.search_kind, commune, f"{wl.alias[1]}{alias}" if alias else None) if b)
+        keys = []
+        for text in (label, *(_template(t, p) for t in wl.search),
+                     f"{label} {commune}" if commune and wl.id != "communes" else None):
+            k = search_key(text) if text else ""
+            if k and k not in keys:
+                keys.append(k)
+        if keys:
+            out.append([label, detail, wl.id, i, keys])
     return out
 
 
@@ -346,42 +424,65 @@ def credits_line(sources) -> str:
 # ---------------------------------------------------------------------------------------------
 # the site
 
-def _write(path: Path, text: str, result: BuildResult) -> None:
+def _write(path: Path, text: str | bytes, result: BuildResult) -> None:
+    from mbm_sig.atomic import atomic_write_bytes
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode("utf-8")
-    path.write_bytes(data)
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    atomic_write_bytes(path, data)
     result.files.append(path)
     result.bytes += len(data)
 
 
 def _copy_tree(src: Path, dst: Path, result: BuildResult) -> None:
     for p in sorted(src.rglob("*")):
-        if p.is_file():
-            q = dst / p.relative_to(src)
-            q.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(p, q)
-            result.files.append(q)
-            result.bytes += q.stat().st_size
+        if p.is_file() and p.name != "VENDORED.md":
+            _write(dst / p.relative_to(src), p.read_bytes(), result)
 
 
-def build_site(cat, out_dir, layers: tuple[WebLayer, ...] = WEB_LAYERS, geojson: bool = True) -> BuildResult:
-    """Write the web map of the catalogue ``cat`` into ``out_dir`` (replacing a previous build)."""
+def _remove_stale(out: Path, result: BuildResult) -> None:
+    """Files of a previous build under data/ and lib/ that this build did not write."""
+    from mbm_sig.atomic import remove_stale_parts
+    kept = {p.resolve() for p in result.files}
+    for sub in ("data", "lib"):
+        for p in sorted((out / sub).rglob("*"), reverse=True) if (out / sub).is_dir() else ():
+            if p.is_file() and p.resolve() not in kept:
+                p.unlink()
+            elif p.is_dir() and not any(p.iterdir()):
+                p.rmdir()
+    for folder in {p.parent for p in result.files}:
+        remove_stale_parts(folder)
+
+
+def _start_bounds(territory: Territory | None, metas: list[dict]):
+    if territory is not None:
+        g = shapely.geometry.shape(shapely.geometry.mapping(territory.geometry))
+        import geopandas as gpd
+        x0, y0, x1, y1 = gpd.GeoSeries([g], crs="EPSG:2154").to_crs("EPSG:4326").total_bounds
+        return [[round(float(y0), DECIMALS), round(float(x0), DECIMALS)],
+                [round(float(y1), DECIMALS), round(float(x1), DECIMALS)]]
+    by_id = {m["id"]: m for m in metas}
+    return (by_id.get("bassin") or {}).get("bounds") or next(m["bounds"] for m in metas if m["bounds"])
+
+
+def build_site(cat, out_dir, layers: tuple[WebLayer, ...] = WEB_LAYERS, geojson: bool = True,
+               territory: Territory | None = None) -> BuildResult:
+    """Write the web map of the catalogue ``cat`` into ``out_dir`` (replacing a previous build file by
+    file, each file atomically); with ``territory``, the map of that territory only."""
     from mbm_sig.catalogue.layerdef import load_layers
 
     out = Path(out_dir)
-    if not (LEAFLET_DIR / "leaflet.js").is_file():
-        raise WebBuildError(f"vendored Leaflet not found in {LEAFLET_DIR}")
-    for sub in ("data", "lib"):
-        if (out / sub).is_dir():
-            shutil.rmtree(out / sub)
+    for lib, probe in ((LEAFLET_DIR, "leaflet.js"), (CLUSTER_DIR, "leaflet.markercluster.js")):
+        if not (lib / probe).is_file():
+            raise WebBuildError(f"vendored library not found: {lib / probe}")
     out.mkdir(parents=True, exist_ok=True)
     result = BuildResult(out_dir=out)
+    title = PAGE_TITLE if territory is None else f"{PAGE_TITLE} — {territory.name}"
 
     titles = _field_titles(load_layers().values())
     metas, sources, search, scripts = [], [], [], []
     for wl in layers:
         ld = cat.layer_def(wl.layer)
-        fc, fields = layer_geojson(cat, wl)
+        fc, fields = layer_geojson(cat, wl, territory)
         style = {**web_style(ld), **dict(wl.style)}
         result.layers[wl.id] = len(fc["features"])
         metas.append({
@@ -402,18 +503,20 @@ def build_site(cat, out_dir, layers: tuple[WebLayer, ...] = WEB_LAYERS, geojson:
             _write(out / "data" / f"{wl.id}.geojson", body + "\n", result)
         scripts.append(f"data/{wl.id}.js")
 
-    search.sort(key=lambda e: (e[4], e[0], e[2], e[3]))
+    search.sort(key=lambda e: (e[4][0], e[0], e[2], e[3]))
     sources = sources_by_importance(sources, layers, cat)
     credit_line = credits_line(sources)
     details = [s.credit() for s in sources]
-    meta = {"title": PAGE_TITLE, "subtitle": PAGE_SUBTITLE, "layers": metas, "sources": details,
-            "credits": credit_line,
+    meta = {"title": title, "subtitle": PAGE_SUBTITLE, "layers": metas, "sources": details,
+            "credits": credit_line, "start": _start_bounds(territory, metas),
+            "territory": territory.name if territory is not None else None,
             "search": search, "groups": [GROUP_MINIER, GROUP_UNESCO, GROUP_REPERES],
             "panel": [i for i in PANEL_ORDER if i in result.layers]
             + [wl.id for wl in reversed(layers) if wl.id not in PANEL_ORDER]}
     _write(out / "data" / "layers.js", f"window.MBM_META={_dumps(meta)};\n", result)
 
     _copy_tree(LEAFLET_DIR, out / "lib" / "leaflet", result)
+    _copy_tree(CLUSTER_DIR, out / "lib" / "markercluster", result)
     for name in ("app.js", "style.css"):
         _write(out / name, (STATIC_DIR / name).read_text(encoding="utf-8"), result)
     page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
@@ -421,9 +524,10 @@ def build_site(cat, out_dir, layers: tuple[WebLayer, ...] = WEB_LAYERS, geojson:
     sources_html = ("<p>" + html.escape(credit_line) + "</p>"
                     + '<details><summary>Détail des sources</summary><ul>'
                     + "".join(f"<li>{html.escape(d)}</li>" for d in details) + "</ul></details>")
-    page = (page.replace("{{TITLE}}", html.escape(PAGE_TITLE))
+    page = (page.replace("{{TITLE}}", html.escape(title))
                 .replace("{{SUBTITLE}}", html.escape(PAGE_SUBTITLE))
                 .replace("{{DATA_SCRIPTS}}", tags)
                 .replace("{{SOURCES}}", sources_html))
     _write(out / "index.html", page, result)
+    _remove_stale(out, result)
     return result

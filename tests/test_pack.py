@@ -1,0 +1,261 @@
+"""``mbm-sig pack``: a territory's pack checked file by file on the real catalogue — its atlas
+sections (books with their own contents and bookmarks, sheets as PDF and PNG), the GeoPackage
+(every feature in the territory, nothing of it missing, QGIS styles when the export writes them),
+the CSV tables (French dialect), the web map, the README, the manifest, the zip; two packs made
+in parallel give the same bytes as one made alone (reproducible)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import sqlite3
+import zipfile
+
+import pytest
+from pypdf import PdfReader
+
+LENS = "246200364"          # CA de Lens - Liévin
+OSTREVENT = "245901152"     # CA Coeur d'Ostrevent
+
+
+@pytest.fixture(scope="module")
+def lens(built_gpkg, tmp_path_factory):
+    from mbm_sig.pack import build_pack, territories
+    (t,) = territories(built_gpkg, "epci", LENS)
+    out = tmp_path_factory.mktemp("packs")
+    return t, build_pack(built_gpkg, t, out)
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_folder_and_manifest(lens):
+    t, res = lens
+    folder = res.folder
+    assert folder.name == "epci-246200364-CA_de_Lens_-_Lievin" and res.zip.name == folder.name + ".zip"
+    assert not list(folder.parent.glob(".*part*"))                       # nothing half-written left
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert files == res.files
+    for rel in ("README.md", "MANIFEST.sha256", "carte/index.html", "carte/lib/leaflet/leaflet.js",
+                "carte/lib/markercluster/leaflet.markercluster.js", f"donnees/{folder.name}.gpkg",
+                "tableaux/puits.csv", "tableaux/communes.csv"):
+        assert rel in files, rel
+    # the manifest: every other file once, with its SHA-256 (sha256sum -c format)
+    lines = (folder / "MANIFEST.sha256").read_text(encoding="utf-8").splitlines()
+    listed = {}
+    for line in lines:
+        m = re.fullmatch(r"([0-9a-f]{64})  (\S.*)", line)
+        assert m, line
+        listed[m.group(2)] = m.group(1)
+    assert sorted(listed) == [f for f in files if f != "MANIFEST.sha256"]
+    for rel, digest in listed.items():
+        assert _sha(folder / rel) == digest, rel
+    # file names are safe: no spaces, accents or separators from the data
+    assert all(re.fullmatch(r"[A-Za-z0-9._/-]+", f) for f in files), [f for f in files if " " in f]
+
+
+def test_sheets_are_the_territorys_sections(lens, built_gpkg):
+    t, res = lens
+    folder = res.folder
+    arr = built_gpkg.read("communes", where={"epci_siren": LENS})["arrondissement_nom"].unique()
+    assert list(arr) == ["Lens"]
+    expected = {"sante": "Arrondissement de Lens", "patrimoine": "CA de Lens - Liévin",
+                "renouvellement": "Arrondissement de Lens : projets de renouvellement urbain"}
+    assert set(res.books) == set(expected)
+    for name, section in expected.items():
+        book = folder / "cartes" / f"atlas-{name}-{LENS}.pdf"
+        r = PdfReader(book)
+        assert len(r.pages) == res.books[name]
+        assert r.metadata.title.endswith(f" — {t.name}")
+        marks = []
+
+        def walk(items):
+            for it in items:
+                walk(it) if isinstance(it, list) else marks.append((it.title, r.get_destination_page_number(it)))
+        walk(r.outline)
+        titles = [m[0] for m in marks]
+        assert titles[0] == "Sommaire" and titles[-1] == "Sources et méthodes"
+        assert any(x.startswith(section) for x in titles), (name, titles)
+        for other in ("Béthune", "Douai", "Valenciennes", "CA Douaisis", "Porte du Hainaut"):
+            assert not any(other in x for x in titles), (name, other, titles)
+        # the separate sheets: one PDF and one PNG per body page, named by the atlas' patterns
+        sheets = sorted((folder / "cartes" / name).glob("*.pdf"))
+        assert sheets and all(s.with_suffix(".png").is_file() for s in sheets)
+        body = marks[-1][1] - marks[1][1]          # from the first section to the sources page
+        assert len(sheets) == body, (name, len(sheets), body)
+        png = sheets[0].with_suffix(".png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (folder / "cartes/patrimoine" / f"patrimoine-epci-{LENS}.pdf").is_file()
+    assert (folder / "cartes/sante/sante-arrondissement-627.pdf").is_file()
+
+
+def test_geopackage_clip(lens, built_gpkg):
+    """Every feature of the extract is in the territory, and every feature that lies inside the
+    territory is in the extract; features located in a commune are those of its communes (the
+    counts of the atlas sheets)."""
+    import pyogrio
+    from mbm_sig.pack.build import in_territory
+    t, res = lens
+    communes_lens = set(built_gpkg.read("communes", where={"epci_siren": LENS})["insee"])
+    gpkg = res.folder / "donnees" / f"{res.folder.name}.gpkg"
+    layers = {name for name, _ in pyogrio.list_layers(gpkg)}
+    spatial = {n for n in res.layers if built_gpkg.layer_def(n).has_geometry}
+    assert layers == spatial
+    assert {"puits", "cites_minieres", "terrils", "communes", "patrimoine_bati"} <= layers
+    inner = t.geometry.buffer(-1)
+    for name in sorted(layers):
+        df = pyogrio.read_dataframe(gpkg, layer=name)
+        assert df.crs.to_epsg() == 2154, name
+        assert len(df) == res.layers[name]
+        assert df.geometry.intersects(t.geometry).all(), name
+        full = built_gpkg.read(name)
+        inside = full[full.geometry.within(inner)]
+        key = built_gpkg.layer_def(name).key
+        if key:
+            got = set(df[key].astype(str))
+            assert set(inside[key].astype(str)) <= got, name
+            if "insee" in full.columns:
+                mine = full["insee"].map(lambda v: bool(set(str(v).replace(" ", "").split(",")) & communes_lens))
+                assert got == set(full[mine][key].astype(str)), name
+                if "epci_siren" in full.columns:
+                    assert set(df["epci_siren"]) == {LENS}, name
+            else:
+                assert got == set(full[in_territory(full.geometry, t.geometry)][key].astype(str)), name
+    # the counts the patrimoine sheet prints: «101 cités minières et 41 terrils …»
+    cites, terrils = (pyogrio.read_dataframe(gpkg, layer=n) for n in ("cites_minieres", "terrils"))
+    assert len(cites) == (built_gpkg.read("cites_minieres")["epci_siren"] == LENS).sum()
+    assert len(terrils) == (built_gpkg.read("terrils")["epci_siren"] == LENS).sum()
+    communes = pyogrio.read_dataframe(gpkg, layer="communes")
+    assert set(communes["epci_siren"]) == {LENS}                        # no neighbour that only touches it
+    assert len(communes) == len(built_gpkg.read("communes", where={"epci_siren": LENS}))
+    # QGIS styles: present when the catalogue's GeoPackage export writes them (mbm_sig.qgis.styles)
+    from mbm_sig.pack.build import _style_writer
+    with sqlite3.connect(gpkg) as con:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        version = con.execute("PRAGMA application_id").fetchone()[0], con.execute("PRAGMA user_version").fetchone()[0]
+        if _style_writer() is not None:
+            styled = {r[0] for r in con.execute("SELECT f_table_name FROM layer_styles")}
+            assert styled == layers
+        else:
+            assert "layer_styles" not in tables
+    assert version == (0x47504B47, 10200)        # GeoPackage 1.2 (QGIS 3.22 reads it without warning)
+
+
+def test_csv_tables_french_dialect(lens, built_gpkg):
+    import pyogrio
+    t, res = lens
+    folder = res.folder
+    gpkg = folder / "donnees" / f"{folder.name}.gpkg"
+    tables = sorted(p.stem for p in (folder / "tableaux").glob("*.csv"))
+    assert tables == sorted(res.layers)
+    for name in ("puits", "communes", "cites_minieres", "indicateurs_communes"):
+        raw = (folder / "tableaux" / f"{name}.csv").read_bytes()
+        assert raw.startswith(b"\xef\xbb\xbf"), name                    # UTF-8 BOM: Excel reads the accents
+        text = raw.decode("utf-8-sig")
+        dialect = csv.Sniffer().sniff(text[:5000], delimiters=";,")
+        assert dialect.delimiter == ";"
+        rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+        ld = built_gpkg.layer_def(name)
+        df = pyogrio.read_dataframe(gpkg, layer=name)
+        assert len(rows) == len(df) == res.layers[name]
+        assert "geom" not in rows[0] and "wkt" not in rows[0]
+        for f in ld.fields:
+            if f.name not in rows[0]:
+                continue
+            vals = [r[f.name] for r in rows if r[f.name] != ""]
+            if f.type == "int":
+                assert all(re.fullmatch(r"-?\d+", v) for v in vals), (name, f.name, vals[:5])
+            elif f.type == "float":
+                assert all(re.fullmatch(r"-?\d+(,\d+)?", v) for v in vals), (name, f.name, vals[:5])
+                got = sorted(float(v.replace(",", ".")) for v in vals)
+                want = sorted(round(float(v), 6) for v in df[f.name].dropna())
+                assert got == pytest.approx(want, abs=1e-6), (name, f.name)
+            elif f.type == "bool":
+                assert set(vals) <= {"oui", "non"}, (name, f.name)
+    puits = list(csv.DictReader(io.StringIO((folder / "tableaux/puits.csv").read_text("utf-8-sig")), delimiter=";"))
+    assert {"x_l93", "y_l93"} <= set(puits[0])
+    assert all(600000 < int(r["x_l93"]) < 800000 and 6900000 < int(r["y_l93"]) < 7200000 for r in puits)
+    assert any("Liévin" in r["commune"] for r in puits)                 # accents kept
+
+
+def test_web_map_of_the_territory(lens):
+    t, res = lens
+    carte = res.folder / "carte"
+    html = (carte / "index.html").read_text(encoding="utf-8")
+    assert f"— {t.name}" in html
+    meta = json.loads((carte / "data/layers.js").read_text(encoding="utf-8")
+                      .removeprefix("window.MBM_META=").rstrip().rstrip(";"))
+    assert meta["territory"] == t.name
+    counts = {m["id"]: m["count"] for m in meta["layers"]}
+    assert counts["puits"] == res.layers["puits"] and counts["cites"] == res.layers["cites_minieres"]
+    assert counts["terrils"] == res.layers["terrils"] and counts["bati"] == res.layers["patrimoine_bati"]
+    assert 0 < counts["puits"] < 636 and 0 < counts["cites"] < 321
+    import geopandas as gpd
+    data = (carte / "data/cites.js").read_text(encoding="utf-8")
+    fc = json.loads(data[data.index("={") + 1:].rstrip().rstrip(";"))
+    g = gpd.GeoDataFrame.from_features(fc["features"], crs="EPSG:4326").to_crs("EPSG:2154")
+    assert g.geometry.intersects(t.geometry.buffer(5)).all()
+    (x0, y0), (x1, y1) = meta["start"]
+    assert 50.2 < x0 < x1 < 50.6 and 2.6 < y0 < y1 < 3.1                    # framed on Lens-Liévin
+
+
+def test_readme_in_french(lens, built_gpkg):
+    from mbm_sig.pack.build import pack_date, tool_version
+    t, res = lens
+    text = (res.folder / "README.md").read_text(encoding="utf-8")
+    assert text.startswith(f"# {t.name} — dossier cartographique et données")
+    when = pack_date(built_gpkg)
+    assert f"produit le {when.day} " in text and str(when.year) in text and f"mbm-sig {tool_version()}" in text
+    for name, n in res.layers.items():
+        ld = built_gpkg.layer_def(name)
+        line = next(ln for ln in text.splitlines() if f"(`{name}`)" in ln)
+        assert f"| {n} |" in line and ld.licence in line and (ld.vintage or "—") in line
+    assert "Licence Ouverte 2.0" in text and "Leaflet (BSD-2)" in text and "Leaflet.markercluster (MIT)" in text
+
+
+def test_zip_is_the_folder(lens):
+    t, res = lens
+    with zipfile.ZipFile(res.zip) as z:
+        names = z.namelist()
+        assert names == sorted(names) == [f"{res.folder.name}/{f}" for f in res.files]
+        assert len({i.date_time for i in z.infolist()}) == 1
+        for f in res.files[:40]:
+            assert z.read(f"{res.folder.name}/{f}") == (res.folder / f).read_bytes()
+
+
+def test_parallel_packs_are_reproducible(lens, built_gpkg, tmp_path):
+    """`pack all` runs the territories in parallel processes: the same bytes as the pack made alone."""
+    from mbm_sig.pack import build_packs, territories
+    t, res = lens
+    ters = territories(built_gpkg, "epci", OSTREVENT) + [t]
+    results = build_packs(built_gpkg, ters, tmp_path, processes=2)
+    assert [r.territory.code for r in results] == [OSTREVENT, LENS]
+    assert results[1].zip.read_bytes() == res.zip.read_bytes()
+    assert results[1].files == res.files
+    assert results[0].layers["communes"] == len(built_gpkg.read("communes", where={"epci_siren": OSTREVENT}))
+
+
+def test_pack_date(monkeypatch, built_gpkg):
+    from mbm_sig.pack.build import pack_date
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    assert pack_date(built_gpkg) == dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    last = max(built_gpkg.layers()["last_import"].dropna())
+    assert pack_date(built_gpkg).isoformat().startswith(last[:19])
+
+
+def test_cli_refuses_unknown_territory(built_gpkg, tmp_path, capsys, monkeypatch):
+    from mbm_sig.cli import main
+    monkeypatch.delenv("MBM_SIG_DB", raising=False)       # main(--db) sets it: restored after the test
+    assert main(["--db", str(built_gpkg.url), "pack", "epci", "123456789", "-o", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: pack epci: no epci with siren '123456789'") and LENS in err
+    with pytest.raises(SystemExit) as exc:
+        main(["--db", str(built_gpkg.url), "pack", "commune", "62498", "-o", str(tmp_path)])
+    assert exc.value.code == 2 and "invalid choice: 'commune'" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
