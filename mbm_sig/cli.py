@@ -272,6 +272,8 @@ COMMANDS = [
     ("check", "check every page of an atlas (exit 0 only when clean)", args_rest, passthrough("mbm_sig.check", "cli_check")),
     ("pack", "write the pack (sheets, data, web map) of an EPCI or arrondissement", args_rest,
      passthrough("mbm_sig.pack", "cli_pack")),
+    ("qgis", "write a QGIS project (styled layers, layouts, atlases)", args_rest,
+     passthrough("mbm_sig.qgis.project", "cli_qgis")),
 ]
 PASSTHROUGH = {name for name, _, add, _ in COMMANDS if add is args_rest}
 #: global options taking a value, accepted anywhere before ``--``

@@ -15,6 +15,10 @@ Every setting comes from the environment (or the CLI, which sets the same values
   role with read privileges only), instead of switching role on the catalogue's connection.
 - ``MBM_SIG_MAX_IMPORT_MB``: largest file ``import`` reads (default 512 MB).
 - ``MBM_SIG_MAX_IMPORT_FEATURES``: most features ``import`` reads (default 1 000 000).
+- ``MBM_SIG_DEFINITIONS``: a folder with an agency's own ``layers/``, ``atlases/`` and
+  ``data/`` (default: the checkout's, or the copy installed with the package).
+
+``var/`` is the checkout's; an installed package (a wheel) uses ``var/`` in the working folder.
 """
 
 from __future__ import annotations
@@ -24,9 +28,36 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-LAYERS_DIR = PROJECT_ROOT / "layers"
-ATLASES_DIR = PROJECT_ROOT / "atlases"
-FACTS_DIR = PROJECT_ROOT / "data"
+#: a source checkout (layers/ next to the package) or an installed wheel
+IN_CHECKOUT = (PROJECT_ROOT / "layers" / "sources.yaml").is_file() and (PROJECT_ROOT / "pyproject.toml").is_file()
+#: the wheel's copy of layers/, atlases/ and data/ (made by setup.py at build time)
+PACKAGED_DEFINITIONS = Path(__file__).resolve().parent / "_definitions"
+
+
+def definitions_root() -> Path:
+    """Folder holding ``layers/``, ``atlases/`` and ``data/``: ``MBM_SIG_DEFINITIONS`` (an
+    agency's own definitions), else the checkout's, else the installed package's."""
+    env = os.environ.get("MBM_SIG_DEFINITIONS")
+    if env:
+        return Path(env).expanduser().resolve()
+    return PROJECT_ROOT if IN_CHECKOUT else PACKAGED_DEFINITIONS
+
+
+def check_definitions() -> None:
+    """A clear error when ``MBM_SIG_DEFINITIONS`` names no definitions folder (checked when
+    the definitions are first read, not at import)."""
+    if not (LAYERS_DIR / "sources.yaml").is_file():
+        from mbm_sig.errors import InvalidInput
+        env = os.environ.get("MBM_SIG_DEFINITIONS")
+        where = f"MBM_SIG_DEFINITIONS={env}" if env else "the installed package"
+        raise InvalidInput(f"{where}: no layers/sources.yaml in {DEFINITIONS_DIR} "
+                           "(a definitions folder holds layers/, atlases/ and data/)")
+
+
+DEFINITIONS_DIR = definitions_root()
+LAYERS_DIR = DEFINITIONS_DIR / "layers"
+ATLASES_DIR = DEFINITIONS_DIR / "atlases"
+FACTS_DIR = DEFINITIONS_DIR / "data"
 
 TARGET_CRS = "EPSG:2154"
 TARGET_EPSG = 2154
@@ -54,7 +85,7 @@ class Settings:
 
 def settings(db_url: str | None = None, data_dir: str | os.PathLike | None = None) -> Settings:
     """Current settings, with explicit arguments taking precedence over the environment."""
-    var = PROJECT_ROOT / "var"
+    var = PROJECT_ROOT / "var" if IN_CHECKOUT else Path.cwd() / "var"     # installed: the working folder
     return Settings(
         db_url=db_url or os.environ.get("MBM_SIG_DB") or str(var / "catalogue.gpkg"),
         data_dir=Path(data_dir or os.environ.get("MBM_SIG_DATA_DIR") or default_data_dir()),

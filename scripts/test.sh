@@ -9,6 +9,15 @@ cd "$(dirname "$0")/.."
 BIN=.venv/bin
 export MBM_SIG_DATA_DIR="${MBM_SIG_DATA_DIR:-$(cd ../shared/data 2>/dev/null && pwd || echo var/mirror)}"
 export MPLBACKEND=Agg
+# matplotlib's own cache folder for the tests, rebuilt when fonts were installed after it was
+# made (a stale font cache misses fonts: DejaVu/Liberation installed after the first run)
+export MPLCONFIGDIR="${MPLCONFIGDIR:-$PWD/var/cache/matplotlib}"
+mkdir -p "$MPLCONFIGDIR"
+if ls "$MPLCONFIGDIR"/fontlist-*.json >/dev/null 2>&1; then
+  newer=$(find /usr/share/fonts /usr/local/share/fonts "${HOME:-/nonexistent}/.fonts" "${HOME:-/nonexistent}/.local/share/fonts" \
+            -newer "$(ls "$MPLCONFIGDIR"/fontlist-*.json | head -n 1)" 2>/dev/null | head -n 1 || true)
+  if [[ -n "$newer" ]]; then rm -f "$MPLCONFIGDIR"/fontlist-*.json; fi
+fi
 
 PGDIR=""
 PGSTARTED=""
@@ -65,7 +74,8 @@ if [[ -z "${MBM_SIG_TEST_PG:-}" ]]; then
 fi
 
 status=0
-"$BIN/python" -m pytest -q --durations=12 "$@" || status=$?
+# scripts/skip_summary.py: one closing line with the number of skipped tests and why
+PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}" "$BIN/python" -m pytest -p skip_summary -q --durations=12 "$@" || status=$?
 if [[ -n "$PG_SKIPPED" ]]; then
   echo "test.sh: NOTE: the PostGIS tests were SKIPPED (no PostgreSQL/PostGIS on this machine);" \
        "install postgresql-15 and postgresql-15-postgis-3 to run them"

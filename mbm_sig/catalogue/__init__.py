@@ -58,6 +58,19 @@ def _as_field_type(ftype: str, value):
     return value
 
 
+def nullable_ints(df, ld):
+    """Integer fields as pandas' nullable ``Int64`` (a year stays 2012, not 2012.0, when
+    some rows have none), on both backends."""
+    for f in ld.fields:
+        if f.type == "int" and f.name in df.columns and str(df[f.name].dtype) != "Int64":
+            col = df[f.name]
+            try:
+                df[f.name] = pd.to_numeric(col, errors="raise").astype("Int64")
+            except (TypeError, ValueError):      # a non-integer value (an unvalidated write): as is
+                pass
+    return df
+
+
 class Catalogue:
     """Facade over one backend; knows the layer definitions, validates every write."""
 
@@ -90,6 +103,23 @@ class Catalogue:
 
     def __repr__(self) -> str:
         return f"<Catalogue {self.backend.kind} {self.url}>"
+
+    def _repr_html_(self) -> str:
+        from mbm_sig.notebook import catalogue_html
+        return catalogue_html(self)
+
+    # -- notebooks ------------------------------------------------------------------------
+    def explore(self, name: str, where: dict | None = None, fields=None, context: str | None = None, **read):
+        """An offline interactive map of a layer in its official style (vendored Leaflet,
+        no network), ``context`` (e.g. "communes") drawn underneath; shows in a notebook,
+        ``.save("carte.html")`` writes it."""
+        from mbm_sig.notebook import explore
+        return explore(self, name, where=where, fields=fields, context=context, **read)
+
+    def plot(self, name: str, ax=None, where: dict | None = None, legend: bool = True, **read):
+        """A layer drawn with matplotlib in its official style; returns the Axes."""
+        from mbm_sig.notebook import plot
+        return plot(self, name, ax=ax, where=where, legend=legend, **read)
 
     # -- definitions --------------------------------------------------------------------
     @staticmethod
@@ -154,7 +184,8 @@ class Catalogue:
                 "last_import": last if isinstance(last, str) else None,
                 "fill": self.fill_command(name),
             })
-        return pd.DataFrame(rows)
+        from mbm_sig.notebook import LayerListing
+        return LayerListing(pd.DataFrame(rows))
 
     def fill_command(self, name: str) -> str:
         """The command that fills (or repairs) a layer: ``build`` or ``import``."""
@@ -182,11 +213,11 @@ class Catalogue:
         self.backend.require()
         if name not in self.backend.layer_names():
             return self._empty(ld, columns)
-        return self.backend.read(name, bbox=bbox, where=where, columns=columns,
-                                 has_geometry=ld.has_geometry)
+        return nullable_ints(self.backend.read(name, bbox=bbox, where=where, columns=columns,
+                                               has_geometry=ld.has_geometry), ld)
 
     def _empty(self, ld: LayerDef, columns=None):
-        frame = pd.DataFrame({f.name: pd.Series(dtype=object) for f in ld.fields
+        frame = pd.DataFrame({f.name: pd.Series(dtype="Int64" if f.type == "int" else object) for f in ld.fields
                               if columns is None or f.name in columns})
         if not ld.has_geometry:
             return frame
@@ -275,8 +306,11 @@ class Catalogue:
         frame = self.read(name, bbox=bbox, where=where)
         if within:
             frame = self._within(frame, ld, within)
-        return write_user_file(frame, Path(out), layer=name, csv_dialect=csv_dialect,
+        path = write_user_file(frame, Path(out), layer=name, csv_dialect=csv_dialect,
                                int_fields=[f.name for f in ld.fields if f.type == "int"])
+        from mbm_sig.qgis.styles import write_export_style
+        write_export_style(path, ld)     # QGIS opens the export styled
+        return path
 
     def _within(self, frame, ld: LayerDef, within: str):
         import shapely

@@ -406,6 +406,8 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
             # a grouping field (≤ 10 categories for one legend): values of ``from`` mapped to
             # their group, values not listed kept as they are
             df[col] = df[spec["from"]].replace(spec.get("values") or {}) if spec["from"] in df else None
+        if step.get("outline"):       # polygons as their outlines: one geometry type per layer
+            df = df.set_geometry(df.geometry.boundary)
         parts.append(df)
     gdf = pd.concat(parts, ignore_index=True)
     if not isinstance(gdf, gpd.GeoDataFrame):

@@ -29,6 +29,7 @@ from mbm_sig.config import TARGET_CRS
 from mbm_sig.errors import CatalogueMissing, InvalidInput
 
 LOG_TABLE = "mbm_imports"
+STYLES_TABLE = "layer_styles"      # QGIS' default styles (mbm_sig.qgis.styles writes them)
 
 
 def sql_literal(value) -> str:
@@ -172,7 +173,8 @@ class GeoPackageBackend:
             return []
         stamp = self._stamp()
         if self._names is None or self._names[0] != stamp:
-            self._names = (stamp, [n for n, _ in pyogrio.list_layers(self.path) if n != LOG_TABLE])
+            self._names = (stamp, [n for n, _ in pyogrio.list_layers(self.path)
+                                   if n not in (LOG_TABLE, STYLES_TABLE)])
         return list(self._names[1])
 
     def count(self, name: str) -> int:
@@ -292,10 +294,14 @@ class GeoPackageBackend:
                 finally:
                     pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": None,
                                                      "OGR_SQLITE_JOURNAL": None})
+                from mbm_sig.qgis.styles import GPKG_CREATE, write_gpkg_styles
                 if log_rows:
                     pyogrio.write_dataframe(pd.DataFrame(log_rows), tmp, layer=LOG_TABLE,
                                             driver="GPKG", append=Path(tmp).exists()
-                                            and LOG_TABLE in [n for n, _ in pyogrio.list_layers(tmp)])
+                                            and LOG_TABLE in [n for n, _ in pyogrio.list_layers(tmp)],
+                                            **GPKG_CREATE(tmp))
+                if Path(tmp).exists():      # QGIS default styles, title and abstract of every layer
+                    write_gpkg_styles(tmp)
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
                 os.replace(tmp, self.path)
@@ -310,13 +316,15 @@ class GeoPackageBackend:
 
     @staticmethod
     def _write(path, name: str, frame) -> None:
+        from mbm_sig.qgis.styles import GPKG_CREATE      # a new file is GeoPackage 1.2
+        create = GPKG_CREATE(path)
         if isinstance(frame, gpd.GeoDataFrame):
             geom_type = frame.attrs.get("geometry_type")
             pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", geometry_type=geom_type,
                                     promote_to_multi=False, use_arrow=True,
                                     layer_options={"GEOMETRY_NAME": "geom", "OVERWRITE": "YES",
                                                    "SPATIAL_INDEX": "YES"},
-                                    append=False)
+                                    append=False, **create)
         else:
             pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", use_arrow=True,
-                                    layer_options={"OVERWRITE": "YES"})
+                                    layer_options={"OVERWRITE": "YES"}, **create)

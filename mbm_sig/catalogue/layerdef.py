@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 
-from mbm_sig.config import LAYERS_DIR, TARGET_CRS, load_yaml
+from mbm_sig.config import LAYERS_DIR, TARGET_CRS, check_definitions, load_yaml
 
 FIELD_TYPES = {"str", "int", "float", "date", "bool"}
 GEOMETRY_TYPES = {
@@ -177,6 +177,8 @@ def parse_sources(path: Path) -> dict[str, Source]:
 
 @functools.lru_cache(maxsize=4)
 def load_sources(layers_dir: Path = LAYERS_DIR) -> dict[str, Source]:
+    if layers_dir == LAYERS_DIR:
+        check_definitions()
     return parse_sources(Path(layers_dir) / SOURCES_FILE)
 
 

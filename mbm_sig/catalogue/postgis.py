@@ -234,7 +234,7 @@ class PostGISBackend:
     def layer_names(self) -> list[str]:
         with self._connect() as con:
             return [n for n in self._tables(con)
-                    if n not in (LOG_TABLE, "spatial_ref_sys") and not n.endswith(NEW_SUFFIX)]
+                    if n not in (LOG_TABLE, "spatial_ref_sys", "layer_styles") and not n.endswith(NEW_SUFFIX)]
 
     def count(self, name: str) -> int:
         with self._connect() as con:
@@ -497,6 +497,9 @@ class PostGISBackend:
                     f"INSERT INTO {self._t(LOG_TABLE)} ({', '.join(q(c) for c in LOG_COLUMNS)}) "
                     f"VALUES ({', '.join(':' + c for c in LOG_COLUMNS)})"),
                     [{c: _py(r.get(c)) for c in LOG_COLUMNS} for r in log_rows])
+            # QGIS default styles and abstracts of every layer (the YAML may have changed)
+            from mbm_sig.qgis.styles import write_postgis_styles
+            write_postgis_styles(con, self.schema, self._tables(con))
             self._before_commit(con)
 
     def _grant_reader(self, con, tables) -> None:

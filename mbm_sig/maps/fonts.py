@@ -28,8 +28,8 @@ def _cache_dir() -> Path:
     base = os.environ.get("MBM_SIG_CACHE")
     if base:
         return Path(base) / "fonts"
-    from mbm_sig.config import PROJECT_ROOT
-    return PROJECT_ROOT / "var" / "cache" / "fonts"
+    from mbm_sig.config import settings
+    return settings().cache_dir / "fonts"        # the checkout's var/cache, or the working folder's
 
 
 def _build(src: Path, dst: Path, style: str) -> None:
