@@ -9,7 +9,10 @@ from matplotlib.figure import Figure
 
 from mbm_sig.check import CHECKS, Sheet, check_atlas, check_sheets, cli_check, map_sheet_info
 from mbm_sig.check.pdf import read_pdf, text_only
-from mbm_sig.maps.render import print_settings
+try:
+    from mbm_sig.maps.output import print_settings
+except ImportError:                 # before the maps/output room
+    from mbm_sig.maps.render import print_settings
 
 A4 = (297 / 25.4, 210 / 25.4)
 
@@ -89,7 +92,11 @@ def test_unnamed_towns(tmp_path):
     frame, extent = (20.0, 20.0, 200.0, 150.0), (670000, 7020000, 700000, 7045000)     # 30 km wide
     named = _page(tmp_path, [(100, 80, "Lens", 8.5), (60, 90, "Liévin", 8.0)])
     res = CHECKS["unnamed-towns"](_sheet(named, frame_mm=frame, extent=extent, towns=towns))
-    assert len(res) == 1 and "Avion" in res[0] and "Liévin" not in res[0] and "Éleu" not in res[0]
+    assert "Avion" in res[0] and "Liévin" not in res[0] and "Éleu" not in res[0]
+    assert len(res) == 2 and "dropped in silence" in res[1]          # not listed as unplaced either
+    listed = _sheet(named, frame_mm=frame, extent=extent, towns=towns,
+                    unplaced=[dict(text="Avion", layer="toponymes", required=True, reason="no room")])
+    assert len(CHECKS["unnamed-towns"](listed)) == 1                  # listed: not silent, still unnamed
     # outside the frame does not count as named
     outside = _page(tmp_path, [(100, 190, "Avion", 7.0), (100, 80, "Lens", 8.5), (60, 90, "Liévin", 8.0)], "o.pdf")
     assert CHECKS["unnamed-towns"](_sheet(outside, frame_mm=frame, extent=extent, towns=towns))

@@ -105,5 +105,5 @@ def demo_catalogue(cat: Catalogue, workdir: Path) -> tuple[Catalogue, list[str]]
         frames[name] = demo.prepare(name, gen(demo, rng), source="demo (données fictives)")
         filled.append(name)
     if frames:
-        demo.write_many(frames, {n: "mbm-sig --demo (données fictives)" for n in frames}, action="demo")
+        demo.write_many(frames, {n: "données fictives (démonstration)" for n in frames}, action="demo")
     return demo, filled

@@ -434,7 +434,8 @@ def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheet
             atlas = load_atlas(name)
             atlas.output = atlas.output.replace(".pdf", "-demo.pdf")
             atlas.cover_notes = atlas.cover_notes + [
-                "ÉDITION DE DÉMONSTRATION : les cartes tirées des couches " + ", ".join(filled)
+                "ÉDITION DE DÉMONSTRATION : les cartes tirées des couches "
+                + ", ".join(f"« {demo_cat.layer_def(n).title} »" for n in filled)
                 + " reposent sur des données fictives générées, signalées « Données fictives » sur chaque carte."]
             return _render(atlas, demo_cat, out_dir, only, sheets, png, workers, progress, split_by, select)
     return _render(load_atlas(name), catalogue or Catalogue.open(), out_dir, only, sheets, png, workers, progress,

@@ -82,8 +82,13 @@ def apply(recipe, values: dict):
 
 
 def _recipes_know_val_max() -> bool:
-    from mbm_sig.maps import recipe
-    return "val_max" in getattr(recipe, "LAYER_KEYS", ())
+    """Whether the proportional-symbol layers of recipes take a ``val_max``."""
+    try:
+        from mbm_sig.maps import types
+        return "val_max" in types.get("prop").schema()
+    except (ImportError, AttributeError, KeyError):
+        from mbm_sig.maps import recipe
+        return "val_max" in getattr(recipe, "LAYER_KEYS", ())
 
 
 def method_of(values: dict) -> set:

@@ -66,6 +66,8 @@ class Sheet:
     legends: list = field(default_factory=list)     # dicts: kind, title, labels, entries [(label, colour, shape)]
     towns: object = None                    # DataFrame nom, population, seat, x, y (None: not checked)
     rule: TownRule = TownRule()
+    focus: object = None                    # the coverage feature (geometry): only its towns are required
+    unplaced: list = field(default_factory=list)    # labels the renderer listed as unplaced
     next_kind: str | None = None
 
 
@@ -86,7 +88,7 @@ def _area(a, b) -> float:
 
 
 def check_overlap(s: Sheet) -> list[str]:
-    runs = s.text.runs
+    runs = [r for r in s.text.runs if not r.rotated]       # a rotated stamp overlaps the map by design
     if len(runs) < 2:
         return []
     b = np.array([r.bbox for r in runs])
@@ -108,6 +110,8 @@ def check_frame(s: Sheet) -> list[str]:
     fx0, fy0, fx1, fy1 = x, y, x + w, y + h
     out = []
     for r in s.text.runs:
+        if r.rotated:
+            continue
         b = r.bbox
         inside_v = b[3] > fy0 and b[1] < fy1
         inside_h = b[2] > fx0 and b[0] < fx1
@@ -155,19 +159,33 @@ def check_unnamed_towns(s: Sheet) -> list[str]:
     x0, y0, x1, y1 = s.extent
     t = s.towns
     inside = (t["x"] >= x0) & (t["x"] <= x1) & (t["y"] >= y0) & (t["y"] <= y1)
+    if s.focus is not None:
+        import shapely
+        inside &= shapely.contains_xy(s.focus, t["x"].to_numpy(), t["y"].to_numpy())
     t = t[inside]
     width_km = (x1 - x0) / 1000
     req = s.rule.required(t["population"].to_numpy(float), t["seat"].to_numpy(bool), width_km)
     fx, fy, fw, fh = s.frame_mm
+    # a town on the frame edge (its anchor within edge_mm of it) is half outside: not required
+    mm = fw / (x1 - x0)
+    ax, ay = fx + (t["x"].to_numpy() - x0) * mm, fy + (y1 - t["y"].to_numpy()) * mm
+    e = s.rule.edge_mm
+    req = req & (ax >= fx + e) & (ax <= fx + fw - e) & (ay >= fy + e) & (ay <= fy + fh - e)
     printed = {_norm(r.text) for r in s.text.runs
                if fx <= r.cx <= fx + fw and fy <= r.cy <= fy + fh}
     missing = [(n, p) for n, p, q in zip(t["nom"], t["population"], req) if q and _norm(str(n)) not in printed]
     if not missing:
         return []
     missing.sort(key=lambda m: -m[1])
-    return [f"{len(missing)} town(s) the rule requires are not named: "
-            + ", ".join(f"{n} ({int(p):,} hab.)".replace(",", "\u202f") for n, p in missing[:8])
-            + (" …" if len(missing) > 8 else "")]
+    listed = {_norm(u["text"]) for u in s.unplaced or []}
+    silent = [m for m in missing if _norm(str(m[0])) not in listed]
+    out = [f"{len(missing)} town(s) the rule requires are not named: "
+           + ", ".join(f"{n} ({int(p):,} hab.)".replace(",", "\u202f") for n, p in missing[:8])
+           + (" …" if len(missing) > 8 else "")]
+    if silent:
+        out.append(f"{len(silent)} of them dropped in silence (not in the sheet's unplaced labels): "
+                   + ", ".join(str(n) for n, _ in silent[:8]))
+    return out
 
 
 def check_near_empty_table(s: Sheet) -> list[str]:
@@ -269,13 +287,17 @@ def map_sheet_info(recipe, params, cat, series_values=None):
     drawn with the print settings (and the atlas's comparable series, as the book is)."""
     from mbm_sig.atlas import series
     from mbm_sig.maps.recipe import build_map, load_recipe
-    from mbm_sig.maps.render import print_settings
+    try:
+        from mbm_sig.maps.output import print_settings
+    except ImportError:
+        from mbm_sig.maps.render import print_settings
     r = series.apply(load_recipe(str(recipe), params), series_values or {})
     m, _ = build_map(r, cat)
     with print_settings():
         info = m.draw()
     legends = legend_entries(m, info)
     info.figure = None
+    info.focus = m._focus["union"] if getattr(m, "_focus", None) is not None else None
     return info, legends, r
 
 
@@ -307,6 +329,7 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
             check_cat = cat
             if demo:            # the demo book's maps come from a demo copy of the catalogue
                 from mbm_sig.atlas.demo import demo_catalogue
+                (Path(tmp) / "demo").mkdir(exist_ok=True)
                 check_cat, _ = demo_catalogue(cat, Path(tmp) / "demo")
         else:
             pdf_path, check_cat = Path(pdf), cat
@@ -331,8 +354,12 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
             if p.kind == "map":
                 info, legends, r = map_sheet_info(p.spec.recipe, p.params, check_cat, series_values)
                 s.frame_mm, s.extent, s.legends = info.frame_mm, info.extent, legends
-                if (r.doc.get("toponyms", True) if hasattr(r, "doc") else True) is not False:
+                s.focus, s.unplaced = info.focus, getattr(info, "unplaced_labels", [])
+                if r.doc.get("toponyms", True) is not False:
                     s.towns = town_table
+                    top = r.doc.get("toponyms")
+                    if isinstance(top, dict):
+                        s.rule = TownRule(**{k: v for k, v in top.items() if k != "color"})
             nxt = by_number.get(t.number + 1)
             s.next_kind = nxt.kind if nxt else None
             sheets.append(s)

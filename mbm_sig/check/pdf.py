@@ -16,6 +16,7 @@ class Run:
     text: str
     size: float                                   # pt
     bbox: tuple[float, float, float, float]       # ink box, mm, (x0, y0, x1, y1), y down
+    rotated: bool = False                         # set at an angle (a stamp): its box is not its ink
 
     @property
     def cx(self) -> float:
@@ -53,9 +54,10 @@ def _runs_of(chars, page_h: float) -> list[Run]:
         # between lines set at 1.15 line spacing, ink does not)
         y_top, y_bot = base + 0.72 * size, base - 0.20 * size
         text = "".join(c.get_text() for c in cur).strip()
+        rotated = any(abs(c.matrix[1]) > 1e-6 or abs(c.matrix[2]) > 1e-6 for c in cur)
         if text:
             out.append(Run(text, round(size, 2), (x0 * PT_MM, (page_h - y_top) * PT_MM,
-                                                   x1 * PT_MM, (page_h - y_bot) * PT_MM)))
+                                                   x1 * PT_MM, (page_h - y_bot) * PT_MM), rotated))
         cur.clear()
 
     for c in chars:
@@ -71,6 +73,7 @@ def _runs_of(chars, page_h: float) -> list[Run]:
 
 
 _TEXT = re.compile(rb"\bBT\b.*?\bET\b", re.S)
+_HALO = re.compile(rb"(?<![\w.])[12] Tr\b")
 _STATE = re.compile(rb"(?<![\w/.])(?:cm|q|Q)(?![\w])")
 
 
@@ -92,7 +95,8 @@ def text_only(content: bytes) -> bytes:
     out, pos = [], 0
     for m in _TEXT.finditer(content):
         out += _state_ops(content, pos, m.start())
-        out.append(m.group(0))
+        if not _HALO.search(m.group(0)):       # a label's halo (stroked copy, an artifact) is not read
+            out.append(m.group(0))
         pos = m.end()
     out += _state_ops(content, pos, len(content))
     return b"\n".join(out)

@@ -23,6 +23,8 @@ from itertools import combinations
 
 import numpy as np
 
+from mbm_sig.errors import InvalidInput
+
 MIN_DELTA_E = 10.0          # CIEDE2000, normal vision
 MIN_DELTA_E_CVD = 10.0      # CIEDE2000, simulated deuteranopia
 MAX_CATEGORIES = 10         # entries of one categorical legend
@@ -38,7 +40,7 @@ _M_DEUTAN = np.array([[0.367322, 0.860646, -0.227968],
                       [-0.011820, 0.042940, 0.968881]])
 
 
-class ColourError(ValueError):
+class ColourError(InvalidInput):
     """A colour that is not '#rrggbb' / '#rgb' / 'none'."""
 
 

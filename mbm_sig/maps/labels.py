@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from matplotlib.artist import Artist
 
 from mbm_sig.maps.fmt import french_text
 from mbm_sig.maps.layout import measure
@@ -121,8 +122,8 @@ def shifted_candidates(x, y, w, h):
     two lines up or down, half a label left or right, nearest first (a town name stays on
     or beside its commune)."""
     out = []
-    for dy in (0, -1, 1, -2, 2):
-        for dx in (0, -0.5, 0.5):
+    for dy in (0, -1, 1, -2, 2, -3, 3, -4, 4):
+        for dx in (0, -0.5, 0.5, -1.0, 1.0, -1.5, 1.5):
             if dx or dy:
                 out.append((abs(dy) * h * 1.05 + abs(dx) * w * 0.5, x + dx * w, y + dy * h * 1.05))
     out.sort(key=lambda c: c[0])
@@ -201,8 +202,17 @@ def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE, pad: floa
                 if L.around:
                     cands = around_candidates(x, y, w, h, off)
                 else:
-                    cands = [(x, y)] + (shifted_candidates(x, y, w, h) if req else [])
+                    # clear of symbols: on or just beside the anchor; over symbols (last resort):
+                    # anywhere near it, so that a town name never wanders off its commune
+                    near = shifted_candidates(x, y, w, h) if req else []
+                    cands = [(x, y)] + (near[:8] if strict else near)
                 for cx, cy in cands:
+                    if not L.around:
+                        # a centred label near the frame edge slides inside it (up to half its size)
+                        dx = max(fx0 - (cx - w / 2), 0.0) - max((cx + w / 2) - fx1, 0.0)
+                        dy = max(fy0 - (cy - h / 2), 0.0) - max((cy + h / 2) - fy1, 0.0)
+                        if abs(dx) <= w / 2 and abs(dy) <= h:
+                            cx, cy = cx + dx, cy + dy
                     b = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
                     if b[0] < fx0 or b[1] < fy0 or b[2] > fx1 or b[3] > fy1:
                         continue
@@ -272,12 +282,18 @@ class TownRule:
     """Which towns must be named: every commune of at least ``min_population`` inside the
     frame; on basin-wide maps (frame wider than ``wide_km``) at least the arrondissement
     seats and the communes of ``wide_min_population``. Other communes are named when room
-    is left, by population, down to ``optional_min_population``."""
+    is left, by population, down to ``optional_min_population`` (``wide_optional_min_population``
+    on basin-wide maps)."""
 
     min_population: int = 10_000
     wide_min_population: int = 20_000
     wide_km: float = 60.0
     optional_min_population: int = 3_000
+    wide_optional_min_population: int = 10_000
+    edge_mm: float = 2.5        # a town whose anchor lies closer to the frame edge is not required
+
+    def optional_floor(self, frame_width_km: float) -> int:
+        return self.wide_optional_min_population if frame_width_km > self.wide_km else self.optional_min_population
 
     def required(self, population: np.ndarray, seat: np.ndarray, frame_width_km: float) -> np.ndarray:
         pop = np.nan_to_num(np.asarray(population, dtype=float), nan=0.0)
@@ -295,7 +311,7 @@ def town_layer(names, anchors_mm, population, seat=None, frame_width_km: float =
     n = len(pop)
     seat = np.zeros(n, dtype=bool) if seat is None else np.asarray(seat, dtype=bool)
     req = rule.required(pop, seat, frame_width_km)
-    keep = req | (pop >= rule.optional_min_population)
+    keep = req | (pop >= rule.optional_floor(frame_width_km))
     styles = [town_style(p) for p in pop]
     size = np.array([s for s, _ in styles])
     size = np.where(seat, np.maximum(size, TOWN_STYLE[2][1]), size)
@@ -344,32 +360,131 @@ def town_layer_for(t, extent, frame, rule: TownRule = TownRule(), keep=None, col
     seat = sub["seat"].to_numpy(bool)
     if width_km <= rule.wide_km:
         seat = seat | sub["ville_centre"].to_numpy(bool)
-    return town_layer(sub["nom"].tolist(), xy, sub["population"].to_numpy(float), seat=seat,
-                      frame_width_km=width_km, rule=rule, color=color)
+    layer = town_layer(sub["nom"].tolist(), xy, sub["population"].to_numpy(float), seat=seat,
+                       frame_width_km=width_km, rule=rule, color=color)
+    e = rule.edge_mm
+    near_edge = ((xy[:, 0] < fx0 + e) | (xy[:, 0] > fx0 + fw - e) | (xy[:, 1] < fy0 + e) | (xy[:, 1] > fy0 + fh - e))
+    layer.required = layer.required & ~near_edge
+    return layer
 
 
 HALO_PT = 1.6           # width of the white halo stroke (pt): about 0.3 mm on each side
 
 
+def _pdftext():
+    """The PDF text fast path module (maps/output/pdftext.py, or maps/pdftext.py)."""
+    try:
+        from mbm_sig.maps.output import pdftext
+    except ImportError:
+        from mbm_sig.maps import pdftext
+    return pdftext
+
+
+class _HaloText:
+    """Stands for the Text of a label's halo when the label artist calls the renderer: the
+    PDF text fast path strokes it (text render mode 2), see mbm_sig.maps.output.pdftext."""
+
+    def __init__(self, width: float):
+        from mbm_sig.maps.labels import _pdftext
+        HALO_GID = _pdftext().HALO_GID
+        self._gid = f"{HALO_GID}{width}"
+
+    def get_gid(self):
+        return self._gid
+
+    def get_fontfeatures(self):
+        return None
+
+    def get_language(self):
+        return None
+
+
+class LabelArtist(Artist):
+    """Every label of a sheet in one artist, drawn straight by the renderer (no matplotlib
+    Text layout per label): its halo (stroked text in PDF, a stroked path elsewhere) then
+    the text, centred on the label box, baseline placed so that the ink is centred."""
+
+    def __init__(self, page_w: float, page_h: float, items, halo_pt: float = HALO_PT):
+        super().__init__()
+        self.set_zorder(4)
+        self.W, self.H, self.items, self.halo_pt = page_w, page_h, list(items), halo_pt
+        self._props: dict = {}
+
+    def _prop(self, size, weight):
+        key = (size, weight)
+        if key not in self._props:
+            from matplotlib.font_manager import FontProperties
+            from mbm_sig.maps import layout
+            family = layout.font() if callable(getattr(layout, "font", None)) else layout.FONT
+            self._props[key] = FontProperties(family=family, size=size, weight=weight)
+        return self._props[key]
+
+    def draw(self, renderer):
+        if not self.get_visible() or not self.items:
+            return
+        from matplotlib import patheffects
+        from matplotlib.backends import backend_pdf
+        from matplotlib.colors import to_rgba
+        pdftext = _pdftext()
+        base = getattr(renderer, "_vector_renderer", renderer)      # PDF: inside a MixedModeRenderer
+        pdf_fast = isinstance(base, backend_pdf.RendererPdf) and backend_pdf.RendererPdf.draw_text is pdftext._draw_text
+        halo_text = _HaloText(self.halo_pt)
+        stroke = patheffects.PathEffectRenderer(
+            [patheffects.Stroke(linewidth=self.halo_pt, foreground="white")], renderer)
+        cw, ch = renderer.get_canvas_width_height()
+        sx, sy = cw / self.W, ch / self.H
+        gc = renderer.new_gc()
+        for x, y, text, size, weight, color, halo in self.items:
+            prop = self._prop(size, weight)
+            w = renderer.get_text_width_height_descent(text, prop, ismath=False)[0]
+            px = x * sx - w / 2
+            py = (self.H - (y + 0.26 * size * 25.4 / 72)) * sy       # ink centred on the box
+            if renderer.flipy():
+                py = ch - py
+            if halo:
+                gc.set_foreground((1.0, 1.0, 1.0, 1.0), isRGBA=True)
+                if pdf_fast:
+                    renderer.draw_text(gc, px, py, text, prop, 0.0, ismath=False, mtext=halo_text)
+                else:
+                    stroke.draw_text(gc, px, py, text, prop, 0.0, ismath=False)
+            gc.set_foreground(to_rgba(color), isRGBA=True)
+            renderer.draw_text(gc, px, py, text, prop, 0.0, ismath=False)
+        gc.restore()
+        self.stale = False
+
+
 def draw(page, placement: Placement, layers) -> tuple[list[dict], list[dict]]:
-    """Draw a placement on a page (``page.text(x, y, s, size=…, ha, va, color, weight,
-    path_effects)`` in page mm): each label over a white halo stroke when its layer asks
-    for one. The halo is a stroke-only copy under a real text artist, so labels stay
-    searchable, selectable text in the PDF. Returns (labels, unplaced) records for the
-    sheet's render information."""
-    from matplotlib import patheffects
-    halo = [patheffects.Stroke(linewidth=HALO_PT, foreground="white")]
-    records = []
+    """Draw a placement on a page (one :class:`LabelArtist` on ``page.fig``, page mm):
+    each label over a white halo when its layer asks for one; labels stay real,
+    searchable text in the PDF (the halo is marked as an artifact). Returns (labels,
+    unplaced) records for the sheet's render information."""
+    records, items = [], []
     for lab in placement.labels:
         L = layers[lab.layer]
         st = L.style or {}
-        weight = lab.weight
-        if st.get("halo", True):
-            page.text(lab.x, lab.y, lab.text, size=lab.size, ha="center", va="center_baseline",
-                      color="white", weight=weight, path_effects=halo)
-        page.text(lab.x, lab.y, lab.text, size=lab.size, ha="center", va="center_baseline",
-                  color=st.get("color", "#1a1a1a"), weight=weight)
+        items.append((lab.x, lab.y, lab.text, lab.size, lab.weight, st.get("color", "#1a1a1a"),
+                      bool(st.get("halo", True))))
         records.append(dict(text=lab.text, bbox=lab.bbox, priority=lab.priority, anchor=lab.anchor,
                             around=bool(L.around), size=lab.size, layer=L.name, required=lab.required,
                             over_symbols=lab.over_symbols))
+    if items:
+        page.fig.add_artist(LabelArtist(page.W, page.H, items))
     return records, list(placement.unplaced)
+
+
+def cached_towns(cat):
+    """:func:`towns` of a catalogue, read once per catalogue object and communes version."""
+    key = getattr(cat, "url", None)
+    try:
+        stamp = cat.last_import("communes")
+        stamp = str(stamp.get("imported_at")) if stamp else ""
+    except Exception:         # a backend without provenance: read once per object
+        stamp = ""
+    cache = getattr(cat, "_mbm_towns", None)
+    if cache is None or cache[0] != (key, stamp):
+        cache = ((key, stamp), towns(cat))
+        try:
+            cat._mbm_towns = cache
+        except AttributeError:
+            pass
+    return cache[1]

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
+import shapely
 
 from mbm_sig.config import load_yaml
 from mbm_sig.maps import expr
@@ -54,11 +55,11 @@ from mbm_sig.maps.sheet import FRAMES, LAYER_TYPES, LAYOUTS, ORIENTATIONS, PAGES
 
 TOP_KEYS = {"page", "orientation", "title", "subtitle", "extent", "margin", "fictive", "layers", "params",
             "inset", "scalebar", "arrow", "legend", "credits", "metadata", "logo", "simplify_mm",
-            "description", "name", "basemap", "frame", "layout"}
+            "description", "name", "basemap", "frame", "layout", "toponyms", "focus"}
 LAYER_KEYS = {"layer", "where", "join", "computed", "type", "var", "var2", "method", "k", "breaks",
               "palette", "colors", "nodata", "nodata_label", "legend", "legend_title", "legend_title2",
               "legend_decimals", "legend_label", "inches", "symbol", "fill", "edgecolor", "linewidth",
-              "linestyle", "alpha", "marker", "size", "hatch", "order", "fictive", "labels", "clip"}
+              "linestyle", "alpha", "marker", "size", "hatch", "order", "fictive", "labels", "clip", "val_max", "markers"}
 LABEL_KEYS = {"var", "size", "halo", "priority", "color", "weight", "max_labels", "where", "placement", "unique"}
 STYLE_KEYS = ("fill", "edgecolor", "linewidth", "linestyle", "marker", "size", "hatch", "alpha")
 PARAM = re.compile(r"\{([A-Za-z_]\w*)\}")
@@ -408,7 +409,7 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
             kw.pop("linewidth", None) if "linewidth" not in spec else None
         for k in ("var", "var2", "method", "k", "breaks", "palette", "colors", "nodata", "nodata_label",
                   "legend", "legend_title", "legend_title2", "legend_decimals", "legend_label", "inches",
-                  "symbol", "order"):
+                  "symbol", "order", "val_max", "markers"):
             if k in spec:
                 kw[k] = spec[k]
         if t in ("choro", "prop", "prop_choro") and "legend_title" not in kw:
@@ -421,6 +422,8 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
             cats = style.get("categories") or {}
             if "colors" not in kw and cats.get("field") == spec["var"]:
                 kw["colors"] = cats.get("colors")
+                if "markers" not in kw and cats.get("markers") and t == "symbols":
+                    kw["markers"] = cats.get("markers")
             if "order" not in kw:
                 try:
                     dom = ld.field(spec["var"]).domain
@@ -464,6 +467,7 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
                      placement=lab.get("placement"), symbol_mm=sym_r,
                      where_points=True if (t == "symbols" or (t in ("prop", "prop_choro") and _on_points(L.geoms)))
                      else None)
+    _focus_and_toponyms(m, d, cat, used)
     if d.get("title"):
         m.title(str(d["title"]))
     if d.get("subtitle"):
@@ -504,6 +508,31 @@ def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
                   "Keywords": md.get("keywords", ["Mission Bassin Minier", "carte"]),
                   "Author": md.get("author", "Mission Bassin Minier Nord-Pas de Calais")}
     return m, list(dict.fromkeys(used))
+
+
+def _focus_and_toponyms(m, d: dict, cat, used: list) -> None:
+    """The focus veil (``focus: {layer, where, alpha}``: a coverage sheet's feature) and the
+    town names (``toponyms``: true, false, or the naming rule; inside the focus only)."""
+    from mbm_sig.maps import labels
+    keep = None
+    foc = d.get("focus")
+    if foc:
+        if not isinstance(foc, dict) or "layer" not in foc:
+            raise ValueError("recipe key focus: expected {layer, where}")
+        feat = cat.read(foc["layer"], where=foc.get("where"))
+        if len(feat):
+            m.focus(feat, alpha=float(foc.get("alpha", 0.7)))
+            used.append(foc["layer"])
+            t = labels.cached_towns(cat)
+            inside = shapely.contains_xy(shapely.union_all(feat.geometry.values), t["x"].to_numpy(),
+                                         t["y"].to_numpy())
+            keep = set(t.loc[inside, "insee"])
+    top = d.get("toponyms", True)
+    if top is False or not cat.has_data("communes"):
+        return
+    opts = dict(top) if isinstance(top, dict) else {}
+    color = opts.pop("color", "#1a1a1a")
+    m.toponyms(labels.cached_towns(cat), rule=labels.TownRule(**opts), keep=keep, color=color)
 
 
 def render_recipe(recipe, catalogue, out_path, fmt: str | None = "pdf", cmyk: bool = False, params=None):

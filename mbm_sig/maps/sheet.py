@@ -55,7 +55,7 @@ from matplotlib.transforms import IdentityTransform
 
 from mbm_sig.maps import fmt, fonts, geom, layout
 from mbm_sig.maps.classify import assign, classify, normalise_method
-from mbm_sig.maps.labels import place as place_labels
+from mbm_sig.maps import labels as labels_mod
 from mbm_sig.maps.layout import PT_MM, LegendBlock, Page
 from mbm_sig.maps.palettes import QUALITATIVE, colors as palette_colors
 
@@ -107,6 +107,7 @@ class RenderInfo:
     layout: str = ""                                      # side (legend column) or bottom (band)
     path: str | None = None
     layers: list = field(default_factory=list)            # catalogue layers read (recipes)
+    unplaced_labels: list = field(default_factory=list)   # labels with no room: text, layer, required, reason
     figure: Any = None
 
 
@@ -146,13 +147,25 @@ def fit_extent(bounds, ratio: float, margin: float):
     return cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
 
 
-def nice_values(vmax: float, n: int = 3) -> list[float]:
-    """Reference values for a proportional-symbol legend: the maximum, then round values."""
+LABEL_GAP_MM = 2.6          # two reference labels of a size legend never closer (text height)
+
+
+def nice_values(vmax: float, n: int = 3, scale_max: float | None = None, rmax_mm: float | None = None,
+                gap_mm: float = LABEL_GAP_MM) -> list[float]:
+    """Reference values for a proportional-symbol legend: the maximum, then round values;
+    with ``rmax_mm`` (the radius of ``scale_max``, default ``vmax``), a value is kept only
+    when its label (at the top of its circle) clears the previous one by ``gap_mm``."""
     out = [vmax]
+    smax = scale_max or vmax
     for f in (0.4, 0.1)[: n - 1]:
         v = layout.nice_length(vmax * f * 1.25)
-        if v > 0 and v < out[-1] * 0.8:
-            out.append(v)
+        if not (v > 0 and v < out[-1] * 0.8):
+            continue
+        if rmax_mm is not None:
+            top = 2 * rmax_mm * math.sqrt(out[-1] / smax)
+            if top - 2 * rmax_mm * math.sqrt(v / smax) < gap_mm:
+                continue
+        out.append(v)
     return out
 
 
@@ -166,6 +179,7 @@ class _Layer:
     colors: list | None = None                 # colour per class / category
     breaks: np.ndarray | None = None
     categories: list | None = None
+    markers: list | None = None                # symbols: marker per category (None: one marker)
     sizes: np.ndarray | None = None            # symbol radius in points
     anchors: np.ndarray | None = None
     legend: list = field(default_factory=list)  # LegendBlock(s)
@@ -260,6 +274,8 @@ class Map:
         self.background = background
         self._layers: list[_Layer] = []
         self._labels: list[dict] = []
+        self._toponyms = None
+        self._focus = None
         self._title = self._subtitle = None
         self._scalebar = self._arrow = False
         self._inset = None
@@ -278,8 +294,11 @@ class Map:
               inches: float = 0.25, symbol: str = "circle", fill: str | None = None,
               edgecolor: str | None = None, linewidth: float | None = None, linestyle: str = "-",
               alpha: float = 1.0, marker: str = "o", size: float | None = None, hatch: str | None = None,
-              order: list | None = None, fictive: bool = False, name: str = "") -> "Map":
-        """Add a layer. ``type``: choro, prop, prop_choro, typo, symbols or base."""
+              order: list | None = None, fictive: bool = False, name: str = "",
+              val_max: float | None = None, markers: dict | None = None) -> "Map":
+        """Add a layer. ``type``: choro, prop, prop_choro, typo, symbols or base. ``val_max``
+        (proportional symbols): the value drawn at the full radius, shared by the sheets of a
+        series (as in mapsf); by default the sheet's largest value."""
         if type not in LAYER_TYPES:
             raise MapError(f"unknown layer type {type!r}; known types: {', '.join(LAYER_TYPES)}")
         g = _geoms(data)
@@ -315,13 +334,22 @@ class Map:
         elif type in ("prop", "prop_choro"):
             vals = pd.to_numeric(data[var], errors="coerce").to_numpy(dtype=float)
             vmax = np.nanmax(np.abs(vals)) if np.isfinite(vals).any() else 1.0
+            scale = float(val_max) if val_max else vmax
             rmax_pt = inches * 72
             L.values = vals
-            L.sizes = rmax_pt * np.sqrt(np.abs(np.nan_to_num(vals)) / vmax)
+            L.sizes = rmax_pt * np.sqrt(np.abs(np.nan_to_num(vals)) / scale)
             L.anchors = geom.anchor_points(g)
-            ref = nice_values(vmax)
-            dec = legend_decimals if legend_decimals is not None else (0 if vmax >= 100 else 1)
-            entries = [(fmt.num(v, dec), rmax_pt * math.sqrt(v / vmax) * PT_MM) for v in ref]
+            fin = vals[np.isfinite(vals)]
+            counts = bool(len(fin)) and bool(np.all(np.abs(fin - np.round(fin)) < 1e-9))
+            distinct = np.unique(np.abs(fin[fin != 0]))
+            if len(distinct) == 1:      # a single value is stated, not drawn as a three-circle scale
+                ref = [float(distinct[0])]
+            else:
+                ref = nice_values(vmax, scale_max=scale, rmax_mm=rmax_pt * PT_MM)
+                if counts:
+                    ref = list(dict.fromkeys(float(round(v)) for v in ref if round(v) > 0))
+            dec = legend_decimals if legend_decimals is not None else (0 if counts or vmax >= 100 else 1)
+            entries = [(fmt.num(v, dec), rmax_pt * math.sqrt(v / scale) * PT_MM) for v in ref]
             sym_fill = fill or ("#fdae6b" if type == "prop" else "#ffffff")
             pblock = LegendBlock("prop", legend_title if legend_title is not None else str(var), entries=entries,
                                  colors={"fill": sym_fill if type == "prop" else "#f0f0f0",
@@ -350,6 +378,8 @@ class Map:
             L.classes = np.array([lookup.get(v, -1) for v in vals], dtype=int)
             L.categories = present
             L.colors = [cmap.get(c, nodata) for c in present]
+            # point categories beyond four colours: a marker per category too
+            L.markers = [(markers or {}).get(c) or marker or "o" for c in present] if markers else None
             if type == "symbols" or shapely.get_type_id(g[:1]).tolist() in ([0], [4]):
                 L.anchors = geom.anchor_points(g)
             kind = "symbols" if L.anchors is not None else "typo"
@@ -360,6 +390,9 @@ class Map:
             entries = [(str(c), {**(sym or {}), "fill": col,
                                  "edgecolor": edgecolor or ("#ffffff" if kind == "symbols" else "#4d4d4d")})
                        for c, col in zip(present, L.colors)]
+            if sym is not None and L.markers:
+                for (_, st), mk in zip(entries, L.markers):
+                    st["marker"] = mk
             L.cat_legend = bool(var)
             if not var:
                 entries = [(legend_label or legend_title or "", {**(sym or {}), "fill": fill or "#000000",
@@ -443,6 +476,24 @@ class Map:
         self._arrow = show
         return self
 
+    def toponyms(self, towns, rule=None, keep=None, color: str = "#1a1a1a") -> "Map":
+        """Name the towns (the toponym layer, :func:`mbm_sig.maps.labels.towns`): placed
+        before every other label, by population, seats first; the ``rule``
+        (:class:`~mbm_sig.maps.labels.TownRule`) says which must be named; ``keep``: only
+        these INSEE codes (the feature of a coverage sheet)."""
+        from mbm_sig.maps.labels import TownRule
+        self._toponyms = dict(table=towns, rule=rule or TownRule(), keep=set(keep) if keep is not None else None,
+                              color=color)
+        return self
+
+    def focus(self, data, alpha: float = 0.7, color: str = "#ffffff") -> "Map":
+        """Atlas focus (QGIS's «hide coverage» / inverted polygon): everything outside the
+        features of ``data`` is veiled with ``color`` at ``alpha``."""
+        g = _geoms(data)
+        self._focus = dict(geoms=g, alpha=float(alpha), color=color,
+                           union=shapely.union_all(shapely.make_valid(g)))
+        return self
+
     def inset(self, data, fill: str = "#e5e5e5", edgecolor: str = "#7f7f7f", context=None,
               title: str | None = None) -> "Map":
         """Locator map (e.g. the départements of Nord-Pas-de-Calais) with the sheet's extent."""
@@ -508,8 +559,9 @@ class Map:
         if not self._legend:
             return []
         blocks, misc = [], []
+        focus = self._focus["union"] if self._focus is not None else None
         for L in self._layers:
-            present = self._drawn_classes(L, clip) if (clip is not None and L.cat_legend) else None
+            present = self._drawn_classes(L, clip, focus) if (clip is not None and L.cat_legend) else None
             for b in L.legend:
                 b = dc_replace(b, entries=list(b.entries))
                 if present is not None and b.kind in ("typo", "symbols"):
@@ -541,8 +593,16 @@ class Map:
             idx = idx[shapely.intersects(L.geoms[idx], shapely.box(*clip))]
         return idx
 
-    def _drawn_classes(self, L, clip) -> set:
-        return set(np.unique(L.classes[self._drawn_index(L, clip)]).tolist())
+    def _drawn_classes(self, L, clip, focus=None) -> set:
+        """Classes of the features drawn in ``clip``; with an atlas ``focus`` (a geometry), of
+        those in the focus only: a neighbour's categories are not listed as the feature's."""
+        idx = self._drawn_index(L, clip)
+        if focus is not None and len(idx):
+            if L.anchors is not None:
+                idx = idx[shapely.contains_xy(focus, L.anchors[idx, 0], L.anchors[idx, 1])]
+            else:
+                idx = idx[shapely.intersects(L.geoms[idx], focus)]
+        return set(np.unique(L.classes[idx]).tolist())
 
     def _fit_frame(self, avail_w, avail_h):
         """Frame size (w, h) in mm: the available area, shrunk in one direction to the
@@ -869,6 +929,9 @@ class Map:
         for i, L in enumerate(self._layers):
             info.features[i] = self._draw_layer(ax, L, clip, tol, m_per_mm, info, i)
 
+        if self._focus is not None:
+            _draw_focus(ax, self._focus, clip)
+
         def to_mm(xy):
             return np.c_[fx0 + (xy[:, 0] - x0) / m_per_mm, fy0 + (y1 - xy[:, 1]) / m_per_mm]
 
@@ -877,26 +940,8 @@ class Map:
             obstacles.append(layout.scalebar(page, frame, m_per_mm))
         if self._arrow:
             obstacles.append(layout.north_arrow(page, frame))
-        kept_boxes: list = []
-        for spec in self._labels:
-            kept = place_labels(
-                spec["texts"], to_mm(spec["anchors"]), spec["size"], frame, spec["priority"],
-                points=spec["points"], obstacles=obstacles, kept_boxes=kept_boxes, weight=spec["weight"],
-                around=spec.get("around"), offset=spec.get("offset", 0.8))
-            if spec["max_labels"]:
-                kept = kept[: spec["max_labels"]]
-            # the halo is a stroke-only path under a real text artist: labels stay
-            # searchable, selectable text in the PDF (a path effect on the text itself
-            # would turn it into outlines)
-            halo = [patheffects.Stroke(linewidth=1.6, foreground="white")] if spec["halo"] else None
-            for lab in kept:
-                if halo:
-                    page.text(lab.x, lab.y, lab.text, size=spec["size"], ha="center", va="center_baseline",
-                              color="white", weight=spec["weight"], path_effects=halo)
-                page.text(lab.x, lab.y, lab.text, size=spec["size"], ha="center", va="center_baseline",
-                          color=spec["color"], weight=spec["weight"])
-                info.labels.append(dict(text=lab.text, bbox=lab.bbox, priority=lab.priority,
-                                        anchor=lab.anchor, around=bool(spec.get("around"))))
+        placement, layers_ = self._place_labels(frame, ext, clip, to_mm, obstacles)
+        info.labels, info.unplaced_labels = labels_mod.draw(page, placement, layers_)
         if self.fictive:
             layout.stamp(page, frame)
         page.rect(fx0, fy0, fw, fh, facecolor="none", edgecolor=layout.INK, linewidth=0.6, zorder=5)
@@ -932,6 +977,43 @@ class Map:
         if self._logo:
             self._draw_logo(fig, page)
         return info
+
+    def _place_labels(self, frame, ext, clip, to_mm, obstacles):
+        """One placement of every label of the sheet (maps/labels.py): the towns first (the
+        toponym layer, unless the sheet turns it off), then the label layers of the map layers
+        by their priority, clear of each other, of the furniture and of every point symbol;
+        on a focus sheet only the feature's content is labelled."""
+        layers_ = []
+        focus = self._focus["union"] if self._focus is not None else None
+        for spec in self._labels:
+            texts = list(spec["texts"])
+            if focus is not None and len(texts):
+                a = np.asarray(spec["anchors"], dtype=float)
+                inside = shapely.contains_xy(focus, a[:, 0], a[:, 1])
+                texts = [t if ok else "" for t, ok in zip(texts, inside)]
+            pr = spec["priority"]
+            if spec["max_labels"] and pr is not None:
+                order = np.argsort(-np.nan_to_num(np.asarray(pr, float), nan=-np.inf), kind="stable")
+                for j in order[spec["max_labels"]:]:
+                    texts[j] = ""
+            layers_.append(labels_mod.LabelLayer(
+                texts, to_mm(spec["anchors"]), size=spec["size"], weight=spec["weight"], priority=pr,
+                around=bool(spec.get("around")), offset=spec.get("offset", 0.8), name=spec.get("name", ""),
+                style=dict(color=spec["color"], halo=spec["halo"])))
+        for L in self._layers:
+            if L.anchors is None or L.type not in ("symbols", "prop", "prop_choro"):
+                continue
+            idx = self._drawn_index(L, clip)
+            if not len(idx):
+                continue
+            r = np.broadcast_to(np.asarray(self.symbol_radius(L), dtype=float), (len(L.anchors),))[idx]
+            layers_.append(labels_mod.LabelLayer([""] * len(idx), to_mm(L.anchors[idx]), offset=r, symbols=True,
+                                                 name=f"symboles {L.type}"))
+        if self._toponyms is not None:
+            t = self._toponyms
+            layers_.insert(0, labels_mod.town_layer_for(t["table"], ext, frame, rule=t["rule"], keep=t["keep"],
+                                                        color=t["color"]))
+        return labels_mod.place_all(layers_, frame, obstacles=obstacles), layers_
 
     # ---------------------------------------------------------------- layer drawers
     def _draw_layer(self, ax, L: _Layer, clip, tol, m_per_mm, info=None, i=None) -> int:
@@ -1014,10 +1096,16 @@ class Map:
 
     def _draw_points(self, ax, L, clip, m_per_mm, info=None, i=None) -> int:
         idx = self._drawn_index(L, clip)
+        if L.markers:           # one collection per marker
+            default = L.style.get("marker") or "o"
+            mk = np.array([L.markers[c] if c >= 0 else default for c in L.classes[idx]], dtype=object)
+            return sum(self._draw_point_set(ax, L, idx[mk == m], m, info, i) for m in dict.fromkeys(mk.tolist()))
+        return self._draw_point_set(ax, L, idx, L.style.get("marker") or "o", info, i)
+
+    def _draw_point_set(self, ax, L, idx, marker, info=None, i=None) -> int:
         cls = L.classes[idx]
         fc = [L.colors[c] if c >= 0 else NODATA for c in cls]
         size = L.style["size"] or 4.0                 # markersize in points
-        marker = L.style.get("marker") or "o"
         ec = L.style["edgecolor"] or "#ffffff"
         lw = L.style["linewidth"] if L.style["linewidth"] is not None else 0.3
         if marker == "o":
@@ -1116,3 +1204,15 @@ class Map:
         save_figure(info.figure, path, fmt=fmt, metadata=md, cmyk=cmyk, dpi=dpi)
         info.path = str(path)
         return info
+
+
+def _draw_focus(ax, focus, clip) -> None:
+    """Veil what lies outside the focus features: the frame's rectangle minus their union."""
+    x0, y0, x1, y1 = clip
+    pad = max(x1 - x0, y1 - y0)
+    outside = shapely.difference(shapely.box(x0 - pad, y0 - pad, x1 + pad, y1 + pad), focus["union"])
+    paths = geom.polygon_paths(np.array([outside]))
+    if paths and paths[0] is not None:
+        ax.add_artist(PathPatch(ax.to_points(paths[0]), facecolor=focus["color"], edgecolor="none",
+                                alpha=focus["alpha"], transform=ax.transPt, zorder=2.5))
+
