@@ -150,6 +150,11 @@ def fit_extent(bounds, ratio: float, margin: float):
 LABEL_GAP_MM = 2.6          # two reference labels of a size legend never closer (text height)
 
 
+def _nodata_entry(label: str, classes) -> str:
+    """The missing-values legend entry with its count: «Pas de données (12)»."""
+    return f"{label} ({fmt.num(int((np.asarray(classes) < 0).sum()))})"
+
+
 def nice_values(vmax: float, n: int = 3, scale_max: float | None = None, rmax_mm: float | None = None,
                 gap_mm: float = LABEL_GAP_MM) -> list[float]:
     """Reference values for a proportional-symbol legend: the maximum, then round values;
@@ -325,7 +330,7 @@ class Map:
             dec = legend_decimals if legend_decimals is not None else fmt.auto_decimals(b)
             block = LegendBlock("choro", title if title is not None else str(var), breaks=list(b),
                                 colors=cols, decimals=dec,
-                                nodata=(nodata, nodata_label) if (cls < 0).any() else None)
+                                nodata=(nodata, _nodata_entry(nodata_label, cls)) if (cls < 0).any() else None)
             return vals, cls, b, cols, block
 
         if type == "choro":
@@ -401,7 +406,8 @@ class Map:
                 L.colors = [fill or "#000000"]
             L.legend = [LegendBlock(kind, legend_title if legend_title is not None else (str(var) if var else ""),
                                     entries=entries, sym=sym,
-                                    nodata=(nodata, "Autre ou non renseigné") if (L.classes < 0).any() else None)]
+                                    nodata=(nodata, _nodata_entry("Autre ou non renseigné", L.classes))
+                                    if (L.classes < 0).any() else None)]
         else:  # base
             if legend_label:
                 is_pt = shapely.get_type_id(g[:1]).tolist() in ([0], [4])
