@@ -10,7 +10,7 @@ MBM_SIG_DATA_DIR ?= $(firstword $(wildcard $(abspath ../shared/data)) $(abspath 
 export MBM_SIG_DATA_DIR
 CATALOGUE := var/catalogue.gpkg
 
-.PHONY: install build test atlas-sante atlas-patrimoine atlas-renouvellement web bench clean help
+.PHONY: install build test lint docs atlas-sante atlas-patrimoine atlas-renouvellement web bench clean help
 
 help:
 	@echo "make atlas-sante          health atlas -> out/atlas-sante.pdf (installs and builds on first use)"
@@ -20,6 +20,8 @@ help:
 	@echo "make test                 test suite (starts a throwaway PostGIS when PostgreSQL is installed)"
 	@echo "make build                rebuild the catalogue from the sources ($(CATALOGUE))"
 	@echo "make bench                benchmarks (ratios against baselines run alongside)"
+	@echo "make lint                 ruff over mbm_sig/, mypy over mbm_sig/maps (pyproject.toml settings)"
+	@echo "make docs                 regenerate docs/recipes.md from the map types' option schemas"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +50,18 @@ web: $(CATALOGUE)
 
 test: $(STAMP)
 	scripts/test.sh
+
+LINT_STAMP := $(VENV)/.lint-stamp
+$(LINT_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/pip install -q -e '.[test,lint]'
+	touch $(LINT_STAMP)
+
+lint: $(LINT_STAMP)
+	$(BIN)/ruff check mbm_sig
+	$(BIN)/mypy
+
+docs: $(STAMP)
+	$(BIN)/python -m mbm_sig.maps.recipe.docs -o docs/recipes.md
 
 bench: $(CATALOGUE)
 	$(BIN)/pip install -q -e '.[bench]'

@@ -3,7 +3,8 @@
 # Starts a throwaway PostGIS server on loopback when PostgreSQL and PostGIS are installed,
 # so the same suite runs on both backends; otherwise runs the GeoPackage suite and says so.
 # MBM_SIG_REQUIRE_PG=1 (CI) turns a missing PostGIS into a failure.
-# Extra arguments go to pytest (e.g. scripts/test.sh tests/test_postgis.py -x).
+# Extra arguments go to pytest (e.g. scripts/test.sh tests/test_postgis.py -x). Without a test
+# file named, the map tests run a second time with the PDF text fast path off.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -76,6 +77,20 @@ fi
 status=0
 # scripts/skip_summary.py: one closing line with the number of skipped tests and why
 PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}" "$BIN/python" -m pytest -p skip_summary -q --durations=12 "$@" || status=$?
+
+# The whole suite (no test file named): a second, short pass over the map tests with the PDF
+# text fast path off (MBM_SIG_PDF_FASTPATH=0), proving matplotlib's own text path still makes
+# every sheet (mbm_sig/maps/output/pdftext.py).
+selected=""
+for arg in "$@"; do
+  case "$arg" in tests/*|*.py|*::*) selected=1 ;; esac
+done
+if [[ -z "$selected" ]]; then
+  echo "test.sh: map tests again with the PDF text fast path off (MBM_SIG_PDF_FASTPATH=0)"
+  MBM_SIG_PDF_FASTPATH=0 PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}" "$BIN/python" -m pytest \
+    -p skip_summary -q -p no:cacheprovider "$@" \
+    tests/test_maps.py tests/test_maps_output.py tests/test_maps_types.py || status=$?
+fi
 if [[ -n "$PG_SKIPPED" ]]; then
   echo "test.sh: NOTE: the PostGIS tests were SKIPPED (no PostgreSQL/PostGIS on this machine);" \
        "install postgresql-15 and postgresql-15-postgis-3 to run them"

@@ -20,7 +20,7 @@ from mbm_sig.maps import Map, MapError, classify, colors
 from mbm_sig.maps import fmt
 from mbm_sig.maps.classify import ClassificationError, assign
 from mbm_sig.maps.palettes import PaletteError
-from mbm_sig.maps.render import GhostscriptMissing, save_figure
+from mbm_sig.maps.output import GhostscriptMissing, save_figure
 
 ROOT = Path(__file__).resolve().parent.parent
 from conftest import DATA_DIR, same_bytes  # noqa: E402  (MBM_SIG_DATA_DIR or ../shared/data)
@@ -395,7 +395,7 @@ def test_fitted_frame_keeps_a_minimum_size():
     df = _strip(80, 5)                                  # aspect 16: the frame would be a ribbon
     info = Map(orientation="landscape", extent=df).layer(df, type="choro", var="v").draw()
     fixed = Map(orientation="landscape", extent=df, frame="fixed").layer(df, type="choro", var="v").draw()
-    from mbm_sig.maps.sheet import FRAME_MIN
+    from mbm_sig.maps.solver import FRAME_MIN
     assert info.frame_mm[3] == pytest.approx(FRAME_MIN * fixed.frame_mm[3])
     assert info.frame_mm[2] == pytest.approx(fixed.frame_mm[2])
 
@@ -547,7 +547,7 @@ def test_crowded_legend_column_never_overflows(grid):
     assert any(leg["ncols"] == 2 for leg in info.legends) or len({round(b[0], 3) for b in boxes}) == 2
     # long titles wrap inside the column
     from mbm_sig.maps.layout import LEGEND_TITLE_SIZE, measure
-    for b, (blk, _, _) in zip(boxes, m._layout(m._blocks())["blocks"]):
+    for b, (blk, _, _) in zip(boxes, m._plan(m._blocks()).blocks):
         assert all(measure(s, LEGEND_TITLE_SIZE * blk.scale, "bold")[0] <= blk.max_w + 1e-6 for s in blk.title_lines())
 
 
@@ -560,7 +560,7 @@ def _layout_sheet(df, orientation="landscape", layout="auto", crowded=False, pag
     pts["geometry"] = df.geometry.centroid
     m = Map(page=page, orientation=orientation, extent=df, margin=0.04, layout=layout)
     m.layer(df, type="choro", var="v", k=6, legend_title="Valeur de l'indicateur (unités)")
-    m.layer(df, type="typo", var="kind", legend_title="Type de commune", fill=None)
+    m.layer(df, type="typo", var="kind", legend_title="Type de commune")
     m.layer(pts.iloc[::7], type="symbols", var="kind", size=5, marker="^", legend_title="Équipements")
     m.layer(pts.iloc[::11], type="symbols", size=4, fill="#000", legend_label="Puits de mine")
     m.layer(df.dissolve(), type="base", fill="none", edgecolor="#7b3294", legend_label="Limite du territoire")
@@ -683,12 +683,13 @@ def _words(pdf):
 
 
 def test_fast_pdf_text_writes_the_same_words_at_the_same_places(tmp_path, monkeypatch):
-    """The print-font fast path (mbm_sig.maps.pdftext) against matplotlib's own text path:
+    """The print-font fast path (mbm_sig.maps.output.pdftext) against matplotlib's own text path:
     same words, same boxes: to 0.05 pt, plus 0.05 % of the distance from the start of the
     line (matplotlib places each glyph on a 1/64 pt grid, the fast path at the font's exact
     advances: along a long line the difference adds up, 0.2 pt over 40 cm), on a sheet with every kind of text (title,
     legends, labels with halo, scale bar, arrow, inset title, credits)."""
-    from mbm_sig.maps import pdftext
+    monkeypatch.setenv("MBM_SIG_PDF_FASTPATH", "1")      # this test is about the fast path (also in the pass with it off)
+    from mbm_sig.maps.output import pdftext
     df = _strip(48, 20)
     calls = []
     orig = pdftext._ORIG_DRAW_TEXT
@@ -718,8 +719,8 @@ def test_fast_pdf_text_leaves_other_fonts_to_matplotlib(tmp_path):
     import matplotlib
     from matplotlib.figure import Figure
     from pypdf import PdfReader
-    from mbm_sig.maps import pdftext
-    from mbm_sig.maps.render import save_figure
+    from mbm_sig.maps.output import pdftext
+    from mbm_sig.maps.output import save_figure
 
     def fig(family, text):
         f = Figure(figsize=(3, 2))
@@ -748,14 +749,15 @@ def test_fast_pdf_text_leaves_other_fonts_to_matplotlib(tmp_path):
     assert measure("Béthune\u00adville", 12)[0] == pytest.approx(measure("Béthuneville", 12)[0], abs=0.05)
 
 
-def test_fast_pdf_text_follows_font_settings_and_restores_matplotlib(tmp_path):
+def test_fast_pdf_text_follows_font_settings_and_restores_matplotlib(tmp_path, monkeypatch):
     """The fast path resolves generic families with the settings of each save (no stale
-    font), and leaves matplotlib's methods as it found them, nested or not."""
+    font), and is scoped to our saves: matplotlib's classes are never patched."""
+    monkeypatch.setenv("MBM_SIG_PDF_FASTPATH", "1")      # this test is about the fast path (also in the pass with it off)
     import matplotlib
     from matplotlib.backends.backend_pdf import RendererPdf
     from matplotlib.figure import Figure
-    from mbm_sig.maps.pdftext import fast_pdf_text
-    from mbm_sig.maps.render import save_figure
+    from mbm_sig.maps.output.pdftext import fast_pdf_text
+    from mbm_sig.maps.output import save_figure
     before = RendererPdf.draw_text, RendererPdf.get_text_width_height_descent
     for name, family in (("a", "MBM Sans"), ("b", "Liberation Sans"), ("c", "MBM Sans")):
         f = Figure(figsize=(3, 2))
@@ -763,15 +765,50 @@ def test_fast_pdf_text_follows_font_settings_and_restores_matplotlib(tmp_path):
         with matplotlib.rc_context({"font.sans-serif": [family]}):
             save_figure(f, tmp_path / f"{name}.pdf")
         assert family.replace(" ", "") in " ".join(pdf_fonts(tmp_path / f"{name}.pdf")[0]), (name, family)
-    with fast_pdf_text():
-        with fast_pdf_text():
-            pass
-        assert RendererPdf.draw_text is not before[0]            # still on while the outer one is open
+    # scoped: during our saves matplotlib's classes are untouched (our canvas draws with its
+    # own renderer class), and a plain matplotlib save in the same process keeps its text path
+    from matplotlib.artist import Artist
+    from matplotlib.backends import _backend_pdf_ps
+    from mbm_sig.maps.output import pdftext
+    seen = []
+
+    class Probe(Artist):
+        def draw(self, renderer):
+            seen.append((type(getattr(renderer, "_renderer", renderer)).__name__, RendererPdf.draw_text,
+                         _backend_pdf_ps.get_glyphs_subset))
+
+    f = Figure(figsize=(3, 2))
+    f.text(0.1, 0.5, "Lens", fontsize=9)
+    f.add_artist(Probe())
+    save_figure(f, tmp_path / "ours.pdf")
+    f.savefig(tmp_path / "plain.pdf", format="pdf")
+    assert [s[0] for s in seen] == ["FastRendererPdf", "RendererPdf"]
+    assert all(s[1] is before[0] and s[2] is pdftext._ORIG_SUBSET for s in seen)
     assert (RendererPdf.draw_text, RendererPdf.get_text_width_height_descent) == before
-    with pytest.raises(RuntimeError):
-        with fast_pdf_text():
+    with fast_pdf_text():                  # the former process-wide switch now patches nothing
+        assert RendererPdf.draw_text is before[0]
+    with pytest.raises(RuntimeError):      # a save failing while fonts are written restores the subsetter
+        with pdftext._stable_subsets():
             raise RuntimeError("a failing save")
-    assert (RendererPdf.draw_text, RendererPdf.get_text_width_height_descent) == before
+    assert _backend_pdf_ps.get_glyphs_subset is pdftext._ORIG_SUBSET and pdftext._ACTIVE["count"] == 0
+
+
+def test_fast_path_off_by_environment(tmp_path, monkeypatch, grid):
+    """MBM_SIG_PDF_FASTPATH=0 leaves matplotlib's text path (the second test pass runs the map
+    tests so); the sheet is still a valid PDF with its text, and the bytes differ."""
+    from mbm_sig.maps.output import pdftext
+    from matplotlib.backends.backend_pdf import RendererPdf
+    m = Map(extent=grid).layer(grid, "choro", "dens", k=4, legend_title="Densité").title("Texte")
+    monkeypatch.setenv("MBM_SIG_PDF_FASTPATH", "0")
+    assert not pdftext.active()
+    with pdftext.fast_pdf_text():
+        assert RendererPdf.draw_text is pdftext._ORIG_DRAW_TEXT
+    m.save(tmp_path / "off.pdf")
+    monkeypatch.setenv("MBM_SIG_PDF_FASTPATH", "1")
+    assert pdftext.active()
+    m.save(tmp_path / "on.pdf")
+    assert (tmp_path / "off.pdf").read_bytes() != (tmp_path / "on.pdf").read_bytes()
+    assert "Densité" in pdf_text(tmp_path / "off.pdf") and "Texte" in pdf_text(tmp_path / "off.pdf")
 
 
 def test_print_font_metrics_match_freetype():
@@ -779,7 +816,7 @@ def test_print_font_metrics_match_freetype():
     measure of matplotlib to its 1/64 pt rounding (per glyph for the width)."""
     import random
     from matplotlib.ft2font import FT2Font, LoadFlags
-    from mbm_sig.maps import fonts
+    from mbm_sig.maps.output import fonts
     from mbm_sig.maps.layout import _font_file
     fonts.ensure()
     rng = random.Random(7)

@@ -138,8 +138,8 @@ def _with(**changes):
 
 
 @pytest.mark.parametrize("doc, key, message", [
-    (_with(page="B4"), "page", "unknown page size 'B4'"),
-    (_with(orientation="oblique"), "orientation", "portrait, landscape or auto"),
+    (_with(page="B4"), "page", "must be one of A5, A4, A3, A2, not 'B4'"),
+    (_with(orientation="oblique"), "orientation", "must be one of portrait, landscape, auto"),
     (_with(colour="red"), "colour", "unknown key"),
     (_with(layers__0__layer="communez"), "layers[0].layer", "unknown layer 'communez'"),
     (_with(layers__0__var="densité"), "layers[0].var", "layer 'communes' has no field 'densité'"),
@@ -154,6 +154,30 @@ def _with(**changes):
     (_with(extent={"layer": "arrondissements", "where": {"code": "999"}}), "extent.where", "no feature"),
     (_with(extent={"bbox": [1, 2, 0, 4]}), "extent.bbox", "[xmin, ymin, xmax, ymax]"),
     (_with(title="Carte de {nom}"), "title", "template parameter {nom} is not given"),
+    # nested keys and the keys of each map type are checked too
+    (_with(layers__0__labels={"var": "nom", "sort": "population"}), "layers[0].labels.sort", "unknown key"),
+    (_with(layers__0__join={"layer": "indicateurs_communes", "onn": "insee"}), "layers[0].join.onn", "unknown key"),
+    (_with(credits={"note": ["x"]}), "credits.note", "unknown key"),
+    (_with(inset={"layr": "departements"}), "inset.layr", "unknown key"),
+    (_with(extent={"layer": "arrondissements", "wher": {}}), "extent.wher", "unknown key"),
+    (_with(metadata={"subjet": "x"}), "metadata.subjet", "unknown key"),
+    (_with(layers__0__fill="red"), "layers[0].fill", "unknown key of a 'choro' layer"),
+    (_with(layers__0__type="typo", layers__0__inches=0.3), "layers[0].inches", "unknown key of a 'typo' layer"),
+    # numbers out of range, with their key path
+    (_with(layers__0__linewidth=-0.5), "layers[0].linewidth", "must be >= 0"),
+    (_with(layers__0__alpha=1.5), "layers[0].alpha", "must be <= 1"),
+    (_with(layers__0__type="prop", layers__0__inches=0), "layers[0].inches", "must be > 0"),
+    (_with(layers__0__type="symbols", layers__0__size=-2), "layers[0].size", "must be > 0"),
+    (_with(layers__0__k=1), "layers[0].k", "must be >= 2"),
+    (_with(layers__0__k=2.5), "layers[0].k", "expected integer"),
+    (_with(layers__0__legend_decimals=-1), "layers[0].legend_decimals", "must be >= 0"),
+    (_with(layers__0__labels={"var": "nom", "size": -6}), "layers[0].labels.size", "must be > 0"),
+    (_with(layers__0__labels={"var": "nom", "max_labels": 0}), "layers[0].labels.max_labels", "must be >= 1"),
+    (_with(simplify_mm=-0.1), "simplify_mm", "must be >= 0"),
+    (_with(margin=-0.1), "margin", "must be >= 0"),
+    (_with(margin=1.2), "margin", "between 0 and 1"),
+    (_with(basemap={"source": "x.tif", "alpha": -1}), "basemap.alpha", "must be >= 0"),
+    (_with(scalebar="yes"), "scalebar", "expected boolean"),
 ])
 def test_broken_recipes_fail_clearly(cat, tmp_path, doc, key, message):
     p = tmp_path / "broken.yaml"
@@ -185,7 +209,7 @@ def test_cli_map(cat, tmp_path, monkeypatch, capsys):
     doc.pop("params")
     bare = tmp_path / "sans_params.yaml"
     bare.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    assert cli_map([str(bare), "-o", str(out)]) == 1
+    assert cli_map([str(bare), "-o", str(out)]) == 2        # invalid input: exit status 2
     assert "is not given (known: none)" in capsys.readouterr().err
     # the recipe's defaults make it render alone; -p overrides them
     assert cli_map([str(RECIPES / "cites_lens_lievin.yaml"), "-o", str(out)]) == 0
@@ -198,12 +222,12 @@ def test_recipe_frame_and_label_placement_options(cat, tmp_path):
     doc["frame"] = "stretch"
     p = tmp_path / "bad.yaml"
     p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    with pytest.raises(RecipeError, match="frame: must be fit or fixed"):
+    with pytest.raises(RecipeError, match="frame: must be one of fit, fixed"):
         load_recipe(p)
     doc["frame"] = "fixed"
     doc["layers"][2]["labels"]["placement"] = "nowhere"
     p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    with pytest.raises(RecipeError, match="placement: must be around or center"):
+    with pytest.raises(RecipeError, match="placement: must be one of around, center"):
         load_recipe(p)
     doc["layers"][2]["labels"]["placement"] = "center"
     p.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")

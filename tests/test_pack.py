@@ -103,7 +103,7 @@ def test_geopackage_clip(lens, built_gpkg):
     t, res = lens
     communes_lens = set(built_gpkg.read("communes", where={"epci_siren": LENS})["insee"])
     gpkg = res.folder / "donnees" / f"{res.folder.name}.gpkg"
-    layers = {name for name, _ in pyogrio.list_layers(gpkg)}
+    layers = {name for name, _ in pyogrio.list_layers(gpkg)} - {"layer_styles"}   # QGIS' style table
     spatial = {n for n in res.layers if built_gpkg.layer_def(n).has_geometry}
     assert layers == spatial
     assert {"puits", "cites_minieres", "terrils", "communes", "patrimoine_bati"} <= layers
@@ -133,16 +133,13 @@ def test_geopackage_clip(lens, built_gpkg):
     communes = pyogrio.read_dataframe(gpkg, layer="communes")
     assert set(communes["epci_siren"]) == {LENS}                        # no neighbour that only touches it
     assert len(communes) == len(built_gpkg.read("communes", where={"epci_siren": LENS}))
-    # QGIS styles: present when the catalogue's GeoPackage export writes them (mbm_sig.qgis.styles)
-    from mbm_sig.pack.build import _style_writer
+    # QGIS styles (mbm_sig.qgis.styles): one default style per layer of the extract
     with sqlite3.connect(gpkg) as con:
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         version = con.execute("PRAGMA application_id").fetchone()[0], con.execute("PRAGMA user_version").fetchone()[0]
-        if _style_writer() is not None:
-            styled = {r[0] for r in con.execute("SELECT f_table_name FROM layer_styles")}
-            assert styled == layers
-        else:
-            assert "layer_styles" not in tables
+        styled = {r[0] for r in con.execute("SELECT f_table_name FROM layer_styles WHERE useAsDefault")}
+        qml = dict(con.execute("SELECT f_table_name, styleQML FROM layer_styles"))
+    assert styled == layers
+    assert all("<renderer-v2" in qml[n] for n in layers)
     assert version == (0x47504B47, 10200)        # GeoPackage 1.2 (QGIS 3.22 reads it without warning)
 
 

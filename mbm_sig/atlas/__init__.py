@@ -6,9 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from mbm_sig.atlas.engine import AtlasError, load_atlas, render_atlas
+from mbm_sig.atlas.engine import load_atlas, render_atlas
+from mbm_sig.atlas.errors import AtlasError, AtlasFailure, FicheError
+from mbm_sig.errors import MbmSigError
 
-__all__ = ["AtlasError", "cli_atlas", "load_atlas", "render_atlas"]
+__all__ = ["AtlasError", "AtlasFailure", "FicheError", "cli_atlas", "load_atlas", "render_atlas"]
 
 
 def cli_atlas(argv: list[str]) -> int:
@@ -30,10 +32,9 @@ def cli_atlas(argv: list[str]) -> int:
     try:
         res = render_atlas(a.name, a.out, only=a.only, sheets=a.sheets, png=a.png, workers=a.workers,
                            progress=not a.quiet, demo=a.demo, split_by=a.split_by)
-    except (AtlasError, ValueError) as exc:
-        from mbm_sig.errors import InvalidInput
-        print(f"error: {exc}", file=sys.stderr)
-        return 2 if isinstance(exc, InvalidInput) else 1
+    except MbmSigError as exc:          # invalid input: 2, failure: 1 (mbm_sig.errors)
+        print(f"error: {exc.message()}", file=sys.stderr)
+        return exc.exit_code
     if res.books:
         for b in res.books:
             print(f"{b.pdf}: {b.label}, {b.pages} pages, {b.sheets} map sheets")

@@ -24,6 +24,7 @@ def chart(name: str):
 
 def _facts(name: str):
     import pandas as pd
+
     from mbm_sig.config import FACTS_DIR
     return pd.read_csv(FACTS_DIR / name, dtype=str, keep_default_na=False)
 
@@ -35,6 +36,7 @@ def _names(text: str) -> list[str]:
 def _wrapped(c, x, y, text, width_chars, size, color, weight="normal", step=None):
     """Wrapped French text; returns the y after the last line."""
     import textwrap
+
     from mbm_sig.atlas import pages
     from mbm_sig.maps import fmt
     step = step or size * 0.48
@@ -79,7 +81,8 @@ def sequelles_bilan(catalogue, atlas, title, spec):
     y += 9.0
     xs = (M + 6, c.w / 2, c.w - M - 6)
     c.hline(xs[0], xs[2], y, color=pages.GREY, lw=1.2)
-    for x, lab in zip(xs, ("2000 : création de la Mission", "fin 2000 → 2005", "2006 : restant à instruire")):
+    steps = ("2000 : création de la Mission", "fin 2000 → 2005", "2006 : restant à instruire")
+    for x, lab in zip(xs, steps, strict=True):
         c.fig.add_artist(__import__("matplotlib").patches.Circle(
             (x / c.w, 1 - y / c.h), 1.3 / c.w, transform=c.fig.transFigure, facecolor=pages.ACCENT,
             edgecolor="white", linewidth=0.6))

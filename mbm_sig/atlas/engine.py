@@ -26,16 +26,12 @@ from pypdf import PdfReader, PdfWriter
 from tqdm import tqdm
 
 from mbm_sig.atlas import pages
+from mbm_sig.atlas.errors import AtlasError, AtlasFailure
+from mbm_sig.atomic import atomic_path, inside, safe_name
 from mbm_sig.catalogue import Catalogue
 from mbm_sig.catalogue.layerdef import Source
-from mbm_sig.atomic import atomic_path, inside, safe_name
 from mbm_sig.config import ATLASES_DIR, load_yaml, settings
 from mbm_sig.maps import fmt
-
-
-class AtlasError(RuntimeError):
-    """An atlas definition is wrong, or one of its sheets failed."""
-
 
 # ---------------------------------------------------------------------------------------
 # definition
@@ -84,9 +80,8 @@ def load_atlas(name_or_path: str | Path) -> Atlas:
         raise AtlasError(f"atlas {name_or_path!r} not found (atlases: {known})")
     with open(path, encoding="utf-8") as fh:
         doc = load_yaml(fh)
-    for key in ("title", "sections"):
-        if key not in doc:
-            raise AtlasError(f"{path}: missing key {key!r}")
+    from mbm_sig.atlas.definition import check_definition
+    check_definition(doc, path)
     sections = []
     for i, sec in enumerate(doc["sections"]):
         sheets = []
@@ -223,29 +218,7 @@ def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None) -> tuple[l
         for sec_title, sec_params in runs:
             sec_pages = []
             for spec in sec.sheets:
-                waiting = _check_requires(cat, spec)
-                if waiting:
-                    if waiting not in pending:
-                        pending.append(waiting)
-                    continue
-                feats = _features(cat, spec.coverage, spec.params) if spec.coverage else [dict(spec.params)]
-                if not feats:
-                    item = _empty_coverage(cat, spec.title, spec.coverage)
-                    if item not in pending:
-                        pending.append(item)
-                for params in feats:
-                    params = {**sec_params, **params}
-                    name = spec.coverage.get("page_name", spec.title) if spec.coverage else spec.title
-                    title = _pattern(name, params)
-                    fname = _pattern((spec.coverage or {}).get("file_name") or spec.file_name or "", params) or None
-                    cov_layer = (spec.coverage or sec.coverage or {}).get("layer")
-                    if spec.kind in ("map", "chart"):
-                        sec_pages.append(Page(spec.kind, title, sec_title, spec, params, file_name=fname,
-                                              coverage=cov_layer))
-                    else:
-                        for tp in _table_pages(cat, spec, title, sec_title, params, fname):
-                            tp.coverage = cov_layer
-                            sec_pages.append(tp)
+                sec_pages += _sheet_pages(cat, sec, spec, sec_title, sec_params, pending)
             if only:
                 sec_pages = [p for p in sec_pages if _selected(p, only)]
             body += sec_pages
@@ -255,6 +228,36 @@ def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None) -> tuple[l
         raise AtlasError(f"--only {' '.join(only)}: no sheet matches (titles: "
                          + "; ".join(p.title for p in plan(atlas, cat)[0][:12]) + " …)")
     return body, pending
+
+
+def _sheet_pages(cat: Catalogue, sec: Section, spec: SheetSpec, sec_title: str, sec_params: dict,
+                 pending: list[dict]) -> list[Page]:
+    """The pages of one sheet of a section (one per coverage feature, tables in parts);
+    a sheet waiting for data, or whose coverage is empty, goes to ``pending``."""
+    waiting = _check_requires(cat, spec)
+    if waiting:
+        if waiting not in pending:
+            pending.append(waiting)
+        return []
+    feats = _features(cat, spec.coverage, spec.params) if spec.coverage else [dict(spec.params)]
+    if not feats:
+        item = _empty_coverage(cat, spec.title, spec.coverage)
+        if item not in pending:
+            pending.append(item)
+    out: list[Page] = []
+    for params in feats:
+        params = {**sec_params, **params}
+        name = spec.coverage.get("page_name", spec.title) if spec.coverage else spec.title
+        title = _pattern(name, params)
+        fname = _pattern((spec.coverage or {}).get("file_name") or spec.file_name or "", params) or None
+        cov_layer = (spec.coverage or sec.coverage or {}).get("layer")
+        if spec.kind in ("map", "chart"):
+            out.append(Page(spec.kind, title, sec_title, spec, params, file_name=fname, coverage=cov_layer))
+        else:
+            for tp in _table_pages(cat, spec, title, sec_title, params, fname):
+                tp.coverage = cov_layer
+                out.append(tp)
+    return out
 
 
 def _selected(page: Page, only: list[str]) -> bool:
@@ -347,16 +350,15 @@ def _init_worker(db_url: str) -> None:
     _WORKER["cat"] = Catalogue.open(db_url)
 
 
-def _render_page(job) -> tuple[int, str | None, str | None]:
+def _render_page(job) -> tuple[int, str | None, str | None, int]:
     """Render one body page (map sheet, table or chart) to its own PDF in a worker;
-    returns (index, path, error)."""
+    returns (index, path, error, exit status of the error: 2 invalid input, 1 failure)."""
     idx, atlas, page, out = job
     cat = _WORKER["cat"]
     try:
         if page.kind == "map":
             from mbm_sig.atlas import series
-            from mbm_sig.maps.recipe import load_recipe
-            from mbm_sig.maps.render import render_recipe
+            from mbm_sig.maps.recipe import load_recipe, render_recipe
             recipe = series.apply(load_recipe(str(page.spec.recipe), page.params), atlas.series_values)
             render_recipe(recipe, cat, out, fmt="pdf")
         elif page.kind == "table":
@@ -368,10 +370,10 @@ def _render_page(job) -> tuple[int, str | None, str | None]:
             from mbm_sig.atlas.charts import CHARTS
             spec = page.spec.table
             _save(CHARTS[spec["name"]](cat, atlas, page.title, {**spec, **page.params}), Path(out), page.title)
-        return idx, out, None
+        return idx, out, None, 0
     except Exception as exc:  # reported with the sheet's name by the caller
         detail = f"\n{traceback.format_exc(limit=3)}" if os.environ.get("MBM_SIG_DEBUG") else ""
-        return idx, None, f"{type(exc).__name__}: {exc}{detail}"
+        return idx, None, f"{type(exc).__name__}: {exc}{detail}", getattr(exc, "exit_code", 1)
 
 
 def _save(fig, path: Path, meta_title: str) -> None:
@@ -484,7 +486,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
             split_by: str | None = None, select=None) -> AtlasResult:
     t0 = time.perf_counter()
     if not cat.backend.exists():
-        raise AtlasError(f"catalogue {cat.url} does not exist: run `mbm-sig build` (or `make build`) first")
+        raise AtlasFailure(f"catalogue {cat.url} does not exist: run `mbm-sig build` (or `make build`) first")
     out_dir = Path(out_dir or settings().out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if atlas.series and not atlas.series_values:
@@ -518,11 +520,11 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                 pool = mp.get_context("fork").Pool(n_workers, initializer=_init_worker, initargs=(cat.url,))
                 results = pool.imap_unordered(_render_page, jobs, chunksize=1)
             try:
-                for idx, path, err in results:
+                for idx, path, err, code in results:
                     if err:
                         p = body[idx]
                         what = f"recipe {p.spec.recipe}" if p.spec.recipe else f"{p.kind} of {atlas.path}"
-                        raise AtlasError(f"sheet «{p.title}» ({what}) failed: {err}")
+                        raise (AtlasError if code == 2 else AtlasFailure)(f"sheet «{p.title}» ({what}) failed: {err}")
                     files[idx] = Path(path)
                     bar.update(1)
             finally:
@@ -569,6 +571,57 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                        books=books)
 
 
+def _used_layers(body: list[Page]) -> set[str]:
+    """The catalogue layers the body pages read (their sources go on the sources page)."""
+    used: set[str] = set()
+    for p in body:
+        if p.kind == "map":
+            used |= _recipe_layers(p.spec.recipe)
+        elif p.kind == "table":
+            used.add(p.spec.table["layer"])
+        else:
+            used.update(p.spec.table.get("layers", []))
+    return used
+
+
+def _book_pages(atlas: Atlas, n_sheets: int, toc_entries: list, pending: list, source_figs: list,
+                tmp: Path) -> dict:
+    """The book's own pages (cover, contents, waiting sheets, sources), each to a PDF in ``tmp``."""
+    book_files: dict = {}
+    book_files["cover"] = tmp / "cover.pdf"
+    _save(pages.cover(atlas, n_sheets), book_files["cover"], atlas.title)
+    toc_figs = pages.toc_pages(atlas, toc_entries)
+    book_files["toc"] = []
+    for k, fig in enumerate(toc_figs):
+        f = tmp / f"toc-{k}.pdf"
+        _save(fig, f, "Sommaire")
+        book_files["toc"].append(f)
+    if pending:
+        book_files["pending"] = tmp / "pending.pdf"
+        _save(pages.pending_page(atlas, pending), book_files["pending"], "Cartes en attente de données")
+    book_files["sources"] = []
+    for k, fig in enumerate(source_figs):
+        f = tmp / f"sources-{k}.pdf"
+        _save(fig, f, "Sources et méthodes")
+        book_files["sources"].append(f)
+    return book_files
+
+
+def _outline(writer: PdfWriter, order: list) -> None:
+    """Bookmarks: one per section, one per sheet (first part), plus the book pages."""
+    writer.add_outline_item(title="Sommaire", page_number=1)
+    sec_items = {}
+    for k, (title, _, p) in enumerate(order):
+        if p is None:
+            if title and title not in ("Couverture", "Sommaire"):
+                writer.add_outline_item(title=title, page_number=k)
+            continue
+        if p.section not in sec_items:
+            sec_items[p.section] = writer.add_outline_item(title=p.section, page_number=k)
+        if p.part == 1:
+            writer.add_outline_item(title=p.title, page_number=k, parent=sec_items[p.section])
+
+
 def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, page_files: dict, tmp: Path,
                 target: Path, n_sheets: int | None = None) -> tuple[int, list]:
     """Number ``body`` (already rendered: ``page_files`` by page id) and write the book to ``target``:
@@ -576,15 +629,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
     tmp.mkdir(parents=True, exist_ok=True)
     if n_sheets is None:
         n_sheets = sum(p.kind == "map" for p in body)
-    used_layers: set[str] = set()
-    for p in body:
-        if p.kind == "map":
-            used_layers |= _recipe_layers(p.spec.recipe)
-        elif p.kind == "table":
-            used_layers.add(p.spec.table["layer"])
-        else:
-            used_layers.update(p.spec.table.get("layers", []))
-    source_figs = pages.sources_pages(atlas, _sources(cat, used_layers))
+    source_figs = pages.sources_pages(atlas, _sources(cat, _used_layers(body)))
 
     # number the pages: cover, table of contents, body, pending, sources
     sections = list(dict.fromkeys(p.section for p in body))
@@ -606,23 +651,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         toc_entries.append(pages.TocEntry(0, "Cartes en attente de données", pending_number))
     toc_entries.append(pages.TocEntry(0, "Sources et méthodes", sources_number))
 
-    book_files = {}
-    book_files["cover"] = tmp / "cover.pdf"
-    _save(pages.cover(atlas, n_sheets), book_files["cover"], atlas.title)
-    toc_figs = pages.toc_pages(atlas, toc_entries)
-    book_files["toc"] = []
-    for k, fig in enumerate(toc_figs):
-        f = tmp / f"toc-{k}.pdf"
-        _save(fig, f, "Sommaire")
-        book_files["toc"].append(f)
-    if pending:
-        book_files["pending"] = tmp / "pending.pdf"
-        _save(pages.pending_page(atlas, pending), book_files["pending"], "Cartes en attente de données")
-    book_files["sources"] = []
-    for k, fig in enumerate(source_figs):
-        f = tmp / f"sources-{k}.pdf"
-        _save(fig, f, "Sources et méthodes")
-        book_files["sources"].append(f)
+    book_files = _book_pages(atlas, n_sheets, toc_entries, pending, source_figs, tmp)
 
     # assemble
     writer = PdfWriter()
@@ -641,18 +670,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         if k > 0:
             wp.merge_page(numbers.pages[k])
             wp.compress_content_streams(level=3)     # merging leaves the content uncompressed
-    # bookmarks: one per section, one per sheet (first part), plus the book pages
-    writer.add_outline_item(title="Sommaire", page_number=1)
-    sec_items = {}
-    for k, (title, _, p) in enumerate(order):
-        if p is None:
-            if title and title not in ("Couverture", "Sommaire"):
-                writer.add_outline_item(title=title, page_number=k)
-            continue
-        if p.section not in sec_items:
-            sec_items[p.section] = writer.add_outline_item(title=p.section, page_number=k)
-        if p.part == 1:
-            writer.add_outline_item(title=p.title, page_number=k, parent=sec_items[p.section])
+    _outline(writer, order)
     writer.page_mode = "/UseOutlines"
     writer.add_metadata({"/Title": atlas.title, "/Subject": atlas.subtitle, "/Author": atlas.producer,
                          "/Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,

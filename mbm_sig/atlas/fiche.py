@@ -27,8 +27,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from mbm_sig.atlas.charts import chart
+from mbm_sig.atlas.errors import FicheError
+from mbm_sig.errors import MbmSigError
 from mbm_sig.maps import Map, fmt, layout
 from mbm_sig.maps.layout import GREY, INK, Page
+from mbm_sig.maps.solver import RowLayout
 
 __all__ = ["FicheError", "cli_fiche", "cite_attributes", "fiche_cite_figure", "find_cite", "write_fiche"]
 
@@ -37,10 +40,6 @@ LIGHT = "#f6efe9"
 NON_RENSEIGNE = "non renseigné"
 W, H, M = 210.0, 297.0, 10.0
 MAP_FRAME = (M, 34.0, W - 2 * M, 110.0)          # x, y (top), w, h in mm
-
-
-class FicheError(LookupError):
-    """Unknown cité, or a catalogue without the cités layer."""
 
 
 # ---------------------------------------------------------------------------------- data
@@ -67,13 +66,13 @@ def find_cite(cat, cite_id: str) -> pd.Series:
 def _close(df, key: str, n: int = 6) -> str:
     ids = df["id"].tolist()
     names = df["nom"].fillna("").tolist()
-    label = {i: f"{i} ({nm}, {c})" for i, nm, c in zip(ids, names, df["commune"].fillna(""))}
+    label = {i: f"{i} ({nm}, {c})" for i, nm, c in zip(ids, names, df["commune"].fillna(""), strict=False)}
     out = difflib.get_close_matches(key.upper(), ids, n=n, cutoff=0.5)
-    by_name = {nm.casefold(): i for i, nm in zip(ids, names)}
+    by_name = {nm.casefold(): i for i, nm in zip(ids, names, strict=False)}
     for nm in difflib.get_close_matches(key.casefold(), list(by_name), n=n, cutoff=0.55):
         if by_name[nm] not in out:
             out.append(by_name[nm])
-    sub = [i for i, nm in zip(ids, names) if key.casefold() in nm.casefold()]
+    sub = [i for i, nm in zip(ids, names, strict=False) if key.casefold() in nm.casefold()]
     out += [i for i in sub if i not in out]
     return "; ".join(label[i] for i in out[:n]) or "none (see `mbm-sig` layer cites_minieres)"
 
@@ -139,23 +138,6 @@ def cite_attributes(r) -> list[tuple[str, list[tuple[str, str]]]]:
 
 # ---------------------------------------------------------------------------------- map
 
-class _FicheMap(Map):
-    """A :class:`Map` whose frame, legend row and inset sit where the fiche wants them
-    (top of the page); the fiche draws its own header, attributes and credits."""
-
-    def _layout(self, blocks):
-        fx, fy, fw, fh = MAP_FRAME
-        plan = dict(title=[], subtitle=[], y_title=M, blocks=[], frame=MAP_FRAME, credits=(M, H, []))
-        inset_w = 34.0
-        x, y = fx, fy + fh + 4
-        for b in blocks:
-            bw, _ = b.size()
-            plan["blocks"].append((b, x, y))
-            x += bw + 7
-        plan["inset"] = (fx + fw - inset_w, fy + fh + 4, inset_w, inset_w * 0.62) if self._inset else None
-        return plan
-
-
 def _extent(geom, min_span=1700.0, pad=1.2):
     x0, y0, x1, y1 = geom.bounds
     w, h = x1 - x0, y1 - y0
@@ -172,7 +154,10 @@ def _fiche_map(cat, r) -> tuple[Map, list[str]]:
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     half = max(x1 - x0, (y1 - y0) * MAP_FRAME[2] / MAP_FRAME[3]) * 0.75
     box = (cx - half, cy - half, cx + half, cy + half)
-    m = _FicheMap(page="A4", orientation="portrait", extent=(x0, y0, x1, y1), margin=0.0, simplify_mm=0.1)
+    # the frame, legend row and inset where the fiche wants them (top of the page); the fiche
+    # draws its own header, attributes and credits
+    m = Map(page="A4", orientation="portrait", extent=(x0, y0, x1, y1), margin=0.0, simplify_mm=0.1,
+            layout=RowLayout(MAP_FRAME, inset_w=34.0, inset_ratio=0.62))
     used = []
 
     def read(name):
@@ -242,8 +227,9 @@ def fiche_cite_figure(cat, cite_id: str) -> Figure:
     m, used = _fiche_map(cat, r)
     m.draw(fig)
     import matplotlib
-    from mbm_sig.maps.sheet import RC
-    with matplotlib.rc_context(RC):
+
+    from mbm_sig.maps.output import rc
+    with matplotlib.rc_context(rc()):
         _draw_text(fig, cat, r, used)
     fig._mbm_title = f"Carte d'identité — {r['nom']}"
     return fig
@@ -306,16 +292,13 @@ def _group(p, x, y, w, title, rows) -> float:
 
 
 def write_fiche(cat, cite_id: str, out: Path) -> Path:
-    """Write the carte d'identité of one cité to a PDF, complete or not at all."""
-    from mbm_sig.atomic import atomic_path
+    """Write the carte d'identité of one cité to a PDF (atomically: complete or not at all)."""
+    from mbm_sig.atlas import pages
     fig = fiche_cite_figure(cat, cite_id)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    from mbm_sig.atlas import pages
-    with atomic_path(out) as part:
-        pages.save_pdf([fig], part, {"Title": fig._mbm_title, "Author": "Mission Bassin Minier Nord-Pas de Calais",
-                                     "Subject": "Carte d'identité de cité minière", "Creator": "mbm-sig",
-                                     "CreationDate": None})
+    pages.save_pdf([fig], out, {"Title": fig._mbm_title, "Author": "Mission Bassin Minier Nord-Pas de Calais",
+                                "Subject": "Carte d'identité de cité minière", "Creator": "mbm-sig",
+                                "CreationDate": None})
     return out
 
 
@@ -358,16 +341,16 @@ def cli_fiche(argv: list[str]) -> int:
     a = p.parse_args(argv)
     import warnings
     warnings.filterwarnings("ignore", category=RuntimeWarning)
+    from mbm_sig.atomic import inside, safe_name
     from mbm_sig.catalogue import Catalogue
     from mbm_sig.config import settings
-    from mbm_sig.atomic import inside, safe_name
     cat = Catalogue.open(a.db, create=False)
     try:
         r = find_cite(cat, a.id)
         out = a.out or inside(settings().out_dir, f"fiche-cite-{safe_name(r['id'])}.pdf")
         write_fiche(cat, r["id"], out)
-    except FicheError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2           # invalid input (unknown id), as for import
+    except MbmSigError as exc:          # invalid input (unknown id): 2, failure: 1
+        print(f"error: {exc.message()}", file=sys.stderr)
+        return exc.exit_code
     print(f"{out}: carte d'identité de «{r['nom']}» ({r['id']}, {r['commune']})")
     return 0

@@ -11,17 +11,15 @@ import textwrap
 from dataclasses import dataclass
 
 import matplotlib
-from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from mbm_sig.maps import fmt, fonts
-from mbm_sig.maps.layout import TextLines, measure
-from mbm_sig.maps.render import print_settings
+from mbm_sig.maps import fmt
+from mbm_sig.maps.layout import TextLines, font, measure
+from mbm_sig.maps.output import write_pdf
 
 # the print font of the map sheets (DejaVu Sans reduced to French text: fast subsetting);
 # set on every text here, never in matplotlib's global settings (analysts' notebooks)
-FONT = fonts.ensure()
 
 A4 = (210.0, 297.0)
 MM = 1 / 25.4
@@ -40,7 +38,7 @@ class Canvas:
         self.fig = Figure(figsize=(self.w * MM, self.h * MM))
 
     def text(self, x, y, s, size=9.0, weight="normal", color=INK, ha="left", va="baseline", **kw):
-        kw.setdefault("family", FONT)
+        kw.setdefault("family", font())
         return self.fig.text(x / self.w, 1 - y / self.h, s, fontsize=size, fontweight=weight, color=color,
                              ha=ha, va=va, **kw)
 
@@ -48,7 +46,7 @@ class Canvas:
         """Lines every ``step_mm`` from the baseline ``y_baseline``, aligned on ``x``
         (``ha``: left, right or center): a table column is one artist, not one Text per cell."""
         self.fig.add_artist(TextLines(self.w, self.h, x, y_baseline, lines, size, step_mm, ha=ha, color=color,
-                                      weight=weight, family=FONT))
+                                      weight=weight, family=font()))
 
     def rect(self, x, y, w, h, **kw):
         kw.setdefault("linewidth", 0)
@@ -272,12 +270,12 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
     totals = [r for r in rows if r.get(TOTAL_KEY)]
     numeric, widths = _columns(columns, rows, width)
     x_pos = [MARGIN + sum(widths[:i]) for i in range(len(widths))]
-    headers = [_wrap_mm(str(columns[k]), w - 2.4, 6.6) for k, w in zip(keys, widths)]
+    headers = [_wrap_mm(str(columns[k]), w - 2.4, 6.6) for k, w in zip(keys, widths, strict=False)]
     n_lines = max(len(h) for h in headers)
     head_h = 2.5 + 3.2 * n_lines
     y = 36
     c.rect(MARGIN, y, width, head_h, facecolor=LIGHT)
-    for k, x, w, h in zip(keys, x_pos, widths, headers):
+    for k, x, w, h in zip(keys, x_pos, widths, headers, strict=False):
         for j, line in enumerate(h):
             tx, ha = (x + w - 1.2, "right") if numeric[k] else (x + 1.2, "left")
             c.text(tx, y + 3.6 + 3.2 * j, line, size=6.6, weight="bold", ha=ha)
@@ -508,8 +506,5 @@ def close(fig) -> None:
 
 
 def save_pdf(figs, path, metadata: dict) -> None:
-    """Book pages (figures) into one PDF, with the print settings of the map sheets."""
-    with print_settings(), PdfPages(path, metadata=metadata) as pdf:
-        for fig in figs:
-            pdf.savefig(fig)
-            close(fig)
+    """Book pages (figures) into one PDF (atomically), with the print settings of the map sheets."""
+    write_pdf(figs, path, metadata, close=close)

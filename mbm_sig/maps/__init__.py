@@ -2,9 +2,9 @@
 :class:`Map` sheet, layout pieces, labels, recipes and rendering (PDF/PNG/SVG)."""
 
 from mbm_sig.maps.classify import METHODS, ClassificationError, assign, classify
+from mbm_sig.maps.output import Book, GhostscriptMissing, save_figure
 from mbm_sig.maps.palettes import PALETTES, PaletteError, colors
-from mbm_sig.maps.sheet import LAYER_TYPES, PAGES, Map, MapError, RenderInfo
-from mbm_sig.maps.render import Book, GhostscriptMissing, save_figure
+from mbm_sig.maps.sheet import PAGES, Map, MapError, RenderInfo
 
 __all__ = ["Map", "MapError", "RenderInfo", "Book", "classify", "assign", "colors", "METHODS",
            "PALETTES", "PAGES", "LAYER_TYPES", "ClassificationError", "PaletteError",
@@ -12,6 +12,9 @@ __all__ = ["Map", "MapError", "RenderInfo", "Book", "classify", "assign", "color
 
 
 def __getattr__(name):      # recipe layer loaded lazily (it imports the catalogue)
+    if name == "LAYER_TYPES":
+        from mbm_sig.maps import types
+        return types.names()
     if name in ("load_recipe", "render_recipe", "RecipeError", "validate_recipe"):
         from mbm_sig.maps import recipe
         return getattr(recipe, name)

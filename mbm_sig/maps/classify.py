@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mbm_sig.maps.errors import MapError
+
 METHODS = ("quantile", "equal", "jenks", "fisher", "q6", "geom", "nested_means", "headtails",
            "breaks")
 ALIASES = {"quantiles": "quantile", "equal_interval": "equal", "fisher_jenks": "fisher",
@@ -17,7 +19,7 @@ ALIASES = {"quantiles": "quantile", "equal_interval": "equal", "fisher_jenks": "
 Q6_PROBS = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
 
 
-class ClassificationError(ValueError):
+class ClassificationError(MapError):
     """Unknown method or impossible classification."""
 
 

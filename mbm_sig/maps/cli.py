@@ -19,13 +19,13 @@ def cli_map(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     from mbm_sig.catalogue import Catalogue
     from mbm_sig.config import settings
-    from mbm_sig.maps.recipe import RecipeError, build_map, load_recipe
-    from mbm_sig.maps.render import save_figure
-    from mbm_sig.maps.sheet import MapError
+    from mbm_sig.errors import MbmSigError
+    from mbm_sig.maps.output import save_figure
+    from mbm_sig.maps.recipe import build_map, load_recipe
     params = {}
     for p in a.param:
         if "=" not in p:
-            print(f"mbm-sig map: parameter {p!r} is not KEY=VALUE", file=sys.stderr)
+            print(f"error: mbm-sig map: parameter {p!r} is not KEY=VALUE", file=sys.stderr)
             return 2
         k, v = p.split("=", 1)
         params[k] = v
@@ -44,9 +44,9 @@ def cli_map(argv: list[str] | None = None) -> int:
                 p = out.with_suffix("." + ext)
                 save_figure(info.figure, p, fmt=ext, metadata=md)
                 written.append(p)
-    except (RecipeError, MapError, KeyError, FileNotFoundError) as exc:
-        print(f"mbm-sig map: {exc}", file=sys.stderr)
-        return 1
+    except MbmSigError as exc:          # invalid input: 2, failure: 1 (mbm_sig.errors)
+        print(f"error: {exc.message()}", file=sys.stderr)
+        return exc.exit_code
     dropped = sum(1 for _ in info.labels)
     print(f"{', '.join(map(str, written))}: {info.page} {info.orientation}, 1:{info.scale:,.0f}, "
           f"{dropped} labels, layers {', '.join(used)}")

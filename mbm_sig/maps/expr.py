@@ -13,12 +13,14 @@ import operator
 import numpy as np
 import pandas as pd
 
+from mbm_sig.maps.errors import MapError
+
 _BIN = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
         ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow}
 _UN = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 
 
-class ExpressionError(ValueError):
+class ExpressionError(MapError):
     pass
 
 

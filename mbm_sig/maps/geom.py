@@ -39,7 +39,7 @@ def prepare(geoms: np.ndarray, bbox, tolerance: float) -> np.ndarray:
         return geoms
     key = (len(geoms), hash(tuple(map(id, geoms))), tuple(map(float, bbox)), float(tolerance))
     hit = _PREPARED.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], geoms)):
+    if hit is not None and all(a is b for a, b in zip(hit[0], geoms, strict=False)):
         return hit[1]
     out = _prepare(geoms, bbox, tolerance)
     out.flags.writeable = False          # shared by the sheets that hit the cache

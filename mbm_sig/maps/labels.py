@@ -372,11 +372,8 @@ HALO_PT = 1.6           # width of the white halo stroke (pt): about 0.3 mm on e
 
 
 def _pdftext():
-    """The PDF text fast path module (maps/output/pdftext.py, or maps/pdftext.py)."""
-    try:
-        from mbm_sig.maps.output import pdftext
-    except ImportError:
-        from mbm_sig.maps import pdftext
+    """The PDF text fast path module (its halo support)."""
+    from mbm_sig.maps.output import pdftext
     return pdftext
 
 
@@ -385,7 +382,6 @@ class _HaloText:
     PDF text fast path strokes it (text render mode 2), see mbm_sig.maps.output.pdftext."""
 
     def __init__(self, width: float):
-        from mbm_sig.maps.labels import _pdftext
         HALO_GID = _pdftext().HALO_GID
         self._gid = f"{HALO_GID}{width}"
 
@@ -414,9 +410,8 @@ class LabelArtist(Artist):
         key = (size, weight)
         if key not in self._props:
             from matplotlib.font_manager import FontProperties
-            from mbm_sig.maps import layout
-            family = layout.font() if callable(getattr(layout, "font", None)) else layout.FONT
-            self._props[key] = FontProperties(family=family, size=size, weight=weight)
+            from mbm_sig.maps.layout import font
+            self._props[key] = FontProperties(family=font(), size=size, weight=weight)
         return self._props[key]
 
     def draw(self, renderer):
@@ -427,7 +422,9 @@ class LabelArtist(Artist):
         from matplotlib.colors import to_rgba
         pdftext = _pdftext()
         base = getattr(renderer, "_vector_renderer", renderer)      # PDF: inside a MixedModeRenderer
-        pdf_fast = isinstance(base, backend_pdf.RendererPdf) and backend_pdf.RendererPdf.draw_text is pdftext._draw_text
+        fast_cls = getattr(pdftext, "FastRendererPdf", ())          # the print-font renderer of our saves
+        pdf_fast = isinstance(base, fast_cls) or (isinstance(base, backend_pdf.RendererPdf)
+                                                  and backend_pdf.RendererPdf.draw_text is pdftext._draw_text)
         halo_text = _HaloText(self.halo_pt)
         stroke = patheffects.PathEffectRenderer(
             [patheffects.Stroke(linewidth=self.halo_pt, foreground="white")], renderer)

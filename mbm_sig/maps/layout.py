@@ -1,5 +1,7 @@
-"""Layout pieces of a sheet, drawn in page millimetres (origin top-left) on a Figure:
-title, legend blocks, scale bar, north arrow, inset map, credits, logo, «fictive» stamp.
+"""The page in millimetres (origin top-left) on a Figure: text measuring and wrapping,
+:class:`TextLines`, :class:`Page` drawing helpers, and the legend blocks
+(:class:`LegendBlock`, the size/draw protocol every layout piece shares: the other pieces
+are in :mod:`mbm_sig.maps.furniture`).
 
 Everything is drawn with figure-level primitives (rectangles, paths, texts): no matplotlib
 legend machinery, no extra Axes except for the inset and the logo.
@@ -12,26 +14,31 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from matplotlib import patheffects
 from matplotlib.artist import Artist
 from matplotlib.colors import to_rgba
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Circle, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path
 
-from mbm_sig.maps import fmt, fonts
+from mbm_sig.maps import fmt
+from mbm_sig.maps.output import fonts
 
-FONT = "DejaVu Sans"
+
+def font() -> str:
+    """The print font's family («MBM Sans»: built and registered on first use)."""
+    return fonts.ensure()
+
 PT_MM = 25.4 / 72          # 1 point in mm
 INK = "#1a1a1a"
 GREY = "#4d4d4d"
 
 
+@functools.lru_cache(maxsize=8192)
 def measure(text: str, size: float, weight: str = "normal") -> tuple[float, float]:
     """(width, height) in mm of a one-line text (height: ascent + descent of the line), in
-    the current print font (the cache is keyed by the font: a measure taken before the
-    print font was registered must never be reused after, or layouts would differ)."""
-    return _measure(text, size, weight, FONT)
+    the print font (made on the first measure: its family never changes after, so the
+    measure of a string is cached as such)."""
+    return _measure(text, size, weight, font())
 
 
 @functools.lru_cache(maxsize=8192)
@@ -39,7 +46,7 @@ def _measure(text: str, size: float, weight: str, family: str) -> tuple[float, f
     path = _font_file(family, weight)
     m = fonts.text_metrics(path, text or " ", size) if fonts.is_print_font(path) else None
     if m is None:       # another font, or a character the tables cannot measure: FreeType does
-        from mbm_sig.maps.pdftext import unhinted_metrics
+        from mbm_sig.maps.output.pdftext import unhinted_metrics
         m = unhinted_metrics(text or " ", FontProperties(family=family, size=size, weight=weight))
     w, h, d = m
     return w * PT_MM, h * PT_MM
@@ -83,7 +90,7 @@ class TextLines(Artist):
         self.set_zorder(3)                     # where a Text would be: above fills
         self.W, self.H, self.x, self.y0, self.step, self.ha = page_w, page_h, x, y0, step, ha
         self.lines, self.color = list(lines), color
-        self.prop = FontProperties(family=family or FONT, size=size, weight=weight)
+        self.prop = FontProperties(family=family or font(), size=size, weight=weight)
 
     def draw(self, renderer):
         if not self.get_visible():
@@ -131,7 +138,7 @@ class Page:
 
     def text(self, x, y, s, size=7.0, ha="left", va="baseline", weight="normal", color=INK, **kw):
         return self.fig.text(self.fx(x), self.fy(y), s, fontsize=size, ha=ha, va=va,
-                             fontweight=weight, color=color, family=FONT, **kw)
+                             fontweight=weight, color=color, family=font(), **kw)
 
     def block(self, x, y_baseline, lines, size, step_mm, weight="normal", color=INK, ha="left"):
         """Several lines as one artist (:class:`TextLines`): the first baseline at
@@ -223,7 +230,7 @@ class LegendBlock:
     title: str
     entries: list = field(default_factory=list)  # kind-specific
     breaks: list | None = None
-    colors: list | None = None
+    colors: list | dict | None = None           # choro: a colour per class; prop: fill, edgecolor
     nodata: tuple | None = None                 # (colour, label) when no-data features exist
     decimals: int = 0
     max_w: float = LEGEND_MAX_W
@@ -338,7 +345,7 @@ class LegendBlock:
                 page.rect(x, y, bw, bh, facecolor=self.nodata[0], edgecolor=GREY, linewidth=0.3)
                 page.text(x + bw + 1.5 * self.scale, y + bh / 2, self.nodata[1], size=fs, va="center_baseline")
         elif self.kind == "prop":
-            style = self.colors or {}
+            style = self.colors if isinstance(self.colors, dict) else {}
             rmax = self.entries[0][1]
             base = y + 2 * rmax
             cx = x + rmax
@@ -368,7 +375,8 @@ class LegendBlock:
                         page.marker(xc + sw / 2, yc, m, size_mm,
                                     facecolor=st.get("fill", "#000") if filled else "none",
                                     edgecolor=st.get("edgecolor", "#ffffff") if filled else st.get("fill", "#000"),
-                                    linewidth=st.get("linewidth", 0.3) if filled else max(st.get("linewidth", 0.3), 0.8))
+                                    linewidth=(st.get("linewidth", 0.3) if filled
+                                               else max(st.get("linewidth", 0.3), 0.8)))
                         drawn.append((lines[0] if len(lines) == 1 else " ".join(lines), m,
                                       *marker_extent(m, size_mm)))
                     elif st.get("line"):
@@ -387,7 +395,7 @@ class LegendBlock:
 
 
 # --------------------------------------------------------------------------------------
-# scale bar, north arrow, stamp
+# lengths and credits text (the pieces are in mbm_sig.maps.furniture)
 
 def nice_length(target: float) -> float:
     """Largest number of the 1-2-5 series not above ``target``."""
@@ -398,50 +406,6 @@ def nice_length(target: float) -> float:
         if m * 10 ** e <= target:
             return m * 10 ** e
     return 10 ** e
-
-
-def scalebar(page: Page, frame, m_per_mm: float, fraction: float = 0.2) -> tuple:
-    """Metric scale bar at the bottom-left of the map frame; returns its box (mm)."""
-    fx0, fy0, fw, fh = frame
-    length_m = nice_length(fraction * fw * m_per_mm)
-    lead = length_m / 10 ** math.floor(math.log10(length_m))
-    nseg = {1: 4, 2: 4, 5: 5}.get(int(round(lead)), 4)
-    bar_mm = length_m / m_per_mm
-    unit, val = ("km", length_m / 1000) if length_m >= 1000 else ("m", length_m)
-    label = f"{fmt.num(val, 0 if val >= 1 else 1)}\u00a0{unit}"
-    x, y = fx0 + 4, fy0 + fh - 5
-    lw_txt = measure(label, 6.5)[0]
-    box = (x - 1.5, y - 5.2, bar_mm + lw_txt / 2 + 4, 7.2)
-    page.rect(*box, facecolor="white", edgecolor="none", alpha=0.75)
-    seg = bar_mm / nseg
-    for i in range(nseg):
-        page.rect(x + i * seg, y, seg, 1.2, facecolor=INK if i % 2 == 0 else "white", edgecolor=INK, linewidth=0.4)
-    page.text(x, y - 1.0, "0", size=6.5, ha="center")
-    page.text(x + bar_mm, y - 1.0, label, size=6.5, ha="center")
-    return box
-
-
-def north_arrow(page: Page, frame, size: float = 10.0) -> tuple:
-    fx0, fy0, fw, fh = frame
-    cx, top = fx0 + fw - 7, fy0 + 4
-    h, w = size, size * 0.45
-    tip, base_y, notch = (cx, top + 3.5), top + 3.5 + h, top + 3.5 + h * 0.72
-    page.poly([tip, (cx - w / 2, base_y), (cx, notch)], facecolor=INK, edgecolor=INK, linewidth=0.4)
-    page.poly([tip, (cx + w / 2, base_y), (cx, notch)], facecolor="white", edgecolor=INK, linewidth=0.4)
-    # white halo as a stroke-only path under the real text (a path effect on the text
-    # itself would turn the letter into outlines)
-    page.text(cx, top + 2.6, "N", size=8, ha="center", weight="bold", color="white",
-              path_effects=[patheffects.Stroke(linewidth=2, foreground="white")])
-    page.text(cx, top + 2.6, "N", size=8, ha="center", weight="bold")
-    return (cx - w / 2 - 1, top, w + 2, h + 4.5)
-
-
-def stamp(page: Page, frame, text: str = "DONNÉES FICTIVES") -> None:
-    fx0, fy0, fw, fh = frame
-    angle = math.degrees(math.atan2(fh, fw))
-    size = min(fw, fh) / 7 / PT_MM
-    page.text(fx0 + fw / 2, fy0 + fh / 2, text, size=size, ha="center", va="center", weight="bold",
-              color="#c0392b", alpha=0.28, rotation=angle, rotation_mode="anchor")
 
 
 def credits_lines(sources, notes, producer, date_text, width_mm, size):

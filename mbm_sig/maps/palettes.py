@@ -8,6 +8,8 @@ classed maps.
 
 from __future__ import annotations
 
+from mbm_sig.maps.errors import MapError
+
 # name -> {k: "hex hex ..."} (light to dark for sequential schemes)
 _CB: dict[str, dict[int, str]] = {
     "YlGn": {
@@ -191,7 +193,7 @@ QUALITATIVE = ("Accent", "Dark2", "Paired", "Pastel1", "Pastel2", "Set1", "Set2"
 PALETTES = SEQUENTIAL + DIVERGING + QUALITATIVE
 
 
-class PaletteError(ValueError):
+class PaletteError(MapError):
     """Unknown palette or unsupported number of classes."""
 
 

@@ -224,8 +224,8 @@ def in_territory(geoms, territory) -> np.ndarray:
 
 
 def _write_geopackage(frames: dict, path: Path, when: dt.datetime) -> None:
-    """Every layer into one GeoPackage (through the catalogue's export writer), then the QGIS
-    styles when the export path provides them."""
+    """Every layer into one GeoPackage 1.2 with its QGIS default style (``layer_styles``),
+    every timestamp set to the pack's date."""
     import pyogrio
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
@@ -237,9 +237,8 @@ def _write_geopackage(frames: dict, path: Path, when: dt.datetime) -> None:
                     continue
                 pyogrio.write_dataframe(df, tmp, layer=name, driver="GPKG", append=tmp.exists(),
                                         dataset_options=None if tmp.exists() else {"VERSION": "1.2"})
-            styles = _style_writer()
-            if styles is not None:
-                styles(tmp, [n for n, df in frames.items() if hasattr(df, "geometry")])
+            from mbm_sig.qgis.styles import write_gpkg_styles     # QGIS opens the extract styled
+            write_gpkg_styles(tmp, [n for n, df in frames.items() if hasattr(df, "geometry")])
             _fix_timestamps(tmp, when)
         finally:
             pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": old})
@@ -261,15 +260,6 @@ def _fix_timestamps(path: Path, when: dt.datetime) -> None:
                     con.execute("UPDATE layer_styles SET update_time = ?", (stamp,))
     finally:
         con.close()
-
-
-def _style_writer():
-    """The GeoPackage export's QGIS style writer (``layer_styles``), when this version has one."""
-    try:
-        from mbm_sig.qgis.styles import write_gpkg_styles
-    except ImportError:
-        return None
-    return write_gpkg_styles
 
 
 def french_csv(df, ld) -> str:

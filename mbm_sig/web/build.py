@@ -40,6 +40,8 @@ import pandas as pd
 import shapely
 import shapely.geometry
 
+from mbm_sig.errors import Failure
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LEAFLET_DIR = STATIC_DIR / "leaflet"
 CLUSTER_DIR = STATIC_DIR / "markercluster"
@@ -115,7 +117,7 @@ FALLBACK_TITLES = {
 DASHES = {"--": "6 4", "dashed": "6 4", ":": "1 4", "dotted": "1 4", "-.": "6 3 1 3", "dashdot": "6 3 1 3"}
 
 
-class WebBuildError(RuntimeError):
+class WebBuildError(Failure):
     """The web map cannot be built (missing layer, missing vendored library...)."""
 
 

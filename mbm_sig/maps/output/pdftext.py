@@ -1,17 +1,21 @@
-"""Faster text in the PDF backend, for the print font only, while our sheets are saved.
+"""Faster text in the PDF backend, for the print font only, in mbm-sig's own saves.
 
 Text is half the time of a map sheet in matplotlib's PDF backend: every string is shaped
 again (libraqm) and every glyph loaded, and every Text measures its lines again on each new
-renderer. The print font «MBM Sans» (:mod:`mbm_sig.maps.fonts`) has no layout tables, so
-shaping a string is looking up its glyphs: :func:`fast_pdf_text` swaps in, for the time
-of a save, a ``draw_text`` that writes the operators matplotlib writes
-(``q … cm BT /F Tf 0 0 Td [<glyphs>] TJ ET Q``) from cached glyph indices, and a text
-measure taken from the font's tables (:func:`mbm_sig.maps.fonts.text_metrics`) and cached
+renderer. The print font «MBM Sans» (:mod:`mbm_sig.maps.output.fonts`) has no layout tables, so
+shaping a string is looking up its glyphs: :class:`FastRendererPdf` (the renderer of
+:class:`FastCanvasPdf`, the canvas our saves use: matplotlib's classes are not patched, a
+notebook's own ``savefig`` keeps matplotlib's path; the one module function swapped is the
+glyph subsetter, while one of our files writes its fonts) has a ``draw_text`` that writes
+the operators matplotlib writes (``q … cm BT /F Tf 0 0 Td [<glyphs>] TJ ET Q``) from cached glyph indices, and a text
+measure taken from the font's tables (:func:`mbm_sig.maps.output.fonts.text_metrics`) and cached
 across renderers (the metrics of a string at 72 dpi do not depend on the page). The
 glyphs sit at the font's own advances, where matplotlib adds tiny adjustments from its
 1/64 pt grid (at most 0.05 % of the line length). Anything else —
 other fonts, mathtext, links, a glyph missing from the print font, a matplotlib whose
-internals differ — takes matplotlib's own path, byte for byte (both tested).
+internals differ (only the versions in :data:`TESTED_MATPLOTLIB` are patched), or
+``MBM_SIG_PDF_FASTPATH=0`` — takes matplotlib's own path, byte for byte (both tested: the
+suite runs its map tests a second time with the fast path off).
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import os
 import threading
 
 import matplotlib as mpl
 from matplotlib.backends import _backend_pdf_ps as _pdf_ps
 from matplotlib.backends import backend_pdf
 
-from mbm_sig.maps import fonts
+from mbm_sig.maps.output import fonts
 
 _Renderer = backend_pdf.RendererPdf
 _ORIG_DRAW_TEXT = _Renderer.draw_text
@@ -39,6 +44,18 @@ except ImportError:       # pragma: no cover - older matplotlib: its own path on
 _SUBSET_OK = _SUPPORTED and all(hasattr(_pdf_ps, a) for a in ("get_glyphs_subset", "font_as_file", "SubsetResults"))
 
 _state = {"enabled": True}
+# matplotlib versions whose PDF backend internals the fast path was checked against (the
+# same range as the dependency pin in pyproject.toml); any other version, or
+# MBM_SIG_PDF_FASTPATH=0, takes matplotlib's own text path
+TESTED_MATPLOTLIB = ((3, 11),)
+
+
+def active() -> bool:
+    """Whether :func:`fast_pdf_text` patches the backend: a tested matplotlib whose
+    internals are found, and ``MBM_SIG_PDF_FASTPATH`` not ``0``."""
+    version = tuple(int(p) for p in mpl.__version__.split(".")[:2] if p.isdigit())
+    return (_SUPPORTED and version in TESTED_MATPLOTLIB
+            and os.environ.get("MBM_SIG_PDF_FASTPATH", "1").strip() != "0")
 _FONTS: dict = {}          # font properties and family settings -> FT2Font
 _GLYPH_INDEX: dict = {}    # (font file, face) -> {char: glyph index}
 _METRICS: dict = {}        # (string, size, font key) -> (width, height, descent)
@@ -70,7 +87,7 @@ def _prop_key(prop) -> tuple:
     rc = mpl.rcParams
     return (tuple(prop.get_family()), prop.get_style(), prop.get_variant(), prop.get_weight(),
             prop.get_stretch(), prop.get_file(),
-            tuple(tuple(v) if isinstance(v, list) else v for v in (rc[k] for k in _FONT_RC)))
+            tuple(tuple(v) if isinstance(v, list) else v for v in (rc[k] for k in _FONT_RC)))  # type: ignore[index]
 
 
 def _font_of(self, prop, key=None):
@@ -120,7 +137,7 @@ def _draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
     if gids is None:
         return orig(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
     codes, subset0 = [], None
-    for ch, g in zip(s, gids):
+    for ch, g in zip(s, gids, strict=False):
         r = memo.get((fkey, ch))
         if r is None:
             r = file._character_tracker.track_glyph(font, ch, g)
@@ -163,7 +180,7 @@ _MEASURER = _Measurer()
 def unhinted_metrics(s: str, prop) -> tuple[float, float, float]:
     """(width, height, descent) in points of one line as the PDF backend measures it
     (FreeType, unhinted, 72 dpi), for strings the font tables cannot measure alone."""
-    return _ORIG_MEASURE(_MEASURER, s, prop, False)
+    return _ORIG_MEASURE(_MEASURER, s, prop, False)  # type: ignore[arg-type]
 
 
 def _get_text_width_height_descent(self, s, prop, ismath):
@@ -234,25 +251,26 @@ _LOCK = threading.Lock()
 _ACTIVE = {"count": 0, "saved": None}
 
 
-@contextlib.contextmanager
-def fast_pdf_text():
-    """While active, the PDF backend draws and measures print-font text on the fast path.
+class FastRendererPdf(_Renderer):
+    """matplotlib's PDF renderer with the print font's text on the fast path (:func:`_draw_text`,
+    :func:`_get_text_width_height_descent`): used only for mbm-sig's own saves."""
 
-    The patch is on matplotlib's classes, so it holds for every thread of the process while
-    any ``with fast_pdf_text()`` is open (nested or concurrent uses share it); the methods
-    found on entry are put back when the last one closes, whatever happens inside."""
-    if not _SUPPORTED:
+    draw_text = _draw_text
+    get_text_width_height_descent = _get_text_width_height_descent
+
+
+@contextlib.contextmanager
+def _stable_subsets():
+    """While a file of ours writes its fonts: matplotlib's glyph subsetting gives the stable
+    print-font subset (:func:`_stable_subset`, other fonts unchanged). Held for the fonts of
+    one file (milliseconds), shared by concurrent writers, put back when the last ends."""
+    if not _SUBSET_OK:
         yield
         return
-    fonts.ensure()
     with _LOCK:
         if _ACTIVE["count"] == 0:
-            _ACTIVE["saved"] = (_Renderer.draw_text, _Renderer.get_text_width_height_descent,
-                                getattr(_pdf_ps, "get_glyphs_subset", None))
-            _Renderer.draw_text = _draw_text
-            _Renderer.get_text_width_height_descent = _get_text_width_height_descent
-            if _SUBSET_OK:
-                _pdf_ps.get_glyphs_subset = _stable_subset
+            _ACTIVE["saved"] = _pdf_ps.get_glyphs_subset
+            _pdf_ps.get_glyphs_subset = _stable_subset
         _ACTIVE["count"] += 1
     try:
         yield
@@ -260,9 +278,90 @@ def fast_pdf_text():
         with _LOCK:
             _ACTIVE["count"] -= 1
             if _ACTIVE["count"] == 0:
-                draw, measure, subset = _ACTIVE["saved"]
-                _Renderer.draw_text = draw
-                _Renderer.get_text_width_height_descent = measure
-                if _SUBSET_OK:
-                    _pdf_ps.get_glyphs_subset = subset
+                _pdf_ps.get_glyphs_subset = _ACTIVE["saved"]
                 _ACTIVE["saved"] = None
+
+
+class FastPdfFile(backend_pdf.PdfFile):
+    """A PDF file of ours: its fonts are written with the stable print-font subset."""
+
+    def writeFonts(self):
+        with _stable_subsets():
+            return super().writeFonts()
+
+
+class FastPdfPages(backend_pdf.PdfPages):
+    """A multi-page PDF of ours (books): pages drawn by :class:`FastCanvasPdf` (pass the
+    figures to :func:`save_page`), its file a :class:`FastPdfFile`."""
+
+    def _ensure_file(self):
+        if self._file is None:
+            self._file = FastPdfFile(self._filename, metadata=self._metadata)
+        return self._file
+
+
+class FastCanvasPdf(backend_pdf.FigureCanvasPdf):
+    """The canvas of mbm-sig's own PDF saves: matplotlib's ``print_pdf`` with our renderer
+    and file classes. Nothing of matplotlib is patched: other code in the process (a
+    notebook's ``plt.savefig``) keeps matplotlib's own text path."""
+
+    def print_pdf(self, filename, *, bbox_inches_restore=None, metadata=None, dpi=None, facecolor=None,
+                  edgecolor=None, orientation=None):
+        # dpi, colours, orientation: what print_figure passes and matplotlib's own print_pdf
+        # drops (the figure is drawn at 72 dpi, its colours already set for the save)
+        from matplotlib.backends.backend_mixed import MixedModeRenderer
+        dpi = self.figure.dpi
+        self.figure.dpi = 72  # there are 72 pdf points to an inch
+        width, height = self.figure.get_size_inches()
+        pages = isinstance(filename, backend_pdf.PdfPages)
+        file = filename._ensure_file() if pages else FastPdfFile(filename, metadata=metadata)
+        try:
+            file.newPage(width, height)
+            renderer = MixedModeRenderer(self.figure, width, height, dpi, FastRendererPdf(file, dpi, height, width),
+                                         bbox_inches_restore=bbox_inches_restore)
+            self.figure.draw(renderer)
+            renderer.finalize()
+            if not pages:
+                file.finalize()
+        finally:
+            if pages:            # finish off this page
+                file.endStream()
+            else:                # we opened the file above; now finish it off
+                file.close()
+
+
+@contextlib.contextmanager
+def pdf_canvas(fig):
+    """``fig`` saved to PDF through :class:`FastCanvasPdf` for the time of the block (its
+    canvas put back after); matplotlib's own canvas when the fast path is not :func:`active`."""
+    if not active():
+        yield
+        return
+    fonts.ensure()
+    old = fig.canvas
+    FastCanvasPdf(fig)                 # sets itself as the figure's canvas
+    try:
+        yield
+    finally:
+        fig.set_canvas(old)
+
+
+def pdf_pages(path, metadata=None):
+    """A multi-page PDF writer: :class:`FastPdfPages` (fast path), else matplotlib's."""
+    return (FastPdfPages if active() else backend_pdf.PdfPages)(path, metadata=metadata)
+
+
+def save_page(pdf, fig) -> None:
+    """One figure as the next page of ``pdf`` (from :func:`pdf_pages`)."""
+    if isinstance(pdf, FastPdfPages):
+        with pdf_canvas(fig):
+            fig.savefig(pdf, format="pdf")
+    else:
+        pdf.savefig(fig)
+
+
+@contextlib.contextmanager
+def fast_pdf_text():
+    """Kept for callers of the former process-wide switch: the fast path is now scoped to
+    mbm-sig's saves (:func:`pdf_canvas`, :func:`pdf_pages`) and this patches nothing."""
+    yield

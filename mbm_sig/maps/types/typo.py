@@ -1,0 +1,132 @@
+"""``typo``: typology, areas (or points) coloured by the category of a field."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mbm_sig.maps import geom
+from mbm_sig.maps.layout import PT_MM, LegendBlock
+from mbm_sig.maps.types._core import (
+    ALPHA,
+    EDGECOLOR,
+    LINEWIDTH,
+    MARKER,
+    NODATA_OPT,
+    SIZE,
+    DrawContext,
+    Layer,
+    MapType,
+    draw_classed_areas,
+    draw_points,
+    is_points,
+    nodata_entry,
+    opt,
+)
+
+CATEGORY_OPTIONS = (
+    opt("colors", (dict, type(None)), None, "colour of each category {value: colour} (default: the layer "
+        "definition's categories, else the palette)"),
+    opt("order", (list, type(None)), None, "order of the categories in the legend (default: the field's domain)"),
+    opt("palette", (str, list, type(None)), None, "qualitative palette when no colours are given (default Set2)"),
+    opt("markers", (dict, type(None)), None, "point symbols: marker of each category {value: marker} — beyond "
+        "four colours, categories also differ by shape (default: the layer definition's)"),
+    NODATA_OPT,
+)
+
+
+class Typo(MapType):
+    name = "typo"
+    doc = "Typology: each feature coloured by the category of a field; the legend lists the categories drawn."
+    options = (opt("var", str, None, "field holding the categories", required=True, field=True),
+               *CATEGORY_OPTIONS, EDGECOLOR, LINEWIDTH, ALPHA, MARKER, SIZE)
+
+    def recipe_defaults(self, spec, ld, kw, title_of):
+        category_defaults(spec, ld, kw, title_of)
+
+    def prepare(self, L: Layer, data, o: dict) -> None:
+        categorise(L, data, o, symbols=False)
+
+    def legend(self, L: Layer, o: dict) -> list:
+        return category_legend(L, o)
+
+    def draw(self, ctx: DrawContext, L: Layer) -> int:
+        if L.anchors is not None:
+            return draw_points(ctx, L)
+        return draw_classed_areas(ctx, L)
+
+
+def category_defaults(spec, ld, kw, title_of) -> None:
+    """Recipes: the layer definition's category colours and the field's domain as order."""
+    if not spec.get("var"):
+        return
+    cats = (ld.style or {}).get("categories") or {}
+    if "colors" not in kw and cats.get("field") == spec["var"]:
+        kw["colors"] = cats.get("colors")
+        if "markers" not in kw and cats.get("markers"):
+            kw["markers"] = cats.get("markers")
+    if "order" not in kw:
+        try:
+            dom = ld.field(spec["var"]).domain
+        except KeyError:
+            dom = None
+        if dom and kw.get("colors"):
+            kw["order"] = [v for v in dom if v in kw["colors"]] + [v for v in kw["colors"] if v not in dom]
+        elif dom:
+            kw["order"] = list(dom)
+    kw.setdefault("legend_title", title_of(spec["var"]))
+
+
+def categorise(L: Layer, data, o: dict, symbols: bool) -> None:
+    """Category per feature (-1: not listed) and the colours of the categories present."""
+    from mbm_sig.maps.palettes import QUALITATIVE
+    from mbm_sig.maps.palettes import colors as palette_colors
+    var, order, colors, palette = o["var"], o["order"], o["colors"], o["palette"]
+    g = L.geoms
+    vals = data[var].astype(object).where(data[var].notna(), None).to_numpy() if var else np.array(
+        [None] * len(g), dtype=object)
+    cats = list(order) if order else (list(colors) if colors else sorted({v for v in vals if v is not None}, key=str))
+    if colors:
+        cmap = dict(colors)
+    else:
+        pal = palette if isinstance(palette, str) and palette in QUALITATIVE else "Set2"
+        base = palette_colors(pal, min(max(len(cats), 1), 8))
+        cmap = {c: base[i % len(base)] for i, c in enumerate(cats)}
+    present = [c for c in cats if c in set(vals)] if var else []
+    lookup = {c: i for i, c in enumerate(present)}
+    L.classes = np.array([lookup.get(v, -1) for v in vals], dtype=int)
+    L.categories = present
+    L.colors = [cmap.get(c, o["nodata"]) for c in present]
+    markers = o.get("markers") or {}
+    L.markers = [markers.get(c) or o.get("marker") or "o" for c in present] if markers else None
+    if symbols or is_points(g):
+        L.anchors = geom.anchor_points(g)
+    L.cat_legend = bool(var)
+    if not var:
+        L.classes = np.zeros(len(g), dtype=int)
+        L.colors = [o.get("fill") or "#000000"]
+
+
+def category_legend(L: Layer, o: dict) -> list:
+    """One block listing the categories (symbols: the map's marker at the map's size)."""
+    var, edgecolor, linewidth = o["var"], o["edgecolor"], o["linewidth"]
+    kind = "symbols" if L.anchors is not None else "typo"
+    sym = None
+    if kind == "symbols":     # the legend draws the map's marker at the map's size
+        sym = {"marker": o["marker"] or "o", "size_mm": (o["size"] or 4.0) * PT_MM,
+               "edgecolor": edgecolor or "#ffffff", "linewidth": linewidth if linewidth is not None else 0.3}
+    entries = [(str(c), {**(sym or {}), "fill": col,
+                         "edgecolor": edgecolor or ("#ffffff" if kind == "symbols" else "#4d4d4d")})
+               for c, col in zip(L.categories, L.colors, strict=False)]
+    if sym is not None and getattr(L, "markers", None):
+        for (_, st), mk in zip(entries, L.markers, strict=False):
+            st["marker"] = mk
+    if not var:
+        entries = [(o.get("legend_label") or o["legend_title"] or "",
+                    {**(sym or {}), "fill": o.get("fill") or "#000000", "edgecolor": edgecolor or "#ffffff"})]
+    title = o["legend_title"] if o["legend_title"] is not None else (str(var) if var else "")
+    return [LegendBlock(kind, title, entries=entries, sym=sym,
+                        nodata=(o["nodata"], nodata_entry("Autre ou non renseigné", L.classes))
+                        if (L.classes < 0).any() else None)]
+
+
+TYPE = Typo()

@@ -1,0 +1,94 @@
+"""Output room (mbm_sig.maps.output): every save is atomic — on an error or a full disk the
+old file is intact and no temporary file is left — and the print font is made on first use,
+not at import."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import shapely
+
+from mbm_sig.errors import Failure
+from mbm_sig.maps import Book, Map
+from mbm_sig.maps.output import save_figure, write_pdf
+
+
+def small_map() -> Map:
+    g = [shapely.box(650_000 + i * 1000, 7_000_000, 651_000 + i * 1000, 7_001_000) for i in range(4)]
+    import geopandas as gpd
+    df = gpd.GeoDataFrame({"v": np.arange(4.0)}, geometry=g, crs=2154)
+    return Map(extent=df).layer(df, "choro", "v", k=2, legend_title="V").title("Essai")
+
+
+def leftovers(folder) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if ".part-" in p.name)
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "png", "svg"])
+def test_failed_save_keeps_the_old_file(tmp_path, monkeypatch, fmt):
+    out = tmp_path / f"sheet.{fmt}"
+    out.write_bytes(b"old sheet")
+    fig = small_map().draw().figure
+
+    def full_disk(self, fname, *a, **kw):        # the writer dies half-way, as on a full disk
+        with open(fname, "wb") as fh:
+            fh.write(b"half a sheet")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    from matplotlib.figure import Figure
+    monkeypatch.setattr(Figure, "savefig", full_disk)
+    with pytest.raises(Failure, match="no space left"):
+        save_figure(fig, out)
+    assert out.read_bytes() == b"old sheet"
+    assert leftovers(tmp_path) == []
+
+
+def test_save_replaces_the_file_whole(tmp_path):
+    out = tmp_path / "sheet.pdf"
+    out.write_bytes(b"old sheet")
+    save_figure(small_map().draw().figure, out)
+    assert out.read_bytes().startswith(b"%PDF-")
+    assert leftovers(tmp_path) == []
+
+
+def test_book_failing_midway_leaves_nothing(tmp_path):
+    out = tmp_path / "atlas.pdf"
+    out.write_bytes(b"old atlas")
+    with pytest.raises(RuntimeError, match="page 2 failed"):
+        with Book(out, {"Title": "A"}) as book:
+            book.add(small_map())
+            assert leftovers(tmp_path)                  # pages go to a temporary file
+            raise RuntimeError("page 2 failed")
+    assert out.read_bytes() == b"old atlas"
+    assert leftovers(tmp_path) == []
+    with Book(out, {"Title": "A"}) as book:
+        book.add(small_map())
+    assert out.read_bytes().startswith(b"%PDF-") and leftovers(tmp_path) == []
+
+
+def test_write_pdf_error_keeps_the_old_file(tmp_path):
+    out = tmp_path / "pages.pdf"
+    out.write_bytes(b"old pages")
+
+    def figs():
+        yield small_map().draw().figure
+        raise ValueError("bad page")
+
+    with pytest.raises(ValueError, match="bad page"):
+        write_pdf(figs(), out, {"Title": "x"})
+    assert out.read_bytes() == b"old pages"
+    assert leftovers(tmp_path) == []
+
+
+def test_no_font_made_at_import():
+    """Importing the maps, atlas and recipe modules builds and registers no font."""
+    code = ("import mbm_sig.maps, mbm_sig.atlas, mbm_sig.maps.recipe, mbm_sig.maps.sheet\n"
+            "from mbm_sig.maps.output import fonts\n"
+            "assert fonts.ensure.cache_info().currsize == 0, 'font made at import'\n"
+            "from matplotlib import font_manager\n"
+            "assert not any(f.name == fonts.FAMILY for f in font_manager.fontManager.ttflist)\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,105 @@
+"""The map-type registry (mbm_sig.maps.types): one module per type, found by the registry;
+:meth:`Map.layer` and recipes take their options from the type's schema."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from mbm_sig.maps import Map, MapError
+from mbm_sig.maps import types as map_types
+
+
+@pytest.fixture()
+def cells():
+    g = [shapely.box(650_000 + i * 1000, 7_000_000, 651_000 + i * 1000, 7_001_000) for i in range(6)]
+    return gpd.GeoDataFrame({"v": np.arange(6.0), "kind": list("ABABAC"), "nom": list("abcdef")},
+                            geometry=g, crs=2154)
+
+
+def test_registry_has_one_module_per_type():
+    reg = map_types.registry()
+    assert list(reg)[:6] == ["choro", "prop", "prop_choro", "typo", "symbols", "base"]
+    for name, t in reg.items():
+        assert t.name == name and type(t).__module__ == f"mbm_sig.maps.types.{name}"
+        sch = t.schema()
+        assert {"legend", "legend_title", "fictive"} <= set(sch)
+        for o in sch.values():
+            assert o.doc, f"{name}.{o.name} has no documentation"
+
+
+def test_unknown_type_and_option_are_refused(cells):
+    with pytest.raises(MapError, match="unknown layer type 'heat'; known types: choro, prop"):
+        Map(extent=cells).layer(cells, type="heat")
+    with pytest.raises(MapError, match="inches: unknown option of layer type 'choro'"):
+        Map(extent=cells).layer(cells, "choro", "v", inches=0.3)
+    with pytest.raises(MapError, match="var: layer type 'choro' needs var"):
+        Map(extent=cells).layer(cells, "choro")
+    with pytest.raises(MapError, match="field 'w' not in the layer data"):
+        Map(extent=cells).layer(cells, "prop", "w")
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("linewidth", -1, "linewidth: must be >= 0"),
+    ("inches", -0.2, "inches: must be > 0"),
+    ("k", 1, "k: must be >= 2"),
+    ("alpha", 2, "alpha: must be <= 1"),
+    ("legend_decimals", -2, "legend_decimals: must be >= 0"),
+    ("symbol", "star", "symbol: must be one of circle, square"),
+    ("legend", "no", "legend: expected boolean"),
+])
+def test_out_of_range_options_are_refused(cells, option, value, message):
+    t = "prop_choro" if option in ("inches", "symbol", "k", "legend_decimals") else "choro"
+    kw = {option: value}
+    if t == "prop_choro":
+        kw["var2"] = "v"
+    if option == "alpha":
+        t, kw = "typo", {"alpha": value}
+    with pytest.raises(MapError, match=message):
+        Map(extent=cells).layer(cells, t, "kind" if t == "typo" else "v", **kw)
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(margin=-0.1), "margin: must be >= 0"), (dict(simplify_mm=-1), "simplify_mm: must be >= 0")])
+def test_map_numbers_out_of_range(cells, kw, message):
+    with pytest.raises(MapError, match=message):
+        Map(extent=cells, **kw)
+
+
+def test_a_new_type_is_one_module(tmp_path, monkeypatch, cells):
+    """A module dropped in the types package is a map type for Map.layer and recipes."""
+    pkg = tmp_path / "extra"
+    pkg.mkdir()
+    (pkg / "outline.py").write_text(textwrap.dedent('''
+        from mbm_sig.maps.types._core import opt
+        from mbm_sig.maps.types.base import Base
+
+        class Outline(Base):
+            name = "outline"
+            doc = "Outlines only, thick."
+            options = (*Base.options, opt("width", float, 1.5, "outline width (pt)", minimum=0))
+
+            def prepare(self, L, data, o):
+                L.style.update(fill="none", linewidth=o["width"])
+
+        TYPE = Outline()
+    '''), encoding="utf-8")
+    monkeypatch.setattr(map_types, "__path__", list(map_types.__path__) + [str(pkg)])
+    monkeypatch.setattr(map_types, "_REGISTRY", {})
+    try:
+        assert "outline" in map_types.names()
+        info = Map(extent=cells).layer(cells, "outline", width=2.0).draw()
+        assert info.features[0] == 6
+        with pytest.raises(MapError, match="width: must be >= 0"):
+            Map(extent=cells).layer(cells, "outline", width=-1)
+        from mbm_sig.maps.recipe.schema import layer_schema
+        assert "width" in layer_schema(map_types.get("outline"))
+    finally:
+        sys.modules.pop("mbm_sig.maps.types.outline", None)
+        importlib.invalidate_caches()
