@@ -247,8 +247,9 @@ def place_sheet_labels(m, frame, ext, clip, to_mm, obstacles):
                                              name=f"symboles {L.name or L.type}"))
     if m._toponyms is not None:
         t = m._toponyms
-        layers_.insert(0, labels_mod.town_layer_for(t["table"], ext, frame, rule=t["rule"], keep=t["keep"],
-                                                    color=t["color"]))
+        towns = labels_mod.town_layer_for(t["table"], ext, frame, rule=t["rule"], keep=t["keep"], color=t["color"])
+        labels_mod.drop_duplicates_of(towns, layers_)      # a commune label of a layer is the town's
+        layers_.insert(0, towns)
     return labels_mod.place_all(layers_, frame, obstacles=obstacles), layers_
 
 

@@ -469,6 +469,27 @@ def draw(page, placement: Placement, layers) -> tuple[list[dict], list[dict]]:
     return records, list(placement.unplaced)
 
 
+def drop_duplicates_of(towns: LabelLayer, layers, within_mm: float = 1.5) -> int:
+    """Blank the labels of ``layers`` that repeat a town's name at its place (a layer
+    labelling its communes by name): the toponym layer names them once. Returns how many."""
+    from mbm_sig.maps.fmt import french_text as ft
+    names: dict = {}
+    for t, xy in zip(towns.texts, towns.anchors):
+        if t:
+            names.setdefault(ft(str(t)), []).append(xy)
+    n = 0
+    for L in layers:
+        for j, t in enumerate(L.texts):
+            if not t:
+                continue
+            for xy in names.get(ft(str(t)), ()):
+                if abs(L.anchors[j, 0] - xy[0]) <= within_mm and abs(L.anchors[j, 1] - xy[1]) <= within_mm:
+                    L.texts[j] = ""
+                    n += 1
+                    break
+    return n
+
+
 def cached_towns(cat):
     """:func:`towns` of a catalogue, read once per catalogue object and communes version."""
     key = getattr(cat, "url", None)
