@@ -92,7 +92,7 @@ def sheet(df, **kw):
 
 def test_q6_bounds_are_the_french_quantiles():
     v = np.arange(1, 201, dtype=float)
-    b = classify(v, "q6")
+    b = classify(v, "Q6")
     assert np.allclose(b, np.quantile(v, [0, .05, .25, .5, .75, .95, 1]))
     assert np.bincount(assign(v, b)).tolist() == [10, 40, 50, 50, 40, 10]
 
@@ -100,8 +100,8 @@ def test_q6_bounds_are_the_french_quantiles():
 def test_methods_match_mapclassify_and_definitions():
     v = np.random.default_rng(1).lognormal(3, 1, 400)
     assert np.allclose(classify(v, "quantile", 6)[1:], mapclassify.Quantiles(v, k=6).bins)
-    assert np.allclose(classify(v, "fisher", 5)[1:], mapclassify.FisherJenks(v, k=5).bins)
-    assert np.allclose(classify(v, "jenks", 5), classify(v, "fisher", 5))
+    assert np.allclose(classify(v, "jenks", 5)[1:], mapclassify.FisherJenks(v, k=5).bins)
+    assert np.allclose(classify(v, "ckmeans", 5), classify(v, "fisher", 5))
     assert np.allclose(classify(v, "equal", 4), np.linspace(v.min(), v.max(), 5))
     g = classify(v, "geom", 5)
     assert np.allclose(g[1:] / g[:-1], g[1] / g[0])
@@ -301,7 +301,7 @@ def test_all_communes_sheet_is_small(communes, tmp_path):
     raw = int(shapely.get_num_coordinates(communes.geometry.values).sum())
     m = Map(extent=communes)
     communes = communes.assign(dens=np.arange(len(communes), dtype=float))
-    m.layer(communes, type="choro", var="dens", method="q6", palette="YlOrRd", legend_title="Rang")
+    m.layer(communes, type="choro", var="dens", method="Q6", palette="YlOrRd", legend_title="Rang")
     m.title("Toutes les communes").scalebar().arrow().credits(sources=["IGN"])
     info = m.save(tmp_path / "all.pdf")
     assert info.features[0] == len(communes)

@@ -44,7 +44,7 @@ def test_density_recipe_q6_legend_equals_data(cat, tmp_path):
     box = PdfReader(out).pages[0].mediabox
     assert (float(box.width), float(box.height)) == pytest.approx((841.89, 595.28), abs=0.01)
     com = cat.read("communes", where={"arrondissement": ["622", "627", "593", "596"]})
-    expect = classify(com["population"] / com["superficie_km2"], "q6")
+    expect = classify(com["population"] / com["superficie_km2"], "Q6")
     assert info.legends[0]["breaks"] == pytest.approx(list(expect))
     text = text_of(out)
     for b in expect:

@@ -67,6 +67,10 @@ def rows(cat):
     ("SELECT dblink_exec('host=x', 'DROP TABLE t')", "dblink_exec"),
     ("SELECT set_config('role', 'postgres', true)", "set_config"),
     ("SELECT query_to_xml('DELETE FROM t', true, true, '')", "query_to_xml"),
+    ("SELECT word FROM ts_stat('SELECT to_tsvector(pg_read_file(''/etc/passwd''))')", "ts_stat"),
+    ("SELECT ts_rewrite('a'::tsquery, 'SELECT set_config(''role'', ''postgres'', true)')", "ts_rewrite"),
+    ('SELECT U&"\\0073et_config"(\'role\', \'postgres\', true)', "Unicode escapes"),
+    ("SELECT U&'\\0041'", "Unicode escapes"),
     ("SELECT load_extension('/tmp/evil')", "load_extension"),
     ("SELECT ExportGeoJSON2('puits', 'geom', '/tmp/x.geojson')", "exportgeojson2"),
     ("SELECT gdal_get_pixel_value('/etc/x.tif', 1, 'georef', 0, 0)", "gdal_get_pixel_value"),
@@ -164,6 +168,9 @@ def test_postgis_walls_without_the_guard(tmp_path, no_guard):
     try:
         cat.write("ssm_dispensaires", ssm_frame(3))
         assert cat.sql("SELECT current_user AS u")["u"].iloc[0] == "mbm_reader"
+        # the catalogue logs in as a superuser: `sql` logs in AS the reader (SET ROLE could
+        # be undone by the session user), so switching back is refused by the server
+        assert cat.sql("SELECT session_user AS u")["u"].iloc[0] == "mbm_reader"
         assert cat.sql("SELECT current_setting('transaction_read_only') AS r")["r"].iloc[0] == "on"
         cases = {
             "COMMIT; DROP TABLE ssm_dispensaires": "multiple commands|cannot insert multiple",
@@ -173,6 +180,12 @@ def test_postgis_walls_without_the_guard(tmp_path, no_guard):
             f"COPY (SELECT 1) TO PROGRAM 'touch {tmp_path}/y'": "permission denied|privilege|pg_execute_server_program|superuser",
             "SELECT pg_read_file('/etc/hostname')": "permission denied",
             "SELECT lo_import('/etc/hostname')": "permission denied|read-only",
+            "SELECT set_config('role', 'postgres', true)": "permission denied",
+            # SQL run from a string (ts_stat), then a server file under the switched role
+            "SELECT word FROM ts_stat('SELECT to_tsvector(''simple'', set_config(''role'', "
+            "''postgres'', true))') UNION ALL SELECT word FROM ts_stat('SELECT to_tsvector("
+            "''simple'', pg_read_file(''/etc/passwd''))')": "permission denied",
+            'SELECT U&"\\0073et_config"(\'role\', \'postgres\', true)': "permission denied",
         }
         for text, why in cases.items():
             with pytest.raises(InvalidInput, match=why):

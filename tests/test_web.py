@@ -315,6 +315,27 @@ def test_build_is_deterministic(site, built_gpkg, tmp_path):
         assert same_bytes(out / rel, again / rel)
 
 
+def test_rebuild_removes_only_its_own_files(built_gpkg, tmp_path):
+    """A rebuild removes the files the previous build wrote and this one did not (its
+    manifest), never a file the user keeps in the folder; a file given as folder is refused."""
+    from mbm_sig.errors import InvalidInput
+    from mbm_sig.web import build_site
+    out = tmp_path / "site"
+    (out / "data").mkdir(parents=True)
+    (out / "data" / "mine.txt").write_text("à garder")
+    (out / "lib").mkdir()
+    (out / "lib" / "perso.js").write_text("// à garder")
+    build_site(built_gpkg, out, geojson=True)
+    assert list((out / "data").glob("*.geojson"))
+    build_site(built_gpkg, out, geojson=False)
+    assert not list((out / "data").glob("*.geojson"))            # the previous build's, removed
+    assert (out / "data" / "mine.txt").read_text() == "à garder"  # the user's, kept
+    assert (out / "lib" / "perso.js").is_file()
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(InvalidInput, match="existing file"):
+        build_site(built_gpkg, tmp_path / "afile")
+
+
 def test_cli(built_gpkg, tmp_path, capsys):
     from mbm_sig.web import cli_web
     out = tmp_path / "cle-usb"

@@ -165,7 +165,10 @@ def pending_page(atlas, items) -> Figure:
 METHOD_NOTES = {
     "quantile": ("Quantiles", "chaque classe compte le même nombre de communes : la carte oppose les "
                  "communes les unes aux autres, sans que l'écart de valeurs entre classes soit constant."),
-    "q6": ("Q6", "six classes, quantiles aux rangs 5 %, 25 %, 50 %, 75 % et 95 % : les deux classes "
+    "q6": ("Q6", "six classes, quantiles aux rangs 5 %, 27,5 %, 50 %, 72,5 % et 95 % (définition de "
+           "mapsf) : les deux classes extrêmes isolent les 5 % de communes aux valeurs les plus basses et "
+           "les plus hautes."),
+    "Q6": ("Q6", "six classes, quantiles aux rangs 5 %, 25 %, 50 %, 75 % et 95 % : les deux classes "
            "extrêmes isolent les 5 % de communes aux valeurs les plus basses et les plus hautes."),
     "equal": ("Amplitudes égales", "classes de même étendue entre le minimum et le maximum."),
     "jenks": ("Seuils naturels (Jenks)", "les bornes minimisent la variance à l'intérieur des classes."),
@@ -196,7 +199,8 @@ def methods_used(atlas) -> list[str]:
             for spec in doc.get("layers") or []:
                 t = spec.get("type")
                 if t in ("choro", "prop_choro", "q6"):
-                    found.add("q6" if t == "q6" else str(spec.get("method") or "quantile").lower())
+                    m = "q6" if t == "q6" else str(spec.get("method") or "quantile")
+                    found.add(m if m in METHOD_NOTES else m.lower())
                 if t in ("prop", "prop_choro"):
                     found.add("prop")
     return [m for m in METHOD_NOTES if m in found]

@@ -13,6 +13,7 @@ import hashlib
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from mbm_sig.catalogue.layerdef import LayerDef, Source, load_layers, load_sources
@@ -280,13 +281,62 @@ class Catalogue:
     def import_file(self, name: str, path: str | Path, **options) -> int:
         """Read a user file (GeoPackage, Shapefile, MapInfo, GeoJSON, FlatGeobuf, CSV),
         check it against the layer definition and replace the layer atomically."""
-        from mbm_sig.catalogue.readers import read_user_file
+        from mbm_sig.catalogue.readers import read_user_file, stream_user_file
         path = Path(path)
+        if self.backend.kind == "gpkg":
+            streamed = stream_user_file(path, self.layer_def(name), **options)
+            if streamed is not None:
+                return self._import_streamed(name, path, *streamed)
         frame = read_user_file(path, self.layer_def(name), **options)
         out = self.prepare(name, frame, source=str(path))
         self.write_many({name: out}, {name: str(path.resolve())}, action="import",
                         checksums={name: file_checksum(path)})
         return len(out)
+
+    def _import_streamed(self, name: str, path: Path, features: int, batches) -> int:
+        """A large file read, checked and written batch by batch into the temporary copy of
+        the catalogue (memory bounded by the batch): every batch is validated like a whole
+        file (row numbers of the file), keys are checked across batches (64-bit hashes of the
+        keys seen, 8 bytes a row); on any problem nothing more is written, the remaining
+        batches are still checked so that the report lists every problem, and the temporary
+        copy is dropped: the catalogue keeps its old layer, as it does if the process is
+        killed at any moment (the copy replaces the catalogue only once complete)."""
+        from mbm_sig.catalogue.gpkg import FrameStream
+        from mbm_sig.catalogue.validate import MAX_REPORTED, Problem
+        ld = self.layer_def(name)
+        problems: list[Problem] = []
+        seen = np.empty(0, dtype=np.uint64)
+
+        def prepared():
+            nonlocal seen
+            for offset, raw in batches:
+                try:
+                    out = self.prepare(name, raw, source=str(path))
+                    batch_problems = []
+                except ValidationError as exc:
+                    out, batch_problems = None, exc.problems
+                problems.extend(Problem(None if p.row is None else p.row + offset, p.field, p.value, p.reason)
+                                for p in batch_problems if not (p.row is None and problems))
+                if ld.key and ld.key in raw.columns:
+                    keys = raw[ld.key].reset_index(drop=True)
+                    valid = keys.notna().to_numpy()
+                    h = pd.util.hash_pandas_object(keys.astype(str), index=False).to_numpy()
+                    dup = np.isin(h, seen) & valid
+                    problems.extend(Problem(int(i) + 1 + offset, ld.key, keys.iloc[i], "duplicate key")
+                                    for i in np.flatnonzero(dup))
+                    seen = np.union1d(seen, h[valid])
+                if problems:
+                    if len(problems) > 10 * MAX_REPORTED:
+                        break
+                    continue
+                yield out
+            if problems:
+                raise ValidationError(str(path), name, problems)
+
+        stream = FrameStream(prepared())
+        self.write_many({name: stream}, {name: str(path.resolve())}, action="import",
+                        checksums={name: file_checksum(path)})
+        return stream.rows
 
     def export(self, name: str, out: str | Path, where: dict | None = None, bbox=None,
                within: str | None = None, csv_dialect: str = "fr") -> Path:

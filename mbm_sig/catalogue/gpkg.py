@@ -150,6 +150,22 @@ def _forget_dropped(path, names) -> list[str]:
         con.close()
 
 
+class FrameStream:
+    """The prepared frames of one layer, written one after the other into the temporary copy
+    (an import read in batches): the first creates the layer, the others are appended;
+    ``rows`` counts the rows written. An exception raised while iterating drops the copy."""
+
+    def __init__(self, frames):
+        self._frames = frames
+        self.rows = 0
+
+    def __iter__(self):
+        return iter(self._frames)
+
+    def __len__(self):
+        return self.rows
+
+
 class GeoPackageBackend:
     kind = "gpkg"
 
@@ -291,6 +307,9 @@ class GeoPackageBackend:
                         _forget_dropped(tmp, list(frames))
                     for name, frame in frames.items():
                         self._write(tmp, name, frame)
+                    for row in log_rows:             # a streamed layer's rows are known now
+                        if isinstance(frames.get(row["layer"]), FrameStream):
+                            row["rows"] = frames[row["layer"]].rows
                 finally:
                     pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": None,
                                                      "OGR_SQLITE_JOURNAL": None})
@@ -316,6 +335,25 @@ class GeoPackageBackend:
 
     @staticmethod
     def _write(path, name: str, frame) -> None:
+        if isinstance(frame, FrameStream):
+            first = True
+            for part in frame:
+                GeoPackageBackend._write_part(path, name, part, first)
+                frame.rows += len(part)
+                first = False
+            if first:
+                raise ValueError(f"layer {name}: a streamed import gave no rows")
+            return
+        GeoPackageBackend._write_part(path, name, frame, True)
+
+    @staticmethod
+    def _write_part(path, name: str, frame, first: bool) -> None:
+        """Create the layer from ``frame`` (``first``) or append ``frame`` to it."""
+        if not first:
+            pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", use_arrow=True, append=True,
+                                    **({"geometry_type": frame.attrs.get("geometry_type"), "promote_to_multi": False}
+                                       if isinstance(frame, gpd.GeoDataFrame) else {}))
+            return
         from mbm_sig.qgis.styles import GPKG_CREATE      # a new file is GeoPackage 1.2
         create = GPKG_CREATE(path)
         if isinstance(frame, gpd.GeoDataFrame):

@@ -127,6 +127,7 @@ class PostGISBackend:
         self.reader_url = cfg.reader_url
         self.engine = self._engine(url)
         self._reader_engine = None
+        self._reader_login: str | None = None
         self._geometry_oids: set[int] | None = None
 
     def _engine(self, url: str, read_only: bool = False):
@@ -332,12 +333,17 @@ class PostGISBackend:
         ``MBM_SIG_PG_READER_URL``), which cannot write tables or server files."""
         text, values = self._bind(query, params)
         if self._reader_engine is None:
-            self._reader_engine = self._engine(self.reader_url or self.url, read_only=True)
+            self._reader_login = self.reader_url or self._reader_login_url()
+            self._reader_engine = self._engine(self._reader_login or self.url, read_only=True)
         import psycopg
-        with self._connect(self._reader_engine) as con:
+        with self._reader_connection() as con:
             self._geom_oids(con)
-            if not self.reader_url:
+            if not self._reader_login:
                 self._become_reader(con)
+            # a first query fixes the transaction's snapshot: from here on it can no longer be
+            # made read-write (SET TRANSACTION READ WRITE "must be called before any query")
+            if con.execute(sa.text("SELECT current_setting('transaction_read_only')")).scalar() != "on":
+                raise Failure("the PostGIS session is not read-only: `sql` refuses to run")
             cur = con.connection.driver_connection.cursor()
             try:
                 try:
@@ -385,6 +391,49 @@ class PostGISBackend:
                 values[t.value] = _py(v)
                 out.append(f"%({t.value})s")
         return "".join(out), values
+
+    def _reader_login_url(self) -> str | None:
+        """When the catalogue's own login role could reach server files (a superuser, or a
+        member of ``pg_read_server_files``/``pg_write_server_files``/
+        ``pg_execute_server_program``), ``SET ROLE`` is no wall: such a session user may
+        switch back with ``set_config('role', …)``. ``sql`` then logs in AS the reader role
+        (same server and database, no password: trust, peer or a ``.pgpass`` entry), whose
+        session cannot become anyone else. ``None``: the login role is an ordinary one, and
+        ``SET LOCAL ROLE`` to the reader inside the read-only transaction is enough."""
+        with self._connect() as con:
+            unsafe = con.execute(sa.text(
+                "SELECT rolsuper OR pg_has_role(oid, 'pg_write_server_files', 'USAGE') "
+                "OR pg_has_role(oid, 'pg_execute_server_program', 'USAGE') "
+                "OR pg_has_role(oid, 'pg_read_server_files', 'USAGE') FROM pg_roles "
+                "WHERE rolname = session_user")).scalar()
+        if not unsafe:
+            return None
+        u = driver_url(self.url).set(username=self.reader_role, password=None)
+        return u.render_as_string(hide_password=False)
+
+    @contextmanager
+    def _reader_connection(self):
+        """A connection for ``sql``; a reader login that fails says what to set."""
+        try:
+            cm = self._connect(self._reader_engine)
+            con = cm.__enter__()
+        except ConnectionFailed as exc:
+            if not self._reader_login or self.reader_url:
+                raise
+            self._reader_engine.dispose()
+            self._reader_engine = None
+            raise Failure(
+                f"`sql` does not run as the catalogue's login role, which can reach server files; "
+                f"it logs in as the reader role {self.reader_role} instead, and that failed "
+                f"({exc.message()}): set MBM_SIG_PG_READER_URL to a login of the reader role "
+                "(`mbm-sig roles` prints how to create it)") from None
+        try:
+            yield con
+        except BaseException:
+            if not cm.__exit__(*sys.exc_info()):
+                raise
+        else:
+            cm.__exit__(None, None, None)
 
     def _become_reader(self, con) -> None:
         """``SET LOCAL ROLE`` to the reader role; refused when the role is missing and the
@@ -512,7 +561,10 @@ class PostGISBackend:
         try:
             with con.begin_nested():
                 if con.execute(sa.text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first() is None:
-                    con.execute(sa.text(f"CREATE ROLE {q(role)} NOLOGIN NOSUPERUSER NOCREATEDB "
+                    # LOGIN without a password: `sql` of a superuser catalogue logs in as it
+                    # where the server trusts local logins; with password authentication
+                    # nobody can log in as it until an administrator gives it a password
+                    con.execute(sa.text(f"CREATE ROLE {q(role)} LOGIN NOSUPERUSER NOCREATEDB "
                                         "NOCREATEROLE NOINHERIT"))
         except sa.exc.DBAPIError:
             pass        # no CREATEROLE privilege, or created meanwhile by another writer

@@ -75,16 +75,7 @@ def read_user_file(path: Path, ld: LayerDef, layer: str | None = None, crs: str 
     if encoding:
         kwargs["encoding"] = encoding
     if layer is None and suffix == ".gpkg":
-        try:
-            layers = [n for n, _ in pyogrio.list_layers(path)]
-        except Exception as exc:
-            raise InputError(f"{path}: cannot read ({exc})") from exc
-        if ld.name in layers:
-            layer = ld.name
-        elif len(layers) == 1:
-            layer = layers[0]
-        else:
-            raise InputError(f"{path}: several layers ({', '.join(layers)}); choose one with --layer")
+        layer = _gpkg_layer(path, ld)
     try:
         gdf = pyogrio.read_dataframe(path, layer=layer, use_arrow=True, **kwargs)
     except Exception as exc:  # GDAL errors carry their own message
@@ -95,6 +86,86 @@ def read_user_file(path: Path, ld: LayerDef, layer: str | None = None, crs: str 
     if suffix == ".shp":
         gdf = restore_field_names(gdf, ld.field_names)
     return gdf
+
+
+def _gpkg_layer(path: Path, ld: LayerDef) -> str:
+    """The layer of a GeoPackage to import: the one named like the catalogue layer, else the
+    only one."""
+    try:
+        layers = [n for n, _ in pyogrio.list_layers(path)]
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from exc
+    if ld.name in layers:
+        return ld.name
+    if len(layers) == 1:
+        return layers[0]
+    raise InputError(f"{path}: several layers ({', '.join(layers)}); choose one with --layer")
+
+
+# a vector file of more than STREAM_MIN features is read, checked and written in batches of
+# STREAM_BATCH features (memory bounded by the batch, not the file: about 150 MB a batch)
+STREAM_MIN = 100_000
+STREAM_BATCH = 25_000
+
+
+def stream_user_file(path: Path, ld: LayerDef, layer: str | None = None, crs: str | None = None,
+                     encoding: str | None = None, **_):
+    """``(features, batches)`` for a GeoPackage, FlatGeobuf or Shapefile of more than
+    ``STREAM_MIN`` features: ``batches`` yields ``(offset, frame)`` with the file's columns,
+    as :func:`read_user_file` returns them, ``STREAM_BATCH`` features at a time; None for any
+    other file (read at once by :func:`read_user_file`)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".gpkg", ".fgb", ".shp") or not path.is_file():
+        return None
+    check_bounds(path, layer=layer)
+    if layer is None and suffix == ".gpkg":
+        layer = _gpkg_layer(path, ld)
+    kwargs = {}
+    if suffix == ".shp" and encoding is None:
+        encoding = _dbf_encoding(path)
+    if encoding:
+        kwargs["encoding"] = encoding
+    try:
+        features = int(pyogrio.read_info(path, layer=layer, **kwargs)["features"])
+    except Exception as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from exc
+    if features <= STREAM_MIN:
+        return None
+    batch = STREAM_BATCH
+
+    def batches():
+        # one pass over the file (GDAL's Arrow stream), each batch converted as
+        # pyogrio.read_dataframe(use_arrow=True) converts a whole file
+        import pyarrow as pa
+        import shapely
+        from pyogrio.raw import open_arrow
+        offset = 0
+        try:
+            with open_arrow(path, layer=layer, batch_size=batch, use_pyarrow=True, datetime_as_string=True,
+                            **kwargs) as (meta, reader):
+                gcol = meta.get("geometry_name") or "wkb_geometry"
+                for rb in reader:
+                    table = pa.Table.from_batches([rb])
+                    del rb
+                    geom = table.column(gcol).to_numpy(zero_copy_only=False) if gcol in table.column_names else None
+                    df = table.drop_columns([gcol]).to_pandas(self_destruct=True) if geom is not None \
+                        else table.to_pandas(self_destruct=True)
+                    del table
+                    gdf = df if geom is None else gpd.GeoDataFrame(
+                        df, geometry=shapely.from_wkb(geom), crs=crs or meta.get("crs"))
+                    _check_geographic(path, gdf)
+                    if suffix == ".shp":
+                        gdf = restore_field_names(gdf, ld.field_names)
+                    yield offset, gdf
+                    offset += len(gdf)
+        except InputError:
+            raise
+        except Exception as exc:  # GDAL errors carry their own message
+            if isinstance(exc, InvalidInput):
+                raise
+            raise InputError(f"{path}: cannot read ({exc})") from exc
+    return features, batches()
 
 
 def _companions(path: Path) -> list[Path]:

@@ -153,6 +153,8 @@ _FORBIDDEN_FUNCTIONS = re.compile(
     r"|pg_replication_\w*|pg_create_\w*|pg_drop_replication_slot|pg_switch_wal|pg_promote"
     r"|pg_backup_\w*|pg_start_backup|pg_stop_backup|pg_import_system_collations"
     r"|query_to_xml\w*|cursor_to_xml\w*|binary_upgrade_\w*|pg_execute_server_program"
+    # functions that run SQL given as text (the guard never sees inside a string)
+    r"|ts_stat|ts_rewrite|database_to_xml\w*|schema_to_xml\w*"
     r"|nextval|setval|txid_current|pg_current_xact_id"
     # SQLite and SpatiaLite
     r"|load_extension|readfile|writefile|edit|fsdir|lsdir|zipfile|sqlar_\w*"
@@ -195,6 +197,11 @@ def check_query(sql: str, dialect: str) -> Checked:
         if first.kind != "word" or first.value not in QUERY_STARTS:
             raise SQLRefused(f"refused: {first.text.upper()!s} is not a query; `sql` runs one "
                              "read-only SELECT, WITH, VALUES or EXPLAIN statement")
+    for k in range(len(tokens) - 2):
+        # U&"\0073et_config" is set_config to the server: names are matched undecoded here
+        if tokens[k].kind == "word" and tokens[k].value == "u" and tokens[k + 1].text == "&" \
+                and tokens[k + 2].kind in ("qident", "string"):
+            raise SQLRefused("refused: Unicode escapes (U&'…', U&\"…\") are not accepted in `sql`")
     for k, t in enumerate(sig):
         if t.kind == "word" and t.value in WRITING_WORDS:
             # keywords as column names after a dot (t.update) are names, not keywords

@@ -40,7 +40,7 @@ import pandas as pd
 import shapely
 import shapely.geometry
 
-from mbm_sig.errors import Failure
+from mbm_sig.errors import Failure, InvalidInput
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 LEAFLET_DIR = STATIC_DIR / "leaflet"
@@ -441,16 +441,30 @@ def _copy_tree(src: Path, dst: Path, result: BuildResult) -> None:
             _write(dst / p.relative_to(src), p.read_bytes(), result)
 
 
+MANIFEST = ".mbm-sig-web.json"       # the files a build wrote: the next build removes only those
+
+
 def _remove_stale(out: Path, result: BuildResult) -> None:
-    """Files of a previous build under data/ and lib/ that this build did not write."""
-    from mbm_sig.atomic import remove_stale_parts
+    """Files the previous build wrote (its manifest) that this build did not write again;
+    a file the user put in the folder is never touched. Then this build's manifest."""
+    from mbm_sig.atomic import atomic_write_text, remove_stale_parts
+    base = out.resolve()
     kept = {p.resolve() for p in result.files}
-    for sub in ("data", "lib"):
-        for p in sorted((out / sub).rglob("*"), reverse=True) if (out / sub).is_dir() else ():
-            if p.is_file() and p.resolve() not in kept:
-                p.unlink()
-            elif p.is_dir() and not any(p.iterdir()):
-                p.rmdir()
+    try:
+        previous = json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        previous = []
+    for rel in previous:
+        p = (base / str(rel)).resolve()
+        if base not in p.parents or p in kept or not p.is_file():
+            continue
+        p.unlink()
+        d = p.parent
+        while d != base and d.is_dir() and not any(d.iterdir()):
+            d.rmdir()
+            d = d.parent
+    names = sorted(p.resolve().relative_to(base).as_posix() for p in result.files)
+    atomic_write_text(out / MANIFEST, json.dumps({"files": names}, indent=0) + "\n")
     for folder in {p.parent for p in result.files}:
         remove_stale_parts(folder)
 
@@ -476,6 +490,8 @@ def build_site(cat, out_dir, layers: tuple[WebLayer, ...] = WEB_LAYERS, geojson:
     for lib, probe in ((LEAFLET_DIR, "leaflet.js"), (CLUSTER_DIR, "leaflet.markercluster.js")):
         if not (lib / probe).is_file():
             raise WebBuildError(f"vendored library not found: {lib / probe}")
+    if out.exists() and not out.is_dir():
+        raise InvalidInput(f"web map folder {out} is an existing file: give a folder (-o DIR)")
     out.mkdir(parents=True, exist_ok=True)
     result = BuildResult(out_dir=out)
     title = PAGE_TITLE if territory is None else f"{PAGE_TITLE} — {territory.name}"

@@ -1,0 +1,133 @@
+#!/usr/bin/env python3
+"""Whole-command benchmark (issue 13, target 1): `mbm-sig atlas sante` in a new process
+against a PyQGIS whole-process equivalent (bench/qgis_whole.py: QgsApplication init, the same
+layers read from the catalogue GeoPackage, one layout page per page of the book — the map
+pages with the recipe's layers, extent and a quantile renderer, the other pages as text —
+and the export of as many pages as the book has, to one vector PDF), interleaved A B A B,
+medians of the per-pair ratios; then the start-up: seconds from launch to the first page
+render, and the heavy modules each command imports (python -X importtime).
+
+    .venv/bin/python bench/bench_whole.py [--pairs 5] [--db var/catalogue.gpkg] [-j 2]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, have_qgis, interleave, med, med_ratio, run_mbm, run_qgis, sql_where  # noqa: E402
+
+HEAVY = ["matplotlib", "geopandas", "pandas", "shapely", "pyproj", "pyogrio", "sqlalchemy", "pypdf",
+         "numpy", "scipy", "mapclassify", "PIL", "fontTools", "tqdm", "yaml"]
+
+
+def sante_spec(db: str, pdf: str, n_pages: int) -> dict:
+    """The QGIS side's pages: the atlas's plan, each map page with its recipe's layers."""
+    sys.path.insert(0, str(ROOT))
+    from mbm_sig.atlas.engine import _pattern, _recipe_doc, load_atlas, plan
+    from mbm_sig.catalogue import Catalogue
+    cat = Catalogue.open(db)
+    body, _ = plan(load_atlas("sante"), cat)
+
+    def sub(v, params):
+        if isinstance(v, str):
+            return _pattern(v, params)
+        if isinstance(v, list):
+            return [sub(x, params) for x in v]
+        if isinstance(v, dict):
+            return {k: sub(x, params) for k, x in v.items()}
+        return v
+    pages = []
+    for p in body:
+        if p.kind != "map":
+            pages.append({"kind": "text", "title": p.title, "lines": [str(r) for r in (p.rows or [])][:40]})
+            continue
+        doc = _recipe_doc(p.spec.recipe)
+        params = {**(doc.get("params") or {}), **p.params}
+        layers = []
+        for L in doc["layers"]:
+            if L.get("join") or L.get("computed") or not cat.has_data(L["layer"]):
+                continue
+            layers.append({"layer": L["layer"], "subset": sql_where(sub(L.get("where"), params)),
+                           "fill": L.get("fill"), "var": L.get("var") if L.get("type") in ("choro", "prop_choro") else None})
+        ext = doc.get("extent") or {}
+        if "bbox" in ext:
+            bounds = list(ext["bbox"])
+        else:
+            name = ext.get("layer", layers[0]["layer"])
+            bounds = [float(x) for x in cat.read(name, where=sub(ext.get("where"), params)).total_bounds]
+        pages.append({"kind": "map", "title": _pattern(doc.get("title", p.title), params), "extent": bounds,
+                      "layers": layers})
+    while len(pages) < n_pages:               # cover, contents, waiting sheets, sources
+        pages.insert(0, {"kind": "text", "title": "Atlas santé du bassin minier", "lines": []})
+    return {"gpkg": db, "pdf": pdf, "mode": "pages", "pages": pages}
+
+
+def imports(args, env):
+    """(seconds of imports, heavy top-level packages imported) of `mbm-sig ARGS`."""
+    p = subprocess.run([sys.executable, "-X", "importtime", "-m", "mbm_sig.cli", *args], env=env, cwd=ROOT,
+                       capture_output=True, text=True)
+    total, heavy = 0, set()
+    for line in p.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+        if m:
+            total += int(m.group(1))
+            heavy |= {m.group(4).split(".")[0]} & set(HEAVY)
+    return total / 1e6, sorted(heavy, key=HEAVY.index)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--db", default=os.environ.get("MBM_SIG_DB", str(ROOT / "var" / "catalogue.gpkg")))
+    ap.add_argument("--pairs", type=int, default=5)
+    ap.add_argument("-j", "--workers", type=int, default=os.cpu_count() or 1)
+    a = ap.parse_args()
+    if not Path(a.db).exists():
+        print(f"catalogue {a.db} not found: run `make build` first", file=sys.stderr)
+        return 1
+    tmp = Path(tempfile.mkdtemp(prefix="mbm-bench-whole-"))
+    env = dict(os.environ, MBM_SIG_DB=a.db)
+    os.environ["MBM_SIG_DB"] = a.db
+    from pypdf import PdfReader
+    atlas_args = ["atlas", "sante", "-o", str(tmp), "-q", "-j", str(a.workers)]
+    first = run_mbm(atlas_args, env, tmp)
+    n_pages = len(PdfReader(tmp / "atlas-sante.pdf").pages)
+    print(f"mbm-sig atlas sante: {n_pages} pages, -j {a.workers}")
+    if not have_qgis():
+        print("QGIS not installed here (apt-get install qgis python3-qgis): no ratio")
+        ra = [run_mbm(atlas_args, env, tmp) for _ in range(a.pairs)]
+        rq = None
+    else:
+        spec = sante_spec(a.db, str(tmp / "qgis-sante.pdf"), n_pages)
+        q0 = run_qgis(spec, tmp)
+        print(f"QGIS equivalent: {q0['pages']} pages ({sum(p['kind'] == 'map' for p in spec['pages'])} maps)")
+        ra, rq = interleave(lambda: run_mbm(atlas_args, env, tmp), lambda: run_qgis(spec, tmp), a.pairs)
+    print()
+    print(f"| whole command, new process, {n_pages} pages | median s | first page work s | peak MB |")
+    print("|---|---:|---:|---:|")
+    print(f"| mbm-sig atlas sante -j {a.workers} | {med(ra, 'wall'):.2f} | {med(ra, 'first_page'):.2f} | "
+          f"{med(ra, 'peak_mb'):.0f} |")
+    if rq:
+        print(f"| QGIS 3.22 (PyQGIS: init, layers from the GeoPackage, layout, export; 1 process) | "
+              f"{med(rq, 'wall'):.2f} | {med(rq, 'first_page_work_s'):.2f} | {med(rq, 'peak_mb'):.0f} |")
+        r = med_ratio(ra, rq)
+        print(f"\nwhole command, {n_pages} pages, mbm-sig on {a.workers} process(es) vs QGIS on 1 "
+              f"(its export is single-threaded): QGIS time / mbm-sig time = {r:.2f} "
+              f"(median of {a.pairs} interleaved pairs; > 1: mbm-sig faster; target >= 1)")
+    book = [x["book_end"] - x["book_start"] for x in ra]
+    print(f"book assembly: {sorted(book)[len(book) // 2]:.2f} s of {med(ra, 'wall'):.2f} s")
+    print(f"launch to first page work: {med(ra, 'first_page'):.2f} s (target <= 1.0 s)")
+    print("\nimports per command (python -X importtime; heavy packages imported):")
+    for args in (["layers"], ["layers", "communes"], ["atlas", "sante", "-o", str(tmp), "-q", "-j", "1"]):
+        s, heavy = imports(args, env)
+        print(f"  mbm-sig {' '.join(args[:2])}: {s:.2f} s of imports; {', '.join(heavy) or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
