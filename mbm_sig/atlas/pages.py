@@ -180,7 +180,7 @@ METHOD_NOTES = {
     "headtails": ("Head/tail breaks", "la moyenne sépare la « tête » des grandes valeurs, redécoupée "
                   "tant qu'elle reste minoritaire."),
     "breaks": ("Seuils choisis", "bornes fixées par l'auteur de la carte (valeurs rondes ou seuils "
-               "réglementaires) ; la dernière est ramenée au maximum observé."),
+               "réglementaires), les mêmes sur toutes les cartes d'une série."),
     "prop": ("Cercles proportionnels", "la surface du cercle est proportionnelle à l'effectif ; les "
              "cartes d'une même série partagent une même échelle."),
 }

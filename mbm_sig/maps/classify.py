@@ -291,13 +291,8 @@ def _explicit(v, k, breaks=None, **_):
     b = sorted(float(x) for x in breaks)
     if b[0] > v.min():
         b.insert(0, float(v.min()))
-    # the top class ends at the data's maximum: a manual top break above it is clipped
-    # («8 km» where the farthest commune is at 6,1 km would promise what no commune has);
-    # the number of classes is kept (a series keeps its colours on every sheet)
     if b[-1] < v.max():
         b.append(float(v.max()))
-    elif b[-1] > v.max():
-        b[-1] = max(float(v.max()), b[-2])
     return np.array(b)
 
 
