@@ -273,6 +273,8 @@ COMMANDS = [
     ("atlas", "render an atlas (book PDF and sheets)", args_rest, passthrough("mbm_sig.atlas", "cli_atlas")),
     ("fiche", "«carte d'identité» sheet of one feature", args_rest, passthrough("mbm_sig.atlas", "cli_fiche")),
     ("web", "write the offline interactive heritage map", args_rest, passthrough("mbm_sig.web", "cli_web")),
+    ("check", "check every page of an atlas (exit 0 only when clean)", args_rest,
+     passthrough("mbm_sig.check", "cli_check")),
     ("pack", "write the pack (sheets, data, web map) of an EPCI or arrondissement", args_rest,
      passthrough("mbm_sig.pack", "cli_pack")),
     ("qgis", "write a QGIS project (styled layers, layouts, atlases)", args_rest,

@@ -136,10 +136,11 @@ def test_every_named_concession_is_in_the_tables_with_its_status(atlas):
     situation = _table_lines(pages, SITUATION_TABLE)
     procedures = _table_lines(pages, PROCEDURES_TABLE)
     for r in facts.itertuples():
-        rows = [ln for ln in situation if ln.startswith(r.nom + " ")]
+        nom = norm(r.nom)
+        rows = [ln for ln in situation if ln.startswith(nom + " ")]
         assert len(rows) == 1, (r.nom, rows)
-        assert f" {r.statut_2000} " in rows[0] + " " and f" {r.statut_2005} " in rows[0] + " ", rows[0]
-        rows = [ln for ln in procedures if ln.startswith(r.nom + " ")]
+        assert f" {norm(r.statut_2000)} " in rows[0] + " " and f" {norm(r.statut_2005)} " in rows[0] + " ", rows[0]
+        rows = [ln for ln in procedures if ln.startswith(nom + " ")]
         assert len(rows) == 1, (r.nom, rows)
         assert rows[0] == norm(f"{r.nom} {r.arret_travaux} {r.renonciation}"), rows[0]
     assert not any("…" in ln for ln in situation + procedures)      # nothing cut
@@ -151,7 +152,7 @@ def test_concessions_named_only_by_the_shafts_are_non_renseigne(atlas, built_gpk
     assert len(con)
     lines = _table_lines(pages, PUITS_TABLE)
     for nom in con["nom"]:
-        rows = [ln for ln in lines if ln.startswith(nom + " ")]
+        rows = [ln for ln in lines if ln.startswith(norm(nom) + " ")]
         assert len(rows) == 1 and rows[0].endswith("non renseigné"), (nom, rows)
 
 
@@ -173,15 +174,16 @@ def test_emprise_approchee_on_every_page_showing_concessions(atlas):
         assert "emprise approchée" in norm(pages[i]).lower(), f"page {i + 1} shows concessions without the flag"
 
 
-def test_credits_trace_facts_to_the_csv_rows(atlas):
+def test_credits_trace_facts_to_the_report_sections(atlas):
+    """Facts cite the report's section; readers get no file path (issue 11, point 8)."""
     _, _, pages = atlas
-    for title, csv in (("Renouvellement urbain et rénovation des cités minières", "data/renouvellement_urbain.csv"),
-                       ("Grands projets du bassin minier (situation 2005)", "data/grands_projets.csv"),
-                       (CONCESSIONS_MAP, "data/concessions.csv")):
+    for title in ("Renouvellement urbain et rénovation des cités minières",
+                  "Grands projets du bassin minier (situation 2005)", CONCESSIONS_MAP):
         (i,) = pages_titled(pages, title)
         t = norm(pages[i]).replace("- ", "-")
-        assert csv.split("/")[1] in t.replace(" ", ""), (title, csv)
+        assert "rapport d’activité 2005" in t or "rapport d'activité 2005" in t, title
         assert "cite sa section" in t
+        assert "data/" not in t and ".csv" not in t, title
 
 
 def test_fonts_are_embedded(atlas):

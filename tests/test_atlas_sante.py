@@ -136,16 +136,18 @@ def test_gp_sheets_say_establishments_not_doctors(atlas, built_gpkg):
             assert "SIRENE" in text
 
 
-def test_pending_page_lists_missing_data_with_import_command(atlas):
+def test_pending_page_says_what_is_missing_and_who_holds_it(atlas):
     res, reader = atlas
     titles = [i["title"] for i in res.pending]
     assert "Part de la population bénéficiant de la CMU complémentaire" in titles
+    # the commands go to the command's output, not to the reader
     assert all(i["command"].startswith("mbm-sig import ") for i in res.pending)
     n = next(k + 1 for k in range(len(reader.pages)) if "Cartes en attente de données" in page_text(res.pdf, k + 1)
              and k > 1)
-    text = page_text(res.pdf, n)
-    assert "mbm-sig import sante_communes_import FICHIER" in text
-    assert "CMU" in text
+    text = " ".join(page_text(res.pdf, n).split())
+    assert "mbm-sig" not in text and "FICHIER" not in text and "sante_communes_import" not in text
+    assert "CMU" in text and "Données manquantes" in text
+    assert "Détenteur : Filieris" in text and "Assurance maladie" in text
 
 
 def test_sources_page_lists_vintages_and_licences(atlas):
@@ -153,6 +155,9 @@ def test_sources_page_lists_vintages_and_licences(atlas):
     text = page_text(res.pdf, len(reader.pages))
     assert "Sources et méthodes" in text
     assert "RP 2021" in text and "Licence Ouverte" in text and "SIRENE" in text
+    full = " ".join(" ".join(page_text(res.pdf, k) for k in range(len(reader.pages) - 2, len(reader.pages) + 1)).split())
+    assert "Méthodes de représentation" in full and "Q6" in full and "Quantiles" in full
+    assert ".lzma" not in full and "pypi" not in full
 
 
 def test_sheet_files_named_by_pattern(atlas):
@@ -215,3 +220,31 @@ def test_importing_the_toolkit_leaves_matplotlib_settings_alone():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "MPLBACKEND": "svg"}).stdout.strip()
     assert out == "[] True", out
+
+
+def test_the_65_plus_series_shares_one_set_of_classes(built_gpkg):
+    """Issue 11, point 3: the share of people aged 65+ is classed once on the basin (Q6) and
+    every sheet of the atlas uses those classes (the top one ends at each sheet's maximum)."""
+    from mbm_sig.atlas import series
+    from mbm_sig.check import map_sheet_info
+    atlas = load_atlas("sante")
+    values = series.resolve(atlas.series, built_gpkg)
+    body, _ = plan(atlas, built_gpkg)
+    seen = {}
+    for p in body:
+        if p.kind != "map":
+            continue
+        info, _, _ = map_sheet_info(p.spec.recipe, p.params, built_gpkg, values)
+        for lg in info.legends:
+            if lg["kind"] == "choro" and "65 ans" in (lg["title"] or ""):
+                seen[p.title] = lg
+    assert len(seen) >= 7, list(seen)
+    basin = values["part_65p"]["breaks"]
+    for title, lg in seen.items():
+        assert lg["breaks"] == pytest.approx(basin), title
+        assert len(lg["colors"]) == len(basin) - 1
+    arr = [lg["colors"] for t, lg in seen.items() if t.startswith("Arrondissement")]
+    assert len(arr) == 4 and all(c == arr[0] for c in arr)
+    # the GP and specialist circles share one scale: the largest count of either
+    assert values["etab_generalistes"]["val_max"] == values["etab_specialistes"]["val_max"]
+

@@ -248,8 +248,9 @@ def test_unique_labels(cat, tmp_path):
     src = yaml.safe_load((RECIPES / "sante_65_ssm.yaml").read_text(encoding="utf-8"))
     bati = cat.read("patrimoine_bati", where={"typologie": "Équipement SSM"})
     assert bati["nom_commune"].duplicated().any()          # the case exists in the data
+    src["toponyms"] = False                                 # only the layer's labels are counted
     for unique in (False, True):
-        src["layers"][2]["labels"]["unique"] = unique
+        src["layers"][2]["labels"] = {"var": "nom_commune", "size": 6, "unique": unique}
         p = tmp_path / f"u{unique}.yaml"
         p.write_text(yaml.safe_dump(src, allow_unicode=True), encoding="utf-8")
         info = render_recipe(load_recipe(p), cat, tmp_path / f"u{unique}.pdf")

@@ -73,7 +73,7 @@ def sequelles_bilan(catalogue, atlas, title, spec):
     y = _wrapped(c, M, y + 3.5,
                  f"Chiffres du document : rapport d'activité 2005 de la Mission Bassin Minier, chantier "
                  f"« Séquelles minières » ({total} concessions de charbon, dont 2 du Boulonnais). Ils sont "
-                 "reproduits tels que le rapport les donne (une ligne de data/sequelles_bilan.csv par chiffre, "
+                 "reproduits tels que le rapport les donne (une fiche de faits par chiffre, "
                  "citant sa section) et ne sont pas recalculés à partir de la couche des concessions.",
                  112, 8.3, pages.GREY, step=3.9)
 
@@ -179,7 +179,7 @@ def sequelles_bilan(catalogue, atlas, title, spec):
             y += 1.0
             box_y = y
             text = (f"Dans l'atlas, la couche des concessions compte {fmt.num(named)} concessions nommées par "
-                    f"le rapport, avec la procédure qu'il leur attribue (data/concessions.csv), et "
+                    f"le rapport, avec la procédure qu'il leur attribue, et "
                     f"{fmt.num(others)} autres connues par les seuls puits de mines, au statut « non renseigné ». "
                     "Leurs emprises sont des emprises approchées (enveloppe des puits attribués ou commune "
                     "éponyme), non réglementaires.")

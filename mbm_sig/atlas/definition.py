@@ -31,6 +31,7 @@ TABLE = (
     opt("columns", dict, None, "{field: column title}, in order", required=True),
     opt("where", dict, None, "only the rows matching {field: value or [values]} (patterns allowed)"),
     opt("sort", (str, list), None, "field(s) the rows are sorted by"),
+    opt("total", dict, None, "a total line: {label: text of the first column, sum: [columns summed]}"),
 )
 SHEET = (
     opt("recipe", str, None, "map recipe (path relative to the atlas file)"),
@@ -58,6 +59,8 @@ ATLAS = (
     opt("cover_notes", list, [], "paragraphs of the cover"),
     opt("method_notes", list, [], "paragraphs of the method page"),
     opt("sections", list, None, "the sections, in order", required=True),
+    opt("series", dict, {}, "comparable series: classes or symbol scale fixed once for the atlas "
+        "({field: {method|breaks, over: {layer, where}, palette, fields, val_max}}, see mbm_sig.atlas.series)"),
 )
 
 

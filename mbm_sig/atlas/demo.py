@@ -38,6 +38,8 @@ def demo_sante_communes(cat: Catalogue, rng) -> pd.DataFrame:
         "generalistes_miniers": np.where(mbm, rng.poisson(pop / 5000.0), 0),
         "specialistes_liberaux": rng.poisson(pop / 1600.0),
         "actes_moyens": np.round(rng.normal(4.9, 0.6, n).clip(2.5, 8.0), 1),
+        "actes_generaliste_liberal": np.round(rng.normal(5200, 700, n).clip(2500, 9000)),
+        "actes_generaliste_minier": np.where(mbm, np.round(rng.normal(4600, 900, n).clip(2000, 9000)), np.nan),
         "part_regime_minier": np.round(np.where(mbm, rng.beta(2.2, 6.0, n) * 60, rng.beta(1.2, 20, n) * 20), 1),
         "part_cmuc": np.round(rng.normal(9.0, 3.0, n).clip(1.0, 25.0), 1),
         "fictif": True,
@@ -103,5 +105,5 @@ def demo_catalogue(cat: Catalogue, workdir: Path) -> tuple[Catalogue, list[str]]
         frames[name] = demo.prepare(name, gen(demo, rng), source="demo (données fictives)")
         filled.append(name)
     if frames:
-        demo.write_many(frames, {n: "mbm-sig --demo (données fictives)" for n in frames}, action="demo")
+        demo.write_many(frames, {n: "données fictives (démonstration)" for n in frames}, action="demo")
     return demo, filled

@@ -22,6 +22,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
 from pypdf import PdfReader, PdfWriter
 from tqdm import tqdm
 
@@ -67,6 +68,8 @@ class Atlas:
     cover_notes: list[str] = field(default_factory=list)
     method_notes: list[str] = field(default_factory=list)
     path: Path | None = None
+    series: dict = field(default_factory=dict)          # comparable series (mbm_sig.atlas.series)
+    series_values: dict = field(default_factory=dict)   # their breaks and scales, once per render
 
 
 def load_atlas(name_or_path: str | Path) -> Atlas:
@@ -118,7 +121,8 @@ def load_atlas(name_or_path: str | Path) -> Atlas:
     return Atlas(name=doc.get("name", path.stem), title=doc["title"], subtitle=doc.get("subtitle", ""),
                  edition=str(doc.get("edition", "")), producer=doc.get("producer", "Mission Bassin Minier"),
                  output=doc.get("output", f"atlas-{path.stem}.pdf"), sections=sections,
-                 cover_notes=doc.get("cover_notes", []), method_notes=doc.get("method_notes", []), path=path)
+                 cover_notes=doc.get("cover_notes", []), method_notes=doc.get("method_notes", []), path=path,
+                 series=dict(doc.get("series") or {}))
 
 
 def _recipe_doc(recipe: Path) -> dict:
@@ -180,6 +184,8 @@ def _check_requires(cat: Catalogue, spec: SheetSpec) -> dict | None:
                           "Définir MBM_SIG_DATA_DIR (miroir des téléchargements officiels) ou lancer mbm-sig fetch, "
                           "puis mbm-sig build.")
                 command = "mbm-sig fetch && mbm-sig build"
+                missing = f"la couche «{ld.title}», dont la source ouverte n'est pas encore téléchargée"
+                holder = " ; ".join(dict.fromkeys(f"{s.producer} ({s.title})" for s in cat.sources_for(layer)))
             else:
                 what = f"le champ «{ld.field(fld).title or fld}»" if fld else "les données"
                 cols = [f.name for f in ld.fields if f.required] + ([fld] if fld else [])
@@ -187,7 +193,12 @@ def _check_requires(cat: Catalogue, spec: SheetSpec) -> dict | None:
                 reason = (f"Importer {what} de la couche «{ld.title}» ({ld.name}). Colonnes attendues : "
                           + ", ".join(dict.fromkeys(cols)) + geom + ".")
                 command = f"mbm-sig import {ld.name} FICHIER"
-            return {"title": spec.title, "reason": reason, "command": command}
+                missing = (f"le champ «{ld.field(fld).title or fld}» de la couche «{ld.title}»" if fld
+                           else f"la couche «{ld.title}»")
+                holder = ld.holder
+            # reason and command go to the command's output; missing and holder to the reader
+            return {"title": spec.title, "reason": reason, "command": command, "missing": missing,
+                    "holder": holder}
     return None
 
 
@@ -313,7 +324,16 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
         df = df.sort_values(t["sort"], key=sort_key)
     cols = t["columns"]
     rows = [{k: r.get(k) for k in cols} for r in df.to_dict("records")]
-    chunks = [rows[i:i + pages.TABLE_ROWS] for i in range(0, max(len(rows), 1), pages.TABLE_ROWS)]
+    if t.get("total") and rows:
+        # a total line (table: total: {label: …, sum: [columns]}): the sum of the columns listed
+        tot = {k: None for k in cols}
+        tot[next(iter(cols))] = t["total"].get("label", "Total")
+        for k in t["total"].get("sum", []):
+            tot[k] = pd.to_numeric(df[k], errors="coerce").sum() if k in df else None
+            if k in df and pd.api.types.is_integer_dtype(df[k]):
+                tot[k] = int(tot[k])
+        rows.append({**tot, pages.TOTAL_KEY: True})
+    chunks = pages.paginate(cols, rows)      # by wrapped height, lines shared evenly
     return [Page("table", title, section, spec, params, rows=ch, part=i + 1, parts=len(chunks),
                  file_name=f"{fname}-{i + 1}" if fname and len(chunks) > 1 else fname)
             for i, ch in enumerate(chunks)]
@@ -345,8 +365,10 @@ def _render_page(job) -> tuple[int, str | None, str | None, int]:
     cat = _WORKER["cat"]
     try:
         if page.kind == "map":
+            from mbm_sig.atlas import series
             from mbm_sig.maps.recipe import load_recipe, render_recipe
-            render_recipe(load_recipe(str(page.spec.recipe), page.params), cat, out, fmt="pdf")
+            recipe = series.apply(load_recipe(str(page.spec.recipe), page.params), atlas.series_values)
+            render_recipe(recipe, cat, out, fmt="pdf")
         elif page.kind == "table":
             t = page.spec.table
             fig = pages.table_page(atlas, page.title, t["columns"], page.rows, page.part, page.parts,
@@ -422,7 +444,8 @@ def render_atlas(name: str | Path, out_dir: Path | None = None, only=None, sheet
             atlas = load_atlas(name)
             atlas.output = atlas.output.replace(".pdf", "-demo.pdf")
             atlas.cover_notes = atlas.cover_notes + [
-                "ÉDITION DE DÉMONSTRATION : les cartes tirées des couches " + ", ".join(filled)
+                "ÉDITION DE DÉMONSTRATION : les cartes tirées des couches "
+                + ", ".join(f"« {demo_cat.layer_def(n).title} »" for n in filled)
                 + " reposent sur des données fictives générées, signalées « Données fictives » sur chaque carte."]
             return _render(atlas, demo_cat, out_dir, only, sheets, png, workers, progress, split_by, select)
     return _render(load_atlas(name), catalogue or Catalogue.open(), out_dir, only, sheets, png, workers, progress,
@@ -474,6 +497,9 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         raise AtlasFailure(f"catalogue {cat.url} does not exist: run `mbm-sig build` (or `make build`) first")
     out_dir = Path(out_dir or settings().out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if atlas.series and not atlas.series_values:
+        from mbm_sig.atlas import series
+        atlas.series_values = series.resolve(atlas.series, cat, str(atlas.path))
     body, pending = plan(atlas, cat, only)
     groups = split_pages(body, split_by) if split_by else None
     labels: dict[str, str] = {}

@@ -206,7 +206,7 @@ def _fiche_map(cat, r) -> tuple[Map, list[str]]:
         m.labels(ter, var="no_terril", size=6, weight="bold", color="#3d3129")
     if bati is not None and len(bati):
         lab = bati.assign(_lab=bati["nom"].fillna(bati["denomination"]))
-        m.labels(lab, var="_lab", size=5.5, color="#3f007d")
+        m.labels(lab, var="_lab", size=6.0, color="#3f007d")
     if communes is not None and len(communes):
         m.labels(communes, var="nom", size=8, color="#6b6b6b", weight="bold", priority="population")
     m.scalebar(True)
@@ -266,9 +266,9 @@ def _draw_text(fig, cat, r, used):
         except KeyError:
             pass
     notes = ["Champs de l'inventaire de la Mission (état du bâti, forme urbaine, espaces publics, typologie, "
-             "rénovation) : « non renseigné » tant qu'ils ne sont pas importés (mbm-sig import cites_minieres)."]
-    lines = layout.credits_lines(srcs, notes, "Mission Bassin Minier", fmt.month_year(), W - 2 * M, 5.8)
-    p.lines(M, H - M - len(lines) * layout.line_height(5.8), lines, 5.8, color=GREY)
+             "rénovation) : « non renseigné » tant que l'inventaire de la Mission n'a pas été versé au catalogue."]
+    lines = layout.credits_lines(srcs, notes, "Mission Bassin Minier", fmt.month_year(), W - 2 * M, 6.0)
+    p.lines(M, H - M - len(lines) * layout.line_height(6.0), lines, 6.0, color=GREY)
 
 
 def _group(p, x, y, w, title, rows) -> float:

@@ -6,6 +6,7 @@ Each function draws on an A4 portrait figure in page millimetres (origin top-lef
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass
 
@@ -65,7 +66,7 @@ def _footer(c: Canvas, atlas_title: str) -> None:
 def cover(atlas, n_sheets: int) -> Figure:
     c = Canvas()
     c.rect(0, 0, c.w, 118, facecolor=ACCENT)
-    c.text(MARGIN, 30, "MISSION BASSIN MINIER NORD-PAS DE CALAIS", size=10, weight="bold", color="white")
+    c.text(MARGIN, 30, "MISSION BASSIN MINIER NORD-PAS-DE-CALAIS", size=10, weight="bold", color="white")
     y = 62
     for line in textwrap.wrap(atlas.title, 30):
         c.text(MARGIN, y, line, size=27, weight="bold", color="white")
@@ -121,45 +122,109 @@ def toc_pages(atlas, entries: list[TocEntry]) -> list[Figure]:
 
 
 def pending_page(atlas, items) -> Figure:
-    """«Cartes en attente de données»: the sheets whose data no open source provides."""
+    """«Cartes en attente de données»: the sheets whose data no open source provides, with
+    the data missing and who holds them. It speaks to readers: the commands that fill the
+    layers are printed by ``mbm-sig atlas`` and given in the README, not here."""
     c = Canvas()
     c.text(MARGIN, 30, "Cartes en attente de données", size=20, weight="bold", color=ACCENT)
     c.hline(MARGIN, c.w - MARGIN, 35, color=ACCENT, lw=1.0)
     y = 45
-    intro = ("Ces cartes de l'atlas de 2005 reposent sur des données qu'aucune source ouverte ne fournit "
-             "(URCAM, SSM, CPAM). La couche et la recette existent : elles seront produites dès que les "
-             "données auront été importées avec la commande indiquée.")
+    intro = ("Ces cartes de l'atlas de 2005 reposent sur des données qu'aucune source ouverte ne fournit. "
+             "Leur mise en page est prête : elles seront produites dès que leurs détenteurs auront transmis "
+             "les données à la Mission Bassin Minier.")
     for line in textwrap.wrap(fmt.typo(intro), 100):
         c.text(MARGIN, y, line, size=8.5, color=GREY)
         y += 4.3
     y += 4
+    shown = 0
     for it in items:
-        if y > c.h - 30:
+        block = [(line, 9, "bold", INK, 0.0) for line in textwrap.wrap(fmt.typo(it["title"]), 90)]
+        missing = it.get("missing") or ""
+        holder = it.get("holder") or "détenteur à identifier"
+        if missing:
+            block += [(line, 7.5, "normal", GREY, 4.0)
+                      for line in textwrap.wrap(fmt.typo(f"Données manquantes : {missing}."), 105)]
+        block += [(line, 7.5, "normal", GREY, 4.0)
+                  for line in textwrap.wrap(fmt.typo(f"Détenteur : {holder}."), 105)]
+        h = sum(4.6 if size > 8 else 3.9 for _, size, *_ in block) + 2.6
+        if y + h > c.h - 22:
             break
-        for i, line in enumerate(textwrap.wrap(it["title"], 90)):
-            c.text(MARGIN, y, ("• " if i == 0 else "  ") + line, size=9, weight="bold")
-            y += 4.6
-        for line in textwrap.wrap(fmt.typo(it["reason"]), 105):
-            c.text(MARGIN + 4, y, line, size=7.5, color=GREY)
-            y += 3.9
-        c.text(MARGIN + 4, y, it["command"], size=7.5, weight="bold", color=INK)
-        y += 6.5
+        for i, (text, size, weight, color, indent) in enumerate(block):
+            c.text(MARGIN + indent, y, ("• " if i == 0 else "  " if indent == 0 else "") + text, size=size,
+                   weight=weight, color=color)
+            y += 4.6 if size > 8 else 3.9
+        y += 2.6
+        shown += 1
+    if shown < len(items):
+        c.text(MARGIN, y + 2, fmt.typo(f"… et {len(items) - shown} autres cartes."), size=8, color=GREY)
     _footer(c, atlas.title)
     return c.fig
 
 
+# what each classification method of the recipes means, for the sources page
+METHOD_NOTES = {
+    "quantile": ("Quantiles", "chaque classe compte le même nombre de communes : la carte oppose les "
+                 "communes les unes aux autres, sans que l'écart de valeurs entre classes soit constant."),
+    "q6": ("Q6", "six classes, quantiles aux rangs 5 %, 27,5 %, 50 %, 72,5 % et 95 % (définition de "
+           "mapsf) : les deux classes extrêmes isolent les 5 % de communes aux valeurs les plus basses et "
+           "les plus hautes."),
+    "Q6": ("Q6", "six classes, quantiles aux rangs 5 %, 25 %, 50 %, 75 % et 95 % : les deux classes "
+           "extrêmes isolent les 5 % de communes aux valeurs les plus basses et les plus hautes."),
+    "equal": ("Amplitudes égales", "classes de même étendue entre le minimum et le maximum."),
+    "jenks": ("Seuils naturels (Jenks)", "les bornes minimisent la variance à l'intérieur des classes."),
+    "fisher": ("Seuils naturels (Fisher)", "les bornes minimisent la variance à l'intérieur des classes."),
+    "geom": ("Progression géométrique", "chaque borne multiplie la précédente par un même facteur, pour des "
+             "distributions très dissymétriques."),
+    "nested_means": ("Moyennes emboîtées", "la moyenne partage les valeurs en deux, puis chaque moitié à "
+                     "nouveau par sa moyenne."),
+    "headtails": ("Head/tail breaks", "la moyenne sépare la « tête » des grandes valeurs, redécoupée "
+                  "tant qu'elle reste minoritaire."),
+    "breaks": ("Seuils choisis", "bornes fixées par l'auteur de la carte (valeurs rondes ou seuils "
+               "réglementaires), les mêmes sur toutes les cartes d'une série."),
+    "prop": ("Cercles proportionnels", "la surface du cercle est proportionnelle à l'effectif ; les "
+             "cartes d'une même série partagent une même échelle."),
+}
+
+
+def methods_used(atlas) -> list[str]:
+    """The classification methods of the atlas's map recipes, in METHOD_NOTES order."""
+    from mbm_sig.catalogue.layerdef import load_yaml
+    found = set()
+    for sec in getattr(atlas, "sections", []):
+        for sh in sec.sheets:
+            if not sh.recipe:
+                continue
+            with open(sh.recipe, encoding="utf-8") as fh:
+                doc = load_yaml(fh) or {}
+            for spec in doc.get("layers") or []:
+                t = spec.get("type")
+                if t in ("choro", "prop_choro", "q6"):
+                    m = "q6" if t == "q6" else str(spec.get("method") or "quantile")
+                    found.add(m if m in METHOD_NOTES else m.lower())
+                if t in ("prop", "prop_choro"):
+                    found.add("prop")
+    return [m for m in METHOD_NOTES if m in found]
+
+
 def sources_pages(atlas, sources) -> list[Figure]:
-    """Every source used by the atlas with its producer, vintage and licence, then the
-    method notes; continued on further pages when long."""
+    """Every source used by the atlas with its title, producer, vintage and licence, then
+    a paragraph on each classification method used and the method notes; continued on
+    further pages when long. Package internals (file names, registries) stay in the
+    source manifest."""
     blocks = []
     for s in sources:
-        lines = [(s.title, 9, "bold", INK, 3.0)]
-        body = [f"Producteur : {s.producer}", f"Millésime : {s.vintage} · Licence : {s.licence}"]
-        if s.note:
-            body.append(s.note)
+        lines = [(fmt.typo(s.title), 9, "bold", INK, 3.0)]
+        body = [f"Producteur : {s.producer} · Millésime : {s.vintage} · Licence : {s.licence}"]
         for line in body:
             lines += [(sub, 7.5, "normal", GREY, 6.0) for sub in textwrap.wrap(fmt.typo(line), 110)]
         blocks.append(lines)
+    methods = methods_used(atlas)
+    if methods:
+        blocks.append([("Méthodes de représentation", 10, "bold", ACCENT, 3.0)])
+        for m in methods:
+            name, text = METHOD_NOTES[m]
+            blocks.append([(sub, 7.5, "normal", INK, 3.0)
+                           for sub in textwrap.wrap(fmt.typo(f"{name} : {text}"), 115)])
     for note in atlas.method_notes:
         blocks.append([(sub, 7.5, "normal", INK, 3.0) for sub in textwrap.wrap(fmt.typo(note), 115)])
     figs, c, y = [], None, 0.0
@@ -186,12 +251,15 @@ def sources_pages(atlas, sources) -> list[Figure]:
     return figs
 
 
-TABLE_ROWS = 42
+TOTAL_KEY = "__total__"        # a row flagged so is the table's total line (drawn in bold)
+ROW_STEP = 4.7                 # mm between two lines of the table body
 
 
-def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, parts: int,
+def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, parts: int,  # noqa: C901 (layout of one page)
                note: str = "") -> Figure:
-    """One page of an attribute table: wrapped headers, numbers right-aligned, zebra rows."""
+    """One page of an attribute table: wrapped headers, numbers right-aligned, zebra rows;
+    text cells wrap on as many lines as they need (never cut), a total row is set in bold
+    under a rule."""
     c = Canvas()
     suffix = f" ({part}/{parts})" if parts > 1 else ""
     title = fmt.typo(title)
@@ -202,42 +270,177 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
     c.hline(MARGIN, c.w - MARGIN, 30, color=ACCENT, lw=0.8)
     keys = list(columns)
     width = c.w - 2 * MARGIN
-    numeric = {k: all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in rows) for k in keys}
+    body = [r for r in rows if not r.get(TOTAL_KEY)]
+    totals = [r for r in rows if r.get(TOTAL_KEY)]
+    numeric, widths = _columns(columns, rows, width)
+    x_pos = [MARGIN + sum(widths[:i]) for i in range(len(widths))]
+    headers = [_wrap_mm(str(columns[k]), w - 2.4, 6.6) for k, w in zip(keys, widths, strict=True)]
+    n_lines = max(len(h) for h in headers)
+    head_h = 2.5 + 3.2 * n_lines
+    y = 36
+    c.rect(MARGIN, y, width, head_h, facecolor=LIGHT)
+    for k, x, w, h in zip(keys, x_pos, widths, headers, strict=True):
+        for j, line in enumerate(h):
+            tx, ha = (x + w - 1.2, "right") if numeric[k] else (x + 1.2, "left")
+            c.text(tx, y + 3.6 + 3.2 * j, line, size=6.6, weight="bold", ha=ha)
+    y += head_h + 3.6
+    # every cell wrapped to its column; a row is as tall as its tallest cell
+    cells = [[_cell_lines(r.get(k), w - 2.4, numeric[k]) for k, w in zip(keys, widths, strict=True)]
+             for r in body + totals]
+    heights = [max(len(cl) for cl in row) for row in cells]
+    room = (c.h - 26) - y - (6 if note else 0)
+    step = ROW_STEP
+    if sum(heights) * step > room:             # long wrapped rows: tighten the lines, never cut
+        step = max(3.0, room / max(sum(heights), 1))
+    n_body = len(body)
+    line = 0
+    for i, h in enumerate(heights[:n_body]):
+        if i % 2:
+            c.rect(MARGIN, y + step * line - 0.72 * step, width, step * h, facecolor="#faf7f3")
+        line += h
+    for j, (k, x, w) in enumerate(zip(keys, x_pos, widths, strict=True)):
+        lines = []
+        for row, h in zip(cells[:n_body], heights[:n_body], strict=True):
+            lines += row[j] + [""] * (h - len(row[j]))
+        if numeric[k]:
+            c.column(x + w - 1.2, y, lines, 6.8, step, ha="right")
+        else:
+            c.column(x + 1.2, y, lines, 6.8, step)
+    y += step * line
+    if not rows:
+        c.text(MARGIN + 1.2, y, "Aucune entrée.", size=7, color=GREY, style="italic")
+        y += step
+    if totals:
+        c.hline(MARGIN, c.w - MARGIN, y - 3.2, color=INK, lw=0.5)
+        for row, h in zip(cells[n_body:], heights[n_body:], strict=True):
+            for j, (k, x, w) in enumerate(zip(keys, x_pos, widths, strict=True)):
+                if numeric[k]:
+                    c.column(x + w - 1.2, y, row[j], 6.8, step, ha="right", weight="bold")
+                else:
+                    c.column(x + 1.2, y, row[j], 6.8, step, weight="bold")
+            y += step * h
+    c.hline(MARGIN, c.w - MARGIN, y - 2.8, color=GREY, lw=0.3)
+    if note:
+        for j, line_ in enumerate(textwrap.wrap(fmt.typo(note), 120)):
+            c.text(MARGIN, y + 1.5 + 3.3 * j, line_, size=6.3, color=GREY)
+    _footer(c, atlas.title)
+    return c.fig
+
+
+def _columns(columns: dict, rows: list[dict], width: float):
+    """(numeric flag per column, column widths in mm) of a table."""
+    keys = list(columns)
+    body = [r for r in rows if not r.get(TOTAL_KEY)]
+    numeric = {k: all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in body) for k in keys}
     weights = []
     for k in keys:
         longest_word = max(measure(w, 6.6, "bold")[0] for w in str(columns[k]).split())
         cells = max([measure(_cell(r.get(k)), 6.8)[0] for r in rows] or [0.0])
         weights.append(max(longest_word, min(cells, 60.0), 8.0) + 2.6)
-    widths = _share(weights, width)
-    x_pos = [MARGIN + sum(widths[:i]) for i in range(len(widths))]
-    headers = [_wrap_mm(str(columns[k]), w - 2.4, 6.6) for k, w in zip(keys, widths, strict=False)]
-    n_lines = max(len(h) for h in headers)
-    head_h = 2.5 + 3.2 * n_lines
-    y = 36
-    c.rect(MARGIN, y, width, head_h, facecolor=LIGHT)
-    for k, x, w, h in zip(keys, x_pos, widths, headers, strict=False):
-        for j, line in enumerate(h):
-            tx, ha = (x + w - 1.2, "right") if numeric[k] else (x + 1.2, "left")
-            c.text(tx, y + 3.6 + 3.2 * j, line, size=6.6, weight="bold", ha=ha)
-    y += head_h + 3.6
-    for i in range(1, len(rows), 2):
-        c.rect(MARGIN, y + 4.7 * i - 3.4, width, 4.7, facecolor="#faf7f3")
-    for k, x, w in zip(keys, x_pos, widths, strict=False):
-        cells = [_fit(_cell(r.get(k)), w - 2.4, 6.8) for r in rows]
-        if numeric[k]:
-            c.column(x + w - 1.2, y, cells, 6.8, 4.7, ha="right")
-        else:
-            c.column(x + 1.2, y, cells, 6.8, 4.7)
-    y += 4.7 * len(rows)
+    return numeric, _share(weights, width)
+
+
+# lines of the table body a page holds (A4 portrait, header of two lines, a note)
+TABLE_LINES = 46
+
+
+class _Measured:
+    """The cells of a table measured once, for :func:`paginate`: page widths and heights
+    then cost a few lookups (the widths follow the rows on the page, as in table_page)."""
+
+    def __init__(self, columns: dict, rows: list[dict]):
+        self.keys = list(columns)
+        body = [r for r in rows if not r.get(TOTAL_KEY)]
+        self.numeric = [all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in body) for k in self.keys]
+        self.head = [max(measure(w, 6.6, "bold")[0] for w in str(columns[k]).split()) for k in self.keys]
+        self.cells = [[_cell(r.get(k)) for k in self.keys] for r in rows]
+        self.cw = [[measure(c, 6.8)[0] for c in row] for row in self.cells]
+        self._widths: dict = {}
+        self._lines: dict = {}
+
+    def widths(self, maxcw: tuple) -> list:
+        if maxcw not in self._widths:
+            weights = [max(h, min(m, 60.0), 8.0) + 2.6 for h, m in zip(self.head, maxcw, strict=True)]
+            self._widths[maxcw] = _share(weights, A4[0] - 2 * MARGIN)
+        return self._widths[maxcw]
+
+    def height(self, i: int, widths) -> int:
+        h = 1
+        for j, w in enumerate(widths):
+            s = self.cells[i][j]
+            if self.numeric[j] or not s or self.cw[i][j] <= w - 2.4:
+                continue
+            key = (s, round(w, 2))
+            if key not in self._lines:
+                self._lines[key] = len(_cell_lines(s, w - 2.4, False))
+            h = max(h, self._lines[key])
+        return h
+
+
+def _fill(m: _Measured, rows, capacity) -> list[list[dict]]:
+    pages_, cur = [], []
+    maxcw = None
+    for i, r in enumerate(rows):
+        new_max = tuple(m.cw[i]) if maxcw is None else tuple(max(a, b) for a, b in zip(maxcw, m.cw[i], strict=True))
+        if cur and not r.get(TOTAL_KEY):
+            w = m.widths(new_max)
+            if sum(m.height(j, w) for j in cur) + m.height(i, w) > capacity:
+                pages_.append([rows[j] for j in cur])
+                cur, new_max = [], tuple(m.cw[i])
+        cur.append(i)
+        maxcw = new_max
+    return pages_ + [[rows[j] for j in cur]]
+
+
+def _page_fill(columns: dict, rows: list[dict]) -> int:
+    """Body lines a page of ``rows`` takes (as table_page wraps them)."""
     if not rows:
-        c.text(MARGIN + 1.2, y, "Aucune entrée.", size=7, color=GREY, style="italic")
-        y += 4.7
-    c.hline(MARGIN, c.w - MARGIN, y - 2.8, color=GREY, lw=0.3)
-    if note:
-        for j, line in enumerate(textwrap.wrap(fmt.typo(note), 120)):
-            c.text(MARGIN, y + 1.5 + 3.3 * j, line, size=6.3, color=GREY)
-    _footer(c, atlas.title)
-    return c.fig
+        return 0
+    m = _Measured(columns, rows)
+    w = m.widths(tuple(max(c) for c in zip(*m.cw, strict=True)))
+    return sum(m.height(i, w) for i in range(len(rows)))
+
+
+def paginate(columns: dict, rows: list[dict]) -> list[list[dict]]:
+    """The rows of a table cut into pages by their height once wrapped (a long name takes
+    two lines), as few pages as possible, then the lines shared evenly between them so
+    that no last page is left nearly empty; a total row stays with the last page."""
+    if not rows:
+        return [[]]
+    m = _Measured(columns, rows)
+    best = _fill(m, rows, TABLE_LINES)
+    n = len(best)
+    if n == 1:
+        return best
+    lo, hi = 1, TABLE_LINES                 # the smallest capacity that keeps n pages
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if len(_fill(m, rows, mid)) <= n:
+            hi = mid
+        else:
+            lo = mid + 1
+    return _fill(m, rows, lo)
+
+
+def _cell_lines(v, width_mm: float, numeric: bool) -> list[str]:
+    """A cell on as many lines as its column needs (numbers stay on one line)."""
+    s = _cell(v)
+    if not s or numeric or measure(s, 6.8)[0] <= width_mm:
+        return [s]
+    # break between words, and after the hyphen of a compound (Vicoigne-Nœux-Drocourt)
+    parts = []
+    for word in s.split(" "):
+        pieces = re.findall(r"[^-]+-?|-", word)
+        parts += [(p, i == 0) for i, p in enumerate(pieces)]
+    lines, cur = [], ""
+    for piece, new_word in parts:
+        cand = (f"{cur} {piece}" if new_word else cur + piece).strip() if cur else piece
+        if cur and measure(cand, 6.8)[0] > width_mm:
+            lines.append(cur)
+            cur = piece
+        else:
+            cur = cand
+    return lines + ([cur] if cur else [])
 
 
 def _share(natural: list[float], width: float) -> list[float]:
@@ -292,7 +495,7 @@ def _cell(v) -> str:
         return fmt.num(v, 1)
     if isinstance(v, int):
         return fmt.num(v, 0)
-    return " ".join(str(v).split())        # one line: line breaks and tabs become spaces
+    return fmt.french_text(" ".join(str(v).split()))   # one line: line breaks and tabs become spaces
 
 
 def number_overlay(number: int, total: int, size=A4) -> Figure:

@@ -160,7 +160,7 @@ def decoupage_administratif(ctx: BuildContext) -> dict[str, list]:
     cache = ctx._note(decoupage_tarball(ctx.settings.cache_dir))
     out = {}
     with tarfile.open(cache) as tar:
-        for name in ("communes", "arrondissements", "epci"):
+        for name in ("communes", "arrondissements", "epci", "departements"):
             out[name] = json.load(tar.extractfile(f"package/data/{name}.json"))
     return out
 
@@ -202,6 +202,14 @@ def build_communes(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
     geo["departement"] = geo["code"].str[:2]
     out = geo.rename(columns={"code": "insee"}).merge(attrs, on="insee", how="left")
     out["superficie_km2"] = out.geometry.area / 1e6
+    # toponym ranks: prefectures and sub-prefectures (chefs-lieux), and the most populous
+    # commune of each EPCI (its «ville-centre»: the seat is in no open source here)
+    prefs = {d.get("chefLieu") for d in da.get("departements", [])}
+    subs = {a.get("chefLieu") for a in da["arrondissements"]}
+    out["chef_lieu"] = [("préfecture" if c in prefs else "sous-préfecture" if c in subs else None)
+                        for c in out["insee"]]
+    top = out.sort_values("population", ascending=False).drop_duplicates("epci_siren")
+    out["ville_centre_epci"] = out["insee"].isin(set(top.loc[top["epci_siren"].notna(), "insee"]))
     try:
         mbm = gpd.read_file(ctx.source_path("mbm_communes"), columns=["insee"])
         out["bassin_minier"] = out["insee"].isin(set(mbm["insee"].astype(str)))
@@ -393,6 +401,10 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # noqa: C90
             df[col] = _clean(df[col], how)
         for col, mapping in step.get("recode", {}).items():
             df[col] = df[col].replace(mapping)          # source codes -> the layer's domain values
+        for col, spec in step.get("group", {}).items():
+            # a grouping field (≤ 10 categories for one legend): values of ``from`` mapped to
+            # their group, values not listed kept as they are
+            df[col] = df[spec["from"]].replace(spec.get("values") or {}) if spec["from"] in df else None
         if step.get("outline"):       # polygons as their outlines: one geometry type per layer
             df = df.set_geometry(df.geometry.boundary)
         parts.append(df)
@@ -469,3 +481,17 @@ def _facts_frame(ctx: BuildContext, name: str) -> gpd.GeoDataFrame:
     else:
         return gpd.GeoDataFrame(df)
     return gpd.GeoDataFrame(df, geometry=geom, crs=TARGET_CRS)
+
+
+def french_strings(gdf, ld: LayerDef):
+    """French typography on the layer's free-text fields (names, notes: typographic
+    apostrophe, «n° 14», œ spellings, Nord-Pas-de-Calais; :func:`mbm_sig.maps.fmt.french_text`).
+    Fields with a domain keep the values the layer definition lists, and the key is kept."""
+    from mbm_sig.maps.fmt import french_text
+    for f in ld.fields:
+        if f.type != "str" or f.domain is not None or f.name == ld.key or f.name not in gdf:
+            continue
+        col = gdf[f.name]
+        if col.dtype == object or pd.api.types.is_string_dtype(col):
+            gdf[f.name] = col.map(lambda v: french_text(v) if isinstance(v, str) else v)
+    return gdf

@@ -71,6 +71,7 @@ class LayerDef:
     crs: str = TARGET_CRS
     vintage: str = ""
     note: str = ""
+    holder: str = ""                   # who holds the data of a layer filled by import
     style: dict = field(default_factory=dict)
     build: dict = field(default_factory=dict)
     path: Path | None = None
@@ -150,7 +151,8 @@ def parse_layer(path: Path, known_sources: dict[str, Source] | None = None) -> L
         name=doc["name"], title=doc["title"], theme=doc["theme"], geometry=doc["geometry"],
         key=key, fields=fields, sources=sources, licence=doc["licence"],
         description=doc.get("description", "").strip(), vintage=str(doc.get("vintage", "")),
-        note=doc.get("note", "").strip(), style=doc.get("style") or {}, build=doc.get("build") or {},
+        note=doc.get("note", "").strip(), holder=str(doc.get("holder", "")).strip(),
+        style=doc.get("style") or {}, build=doc.get("build") or {},
         path=path,
     )
 

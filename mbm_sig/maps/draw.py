@@ -9,9 +9,9 @@ from dataclasses import replace as dc_replace
 from typing import Any
 
 import numpy as np
-from matplotlib import patheffects
 from matplotlib.figure import Figure
 
+from mbm_sig.maps import labels as labels_mod
 from mbm_sig.maps import layout
 from mbm_sig.maps import types as map_types
 from mbm_sig.maps.furniture import (
@@ -26,7 +26,6 @@ from mbm_sig.maps.furniture import (
     draw_basemap,
     fit_extent,
 )
-from mbm_sig.maps.labels import place as place_labels
 from mbm_sig.maps.layout import LegendBlock, Page
 from mbm_sig.maps.types import DrawContext
 from mbm_sig.maps.types._core import drawn_index
@@ -52,6 +51,7 @@ class RenderInfo:
     layout: str = ""                                      # side (legend column) or bottom (band)
     path: str | None = None
     layers: list = field(default_factory=list)            # catalogue layers read (recipes)
+    unplaced_labels: list = field(default_factory=list)   # labels with no room: text, layer, required, reason
     figure: Any = None
 
 
@@ -63,8 +63,9 @@ def legend_blocks(m, clip=None) -> list[LegendBlock]:
     if not m._legend:
         return []
     blocks, misc = [], []
+    focus = m._focus["union"] if m._focus is not None else None
     for L in m._layers:
-        present = drawn_classes(L, clip) if (clip is not None and L.cat_legend) else None
+        present = drawn_classes(L, clip, focus) if (clip is not None and L.cat_legend) else None
         for b in L.legend:
             b = dc_replace(b, entries=list(b.entries))
             if present is not None and b.kind in ("typo", "symbols"):
@@ -85,8 +86,17 @@ def legend_blocks(m, clip=None) -> list[LegendBlock]:
     return blocks
 
 
-def drawn_classes(L, clip) -> set:
-    return set(np.unique(L.classes[drawn_index(L, clip)]).tolist())
+def drawn_classes(L, clip, focus=None) -> set:
+    """Classes of the features drawn in ``clip``; with an atlas ``focus`` (a geometry), of
+    those in the focus only: a neighbour's categories are not listed as the feature's."""
+    idx = drawn_index(L, clip)
+    if focus is not None and len(idx):
+        import shapely
+        if L.anchors is not None:
+            idx = idx[shapely.contains_xy(focus, L.anchors[idx, 0], L.anchors[idx, 1])]
+        else:
+            idx = idx[shapely.intersects(L.geoms[idx], focus)]
+    return set(np.unique(L.classes[idx]).tolist())
 
 
 def extent_of(m, frame):
@@ -125,29 +135,11 @@ def planned(m):
     return plan, ext, clip
 
 
-def draw_labels(m, page: Page, frame, to_mm, obstacles: list, info: RenderInfo) -> None:
-    """Every label spec of the sheet, placed together (no overlap, scale bar and north arrow
-    kept clear), with its halo."""
-    kept_boxes: list = []
-    for spec in m._labels:
-        kept = place_labels(
-            spec["texts"], to_mm(spec["anchors"]), spec["size"], frame, spec["priority"],
-            points=spec["points"], obstacles=obstacles, kept_boxes=kept_boxes, weight=spec["weight"],
-            around=spec.get("around"), offset=spec.get("offset", 0.8))
-        if spec["max_labels"]:
-            kept = kept[: spec["max_labels"]]
-        # the halo is a stroke-only path under a real text artist: labels stay
-        # searchable, selectable text in the PDF (a path effect on the text itself
-        # would turn it into outlines)
-        halo = [patheffects.Stroke(linewidth=1.6, foreground="white")] if spec["halo"] else None
-        for lab in kept:
-            if halo:
-                page.text(lab.x, lab.y, lab.text, size=spec["size"], ha="center", va="center_baseline",
-                          color="white", weight=spec["weight"], path_effects=halo)
-            page.text(lab.x, lab.y, lab.text, size=spec["size"], ha="center", va="center_baseline",
-                      color=spec["color"], weight=spec["weight"])
-            info.labels.append(dict(text=lab.text, bbox=lab.bbox, priority=lab.priority,
-                                    anchor=lab.anchor, around=bool(spec.get("around"))))
+def draw_labels(m, page: Page, frame, ext, clip, to_mm, obstacles: list, info: RenderInfo) -> None:
+    """Every label of the sheet, the towns first, placed together (maps/labels.py) and
+    drawn with their halo; the labels left without room go to the render information."""
+    placement, layers_ = place_sheet_labels(m, frame, ext, clip, to_mm, obstacles)
+    info.labels, info.unplaced_labels = labels_mod.draw(page, placement, layers_)
 
 
 def legend_info(b: LegendBlock, bx: float, by: float, drawn: list) -> dict:
@@ -186,6 +178,9 @@ def render(m, fig=None) -> RenderInfo:
     for i, L in enumerate(m._layers):
         info.features[i] = map_types.get(L.type).draw(DrawContext(ax, clip, tol, m_per_mm, info, i), L)
 
+    if m._focus is not None:
+        draw_focus(ax, m._focus, clip, tol)
+
     def to_mm(xy):
         return np.c_[fx0 + (xy[:, 0] - x0) / m_per_mm, fy0 + (y1 - xy[:, 1]) / m_per_mm]
 
@@ -196,7 +191,7 @@ def render(m, fig=None) -> RenderInfo:
     if m._arrow:
         arrow = NorthArrow()
         obstacles.append(arrow.draw_at(page, *arrow.anchor(frame)))
-    draw_labels(m, page, frame, to_mm, obstacles, info)
+    draw_labels(m, page, frame, ext, clip, to_mm, obstacles, info)
     if m.fictive:
         Stamp(fw, fh).draw(page, fx0, fy0)
     page.rect(fx0, fy0, fw, fh, facecolor="none", edgecolor=layout.INK, linewidth=0.6, zorder=5)
@@ -215,3 +210,61 @@ def render(m, fig=None) -> RenderInfo:
         logo = Logo(m._logo["path"], m._logo["width"])
         logo.draw(page, m.W - 10 - logo.width, 10)
     return info
+
+
+def place_sheet_labels(m, frame, ext, clip, to_mm, obstacles):
+    """One placement of every label of the sheet (maps/labels.py): the towns first (the
+    toponym layer, unless the sheet turns it off), then the label layers of the map layers
+    by their priority, clear of each other, of the furniture and of every point symbol."""
+    layers_ = []
+    focus = m._focus["union"] if m._focus is not None else None
+    for spec in m._labels:
+        texts = list(spec["texts"])
+        if focus is not None and len(texts):
+            import shapely
+            a = np.asarray(spec["anchors"], dtype=float)
+            inside = shapely.contains_xy(focus, a[:, 0], a[:, 1])
+            texts = [t if ok else "" for t, ok in zip(texts, inside, strict=True)]     # only the feature's content
+        pr = spec["priority"]
+        if spec["max_labels"] and pr is not None:
+            # the N labels of highest priority are candidates, the others are not
+            order = np.argsort(-np.nan_to_num(np.asarray(pr, float), nan=-np.inf), kind="stable")
+            for j in order[spec["max_labels"]:]:
+                texts[j] = ""
+        layers_.append(labels_mod.LabelLayer(
+            texts, to_mm(spec["anchors"]), size=spec["size"], weight=spec["weight"], priority=pr,
+            around=bool(spec.get("around")), offset=spec.get("offset", 0.8), name=spec.get("name", ""),
+            style=dict(color=spec["color"], halo=spec["halo"])))
+    # the point symbols of every layer, which labels keep off
+    for L in m._layers:
+        if L.anchors is None or L.type not in ("symbols", "prop", "prop_choro"):
+            continue
+        idx = drawn_index(L, clip)
+        if not len(idx):
+            continue
+        r = np.broadcast_to(np.asarray(m.symbol_radius(L), dtype=float), (len(L.anchors),))[idx]
+        layers_.append(labels_mod.LabelLayer([""] * len(idx), to_mm(L.anchors[idx]), offset=r, symbols=True,
+                                             name=f"symboles {L.name or L.type}"))
+    if m._toponyms is not None:
+        t = m._toponyms
+        towns = labels_mod.town_layer_for(t["table"], ext, frame, rule=t["rule"], keep=t["keep"], color=t["color"])
+        labels_mod.drop_duplicates_of(towns, layers_)      # a commune label of a layer is the town's
+        layers_.insert(0, towns)
+    return labels_mod.place_all(layers_, frame, obstacles=obstacles), layers_
+
+
+def draw_focus(ax, focus, clip, tol) -> None:
+    """Veil what lies outside the focus features: the frame's rectangle minus their union."""
+    import shapely
+    from matplotlib.patches import PathPatch
+
+    from mbm_sig.maps import geom
+    x0, y0, x1, y1 = clip
+    pad = max(x1 - x0, y1 - y0)
+    outside = shapely.difference(shapely.box(x0 - pad, y0 - pad, x1 + pad, y1 + pad),
+                                 shapely.union_all(shapely.make_valid(focus["geoms"])))
+    paths = geom.polygon_paths(np.array([outside]))
+    if paths and paths[0] is not None:
+        ax.add_artist(PathPatch(ax.to_points(paths[0]), facecolor=focus["color"], edgecolor="none",
+                                alpha=focus["alpha"], transform=ax.transPt, zorder=2.5))
+

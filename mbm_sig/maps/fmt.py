@@ -50,13 +50,45 @@ def auto_decimals(values, max_decimals: int = 3) -> int:
     return d
 
 
+# official spellings with the ligature œ (words, not the letters «oe»: coefficient, Noé)
+_OE_WORDS = {"coeur": "cœur", "noeux": "nœux", "oeuvre": "œuvre", "oeuvres": "œuvres", "soeur": "sœur",
+             "soeurs": "sœurs", "voeu": "vœu", "voeux": "vœux", "oeil": "œil", "noeud": "nœud",
+             "boeuf": "bœuf", "manoeuvre": "manœuvre", "oeillet": "œillet"}
+_OE = re.compile(r"\b(" + "|".join(_OE_WORDS) + r")\b", re.IGNORECASE)
+# one spelling of the former region: Nord-Pas-de-Calais (COG), whatever the source wrote
+_NPDC = re.compile(r"\bNord[\s-]+Pas[\s-]+de[\s-]+Calais\b")
+_NPDC_UP = re.compile(r"\bNORD[\s-]+PAS[\s-]+DE[\s-]+CALAIS\b")
+
+
+def _oe(m) -> str:
+    w = m.group(0)
+    out = _OE_WORDS[w.lower()]
+    if w.isupper():
+        return out.upper()
+    return out[0].upper() + out[1:] if w[0].isupper() else out
+
+
+@functools.lru_cache(maxsize=16384)
+def french_text(text: str) -> str:
+    """French typography of a data string (names, notes, categories): typographic
+    apostrophe, «n° 14» with a no-break space, the official œ spellings (Nœux-les-Mines,
+    Cœur d’Ostrevent), one spelling of Nord-Pas-de-Calais. Idempotent."""
+    if not isinstance(text, str) or not text:
+        return text
+    text = re.sub(r"(?<=\w)'(?=\w)", "\u2019", text)          # typographic apostrophe: l’État
+    text = re.sub(r"\b([nN]°)[ \u00a0\u202f]?(?=\d)", r"\1" + NBSP, text)     # n° 14
+    text = _OE.sub(_oe, text)
+    text = _NPDC.sub("Nord-Pas-de-Calais", text)
+    return _NPDC_UP.sub("NORD-PAS-DE-CALAIS", text)
+
+
 @functools.lru_cache(maxsize=8192)
 def typo(text: str) -> str:
-    """French typography in free text: no-break space before ':' and '»' and after '«',
-    narrow no-break space before ';', '!' and '?' (cached: sheets set the same texts again)."""
-    text = re.sub(r"(?<=\w)'(?=\w)", "\u2019", text)          # typographic apostrophe: l’État
+    """French typography in free text: :func:`french_text`, then no-break space before ':'
+    and '»' and after '«', narrow no-break space before ';', '!' and '?' (cached: sheets set
+    the same texts again)."""
+    text = french_text(text)
     text = re.sub(r"(?<=\d) (?=\d{3}\b)", NNBSP, text)        # 10 000 never breaks
-    text = re.sub(r"\b(n°|N°)(?=\d)", r"\1" + NBSP, text)       # n° 1
     text = re.sub(r" ([:»])", NBSP + r"\1", text)
     text = re.sub(r"(?<=\S)»", NBSP + "»", text)
     text = re.sub(r" ([;!?])", NNBSP + r"\1", text)

@@ -131,6 +131,8 @@ class Map:
         self._logo: dict | None = None
         self._basemap: dict | None = None
         self._legend = True
+        self._toponyms: dict | None = None
+        self._focus: dict | None = None
         self.metadata: dict = {}
 
     # ---------------------------------------------------------------- layers
@@ -209,6 +211,26 @@ class Map:
 
     def arrow(self, show: bool = True) -> "Map":
         self._arrow = show
+        return self
+
+    def toponyms(self, towns, rule=None, keep=None, color: str = "#1a1a1a") -> "Map":
+        """Name the towns (the toponym layer, :func:`mbm_sig.maps.labels.towns`): placed
+        before every other label, by population, seats first; the ``rule``
+        (:class:`~mbm_sig.maps.labels.TownRule`) says which must be named; ``keep``: only
+        these INSEE codes (the feature of a coverage sheet)."""
+        from mbm_sig.maps.labels import TownRule
+        self._toponyms = dict(table=towns, rule=rule or TownRule(), keep=set(keep) if keep is not None else None,
+                              color=color)
+        return self
+
+    def focus(self, data, alpha: float = 0.7, color: str = "#ffffff") -> "Map":
+        """Atlas focus (QGIS's «hide coverage» / inverted polygon): everything outside the
+        features of ``data`` is veiled with ``color`` at ``alpha``."""
+        check_number(alpha, "focus alpha", minimum=0, maximum=1)
+        import shapely
+        g = _geoms(data)
+        self._focus = dict(geoms=g, alpha=float(alpha), color=color,
+                           union=shapely.union_all(shapely.make_valid(g)))
         return self
 
     def inset(self, data, fill: str = "#e5e5e5", edgecolor: str = "#7f7f7f", context=None,

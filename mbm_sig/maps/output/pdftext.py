@@ -102,20 +102,40 @@ def _font_of(self, prop, key=None):
     return font
 
 
+HALO_GID = "mbm-halo:"     # a Text whose gid is «mbm-halo:<width pt>» is a label's halo
+
+
+def halo_width(mtext) -> float | None:
+    """The halo stroke width of a label's halo Text (see :data:`HALO_GID`), else None."""
+    gid = mtext.get_gid() if mtext is not None else None
+    if isinstance(gid, str) and gid.startswith(HALO_GID):
+        return float(gid[len(HALO_GID):])
+    return None
+
+
+def _halo_by_path(self, gc, x, y, s, prop, angle, ismath, mtext, width):
+    """matplotlib's own halo: the text as a path, filled and stroked (path effect)."""
+    from matplotlib import patheffects
+    r = patheffects.PathEffectRenderer([patheffects.Stroke(linewidth=width, foreground=gc.get_rgb())], self)
+    return r.draw_text(gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+
+
 def _draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
+    halo = halo_width(mtext)
+    orig = _ORIG_DRAW_TEXT if halo is None else functools.partial(_halo_by_path, width=halo)
     if (ismath or not _state["enabled"] or gc.get_url() is not None or mpl.rcParams["pdf.use14corefonts"]
             or mpl.rcParams["pdf.fonttype"] != 42 or (mtext is not None and (
                 mtext.get_fontfeatures() is not None or mtext.get_language() is not None))):
-        return _ORIG_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+        return orig(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
     font = _font_of(self, prop)
     if not fonts.is_print_font(font.fname):
-        return _ORIG_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+        return orig(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
     file = self.file
     memo = file.__dict__.setdefault("_mbm_glyph_memo", {})   # per file: (font, char) -> (subset, code)
     fkey = (font.fname, font.face_index)
     gids = _glyphs(font, s, _GLYPH_INDEX.setdefault(fkey, {}))
     if gids is None:
-        return _ORIG_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+        return orig(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
     codes, subset0 = [], None
     for ch, g in zip(s, gids, strict=False):
         r = memo.get((fkey, ch))
@@ -125,19 +145,25 @@ def _draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
         if subset0 is None:
             subset0 = r[0]
         elif r[0] != subset0:           # several subsets in one string: matplotlib's path
-            return _ORIG_DRAW_TEXT(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
+            return orig(self, gc, x, y, s, prop, angle, ismath=ismath, mtext=mtext)
         codes.append(r[1])
     self.check_gc(gc, gc._rgb)
     # the operators matplotlib writes (gsave, matrix, BT, font, position, TJ, ET, grestore),
     # formatted by its own pdfRepr, in one write
     a = math.radians(angle)
     c, sn = math.cos(a), math.sin(a)
-    out = [b"q", pdfRepr([c, sn, -sn, c, x, y])[1:-1] + b" cm", b"BT"]
+    out = [b"q", pdfRepr([c, sn, -sn, c, x, y])[1:-1] + b" cm"]
+    if halo is not None:
+        # the halo: the same glyphs filled and stroked in the halo colour (text render mode
+        # 2), marked as an artifact so that text extraction reads the label once
+        rgb = pdfRepr(list(gc.get_rgb()[:3]))[1:-1]
+        out = [b"/Artifact BMC"] + out + [rgb + b" RG", pdfRepr(halo) + b" w 1 j 1 J"]
+    out += [b"BT"] + ([b"2 Tr"] if halo is not None else [])
     if codes:
         name = file.fontName(FontPath(font.fname, font.face_index), subset0)
         out += [pdfRepr(name) + b" " + pdfRepr(prop.get_size_in_points()) + b" Tf", b"0 0 Td",
                 pdfRepr([self._encode_glyphs(codes, 42)]) + b" TJ"]
-    out += [b"ET", b"Q", b""]
+    out += [b"ET", b"Q"] + ([b"EMC"] if halo is not None else []) + [b""]
     file.write(b"\n".join(out))
 
 

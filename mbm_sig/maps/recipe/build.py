@@ -186,10 +186,35 @@ class _Builder:
             read_bbox = (cx - half, cy - half, cx + half, cy + half)
         for i, spec in enumerate(d["layers"]):
             self.layer(m, spec, f"layers[{i}]", read_bbox)
+        self.focus_and_toponyms(m)
         self.furniture(m)
         self.credits(m)
         self.extras(m)
         return m, list(dict.fromkeys(self.used))
+
+    def focus_and_toponyms(self, m: Map) -> None:
+        """The focus veil (a coverage sheet's feature) and the town names (inside the focus
+        only), unless the recipe turns them off."""
+        from mbm_sig.maps import labels
+        d, cat = self.d, self.cat
+        keep = None
+        foc = d.get("focus")
+        if foc:
+            feat = cat.read(foc["layer"], where=foc.get("where"))
+            if len(feat):
+                m.focus(feat, alpha=float(foc.get("alpha", 0.7)))
+                self.used.append(foc["layer"])
+                t = labels.cached_towns(cat)
+                import shapely
+                inside = shapely.contains_xy(shapely.union_all(feat.geometry.values), t["x"].to_numpy(),
+                                             t["y"].to_numpy())
+                keep = set(t.loc[inside, "insee"])
+        top = d.get("toponyms", True)
+        if top is False or not cat.has_data("communes"):
+            return
+        opts = dict(top) if isinstance(top, dict) else {}
+        color = opts.pop("color", "#1a1a1a")
+        m.toponyms(labels.cached_towns(cat), rule=labels.TownRule(**opts), keep=keep, color=color)
 
     def extent(self):
         """The ground bounds of the recipe's extent (None: the first layer's)."""

@@ -85,6 +85,25 @@ METADATA = (
     opt("author", str, "Mission Bassin Minier Nord-Pas de Calais", "PDF author"),
 )
 
+TOPONYMS = (
+    opt("min_population", int, 10000, "every commune of at least this population inside the frame is named",
+        minimum=0),
+    opt("wide_min_population", int, 20000, "on basin-wide maps (frame wider than wide_km): the arrondissement "
+        "seats and the communes of at least this population", minimum=0),
+    opt("wide_km", float, 60.0, "a frame wider than this (km) is basin-wide", minimum=0),
+    opt("optional_min_population", int, 3000, "smaller towns named when room is left, down to this population",
+        minimum=0),
+    opt("wide_optional_min_population", int, 10000, "the same on basin-wide maps", minimum=0),
+    opt("edge_mm", float, 2.5, "a town whose centre lies closer than this to the frame edge is not required",
+        minimum=0),
+    opt("color", str, "#1a1a1a", "text colour of the town names"),
+)
+FOCUS = (
+    opt("layer", str, None, "layer of the feature the sheet is about", required=True),
+    opt("where", dict, None, "the feature {field: value} (template parameters allowed)"),
+    opt("alpha", float, 0.7, "opacity of the white veil outside the feature", minimum=0, maximum=1),
+)
+
 TOP = (
     opt("name", str, None, "short name (informative)"),
     opt("description", str, None, "what the sheet shows (informative)"),
@@ -115,6 +134,10 @@ TOP = (
     opt("basemap", (str, dict), None, "raster or tile basemap under the layers: a source, or {source, alpha}",
         keys=BASEMAP),
     opt("logo", str, None, "image file (relative to the recipe) drawn at the bottom right"),
+    opt("toponyms", (bool, dict), True, "town names (from the communes): true, false, or the naming rule "
+        "{min_population, wide_min_population, wide_km, optional_min_population, color}", keys=TOPONYMS),
+    opt("focus", dict, None, "atlas focus: outside this feature the map is veiled and no town is named "
+        "{layer, where, alpha}", keys=FOCUS),
     opt("metadata", dict, None, "PDF metadata", keys=METADATA),
 )
 

@@ -197,6 +197,8 @@ class Layer:
     cat_legend: bool = False                   # legend entries are the categories (filterable)
     source: object = field(default=None, compare=False, repr=False)   # its data (labels find their symbols)
     vmax: float | None = None                  # proportional symbols: the largest absolute value
+    scale_max: float | None = None             # proportional symbols: the value drawn at the full radius
+    markers: list | None = None                # symbols: marker per category (None: the layer's one marker)
 
 
 @dataclass
@@ -278,6 +280,13 @@ class MapType:
 
 # ------------------------------------------------------------------------------ helpers
 
+def nodata_entry(label: str, classes) -> str:
+    """The missing-values legend entry with its count: «Pas de données (12)»."""
+    from mbm_sig.maps import fmt
+    n = int((np.asarray(classes) < 0).sum())
+    return f"{label} ({fmt.num(n)})"
+
+
 def is_points(g) -> bool:
     """The first geometry is a point or multipoint (how a layer's kind is told)."""
     return shapely.get_type_id(g[:1]).tolist() in ([0], [4])
@@ -298,7 +307,7 @@ def classed(values, o: dict, title):
     cls = assign(vals, b)
     dec = o["legend_decimals"] if o["legend_decimals"] is not None else fmt.auto_decimals(b)
     block = LegendBlock("choro", title, breaks=list(b), colors=cols, decimals=dec,
-                        nodata=(o["nodata"], o["nodata_label"]) if (cls < 0).any() else None)
+                        nodata=(o["nodata"], nodata_entry(o["nodata_label"], cls)) if (cls < 0).any() else None)
     return vals, cls, b, cols, block
 
 
@@ -333,13 +342,24 @@ def drawn_index(L: Layer, clip) -> np.ndarray:
 
 
 def draw_points(ctx: DrawContext, L: Layer) -> int:
-    """Point symbols of a layer, coloured by class, the same marker and size as its legend."""
-    ax = ctx.ax
+    """Point symbols of a layer, coloured by class, the same marker and size as its legend;
+    with a marker per category, one collection per marker."""
     idx = drawn_index(L, ctx.clip)
+    if getattr(L, "markers", None):
+        default = L.style.get("marker") or "o"
+        mk = np.array([L.markers[c] if c >= 0 else default for c in L.classes[idx]], dtype=object)
+        n = 0
+        for m in dict.fromkeys(mk.tolist()):
+            n += _draw_point_set(ctx, L, idx[mk == m], m)
+        return n
+    return _draw_point_set(ctx, L, idx, L.style.get("marker") or "o")
+
+
+def _draw_point_set(ctx: DrawContext, L: Layer, idx, marker) -> int:
+    ax = ctx.ax
     cls = L.classes[idx]
     fc = [L.colors[c] if c >= 0 else NODATA for c in cls]
     size = L.style["size"] or 4.0                 # markersize in points
-    marker = L.style.get("marker") or "o"
     ec = L.style["edgecolor"] or "#ffffff"
     lw = L.style["linewidth"] if L.style["linewidth"] is not None else 0.3
     col: Collection

@@ -28,18 +28,39 @@ PROP_OPTIONS = (
     opt("var", str, None, "numeric field the symbols' areas are proportional to", required=True, field=True),
     opt("inches", float, 0.25, "radius of the largest symbol (inches)", minimum=0, exclusive_min=True),
     opt("symbol", str, "circle", "symbol shape", choices=("circle", "square")),
+    opt("val_max", (float, int, type(None)), None, "value drawn at the full radius (as in mapsf): sheets "
+        "meant to be compared share one scale (default: the sheet's largest value)", minimum=0,
+        exclusive_min=True),
     FILL, EDGECOLOR, LINEWIDTH, LEGEND_DECIMALS,
 )
 
+LABEL_GAP_MM = 2.6          # two reference labels of the size legend never closer (text height)
 
-def nice_values(vmax: float, n: int = 3) -> list[float]:
-    """Reference values for a proportional-symbol legend: the maximum, then round values."""
+
+def nice_values(vmax: float, n: int = 3, scale_max: float | None = None, rmax_mm: float | None = None,
+                gap_mm: float = LABEL_GAP_MM) -> list[float]:
+    """Reference values for a proportional-symbol legend: the maximum, then round values;
+    with ``rmax_mm`` (the radius of ``scale_max``, default ``vmax``), a value is kept only
+    when its label (at the top of its circle) clears the previous one by ``gap_mm``."""
     out = [vmax]
+    smax = scale_max or vmax
     for f in (0.4, 0.1)[: n - 1]:
         v = layout.nice_length(vmax * f * 1.25)
-        if v > 0 and v < out[-1] * 0.8:
-            out.append(v)
+        if not (v > 0 and v < out[-1] * 0.8):
+            continue
+        if rmax_mm is not None:
+            top = 2 * rmax_mm * math.sqrt(out[-1] / smax)
+            if top - 2 * rmax_mm * math.sqrt(v / smax) < gap_mm:
+                continue
+        out.append(v)
     return out
+
+
+def whole(values) -> bool:
+    """True when every finite value is a whole number (a count)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return bool(len(v)) and bool(np.all(np.abs(v - np.round(v)) < 1e-9))
 
 
 def on_points(geoms) -> bool:
@@ -63,9 +84,10 @@ class Prop(MapType):
     def prepare(self, L: Layer, data, o: dict) -> None:
         vals = pd.to_numeric(data[o["var"]], errors="coerce").to_numpy(dtype=float)
         vmax = np.nanmax(np.abs(vals)) if np.isfinite(vals).any() else 1.0
+        scale = float(o["val_max"]) if o.get("val_max") else vmax
         rmax_pt = o["inches"] * 72
-        L.values, L.vmax = vals, vmax
-        L.sizes = rmax_pt * np.sqrt(np.abs(np.nan_to_num(vals)) / vmax)
+        L.values, L.vmax, L.scale_max = vals, vmax, scale
+        L.sizes = rmax_pt * np.sqrt(np.abs(np.nan_to_num(vals)) / scale)
         L.anchors = geom.anchor_points(L.geoms)
         L.style["fill"] = o["fill"] or self.default_fill
         L.style["symbol"] = o["symbol"]
@@ -73,8 +95,17 @@ class Prop(MapType):
     def size_block(self, L: Layer, o: dict, fill: str) -> LegendBlock:
         """The legend block of the symbol sizes (reference values, largest first)."""
         vmax, rmax_pt = L.vmax, o["inches"] * 72
-        dec = o["legend_decimals"] if o["legend_decimals"] is not None else (0 if vmax >= 100 else 1)
-        entries = [(fmt.num(v, dec), rmax_pt * math.sqrt(v / vmax) * PT_MM) for v in nice_values(vmax)]
+        scale = getattr(L, "scale_max", None) or vmax
+        counts = whole(L.values)
+        dec = o["legend_decimals"] if o["legend_decimals"] is not None else (0 if counts or vmax >= 100 else 1)
+        distinct = np.unique(np.abs(L.values[np.isfinite(L.values) & (L.values != 0)]))
+        if len(distinct) == 1:          # a single value is stated, not drawn as a three-circle scale
+            refs = [float(distinct[0])]
+        else:
+            refs = nice_values(vmax, scale_max=scale, rmax_mm=rmax_pt * PT_MM)
+            if counts:
+                refs = list(dict.fromkeys(float(round(v)) for v in refs if round(v) > 0))
+        entries = [(fmt.num(v, dec), rmax_pt * math.sqrt(v / scale) * PT_MM) for v in refs]
         block = LegendBlock("prop", o["legend_title"] if o["legend_title"] is not None else str(o["var"]),
                             entries=entries, colors={"fill": fill, "edgecolor": "#636363"})
         block.symbol = "square" if o["symbol"] == "square" else "circle"

@@ -19,6 +19,7 @@ from mbm_sig.maps.types._core import (
     draw_classed_areas,
     draw_points,
     is_points,
+    nodata_entry,
     opt,
 )
 
@@ -27,6 +28,8 @@ CATEGORY_OPTIONS = (
         "definition's categories, else the palette)"),
     opt("order", (list, type(None)), None, "order of the categories in the legend (default: the field's domain)"),
     opt("palette", (str, list, type(None)), None, "qualitative palette when no colours are given (default Set2)"),
+    opt("markers", (dict, type(None)), None, "point symbols: marker of each category {value: marker} — beyond "
+        "four colours, categories also differ by shape (default: the layer definition's)"),
     NODATA_OPT,
 )
 
@@ -59,6 +62,8 @@ def category_defaults(spec, ld, kw, title_of) -> None:
     cats = (ld.style or {}).get("categories") or {}
     if "colors" not in kw and cats.get("field") == spec["var"]:
         kw["colors"] = cats.get("colors")
+        if "markers" not in kw and cats.get("markers"):
+            kw["markers"] = cats.get("markers")
     if "order" not in kw:
         try:
             dom = ld.field(spec["var"]).domain
@@ -91,6 +96,8 @@ def categorise(L: Layer, data, o: dict, symbols: bool) -> None:
     L.classes = np.array([lookup.get(v, -1) for v in vals], dtype=int)
     L.categories = present
     L.colors = [cmap.get(c, o["nodata"]) for c in present]
+    markers = o.get("markers") or {}
+    L.markers = [markers.get(c) or o.get("marker") or "o" for c in present] if markers else None
     if symbols or is_points(g):
         L.anchors = geom.anchor_points(g)
     L.cat_legend = bool(var)
@@ -110,12 +117,16 @@ def category_legend(L: Layer, o: dict) -> list:
     entries = [(str(c), {**(sym or {}), "fill": col,
                          "edgecolor": edgecolor or ("#ffffff" if kind == "symbols" else "#4d4d4d")})
                for c, col in zip(L.categories, L.colors, strict=False)]
+    if sym is not None and getattr(L, "markers", None):
+        for (_, st), mk in zip(entries, L.markers, strict=False):
+            st["marker"] = mk
     if not var:
         entries = [(o.get("legend_label") or o["legend_title"] or "",
                     {**(sym or {}), "fill": o.get("fill") or "#000000", "edgecolor": edgecolor or "#ffffff"})]
     title = o["legend_title"] if o["legend_title"] is not None else (str(var) if var else "")
     return [LegendBlock(kind, title, entries=entries, sym=sym,
-                        nodata=(o["nodata"], "Autre ou non renseigné") if (L.classes < 0).any() else None)]
+                        nodata=(o["nodata"], nodata_entry("Autre ou non renseigné", L.classes))
+                        if (L.classes < 0).any() else None)]
 
 
 TYPE = Typo()

@@ -1,0 +1,169 @@
+"""The label engine (maps/labels.py) on small synthetic sheets: one placement across
+layers, priorities, collisions, frame, minimum size, the town rule."""
+
+import numpy as np
+import pytest
+
+from mbm_sig.maps import labels as lb
+
+FRAME = (10.0, 20.0, 100.0, 80.0)        # x, y, w, h (mm)
+
+
+def _overlap(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def test_towns_win_over_thematic_labels_whatever_the_layer_order():
+    cite = lb.LabelLayer(["Cité Saint-Pierre"], [(50, 50)], size=6.0, name="cites")
+    town = lb.town_layer(["Lens"], [(50, 50)], [31000])
+    for order in ([cite, town], [town, cite]):
+        res = lb.place_all(order, FRAME)
+        assert [lab.text for lab in res.labels] == ["Lens"]
+        assert [u["text"] for u in res.unplaced] == ["Cité Saint-Pierre"]
+
+
+def test_towns_by_population_then_seats_first():
+    town = lb.town_layer(["Petite", "Grande", "Sous-préfecture"], [(50, 50)] * 3, [12000, 40000, 11000],
+                         seat=[False, False, True])
+    res = lb.place_all([town], FRAME)
+    kept = [lab.text for lab in res.labels]
+    assert kept[0] == "Sous-préfecture" and kept[1] == "Grande"      # seat, then by population
+    # the three are required (≥ 10 000): those that do not fit at the centre move around it
+    assert not any(_overlap(a.bbox, b.bbox) for i, a in enumerate(res.labels) for b in res.labels[i + 1:])
+
+
+def test_a_required_town_moves_rather_than_disappears():
+    blocker = lb.town_layer(["Valenciennes"], [(50, 50)], [43000])
+    other = lb.town_layer(["Anzin"], [(50, 51)], [13000])
+    res = lb.place_all([blocker, other], FRAME)
+    texts = {lab.text: lab for lab in res.labels}
+    assert set(texts) == {"Valenciennes", "Anzin"}
+    assert not _overlap(texts["Valenciennes"].bbox, texts["Anzin"].bbox)
+    assert (texts["Anzin"].x, texts["Anzin"].y) != (50, 51)
+
+
+def test_an_optional_label_is_dropped_and_listed():
+    a = lb.LabelLayer(["Premier"], [(50, 50)], size=7.0, priority=np.array([2.0]))
+    b = lb.LabelLayer(["Second"], [(50, 50)], size=7.0, priority=np.array([1.0]))
+    res = lb.place_all([b, a], FRAME)
+    assert [lab.text for lab in res.labels] == ["Premier"]
+    assert res.unplaced == [dict(text="Second", layer="", required=False,
+                                 reason="no room inside the frame clear of other labels and furniture")]
+
+
+def test_a_required_town_that_cannot_fit_is_listed_not_dropped_in_silence():
+    tiny = (0.0, 0.0, 8.0, 5.0)
+    res = lb.place_all([lb.town_layer(["Hénin-Beaumont"], [(4, 2.5)], [26000])], tiny)
+    assert res.labels == []
+    assert res.unplaced[0]["text"] == "Hénin-Beaumont" and res.unplaced[0]["required"]
+
+
+def test_nothing_crosses_the_frame_and_nothing_is_below_6_pt():
+    rng = np.random.default_rng(3)
+    xy = np.c_[rng.uniform(10, 110, 200), rng.uniform(20, 100, 200)]
+    thematic = lb.LabelLayer([f"T{i:03d}" for i in range(200)], xy, size=4.6, around=True, offset=1.0)
+    towns = lb.town_layer([f"Commune {i}" for i in range(40)], xy[:40], rng.uniform(0, 60000, 40))
+    res = lb.place_all([thematic, towns], FRAME, obstacles=[(12, 90, 30, 8)])
+    assert res.labels
+    x0, y0, w, h = FRAME
+    for lab in res.labels:
+        b = lab.bbox
+        assert x0 <= b[0] and b[2] <= x0 + w and y0 <= b[1] and b[3] <= y0 + h, lab
+        assert lab.size >= lb.MIN_SIZE
+        assert not _overlap(b, (12, 90, 42, 98)), lab               # the furniture box
+    boxes = [lab.bbox for lab in res.labels]
+    assert not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    # every label is either placed or listed
+    n_in = sum(1 for t, (x, y) in zip(thematic.texts + towns.texts, np.r_[xy, xy[:40]])
+               if t and x0 <= x <= x0 + w and y0 <= y <= y0 + h)
+    assert len(res.labels) + len(res.unplaced) == n_in
+
+
+def test_labels_keep_off_other_layers_symbols():
+    puits = lb.LabelLayer(["", ""], [(60, 50), (40, 50)], around=True, offset=1.5, symbols=True)
+    cite = lb.LabelLayer(["Cité 12"], [(50, 50)], size=6.0)
+    res = lb.place_all([puits, cite], FRAME)
+    lab = res.labels[0]
+    sym = (58.5, 48.5, 61.5, 51.5)
+    if _overlap(lab.bbox, sym) or _overlap(lab.bbox, (38.5, 48.5, 41.5, 51.5)):
+        pytest.fail(f"label over a symbol: {lab.bbox}")
+
+
+def test_point_labels_sit_beside_their_symbol():
+    res = lb.place_all([lb.LabelLayer(["T042"], [(50, 50)], around=True, offset=2.0, size=6.0)], FRAME)
+    b = res.labels[0].bbox
+    assert b[0] >= 52.0          # right of the 2 mm radius symbol
+
+
+def test_town_rule_wide_and_local():
+    rule = lb.TownRule()
+    pop = np.array([9000, 12000, 25000, 4000])
+    seat = np.array([False, False, False, True])
+    assert rule.required(pop, seat, frame_width_km=30).tolist() == [False, True, True, True]
+    assert rule.required(pop, seat, frame_width_km=120).tolist() == [False, False, True, True]
+    assert lb.town_style(120000) == (9.0, "bold") and lb.town_style(500) == (6.5, "normal")
+
+
+def test_single_layer_place_keeps_its_contract():
+    kept_boxes = []
+    a = lb.place(["A", "B"], np.array([[50, 50], [50, 50]]), 7, FRAME, kept_boxes=kept_boxes)
+    assert [lab.text for lab in a] == ["A"] and len(kept_boxes) == 1
+    b = lb.place(["C"], np.array([[50, 50]]), 7, FRAME, kept_boxes=kept_boxes)
+    assert b == []
+
+
+def test_toponyms_from_the_catalogue(built_gpkg):
+    """Basin-wide frame: the seats and the communes of 20 000 inhabitants are required and
+    placed; an arrondissement frame requires every commune of 10 000."""
+    t = lb.towns(built_gpkg)
+    lens = t[t["nom"] == "Lens"].iloc[0]
+    assert lens["seat"] and lens["population"] > 30000
+    basin = (640000.0, 6995000.0, 760000.0, 7075000.0)                # 120 km wide
+    frame = (10.0, 20.0, 260.0, 173.0)
+    layer = lb.town_layer_for(t, basin, frame)
+    req = {n for n, r in zip(layer.texts, layer.required) if r}
+    assert {"Lens", "Douai", "Valenciennes", "Béthune", "Liévin", "Hénin-Beaumont"} <= req
+    assert "Avion" not in req                                          # 17 000: optional on basin maps
+    res = lb.place_all([layer], frame)
+    placed = {lab.text for lab in res.labels}
+    assert req <= placed | {u["text"] for u in res.unplaced}
+    assert {"Lens", "Douai", "Valenciennes", "Béthune"} <= placed
+    local = lb.town_layer_for(t, (675000.0, 7025000.0, 700000.0, 7045000.0), frame)   # 25 km
+    req_local = {n for n, r in zip(local.texts, local.required) if r}
+    assert {"Lens", "Liévin", "Avion"} <= req_local
+    focus = lb.town_layer_for(t, (675000.0, 7025000.0, 700000.0, 7045000.0), frame, keep={"62498"})
+    assert [n for n in focus.texts if n] == ["Lens"]
+
+
+def test_draw_puts_text_over_a_halo_and_reports_what_was_placed(tmp_path):
+    """One label artist: in the PDF each name is real text once (the halo, stroked text, is an
+    artifact text extraction skips), and the records say what was placed and what not."""
+    import subprocess
+    from matplotlib.figure import Figure
+    from mbm_sig.maps.layout import Page
+    try:
+        from mbm_sig.maps.output import print_settings
+    except ImportError:                 # before the maps/output room
+        from mbm_sig.maps.render import print_settings
+    fig = Figure(figsize=(297 / 25.4, 210 / 25.4))
+    page = Page(fig, 297, 210)
+    towns = lb.town_layer(["Lens", "Loison-sous-Lens"], [(50, 50), (50, 50.5)], [31000, 5000])
+    res = lb.place_all([towns], FRAME)
+    records, unplaced = lb.draw(page, res, [towns])
+    (art,) = [a for a in fig.artists if isinstance(a, lb.LabelArtist)]
+    assert [(i[2], i[3], i[4], i[6]) for i in art.items] == [("Lens", 7.5, "bold", True)]
+    assert records[0]["text"] == "Lens" and records[0]["layer"] == "toponymes"
+    assert [u["text"] for u in unplaced] == ["Loison-sous-Lens"]
+    try:
+        from mbm_sig.maps.output import save_figure         # the toolkit's own save
+        save_figure(fig, tmp_path / "l.pdf")
+    except ImportError:
+        with print_settings():
+            fig.savefig(tmp_path / "l.pdf", format="pdf")
+    text = subprocess.run(["pdftotext", str(tmp_path / "l.pdf"), "-"], capture_output=True, text=True).stdout
+    assert text.split() == ["Lens"]
+    import zlib, re
+    raw = (tmp_path / "l.pdf").read_bytes()
+    streams = [zlib.decompress(m) for m in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", raw, re.S)
+               if m[:1] == b"x"]
+    assert any(b"2 Tr" in st and b"/Artifact BMC" in st for st in streams)
