@@ -225,7 +225,7 @@ def _map_layer_style(L, kind, attr, attr2) -> Style:
         prop = next((b for b in L.legend if b.kind == "prop"), None)
         if prop is not None:
             from mbm_sig.maps.sheet import nice_values
-            s.size_legend = [(float(v), lab) for v, (lab, _) in zip(nice_values(vmax), prop.entries, strict=True)]
+            s.size_legend = [(float(v), lab) for v, (lab, _) in zip(nice_values(vmax), prop.entries, strict=False)]
             s.size_legend_title = prop.title
         # class and legend symbols at a readable size; the map's size comes from the data
         for it in s.items:
