@@ -245,11 +245,12 @@ def main() -> int:
     if q is None:
         print("QGIS not installed here (apt-get install qgis python3-qgis): against its published time "
               f"(0.038 s per sheet, ../shared/bench/qgis-anchor/RESULTS.md): {0.038 / po:.1f}x on one core, "
-              f"{0.038 / pp:.1f}x on all cores")
+              f"{0.038 / pp:.1f}x with mbm_sig.maps on all cores against QGIS on one process")
     else:
         print(f"QGIS {q['version']} atlas export, same pages, same run: {q['per']:.4f} s and {q['bytes']:,.0f} bytes "
-              f"per sheet -> mbm_sig.maps is {q['per'] / po:.1f}x faster on one core, {q['per'] / pp:.1f}x on "
-              f"{par[0]['workers']} cores, {q['bytes'] / bo:.1f}x smaller")
+              f"per sheet -> mbm_sig.maps is {q['per'] / po:.1f}x faster on one core, {q['per'] / pp:.1f}x with "
+              f"mbm_sig.maps on {par[0]['workers']} cores against QGIS on one process (not like for like), "
+              f"{q['bytes'] / bo:.1f}x smaller")
     if not a.no_france:
         f = france(out, a.reps)
         print(f"\nFrance overview: {f['n']} communes ({f['vertices']:,} vertices; reading {f['setup_s']:.1f} s): "
