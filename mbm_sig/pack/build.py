@@ -42,7 +42,7 @@ import pandas as pd
 
 from mbm_sig.atomic import atomic_path, atomic_write_text, safe_name
 from mbm_sig.catalogue.fetch import file_sha256
-from mbm_sig.catalogue.readers import FR_BOOL, FR_CSV
+from mbm_sig.catalogue.readers import frame_to_csv
 from mbm_sig.errors import Failure, InvalidInput
 from mbm_sig.maps.fmt import typo
 
@@ -265,35 +265,19 @@ def _fix_timestamps(path: Path, when: dt.datetime) -> None:
 
 
 def french_csv(df, ld) -> str:
-    """A table for spreadsheets in French: «;» separator, decimal comma, integers without «,0»,
-    booleans «oui»/«non», no geometry (x/y of the representative point for point layers)."""
-    out = pd.DataFrame(index=df.index)
+    """A table for spreadsheets in French (the export's dialect, :func:`frame_to_csv`): «;»
+    separator, decimal comma, integers without «,0», booleans «oui»/«non»; no geometry column
+    but, for point layers, the x/y of each point in Lambert-93 metres."""
     geom_name = df.geometry.name if hasattr(df, "geometry") else None
-    types = {f.name: f.type for f in ld.fields}
-    for col in df.columns:
-        if col == geom_name:
-            continue
-        s = df[col]
-        t = types.get(col)
-        if t == "int" or (t is None and pd.api.types.is_integer_dtype(s)):
-            out[col] = s.map(lambda v: "" if pd.isna(v) else str(int(v)))
-        elif t == "float" or pd.api.types.is_float_dtype(s):
-            out[col] = s.map(lambda v: "" if pd.isna(v) else _fr_number(float(v)))
-        elif t == "bool" or pd.api.types.is_bool_dtype(s):
-            out[col] = s.map(lambda v: "" if pd.isna(v) else FR_BOOL[bool(v)])
-        else:
-            out[col] = s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    out = pd.DataFrame(df.drop(columns=[geom_name]) if geom_name else df)
+    for f in ld.fields:          # booleans with gaps come back as objects: typed as booleans
+        if f.type == "bool" and f.name in out and not pd.api.types.is_bool_dtype(out[f.name]):
+            out[f.name] = out[f.name].astype("boolean")
     if geom_name and ld.geometry in ("Point", "MultiPoint"):
         pts = df.geometry.representative_point()
-        out["x_l93"] = [str(int(round(x))) for x in pts.x]
-        out["y_l93"] = [str(int(round(y))) for y in pts.y]
-    return out.to_csv(index=False, **FR_CSV)     # cells already formatted: «decimal» has no effect
-
-
-def _fr_number(v: float) -> str:
-    if v == int(v) and abs(v) < 1e15:
-        return str(int(v))
-    return f"{v:.6f}".rstrip("0").rstrip(".").replace(".", ",")
+        out["x_l93"] = pts.x.round().astype("Int64")
+        out["y_l93"] = pts.y.round().astype("Int64")
+    return frame_to_csv(out, "fr", int_fields=[f.name for f in ld.fields if f.type == "int"])
 
 
 def _write_data(cat, territory: Territory, folder: Path, when: dt.datetime) -> tuple[dict[str, int], list]:
