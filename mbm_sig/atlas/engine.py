@@ -279,12 +279,12 @@ def _empty_coverage(cat: Catalogue, title: str, cov: dict) -> dict:
 
 
 def sort_key(series):
-    """Accent- and case-insensitive order for French names (Éleu among the E)."""
-    import unicodedata
+    """French collation (:func:`mbm_sig.maps.fmt.collation_key`: accents, case and œ folded,
+    Nœux-les-Mines among the Noeux…) for text columns, as ranks; other columns as they are."""
     if series.dtype != object and not str(series.dtype).startswith("str"):
         return series
-    return series.map(lambda v: "".join(c for c in unicodedata.normalize("NFKD", str(v))
-                                        if not unicodedata.combining(c)).casefold() if v is not None else v)
+    ranks = {v: i for i, v in enumerate(sorted(set(series.dropna()), key=fmt.collation_key))}
+    return series.map(lambda v: len(ranks) if pd.isna(v) else ranks[v])
 
 
 def _features(cat: Catalogue, cov: dict, base: dict) -> list[dict]:
