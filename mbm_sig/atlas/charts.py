@@ -10,13 +10,27 @@ from __future__ import annotations
 from typing import Callable
 
 CHARTS: dict[str, Callable] = {}
+MAP_CHARTS: set[str] = set()        # the charts that draw a map (counted as maps on the cover)
 
 
-def chart(name: str):
+def chart(name: str, draws_map: bool = False):
     def deco(fn):
         CHARTS[name] = fn
+        if draws_map:
+            MAP_CHARTS.add(name)
         return fn
     return deco
+
+
+def is_map_page(page) -> bool:
+    """A body page that is a map: a map sheet, or a chart that draws one (a carte
+    d’identité, a counted EPCI map), not a table or a chart of figures."""
+    if page.kind == "map":
+        return True
+    if page.kind != "chart" or page.spec is None or not page.spec.table:
+        return False
+    import mbm_sig.atlas.fiche  # noqa: F401  (registers its charts)
+    return page.spec.table.get("name") in MAP_CHARTS
 
 
 # ---------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from pypdf import PdfReader, PdfWriter
 from tqdm import tqdm
 
 from mbm_sig.atlas import pages
+from mbm_sig.atlas.charts import is_map_page
 from mbm_sig.atlas.errors import AtlasError, AtlasFailure
 from mbm_sig.atomic import atomic_path, inside, safe_name
 from mbm_sig.catalogue import Catalogue
@@ -157,6 +158,8 @@ class Page:
     number: int = 0
     file_name: str | None = None
     coverage: str | None = None  # the coverage layer whose feature this page is made for (params: its row)
+    shared: list = field(default_factory=list)   # short tables printed under this one, on its page
+    columns: dict | None = None  # a table's columns (the definition's, an identifier added where names repeat)
 
 
 class _Fmt(dict):
@@ -184,7 +187,7 @@ def _check_requires(cat: Catalogue, spec: SheetSpec) -> dict | None:
                           "Définir MBM_SIG_DATA_DIR (miroir des téléchargements officiels) ou lancer mbm-sig fetch, "
                           "puis mbm-sig build.")
                 command = "mbm-sig fetch && mbm-sig build"
-                missing = f"la couche «{ld.title}», dont la source ouverte n'est pas encore téléchargée"
+                missing = f"{_reader_words(ld.title)} (données ouvertes pas encore téléchargées)"
                 holder = " ; ".join(dict.fromkeys(f"{s.producer} ({s.title})" for s in cat.sources_for(layer)))
             else:
                 what = f"le champ «{ld.field(fld).title or fld}»" if fld else "les données"
@@ -193,13 +196,22 @@ def _check_requires(cat: Catalogue, spec: SheetSpec) -> dict | None:
                 reason = (f"Importer {what} de la couche «{ld.title}» ({ld.name}). Colonnes attendues : "
                           + ", ".join(dict.fromkeys(cols)) + geom + ".")
                 command = f"mbm-sig import {ld.name} FICHIER"
-                missing = (f"le champ «{ld.field(fld).title or fld}» de la couche «{ld.title}»" if fld
-                           else f"la couche «{ld.title}»")
+                # in a reader's words: what is missing, never the layer or field it fills
+                missing = (_reader_words(ld.field(fld).title or fld) if fld else _reader_words(ld.title))
+                if fld and ld.key == "insee":
+                    missing += ", par commune"
                 holder = ld.holder
             # reason and command go to the command's output; missing and holder to the reader
             return {"title": spec.title, "reason": reason, "command": command, "missing": missing,
                     "holder": holder}
     return None
+
+
+def _reader_words(title: str) -> str:
+    """A layer or field title as the middle of a sentence: «Part du régime minier» ->
+    «part du régime minier» (acronyms kept: «CMU-C»)."""
+    t = str(title).strip()
+    return t[0].lower() + t[1:] if len(t) > 1 and t[0].isupper() and not t[1].isupper() else t
 
 
 def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None) -> tuple[list[Page], list[dict]]:
@@ -223,6 +235,7 @@ def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None) -> tuple[l
             if only:
                 sec_pages = [p for p in sec_pages if _selected(p, only)]
             body += sec_pages
+    body = _share_table_pages(body)
     if only:
         pending = [p for p in pending if any(o.lower() in p["title"].lower() for o in only)]
     if only and not body:
@@ -258,6 +271,21 @@ def _sheet_pages(cat: Catalogue, sec: Section, spec: SheetSpec, sec_title: str, 
             for tp in _table_pages(cat, spec, title, sec_title, params, fname):
                 tp.coverage = cov_layer
                 out.append(tp)
+    return out
+
+
+def _share_table_pages(body: list[Page]) -> list[Page]:
+    """Consecutive one-page tables of a section share a page when they fit it together
+    (no page two-thirds empty when the next table could share it)."""
+    out: list[Page] = []
+    for p in body:
+        prev = out[-1] if out else None
+        if (prev is not None and p.kind == "table" and prev.kind == "table" and p.parts == 1
+                and prev.parts == 1 and p.section == prev.section
+                and pages.shares_page([(q.columns, q.rows) for q in [prev, *prev.shared, p]])):
+            prev.shared.append(p)
+            continue
+        out.append(p)
     return out
 
 
@@ -316,13 +344,27 @@ def _features(cat: Catalogue, cov: dict, base: dict) -> list[dict]:
     return rows
 
 
+def _with_identifier(cat, t: dict, df) -> dict:
+    """The table's columns, with the layer's identifier after the first when rows repeat a
+    name that the other columns shown do not tell apart (two «Cité de la Gare» of one town)."""
+    cols = dict(t["columns"])
+    key = cat.layer_def(t["layer"]).key
+    shown = [k for k in cols if k in df]
+    if not key or key in cols or key not in df or not shown or not df.duplicated(subset=shown).any():
+        return cols
+    first = next(iter(cols))
+    out = {first: cols[first], key: "Identifiant"}
+    out.update({k: v for k, v in cols.items() if k != first})
+    return out
+
+
 def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Page]:
     t = spec.table
     where = {k: _pattern(v, params) if isinstance(v, str) else v for k, v in (t.get("where") or {}).items()}
     df = cat.read(t["layer"], where=where or None)
     if t.get("sort"):
         df = df.sort_values(t["sort"], key=sort_key)
-    cols = t["columns"]
+    cols = _with_identifier(cat, t, df)
     rows = [{k: r.get(k) for k in cols} for r in df.to_dict("records")]
     if t.get("total") and rows:
         # a total line (table: total: {label: …, sum: [columns]}): the sum of the columns listed
@@ -335,7 +377,7 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
         rows.append({**tot, pages.TOTAL_KEY: True})
     chunks = pages.paginate(cols, rows)      # by wrapped height, lines shared evenly
     return [Page("table", title, section, spec, params, rows=ch, part=i + 1, parts=len(chunks),
-                 file_name=f"{fname}-{i + 1}" if fname and len(chunks) > 1 else fname)
+                 file_name=f"{fname}-{i + 1}" if fname and len(chunks) > 1 else fname, columns=cols)
             for i, ch in enumerate(chunks)]
 
 
@@ -371,8 +413,10 @@ def _render_page(job) -> tuple[int, str | None, str | None, int]:
             render_recipe(recipe, cat, out, fmt="pdf")
         elif page.kind == "table":
             t = page.spec.table
-            fig = pages.table_page(atlas, page.title, t["columns"], page.rows, page.part, page.parts,
-                                   note=_table_note(cat, t["layer"]))
+            more = [(q.title, q.columns or q.spec.table["columns"], q.rows, _table_note(cat, q.spec.table["layer"]))
+                    for q in page.shared]
+            fig = pages.table_page(atlas, page.title, page.columns or t["columns"], page.rows, page.part, page.parts,
+                                   note=_table_note(cat, t["layer"]), more=more)
             _save(fig, Path(out), page.title)
         else:
             from mbm_sig.atlas.charts import CHARTS
@@ -577,7 +621,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                                         str(part.with_suffix(""))], check=True, stdin=subprocess.DEVNULL,
                                        timeout=300)
                     sheet_files.append(dest.with_suffix(".png"))
-    return AtlasResult(pdf=target, pages=total, sheets=sum(p.kind == "map" for p in body), pending=pending,
+    return AtlasResult(pdf=target, pages=total, sheets=sum(map(is_map_page, body)), pending=pending,
                        seconds=time.perf_counter() - t0, sheet_files=sheet_files, toc=toc_entries, body=body,
                        books=books)
 
@@ -630,7 +674,8 @@ def _outline(writer: PdfWriter, order: list) -> None:
         if p.section not in sec_items:
             sec_items[p.section] = writer.add_outline_item(title=p.section, page_number=k)
         if p.part == 1:
-            writer.add_outline_item(title=p.title, page_number=k, parent=sec_items[p.section])
+            for q in [p, *p.shared]:
+                writer.add_outline_item(title=q.title, page_number=k, parent=sec_items[p.section])
 
 
 def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, page_files: dict, tmp: Path,
@@ -639,12 +684,12 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
     cover, contents, body, pending, sources, with bookmarks and page numbers. Returns (pages, toc)."""
     tmp.mkdir(parents=True, exist_ok=True)
     if n_sheets is None:
-        n_sheets = sum(p.kind == "map" for p in body)
+        n_sheets = sum(map(is_map_page, body))     # the cover counts them, never a text
     source_figs = pages.sources_pages(atlas, _sources(cat, _used_layers(body)))
 
     # number the pages: cover, table of contents, body, pending, sources
     sections = list(dict.fromkeys(p.section for p in body))
-    n_entries = len(sections) + sum(p.part == 1 for p in body) + (1 if pending else 0) + 1
+    n_entries = len(sections) + sum((p.part == 1) * (1 + len(p.shared)) for p in body) + (1 if pending else 0) + 1
     n_toc = max(1, -(-n_entries // pages.TOC_ROWS))
     number = 1 + n_toc
     for p in body:
@@ -657,7 +702,8 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
     for title in sections:
         sec_pages = [p for p in body if p.section == title]
         toc_entries.append(pages.TocEntry(0, title, sec_pages[0].number))
-        toc_entries += [pages.TocEntry(1, p.title, p.number) for p in sec_pages if p.part == 1]
+        toc_entries += [pages.TocEntry(1, q.title, p.number) for p in sec_pages if p.part == 1
+                        for q in [p, *p.shared]]
     if pending:
         toc_entries.append(pages.TocEntry(0, "Cartes en attente de données", pending_number))
     toc_entries.append(pages.TocEntry(0, "Sources et méthodes", sources_number))

@@ -255,11 +255,12 @@ TOTAL_KEY = "__total__"        # a row flagged so is the table's total line (dra
 ROW_STEP = 4.7                 # mm between two lines of the table body
 
 
-def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, parts: int,  # noqa: C901 (layout of one page)
-               note: str = "") -> Figure:
+def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, parts: int,
+               note: str = "", more: list | None = None) -> Figure:
     """One page of an attribute table: wrapped headers, numbers right-aligned, zebra rows;
     text cells wrap on as many lines as they need (never cut), a total row is set in bold
-    under a rule."""
+    under a rule. ``more``: the short tables that follow on the same page, as (title,
+    columns, rows, note), each under its own title."""
     c = Canvas()
     suffix = f" ({part}/{parts})" if parts > 1 else ""
     title = fmt.typo(title)
@@ -268,16 +269,28 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
         size -= 0.5          # long titles shrink to the measure rather than run off the page
     c.text(MARGIN, 26, title + suffix, size=size, weight="bold", color=ACCENT)
     c.hline(MARGIN, c.w - MARGIN, 30, color=ACCENT, lw=0.8)
+    y = _draw_table(c, 36, columns, rows, note, last=not more)
+    for sub_title, sub_cols, sub_rows, sub_note in more or []:
+        y += 9
+        c.text(MARGIN, y, fmt.typo(sub_title), size=11, weight="bold", color=ACCENT)
+        c.hline(MARGIN, c.w - MARGIN, y + 2.5, color=ACCENT, lw=0.5)
+        y = _draw_table(c, y + 6.5, sub_cols, sub_rows, sub_note, last=sub_title == more[-1][0])
+    _footer(c, atlas.title)
+    return c.fig
+
+
+def _draw_table(c: Canvas, y: float, columns: dict, rows: list[dict], note: str, last: bool = True) -> float:  # noqa: C901 (layout of one table)
+    """The table from ``y`` (mm) down; returns the y under it (its note included). The
+    last table of a page may tighten its lines to the page, never cut them."""
     keys = list(columns)
     width = c.w - 2 * MARGIN
     body = [r for r in rows if not r.get(TOTAL_KEY)]
     totals = [r for r in rows if r.get(TOTAL_KEY)]
     numeric, widths = _columns(columns, rows, width)
     x_pos = [MARGIN + sum(widths[:i]) for i in range(len(widths))]
-    headers = [_wrap_mm(str(columns[k]), w - 2.4, 6.6) for k, w in zip(keys, widths, strict=True)]
+    headers = [_wrap_mm(fmt.typo(str(columns[k])), w - 2.4, 6.6) for k, w in zip(keys, widths, strict=True)]
     n_lines = max(len(h) for h in headers)
     head_h = 2.5 + 3.2 * n_lines
-    y = 36
     c.rect(MARGIN, y, width, head_h, facecolor=LIGHT)
     for k, x, w, h in zip(keys, x_pos, widths, headers, strict=True):
         for j, line in enumerate(h):
@@ -290,7 +303,7 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
     heights = [max(len(cl) for cl in row) for row in cells]
     room = (c.h - 26) - y - (6 if note else 0)
     step = ROW_STEP
-    if sum(heights) * step > room:             # long wrapped rows: tighten the lines, never cut
+    if last and sum(heights) * step > room:    # long wrapped rows: tighten the lines, never cut
         step = max(3.0, room / max(sum(heights), 1))
     n_body = len(body)
     line = 0
@@ -320,11 +333,19 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
                     c.column(x + 1.2, y, row[j], 6.8, step, weight="bold")
             y += step * h
     c.hline(MARGIN, c.w - MARGIN, y - 2.8, color=GREY, lw=0.3)
+    n_note = 0
     if note:
         for j, line_ in enumerate(textwrap.wrap(fmt.typo(note), 120)):
             c.text(MARGIN, y + 1.5 + 3.3 * j, line_, size=6.3, color=GREY)
-    _footer(c, atlas.title)
-    return c.fig
+            n_note = j + 1
+    return y + 3.3 * n_note
+
+
+def shares_page(columns_rows: list[tuple[dict, list[dict]]]) -> bool:
+    """Whether these short tables fit one page together, at the normal line spacing (each
+    further table costs its title and header: about six lines)."""
+    lines = sum(_page_fill(cols, rows) + 6 for cols, rows in columns_rows) - 6
+    return lines <= TABLE_LINES
 
 
 def _columns(columns: dict, rows: list[dict], width: float):
@@ -342,6 +363,8 @@ def _columns(columns: dict, rows: list[dict], width: float):
 
 # lines of the table body a page holds (A4 portrait, header of two lines, a note)
 TABLE_LINES = 46
+# a table that fits one page with its lines closer (3.8 mm instead of 4.7 mm) stays on one page
+TIGHT_LINES = 54
 
 
 class _Measured:
@@ -408,6 +431,8 @@ def paginate(columns: dict, rows: list[dict]) -> list[list[dict]]:
     if not rows:
         return [[]]
     m = _Measured(columns, rows)
+    if len(_fill(m, rows, TIGHT_LINES)) == 1:
+        return [rows]          # one page with its lines a little closer rather than two half-empty
     best = _fill(m, rows, TABLE_LINES)
     n = len(best)
     if n == 1:

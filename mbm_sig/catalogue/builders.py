@@ -569,7 +569,8 @@ class Spellings:
     def commune(self, name: str) -> str:
         """One commune name in its official spelling (unchanged when no commune matches)."""
         s = self._table("commune", " ".join(name.split()))
-        s = re.sub(r"^(St|Ste)\.?[ -]", lambda m: "Saint-" if m.group(1) == "St" else "Sainte-", s)
+        s = re.sub(r"^(St|Ste)\.?[ -]", lambda m: "Saint-" if len(m.group(1)) == 2 else "Sainte-", s,
+                   flags=re.IGNORECASE)
         if s in self.official:
             return s
         hits = self.by_key.get(_fold(s)) or self.by_bare.get(_fold(s)) or set()
