@@ -349,7 +349,8 @@ def _with_identifier(cat, t: dict, df) -> dict:
     name that the other columns shown do not tell apart (two «Cité de la Gare» of one town)."""
     cols = dict(t["columns"])
     key = cat.layer_def(t["layer"]).key
-    shown = [k for k in cols if k in df]
+    # the text columns shown (a yes/no or a count does not name a row)
+    shown = [k for k in cols if k in df and df[k].dropna().map(lambda v: isinstance(v, str)).all()]
     if not key or key in cols or key not in df or not shown or not df.duplicated(subset=shown).any():
         return cols
     first = next(iter(cols))
@@ -639,9 +640,8 @@ def _used_layers(body: list[Page]) -> set[str]:
     return used
 
 
-def _book_pages(atlas: Atlas, n_sheets: int, toc_entries: list, pending: list, source_figs: list,
-                tmp: Path) -> dict:
-    """The book's own pages (cover, contents, waiting sheets, sources), each to a PDF in ``tmp``."""
+def _book_pages(atlas: Atlas, n_sheets: int, toc_entries: list, back_figs: list, tmp: Path) -> dict:
+    """The book's own pages (cover, contents, waiting sheets and sources), each to a PDF in ``tmp``."""
     book_files: dict = {}
     book_files["cover"] = tmp / "cover.pdf"
     _save(pages.cover(atlas, n_sheets), book_files["cover"], atlas.title)
@@ -651,14 +651,11 @@ def _book_pages(atlas: Atlas, n_sheets: int, toc_entries: list, pending: list, s
         f = tmp / f"toc-{k}.pdf"
         _save(fig, f, "Sommaire")
         book_files["toc"].append(f)
-    if pending:
-        book_files["pending"] = tmp / "pending.pdf"
-        _save(pages.pending_page(atlas, pending), book_files["pending"], "Cartes en attente de données")
-    book_files["sources"] = []
-    for k, fig in enumerate(source_figs):
-        f = tmp / f"sources-{k}.pdf"
+    book_files["back"] = []
+    for k, fig in enumerate(back_figs):
+        f = tmp / f"back-{k}.pdf"
         _save(fig, f, "Sources et méthodes")
-        book_files["sources"].append(f)
+        book_files["back"].append(f)
     return book_files
 
 
@@ -668,8 +665,9 @@ def _outline(writer: PdfWriter, order: list) -> None:
     sec_items = {}
     for k, (title, _, p) in enumerate(order):
         if p is None:
-            if title and title not in ("Couverture", "Sommaire"):
-                writer.add_outline_item(title=title, page_number=k)
+            for t in (title,) if isinstance(title, str) else title:
+                if t and t not in ("Couverture", "Sommaire"):
+                    writer.add_outline_item(title=t, page_number=k)
             continue
         if p.section not in sec_items:
             sec_items[p.section] = writer.add_outline_item(title=p.section, page_number=k)
@@ -685,7 +683,9 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
     tmp.mkdir(parents=True, exist_ok=True)
     if n_sheets is None:
         n_sheets = sum(map(is_map_page, body))     # the cover counts them, never a text
-    source_figs = pages.sources_pages(atlas, _sources(cat, _used_layers(body)))
+    # the back pages: the sheets waiting for data, then the sources, flowed (a short list
+    # of waiting sheets shares its page with the sources)
+    back_figs, sources_at = pages.back_pages(atlas, pending, _sources(cat, _used_layers(body)))
 
     # number the pages: cover, table of contents, body, pending, sources
     sections = list(dict.fromkeys(p.section for p in body))
@@ -696,8 +696,8 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         number += 1
         p.number = number
     pending_number = number + 1 if pending else None
-    sources_number = (pending_number or number) + 1
-    total = sources_number + len(source_figs) - 1
+    sources_number = number + 1 + sources_at
+    total = number + len(back_figs)
     toc_entries = []
     for title in sections:
         sec_pages = [p for p in body if p.section == title]
@@ -708,16 +708,17 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         toc_entries.append(pages.TocEntry(0, "Cartes en attente de données", pending_number))
     toc_entries.append(pages.TocEntry(0, "Sources et méthodes", sources_number))
 
-    book_files = _book_pages(atlas, n_sheets, toc_entries, pending, source_figs, tmp)
+    book_files = _book_pages(atlas, n_sheets, toc_entries, back_figs, tmp)
 
     # assemble
     writer = PdfWriter()
     order = [("Couverture", book_files["cover"], None)]
     order += [("Sommaire", f, None) for f in book_files["toc"]]
     order += [(p.title, page_files[id(p)], p) for p in body]
-    if pending:
-        order.append(("Cartes en attente de données", book_files["pending"], None))
-    order += [("Sources et méthodes" if k == 0 else "", f, None) for k, f in enumerate(book_files["sources"])]
+    for k, f in enumerate(book_files["back"]):
+        titles = (((pages.PENDING_TITLE,) if pending and k == 0 else ())
+                  + ((pages.SOURCES_TITLE,) if k == sources_at else ()))
+        order.append((titles, f, None))
     src_pages = [PdfReader(f).pages[0] for _, f, _ in order]
     sizes = [(float(pg.mediabox.width) * 25.4 / 72, float(pg.mediabox.height) * 25.4 / 72)
              for pg in src_pages]

@@ -121,44 +121,38 @@ def toc_pages(atlas, entries: list[TocEntry]) -> list[Figure]:
     return figs
 
 
-def pending_page(atlas, items) -> Figure:
-    """«Cartes en attente de données»: the sheets whose data no open source provides, with
-    the data missing and who holds them. It speaks to readers: the commands that fill the
-    layers are printed by ``mbm-sig atlas`` and given in the README, not here."""
-    c = Canvas()
-    c.text(MARGIN, 30, "Cartes en attente de données", size=20, weight="bold", color=ACCENT)
-    c.hline(MARGIN, c.w - MARGIN, 35, color=ACCENT, lw=1.0)
-    y = 45
+PENDING_TITLE = "Cartes en attente de données"
+SOURCES_TITLE = "Sources et méthodes"
+
+
+def _pending_blocks(items) -> list[list]:
+    """«Cartes en attente de données»: the sheets whose data no open source provides, grouped
+    by who holds the data, each with the data missing. It speaks to readers: the commands
+    that fill the layers are printed by ``mbm-sig atlas`` and given in the README, not here."""
     intro = ("Ces cartes de l'atlas de 2005 reposent sur des données qu'aucune source ouverte ne fournit. "
              "Leur mise en page est prête : elles seront produites dès que leurs détenteurs auront transmis "
              "les données à la Mission Bassin Minier.")
-    for line in textwrap.wrap(fmt.typo(intro), 100):
-        c.text(MARGIN, y, line, size=8.5, color=GREY)
-        y += 4.3
-    y += 4
-    shown = 0
+    blocks = [[(line, 8.5, "normal", GREY, 3.0) for line in textwrap.wrap(fmt.typo(intro), 100)]]
+    groups: dict[str, list] = {}
     for it in items:
-        block = [(line, 9, "bold", INK, 0.0) for line in textwrap.wrap(fmt.typo(it["title"]), 90)]
-        missing = it.get("missing") or ""
-        holder = it.get("holder") or "détenteur à identifier"
-        if missing:
-            block += [(line, 7.5, "normal", GREY, 4.0)
-                      for line in textwrap.wrap(fmt.typo(f"Données manquantes : {missing}."), 105)]
-        block += [(line, 7.5, "normal", GREY, 4.0)
-                  for line in textwrap.wrap(fmt.typo(f"Détenteur : {holder}."), 105)]
-        h = sum(4.6 if size > 8 else 3.9 for _, size, *_ in block) + 2.6
-        if y + h > c.h - 22:
-            break
-        for i, (text, size, weight, color, indent) in enumerate(block):
-            c.text(MARGIN + indent, y, ("• " if i == 0 else "  " if indent == 0 else "") + text, size=size,
-                   weight=weight, color=color)
-            y += 4.6 if size > 8 else 3.9
-        y += 2.6
-        shown += 1
-    if shown < len(items):
-        c.text(MARGIN, y + 2, fmt.typo(f"… et {len(items) - shown} autres cartes."), size=8, color=GREY)
-    _footer(c, atlas.title)
-    return c.fig
+        groups.setdefault(it.get("holder") or "détenteur à identifier", []).append(it)
+    for holder, its in groups.items():
+        blocks.append([(line, 8, "bold", ACCENT, 3.0)
+                       for line in textwrap.wrap(fmt.typo(f"Détenteur : {holder}"), 100)])
+        for it in its:
+            block = [(("• " if k == 0 else "  ") + line, 9, "bold", INK, 3.0)
+                     for k, line in enumerate(textwrap.wrap(fmt.typo(it["title"]), 90))]
+            if it.get("missing"):
+                block += [(line, 7.5, "normal", GREY, 7.0)
+                          for line in textwrap.wrap(fmt.typo(f"Données manquantes : {it['missing']}."), 105)]
+            blocks.append(block)
+    return blocks
+
+
+def pending_page(atlas, items) -> Figure:
+    """The «Cartes en attente de données» page alone (the book flows it with the sources:
+    :func:`back_pages`)."""
+    return back_pages(atlas, items, None)[0][0]
 
 
 # what each classification method of the recipes means, for the sources page
@@ -206,11 +200,10 @@ def methods_used(atlas) -> list[str]:
     return [m for m in METHOD_NOTES if m in found]
 
 
-def sources_pages(atlas, sources) -> list[Figure]:
+def _source_blocks(atlas, sources) -> list[list]:
     """Every source used by the atlas with its title, producer, vintage and licence, then
-    a paragraph on each classification method used and the method notes; continued on
-    further pages when long. Package internals (file names, registries) stay in the
-    source manifest."""
+    a paragraph on each classification method used and the method notes. Package internals
+    (file names, registries) stay in the source manifest."""
     blocks = []
     for s in sources:
         lines = [(fmt.typo(s.title), 9, "bold", INK, 3.0)]
@@ -227,28 +220,58 @@ def sources_pages(atlas, sources) -> list[Figure]:
                            for sub in textwrap.wrap(fmt.typo(f"{name} : {text}"), 115)])
     for note in atlas.method_notes:
         blocks.append([(sub, 7.5, "normal", INK, 3.0) for sub in textwrap.wrap(fmt.typo(note), 115)])
-    figs, c, y = [], None, 0.0
+    return blocks
+
+
+def sources_pages(atlas, sources) -> list[Figure]:
+    """The «Sources et méthodes» pages alone (the book flows them after the pending sheets:
+    :func:`back_pages`)."""
+    return back_pages(atlas, [], sources)[0]
+
+
+def back_pages(atlas, pending, sources) -> tuple[list[Figure], int]:
+    """The reader pages at the back of the book: «Cartes en attente de données» (when
+    sheets wait) then «Sources et méthodes», flowed one after the other so that a short
+    pending list shares its page with the sources, and a long one continues on the next page
+    (never cut). Returns the figures and the index of the page where the sources begin."""
+    parts = ([(PENDING_TITLE, _pending_blocks(pending))] if pending else []) + (
+        [(SOURCES_TITLE, _source_blocks(atlas, sources))] if sources is not None else [])
+    figs: list = []
+    c, y, sources_at = None, 0.0, 0
     bottom = A4[1] - 22
-    for block in blocks:
-        h = sum(4.4 if size > 8 else 3.8 for _, size, *_ in block) + 3
-        if c is None or y + h > bottom:
-            if c is not None:
-                _footer(c, atlas.title)
-                figs.append(c.fig)
-            c = Canvas()
-            c.text(MARGIN, 30, "Sources et méthodes" + (" (suite)" if figs else ""), size=20, weight="bold",
-                   color=ACCENT)
-            c.hline(MARGIN, c.w - MARGIN, 35, color=ACCENT, lw=1.0)
-            y = 46
-        for text, size, weight, color, indent in block:
-            c.text(MARGIN + indent - 3.0, y, text, size=size, weight=weight, color=color)
-            y += 4.4 if size > 8 else 3.8
-        y += 3
-    if c is None:
+
+    def new_page(title):
+        nonlocal c, y
+        if c is not None:
+            _footer(c, atlas.title)
+            figs.append(c.fig)
         c = Canvas()
+        c.text(MARGIN, 30, title, size=20, weight="bold", color=ACCENT)
+        c.hline(MARGIN, c.w - MARGIN, 35, color=ACCENT, lw=1.0)
+        y = 46
+
+    for title, blocks in parts:
+        first_h = sum(4.4 if size > 8 else 3.8 for _, size, *_ in blocks[0]) + 3 if blocks else 0
+        if c is None or y + 28 + first_h > bottom:         # never a title alone at the foot of a page
+            new_page(title)
+        else:                               # the part begins under the previous one
+            y += 6
+            c.text(MARGIN, y + 6, title, size=20, weight="bold", color=ACCENT)
+            c.hline(MARGIN, c.w - MARGIN, y + 11, color=ACCENT, lw=1.0)
+            y += 22
+        if title == SOURCES_TITLE:
+            sources_at = len(figs)
+        for block in blocks:
+            h = sum(4.4 if size > 8 else 3.8 for _, size, *_ in block) + 3
+            if y + h > bottom:
+                new_page(f"{title} (suite)")
+            for text, size, weight, color, indent in block:
+                c.text(MARGIN + indent - 3.0, y, text, size=size, weight=weight, color=color)
+                y += 4.4 if size > 8 else 3.8
+            y += 3
     _footer(c, atlas.title)
     figs.append(c.fig)
-    return figs
+    return figs, sources_at
 
 
 TOTAL_KEY = "__total__"        # a row flagged so is the table's total line (drawn in bold)
@@ -269,12 +292,16 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
         size -= 0.5          # long titles shrink to the measure rather than run off the page
     c.text(MARGIN, 26, title + suffix, size=size, weight="bold", color=ACCENT)
     c.hline(MARGIN, c.w - MARGIN, 30, color=ACCENT, lw=0.8)
-    y = _draw_table(c, 36, columns, rows, note, last=not more)
-    for sub_title, sub_cols, sub_rows, sub_note in more or []:
+    more = more or []
+    notes = [note] + [m[3] for m in more]
+    # a source note shared by the next table is printed once, under the last of them
+    notes = [n if k == len(notes) - 1 or n != notes[k + 1] else "" for k, n in enumerate(notes)]
+    y = _draw_table(c, 36, columns, rows, notes[0], last=not more)
+    for k, (sub_title, sub_cols, sub_rows, _) in enumerate(more, start=1):
         y += 9
         c.text(MARGIN, y, fmt.typo(sub_title), size=11, weight="bold", color=ACCENT)
         c.hline(MARGIN, c.w - MARGIN, y + 2.5, color=ACCENT, lw=0.5)
-        y = _draw_table(c, y + 6.5, sub_cols, sub_rows, sub_note, last=sub_title == more[-1][0])
+        y = _draw_table(c, y + 6.5, sub_cols, sub_rows, notes[k], last=k == len(more))
     _footer(c, atlas.title)
     return c.fig
 

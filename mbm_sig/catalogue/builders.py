@@ -582,6 +582,7 @@ class Spellings:
         """A field naming one or several communes («Douai, Sin-le-Noble»)."""
         if not isinstance(value, str) or not value.strip():
             return value
+        value = re.sub(r"(?<=\w) - (?=\w)", " – ", value)
         parts = re.split(r"(\s*,\s*|\s+[–—]\s+)", value)
         return "".join(p if i % 2 else self.commune(p) for i, p in enumerate(parts))
 
@@ -594,6 +595,8 @@ class Spellings:
         s = self._table(kind, " ".join(value.split()))
         for pat, full in ABBREVIATIONS:
             s = pat.sub(full, s)
+        s = re.sub(r"(?<=\d) - (?=\d)", "-", s)         # «Cité n° 6 - 14» -> «Cité n° 6-14», as «n° 27-28»
+        s = re.sub(r"(?<=[\w)\]]) - (?=[\w(\[])", " – ", s)  # a spaced hyphen separating two names: en dash
         if s[:1].islower() and s[1:2].isalpha() and not s.startswith(("ch’", "ch'")):
             s = s[0].upper() + s[1:]
         hits = self.by_key.get(_fold(s), set())
