@@ -344,19 +344,24 @@ def _features(cat: Catalogue, cov: dict, base: dict) -> list[dict]:
     return rows
 
 
-def _with_identifier(cat, t: dict, df) -> dict:
-    """The table's columns, with the layer's identifier after the first when rows repeat a
-    name that the other columns shown do not tell apart (two «Cité de la Gare» of one town)."""
-    cols = dict(t["columns"])
+def _tell_apart(cat, t: dict, df):
+    """Rows that repeat a name the other columns shown do not tell apart (two «Résidence du
+    Parc» of Méricourt, both in the inscribed property) carry their identifier after the
+    name, «Résidence du Parc (BI-0078)»: an identifier where names repeat, without a
+    column that would make every row of the table wrap."""
+    cols = t["columns"]
     key = cat.layer_def(t["layer"]).key
+    first = next(iter(cols))
     # the text columns shown (a yes/no or a count does not name a row)
     shown = [k for k in cols if k in df and df[k].dropna().map(lambda v: isinstance(v, str)).all()]
-    if not key or key in cols or key not in df or not shown or not df.duplicated(subset=shown).any():
-        return cols
-    first = next(iter(cols))
-    out = {first: cols[first], key: "Identifiant"}
-    out.update({k: v for k, v in cols.items() if k != first})
-    return out
+    if not key or key in cols or key not in df or first not in shown:
+        return df
+    dup = df.duplicated(subset=shown, keep=False)
+    if not dup.any():
+        return df
+    df = df.copy()
+    df.loc[dup, first] = [f"{n} ({k})" for n, k in zip(df.loc[dup, first], df.loc[dup, key], strict=True)]
+    return df
 
 
 def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Page]:
@@ -365,7 +370,8 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
     df = cat.read(t["layer"], where=where or None)
     if t.get("sort"):
         df = df.sort_values(t["sort"], key=sort_key)
-    cols = _with_identifier(cat, t, df)
+    cols = t["columns"]
+    df = _tell_apart(cat, t, df)
     rows = [{k: r.get(k) for k in cols} for r in df.to_dict("records")]
     if t.get("total") and rows:
         # a total line (table: total: {label: …, sum: [columns]}): the sum of the columns listed

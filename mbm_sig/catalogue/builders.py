@@ -537,6 +537,12 @@ def _fold(name) -> str | None:
     return "".join(ch for ch in s if ch.isalnum()).lower()
 
 
+def _unaccented(text: str) -> str:
+    import unicodedata
+    s = unicodedata.normalize("NFKD", text.replace("’", "'"))
+    return "".join(ch for ch in s if not unicodedata.combining(ch))
+
+
 class Spellings:
     """The official spelling of the names printed: commune names as the COG writes them
     (matched on a key that ignores accents, case and punctuation, and the article the source
@@ -600,14 +606,17 @@ class Spellings:
         if s[:1].islower() and s[1:2].isalpha() and not s.startswith(("ch’", "ch'")):
             s = s[0].upper() + s[1:]
         hits = self.by_key.get(_fold(s), set())
-        if len(hits) == 1 and s not in self.official and " " not in s:
-            return next(iter(hits))
+        if len(hits) == 1 and s not in self.official and _unaccented(next(iter(hits))) == _unaccented(s):
+            return next(iter(hits))          # «Lievin» (a company named by its town) -> «Liévin»
 
         def compound(m):
             word = m.group(0)
-            if word.isupper():          # «SAINT-OMER» inside a name in capitals stays so
+            official = self._compound.get(_fold(word))
+            # only the accents the source left out («Camblain-Chatelain»); a name spelt
+            # otherwise («Bruay-Labuissière», the concession) or in capitals stays as it is
+            if official is None or _unaccented(official) != _unaccented(word):
                 return word
-            return self._compound.get(_fold(word), word)
+            return official
         return re.sub(r"\b[\w’']+(?:-[\w’']+)+\b", compound, s)
 
 
