@@ -49,6 +49,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -91,9 +92,9 @@ class Sheet:
     extent: tuple | None = None             # ground bbox of the frame (EPSG:2154)
     legends: list = field(default_factory=list)     # dicts: kind, title, labels, entries [(label, colour, shape)],
                                                     # breaks, colors, bbox, counts
-    towns: object = None                    # DataFrame nom, population, seat, x, y (None: not checked)
+    towns: Any = None                    # DataFrame nom, population, seat, x, y (None: not checked)
     rule: TownRule = TownRule()
-    focus: object = None                    # the coverage feature (geometry): only its towns are required
+    focus: Any = None                    # the coverage feature (geometry): only its towns are required
     unplaced: list = field(default_factory=list)    # labels the renderer listed as unplaced
     next_kind: str | None = None
     prev_kind: str | None = None
@@ -105,7 +106,7 @@ class Sheet:
     series: str | None = None               # the sheet this page repeats (one per coverage feature)
     orientation: str | None = None
     layout: str | None = None
-    official: object = None                 # wording.OfficialNames of the communes (None: not checked)
+    official: Any = None                 # wording.OfficialNames of the communes (None: not checked)
 
 
 # ------------------------------------------------------------------------------ checks
@@ -380,9 +381,9 @@ def _classes_of(lg) -> tuple | None:
     return None
 
 
-def check_series_classes(sheets) -> list[tuple[Sheet, str]]:
-    """One indicator (a legend title and kind) drawn with other breaks or colours on
-    another sheet; categories of one legend title drawn in other colours."""
+def _indicators(sheets):
+    """(kind, title) -> [(sheet, classes)] of the classed legends, and (title, category)
+    -> [(sheet, colour)] of the categorical ones."""
     groups: dict = {}
     cats: dict = {}
     for s in sheets:
@@ -395,34 +396,43 @@ def check_series_classes(sheets) -> list[tuple[Sheet, str]]:
                 groups.setdefault((lg.get("kind"), title), []).append((s, c))
             for lab, col, _shape in lg.get("entries") or []:
                 cats.setdefault((title, lab), []).append((s, str(col).lower()))
+    return groups, cats
+
+
+def _class_differences(kind, title, items) -> list[tuple[Sheet, str]]:
+    variants: dict = {}
+    for s, c in items:
+        variants.setdefault(c, []).append(s)
+    if len(variants) < 2:
+        return []
+    rc, ref = max(variants.items(), key=lambda kv: len(kv[1]))
+    pages = ", ".join(f"p. {x.number}" for x in ref[:6])
+    out = []
+    for c, ss in variants.items():
+        if c == rc:
+            continue
+        what = []
+        if c[1] != rc[1]:
+            what.append("breaks " + " / ".join(_fmt(v) for v in c[1]) + " instead of "
+                        + " / ".join(_fmt(v) for v in rc[1]))
+        if c[2] != rc[2]:
+            what.append("colours " + " ".join(c[2]) + " instead of " + " ".join(rc[2]))
+        out += [(s, f"«{title}» ({kind}) drawn with {'; '.join(what)} as on {pages}") for s in ss]
+    return out
+
+
+def check_series_classes(sheets) -> list[tuple[Sheet, str]]:
+    """One indicator (a legend title and kind) drawn with other breaks or colours on
+    another sheet; categories of one legend title drawn in other colours."""
+    groups, cats = _indicators(sheets)
     out = []
     for (kind, title), items in groups.items():
-        variants: dict = {}
-        for s, c in items:
-            variants.setdefault(c, []).append(s)
-        if len(variants) < 2:
-            continue
-        ref = max(variants.values(), key=len)
-        for c, ss in variants.items():
-            if ss is ref:
-                continue
-            pages = ", ".join(f"p. {x.number}" for x in ref[:6])
-            what = []
-            rc = next(k for k, v in variants.items() if v is ref)
-            if c[1] != rc[1]:
-                what.append("breaks " + " / ".join(_fmt(v) for v in c[1]) + " instead of "
-                            + " / ".join(_fmt(v) for v in rc[1]))
-            if c[2] != rc[2]:
-                what.append("colours " + " ".join(c[2]) + " instead of " + " ".join(rc[2]))
-            for s in ss:
-                out.append((s, f"«{title}» ({kind}) drawn with {'; '.join(what)} as on {pages}"))
+        out += _class_differences(kind, title, items)
     for (title, lab), items in cats.items():
-        cols = {c for _, c in items}
-        if len(cols) > 1:
-            common = max(cols, key=lambda c: sum(1 for _, x in items if x == c))
-            for s, c in items:
-                if c != common:
-                    out.append((s, f"legend «{title}»: «{lab}» drawn {c}, elsewhere {common}"))
+        cols = [c for _, c in items]
+        if len(set(cols)) > 1:
+            common = max(set(cols), key=cols.count)
+            out += [(s, f"legend «{title}»: «{lab}» drawn {c}, elsewhere {common}") for s, c in items if c != common]
     return out
 
 
@@ -463,7 +473,7 @@ def check_series_layout(sheets) -> list[tuple[Sheet, str]]:
             continue
         for what, get in (("orientation", lambda x: x.orientation), ("legend position", legend_side)):
             vals = [get(x) for x in ss]
-            common = max(set(vals), key=vals.count)
+            common = max(vals, key=lambda v: (vals.count(v), -vals.index(v)))    # a tie: the first page's
             if len(set(vals)) > 1:
                 for x, v in zip(ss, vals, strict=True):
                     if v != common:
@@ -472,7 +482,7 @@ def check_series_layout(sheets) -> list[tuple[Sheet, str]]:
     return out
 
 
-SERIES_CHECKS = {
+SERIES_CHECKS: dict[str, Any] = {
     "series-classes": check_series_classes,
     "series-layout": check_series_layout,
 }
@@ -489,7 +499,7 @@ def check_sheets(sheets, only=None) -> list[Problem]:
     for name, fn in SERIES_CHECKS.items():
         if only and name not in only:
             continue
-        out += [Problem(s.number, s.title, name, d) for s, d in fn(sheets)]
+        out += [Problem(x.number, x.title, name, d) for x, d in fn(sheets)]
     out.sort(key=lambda p: (p.page, ALL_CHECKS.index(p.check)))
     return out
 
@@ -504,7 +514,7 @@ def shapes_of(entries):
 
 def _class_counts(m) -> dict:
     """Legend title -> (features per class, smallest and largest value) of each classed layer."""
-    out = {}
+    out: dict = {}
     for L in getattr(m, "_layers", []):
         if L.breaks is None or L.classes is None:
             continue
@@ -529,7 +539,8 @@ def _class_counts(m) -> dict:
 def legend_entries(m, info) -> list[dict]:
     """The legends the sheet printed, with each entry's colour and symbol shape, the
     classes' bounds, colours and feature counts, and where each legend stands."""
-    styles, nodata = {}, {}
+    styles: dict = {}
+    nodata: dict = {}
     for L in getattr(m, "_layers", []):
         for block in L.legend or []:
             if getattr(block, "nodata", None):
@@ -618,6 +629,22 @@ def _table_rows(page) -> list | None:
     return out
 
 
+def _fill_map_sheet(s: Sheet, p, cat, series_values, town_table, in_series: bool) -> None:
+    """A map page's render information: frame, extent, legends, focus, unplaced labels,
+    orientation, layout, its series, and the town rule of its recipe."""
+    info, legends, r = map_sheet_info(p.spec.recipe, p.params, cat, series_values)
+    s.frame_mm, s.extent, s.legends = info.frame_mm, info.extent, legends
+    s.focus, s.unplaced = info.focus, getattr(info, "unplaced_labels", [])
+    s.orientation, s.layout = info.orientation, info.layout
+    if in_series:
+        s.series = p.spec.title or str(p.spec.recipe.stem)
+    if r.doc.get("toponyms", True) is not False:
+        s.towns = town_table
+        top = r.doc.get("toponyms")
+        if isinstance(top, dict):
+            s.rule = TownRule(**{k: v for k, v in top.items() if k != "color"})
+
+
 def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=None, pdf=None) -> Report:
     """Render atlas ``name`` (or read ``pdf``, the book already rendered from the same
     catalogue) and check every page."""
@@ -648,6 +675,10 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
             for k, p in enumerate(body):
                 p.number = first + k + 1
         by_number = {p.number: p for p in body}
+        repeats: dict = {}          # a sheet drawn on several pages (one per coverage feature): a series
+        for p in body:
+            if p.kind == "map":
+                repeats[id(p.spec)] = repeats.get(id(p.spec), 0) + 1
         from mbm_sig.atlas import series
         series_values = series.resolve(atlas.series, check_cat, str(atlas.path)) if atlas.series else {}
         town_table = towns(check_cat)
@@ -663,17 +694,7 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
                 continue
             s = Sheet(t.number, p.title, p.kind, t, official=official)
             if p.kind == "map":
-                info, legends, r = map_sheet_info(p.spec.recipe, p.params, check_cat, series_values)
-                s.frame_mm, s.extent, s.legends = info.frame_mm, info.extent, legends
-                s.focus, s.unplaced = info.focus, getattr(info, "unplaced_labels", [])
-                s.orientation, s.layout = info.orientation, info.layout
-                if p.spec.coverage:
-                    s.series = p.spec.title or str(p.spec.recipe.stem)
-                if r.doc.get("toponyms", True) is not False:
-                    s.towns = town_table
-                    top = r.doc.get("toponyms")
-                    if isinstance(top, dict):
-                        s.rule = TownRule(**{k: v for k, v in top.items() if k != "color"})
+                _fill_map_sheet(s, p, check_cat, series_values, town_table, repeats.get(id(p.spec), 0) > 1)
             elif p.kind == "table":
                 s.part, s.rows, s.sort = (p.part, p.parts), _table_rows(p), _sort_columns(p.spec)[:1]
             nxt, prv = by_number.get(t.number + 1), by_number.get(t.number - 1)

@@ -121,7 +121,8 @@ def _runs_of(chars, page_h: float) -> list[Run]:
     """Group consecutive characters (content-stream order) into runs: same size, same
     baseline, same fill or stroke, each character starting where the previous one ended
     (a text object). A stroked run (a halo) is folded into the filled run it precedes."""
-    out, cur = [], []
+    out: list = []
+    cur: list = []
     halos: list = []          # (text, x0, base, half width mm) of the last stroked runs
 
     def flush():
@@ -157,7 +158,7 @@ def _runs_of(chars, page_h: float) -> list[Run]:
             p = cur[-1]
             same = (abs(c.size - p.size) < 0.05 and abs(c.matrix[5] - p.matrix[5]) < 0.2
                     and getattr(c, "mbm_stroke", 0.0) == getattr(p, "mbm_stroke", 0.0)
-                    and -0.5 <= c.x0 - p.x1 <= 0.35 * c.size)
+                    and -0.2 * c.size <= c.x0 - p.x1 <= 0.35 * c.size)      # kerning pulls glyphs in
             if not same:
                 flush()
         cur.append(c)

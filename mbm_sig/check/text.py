@@ -28,7 +28,8 @@ INTERNAL_WORDS = re.compile(
 def _in_a_name(text: str, m) -> bool:
     """A capitalised word inside a proper name («Cité du Champ Fleuri»), not at the start
     of a sentence: not an internal word."""
-    if not m.group(0)[:1].isupper() or m.group(0).isupper():
+    w = m.group(0)
+    if not w[:1].isupper() or w.isupper() or not w[1:].islower() or w.lower().startswith(("lambert", "geopackage")):
         return False
     before = text[:m.start()].rstrip()
     return bool(before) and not before.endswith((".", ":", ";", "!", "?", "»", "—", "(")) and not before.endswith("\n")
@@ -40,11 +41,11 @@ def reader_text(text: str) -> list[str]:
         m = rx.search(text)
         if m:
             out.append(f"{what}: {excerpt(text, m)}")
-    words = {}
+    words: dict = {}
     for m in INTERNAL_WORDS.finditer(text):
         if not _in_a_name(text, m):
             words.setdefault(m.group(0).lower(), m)
-    for w, m in list(words.items())[:6]:
+    for m in list(words.values())[:6]:
         out.append(f"internal word «{m.group(0)}»: {excerpt(text, m)}")
     return out
 
@@ -103,7 +104,7 @@ def collation_key(s: str):
 def misordered(names: list[str]) -> list[tuple[str, str]]:
     """Consecutive pairs (a, b) printed in this order although b files before a."""
     out = []
-    for a, b in zip(names, names[1:]):
+    for a, b in zip(names, names[1:], strict=False):
         try:
             if collation_key(b) < collation_key(a):
                 out.append((a, b))
