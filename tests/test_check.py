@@ -12,6 +12,7 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
@@ -264,6 +265,34 @@ def test_official_names(built_gpkg, tmp_path):
     good = _page(tmp_path, [(20, 30, "Cité Taffin, Condé-sur-l’Escaut", 7.0), (20, 40, "ÉCAILLON", 7.0),
                             (20, 50, "Fosse Sabatier (Raismes), Nœux-les-Mines, Lens", 7.0)], "g.pdf")
     assert CHECKS["official-names"](_sheet(good, official=official)) == []
+
+
+def test_official_names_from_the_registry(built_gpkg, tmp_path):
+    """The registry's names are the reference: the catalogue's «Madeleine» (the article
+    lost) printed as a label is La Madeleine misnamed."""
+    from mbm_sig.check.text import official_names, registry_names
+    from mbm_sig.maps.labels import towns
+    reg = registry_names()
+    assert reg["59368"] == "La Madeleine" and reg["59153"].startswith("Condé-sur-l")
+    t = towns(built_gpkg).copy()
+    t.loc[t["insee"] == "59368", "nom"] = "Madeleine"            # a name as a faulty build gives it
+    official = official_names(t)
+    bad = _page(tmp_path, [], labels=[_label(100, 50, "Madeleine"), _label(100, 70, "Lens")])
+    found = CHECKS["official-names"](_sheet(bad, official=official))
+    assert found == ["«Madeleine» printed for the commune «La Madeleine» (official name)"]
+    good = _page(tmp_path, [], "g.pdf", labels=[_label(100, 50, "La Madeleine"), _label(100, 70, "Lens")])
+    assert CHECKS["official-names"](_sheet(good, official=official)) == []
+
+
+def test_label_symbols(tmp_path):
+    """A town label set over puits symbols hides them."""
+    p = _page(tmp_path, [], labels=[_label(100, 50, "Valenciennes"), _label(100, 80, "Denain")])
+    names = ["puits"] * 3
+    over = np.array([[95.0, 50.0, 0.8], [104.0, 50.5, 0.8], [100.0, 90.0, 0.8]])
+    found = CHECKS["label-symbols"](_sheet(p, frame_mm=(20, 20, 200, 150), symbols=(over, names)))
+    assert len(found) == 1 and "«Valenciennes» covers 2 point symbol(s) (puits)" in found[0]
+    beside = np.array([[85.0, 50.0, 0.8], [100.0, 55.0, 0.8], [100.0, 90.0, 0.8]])     # clear of the ink and halo
+    assert CHECKS["label-symbols"](_sheet(p, frame_mm=(20, 20, 200, 150), symbols=(beside, names))) == []
 
 
 def _map_sheet(n, legends=(), orientation="portrait", series="Arrondissement de {nom}", frame=(10, 25, 190, 200)):

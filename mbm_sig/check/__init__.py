@@ -13,6 +13,8 @@ Per page (:data:`CHECKS`):
 
 - ``small-text``: text below 6 pt;
 - ``overlap``: two printed texts whose ink (grown by its halo) overlaps, glyph by glyph;
+- ``label-symbols``: a map label (a text with a halo inside the frame) whose ink or halo
+  covers a point symbol of the sheet (positions and radii from the render information);
 - ``frame``: a text crossing the edge of the map frame, or touching its line;
 - ``page-edge``: a text beyond the page or within 3 mm of its edge (cut at trimming);
 - ``legend-colours``: two entries of one categorical legend too close in colour
@@ -107,6 +109,7 @@ class Sheet:
     orientation: str | None = None
     layout: str | None = None
     official: Any = None                 # wording.OfficialNames of the communes (None: not checked)
+    symbols: Any = None                  # point symbols drawn: array (x mm, y mm, radius mm), and layer names
 
 
 # ------------------------------------------------------------------------------ checks
@@ -158,6 +161,39 @@ def check_overlap(s: Sheet) -> list[str]:
             if _area(b[i], b[j]) > 0 and ink_overlap(runs[i], runs[j]) > OVERLAP_MM2:
                 a, c = sorted((runs[i], runs[j]), key=lambda r: (r.bbox[1], r.bbox[0]))
                 out.append(f"«{a.text[:30]}» overlaps «{c.text[:30]}» at x {a.cx:.0f} mm, y {a.cy:.0f} mm")
+    return out
+
+
+def check_label_symbols(s: Sheet) -> list[str]:
+    """A printed map label whose ink or halo covers a point symbol (a puits, a terril, a
+    hospital): the symbol is hidden or cut by the text."""
+    if s.symbols is None or not s.frame_mm:
+        return []
+    xy_r, names = s.symbols
+    if not len(xy_r):
+        return []
+    fx, fy, fw, fh = s.frame_mm
+    out = []
+    for r in s.text.runs:
+        if r.rotated or not r.halo or not (fx <= r.cx <= fx + fw and fy <= r.cy <= fy + fh):
+            continue            # map labels only (set with a halo, inside the frame)
+        o = r.outer()
+        near = ((xy_r[:, 0] + xy_r[:, 2] > o[0]) & (xy_r[:, 0] - xy_r[:, 2] < o[2])
+                & (xy_r[:, 1] + xy_r[:, 2] > o[1]) & (xy_r[:, 1] - xy_r[:, 2] < o[3]))
+        hit = []
+        for k in np.flatnonzero(near):
+            x, y, rad = xy_r[k]
+            for g in r.glyphs or (r.bbox,):
+                g = _grow(g, r.halo)
+                dx = max(g[0] - x, 0, x - g[2])
+                dy = max(g[1] - y, 0, y - g[3])
+                if dx * dx + dy * dy < (rad * 0.8) ** 2:        # more than the symbol's rim
+                    hit.append(k)
+                    break
+        if hit:
+            layers = ", ".join(dict.fromkeys(names[k] for k in hit))
+            out.append(f"«{r.text[:30]}» covers {len(hit)} point symbol(s) ({layers}) at x {r.cx:.0f} mm, "
+                       f"y {r.cy:.0f} mm")
     return out
 
 
@@ -349,13 +385,14 @@ def check_official_names(s: Sheet) -> list[str]:
         for printed, name in s.official.differing(r.text):
             found.setdefault((printed, name), 0)
             found[(printed, name)] += 1
-    return [f"«{p}» printed{f' ({n}×)' if n > 1 else ''} for the commune «{o}» (official name)"
+    return [f"«{p}» printed{f' ({n}×)' if n > 1 else ''} for the commune «{o.replace(chr(39), '’')}» (official name)"
             for (p, o), n in found.items()]
 
 
 CHECKS = {
     "small-text": check_small_text,
     "overlap": check_overlap,
+    "label-symbols": check_label_symbols,
     "frame": check_frame,
     "page-edge": check_page_edge,
     "legend-colours": check_legend_colours,
@@ -572,6 +609,27 @@ def legend_entries(m, info) -> list[dict]:
     return out
 
 
+def point_symbols(m, info):
+    """(array of x mm, y mm, radius mm, layer names) of the point symbols drawn inside the
+    frame (``symbols`` layers: markers of puits, terrils, hospitals…)."""
+    from mbm_sig.maps.types._core import drawn_index
+    fx, fy, fw, fh = info.frame_mm
+    x0, y0, x1, y1 = info.extent
+    k = fw / (x1 - x0)
+    rows, names = [], []
+    for L in getattr(m, "_layers", []):
+        if L.anchors is None or L.type != "symbols":
+            continue
+        idx = drawn_index(L, info.extent)
+        if not len(idx):
+            continue
+        r = np.broadcast_to(np.asarray(m.symbol_radius(L), dtype=float), (len(L.anchors),))[idx]
+        a = L.anchors[idx]
+        rows.append(np.c_[fx + (a[:, 0] - x0) * k, fy + (y1 - a[:, 1]) * k, r])
+        names += [L.name or L.type] * len(idx)
+    return (np.vstack(rows) if rows else np.zeros((0, 3))), names
+
+
 def map_sheet_info(recipe, params, cat, series_values=None):
     """(render information, legends with colours, recipe document) of one map sheet,
     drawn with the print settings (and the atlas's comparable series, as the book is)."""
@@ -586,6 +644,7 @@ def map_sheet_info(recipe, params, cat, series_values=None):
     with print_settings():
         info = m.draw()
     legends = legend_entries(m, info)
+    info.point_symbols = point_symbols(m, info)
     info.figure = None
     info.focus = m._focus["union"] if getattr(m, "_focus", None) is not None else None
     return info, legends, r
@@ -636,6 +695,7 @@ def _fill_map_sheet(s: Sheet, p, cat, series_values, town_table, in_series: bool
     s.frame_mm, s.extent, s.legends = info.frame_mm, info.extent, legends
     s.focus, s.unplaced = info.focus, getattr(info, "unplaced_labels", [])
     s.orientation, s.layout = info.orientation, info.layout
+    s.symbols = getattr(info, "point_symbols", None)
     if in_series:
         s.series = p.spec.title or str(p.spec.recipe.stem)
     if r.doc.get("toponyms", True) is not False:
@@ -682,7 +742,7 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
         from mbm_sig.atlas import series
         series_values = series.resolve(atlas.series, check_cat, str(atlas.path)) if atlas.series else {}
         town_table = towns(check_cat)
-        official = wording.OfficialNames(town_table["nom"])
+        official = wording.official_names(town_table)
         fills = {t.number: table_fill(t) for t in texts
                  if (p := by_number.get(t.number)) is not None and p.kind == "table"}
         sheets = []

@@ -124,7 +124,10 @@ class OfficialNames:
     letters: a text naming «Conde-sur-l’Escaut» or «ECAILLON» where the official name is
     «Condé-sur-l’Escaut», «Écaillon»."""
 
-    def __init__(self, names):
+    def __init__(self, names, aliases=None):
+        # aliases: other spellings that stand alone for a commune (a label «Madeleine» for
+        # La Madeleine, the name the catalogue holds): a text equal to one is flagged
+        self.aliases = dict(aliases or {})
         self.by_first: dict = {}
         for n in dict.fromkeys(str(x) for x in names):
             toks = [fold(t) for t in _WORD.findall(n.translate(_LIG))]
@@ -135,6 +138,9 @@ class OfficialNames:
 
     def differing(self, text: str) -> list[tuple[str, str]]:
         """(as printed, official) for each commune name printed with other letters."""
+        alone = self.aliases.get(text.strip())
+        if alone:
+            return [(text.strip(), alone)]
         words = list(_WORD.finditer(text.translate(_LIG)))
         if not words:
             return []
@@ -187,3 +193,36 @@ def _letters(s: str) -> str:
     """The letters of a name with case kept, separators unified (an apostrophe's shape is
     the typography check's business)."""
     return re.sub(r"[’']", "’", re.sub(r"\s*[-‐‑]\s*", "-", s.strip()))
+
+
+def registry_names() -> dict | None:
+    """INSEE code -> official name of the communes of Nord and Pas-de-Calais, from the
+    registry package the catalogue is built from (@etalab/decoupage-administratif, in the
+    cache); None when it is not there."""
+    import json
+    import tarfile
+    try:
+        from mbm_sig.catalogue.builders import DEPARTEMENTS, decoupage_tarball
+        from mbm_sig.config import settings
+        with tarfile.open(decoupage_tarball(settings().cache_dir)) as tar:
+            fh = tar.extractfile("package/data/communes.json")
+            data = json.load(fh) if fh else []
+    except Exception:           # no cache and no network: the catalogue's names stand
+        return None
+    return {c["code"]: c["nom"] for c in data
+            if c.get("type") == "commune-actuelle" and c.get("departement") in DEPARTEMENTS}
+
+
+def official_names(town_table) -> OfficialNames:
+    """The official names (the registry's, else the catalogue's), and, as aliases, the
+    catalogue's names that differ from them in more than the apostrophe («Madeleine» for
+    «La Madeleine»): a label printed from the catalogue then shows the difference."""
+    reg = registry_names()
+    if not reg:
+        return OfficialNames(town_table["nom"])
+    aliases = {}
+    for insee, nom in zip(town_table["insee"], town_table["nom"], strict=True):
+        off = reg.get(str(insee))
+        if off and _letters(off) != _letters(str(nom)):
+            aliases[str(nom)] = off
+    return OfficialNames(reg.values(), aliases)
