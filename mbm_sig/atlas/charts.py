@@ -88,7 +88,7 @@ def sequelles_bilan(catalogue, atlas, title, spec):
                  f"Chiffres du document : rapport d'activité 2005 de la Mission Bassin Minier, chantier "
                  f"« Séquelles minières » ({total} concessions de charbon, dont 2 du Boulonnais). Ils sont "
                  "reproduits tels que le rapport les donne (une fiche de faits par chiffre, "
-                 "citant sa section) et ne sont pas recalculés à partir de la couche des concessions.",
+                 "citant sa section) et ne sont pas recalculés à partir des concessions cartographiées.",
                  112, 8.3, pages.GREY, step=3.9)
 
     # timeline strip: 2000 → 2005 → 2006
@@ -192,7 +192,7 @@ def sequelles_bilan(catalogue, atlas, title, spec):
             others = len(con) - named
             y += 1.0
             box_y = y
-            text = (f"Dans l'atlas, la couche des concessions compte {fmt.num(named)} concessions nommées par "
+            text = (f"Les cartes de l'atlas comptent {fmt.num(named)} concessions nommées par "
                     f"le rapport, avec la procédure qu'il leur attribue, et "
                     f"{fmt.num(others)} autres connues par les seuls puits de mines, au statut « non renseigné ». "
                     "Leurs emprises sont des emprises approchées (enveloppe des puits attribués ou commune "

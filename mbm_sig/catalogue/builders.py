@@ -559,7 +559,7 @@ class Spellings:
             if bare != n:
                 self.by_bare.setdefault(_fold(bare), set()).add(n)
         # compound names (with a hyphen) found inside longer names: «Camblain-Chatelain»
-        compounds = sorted((n for n in communes if "-" in n), key=len, reverse=True)
+        compounds = sorted((n for n in communes if " " not in n), key=len, reverse=True)
         self._compound = {_fold(n): n for n in compounds}
         self.table: dict[str, list] = {}
         for r in (table.to_dict("records") if table is not None else []):
@@ -617,7 +617,9 @@ class Spellings:
             if official is None or _unaccented(official) != _unaccented(word):
                 return word
             return official
-        return re.sub(r"\b[\w’']+(?:-[\w’']+)+\b", compound, s)
+        s = re.sub(r"\b[\w’']+(?:-[\w’']+)+\b", compound, s)
+        # a one-word commune name inside a name, its accents restored («Cité d’Epinoy»)
+        return re.sub(r"(?<![\w-])[A-Z][\w]{3,}(?![\w-])", compound, s)
 
 
 SPELLING_KINDS = ("commune", "nom") + NAME_FIELDS

@@ -118,9 +118,12 @@ def collation_key(text) -> tuple:
     s = _LIG.sub(lambda m: _LIGATURES[m.group(0)], str(text))
     decomposed = unicodedata.normalize("NFKD", s)
     base = "".join(c for c in decomposed if not unicodedata.combining(c))
-    words = [w for w in _WORD_SEP.split(base.casefold()) if w]
+    # an opening parenthesis files before letters and digits: «Cité des Musiciens (n° 33)»
+    # before «Cité des Musiciens bis»
+    words = [w for w in _WORD_SEP.split(base.casefold().replace("(", " \x00 ")) if w]
     # numbers by value: «Cité 4» before «Cité 16»
-    primary = tuple(tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in _DIGITS.split(w) if p)
+    primary = tuple(((-1, 0, ""),) if w == "\x00" else
+                    tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in _DIGITS.split(w) if p)
                     for w in words)
     accents = tuple(unicodedata.normalize("NFKD", c)[1:] for c in s.casefold() if c.isalnum())
     case = tuple(c.isupper() for c in base if c.isalpha())
