@@ -132,19 +132,20 @@ def _pending_blocks(items) -> list[list]:
     intro = ("Ces cartes de l'atlas de 2005 reposent sur des données qu'aucune source ouverte ne fournit. "
              "Leur mise en page est prête : elles seront produites dès que leurs détenteurs auront transmis "
              "les données à la Mission Bassin Minier.")
-    blocks = [[(line, 8.5, "normal", GREY, 3.0) for line in textwrap.wrap(fmt.typo(intro), 100)]]
+    blocks = [[(line, 8.5, "normal", GREY, 3.0) for line in textwrap.wrap(fmt.typo(intro), 100, break_on_hyphens=False)]]
     groups: dict[str, list] = {}
     for it in items:
         groups.setdefault(it.get("holder") or "détenteur à identifier", []).append(it)
     for holder, its in groups.items():
         blocks.append([(line, 8, "bold", ACCENT, 3.0)
-                       for line in textwrap.wrap(fmt.typo(f"Détenteur : {holder}"), 100)])
+                       for line in textwrap.wrap(fmt.typo(f"Détenteur : {holder}"), 100, break_on_hyphens=False)])
         for it in its:
             block = [(("• " if k == 0 else "  ") + line, 9, "bold", INK, 3.0)
-                     for k, line in enumerate(textwrap.wrap(fmt.typo(it["title"]), 90))]
+                     for k, line in enumerate(textwrap.wrap(fmt.typo(it["title"]), 90, break_on_hyphens=False))]
             if it.get("missing"):
                 block += [(line, 7.5, "normal", GREY, 7.0)
-                          for line in textwrap.wrap(fmt.typo(f"Données manquantes : {it['missing']}."), 105)]
+                          for line in textwrap.wrap(fmt.typo(f"Données manquantes : {it['missing']}."), 105,
+                                                       break_on_hyphens=False)]
             blocks.append(block)
     return blocks
 
