@@ -172,38 +172,52 @@ def _pattern(text: str, params: dict) -> str:
 
 
 def _check_requires(cat: Catalogue, spec: SheetSpec) -> dict | None:
-    """None when the sheet's data are present, else a «waiting for data» item."""
+    """None when the sheet's data are present, else a «waiting for data» item (the reader's
+    «missing» names every data the sheet lacks, of the same holder)."""
+    first = None
     for req in spec.requires:
-        layer, _, fld = req.partition(".")
-        ld = cat.layer_def(layer)
-        ok = cat.has_data(layer)
-        if ok and fld:
-            vals = cat.read(layer, columns=[fld])[fld]
-            ok = vals.notna().any()
-        if not ok:
-            if ld.build:
-                srcs = ", ".join(s.mirror or s.id for s in cat.sources_for(layer))
-                reason = (f"La couche «{ld.title}» n'a pas pu être construite : source absente ({srcs}). "
-                          "Définir MBM_SIG_DATA_DIR (miroir des téléchargements officiels) ou lancer mbm-sig fetch, "
-                          "puis mbm-sig build.")
-                command = "mbm-sig fetch && mbm-sig build"
-                missing = f"{_reader_words(ld.title)} (données ouvertes pas encore téléchargées)"
-                holder = " ; ".join(dict.fromkeys(f"{s.producer} ({s.title})" for s in cat.sources_for(layer)))
-            else:
-                what = f"le champ «{ld.field(fld).title or fld}»" if fld else "les données"
-                cols = [f.name for f in ld.fields if f.required] + ([fld] if fld else [])
-                geom = "" if not ld.has_geometry else f", géométrie {ld.geometry} (toute projection, ou x/y)"
-                reason = (f"Importer {what} de la couche «{ld.title}» ({ld.name}). Colonnes attendues : "
-                          + ", ".join(dict.fromkeys(cols)) + geom + ".")
-                command = f"mbm-sig import {ld.name} FICHIER"
-                # in a reader's words: what is missing, never the layer or field it fills
-                missing = (_reader_words(ld.field(fld).title or fld) if fld else _reader_words(ld.title))
-                if fld and ld.key == "insee":
-                    missing += ", par commune"
-                holder = ld.holder
-            # reason and command go to the command's output; missing and holder to the reader
-            return {"title": spec.title, "reason": reason, "command": command, "missing": missing,
-                    "holder": holder}
+        item = _check_require(cat, spec, req)
+        if item is None:
+            continue
+        if first is None:
+            first = item
+        elif item["holder"] == first["holder"] and item["missing"] not in first["missing"]:
+            first["missing"] = first["missing"].removesuffix(", par commune") + " ; " + item["missing"]
+    return first
+
+
+def _check_require(cat: Catalogue, spec: SheetSpec, req: str) -> dict | None:
+    """None when the requirement ``req`` («layer» or «layer.field») is met, else its «waiting for data» item."""
+    layer, _, fld = req.partition(".")
+    ld = cat.layer_def(layer)
+    ok = cat.has_data(layer)
+    if ok and fld:
+        vals = cat.read(layer, columns=[fld])[fld]
+        ok = vals.notna().any()
+    if not ok:
+        if ld.build:
+            srcs = ", ".join(s.mirror or s.id for s in cat.sources_for(layer))
+            reason = (f"La couche «{ld.title}» n'a pas pu être construite : source absente ({srcs}). "
+                      "Définir MBM_SIG_DATA_DIR (miroir des téléchargements officiels) ou lancer mbm-sig fetch, "
+                      "puis mbm-sig build.")
+            command = "mbm-sig fetch && mbm-sig build"
+            missing = f"{_reader_words(ld.title)} (données ouvertes pas encore téléchargées)"
+            holder = " ; ".join(dict.fromkeys(f"{s.producer} ({s.title})" for s in cat.sources_for(layer)))
+        else:
+            what = f"le champ «{ld.field(fld).title or fld}»" if fld else "les données"
+            cols = [f.name for f in ld.fields if f.required] + ([fld] if fld else [])
+            geom = "" if not ld.has_geometry else f", géométrie {ld.geometry} (toute projection, ou x/y)"
+            reason = (f"Importer {what} de la couche «{ld.title}» ({ld.name}). Colonnes attendues : "
+                      + ", ".join(dict.fromkeys(cols)) + geom + ".")
+            command = f"mbm-sig import {ld.name} FICHIER"
+            # in a reader's words: what is missing, never the layer or field it fills
+            missing = (_reader_words(ld.field(fld).title or fld) if fld else _reader_words(ld.title))
+            if fld and ld.key == "insee":
+                missing += ", par commune"
+            holder = ld.holder
+        # reason and command go to the command's output; missing and holder to the reader
+        return {"title": spec.title, "reason": reason, "command": command, "missing": missing,
+                "holder": holder}
     return None
 
 

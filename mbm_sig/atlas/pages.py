@@ -132,7 +132,8 @@ def _pending_blocks(items) -> list[list]:
     intro = ("Ces cartes de l'atlas de 2005 reposent sur des données qu'aucune source ouverte ne fournit. "
              "Leur mise en page est prête : elles seront produites dès que leurs détenteurs auront transmis "
              "les données à la Mission Bassin Minier.")
-    blocks = [[(line, 8.5, "normal", GREY, 3.0) for line in textwrap.wrap(fmt.typo(intro), 100, break_on_hyphens=False)]]
+    blocks = [[(line, 8.5, "normal", GREY, 3.0)
+               for line in textwrap.wrap(fmt.typo(intro), 100, break_on_hyphens=False)]]
     groups: dict[str, list] = {}
     for it in items:
         groups.setdefault(it.get("holder") or "détenteur à identifier", []).append(it)

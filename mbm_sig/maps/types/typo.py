@@ -84,7 +84,8 @@ def categorise(L: Layer, data, o: dict, symbols: bool) -> None:
     g = L.geoms
     vals = data[var].astype(object).where(data[var].notna(), None).to_numpy() if var else np.array(
         [None] * len(g), dtype=object)
-    cats = list(order) if order else (list(colors) if colors else sorted({v for v in vals if v is not None}, key=fmt.collation_key))
+    present_vals = {v for v in vals if v is not None}
+    cats = list(order) if order else (list(colors) if colors else sorted(present_vals, key=fmt.collation_key))
     if colors:
         cmap = dict(colors)
     else:
