@@ -19,7 +19,7 @@ import zipfile
 import pytest
 from pypdf import PdfReader
 
-LENS = "246200364"          # CA de Lens - Liévin
+LENS = "246200364"          # CA de Lens-Liévin
 OSTREVENT = "245901152"     # CA Coeur d'Ostrevent
 
 
@@ -38,7 +38,7 @@ def _sha(path) -> str:
 def test_folder_and_manifest(lens):
     t, res = lens
     folder = res.folder
-    assert folder.name == "epci-246200364-CA_de_Lens_-_Lievin" and res.zip.name == folder.name + ".zip"
+    assert folder.name == "epci-246200364-CA_de_Lens-Lievin" and res.zip.name == folder.name + ".zip"
     assert not list(folder.parent.glob(".*part*"))                       # nothing half-written left
     umask = os.umask(0)
     os.umask(umask)
@@ -68,7 +68,7 @@ def test_sheets_are_the_territorys_sections(lens, built_gpkg):
     folder = res.folder
     arr = built_gpkg.read("communes", where={"epci_siren": LENS})["arrondissement_nom"].unique()
     assert list(arr) == ["Lens"]
-    expected = {"sante": "Arrondissement de Lens", "patrimoine": "CA de Lens - Liévin",
+    expected = {"sante": "Arrondissement de Lens", "patrimoine": "CA de Lens-Liévin",
                 "renouvellement": "Arrondissement de Lens : projets de renouvellement urbain"}
     assert set(res.books) == set(expected)
     for name, section in expected.items():
