@@ -396,7 +396,7 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
             if k in df and pd.api.types.is_integer_dtype(df[k]):
                 tot[k] = int(tot[k])
         rows.append({**tot, pages.TOTAL_KEY: True})
-    chunks = pages.paginate(cols, rows)      # by wrapped height, lines shared evenly
+    chunks = pages.paginate(cols, rows, note=_table_note(cat, t["layer"]))   # by wrapped height, lines shared evenly
     return [Page("table", title, section, spec, params, rows=ch, part=i + 1, parts=len(chunks),
                  file_name=f"{fname}-{i + 1}" if fname and len(chunks) > 1 else fname, columns=cols)
             for i, ch in enumerate(chunks)]

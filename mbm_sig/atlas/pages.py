@@ -330,7 +330,8 @@ def _draw_table(c: Canvas, y: float, columns: dict, rows: list[dict], note: str,
     cells = [[_cell_lines(r.get(k), w - 2.4, numeric[k]) for k, w in zip(keys, widths, strict=True)]
              for r in body + totals]
     heights = [max(len(cl) for cl in row) for row in cells]
-    room = (c.h - 26) - y - (6 if note else 0)
+    n_note = len(textwrap.wrap(fmt.typo(note), 120)) if note else 0
+    room = (c.h - 26) - y - (3.3 * n_note + 2 if note else 0)
     step = ROW_STEP
     if last and sum(heights) * step > room:    # long wrapped rows: tighten the lines, never cut
         step = max(3.0, room / max(sum(heights), 1))
@@ -453,14 +454,30 @@ def _page_fill(columns: dict, rows: list[dict]) -> int:
     return sum(m.height(i, w) for i in range(len(rows)))
 
 
-def paginate(columns: dict, rows: list[dict]) -> list[list[dict]]:
+TIGHT_STEP = 3.8               # mm between lines of a table kept on one page with closer lines
+
+
+def _one_page_lines(columns: dict, rows: list[dict], note: str | None) -> int:
+    """Body lines one page holds at the closer spacing, under this table's header (its
+    wrapped height) and above its note (``None``: a note of two lines)."""
+    width = A4[0] - 2 * MARGIN
+    _, widths = _columns(columns, rows, width)
+    head = max(len(_wrap_mm(fmt.typo(str(columns[k])), w - 2.4, 6.6)) for k, w in zip(columns, widths, strict=True))
+    n_note = 2 if note is None else len(textwrap.wrap(fmt.typo(note), 120))
+    room = (A4[1] - 26) - (36 + 2.5 + 3.2 * head + 3.6) - (3.3 * n_note + 2)
+    return min(TIGHT_LINES, int(room // TIGHT_STEP))
+
+
+def paginate(columns: dict, rows: list[dict], note: str | None = None) -> list[list[dict]]:
     """The rows of a table cut into pages by their height once wrapped (a long name takes
     two lines), as few pages as possible, then the lines shared evenly between them so
-    that no last page is left nearly empty; a total row stays with the last page."""
+    that no last page is left nearly empty; a total row stays with the last page. A table
+    that fits one page with its lines a little closer stays on one page (``note``: the
+    source note printed under it)."""
     if not rows:
         return [[]]
     m = _Measured(columns, rows)
-    if len(_fill(m, rows, TIGHT_LINES)) == 1:
+    if len(_fill(m, rows, _one_page_lines(columns, rows, note))) == 1:
         return [rows]          # one page with its lines a little closer rather than two half-empty
     best = _fill(m, rows, TABLE_LINES)
     n = len(best)
@@ -481,10 +498,11 @@ def _cell_lines(v, width_mm: float, numeric: bool) -> list[str]:
     s = _cell(v)
     if not s or numeric or measure(s, 6.8)[0] <= width_mm:
         return [s]
-    # break between words, and after the hyphen of a compound (Vicoigne-Nœux-Drocourt)
+    # break between words, and after the hyphen of a compound (Vicoigne-Nœux-Drocourt), never
+    # inside an identifier or a number range (BI-0112, 24-25)
     parts = []
     for word in s.split(" "):
-        pieces = re.findall(r"[^-]+-?|-", word)
+        pieces = re.findall(r"(?:[^-]|-(?=\d))+-?|-", word)
         parts += [(p, i == 0) for i, p in enumerate(pieces)]
     lines, cur = [], ""
     for piece, new_word in parts:
