@@ -15,9 +15,14 @@ Layout of ``DIR/<kind>-<code>-<name>/`` (and ``DIR/<kind>-<code>-<name>.zip``, t
                                     UTF-8 with BOM, decimal comma, integers without «,0»)
     carte/index.html                the territory's offline web map
 
-Which sheets: a coverage page belongs to the territory when its coverage feature (an
-arrondissement, an EPCI, a cité) overlaps it by 10 % of its area (or of the territory's), in
-EPSG:2154. Which features: those located in one of its communes (``insee``, the commune of the
+Which sheets: the territory's own coverage pages, those iterated over its layer whose feature is
+the territory (an EPCI's sections, ``in_book: false`` in the santé and renouvellement atlases:
+made for the packs and ``--split-by``); of the other territory kind (the arrondissement sections
+for an EPCI), none when the atlas has sections of the territory's kind, else those whose feature
+overlaps the territory by 10 % of its area (or of the territory's); of other coverages (a cité's
+identity sheet), those whose feature overlaps it so.
+
+Which features: those located in one of its communes (``insee``, the commune of the
 representative point, as the atlas sheets count them), else (layers with no commune) points and
 lines reaching inside it and polygons overlapping it by 10 %; features are kept whole, not cut.
 
@@ -131,22 +136,42 @@ def tool_version() -> str:
 # ---------------------------------------------------------------------------------------------
 # sheets
 
-def _page_selector(cat, territory: Territory):
-    """predicate(page): the page's coverage feature overlaps the territory (by area)."""
+def _coverage_layers(atlas) -> set[str]:
+    """The layers an atlas iterates over (section and sheet coverages, in the book or not)."""
+    return {cov["layer"] for sec in atlas.sections for sh in sec.sheets
+            for cov in (sec.coverage, sh.coverage) if cov}
+
+
+def _page_selector(cat, territory: Territory, atlas):
+    """predicate(page): the page belongs to the territory's book of ``atlas``.
+
+    A page iterated over the territory's own layer (the EPCI sections for an EPCI) belongs to it
+    when its feature is the territory; pages of the other territory kinds' layers (the
+    arrondissement sections for an EPCI) are left out when the atlas has sections of the
+    territory's kind, and otherwise kept when their feature overlaps the territory by area (the
+    nearest the atlas has); pages of any other coverage (a cité's identity sheet) are kept when
+    their feature overlaps the territory."""
+    layer, key, _, _ = KINDS[territory.kind]
+    own_kind = layer in _coverage_layers(atlas)
+    kind_layers = {v[0] for v in KINDS.values()}
     geoms: dict[str, dict] = {}
     tgeom = territory.geometry
 
-    def feature_geom(layer: str, params: dict):
-        if layer not in geoms:
-            ld = cat.layer_def(layer)
-            df = cat.read(layer)
-            geoms[layer] = {"key": ld.key, "by_key": dict(zip(df[ld.key].astype(str), df.geometry, strict=True))}
-        entry = geoms[layer]
+    def feature_geom(name: str, params: dict):
+        if name not in geoms:
+            ld = cat.layer_def(name)
+            df = cat.read(name)
+            geoms[name] = {"key": ld.key, "by_key": dict(zip(df[ld.key].astype(str), df.geometry, strict=True))}
+        entry = geoms[name]
         v = params.get(entry["key"])
         return entry["by_key"].get(str(v)) if v is not None else None
 
     def predicate(page) -> bool:
         if not page.coverage:
+            return False
+        if page.coverage == layer:
+            return str(page.params.get(key)) == territory.code
+        if page.coverage in kind_layers and own_kind:
             return False
         g = feature_geom(page.coverage, page.params)
         if g is None or g.is_empty:
@@ -158,11 +183,12 @@ def _page_selector(cat, territory: Territory):
 
 def _write_sheets(cat, territory: Territory, folder: Path, workers: int | None) -> dict[str, int]:
     from mbm_sig.atlas import render_atlas
-    predicate = _page_selector(cat, territory)
+    from mbm_sig.atlas.engine import load_atlas
     books = {}
     maps = folder / "cartes"
     maps.mkdir(parents=True, exist_ok=True)
     for name in ATLASES:
+        predicate = _page_selector(cat, territory, load_atlas(name))
         res = render_atlas(name, maps, catalogue=cat, sheets=True, png=True, workers=workers, progress=False,
                            select=(territory.code, territory.name, predicate))
         if res.books:
