@@ -63,29 +63,45 @@ def test_folder_and_manifest(lens):
     assert all(re.fullmatch(r"[A-Za-z0-9._/-]+", f) for f in files), [f for f in files if " " in f]
 
 
+def _marks(r: PdfReader) -> list[tuple[str, int]]:
+    """(title, 0-based page) of every bookmark, in order."""
+    out = []
+
+    def walk(items):
+        for it in items:
+            walk(it) if isinstance(it, list) else out.append((it.title, r.get_destination_page_number(it)))
+    walk(r.outline)
+    return out
+
+
+def _pdf_text(pdf, first=1, last=None) -> str:
+    import subprocess
+    return subprocess.run(["pdftotext", "-layout", "-f", str(first), "-l", str(last or first), str(pdf), "-"],
+                          capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL).stdout
+
+
 def test_sheets_are_the_territorys_sections(lens, built_gpkg):
+    """The santé and renouvellement books of an EPCI pack hold its own sections (the EPCI
+    coverage, not its arrondissement's), the patrimoine book its EPCI section."""
     t, res = lens
     folder = res.folder
     arr = built_gpkg.read("communes", where={"epci_siren": LENS})["arrondissement_nom"].unique()
     assert list(arr) == ["Lens"]
-    expected = {"sante": "Arrondissement de Lens", "patrimoine": "CA de Lens - Liévin",
-                "renouvellement": "Arrondissement de Lens : projets de renouvellement urbain"}
+    expected = {"sante": [t.name, f"{t.name} : part des 65 ans et plus", f"{t.name} : indicateurs communaux"],
+                "patrimoine": [t.name, f"{t.name} : carte du patrimoine minier", f"{t.name} : fiche des cités"],
+                "renouvellement": [t.name, f"{t.name} : projets de renouvellement urbain",
+                                   f"{t.name} : projets de renouvellement urbain, programme et état"]}
     assert set(res.books) == set(expected)
-    for name, section in expected.items():
+    for name, wanted in expected.items():
         book = folder / "cartes" / f"atlas-{name}-{LENS}.pdf"
         r = PdfReader(book)
         assert len(r.pages) == res.books[name]
         assert r.metadata.title.endswith(f" — {t.name}")
-        marks = []
-
-        def walk(items):
-            for it in items:
-                walk(it) if isinstance(it, list) else marks.append((it.title, r.get_destination_page_number(it)))
-        walk(r.outline)
+        marks = _marks(r)
         titles = [m[0] for m in marks]
         assert titles[0] == "Sommaire" and titles[-1] == "Sources et méthodes"
-        assert any(x.startswith(section) for x in titles), (name, titles)
-        for other in ("Béthune", "Douai", "Valenciennes", "CA Douaisis", "Porte du Hainaut"):
+        assert titles[1:-1] == wanted, (name, titles)          # its section and sheets, nothing else
+        for other in ("Arrondissement", "Béthune", "Douai", "Valenciennes", "CA Douaisis", "Porte du Hainaut"):
             assert not any(other in x for x in titles), (name, other, titles)
         # the separate sheets: one PDF and one PNG per body page, named by the atlas' patterns
         sheets = sorted((folder / "cartes" / name).glob("*.pdf"))
@@ -95,7 +111,36 @@ def test_sheets_are_the_territorys_sections(lens, built_gpkg):
         png = sheets[0].with_suffix(".png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert (folder / "cartes/patrimoine" / f"patrimoine-epci-{LENS}.pdf").is_file()
-    assert (folder / "cartes/sante/sante-arrondissement-627.pdf").is_file()
+    assert sorted(p.name for p in (folder / "cartes/sante").glob("*.pdf")) == \
+        [f"sante-epci-{LENS}.pdf", f"sante-tableau-epci-{LENS}.pdf"]
+    assert sorted(p.name for p in (folder / "cartes/renouvellement").glob("*.pdf")) == \
+        [f"renouvellement-epci-{LENS}.pdf", f"renouvellement-tableau-epci-{LENS}.pdf"]
+
+
+def test_epci_tables_list_the_epcis_content(lens, built_gpkg):
+    """The santé table lists every commune of the EPCI and no other, with the EPCI's total; the
+    renouvellement table every project of the EPCI (those of the pack's data) and no other."""
+    t, res = lens
+    folder = res.folder
+    ind = built_gpkg.read("indicateurs_communes")
+    mine = ind[ind["epci_siren"] == LENS]
+    text = _pdf_text(folder / f"cartes/sante/sante-tableau-epci-{LENS}.pdf").replace("\u202f", " ")
+    codes = set(re.findall(r"\b(?:59|62)\d{3}\b", text))
+    assert codes == set(mine["insee"]), codes ^ set(mine["insee"])
+    total = next(ln for ln in text.splitlines() if "Total de l’intercommunalité" in ln)
+    pop = f"{int(mine['population'].sum()):,}".replace(",", " ")
+    assert pop in total, (pop, total)
+    assert f"{int(mine['etab_generalistes'].sum())}" in total.split()[-1]
+    # the projects: the pack's CSV of the layer (its communes' projects) is the table's list
+    rows = list(csv.DictReader(io.StringIO((folder / "tableaux/renouvellement_urbain.csv")
+                                           .read_text("utf-8-sig")), delimiter=";"))
+    assert len(rows) == res.layers["renouvellement_urbain"] == 26
+    text = " ".join(_pdf_text(folder / f"cartes/renouvellement/renouvellement-tableau-epci-{LENS}.pdf").split())
+    for row in rows:            # (a long name wraps: its first words)
+        assert " ".join(row["nom"].split()[:3]) in text, row["nom"]
+    own = {r["nom"] for r in rows}
+    others = built_gpkg.read("renouvellement_urbain")["nom"]
+    assert not [n for n in others if n not in own and n in text]
 
 
 def test_geopackage_clip(lens, built_gpkg):
