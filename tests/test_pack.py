@@ -20,7 +20,7 @@ import pytest
 from pypdf import PdfReader
 
 LENS = "246200364"          # CA de Lens - Liévin
-OSTREVENT = "245901152"     # CA Coeur d'Ostrevent
+PEVELE = "200041960"        # CC Pévèle-Carembault: at the basin's edge, no renewal project
 
 
 @pytest.fixture(scope="module")
@@ -277,16 +277,106 @@ def test_zip_is_the_folder(lens):
             assert z.read(f"{res.folder.name}/{f}") == (res.folder / f).read_bytes()
 
 
-def test_parallel_packs_are_reproducible(lens, built_gpkg, tmp_path):
-    """`pack all` runs the territories in parallel processes: the same bytes as the pack made alone."""
+@pytest.fixture(scope="module")
+def parallel(lens, built_gpkg, tmp_path_factory):
+    """`pack all` runs the territories in parallel processes: here an EPCI at the basin's edge
+    with no renewal project (Pévèle-Carembault), Lens-Liévin again and the arrondissement of Lens."""
     from mbm_sig.pack import build_packs, territories
+    t, _ = lens
+    ters = territories(built_gpkg, "epci", PEVELE) + [t] + territories(built_gpkg, "arrondissement", "627")
+    return build_packs(built_gpkg, ters, tmp_path_factory.mktemp("parallel"), processes=2)
+
+
+def test_parallel_packs_are_reproducible(lens, parallel):
+    """The same bytes as the pack made alone (the zip, hence every file)."""
     t, res = lens
-    ters = territories(built_gpkg, "epci", OSTREVENT) + [t]
-    results = build_packs(built_gpkg, ters, tmp_path, processes=2)
-    assert [r.territory.code for r in results] == [OSTREVENT, LENS]
-    assert results[1].zip.read_bytes() == res.zip.read_bytes()
-    assert results[1].files == res.files
-    assert results[0].layers["communes"] == len(built_gpkg.read("communes", where={"epci_siren": OSTREVENT}))
+    assert [(r.territory.kind, r.territory.code) for r in parallel] == \
+        [("epci", PEVELE), ("epci", LENS), ("arrondissement", "627")]
+    assert parallel[1].zip.read_bytes() == res.zip.read_bytes()
+    assert parallel[1].files == res.files
+
+
+def test_arrondissement_pack_keeps_its_arrondissement_pages(parallel, built_gpkg):
+    """An arrondissement's santé and renouvellement books are its arrondissement section and
+    sheet (no EPCI section of the atlases); its patrimoine book, the atlas having no arrondissement
+    section, the EPCI sections overlapping it."""
+    res = parallel[2]
+    assert res.folder.name == "arrondissement-627-Lens"
+    titles = {name: [m[0] for m in _marks(PdfReader(res.folder / "cartes" / f"atlas-{name}-627.pdf"))][1:-1]
+              for name in res.books}
+    assert titles["sante"] == ["Arrondissement de Lens", "Arrondissement de Lens : part des 65 ans et plus",
+                               "Arrondissement de Lens : indicateurs communaux"]
+    assert titles["renouvellement"] == ["Renouvellement urbain",
+                                        "Arrondissement de Lens : projets de renouvellement urbain"]
+    epci = built_gpkg.read("communes", where={"arrondissement": "627"})["epci_nom"].unique()
+    assert sorted(x for x in titles["patrimoine"] if " : " not in x) == sorted(epci)
+    sheets = sorted(p.name for p in (res.folder / "cartes/sante").glob("*.pdf"))
+    assert sheets[0] == "sante-arrondissement-627.pdf" and all(re.fullmatch(r"sante-tableau-627(-\d)?\.pdf", f)
+                                                             for f in sheets[1:]), sheets
+    communes = built_gpkg.read("communes", where={"arrondissement": "627"})
+    assert res.layers["communes"] == len(communes)
+
+
+def test_pack_of_an_epci_at_the_basins_edge(parallel, built_gpkg):
+    """Pévèle-Carembault (38 communes, a fifth of it in the basin, no renewal project): its santé
+    sheets, its heritage section if it has cités or terrils, no renewal book, and its README says so."""
+    res = parallel[0]
+    t = res.territory
+    assert "renouvellement" not in res.books and not (res.folder / "cartes/renouvellement").exists()
+    r = PdfReader(res.folder / "cartes" / f"atlas-sante-{PEVELE}.pdf")
+    assert [m[0] for m in _marks(r)][1:-1] == [t.name, f"{t.name} : part des 65 ans et plus",
+                                               f"{t.name} : indicateurs communaux"]
+    text = _pdf_text(res.folder / f"cartes/sante/sante-tableau-epci-{PEVELE}.pdf").replace("\u202f", " ")
+    mine = built_gpkg.read("indicateurs_communes", where={"epci_siren": PEVELE})
+    assert len(mine) == 38 and set(re.findall(r"\b59\d{3}\b", text)) == set(mine["insee"])
+    readme = (res.folder / "README.md").read_text(encoding="utf-8").replace("\xa0", " ")
+    lines = [ln for ln in readme.splitlines() if "pas de section du territoire" in ln]
+    assert lines[-1].startswith("- Atlas renouvellement urbain et séquelles minières : pas de section du territoire, "
+                                "qui ne compte aucun élément de la couche « Projets de renouvellement urbain"), lines
+    assert not any("Atlas santé" in ln for ln in lines)
+    assert "renouvellement_urbain" not in res.layers
+
+
+def test_every_basin_epci_gets_focused_sheets(built_gpkg, tmp_path):
+    """The EPCI sections of the santé and renouvellement atlases, for every EPCI of the basin: one
+    map framed on the EPCI, labelling only its communes and its projects, listing in the legend
+    only the programmes it has; renewal sections for the EPCIs that have a project only."""
+    import shapely
+    from mbm_sig.atlas import series
+    from mbm_sig.atlas.engine import load_atlas, plan
+    from mbm_sig.maps.recipe import load_recipe, render_recipe
+    epci = built_gpkg.read("epci", where={"bassin_minier": True})
+    communes = built_gpkg.read("communes")
+    projects = built_gpkg.read("renouvellement_urbain")
+    pts = projects.geometry.representative_point()
+    for name in ("sante", "renouvellement"):
+        atlas = load_atlas(name)
+        values = series.resolve(atlas.series, built_gpkg)
+        book, _ = plan(atlas, built_gpkg)
+        assert not any(p.coverage == "epci" for p in book), name          # not in the atlas's book
+        body, _ = plan(atlas, built_gpkg, territorial=True)
+        maps = [p for p in body if p.coverage == "epci" and p.kind == "map"]
+        with_projects = {s for s, g in zip(epci["siren"], epci.geometry, strict=True) if pts.within(g).any()}
+        assert {p.params["siren"] for p in maps} == (set(epci["siren"]) if name == "sante" else with_projects)
+        assert len(with_projects) == 7
+        for p in maps:
+            g = epci.loc[epci["siren"] == p.params["siren"]].geometry.iloc[0]
+            info = render_recipe(series.apply(load_recipe(str(p.spec.recipe), p.params), values), built_gpkg,
+                                 tmp_path / f"{name}-{p.params['siren']}.pdf")
+            x0, y0, x1, y1 = info.extent
+            gx0, gy0, gx1, gy1 = g.bounds
+            assert x0 <= gx0 and y0 <= gy0 and x1 >= gx1 and y1 >= gy1, (name, p.title)       # all of it
+            assert max((gx1 - gx0) / (x1 - x0), (gy1 - gy0) / (y1 - y0)) > 0.8, (name, p.title)  # framed on it
+            own = set(communes.loc[communes["epci_siren"] == p.params["siren"], "nom"])
+            mine = projects[pts.within(g).to_numpy()]
+            texts = {lb["text"] for lb in info.labels}
+            assert texts and texts <= own | set(mine["nom"]), (p.title, texts - own - set(mine["nom"]))
+            assert info.texts["title"].startswith(p.params["nom"])
+            if name == "renouvellement":
+                shown = {e for lg in info.legends if lg["kind"] in ("typo", "symbols") and "Programme" in lg["title"]
+                         for e in lg.get("entries", [])}
+                assert shown <= set(mine["programme"]), (p.title, shown)
+            assert shapely.area(g) > 0
 
 
 def test_pack_date(monkeypatch, built_gpkg):

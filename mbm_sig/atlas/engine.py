@@ -602,7 +602,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
             target, total, toc_entries = (books[0].pdf, books[0].pages, books[0].toc) if books else (None, 0, [])
 
         sheet_files = []
-        if sheets:
+        if sheets and body:       # (a territory with no page of this atlas: no empty folder)
             sheet_dir = inside(out_dir, safe_name(atlas.name))
             sheet_dir.mkdir(exist_ok=True)
             for i, p in enumerate(body):

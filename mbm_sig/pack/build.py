@@ -328,6 +328,19 @@ def _write_data(cat, territory: Territory, folder: Path, when: dt.datetime) -> t
 # ---------------------------------------------------------------------------------------------
 # README, manifest, zip
 
+def _why_none(cat, territory: Territory, atlas) -> str:
+    """Why an atlas has no page of the territory, from its definition: its sections of the
+    territory's kind leave out the features with no row of some layers (``skip_empty``)."""
+    layer = KINDS[territory.kind][0]
+    skipped = [item["layer"] for sec in atlas.sections for sh in [None, *sec.sheets]
+               for cov in ((sec.coverage,) if sh is None else (sh.coverage,))
+               if cov and cov.get("layer") == layer for item in cov.get("skip_empty") or []]
+    if not skipped:
+        return ""
+    titles = [f"« {cat.layer_def(n).title} »" for n in dict.fromkeys(skipped)]
+    return ", qui ne compte aucun élément de la couche " + " ni de la couche ".join(titles)
+
+
 def _readme(cat, territory: Territory, when: dt.datetime, counts: dict, books: dict, files: list[str]) -> str:
     from mbm_sig.maps.fmt import MONTHS
     _, _, kind_fr, _ = KINDS[territory.kind]
@@ -336,15 +349,14 @@ def _readme(cat, territory: Territory, when: dt.datetime, counts: dict, books: d
              f"Mission Bassin Minier Nord-Pas de Calais. Dossier de l’{kind_fr} {territory.name} "
              f"(code {territory.code}), produit le {date_fr} par mbm-sig {tool_version()}.", "",
              "## Contenu", ""]
-    atlas_titles = {"sante": "Atlas santé", "patrimoine": "Atlas des patrimoines",
-                    "renouvellement": "Atlas du renouvellement urbain"}
+    from mbm_sig.atlas.engine import load_atlas
+    atlases = {a: load_atlas(a) for a in ATLASES}
     for name, n in books.items():
-        lines.append(f"- `cartes/atlas-{name}-{safe_name(territory.code)}.pdf` : {atlas_titles.get(name, name)}, "
+        lines.append(f"- `cartes/atlas-{name}-{safe_name(territory.code)}.pdf` : {atlases[name].title}, "
                      f"sections du territoire ({n} pages, sommaire et signets) ; les mêmes cartes une à une "
                      f"en PDF et en PNG dans `cartes/{name}/`.")
-    missing = [atlas_titles[a] for a in ATLASES if a not in books]
-    if missing:
-        lines.append(f"- Aucune section du territoire dans : {', '.join(missing)}.")
+    for name in (a for a in ATLASES if a not in books):
+        lines.append(f"- {atlases[name].title} : pas de section du territoire{_why_none(cat, territory, atlases[name])}.")
     lines += [f"- `donnees/{safe_name(territory.slug)}.gpkg` : GeoPackage (Lambert-93, EPSG:2154) de "
               f"{sum(1 for n in counts if cat.layer_def(n).has_geometry)} couches : les objets du territoire "
               "(ceux dont le point représentatif est dans une de ses communes, comme les atlas les "
