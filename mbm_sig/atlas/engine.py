@@ -292,24 +292,32 @@ def sort_key(series):
                                         if not unicodedata.combining(c)).casefold() if v is not None else v)
 
 
+def skip_empty_keys(cat: Catalogue, cov: dict, df=None) -> set:
+    """The keys of the coverage features ``skip_empty`` keeps: those named by a listed layer's
+    ``field``, or (an item without ``field``) holding the representative point of one of its rows."""
+    key = cov.get("key") or cat.layer_def(cov["layer"]).key
+    present: set = set()
+    for item in cov.get("skip_empty") or []:
+        if item.get("field"):
+            present |= set(cat.read(item["layer"], columns=[item["field"]])[item["field"]].dropna())
+        else:
+            import shapely
+            if df is None:
+                df = cat.read(cov["layer"], where=cov.get("where"))
+            pts = _representative_points(cat.read(item["layer"]))
+            present |= {k for k, g in zip(df[key], df.geometry.values, strict=True)
+                        if len(pts) and shapely.contains_xy(g, pts[:, 0], pts[:, 1]).any()}
+    return present
+
+
 def _features(cat: Catalogue, cov: dict, base: dict) -> list[dict]:
     """The coverage layer's features (filtered, sorted) as pattern parameters; with
     ``skip_empty`` ([{layer, field}] and the coverage ``key``), features for which every listed
-    layer has no row are left out (an EPCI with no cité nor terril)."""
+    layer has no row are left out (an EPCI with no cité nor terril; :func:`skip_empty_keys`)."""
     df = cat.read(cov["layer"], where=cov.get("where"))
-    skip = cov.get("skip_empty")
-    if skip:
+    if cov.get("skip_empty"):
         key = cov.get("key") or cat.layer_def(cov["layer"]).key
-        present = set()
-        for item in skip:
-            if item.get("field"):
-                present |= set(cat.read(item["layer"], columns=[item["field"]])[item["field"]].dropna())
-            else:       # the features holding the representative point of one of its rows at least
-                import shapely
-                pts = _representative_points(cat.read(item["layer"]))
-                present |= {k for k, g in zip(df[key], df.geometry.values, strict=True)
-                            if len(pts) and shapely.contains_xy(g, pts[:, 0], pts[:, 1]).any()}
-        df = df[df[key].isin(present)]
+        df = df[df[key].isin(skip_empty_keys(cat, cov, df))]
     sort = cov.get("sort")
     if sort in ("@x", "@y"):
         # geographic order: west to east (@x) or south to north (@y), like a QGIS sort
