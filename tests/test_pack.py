@@ -379,6 +379,12 @@ def test_every_basin_epci_gets_focused_sheets(built_gpkg, tmp_path):
             assert shapely.area(g) > 0
 
 
+def test_pack_names_spell_out_ligatures(built_gpkg):
+    from mbm_sig.pack import territories
+    (t,) = territories(built_gpkg, "epci", "245901152")
+    assert t.name == "CA Cœur d’Ostrevent" and t.slug == "epci-245901152-CA_Coeur_d_Ostrevent"
+
+
 def test_pack_date(monkeypatch, built_gpkg):
     from mbm_sig.pack.build import pack_date
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")

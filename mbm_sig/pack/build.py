@@ -57,6 +57,7 @@ KINDS = {
     "epci": ("epci", "siren", "intercommunalité", "epci_siren"),
     "arrondissement": ("arrondissements", "code", "arrondissement", "arrondissement"),
 }
+LIGATURES = str.maketrans({"œ": "oe", "Œ": "Oe", "æ": "ae", "Æ": "Ae"})
 MIN_OVERLAP = 0.10      # a polygon belongs to a territory when 10 % of it (or of the territory) overlaps
 INTERIOR_M = 1.0        # features must reach 1 m inside the territory (not merely touch its boundary)
 
@@ -70,7 +71,9 @@ class Territory:
 
     @property
     def slug(self) -> str:
-        return f"{self.kind}-{safe_name(self.code)}-{safe_name(self.name, 60)}"
+        # the ligatures spelt out («Cœur» -> Coeur), which accent folding would drop
+        name = self.name.translate(LIGATURES)
+        return f"{self.kind}-{safe_name(self.code)}-{safe_name(name, 60)}"
 
 
 @dataclass
