@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mbm_sig.maps import geom
+from mbm_sig.maps import fmt, geom
 from mbm_sig.maps.layout import PT_MM, LegendBlock
 from mbm_sig.maps.types._core import (
     ALPHA,
@@ -84,7 +84,8 @@ def categorise(L: Layer, data, o: dict, symbols: bool) -> None:
     g = L.geoms
     vals = data[var].astype(object).where(data[var].notna(), None).to_numpy() if var else np.array(
         [None] * len(g), dtype=object)
-    cats = list(order) if order else (list(colors) if colors else sorted({v for v in vals if v is not None}, key=str))
+    present_vals = {v for v in vals if v is not None}
+    cats = list(order) if order else (list(colors) if colors else sorted(present_vals, key=fmt.collation_key))
     if colors:
         cmap = dict(colors)
     else:
