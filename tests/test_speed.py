@@ -47,6 +47,45 @@ def test_two_workers_write_the_same_bytes_as_one(built_gpkg, tmp_path, monkeypat
     assert same_bytes(one.pdf, two.pdf)
 
 
+def test_book_stores_each_page_once_with_its_number_and_shared_fonts_once(built_gpkg, tmp_path, monkeypatch):
+    """The book writer appends each page file's objects as written: every page carries its
+    «n / total» (the overlay), the print font's stable subsets are stored once however many
+    pages use them, the bookmarks point at the pages."""
+    import hashlib
+    import re
+
+    from pypdf import PdfReader
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    path = small_communes_atlas(tmp_path, ["59001", "59350", "62041", "62498"])
+    res = render_atlas(path, out_dir=tmp_path / "o", catalogue=built_gpkg, progress=False, workers=1, sheets=True)
+    reader = PdfReader(res.pdf)
+    assert len(reader.pages) == res.pages
+    for k, page in enumerate(reader.pages[1:], start=2):
+        assert f"{k} / {res.pages}" in page.extract_text(), k
+    assert "Lens (62498)" in reader.pages[[p.title for p in res.body].index("Lens (62498)") + 2].extract_text()
+    marks = {o.title: reader.get_destination_page_number(o) for o in reader.outline if not isinstance(o, list)}
+    assert marks["Sommaire"] == 1 and marks["Sources et méthodes"] == res.pages - 1
+
+    def font_files(data: bytes) -> list[str]:
+        out = []
+        for m in re.finditer(rb"/Length1 \d+ /Length (\d+)[^>]*>>\s*stream\r?\n", data):
+            out.append(hashlib.sha1(data[m.end():m.end() + int(m.group(1))]).hexdigest())
+        return out
+    book = font_files(res.pdf.read_bytes())
+    per_sheet = [f for s in res.sheet_files for f in font_files(s.read_bytes())]
+    assert len(per_sheet) == 2 * len(res.sheet_files)          # each sheet embeds its regular and bold subsets
+    assert len(book) == len(set(book))                          # the book stores each subset once
+    assert set(per_sheet) <= set(book)
+
+
+def test_book_writer_refuses_a_file_it_cannot_read_naming_it(tmp_path):
+    from mbm_sig.maps.output.book import BookError, Source
+    bad = tmp_path / "page.pdf"
+    bad.write_bytes(b"%PDF-1.5\n1 0 obj\n<< >>\nendobj\n")
+    with pytest.raises(BookError, match="page.pdf: no startxref"):
+        Source.open(bad)
+
+
 def _modules_after(args: list[str], db: str) -> set[str]:
     """The top-level packages `mbm-sig ARGS` has imported when it returns."""
     code = ("import sys\nfrom mbm_sig.cli import main\nrc = main(sys.argv[1:])\n"

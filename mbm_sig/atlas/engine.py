@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from pypdf import PdfReader, PdfWriter
 from tqdm import tqdm
 
 from mbm_sig.atlas import pages
@@ -618,19 +617,22 @@ def _book_pages(atlas: Atlas, n_sheets: int, toc_entries: list, pending: list, s
     return book_files
 
 
-def _outline(writer: PdfWriter, order: list) -> None:
-    """Bookmarks: one per section, one per sheet (first part), plus the book pages."""
-    writer.add_outline_item(title="Sommaire", page_number=1)
-    sec_items = {}
+def _outline_items(order: list) -> list[tuple[str, int, int | None]]:
+    """Bookmarks (title, page index, parent item): one per section, one per sheet (first
+    part), plus the book pages."""
+    items: list[tuple[str, int, int | None]] = [("Sommaire", 1, None)]
+    sec_items: dict = {}
     for k, (title, _, p) in enumerate(order):
         if p is None:
             if title and title not in ("Couverture", "Sommaire"):
-                writer.add_outline_item(title=title, page_number=k)
+                items.append((title, k, None))
             continue
         if p.section not in sec_items:
-            sec_items[p.section] = writer.add_outline_item(title=p.section, page_number=k)
+            sec_items[p.section] = len(items)
+            items.append((p.section, k, None))
         if p.part == 1:
-            writer.add_outline_item(title=p.title, page_number=k, parent=sec_items[p.section])
+            items.append((p.title, k, sec_items[p.section]))
+    return items
 
 
 def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, page_files: dict, tmp: Path,
@@ -664,33 +666,33 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
 
     book_files = _book_pages(atlas, n_sheets, toc_entries, pending, source_figs, tmp)
 
-    # assemble
-    writer = PdfWriter()
-    order = [("Couverture", book_files["cover"], None)]
+    # assemble: each page file's objects appended once to the book (identical fonts stored
+    # once), its number drawn over it, bookmarks and metadata at the end
+    from mbm_sig.maps.output.book import BookWriter, Source
+    order: list[tuple[str, Path, Page | None]] = [("Couverture", book_files["cover"], None)]
     order += [("Sommaire", f, None) for f in book_files["toc"]]
     order += [(p.title, page_files[id(p)], p) for p in body]
     if pending:
         order.append(("Cartes en attente de données", book_files["pending"], None))
     order += [("Sources et méthodes" if k == 0 else "", f, None) for k, f in enumerate(book_files["sources"])]
-    src_pages = [PdfReader(f).pages[0] for _, f, _ in order]
-    sizes = [(float(pg.mediabox.width) * 25.4 / 72, float(pg.mediabox.height) * 25.4 / 72)
-             for pg in src_pages]
-    numbers = _number_pages(sizes, tmp)
-    for k, page in enumerate(src_pages):
-        wp = writer.add_page(page)
-        if k > 0:
-            wp.merge_page(numbers.pages[k])
-            wp.compress_content_streams(level=3)     # merging leaves the content uncompressed
-    _outline(writer, order)
-    writer.page_mode = "/UseOutlines"
-    writer.add_metadata({"/Title": atlas.title, "/Subject": atlas.subtitle, "/Author": atlas.producer,
-                         "/Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,
-                         "/Creator": "mbm-sig", "/Producer": "mbm-sig (matplotlib, pypdf)",
-                         "/CreationDate": _pdf_date()})
-    writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
+    sizes = []
+    for _, f, _ in order:           # the page sizes first: each page's number overlay has its size
+        src = Source.open(f)
+        box = src.resolve(src.obj(src.pages()[0])[0][b"/MediaBox"])
+        sizes.append((float(box[2]) * 25.4 / 72, float(box[3]) * 25.4 / 72))
+    numbers = Source.open(_number_pages(sizes, tmp))
+    number_pages = numbers.pages()
     with atomic_path(target) as part:
         with open(part, "wb") as fh:
-            writer.write(fh)
+            book = BookWriter(fh)
+            for k, (_, f, _) in enumerate(order):
+                src = Source.open(f)
+                book.add_page(src, src.pages()[0], (numbers, number_pages[k]) if k > 0 else None)
+                book.end_source()
+            book.close(_outline_items(order), {
+                "Title": atlas.title, "Subject": atlas.subtitle, "Author": atlas.producer,
+                "Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,
+                "Creator": "mbm-sig", "Producer": "mbm-sig (matplotlib)", "CreationDate": _pdf_date()})
     return total, toc_entries
 
 
@@ -712,13 +714,13 @@ def _sources(cat: Catalogue, layers) -> list[Source]:
     return out
 
 
-def _number_pages(sizes: list, tmp: Path) -> PdfReader:
-    """One overlay page per book page (same size) carrying «n / total»."""
+def _number_pages(sizes: list, tmp: Path) -> Path:
+    """One overlay page per book page (same size) carrying «n / total», in one PDF."""
     path = tmp / "numbers.pdf"
     n = len(sizes)
     pages.save_pdf((pages.number_overlay(k + 1, n, size) for k, size in enumerate(sizes)), path,
                    {"CreationDate": None})
-    return PdfReader(path)
+    return path
 
 
 def _pdf_date() -> str:
