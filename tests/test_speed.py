@@ -78,6 +78,29 @@ def test_book_stores_each_page_once_with_its_number_and_shared_fonts_once(built_
     assert set(per_sheet) <= set(book)
 
 
+def test_swapped_page_numbers_are_what_matplotlib_draws_for_each_page(tmp_path):
+    """Page numbers that measure alike share one drawn template, its digits swapped: the
+    content is the one matplotlib writes for that page's own overlay, byte for byte."""
+    from mbm_sig.atlas import engine, pages
+    from mbm_sig.maps.output import book
+    sizes = [(210.0, 297.0)] * 104 + [(297.0, 210.0)] * 8
+    overlays = engine._number_overlays(sizes, tmp_path)
+    assert len(overlays) == len(sizes) and all(len(o) == 3 for o in overlays)
+    templates = {(id(o[0]), o[1]) for o in overlays}
+    assert len(templates) < len(sizes) / 4
+    pages.save_pdf((pages.number_overlay(k + 1, len(sizes), s) for k, s in enumerate(sizes)), tmp_path / "own.pdf",
+                   {"CreationDate": None})
+    own = book.Source.open(tmp_path / "own.pdf")
+
+    def content(src, num):
+        page = src.obj(num)[0]
+        return book._decoded(src, *src.obj(book._one_content(src, page).num))
+    for k, (src, num, (old, new)) in enumerate(overlays):
+        assert new == f"{k + 1} / {len(sizes)}"
+        swapped = content(src, num).replace(book._literal(old), book._literal(new))
+        assert swapped == content(own, own.pages()[k]), k
+
+
 def test_book_writer_refuses_a_file_it_cannot_read_naming_it(tmp_path):
     from mbm_sig.maps.output.book import BookError, Source
     bad = tmp_path / "page.pdf"

@@ -680,15 +680,14 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         src = Source.open(f)
         box = src.resolve(src.obj(src.pages()[0])[0][b"/MediaBox"])
         sizes.append((float(box[2]) * 25.4 / 72, float(box[3]) * 25.4 / 72))
-    numbers = Source.open(_number_pages(sizes, tmp))
-    number_pages = numbers.pages()
+    overlays = _number_overlays(sizes, tmp)
     with atomic_path(target) as part:
         with open(part, "wb") as fh:
             book = BookWriter(fh)
             for k, (_, f, _) in enumerate(order):
                 src = Source.open(f)
-                book.add_page(src, src.pages()[0], (numbers, number_pages[k]) if k > 0 else None)
-                book.end_source()
+                book.add_page(src, src.pages()[0], overlays[k] if k > 0 else None)
+                book.end_source(src)
             book.close(_outline_items(order), {
                 "Title": atlas.title, "Subject": atlas.subtitle, "Author": atlas.producer,
                 "Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,
@@ -714,13 +713,49 @@ def _sources(cat: Catalogue, layers) -> list[Source]:
     return out
 
 
-def _number_pages(sizes: list, tmp: Path) -> Path:
-    """One overlay page per book page (same size) carrying «n / total», in one PDF."""
-    path = tmp / "numbers.pdf"
+def _number_overlays(sizes: list, tmp: Path) -> list[tuple]:
+    """Each book page's number overlay («n / total», a page of its size) for the book writer:
+    (source, page, (template text, this page's text)). Pages whose number measures the same
+    (width, height, descent) on the same page size are laid out alike: matplotlib draws one
+    of them (the template) and the others are its content with the digits swapped, which is
+    the content matplotlib would write for them (tested). Without the print font's fast path,
+    or when a template's string cannot be swapped, every overlay is drawn."""
+    from mbm_sig.maps.output.book import Source, swappable
     n = len(sizes)
-    pages.save_pdf((pages.number_overlay(k + 1, n, size) for k, size in enumerate(sizes)), path,
-                   {"CreationDate": None})
-    return path
+    texts = [f"{k + 1} / {n}" for k in range(n)]
+    measure = _number_measure()
+    keys = [(size, measure(t)) if measure else k for k, (size, t) in enumerate(zip(sizes, texts, strict=True))]
+    first: dict = {}
+    for k, key in enumerate(keys):
+        first.setdefault(key, k)
+    drawn = list(first.values())
+    path = tmp / "numbers.pdf"
+    # the templates, then a page with every digit: the file's one font maps all the glyphs
+    # a swapped number draws (matplotlib maps the characters its pages use)
+    pages.save_pdf([*(pages.number_overlay(k + 1, n, sizes[k]) for k in drawn),
+                    pages.number_overlay(1234567890, n, sizes[0])], path, {"CreationDate": None})
+    src = Source.open(path)
+    at = dict(zip(drawn, src.pages()[:len(drawn)], strict=True))
+    if len(drawn) < n and not all(swappable(src, at[k], texts[k]) for k in drawn):
+        pages.save_pdf((pages.number_overlay(k + 1, n, size) for k, size in enumerate(sizes)), path,
+                       {"CreationDate": None})
+        src = Source.open(path)
+        return [(src, num) for num in src.pages()]
+    return [(src, at[first[key]], (texts[first[key]], texts[k])) for k, key in enumerate(keys)]
+
+
+def _number_measure():
+    """The measure of a page number in the print font (size 1), or None when the numbers are
+    not drawn in it on the fast path (then each is drawn by matplotlib)."""
+    from matplotlib.font_manager import FontProperties, findfont
+
+    from mbm_sig.maps.output import fonts, pdftext
+    if not pdftext.active():
+        return None
+    path = findfont(FontProperties(family=pages.font()))
+    if not fonts.is_print_font(path):
+        return None
+    return functools.partial(fonts.text_metrics, path, size=1.0)
 
 
 def _pdf_date() -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,7 @@ _ATOM_END = re.compile(rb"[\s()<>\[\]{}/%]")
 _REF = re.compile(rb"(\d+)\s+(\d+)\s+R(?![^\s()<>\[\]{}/%])")
 # the page's own content saved and restored around it, then the overlay drawn over it
 _OPEN, _OVER = b"q\n", b"\nQ q /MbmOverlay Do Q\n"
+_REF_NUM = re.compile(rb"(\d+)\s+\d+\s+R(?![^\s()<>\[\]{}/%])")
 _OBJ = re.compile(rb"\s*(\d+)\s+(\d+)\s+obj")
 
 
@@ -160,6 +162,8 @@ class Source:
         self.data, self.name = data, name
         self._p = _Parser(data, name)
         self.offsets = self._xref()
+        ordered = sorted(self.offsets.values()) + [len(data)]
+        self._ends = dict(zip(ordered, ordered[1:], strict=False))
         self._cache: dict = {}
         trailer_at = data.rfind(b"trailer")
         if trailer_at < 0:
@@ -207,7 +211,16 @@ class Source:
         m = _OBJ.match(self.data, at)
         if not m or int(m.group(1)) != num:
             raise BookError(f"{self.name}: object {num} is not at its cross-reference offset")
-        value, i = self._p.value(m.end())
+        i = self._p.skip(m.end())
+        if self.data[i:i + 1] == b"[":
+            # an array without references (a font's widths): kept as written, not parsed
+            end = self._ends[at]
+            body = self.data[i:end]
+            k = body.rfind(b"endobj")
+            if k > 0 and b"stream" not in body and not _REF.search(body, 0, k):
+                self._cache[num] = hit = (Raw(body[:k].rstrip()), None)
+                return hit
+        value, i = self._p.value(i)
         stream = None
         j = self._p.skip(i)
         if self.data.startswith(b"stream", j):
@@ -220,6 +233,21 @@ class Source:
             stream = self.data[j:j + n]
         self._cache[num] = hit = (value, stream)
         return hit
+
+    def raw(self, num: int) -> bytes | None:
+        """The bytes of object ``num`` between ``obj`` and ``endobj``; None for a stream."""
+        at = self.offsets.get(num)
+        if at is None:
+            raise BookError(f"{self.name}: object {num} is referenced but not in the file")
+        m = _OBJ.match(self.data, at)
+        if not m or int(m.group(1)) != num:
+            raise BookError(f"{self.name}: object {num} is not at its cross-reference offset")
+        end = self._ends[at]
+        k = self.data.rfind(b"endobj", m.end(), end)
+        if k < 0:
+            raise BookError(f"{self.name}: object {num} has no endobj")
+        body = self.data[m.end():k]
+        return None if b"stream" in body else body
 
     def resolve(self, v):
         return self.obj(v.num)[0] if isinstance(v, Ref) else v
@@ -239,6 +267,39 @@ class Source:
         return out
 
 
+def _one_content(src: Source, page: dict) -> Ref:
+    cont = page[b"/Contents"]
+    if isinstance(cont, list) and len(cont) == 1:
+        cont = cont[0]
+    if not isinstance(cont, Ref):
+        raise BookError(f"{src.name}: an overlay page has several content streams")
+    return cont
+
+
+def _decoded(src: Source, value: dict, data: bytes) -> bytes:
+    f = value.get(b"/Filter")
+    if f is None:
+        return data
+    if f in (b"/FlateDecode", [b"/FlateDecode"]):
+        return zlib.decompress(data)
+    raise BookError(f"{src.name}: an overlay page's content has the filter {serialize(f).decode()}")
+
+
+def _literal(text: str) -> bytes:
+    """How matplotlib's PDF backend writes a print-font string (two-byte codes): the
+    characters of page numbers need no escape."""
+    return b"(" + text.encode("utf-16-be") + b")"
+
+
+def swappable(src: Source, page_num: int, text: str) -> bool:
+    """Whether page ``page_num`` of ``src`` draws ``text`` exactly once as one literal string
+    that ``add_page``'s swap can replace (else the caller draws each page's overlay itself)."""
+    page = src.obj(page_num)[0]
+    value, data = src.obj(_one_content(src, page).num)
+    return _decoded(src, value, data).count(_literal(text)) == 1 and all(
+        c.isdigit() or c in " /" for c in text)
+
+
 class BookWriter:
     """``with open(path, "wb") as fh: w = BookWriter(fh); w.add_page(src, n, overlay); …;
     w.close(outline, info)``: pages appended in order, objects written as they come."""
@@ -253,7 +314,8 @@ class BookWriter:
         self.known: dict[bytes, int] = {}          # digest of an object's bytes -> its number
         self.page_nums: list[int] = []
         self._write(b"%PDF-1.4\n%\xac\xdc \xab\xba\n")
-        self._memo: dict = {}
+        self._memo: dict = {}                      # id(source) -> {its object number: the book's}
+        self._raw_known: dict = {}                 # (object bytes, book numbers it refers to) -> number
 
     def _write(self, b: bytes) -> None:
         self.fh.write(b)
@@ -288,25 +350,41 @@ class BookWriter:
     def _copy(self, src: Source, v):
         """``v`` with every reference replaced by the number of its copy in the book."""
         if isinstance(v, Ref):
-            key = (id(src), v.num)
-            num = self._memo.get(key)
+            memo = self._memo.setdefault(id(src), {})
+            num = memo.get(v.num)
             if num is None:
-                value, stream = src.obj(v.num)
-                if stream is not None:
-                    value = {k: (len(stream) if k == b"/Length" else x) for k, x in value.items()}
-                num = self._shared(self._copy(src, value), stream)
-                self._memo[key] = num
+                num = memo[v.num] = self._copy_object(src, v.num)
             return Ref(num)
         if isinstance(v, dict):
             if v.get(b"/Type") in (b"/Page", b"/Pages", b"/Catalog"):
                 raise BookError(f"{src.name}: a page-tree object referenced from page content")
             return {k: self._copy(src, x) for k, x in v.items()}
         if isinstance(v, list):
-            return [self._copy(src, x) for x in v]
+            return [x if isinstance(x, Raw) else self._copy(src, x) for x in v]
         return v
 
-    def add_page(self, src: Source, page_num: int, overlay: tuple[Source, int] | None = None) -> None:
-        """Append page ``page_num`` of ``src``; ``overlay``: (source, page) drawn over it."""
+    def _copy_object(self, src: Source, num: int) -> int:
+        """The book's number of object ``num`` of ``src`` (written the first time it is met).
+        An object without a stream whose bytes and referenced objects were met before is
+        found again without being parsed (the font dictionaries of every page)."""
+        raw = src.raw(num)
+        if raw is not None:
+            kids = tuple(self._copy(src, Ref(int(n))).num for n in _REF_NUM.findall(raw))
+            key = (raw, kids)
+            hit = self._raw_known.get(key)
+            if hit is not None:
+                return hit
+        value, stream = src.obj(num)
+        if stream is not None:
+            value = {k: (len(stream) if k == b"/Length" else x) for k, x in value.items()}
+        out = self._shared(self._copy(src, value), stream)
+        if raw is not None:
+            self._raw_known[key] = out
+        return out
+
+    def add_page(self, src: Source, page_num: int, overlay: tuple | None = None) -> None:
+        """Append page ``page_num`` of ``src``; ``overlay``: (source, page) drawn over it, or
+        (source, page, (old, new)) to draw it with its string ``old`` replaced by ``new``."""
         page = src.obj(page_num)[0]
         out: dict = {b"/Type": Raw(b"/Page"), b"/Parent": Ref(self.PAGES)}
         src_res = dict(src.resolve(page.get(b"/Resources", {})))
@@ -330,26 +408,27 @@ class BookWriter:
         self._emit(num, out)
         self.page_nums.append(num)
 
-    def _form(self, osrc: Source, onum: int) -> int:
-        """Page ``onum`` of ``osrc`` as a form XObject (its content stream kept as written)."""
+    def _form(self, osrc: Source, onum: int, swap: tuple[str, str] | None = None) -> int:
+        """Page ``onum`` of ``osrc`` as a form XObject, its content stream kept as written;
+        ``swap`` (old, new): the page's one string ``old`` drawn as ``new`` instead (see
+        :func:`swappable`)."""
         opage = osrc.obj(onum)[0]
-        ocont = opage[b"/Contents"]
-        if isinstance(ocont, list) and len(ocont) == 1:
-            ocont = ocont[0]
-        if not isinstance(ocont, Ref):
-            raise BookError(f"{osrc.name}: an overlay page has several content streams")
-        cvalue, cdata = osrc.obj(ocont.num)
+        cvalue, cdata = osrc.obj(_one_content(osrc, opage).num)
         form = {b"/Type": Raw(b"/XObject"), b"/Subtype": Raw(b"/Form"),
                 b"/BBox": self._copy(osrc, osrc.resolve(opage[b"/MediaBox"])),
                 b"/Resources": self._copy(osrc, osrc.resolve(opage.get(b"/Resources", {})))}
-        if b"/Filter" in cvalue:
+        if swap is not None and swap[0] != swap[1]:
+            text = _decoded(osrc, cvalue, cdata).replace(_literal(swap[0]), _literal(swap[1]))
+            cdata = zlib.compress(text, 6)
+            form[b"/Filter"] = Raw(b"/FlateDecode")
+        elif b"/Filter" in cvalue:
             form[b"/Filter"] = self._copy(osrc, cvalue[b"/Filter"])
         form[b"/Length"] = len(cdata)
         return self._shared(form, cdata)
 
-    def end_source(self) -> None:
-        """Forget the object numbers of the sources added so far (memory stays flat)."""
-        self._memo.clear()
+    def end_source(self, src: Source) -> None:
+        """Forget the object numbers of ``src`` (memory stays flat: one page file at a time)."""
+        self._memo.pop(id(src), None)
 
     def close(self, outline: list[tuple[str, int, int | None]], info: dict[str, str],
               page_mode: str | None = "/UseOutlines") -> None:
