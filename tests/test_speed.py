@@ -55,9 +55,15 @@ def test_book_stores_each_page_once_with_its_number_and_shared_fonts_once(built_
     import re
 
     from pypdf import PdfReader
+    from mbm_sig import atomic
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    flushed = []
+    monkeypatch.setattr(atomic, "fsync_path", lambda p: flushed.append(Path(p)))
     path = small_communes_atlas(tmp_path, ["59001", "59350", "62041", "62498"])
     res = render_atlas(path, out_dir=tmp_path / "o", catalogue=built_gpkg, progress=False, workers=1, sheets=True)
+    # the page files are scratch (not flushed to disk one by one); the book and sheets are
+    assert {p.parent for p in flushed} == {tmp_path / "o", tmp_path / "o" / "communes"}
+    assert len(flushed) == 1 + len(res.sheet_files)
     reader = PdfReader(res.pdf)
     assert len(reader.pages) == res.pages
     for k, page in enumerate(reader.pages[1:], start=2):

@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from mbm_sig.atlas import pages
 from mbm_sig.atlas.errors import AtlasError, AtlasFailure
-from mbm_sig.atomic import atomic_path, inside, safe_name
+from mbm_sig.atomic import atomic_path, inside, safe_name, scratch
 from mbm_sig.catalogue import Catalogue
 from mbm_sig.catalogue.layerdef import Source
 from mbm_sig.config import ATLASES_DIR, load_yaml, settings
@@ -510,8 +510,8 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     if groups is not None:
         body = [p for p in body if any(p is q for g in groups.values() for q in g)]
 
-    with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd:
-        tmp = Path(tmpd)
+    with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd, scratch(tmpd) as tmp:
+        # page files are scratch: written without a flush to disk, the book is flushed
         files: dict[int, Path] = {}
         # every body page in parallel (maps, tables, charts), the book pages after
         jobs = [(i, atlas, p, str(tmp / f"page-{i:04d}.pdf")) for i, p in enumerate(body)]
