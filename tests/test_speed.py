@@ -133,6 +133,21 @@ def test_layers_does_not_import_the_drawing_stack(built_gpkg):
     assert not mods & {"matplotlib", "pypdf", "PIL", "fontTools", "tqdm"}, mods & {"matplotlib", "pypdf"}
 
 
+def test_the_command_module_imports_no_data_or_drawing_stack():
+    r = subprocess.run([sys.executable, "-c", "import sys, mbm_sig.cli\n"
+                        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert not set(r.stdout.split()) & {"pandas", "geopandas", "numpy", "matplotlib", "pyogrio", "shapely"}
+
+
+def test_a_quiet_atlas_imports_no_pdf_library_nor_progress_bar(built_gpkg, tmp_path):
+    path = small_communes_atlas(tmp_path, ["59350", "62498"])
+    mods = _modules_after(["atlas", str(path), "-q", "-o", str(tmp_path), "-j", "1"], built_gpkg.url)
+    assert "matplotlib" in mods and (tmp_path / "atlas-communes.pdf").exists()
+    assert not mods & {"pypdf", "tqdm"}, mods & {"pypdf", "tqdm"}
+
+
 # -- streaming import ------------------------------------------------------------------
 
 def _points(path: Path, n: int, dup_at: int | None = None, bad_at: int | None = None) -> Path:

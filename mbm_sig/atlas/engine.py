@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
 from mbm_sig.atlas import pages
 from mbm_sig.atlas.errors import AtlasError, AtlasFailure
@@ -516,8 +515,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         # every body page in parallel (maps, tables, charts), the book pages after
         jobs = [(i, atlas, p, str(tmp / f"page-{i:04d}.pdf")) for i, p in enumerate(body)]
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
-        bar = tqdm(total=len(body), desc=f"atlas {atlas.name}", unit="page", disable=not progress,
-                   file=sys.stderr, leave=False)
+        bar = _progress_bar(len(body), atlas.name, progress)
         if jobs:
             # the caller's catalogue (its caches stay warm from one run to the next)
             _WORKER["cat"] = cat if cat.backend.kind == "gpkg" else Catalogue.open(cat.url)
@@ -579,6 +577,22 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     return AtlasResult(pdf=target, pages=total, sheets=sum(p.kind == "map" for p in body), pending=pending,
                        seconds=time.perf_counter() - t0, sheet_files=sheet_files, toc=toc_entries, body=body,
                        books=books)
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress_bar(total: int, name: str, progress: bool):
+    """A progress bar on stderr; with -q none, and tqdm is not imported."""
+    if not progress:
+        return _NoBar()
+    from tqdm import tqdm
+    return tqdm(total=total, desc=f"atlas {name}", unit="page", file=sys.stderr, leave=False)
 
 
 def _used_layers(body: list[Page]) -> set[str]:
