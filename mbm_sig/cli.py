@@ -369,11 +369,15 @@ def _dispatch(p, args, unknown) -> int:
 
 
 def console() -> None:
-    """The ``mbm-sig`` command: :func:`main`, then the exit handlers, and the process ends
-    without tearing down its modules and caches one object at a time (a second or more
-    after an atlas, for nothing: the process is gone right after). :func:`main` itself
+    """The ``mbm-sig`` command: :func:`main`, then :func:`finish`. :func:`main` itself
     returns normally, for callers in Python."""
-    rc = main()
+    finish(main())
+
+
+def finish(rc: int) -> None:
+    """End the process with status ``rc``: output flushed, exit handlers run, and no tearing
+    down of its modules and caches one object at a time (a second or more after an atlas,
+    for nothing: the process is gone right after)."""
     import atexit
     for stream in (sys.stdout, sys.stderr):
         try:
