@@ -165,6 +165,8 @@ class Source:
         ordered = sorted(self.offsets.values()) + [len(data)]
         self._ends = dict(zip(ordered, ordered[1:], strict=False))
         self._cache: dict = {}
+        self.memo_owner: object = None      # the BookWriter that copied objects of this file
+        self.memo: dict = {}                # its object numbers -> the book's
         trailer_at = data.rfind(b"trailer")
         if trailer_at < 0:
             raise BookError(f"{name}: no trailer (not a classic PDF file)")
@@ -314,7 +316,6 @@ class BookWriter:
         self.known: dict[bytes, int] = {}          # digest of an object's bytes -> its number
         self.page_nums: list[int] = []
         self._write(b"%PDF-1.4\n%\xac\xdc \xab\xba\n")
-        self._memo: dict = {}                      # id(source) -> {its object number: the book's}
         self._raw_known: dict = {}                 # (object bytes, book numbers it refers to) -> number
 
     def _write(self, b: bytes) -> None:
@@ -350,7 +351,9 @@ class BookWriter:
     def _copy(self, src: Source, v):
         """``v`` with every reference replaced by the number of its copy in the book."""
         if isinstance(v, Ref):
-            memo = self._memo.setdefault(id(src), {})
+            if src.memo_owner is not self:      # the numbers live with the source, for this book
+                src.memo_owner, src.memo = self, {}
+            memo = src.memo
             num = memo.get(v.num)
             if num is None:
                 num = memo[v.num] = self._copy_object(src, v.num)
@@ -427,8 +430,8 @@ class BookWriter:
         return self._shared(form, cdata)
 
     def end_source(self, src: Source) -> None:
-        """Forget the object numbers of ``src`` (memory stays flat: one page file at a time)."""
-        self._memo.pop(id(src), None)
+        """Forget the object numbers of ``src`` (the source may stay referenced elsewhere)."""
+        src.memo_owner, src.memo = None, {}
 
     def close(self, outline: list[tuple[str, int, int | None]], info: dict[str, str],
               page_mode: str | None = "/UseOutlines") -> None:
