@@ -23,13 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from pypdf import PdfReader, PdfWriter
-from tqdm import tqdm
 
 from mbm_sig.atlas import pages
 from mbm_sig.atlas.charts import is_map_page
 from mbm_sig.atlas.errors import AtlasError, AtlasFailure
-from mbm_sig.atomic import atomic_path, inside, safe_name
+from mbm_sig.atomic import atomic_path, inside, safe_name, scratch
 from mbm_sig.catalogue import Catalogue
 from mbm_sig.catalogue.layerdef import Source
 from mbm_sig.config import ATLASES_DIR, load_yaml, settings
@@ -624,14 +622,13 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     if groups is not None:
         body = [p for p in body if any(p is q for g in groups.values() for q in g)]
 
-    with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd:
-        tmp = Path(tmpd)
+    with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd, scratch(tmpd) as tmp:
+        # page files are scratch: written without a flush to disk, the book is flushed
         files: dict[int, Path] = {}
         # every body page in parallel (maps, tables, charts), the book pages after
         jobs = [(i, atlas, p, str(tmp / f"page-{i:04d}.pdf")) for i, p in enumerate(body)]
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
-        bar = tqdm(total=len(body), desc=f"atlas {atlas.name}", unit="page", disable=not progress,
-                   file=sys.stderr, leave=False)
+        bar = _progress_bar(len(body), atlas.name, progress)
         if jobs:
             # the caller's catalogue (its caches stay warm from one run to the next)
             _WORKER["cat"] = cat if cat.backend.kind == "gpkg" else Catalogue.open(cat.url)
@@ -695,6 +692,22 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                        books=books)
 
 
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress_bar(total: int, name: str, progress: bool):
+    """A progress bar on stderr; with -q none, and tqdm is not imported."""
+    if not progress:
+        return _NoBar()
+    from tqdm import tqdm
+    return tqdm(total=total, desc=f"atlas {name}", unit="page", file=sys.stderr, leave=False)
+
+
 def _used_layers(body: list[Page]) -> set[str]:
     """The catalogue layers the body pages read (their sources go on the sources page)."""
     used: set[str] = set()
@@ -727,21 +740,24 @@ def _book_pages(atlas: Atlas, n_sheets: int, toc_entries: list, back_figs: list,
     return book_files
 
 
-def _outline(writer: PdfWriter, order: list) -> None:
-    """Bookmarks: one per section, one per sheet (first part), plus the book pages."""
-    writer.add_outline_item(title="Sommaire", page_number=1)
-    sec_items = {}
+def _outline_items(order: list) -> list[tuple[str, int, int | None]]:
+    """Bookmarks (title, page index, parent item): one per section, one per sheet (first
+    part), plus the book pages."""
+    items: list[tuple[str, int, int | None]] = [("Sommaire", 1, None)]
+    sec_items: dict = {}
     for k, (title, _, p) in enumerate(order):
         if p is None:
             for t in (title,) if isinstance(title, str) else title:
                 if t and t not in ("Couverture", "Sommaire"):
-                    writer.add_outline_item(title=t, page_number=k)
+                    items.append((t, k, None))
             continue
         if p.section not in sec_items:
-            sec_items[p.section] = writer.add_outline_item(title=p.section, page_number=k)
+            sec_items[p.section] = len(items)
+            items.append((p.section, k, None))
         if p.part == 1:
             for q in [p, *p.shared]:
-                writer.add_outline_item(title=q.title, page_number=k, parent=sec_items[p.section])
+                items.append((q.title, k, sec_items[p.section]))
+    return items
 
 
 def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, page_files: dict, tmp: Path,
@@ -778,34 +794,33 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
 
     book_files = _book_pages(atlas, n_sheets, toc_entries, back_figs, tmp)
 
-    # assemble
-    writer = PdfWriter()
-    order = [("Couverture", book_files["cover"], None)]
+    # assemble: each page file's objects appended once to the book (identical fonts stored
+    # once), its number drawn over it, bookmarks and metadata at the end
+    from mbm_sig.maps.output.book import BookWriter, Source
+    order: list[tuple[str | tuple, Path, Page | None]] = [("Couverture", book_files["cover"], None)]
     order += [("Sommaire", f, None) for f in book_files["toc"]]
     order += [(p.title, page_files[id(p)], p) for p in body]
     for k, f in enumerate(book_files["back"]):
         titles = (((pages.PENDING_TITLE,) if pending and k == 0 else ())
                   + ((pages.SOURCES_TITLE,) if k == sources_at else ()))
         order.append((titles, f, None))
-    src_pages = [PdfReader(f).pages[0] for _, f, _ in order]
-    sizes = [(float(pg.mediabox.width) * 25.4 / 72, float(pg.mediabox.height) * 25.4 / 72)
-             for pg in src_pages]
-    numbers = _number_pages(sizes, tmp)
-    for k, page in enumerate(src_pages):
-        wp = writer.add_page(page)
-        if k > 0:
-            wp.merge_page(numbers.pages[k])
-            wp.compress_content_streams(level=3)     # merging leaves the content uncompressed
-    _outline(writer, order)
-    writer.page_mode = "/UseOutlines"
-    writer.add_metadata({"/Title": atlas.title, "/Subject": atlas.subtitle, "/Author": atlas.producer,
-                         "/Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,
-                         "/Creator": "mbm-sig", "/Producer": "mbm-sig (matplotlib, pypdf)",
-                         "/CreationDate": _pdf_date()})
-    writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
+    sizes = []
+    for _, f, _ in order:           # the page sizes first: each page's number overlay has its size
+        src = Source.open(f)
+        box = src.resolve(src.obj(src.pages()[0])[0][b"/MediaBox"])
+        sizes.append((float(box[2]) * 25.4 / 72, float(box[3]) * 25.4 / 72))
+    overlays = _number_overlays(sizes, tmp)
     with atomic_path(target) as part:
         with open(part, "wb") as fh:
-            writer.write(fh)
+            book = BookWriter(fh)
+            for k, (_, f, _) in enumerate(order):
+                src = Source.open(f)
+                book.add_page(src, src.pages()[0], overlays[k] if k > 0 else None)
+                book.end_source(src)
+            book.close(_outline_items(order), {
+                "Title": atlas.title, "Subject": atlas.subtitle, "Author": atlas.producer,
+                "Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,
+                "Creator": "mbm-sig", "Producer": "mbm-sig (matplotlib)", "CreationDate": _pdf_date()})
     return total, toc_entries
 
 
@@ -827,13 +842,49 @@ def _sources(cat: Catalogue, layers) -> list[Source]:
     return out
 
 
-def _number_pages(sizes: list, tmp: Path) -> PdfReader:
-    """One overlay page per book page (same size) carrying «n / total»."""
-    path = tmp / "numbers.pdf"
+def _number_overlays(sizes: list, tmp: Path) -> list[tuple]:
+    """Each book page's number overlay («n / total», a page of its size) for the book writer:
+    (source, page, (template text, this page's text)). Pages whose number measures the same
+    (width, height, descent) on the same page size are laid out alike: matplotlib draws one
+    of them (the template) and the others are its content with the digits swapped, which is
+    the content matplotlib would write for them (tested). Without the print font's fast path,
+    or when a template's string cannot be swapped, every overlay is drawn."""
+    from mbm_sig.maps.output.book import Source, swappable
     n = len(sizes)
-    pages.save_pdf((pages.number_overlay(k + 1, n, size) for k, size in enumerate(sizes)), path,
-                   {"CreationDate": None})
-    return PdfReader(path)
+    texts = [f"{k + 1} / {n}" for k in range(n)]
+    measure = _number_measure()
+    keys = [(size, measure(t)) if measure else k for k, (size, t) in enumerate(zip(sizes, texts, strict=True))]
+    first: dict = {}
+    for k, key in enumerate(keys):
+        first.setdefault(key, k)
+    drawn = list(first.values())
+    path = tmp / "numbers.pdf"
+    # the templates, then a page with every digit: the file's one font maps all the glyphs
+    # a swapped number draws (matplotlib maps the characters its pages use)
+    pages.save_pdf([*(pages.number_overlay(k + 1, n, sizes[k]) for k in drawn),
+                    pages.number_overlay(1234567890, n, sizes[0])], path, {"CreationDate": None})
+    src = Source.open(path)
+    at = dict(zip(drawn, src.pages()[:len(drawn)], strict=True))
+    if len(drawn) < n and not all(swappable(src, at[k], texts[k]) for k in drawn):
+        pages.save_pdf((pages.number_overlay(k + 1, n, size) for k, size in enumerate(sizes)), path,
+                       {"CreationDate": None})
+        src = Source.open(path)
+        return [(src, num) for num in src.pages()]
+    return [(src, at[first[key]], (texts[first[key]], texts[k])) for k, key in enumerate(keys)]
+
+
+def _number_measure():
+    """The measure of a page number in the print font (size 1), or None when the numbers are
+    not drawn in it on the fast path (then each is drawn by matplotlib)."""
+    from matplotlib.font_manager import FontProperties, findfont
+
+    from mbm_sig.maps.output import fonts, pdftext
+    if not pdftext.active():
+        return None
+    path = findfont(FontProperties(family=pages.font()))
+    if not fonts.is_print_font(path):
+        return None
+    return functools.partial(fonts.text_metrics, path, size=1.0)
 
 
 def _pdf_date() -> str:
