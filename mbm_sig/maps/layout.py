@@ -41,15 +41,27 @@ def measure(text: str, size: float, weight: str = "normal") -> tuple[float, floa
     return _measure(text, size, weight, font())
 
 
+def measure_ink(text: str, size: float, weight: str = "normal") -> tuple[float, float, float]:
+    """(width, ink height, ink descent) in mm of a one-line text in the print font: the
+    descent is how far the ink goes below the baseline (labels set their box on the ink)."""
+    return _metrics(text, size, weight, font())
+
+
 @functools.lru_cache(maxsize=8192)
 def _measure(text: str, size: float, weight: str, family: str) -> tuple[float, float]:
+    w, h, _ = _metrics(text, size, weight, family)
+    return w, h
+
+
+@functools.lru_cache(maxsize=8192)
+def _metrics(text: str, size: float, weight: str, family: str) -> tuple[float, float, float]:
     path = _font_file(family, weight)
     m = fonts.text_metrics(path, text or " ", size) if fonts.is_print_font(path) else None
     if m is None:       # another font, or a character the tables cannot measure: FreeType does
         from mbm_sig.maps.output.pdftext import unhinted_metrics
         m = unhinted_metrics(text or " ", FontProperties(family=family, size=size, weight=weight))
     w, h, d = m
-    return w * PT_MM, h * PT_MM
+    return w * PT_MM, h * PT_MM, d * PT_MM
 
 
 @functools.lru_cache(maxsize=32)
