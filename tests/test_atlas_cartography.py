@@ -108,3 +108,33 @@ def test_check_is_clean_on_the_atlas(built_gpkg, name):
     rep = check_atlas(name, catalogue=built_gpkg)
     assert rep.pages > 15
     assert rep.clean, "\n".join(map(str, rep.problems[:20]))
+
+
+@pytest.mark.parametrize("recipe, layer", [("sante_arrondissement.yaml", "arrondissements"),
+                                           ("renouv_arrondissement.yaml", "arrondissements")])
+def test_a_coverage_series_has_one_orientation_and_one_legend_position(built_gpkg, recipe, layer):
+    """The four arrondissement sheets of a series share orientation and layout (decided
+    over all of them, whichever is drawn first), and the 65+ share one palette and breaks
+    with the basin sheets of the atlas."""
+    from mbm_sig.atlas import series
+    from mbm_sig.atlas.engine import load_atlas
+    from mbm_sig.maps.recipe import build as rbuild
+    values = series.resolve(load_atlas("sante").series, built_gpkg)
+    feats = built_gpkg.read(layer, where={"bassin_minier": True})
+    seen = set()
+    for order in (1, -1):                        # the same whichever sheet comes first
+        rbuild._SERIES_LAYOUTS.clear()
+        for _, row in feats.iloc[::order].iterrows():
+            params = {"code": row["code"], "nom": row["nom"]}
+            info, legends, _ = map_sheet_info(RECIPES / recipe, params, built_gpkg, values)
+            seen.add((info.orientation, info.layout))
+            if recipe.startswith("sante"):
+                (ch,) = [lg for lg in info.legends if lg["kind"] == "choro"]
+                assert ch["breaks"][:-1] == pytest.approx(values["part_65p"]["breaks"][:-1])
+    assert len(seen) == 1, seen
+    # the basin sheets of the 65+ use the series' palette
+    for r in ("sante_generalistes.yaml", "sante_65_ssm.yaml", "sante_arrondissement.yaml"):
+        m_info, _, _ = map_sheet_info(RECIPES / r, {"code": "627", "nom": "Lens"}, built_gpkg, values)
+        (ch,) = [lg for lg in m_info.legends if lg["kind"] == "choro"]
+        from mbm_sig.maps.palettes import colors
+        assert ch["colors"] == colors("OrRd", 6), r

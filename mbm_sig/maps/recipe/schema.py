@@ -104,6 +104,11 @@ FOCUS = (
     opt("alpha", float, 0.7, "opacity of the white veil outside the feature", minimum=0, maximum=1),
 )
 
+SERIES_OF = (
+    opt("layer", str, None, "layer of the coverage features", required=True),
+    opt("where", dict, None, "the features of the series {field: value or [values]}"),
+)
+
 TOP = (
     opt("name", str, None, "short name (informative)"),
     opt("description", str, None, "what the sheet shows (informative)"),
@@ -136,6 +141,9 @@ TOP = (
     opt("logo", str, None, "image file (relative to the recipe) drawn at the bottom right"),
     opt("toponyms", (bool, dict), True, "town names (from the communes): true, false, or the naming rule "
         "{min_population, wide_min_population, wide_km, optional_min_population, color}", keys=TOPONYMS),
+    opt("series_of", dict, None, "the coverage features this sheet is one of {layer, where}: its orientation and "
+        "layout (when auto) are decided once over all of them, the same on every sheet of the series",
+        keys=SERIES_OF),
     opt("focus", dict, None, "atlas focus: outside this feature the map is veiled and no town is named "
         "{layer, where, alpha}", keys=FOCUS),
     opt("metadata", dict, None, "PDF metadata", keys=METADATA),
