@@ -138,3 +138,50 @@ def test_a_coverage_series_has_one_orientation_and_one_legend_position(built_gpk
         (ch,) = [lg for lg in m_info.legends if lg["kind"] == "choro"]
         from mbm_sig.maps.palettes import colors
         assert ch["colors"] == colors("OrRd", 6), r
+
+
+def test_renewal_map_one_variable_per_legend_state_in_an_ordered_palette(built_gpkg):
+    """The renewal basin map: colour = state of the project (grouped in ordered stages, an
+    ordered palette), shape = programme in its own block; every report project drawn."""
+    from mbm_sig.maps import colorcheck
+    info, legends, r = map_sheet_info(RECIPES / "renouv_bassin.yaml", {}, built_gpkg)
+    by_title = {lg["title"]: lg for lg in info.legends}
+    state = by_title["État du projet en 2005 (rapport)"]
+    shapes = by_title["Programme (projet sans cité nommée : localisé à la commune)"]
+    assert len(state["entries"]) == 3 and not state["nodata"]
+    colours = [e[1] for lg in legends if lg["title"] == state["title"] for e in lg["entries"]]
+    assert len(colours) == 3 and colorcheck.is_ordered(colours)
+    assert not colorcheck.clashes(list(zip(state["entries"], colours, strict=True)))
+    # one variable per block: the state block draws colour swatches (no marker), the
+    # programme block hollow shapes (no colour)
+    assert not state.get("symbols")
+    assert [s["marker"] for s in shapes["symbols"]] == ["o", "s", "D"]
+    assert not [lg for lg in legends if lg["title"] == shapes["title"] and lg["entries"]]
+    report = built_gpkg.read("renouvellement_urbain", where={"origine": "rapport d'activité 2005"})
+    sym_layers = [i for i, s in info.symbols.items()]
+    assert sum(info.features[i] for i in sym_layers) >= len(report)
+
+
+def test_hatched_extents_are_hatched_in_the_legend_and_the_chart_shares_the_map_colours(built_gpkg):
+    """Approximate concession extents: hatched on the map and in every swatch of the state
+    legend; the procedures chart of the same atlas uses the map's colour of each state."""
+    import matplotlib.figure
+
+    from mbm_sig.atlas.charts import CHARTS
+    from mbm_sig.atlas.engine import load_atlas
+    from mbm_sig.maps.recipe import build_map
+    m, _ = build_map(load_recipe(RECIPES / "renouv_concessions.yaml"), built_gpkg)
+    (L,) = [L for L in m._layers if L.type == "typo"]
+    assert L.hatched is not None and L.hatched.all()
+    (block,) = L.legend
+    assert block.entries and all(st.get("hatch") == "////" for _, st in block.entries)
+    style = built_gpkg.layer_def("concessions").style["categories"]["colors"]
+    fig = CHARTS["sequelles_bilan"](built_gpkg, load_atlas("renouvellement"), "t",
+                                    {"name": "sequelles_bilan", "csv": "sequelles_bilan.csv"})
+    from matplotlib.colors import to_hex
+    fills = {to_hex(p.get_facecolor()) for p in fig.findobj(matplotlib.patches.Rectangle)}
+    for state in ("sortie complète avant 2000", "renonciation directe instruite en 2005",
+                  "renonciation après arrêt instruite en 2005", "arrêt instruit, renonciation à instruire"):
+        assert style[state].lower() in fills, state
+    assert not ({"#1a9850", "#66bd63", "#fdae61"} & fills)         # the chart's own colours are gone
+    assert isinstance(fig, matplotlib.figure.Figure)

@@ -250,6 +250,7 @@ class LegendBlock:
     ncols: int = 1
     symbol: str = "circle"                      # prop: circle or square
     sym: dict | None = None                     # symbols: marker style of the no-data entry
+    shapes: bool = False                        # symbols: entries are the shapes of a second variable
 
     BOX_W, BOX_H = 7.0, 4.0
 

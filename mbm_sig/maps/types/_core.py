@@ -199,6 +199,10 @@ class Layer:
     vmax: float | None = None                  # proportional symbols: the largest absolute value
     scale_max: float | None = None             # proportional symbols: the value drawn at the full radius
     markers: list | None = None                # symbols: marker per category (None: the layer's one marker)
+    hatched: np.ndarray | None = None          # typo: features drawn hatched (an approximation)
+    point_markers: np.ndarray | None = None    # symbols with a shape variable: marker per feature
+    shape_classes: np.ndarray | None = None    # … and its category per feature (-1: none)
+    shape_entries: list | None = None          # … and the (value, marker) of its legend
 
 
 @dataclass
@@ -345,9 +349,10 @@ def draw_points(ctx: DrawContext, L: Layer) -> int:
     """Point symbols of a layer, coloured by class, the same marker and size as its legend;
     with a marker per category, one collection per marker."""
     idx = drawn_index(L, ctx.clip)
-    if getattr(L, "markers", None):
+    if L.point_markers is not None or getattr(L, "markers", None):
         default = L.style.get("marker") or "o"
-        mk = np.array([L.markers[c] if c >= 0 else default for c in L.classes[idx]], dtype=object)
+        mk = (np.asarray(L.point_markers, dtype=object)[idx] if L.point_markers is not None else
+              np.array([L.markers[c] if c >= 0 else default for c in L.classes[idx]], dtype=object))
         n = 0
         for m in dict.fromkeys(mk.tolist()):
             n += _draw_point_set(ctx, L, idx[mk == m], m)
@@ -411,11 +416,18 @@ def draw_classed_areas(ctx: DrawContext, L: Layer) -> int:
     cols = list(L.colors) + [L.legend[0].nodata[0] if L.legend and L.legend[0].nodata else NODATA]
     lw = st["linewidth"] if st["linewidth"] is not None else 0.1 / PT_MM
     ec = st["edgecolor"] or "#808080"
-    for p, c in zip(paths, cols, strict=False):
+    hatch = st.get("hatch")
+    hatched = L.hatched[mask] if (hatch and L.hatched is not None) else None
+    if hatched is not None and hatched.any():
+        # the hatched features (an approximation) in a second set of paths, per class
+        key = np.where(cls < 0, n, cls) + np.where(hatched, n + 1, 0)
+        paths = geom.polygon_paths(g, key, 2 * (n + 1))
+        cols = cols + cols
+    for i, (p, c) in enumerate(zip(paths, cols, strict=False)):
         if p is not None:
             ax.add_artist(PathPatch(ax.to_points(p), facecolor=c, edgecolor=ec, linewidth=lw,
                                     alpha=st["alpha"], transform=ax.transPt, capstyle="round",
-                                    joinstyle="round"))
+                                    joinstyle="round", hatch=hatch if i > n else None))
     return int(mask.sum())
 
 
