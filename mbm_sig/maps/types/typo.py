@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from mbm_sig.maps import geom
+from mbm_sig.maps import fmt, geom
 from mbm_sig.maps.layout import PT_MM, LegendBlock
 from mbm_sig.maps.types._core import (
     ALPHA,
     EDGECOLOR,
     HATCH,
+    LEGEND_COUNTS,
     LINEWIDTH,
     MARKER,
     NODATA_OPT,
@@ -33,6 +34,7 @@ CATEGORY_OPTIONS = (
         "four colours, categories also differ by shape (default: the layer definition's)"),
     opt("groups", (dict, type(None)), None, "categories drawn, each grouping values of the field {category: "
         "[values]} (in legend order; a value in no group is «Autre ou non renseigné»)"),
+    LEGEND_COUNTS,
     NODATA_OPT,
 )
 HATCH_WHERE = opt("hatch_where", (dict, type(None)), None, "hatch only the features matching {field: value or "
@@ -173,6 +175,8 @@ def category_legend(L: Layer, o: dict) -> list:
     entries = [(str(c), {**(sym or {}), "fill": col,
                          "edgecolor": edgecolor or ("#ffffff" if kind == "symbols" else "#4d4d4d")})
                for c, col in zip(L.categories, L.colors, strict=False)]
+    if o.get("legend_counts"):
+        entries = [(f"{c} ({fmt.num(int((L.classes == i).sum()))})", st) for i, (c, st) in enumerate(entries)]
     alpha = o.get("alpha")
     if kind == "typo" and alpha is not None and alpha < 1:
         for _, st in entries:           # the swatch has the colour the map shows on the paper
