@@ -144,3 +144,14 @@ def test_counts_in_integers_class_counts_and_missing_values_with_their_count():
     assert [e[0] for e in tb.entries] == ["A (2)", "B (3)", "C (3)"] and tb.nodata[1].endswith("(2)")
     info = m.draw()
     assert any(lg["kind"] == "choro" for lg in info.legends)
+
+
+def test_proportional_symbols_state_their_missing_values():
+    d = _grid([3.0, 10, np.nan, 40])
+    m = Map(extent=d).layer(d, "prop", var="v")
+    (b,) = m._layers[0].legend
+    assert b.nodata and b.nodata[1].endswith("(1)")
+    h_with = b.size()[1]
+    b.nodata = None
+    assert b.size()[1] < h_with
+    m.draw()

@@ -330,6 +330,9 @@ class LegendBlock:
             lw = max(measure(s, self.text_size)[0] for s, _ in self.entries)
             w = max(w, 2 * rmax + 4 + lw)
             h += 2 * rmax + 1.5
+            if self.nodata:
+                w = max(w, measure(self.nodata[1], self.text_size)[0])
+                h += line_height(self.text_size) + 1.0
         else:  # typo, symbols, base: rows of entries, in one or more columns
             cols, _, _ = self.list_layout()
             w = max(w, sum(cw for _, cw, _ in cols) + COL_GAP * (len(cols) - 1))
@@ -395,6 +398,8 @@ class LegendBlock:
                 ty = base - 2 * r
                 page.segment(cx, ty, x + 2 * rmax + 2, ty, color=GREY, linewidth=0.3)
                 page.text(x + 2 * rmax + 2.5, ty, label, size=fs, va="center_baseline")
+            if self.nodata:
+                page.text(x, base + 1.0 + line_height(fs) / 2, self.nodata[1], size=fs, va="center_baseline")
         else:
             cols, sw, gap = self.list_layout()
             lh = line_height(fs, 1.15)
