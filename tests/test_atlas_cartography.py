@@ -185,3 +185,31 @@ def test_hatched_extents_are_hatched_in_the_legend_and_the_chart_shares_the_map_
         assert style[state].lower() in fills, state
     assert not ({"#1a9850", "#66bd63", "#fdae61"} & fills)         # the chart's own colours are gone
     assert isinstance(fig, matplotlib.figure.Figure)
+
+
+def test_scale_bars_measure_the_frame_and_stay_above_the_focus_veil(built_gpkg):
+    """Every EPCI sheet of the heritage atlas (Porte du Hainaut among them): the scale bar's
+    length on paper is its label at the frame's scale, the bar lies inside the frame, and
+    it is drawn above the veil that greys the neighbours (not greyed itself)."""
+    from matplotlib.patches import PathPatch, Polygon, Rectangle
+
+    from mbm_sig.maps.recipe import build_map
+    epci = built_gpkg.read("epci", where={"bassin_minier": True})
+    for _, row in epci.iterrows():
+        params = {"siren": row["siren"], "nom": row["nom"], "nb_cites": "1", "nb_terrils": "1", "nb_puits": "1",
+                  "nb_bati": "1"}
+        m, _ = build_map(load_recipe(RECIPES / "patri_epci.yaml", params), built_gpkg)
+        info = m.draw()
+        x0, _, x1, _ = info.extent
+        fx, fy, fw, fh = info.frame_mm
+        sb = info.texts["scalebar"]
+        assert sb["bar_mm"] * (x1 - x0) / fw == pytest.approx(sb["length_m"], rel=1e-6), row["nom"]
+        km = sb["length_m"] / 1000
+        assert sb["label"].replace("\u00a0", " ") == (f"{km:g} km" if km >= 1 else f"{sb['length_m']:g} m")
+        bx, by, bw, bh = info.boxes["scalebar"]
+        assert fx <= bx and bx + bw <= fx + fw and fy <= by and by + bh <= fy + fh
+        veil = [a for a in info.figure.artists if isinstance(a, PathPatch) and a.get_zorder() == 2.5]
+        assert veil, row["nom"]
+        furniture = [a for a in info.figure.artists if isinstance(a, (Rectangle, Polygon))
+                     and a.get_zorder() > 2.5 and a.get_zorder() < 5]
+        assert len(furniture) >= 5        # the bar's box and segments, the arrow's halves

@@ -198,6 +198,8 @@ def render(m, fig=None) -> RenderInfo:
     if m._scalebar:
         bar = ScaleBar(fw, m_per_mm)
         obstacles.append(bar.draw_at(page, *bar.anchor(frame)))
+        info.boxes["scalebar"] = obstacles[-1]
+        info.texts["scalebar"] = dict(label=bar.label, bar_mm=bar.bar_mm, length_m=bar.length_m)
     if m._arrow:
         arrow = NorthArrow()
         obstacles.append(arrow.draw_at(page, *arrow.anchor(frame)))

@@ -252,7 +252,7 @@ class _Builder:
         if foc:
             feat = cat.read(foc["layer"], where=foc.get("where"))
             if len(feat):
-                m.focus(feat, alpha=float(foc.get("alpha", 0.7)))
+                m.focus(feat, alpha=float(foc.get("alpha", 0.85)), color=str(foc.get("color", "#f2f2f2")))
                 self.used.append(foc["layer"])
                 t = labels.cached_towns(cat)
                 import shapely

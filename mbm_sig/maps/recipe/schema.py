@@ -101,7 +101,8 @@ TOPONYMS = (
 FOCUS = (
     opt("layer", str, None, "layer of the feature the sheet is about", required=True),
     opt("where", dict, None, "the feature {field: value} (template parameters allowed)"),
-    opt("alpha", float, 0.7, "opacity of the white veil outside the feature", minimum=0, maximum=1),
+    opt("alpha", float, 0.85, "opacity of the veil outside the feature", minimum=0, maximum=1),
+    opt("color", str, "#f2f2f2", "colour of the veil outside the feature (neighbours greyed)"),
 )
 
 SERIES_OF = (
