@@ -216,6 +216,7 @@ class Layer:
     point_markers: np.ndarray | None = None    # symbols with a shape variable: marker per feature
     shape_classes: np.ndarray | None = None    # … and its category per feature (-1: none)
     shape_entries: list | None = None          # … and the (value, marker) of its legend
+    groups: dict | None = None                 # typo/symbols: the field's values grouped {category: [values]}
 
 
 @dataclass

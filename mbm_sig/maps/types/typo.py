@@ -100,6 +100,7 @@ def categorise(L: Layer, data, o: dict, symbols: bool) -> None:
         group_of = {v: k for k, vs in o["groups"].items() for v in (vs if isinstance(vs, (list, tuple)) else [vs])}
         vals = np.array([group_of.get(v) for v in vals], dtype=object)
         order = order or list(o["groups"])
+        L.groups = {k: list(vs) if isinstance(vs, (list, tuple)) else [vs] for k, vs in o["groups"].items()}
     cats = list(order) if order else (list(colors) if colors else sorted({v for v in vals if v is not None}, key=str))
     if colors:
         cmap = dict(colors)
