@@ -223,7 +223,7 @@ def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE,  # noqa: 
                     # clear of symbols: on or just beside the anchor; over symbols (last resort):
                     # anywhere near it, so that a town name never wanders off its commune
                     near = shifted_candidates(x, y, w, h) if is_req else []
-                    cands = [(x, y)] + (near[:8] if strict else near)
+                    cands = [(x, y)] + near
                 for cx, cy in cands:
                     if not L.around:
                         # a centred label near the frame edge slides inside it (up to half its size)

@@ -184,6 +184,8 @@ CLASSED = (
     opt("outliers", (dict, type(None)), None, "values above a threshold kept out of the classes: their own "
         "colour and legend entry naming them {above, label, color} (one outlier never owns the top class)",
         keys=OUTLIERS),
+    opt("clip_breaks", bool, True, "a last given break above the data's maximum is clipped to it (false: the "
+        "breaks kept as given, as a series shares them)"),
     LEGEND_COUNTS,
     NODATA_OPT, NODATA_LABEL_OPT,
 )
@@ -329,7 +331,8 @@ def classed(values, o: dict, title, names=None):
     m = normalise_method("breaks" if breaks is not None else o["method"])
     b = classify(inner, m, o["k"], breaks)
     finite = inner[np.isfinite(inner)]
-    if breaks is not None and len(finite) and len(b) > 2 and b[-2] < finite.max() < b[-1]:
+    if (breaks is not None and o.get("clip_breaks", True) and len(finite) and len(b) > 2
+            and b[-2] < finite.max() < b[-1]):
         b[-1] = float(finite.max())              # the top class ends at the data's maximum
     counts = whole(finite)
     if counts and m != "breaks":
