@@ -649,6 +649,8 @@ class PostGISBackend:
         """Columns of COPY text values joined into the rows of COPY's text format, one buffer."""
         import pyarrow.compute as pc
         lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*cols, "\t"), "", "\n")
+        if isinstance(lines, pa.ChunkedArray):
+            lines = lines.combine_chunks()
         lines = pa.concat_arrays([lines]) if lines.offset else lines
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1)
         return lines.buffers()[2][int(offsets[0]):int(offsets[-1])]

@@ -170,7 +170,9 @@ def _arrow_batches(path: Path, ld: LayerDef, layer, crs, encoding, batch: int):
                 if shp:
                     gdf = restore_field_names(gdf, ld.field_names)
                 n = len(gdf)
-                yield offset, gdf
+                box = [gdf]
+                del gdf, df                   # the consumer holds the only reference
+                yield offset, box.pop()
                 offset += n
     except InvalidInput:
         raise

@@ -101,6 +101,8 @@ def coerce_column(s: pd.Series, ftype: str, null: np.ndarray) -> tuple[pd.Series
     s = s.reset_index(drop=True)
     bad = np.zeros(n, dtype=bool)
     if ftype == "str":
+        if isinstance(s.dtype, pd.StringDtype):     # text read through Arrow stays Arrow text
+            return s.str.strip().where(~null), bad
         out = np.full(n, None, dtype=object)
         keep = ~null
         if keep.any():
@@ -378,12 +380,15 @@ def check_stream(batches, ld: LayerDef, source: str, check_extent: bool = True) 
                 problems.extend(dups)
                 if out is not None:
                     stream.key_nulls = stream.key_nulls or bool(out[key].isna().any())
+            del raw, found
             if problems:
                 if len(problems) > 10 * MAX_REPORTED:
                     break
                 continue
             stream.rows += len(out)
-            yield conformed(out, ld)
+            box = [conformed(out, ld)]
+            del out                           # the writer holds the only reference
+            yield box.pop()
         if not rows:
             problems.append(Problem(None, None, None, "the file holds no rows"))
         if problems:
