@@ -206,7 +206,9 @@ def test_near_empty_table(tmp_path):
     tiny = _page(tmp_path, [(20, 20 + 5 * i, f"Commune {i}", 7.0) for i in range(3)], "t.pdf")
     found = check(_sheet(tiny, "table", part=(2, 2), prev_kind="table", prev_fill=0.95))
     assert found and "not shared evenly" in found[0]
-    assert check(_sheet(tiny, "table", part=(1, 1))) == []
+    alone = check(_sheet(tiny, "table", part=(1, 1), prev_kind="map", next_kind="map"))
+    assert alone and "alone on its page" in alone[0]
+    assert check(_sheet(short, "table", part=(1, 1), prev_kind="map", next_kind="map")) == []
 
 
 def test_table_order():

@@ -26,7 +26,8 @@ Per page (:data:`CHECKS`):
   inside the frame; on basin-wide maps the arrondissement seats and ≥ 20 000) not printed
   inside the frame;
 - ``near-empty-table``: a table page that could share its page with the next or previous
-  table page, or the short last part of a table whose lines are not shared evenly;
+  table page, the short last part of a table whose lines are not shared evenly, or a
+  table page under a quarter full;
 - ``table-order``: table rows not in French alphabetical order (œ as oe, accents ignored);
 - ``reader-text``: a command line, a file path, a package internal or an internal word
   («catalogue», «couche», «champ», «import», «Lambert-93»…) on a page;
@@ -67,7 +68,7 @@ FRAME_CLEAR_MM = 0.11           # half the frame line (0.6 pt): a label's halo o
 PAGE_MARGIN_MM = 3.0            # no ink closer to the trimmed page edge
 TABLE_MARGIN_MM = 12.0          # running header and footer of table pages
 TABLE_SHORT = 1 / 2             # a table page under half full may share its page
-TABLE_LAST_SHORT = 1 / 4        # the last part of a table under a quarter full: lines not shared evenly
+TABLE_NEAR_EMPTY = 1 / 4        # a table page under a quarter full is near empty
 OUTLIER_MIN_FEATURES = 10       # a class of one feature among at least this many
 
 
@@ -349,9 +350,12 @@ def check_near_empty_table(s: Sheet) -> list[str]:
                            "they could share one page")
                 break
     k, n = s.part
-    if n > 1 and k == n and fill < TABLE_LAST_SHORT and not out:
+    if n > 1 and k == n and fill < TABLE_NEAR_EMPTY and not out:
         out.append(f"last part ({k}/{n}) of the table {fill:.0%} full: its lines are not shared evenly "
                    "between its pages")
+    elif fill < TABLE_NEAR_EMPTY and not out:
+        out.append(f"table page {fill:.0%} full: a short table alone on its page (set it beside its map "
+                   "or with another table)")
     return out
 
 
@@ -717,7 +721,7 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
         raise InvalidInput(f"check: {exc}") from None
     with tempfile.TemporaryDirectory(prefix="mbm-check-") as tmp:
         if pdf is None:
-            res = render_atlas(name, Path(out_dir or tmp), catalogue=cat, progress=False, demo=demo, workers=1)
+            res = render_atlas(name, Path(out_dir or tmp), catalogue=cat, progress=False, demo=demo)
             pdf_path, body = res.pdf, res.body
             check_cat = cat
             if demo:            # the demo book's maps come from a demo copy of the catalogue
