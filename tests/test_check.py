@@ -160,6 +160,27 @@ def test_count_decimals(tmp_path):
     assert CHECKS["count-decimals"](_sheet(page, legends=[good, rates])) == []
 
 
+def test_count_decimals_read_on_the_page(tmp_path):
+    """What the legend's box prints counts, not what the renderer meant to print."""
+    page = _page(tmp_path, [(22, 40, "94,0", 6.5), (22, 45, "20,0", 6.5), (22, 50, "10,0", 6.5)])
+    lg = dict(kind="prop", title="Établissements", labels=["94", "20", "10"], bbox=(20, 35, 40, 52))
+    assert "94,0 / 20,0 / 10,0" in CHECKS["count-decimals"](_sheet(page, legends=[lg]))[0]
+    page = _page(tmp_path, [(22, 40, "94", 6.5), (22, 45, "20", 6.5), (22, 50, "10", 6.5)], "g.pdf")
+    assert CHECKS["count-decimals"](_sheet(page, legends=[lg])) == []
+
+
+def test_legend_touch(tmp_path):
+    """The labels of two reference circles set end to end touch; a millimetre apart they do not."""
+    one = _page(tmp_path, [(22, 40, "94", 6.5)]).runs[0]
+    w = one.bbox[2] - one.bbox[0]
+    lg = dict(kind="prop", title="Établissements", labels=["94", "20"], bbox=(20, 35, 60, 52))
+    touching = _page(tmp_path, [(22, 40, "94", 6.5), (22 + w + 0.3, 40, "20", 6.5)], "t.pdf")
+    found = CHECKS["legend-touch"](_sheet(touching, legends=[lg]))
+    assert found and "«94» and «20» touch" in found[0]
+    apart = _page(tmp_path, [(22, 40, "94", 6.5), (22 + w + 1.5, 40, "20", 6.5)], "a.pdf")
+    assert CHECKS["legend-touch"](_sheet(apart, legends=[lg])) == []
+
+
 def test_outlier_class(tmp_path):
     page = _page(tmp_path, [])
     labels = ["9,0", "13,9", "16,6", "20,0", "35,2"]

@@ -20,7 +20,10 @@ Per page (:data:`CHECKS`):
 - ``legend-colours``: two entries of one categorical legend too close in colour
   (CIEDE2000 < 10 in normal vision or under simulated deuteranopia, same symbol shape),
   or more than 10 categories;
-- ``count-decimals``: a legend of whole numbers printed with decimals («94,0»);
+- ``count-decimals``: a legend of whole numbers printed with decimals («94,0»), read from
+  the texts printed in the legend's box;
+- ``legend-touch``: two texts of one legend set so close that they touch (on one line,
+  closer than a word space; one above the other, less than 0.1 mm apart);
 - ``outlier-class``: the top (or bottom) class of a choropleth holding a single feature;
 - ``unnamed-towns``: a commune the town rule says must be named (≥ 10 000 inhabitants
   inside the frame; on basin-wide maps the arrondissement seats and ≥ 20 000) not printed
@@ -57,7 +60,7 @@ from typing import Any
 import numpy as np
 
 from mbm_sig.check import text as wording
-from mbm_sig.check.pdf import PageText, read_pdf
+from mbm_sig.check.pdf import PT_MM, PageText, read_pdf
 from mbm_sig.errors import InvalidInput
 from mbm_sig.maps import colorcheck
 from mbm_sig.maps.labels import MIN_SIZE, TownRule, towns
@@ -256,14 +259,51 @@ def check_legend_colours(s: Sheet) -> list[str]:
 _NUM = re.compile(r"^[<>≤≥]?\s*-?[\d\u202f\u00a0 ]+(,\d+)?\s*$")
 
 
+def legend_texts(s: Sheet, lg) -> list[str]:
+    """The texts printed inside a legend block's box (what the reader sees), else the
+    labels the renderer reported."""
+    b = lg.get("bbox")
+    if b and s.text is not None:
+        inside = [r.text for r in s.text.runs if b[0] - 0.5 <= r.cx <= b[2] + 0.5 and b[1] - 0.5 <= r.cy <= b[3] + 0.5]
+        if inside:
+            return inside
+    return [str(v) for v in lg.get("labels") or []]
+
+
 def check_count_decimals(s: Sheet) -> list[str]:
     out = []
     for lg in s.legends:
-        labels = [str(v).strip() for v in lg.get("labels") or []]
+        labels = [v.strip() for v in legend_texts(s, lg)]
         nums = [v for v in labels if _NUM.match(v)]
         if len(nums) >= 2 and all("," in v and set(v.split(",")[1].strip()) == {"0"} for v in nums):
             out.append(f"legend «{lg.get('title') or ''}»: whole numbers printed with decimals ("
                        + " / ".join(nums[:4]) + ")")
+    return out
+
+
+LEGEND_TOUCH_EM = 0.3           # two legend texts on one line closer than a word space read as one
+LEGEND_TOUCH_MM = 0.1           # two lines of a legend closer than this touch
+
+
+def check_legend_touch(s: Sheet) -> list[str]:
+    """Two texts of one legend whose inks touch (the labels of reference circles, of
+    classes): measured on the PDF."""
+    out = []
+    for lg in s.legends:
+        b = lg.get("bbox")
+        if not b or s.text is None:
+            continue
+        runs = [r for r in s.text.runs if not r.rotated
+                and b[0] - 0.5 <= r.cx <= b[2] + 0.5 and b[1] - 0.5 <= r.cy <= b[3] + 0.5]
+        for i, a in enumerate(runs):
+            for c in runs[i + 1:]:
+                dx = max(a.bbox[0] - c.bbox[2], c.bbox[0] - a.bbox[2])
+                dy = max(a.bbox[1] - c.bbox[3], c.bbox[1] - a.bbox[3])
+                space = LEGEND_TOUCH_EM * min(a.size, c.size) * PT_MM
+                touch = (dy < 0 and dx < space) or (dx < 0 and dy < LEGEND_TOUCH_MM)
+                if touch and ink_overlap(a, c) <= OVERLAP_MM2:
+                    out.append(f"legend «{lg.get('title') or ''}»: «{a.text[:20]}» and «{c.text[:20]}» touch "
+                               f"({max(dx, dy, 0):.2f} mm apart)")
     return out
 
 
@@ -401,6 +441,7 @@ CHECKS = {
     "page-edge": check_page_edge,
     "legend-colours": check_legend_colours,
     "count-decimals": check_count_decimals,
+    "legend-touch": check_legend_touch,
     "outlier-class": check_outlier_class,
     "unnamed-towns": check_unnamed_towns,
     "near-empty-table": check_near_empty_table,
