@@ -185,11 +185,32 @@ def test_outlier_class(tmp_path):
     page = _page(tmp_path, [])
     labels = ["9,0", "13,9", "16,6", "20,0", "35,2"]
     bad = dict(kind="choro", title="Part des 65 ans et plus (%)", labels=labels, breaks=[9, 13.9, 16.6, 20, 35.2],
-               counts=[20, 30, 25, 1], extremes={"top": "35,2"})
+               counts=[20, 30, 25, 1], extremes={"top": "35,2", "top_gap": 15.4, "bottom_gap": 0.1, "rest_range": 10.7})
     found = CHECKS["outlier-class"](_sheet(page, legends=[bad]))
     assert len(found) == 1 and "top class (20,0 – 35,2)" in found[0] and "35,2" in found[0]
+    # a lone commune in the top class of classes shared with the basin, close to the others
+    near = dict(bad, extremes={"top": "20,4", "top_gap": 0.3, "bottom_gap": 0.1, "rest_range": 10.7})
+    assert CHECKS["outlier-class"](_sheet(page, legends=[near])) == []
     good = dict(bad, counts=[20, 30, 25, 6])
     assert CHECKS["outlier-class"](_sheet(page, legends=[good])) == []
+
+
+def test_outlier_class_of_a_real_sheet_made_wrong(built_gpkg, tmp_path):
+    """GP establishments per 10 000 inhabitants in equal intervals: one commune at 226 alone
+    in a top class far from the others; the atlas's given breaks do not leave it alone."""
+    import yaml
+    doc = yaml.safe_load((RECIPES / "sante_densite_generalistes.yaml").read_text(encoding="utf-8"))
+    for L in doc["layers"]:
+        if L.get("type") == "choro":
+            L.pop("breaks", None)
+            L.update(method="equal", k=5)
+    bad = tmp_path / "equal.yaml"
+    bad.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    _, legends, _ = map_sheet_info(bad, {}, built_gpkg)
+    found = CHECKS["outlier-class"](Sheet(1, "densité", "map", None, legends=legends))
+    assert len(found) == 1 and "top class" in found[0] and "single feature" in found[0]
+    _, legends, _ = map_sheet_info(RECIPES / "sante_densite_generalistes.yaml", {}, built_gpkg)
+    assert CHECKS["outlier-class"](Sheet(1, "densité", "map", None, legends=legends)) == []
 
 
 def test_unnamed_towns(tmp_path):

@@ -308,19 +308,27 @@ def check_legend_touch(s: Sheet) -> list[str]:
 
 
 def check_outlier_class(s: Sheet) -> list[str]:
+    """An extreme class holding a single feature set apart from the others: its value lies
+    farther from the next one than a third of the range of all the others (the legend's
+    classes stretched for one outlier). A lone feature in the top class of classes shared
+    by a series (basin breaks on an arrondissement) is no outlier and is not reported."""
     out = []
     for lg in s.legends:
         counts = lg.get("counts")
         if not counts or len(counts) < 3 or sum(counts) < OUTLIER_MIN_FEATURES:
             continue
         labels = [str(v) for v in lg.get("labels") or []]
+        ext = lg.get("extremes") or {}
         for k, where in ((len(counts) - 1, "top"), (0, "bottom")):
-            if counts[k] == 1:
-                lab = (f"{labels[k]} – {labels[k + 1]}" if len(labels) == len(counts) + 1
-                       else labels[k] if k < len(labels) else f"class {k + 1}")
-                v = (lg.get("extremes") or {}).get(where)
-                out.append(f"legend «{lg.get('title') or ''}»: the {where} class ({lab}) holds a single feature"
-                           + (f" ({v})" if v else "") + f" of {sum(counts)}: an outlier alone in its class")
+            gap, rest = ext.get(f"{where}_gap"), ext.get("rest_range")
+            if counts[k] != 1 or gap is None or not rest or gap < rest / 3:
+                continue
+            lab = (f"{labels[k]} – {labels[k + 1]}" if len(labels) == len(counts) + 1
+                   else labels[k] if k < len(labels) else f"class {k + 1}")
+            v = ext.get(where)
+            out.append(f"legend «{lg.get('title') or ''}»: the {where} class ({lab}) holds a single feature"
+                       + (f" ({v})" if v else "") + f" of {sum(counts)}, set apart from the others: "
+                       "an outlier alone in its class")
     return out
 
 
@@ -612,6 +620,11 @@ def _class_counts(m) -> dict:
             from mbm_sig.maps import fmt
             d = int(getattr(next(iter(L.legend), None), "decimals", 1) or 1)
             ext = {"top": fmt.num(float(vals.max()), d), "bottom": fmt.num(float(vals.min()), d)}
+            v = np.sort(vals)
+            if len(v) >= 3:
+                # how far each extreme lies from the next value, against the span of the others
+                ext.update(top_gap=float(v[-1] - v[-2]), bottom_gap=float(v[1] - v[0]),
+                           rest_range=float(v[-2] - v[1]))
         for b in L.legend or []:
             if b.kind in ("choro",) or getattr(b, "breaks", None) is not None:
                 out.setdefault(b.title, (counts, ext))
