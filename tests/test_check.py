@@ -421,6 +421,8 @@ def test_check_command_bad_input(built_gpkg, tmp_path, capsys):
         check_atlas("nosuch", catalogue=built_gpkg)
     with pytest.raises(InvalidInput, match="no such PDF"):
         check_atlas("sante", catalogue=built_gpkg, pdf=tmp_path / "absent.pdf")
+    with pytest.raises(InvalidInput, match="not a book of atlas 'sante'"):
+        check_atlas("sante", catalogue=built_gpkg, pdf=_page(tmp_path, []) and tmp_path / "p.pdf")
 
 
 @pytest.mark.parametrize("name", ["sante", "patrimoine", "renouvellement"])

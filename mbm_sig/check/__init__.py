@@ -790,6 +790,9 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
         texts = read_pdf(pdf_path)
         if pdf is not None:     # number the planned pages as the book does
             first = len(texts) - len(body) - _trailing(texts)
+            if not 1 <= first <= 3:         # cover and contents pages before the body
+                raise InvalidInput(f"check: {pdf_path}: {len(texts)} pages, not a book of atlas {name!r} "
+                                   f"({len(body)} body pages planned from this catalogue)")
             for k, p in enumerate(body):
                 p.number = first + k + 1
         by_number = {p.number: p for p in body}
