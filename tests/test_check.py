@@ -158,6 +158,10 @@ def test_count_decimals(tmp_path):
     rates = dict(kind="choro", title="Part (%)", labels=["9,0", "13,9", "16,6"])
     assert "94,0" in CHECKS["count-decimals"](_sheet(page, legends=[bad]))[0]
     assert CHECKS["count-decimals"](_sheet(page, legends=[good, rates])) == []
+    # a choropleth of a count (every value whole) with class bounds 2,5 / 7,5
+    counts = dict(kind="choro", title="Établissements", labels=["0", "2,5", "7,5", "20"], extremes={"integers": True})
+    assert "bounded by decimals" in CHECKS["count-decimals"](_sheet(page, legends=[counts]))[0]
+    assert CHECKS["count-decimals"](_sheet(page, legends=[dict(counts, extremes={"integers": False})])) == []
 
 
 def test_count_decimals_read_on_the_page(tmp_path):
@@ -167,6 +171,28 @@ def test_count_decimals_read_on_the_page(tmp_path):
     assert "94,0 / 20,0 / 10,0" in CHECKS["count-decimals"](_sheet(page, legends=[lg]))[0]
     page = _page(tmp_path, [(22, 40, "94", 6.5), (22, 45, "20", 6.5), (22, 50, "10", 6.5)], "g.pdf")
     assert CHECKS["count-decimals"](_sheet(page, legends=[lg])) == []
+
+
+def test_count_decimals_of_a_real_sheet_made_wrong(built_gpkg, tmp_path):
+    """GP establishments (a count) classed in equal intervals with one decimal: bounds
+    «23,5 / 47,0…» for whole numbers; with the recipe's whole-number labels, clean."""
+    import yaml
+    doc = yaml.safe_load((RECIPES / "sante_densite_generalistes.yaml").read_text(encoding="utf-8"))
+    for L in doc["layers"]:
+        if L.get("type") == "choro":
+            L.pop("breaks", None)
+            L.update(var="etab_generalistes", method="equal", k=4, legend_decimals=1)
+    bad = tmp_path / "counts.yaml"
+    bad.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    _, legends, _ = map_sheet_info(bad, {}, built_gpkg)
+    found = CHECKS["count-decimals"](Sheet(1, "x", "map", None, legends=legends))
+    assert found and "count" in found[0]
+    for L in doc["layers"]:
+        if L.get("type") == "choro":
+            L["legend_decimals"] = 0
+    bad.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    _, legends, _ = map_sheet_info(bad, {}, built_gpkg)
+    assert CHECKS["count-decimals"](Sheet(1, "x", "map", None, legends=legends)) == []
 
 
 def test_legend_touch(tmp_path):

@@ -278,6 +278,9 @@ def check_count_decimals(s: Sheet) -> list[str]:
         if len(nums) >= 2 and all("," in v and set(v.split(",")[1].strip()) == {"0"} for v in nums):
             out.append(f"legend «{lg.get('title') or ''}»: whole numbers printed with decimals ("
                        + " / ".join(nums[:4]) + ")")
+        elif (lg.get("extremes") or {}).get("integers") and any("," in v for v in nums):
+            out.append(f"legend «{lg.get('title') or ''}»: classes of a count (whole numbers) bounded by decimals ("
+                       + " / ".join(nums[:6]) + ")")
     return out
 
 
@@ -616,10 +619,11 @@ def _class_counts(m) -> dict:
         vals = np.asarray(L.values, dtype=float) if L.values is not None else np.array([])
         vals = vals[np.isfinite(vals)]
         ext = {}
-        if len(vals):
+        if len(vals) and L.type == "choro":          # values are the classified variable (not a prop size)
             from mbm_sig.maps import fmt
             d = int(getattr(next(iter(L.legend), None), "decimals", 1) or 1)
-            ext = {"top": fmt.num(float(vals.max()), d), "bottom": fmt.num(float(vals.min()), d)}
+            ext = {"top": fmt.num(float(vals.max()), d), "bottom": fmt.num(float(vals.min()), d),
+                   "integers": bool(np.all(vals == np.round(vals)))}
             v = np.sort(vals)
             if len(v) >= 3:
                 # how far each extreme lies from the next value, against the span of the others
