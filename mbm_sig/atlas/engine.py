@@ -23,13 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from pypdf import PdfReader, PdfWriter
-from tqdm import tqdm
 
 from mbm_sig.atlas import pages
 from mbm_sig.atlas.charts import is_map_page
 from mbm_sig.atlas.errors import AtlasError, AtlasFailure
-from mbm_sig.atomic import atomic_path, inside, safe_name
+from mbm_sig.atomic import atomic_path, inside, safe_name, scratch
 from mbm_sig.catalogue import Catalogue
 from mbm_sig.catalogue.layerdef import Source
 from mbm_sig.config import ATLASES_DIR, load_yaml, settings
@@ -55,6 +53,7 @@ class Section:
     title: str
     sheets: list[SheetSpec]
     coverage: dict | None = None     # one section per feature (title and sheets patterned)
+    in_book: bool = True             # false: only in the books of one territory (--split-by, packs)
 
 
 @dataclass
@@ -118,7 +117,7 @@ def load_atlas(name_or_path: str | Path) -> Atlas:
                 raise AtlasError(f"{path}: sections[{i}].coverage needs a 'layer'")
             if any(sh.coverage for sh in sheets):
                 raise AtlasError(f"{path}: sections[{i}]: a covered section's sheets cannot have their own coverage")
-        sections.append(Section(sec["title"], sheets, scov))
+        sections.append(Section(sec["title"], sheets, scov, bool(sec.get("in_book", True))))
     return Atlas(name=doc.get("name", path.stem), title=doc["title"], subtitle=doc.get("subtitle", ""),
                  edition=str(doc.get("edition", "")), producer=doc.get("producer", "Mission Bassin Minier"),
                  output=doc.get("output", f"atlas-{path.stem}.pdf"), sections=sections,
@@ -228,13 +227,17 @@ def _reader_words(title: str) -> str:
     return t[0].lower() + t[1:] if len(t) > 1 and t[0].isupper() and not t[1].isupper() else t
 
 
-def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None) -> tuple[list[Page], list[dict]]:
+def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None,
+         territorial: bool = False) -> tuple[list[Page], list[dict]]:
     """Every body page in order, and the sheets waiting for data. A section with a
     ``coverage`` repeats (title and sheets) for each feature of the coverage layer, like a
-    QGIS atlas whose page holds several items."""
+    QGIS atlas whose page holds several items. Sections with ``in_book: false`` are planned
+    only for the books of one territory (``territorial``: ``--split-by``, packs)."""
     body: list[Page] = []
     pending: list[dict] = []
     for sec in atlas.sections:
+        if not (sec.in_book or territorial):
+            continue
         if sec.coverage:
             feats = _features(cat, sec.coverage, {})
             runs = [(_pattern(sec.coverage.get("section_title", sec.title), f), f) for f in feats]
@@ -329,18 +332,32 @@ def sort_key(series):
     return series.map(lambda v: len(ranks) if pd.isna(v) else ranks[v])
 
 
+def skip_empty_keys(cat: Catalogue, cov: dict, df=None) -> set:
+    """The keys of the coverage features ``skip_empty`` keeps: those named by a listed layer's
+    ``field``, or (an item without ``field``) holding the representative point of one of its rows."""
+    key = cov.get("key") or cat.layer_def(cov["layer"]).key
+    present: set = set()
+    for item in cov.get("skip_empty") or []:
+        if item.get("field"):
+            present |= set(cat.read(item["layer"], columns=[item["field"]])[item["field"]].dropna())
+        else:
+            import shapely
+            if df is None:
+                df = cat.read(cov["layer"], where=cov.get("where"))
+            pts = _representative_points(cat.read(item["layer"]))
+            present |= {k for k, g in zip(df[key], df.geometry.values, strict=True)
+                        if len(pts) and shapely.contains_xy(g, pts[:, 0], pts[:, 1]).any()}
+    return present
+
+
 def _features(cat: Catalogue, cov: dict, base: dict) -> list[dict]:
     """The coverage layer's features (filtered, sorted) as pattern parameters; with
     ``skip_empty`` ([{layer, field}] and the coverage ``key``), features for which every listed
-    layer has no row are left out (an EPCI with no cité nor terril)."""
+    layer has no row are left out (an EPCI with no cité nor terril; :func:`skip_empty_keys`)."""
     df = cat.read(cov["layer"], where=cov.get("where"))
-    skip = cov.get("skip_empty")
-    if skip:
+    if cov.get("skip_empty"):
         key = cov.get("key") or cat.layer_def(cov["layer"]).key
-        present = set()
-        for item in skip:
-            present |= set(cat.read(item["layer"], columns=[item["field"]])[item["field"]].dropna())
-        df = df[df[key].isin(present)]
+        df = df[df[key].isin(skip_empty_keys(cat, cov, df))]
     sort = cov.get("sort")
     if sort in ("@x", "@y"):
         # geographic order: west to east (@x) or south to north (@y), like a QGIS sort
@@ -356,6 +373,33 @@ def _features(cat: Catalogue, cov: dict, base: dict) -> list[dict]:
         rows.append({**base, **{k: (str(v) if not isinstance(v, (int, float)) else v)
                                 for k, v in params.items()}})
     return rows
+
+
+def _representative_points(df):
+    """(n, 2) array of the representative points of a layer's rows (those with a geometry)."""
+    import numpy as np
+    import shapely
+    g = df.geometry[df.geometry.notna() & ~df.geometry.is_empty] if hasattr(df, "geometry") else None
+    if g is None or not len(g):
+        return np.zeros((0, 2))
+    return shapely.get_coordinates(g.representative_point().values)
+
+
+def _within(cat, df, within: dict, params: dict):
+    """The rows of ``df`` whose representative point lies in the features ``within`` selects
+    (``{layer, where}``, patterns allowed): a table of a coverage feature's rows, as a QGIS
+    attribute table filtered to the atlas feature."""
+    import numpy as np
+    import shapely
+    where = {k: _pattern(v, params) if isinstance(v, str) else v for k, v in (within.get("where") or {}).items()}
+    feats = cat.read(within["layer"], where=where or None)
+    if not len(df) or not len(feats):
+        return df.iloc[0:0]
+    area = shapely.union_all(feats.geometry.values)
+    keep = np.array(df.geometry.notna() & ~df.geometry.is_empty, dtype=bool)
+    pts = df.geometry[keep].representative_point()
+    keep[keep] = shapely.contains_xy(area, pts.x.to_numpy(), pts.y.to_numpy())
+    return df[keep]
 
 
 def _tell_apart(cat, t: dict, df):
@@ -382,6 +426,8 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
     t = spec.table
     where = {k: _pattern(v, params) if isinstance(v, str) else v for k, v in (t.get("where") or {}).items()}
     df = cat.read(t["layer"], where=where or None)
+    if t.get("within"):
+        df = _within(cat, df, t["within"], params)
     if t.get("sort"):
         df = df.sort_values(t["sort"], key=sort_key)
     cols = t["columns"]
@@ -565,7 +611,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     if atlas.series and not atlas.series_values:
         from mbm_sig.atlas import series
         atlas.series_values = series.resolve(atlas.series, cat, str(atlas.path))
-    body, pending = plan(atlas, cat, only)
+    body, pending = plan(atlas, cat, only, territorial=bool(split_by) or select is not None)
     groups = split_pages(body, split_by) if split_by else None
     labels: dict[str, str] = {}
     if select is not None:
@@ -576,14 +622,13 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     if groups is not None:
         body = [p for p in body if any(p is q for g in groups.values() for q in g)]
 
-    with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd:
-        tmp = Path(tmpd)
+    with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd, scratch(tmpd) as tmp:
+        # page files are scratch: written without a flush to disk, the book is flushed
         files: dict[int, Path] = {}
         # every body page in parallel (maps, tables, charts), the book pages after
         jobs = [(i, atlas, p, str(tmp / f"page-{i:04d}.pdf")) for i, p in enumerate(body)]
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
-        bar = tqdm(total=len(body), desc=f"atlas {atlas.name}", unit="page", disable=not progress,
-                   file=sys.stderr, leave=False)
+        bar = _progress_bar(len(body), atlas.name, progress)
         if jobs:
             # the caller's catalogue (its caches stay warm from one run to the next)
             _WORKER["cat"] = cat if cat.backend.kind == "gpkg" else Catalogue.open(cat.url)
@@ -627,7 +672,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
             target, total, toc_entries = (books[0].pdf, books[0].pages, books[0].toc) if books else (None, 0, [])
 
         sheet_files = []
-        if sheets:
+        if sheets and body:       # (a territory with no page of this atlas: no empty folder)
             sheet_dir = inside(out_dir, safe_name(atlas.name))
             sheet_dir.mkdir(exist_ok=True)
             for i, p in enumerate(body):
@@ -645,6 +690,22 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     return AtlasResult(pdf=target, pages=total, sheets=sum(map(is_map_page, body)), pending=pending,
                        seconds=time.perf_counter() - t0, sheet_files=sheet_files, toc=toc_entries, body=body,
                        books=books)
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress_bar(total: int, name: str, progress: bool):
+    """A progress bar on stderr; with -q none, and tqdm is not imported."""
+    if not progress:
+        return _NoBar()
+    from tqdm import tqdm
+    return tqdm(total=total, desc=f"atlas {name}", unit="page", file=sys.stderr, leave=False)
 
 
 def _used_layers(body: list[Page]) -> set[str]:
@@ -679,21 +740,24 @@ def _book_pages(atlas: Atlas, n_sheets: int, toc_entries: list, back_figs: list,
     return book_files
 
 
-def _outline(writer: PdfWriter, order: list) -> None:
-    """Bookmarks: one per section, one per sheet (first part), plus the book pages."""
-    writer.add_outline_item(title="Sommaire", page_number=1)
-    sec_items = {}
+def _outline_items(order: list) -> list[tuple[str, int, int | None]]:
+    """Bookmarks (title, page index, parent item): one per section, one per sheet (first
+    part), plus the book pages."""
+    items: list[tuple[str, int, int | None]] = [("Sommaire", 1, None)]
+    sec_items: dict = {}
     for k, (title, _, p) in enumerate(order):
         if p is None:
             for t in (title,) if isinstance(title, str) else title:
                 if t and t not in ("Couverture", "Sommaire"):
-                    writer.add_outline_item(title=t, page_number=k)
+                    items.append((t, k, None))
             continue
         if p.section not in sec_items:
-            sec_items[p.section] = writer.add_outline_item(title=p.section, page_number=k)
+            sec_items[p.section] = len(items)
+            items.append((p.section, k, None))
         if p.part == 1:
             for q in [p, *p.shared]:
-                writer.add_outline_item(title=q.title, page_number=k, parent=sec_items[p.section])
+                items.append((q.title, k, sec_items[p.section]))
+    return items
 
 
 def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, page_files: dict, tmp: Path,
@@ -730,34 +794,33 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
 
     book_files = _book_pages(atlas, n_sheets, toc_entries, back_figs, tmp)
 
-    # assemble
-    writer = PdfWriter()
-    order = [("Couverture", book_files["cover"], None)]
+    # assemble: each page file's objects appended once to the book (identical fonts stored
+    # once), its number drawn over it, bookmarks and metadata at the end
+    from mbm_sig.maps.output.book import BookWriter, Source
+    order: list[tuple[str | tuple, Path, Page | None]] = [("Couverture", book_files["cover"], None)]
     order += [("Sommaire", f, None) for f in book_files["toc"]]
     order += [(p.title, page_files[id(p)], p) for p in body]
     for k, f in enumerate(book_files["back"]):
         titles = (((pages.PENDING_TITLE,) if pending and k == 0 else ())
                   + ((pages.SOURCES_TITLE,) if k == sources_at else ()))
         order.append((titles, f, None))
-    src_pages = [PdfReader(f).pages[0] for _, f, _ in order]
-    sizes = [(float(pg.mediabox.width) * 25.4 / 72, float(pg.mediabox.height) * 25.4 / 72)
-             for pg in src_pages]
-    numbers = _number_pages(sizes, tmp)
-    for k, page in enumerate(src_pages):
-        wp = writer.add_page(page)
-        if k > 0:
-            wp.merge_page(numbers.pages[k])
-            wp.compress_content_streams(level=3)     # merging leaves the content uncompressed
-    _outline(writer, order)
-    writer.page_mode = "/UseOutlines"
-    writer.add_metadata({"/Title": atlas.title, "/Subject": atlas.subtitle, "/Author": atlas.producer,
-                         "/Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,
-                         "/Creator": "mbm-sig", "/Producer": "mbm-sig (matplotlib, pypdf)",
-                         "/CreationDate": _pdf_date()})
-    writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
+    sizes = []
+    for _, f, _ in order:           # the page sizes first: each page's number overlay has its size
+        src = Source.open(f)
+        box = src.resolve(src.obj(src.pages()[0])[0][b"/MediaBox"])
+        sizes.append((float(box[2]) * 25.4 / 72, float(box[3]) * 25.4 / 72))
+    overlays = _number_overlays(sizes, tmp)
     with atomic_path(target) as part:
         with open(part, "wb") as fh:
-            writer.write(fh)
+            book = BookWriter(fh)
+            for k, (_, f, _) in enumerate(order):
+                src = Source.open(f)
+                book.add_page(src, src.pages()[0], overlays[k] if k > 0 else None)
+                book.end_source(src)
+            book.close(_outline_items(order), {
+                "Title": atlas.title, "Subject": atlas.subtitle, "Author": atlas.producer,
+                "Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,
+                "Creator": "mbm-sig", "Producer": "mbm-sig (matplotlib)", "CreationDate": _pdf_date()})
     return total, toc_entries
 
 
@@ -779,13 +842,49 @@ def _sources(cat: Catalogue, layers) -> list[Source]:
     return out
 
 
-def _number_pages(sizes: list, tmp: Path) -> PdfReader:
-    """One overlay page per book page (same size) carrying «n / total»."""
-    path = tmp / "numbers.pdf"
+def _number_overlays(sizes: list, tmp: Path) -> list[tuple]:
+    """Each book page's number overlay («n / total», a page of its size) for the book writer:
+    (source, page, (template text, this page's text)). Pages whose number measures the same
+    (width, height, descent) on the same page size are laid out alike: matplotlib draws one
+    of them (the template) and the others are its content with the digits swapped, which is
+    the content matplotlib would write for them (tested). Without the print font's fast path,
+    or when a template's string cannot be swapped, every overlay is drawn."""
+    from mbm_sig.maps.output.book import Source, swappable
     n = len(sizes)
-    pages.save_pdf((pages.number_overlay(k + 1, n, size) for k, size in enumerate(sizes)), path,
-                   {"CreationDate": None})
-    return PdfReader(path)
+    texts = [f"{k + 1} / {n}" for k in range(n)]
+    measure = _number_measure()
+    keys = [(size, measure(t)) if measure else k for k, (size, t) in enumerate(zip(sizes, texts, strict=True))]
+    first: dict = {}
+    for k, key in enumerate(keys):
+        first.setdefault(key, k)
+    drawn = list(first.values())
+    path = tmp / "numbers.pdf"
+    # the templates, then a page with every digit: the file's one font maps all the glyphs
+    # a swapped number draws (matplotlib maps the characters its pages use)
+    pages.save_pdf([*(pages.number_overlay(k + 1, n, sizes[k]) for k in drawn),
+                    pages.number_overlay(1234567890, n, sizes[0])], path, {"CreationDate": None})
+    src = Source.open(path)
+    at = dict(zip(drawn, src.pages()[:len(drawn)], strict=True))
+    if len(drawn) < n and not all(swappable(src, at[k], texts[k]) for k in drawn):
+        pages.save_pdf((pages.number_overlay(k + 1, n, size) for k, size in enumerate(sizes)), path,
+                       {"CreationDate": None})
+        src = Source.open(path)
+        return [(src, num) for num in src.pages()]
+    return [(src, at[first[key]], (texts[first[key]], texts[k])) for k, key in enumerate(keys)]
+
+
+def _number_measure():
+    """The measure of a page number in the print font (size 1), or None when the numbers are
+    not drawn in it on the fast path (then each is drawn by matplotlib)."""
+    from matplotlib.font_manager import FontProperties, findfont
+
+    from mbm_sig.maps.output import fonts, pdftext
+    if not pdftext.active():
+        return None
+    path = findfont(FontProperties(family=pages.font()))
+    if not fonts.is_print_font(path):
+        return None
+    return functools.partial(fonts.text_metrics, path, size=1.0)
 
 
 def _pdf_date() -> str:
