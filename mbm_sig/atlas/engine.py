@@ -491,7 +491,9 @@ def _group_label(atlas: Atlas, pages_: list[Page], value: str) -> str:
 
 
 def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, progress,
-            split_by: str | None = None, select=None) -> AtlasResult:
+            split_by: str | None = None, select=None, cache=None) -> AtlasResult:
+    """``cache``: an :class:`mbm_sig.atlas.incremental.Run` (pages taken from the sheet cache,
+    the others rendered with the layers they read recorded, the book's own pages memoised)."""
     t0 = time.perf_counter()
     if not cat.backend.exists():
         raise AtlasFailure(f"catalogue {cat.url} does not exist: run `mbm-sig build` (or `make build`) first")
@@ -516,27 +518,33 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         files: dict[int, Path] = {}
         # every body page in parallel (maps, tables, charts), the book pages after
         jobs = [(i, atlas, p, str(tmp / f"page-{i:04d}.pdf")) for i, p in enumerate(body)]
+        hits = cache.lookup(atlas, body, jobs) if cache else {}
+        files.update(hits)
+        jobs = [j for j in jobs if j[0] not in hits]
+        render = cache.render_page if cache else _render_page
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
-        bar = tqdm(total=len(body), desc=f"atlas {atlas.name}", unit="page", disable=not progress,
+        bar = tqdm(total=len(jobs), desc=f"atlas {atlas.name}", unit="page", disable=not progress,
                    file=sys.stderr, leave=False)
         if jobs:
             # the caller's catalogue (its caches stay warm from one run to the next)
             _WORKER["cat"] = cat if cat.backend.kind == "gpkg" else Catalogue.open(cat.url)
             if n_workers == 1:
-                results = map(_render_page, jobs)
+                results = map(render, jobs)
                 pool = None
             else:
                 # the first page in this process warms the caches the forked workers inherit
-                first = _render_page(jobs[0])
+                first = render(jobs[0])
                 pool = mp.get_context("fork").Pool(n_workers, initializer=_init_worker, initargs=(cat.url, True))
-                results = itertools.chain([first], pool.imap_unordered(_render_page, jobs[1:], chunksize=1))
+                results = itertools.chain([first], pool.imap_unordered(render, jobs[1:], chunksize=1))
             try:
-                for idx, path, err, code in results:
+                for idx, path, err, code, *deps in results:
                     if err:
                         p = body[idx]
                         what = f"recipe {p.spec.recipe}" if p.spec.recipe else f"{p.kind} of {atlas.path}"
                         raise (AtlasError if code == 2 else AtlasFailure)(f"sheet «{p.title}» ({what}) failed: {err}")
                     files[idx] = Path(path)
+                    if cache:
+                        cache.done(idx, path, *deps)
                     bar.update(1)
             finally:
                 if pool is not None:
@@ -548,7 +556,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         books: list[Book] = []
         if groups is None:
             target = inside(out_dir, atlas.output)
-            total, toc_entries = _write_book(atlas, cat, body, pending, page_files, tmp, target)
+            total, toc_entries = _write_book(atlas, cat, body, pending, page_files, tmp, target, memo=cache)
         else:
             stem = Path(atlas.output).stem
             for value, group in groups.items():
@@ -557,9 +565,12 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                 sub = replace(atlas, title=f"{atlas.title} — {label}", output=f"{stem}-{safe_name(value)}.pdf")
                 pdf = inside(out_dir, sub.output)
                 n_maps = sum(p.kind in ("map", "chart") for p in group)     # a territory's charts are its maps
-                n, entries = _write_book(sub, cat, group, [], page_files, tmp / f"book-{len(books)}", pdf, n_maps)
+                n, entries = _write_book(sub, cat, group, [], page_files, tmp / f"book-{len(books)}", pdf, n_maps,
+                                         memo=cache)
                 books.append(Book(value, label, pdf, n, n_maps, entries, list(group)))
             target, total, toc_entries = (books[0].pdf, books[0].pages, books[0].toc) if books else (None, 0, [])
+        if cache:
+            cache.store()           # after the book: the new PDF does not wait for the cache
 
         sheet_files = []
         if sheets:
@@ -595,27 +606,49 @@ def _used_layers(body: list[Page]) -> set[str]:
     return used
 
 
-def _book_pages(atlas: Atlas, n_sheets: int, toc_entries: list, pending: list, source_figs: list,
-                tmp: Path) -> dict:
-    """The book's own pages (cover, contents, waiting sheets, sources), each to a PDF in ``tmp``."""
+def _book_pages(atlas: Atlas, n_sheets: int, toc_entries: list, pending: list, source_files: list,
+                tmp: Path, memo=None) -> dict:
+    """The book's own pages (cover, contents, waiting sheets, sources), each to a PDF in ``tmp``
+    (``memo``: an incremental run that reuses those whose inputs are unchanged)."""
     book_files: dict = {}
     book_files["cover"] = tmp / "cover.pdf"
-    _save(pages.cover(atlas, n_sheets), book_files["cover"], atlas.title)
-    toc_figs = pages.toc_pages(atlas, toc_entries)
-    book_files["toc"] = []
-    for k, fig in enumerate(toc_figs):
-        f = tmp / f"toc-{k}.pdf"
-        _save(fig, f, "Sommaire")
-        book_files["toc"].append(f)
+    _book_pdf(memo, "cover", (atlas, n_sheets), book_files["cover"],
+              lambda f: _save(pages.cover(atlas, n_sheets), f, atlas.title))
+    book_files["toc"] = _book_pdfs(memo, "toc", (atlas, toc_entries), tmp,
+                                   lambda d: _save_all(pages.toc_pages(atlas, toc_entries), d, "toc", "Sommaire"))
     if pending:
         book_files["pending"] = tmp / "pending.pdf"
-        _save(pages.pending_page(atlas, pending), book_files["pending"], "Cartes en attente de données")
-    book_files["sources"] = []
-    for k, fig in enumerate(source_figs):
-        f = tmp / f"sources-{k}.pdf"
-        _save(fig, f, "Sources et méthodes")
-        book_files["sources"].append(f)
+        _book_pdf(memo, "pending", (atlas, pending), book_files["pending"],
+                  lambda f: _save(pages.pending_page(atlas, pending), f, "Cartes en attente de données"))
+    book_files["sources"] = source_files
     return book_files
+
+
+def _save_all(figs, folder: Path, stem: str, meta_title: str) -> list[Path]:
+    out = []
+    for k, fig in enumerate(figs):
+        f = Path(folder) / f"{stem}-{k}.pdf"
+        _save(fig, f, meta_title)
+        out.append(f)
+    return out
+
+
+def _book_pdf(memo, what: str, inputs, dest: Path, make) -> None:
+    if memo is None:
+        make(dest)
+    else:
+        memo.book_pdf(what, _memo_inputs(inputs), dest, make)
+
+
+def _book_pdfs(memo, what: str, inputs, folder: Path, make) -> list[Path]:
+    return make(folder) if memo is None else memo.book_pdfs(what, _memo_inputs(inputs), folder, make)
+
+
+def _memo_inputs(inputs):
+    """What a book page is drawn from, as a key (an atlas by the fields its pages show)."""
+    return [{k: getattr(x, k) for k in ("name", "title", "subtitle", "edition", "producer", "cover_notes",
+                                         "method_notes", "series_values")} if isinstance(x, Atlas) else x
+            for x in inputs]
 
 
 def _outline(writer: PdfWriter, order: list) -> None:
@@ -634,13 +667,16 @@ def _outline(writer: PdfWriter, order: list) -> None:
 
 
 def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, page_files: dict, tmp: Path,
-                target: Path, n_sheets: int | None = None) -> tuple[int, list]:
+                target: Path, n_sheets: int | None = None, memo=None) -> tuple[int, list]:
     """Number ``body`` (already rendered: ``page_files`` by page id) and write the book to ``target``:
     cover, contents, body, pending, sources, with bookmarks and page numbers. Returns (pages, toc)."""
     tmp.mkdir(parents=True, exist_ok=True)
     if n_sheets is None:
         n_sheets = sum(p.kind == "map" for p in body)
-    source_figs = pages.sources_pages(atlas, _sources(cat, _used_layers(body)))
+    srcs = _sources(cat, _used_layers(body))
+    source_files = _book_pdfs(memo, "sources", (atlas, srcs, pages.methods_used(atlas) if memo else None), tmp,
+                              lambda d: _save_all(pages.sources_pages(atlas, srcs), d, "sources",
+                                                  "Sources et méthodes"))
 
     # number the pages: cover, table of contents, body, pending, sources
     sections = list(dict.fromkeys(p.section for p in body))
@@ -652,7 +688,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         p.number = number
     pending_number = number + 1 if pending else None
     sources_number = (pending_number or number) + 1
-    total = sources_number + len(source_figs) - 1
+    total = sources_number + len(source_files) - 1
     toc_entries = []
     for title in sections:
         sec_pages = [p for p in body if p.section == title]
@@ -662,7 +698,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         toc_entries.append(pages.TocEntry(0, "Cartes en attente de données", pending_number))
     toc_entries.append(pages.TocEntry(0, "Sources et méthodes", sources_number))
 
-    book_files = _book_pages(atlas, n_sheets, toc_entries, pending, source_figs, tmp)
+    book_files = _book_pages(atlas, n_sheets, toc_entries, pending, source_files, tmp, memo)
 
     # assemble
     writer = PdfWriter()
@@ -675,7 +711,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
     src_pages = [PdfReader(f).pages[0] for _, f, _ in order]
     sizes = [(float(pg.mediabox.width) * 25.4 / 72, float(pg.mediabox.height) * 25.4 / 72)
              for pg in src_pages]
-    numbers = _number_pages(sizes, tmp)
+    numbers = _number_pages(sizes, tmp, memo)
     for k, page in enumerate(src_pages):
         wp = writer.add_page(page)
         if k > 0:
@@ -712,12 +748,12 @@ def _sources(cat: Catalogue, layers) -> list[Source]:
     return out
 
 
-def _number_pages(sizes: list, tmp: Path) -> PdfReader:
+def _number_pages(sizes: list, tmp: Path, memo=None) -> PdfReader:
     """One overlay page per book page (same size) carrying «n / total»."""
     path = tmp / "numbers.pdf"
     n = len(sizes)
-    pages.save_pdf((pages.number_overlay(k + 1, n, size) for k, size in enumerate(sizes)), path,
-                   {"CreationDate": None})
+    _book_pdf(memo, "numbers", (sizes,), path, lambda f: pages.save_pdf(
+        (pages.number_overlay(k + 1, n, size) for k, size in enumerate(sizes)), f, {"CreationDate": None}))
     return PdfReader(path)
 
 

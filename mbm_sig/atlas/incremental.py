@@ -1,0 +1,617 @@
+"""Incremental atlas runs: a persistent sheet cache, the warm :class:`Atlas` of notebooks and
+``mbm-sig atlas NAME --watch``.
+
+Every body page of an atlas (map sheet, table page, chart) is cached as the PDF its renderer
+wrote, under a key made of
+
+- its **static inputs**: the tool (package version, a hash of the package's code, the versions
+  of the drawing stack, ``MBM_SIG_PDF_FASTPATH``, the production date), the page kind, title,
+  parameters and part, the atlas fields a page shows, and for a map the *effective* recipe (the
+  YAML with its parameters filled and the atlas's comparable series applied); for a table its
+  rows; for a chart its spec, the recipe it draws and the facts files (``data/*.csv``);
+- the **version of every catalogue layer the page read**, recorded while it rendered (reads,
+  ``has_data``, layer definitions, sources): the layer's data (a hash of its rows on
+  GeoPackage, of its rows' text on PostGIS) and its definition (fields, style, sources, from
+  ``layers/NAME.yaml`` and ``layers/sources.yaml``).
+
+The lookup is done in two steps, as ccache's direct mode: the static key names a *manifest*
+listing the layers the page read when it was rendered and, for each set of their versions
+seen, the cached PDF; a page whose static key has an entry whose layer versions all still hold
+is a hit. So a recipe edit re-renders the sheets of that recipe; a new style of ``puits``
+re-renders the sheets that read ``puits``; an import into ``terrils`` re-renders the sheets that
+read ``terrils``; a comment in a recipe or a touched file re-renders nothing.
+
+The book (cover, contents, waiting sheets, sources, page numbers, bookmarks) is always
+assembled again by the engine from the page files, as a cold run does: same inputs, same
+bytes. Its own pages (cover, contents, sources, waiting sheets, the page-number overlay) are
+memoised on their inputs in the same cache, so a change that keeps the contents re-renders
+none of them, and one that changes a title or a page count re-renders them.
+
+Cache files are written with :func:`mbm_sig.atomic.atomic_write_bytes` (temporary file, flush,
+rename): a reader sees an entry whole or not at all, and two processes sharing the folder at
+most redo each other's work. The folder is kept under a size bound (``limit_mb``, least
+recently used entries removed first)."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mbm_sig.atomic import atomic_write_bytes, inside
+
+#: default bound of the sheet cache, in MB (about 400 sheets of the atlases)
+DEFAULT_LIMIT_MB = 256
+#: manifest entries kept per static key (versions of its layers seen most recently)
+MANIFEST_ENTRIES = 4
+#: how often `--watch` looks at the files (seconds)
+POLL_SECONDS = 0.05
+
+ALL = "*"              # a page that read something that cannot be attributed to one layer
+
+
+def _h(*parts) -> str:
+    h = hashlib.blake2b(digest_size=20)
+    for p in parts:
+        if not isinstance(p, bytes):
+            p = json.dumps(p, sort_keys=True, default=repr, ensure_ascii=False).encode()
+        h.update(len(p).to_bytes(8, "little"))
+        h.update(p)
+    return h.hexdigest()
+
+
+def _file_digest(path: Path) -> str:
+    try:
+        return hashlib.blake2b(Path(path).read_bytes(), digest_size=20).hexdigest()
+    except FileNotFoundError:
+        return "missing"
+
+
+@functools.lru_cache(maxsize=1)
+def tool_key() -> str:
+    """The tool part of every key: version, a hash of the package's code (a code change made
+    without a version bump invalidates the cache too), the drawing stack's versions."""
+    import importlib.metadata as md
+
+    import mbm_sig
+    pkg = Path(mbm_sig.__file__).resolve().parent
+    h = hashlib.blake2b(digest_size=20)
+    for f in sorted(pkg.rglob("*.py")):
+        h.update(str(f.relative_to(pkg)).encode())
+        h.update(f.read_bytes())
+    versions = {}
+    for dist in ("matplotlib", "pypdf", "shapely", "numpy", "pandas", "geopandas", "pyproj", "pyogrio",
+                 "fonttools", "mapclassify", "pillow"):
+        try:
+            versions[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            versions[dist] = None
+    return _h(mbm_sig.__version__, h.hexdigest(), versions, sys.version_info[:2])
+
+
+def render_settings() -> dict:
+    """Settings outside the files that change what a page looks like."""
+    from mbm_sig.maps import fmt
+    return {"fastpath": os.environ.get("MBM_SIG_PDF_FASTPATH", "1"), "date": fmt.production_date().isoformat()}
+
+
+# ---------------------------------------------------------------------------------------
+# versions of the catalogue's layers and of their definitions
+
+def _stat(path: Path):
+    try:
+        st = Path(path).stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def catalogue_stamp(cat) -> tuple:
+    """What changes when a GeoPackage catalogue is written (the file, or its write-ahead log
+    while a writer such as QGIS holds it; an empty log left by a reader does not count); on
+    PostGIS, the import log (writes made through the tool)."""
+    if cat.backend.kind == "gpkg":
+        path = Path(cat.backend.path)
+        wal = _stat(Path(f"{path}-wal"))
+        return ("gpkg", _stat(path), wal if wal and wal[1] > 0 else None)
+    log = cat.backend.log()
+    return ("pg", len(log), str(log["imported_at"].max()) if len(log) else "")
+
+
+class Versions:
+    """Versions of the layers of one catalogue: data and definition, each a short hash,
+    computed on demand and kept while the catalogue file and the definitions are unchanged."""
+
+    def __init__(self, cat):
+        self.cat = cat
+        self._stamp = None
+        self._data: dict[str, str] = {}
+        self._defs: dict[str, str] = {}
+
+    def refresh(self) -> None:
+        stamp = catalogue_stamp(self.cat)
+        if stamp != self._stamp:
+            self._stamp, self._data = stamp, {}
+
+    def forget_definitions(self) -> None:
+        self._defs = {}
+
+    def data(self, name: str) -> str:
+        if name not in self._data:
+            self._data[name] = self._data_version(name)
+        return self._data[name]
+
+    def definition(self, name: str) -> str:
+        if name not in self._defs:
+            try:
+                self._defs[name] = _h(repr(self.cat.layer_def(name)))
+            except (KeyError, LookupError, ValueError):
+                self._defs[name] = "undefined"
+        return self._defs[name]
+
+    def of(self, name: str) -> str:
+        if name == ALL:
+            return _h(self._stamp)
+        if name.startswith("#"):        # the set of defined layer names
+            return _h(sorted(self.cat.definitions()))
+        return _h(self.data(name), self.definition(name))
+
+    def _data_version(self, name: str) -> str:
+        b = self.cat.backend
+        if b.kind == "gpkg":
+            return _gpkg_table_hash(Path(b.path), name)
+        import sqlalchemy as sa
+        if name not in b.layer_names():
+            return "absent"
+        with b._connect() as con:
+            return str(con.execute(sa.text(
+                f"SELECT md5(coalesce(string_agg(x, '|' ORDER BY x), '')) FROM "
+                f"(SELECT t::text AS x FROM {b._t(name)} t) s")).scalar_one())
+
+
+def _gpkg_table_hash(path: Path, name: str) -> str:
+    """A hash of every row of a GeoPackage table (read-only; rowid order), or «absent»."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?",
+                           (name,)).fetchone():
+            return "absent"
+        h = hashlib.blake2b(digest_size=20)
+        q = f'"{name.replace(chr(34), chr(34) * 2)}"'
+        try:
+            cur = con.execute(f"SELECT * FROM {q} ORDER BY rowid")
+        except sqlite3.OperationalError:
+            cur = con.execute(f"SELECT * FROM {q}")
+        h.update(repr([d[0] for d in cur.description]).encode())
+        for row in cur:
+            h.update(repr(row).encode())
+        return h.hexdigest()
+    finally:
+        con.close()
+
+
+class Tracking:
+    """A catalogue seen through a page render: every layer it reads, tests or whose definition
+    or sources it asks for is recorded in ``deps``; anything else is passed through (an access
+    to the backend itself records :data:`ALL`)."""
+
+    _NAMED = ("read", "has_data", "layer_def", "sources_for", "last_import", "provenance", "fill_command")
+
+    def __init__(self, cat, deps: set):
+        object.__setattr__(self, "_cat", cat)
+        object.__setattr__(self, "_deps", deps)
+
+    def __getattr__(self, name):
+        cat, deps = object.__getattribute__(self, "_cat"), object.__getattribute__(self, "_deps")
+        value = getattr(cat, name)
+        if name in Tracking._NAMED:
+            def named(layer=None, *a, **k):
+                deps.add(ALL if layer is None else str(layer))
+                return value(layer, *a, **k) if layer is not None else value(*a, **k)
+            return named
+        if name == "definitions":
+            def definitions():
+                deps.add("#names")
+                return value()
+            return definitions
+        if name in ("sql", "layers", "export", "backend"):
+            deps.add(ALL)
+        return value
+
+    def __setattr__(self, name, value):           # per-catalogue memos (town names) stay on it
+        setattr(object.__getattribute__(self, "_cat"), name, value)
+
+
+def render_page_tracked(job):
+    """:func:`engine._render_page` with the layers the page reads recorded: its result and the
+    sorted layer names (in the worker that renders it)."""
+    from mbm_sig.atlas import engine
+    real = engine._WORKER["cat"]
+    deps: set = set()
+    engine._WORKER["cat"] = Tracking(real, deps)
+    try:
+        res = engine._render_page(job)
+    finally:
+        engine._WORKER["cat"] = real
+    return (*res, sorted(deps))
+
+
+# ---------------------------------------------------------------------------------------
+# the persistent cache
+
+class SheetCache:
+    """Cached page PDFs in ``root``: ``objects/`` (the PDFs, by the hash of their static key and
+    layer versions) and ``manifests/`` (per static key: the layers read and the entries seen)."""
+
+    def __init__(self, root: Path | str | None = None, limit_mb: float = DEFAULT_LIMIT_MB):
+        if root is None:
+            from mbm_sig.config import settings
+            root = settings().cache_dir / "atlas-pages"
+        self.root = Path(root)
+        self.limit = int(limit_mb * 1024 * 1024)
+        self._written = 0
+
+    def _object(self, oid: str) -> Path:
+        return inside(self.root / "objects" / oid[:2], f"{oid}.pdf")
+
+    def _manifest(self, key: str) -> Path:
+        return inside(self.root / "manifests" / key[:2], f"{key}.json")
+
+    def _read_manifest(self, key: str) -> dict:
+        try:
+            doc = json.loads(self._manifest(key).read_text(encoding="utf-8"))
+            return doc if isinstance(doc, dict) and isinstance(doc.get("entries"), list) else {"entries": []}
+        except (FileNotFoundError, ValueError, OSError):
+            return {"entries": []}
+
+    def lookup(self, key: str, version_of) -> tuple[Path | None, list | None]:
+        """(the cached PDF, its layers) for ``key`` when the layers it read still have the
+        versions recorded (``version_of(name)``), else (None, the layers last read or None)."""
+        man = self._read_manifest(key)
+        deps = None
+        for e in man["entries"]:
+            deps = e.get("deps") or []
+            if all(version_of(d) == v for d, v in zip(deps, e.get("versions") or [])) and \
+                    len(deps) == len(e.get("versions") or []):
+                path = self._object(e["object"])
+                try:
+                    os.utime(path)             # recently used: kept by the size bound
+                except FileNotFoundError:       # removed by the bound (or another process)
+                    continue
+                return path, deps
+        return None, deps
+
+    def store(self, key: str, deps: list, versions: list, data: bytes) -> Path:
+        oid = _h(key, deps, versions)
+        path = self._object(oid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            atomic_write_bytes(path, data)
+            self._written += len(data)
+        man = self._read_manifest(key)
+        entry = {"deps": list(deps), "versions": list(versions), "object": oid}
+        entries = [entry] + [e for e in man["entries"] if e.get("object") != oid]
+        mpath = self._manifest(key)
+        mpath.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(mpath, json.dumps({"entries": entries[:MANIFEST_ENTRIES]}).encode())
+        return path
+
+    def size(self) -> int:
+        return sum(f.stat().st_size for f in (self.root / "objects").rglob("*.pdf") if f.is_file())
+
+    def prune(self) -> int:
+        """Remove the least recently used PDFs until the cache holds at most ``limit`` bytes;
+        returns the bytes removed. Safe while another process uses the cache (a manifest left
+        pointing to a removed PDF is a miss)."""
+        files = []
+        for f in (self.root / "objects").rglob("*.pdf"):
+            try:
+                st = f.stat()
+            except FileNotFoundError:
+                continue
+            files.append((st.st_mtime_ns, st.st_size, f))
+        total = sum(s for _, s, _ in files)
+        removed = 0
+        for _, s, f in sorted(files, key=lambda t: t[0]):
+            if total - removed <= self.limit:
+                break
+            try:
+                f.unlink()
+                removed += s
+            except FileNotFoundError:
+                pass
+        return removed
+
+    def clear(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------
+# one run: the engine's hooks
+
+def _atlas_fields(atlas) -> dict:
+    return {"name": atlas.name, "title": atlas.title, "subtitle": atlas.subtitle, "edition": atlas.edition,
+            "producer": atlas.producer, "path": str(atlas.path), "series": atlas.series_values,
+            "cover_notes": atlas.cover_notes, "method_notes": atlas.method_notes}
+
+
+class Run:
+    """The cache's part in one engine run (see :func:`mbm_sig.atlas.engine._render`): which
+    pages are cached, the tracked renderer for the others, their storing once the book is
+    written, and the memo of the book's own pages."""
+
+    render_page = staticmethod(render_page_tracked)
+
+    def __init__(self, cache: SheetCache, versions: Versions, memo: dict | None = None):
+        self.cache, self.versions = cache, versions
+        self.memo = memo if memo is not None else {}      # warm process: (key) -> result
+        self.keys: dict[int, str] = {}
+        self.hits: dict[int, Path] = {}
+        self.rendered: dict[int, list] = {}
+        self._files: dict[int, Path] = {}
+        self._book: list = []
+
+    # -- pages --------------------------------------------------------------------------
+    def page_key(self, atlas, page) -> str:
+        from mbm_sig.config import FACTS_DIR
+        base = [tool_key(), render_settings(), page.kind, page.title, page.params, page.part, page.parts,
+                _atlas_fields(atlas)]
+        spec = page.spec
+        if page.kind == "map":
+            base += [str(spec.recipe), self._effective_recipe(atlas, spec.recipe, page.params)]
+        elif page.kind == "table":
+            base += [spec.table, page.rows]
+        else:
+            facts = sorted(Path(FACTS_DIR).glob("*.csv")) if Path(FACTS_DIR).is_dir() else []
+            extra = {f.name: _file_digest(f) for f in facts}
+            if isinstance(spec.table.get("recipe"), str) and atlas.path:
+                extra["recipe"] = _file_digest(Path(atlas.path).parent / spec.table["recipe"])
+            base += [spec.table, extra]
+        return _h(*base)
+
+    def _effective_recipe(self, atlas, recipe: Path, params: dict):
+        """The recipe as the page draws it: parameters filled, series applied (memoised on the
+        file's stamp)."""
+        from mbm_sig.atlas import series
+        from mbm_sig.maps.recipe import load_recipe
+        k = ("recipe", str(recipe), _stat(recipe), _h(params), _h(atlas.series_values))
+        hit = self.memo.get(k)
+        if hit is None:
+            r = series.apply(load_recipe(str(recipe), params), atlas.series_values)
+            hit = self.memo[k] = _h(r.doc)
+        return hit
+
+    def lookup(self, atlas, body: list, jobs: list) -> dict[int, Path]:
+        self.versions.refresh()
+        self._stamp = catalogue_stamp(self.versions.cat)
+        for idx, _, page, _ in jobs:
+            key = self.keys[idx] = self.page_key(atlas, page)
+            path, _ = self.cache.lookup(key, self.versions.of)
+            if path is not None:
+                self.hits[idx] = path
+        return dict(self.hits)
+
+    def done(self, idx: int, path, deps: list) -> None:
+        self.rendered[idx] = list(deps)
+        self._files[idx] = Path(path)
+
+    def store(self) -> None:
+        """Write the pages rendered in this run to the cache (after the book: the book does
+        not wait for the cache), then keep the cache under its bound."""
+        if catalogue_stamp(self.versions.cat) != getattr(self, "_stamp", None):
+            self.rendered = {}            # written while the pages rendered: nothing is stored
+        for idx, deps in self.rendered.items():
+            versions = [self.versions.of(d) for d in deps]
+            self.cache.store(self.keys[idx], deps, versions, self._files[idx].read_bytes())
+        for key, data in self._book:
+            self.cache.store(key, [], [], data)
+        self._book = []
+        if self.cache._written:
+            self.cache.prune()
+            self.cache._written = 0
+
+    # -- the book's own pages -------------------------------------------------------------
+    def book_pdf(self, what: str, inputs, dest: Path, make) -> None:
+        """``make(dest)`` writes one of the book's own pages from ``inputs``; memoised."""
+        key = _h(tool_key(), render_settings(), "book", what, inputs)
+        data = self.memo.get(key)
+        if data is None:
+            path, _ = self.cache.lookup(key, self.versions.of)
+            data = path.read_bytes() if path is not None else None
+        if data is not None:
+            Path(dest).write_bytes(data)
+        else:
+            make(dest)
+            data = Path(dest).read_bytes()
+            self._book.append((key, data))
+        self.memo[key] = data
+
+    def book_pdfs(self, what: str, inputs, folder: Path, make) -> list[Path]:
+        """``make(folder)`` writes several pages (returns their paths); memoised as a whole."""
+        key = _h(tool_key(), render_settings(), "book", what, inputs)
+        parts = self.memo.get(key)
+        if parts is None:
+            path, _ = self.cache.lookup(key, self.versions.of)
+            if path is not None:
+                try:
+                    parts = [bytes.fromhex(x) for x in json.loads(path.read_text())]
+                except (ValueError, OSError):
+                    parts = None
+        if parts is None:
+            made = make(folder)
+            parts = [Path(p).read_bytes() for p in made]
+            self._book.append((key, json.dumps([p.hex() for p in parts]).encode()))
+            self.memo[key] = parts
+            return list(made)
+        out = []
+        for k, data in enumerate(parts):
+            p = Path(folder) / f"{what}-{k}.pdf"
+            p.write_bytes(data)
+            out.append(p)
+        self.memo[key] = parts
+        return out
+
+
+# ---------------------------------------------------------------------------------------
+# the warm atlas (notebooks) and --watch
+
+@dataclass
+class Rebuild:
+    """What one (re)build did: the book, its pages, the body pages rendered again (titles),
+    those taken from the cache, the inputs that changed since the previous build."""
+
+    pdf: Path | None
+    pages: int
+    rendered: list[str]
+    reused: int
+    seconds: float
+    changed: list[str] = field(default_factory=list)
+    result: object = None
+
+    def __repr__(self) -> str:
+        return (f"<Rebuild {self.pdf}: {self.pages} pages, {len(self.rendered)} rendered, {self.reused} from the "
+                f"cache, {self.seconds:.2f} s>")
+
+
+class Atlas:
+    """An atlas kept warm in this process (a notebook, ``--watch``): :meth:`build` renders it
+    (pages found in the sheet cache are reused), :meth:`rebuild` renders again only the pages
+    whose inputs changed and rewrites the book, :meth:`watch` rebuilds on every change.
+
+        from mbm_sig.atlas import Atlas
+        a = Atlas("sante")
+        a.build()                 # <Rebuild out/atlas-sante.pdf: 28 pages, 28 rendered, …>
+        # … edit atlases/maps/sante_hopitaux.yaml …
+        a.rebuild().rendered      # ['Hôpitaux et établissements de santé']
+    """
+
+    def __init__(self, name: str | Path, out_dir: Path | str | None = None, catalogue=None, *,
+                 cache: SheetCache | Path | str | None = None, workers: int | None = None, only=None,
+                 sheets: bool = False, png: bool = False, progress: bool = False, limit_mb=DEFAULT_LIMIT_MB):
+        from mbm_sig.catalogue import Catalogue
+        self.name = name
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.cat = catalogue or Catalogue.open(create=False)
+        self.cache = cache if isinstance(cache, SheetCache) else SheetCache(cache, limit_mb)
+        self.workers, self.only, self.sheets, self.png, self.progress = workers, only, sheets, png, progress
+        self.versions = Versions(self.cat)
+        self.memo: dict = {}
+        self._files: dict[str, tuple] = {}     # watched path -> (stat, digest)
+        self._cat_stamp = None
+        self.last: Rebuild | None = None
+
+    # -- inputs ---------------------------------------------------------------------------
+    def inputs(self) -> list[Path]:
+        """The files the atlas is made from: its definition, the recipes of its sheets and
+        charts, the layer definitions and sources, the facts files."""
+        from mbm_sig.atlas.engine import load_atlas
+        from mbm_sig.config import FACTS_DIR, LAYERS_DIR
+        out: list[Path] = []
+        try:
+            atlas = load_atlas(self.name)
+            out.append(Path(atlas.path))
+            for sec in atlas.sections:
+                for sh in sec.sheets:
+                    if sh.recipe:
+                        out.append(Path(sh.recipe))
+                    elif sh.kind == "chart" and isinstance((sh.table or {}).get("recipe"), str):
+                        out.append((Path(atlas.path).parent / sh.table["recipe"]).resolve())
+        except Exception:                   # a definition being edited: watch what was watched
+            out += [Path(p) for p in self._files if Path(p).suffix == ".yaml" and "layers" not in Path(p).parts]
+            from mbm_sig.atlas.engine import ATLASES_DIR
+            p = Path(self.name) if Path(self.name).suffix else ATLASES_DIR / f"{self.name}.yaml"
+            out.append(p)
+        out += sorted(Path(LAYERS_DIR).glob("*.yaml"))
+        if Path(FACTS_DIR).is_dir():
+            out += sorted(Path(FACTS_DIR).glob("*.csv"))
+        return list(dict.fromkeys(out))
+
+    def _snapshot(self) -> dict[str, tuple]:
+        snap = {}
+        for p in self.inputs():
+            st = _stat(p)
+            old = self._files.get(str(p))
+            digest = old[1] if old and old[0] == st else (_file_digest(p) if st else "missing")
+            snap[str(p)] = (st, digest)
+        return snap
+
+    def changes(self) -> list[str]:
+        """The inputs whose content changed since the last build (files by path, the catalogue
+        as ``catalogue``), without building: what :meth:`poll` and ``--watch`` look at."""
+        snap = self._snapshot()
+        changed = [p for p in set(snap) | set(self._files)
+                   if (snap.get(p) or (None, None))[1] != (self._files.get(p) or (None, None))[1]]
+        if catalogue_stamp(self.cat) != self._cat_stamp:
+            changed.append("catalogue")
+        return sorted(changed)
+
+    # -- building -------------------------------------------------------------------------
+    def build(self) -> Rebuild:
+        """Render the atlas (pages in the cache are reused) and write the book."""
+        return self._build([])
+
+    def rebuild(self) -> Rebuild:
+        """Render again the pages whose recipe, layer data, style or other input changed since
+        the last build, and rewrite the book (contents, page numbers, bookmarks)."""
+        return self._build(self.changes() if self.last is not None else [])
+
+    def poll(self) -> Rebuild | None:
+        """One look at the inputs: a rebuild when something changed, else None (``--watch``
+        calls it in a loop; tests call it directly)."""
+        if self.last is None:
+            return self.build()
+        changed = self.changes()
+        return self._build(changed) if changed else None
+
+    def _build(self, changed: list[str]) -> Rebuild:
+        from mbm_sig.atlas import engine
+        from mbm_sig.catalogue import Catalogue
+        from mbm_sig.catalogue import layerdef
+        from mbm_sig.config import LAYERS_DIR
+        t0 = time.perf_counter()
+        if any(Path(p).parent == Path(LAYERS_DIR) for p in changed if p != "catalogue"):
+            layerdef.load_layers.cache_clear()
+            layerdef.load_sources.cache_clear()
+            self.versions.forget_definitions()
+        if "catalogue" in changed and self.cat.backend.kind == "gpkg":
+            # a fresh catalogue object: the backend's layer caches follow the new file
+            self.cat = Catalogue.open(self.cat.url)
+            self.versions = Versions(self.cat)
+        self._files = self._snapshot()
+        self._cat_stamp = catalogue_stamp(self.cat)
+        run = Run(self.cache, self.versions, self.memo)
+        atlas = engine.load_atlas(self.name)
+        res = engine._render(atlas, self.cat, self.out_dir, self.only, self.sheets, self.png, self.workers,
+                             self.progress, cache=run)
+        body = res.body
+        rendered = [body[i].title for i in sorted(run.rendered)]
+        self.last = Rebuild(res.pdf, res.pages, rendered, len(run.hits), time.perf_counter() - t0, changed, res)
+        return self.last
+
+    def watch(self, interval: float = POLL_SECONDS, stop=None, report=None) -> None:
+        """Rebuild on every change until ``stop()`` is true (or Ctrl-C); ``report(rebuild)``
+        is told of each (errors of a rebuild are reported, the watch goes on)."""
+        from mbm_sig.errors import MbmSigError
+        if self.last is None:
+            r = self.build()
+            if report:
+                report(r)
+        while not (stop and stop()):
+            try:
+                r = self.poll()
+            except MbmSigError as exc:
+                self._files = self._snapshot()        # report once, wait for the next edit
+                self._cat_stamp = catalogue_stamp(self.cat)
+                if report:
+                    report(exc)
+                r = None
+            if r is not None and report:
+                report(r)
+            time.sleep(interval)
