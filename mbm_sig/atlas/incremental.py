@@ -494,13 +494,15 @@ class Atlas:
 
     def __init__(self, name: str | Path, out_dir: Path | str | None = None, catalogue=None, *,
                  cache: SheetCache | Path | str | None = None, workers: int | None = None, only=None,
-                 sheets: bool = False, png: bool = False, progress: bool = False, limit_mb=DEFAULT_LIMIT_MB):
+                 sheets: bool = False, png: bool = False, progress: bool = False, split_by: str | None = None,
+                 limit_mb=DEFAULT_LIMIT_MB):
         from mbm_sig.catalogue import Catalogue
         self.name = name
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.cat = catalogue or Catalogue.open(create=False)
         self.cache = cache if isinstance(cache, SheetCache) else SheetCache(cache, limit_mb)
         self.workers, self.only, self.sheets, self.png, self.progress = workers, only, sheets, png, progress
+        self.split_by = split_by
         self.versions = Versions(self.cat)
         self.memo: dict = {}
         self._files: dict[str, tuple] = {}     # watched path -> (stat, digest)
@@ -589,7 +591,7 @@ class Atlas:
         run = Run(self.cache, self.versions, self.memo)
         atlas = engine.load_atlas(self.name)
         res = engine._render(atlas, self.cat, self.out_dir, self.only, self.sheets, self.png, self.workers,
-                             self.progress, cache=run)
+                             self.progress, split_by=self.split_by, cache=run)
         body = res.body
         rendered = [body[i].title for i in sorted(run.rendered)]
         self.last = Rebuild(res.pdf, res.pages, rendered, len(run.hits), time.perf_counter() - t0, changed, res)
@@ -615,3 +617,55 @@ class Atlas:
             if r is not None and report:
                 report(r)
             time.sleep(interval)
+
+
+# ---------------------------------------------------------------------------------------
+# the command line: mbm-sig atlas NAME --cache | --watch
+
+def _line(r: Rebuild, root: Path) -> str:
+    def rel(p):
+        try:
+            return str(Path(p).resolve().relative_to(root))
+        except ValueError:
+            return str(p)
+    what = ", ".join(f"«{t}»" for t in r.rendered[:3]) + (f" and {len(r.rendered) - 3} more" if len(r.rendered) > 3 else "")
+    books = getattr(r.result, "books", None) or []
+    out = f"{len(books)} books" if books else f"{r.pdf}"
+    text = (f"{time.strftime('%H:%M:%S')} {out}: {r.pages} pages, {len(r.rendered)} rendered"
+            + (f" ({what})" if r.rendered else "") + f", {r.reused} from the cache, {r.seconds:.2f} s")
+    if r.changed:
+        text += " — changed: " + ", ".join(rel(p) if p != "catalogue" else p for p in r.changed)
+    return text
+
+
+def cli_watch(a) -> int:
+    """``mbm-sig atlas NAME --cache`` (one run through the sheet cache) or ``--watch``."""
+    import signal
+
+    from mbm_sig.config import PROJECT_ROOT
+    from mbm_sig.errors import MbmSigError
+    try:
+        atlas = Atlas(a.name, a.out, only=a.only, sheets=a.sheets, png=a.png, workers=a.workers,
+                      progress=not a.quiet and not a.watch, split_by=a.split_by)
+        first = atlas.build()
+    except MbmSigError as exc:
+        print(f"error: {exc.message()}", file=sys.stderr)
+        return exc.exit_code
+    print(_line(first, PROJECT_ROOT), flush=True)
+    if not a.watch:
+        return 0
+    print(f"watching {len(atlas.inputs())} files and the catalogue {atlas.cat.backend_display()} (Ctrl-C stops)",
+          flush=True)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+
+    def report(r):
+        if isinstance(r, MbmSigError):
+            print(f"error: {r.message()} (waiting for the next change)", file=sys.stderr, flush=True)
+        else:
+            print(_line(r, PROJECT_ROOT), flush=True)
+    try:
+        atlas.watch(stop=lambda: bool(stopping), report=report)
+    except KeyboardInterrupt:
+        pass
+    return 0
