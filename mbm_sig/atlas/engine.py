@@ -502,7 +502,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     if atlas.series and not atlas.series_values:
         from mbm_sig.atlas import series
         atlas.series_values = series.resolve(atlas.series, cat, str(atlas.path))
-    body, pending = plan(atlas, cat, only)
+    body, pending = cache.plan(atlas, cat, only) if cache else plan(atlas, cat, only)
     groups = split_pages(body, split_by) if split_by else None
     labels: dict[str, str] = {}
     if select is not None:
@@ -708,7 +708,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
     if pending:
         order.append(("Cartes en attente de données", book_files["pending"], None))
     order += [("Sources et méthodes" if k == 0 else "", f, None) for k, f in enumerate(book_files["sources"])]
-    src_pages = [PdfReader(f).pages[0] for _, f, _ in order]
+    src_pages = [(memo.reader(f) if memo else PdfReader(f)).pages[0] for _, f, _ in order]
     sizes = [(float(pg.mediabox.width) * 25.4 / 72, float(pg.mediabox.height) * 25.4 / 72)
              for pg in src_pages]
     numbers = _number_pages(sizes, tmp, memo)
@@ -754,7 +754,7 @@ def _number_pages(sizes: list, tmp: Path, memo=None) -> PdfReader:
     n = len(sizes)
     _book_pdf(memo, "numbers", (sizes,), path, lambda f: pages.save_pdf(
         (pages.number_overlay(k + 1, n, size) for k, size in enumerate(sizes)), f, {"CreationDate": None}))
-    return PdfReader(path)
+    return memo.reader(path) if memo else PdfReader(path)
 
 
 def _pdf_date() -> str:

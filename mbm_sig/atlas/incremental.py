@@ -54,6 +54,9 @@ MANIFEST_ENTRIES = 4
 #: how often `--watch` looks at the files (seconds)
 POLL_SECONDS = 0.05
 
+#: parsed page PDFs a warm process keeps (the pages of a few books)
+READERS_KEPT = 400
+
 ALL = "*"              # a page that read something that cannot be attributed to one layer
 
 
@@ -134,6 +137,7 @@ class Versions:
         self._stamp = None
         self._data: dict[str, str] = {}
         self._defs: dict[str, str] = {}
+        self.epoch = 0                  # counts the changes of the layer definitions
 
     def refresh(self) -> None:
         stamp = catalogue_stamp(self.cat)
@@ -142,6 +146,7 @@ class Versions:
 
     def forget_definitions(self) -> None:
         self._defs = {}
+        self.epoch += 1
 
     def data(self, name: str) -> str:
         if name not in self._data:
@@ -357,6 +362,7 @@ class Run:
         self.rendered: dict[int, list] = {}
         self._files: dict[int, Path] = {}
         self._book: list = []
+        self._readers = self.memo.setdefault(("readers",), [])
 
     # -- pages --------------------------------------------------------------------------
     def page_key(self, atlas, page) -> str:
@@ -416,6 +422,36 @@ class Run:
         if self.cache._written:
             self.cache.prune()
             self.cache._written = 0
+
+    # -- the plan and the parsed pages, kept in a warm process -------------------------
+    def plan(self, atlas, cat, only):
+        """The engine's plan, reused while the atlas definition (recipe titles included), the
+        catalogue and the layer definitions are unchanged."""
+        from mbm_sig.atlas import engine
+        key = ("plan", repr(atlas), catalogue_stamp(cat), self.versions.epoch, tuple(only or ()))
+        hit = self.memo.get(key)
+        if hit is None:
+            self._forget("plan")
+            hit = self.memo[key] = engine.plan(atlas, cat, only)
+        return hit
+
+    def reader(self, path):
+        """A parsed page PDF, kept by content (the cache's files and the book pages memoised)."""
+        from pypdf import PdfReader
+        data = Path(path).read_bytes()
+        key = ("reader", hashlib.blake2b(data, digest_size=20).hexdigest())
+        hit = self.memo.get(key)
+        if hit is None:
+            import io
+            hit = self.memo[key] = PdfReader(io.BytesIO(data))
+            self._readers.append(key)
+            while len(self._readers) > READERS_KEPT:
+                self.memo.pop(self._readers.pop(0), None)
+        return hit
+
+    def _forget(self, kind: str) -> None:
+        for k in [k for k in self.memo if isinstance(k, tuple) and k[0] == kind]:
+            del self.memo[k]
 
     # -- the book's own pages -------------------------------------------------------------
     def book_pdf(self, what: str, inputs, dest: Path, make) -> None:
@@ -590,6 +626,13 @@ class Atlas:
         self._cat_stamp = catalogue_stamp(self.cat)
         run = Run(self.cache, self.versions, self.memo)
         atlas = engine.load_atlas(self.name)
+        if atlas.series:            # the comparable series, resolved again only when their inputs change
+            from mbm_sig.atlas import series
+            key = ("series", repr(atlas.series), self._cat_stamp, self.versions.epoch)
+            if key not in self.memo:
+                run._forget("series")
+                self.memo[key] = series.resolve(atlas.series, self.cat, str(atlas.path))
+            atlas.series_values = self.memo[key]
         res = engine._render(atlas, self.cat, self.out_dir, self.only, self.sheets, self.png, self.workers,
                              self.progress, split_by=self.split_by, cache=run)
         body = res.body
