@@ -40,19 +40,38 @@ def _fixed_date(monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")     # 2026-01-01: cold and warm runs agree
 
 
-@pytest.fixture
-def small(tmp_path, built_gpkg):
-    """A three-page atlas (two real recipes, one table) in its own folder, a copy of the real
-    catalogue it may write to, an output folder and a cache folder."""
+def _setup(where: Path, built_gpkg):
     from mbm_sig.catalogue import Catalogue
-    d = tmp_path / "def"
+    d = where / "def"
     (d / "maps").mkdir(parents=True)
     for r in ("sante_hopitaux.yaml", "patri_puits.yaml"):
         shutil.copy(ROOT / "atlases" / "maps" / r, d / "maps" / r)
     (d / "essai.yaml").write_text(ATLAS, encoding="utf-8")
-    shutil.copy(built_gpkg.backend.path, tmp_path / "cat.gpkg")
-    cat = Catalogue.open(str(tmp_path / "cat.gpkg"))
-    return d, cat, tmp_path / "out", tmp_path / "cache"
+    shutil.copy(built_gpkg.backend.path, where / "cat.gpkg")
+    return d, Catalogue.open(str(where / "cat.gpkg")), where / "out", where / "cache"
+
+
+@pytest.fixture(scope="module")
+def warm_cache(tmp_path_factory, built_gpkg):
+    """The cache of one build of the small atlas (keys hold contents, not places: a copy of
+    the atlas and of the catalogue elsewhere finds its pages there)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    from mbm_sig.atlas import Atlas
+    d, cat, out, cache = _setup(tmp_path_factory.mktemp("warm"), built_gpkg)
+    r = Atlas(d / "essai.yaml", out, cat, cache=cache, workers=1).build()
+    mp.undo()
+    assert len(r.rendered) == 3
+    return cache
+
+
+@pytest.fixture
+def small(tmp_path, built_gpkg, warm_cache):
+    """A three-page atlas (two real recipes, one table) in its own folder, a copy of the real
+    catalogue it may write to, an output folder and a cache folder (a copy of the warm cache)."""
+    d, cat, out, cache = _setup(tmp_path, built_gpkg)
+    shutil.copytree(warm_cache, cache)
+    return d, cat, out, cache
 
 
 def _atlas(small, **kw):
@@ -76,6 +95,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 def test_recipe_edit_rerenders_that_sheet_only_and_the_book_is_a_cold_run(small, tmp_path):
+    shutil.rmtree(small[3])                                # an empty cache: every page is rendered
     a = _atlas(small)
     first = a.build()
     assert sorted(first.rendered) == sorted([HOSPITALS, PUITS, TABLE]) and first.pages == 6
@@ -100,6 +120,20 @@ def test_change_that_must_not_invalidate(small, tmp_path):
     r = a.rebuild()
     assert r.rendered == [] and r.reused == 3              # … not what any page is drawn from
     assert Path(r.pdf).read_bytes() == before
+
+
+def test_catalogue_opened_elsewhere_is_no_change(small):
+    """A catalogue file touched (opened by QGIS, rewritten with the same rows): no rebuild;
+    a row changed: a rebuild."""
+    a = _atlas(small)
+    a.build()
+    assert a.poll() is None                                # idle: notes the layers' versions
+    os.utime(small[1].backend.path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert a.poll() is None
+    cat = small[1]
+    cat.write("puits", cat.read("puits").iloc[1:].copy())
+    r = a.poll()
+    assert r is not None and r.rendered == [PUITS] and r.changed == ["catalogue"]
 
 
 def test_a_new_process_rerenders_only_what_changed(small):
@@ -213,6 +247,7 @@ def test_cache_is_bounded_atomic_and_shrugs_off_damage(small):
     root = small[3]
     objects = sorted((root / "objects").rglob("*.pdf"))
     assert len(objects) >= 3 and not list(root.rglob("*.part-*"))
+    assert a.last.rendered == []                           # the copy of the warm cache serves this copy
     for m in (root / "manifests").rglob("*.json"):         # a damaged manifest is a miss, not an error
         m.write_text("{not json", encoding="utf-8")
     r = _atlas(small).build()
@@ -228,6 +263,7 @@ def test_two_processes_share_the_cache(small, tmp_path):
     """Two processes building the same atlas into one cache at the same time: both books are
     whole and identical, the cache holds no temporary file."""
     d, cat, out, cache = small
+    shutil.rmtree(cache)
     code = ("import sys; from mbm_sig.atlas import Atlas; from mbm_sig.catalogue import Catalogue; "
             "a = Atlas(sys.argv[1], sys.argv[2], Catalogue.open(sys.argv[3]), cache=sys.argv[4], workers=1); "
             "print(len(a.build().rendered))")
@@ -253,6 +289,7 @@ def test_watch_command_rebuilds_on_edits(small, tmp_path):
     from mbm_sig.maps.output import fonts
     fonts.ensure()
     shutil.copytree(fonts._cache_dir(), tmp_path / "vc" / "fonts")       # the print font, made once
+    shutil.copytree(cache, tmp_path / "vc" / "atlas-pages")               # the sheet cache, warm
     env = dict(os.environ, MBM_SIG_DEFINITIONS=str(defs), MBM_SIG_CACHE=str(tmp_path / "vc"), MPLBACKEND="Agg")
     p = subprocess.Popen([sys.executable, "-m", "mbm_sig.cli", "--db", cat.url, "atlas", str(d / "essai.yaml"),
                           "-o", str(out), "-j", "1", "--watch"], env=env, stdout=subprocess.PIPE,

@@ -52,7 +52,7 @@ DEFAULT_LIMIT_MB = 256
 #: manifest entries kept per static key (versions of its layers seen most recently)
 MANIFEST_ENTRIES = 4
 #: how often `--watch` looks at the files (seconds)
-POLL_SECONDS = 0.05
+POLL_SECONDS = 0.02
 
 #: parsed page PDFs a warm process keeps (the pages of a few books)
 READERS_KEPT = 400
@@ -343,8 +343,23 @@ class SheetCache:
 
 def _atlas_fields(atlas) -> dict:
     return {"name": atlas.name, "title": atlas.title, "subtitle": atlas.subtitle, "edition": atlas.edition,
-            "producer": atlas.producer, "path": str(atlas.path), "series": atlas.series_values,
+            "producer": atlas.producer, "series": atlas.series_values,
             "cover_notes": atlas.cover_notes, "method_notes": atlas.method_notes}
+
+
+def recipe_files(recipe: Path) -> list[Path]:
+    """The files a recipe draws besides the catalogue (its logo, a basemap GeoTIFF), which its
+    key holds by content (the recipe itself by what it says, wherever it lies)."""
+    from mbm_sig.atlas.engine import _recipe_doc
+    doc = _recipe_doc(Path(recipe))
+    out = []
+    bm = doc.get("basemap")
+    src = str((bm if isinstance(bm, dict) else {"source": bm}).get("source") or "") if bm else ""
+    for name in (src if ("/" in src or src.endswith((".tif", ".tiff"))) else "", doc.get("logo") or ""):
+        if name:
+            p = Path(name)
+            out.append(p if p.is_absolute() else Path(recipe).parent / p)
+    return out
 
 
 class Run:
@@ -371,7 +386,7 @@ class Run:
                 _atlas_fields(atlas)]
         spec = page.spec
         if page.kind == "map":
-            base += [str(spec.recipe), self._effective_recipe(atlas, spec.recipe, page.params)]
+            base += [self._effective_recipe(atlas, spec.recipe, page.params)]
         elif page.kind == "table":
             base += [spec.table, page.rows]
         else:
@@ -387,11 +402,12 @@ class Run:
         file's stamp)."""
         from mbm_sig.atlas import series
         from mbm_sig.maps.recipe import load_recipe
-        k = ("recipe", str(recipe), _stat(recipe), _h(params), _h(atlas.series_values))
+        files = recipe_files(recipe)
+        k = ("recipe", str(recipe), tuple(_stat(f) for f in [recipe, *files]), _h(params), _h(atlas.series_values))
         hit = self.memo.get(k)
         if hit is None:
             r = series.apply(load_recipe(str(recipe), params), atlas.series_values)
-            hit = self.memo[k] = _h(r.doc)
+            hit = self.memo[k] = _h(r.doc, [_file_digest(f) for f in files])
         return hit
 
     def lookup(self, atlas, body: list, jobs: list) -> dict[int, Path]:
@@ -542,7 +558,9 @@ class Atlas:
         self.versions = Versions(self.cat)
         self.memo: dict = {}
         self._files: dict[str, tuple] = {}     # watched path -> (stat, digest)
+        self._watched: list[Path] | None = None
         self._cat_stamp = None
+        self._data: dict | None = None         # data versions of every layer at the last build
         self.last: Rebuild | None = None
 
     # -- inputs ---------------------------------------------------------------------------
@@ -559,6 +577,7 @@ class Atlas:
                 for sh in sec.sheets:
                     if sh.recipe:
                         out.append(Path(sh.recipe))
+                        out += recipe_files(Path(sh.recipe))
                     elif sh.kind == "chart" and isinstance((sh.table or {}).get("recipe"), str):
                         out.append((Path(atlas.path).parent / sh.table["recipe"]).resolve())
         except Exception:                   # a definition being edited: watch what was watched
@@ -571,9 +590,20 @@ class Atlas:
             out += sorted(Path(FACTS_DIR).glob("*.csv"))
         return list(dict.fromkeys(out))
 
+    def _inputs_now(self) -> list[Path]:
+        """The inputs of the last build, plus any file that appeared in the definitions
+        folders (cheap: called on every poll)."""
+        from mbm_sig.config import FACTS_DIR, LAYERS_DIR
+        if self._watched is None:
+            self._watched = self.inputs()
+        extra = sorted(Path(LAYERS_DIR).glob("*.yaml"))
+        if Path(FACTS_DIR).is_dir():
+            extra += sorted(Path(FACTS_DIR).glob("*.csv"))
+        return list(dict.fromkeys(self._watched + extra))
+
     def _snapshot(self) -> dict[str, tuple]:
         snap = {}
-        for p in self.inputs():
+        for p in self._inputs_now():
             st = _stat(p)
             old = self._files.get(str(p))
             digest = old[1] if old and old[0] == st else (_file_digest(p) if st else "missing")
@@ -586,9 +616,31 @@ class Atlas:
         snap = self._snapshot()
         changed = [p for p in set(snap) | set(self._files)
                    if (snap.get(p) or (None, None))[1] != (self._files.get(p) or (None, None))[1]]
-        if catalogue_stamp(self.cat) != self._cat_stamp:
-            changed.append("catalogue")
+        stamp = catalogue_stamp(self.cat)
+        if stamp != self._cat_stamp:
+            if self._data is not None and self._data_versions() == self._data:
+                self._cat_stamp = stamp        # opened or rewritten by another program, same rows
+            else:
+                changed.append("catalogue")
         return sorted(changed)
+
+    def _data_versions(self) -> dict:
+        """The data version of every layer of the catalogue (and of the defined ones)."""
+        v = Versions(self.cat)
+        v.refresh()
+        names = set(self.cat.backend.layer_names()) | set(self.cat.definitions())
+        return {n: v.data(n) for n in sorted(names)}
+
+    def _note_data(self) -> None:
+        """Between two polls: the layers' data versions that the last build saw (kept only
+        when the catalogue did not change meanwhile), to tell a catalogue merely opened by
+        another program (QGIS) from one whose rows changed."""
+        stamp = catalogue_stamp(self.cat)
+        if self._data is not None or stamp != self._cat_stamp:
+            return
+        data = self._data_versions()
+        if catalogue_stamp(self.cat) == stamp:
+            self._data = data
 
     # -- building -------------------------------------------------------------------------
     def build(self) -> Rebuild:
@@ -606,7 +658,10 @@ class Atlas:
         if self.last is None:
             return self.build()
         changed = self.changes()
-        return self._build(changed) if changed else None
+        if changed:
+            return self._build(changed)
+        self._note_data()
+        return None
 
     def _build(self, changed: list[str]) -> Rebuild:
         from mbm_sig.atlas import engine
@@ -622,8 +677,9 @@ class Atlas:
             # a fresh catalogue object: the backend's layer caches follow the new file
             self.cat = Catalogue.open(self.cat.url)
             self.versions = Versions(self.cat)
+        self._watched = None
         self._files = self._snapshot()
-        self._cat_stamp = catalogue_stamp(self.cat)
+        self._cat_stamp, self._data = catalogue_stamp(self.cat), None
         run = Run(self.cache, self.versions, self.memo)
         atlas = engine.load_atlas(self.name)
         if atlas.series:            # the comparable series, resolved again only when their inputs change
