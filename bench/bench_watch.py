@@ -127,8 +127,8 @@ def main() -> int:
         qgis = have_qgis()
         spec = None
         if qgis:
-            from pypdf import PdfReader
             from bench_whole import sante_spec
+            from pypdf import PdfReader
             # QGIS opens its own copy of the catalogue (opening a GeoPackage, GDAL writes to it)
             qdb = shutil.copy(a.db, tmp / "qgis-catalogue.gpkg")
             spec = dict(sante_spec(str(qdb), str(tmp / "qgis-sante.pdf"), len(PdfReader(pdf).pages)), export_reps=2)
@@ -161,7 +161,7 @@ def main() -> int:
     if rb:
         print(f"| QGIS 3.22: export of the same pages in the open project (2nd export, export alone) | "
               f"{statistics.median(rb):.3f} |")
-        r = statistics.median(y / x for x, y in zip(ra, rb))
+        r = statistics.median(y / x for x, y in zip(ra, rb, strict=True))
         print(f"\nwarm re-run after a one-recipe edit, QGIS re-export time / mbm-sig edit-to-book time = {r:.2f} "
               f"(median of {a.pairs} interleaved pairs; both on 1 core; target >= 5)")
     print(f"watched book identical to a cold run of the same inputs: {'yes' if same else 'NO'}")

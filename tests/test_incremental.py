@@ -31,7 +31,8 @@ sections:
     sheets:
       - recipe: maps/patri_puits.yaml
       - title: Établissements hospitaliers
-        table: {layer: equipements_sante, where: {categorie: Centre hospitalier régional}, columns: {nom: Établissement, commune: Commune}, sort: nom}
+        table: {layer: equipements_sante, where: {categorie: Centre hospitalier régional},
+                columns: {nom: Établissement, commune: Commune}, sort: nom}
 """
 
 
@@ -316,7 +317,8 @@ def test_watch_command_rebuilds_on_edits(small, tmp_path):
         assert pdf.stat().st_ino != first
         _edit(defs / "layers" / "equipements_sante.yaml", "  size: 6\n", "  size: 7\n")
         line = wait_for(lambda s: "changed:" in s)
-        assert "equipements_sante.yaml" in line and "«Hôpitaux" in line and "puits" not in line.split("changed")[0], line
+        rendered = line.split("changed")[0]
+        assert "equipements_sante.yaml" in line and "«Hôpitaux" in rendered and "puits" not in rendered, line
     finally:
         p.send_signal(signal.SIGTERM)
         rc = p.wait(timeout=30)

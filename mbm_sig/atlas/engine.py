@@ -490,7 +490,7 @@ def _group_label(atlas: Atlas, pages_: list[Page], value: str) -> str:
     return str(covered or pages_[0].params.get("nom") or value)
 
 
-def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, progress,
+def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, progress,  # noqa: C901 (+ cache hooks)
             split_by: str | None = None, select=None, cache=None) -> AtlasResult:
     """``cache``: an :class:`mbm_sig.atlas.incremental.Run` (pages taken from the sheet cache,
     the others rendered with the layers they read recorded, the book's own pages memoised)."""

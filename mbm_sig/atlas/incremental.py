@@ -282,9 +282,8 @@ class SheetCache:
         man = self._read_manifest(key)
         deps = None
         for e in man["entries"]:
-            deps = e.get("deps") or []
-            if all(version_of(d) == v for d, v in zip(deps, e.get("versions") or [])) and \
-                    len(deps) == len(e.get("versions") or []):
+            deps, vers = e.get("deps") or [], e.get("versions") or []
+            if len(deps) == len(vers) and all(version_of(d) == v for d, v in zip(deps, vers, strict=True)):
                 path = self._object(e["object"])
                 try:
                     os.utime(path)             # recently used: kept by the size bound
@@ -559,7 +558,7 @@ class Atlas:
         self.memo: dict = {}
         self._files: dict[str, tuple] = {}     # watched path -> (stat, digest)
         self._watched: list[Path] | None = None
-        self._cat_stamp = None
+        self._cat_stamp: tuple | None = None
         self._data: dict | None = None         # data versions of every layer at the last build
         self.last: Rebuild | None = None
 
@@ -665,8 +664,7 @@ class Atlas:
 
     def _build(self, changed: list[str]) -> Rebuild:
         from mbm_sig.atlas import engine
-        from mbm_sig.catalogue import Catalogue
-        from mbm_sig.catalogue import layerdef
+        from mbm_sig.catalogue import Catalogue, layerdef
         from mbm_sig.config import LAYERS_DIR
         t0 = time.perf_counter()
         if any(Path(p).parent == Path(LAYERS_DIR) for p in changed if p != "catalogue"):
@@ -727,7 +725,9 @@ def _line(r: Rebuild, root: Path) -> str:
             return str(Path(p).resolve().relative_to(root))
         except ValueError:
             return str(p)
-    what = ", ".join(f"«{t}»" for t in r.rendered[:3]) + (f" and {len(r.rendered) - 3} more" if len(r.rendered) > 3 else "")
+    what = ", ".join(f"«{t}»" for t in r.rendered[:3])
+    if len(r.rendered) > 3:
+        what += f" and {len(r.rendered) - 3} more"
     books = getattr(r.result, "books", None) or []
     out = f"{len(books)} books" if books else f"{r.pdf}"
     text = (f"{time.strftime('%H:%M:%S')} {out}: {r.pages} pages, {len(r.rendered)} rendered"
