@@ -563,14 +563,14 @@ class Atlas:
         self.last: Rebuild | None = None
 
     # -- inputs ---------------------------------------------------------------------------
-    def inputs(self) -> list[Path]:
+    def inputs(self, atlas=None) -> list[Path]:
         """The files the atlas is made from: its definition, the recipes of its sheets and
-        charts, the layer definitions and sources, the facts files."""
+        charts (and the files they draw), the layer definitions and sources, the facts files."""
         from mbm_sig.atlas.engine import load_atlas
         from mbm_sig.config import FACTS_DIR, LAYERS_DIR
         out: list[Path] = []
         try:
-            atlas = load_atlas(self.name)
+            atlas = atlas or load_atlas(self.name)
             out.append(Path(atlas.path))
             for sec in atlas.sections:
                 for sh in sec.sheets:
@@ -675,11 +675,14 @@ class Atlas:
             # a fresh catalogue object: the backend's layer caches follow the new file
             self.cat = Catalogue.open(self.cat.url)
             self.versions = Versions(self.cat)
-        self._watched = None
-        self._files = self._snapshot()
-        self._cat_stamp, self._data = catalogue_stamp(self.cat), None
+        atlas = None
+        try:
+            atlas = engine.load_atlas(self.name)
+        finally:                    # a definition that does not load: watched until it does
+            self._watched = self.inputs(atlas)
+            self._files = self._snapshot()
+            self._cat_stamp, self._data = catalogue_stamp(self.cat), None
         run = Run(self.cache, self.versions, self.memo)
-        atlas = engine.load_atlas(self.name)
         if atlas.series:            # the comparable series, resolved again only when their inputs change
             from mbm_sig.atlas import series
             key = ("series", repr(atlas.series), self._cat_stamp, self.versions.epoch)
