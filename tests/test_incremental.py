@@ -137,6 +137,32 @@ def test_catalogue_opened_elsewhere_is_no_change(small):
     assert r is not None and r.rendered == [PUITS] and r.changed == ["catalogue"]
 
 
+def test_watch_reports_a_broken_edit_and_goes_on(small):
+    """The watch loop, driven in-process: a recipe saved with a typo is reported (once), the
+    watch goes on, the fixed recipe gives a new book; a half-typed YAML file likewise."""
+    from mbm_sig.errors import MbmSigError
+    a = _atlas(small)
+    rec = small[0] / "maps" / "patri_puits.yaml"
+    text = rec.read_text(encoding="utf-8")
+    steps = [lambda: rec.write_text(text.replace("margin: 0.03", "margn: 0.03"), encoding="utf-8"),
+             lambda: rec.write_text(text + "layers: [unclosed\n", encoding="utf-8"),
+             lambda: rec.write_text(text.replace("linewidth: 0.2\n", "linewidth: 0.3\n"), encoding="utf-8")]
+    events: list = []
+
+    def stop():
+        if len(events) > len(steps):
+            return True
+        step = len(events) - 1
+        if step < len(steps) and not getattr(steps[step], "done", False):
+            steps[step]()
+            steps[step].done = True
+        return False
+    a.watch(interval=0.001, stop=stop, report=events.append)
+    assert len(events[0].rendered) == 0 and isinstance(events[1], MbmSigError) and "margn" in events[1].message()
+    assert isinstance(events[2], MbmSigError) and "YAML" in events[2].message().upper()
+    assert events[3].rendered == [PUITS]
+
+
 def test_a_new_process_rerenders_only_what_changed(small):
     _atlas(small).build()
     _edit(small[0] / "maps" / "patri_puits.yaml", "linewidth: 0.2\n", "linewidth: 0.25\n")

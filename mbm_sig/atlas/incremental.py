@@ -708,7 +708,12 @@ class Atlas:
         while not (stop and stop()):
             try:
                 r = self.poll()
-            except MbmSigError as exc:
+            except Exception as exc:            # a file saved half-typed: said once, the watch goes on
+                if not isinstance(exc, MbmSigError):
+                    if os.environ.get("MBM_SIG_DEBUG"):
+                        import traceback
+                        traceback.print_exc()
+                    exc = MbmSigError(f"{type(exc).__name__}: {exc}")
                 self._files = self._snapshot()        # report once, wait for the next edit
                 self._cat_stamp = catalogue_stamp(self.cat)
                 if report:
