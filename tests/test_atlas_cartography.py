@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mbm_sig.check import check_atlas, map_sheet_info
+from mbm_sig.check import map_sheet_info
 from mbm_sig.maps.recipe import load_recipe, render_recipe
 
 RECIPES = Path(__file__).resolve().parents[1] / "atlases" / "maps"
@@ -102,9 +102,4 @@ def test_circles_share_one_scale_across_the_series(built_gpkg, tmp_path):
     for v in common:
         assert gp[v] == pytest.approx(sp[v], rel=1e-6)
 
-
-@pytest.mark.parametrize("name", ["sante", "patrimoine", "renouvellement"])
-def test_check_is_clean_on_the_atlas(built_gpkg, name):
-    rep = check_atlas(name, catalogue=built_gpkg)
-    assert rep.pages > 15
-    assert rep.clean, "\n".join(map(str, rep.problems[:20]))
+# the three atlases are checked by tests/test_check.py::test_check_on_the_atlas

@@ -1,22 +1,45 @@
 """``mbm-sig check ATLAS``: automated cartographic checks of a produced atlas.
 
 The atlas is rendered as ``mbm-sig atlas`` renders it; every page of the book is read
-back from the PDF (each text with its font size and ink box, :mod:`mbm_sig.check.pdf`),
-and each map sheet's render information (frame, ground extent, legends, labels) is taken
-from the renderer, drawn again in this process. Per sheet, the checks (:data:`CHECKS`):
+back from the PDF (each text with its font size, its halo and the ink of its glyphs,
+:mod:`mbm_sig.check.pdf`), and each map sheet's render information (frame, ground extent,
+orientation, layout, legends with their colours and classes, labels left unplaced) is
+taken from the renderer, drawn again in this process with the atlas's series. What the
+reader sees is judged on the PDF (texts, their sizes, boxes, overlaps, words); what the
+PDF cannot tell (which colour is which class, which sheets belong to one series) comes
+from the render information.
+
+Per page (:data:`CHECKS`):
 
 - ``small-text``: text below 6 pt;
-- ``overlap``: two printed texts whose ink overlaps;
-- ``frame``: a text crossing the edge of the map frame;
+- ``overlap``: two printed texts whose ink (grown by its halo) overlaps, glyph by glyph;
+- ``label-symbols``: a map label (a text with a halo inside the frame) whose ink or halo
+  covers a point symbol of the sheet (positions and radii from the render information);
+- ``frame``: a text crossing the edge of the map frame, or touching its line;
+- ``page-edge``: a text beyond the page or within 3 mm of its edge (cut at trimming);
 - ``legend-colours``: two entries of one categorical legend too close in colour
-  (CIEDE2000 < 10 in normal vision or under simulated deuteranopia, same symbol shape);
+  (CIEDE2000 < 10 in normal vision or under simulated deuteranopia, same symbol shape),
+  or more than 10 categories;
 - ``count-decimals``: a legend of whole numbers printed with decimals («94,0»);
+- ``outlier-class``: the top (or bottom) class of a choropleth holding a single feature;
 - ``unnamed-towns``: a commune the town rule says must be named (≥ 10 000 inhabitants
   inside the frame; on basin-wide maps the arrondissement seats and ≥ 20 000) not printed
   inside the frame;
-- ``near-empty-table``: a table page less than a third full followed by another table page
-  it could share;
-- ``reader-text``: a command line, a file path or a package internal on a page.
+- ``near-empty-table``: a table page that could share its page with the next or previous
+  table page, or the short last part of a table whose lines are not shared evenly;
+- ``table-order``: table rows not in French alphabetical order (œ as oe, accents ignored);
+- ``reader-text``: a command line, a file path, a package internal or an internal word
+  («catalogue», «couche», «champ», «import», «Lambert-93»…) on a page;
+- ``typography``: straight apostrophes or quotes, spaced hyphens, «n°14», «oe» for «œ»…;
+- ``official-names``: a commune name printed with other letters than its official
+  spelling («Conde-sur-l’Escaut» for Condé-sur-l’Escaut).
+
+Across the sheets of the atlas (:data:`SERIES_CHECKS`):
+
+- ``series-classes``: one indicator (one legend title) drawn with different breaks or
+  colours on different sheets;
+- ``series-layout``: the pages of one series (one sheet iterated over a coverage) with
+  different orientations or legend positions.
 
 Exit status 0 only when every page is clean, 1 when a check fails, 2 on bad input.
 """
@@ -28,17 +51,24 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from mbm_sig.check import text as wording
 from mbm_sig.check.pdf import PageText, read_pdf
 from mbm_sig.errors import InvalidInput
 from mbm_sig.maps import colorcheck
 from mbm_sig.maps.labels import MIN_SIZE, TownRule, towns
 
 SMALL_TOLERANCE = 0.05          # pt: 5.96 pt is 6 pt
-OVERLAP_MM2 = 0.05              # ink overlap below this is two texts touching by rounding
-TABLE_MIN_FILL = 1 / 3          # share of the page height a table page should use
+OVERLAP_MM2 = 0.02              # glyph overlap below this is two texts touching by rounding
+FRAME_CLEAR_MM = 0.11           # half the frame line (0.6 pt): a label's halo or ink reaching it touches the line
+PAGE_MARGIN_MM = 3.0            # no ink closer to the trimmed page edge
+TABLE_MARGIN_MM = 12.0          # running header and footer of table pages
+TABLE_SHORT = 1 / 2             # a table page under half full may share its page
+TABLE_LAST_SHORT = 1 / 4        # the last part of a table under a quarter full: lines not shared evenly
+OUTLIER_MIN_FEATURES = 10       # a class of one feature among at least this many
 
 
 @dataclass(frozen=True)
@@ -58,16 +88,28 @@ class Sheet:
 
     number: int
     title: str
-    kind: str                               # cover, toc, map, table, chart, pending, sources
+    kind: str                               # cover, toc, map, table, chart, pending, sources, book
     text: PageText
     frame_mm: tuple | None = None           # x, y (top-left), w, h
     extent: tuple | None = None             # ground bbox of the frame (EPSG:2154)
-    legends: list = field(default_factory=list)     # dicts: kind, title, labels, entries [(label, colour, shape)]
-    towns: object = None                    # DataFrame nom, population, seat, x, y (None: not checked)
+    legends: list = field(default_factory=list)     # dicts: kind, title, labels, entries [(label, colour, shape)],
+                                                    # breaks, colors, bbox, counts
+    towns: Any = None                    # DataFrame nom, population, seat, x, y (None: not checked)
     rule: TownRule = TownRule()
-    focus: object = None                    # the coverage feature (geometry): only its towns are required
+    focus: Any = None                    # the coverage feature (geometry): only its towns are required
     unplaced: list = field(default_factory=list)    # labels the renderer listed as unplaced
     next_kind: str | None = None
+    prev_kind: str | None = None
+    next_fill: float | None = None          # filled share of the neighbouring table pages
+    prev_fill: float | None = None
+    part: tuple = (1, 1)                    # table: part k of n
+    rows: list | None = None                # table: the sort column's values, in printed order
+    sort: tuple = ()                        # table: the sort columns
+    series: str | None = None               # the sheet this page repeats (one per coverage feature)
+    orientation: str | None = None
+    layout: str | None = None
+    official: Any = None                 # wording.OfficialNames of the communes (None: not checked)
+    symbols: Any = None                  # point symbols drawn: array (x mm, y mm, radius mm), and layer names
 
 
 # ------------------------------------------------------------------------------ checks
@@ -86,19 +128,72 @@ def _area(a, b) -> float:
     return w * h if w > 0 and h > 0 else 0.0
 
 
+def _grow(b, d):
+    return (b[0] - d, b[1] - d, b[2] + d, b[3] + d)
+
+
+def ink_overlap(a, b) -> float:
+    """Area (mm²) where the ink of one run, grown by its halo, covers the ink of the other
+    (the larger of the two ways), glyph by glyph."""
+    best = 0.0
+    for p, q in ((a, b), (b, a)):
+        ga = [_grow(g, p.halo) for g in (p.glyphs or (p.bbox,))]
+        gb = q.glyphs or (q.bbox,)
+        tot = 0.0
+        for x in ga:
+            for y in gb:
+                tot += _area(x, y)
+        best = max(best, tot)
+    return best
+
+
 def check_overlap(s: Sheet) -> list[str]:
     runs = [r for r in s.text.runs if not r.rotated]       # a rotated stamp overlaps the map by design
     if len(runs) < 2:
         return []
-    b = np.array([r.bbox for r in runs])
+    b = np.array([r.outer() for r in runs])
     out = []
     order = np.argsort(b[:, 0])
     for k, i in enumerate(order):
         for j in order[k + 1:]:
             if b[j, 0] >= b[i, 2]:
                 break
-            if _area(b[i], b[j]) > OVERLAP_MM2:
-                out.append(f"«{runs[i].text[:30]}» overlaps «{runs[j].text[:30]}»")
+            if _area(b[i], b[j]) > 0 and ink_overlap(runs[i], runs[j]) > OVERLAP_MM2:
+                a, c = sorted((runs[i], runs[j]), key=lambda r: (r.bbox[1], r.bbox[0]))
+                out.append(f"«{a.text[:30]}» overlaps «{c.text[:30]}» at x {a.cx:.0f} mm, y {a.cy:.0f} mm")
+    return out
+
+
+def check_label_symbols(s: Sheet) -> list[str]:
+    """A printed map label whose ink or halo covers a point symbol (a puits, a terril, a
+    hospital): the symbol is hidden or cut by the text."""
+    if s.symbols is None or not s.frame_mm:
+        return []
+    xy_r, names = s.symbols
+    if not len(xy_r):
+        return []
+    fx, fy, fw, fh = s.frame_mm
+    out = []
+    for r in s.text.runs:
+        if r.rotated or not r.halo or not (fx <= r.cx <= fx + fw and fy <= r.cy <= fy + fh):
+            continue            # map labels only (set with a halo, inside the frame)
+        o = r.outer()
+        near = ((xy_r[:, 0] + xy_r[:, 2] > o[0]) & (xy_r[:, 0] - xy_r[:, 2] < o[2])
+                & (xy_r[:, 1] + xy_r[:, 2] > o[1]) & (xy_r[:, 1] - xy_r[:, 2] < o[3]))
+        hit = []
+        for k in np.flatnonzero(near):
+            x, y, rad = xy_r[k]
+            for g in r.glyphs or (r.bbox,):
+                g = _grow(g, r.halo)
+                dx = max(g[0] - x, 0, x - g[2])
+                dy = max(g[1] - y, 0, y - g[3])
+                if dx * dx + dy * dy < (rad * 0.8) ** 2:        # more than the symbol's rim
+                    hit.append(k)
+                    break
+        if hit:
+            layers = ", ".join(dict.fromkeys(names[k] for k in hit))
+            out.append(f"«{r.text[:30]}» covers {len(hit)} point symbol(s) ({layers}) at x {r.cx:.0f} mm, "
+                       f"y {r.cy:.0f} mm")
     return out
 
 
@@ -118,6 +213,29 @@ def check_frame(s: Sheet) -> list[str]:
                    or (inside_h and (b[1] < fy0 < b[3] or b[1] < fy1 < b[3])))
         if crosses:
             out.append(f"«{r.text[:30]}» crosses the map frame")
+            continue
+        if not (b[0] >= fx0 and b[2] <= fx1 and b[1] >= fy0 and b[3] <= fy1):
+            continue                # outside the frame: furniture, titles
+        o = _grow(b, r.halo)
+        gaps = {"top": o[1] - fy0, "bottom": fy1 - o[3], "left": o[0] - fx0, "right": fx1 - o[2]}
+        side, gap = min(gaps.items(), key=lambda kv: kv[1])
+        if gap < FRAME_CLEAR_MM:
+            ink = gap + r.halo
+            what = ("its ink is cut by the frame line" if ink < FRAME_CLEAR_MM else
+                    f"its halo reaches the frame line, ink {ink:.2f} mm from the edge")
+            out.append(f"«{r.text[:30]}» touches the {side} edge of the map frame ({what})")
+    return out
+
+
+def check_page_edge(s: Sheet) -> list[str]:
+    W, H = s.text.size_mm
+    out = []
+    for r in s.text.runs:
+        b = r.bbox
+        gap = min(b[0], b[1], W - b[2], H - b[3])
+        if gap < PAGE_MARGIN_MM:
+            what = "cut at the page edge" if gap < 0 else f"{gap:.1f} mm from the page edge (trimmed at print)"
+            out.append(f"«{r.text[:30]}» {what}")
     return out
 
 
@@ -145,6 +263,23 @@ def check_count_decimals(s: Sheet) -> list[str]:
         if len(nums) >= 2 and all("," in v and set(v.split(",")[1].strip()) == {"0"} for v in nums):
             out.append(f"legend «{lg.get('title') or ''}»: whole numbers printed with decimals ("
                        + " / ".join(nums[:4]) + ")")
+    return out
+
+
+def check_outlier_class(s: Sheet) -> list[str]:
+    out = []
+    for lg in s.legends:
+        counts = lg.get("counts")
+        if not counts or len(counts) < 3 or sum(counts) < OUTLIER_MIN_FEATURES:
+            continue
+        labels = [str(v) for v in lg.get("labels") or []]
+        for k, where in ((len(counts) - 1, "top"), (0, "bottom")):
+            if counts[k] == 1:
+                lab = (f"{labels[k]} – {labels[k + 1]}" if len(labels) == len(counts) + 1
+                       else labels[k] if k < len(labels) else f"class {k + 1}")
+                v = (lg.get("extremes") or {}).get(where)
+                out.append(f"legend «{lg.get('title') or ''}»: the {where} class ({lab}) holds a single feature"
+                           + (f" ({v})" if v else "") + f" of {sum(counts)}: an outlier alone in its class")
     return out
 
 
@@ -188,54 +323,207 @@ def check_unnamed_towns(s: Sheet) -> list[str]:
     return out
 
 
-def check_near_empty_table(s: Sheet) -> list[str]:
-    if s.kind != "table" or s.next_kind != "table":
-        return []
-    body = [r for r in s.text.runs if r.bbox[1] > 12 and r.bbox[3] < s.text.size_mm[1] - 12]
+def table_fill(page: PageText) -> float | None:
+    """Share of the page height (between the running header and footer) the table page's
+    content uses, from its title to its last line; None for a page with no content."""
+    H = page.size_mm[1]
+    body = [r for r in page.runs if r.bbox[1] > TABLE_MARGIN_MM and r.bbox[3] < H - TABLE_MARGIN_MM]
     if not body:
-        return ["table page with no rows"]
+        return None
     top = min(r.bbox[1] for r in body)
     bottom = max(r.bbox[3] for r in body)
-    usable = s.text.size_mm[1] - 2 * 12
-    fill = (bottom - top) / usable
-    if fill < TABLE_MIN_FILL:
-        return [f"table page {fill:.0%} full followed by another table page: they could share one page"]
-    return []
+    return (bottom - top) / (H - 2 * TABLE_MARGIN_MM)
 
 
-READER_PATTERNS = (
-    (re.compile(r"\bmbm-sig\b"), "a command line"),
-    (re.compile(r"(?<!\w)--[a-z][\w-]+"), "a command option"),
-    (re.compile(r"\bFICHIER\b"), "a command argument"),
-    (re.compile(r"(?<![\w.])(?:[\w.-]+/)+[\w.-]+\.(?:csv|ya?ml|gpkg|geojson|json|py|shp|pdf|parquet|tgz)\b"),
-     "a file path"),
-    (re.compile(r"\b[\w-]+\.(?:ya?ml|gpkg|py)\b"), "a file name"),
-    (re.compile(r"\bmbm_sig\b|\bsante_communes_import\b|\bindicateurs_communes\b|\bssm_dispensaires\b"
-                r"|\bpts_projets\b|\bequipements_sante\b"), "a package or layer internal"),
-)
+def check_near_empty_table(s: Sheet) -> list[str]:
+    if s.kind != "table":
+        return []
+    fill = table_fill(s.text)
+    if fill is None:
+        return ["table page with no rows"]
+    out = []
+    if fill < TABLE_SHORT:
+        for kind, other, where in ((s.next_kind, s.next_fill, "next"), (s.prev_kind, s.prev_fill, "previous")):
+            if kind == "table" and other is not None and fill + other <= 1.0:
+                out.append(f"table page {fill:.0%} full beside a {where} table page {other:.0%} full: "
+                           "they could share one page")
+                break
+    k, n = s.part
+    if n > 1 and k == n and fill < TABLE_LAST_SHORT and not out:
+        out.append(f"last part ({k}/{n}) of the table {fill:.0%} full: its lines are not shared evenly "
+                   "between its pages")
+    return out
+
+
+def check_table_order(s: Sheet) -> list[str]:
+    if s.kind != "table" or not s.rows or len(s.rows) < 2:
+        return []
+    bad = wording.misordered([str(v) for v in s.rows])
+    if not bad:
+        return []
+    ex = "; ".join(f"«{b}» after «{a}»" for a, b in bad[:4])
+    return [f"{len(bad)} row(s) not in French alphabetical order of «{' / '.join(s.sort)}»: {ex}"]
+
+
+def _page_text(s: Sheet) -> str:
+    return " ".join(r.text for r in s.text.runs)
 
 
 def check_reader_text(s: Sheet) -> list[str]:
-    text = " ".join(r.text for r in s.text.runs)
-    out = []
-    for rx, what in READER_PATTERNS:
-        m = rx.search(text)
-        if m:
-            a = max(0, m.start() - 25)
-            out.append(f"{what}: «…{text[a:m.end() + 15]}…»")
-    return out
+    return wording.reader_text(_page_text(s))
+
+
+def check_typography(s: Sheet) -> list[str]:
+    return wording.typography(_page_text(s))
+
+
+def check_official_names(s: Sheet) -> list[str]:
+    if s.official is None:
+        return []
+    found: dict = {}
+    for r in s.text.runs:
+        for printed, name in s.official.differing(r.text):
+            found.setdefault((printed, name), 0)
+            found[(printed, name)] += 1
+    return [f"«{p}» printed{f' ({n}×)' if n > 1 else ''} for the commune «{o.replace(chr(39), '’')}» (official name)"
+            for (p, o), n in found.items()]
 
 
 CHECKS = {
     "small-text": check_small_text,
     "overlap": check_overlap,
+    "label-symbols": check_label_symbols,
     "frame": check_frame,
+    "page-edge": check_page_edge,
     "legend-colours": check_legend_colours,
     "count-decimals": check_count_decimals,
+    "outlier-class": check_outlier_class,
     "unnamed-towns": check_unnamed_towns,
     "near-empty-table": check_near_empty_table,
+    "table-order": check_table_order,
     "reader-text": check_reader_text,
+    "typography": check_typography,
+    "official-names": check_official_names,
 }
+
+
+# ------------------------------------------------------------------------------ series
+
+def _classes_of(lg) -> tuple | None:
+    """What a reader compares between two legends of one indicator: the class bounds and
+    their colours (a choropleth), the colour of each category (a typology)."""
+    if lg.get("breaks") is not None:
+        return ("breaks", tuple(round(float(v), 6) for v in lg["breaks"]),
+                tuple(str(c).lower() for c in (lg.get("colors") or [])))
+    return None
+
+
+def _indicators(sheets):
+    """(kind, title) -> [(sheet, classes)] of the classed legends, and (title, category)
+    -> [(sheet, colour)] of the categorical ones."""
+    groups: dict = {}
+    cats: dict = {}
+    for s in sheets:
+        for lg in s.legends:
+            title = (lg.get("title") or "").strip()
+            if not title:
+                continue
+            c = _classes_of(lg)
+            if c is not None:
+                groups.setdefault((lg.get("kind"), title), []).append((s, c))
+            for lab, col, _shape in lg.get("entries") or []:
+                cats.setdefault((title, lab), []).append((s, str(col).lower()))
+    return groups, cats
+
+
+def _class_differences(kind, title, items) -> list[tuple[Sheet, str]]:
+    variants: dict = {}
+    for s, c in items:
+        variants.setdefault(c, []).append(s)
+    if len(variants) < 2:
+        return []
+    rc, ref = max(variants.items(), key=lambda kv: len(kv[1]))
+    pages = ", ".join(f"p. {x.number}" for x in ref[:6])
+    out = []
+    for c, ss in variants.items():
+        if c == rc:
+            continue
+        what = []
+        if c[1] != rc[1]:
+            what.append("breaks " + " / ".join(_fmt(v) for v in c[1]) + " instead of "
+                        + " / ".join(_fmt(v) for v in rc[1]))
+        if c[2] != rc[2]:
+            what.append("colours " + " ".join(c[2]) + " instead of " + " ".join(rc[2]))
+        out += [(s, f"«{title}» ({kind}) drawn with {'; '.join(what)} as on {pages}") for s in ss]
+    return out
+
+
+def check_series_classes(sheets) -> list[tuple[Sheet, str]]:
+    """One indicator (a legend title and kind) drawn with other breaks or colours on
+    another sheet; categories of one legend title drawn in other colours."""
+    groups, cats = _indicators(sheets)
+    out = []
+    for (kind, title), items in groups.items():
+        out += _class_differences(kind, title, items)
+    for (title, lab), items in cats.items():
+        cols = [c for _, c in items]
+        if len(set(cols)) > 1:
+            common = max(set(cols), key=cols.count)
+            out += [(s, f"legend «{title}»: «{lab}» drawn {c}, elsewhere {common}") for s, c in items if c != common]
+    return out
+
+
+def _fmt(v: float) -> str:
+    return f"{v:g}".replace(".", ",")
+
+
+def legend_side(s: Sheet) -> str | None:
+    """Where the legend stands against the map frame: right, left, below, above or inside."""
+    if not s.frame_mm or not s.legends:
+        return None
+    boxes = [lg["bbox"] for lg in s.legends if lg.get("bbox")]
+    if not boxes:
+        return None
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    fx, fy, fw, fh = s.frame_mm
+    if x0 >= fx + fw - 1:
+        return "right"
+    if x1 <= fx + 1:
+        return "left"
+    if y0 >= fy + fh - 1:
+        return "below"
+    if y1 <= fy + 1:
+        return "above"
+    return "inside"
+
+
+def check_series_layout(sheets) -> list[tuple[Sheet, str]]:
+    """The pages of one series with another orientation or legend position than most."""
+    groups: dict = {}
+    for s in sheets:
+        if s.series and s.kind == "map":
+            groups.setdefault(s.series, []).append(s)
+    out = []
+    for name, ss in groups.items():
+        if len(ss) < 2:
+            continue
+        for what, get in (("orientation", lambda x: x.orientation), ("legend position", legend_side)):
+            vals = [get(x) for x in ss]
+            common = max(vals, key=lambda v: (vals.count(v), -vals.index(v)))    # a tie: the first page's
+            if len(set(vals)) > 1:
+                for x, v in zip(ss, vals, strict=True):
+                    if v != common:
+                        others = ", ".join(f"p. {y.number}" for y, w in zip(ss, vals, strict=True) if w == common)
+                        out.append((x, f"series «{name}»: {what} {v} where the other pages ({others}) are {common}"))
+    return out
+
+
+SERIES_CHECKS: dict[str, Any] = {
+    "series-classes": check_series_classes,
+    "series-layout": check_series_layout,
+}
+ALL_CHECKS = (*CHECKS, *SERIES_CHECKS)
 
 
 def check_sheets(sheets, only=None) -> list[Problem]:
@@ -245,6 +533,11 @@ def check_sheets(sheets, only=None) -> list[Problem]:
             if only and name not in only:
                 continue
             out += [Problem(s.number, s.title, name, d) for d in fn(s)]
+    for name, fn in SERIES_CHECKS.items():
+        if only and name not in only:
+            continue
+        out += [Problem(x.number, x.title, name, d) for x, d in fn(sheets)]
+    out.sort(key=lambda p: (p.page, ALL_CHECKS.index(p.check)))
     return out
 
 
@@ -256,9 +549,35 @@ def shapes_of(entries):
     return shapes.pop() if len(shapes) == 1 else None
 
 
+def _class_counts(m) -> dict:
+    """Legend title -> (features per class, smallest and largest value) of each classed layer."""
+    out: dict = {}
+    for L in getattr(m, "_layers", []):
+        if L.breaks is None or L.classes is None:
+            continue
+        cl = np.asarray(L.classes)
+        n = max(len(L.breaks) - 1, 0)
+        if not n or not len(cl):
+            continue
+        counts = np.bincount(cl[cl >= 0].astype(int), minlength=n)[:n].tolist()
+        vals = np.asarray(L.values, dtype=float) if L.values is not None else np.array([])
+        vals = vals[np.isfinite(vals)]
+        ext = {}
+        if len(vals):
+            from mbm_sig.maps import fmt
+            d = int(getattr(next(iter(L.legend), None), "decimals", 1) or 1)
+            ext = {"top": fmt.num(float(vals.max()), d), "bottom": fmt.num(float(vals.min()), d)}
+        for b in L.legend or []:
+            if b.kind in ("choro",) or getattr(b, "breaks", None) is not None:
+                out.setdefault(b.title, (counts, ext))
+    return out
+
+
 def legend_entries(m, info) -> list[dict]:
-    """The legends the sheet printed, with each entry's colour and symbol shape."""
-    styles, nodata = {}, {}
+    """The legends the sheet printed, with each entry's colour and symbol shape, the
+    classes' bounds, colours and feature counts, and where each legend stands."""
+    styles: dict = {}
+    nodata: dict = {}
     for L in getattr(m, "_layers", []):
         for block in L.legend or []:
             if getattr(block, "nodata", None):
@@ -266,6 +585,7 @@ def legend_entries(m, info) -> list[dict]:
             for e in getattr(block, "entries", None) or []:
                 st = e[1] if len(e) > 1 and isinstance(e[1], dict) else {}
                 styles.setdefault((block.title, str(e[0])), (st.get("fill"), st.get("marker") or st.get("hatch")))
+    counts = _class_counts(m)
     out = []
     for lg in info.legends:
         labels = lg.get("labels") or lg.get("entries") or []
@@ -278,8 +598,36 @@ def legend_entries(m, info) -> list[dict]:
             nd = nodata.get(lg.get("title")) if lg.get("nodata") else None
             if nd and str(nd[0]).startswith("#"):
                 entries.append((str(nd[1]), nd[0], shapes_of(entries)))
-        out.append(dict(kind=lg.get("kind"), title=lg.get("title"), labels=list(labels), entries=entries))
+        d = dict(kind=lg.get("kind"), title=lg.get("title"), labels=list(labels), entries=entries,
+                 bbox=lg.get("bbox"))
+        if lg.get("breaks") is not None:
+            d.update(breaks=list(lg["breaks"]), colors=[str(c) for c in (lg.get("colors") or [])])
+            c = counts.get(lg.get("title"))
+            if c and len(c[0]) == len(lg["breaks"]) - 1:
+                d.update(counts=c[0], extremes=c[1])
+        out.append(d)
     return out
+
+
+def point_symbols(m, info):
+    """(array of x mm, y mm, radius mm, layer names) of the point symbols drawn inside the
+    frame (``symbols`` layers: markers of puits, terrils, hospitals…)."""
+    from mbm_sig.maps.types._core import drawn_index
+    fx, fy, fw, fh = info.frame_mm
+    x0, y0, x1, y1 = info.extent
+    k = fw / (x1 - x0)
+    rows, names = [], []
+    for L in getattr(m, "_layers", []):
+        if L.anchors is None or L.type != "symbols":
+            continue
+        idx = drawn_index(L, info.extent)
+        if not len(idx):
+            continue
+        r = np.broadcast_to(np.asarray(m.symbol_radius(L), dtype=float), (len(L.anchors),))[idx]
+        a = L.anchors[idx]
+        rows.append(np.c_[fx + (a[:, 0] - x0) * k, fy + (y1 - a[:, 1]) * k, r])
+        names += [L.name or L.type] * len(idx)
+    return (np.vstack(rows) if rows else np.zeros((0, 3))), names
 
 
 def map_sheet_info(recipe, params, cat, series_values=None):
@@ -296,6 +644,7 @@ def map_sheet_info(recipe, params, cat, series_values=None):
     with print_settings():
         info = m.draw()
     legends = legend_entries(m, info)
+    info.point_symbols = point_symbols(m, info)
     info.figure = None
     info.focus = m._focus["union"] if getattr(m, "_focus", None) is not None else None
     return info, legends, r
@@ -310,6 +659,50 @@ class Report:
     @property
     def clean(self) -> bool:
         return not self.problems
+
+
+def _sort_columns(spec) -> tuple:
+    t = (spec.table or {}) if spec else {}
+    srt = t.get("sort")
+    if not srt:
+        return ()
+    return tuple([srt] if isinstance(srt, str) else srt)
+
+
+def _table_rows(page) -> list | None:
+    """The values of a table page's sort columns, in the order printed (the total line
+    left out), one text per row (several columns joined)."""
+    cols = _sort_columns(page.spec)
+    if not cols or not page.rows:
+        return None
+    from mbm_sig.atlas import pages as atlas_pages
+    total = getattr(atlas_pages, "TOTAL_KEY", "__total__")
+    out = []
+    for r in page.rows:
+        if r.get(total):
+            continue
+        vals = [r.get(c) for c in cols if c in r]
+        if not vals:
+            return None
+        out.append(" ".join("" if v is None else str(v) for v in vals[:1]))
+    return out
+
+
+def _fill_map_sheet(s: Sheet, p, cat, series_values, town_table, in_series: bool) -> None:
+    """A map page's render information: frame, extent, legends, focus, unplaced labels,
+    orientation, layout, its series, and the town rule of its recipe."""
+    info, legends, r = map_sheet_info(p.spec.recipe, p.params, cat, series_values)
+    s.frame_mm, s.extent, s.legends = info.frame_mm, info.extent, legends
+    s.focus, s.unplaced = info.focus, getattr(info, "unplaced_labels", [])
+    s.orientation, s.layout = info.orientation, info.layout
+    s.symbols = getattr(info, "point_symbols", None)
+    if in_series:
+        s.series = p.spec.title or str(p.spec.recipe.stem)
+    if r.doc.get("toponyms", True) is not False:
+        s.towns = town_table
+        top = r.doc.get("toponyms")
+        if isinstance(top, dict):
+            s.rule = TownRule(**{k: v for k, v in top.items() if k != "color"})
 
 
 def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=None, pdf=None) -> Report:
@@ -333,6 +726,8 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
                 check_cat, _ = demo_catalogue(cat, Path(tmp) / "demo")
         else:
             pdf_path, check_cat = Path(pdf), cat
+            if not pdf_path.is_file():
+                raise InvalidInput(f"check: {pdf_path}: no such PDF")
             body, _ = plan(atlas, cat)
         texts = read_pdf(pdf_path)
         if pdf is not None:     # number the planned pages as the book does
@@ -340,28 +735,31 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
             for k, p in enumerate(body):
                 p.number = first + k + 1
         by_number = {p.number: p for p in body}
+        repeats: dict = {}          # a sheet drawn on several pages (one per coverage feature): a series
+        for p in body:
+            if p.kind == "map":
+                repeats[id(p.spec)] = repeats.get(id(p.spec), 0) + 1
         from mbm_sig.atlas import series
         series_values = series.resolve(atlas.series, check_cat, str(atlas.path)) if atlas.series else {}
         town_table = towns(check_cat)
+        official = wording.official_names(town_table)
+        fills = {t.number: table_fill(t) for t in texts
+                 if (p := by_number.get(t.number)) is not None and p.kind == "table"}
         sheets = []
         for t in texts:
             p = by_number.get(t.number)
             if p is None:
                 kind = "cover" if t.number == 1 else "book"
-                sheets.append(Sheet(t.number, _first_line(t), kind, t))
+                sheets.append(Sheet(t.number, _first_line(t), kind, t, official=official))
                 continue
-            s = Sheet(t.number, p.title, p.kind, t)
+            s = Sheet(t.number, p.title, p.kind, t, official=official)
             if p.kind == "map":
-                info, legends, r = map_sheet_info(p.spec.recipe, p.params, check_cat, series_values)
-                s.frame_mm, s.extent, s.legends = info.frame_mm, info.extent, legends
-                s.focus, s.unplaced = info.focus, getattr(info, "unplaced_labels", [])
-                if r.doc.get("toponyms", True) is not False:
-                    s.towns = town_table
-                    top = r.doc.get("toponyms")
-                    if isinstance(top, dict):
-                        s.rule = TownRule(**{k: v for k, v in top.items() if k != "color"})
-            nxt = by_number.get(t.number + 1)
-            s.next_kind = nxt.kind if nxt else None
+                _fill_map_sheet(s, p, check_cat, series_values, town_table, repeats.get(id(p.spec), 0) > 1)
+            elif p.kind == "table":
+                s.part, s.rows, s.sort = (p.part, p.parts), _table_rows(p), _sort_columns(p.spec)[:1]
+            nxt, prv = by_number.get(t.number + 1), by_number.get(t.number - 1)
+            s.next_kind, s.prev_kind = (nxt.kind if nxt else None), (prv.kind if prv else None)
+            s.next_fill, s.prev_fill = fills.get(t.number + 1), fills.get(t.number - 1)
             sheets.append(s)
     return Report(pdf_path, len(texts), check_sheets(sheets, only))
 
@@ -383,23 +781,29 @@ def _first_line(t: PageText) -> str:
     return runs[0].text[:60] if runs else ""
 
 
+def format_report(rep: Report) -> str:
+    """The findings page by page, then the summary line."""
+    by_page: dict = {}
+    for pr in rep.problems:
+        by_page.setdefault((pr.page, pr.sheet), []).append(pr)
+    lines = []
+    for (page, sheet), probs in sorted(by_page.items()):
+        lines.append(f"p. {page} «{sheet}»")
+        for pr in probs:
+            lines.append(f"  [{pr.check}] {pr.detail}")
+    status = "clean" if rep.clean else f"{len(rep.problems)} problem(s) on {len(by_page)} page(s)"
+    lines.append(f"{rep.pdf}: {rep.pages} pages checked, {status}")
+    return "\n".join(lines)
+
+
 def cli_check(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="mbm-sig check",
                                 description="check every page of an atlas (exit 0 only when clean)")
     p.add_argument("name", help="atlas name (atlases/NAME.yaml) or path")
     p.add_argument("--pdf", type=Path, default=None, help="check this already rendered book instead")
     p.add_argument("--demo", action="store_true", help="check the demonstration edition")
-    p.add_argument("--only", nargs="+", choices=sorted(CHECKS), default=None, help="run only these checks")
+    p.add_argument("--only", nargs="+", choices=sorted(ALL_CHECKS), default=None, help="run only these checks")
     a = p.parse_args(argv)
     rep = check_atlas(a.name, pdf=a.pdf, demo=a.demo, only=a.only)
-    by_page: dict = {}
-    for pr in rep.problems:
-        by_page.setdefault((pr.page, pr.sheet), []).append(pr)
-    for (page, sheet), probs in sorted(by_page.items()):
-        print(f"p. {page} «{sheet}»")
-        for pr in probs:
-            print(f"  [{pr.check}] {pr.detail}")
-    n_sheets = len(by_page)
-    status = "clean" if rep.clean else f"{len(rep.problems)} problem(s) on {n_sheets} page(s)"
-    print(f"{rep.pdf}: {rep.pages} pages checked, {status}")
+    print(format_report(rep))
     return 0 if rep.clean else 1
