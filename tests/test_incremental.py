@@ -349,3 +349,22 @@ def test_watch_command_rebuilds_on_edits(small, tmp_path):
         p.send_signal(signal.SIGTERM)
         rc = p.wait(timeout=30)
     assert rc == 0
+
+
+def test_layer_versions_on_both_backends(catalogue, built_gpkg):
+    """A layer's data version: stable while its rows are, new when a write changes them, on
+    GeoPackage and on PostGIS; the catalogue's stamp moves with the write."""
+    from mbm_sig.atlas.incremental import Versions, catalogue_stamp
+
+    def version(name):
+        v = Versions(catalogue)
+        v.refresh()
+        return v.data(name)
+    puits = built_gpkg.read("puits")
+    catalogue.write("puits", puits)
+    first, stamp = version("puits"), catalogue_stamp(catalogue)
+    assert version("puits") == first and version("terrils") == "absent"
+    catalogue.write("puits", puits.iloc[1:].copy())
+    assert version("puits") != first and catalogue_stamp(catalogue) != stamp
+    catalogue.write("puits", puits)
+    assert version("puits") == first              # the same rows again: the same version
