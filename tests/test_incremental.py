@@ -267,6 +267,21 @@ def test_title_change_renumbers_contents_and_bookmarks(small, tmp_path):
     same_bytes(r.pdf, _cold(small, tmp_path / "cold"))
 
 
+def test_sheet_added_renumbers_the_book(small, tmp_path):
+    """A sheet added to the atlas: only it is rendered; the cover's count, the contents, the
+    page numbers and bookmarks of the pages after it follow (the book is a cold run's)."""
+    a = _atlas(small)
+    a.build()
+    shutil.copy(ROOT / "atlases" / "maps" / "sante_age_0_19.yaml", small[0] / "maps" / "age.yaml")
+    _edit(small[0] / "essai.yaml", "      - recipe: maps/sante_hopitaux.yaml\n",
+          "      - recipe: maps/sante_hopitaux.yaml\n      - recipe: maps/age.yaml\n")
+    r = a.rebuild()
+    assert len(r.rendered) == 1 and r.reused == 3 and r.pages == 7
+    outline = [o.title for o in PdfReader(r.pdf).outline if not isinstance(o, list)]
+    assert outline[-1] == "Sources et méthodes"
+    same_bytes(r.pdf, _cold(small, tmp_path / "cold"))
+
+
 def test_cache_is_bounded_atomic_and_shrugs_off_damage(small):
     from mbm_sig.atlas.incremental import SheetCache
     a = _atlas(small)

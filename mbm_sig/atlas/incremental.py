@@ -56,6 +56,8 @@ POLL_SECONDS = 0.02
 
 #: parsed page PDFs a warm process keeps (the pages of a few books)
 READERS_KEPT = 400
+#: the book's own pages a warm process keeps (cover, contents, sources, numbers of recent books)
+BOOK_PAGES_KEPT = 32
 
 ALL = "*"              # a page that read something that cannot be attributed to one layer
 
@@ -287,6 +289,7 @@ class SheetCache:
                 path = self._object(e["object"])
                 try:
                     os.utime(path)             # recently used: kept by the size bound
+                    os.utime(self._manifest(key))
                 except FileNotFoundError:       # removed by the bound (or another process)
                     continue
                 return path, deps
@@ -322,15 +325,23 @@ class SheetCache:
                 continue
             files.append((st.st_mtime_ns, st.st_size, f))
         total = sum(s for _, s, _ in files)
-        removed = 0
-        for _, s, f in sorted(files, key=lambda t: t[0]):
+        removed, oldest = 0, None
+        for t, s, f in sorted(files, key=lambda t: t[0]):
             if total - removed <= self.limit:
+                oldest = t
                 break
             try:
                 f.unlink()
                 removed += s
             except FileNotFoundError:
                 pass
+        if removed:                # manifests not used since the oldest page kept point to nothing kept
+            for m in (self.root / "manifests").rglob("*.json"):
+                try:
+                    if oldest is None or m.stat().st_mtime_ns < oldest:
+                        m.unlink()
+                except FileNotFoundError:
+                    pass
         return removed
 
     def clear(self) -> None:
@@ -469,6 +480,16 @@ class Run:
             del self.memo[k]
 
     # -- the book's own pages -------------------------------------------------------------
+    def _keep(self, key: str, value) -> None:
+        """A book page in the warm memo (the last :data:`BOOK_PAGES_KEPT`)."""
+        self.memo[key] = value
+        order = self.memo.setdefault(("book-order",), [])
+        if key in order:
+            order.remove(key)
+        order.append(key)
+        while len(order) > BOOK_PAGES_KEPT:
+            self.memo.pop(order.pop(0), None)
+
     def book_pdf(self, what: str, inputs, dest: Path, make) -> None:
         """``make(dest)`` writes one of the book's own pages from ``inputs``; memoised."""
         key = _h(tool_key(), render_settings(), "book", what, inputs)
@@ -482,7 +503,7 @@ class Run:
             make(dest)
             data = Path(dest).read_bytes()
             self._book.append((key, data))
-        self.memo[key] = data
+        self._keep(key, data)
 
     def book_pdfs(self, what: str, inputs, folder: Path, make) -> list[Path]:
         """``make(folder)`` writes several pages (returns their paths); memoised as a whole."""
@@ -499,14 +520,14 @@ class Run:
             made = make(folder)
             parts = [Path(p).read_bytes() for p in made]
             self._book.append((key, json.dumps([p.hex() for p in parts]).encode()))
-            self.memo[key] = parts
+            self._keep(key, parts)
             return list(made)
         out = []
         for k, data in enumerate(parts):
             p = Path(folder) / f"{what}-{k}.pdf"
             p.write_bytes(data)
             out.append(p)
-        self.memo[key] = parts
+        self._keep(key, parts)
         return out
 
 
