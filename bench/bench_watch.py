@@ -134,9 +134,10 @@ def main() -> int:
             spec = dict(sante_spec(str(qdb), str(tmp / "qgis-sante.pdf"), len(PdfReader(pdf).pages)), export_reps=2)
         else:
             print("QGIS not installed here (apt-get install qgis python3-qgis): no ratio")
-        colour, ra, rb, rendered = m.group(1), [], [], []
+        orig = colour = m.group(1)
+        ra, rb, rendered = [], [], []
         for i in range(a.pairs):
-            new = f"#{(int(colour[1:], 16) ^ (i + 1)):06x}"          # a fill never rendered before
+            new = f"#{(int(orig[1:], 16) ^ (i + 1)):06x}"            # a fill never rendered before
             n = len(w.lines)
             ra.append(edit_and_time(recipe, f'fill: "{colour}"', f'fill: "{new}"', pdf))
             colour = new

@@ -679,9 +679,22 @@ class Atlas:
             return self.build()
         changed = self.changes()
         if changed:
-            return self._build(changed)
+            return self._build(self._settled(changed))
         self._note_data()
         return None
+
+    def _settled(self, changed: list[str], wait: float = POLL_SECONDS, most: float = 2.0) -> list[str]:
+        """The changes once the files stop moving (an editor writing a file in place, a copy
+        under way): looked at again after ``wait`` until two looks agree (at most ``most`` s)."""
+        t0 = time.monotonic()
+        seen = {p: _stat(Path(p)) for p in changed if p != "catalogue"}
+        while time.monotonic() - t0 < most:
+            time.sleep(wait)
+            now = {p: _stat(Path(p)) for p in seen}
+            if now == seen:
+                break
+            seen = now
+        return self.changes() or changed
 
     def _build(self, changed: list[str]) -> Rebuild:
         from mbm_sig.atlas import engine
