@@ -301,20 +301,23 @@ def test_cache_is_bounded_atomic_and_shrugs_off_damage(small):
     assert len(r.rendered) >= 1 and Path(r.pdf).exists()
 
 
+def _build_in_child(args):
+    from mbm_sig.atlas import Atlas
+    from mbm_sig.catalogue import Catalogue
+    atlas, out, url, cache = args
+    return len(Atlas(atlas, out, Catalogue.open(url), cache=cache, workers=1).build().rendered)
+
+
 def test_two_processes_share_the_cache(small, tmp_path):
-    """Two processes building the same atlas into one cache at the same time: both books are
-    whole and identical, the cache holds no temporary file."""
+    """Two processes (forked) building the same atlas into one empty cache at the same time:
+    both books are whole and identical, the cache holds no temporary file, and a third build
+    finds every page there."""
+    import multiprocessing as mp
     d, cat, out, cache = small
     shutil.rmtree(cache)
-    code = ("import sys; from mbm_sig.atlas import Atlas; from mbm_sig.catalogue import Catalogue; "
-            "a = Atlas(sys.argv[1], sys.argv[2], Catalogue.open(sys.argv[3]), cache=sys.argv[4], workers=1); "
-            "print(len(a.build().rendered))")
-    env = dict(os.environ, MPLBACKEND="Agg")
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(d / "essai.yaml"), str(tmp_path / f"o{k}"), cat.url,
-                               str(cache)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for k in range(2)]
-    outs = [p.communicate(timeout=240) for p in procs]
-    assert all(p.returncode == 0 for p in procs), outs
+    jobs = [(d / "essai.yaml", tmp_path / f"o{k}", cat.url, cache) for k in range(2)]
+    with mp.get_context("fork").Pool(2) as pool:
+        pool.map(_build_in_child, jobs)
     same_bytes(tmp_path / "o0" / "atlas-essai.pdf", tmp_path / "o1" / "atlas-essai.pdf")
     assert not list(cache.rglob("*.part-*"))
     assert _atlas(small).build().rendered == []
