@@ -203,7 +203,7 @@ def test_edit_in_place_of_the_geopackage_is_seen(small):
     assert r.rendered == [PUITS]
 
 
-def test_style_and_tool_and_settings_are_in_the_key(small, monkeypatch):
+def test_style_and_tool_and_settings_are_in_the_key(small, monkeypatch, tmp_path):
     """A layer definition (style) changed: the pages that read the layer miss, the others hit;
     a new tool version or another render setting: every page misses."""
     from dataclasses import replace
@@ -217,7 +217,7 @@ def test_style_and_tool_and_settings_are_in_the_key(small, monkeypatch):
     def hits():
         run = incremental.Run(a.cache, incremental.Versions(cat), {})
         body, _ = engine.plan(atlas, cat)
-        jobs = [(i, atlas, p, "") for i, p in enumerate(body)]
+        jobs = [(i, atlas, p, str(tmp_path / f"page-{i}.pdf")) for i, p in enumerate(body)]
         return sorted(body[i].title for i in run.lookup(atlas, body, jobs))
 
     assert hits() == sorted([HOSPITALS, PUITS, TABLE])
@@ -238,7 +238,7 @@ def test_style_and_tool_and_settings_are_in_the_key(small, monkeypatch):
     assert hits() == sorted([HOSPITALS, PUITS, TABLE])
 
 
-def test_pages_record_what_they_read(small):
+def test_pages_record_what_they_read(small, tmp_path):
     a = _atlas(small)
     a.build()
     from mbm_sig.atlas import incremental
@@ -246,7 +246,7 @@ def test_pages_record_what_they_read(small):
     from mbm_sig.atlas import engine
     atlas = engine.load_atlas(small[0] / "essai.yaml")
     body, _ = engine.plan(atlas, small[1])
-    run.lookup(atlas, body, [(i, atlas, p, "") for i, p in enumerate(body)])
+    run.lookup(atlas, body, [(i, atlas, p, str(tmp_path / f"page-{i}.pdf")) for i, p in enumerate(body)])
     deps = {body[i].title: set(a.cache.lookup(run.keys[i], run.versions.of)[1]) for i in range(len(body))}
     assert {"communes", "arrondissements", "bassin_minier", "equipements_sante", "departements"} <= deps[HOSPITALS]
     assert {"puits", "concessions", "communes"} <= deps[PUITS] and "equipements_sante" not in deps[PUITS]
@@ -290,6 +290,10 @@ def test_cache_is_bounded_atomic_and_shrugs_off_damage(small):
     objects = sorted((root / "objects").rglob("*.pdf"))
     assert len(objects) >= 3 and not list(root.rglob("*.part-*"))
     assert a.last.rendered == []                           # the copy of the warm cache serves this copy
+    puits = next(o for o in objects if b"Les anciens puits" in o.read_bytes())
+    puits.write_bytes(puits.read_bytes()[:1000])          # a page cut short (a crash): a miss
+    r = _atlas(small).build()
+    assert r.rendered == [PUITS]
     for m in (root / "manifests").rglob("*.json"):         # a damaged manifest is a miss, not an error
         m.write_text("{not json", encoding="utf-8")
     r = _atlas(small).build()

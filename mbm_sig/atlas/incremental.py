@@ -27,10 +27,11 @@ bytes. Its own pages (cover, contents, sources, waiting sheets, the page-number 
 memoised on their inputs in the same cache, so a change that keeps the contents re-renders
 none of them, and one that changes a title or a page count re-renders them.
 
-Cache files are written with :func:`mbm_sig.atomic.atomic_write_bytes` (temporary file, flush,
-rename): a reader sees an entry whole or not at all, and two processes sharing the folder at
-most redo each other's work. The folder is kept under a size bound (``limit_mb``, least
-recently used entries removed first)."""
+Cache files are written beside their name and renamed (:func:`mbm_sig.atomic.temp_beside`): a
+reader sees an entry whole or not at all, and two processes sharing the folder at most redo
+each other's work. They are not flushed to disk (the book is): each page's digest is in its
+manifest and checked on every hit, so a file a crash cut short is a miss, never a page. The
+folder is kept under a size bound (``limit_mb``, least recently used entries removed first)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mbm_sig.atomic import atomic_write_bytes, inside
+from mbm_sig.atomic import describe_os_error, inside, temp_beside
 
 #: default bound of the sheet cache, in MB (about 400 sheets of the atlases)
 DEFAULT_LIMIT_MB = 256
@@ -253,6 +254,23 @@ def render_page_tracked(job):
 # ---------------------------------------------------------------------------------------
 # the persistent cache
 
+def _write(path: Path, data: bytes) -> None:
+    """A cache file written beside its name and renamed (:func:`mbm_sig.atomic.temp_beside`):
+    readers see it whole or not at all. Not flushed to disk: a file a crash cut short fails
+    the digest check of :meth:`SheetCache.lookup` and is a miss."""
+    tmp = temp_beside(path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        from mbm_sig.errors import Failure
+        raise Failure(describe_os_error(exc, path)) from exc
+
+
 class SheetCache:
     """Cached page PDFs in ``root``: ``objects/`` (the PDFs, by the hash of their static key and
     layer versions) and ``manifests/`` (per static key: the layers read and the entries seen)."""
@@ -278,21 +296,26 @@ class SheetCache:
         except (FileNotFoundError, ValueError, OSError):
             return {"entries": []}
 
-    def lookup(self, key: str, version_of) -> tuple[Path | None, list | None]:
-        """(the cached PDF, its layers) for ``key`` when the layers it read still have the
-        versions recorded (``version_of(name)``), else (None, the layers last read or None)."""
+    def lookup(self, key: str, version_of) -> tuple[bytes | None, list | None]:
+        """(the cached PDF's bytes, its layers) for ``key`` when the layers it read still have
+        the versions recorded (``version_of(name)``), else (None, the layers last read or None).
+        The bytes are checked against the digest the manifest recorded: a file cut short (a
+        crash before the disk had it) or changed is a miss."""
         man = self._read_manifest(key)
         deps = None
         for e in man["entries"]:
             deps, vers = e.get("deps") or [], e.get("versions") or []
             if len(deps) == len(vers) and all(version_of(d) == v for d, v in zip(deps, vers, strict=True)):
-                path = self._object(e["object"])
+                path = self._object(str(e.get("object")))
                 try:
+                    data = path.read_bytes()
                     os.utime(path)             # recently used: kept by the size bound
                     os.utime(self._manifest(key))
                 except FileNotFoundError:       # removed by the bound (or another process)
                     continue
-                return path, deps
+                if hashlib.blake2b(data, digest_size=20).hexdigest() != e.get("sha"):
+                    continue
+                return data, deps
         return None, deps
 
     def store(self, key: str, deps: list, versions: list, data: bytes) -> Path:
@@ -300,14 +323,15 @@ class SheetCache:
         path = self._object(oid)
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists():
-            atomic_write_bytes(path, data)
+            _write(path, data)
             self._written += len(data)
         man = self._read_manifest(key)
-        entry = {"deps": list(deps), "versions": list(versions), "object": oid}
+        entry = {"deps": list(deps), "versions": list(versions), "object": oid,
+                 "sha": hashlib.blake2b(data, digest_size=20).hexdigest()}
         entries = [entry] + [e for e in man["entries"] if e.get("object") != oid]
         mpath = self._manifest(key)
         mpath.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(mpath, json.dumps({"entries": entries[:MANIFEST_ENTRIES]}).encode())
+        _write(mpath, json.dumps({"entries": entries[:MANIFEST_ENTRIES]}).encode())
         return path
 
     def size(self) -> int:
@@ -423,11 +447,12 @@ class Run:
     def lookup(self, atlas, body: list, jobs: list) -> dict[int, Path]:
         self.versions.refresh()
         self._stamp = catalogue_stamp(self.versions.cat)
-        for idx, _, page, _ in jobs:
+        for idx, _, page, out in jobs:
             key = self.keys[idx] = self.page_key(atlas, page)
-            path, _ = self.cache.lookup(key, self.versions.of)
-            if path is not None:
-                self.hits[idx] = path
+            data, _ = self.cache.lookup(key, self.versions.of)
+            if data is not None:           # a copy of its own: another process may prune the cache
+                Path(out).write_bytes(data)
+                self.hits[idx] = Path(out)
         return dict(self.hits)
 
     def done(self, idx: int, path, deps: list) -> None:
@@ -495,8 +520,7 @@ class Run:
         key = _h(tool_key(), render_settings(), "book", what, inputs)
         data = self.memo.get(key)
         if data is None:
-            path, _ = self.cache.lookup(key, self.versions.of)
-            data = path.read_bytes() if path is not None else None
+            data, _ = self.cache.lookup(key, self.versions.of)
         if data is not None:
             Path(dest).write_bytes(data)
         else:
@@ -510,11 +534,11 @@ class Run:
         key = _h(tool_key(), render_settings(), "book", what, inputs)
         parts = self.memo.get(key)
         if parts is None:
-            path, _ = self.cache.lookup(key, self.versions.of)
-            if path is not None:
+            data, _ = self.cache.lookup(key, self.versions.of)
+            if data is not None:
                 try:
-                    parts = [bytes.fromhex(x) for x in json.loads(path.read_text())]
-                except (ValueError, OSError):
+                    parts = [bytes.fromhex(x) for x in json.loads(data)]
+                except ValueError:
                     parts = None
         if parts is None:
             made = make(folder)
