@@ -46,7 +46,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mbm_sig.atomic import describe_os_error, inside, temp_beside
+from mbm_sig.atomic import describe_os_error, temp_beside
 
 #: default bound of the sheet cache, in MB (about 400 sheets of the atlases)
 DEFAULT_LIMIT_MB = 256
@@ -141,14 +141,15 @@ class Versions:
         self._data: dict[str, str] = {}
         self._defs: dict[str, str] = {}
         self.epoch = 0                  # counts the changes of the layer definitions
+        self._of: dict = {}
 
     def refresh(self) -> None:
         stamp = catalogue_stamp(self.cat)
         if stamp != self._stamp:
-            self._stamp, self._data = stamp, {}
+            self._stamp, self._data, self._of = stamp, {}, {}
 
     def forget_definitions(self) -> None:
-        self._defs = {}
+        self._defs, self._of = {}, {}
         self.epoch += 1
 
     def data(self, name: str) -> str:
@@ -169,7 +170,11 @@ class Versions:
             return _h(self._stamp)
         if name.startswith("#"):        # the set of defined layer names
             return _h(sorted(self.cat.definitions()))
-        return _h(self.data(name), self.definition(name))
+        key = (name, self._stamp, self.epoch)
+        hit = self._of.get(key)
+        if hit is None:
+            hit = self._of[key] = _h(self.data(name), self.definition(name))
+        return hit
 
     def _data_version(self, name: str) -> str:
         b = self.cat.backend
@@ -271,6 +276,13 @@ def _write(path: Path, data: bytes) -> None:
         raise Failure(describe_os_error(exc, path)) from exc
 
 
+def _hex(name: str) -> str:
+    """A cache file name: a digest (hex), nothing that could leave the cache folder."""
+    if not name or any(c not in "0123456789abcdef" for c in name):
+        raise ValueError(f"not a cache key: {name!r}")
+    return name
+
+
 class SheetCache:
     """Cached page PDFs in ``root``: ``objects/`` (the PDFs, by the hash of their static key and
     layer versions) and ``manifests/`` (per static key: the layers read and the entries seen)."""
@@ -284,10 +296,10 @@ class SheetCache:
         self._written = 0
 
     def _object(self, oid: str) -> Path:
-        return inside(self.root / "objects" / oid[:2], f"{oid}.pdf")
+        return self.root / "objects" / oid[:2] / f"{_hex(oid)}.pdf"
 
     def _manifest(self, key: str) -> Path:
-        return inside(self.root / "manifests" / key[:2], f"{key}.json")
+        return self.root / "manifests" / key[:2] / f"{_hex(key)}.json"
 
     def _read_manifest(self, key: str) -> dict:
         try:
@@ -306,12 +318,12 @@ class SheetCache:
         for e in man["entries"]:
             deps, vers = e.get("deps") or [], e.get("versions") or []
             if len(deps) == len(vers) and all(version_of(d) == v for d, v in zip(deps, vers, strict=True)):
-                path = self._object(str(e.get("object")))
                 try:
+                    path = self._object(str(e.get("object")))
                     data = path.read_bytes()
                     os.utime(path)             # recently used: kept by the size bound
                     os.utime(self._manifest(key))
-                except FileNotFoundError:       # removed by the bound (or another process)
+                except (FileNotFoundError, ValueError):     # removed by the bound (or another process)
                     continue
                 if hashlib.blake2b(data, digest_size=20).hexdigest() != e.get("sha"):
                     continue
@@ -412,17 +424,25 @@ class Run:
         self._files: dict[int, Path] = {}
         self._book: list = []
         self._readers = self.memo.setdefault(("readers",), [])
+        self._common: str | None = None
 
     # -- pages --------------------------------------------------------------------------
     def page_key(self, atlas, page) -> str:
         from mbm_sig.config import FACTS_DIR
-        base = [tool_key(), render_settings(), page.kind, page.title, page.params, page.part, page.parts,
-                _atlas_fields(atlas)]
+        if self._common is None:
+            self._common = _h(tool_key(), render_settings(), _atlas_fields(atlas))
+        # the page's own part, kept for the page objects a warm plan reuses
+        hit = self.memo.get(("page", id(page)))
+        if hit is None or hit[0] is not page:
+            own = _h(page.kind, page.title, page.params, page.part, page.parts,
+                     page.spec.table if page.kind != "map" else None, page.rows if page.kind == "table" else None)
+            hit = self.memo[("page", id(page))] = (page, own)
+        base = [self._common, hit[1]]
         spec = page.spec
         if page.kind == "map":
             base += [self._effective_recipe(atlas, spec.recipe, page.params)]
         elif page.kind == "table":
-            base += [spec.table, page.rows]
+            pass
         else:
             facts = sorted(Path(FACTS_DIR).glob("*.csv")) if Path(FACTS_DIR).is_dir() else []
             extra = {f.name: _file_digest(f) for f in facts}
@@ -449,11 +469,30 @@ class Run:
         self._stamp = catalogue_stamp(self.versions.cat)
         for idx, _, page, out in jobs:
             key = self.keys[idx] = self.page_key(atlas, page)
-            data, _ = self.cache.lookup(key, self.versions.of)
+            data = self._warm_hit(key)
+            if data is None:
+                data, deps = self.cache.lookup(key, self.versions.of)
+                if data is not None:
+                    self._remember(key, deps or [], data)
             if data is not None:           # a copy of its own: another process may prune the cache
                 Path(out).write_bytes(data)
                 self.hits[idx] = Path(out)
         return dict(self.hits)
+
+    def _warm_hit(self, key: str) -> bytes | None:
+        """A page this process already had for ``key``, if the layers it read are unchanged."""
+        hit = self.memo.get(("hit", key))
+        if hit is not None and all(self.versions.of(d) == v for d, v in hit[0]):
+            return hit[1]
+        return None
+
+    def _remember(self, key: str, deps: list, data: bytes) -> None:
+        k = ("hit", key)
+        self.memo[k] = ([(d, self.versions.of(d)) for d in deps], data)
+        order = self.memo.setdefault(("hit-order",), [])
+        order.append(k)
+        while len(order) > READERS_KEPT:
+            self.memo.pop(order.pop(0), None)
 
     def done(self, idx: int, path, deps: list) -> None:
         self.rendered[idx] = list(deps)
@@ -466,7 +505,9 @@ class Run:
             self.rendered = {}            # written while the pages rendered: nothing is stored
         for idx, deps in self.rendered.items():
             versions = [self.versions.of(d) for d in deps]
-            self.cache.store(self.keys[idx], deps, versions, self._files[idx].read_bytes())
+            data = self._files[idx].read_bytes()
+            self.cache.store(self.keys[idx], deps, versions, data)
+            self._remember(self.keys[idx], deps, data)
         for key, data in self._book:
             self.cache.store(key, [], [], data)
         self._book = []
@@ -483,6 +524,7 @@ class Run:
         hit = self.memo.get(key)
         if hit is None:
             self._forget("plan")
+            self._forget("page")
             hit = self.memo[key] = engine.plan(atlas, cat, only)
         return hit
 
