@@ -674,7 +674,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
     if n_sheets is None:
         n_sheets = sum(p.kind == "map" for p in body)
     srcs = _sources(cat, _used_layers(body))
-    source_files = _book_pdfs(memo, "sources", (atlas, srcs, pages.methods_used(atlas) if memo else None), tmp,
+    source_files = _book_pdfs(memo, "sources", (atlas, srcs, memo.methods_used(atlas) if memo else None), tmp,
                               lambda d: _save_all(pages.sources_pages(atlas, srcs), d, "sources",
                                                   "Sources et méthodes"))
 
