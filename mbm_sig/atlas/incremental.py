@@ -760,7 +760,7 @@ class Atlas:
         self._note_data()
         return None
 
-    def _settled(self, changed: list[str], wait: float = POLL_SECONDS, most: float = 2.0) -> list[str]:
+    def _settled(self, changed: list[str], wait: float = 0.01, most: float = 2.0) -> list[str]:
         """The changes once the files stop moving (an editor writing a file in place, a copy
         under way): looked at again after ``wait`` until two looks agree (at most ``most`` s)."""
         t0 = time.monotonic()
