@@ -390,3 +390,26 @@ def test_layer_versions_on_both_backends(catalogue, built_gpkg):
     assert version("puits") != first and catalogue_stamp(catalogue) != stamp
     catalogue.write("puits", puits)
     assert version("puits") == first              # the same rows again: the same version
+
+
+def test_facts_file_change_rerenders_the_chart(small, monkeypatch, tmp_path):
+    """A chart drawn from a facts file (data/*.csv): an edit of the file re-renders the chart
+    only; so does a new production date every page (the credits carry it)."""
+    from mbm_sig import config
+    facts = tmp_path / "data"
+    shutil.copytree(ROOT / "data", facts)
+    monkeypatch.setattr(config, "FACTS_DIR", facts)
+    chart = "Procédures de sortie des concessions : les chiffres du document"
+    _edit(small[0] / "essai.yaml", "  - title: Patrimoine\n", f"""  - title: Séquelles
+    sheets:
+      - title: "{chart}"
+        chart: {{name: sequelles_bilan, csv: sequelles_bilan.csv, layers: [concessions]}}
+  - title: Patrimoine
+""")
+    a = _atlas(small)
+    assert a.build().rendered == [chart]
+    _edit(facts / "sequelles_bilan.csv", "total,—,concessions,45,", "total,—,concessions,46,")
+    r = a.rebuild()
+    assert r.rendered == [chart] and str(facts / "sequelles_bilan.csv") in r.changed
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(1767225600 + 40 * 86400))
+    assert len(a.rebuild().rendered) == 4
