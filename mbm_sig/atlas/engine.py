@@ -54,6 +54,7 @@ class Section:
     title: str
     sheets: list[SheetSpec]
     coverage: dict | None = None     # one section per feature (title and sheets patterned)
+    in_book: bool = True             # false: only in the books of one territory (--split-by, packs)
 
 
 @dataclass
@@ -117,7 +118,7 @@ def load_atlas(name_or_path: str | Path) -> Atlas:
                 raise AtlasError(f"{path}: sections[{i}].coverage needs a 'layer'")
             if any(sh.coverage for sh in sheets):
                 raise AtlasError(f"{path}: sections[{i}]: a covered section's sheets cannot have their own coverage")
-        sections.append(Section(sec["title"], sheets, scov))
+        sections.append(Section(sec["title"], sheets, scov, bool(sec.get("in_book", True))))
     return Atlas(name=doc.get("name", path.stem), title=doc["title"], subtitle=doc.get("subtitle", ""),
                  edition=str(doc.get("edition", "")), producer=doc.get("producer", "Mission Bassin Minier"),
                  output=doc.get("output", f"atlas-{path.stem}.pdf"), sections=sections,
@@ -202,13 +203,17 @@ def _check_requires(cat: Catalogue, spec: SheetSpec) -> dict | None:
     return None
 
 
-def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None) -> tuple[list[Page], list[dict]]:
+def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None,
+         territorial: bool = False) -> tuple[list[Page], list[dict]]:
     """Every body page in order, and the sheets waiting for data. A section with a
     ``coverage`` repeats (title and sheets) for each feature of the coverage layer, like a
-    QGIS atlas whose page holds several items."""
+    QGIS atlas whose page holds several items. Sections with ``in_book: false`` are planned
+    only for the books of one territory (``territorial``: ``--split-by``, packs)."""
     body: list[Page] = []
     pending: list[dict] = []
     for sec in atlas.sections:
+        if not (sec.in_book or territorial):
+            continue
         if sec.coverage:
             feats = _features(cat, sec.coverage, {})
             runs = [(_pattern(sec.coverage.get("section_title", sec.title), f), f) for f in feats]
@@ -287,18 +292,32 @@ def sort_key(series):
                                         if not unicodedata.combining(c)).casefold() if v is not None else v)
 
 
+def skip_empty_keys(cat: Catalogue, cov: dict, df=None) -> set:
+    """The keys of the coverage features ``skip_empty`` keeps: those named by a listed layer's
+    ``field``, or (an item without ``field``) holding the representative point of one of its rows."""
+    key = cov.get("key") or cat.layer_def(cov["layer"]).key
+    present: set = set()
+    for item in cov.get("skip_empty") or []:
+        if item.get("field"):
+            present |= set(cat.read(item["layer"], columns=[item["field"]])[item["field"]].dropna())
+        else:
+            import shapely
+            if df is None:
+                df = cat.read(cov["layer"], where=cov.get("where"))
+            pts = _representative_points(cat.read(item["layer"]))
+            present |= {k for k, g in zip(df[key], df.geometry.values, strict=True)
+                        if len(pts) and shapely.contains_xy(g, pts[:, 0], pts[:, 1]).any()}
+    return present
+
+
 def _features(cat: Catalogue, cov: dict, base: dict) -> list[dict]:
     """The coverage layer's features (filtered, sorted) as pattern parameters; with
     ``skip_empty`` ([{layer, field}] and the coverage ``key``), features for which every listed
-    layer has no row are left out (an EPCI with no cité nor terril)."""
+    layer has no row are left out (an EPCI with no cité nor terril; :func:`skip_empty_keys`)."""
     df = cat.read(cov["layer"], where=cov.get("where"))
-    skip = cov.get("skip_empty")
-    if skip:
+    if cov.get("skip_empty"):
         key = cov.get("key") or cat.layer_def(cov["layer"]).key
-        present = set()
-        for item in skip:
-            present |= set(cat.read(item["layer"], columns=[item["field"]])[item["field"]].dropna())
-        df = df[df[key].isin(present)]
+        df = df[df[key].isin(skip_empty_keys(cat, cov, df))]
     sort = cov.get("sort")
     if sort in ("@x", "@y"):
         # geographic order: west to east (@x) or south to north (@y), like a QGIS sort
@@ -316,10 +335,39 @@ def _features(cat: Catalogue, cov: dict, base: dict) -> list[dict]:
     return rows
 
 
+def _representative_points(df):
+    """(n, 2) array of the representative points of a layer's rows (those with a geometry)."""
+    import numpy as np
+    import shapely
+    g = df.geometry[df.geometry.notna() & ~df.geometry.is_empty] if hasattr(df, "geometry") else None
+    if g is None or not len(g):
+        return np.zeros((0, 2))
+    return shapely.get_coordinates(g.representative_point().values)
+
+
+def _within(cat, df, within: dict, params: dict):
+    """The rows of ``df`` whose representative point lies in the features ``within`` selects
+    (``{layer, where}``, patterns allowed): a table of a coverage feature's rows, as a QGIS
+    attribute table filtered to the atlas feature."""
+    import numpy as np
+    import shapely
+    where = {k: _pattern(v, params) if isinstance(v, str) else v for k, v in (within.get("where") or {}).items()}
+    feats = cat.read(within["layer"], where=where or None)
+    if not len(df) or not len(feats):
+        return df.iloc[0:0]
+    area = shapely.union_all(feats.geometry.values)
+    keep = np.array(df.geometry.notna() & ~df.geometry.is_empty, dtype=bool)
+    pts = df.geometry[keep].representative_point()
+    keep[keep] = shapely.contains_xy(area, pts.x.to_numpy(), pts.y.to_numpy())
+    return df[keep]
+
+
 def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Page]:
     t = spec.table
     where = {k: _pattern(v, params) if isinstance(v, str) else v for k, v in (t.get("where") or {}).items()}
     df = cat.read(t["layer"], where=where or None)
+    if t.get("within"):
+        df = _within(cat, df, t["within"], params)
     if t.get("sort"):
         df = df.sort_values(t["sort"], key=sort_key)
     cols = t["columns"]
@@ -502,7 +550,8 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     if atlas.series and not atlas.series_values:
         from mbm_sig.atlas import series
         atlas.series_values = series.resolve(atlas.series, cat, str(atlas.path))
-    body, pending = cache.plan(atlas, cat, only) if cache else plan(atlas, cat, only)
+    territorial = bool(split_by) or select is not None
+    body, pending = (cache.plan if cache else plan)(atlas, cat, only, territorial=territorial)
     groups = split_pages(body, split_by) if split_by else None
     labels: dict[str, str] = {}
     if select is not None:
@@ -573,7 +622,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
             cache.store()           # after the book: the new PDF does not wait for the cache
 
         sheet_files = []
-        if sheets:
+        if sheets and body:       # (a territory with no page of this atlas: no empty folder)
             sheet_dir = inside(out_dir, safe_name(atlas.name))
             sheet_dir.mkdir(exist_ok=True)
             for i, p in enumerate(body):

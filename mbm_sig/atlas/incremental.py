@@ -516,16 +516,17 @@ class Run:
             self.cache._written = 0
 
     # -- the plan and the parsed pages, kept in a warm process -------------------------
-    def plan(self, atlas, cat, only):
+    def plan(self, atlas, cat, only, **options):
         """The engine's plan, reused while the atlas definition (recipe titles included), the
         catalogue and the layer definitions are unchanged."""
         from mbm_sig.atlas import engine
-        key = ("plan", repr(atlas), catalogue_stamp(cat), self.versions.epoch, tuple(only or ()))
+        key = ("plan", repr(atlas), catalogue_stamp(cat), self.versions.epoch, tuple(only or ()),
+               tuple(sorted(options.items())))
         hit = self.memo.get(key)
         if hit is None:
             self._forget("plan")
             self._forget("page")
-            hit = self.memo[key] = engine.plan(atlas, cat, only)
+            hit = self.memo[key] = engine.plan(atlas, cat, only, **options)
         return hit
 
     def reader(self, path):
