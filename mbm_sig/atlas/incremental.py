@@ -122,13 +122,27 @@ def _stat(path: Path):
 def catalogue_stamp(cat) -> tuple:
     """What changes when a GeoPackage catalogue is written (the file, or its write-ahead log
     while a writer such as QGIS holds it; an empty log left by a reader does not count); on
-    PostGIS, the import log (writes made through the tool)."""
+    PostGIS, the import log and the server's count of rows changed in the schema."""
     if cat.backend.kind == "gpkg":
         path = Path(cat.backend.path)
         wal = _stat(Path(f"{path}-wal"))
         return ("gpkg", _stat(path), wal if wal and wal[1] > 0 else None)
     log = cat.backend.log()
-    return ("pg", len(log), str(log["imported_at"].max()) if len(log) else "")
+    return ("pg", len(log), str(log["imported_at"].max()) if len(log) else "", _pg_row_changes(cat.backend))
+
+
+def _pg_row_changes(b):
+    """Rows inserted, updated and deleted in the catalogue's schema as the server counts them
+    (edits made in the database directly, by QGIS for one; the count reaches the statistics
+    within a second of the commit), or None where the statistics cannot be read."""
+    import sqlalchemy as sa
+    try:
+        with b._connect() as con:
+            return con.execute(sa.text(
+                "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables "
+                "WHERE schemaname = :s"), {"s": b.schema}).scalar_one()
+    except Exception:                  # a role without access to the statistics: the import log only
+        return None
 
 
 class Versions:
@@ -658,6 +672,7 @@ class Atlas:
         self._files: dict[str, tuple] = {}     # watched path -> (stat, digest)
         self._watched: list[Path] | None = None
         self._cat_stamp: tuple | None = None
+        self._asked = 0.0                       # when a PostGIS catalogue was last asked for its stamp
         self._data: dict | None = None         # data versions of every layer at the last build
         self.last: Rebuild | None = None
 
@@ -714,6 +729,10 @@ class Atlas:
         snap = self._snapshot()
         changed = [p for p in set(snap) | set(self._files)
                    if (snap.get(p) or (None, None))[1] != (self._files.get(p) or (None, None))[1]]
+        if self.cat.backend.kind != "gpkg":        # a server: asked at most once a second
+            if time.monotonic() - self._asked < 1.0:
+                return sorted(changed)
+            self._asked = time.monotonic()
         stamp = catalogue_stamp(self.cat)
         if stamp != self._cat_stamp:
             if self._data is not None and self._data_versions() == self._data:
