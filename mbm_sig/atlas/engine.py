@@ -436,6 +436,33 @@ def _save(fig, path: Path, meta_title: str) -> None:
     pages.save_pdf([fig], path, {"Title": meta_title, "CreationDate": None, "Creator": "mbm-sig"})
 
 
+def _save_all(figs, folder: Path, stem: str, meta_title: str) -> list[Path]:
+    out = []
+    for k, fig in enumerate(figs):
+        f = Path(folder) / f"{stem}-{k}.pdf"
+        _save(fig, f, meta_title)
+        out.append(f)
+    return out
+
+
+def _book_pdf(memo, what: str, inputs, dest: Path, make) -> None:
+    if memo is None:
+        make(dest)
+    else:
+        memo.book_pdf(what, _memo_inputs(inputs), dest, make)
+
+
+def _book_pdfs(memo, what: str, inputs, folder: Path, make) -> list[Path]:
+    return make(folder) if memo is None else memo.book_pdfs(what, _memo_inputs(inputs), folder, make)
+
+
+def _memo_inputs(inputs):
+    """What a book page is drawn from, as a key (an atlas by the fields its pages show)."""
+    return [{k: getattr(x, k) for k in ("name", "title", "subtitle", "edition", "producer", "cover_notes",
+                                         "method_notes", "series_values")} if isinstance(x, Atlas) else x
+            for x in inputs]
+
+
 def _recipe_layers(recipe: Path) -> set[str]:
     doc = _recipe_doc(recipe)
     found = set()
@@ -572,7 +599,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         jobs = [j for j in jobs if j[0] not in hits]
         render = cache.render_page if cache else _render_page
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
-        bar = tqdm(total=len(jobs), desc=f"atlas {atlas.name}", unit="page", disable=not progress,
+        bar = tqdm(total=len(body), desc=f"atlas {atlas.name}", unit="page", disable=not progress,
                    file=sys.stderr, leave=False)
         if jobs:
             # the caller's catalogue (its caches stay warm from one run to the next)
@@ -673,33 +700,6 @@ def _book_pages(atlas: Atlas, n_sheets: int, toc_entries: list, pending: list, s
     return book_files
 
 
-def _save_all(figs, folder: Path, stem: str, meta_title: str) -> list[Path]:
-    out = []
-    for k, fig in enumerate(figs):
-        f = Path(folder) / f"{stem}-{k}.pdf"
-        _save(fig, f, meta_title)
-        out.append(f)
-    return out
-
-
-def _book_pdf(memo, what: str, inputs, dest: Path, make) -> None:
-    if memo is None:
-        make(dest)
-    else:
-        memo.book_pdf(what, _memo_inputs(inputs), dest, make)
-
-
-def _book_pdfs(memo, what: str, inputs, folder: Path, make) -> list[Path]:
-    return make(folder) if memo is None else memo.book_pdfs(what, _memo_inputs(inputs), folder, make)
-
-
-def _memo_inputs(inputs):
-    """What a book page is drawn from, as a key (an atlas by the fields its pages show)."""
-    return [{k: getattr(x, k) for k in ("name", "title", "subtitle", "edition", "producer", "cover_notes",
-                                         "method_notes", "series_values")} if isinstance(x, Atlas) else x
-            for x in inputs]
-
-
 def _outline(writer: PdfWriter, order: list) -> None:
     """Bookmarks: one per section, one per sheet (first part), plus the book pages."""
     writer.add_outline_item(title="Sommaire", page_number=1)
@@ -757,10 +757,10 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
     if pending:
         order.append(("Cartes en attente de données", book_files["pending"], None))
     order += [("Sources et méthodes" if k == 0 else "", f, None) for k, f in enumerate(book_files["sources"])]
-    src_pages = [(memo.reader(f) if memo else PdfReader(f)).pages[0] for _, f, _ in order]
+    src_pages = [PdfReader(f).pages[0] for _, f, _ in order]
     sizes = [(float(pg.mediabox.width) * 25.4 / 72, float(pg.mediabox.height) * 25.4 / 72)
              for pg in src_pages]
-    numbers = _number_pages(sizes, tmp, memo)
+    numbers = _number_pages(sizes, tmp)
     for k, page in enumerate(src_pages):
         wp = writer.add_page(page)
         if k > 0:
@@ -797,13 +797,13 @@ def _sources(cat: Catalogue, layers) -> list[Source]:
     return out
 
 
-def _number_pages(sizes: list, tmp: Path, memo=None) -> PdfReader:
+def _number_pages(sizes: list, tmp: Path) -> PdfReader:
     """One overlay page per book page (same size) carrying «n / total»."""
     path = tmp / "numbers.pdf"
     n = len(sizes)
-    _book_pdf(memo, "numbers", (sizes,), path, lambda f: pages.save_pdf(
-        (pages.number_overlay(k + 1, n, size) for k, size in enumerate(sizes)), f, {"CreationDate": None}))
-    return memo.reader(path) if memo else PdfReader(path)
+    pages.save_pdf((pages.number_overlay(k + 1, n, size) for k, size in enumerate(sizes)), path,
+                   {"CreationDate": None})
+    return PdfReader(path)
 
 
 def _pdf_date() -> str:
