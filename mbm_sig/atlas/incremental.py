@@ -55,8 +55,8 @@ MANIFEST_ENTRIES = 4
 #: how often `--watch` looks at the files (seconds)
 POLL_SECONDS = 0.02
 
-#: parsed page PDFs a warm process keeps (the pages of a few books)
-READERS_KEPT = 400
+#: page PDFs a warm process keeps in memory (the pages of a few books)
+PAGES_KEPT = 400
 #: the book's own pages a warm process keeps (cover, contents, sources, numbers of recent books)
 BOOK_PAGES_KEPT = 32
 
@@ -437,7 +437,6 @@ class Run:
         self.rendered: dict[int, list] = {}
         self._files: dict[int, Path] = {}
         self._book: list = []
-        self._readers = self.memo.setdefault(("readers",), [])
         self._common: str | None = None
 
     # -- pages --------------------------------------------------------------------------
@@ -505,7 +504,7 @@ class Run:
         self.memo[k] = ([(d, self.versions.of(d)) for d in deps], data)
         order = self.memo.setdefault(("hit-order",), [])
         order.append(k)
-        while len(order) > READERS_KEPT:
+        while len(order) > PAGES_KEPT:
             self.memo.pop(order.pop(0), None)
 
     def done(self, idx: int, path, deps: list) -> None:
@@ -529,7 +528,7 @@ class Run:
             self.cache.prune()
             self.cache._written = 0
 
-    # -- the plan and the parsed pages, kept in a warm process -------------------------
+    # -- the plan and the sources page's methods, kept in a warm process ----------------
     def plan(self, atlas, cat, only, **options):
         """The engine's plan, reused while the atlas definition (recipe titles included), the
         catalogue and the layer definitions are unchanged."""
@@ -542,31 +541,6 @@ class Run:
             self._forget("page")
             hit = self.memo[key] = engine.plan(atlas, cat, only, **options)
         return hit
-
-    def reader(self, path):
-        """A parsed page PDF, kept by content (the cache's files and the book pages memoised)."""
-        from pypdf import PdfReader
-        data = Path(path).read_bytes()
-        key = ("reader", hashlib.blake2b(data, digest_size=20).hexdigest())
-        hit = self.memo.get(key)
-        if hit is None:
-            import io
-            hit = self.memo[key] = PdfReader(io.BytesIO(data))
-            self._readers.append(key)
-            while len(self._readers) > READERS_KEPT:
-                self.memo.pop(self._readers.pop(0), None)
-        return hit
-
-    def methods_used(self, atlas) -> list:
-        """:func:`pages.methods_used` (the sources page's method paragraphs), read again only when
-        one of the atlas's recipes changed."""
-        from mbm_sig.atlas import pages
-        recipes = [sh.recipe for sec in atlas.sections for sh in sec.sheets if sh.recipe]
-        key = ("methods", tuple((str(r), _stat(r)) for r in recipes))
-        if key not in self.memo:
-            self._forget("methods")
-            self.memo[key] = pages.methods_used(atlas)
-        return self.memo[key]
 
     def _forget(self, kind: str) -> None:
         for k in [k for k in self.memo if isinstance(k, tuple) and k[0] == kind]:
@@ -597,30 +571,32 @@ class Run:
             self._book.append((key, data))
         self._keep(key, data)
 
-    def book_pdfs(self, what: str, inputs, folder: Path, make) -> list[Path]:
-        """``make(folder)`` writes several pages (returns their paths); memoised as a whole."""
+    def book_pdfs(self, what: str, inputs, folder: Path, make) -> tuple[list[Path], object]:
+        """``make(folder)`` writes several pages and returns (their paths, a value that goes
+        with them: the page where the sources start); memoised as a whole."""
         key = _h(tool_key(), render_settings(), "book", what, inputs)
-        parts = self.memo.get(key)
-        if parts is None:
+        hit = self.memo.get(key)
+        if hit is None:
             data, _ = self.cache.lookup(key, self.versions.of)
             if data is not None:
                 try:
-                    parts = [bytes.fromhex(x) for x in json.loads(data)]
-                except ValueError:
-                    parts = None
-        if parts is None:
-            made = make(folder)
+                    doc = json.loads(data)
+                    hit = ([bytes.fromhex(x) for x in doc["parts"]], doc.get("extra"))
+                except (ValueError, KeyError, TypeError):
+                    hit = None
+        if hit is None:
+            made, extra = make(folder)
             parts = [Path(p).read_bytes() for p in made]
-            self._book.append((key, json.dumps([p.hex() for p in parts]).encode()))
-            self._keep(key, parts)
-            return list(made)
+            self._book.append((key, json.dumps({"parts": [p.hex() for p in parts], "extra": extra}).encode()))
+            self._keep(key, (parts, extra))
+            return list(made), extra
         out = []
-        for k, data in enumerate(parts):
+        for k, data in enumerate(hit[0]):
             p = Path(folder) / f"{what}-{k}.pdf"
             p.write_bytes(data)
             out.append(p)
-        self._keep(key, parts)
-        return out
+        self._keep(key, hit)
+        return out, hit[1]
 
 
 # ---------------------------------------------------------------------------------------
