@@ -542,6 +542,17 @@ class Run:
             hit = self.memo[key] = engine.plan(atlas, cat, only, **options)
         return hit
 
+    def methods_used(self, atlas) -> list:
+        """:func:`pages.methods_used` (the sources page's method paragraphs), read again only when
+        one of the atlas's recipes changed."""
+        from mbm_sig.atlas import pages
+        recipes = [sh.recipe for sec in atlas.sections for sh in sec.sheets if sh.recipe]
+        key = ("methods", tuple((str(r), _stat(r)) for r in recipes))
+        if key not in self.memo:
+            self._forget("methods")
+            self.memo[key] = pages.methods_used(atlas)
+        return self.memo[key]
+
     def _forget(self, kind: str) -> None:
         for k in [k for k in self.memo if isinstance(k, tuple) and k[0] == kind]:
             del self.memo[k]
