@@ -19,8 +19,9 @@ import zipfile
 import pytest
 from pypdf import PdfReader
 
-LENS = "246200364"          # CA de Lens - Liévin
-OSTREVENT = "245901152"     # CA Coeur d'Ostrevent
+LENS = "246200364"          # CA de Lens-Liévin
+PEVELE = "200041960"        # CC Pévèle-Carembault: at the basin's edge, no renewal project
+OSTREVENT = "245901152"     # CA Cœur d'Ostrevent
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def _sha(path) -> str:
 def test_folder_and_manifest(lens):
     t, res = lens
     folder = res.folder
-    assert folder.name == "epci-246200364-CA_de_Lens_-_Lievin" and res.zip.name == folder.name + ".zip"
+    assert folder.name == "epci-246200364-CA_de_Lens-Lievin" and res.zip.name == folder.name + ".zip"
     assert not list(folder.parent.glob(".*part*"))                       # nothing half-written left
     umask = os.umask(0)
     os.umask(umask)
@@ -63,29 +64,45 @@ def test_folder_and_manifest(lens):
     assert all(re.fullmatch(r"[A-Za-z0-9._/-]+", f) for f in files), [f for f in files if " " in f]
 
 
+def _marks(r: PdfReader) -> list[tuple[str, int]]:
+    """(title, 0-based page) of every bookmark, in order."""
+    out = []
+
+    def walk(items):
+        for it in items:
+            walk(it) if isinstance(it, list) else out.append((it.title, r.get_destination_page_number(it)))
+    walk(r.outline)
+    return out
+
+
+def _pdf_text(pdf, first=1, last=None) -> str:
+    import subprocess
+    return subprocess.run(["pdftotext", "-layout", "-f", str(first), "-l", str(last or first), str(pdf), "-"],
+                          capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL).stdout
+
+
 def test_sheets_are_the_territorys_sections(lens, built_gpkg):
+    """The santé and renouvellement books of an EPCI pack hold its own sections (the EPCI
+    coverage, not its arrondissement's), the patrimoine book its EPCI section."""
     t, res = lens
     folder = res.folder
     arr = built_gpkg.read("communes", where={"epci_siren": LENS})["arrondissement_nom"].unique()
     assert list(arr) == ["Lens"]
-    expected = {"sante": "Arrondissement de Lens", "patrimoine": "CA de Lens - Liévin",
-                "renouvellement": "Arrondissement de Lens : projets de renouvellement urbain"}
+    expected = {"sante": [t.name, f"{t.name} : part des 65 ans et plus", f"{t.name} : indicateurs communaux"],
+                "patrimoine": [t.name, f"{t.name} : carte du patrimoine minier", f"{t.name} : fiche des cités"],
+                "renouvellement": [t.name, f"{t.name} : projets de renouvellement urbain",
+                                   f"{t.name} : projets de renouvellement urbain, programme et état"]}
     assert set(res.books) == set(expected)
-    for name, section in expected.items():
+    for name, wanted in expected.items():
         book = folder / "cartes" / f"atlas-{name}-{LENS}.pdf"
         r = PdfReader(book)
         assert len(r.pages) == res.books[name]
         assert r.metadata.title.endswith(f" — {t.name}")
-        marks = []
-
-        def walk(items):
-            for it in items:
-                walk(it) if isinstance(it, list) else marks.append((it.title, r.get_destination_page_number(it)))
-        walk(r.outline)
+        marks = _marks(r)
         titles = [m[0] for m in marks]
         assert titles[0] == "Sommaire" and titles[-1] == "Sources et méthodes"
-        assert any(x.startswith(section) for x in titles), (name, titles)
-        for other in ("Béthune", "Douai", "Valenciennes", "CA Douaisis", "Porte du Hainaut"):
+        assert titles[1:-1] == wanted, (name, titles)          # its section and sheets, nothing else
+        for other in ("Arrondissement", "Béthune", "Douai", "Valenciennes", "CA Douaisis", "Porte du Hainaut"):
             assert not any(other in x for x in titles), (name, other, titles)
         # the separate sheets: one PDF and one PNG per body page, named by the atlas' patterns
         sheets = sorted((folder / "cartes" / name).glob("*.pdf"))
@@ -95,7 +112,36 @@ def test_sheets_are_the_territorys_sections(lens, built_gpkg):
         png = sheets[0].with_suffix(".png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert (folder / "cartes/patrimoine" / f"patrimoine-epci-{LENS}.pdf").is_file()
-    assert (folder / "cartes/sante/sante-arrondissement-627.pdf").is_file()
+    assert sorted(p.name for p in (folder / "cartes/sante").glob("*.pdf")) == \
+        [f"sante-epci-{LENS}.pdf", f"sante-tableau-epci-{LENS}.pdf"]
+    assert sorted(p.name for p in (folder / "cartes/renouvellement").glob("*.pdf")) == \
+        [f"renouvellement-epci-{LENS}.pdf", f"renouvellement-tableau-epci-{LENS}.pdf"]
+
+
+def test_epci_tables_list_the_epcis_content(lens, built_gpkg):
+    """The santé table lists every commune of the EPCI and no other, with the EPCI's total; the
+    renouvellement table every project of the EPCI (those of the pack's data) and no other."""
+    t, res = lens
+    folder = res.folder
+    ind = built_gpkg.read("indicateurs_communes")
+    mine = ind[ind["epci_siren"] == LENS]
+    text = _pdf_text(folder / f"cartes/sante/sante-tableau-epci-{LENS}.pdf").replace("\u202f", " ")
+    codes = set(re.findall(r"\b(?:59|62)\d{3}\b", text))
+    assert codes == set(mine["insee"]), codes ^ set(mine["insee"])
+    total = next(ln for ln in text.splitlines() if "Total de l’intercommunalité" in ln)
+    pop = f"{int(mine['population'].sum()):,}".replace(",", " ")
+    assert pop in total, (pop, total)
+    assert f"{int(mine['etab_generalistes'].sum())}" in total.split()[-1]
+    # the projects: the pack's CSV of the layer (its communes' projects) is the table's list
+    rows = list(csv.DictReader(io.StringIO((folder / "tableaux/renouvellement_urbain.csv")
+                                           .read_text("utf-8-sig")), delimiter=";"))
+    assert len(rows) == res.layers["renouvellement_urbain"] == 26
+    text = " ".join(_pdf_text(folder / f"cartes/renouvellement/renouvellement-tableau-epci-{LENS}.pdf").split())
+    for row in rows:            # (a long name wraps: its first words)
+        assert " ".join(row["nom"].split()[:3]) in text, row["nom"]
+    own = {r["nom"] for r in rows}
+    others = built_gpkg.read("renouvellement_urbain")["nom"]
+    assert not [n for n in others if n not in own and n in text]
 
 
 def test_geopackage_clip(lens, built_gpkg):
@@ -103,6 +149,7 @@ def test_geopackage_clip(lens, built_gpkg):
     territory is in the extract; features located in a commune are those of its communes (the
     counts of the atlas sheets)."""
     import pyogrio
+
     from mbm_sig.pack.build import in_territory
     t, res = lens
     communes_lens = set(built_gpkg.read("communes", where={"epci_siren": LENS})["insee"])
@@ -232,16 +279,115 @@ def test_zip_is_the_folder(lens):
             assert z.read(f"{res.folder.name}/{f}") == (res.folder / f).read_bytes()
 
 
-def test_parallel_packs_are_reproducible(lens, built_gpkg, tmp_path):
-    """`pack all` runs the territories in parallel processes: the same bytes as the pack made alone."""
+@pytest.fixture(scope="module")
+def parallel(lens, built_gpkg, tmp_path_factory):
+    """`pack all` runs the territories in parallel processes: here an EPCI at the basin's edge
+    with no renewal project (Pévèle-Carembault), Lens-Liévin again and the arrondissement of Lens."""
     from mbm_sig.pack import build_packs, territories
+    t, _ = lens
+    ters = territories(built_gpkg, "epci", PEVELE) + [t] + territories(built_gpkg, "arrondissement", "627")
+    return build_packs(built_gpkg, ters, tmp_path_factory.mktemp("parallel"), processes=2)
+
+
+def test_parallel_packs_are_reproducible(lens, parallel):
+    """The same bytes as the pack made alone (the zip, hence every file)."""
     t, res = lens
-    ters = territories(built_gpkg, "epci", OSTREVENT) + [t]
-    results = build_packs(built_gpkg, ters, tmp_path, processes=2)
-    assert [r.territory.code for r in results] == [OSTREVENT, LENS]
-    assert results[1].zip.read_bytes() == res.zip.read_bytes()
-    assert results[1].files == res.files
-    assert results[0].layers["communes"] == len(built_gpkg.read("communes", where={"epci_siren": OSTREVENT}))
+    assert [(r.territory.kind, r.territory.code) for r in parallel] == \
+        [("epci", PEVELE), ("epci", LENS), ("arrondissement", "627")]
+    assert parallel[1].zip.read_bytes() == res.zip.read_bytes()
+    assert parallel[1].files == res.files
+
+
+def test_arrondissement_pack_keeps_its_arrondissement_pages(parallel, built_gpkg):
+    """An arrondissement's santé and renouvellement books are its arrondissement section and
+    sheet (no EPCI section of the atlases); its patrimoine book, the atlas having no arrondissement
+    section, the EPCI sections overlapping it."""
+    res = parallel[2]
+    assert res.folder.name == "arrondissement-627-Lens"
+    titles = {name: [m[0] for m in _marks(PdfReader(res.folder / "cartes" / f"atlas-{name}-627.pdf"))][1:-1]
+              for name in res.books}
+    assert titles["sante"] == ["Arrondissement de Lens", "Arrondissement de Lens : part des 65 ans et plus",
+                               "Arrondissement de Lens : indicateurs communaux"]
+    assert titles["renouvellement"] == ["Renouvellement urbain",
+                                        "Arrondissement de Lens : projets de renouvellement urbain"]
+    epci = built_gpkg.read("communes", where={"arrondissement": "627"})["epci_nom"].unique()
+    assert sorted(x for x in titles["patrimoine"] if " : " not in x) == sorted(epci)
+    sheets = sorted(p.name for p in (res.folder / "cartes/sante").glob("*.pdf"))
+    assert sheets[0] == "sante-arrondissement-627.pdf" and all(re.fullmatch(r"sante-tableau-627(-\d)?\.pdf", f)
+                                                             for f in sheets[1:]), sheets
+    communes = built_gpkg.read("communes", where={"arrondissement": "627"})
+    assert res.layers["communes"] == len(communes)
+
+
+def test_pack_of_an_epci_at_the_basins_edge(parallel, built_gpkg):
+    """Pévèle-Carembault (38 communes, a fifth of it in the basin, no renewal project): its santé
+    sheets, its heritage section if it has cités or terrils, no renewal book, and its README says so."""
+    res = parallel[0]
+    t = res.territory
+    assert "renouvellement" not in res.books and not (res.folder / "cartes/renouvellement").exists()
+    r = PdfReader(res.folder / "cartes" / f"atlas-sante-{PEVELE}.pdf")
+    assert [m[0] for m in _marks(r)][1:-1] == [t.name, f"{t.name} : part des 65 ans et plus",
+                                               f"{t.name} : indicateurs communaux"]
+    text = _pdf_text(res.folder / f"cartes/sante/sante-tableau-epci-{PEVELE}.pdf").replace("\u202f", " ")
+    mine = built_gpkg.read("indicateurs_communes", where={"epci_siren": PEVELE})
+    assert len(mine) == 38 and set(re.findall(r"\b59\d{3}\b", text)) == set(mine["insee"])
+    readme = (res.folder / "README.md").read_text(encoding="utf-8").replace("\xa0", " ")
+    lines = [ln for ln in readme.splitlines() if "pas de section du territoire" in ln]
+    assert lines[-1].startswith("- Atlas renouvellement urbain et séquelles minières : pas de section du territoire, "
+                                "qui ne compte aucun élément de la couche « Projets de renouvellement urbain"), lines
+    assert not any("Atlas santé" in ln for ln in lines)
+    assert "renouvellement_urbain" not in res.layers
+
+
+def test_every_basin_epci_gets_focused_sheets(built_gpkg, tmp_path):
+    """The EPCI sections of the santé and renouvellement atlases, for every EPCI of the basin: one
+    map framed on the EPCI, labelling only its communes and its projects, listing in the legend
+    only the programmes it has; renewal sections for the EPCIs that have a project only."""
+    import shapely
+
+    from mbm_sig.atlas import series
+    from mbm_sig.atlas.engine import load_atlas, plan
+    from mbm_sig.maps.fmt import typo
+    from mbm_sig.maps.recipe import load_recipe, render_recipe
+    epci = built_gpkg.read("epci", where={"bassin_minier": True})
+    communes = built_gpkg.read("communes")
+    projects = built_gpkg.read("renouvellement_urbain")
+    pts = projects.geometry.representative_point()
+    for name in ("sante", "renouvellement"):
+        atlas = load_atlas(name)
+        values = series.resolve(atlas.series, built_gpkg)
+        book, _ = plan(atlas, built_gpkg)
+        assert not any(p.coverage == "epci" for p in book), name          # not in the atlas's book
+        body, _ = plan(atlas, built_gpkg, territorial=True)
+        maps = [p for p in body if p.coverage == "epci" and p.kind == "map"]
+        with_projects = {s for s, g in zip(epci["siren"], epci.geometry, strict=True) if pts.within(g).any()}
+        assert {p.params["siren"] for p in maps} == (set(epci["siren"]) if name == "sante" else with_projects)
+        assert len(with_projects) == 7
+        for p in maps:
+            g = epci.loc[epci["siren"] == p.params["siren"]].geometry.iloc[0]
+            info = render_recipe(series.apply(load_recipe(str(p.spec.recipe), p.params), values), built_gpkg,
+                                 tmp_path / f"{name}-{p.params['siren']}.pdf")
+            x0, y0, x1, y1 = info.extent
+            gx0, gy0, gx1, gy1 = g.bounds
+            assert x0 <= gx0 and y0 <= gy0 and x1 >= gx1 and y1 >= gy1, (name, p.title)       # all of it
+            assert max((gx1 - gx0) / (x1 - x0), (gy1 - gy0) / (y1 - y0)) > 0.8, (name, p.title)  # framed on it
+            own = set(communes.loc[communes["epci_siren"] == p.params["siren"], "nom"])
+            mine = projects[pts.within(g).to_numpy()]
+            texts = {lb["text"] for lb in info.labels}
+            named = own | {typo(n) for n in mine["nom"]}        # labels print names in French typography
+            assert texts and texts <= named, (p.title, texts - named)
+            assert info.texts["title"].startswith(p.params["nom"])
+            if name == "renouvellement":
+                shown = {e for lg in info.legends if lg["kind"] in ("typo", "symbols") and "Programme" in lg["title"]
+                         for e in lg.get("entries", [])}
+                assert shown <= set(mine["programme"]), (p.title, shown)
+            assert shapely.area(g) > 0
+
+
+def test_pack_names_spell_out_ligatures(built_gpkg):
+    from mbm_sig.pack import territories
+    (t,) = territories(built_gpkg, "epci", "245901152")
+    assert t.name == "CA Cœur d’Ostrevent" and t.slug == "epci-245901152-CA_Coeur_d_Ostrevent"
 
 
 def test_pack_date(monkeypatch, built_gpkg):

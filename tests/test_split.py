@@ -42,7 +42,7 @@ def test_one_book_per_arrondissement(sante_split, built_gpkg):
     assert sorted(b.value for b in res.books) == sorted(arr["code"])
     assert sorted(p.name for p in out.glob("*.pdf")) == sorted(f"atlas-sante-{c}.pdf" for c in arr["code"])
     assert not list(out.glob(".*part*"))                                  # written atomically
-    names = dict(zip(arr["code"], arr["nom"]))
+    names = dict(zip(arr["code"], arr["nom"], strict=True))
     for b in res.books:
         r = PdfReader(b.pdf)
         assert len(r.pages) == b.pages
@@ -60,7 +60,7 @@ def test_one_book_per_arrondissement(sante_split, built_gpkg):
         # the contents page lists the same pages as the bookmarks, and the pages carry «n / total»
         toc = _text(b.pdf, 2)
         assert "Sommaire" in toc
-        for depth, title, page in marks:
+        for _depth, title, page in marks:
             if title == "Sommaire":
                 continue
             line = next((ln for ln in toc.splitlines() if title[:40] in ln), None)
@@ -93,8 +93,9 @@ def test_split_patrimoine_by_epci_with_fiches(built_gpkg, tmp_path):
 
 
 def test_split_by_unknown_field_is_refused(built_gpkg, tmp_path, capsys):
-    from mbm_sig.atlas import cli_atlas
     import os
+
+    from mbm_sig.atlas import cli_atlas
     os.environ["MBM_SIG_DB"] = str(built_gpkg.url)
     try:
         assert cli_atlas(["sante", "-o", str(tmp_path), "--split-by", "epci_siren", "-q"]) == 2
@@ -103,3 +104,42 @@ def test_split_by_unknown_field_is_refused(built_gpkg, tmp_path, capsys):
     err = capsys.readouterr().err
     assert re.search(r"--split-by epci_siren: no coverage page has this field \(coverage fields: .*code", err)
     assert not list(tmp_path.glob("*.pdf"))
+
+
+def test_split_sante_by_epci(built_gpkg, tmp_path):
+    """`--split-by siren`: the EPCI sections (``in_book: false``) give one book per EPCI of the
+    basin, each with its map and the table of its communes, no arrondissement page."""
+    from mbm_sig.atlas import render_atlas
+    res = render_atlas("sante", tmp_path, catalogue=built_gpkg, split_by="siren", progress=False)
+    epci = built_gpkg.read("epci", where={"bassin_minier": True}).set_index("siren")["nom"]
+    assert sorted(b.value for b in res.books) == sorted(epci.index)
+    for b in res.books:
+        marks = _outline(PdfReader(b.pdf))
+        assert b.label == epci[b.value]
+        assert [m[1] for m in marks][1:-1] == [b.label, f"{b.label} : part des 65 ans et plus",
+                                               f"{b.label} : indicateurs communaux"]
+        assert not [m for m in marks if "Arrondissement" in m[1]]
+
+
+def test_sections_out_of_the_book_leave_it_unchanged(built_gpkg, tmp_path, monkeypatch):
+    """The santé book with its EPCI sections (``in_book: false``) is, byte for byte, the book of the
+    same definition without them (fixed SOURCE_DATE_EPOCH)."""
+    import yaml
+
+    from mbm_sig.atlas import render_atlas
+    from mbm_sig.config import ATLASES_DIR
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")
+    doc = yaml.safe_load((ATLASES_DIR / "sante.yaml").read_text(encoding="utf-8"))
+    out_of_book = [s for s in doc["sections"] if s.get("in_book") is False]
+    assert out_of_book and out_of_book[0]["coverage"]["layer"] == "epci"
+    doc["sections"] = [s for s in doc["sections"] if s.get("in_book", True)]
+    for sec in doc["sections"]:
+        for sh in sec["sheets"]:
+            if "recipe" in sh:
+                sh["recipe"] = str(ATLASES_DIR / sh["recipe"])
+    bare = tmp_path / "def" / "sante.yaml"
+    bare.parent.mkdir()
+    bare.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    a = render_atlas("sante", tmp_path / "a", catalogue=built_gpkg, progress=False)
+    b = render_atlas(bare, tmp_path / "b", catalogue=built_gpkg, progress=False)
+    assert a.pages == b.pages and a.pdf.read_bytes() == b.pdf.read_bytes()

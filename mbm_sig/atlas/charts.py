@@ -10,13 +10,27 @@ from __future__ import annotations
 from typing import Callable
 
 CHARTS: dict[str, Callable] = {}
+MAP_CHARTS: set[str] = set()        # the charts that draw a map (counted as maps on the cover)
 
 
-def chart(name: str):
+def chart(name: str, draws_map: bool = False):
     def deco(fn):
         CHARTS[name] = fn
+        if draws_map:
+            MAP_CHARTS.add(name)
         return fn
     return deco
+
+
+def is_map_page(page) -> bool:
+    """A body page that is a map: a map sheet, or a chart that draws one (a carte
+    d’identité, a counted EPCI map), not a table or a chart of figures."""
+    if page.kind == "map":
+        return True
+    if page.kind != "chart" or page.spec is None or not page.spec.table:
+        return False
+    import mbm_sig.atlas.fiche  # noqa: F401  (registers its charts)
+    return page.spec.table.get("name") in MAP_CHARTS
 
 
 # ---------------------------------------------------------------------------------------
@@ -74,7 +88,7 @@ def sequelles_bilan(catalogue, atlas, title, spec):
                  f"Chiffres du document : rapport d'activité 2005 de la Mission Bassin Minier, chantier "
                  f"« Séquelles minières » ({total} concessions de charbon, dont 2 du Boulonnais). Ils sont "
                  "reproduits tels que le rapport les donne (une fiche de faits par chiffre, "
-                 "citant sa section) et ne sont pas recalculés à partir de la couche des concessions.",
+                 "citant sa section) et ne sont pas recalculés à partir des concessions cartographiées.",
                  112, 8.3, pages.GREY, step=3.9)
 
     # timeline strip: 2000 → 2005 → 2006
@@ -191,7 +205,7 @@ def sequelles_bilan(catalogue, atlas, title, spec):
             others = len(con) - named
             y += 1.0
             box_y = y
-            text = (f"Dans l'atlas, la couche des concessions compte {fmt.num(named)} concessions nommées par "
+            text = (f"Les cartes de l'atlas comptent {fmt.num(named)} concessions nommées par "
                     f"le rapport, avec la procédure qu'il leur attribue, et "
                     f"{fmt.num(others)} autres connues par les seuls puits de mines, au statut « non renseigné ». "
                     "Leurs emprises sont des emprises approchées (enveloppe des puits attribués ou commune "

@@ -13,7 +13,12 @@ NONE = type(None)
 
 SKIP_EMPTY = (
     opt("layer", str, None, "layer whose rows are looked for", required=True),
-    opt("field", str, None, "its field holding the coverage key", required=True),
+    opt("field", str, None, "its field holding the coverage key; without it, the rows located in the feature "
+        "(their representative point inside it)"),
+)
+WITHIN = (
+    opt("layer", str, None, "layer of the features", required=True),
+    opt("where", dict, None, "only the features matching {field: value or [values]} (patterns allowed)"),
 )
 COVERAGE = (
     opt("layer", str, None, "catalogue layer iterated: one page (or section) per feature", required=True),
@@ -32,6 +37,9 @@ TABLE = (
     opt("where", dict, None, "only the rows matching {field: value or [values]} (patterns allowed)"),
     opt("sort", (str, list), None, "field(s) the rows are sorted by"),
     opt("total", dict, None, "a total line: {label: text of the first column, sum: [columns summed]}"),
+    opt("within", dict, None, "only the rows located in these features (representative point inside), e.g. "
+        "the coverage feature: {layer: epci, where: {siren: \"{siren}\"}} (QGIS: a table filtered to the atlas "
+        "feature)", keys=WITHIN),
 )
 SHEET = (
     opt("recipe", str, None, "map recipe (path relative to the atlas file)"),
@@ -48,6 +56,9 @@ SECTION = (
     opt("title", str, None, "section title (a pattern with a section coverage)", required=True),
     opt("sheets", list, [], "the section's sheets"),
     opt("coverage", dict, None, "one section per feature of a layer", keys=COVERAGE),
+    opt("in_book", bool, True, "false: the section is left out of the atlas's book and made only for the books "
+        "of one territory (`--split-by`, `mbm-sig pack`): e.g. a section per EPCI beside the arrondissement "
+        "sections"),
 )
 ATLAS = (
     opt("name", str, None, "atlas name (default: the file name)"),

@@ -23,6 +23,7 @@ import pyogrio
 import shapely
 
 from mbm_sig.atomic import file_lock
+from mbm_sig.catalogue.validate import FrameStream
 from mbm_sig.catalogue.sqlguard import Token, check_query, missing_parameter, render, split_arguments, tokenize
 from mbm_sig.config import TARGET_CRS
 from mbm_sig.errors import CatalogueMissing, InvalidInput
@@ -149,22 +150,6 @@ def _forget_dropped(path, names) -> list[str]:
         con.close()
 
 
-class FrameStream:
-    """The prepared frames of one layer, written one after the other into the temporary copy
-    (an import read in batches): the first creates the layer, the others are appended;
-    ``rows`` counts the rows written. An exception raised while iterating drops the copy."""
-
-    def __init__(self, frames):
-        self._frames = frames
-        self.rows = 0
-
-    def __iter__(self):
-        return iter(self._frames)
-
-    def __len__(self):
-        return self.rows
-
-
 class GeoPackageBackend:
     kind = "gpkg"
 
@@ -174,6 +159,7 @@ class GeoPackageBackend:
         self._cache: OrderedDict = OrderedDict()
         self._names = None
         self._counts = None
+        self._log = None
 
     # -- reading ------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -278,10 +264,21 @@ class GeoPackageBackend:
             raise InvalidInput(f"catalogue {self.path} is not a GeoPackage (SQLite) file")
 
     def log(self) -> pd.DataFrame:
-        if not self.exists() or LOG_TABLE not in [n for n, _ in pyogrio.list_layers(self.path)]:
+        """The provenance log, kept while the file is unchanged (map sheets ask for the
+        last import of the communes on every page); a copy, so callers may change it."""
+        if not self.exists():
             return pd.DataFrame(columns=["layer", "action", "source", "checksum", "rows",
                                          "imported_at", "tool_version"])
-        return pyogrio.read_dataframe(self.path, layer=LOG_TABLE, read_geometry=False)
+        stamp = self._stamp()
+        hit = self._log
+        if hit is None or hit[0] != stamp:
+            if LOG_TABLE not in [n for n, _ in pyogrio.list_layers(self.path)]:
+                df = pd.DataFrame(columns=["layer", "action", "source", "checksum", "rows",
+                                           "imported_at", "tool_version"])
+            else:
+                df = pyogrio.read_dataframe(self.path, layer=LOG_TABLE, read_geometry=False)
+            self._log = hit = (stamp, df)
+        return hit[1].copy()
 
     # -- writing ------------------------------------------------------------------------
     @contextmanager
@@ -341,23 +338,7 @@ class GeoPackageBackend:
     @staticmethod
     def _write(path, name: str, frame) -> None:
         if isinstance(frame, FrameStream):
-            first = True
-            for part in frame:
-                GeoPackageBackend._write_part(path, name, part, first)
-                frame.rows += len(part)
-                first = False
-            if first:
-                raise ValueError(f"layer {name}: a streamed import gave no rows")
-            return
-        GeoPackageBackend._write_part(path, name, frame, True)
-
-    @staticmethod
-    def _write_part(path, name: str, frame, first: bool) -> None:
-        """Create the layer from ``frame`` (``first``) or append ``frame`` to it."""
-        if not first:
-            pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", use_arrow=True, append=True,
-                                    **({"geometry_type": frame.attrs.get("geometry_type"), "promote_to_multi": False}
-                                       if isinstance(frame, gpd.GeoDataFrame) else {}))
+            GeoPackageBackend._write_stream(path, name, frame)
             return
         from mbm_sig.qgis.styles import GPKG_CREATE  # a new file is GeoPackage 1.2
         create = GPKG_CREATE(path)
@@ -371,3 +352,62 @@ class GeoPackageBackend:
         else:
             pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", use_arrow=True,
                                     layer_options={"OVERWRITE": "YES"}, **create)
+
+    @staticmethod
+    def _write_stream(path, name: str, stream: FrameStream) -> None:
+        """The checked frames of ``stream`` written as one layer by ONE call of GDAL's Arrow
+        writer (one transaction, the R-tree built once at the end), each frame converted as
+        ``pyogrio.write_dataframe(use_arrow=True)`` converts a frame: the layer is the one a
+        whole-frame write gives. A problem raised by the stream is re-raised as itself."""
+        import pyarrow as pa
+        from pyogrio.raw import write_arrow
+
+        from mbm_sig.qgis.styles import GPKG_CREATE
+        frames = iter(stream)
+        first = next(frames, None)          # the stream raises if the file is empty or bad
+        if first is None:
+            raise ValueError(f"layer {name}: a streamed import gave no rows")
+        head = arrow_table(first)
+        geo = isinstance(first, gpd.GeoDataFrame)
+        failure = []
+
+        def batches():
+            try:
+                yield from head.to_batches()
+                for frame in frames:
+                    yield from arrow_table(frame, head.schema).to_batches()
+            except BaseException as exc:      # noqa: B036 - kept, re-raised after GDAL stops
+                failure.append(exc)
+                raise
+
+        reader = pa.RecordBatchReader.from_batches(head.schema, batches())
+        options = {"GEOMETRY_NAME": "geom", "SPATIAL_INDEX": "YES"} if geo else {}
+        try:
+            write_arrow(reader, path, layer=name, driver="GPKG", append=False,
+                        geometry_name="geom" if geo else None,
+                        geometry_type=(first.attrs.get("geometry_type") or "Unknown") if geo else None,
+                        crs=TARGET_CRS if geo else None,
+                        layer_options=dict(options, OVERWRITE="YES"), **GPKG_CREATE(path))
+        except Exception:
+            if failure:
+                raise failure[0] from None
+            raise
+        if failure:
+            raise failure[0]
+
+
+def arrow_table(frame, schema=None):
+    """A checked frame as the Arrow table ``pyogrio.write_dataframe(use_arrow=True)`` writes
+    (geometry as WKB in ``geom``, an all-empty column as text), cast to ``schema`` if given
+    (the first batch's: every batch of a layer has the same columns)."""
+    import pyarrow as pa
+    geo = isinstance(frame, gpd.GeoDataFrame)
+    gname = frame.geometry.name if geo else None
+    df = pd.DataFrame(frame.drop(columns=[gname]) if geo else frame, copy=False)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_null(field.type):
+            table = table.set_column(i, field.with_type(pa.string()), table[i].cast(pa.string()))
+    if geo:
+        table = table.append_column("geom", pa.array(shapely.to_wkb(frame.geometry.values), pa.binary()))
+    return table if schema is None else table.cast(schema)

@@ -15,9 +15,14 @@ Layout of ``DIR/<kind>-<code>-<name>/`` (and ``DIR/<kind>-<code>-<name>.zip``, t
                                     UTF-8 with BOM, decimal comma, integers without «,0»)
     carte/index.html                the territory's offline web map
 
-Which sheets: a coverage page belongs to the territory when its coverage feature (an
-arrondissement, an EPCI, a cité) overlaps it by 10 % of its area (or of the territory's), in
-EPSG:2154. Which features: those located in one of its communes (``insee``, the commune of the
+Which sheets: the territory's own coverage pages, those iterated over its layer whose feature is
+the territory (an EPCI's sections, ``in_book: false`` in the santé and renouvellement atlases:
+made for the packs and ``--split-by``); of the other territory kind (the arrondissement sections
+for an EPCI), none when the atlas has sections of the territory's kind, else those whose feature
+overlaps the territory by 10 % of its area (or of the territory's); of other coverages (a cité's
+identity sheet), those whose feature overlaps it so.
+
+Which features: those located in one of its communes (``insee``, the commune of the
 representative point, as the atlas sheets count them), else (layers with no commune) points and
 lines reaching inside it and polygons overlapping it by 10 %; features are kept whole, not cut.
 
@@ -52,6 +57,7 @@ KINDS = {
     "epci": ("epci", "siren", "intercommunalité", "epci_siren"),
     "arrondissement": ("arrondissements", "code", "arrondissement", "arrondissement"),
 }
+LIGATURES = str.maketrans({"œ": "oe", "Œ": "Oe", "æ": "ae", "Æ": "Ae"})
 MIN_OVERLAP = 0.10      # a polygon belongs to a territory when 10 % of it (or of the territory) overlaps
 INTERIOR_M = 1.0        # features must reach 1 m inside the territory (not merely touch its boundary)
 
@@ -65,7 +71,9 @@ class Territory:
 
     @property
     def slug(self) -> str:
-        return f"{self.kind}-{safe_name(self.code)}-{safe_name(self.name, 60)}"
+        # the ligatures spelt out («Cœur» -> Coeur), which accent folding would drop
+        name = self.name.translate(LIGATURES)
+        return f"{self.kind}-{safe_name(self.code)}-{safe_name(name, 60)}"
 
 
 @dataclass
@@ -131,22 +139,42 @@ def tool_version() -> str:
 # ---------------------------------------------------------------------------------------------
 # sheets
 
-def _page_selector(cat, territory: Territory):
-    """predicate(page): the page's coverage feature overlaps the territory (by area)."""
+def _coverage_layers(atlas) -> set[str]:
+    """The layers an atlas iterates over (section and sheet coverages, in the book or not)."""
+    return {cov["layer"] for sec in atlas.sections for sh in sec.sheets
+            for cov in (sec.coverage, sh.coverage) if cov}
+
+
+def _page_selector(cat, territory: Territory, atlas):
+    """predicate(page): the page belongs to the territory's book of ``atlas``.
+
+    A page iterated over the territory's own layer (the EPCI sections for an EPCI) belongs to it
+    when its feature is the territory; pages of the other territory kinds' layers (the
+    arrondissement sections for an EPCI) are left out when the atlas has sections of the
+    territory's kind, and otherwise kept when their feature overlaps the territory by area (the
+    nearest the atlas has); pages of any other coverage (a cité's identity sheet) are kept when
+    their feature overlaps the territory."""
+    layer, key, _, _ = KINDS[territory.kind]
+    own_kind = layer in _coverage_layers(atlas)
+    kind_layers = {v[0] for v in KINDS.values()}
     geoms: dict[str, dict] = {}
     tgeom = territory.geometry
 
-    def feature_geom(layer: str, params: dict):
-        if layer not in geoms:
-            ld = cat.layer_def(layer)
-            df = cat.read(layer)
-            geoms[layer] = {"key": ld.key, "by_key": dict(zip(df[ld.key].astype(str), df.geometry, strict=True))}
-        entry = geoms[layer]
+    def feature_geom(name: str, params: dict):
+        if name not in geoms:
+            ld = cat.layer_def(name)
+            df = cat.read(name)
+            geoms[name] = {"key": ld.key, "by_key": dict(zip(df[ld.key].astype(str), df.geometry, strict=True))}
+        entry = geoms[name]
         v = params.get(entry["key"])
         return entry["by_key"].get(str(v)) if v is not None else None
 
     def predicate(page) -> bool:
         if not page.coverage:
+            return False
+        if page.coverage == layer:
+            return str(page.params.get(key)) == territory.code
+        if page.coverage in kind_layers and own_kind:
             return False
         g = feature_geom(page.coverage, page.params)
         if g is None or g.is_empty:
@@ -158,11 +186,12 @@ def _page_selector(cat, territory: Territory):
 
 def _write_sheets(cat, territory: Territory, folder: Path, workers: int | None) -> dict[str, int]:
     from mbm_sig.atlas import render_atlas
-    predicate = _page_selector(cat, territory)
+    from mbm_sig.atlas.engine import load_atlas
     books = {}
     maps = folder / "cartes"
     maps.mkdir(parents=True, exist_ok=True)
     for name in ATLASES:
+        predicate = _page_selector(cat, territory, load_atlas(name))
         res = render_atlas(name, maps, catalogue=cat, sheets=True, png=True, workers=workers, progress=False,
                            select=(territory.code, territory.name, predicate))
         if res.books:
@@ -302,6 +331,19 @@ def _write_data(cat, territory: Territory, folder: Path, when: dt.datetime) -> t
 # ---------------------------------------------------------------------------------------------
 # README, manifest, zip
 
+def _why_none(cat, territory: Territory, atlas) -> str:
+    """Why an atlas has no page of the territory, from its definition: its sections of the
+    territory's kind leave out the features with no row of some layers (``skip_empty``)."""
+    layer = KINDS[territory.kind][0]
+    skipped = [item["layer"] for sec in atlas.sections for sh in [None, *sec.sheets]
+               for cov in ((sec.coverage,) if sh is None else (sh.coverage,))
+               if cov and cov.get("layer") == layer for item in cov.get("skip_empty") or []]
+    if not skipped:
+        return ""
+    titles = [f"« {cat.layer_def(n).title} »" for n in dict.fromkeys(skipped)]
+    return ", qui ne compte aucun élément de la couche " + " ni de la couche ".join(titles)
+
+
 def _readme(cat, territory: Territory, when: dt.datetime, counts: dict, books: dict, files: list[str]) -> str:
     from mbm_sig.maps.fmt import MONTHS
     _, _, kind_fr, _ = KINDS[territory.kind]
@@ -310,15 +352,15 @@ def _readme(cat, territory: Territory, when: dt.datetime, counts: dict, books: d
              f"Mission Bassin Minier Nord-Pas de Calais. Dossier de l’{kind_fr} {territory.name} "
              f"(code {territory.code}), produit le {date_fr} par mbm-sig {tool_version()}.", "",
              "## Contenu", ""]
-    atlas_titles = {"sante": "Atlas santé", "patrimoine": "Atlas des patrimoines",
-                    "renouvellement": "Atlas du renouvellement urbain"}
+    from mbm_sig.atlas.engine import load_atlas
+    atlases = {a: load_atlas(a) for a in ATLASES}
     for name, n in books.items():
-        lines.append(f"- `cartes/atlas-{name}-{safe_name(territory.code)}.pdf` : {atlas_titles.get(name, name)}, "
+        lines.append(f"- `cartes/atlas-{name}-{safe_name(territory.code)}.pdf` : {atlases[name].title}, "
                      f"sections du territoire ({n} pages, sommaire et signets) ; les mêmes cartes une à une "
                      f"en PDF et en PNG dans `cartes/{name}/`.")
-    missing = [atlas_titles[a] for a in ATLASES if a not in books]
-    if missing:
-        lines.append(f"- Aucune section du territoire dans : {', '.join(missing)}.")
+    for name in (a for a in ATLASES if a not in books):
+        why = _why_none(cat, territory, atlases[name])
+        lines.append(f"- {atlases[name].title} : pas de section du territoire{why}.")
     lines += [f"- `donnees/{safe_name(territory.slug)}.gpkg` : GeoPackage (Lambert-93, EPSG:2154) de "
               f"{sum(1 for n in counts if cat.layer_def(n).has_geometry)} couches : les objets du territoire "
               "(ceux dont le point représentatif est dans une de ses communes, comme les atlas les "

@@ -551,9 +551,8 @@ def build_project(cat, out: Path) -> dict:  # noqa: C901 - sequential assembly o
             filt = where_expression(spec.get("where"), cld)
             if spec.get("skip_empty"):       # the features the atlas engine keeps (e.g. EPCI with a cité)
                 key = spec.get("key") or cld.key
-                keep = set()
-                for item in spec["skip_empty"]:
-                    keep |= set(cat.read(item["layer"], columns=[item["field"]])[item["field"]].dropna())
+                from mbm_sig.atlas.engine import skip_empty_keys
+                keep = skip_empty_keys(cat, spec)
                 listed = ", ".join(_qgis_value(str(v)) for v in sorted(keep))
                 filt = " AND ".join(x for x in (filt, f'"{key}" IN ({listed})') if x)
             atlas = {"layer_id": layer_id(spec["layer"]), "layer_name": cld.title, "source": src.uri(cld),
