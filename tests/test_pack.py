@@ -149,6 +149,7 @@ def test_geopackage_clip(lens, built_gpkg):
     territory is in the extract; features located in a commune are those of its communes (the
     counts of the atlas sheets)."""
     import pyogrio
+
     from mbm_sig.pack.build import in_territory
     t, res = lens
     communes_lens = set(built_gpkg.read("communes", where={"epci_siren": LENS})["insee"])
@@ -343,6 +344,7 @@ def test_every_basin_epci_gets_focused_sheets(built_gpkg, tmp_path):
     map framed on the EPCI, labelling only its communes and its projects, listing in the legend
     only the programmes it has; renewal sections for the EPCIs that have a project only."""
     import shapely
+
     from mbm_sig.atlas import series
     from mbm_sig.atlas.engine import load_atlas, plan
     from mbm_sig.maps.fmt import typo
