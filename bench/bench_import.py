@@ -1,13 +1,22 @@
 #!/usr/bin/env python3
 """Import benchmark (issue 13, target 6): `mbm-sig import pts_projets FILE` of N points (1 M by
 default; a GeoPackage in EPSG:4326 the bench generates once, with the fields of the pts_projets
-layer definition, valid values) into a copy of the catalogue, against
-`ogr2ogr -t_srs EPSG:2154 -f GPKG` of the same file into a new GeoPackage; each in a new
-process, interleaved A B A B, medians of the per-pair ratios; peak RSS (/usr/bin/time -v).
-mbm-sig does more (validation against the layer definition, provenance, atomic replace of the
-layer in an existing catalogue): the figures say so.
+layer definition, valid values), each in a new process, interleaved A B A B, medians of the
+per-pair ratios; peak RSS of the client process (/usr/bin/time -v).
 
-    .venv/bin/python bench/bench_import.py [--pairs 5] [--points 1000000]
+- GeoPackage: into a copy of the catalogue, against `ogr2ogr -t_srs EPSG:2154 -f GPKG` of the
+  same file into a new GeoPackage (R-tree built by both).
+- PostGIS (`--pg URL` of a server where the bench may create a database, or a throwaway
+  server it starts itself when PostgreSQL 15 and PostGIS are installed; `--no-pg` skips it):
+  `mbm-sig --db postgresql://… import` against `ogr2ogr -f PostgreSQL -t_srs EPSG:2154` into a
+  new table (COPY, GiST index; ogr2ogr commits every 100 000 rows and checks nothing). The
+  server's work counts in both wall times; the peak memory is the client's.
+
+mbm-sig does more on both backends (validation against the layer definition, keys checked
+unique, provenance, atomic replace of the layer in an existing catalogue; PostGIS: a primary
+key and ANALYZE, one transaction): the figures say so.
+
+    .venv/bin/python bench/bench_import.py [--pairs 5] [--points 1000000] [--pg URL | --no-pg]
 """
 from __future__ import annotations
 
@@ -16,6 +25,7 @@ import os
 import shutil
 import sys
 import tempfile
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -41,12 +51,95 @@ def make_points(path: Path, n: int, seed: int = 13) -> None:
     os.replace(tmp, path)
 
 
+@contextmanager
+def throwaway_pg(tmp: Path):
+    """A PostgreSQL 15 server with PostGIS on a free loopback port for the bench (as the
+    postgres user when run as root, fsync off as in the tests); its URL, or None."""
+    import socket
+    import subprocess
+    bindir = Path("/usr/lib/postgresql/15/bin")
+    if not (bindir / "initdb").exists():
+        yield None
+        return
+    d = tmp / "pg"
+    d.mkdir()
+    tmp.chmod(0o711)                    # the server's user reaches its folder
+    as_user = []
+    if os.geteuid() == 0:
+        shutil.chown(d, "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        port = so.getsockname()[1]
+    run = lambda *c: subprocess.run([*as_user, *c], check=True, capture_output=True)  # noqa: E731
+    run(str(bindir / "initdb"), "-D", str(d / "data"), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+        "--locale=C.UTF-8")
+    run(str(bindir / "pg_ctl"), "-D", str(d / "data"), "-l", str(d / "log"), "-w", "-o",
+        f"-p {port} -c listen_addresses=127.0.0.1 -k {d} -c fsync=off", "start")
+    try:
+        url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        subprocess.run(["psql", url, "-qc", "CREATE EXTENSION IF NOT EXISTS postgis"], check=True,
+                       capture_output=True)
+        yield url
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(d / "data"), "-m", "fast", "-w", "stop"],
+                       capture_output=True)
+
+
+def pg_database(url: str, name: str) -> str:
+    """A new empty database ``name`` with PostGIS on the server of ``url``; its URL."""
+    import sqlalchemy as sa
+    eng = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with eng.connect() as con:
+        con.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        con.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    eng.dispose()
+    new = url.rsplit("/", 1)[0] + "/" + name
+    eng = sa.create_engine(new.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT")
+    with eng.connect() as con:
+        con.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    eng.dispose()
+    return new
+
+
+def pg_dsn(url: str) -> str:
+    """``PG:`` connection string of a postgresql:// URL for ogr2ogr."""
+    from urllib.parse import urlsplit
+    u = urlsplit(url)
+    parts = {"host": u.hostname, "port": u.port, "user": u.username, "password": u.password,
+             "dbname": u.path.lstrip("/")}
+    return "PG:" + " ".join(f"{k}={v}" for k, v in parts.items() if v)
+
+
+def report(title: str, ra, rb, ours: str, theirs: str) -> None:
+    print(f"\n{title}, new process each, median of {len(ra)} interleaved pairs")
+    print("| tool | s | peak MB |")
+    print("|---|---:|---:|")
+    print(f"| {ours} | {med(ra, 'wall'):.1f} | {med(ra, 'peak_mb'):.0f} |")
+    print(f"| {theirs} | {med(rb, 'wall'):.1f} | {med(rb, 'peak_mb'):.0f} |")
+    print(f"time ogr2ogr / mbm-sig = {med_ratio(ra, rb):.2f} (> 1: mbm-sig faster; target >= 1); peak memory "
+          f"{med(ra, 'peak_mb'):.0f} MB (target <= 300 MB)", flush=True)
+
+
+def pairs(n: int, a, b, label: str):
+    ra, rb = [], []
+    for i in range(n):
+        ra.append(a())
+        rb.append(b())
+        print(f"  {label} pair {i + 1}/{n}: mbm-sig import {ra[-1]['wall']:.1f} s {ra[-1]['peak_mb']:.0f} MB, "
+              f"ogr2ogr {rb[-1]['wall']:.1f} s {rb[-1]['peak_mb']:.0f} MB", flush=True)
+    return ra, rb
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--db", default=os.environ.get("MBM_SIG_DB", str(ROOT / "var" / "catalogue.gpkg")))
     ap.add_argument("--pairs", type=int, default=5)
     ap.add_argument("--points", type=int, default=1_000_000)
     ap.add_argument("--cache", default="/tmp/mbm-bench-import")
+    ap.add_argument("--pg", default=os.environ.get("MBM_SIG_BENCH_PG"),
+                    help="postgresql:// URL of a server where the bench may create databases")
+    ap.add_argument("--no-pg", action="store_true", help="GeoPackage only")
     a = ap.parse_args()
     if not Path(a.db).exists():
         print(f"catalogue {a.db} not found: run `make build` first", file=sys.stderr)
@@ -76,22 +169,30 @@ def main() -> int:
         _, wall, peak = _timed(["ogr2ogr", "-t_srs", "EPSG:2154", "-f", "GPKG", str(out), str(src)], dict(os.environ))
         return dict(wall=wall, peak_mb=peak)
 
-    ra, rb = [], []
-    for i in range(a.pairs):
-        ra.append(ours())
-        rb.append(ogr())
-        print(f"  pair {i + 1}/{a.pairs}: mbm-sig import {ra[-1]['wall']:.1f} s {ra[-1]['peak_mb']:.0f} MB, "
-              f"ogr2ogr {rb[-1]['wall']:.1f} s {rb[-1]['peak_mb']:.0f} MB", flush=True)
-    print(f"\nimport of {a.points:,} points (GeoPackage, EPSG:4326 -> 2154), new process each, median of {a.pairs} "
-          "interleaved pairs")
-    print("| tool | s | peak MB |")
-    print("|---|---:|---:|")
-    print(f"| mbm-sig import pts_projets (validation, provenance, atomic replace in the catalogue) | "
-          f"{med(ra, 'wall'):.1f} | {med(ra, 'peak_mb'):.0f} |")
-    print(f"| ogr2ogr -t_srs EPSG:2154 -f GPKG (new file, no validation) | {med(rb, 'wall'):.1f} | "
-          f"{med(rb, 'peak_mb'):.0f} |")
-    print(f"time ogr2ogr / mbm-sig = {med_ratio(ra, rb):.2f} (> 1: mbm-sig faster; target >= 1); peak memory "
-          f"{med(ra, 'peak_mb'):.0f} MB (target <= 300 MB)")
+    ra, rb = pairs(a.pairs, ours, ogr, "GeoPackage")
+    report(f"import of {a.points:,} points into GeoPackage (EPSG:4326 -> 2154)", ra, rb,
+           "mbm-sig import pts_projets (validation, provenance, atomic replace in the catalogue)",
+           "ogr2ogr -t_srs EPSG:2154 -f GPKG (new file, no validation)")
+    if not a.no_pg:
+        with (nullcontext(a.pg) if a.pg else throwaway_pg(tmp)) as server:
+            if server is None:
+                print("\nno PostgreSQL 15 + PostGIS here and no --pg URL: PostGIS part not run", file=sys.stderr)
+            else:
+                mbm_db, ogr_db = pg_database(server, "mbm_bench_import"), pg_database(server, "ogr_bench_import")
+
+                def ours_pg():
+                    _, wall, peak = _timed([*mbm, "--db", mbm_db, "import", "pts_projets", str(src)], dict(os.environ))
+                    return dict(wall=wall, peak_mb=peak)
+
+                def ogr_pg():
+                    _, wall, peak = _timed(["ogr2ogr", "-f", "PostgreSQL", pg_dsn(ogr_db), "-t_srs", "EPSG:2154",
+                                            "-nln", "pts_ogr", "-overwrite", "-lco", "GEOMETRY_NAME=geom",
+                                            str(src)], dict(os.environ))
+                    return dict(wall=wall, peak_mb=peak)
+                ra, rb = pairs(a.pairs, ours_pg, ogr_pg, "PostGIS")
+                report(f"import of {a.points:,} points into PostGIS (EPSG:4326 -> 2154)", ra, rb,
+                       "mbm-sig import pts_projets (validation, provenance, primary key, GiST, one transaction)",
+                       "ogr2ogr -f PostgreSQL -t_srs EPSG:2154 (new table, COPY, GiST, no validation)")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
 

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
+
 from conftest import ROOT, same_bytes
 
 from mbm_sig.atlas.engine import load_atlas, plan, render_atlas
@@ -146,107 +146,3 @@ def test_a_quiet_atlas_imports_no_pdf_library_nor_progress_bar(built_gpkg, tmp_p
     mods = _modules_after(["atlas", str(path), "-q", "-o", str(tmp_path), "-j", "1"], built_gpkg.url)
     assert "matplotlib" in mods and (tmp_path / "atlas-communes.pdf").exists()
     assert not mods & {"pypdf", "tqdm"}, mods & {"pypdf", "tqdm"}
-
-
-# -- streaming import ------------------------------------------------------------------
-
-def _points(path: Path, n: int, dup_at: int | None = None, bad_at: int | None = None) -> Path:
-    import geopandas as gpd
-    import numpy as np
-    import pandas as pd
-    rng = np.random.default_rng(7)
-    ids = [f"P{i:05d}" for i in range(n)]
-    if dup_at is not None:
-        ids[dup_at] = ids[1]
-    porteur = ["Association"] * n
-    if bad_at is not None:
-        porteur[bad_at] = "Club"
-    df = pd.DataFrame({"id": ids, "intitule": [f"Projet {i}" for i in ids], "porteur": porteur,
-                       "annee": rng.integers(2000, 2026, n)})
-    geom = gpd.points_from_xy(rng.uniform(2.5, 3.5, n), rng.uniform(50.2, 50.7, n), crs="EPSG:4326")
-    gpd.GeoDataFrame(df, geometry=geom).to_file(path, layer="points", driver="GPKG", engine="pyogrio")
-    return path
-
-
-@pytest.fixture
-def small_batches(monkeypatch):
-    """Stream files of more than 40 features, 16 features a batch."""
-    from mbm_sig.catalogue import readers
-    monkeypatch.setattr(readers, "STREAM_MIN", 40)
-    monkeypatch.setattr(readers, "STREAM_BATCH", 16)
-
-
-def test_streamed_import_writes_the_same_layer_as_a_whole_read(built_gpkg, tmp_path, small_batches, monkeypatch):
-    import shutil
-
-    from mbm_sig.catalogue import Catalogue, readers
-    src = _points(tmp_path / "pts.gpkg", 100)
-    db_stream, db_whole = tmp_path / "s.gpkg", tmp_path / "w.gpkg"
-    shutil.copyfile(built_gpkg.url, db_stream)
-    shutil.copyfile(built_gpkg.url, db_whole)
-    calls = []
-    real = readers.stream_user_file
-    monkeypatch.setattr(readers, "stream_user_file", lambda *a, **k: calls.append(1) or real(*a, **k))
-    streamed = Catalogue.open(str(db_stream))
-    assert streamed.import_file("pts_projets", src) == 100
-    assert calls
-    monkeypatch.setattr(readers, "STREAM_MIN", 10_000)            # the same file read at once
-    whole = Catalogue.open(str(db_whole))
-    assert whole.import_file("pts_projets", src) == 100
-    a, b = streamed.read("pts_projets"), whole.read("pts_projets")
-    assert len(a) == 100 and a.columns.tolist() == b.columns.tolist()
-    pd.testing.assert_frame_equal(a.drop(columns="geom"), b.drop(columns="geom"))
-    assert a.geom.geom_equals_exact(b.geom, 1e-6).all()
-    assert streamed.last_import("pts_projets")["rows"] == 100
-
-
-def test_streamed_import_reports_every_problem_with_file_rows_and_keeps_the_old_layer(
-        built_gpkg, tmp_path, small_batches):
-    import shutil
-
-    from mbm_sig.catalogue import Catalogue
-    from mbm_sig.catalogue.validate import ValidationError
-    db = tmp_path / "c.gpkg"
-    shutil.copyfile(built_gpkg.url, db)
-    cat = Catalogue.open(str(db))
-    cat.import_file("pts_projets", _points(tmp_path / "good.gpkg", 50))
-    before = cat.read("pts_projets")
-    stamp = db.stat().st_mtime_ns
-    # a duplicate key in the 4th batch (row 61 repeats row 2's key), a bad domain value in the 6th
-    bad = _points(tmp_path / "bad.gpkg", 100, dup_at=60, bad_at=90)
-    with pytest.raises(ValidationError) as err:
-        cat.import_file("pts_projets", bad)
-    rows = {(p.row, p.field) for p in err.value.problems}
-    assert rows == {(61, "id"), (91, "porteur")}, err.value.report()
-    assert "row 61, field id, value 'P00001': duplicate key" in err.value.report()
-    assert db.stat().st_mtime_ns == stamp and not list(tmp_path.glob("c.gpkg.*.tmp.gpkg*"))
-    pd.testing.assert_frame_equal(cat.read("pts_projets").drop(columns="geom"), before.drop(columns="geom"))
-
-
-def test_killed_streamed_import_leaves_the_old_layer(built_gpkg, tmp_path):
-    """SIGKILL in the middle of a streamed import (while batches are being written into the
-    temporary copy): the catalogue still holds the old layer and opens cleanly."""
-    import shutil
-    import signal
-    import time
-
-    from mbm_sig.catalogue import Catalogue
-    db = tmp_path / "c.gpkg"
-    shutil.copyfile(built_gpkg.url, db)
-    cat = Catalogue.open(str(db))
-    cat.import_file("pts_projets", _points(tmp_path / "good.gpkg", 30))
-    src = _points(tmp_path / "big.gpkg", 3000)
-    code = ("import sys, time\nfrom mbm_sig.catalogue import Catalogue, readers, gpkg\n"
-            "readers.STREAM_MIN, readers.STREAM_BATCH = 100, 50\n"
-            "real = gpkg.GeoPackageBackend._write_part\n"
-            "def slow(*a, **k):\n    real(*a, **k); print('batch', flush=True); time.sleep(0.2)\n"
-            "gpkg.GeoPackageBackend._write_part = staticmethod(slow)\n"
-            "Catalogue.open(sys.argv[1]).import_file('pts_projets', sys.argv[2])\n")
-    p = subprocess.Popen([sys.executable, "-c", code, str(db), str(src)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    for _ in range(5):                                # five batches written, then killed
-        assert p.stdout.readline().strip() == "batch"
-    p.send_signal(signal.SIGKILL)
-    p.wait(timeout=30)
-    time.sleep(0.1)
-    after = Catalogue.open(str(db)).read("pts_projets")
-    assert len(after) == 30 and after["id"].iloc[0] == "P00000"

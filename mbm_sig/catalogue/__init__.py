@@ -13,11 +13,11 @@ import hashlib
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from mbm_sig.catalogue.layerdef import LayerDef, Source, load_layers, load_sources
-from mbm_sig.catalogue.validate import Problem, ValidationError, check
+from mbm_sig.catalogue.validate import (Problem, ValidationError, check, check_stream, conformed,
+                                        merge_read_problems)
 from mbm_sig.config import TARGET_CRS, settings
 from mbm_sig.errors import InvalidInput, UnknownName
 
@@ -249,18 +249,10 @@ class Catalogue:
         :class:`ValidationError` listing every problem."""
         ld = self.layer_def(name)
         problems, out = check(frame, ld, check_extent=check_extent)
-        # problems found while reading (bad coordinates, unreadable WKT) replace the
-        # «geometry is missing» they leave behind
-        read = list(getattr(frame, "attrs", {}).get("read_problems") or [])
-        if read:
-            rows = {p.row for p in read}
-            problems = sorted(read + [p for p in problems if not (p.row in rows and p.field == "geometry")],
-                              key=lambda p: p.row or 0)
+        problems = merge_read_problems(frame, problems)
         if problems:
             raise ValidationError(source, name, problems)
-        if ld.has_geometry:
-            out.attrs["geometry_type"] = None if ld.geometry == "Geometry" else ld.geometry
-        return out
+        return conformed(out, ld)
 
     def write_many(self, frames: dict, sources: dict | None = None, action: str = "write",
                    checksums: dict | None = None) -> None:
@@ -279,63 +271,22 @@ class Catalogue:
         return len(out)
 
     def import_file(self, name: str, path: str | Path, **options) -> int:
-        """Read a user file (GeoPackage, Shapefile, MapInfo, GeoJSON, FlatGeobuf, CSV),
-        check it against the layer definition and replace the layer atomically."""
-        from mbm_sig.catalogue.readers import read_user_file, stream_user_file
+        """Read a user file (GeoPackage, Shapefile, MapInfo, GeoJSON, FlatGeobuf, CSV), check
+        it against the layer definition and replace the layer atomically; returns the rows
+        written.
+
+        One path for every size: the file is read in batches (GDAL's Arrow stream; a CSV at
+        once), each batch checked and written into the backend's temporary table or copy as
+        it comes (memory bounded by the batch, keys checked across batches): a problem
+        anywhere, or a kill at any moment, leaves the catalogue with its old layer and
+        provenance (:func:`mbm_sig.catalogue.validate.check_stream`)."""
+        from mbm_sig.catalogue.readers import stream_user_file, streaming
         path = Path(path)
-        if self.backend.kind == "gpkg":
-            streamed = stream_user_file(path, self.layer_def(name), **options)
-            if streamed is not None:
-                return self._import_streamed(name, path, *streamed)
-        frame = read_user_file(path, self.layer_def(name), **options)
-        out = self.prepare(name, frame, source=str(path))
-        self.write_many({name: out}, {name: str(path.resolve())}, action="import",
-                        checksums={name: file_checksum(path)})
-        return len(out)
-
-    def _import_streamed(self, name: str, path: Path, features: int, batches) -> int:
-        """A large file read, checked and written batch by batch into the temporary copy of
-        the catalogue (memory bounded by the batch): every batch is validated like a whole
-        file (row numbers of the file), keys are checked across batches (64-bit hashes of the
-        keys seen, 8 bytes a row); on any problem nothing more is written, the remaining
-        batches are still checked so that the report lists every problem, and the temporary
-        copy is dropped: the catalogue keeps its old layer, as it does if the process is
-        killed at any moment (the copy replaces the catalogue only once complete)."""
-        from mbm_sig.catalogue.gpkg import FrameStream
-        from mbm_sig.catalogue.validate import MAX_REPORTED, Problem
         ld = self.layer_def(name)
-        problems: list[Problem] = []
-        seen = np.empty(0, dtype=np.uint64)
-
-        def prepared():
-            nonlocal seen
-            for offset, raw in batches:
-                try:
-                    out = self.prepare(name, raw, source=str(path))
-                    batch_problems = []
-                except ValidationError as exc:
-                    out, batch_problems = None, exc.problems
-                problems.extend(Problem(None if p.row is None else p.row + offset, p.field, p.value, p.reason)
-                                for p in batch_problems if not (p.row is None and problems))
-                if ld.key and ld.key in raw.columns:
-                    keys = raw[ld.key].reset_index(drop=True)
-                    valid = keys.notna().to_numpy()
-                    h = pd.util.hash_pandas_object(keys.astype(str), index=False).to_numpy()
-                    dup = np.isin(h, seen) & valid
-                    problems.extend(Problem(int(i) + 1 + offset, ld.key, keys.iloc[i], "duplicate key")
-                                    for i in np.flatnonzero(dup))
-                    seen = np.union1d(seen, h[valid])
-                if problems:
-                    if len(problems) > 10 * MAX_REPORTED:
-                        break
-                    continue
-                yield out
-            if problems:
-                raise ValidationError(str(path), name, problems)
-
-        stream = FrameStream(prepared())
-        self.write_many({name: stream}, {name: str(path.resolve())}, action="import",
-                        checksums={name: file_checksum(path)})
+        with streaming():
+            stream = check_stream(stream_user_file(path, ld, **options), ld, source=str(path))
+            self.write_many({name: stream}, {name: str(path.resolve())}, action="import",
+                            checksums={name: file_checksum(path)})
         return stream.rows
 
     def export(self, name: str, out: str | Path, where: dict | None = None, bbox=None,

@@ -23,6 +23,7 @@ import pyogrio
 import shapely
 
 from mbm_sig.atomic import file_lock
+from mbm_sig.catalogue.validate import FrameStream
 from mbm_sig.catalogue.sqlguard import Token, check_query, missing_parameter, render, split_arguments, tokenize
 from mbm_sig.config import TARGET_CRS
 from mbm_sig.errors import CatalogueMissing, InvalidInput
@@ -147,22 +148,6 @@ def _forget_dropped(path, names) -> list[str]:
         return gone
     finally:
         con.close()
-
-
-class FrameStream:
-    """The prepared frames of one layer, written one after the other into the temporary copy
-    (an import read in batches): the first creates the layer, the others are appended;
-    ``rows`` counts the rows written. An exception raised while iterating drops the copy."""
-
-    def __init__(self, frames):
-        self._frames = frames
-        self.rows = 0
-
-    def __iter__(self):
-        return iter(self._frames)
-
-    def __len__(self):
-        return self.rows
 
 
 class GeoPackageBackend:
@@ -353,23 +338,7 @@ class GeoPackageBackend:
     @staticmethod
     def _write(path, name: str, frame) -> None:
         if isinstance(frame, FrameStream):
-            first = True
-            for part in frame:
-                GeoPackageBackend._write_part(path, name, part, first)
-                frame.rows += len(part)
-                first = False
-            if first:
-                raise ValueError(f"layer {name}: a streamed import gave no rows")
-            return
-        GeoPackageBackend._write_part(path, name, frame, True)
-
-    @staticmethod
-    def _write_part(path, name: str, frame, first: bool) -> None:
-        """Create the layer from ``frame`` (``first``) or append ``frame`` to it."""
-        if not first:
-            pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", use_arrow=True, append=True,
-                                    **({"geometry_type": frame.attrs.get("geometry_type"), "promote_to_multi": False}
-                                       if isinstance(frame, gpd.GeoDataFrame) else {}))
+            GeoPackageBackend._write_stream(path, name, frame)
             return
         from mbm_sig.qgis.styles import GPKG_CREATE  # a new file is GeoPackage 1.2
         create = GPKG_CREATE(path)
@@ -383,3 +352,62 @@ class GeoPackageBackend:
         else:
             pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", use_arrow=True,
                                     layer_options={"OVERWRITE": "YES"}, **create)
+
+    @staticmethod
+    def _write_stream(path, name: str, stream: FrameStream) -> None:
+        """The checked frames of ``stream`` written as one layer by ONE call of GDAL's Arrow
+        writer (one transaction, the R-tree built once at the end), each frame converted as
+        ``pyogrio.write_dataframe(use_arrow=True)`` converts a frame: the layer is the one a
+        whole-frame write gives. A problem raised by the stream is re-raised as itself."""
+        import pyarrow as pa
+        from pyogrio.raw import write_arrow
+
+        from mbm_sig.qgis.styles import GPKG_CREATE
+        frames = iter(stream)
+        first = next(frames, None)          # the stream raises if the file is empty or bad
+        if first is None:
+            raise ValueError(f"layer {name}: a streamed import gave no rows")
+        head = arrow_table(first)
+        geo = isinstance(first, gpd.GeoDataFrame)
+        failure = []
+
+        def batches():
+            try:
+                yield from head.to_batches()
+                for frame in frames:
+                    yield from arrow_table(frame, head.schema).to_batches()
+            except BaseException as exc:      # noqa: B036 - kept, re-raised after GDAL stops
+                failure.append(exc)
+                raise
+
+        reader = pa.RecordBatchReader.from_batches(head.schema, batches())
+        options = {"GEOMETRY_NAME": "geom", "SPATIAL_INDEX": "YES"} if geo else {}
+        try:
+            write_arrow(reader, path, layer=name, driver="GPKG", append=False,
+                        geometry_name="geom" if geo else None,
+                        geometry_type=(first.attrs.get("geometry_type") or "Unknown") if geo else None,
+                        crs=TARGET_CRS if geo else None,
+                        layer_options=dict(options, OVERWRITE="YES"), **GPKG_CREATE(path))
+        except Exception:
+            if failure:
+                raise failure[0] from None
+            raise
+        if failure:
+            raise failure[0]
+
+
+def arrow_table(frame, schema=None):
+    """A checked frame as the Arrow table ``pyogrio.write_dataframe(use_arrow=True)`` writes
+    (geometry as WKB in ``geom``, an all-empty column as text), cast to ``schema`` if given
+    (the first batch's: every batch of a layer has the same columns)."""
+    import pyarrow as pa
+    geo = isinstance(frame, gpd.GeoDataFrame)
+    gname = frame.geometry.name if geo else None
+    df = pd.DataFrame(frame.drop(columns=[gname]) if geo else frame, copy=False)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_null(field.type):
+            table = table.set_column(i, field.with_type(pa.string()), table[i].cast(pa.string()))
+    if geo:
+        table = table.append_column("geom", pa.array(shapely.to_wkb(frame.geometry.values), pa.binary()))
+    return table if schema is None else table.cast(schema)

@@ -19,6 +19,7 @@ float64).
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -33,6 +34,7 @@ import pyarrow as pa
 import shapely
 import sqlalchemy as sa
 
+from mbm_sig.catalogue.validate import FrameStream
 from mbm_sig.catalogue.sqlguard import SQLRefused, check_query, missing_parameter
 from mbm_sig.config import TARGET_CRS, TARGET_EPSG, settings
 from mbm_sig.errors import CatalogueMissing, ConnectionFailed, Failure, InvalidInput
@@ -527,14 +529,18 @@ class PostGISBackend:
             con.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"),
                         {"k": f"mbm_sig:{self.schema}"})
             self._ensure_schema(con)
+            firsts = {}
             for name, frame in frames.items():
                 new = name + NEW_SUFFIX
                 con.execute(sa.text(f"DROP TABLE IF EXISTS {self._t(new)}"))
-                self._write_table(con, new, frame)
+                firsts[name] = self._write_table(con, new, frame)
+            for row in log_rows:             # a streamed layer's rows are known now
+                if isinstance(frames.get(row["layer"]), FrameStream):
+                    row["rows"] = frames[row["layer"]].rows
             for name, frame in frames.items():
                 con.execute(sa.text(f"DROP TABLE IF EXISTS {self._t(name)}"))
                 con.execute(sa.text(f"ALTER TABLE {self._t(name + NEW_SUFFIX)} RENAME TO {q(name)}"))
-                self._index(con, name, frame)
+                self._index(con, name, firsts[name], frame if isinstance(frame, FrameStream) else None)
             self._grant_reader(con, list(frames) + [LOG_TABLE])
             if log_rows:
                 con.execute(sa.text(
@@ -593,80 +599,115 @@ class PostGISBackend:
             "source text, checksum text, rows bigint, imported_at text, tool_version text)"))
 
     @staticmethod
-    def _column_type(s: pd.Series) -> tuple[str, object]:
-        """SQL type of a column and a converter of its values to Python objects."""
+    def _column_type(s: pd.Series) -> str:
+        """SQL type of a column."""
         dtype = s.dtype
         if pd.api.types.is_bool_dtype(dtype):
-            return "boolean", lambda v: None if v is None or v is pd.NA else bool(v)
+            return "boolean"
         if pd.api.types.is_integer_dtype(dtype):
-            return "bigint", lambda v: None if v is None or v is pd.NA else int(v)
+            return "bigint"
         if pd.api.types.is_float_dtype(dtype):
-            return "double precision", lambda v: None if v is None or v is pd.NA or v != v else float(v)
+            return "double precision"
         if pd.api.types.is_datetime64_any_dtype(dtype):
-            tz = getattr(dtype, "tz", None) is not None
-            return ("timestamptz" if tz else "timestamp"), \
-                lambda v: None if v is None or v is pd.NaT else pd.Timestamp(v).to_pydatetime()
+            return "timestamptz" if getattr(dtype, "tz", None) is not None else "timestamp"
         kind = pd.api.types.infer_dtype(s, skipna=True)
+        return {"boolean": "boolean", "integer": "bigint", "floating": "double precision",
+                "mixed-integer-float": "double precision", "decimal": "double precision", "date": "date",
+                "datetime": "timestamp", "datetime64": "timestamp", "bytes": "bytea"}.get(kind, "text")
 
-        def null(v):
-            return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
-        if kind == "boolean":
-            return "boolean", lambda v: None if null(v) else bool(v)
-        if kind == "integer":
-            return "bigint", lambda v: None if null(v) else int(v)
-        if kind in ("floating", "mixed-integer-float", "decimal"):
-            return "double precision", lambda v: None if null(v) else float(v)
-        if kind == "date":
-            return "date", lambda v: None if null(v) else v
-        if kind in ("datetime", "datetime64"):
-            return "timestamp", lambda v: None if null(v) else pd.Timestamp(v).to_pydatetime()
-        if kind == "bytes":
-            return "bytea", lambda v: None if null(v) else bytes(v)
-        return "text", lambda v: None if null(v) else str(v)
+    @staticmethod
+    def _copy_column(s: pd.Series, sqltype: str) -> pa.Array:
+        """A column as COPY text values, an Arrow string array (``\\N`` for NULL): numbers,
+        booleans and text converted and escaped by Arrow kernels; dates, times and bytes
+        value by value."""
+        import pyarrow.compute as pc
+        s = s.reset_index(drop=True)
+        if sqltype in ("boolean", "bigint", "double precision"):
+            arrow = {"boolean": pa.bool_(), "bigint": pa.int64(), "double precision": pa.float64()}[sqltype]
+            if s.dtype == object:
+                s = s.where(s.notna(), None)
+            arr = pa.array(s, type=arrow, from_pandas=True)
+            if sqltype == "boolean":
+                txt = pc.if_else(arr, "t", "f")
+            else:
+                txt = pc.cast(arr, pa.string())        # shortest round-trip digits for floats
+        elif sqltype.startswith("timestamp") or sqltype in ("date", "bytea"):
+            enc = [None if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
+                   else (pd.Timestamp(v).isoformat(sep=" ") if sqltype.startswith("timestamp")
+                         else "\\\\x" + bytes(v).hex() if sqltype == "bytea" else str(v))
+                   for v in s.astype(object)]
+            txt = pa.array(enc, pa.string())
+        else:
+            null = s.isna().to_numpy(dtype=bool)
+            txt = pc.if_else(pa.array(null), pa.scalar(None, pa.string()), pa.array(s.astype(str), pa.string()))
+            for a, b in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+                txt = pc.replace_substring(txt, a, b)
+        return pc.fill_null(txt, "\\N")
 
-    def _write_table(self, con, table: str, frame) -> None:
-        """CREATE TABLE ``table`` typed from ``frame``, then COPY its rows in."""
-        is_geo = isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name in frame
-        gname = frame.geometry.name if is_geo else None
-        defs, converters, names = [], [], []
-        for col in frame.columns:
-            if col == gname:
-                continue
-            sqltype, conv = self._column_type(frame[col])
-            defs.append(f"{q(col)} {sqltype}")
-            converters.append(conv)
-            names.append(col)
-        columns = [frame[c].tolist() for c in names]
-        data = [[conv(v) for v in vals] for conv, vals in zip(converters, columns, strict=True)]
+    @staticmethod
+    def _copy_text(cols: list) -> pa.Buffer:
+        """Columns of COPY text values joined into the rows of COPY's text format, one buffer."""
+        import pyarrow.compute as pc
+        lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*cols, "\t"), "", "\n")
+        if isinstance(lines, pa.ChunkedArray):
+            lines = lines.combine_chunks()
+        lines = pa.concat_arrays([lines]) if lines.offset else lines
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1)
+        return lines.buffers()[2][int(offsets[0]):int(offsets[-1])]
+
+    def _write_table(self, con, table: str, frame):
+        """CREATE TABLE ``table`` typed from ``frame`` (of a stream, its first frame), then COPY
+        the rows in, frame after frame (text format, each frame encoded at once); returns the
+        first frame."""
+        frames = iter(frame) if isinstance(frame, FrameStream) else iter([frame])
+        first = next(frames, None)          # a stream raises if the file is empty or bad
+        if first is None:
+            raise ValueError(f"table {table}: a streamed write gave no rows")
+        is_geo = isinstance(first, gpd.GeoDataFrame) and first._geometry_column_name in first
+        gname = first.geometry.name if is_geo else None
+        names = [c for c in first.columns if c != gname]
+        types = [self._column_type(first[c]) for c in names]
+        defs = [f"{q(c)} {t}" for c, t in zip(names, types, strict=True)]
+        columns = list(names)
         if is_geo:
-            gtype = frame.attrs.get("geometry_type") or "Geometry"
+            gtype = first.attrs.get("geometry_type") or "Geometry"
             defs.append(f"geom geometry({gtype}, {TARGET_EPSG})")
-            names.append("geom")
-            geoms = frame.geometry
-            if geoms.crs is not None and geoms.crs.to_epsg() != TARGET_EPSG:
-                geoms = geoms.to_crs(TARGET_CRS)
-            arr = shapely.set_srid(np.asarray(geoms.values, dtype=object), TARGET_EPSG)
-            data.append(list(shapely.to_wkb(arr, hex=True, include_srid=True)))
+            columns.append("geom")
         con.execute(sa.text(f"CREATE TABLE {self._t(table)} ({', '.join(defs)})"))
-        if not len(frame) or not names:
-            return
+        if not columns:
+            return first
         cur = con.connection.driver_connection.cursor()
         try:
-            with cur.copy(f"COPY {self._t(table)} ({', '.join(q(n) for n in names)}) FROM STDIN") as cp:
-                for row in zip(*data, strict=True):
-                    cp.write_row(row)
+            with cur.copy(f"COPY {self._t(table)} ({', '.join(q(n) for n in columns)}) FROM STDIN") as cp:
+                for part in itertools.chain([first], frames):
+                    if not len(part):
+                        continue
+                    cols = [self._copy_column(part[c], t) for c, t in zip(names, types, strict=True)]
+                    if is_geo:
+                        geoms = part.geometry
+                        if geoms.crs is not None and geoms.crs.to_epsg() != TARGET_EPSG:
+                            geoms = geoms.to_crs(TARGET_CRS)
+                        arr = shapely.set_srid(np.asarray(geoms.values, dtype=object), TARGET_EPSG)
+                        wkb = shapely.to_wkb(arr, hex=True, include_srid=True)
+                        cols.append(pa.array(np.where(shapely.is_missing(arr), "\\N", wkb), pa.string()))
+                    cp.write(self._copy_text(cols))
         finally:
             cur.close()
+        return first
 
-    def _index(self, con, name: str, frame) -> None:
+    def _index(self, con, name: str, frame, stream: FrameStream | None = None) -> None:
         t = self._t(name)
         if isinstance(frame, gpd.GeoDataFrame) and frame._geometry_column_name in frame:
             con.execute(sa.text(f"CREATE INDEX {q(name + '_geom_gist')} ON {t} USING gist (geom)"))
         key = self._key(name)
         if key and key in frame.columns:
-            keys = frame[key]
-            if not keys.dropna().duplicated().any():
-                if keys.notna().all():
+            if stream is not None:          # checked across the whole stream: unique
+                unique, complete = True, not stream.key_nulls
+            else:
+                keys = frame[key]
+                unique, complete = not keys.dropna().duplicated().any(), bool(keys.notna().all())
+            if unique:
+                if complete:
                     con.execute(sa.text(f"ALTER TABLE {t} ADD CONSTRAINT {q(name + '_pkey')} "
                                         f"PRIMARY KEY ({q(key)})"))
                 else:

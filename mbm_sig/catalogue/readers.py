@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
@@ -53,16 +54,14 @@ def _dbase_records_are_utf8(raw: bytes) -> bool:
         return False
 
 
-def read_user_file(path: Path, ld: LayerDef, layer: str | None = None, crs: str | None = None,
-                   encoding: str | None = None, x: str | None = None, y: str | None = None,
-                   wkt: str | None = None) -> gpd.GeoDataFrame | pd.DataFrame:
-    """Read ``path`` into a frame with the file's columns (not yet checked)."""
+def _read_options(path: Path, crs: str | None, encoding: str | None, layer: str | None):
+    """The checks every read starts with (file, --crs, --encoding, size and feature limits):
+    ``(path, crs, encoding)`` normalised, or a one-line :class:`InputError`."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file not found")
     if path.is_dir():
         raise InputError(f"{path}: is a folder, not a file")
-    suffix = path.suffix.lower()
     if crs is not None:
         from pyproj import CRS
         from pyproj.exceptions import CRSError
@@ -78,28 +77,112 @@ def read_user_file(path: Path, ld: LayerDef, layer: str | None = None, crs: str 
         except LookupError:
             raise InputError(f"--encoding {encoding!r}: unknown text encoding (e.g. utf-8, cp1252)") from None
     check_bounds(path, layer=layer)
-    if suffix in (".csv", ".txt", ".tsv"):
-        return _read_csv(path, ld, crs=crs, encoding=encoding, x=x, y=y, wkt=wkt)
-    if suffix not in VECTOR_SUFFIXES:
+    suffix = path.suffix.lower()
+    if suffix not in VECTOR_SUFFIXES and suffix not in CSV_SUFFIXES:
         raise InputError(f"{path}: unsupported format {suffix!r} (GeoPackage, Shapefile, MapInfo TAB, "
                          "GeoJSON, FlatGeobuf or CSV)")
-    kwargs = {}
     if suffix == ".shp" and encoding is None:
         encoding = _dbf_encoding(path)
-    if encoding:
-        kwargs["encoding"] = encoding
-    if layer is None and suffix == ".gpkg":
-        layer = _gpkg_layer(path, ld)
+    return path, crs, encoding
+
+
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+
+# every import is read, checked and written STREAM_BATCH features at a time: memory is
+# bounded by the batch, not by the file (a CSV is parsed at once by pandas: one batch)
+STREAM_BATCH = 25_000
+
+
+@contextmanager
+def streaming():
+    """Settings of a streamed import, restored after: GDAL reads a GeoPackage's Arrow stream
+    on the calling thread (no batches prefetched by worker threads) and builds a new layer's
+    R-tree from the table at the end (not in memory while writing); Arrow buffers come from
+    the system allocator, which returns them, instead of a pool that keeps the peak."""
+    import pyarrow as pa
+    options = {"OGR_GPKG_NUM_THREADS": "1", "OGR_GPKG_ALLOW_THREADED_RTREE": "NO"}
+    before = {k: pyogrio.get_gdal_config_option(k) for k in options}
+    pool = pa.default_memory_pool()
+    pyogrio.set_gdal_config_options(options)
+    pa.set_memory_pool(pa.system_memory_pool())
     try:
-        gdf = pyogrio.read_dataframe(path, layer=layer, use_arrow=True, **kwargs)
+        yield
+    finally:
+        pa.set_memory_pool(pool)
+        pyogrio.set_gdal_config_options(before)
+
+
+def read_user_file(path: Path, ld: LayerDef, layer: str | None = None, crs: str | None = None,
+                   encoding: str | None = None, x: str | None = None, y: str | None = None,
+                   wkt: str | None = None) -> gpd.GeoDataFrame | pd.DataFrame:
+    """Read ``path`` at once into a frame with the file's columns (not yet checked): the
+    batches of :func:`stream_user_file` put together (a notebook's look at a file)."""
+    frames = [f for _, f in stream_user_file(path, ld, layer=layer, crs=crs, encoding=encoding, x=x, y=y,
+                                             wkt=wkt)]
+    if len(frames) == 1:
+        return frames[0]
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    return gpd.GeoDataFrame(out, crs=frames[0].crs) if isinstance(frames[0], gpd.GeoDataFrame) else out
+
+
+def stream_user_file(path: Path, ld: LayerDef, layer: str | None = None, crs: str | None = None,
+                     encoding: str | None = None, x: str | None = None, y: str | None = None,
+                     wkt: str | None = None, batch: int | None = None):
+    """The file as batches ``(offset, frame)``: ``frame`` holds the file's columns (not yet
+    checked) of rows ``offset + 1 …``, ``batch`` (default ``STREAM_BATCH``) features at a
+    time, read in one pass through GDAL's Arrow stream (GeoPackage, Shapefile, MapInfo,
+    GeoJSON, FlatGeobuf, ZIP), or the whole CSV as one batch. The file, the options and the
+    size limits are checked at once (a one-line :class:`InputError`), the rows as the
+    batches are asked for."""
+    path, crs, encoding = _read_options(path, crs, encoding, layer)
+    if path.suffix.lower() in CSV_SUFFIXES:
+        return iter([(0, _read_csv(path, ld, crs=crs, encoding=encoding, x=x, y=y, wkt=wkt))])
+    if layer is None and path.suffix.lower() == ".gpkg":
+        layer = _gpkg_layer(path, ld)
+    return _arrow_batches(path, ld, layer, crs, encoding, batch or STREAM_BATCH)
+
+
+def _arrow_batches(path: Path, ld: LayerDef, layer, crs, encoding, batch: int):
+    """Batches of a vector file, each converted as ``pyogrio.read_dataframe(use_arrow=True)``
+    converts a whole file (dates and times as ISO text)."""
+    import pyarrow as pa
+    import shapely
+    from pyogrio.raw import open_arrow
+    kwargs = {"encoding": encoding} if encoding else {}
+    shp = path.suffix.lower() == ".shp"
+    offset = 0
+    try:
+        with open_arrow(path, layer=layer, batch_size=batch, use_pyarrow=True, datetime_as_string=True,
+                        **kwargs) as (meta, reader):
+            gcol = meta.get("geometry_name") or "wkb_geometry"
+            file_crs = crs or meta.get("crs")
+            for rb in reader:
+                table = pa.Table.from_batches([rb])
+                del rb
+                geom = table.column(gcol).to_numpy(zero_copy_only=False) if gcol in table.column_names else None
+                df = (table.drop_columns([gcol]) if geom is not None else table).to_pandas(self_destruct=True)
+                del table
+                gdf = df if geom is None else gpd.GeoDataFrame(df, geometry=shapely.from_wkb(geom), crs=file_crs)
+                del geom
+                _check_geographic(path, gdf)
+                if shp:
+                    gdf = restore_field_names(gdf, ld.field_names)
+                n = len(gdf)
+                box = [gdf]
+                del gdf, df                   # the consumer holds the only reference
+                yield offset, box.pop()
+                offset += n
+    except InvalidInput:
+        raise
     except Exception as exc:  # GDAL errors carry their own message
-        raise InputError(f"{path}: cannot read ({exc})") from exc
-    if crs and isinstance(gdf, gpd.GeoDataFrame):
-        gdf = gdf.set_crs(crs, allow_override=True)
-    _check_geographic(path, gdf)
-    if suffix == ".shp":
-        gdf = restore_field_names(gdf, ld.field_names)
-    return gdf
+        raise InputError(f"{path}: cannot read ({_first_line(exc)})") from exc
+
+
+def _first_line(exc) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _gpkg_layer(path: Path, ld: LayerDef) -> str:
@@ -114,72 +197,6 @@ def _gpkg_layer(path: Path, ld: LayerDef) -> str:
     if len(layers) == 1:
         return layers[0]
     raise InputError(f"{path}: several layers ({', '.join(layers)}); choose one with --layer")
-
-
-# a vector file of more than STREAM_MIN features is read, checked and written in batches of
-# STREAM_BATCH features (memory bounded by the batch, not the file: about 150 MB a batch)
-STREAM_MIN = 100_000
-STREAM_BATCH = 25_000
-
-
-def stream_user_file(path: Path, ld: LayerDef, layer: str | None = None, crs: str | None = None,
-                     encoding: str | None = None, **_):
-    """``(features, batches)`` for a GeoPackage, FlatGeobuf or Shapefile of more than
-    ``STREAM_MIN`` features: ``batches`` yields ``(offset, frame)`` with the file's columns,
-    as :func:`read_user_file` returns them, ``STREAM_BATCH`` features at a time; None for any
-    other file (read at once by :func:`read_user_file`)."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".gpkg", ".fgb", ".shp") or not path.is_file():
-        return None
-    check_bounds(path, layer=layer)
-    if layer is None and suffix == ".gpkg":
-        layer = _gpkg_layer(path, ld)
-    kwargs = {}
-    if suffix == ".shp" and encoding is None:
-        encoding = _dbf_encoding(path)
-    if encoding:
-        kwargs["encoding"] = encoding
-    try:
-        features = int(pyogrio.read_info(path, layer=layer, **kwargs)["features"])
-    except Exception as exc:
-        raise InputError(f"{path}: cannot read ({exc})") from exc
-    if features <= STREAM_MIN:
-        return None
-    batch = STREAM_BATCH
-
-    def batches():
-        # one pass over the file (GDAL's Arrow stream), each batch converted as
-        # pyogrio.read_dataframe(use_arrow=True) converts a whole file
-        import pyarrow as pa
-        import shapely
-        from pyogrio.raw import open_arrow
-        offset = 0
-        try:
-            with open_arrow(path, layer=layer, batch_size=batch, use_pyarrow=True, datetime_as_string=True,
-                            **kwargs) as (meta, reader):
-                gcol = meta.get("geometry_name") or "wkb_geometry"
-                for rb in reader:
-                    table = pa.Table.from_batches([rb])
-                    del rb
-                    geom = table.column(gcol).to_numpy(zero_copy_only=False) if gcol in table.column_names else None
-                    df = table.drop_columns([gcol]).to_pandas(self_destruct=True) if geom is not None \
-                        else table.to_pandas(self_destruct=True)
-                    del table
-                    gdf = df if geom is None else gpd.GeoDataFrame(
-                        df, geometry=shapely.from_wkb(geom), crs=crs or meta.get("crs"))
-                    _check_geographic(path, gdf)
-                    if suffix == ".shp":
-                        gdf = restore_field_names(gdf, ld.field_names)
-                    yield offset, gdf
-                    offset += len(gdf)
-        except InputError:
-            raise
-        except Exception as exc:  # GDAL errors carry their own message
-            if isinstance(exc, InvalidInput):
-                raise
-            raise InputError(f"{path}: cannot read ({exc})") from exc
-    return features, batches()
 
 
 def _companions(path: Path) -> list[Path]:

@@ -67,14 +67,21 @@ REASONS = {"int": "expected an integer (at most 2^53 in absolute value)", "float
 
 
 def _nulls(s: pd.Series) -> np.ndarray:
+    """Missing or blank values, vectorised (text columns from Arrow are pandas strings)."""
     null = s.isna().to_numpy().copy()
-    if s.dtype == object or pd.api.types.is_string_dtype(s):
-        txt = s.astype(object)
-        isstr = txt.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
-        if isstr.any():
-            blank = np.zeros(len(s), dtype=bool)
-            blank[isstr] = s[isstr].astype(str).str.strip().eq("").to_numpy()
-            null |= blank
+    if isinstance(s.dtype, pd.StringDtype):
+        null |= s.str.strip().eq("").to_numpy(dtype=bool, na_value=False)
+    elif s.dtype == object:
+        kind = pd.api.types.infer_dtype(s, skipna=True)
+        if kind == "string":                    # text only: no per-value test
+            null |= s.str.strip().eq("").to_numpy(dtype=bool, na_value=False)
+        elif kind not in ("empty", "integer", "floating", "boolean", "mixed-integer-float"):
+            txt = s.astype(object)
+            isstr = txt.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+            if isstr.any():
+                blank = np.zeros(len(s), dtype=bool)
+                blank[isstr] = s[isstr].astype(str).str.strip().eq("").to_numpy()
+                null |= blank
     return null
 
 
@@ -94,7 +101,9 @@ def coerce_column(s: pd.Series, ftype: str, null: np.ndarray) -> tuple[pd.Series
     s = s.reset_index(drop=True)
     bad = np.zeros(n, dtype=bool)
     if ftype == "str":
-        out = pd.Series([None] * n, dtype=object)
+        if isinstance(s.dtype, pd.StringDtype):     # text read through Arrow stays Arrow text
+            return s.str.strip().where(~null), bad
+        out = np.full(n, None, dtype=object)
         keep = ~null
         if keep.any():
             vals = s[keep]
@@ -103,8 +112,10 @@ def coerce_column(s: pd.Series, ftype: str, null: np.ndarray) -> tuple[pd.Series
                 out[keep] = [str(int(v)) if v % 1 == 0 and abs(v) < 2.0 ** 53 else repr(float(v))
                              for v in vals.to_numpy(dtype=float)]
             else:
-                out[keep] = vals.astype(str).str.strip().to_numpy()
-        return out, bad
+                if not isinstance(vals.dtype, pd.StringDtype):
+                    vals = vals.astype(str)
+                out[keep] = vals.str.strip().to_numpy(dtype=object)
+        return pd.Series(out, dtype=object), bad
     if ftype in ("int", "float"):
         if pd.api.types.is_bool_dtype(s):
             num = pd.Series(np.full(n, np.nan))
@@ -165,10 +176,11 @@ def coerce_column(s: pd.Series, ftype: str, null: np.ndarray) -> tuple[pd.Series
     raise ValueError(f"unknown type {ftype}")
 
 
-def check(gdf: gpd.GeoDataFrame | pd.DataFrame, ld: LayerDef, check_extent: bool = True):
+def check(gdf: gpd.GeoDataFrame | pd.DataFrame, ld: LayerDef, check_extent: bool = True, keys: bool = True):
     """(problems, conformed frame or None): every problem of ``gdf`` against the layer
     definition, and when there is none the frame with exactly the layer's typed fields and
-    a ``geom`` column in EPSG:2154."""
+    a ``geom`` column in EPSG:2154. ``keys=False``: repeated keys left to the caller (a
+    stream checks them across its batches)."""
     problems: list[Problem] = []
     cols = set(gdf.columns)
     n = len(gdf)
@@ -183,11 +195,11 @@ def check(gdf: gpd.GeoDataFrame | pd.DataFrame, ld: LayerDef, check_extent: bool
             data[f.name] = _typed_empty(f.type, n)
             continue
         data[f.name] = _check_field(f, gdf[f.name].reset_index(drop=True), problems)
-    if ld.key and ld.key in cols:
-        keys = data[ld.key]
-        dup = keys.duplicated(keep="first").to_numpy() & keys.notna().to_numpy()
+    if keys and ld.key and ld.key in cols:
+        kv = data[ld.key]
+        dup = kv.duplicated(keep="first").to_numpy() & kv.notna().to_numpy()
         for i in np.flatnonzero(dup):
-            problems.append(Problem(int(i) + 1, ld.key, keys.iloc[i], "duplicate key"))
+            problems.append(Problem(int(i) + 1, ld.key, kv.iloc[i], "duplicate key"))
     geoms = None
     if ld.has_geometry:
         gproblems, geoms = _validate_geometry(gdf, ld, check_extent)
@@ -293,3 +305,117 @@ def _to_multi(geoms, target: str):
                 "MultiPoint": shapely.multipoints}[target]
         out[mask] = [ctor([g]) for g in out[mask]]
     return out
+
+
+def merge_read_problems(frame, problems: list[Problem]) -> list[Problem]:
+    """Problems found while reading (bad coordinates, unreadable WKT: ``frame.attrs``) in
+    place of the «geometry is missing» they leave behind."""
+    read = list(getattr(frame, "attrs", {}).get("read_problems") or [])
+    if not read:
+        return problems
+    rows = {p.row for p in read}
+    return sorted(read + [p for p in problems if not (p.row in rows and p.field == "geometry")],
+                  key=lambda p: p.row or 0)
+
+
+def conformed(out, ld: LayerDef):
+    """A checked frame marked with the geometry type its layer is written with."""
+    if ld.has_geometry:
+        out.attrs["geometry_type"] = None if ld.geometry == "Geometry" else ld.geometry
+    return out
+
+
+class FrameStream:
+    """The checked, conformed frames of one layer, in file order (an import read in batches):
+    iterating checks the next batch and yields it; ``rows`` counts the rows yielded,
+    ``key_nulls`` says whether a key value was empty. A problem anywhere raises
+    :class:`ValidationError` at the end of the iteration, after every batch was checked, so
+    that a backend writes the stream into a temporary table or copy it drops on any exception."""
+
+    def __init__(self, frames):
+        self._frames = frames
+        self.rows = 0
+        self.key_nulls = False
+
+    def __iter__(self):
+        return iter(self._frames)
+
+    def __len__(self):
+        return self.rows
+
+
+def check_stream(batches, ld: LayerDef, source: str, check_extent: bool = True) -> FrameStream:
+    """A :class:`FrameStream` of ``batches`` (``(offset, frame)`` in file order, as
+    :func:`mbm_sig.catalogue.readers.stream_user_file` yields them).
+
+    Every batch is checked like a whole file (problems numbered by the file's rows; a problem
+    of the whole file, such as a missing column, said once). Keys are checked across batches:
+    a key repeated inside a batch exactly, one repeated from an earlier batch by 64-bit hashes
+    of the keys seen (8 bytes a row, sorted: the odds of a false «duplicate key» are about
+    n² / 2⁶⁵, 3·10⁻⁸ for a million keys). After the first problem nothing more is yielded,
+    but the following batches are still checked (up to ``10 × MAX_REPORTED`` problems) so
+    that the report lists every problem; then :class:`ValidationError`."""
+    stream = FrameStream(None)
+    key = ld.key
+
+    def checked():
+        problems: list[Problem] = []
+        said: set = set()
+        seen = np.empty(0, dtype=np.uint64)
+        rows = 0
+        for offset, raw in batches:
+            if not len(raw):
+                continue
+            rows += len(raw)
+            found, out = check(raw, ld, check_extent=check_extent, keys=False)
+            for p in merge_read_problems(raw, found):
+                if p.row is None:
+                    if (p.field, p.reason) not in said:
+                        said.add((p.field, p.reason))
+                        problems.append(p)
+                else:
+                    problems.append(Problem(p.row + offset, p.field, p.value, p.reason))
+            if key and key in raw.columns:
+                seen, dups = _repeated_keys(raw, out, ld, offset, seen)
+                problems.extend(dups)
+                if out is not None:
+                    stream.key_nulls = stream.key_nulls or bool(out[key].isna().any())
+            del raw, found
+            if problems:
+                if len(problems) > 10 * MAX_REPORTED:
+                    break
+                continue
+            stream.rows += len(out)
+            box = [conformed(out, ld)]
+            del out                           # the writer holds the only reference
+            yield box.pop()
+        if not rows:
+            problems.append(Problem(None, None, None, "the file holds no rows"))
+        if problems:
+            raise ValidationError(source, ld.name, sorted(problems, key=lambda p: p.row or 0))
+
+    stream._frames = checked()
+    return stream
+
+
+def _repeated_keys(raw, out, ld: LayerDef, offset: int, seen: np.ndarray):
+    """(keys seen including this batch's, «duplicate key» problems of this batch)."""
+    f = ld.field(ld.key)
+    if out is not None:
+        keys = out[ld.key].reset_index(drop=True)
+    else:
+        col = raw[ld.key].reset_index(drop=True)
+        keys, _ = coerce_column(col, f.type, _nulls(col))      # a value that does not convert: NA
+    valid = keys.notna().to_numpy()
+    dup = keys.duplicated(keep="first").to_numpy() & valid
+    idx = np.flatnonzero(valid)
+    h = pd.util.hash_array(keys.iloc[idx].astype(str).to_numpy(dtype=object), categorize=False)
+    if len(seen):
+        pos = np.minimum(np.searchsorted(seen, h), len(seen) - 1)
+        dup[idx[seen[pos] == h]] = True
+    problems = [Problem(int(i) + 1 + offset, ld.key, keys.iloc[i], "duplicate key") for i in np.flatnonzero(dup)]
+    h = h[~dup[idx]]
+    if len(h):
+        seen = np.concatenate([seen, h])
+        seen.sort(kind="stable")        # two sorted runs after the first batch: a merge
+    return seen, problems
