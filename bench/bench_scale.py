@@ -101,21 +101,23 @@ def main() -> int:
         book = statistics.median((x["book_end"] - x["book_start"]) for x in ra)
         render = statistics.median((x["book_start"] - x["first_page"]) for x in ra)
         rows.append(dict(n=n, wall=med(ra, "wall"), peak=max(x["peak_mb"] for x in ra), book=book, render=render,
-                         ms_page=1000 * render / n,
+                         ms_page=1000 * render / n, cpu_page=1000 * med(ra, "cpu") / n,
+                         qcpu_page=1000 * med(rq, "cpu") / n if rq else None,
                          q=med(rq, "wall") if rq else None, qpeak=max(x["peak_mb"] for x in rq) if rq else None,
                          ratio=med_ratio(ra, rq) if rq else None,
                          q2=med(rq2, "wall") if rq2 else None, ratio2=med_ratio(ra, rq2) if rq2 else None))
     print(f"\nper-commune atlas (atlases/communes.yaml), first N communes by INSEE code; mbm-sig -j {a.workers} "
           f"(new process) vs QGIS atlas export (new process; 1 process, and 2 processes on halves); "
           f"no inset on either side; medians of {a.pairs} interleaved runs")
-    print("| pages | mbm-sig s | render ms/page | book assembly s (share) | mbm-sig peak MB | QGIS 1 proc. s "
-          "| ratio QGIS/mbm | QGIS 2 proc. s | ratio | QGIS peak MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| pages | mbm-sig s | render ms/page | CPU ms/page mbm-sig / QGIS | book assembly s (share) "
+          "| mbm-sig peak MB | QGIS 1 proc. s | ratio QGIS/mbm | QGIS 2 proc. s | ratio | QGIS peak MB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
     def f(v, p=".2f"):
         return "—" if v is None else format(v, p)
     for r in rows:
-        print(f"| {r['n']} | {r['wall']:.1f} | {r['ms_page']:.0f} | {r['book']:.2f} ({100 * r['book'] / r['wall']:.0f} %) "
+        print(f"| {r['n']} | {r['wall']:.1f} | {r['ms_page']:.0f} | {r['cpu_page']:.0f} / {f(r['qcpu_page'], '.0f')} "
+              f"| {r['book']:.2f} ({100 * r['book'] / r['wall']:.0f} %) "
               f"| {r['peak']:.0f} | {f(r['q'], '.1f')} | {f(r['ratio'])} | {f(r['q2'], '.1f')} | {f(r['ratio2'])} "
               f"| {f(r['qpeak'], '.0f')} |")
     if len(rows) > 1:

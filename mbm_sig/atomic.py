@@ -32,6 +32,30 @@ def temp_beside(final: Path) -> Path:
     return final.with_name(f".{final.stem}{PART_MARK}{secrets.token_hex(4)}{final.suffix}")
 
 
+_SCRATCH: set[str] = set()
+
+
+@contextmanager
+def scratch(folder: str | os.PathLike) -> Iterator[Path]:
+    """While the block runs, files :func:`atomic_path` writes in ``folder`` (or below it), a
+    temporary folder removed after use (an atlas's page files), are renamed into place
+    without being flushed to disk: nothing in it outlives the folder, so a flush would
+    keep nothing. The files made from them (the book) are flushed as always."""
+    key = os.path.abspath(folder)
+    _SCRATCH.add(key)
+    try:
+        yield Path(folder)
+    finally:
+        _SCRATCH.discard(key)
+
+
+def _durable(final: Path) -> bool:
+    if not _SCRATCH:
+        return True
+    parent = Path(os.path.abspath(final.parent))
+    return not any(str(p) in _SCRATCH for p in (parent, *parent.parents))
+
+
 def fsync_path(path: Path) -> None:
     """Flush a written file's content to disk."""
     fd = os.open(path, os.O_RDONLY)
@@ -87,14 +111,16 @@ def atomic_path(final: str | os.PathLike, *, sidecars: tuple[str, ...] = ()) -> 
         yield tmp
         if not tmp.exists():
             raise Failure(f"cannot write {final}: the writer produced no file")
+        durable = _durable(final)
         for src, _ in companions + [(tmp, final)]:
-            if src.exists():
+            if durable and src.exists():
                 fsync_path(src)
         for src, dst in companions:
             if src.exists():
                 os.replace(src, dst)
         os.replace(tmp, final)
-        fsync_dir(final.parent)
+        if durable:
+            fsync_dir(final.parent)
     except OSError as exc:
         _remove(tmp, companions)
         raise Failure(describe_os_error(exc, final)) from exc

@@ -78,12 +78,15 @@ def test_one_section_per_basin_epci(atlas, built_gpkg):
         # the table holds exactly the cités of the EPCI in the catalogue
         rows = [r for p in tables for r in p.rows]
         expected = cites[cites["epci_siren"] == siren]
-        assert sorted(r["nom"] for r in rows) == sorted(expected["nom"])
+        # (a name repeated with nothing to tell the rows apart carries its identifier)
+        assert sorted(re.sub(r" \((?:BI|ZT)-\d{4}\)$", "", r["nom"]) for r in rows) == sorted(expected["nom"])
         from mbm_sig.atlas import pages as book
         # pages cut by wrapped height, as few as the page holds, shared evenly
         assert len(tables) == len(book.paginate(tables[0].spec.table["columns"], rows))
         fills = [book._page_fill(tables[0].spec.table["columns"], p.rows) for p in tables]
-        assert max(fills) <= book.TABLE_LINES and (len(fills) == 1 or min(fills) >= 0.6 * max(fills)), fills
+        # (a table that fits one page with closer lines stays on one page: TIGHT_LINES)
+        assert max(fills) <= (book.TIGHT_LINES if len(fills) == 1 else book.TABLE_LINES) and (
+            len(fills) == 1 or min(fills) >= 0.6 * max(fills)), fills
 
 
 def test_counts_printed_match_catalogue(atlas, built_gpkg):
@@ -107,7 +110,7 @@ def test_fiches_of_protected_cites_and_fonts(atlas, built_gpkg):
     fiches = [p for p in body if p.kind == "chart" and p.spec.table["name"] == "fiche_cite"]
     assert len(fiches) == len(protected) > 0
     text = _text(res.pdf, fiches[0].number)
-    assert "CARTE D'IDENTITÉ" in text and "Inscrite monument historique" in text
+    assert "CARTE D’IDENTITÉ" in text and "Inscrite monument historique" in text
     fonts = subprocess.run(["pdffonts", str(res.pdf)], capture_output=True, text=True, check=True).stdout
     rows = fonts.splitlines()[2:]
     assert rows and all(re.search(r"\byes\s+yes\s+(yes|no)\s+\d+\s+\d+\s*$", r) for r in rows), fonts

@@ -158,17 +158,85 @@ def test_count_decimals(tmp_path):
     rates = dict(kind="choro", title="Part (%)", labels=["9,0", "13,9", "16,6"])
     assert "94,0" in CHECKS["count-decimals"](_sheet(page, legends=[bad]))[0]
     assert CHECKS["count-decimals"](_sheet(page, legends=[good, rates])) == []
+    # a choropleth of a count (every value whole) with class bounds 2,5 / 7,5
+    counts = dict(kind="choro", title="Établissements", labels=["0", "2,5", "7,5", "20"], extremes={"integers": True})
+    assert "bounded by decimals" in CHECKS["count-decimals"](_sheet(page, legends=[counts]))[0]
+    assert CHECKS["count-decimals"](_sheet(page, legends=[dict(counts, extremes={"integers": False})])) == []
+
+
+def test_count_decimals_read_on_the_page(tmp_path):
+    """What the legend's box prints counts, not what the renderer meant to print."""
+    page = _page(tmp_path, [(22, 40, "94,0", 6.5), (22, 45, "20,0", 6.5), (22, 50, "10,0", 6.5)])
+    lg = dict(kind="prop", title="Établissements", labels=["94", "20", "10"], bbox=(20, 35, 40, 52))
+    assert "94,0 / 20,0 / 10,0" in CHECKS["count-decimals"](_sheet(page, legends=[lg]))[0]
+    page = _page(tmp_path, [(22, 40, "94", 6.5), (22, 45, "20", 6.5), (22, 50, "10", 6.5)], "g.pdf")
+    assert CHECKS["count-decimals"](_sheet(page, legends=[lg])) == []
+
+
+def test_count_decimals_of_a_real_sheet_made_wrong(built_gpkg, tmp_path):
+    """GP establishments (a count) classed in equal intervals with one decimal: bounds
+    «23,5 / 47,0…» for whole numbers; with the recipe's whole-number labels, clean."""
+    import yaml
+    doc = yaml.safe_load((RECIPES / "sante_densite_generalistes.yaml").read_text(encoding="utf-8"))
+    for L in doc["layers"]:
+        if L.get("type") == "choro":
+            L.pop("breaks", None)
+            L.update(var="etab_generalistes", method="equal", k=4, legend_decimals=1)
+    bad = tmp_path / "counts.yaml"
+    bad.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    _, legends, _ = map_sheet_info(bad, {}, built_gpkg)
+    found = CHECKS["count-decimals"](Sheet(1, "x", "map", None, legends=legends))
+    assert found and "count" in found[0]
+    for L in doc["layers"]:
+        if L.get("type") == "choro":
+            L["legend_decimals"] = 0
+    bad.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    _, legends, _ = map_sheet_info(bad, {}, built_gpkg)
+    assert CHECKS["count-decimals"](Sheet(1, "x", "map", None, legends=legends)) == []
+
+
+def test_legend_touch(tmp_path):
+    """The labels of two reference circles set end to end touch; a millimetre apart they do not."""
+    one = _page(tmp_path, [(22, 40, "94", 6.5)]).runs[0]
+    w = one.bbox[2] - one.bbox[0]
+    lg = dict(kind="prop", title="Établissements", labels=["94", "20"], bbox=(20, 35, 60, 52))
+    touching = _page(tmp_path, [(22, 40, "94", 6.5), (22 + w + 0.3, 40, "20", 6.5)], "t.pdf")
+    found = CHECKS["legend-touch"](_sheet(touching, legends=[lg]))
+    assert found and "«94» and «20» touch" in found[0]
+    apart = _page(tmp_path, [(22, 40, "94", 6.5), (22 + w + 1.5, 40, "20", 6.5)], "a.pdf")
+    assert CHECKS["legend-touch"](_sheet(apart, legends=[lg])) == []
 
 
 def test_outlier_class(tmp_path):
     page = _page(tmp_path, [])
     labels = ["9,0", "13,9", "16,6", "20,0", "35,2"]
     bad = dict(kind="choro", title="Part des 65 ans et plus (%)", labels=labels, breaks=[9, 13.9, 16.6, 20, 35.2],
-               counts=[20, 30, 25, 1], extremes={"top": "35,2"})
+               counts=[20, 30, 25, 1], extremes={"top": "35,2", "top_gap": 15.4, "bottom_gap": 0.1, "rest_range": 10.7})
     found = CHECKS["outlier-class"](_sheet(page, legends=[bad]))
     assert len(found) == 1 and "top class (20,0 – 35,2)" in found[0] and "35,2" in found[0]
+    # a lone commune in the top class of classes shared with the basin, close to the others
+    near = dict(bad, extremes={"top": "20,4", "top_gap": 0.3, "bottom_gap": 0.1, "rest_range": 10.7})
+    assert CHECKS["outlier-class"](_sheet(page, legends=[near])) == []
     good = dict(bad, counts=[20, 30, 25, 6])
     assert CHECKS["outlier-class"](_sheet(page, legends=[good])) == []
+
+
+def test_outlier_class_of_a_real_sheet_made_wrong(built_gpkg, tmp_path):
+    """GP establishments per 10 000 inhabitants in equal intervals: one commune at 226 alone
+    in a top class far from the others; the atlas's given breaks do not leave it alone."""
+    import yaml
+    doc = yaml.safe_load((RECIPES / "sante_densite_generalistes.yaml").read_text(encoding="utf-8"))
+    for L in doc["layers"]:
+        if L.get("type") == "choro":
+            L.pop("breaks", None)
+            L.update(method="equal", k=5)
+    bad = tmp_path / "equal.yaml"
+    bad.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    _, legends, _ = map_sheet_info(bad, {}, built_gpkg)
+    found = CHECKS["outlier-class"](Sheet(1, "densité", "map", None, legends=legends))
+    assert len(found) == 1 and "top class" in found[0] and "single feature" in found[0]
+    _, legends, _ = map_sheet_info(RECIPES / "sante_densite_generalistes.yaml", {}, built_gpkg)
+    assert CHECKS["outlier-class"](Sheet(1, "densité", "map", None, legends=legends)) == []
 
 
 def test_unnamed_towns(tmp_path):
@@ -206,7 +274,9 @@ def test_near_empty_table(tmp_path):
     tiny = _page(tmp_path, [(20, 20 + 5 * i, f"Commune {i}", 7.0) for i in range(3)], "t.pdf")
     found = check(_sheet(tiny, "table", part=(2, 2), prev_kind="table", prev_fill=0.95))
     assert found and "not shared evenly" in found[0]
-    assert check(_sheet(tiny, "table", part=(1, 1))) == []
+    alone = check(_sheet(tiny, "table", part=(1, 1), prev_kind="map", next_kind="map"))
+    assert alone and "alone on its page" in alone[0]
+    assert check(_sheet(short, "table", part=(1, 1), prev_kind="map", next_kind="map")) == []
 
 
 def test_table_order():
@@ -377,6 +447,8 @@ def test_check_command_bad_input(built_gpkg, tmp_path, capsys):
         check_atlas("nosuch", catalogue=built_gpkg)
     with pytest.raises(InvalidInput, match="no such PDF"):
         check_atlas("sante", catalogue=built_gpkg, pdf=tmp_path / "absent.pdf")
+    with pytest.raises(InvalidInput, match="not a book of atlas 'sante'"):
+        check_atlas("sante", catalogue=built_gpkg, pdf=_page(tmp_path, []) and tmp_path / "p.pdf")
 
 
 @pytest.mark.parametrize("name", ["sante", "patrimoine", "renouvellement"])

@@ -167,3 +167,36 @@ def test_draw_puts_text_over_a_halo_and_reports_what_was_placed(tmp_path):
     streams = [zlib.decompress(m) for m in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", raw, re.S)
                if m[:1] == b"x"]
     assert any(b"2 Tr" in st and b"/Artifact BMC" in st for st in streams)
+
+
+def test_the_ink_of_a_label_slid_against_the_frame_stays_inside_it(tmp_path):
+    """«Lille» (bold, no descender) anchored on the top edge of the frame: drawn, its ink and
+    halo stay inside the frame (the box is measured on the glyphs' ink and the baseline
+    set from it), also for a name with a descender on the bottom edge."""
+    import subprocess
+
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from mbm_sig.maps.layout import Page
+    from mbm_sig.maps.output import save_figure
+    W, H = 80.0, 40.0
+    frame = (10.0, 10.0, 60.0, 20.0)
+    fig = Figure(figsize=(W / 25.4, H / 25.4))
+    page = Page(fig, W, H)
+    towns = lb.town_layer(["Lille", "Douchy-les-Mines"], [(25.0, 10.0), (50.0, 30.0)], [236000, 10000])
+    res = lb.place_all([towns], frame)
+    assert {lab.text for lab in res.labels} == {"Lille", "Douchy-les-Mines"}
+    lb.draw(page, res, [towns])
+    save_figure(fig, tmp_path / "l.pdf")
+    dpi = 1200
+    subprocess.run(["pdftoppm", "-png", "-r", str(dpi), "-gray", str(tmp_path / "l.pdf"), str(tmp_path / "p")],
+                   check=True)
+    (png,) = tmp_path.glob("p*.png")
+    img = np.asarray(Image.open(png).convert("L"))
+    px = dpi / 25.4
+    dark = np.argwhere(img < 128)                  # the text's ink (the halo is white)
+    rows = dark[:, 0] / px
+    halo = lb.HALO_PT / 2 * 25.4 / 72
+    assert rows.min() >= frame[1] + halo - 0.02, rows.min()
+    assert rows.max() <= frame[1] + frame[3] - halo + 0.02, rows.max()

@@ -51,7 +51,7 @@ def test_density_recipe_q6_legend_equals_data(cat, tmp_path):
         assert fmt.num(b, 0).replace("\u202f", " ") in text
     assert "Densité de population des communes du bassin minier" in text
     assert "Sources : " in text and "Réalisation : Mission Bassin Minier" in text
-    assert "decoupage-administratif" in text                   # sources derived from the layers used
+    assert "Etalab" in text                                    # sources derived from the layers used (COG, diffusion Etalab)
     assert {"communes", "arrondissements", "bassin_minier", "departements"} <= set(info.layers)
     md = PdfReader(out).metadata
     assert md.title.startswith("Densité de population") and "Q6" in md.get("/Keywords")

@@ -103,3 +103,55 @@ def test_a_new_type_is_one_module(tmp_path, monkeypatch, cells):
     finally:
         sys.modules.pop("mbm_sig.maps.types.outline", None)
         importlib.invalidate_caches()
+
+
+def _grid(values, names=None):
+    g = [shapely.box(650_000 + i * 1000, 7_000_000, 651_000 + i * 1000, 7_001_000) for i in range(len(values))]
+    return gpd.GeoDataFrame({"v": values, "nom": names or [f"c{i}" for i in range(len(values))]},
+                            geometry=g, crs=2154)
+
+
+def test_an_outlier_gets_its_own_named_entry_and_never_owns_the_top_class():
+    vals = [0.0, 2, 4, 6, 9, 12, 16, 19, 22, 226]
+    d = _grid(vals, [f"c{i}" for i in range(9)] + ["Bois-Bernard"])
+    m = Map(extent=d).layer(d, "choro", var="v", method="breaks", breaks=[0, 5, 10, 20, 40],
+                            outliers={"above": 100, "label": "nom"}, palette="YlGn")
+    (b,) = m._layers[0].legend
+    assert b.breaks[-1] == 22                           # the top class ends at the largest regular value
+    assert len(b.colors) == 4 and b.extra and "Bois-Bernard (226)" in b.extra[0][0]
+    L = m._layers[0]
+    assert L.classes[-1] == 4 and L.colors[4] == b.extra[0][1] and L.colors[4] not in b.colors
+    assert not b.nodata                                 # an outlier is not a missing value
+    m.draw()                                            # and draws
+
+
+def test_a_manual_top_break_above_the_maximum_is_clipped_the_classes_kept():
+    d = _grid([0.1, 0.5, 1.5, 3.0, 6.1])
+    m = Map(extent=d).layer(d, "choro", var="v", method="breaks", breaks=[0, 1, 2, 4, 8], palette="Blues")
+    (b,) = m._layers[0].legend
+    assert b.breaks == [0, 1, 2, 4, 6.1] and len(b.colors) == 4
+
+
+def test_counts_in_integers_class_counts_and_missing_values_with_their_count():
+    d = _grid([0.0, 1, 2, 3, 5, 8, 13, 21, 34, np.nan])
+    m = Map(extent=d).layer(d, "choro", var="v", method="quantile", k=4, legend_counts=True)
+    (b,) = m._layers[0].legend
+    assert all(float(x).is_integer() for x in b.breaks) and b.decimals == 0
+    assert sum(b.counts) == 9 and b.count_labels()[0].startswith("(")
+    assert b.nodata and b.nodata[1].endswith("(1)")
+    t = Map(extent=d).layer(d.assign(k=list("AABBBCCC") + [None, None]), "typo", var="k", legend_counts=True)
+    (tb,) = t._layers[0].legend
+    assert [e[0] for e in tb.entries] == ["A (2)", "B (3)", "C (3)"] and tb.nodata[1].endswith("(2)")
+    info = m.draw()
+    assert any(lg["kind"] == "choro" for lg in info.legends)
+
+
+def test_proportional_symbols_state_their_missing_values():
+    d = _grid([3.0, 10, np.nan, 40])
+    m = Map(extent=d).layer(d, "prop", var="v")
+    (b,) = m._layers[0].legend
+    assert b.nodata and b.nodata[1].endswith("(1)")
+    h_with = b.size()[1]
+    b.nodata = None
+    assert b.size()[1] < h_with
+    m.draw()

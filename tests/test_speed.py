@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT, same_bytes
 
 from mbm_sig.atlas.engine import load_atlas, plan, render_atlas
@@ -45,6 +47,74 @@ def test_two_workers_write_the_same_bytes_as_one(built_gpkg, tmp_path, monkeypat
     assert same_bytes(one.pdf, two.pdf)
 
 
+def test_book_stores_each_page_once_with_its_number_and_shared_fonts_once(built_gpkg, tmp_path, monkeypatch):
+    """The book writer appends each page file's objects as written: every page carries its
+    «n / total» (the overlay), the print font's stable subsets are stored once however many
+    pages use them, the bookmarks point at the pages."""
+    import hashlib
+    import re
+
+    from pypdf import PdfReader
+    from mbm_sig import atomic
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    flushed = []
+    monkeypatch.setattr(atomic, "fsync_path", lambda p: flushed.append(Path(p)))
+    path = small_communes_atlas(tmp_path, ["59001", "59350", "62041", "62498"])
+    res = render_atlas(path, out_dir=tmp_path / "o", catalogue=built_gpkg, progress=False, workers=1, sheets=True)
+    # the page files are scratch (not flushed to disk one by one); the book and sheets are
+    assert {p.parent for p in flushed} == {tmp_path / "o", tmp_path / "o" / "communes"}
+    assert len(flushed) == 1 + len(res.sheet_files)
+    reader = PdfReader(res.pdf)
+    assert len(reader.pages) == res.pages
+    for k, page in enumerate(reader.pages[1:], start=2):
+        assert f"{k} / {res.pages}" in page.extract_text(), k
+    assert "Lens (62498)" in reader.pages[[p.title for p in res.body].index("Lens (62498)") + 2].extract_text()
+    marks = {o.title: reader.get_destination_page_number(o) for o in reader.outline if not isinstance(o, list)}
+    assert marks["Sommaire"] == 1 and marks["Sources et méthodes"] == res.pages - 1
+
+    def font_files(data: bytes) -> list[str]:
+        out = []
+        for m in re.finditer(rb"/Length1 \d+ /Length (\d+)[^>]*>>\s*stream\r?\n", data):
+            out.append(hashlib.sha1(data[m.end():m.end() + int(m.group(1))]).hexdigest())
+        return out
+    book = font_files(res.pdf.read_bytes())
+    per_sheet = [f for s in res.sheet_files for f in font_files(s.read_bytes())]
+    assert len(per_sheet) == 2 * len(res.sheet_files)          # each sheet embeds its regular and bold subsets
+    assert len(book) == len(set(book))                          # the book stores each subset once
+    assert set(per_sheet) <= set(book)
+
+
+def test_swapped_page_numbers_are_what_matplotlib_draws_for_each_page(tmp_path):
+    """Page numbers that measure alike share one drawn template, its digits swapped: the
+    content is the one matplotlib writes for that page's own overlay, byte for byte."""
+    from mbm_sig.atlas import engine, pages
+    from mbm_sig.maps.output import book
+    sizes = [(210.0, 297.0)] * 104 + [(297.0, 210.0)] * 8
+    overlays = engine._number_overlays(sizes, tmp_path)
+    assert len(overlays) == len(sizes) and all(len(o) == 3 for o in overlays)
+    templates = {(id(o[0]), o[1]) for o in overlays}
+    assert len(templates) < len(sizes) / 4
+    pages.save_pdf((pages.number_overlay(k + 1, len(sizes), s) for k, s in enumerate(sizes)), tmp_path / "own.pdf",
+                   {"CreationDate": None})
+    own = book.Source.open(tmp_path / "own.pdf")
+
+    def content(src, num):
+        page = src.obj(num)[0]
+        return book._decoded(src, *src.obj(book._one_content(src, page).num))
+    for k, (src, num, (old, new)) in enumerate(overlays):
+        assert new == f"{k + 1} / {len(sizes)}"
+        swapped = content(src, num).replace(book._literal(old), book._literal(new))
+        assert swapped == content(own, own.pages()[k]), k
+
+
+def test_book_writer_refuses_a_file_it_cannot_read_naming_it(tmp_path):
+    from mbm_sig.maps.output.book import BookError, Source
+    bad = tmp_path / "page.pdf"
+    bad.write_bytes(b"%PDF-1.5\n1 0 obj\n<< >>\nendobj\n")
+    with pytest.raises(BookError, match="page.pdf: no startxref"):
+        Source.open(bad)
+
+
 def _modules_after(args: list[str], db: str) -> set[str]:
     """The top-level packages `mbm-sig ARGS` has imported when it returns."""
     code = ("import sys\nfrom mbm_sig.cli import main\nrc = main(sys.argv[1:])\n"
@@ -61,3 +131,18 @@ def test_layers_does_not_import_the_drawing_stack(built_gpkg):
     mods = _modules_after(["layers"], built_gpkg.url)
     assert "mbm_sig" in mods
     assert not mods & {"matplotlib", "pypdf", "PIL", "fontTools", "tqdm"}, mods & {"matplotlib", "pypdf"}
+
+
+def test_the_command_module_imports_no_data_or_drawing_stack():
+    r = subprocess.run([sys.executable, "-c", "import sys, mbm_sig.cli\n"
+                        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert not set(r.stdout.split()) & {"pandas", "geopandas", "numpy", "matplotlib", "pyogrio", "shapely"}
+
+
+def test_a_quiet_atlas_imports_no_pdf_library_nor_progress_bar(built_gpkg, tmp_path):
+    path = small_communes_atlas(tmp_path, ["59350", "62498"])
+    mods = _modules_after(["atlas", str(path), "-q", "-o", str(tmp_path), "-j", "1"], built_gpkg.url)
+    assert "matplotlib" in mods and (tmp_path / "atlas-communes.pdf").exists()
+    assert not mods & {"pypdf", "tqdm"}, mods & {"pypdf", "tqdm"}

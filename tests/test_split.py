@@ -42,7 +42,7 @@ def test_one_book_per_arrondissement(sante_split, built_gpkg):
     assert sorted(b.value for b in res.books) == sorted(arr["code"])
     assert sorted(p.name for p in out.glob("*.pdf")) == sorted(f"atlas-sante-{c}.pdf" for c in arr["code"])
     assert not list(out.glob(".*part*"))                                  # written atomically
-    names = dict(zip(arr["code"], arr["nom"]))
+    names = dict(zip(arr["code"], arr["nom"], strict=True))
     for b in res.books:
         r = PdfReader(b.pdf)
         assert len(r.pages) == b.pages
@@ -60,7 +60,7 @@ def test_one_book_per_arrondissement(sante_split, built_gpkg):
         # the contents page lists the same pages as the bookmarks, and the pages carry «n / total»
         toc = _text(b.pdf, 2)
         assert "Sommaire" in toc
-        for depth, title, page in marks:
+        for _depth, title, page in marks:
             if title == "Sommaire":
                 continue
             line = next((ln for ln in toc.splitlines() if title[:40] in ln), None)
@@ -93,8 +93,9 @@ def test_split_patrimoine_by_epci_with_fiches(built_gpkg, tmp_path):
 
 
 def test_split_by_unknown_field_is_refused(built_gpkg, tmp_path, capsys):
-    from mbm_sig.atlas import cli_atlas
     import os
+
+    from mbm_sig.atlas import cli_atlas
     os.environ["MBM_SIG_DB"] = str(built_gpkg.url)
     try:
         assert cli_atlas(["sante", "-o", str(tmp_path), "--split-by", "epci_siren", "-q"]) == 2
@@ -124,6 +125,7 @@ def test_sections_out_of_the_book_leave_it_unchanged(built_gpkg, tmp_path, monke
     """The santé book with its EPCI sections (``in_book: false``) is, byte for byte, the book of the
     same definition without them (fixed SOURCE_DATE_EPOCH)."""
     import yaml
+
     from mbm_sig.atlas import render_atlas
     from mbm_sig.config import ATLASES_DIR
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764547200")

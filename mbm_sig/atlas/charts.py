@@ -10,13 +10,27 @@ from __future__ import annotations
 from typing import Callable
 
 CHARTS: dict[str, Callable] = {}
+MAP_CHARTS: set[str] = set()        # the charts that draw a map (counted as maps on the cover)
 
 
-def chart(name: str):
+def chart(name: str, draws_map: bool = False):
     def deco(fn):
         CHARTS[name] = fn
+        if draws_map:
+            MAP_CHARTS.add(name)
         return fn
     return deco
+
+
+def is_map_page(page) -> bool:
+    """A body page that is a map: a map sheet, or a chart that draws one (a carte
+    d’identité, a counted EPCI map), not a table or a chart of figures."""
+    if page.kind == "map":
+        return True
+    if page.kind != "chart" or page.spec is None or not page.spec.table:
+        return False
+    import mbm_sig.atlas.fiche  # noqa: F401  (registers its charts)
+    return page.spec.table.get("name") in MAP_CHARTS
 
 
 # ---------------------------------------------------------------------------------------
@@ -74,7 +88,7 @@ def sequelles_bilan(catalogue, atlas, title, spec):
                  f"Chiffres du document : rapport d'activité 2005 de la Mission Bassin Minier, chantier "
                  f"« Séquelles minières » ({total} concessions de charbon, dont 2 du Boulonnais). Ils sont "
                  "reproduits tels que le rapport les donne (une fiche de faits par chiffre, "
-                 "citant sa section) et ne sont pas recalculés à partir de la couche des concessions.",
+                 "citant sa section) et ne sont pas recalculés à partir des concessions cartographiées.",
                  112, 8.3, pages.GREY, step=3.9)
 
     # timeline strip: 2000 → 2005 → 2006
@@ -128,16 +142,29 @@ def sequelles_bilan(catalogue, atlas, title, spec):
         y = _wrapped(c, M, y, f"Source : {source}.", 125, 6.6, pages.GREY, step=3.2)
         return y + 8.0
 
+    # the colours of the procedure states on the concessions map (the layer's style), one
+    # colour per state across the atlas
+    cats = ((catalogue.layer_def("concessions").style or {}).get("categories") or {}).get("colors") or {}
+
+    def state(name, default):
+        return cats.get(name, default)
+
+    done, direct, after = (state("sortie complète avant 2000", "#253494"),
+                           state("renonciation directe instruite en 2005", "#2c7fb8"),
+                           state("renonciation après arrêt instruite en 2005", "#41b6c4"))
+    stopped, direct_left = (state("arrêt instruit, renonciation à instruire", "#a1dab4"),
+                            state("renonciation directe à instruire", "#ffffcc"))
+
     # 1. situation in 2000
     n_c, names_c, sec1 = row("s2000_complete")
     n_a, _, _ = row("s2000_arret_seul")
     n_0, _, _ = row("s2000_aucune")
     n_e, names_e, _ = row("s2000_en_cours")
     y = panel(y, "Situation à la création de la Mission (2000)", [
-        ("procédure complète", n_c, "#1a9850", ", ".join(names_c), 0),
-        ("arrêt de travaux seul", n_a, "#fdae61", "", 0),
-        ("aucune procédure", n_0, "#d9d9d9", "", 0),
-        ("arrêt en cours d'instruction", n_e, "#fee08b", ", ".join(names_e), 0),
+        ("procédure complète", n_c, done, ", ".join(names_c), 0),
+        ("arrêt de travaux seul", n_a, stopped, "", 0),
+        ("aucune procédure", n_0, "#ffffff", "", 0),
+        ("arrêt en cours d'instruction", n_e, stopped, ", ".join(names_e), 0),
     ], f"rapport d'activité 2005, {sec1}",
         note=(f"Chiffres du document : {n_c} concessions en procédure complète, {n_a} en arrêt seul, "
               f"{n_0} sans procédure (+ {', '.join(names_e)}, arrêt en cours d'instruction)."))
@@ -150,9 +177,9 @@ def sequelles_bilan(catalogue, atlas, title, spec):
     a_d, _, _ = row("a2005_ren_directes")
     a_r, _, _ = row("a2005_ren_apres_arret")
     y = panel(y, "Dossiers instruits de fin 2000 à 2005 (partie sombre : en 2005)", [
-        ("arrêts de travaux", p_a, "#fdae61", f"dont {fmt.num(a_a)} en 2005", a_a),
-        ("renonciations directes", p_d, "#66bd63", f"dont {fmt.num(a_d)} en 2005", a_d),
-        ("renonciations après arrêt", p_r, "#a6d96a", f"dont {fmt.num(a_r)} en 2005", a_r),
+        ("arrêts de travaux", p_a, stopped, f"dont {fmt.num(a_a)} en 2005", a_a),
+        ("renonciations directes", p_d, direct, f"dont {fmt.num(a_d)} en 2005", a_d),
+        ("renonciations après arrêt", p_r, after, f"dont {fmt.num(a_r)} en 2005", a_r),
     ], f"rapport d'activité 2005, {sec2} ; en 2005 : {sec2b}",
         note=(f"Chiffres du document : de fin 2000 à 2005, {p_a} arrêts de travaux, {p_d} renonciations "
               f"directes, {p_r} renonciations après arrêt. Le rapport ne détaille pas les années 2000 à 2004."))
@@ -161,8 +188,8 @@ def sequelles_bilan(catalogue, atlas, title, spec):
     r_d, names_d, sec3 = row("r2006_ren_directes")
     r_r, names_r, _ = row("r2006_ren_apres_arret")
     y = panel(y, "Restant à instruire fin 2005 / 2006", [
-        ("renonciations directes", r_d, "#d73027", "Boulonnais", 0),
-        ("renonciations après arrêt", r_r, "#fdae61", "", 0),
+        ("renonciations directes", r_d, direct_left, "Boulonnais", 0),
+        ("renonciations après arrêt", r_r, stopped, "", 0),
     ], f"rapport d'activité 2005, {sec3}",
         note=(f"Chiffres du document : {r_d} + {r_r} dossiers nommés pour 2006 — {', '.join(names_d)} ; "
               f"{', '.join(names_r)}."))
@@ -178,7 +205,7 @@ def sequelles_bilan(catalogue, atlas, title, spec):
             others = len(con) - named
             y += 1.0
             box_y = y
-            text = (f"Dans l'atlas, la couche des concessions compte {fmt.num(named)} concessions nommées par "
+            text = (f"Les cartes de l'atlas comptent {fmt.num(named)} concessions nommées par "
                     f"le rapport, avec la procédure qu'il leur attribue, et "
                     f"{fmt.num(others)} autres connues par les seuls puits de mines, au statut « non renseigné ». "
                     "Leurs emprises sont des emprises approchées (enveloppe des puits attribués ou commune "

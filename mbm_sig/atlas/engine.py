@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from pypdf import PdfReader, PdfWriter
-from tqdm import tqdm
 
 from mbm_sig.atlas import pages
+from mbm_sig.atlas.charts import is_map_page
 from mbm_sig.atlas.errors import AtlasError, AtlasFailure
-from mbm_sig.atomic import atomic_path, inside, safe_name
+from mbm_sig.atomic import atomic_path, inside, safe_name, scratch
 from mbm_sig.catalogue import Catalogue
 from mbm_sig.catalogue.layerdef import Source
 from mbm_sig.config import ATLASES_DIR, load_yaml, settings
@@ -158,6 +157,8 @@ class Page:
     number: int = 0
     file_name: str | None = None
     coverage: str | None = None  # the coverage layer whose feature this page is made for (params: its row)
+    shared: list = field(default_factory=list)   # short tables printed under this one, on its page
+    columns: dict | None = None  # a table's columns (the definition's, an identifier added where names repeat)
 
 
 class _Fmt(dict):
@@ -170,37 +171,60 @@ def _pattern(text: str, params: dict) -> str:
 
 
 def _check_requires(cat: Catalogue, spec: SheetSpec) -> dict | None:
-    """None when the sheet's data are present, else a «waiting for data» item."""
+    """None when the sheet's data are present, else a «waiting for data» item (the reader's
+    «missing» names every data the sheet lacks, of the same holder)."""
+    first = None
     for req in spec.requires:
-        layer, _, fld = req.partition(".")
-        ld = cat.layer_def(layer)
-        ok = cat.has_data(layer)
-        if ok and fld:
-            vals = cat.read(layer, columns=[fld])[fld]
-            ok = vals.notna().any()
-        if not ok:
-            if ld.build:
-                srcs = ", ".join(s.mirror or s.id for s in cat.sources_for(layer))
-                reason = (f"La couche «{ld.title}» n'a pas pu être construite : source absente ({srcs}). "
-                          "Définir MBM_SIG_DATA_DIR (miroir des téléchargements officiels) ou lancer mbm-sig fetch, "
-                          "puis mbm-sig build.")
-                command = "mbm-sig fetch && mbm-sig build"
-                missing = f"la couche «{ld.title}», dont la source ouverte n'est pas encore téléchargée"
-                holder = " ; ".join(dict.fromkeys(f"{s.producer} ({s.title})" for s in cat.sources_for(layer)))
-            else:
-                what = f"le champ «{ld.field(fld).title or fld}»" if fld else "les données"
-                cols = [f.name for f in ld.fields if f.required] + ([fld] if fld else [])
-                geom = "" if not ld.has_geometry else f", géométrie {ld.geometry} (toute projection, ou x/y)"
-                reason = (f"Importer {what} de la couche «{ld.title}» ({ld.name}). Colonnes attendues : "
-                          + ", ".join(dict.fromkeys(cols)) + geom + ".")
-                command = f"mbm-sig import {ld.name} FICHIER"
-                missing = (f"le champ «{ld.field(fld).title or fld}» de la couche «{ld.title}»" if fld
-                           else f"la couche «{ld.title}»")
-                holder = ld.holder
-            # reason and command go to the command's output; missing and holder to the reader
-            return {"title": spec.title, "reason": reason, "command": command, "missing": missing,
-                    "holder": holder}
+        item = _check_require(cat, spec, req)
+        if item is None:
+            continue
+        if first is None:
+            first = item
+        elif item["holder"] == first["holder"] and item["missing"] not in first["missing"]:
+            first["missing"] = first["missing"].removesuffix(", par commune") + " ; " + item["missing"]
+    return first
+
+
+def _check_require(cat: Catalogue, spec: SheetSpec, req: str) -> dict | None:
+    """None when the requirement ``req`` («layer» or «layer.field») is met, else its «waiting for data» item."""
+    layer, _, fld = req.partition(".")
+    ld = cat.layer_def(layer)
+    ok = cat.has_data(layer)
+    if ok and fld:
+        vals = cat.read(layer, columns=[fld])[fld]
+        ok = vals.notna().any()
+    if not ok:
+        if ld.build:
+            srcs = ", ".join(s.mirror or s.id for s in cat.sources_for(layer))
+            reason = (f"La couche «{ld.title}» n'a pas pu être construite : source absente ({srcs}). "
+                      "Définir MBM_SIG_DATA_DIR (miroir des téléchargements officiels) ou lancer mbm-sig fetch, "
+                      "puis mbm-sig build.")
+            command = "mbm-sig fetch && mbm-sig build"
+            missing = f"{_reader_words(ld.title)} (données ouvertes pas encore téléchargées)"
+            holder = " ; ".join(dict.fromkeys(f"{s.producer} ({s.title})" for s in cat.sources_for(layer)))
+        else:
+            what = f"le champ «{ld.field(fld).title or fld}»" if fld else "les données"
+            cols = [f.name for f in ld.fields if f.required] + ([fld] if fld else [])
+            geom = "" if not ld.has_geometry else f", géométrie {ld.geometry} (toute projection, ou x/y)"
+            reason = (f"Importer {what} de la couche «{ld.title}» ({ld.name}). Colonnes attendues : "
+                      + ", ".join(dict.fromkeys(cols)) + geom + ".")
+            command = f"mbm-sig import {ld.name} FICHIER"
+            # in a reader's words: what is missing, never the layer or field it fills
+            missing = (_reader_words(ld.field(fld).title or fld) if fld else _reader_words(ld.title))
+            if fld and ld.key == "insee":
+                missing += ", par commune"
+            holder = ld.holder
+        # reason and command go to the command's output; missing and holder to the reader
+        return {"title": spec.title, "reason": reason, "command": command, "missing": missing,
+                "holder": holder}
     return None
+
+
+def _reader_words(title: str) -> str:
+    """A layer or field title as the middle of a sentence: «Part du régime minier» ->
+    «part du régime minier» (acronyms kept: «CMU-C»)."""
+    t = str(title).strip()
+    return t[0].lower() + t[1:] if len(t) > 1 and t[0].isupper() and not t[1].isupper() else t
 
 
 def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None,
@@ -228,6 +252,7 @@ def plan(atlas: Atlas, cat: Catalogue, only: list[str] | None = None,
             if only:
                 sec_pages = [p for p in sec_pages if _selected(p, only)]
             body += sec_pages
+    body = _share_table_pages(body)
     if only:
         pending = [p for p in pending if any(o.lower() in p["title"].lower() for o in only)]
     if only and not body:
@@ -266,6 +291,21 @@ def _sheet_pages(cat: Catalogue, sec: Section, spec: SheetSpec, sec_title: str, 
     return out
 
 
+def _share_table_pages(body: list[Page]) -> list[Page]:
+    """Consecutive one-page tables of a section share a page when they fit it together
+    (no page two-thirds empty when the next table could share it)."""
+    out: list[Page] = []
+    for p in body:
+        prev = out[-1] if out else None
+        if (prev is not None and p.kind == "table" and prev.kind == "table" and p.parts == 1
+                and prev.parts == 1 and p.section == prev.section
+                and pages.shares_page([(q.columns, q.rows) for q in [prev, *prev.shared, p]])):
+            prev.shared.append(p)
+            continue
+        out.append(p)
+    return out
+
+
 def _selected(page: Page, only: list[str]) -> bool:
     names = {page.title.lower(), (page.file_name or "").lower(),
              (page.spec.recipe.stem.lower() if page.spec and page.spec.recipe else "")}
@@ -284,12 +324,12 @@ def _empty_coverage(cat: Catalogue, title: str, cov: dict) -> dict:
 
 
 def sort_key(series):
-    """Accent- and case-insensitive order for French names (Éleu among the E)."""
-    import unicodedata
+    """French collation (:func:`mbm_sig.maps.fmt.collation_key`: accents, case and œ folded,
+    Nœux-les-Mines among the Noeux…) for text columns, as ranks; other columns as they are."""
     if series.dtype != object and not str(series.dtype).startswith("str"):
         return series
-    return series.map(lambda v: "".join(c for c in unicodedata.normalize("NFKD", str(v))
-                                        if not unicodedata.combining(c)).casefold() if v is not None else v)
+    ranks = {v: i for i, v in enumerate(sorted(set(series.dropna()), key=fmt.collation_key))}
+    return series.map(lambda v: len(ranks) if pd.isna(v) else ranks[v])
 
 
 def skip_empty_keys(cat: Catalogue, cov: dict, df=None) -> set:
@@ -362,6 +402,26 @@ def _within(cat, df, within: dict, params: dict):
     return df[keep]
 
 
+def _tell_apart(cat, t: dict, df):
+    """Rows that repeat a name the other columns shown do not tell apart (two «Résidence du
+    Parc» of Méricourt, both in the inscribed property) carry their identifier after the
+    name, «Résidence du Parc (BI-0078)»: an identifier where names repeat, without a
+    column that would make every row of the table wrap."""
+    cols = t["columns"]
+    key = cat.layer_def(t["layer"]).key
+    first = next(iter(cols))
+    # the text columns shown (a yes/no or a count does not name a row)
+    shown = [k for k in cols if k in df and df[k].dropna().map(lambda v: isinstance(v, str)).all()]
+    if not key or key in cols or key not in df or first not in shown:
+        return df
+    dup = df.duplicated(subset=shown, keep=False)
+    if not dup.any():
+        return df
+    df = df.copy()
+    df.loc[dup, first] = [f"{n} ({k})" for n, k in zip(df.loc[dup, first], df.loc[dup, key], strict=True)]
+    return df
+
+
 def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Page]:
     t = spec.table
     where = {k: _pattern(v, params) if isinstance(v, str) else v for k, v in (t.get("where") or {}).items()}
@@ -371,6 +431,7 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
     if t.get("sort"):
         df = df.sort_values(t["sort"], key=sort_key)
     cols = t["columns"]
+    df = _tell_apart(cat, t, df)
     rows = [{k: r.get(k) for k in cols} for r in df.to_dict("records")]
     if t.get("total") and rows:
         # a total line (table: total: {label: …, sum: [columns]}): the sum of the columns listed
@@ -381,9 +442,9 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
             if k in df and pd.api.types.is_integer_dtype(df[k]):
                 tot[k] = int(tot[k])
         rows.append({**tot, pages.TOTAL_KEY: True})
-    chunks = pages.paginate(cols, rows)      # by wrapped height, lines shared evenly
+    chunks = pages.paginate(cols, rows, note=_table_note(cat, t["layer"]))   # by wrapped height, lines shared evenly
     return [Page("table", title, section, spec, params, rows=ch, part=i + 1, parts=len(chunks),
-                 file_name=f"{fname}-{i + 1}" if fname and len(chunks) > 1 else fname)
+                 file_name=f"{fname}-{i + 1}" if fname and len(chunks) > 1 else fname, columns=cols)
             for i, ch in enumerate(chunks)]
 
 
@@ -419,8 +480,10 @@ def _render_page(job) -> tuple[int, str | None, str | None, int]:
             render_recipe(recipe, cat, out, fmt="pdf")
         elif page.kind == "table":
             t = page.spec.table
-            fig = pages.table_page(atlas, page.title, t["columns"], page.rows, page.part, page.parts,
-                                   note=_table_note(cat, t["layer"]))
+            more = [(q.title, q.columns or q.spec.table["columns"], q.rows, _table_note(cat, q.spec.table["layer"]))
+                    for q in page.shared]
+            fig = pages.table_page(atlas, page.title, page.columns or t["columns"], page.rows, page.part, page.parts,
+                                   note=_table_note(cat, t["layer"]), more=more)
             _save(fig, Path(out), page.title)
         else:
             from mbm_sig.atlas.charts import CHARTS
@@ -559,14 +622,13 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     if groups is not None:
         body = [p for p in body if any(p is q for g in groups.values() for q in g)]
 
-    with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd:
-        tmp = Path(tmpd)
+    with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd, scratch(tmpd) as tmp:
+        # page files are scratch: written without a flush to disk, the book is flushed
         files: dict[int, Path] = {}
         # every body page in parallel (maps, tables, charts), the book pages after
         jobs = [(i, atlas, p, str(tmp / f"page-{i:04d}.pdf")) for i, p in enumerate(body)]
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
-        bar = tqdm(total=len(body), desc=f"atlas {atlas.name}", unit="page", disable=not progress,
-                   file=sys.stderr, leave=False)
+        bar = _progress_bar(len(body), atlas.name, progress)
         if jobs:
             # the caller's catalogue (its caches stay warm from one run to the next)
             _WORKER["cat"] = cat if cat.backend.kind == "gpkg" else Catalogue.open(cat.url)
@@ -625,9 +687,25 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                                         str(part.with_suffix(""))], check=True, stdin=subprocess.DEVNULL,
                                        timeout=300)
                     sheet_files.append(dest.with_suffix(".png"))
-    return AtlasResult(pdf=target, pages=total, sheets=sum(p.kind == "map" for p in body), pending=pending,
+    return AtlasResult(pdf=target, pages=total, sheets=sum(map(is_map_page, body)), pending=pending,
                        seconds=time.perf_counter() - t0, sheet_files=sheet_files, toc=toc_entries, body=body,
                        books=books)
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+
+def _progress_bar(total: int, name: str, progress: bool):
+    """A progress bar on stderr; with -q none, and tqdm is not imported."""
+    if not progress:
+        return _NoBar()
+    from tqdm import tqdm
+    return tqdm(total=total, desc=f"atlas {name}", unit="page", file=sys.stderr, leave=False)
 
 
 def _used_layers(body: list[Page]) -> set[str]:
@@ -643,9 +721,8 @@ def _used_layers(body: list[Page]) -> set[str]:
     return used
 
 
-def _book_pages(atlas: Atlas, n_sheets: int, toc_entries: list, pending: list, source_figs: list,
-                tmp: Path) -> dict:
-    """The book's own pages (cover, contents, waiting sheets, sources), each to a PDF in ``tmp``."""
+def _book_pages(atlas: Atlas, n_sheets: int, toc_entries: list, back_figs: list, tmp: Path) -> dict:
+    """The book's own pages (cover, contents, waiting sheets and sources), each to a PDF in ``tmp``."""
     book_files: dict = {}
     book_files["cover"] = tmp / "cover.pdf"
     _save(pages.cover(atlas, n_sheets), book_files["cover"], atlas.title)
@@ -655,30 +732,32 @@ def _book_pages(atlas: Atlas, n_sheets: int, toc_entries: list, pending: list, s
         f = tmp / f"toc-{k}.pdf"
         _save(fig, f, "Sommaire")
         book_files["toc"].append(f)
-    if pending:
-        book_files["pending"] = tmp / "pending.pdf"
-        _save(pages.pending_page(atlas, pending), book_files["pending"], "Cartes en attente de données")
-    book_files["sources"] = []
-    for k, fig in enumerate(source_figs):
-        f = tmp / f"sources-{k}.pdf"
+    book_files["back"] = []
+    for k, fig in enumerate(back_figs):
+        f = tmp / f"back-{k}.pdf"
         _save(fig, f, "Sources et méthodes")
-        book_files["sources"].append(f)
+        book_files["back"].append(f)
     return book_files
 
 
-def _outline(writer: PdfWriter, order: list) -> None:
-    """Bookmarks: one per section, one per sheet (first part), plus the book pages."""
-    writer.add_outline_item(title="Sommaire", page_number=1)
-    sec_items = {}
+def _outline_items(order: list) -> list[tuple[str, int, int | None]]:
+    """Bookmarks (title, page index, parent item): one per section, one per sheet (first
+    part), plus the book pages."""
+    items: list[tuple[str, int, int | None]] = [("Sommaire", 1, None)]
+    sec_items: dict = {}
     for k, (title, _, p) in enumerate(order):
         if p is None:
-            if title and title not in ("Couverture", "Sommaire"):
-                writer.add_outline_item(title=title, page_number=k)
+            for t in (title,) if isinstance(title, str) else title:
+                if t and t not in ("Couverture", "Sommaire"):
+                    items.append((t, k, None))
             continue
         if p.section not in sec_items:
-            sec_items[p.section] = writer.add_outline_item(title=p.section, page_number=k)
+            sec_items[p.section] = len(items)
+            items.append((p.section, k, None))
         if p.part == 1:
-            writer.add_outline_item(title=p.title, page_number=k, parent=sec_items[p.section])
+            for q in [p, *p.shared]:
+                items.append((q.title, k, sec_items[p.section]))
+    return items
 
 
 def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, page_files: dict, tmp: Path,
@@ -687,58 +766,61 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
     cover, contents, body, pending, sources, with bookmarks and page numbers. Returns (pages, toc)."""
     tmp.mkdir(parents=True, exist_ok=True)
     if n_sheets is None:
-        n_sheets = sum(p.kind == "map" for p in body)
-    source_figs = pages.sources_pages(atlas, _sources(cat, _used_layers(body)))
+        n_sheets = sum(map(is_map_page, body))     # the cover counts them, never a text
+    # the back pages: the sheets waiting for data, then the sources, flowed (a short list
+    # of waiting sheets shares its page with the sources)
+    back_figs, sources_at = pages.back_pages(atlas, pending, _sources(cat, _used_layers(body)))
 
     # number the pages: cover, table of contents, body, pending, sources
     sections = list(dict.fromkeys(p.section for p in body))
-    n_entries = len(sections) + sum(p.part == 1 for p in body) + (1 if pending else 0) + 1
+    n_entries = len(sections) + sum((p.part == 1) * (1 + len(p.shared)) for p in body) + (1 if pending else 0) + 1
     n_toc = max(1, -(-n_entries // pages.TOC_ROWS))
     number = 1 + n_toc
     for p in body:
         number += 1
         p.number = number
     pending_number = number + 1 if pending else None
-    sources_number = (pending_number or number) + 1
-    total = sources_number + len(source_figs) - 1
+    sources_number = number + 1 + sources_at
+    total = number + len(back_figs)
     toc_entries = []
     for title in sections:
         sec_pages = [p for p in body if p.section == title]
         toc_entries.append(pages.TocEntry(0, title, sec_pages[0].number))
-        toc_entries += [pages.TocEntry(1, p.title, p.number) for p in sec_pages if p.part == 1]
+        toc_entries += [pages.TocEntry(1, q.title, p.number) for p in sec_pages if p.part == 1
+                        for q in [p, *p.shared]]
     if pending:
         toc_entries.append(pages.TocEntry(0, "Cartes en attente de données", pending_number))
     toc_entries.append(pages.TocEntry(0, "Sources et méthodes", sources_number))
 
-    book_files = _book_pages(atlas, n_sheets, toc_entries, pending, source_figs, tmp)
+    book_files = _book_pages(atlas, n_sheets, toc_entries, back_figs, tmp)
 
-    # assemble
-    writer = PdfWriter()
-    order = [("Couverture", book_files["cover"], None)]
+    # assemble: each page file's objects appended once to the book (identical fonts stored
+    # once), its number drawn over it, bookmarks and metadata at the end
+    from mbm_sig.maps.output.book import BookWriter, Source
+    order: list[tuple[str | tuple, Path, Page | None]] = [("Couverture", book_files["cover"], None)]
     order += [("Sommaire", f, None) for f in book_files["toc"]]
     order += [(p.title, page_files[id(p)], p) for p in body]
-    if pending:
-        order.append(("Cartes en attente de données", book_files["pending"], None))
-    order += [("Sources et méthodes" if k == 0 else "", f, None) for k, f in enumerate(book_files["sources"])]
-    src_pages = [PdfReader(f).pages[0] for _, f, _ in order]
-    sizes = [(float(pg.mediabox.width) * 25.4 / 72, float(pg.mediabox.height) * 25.4 / 72)
-             for pg in src_pages]
-    numbers = _number_pages(sizes, tmp)
-    for k, page in enumerate(src_pages):
-        wp = writer.add_page(page)
-        if k > 0:
-            wp.merge_page(numbers.pages[k])
-            wp.compress_content_streams(level=3)     # merging leaves the content uncompressed
-    _outline(writer, order)
-    writer.page_mode = "/UseOutlines"
-    writer.add_metadata({"/Title": atlas.title, "/Subject": atlas.subtitle, "/Author": atlas.producer,
-                         "/Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,
-                         "/Creator": "mbm-sig", "/Producer": "mbm-sig (matplotlib, pypdf)",
-                         "/CreationDate": _pdf_date()})
-    writer.compress_identical_objects(remove_duplicates=True, remove_unreferenced=True)
+    for k, f in enumerate(book_files["back"]):
+        titles = (((pages.PENDING_TITLE,) if pending and k == 0 else ())
+                  + ((pages.SOURCES_TITLE,) if k == sources_at else ()))
+        order.append((titles, f, None))
+    sizes = []
+    for _, f, _ in order:           # the page sizes first: each page's number overlay has its size
+        src = Source.open(f)
+        box = src.resolve(src.obj(src.pages()[0])[0][b"/MediaBox"])
+        sizes.append((float(box[2]) * 25.4 / 72, float(box[3]) * 25.4 / 72))
+    overlays = _number_overlays(sizes, tmp)
     with atomic_path(target) as part:
         with open(part, "wb") as fh:
-            writer.write(fh)
+            book = BookWriter(fh)
+            for k, (_, f, _) in enumerate(order):
+                src = Source.open(f)
+                book.add_page(src, src.pages()[0], overlays[k] if k > 0 else None)
+                book.end_source(src)
+            book.close(_outline_items(order), {
+                "Title": atlas.title, "Subject": atlas.subtitle, "Author": atlas.producer,
+                "Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,
+                "Creator": "mbm-sig", "Producer": "mbm-sig (matplotlib)", "CreationDate": _pdf_date()})
     return total, toc_entries
 
 
@@ -760,13 +842,49 @@ def _sources(cat: Catalogue, layers) -> list[Source]:
     return out
 
 
-def _number_pages(sizes: list, tmp: Path) -> PdfReader:
-    """One overlay page per book page (same size) carrying «n / total»."""
-    path = tmp / "numbers.pdf"
+def _number_overlays(sizes: list, tmp: Path) -> list[tuple]:
+    """Each book page's number overlay («n / total», a page of its size) for the book writer:
+    (source, page, (template text, this page's text)). Pages whose number measures the same
+    (width, height, descent) on the same page size are laid out alike: matplotlib draws one
+    of them (the template) and the others are its content with the digits swapped, which is
+    the content matplotlib would write for them (tested). Without the print font's fast path,
+    or when a template's string cannot be swapped, every overlay is drawn."""
+    from mbm_sig.maps.output.book import Source, swappable
     n = len(sizes)
-    pages.save_pdf((pages.number_overlay(k + 1, n, size) for k, size in enumerate(sizes)), path,
-                   {"CreationDate": None})
-    return PdfReader(path)
+    texts = [f"{k + 1} / {n}" for k in range(n)]
+    measure = _number_measure()
+    keys = [(size, measure(t)) if measure else k for k, (size, t) in enumerate(zip(sizes, texts, strict=True))]
+    first: dict = {}
+    for k, key in enumerate(keys):
+        first.setdefault(key, k)
+    drawn = list(first.values())
+    path = tmp / "numbers.pdf"
+    # the templates, then a page with every digit: the file's one font maps all the glyphs
+    # a swapped number draws (matplotlib maps the characters its pages use)
+    pages.save_pdf([*(pages.number_overlay(k + 1, n, sizes[k]) for k in drawn),
+                    pages.number_overlay(1234567890, n, sizes[0])], path, {"CreationDate": None})
+    src = Source.open(path)
+    at = dict(zip(drawn, src.pages()[:len(drawn)], strict=True))
+    if len(drawn) < n and not all(swappable(src, at[k], texts[k]) for k in drawn):
+        pages.save_pdf((pages.number_overlay(k + 1, n, size) for k, size in enumerate(sizes)), path,
+                       {"CreationDate": None})
+        src = Source.open(path)
+        return [(src, num) for num in src.pages()]
+    return [(src, at[first[key]], (texts[first[key]], texts[k])) for k, key in enumerate(keys)]
+
+
+def _number_measure():
+    """The measure of a page number in the print font (size 1), or None when the numbers are
+    not drawn in it on the fast path (then each is drawn by matplotlib)."""
+    from matplotlib.font_manager import FontProperties, findfont
+
+    from mbm_sig.maps.output import fonts, pdftext
+    if not pdftext.active():
+        return None
+    path = findfont(FontProperties(family=pages.font()))
+    if not fonts.is_print_font(path):
+        return None
+    return functools.partial(fonts.text_metrics, path, size=1.0)
 
 
 def _pdf_date() -> str:

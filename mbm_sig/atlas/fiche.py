@@ -239,7 +239,7 @@ def _draw_text(fig, cat, r, used):
     p = Page(fig, W, H)
     # header
     p.rect(0, 0, W, 3.2, facecolor=ACCENT, edgecolor="none")
-    p.text(M, 13.5, "CARTE D'IDENTITÉ — CITÉ MINIÈRE", size=7.5, weight="bold", color=ACCENT)
+    p.text(M, 13.5, "CARTE D’IDENTITÉ — CITÉ MINIÈRE", size=7.5, weight="bold", color=ACCENT)
     p.text(W - M, 13.5, f"{r['id']}  ·  {_val(r.get('perimetre')) or ''}", size=7.5, weight="bold",
            color=ACCENT, ha="right")
     name = layout.wrap(fmt.typo(str(r["nom"])), W - 2 * M, 16, "bold")[:2]
@@ -265,8 +265,9 @@ def _draw_text(fig, cat, r, used):
             srcs += [s.credit() for s in cat.sources_for(name)]
         except KeyError:
             pass
-    notes = ["Champs de l'inventaire de la Mission (état du bâti, forme urbaine, espaces publics, typologie, "
-             "rénovation) : « non renseigné » tant que l'inventaire de la Mission n'a pas été versé au catalogue."]
+    notes = ["État du bâti, forme urbaine, espaces publics, typologie des logements et rénovation : "
+             "« non renseigné » tant que l’inventaire des cités de la Mission Bassin Minier n’est pas "
+             "publié."]
     lines = layout.credits_lines(srcs, notes, "Mission Bassin Minier", fmt.month_year(), W - 2 * M, 6.0)
     p.lines(M, H - M - len(lines) * layout.line_height(6.0), lines, 6.0, color=GREY)
 
@@ -304,7 +305,7 @@ def write_fiche(cat, cite_id: str, out: Path) -> Path:
 
 # ---------------------------------------------------------------------------------- atlas charts
 
-@chart("fiche_cite")
+@chart("fiche_cite", draws_map=True)
 def _chart_fiche(cat, atlas, title, spec):
     """Atlas page: the carte d'identité of the coverage feature (``id`` of cites_minieres)."""
     if "id" not in spec:
@@ -312,7 +313,7 @@ def _chart_fiche(cat, atlas, title, spec):
     return fiche_cite_figure(cat, spec["id"])
 
 
-@chart("carte_effectifs")
+@chart("carte_effectifs", draws_map=True)
 def _chart_counted_map(cat, atlas, title, spec):
     """Atlas page: a map recipe whose parameters include counts of catalogue features.
 

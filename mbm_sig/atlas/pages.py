@@ -121,44 +121,40 @@ def toc_pages(atlas, entries: list[TocEntry]) -> list[Figure]:
     return figs
 
 
-def pending_page(atlas, items) -> Figure:
-    """«Cartes en attente de données»: the sheets whose data no open source provides, with
-    the data missing and who holds them. It speaks to readers: the commands that fill the
-    layers are printed by ``mbm-sig atlas`` and given in the README, not here."""
-    c = Canvas()
-    c.text(MARGIN, 30, "Cartes en attente de données", size=20, weight="bold", color=ACCENT)
-    c.hline(MARGIN, c.w - MARGIN, 35, color=ACCENT, lw=1.0)
-    y = 45
+PENDING_TITLE = "Cartes en attente de données"
+SOURCES_TITLE = "Sources et méthodes"
+
+
+def _pending_blocks(items) -> list[list]:
+    """«Cartes en attente de données»: the sheets whose data no open source provides, grouped
+    by who holds the data, each with the data missing. It speaks to readers: the commands
+    that fill the layers are printed by ``mbm-sig atlas`` and given in the README, not here."""
     intro = ("Ces cartes de l'atlas de 2005 reposent sur des données qu'aucune source ouverte ne fournit. "
              "Leur mise en page est prête : elles seront produites dès que leurs détenteurs auront transmis "
              "les données à la Mission Bassin Minier.")
-    for line in textwrap.wrap(fmt.typo(intro), 100):
-        c.text(MARGIN, y, line, size=8.5, color=GREY)
-        y += 4.3
-    y += 4
-    shown = 0
+    blocks = [[(line, 8.5, "normal", GREY, 3.0)
+               for line in textwrap.wrap(fmt.typo(intro), 100, break_on_hyphens=False)]]
+    groups: dict[str, list] = {}
     for it in items:
-        block = [(line, 9, "bold", INK, 0.0) for line in textwrap.wrap(fmt.typo(it["title"]), 90)]
-        missing = it.get("missing") or ""
-        holder = it.get("holder") or "détenteur à identifier"
-        if missing:
-            block += [(line, 7.5, "normal", GREY, 4.0)
-                      for line in textwrap.wrap(fmt.typo(f"Données manquantes : {missing}."), 105)]
-        block += [(line, 7.5, "normal", GREY, 4.0)
-                  for line in textwrap.wrap(fmt.typo(f"Détenteur : {holder}."), 105)]
-        h = sum(4.6 if size > 8 else 3.9 for _, size, *_ in block) + 2.6
-        if y + h > c.h - 22:
-            break
-        for i, (text, size, weight, color, indent) in enumerate(block):
-            c.text(MARGIN + indent, y, ("• " if i == 0 else "  " if indent == 0 else "") + text, size=size,
-                   weight=weight, color=color)
-            y += 4.6 if size > 8 else 3.9
-        y += 2.6
-        shown += 1
-    if shown < len(items):
-        c.text(MARGIN, y + 2, fmt.typo(f"… et {len(items) - shown} autres cartes."), size=8, color=GREY)
-    _footer(c, atlas.title)
-    return c.fig
+        groups.setdefault(it.get("holder") or "détenteur à identifier", []).append(it)
+    for holder, its in groups.items():
+        blocks.append([(line, 8, "bold", ACCENT, 3.0)
+                       for line in textwrap.wrap(fmt.typo(f"Détenteur : {holder}"), 100, break_on_hyphens=False)])
+        for it in its:
+            block = [(("• " if k == 0 else "  ") + line, 9, "bold", INK, 3.0)
+                     for k, line in enumerate(textwrap.wrap(fmt.typo(it["title"]), 90, break_on_hyphens=False))]
+            if it.get("missing"):
+                block += [(line, 7.5, "normal", GREY, 7.0)
+                          for line in textwrap.wrap(fmt.typo(f"Données manquantes : {it['missing']}."), 105,
+                                                       break_on_hyphens=False)]
+            blocks.append(block)
+    return blocks
+
+
+def pending_page(atlas, items) -> Figure:
+    """The «Cartes en attente de données» page alone (the book flows it with the sources:
+    :func:`back_pages`)."""
+    return back_pages(atlas, items, None)[0][0]
 
 
 # what each classification method of the recipes means, for the sources page
@@ -206,11 +202,10 @@ def methods_used(atlas) -> list[str]:
     return [m for m in METHOD_NOTES if m in found]
 
 
-def sources_pages(atlas, sources) -> list[Figure]:
+def _source_blocks(atlas, sources) -> list[list]:
     """Every source used by the atlas with its title, producer, vintage and licence, then
-    a paragraph on each classification method used and the method notes; continued on
-    further pages when long. Package internals (file names, registries) stay in the
-    source manifest."""
+    a paragraph on each classification method used and the method notes. Package internals
+    (file names, registries) stay in the source manifest."""
     blocks = []
     for s in sources:
         lines = [(fmt.typo(s.title), 9, "bold", INK, 3.0)]
@@ -227,39 +222,70 @@ def sources_pages(atlas, sources) -> list[Figure]:
                            for sub in textwrap.wrap(fmt.typo(f"{name} : {text}"), 115)])
     for note in atlas.method_notes:
         blocks.append([(sub, 7.5, "normal", INK, 3.0) for sub in textwrap.wrap(fmt.typo(note), 115)])
-    figs, c, y = [], None, 0.0
+    return blocks
+
+
+def sources_pages(atlas, sources) -> list[Figure]:
+    """The «Sources et méthodes» pages alone (the book flows them after the pending sheets:
+    :func:`back_pages`)."""
+    return back_pages(atlas, [], sources)[0]
+
+
+def back_pages(atlas, pending, sources) -> tuple[list[Figure], int]:
+    """The reader pages at the back of the book: «Cartes en attente de données» (when
+    sheets wait) then «Sources et méthodes», flowed one after the other so that a short
+    pending list shares its page with the sources, and a long one continues on the next page
+    (never cut). Returns the figures and the index of the page where the sources begin."""
+    parts = ([(PENDING_TITLE, _pending_blocks(pending))] if pending else []) + (
+        [(SOURCES_TITLE, _source_blocks(atlas, sources))] if sources is not None else [])
+    figs: list = []
+    c, y, sources_at = None, 0.0, 0
     bottom = A4[1] - 22
-    for block in blocks:
-        h = sum(4.4 if size > 8 else 3.8 for _, size, *_ in block) + 3
-        if c is None or y + h > bottom:
-            if c is not None:
-                _footer(c, atlas.title)
-                figs.append(c.fig)
-            c = Canvas()
-            c.text(MARGIN, 30, "Sources et méthodes" + (" (suite)" if figs else ""), size=20, weight="bold",
-                   color=ACCENT)
-            c.hline(MARGIN, c.w - MARGIN, 35, color=ACCENT, lw=1.0)
-            y = 46
-        for text, size, weight, color, indent in block:
-            c.text(MARGIN + indent - 3.0, y, text, size=size, weight=weight, color=color)
-            y += 4.4 if size > 8 else 3.8
-        y += 3
-    if c is None:
+
+    def new_page(title):
+        nonlocal c, y
+        if c is not None:
+            _footer(c, atlas.title)
+            figs.append(c.fig)
         c = Canvas()
+        c.text(MARGIN, 30, title, size=20, weight="bold", color=ACCENT)
+        c.hline(MARGIN, c.w - MARGIN, 35, color=ACCENT, lw=1.0)
+        y = 46
+
+    for title, blocks in parts:
+        first_h = sum(4.4 if size > 8 else 3.8 for _, size, *_ in blocks[0]) + 3 if blocks else 0
+        if c is None or y + 28 + first_h > bottom:         # never a title alone at the foot of a page
+            new_page(title)
+        else:                               # the part begins under the previous one
+            y += 6
+            c.text(MARGIN, y + 6, title, size=20, weight="bold", color=ACCENT)
+            c.hline(MARGIN, c.w - MARGIN, y + 11, color=ACCENT, lw=1.0)
+            y += 22
+        if title == SOURCES_TITLE:
+            sources_at = len(figs)
+        for block in blocks:
+            h = sum(4.4 if size > 8 else 3.8 for _, size, *_ in block) + 3
+            if y + h > bottom:
+                new_page(f"{title} (suite)")
+            for text, size, weight, color, indent in block:
+                c.text(MARGIN + indent - 3.0, y, text, size=size, weight=weight, color=color)
+                y += 4.4 if size > 8 else 3.8
+            y += 3
     _footer(c, atlas.title)
     figs.append(c.fig)
-    return figs
+    return figs, sources_at
 
 
 TOTAL_KEY = "__total__"        # a row flagged so is the table's total line (drawn in bold)
 ROW_STEP = 4.7                 # mm between two lines of the table body
 
 
-def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, parts: int,  # noqa: C901 (layout of one page)
-               note: str = "") -> Figure:
+def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, parts: int,
+               note: str = "", more: list | None = None) -> Figure:
     """One page of an attribute table: wrapped headers, numbers right-aligned, zebra rows;
     text cells wrap on as many lines as they need (never cut), a total row is set in bold
-    under a rule."""
+    under a rule. ``more``: the short tables that follow on the same page, as (title,
+    columns, rows, note), each under its own title."""
     c = Canvas()
     suffix = f" ({part}/{parts})" if parts > 1 else ""
     title = fmt.typo(title)
@@ -268,16 +294,32 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
         size -= 0.5          # long titles shrink to the measure rather than run off the page
     c.text(MARGIN, 26, title + suffix, size=size, weight="bold", color=ACCENT)
     c.hline(MARGIN, c.w - MARGIN, 30, color=ACCENT, lw=0.8)
+    more = more or []
+    notes = [note] + [m[3] for m in more]
+    # a source note shared by the next table is printed once, under the last of them
+    notes = [n if k == len(notes) - 1 or n != notes[k + 1] else "" for k, n in enumerate(notes)]
+    y = _draw_table(c, 36, columns, rows, notes[0], last=not more)
+    for k, (sub_title, sub_cols, sub_rows, _) in enumerate(more, start=1):
+        y += 9
+        c.text(MARGIN, y, fmt.typo(sub_title), size=11, weight="bold", color=ACCENT)
+        c.hline(MARGIN, c.w - MARGIN, y + 2.5, color=ACCENT, lw=0.5)
+        y = _draw_table(c, y + 6.5, sub_cols, sub_rows, notes[k], last=k == len(more))
+    _footer(c, atlas.title)
+    return c.fig
+
+
+def _draw_table(c: Canvas, y: float, columns: dict, rows: list[dict], note: str, last: bool = True) -> float:  # noqa: C901 (layout of one table)
+    """The table from ``y`` (mm) down; returns the y under it (its note included). The
+    last table of a page may tighten its lines to the page, never cut them."""
     keys = list(columns)
     width = c.w - 2 * MARGIN
     body = [r for r in rows if not r.get(TOTAL_KEY)]
     totals = [r for r in rows if r.get(TOTAL_KEY)]
     numeric, widths = _columns(columns, rows, width)
     x_pos = [MARGIN + sum(widths[:i]) for i in range(len(widths))]
-    headers = [_wrap_mm(str(columns[k]), w - 2.4, 6.6) for k, w in zip(keys, widths, strict=True)]
+    headers = [_wrap_mm(fmt.typo(str(columns[k])), w - 2.4, 6.6) for k, w in zip(keys, widths, strict=True)]
     n_lines = max(len(h) for h in headers)
     head_h = 2.5 + 3.2 * n_lines
-    y = 36
     c.rect(MARGIN, y, width, head_h, facecolor=LIGHT)
     for k, x, w, h in zip(keys, x_pos, widths, headers, strict=True):
         for j, line in enumerate(h):
@@ -288,9 +330,10 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
     cells = [[_cell_lines(r.get(k), w - 2.4, numeric[k]) for k, w in zip(keys, widths, strict=True)]
              for r in body + totals]
     heights = [max(len(cl) for cl in row) for row in cells]
-    room = (c.h - 26) - y - (6 if note else 0)
+    n_note = len(textwrap.wrap(fmt.typo(note), 120)) if note else 0
+    room = (c.h - 26) - y - (3.3 * n_note + 2 if note else 0)
     step = ROW_STEP
-    if sum(heights) * step > room:             # long wrapped rows: tighten the lines, never cut
+    if last and sum(heights) * step > room:    # long wrapped rows: tighten the lines, never cut
         step = max(3.0, room / max(sum(heights), 1))
     n_body = len(body)
     line = 0
@@ -320,11 +363,19 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
                     c.column(x + 1.2, y, row[j], 6.8, step, weight="bold")
             y += step * h
     c.hline(MARGIN, c.w - MARGIN, y - 2.8, color=GREY, lw=0.3)
+    n_note = 0
     if note:
         for j, line_ in enumerate(textwrap.wrap(fmt.typo(note), 120)):
             c.text(MARGIN, y + 1.5 + 3.3 * j, line_, size=6.3, color=GREY)
-    _footer(c, atlas.title)
-    return c.fig
+            n_note = j + 1
+    return y + 3.3 * n_note
+
+
+def shares_page(columns_rows: list[tuple[dict, list[dict]]]) -> bool:
+    """Whether these short tables fit one page together, at the normal line spacing (each
+    further table costs its title and header: about six lines)."""
+    lines = sum(_page_fill(cols, rows) + 6 for cols, rows in columns_rows) - 6
+    return lines <= TABLE_LINES
 
 
 def _columns(columns: dict, rows: list[dict], width: float):
@@ -342,6 +393,8 @@ def _columns(columns: dict, rows: list[dict], width: float):
 
 # lines of the table body a page holds (A4 portrait, header of two lines, a note)
 TABLE_LINES = 46
+# a table that fits one page with its lines closer (3.8 mm instead of 4.7 mm) stays on one page
+TIGHT_LINES = 54
 
 
 class _Measured:
@@ -401,13 +454,31 @@ def _page_fill(columns: dict, rows: list[dict]) -> int:
     return sum(m.height(i, w) for i in range(len(rows)))
 
 
-def paginate(columns: dict, rows: list[dict]) -> list[list[dict]]:
+TIGHT_STEP = 3.8               # mm between lines of a table kept on one page with closer lines
+
+
+def _one_page_lines(columns: dict, rows: list[dict], note: str | None) -> int:
+    """Body lines one page holds at the closer spacing, under this table's header (its
+    wrapped height) and above its note (``None``: a note of two lines)."""
+    width = A4[0] - 2 * MARGIN
+    _, widths = _columns(columns, rows, width)
+    head = max(len(_wrap_mm(fmt.typo(str(columns[k])), w - 2.4, 6.6)) for k, w in zip(columns, widths, strict=True))
+    n_note = 2 if note is None else len(textwrap.wrap(fmt.typo(note), 120))
+    room = (A4[1] - 26) - (36 + 2.5 + 3.2 * head + 3.6) - (3.3 * n_note + 2)
+    return min(TIGHT_LINES, int(room // TIGHT_STEP))
+
+
+def paginate(columns: dict, rows: list[dict], note: str | None = None) -> list[list[dict]]:
     """The rows of a table cut into pages by their height once wrapped (a long name takes
     two lines), as few pages as possible, then the lines shared evenly between them so
-    that no last page is left nearly empty; a total row stays with the last page."""
+    that no last page is left nearly empty; a total row stays with the last page. A table
+    that fits one page with its lines a little closer stays on one page (``note``: the
+    source note printed under it)."""
     if not rows:
         return [[]]
     m = _Measured(columns, rows)
+    if len(_fill(m, rows, _one_page_lines(columns, rows, note))) == 1:
+        return [rows]          # one page with its lines a little closer rather than two half-empty
     best = _fill(m, rows, TABLE_LINES)
     n = len(best)
     if n == 1:
@@ -427,10 +498,11 @@ def _cell_lines(v, width_mm: float, numeric: bool) -> list[str]:
     s = _cell(v)
     if not s or numeric or measure(s, 6.8)[0] <= width_mm:
         return [s]
-    # break between words, and after the hyphen of a compound (Vicoigne-Nœux-Drocourt)
+    # break between words, and after the hyphen of a compound (Vicoigne-Nœux-Drocourt), never
+    # inside an identifier or a number range (BI-0112, 24-25)
     parts = []
     for word in s.split(" "):
-        pieces = re.findall(r"[^-]+-?|-", word)
+        pieces = re.findall(r"(?:[^-]|-(?=\d))+-?|-", word)
         parts += [(p, i == 0) for i, p in enumerate(pieces)]
     lines, cur = [], ""
     for piece, new_word in parts:

@@ -12,8 +12,8 @@ An atlas lists its series (``series:`` in ``atlases/NAME.yaml``)::
         val_max: from_data            # the largest value of the fields on ``over`` (or a number)
         over: {layer: indicateurs_communes, where: {arrondissement: [...]}}
 
-Every map sheet of the atlas then uses the series' breaks (as manual breaks, so the top
-class ends at each sheet's maximum) and the common ``val_max`` of its proportional symbols:
+Every map sheet of the atlas then uses the series' breaks (as manual breaks, kept as they are:
+the same legend on every sheet) and the common ``val_max`` of its proportional symbols:
 the four arrondissement pages of the 65+ share classes and colours with the basin sheet,
 and 94 GP and 119 specialist establishments are drawn on one scale (mapsf's ``val_max``).
 """
@@ -71,6 +71,7 @@ def apply(recipe, values: dict):
         if item and "breaks" in item:
             spec["method"] = "breaks"
             spec["breaks"] = list(item["breaks"])
+            spec["clip_breaks"] = False         # the series' classes, the same on every sheet
             spec.pop("k", None)
             if item.get("palette"):
                 spec["palette"] = item["palette"]

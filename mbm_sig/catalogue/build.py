@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 import mbm_sig.catalogue.builders_renouvellement  # noqa: F401  (registers its builders)
 from mbm_sig.catalogue import Catalogue, file_checksum
-from mbm_sig.catalogue.builders import BUILDERS, BuildContext, MissingSource, french_strings, run_steps
+from mbm_sig.catalogue.builders import BUILDERS, BuildContext, MissingSource, clean_names, french_strings, run_steps
 from mbm_sig.catalogue.layerdef import LayerDef, load_layers
 from mbm_sig.catalogue.validate import ValidationError
 from mbm_sig.config import settings
@@ -32,8 +32,8 @@ def build_layer(ctx: BuildContext, ld: LayerDef):
         fn = BUILDERS.get(ld.build["builder"])
         if fn is None:
             raise ValueError(f"{ld.path}: unknown builder {ld.build['builder']!r}")
-        return french_strings(fn(ctx, ld), ld)
-    return french_strings(run_steps(ctx, ld), ld)
+        return clean_names(ctx, french_strings(fn(ctx, ld), ld), ld)
+    return clean_names(ctx, french_strings(run_steps(ctx, ld), ld), ld)
 
 
 @dataclass

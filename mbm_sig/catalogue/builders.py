@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import lzma
+import re
 import tarfile
 import urllib.request
 from dataclasses import dataclass, field
@@ -97,6 +98,15 @@ class BuildContext:
             return None
         df = cat.read(name)
         return df.rename_geometry("geometry") if hasattr(df, "geometry") else df
+
+    def spellings(self):
+        """The official spellings of names (:class:`Spellings`), once the communes are built;
+        None before."""
+        if "communes" not in self.built:
+            return None
+        if getattr(self, "_spellings", None) is None:
+            self._spellings = Spellings(official_commune_names(self), spelling_table(self))
+        return self._spellings
 
     def layer(self, name: str) -> gpd.GeoDataFrame:
         if name not in self.built:
@@ -198,9 +208,14 @@ def build_communes(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
         "epci_siren": com["code"].map(lambda c: members.get(c, {}).get("code")),
         "epci_nom": com["code"].map(lambda c: members.get(c, {}).get("nom")),
         "population": com["population"].astype("Int64"),
+        # the official name (COG), with its article: «La Sentinelle», «Le Quesnoy» (the
+        # contours package writes «Sentinelle», «Quesnoy»)
+        "nom_cog": com["nom"],
     })
     geo["departement"] = geo["code"].str[:2]
     out = geo.rename(columns={"code": "insee"}).merge(attrs, on="insee", how="left")
+    out["nom"] = out["nom_cog"].fillna(out["nom"])
+    out = out.drop(columns="nom_cog")
     out["superficie_km2"] = out.geometry.area / 1e6
     # toponym ranks: prefectures and sub-prefectures (chefs-lieux), and the most populous
     # commune of each EPCI (its «ville-centre»: the seat is in no open source here)
@@ -494,4 +509,182 @@ def french_strings(gdf, ld: LayerDef):
         col = gdf[f.name]
         if col.dtype == object or pd.api.types.is_string_dtype(col):
             gdf[f.name] = col.map(lambda v: french_text(v) if isinstance(v, str) else v)
+    return gdf
+
+
+# ---------------------------------------------------------------------------------------
+# names: one spelling for every name printed (issue 11)
+
+# fields naming communes (several separated by commas in ``communes``)
+COMMUNE_FIELDS = ("commune", "commune_2", "commune_3", "nom_commune", "communes")
+# fields holding proper names (cités, buildings, companies, owners, sections)
+NAME_FIELDS = ("nom", "nom_2", "cite", "denomination", "compagnie", "section", "maitre_ouvrage",
+               "proprietaire")
+# abbreviations expanded in names, so that a cité has one spelling («Cité St-Pierre» of the
+# 2005 report and «Cité Saint-Pierre» of the inventory are the same name)
+ABBREVIATIONS = ((re.compile(r"\bRés\.\s*"), "Résidence "), (re.compile(r"\bSt-(?=[A-ZÉÈ])"), "Saint-"),
+                 (re.compile(r"\bSte-(?=[A-ZÉÈ])"), "Sainte-"), (re.compile(r"\bBvd\.?\s+"), "Boulevard "))
+ARTICLES = re.compile(r"^(?:La|Le|Les|L’|L')\s*", re.IGNORECASE)
+SPELLINGS = "graphies.csv"          # data/graphies.csv: the reviewed spellings, each with its reason
+
+
+def _fold(name) -> str | None:
+    """Accent-, case- and punctuation-free key of a name (Conde-sur-l'Escaut = Condé-sur-l’Escaut)."""
+    import unicodedata
+    if not isinstance(name, str):
+        return None
+    s = unicodedata.normalize("NFKD", name.replace("œ", "oe").replace("Œ", "OE"))
+    return "".join(ch for ch in s if ch.isalnum()).lower()
+
+
+def _unaccented(text: str) -> str:
+    import unicodedata
+    s = unicodedata.normalize("NFKD", text.replace("’", "'"))
+    return "".join(ch for ch in s if not unicodedata.combining(ch))
+
+
+class Spellings:
+    """The official spelling of the names printed: commune names as the COG writes them
+    (matched on a key that ignores accents, case and punctuation, and the article the source
+    left out: «Sentinelle» -> «La Sentinelle»), the reviewed table ``data/graphies.csv`` for
+    what no rule finds (a letter missing, a typo), abbreviations expanded in names."""
+
+    def __init__(self, communes: list[str], table: pd.DataFrame | None = None):
+        self.official = set(communes)
+        self.by_key: dict[str, set] = {}
+        self.by_bare: dict[str, set] = {}
+        for n in communes:
+            self.by_key.setdefault(_fold(n), set()).add(n)
+            bare = ARTICLES.sub("", n)
+            if bare != n:
+                self.by_bare.setdefault(_fold(bare), set()).add(n)
+        # compound names (with a hyphen) found inside longer names: «Camblain-Chatelain»
+        compounds = sorted((n for n in communes if " " not in n), key=len, reverse=True)
+        self._compound = {_fold(n): n for n in compounds}
+        self.table: dict[str, list] = {}
+        for r in (table.to_dict("records") if table is not None else []):
+            pat = re.compile(r"(?<![\w’'])" + re.escape(r["graphie"]) + r"(?![\w’'])")
+            self.table.setdefault(r["champ"], []).append((pat, r["correction"]))
+
+    def _table(self, kind: str, s: str) -> str:
+        rows = self.table.get(kind, []) + (self.table.get("nom", []) if kind in NAME_FIELDS and kind != "nom" else [])
+        for pat, right in rows:
+            s = pat.sub(right, s)
+        return s
+
+    def commune(self, name: str) -> str:
+        """One commune name in its official spelling (unchanged when no commune matches)."""
+        s = self._table("commune", " ".join(name.split()))
+        s = re.sub(r"^(St|Ste)\.?[ -]", lambda m: "Saint-" if len(m.group(1)) == 2 else "Sainte-", s,
+                   flags=re.IGNORECASE)
+        if s in self.official:
+            return s
+        hits = self.by_key.get(_fold(s)) or self.by_bare.get(_fold(s)) or set()
+        if len(hits) == 1:
+            return next(iter(hits))
+        return french_title_case(s)
+
+    def communes(self, value):
+        """A field naming one or several communes («Douai, Sin-le-Noble»)."""
+        if not isinstance(value, str) or not value.strip():
+            return value
+        value = re.sub(r"(?<=\w) - (?=\w)", " – ", value)
+        parts = re.split(r"(\s*,\s*|\s+[–—]\s+)", value)
+        return "".join(p if i % 2 else self.commune(p) for i, p in enumerate(parts))
+
+    def name(self, value, kind: str = "nom"):
+        """A proper name: reviewed spellings, abbreviations expanded, a capital first letter,
+        commune names inside it in their official spelling; a name that is a commune's name
+        («Lievin» as a company) becomes that commune's name."""
+        if not isinstance(value, str) or not value.strip():
+            return value
+        s = self._table(kind, " ".join(value.split()))
+        for pat, full in ABBREVIATIONS:
+            s = pat.sub(full, s)
+        s = re.sub(r"(?<=\d) - (?=\d)", "-", s)         # «Cité n° 6 - 14» -> «Cité n° 6-14», as «n° 27-28»
+        s = re.sub(r"(?<=[\w)\]]) - (?=[\w(\[])", " – ", s)  # a spaced hyphen separating two names: en dash
+        if s[:1].islower() and s[1:2].isalpha() and not s.startswith(("ch’", "ch'")):
+            s = s[0].upper() + s[1:]
+        hits = self.by_key.get(_fold(s), set())
+        if len(hits) == 1 and s not in self.official and _unaccented(next(iter(hits))) == _unaccented(s):
+            return next(iter(hits))          # «Lievin» (a company named by its town) -> «Liévin»
+
+        def compound(m):
+            word = m.group(0)
+            official = self._compound.get(_fold(word))
+            # only the accents the source left out («Camblain-Chatelain»); a name spelt
+            # otherwise («Bruay-Labuissière», the concession) or in capitals stays as it is
+            if official is None or _unaccented(official) != _unaccented(word):
+                return word
+            return official
+        s = re.sub(r"\b[\w’']+(?:-[\w’']+)+\b", compound, s)
+        # a one-word commune name inside a name, its accents restored («Cité d’Epinoy»)
+        return re.sub(r"(?<![\w-])[A-Z][\w]{3,}(?![\w-])", compound, s)
+
+
+SPELLING_KINDS = ("commune", "nom") + NAME_FIELDS
+
+
+def spelling_table(ctx: BuildContext) -> pd.DataFrame:
+    """``data/graphies.csv`` checked: columns champ, graphie, correction, motif; champ one of
+    SPELLING_KINDS (``nom``: every name field); every row says why (motif)."""
+    from mbm_sig.errors import InvalidInput
+    path = FACTS_DIR / SPELLINGS
+    df = ctx.facts(SPELLINGS)
+    missing = [c for c in ("champ", "graphie", "correction", "motif") if c not in df]
+    if missing:
+        raise InvalidInput(f"{path}: missing column {missing[0]!r}")
+    for i, r in enumerate(df.to_dict("records"), start=2):
+        for col in ("champ", "graphie", "correction", "motif"):
+            if not isinstance(r[col], str) or not r[col].strip():
+                raise InvalidInput(f"{path}:{i}: empty {col!r}")
+        if r["champ"] not in SPELLING_KINDS:
+            raise InvalidInput(f"{path}:{i}: champ {r['champ']!r} is not one of {', '.join(SPELLING_KINDS)}")
+    return df
+
+
+def official_commune_names(ctx: BuildContext) -> list[str]:
+    """Commune names of the registry geography (COG): the built communes of the catalogue's
+    départements, and the communes déléguées and associées of the package (Enquin-les-Mines)."""
+    from mbm_sig.maps.fmt import french_text
+    names = [french_text(n) for n in ctx.layer("communes")["nom"].dropna()]
+    try:
+        da = decoupage_administratif(ctx)
+        names += [french_text(c["nom"]) for c in da["communes"]
+                  if c.get("departement") in DEPARTEMENTS and c.get("type") != "commune-actuelle"]
+    except MissingSource:
+        pass
+    return list(dict.fromkeys(names))
+
+
+def official_epci_name(name):
+    """«CA de Lens - Liévin» -> «CA de Lens-Liévin»: the spaced hyphen of the registry's
+    EPCI names is printed as the hyphen of a compound name."""
+    if not isinstance(name, str):
+        return name
+    return re.sub(r"(?<=\w) +[-‐] +(?=\w)", "-", name)
+
+
+def clean_names(ctx: BuildContext, gdf, ld: LayerDef):
+    """Every name of the layer in one spelling (see :class:`Spellings`); EPCI names without
+    the spaced hyphen. Fields with a domain, and the key, are kept as they are."""
+    if ld.name == "communes":
+        if "epci_nom" in gdf:
+            gdf["epci_nom"] = gdf["epci_nom"].map(official_epci_name)
+        return gdf
+    sp = ctx.spellings()
+    if sp is not None:
+        ctx._note(FACTS_DIR / SPELLINGS)
+    for f in ld.fields:
+        if f.type != "str" or f.domain is not None or f.name == ld.key or f.name not in gdf:
+            continue
+        col = gdf[f.name]
+        if f.name == "epci_nom" or (ld.name == "epci" and f.name == "nom"):
+            gdf[f.name] = col.map(official_epci_name)
+        elif sp is None:
+            continue
+        elif f.name in COMMUNE_FIELDS:
+            gdf[f.name] = col.map(sp.communes)
+        elif f.name in NAME_FIELDS:
+            gdf[f.name] = col.map(lambda v, k=f.name: sp.name(v, k))
     return gdf

@@ -159,6 +159,7 @@ class GeoPackageBackend:
         self._cache: OrderedDict = OrderedDict()
         self._names = None
         self._counts = None
+        self._log = None
 
     # -- reading ------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -263,10 +264,21 @@ class GeoPackageBackend:
             raise InvalidInput(f"catalogue {self.path} is not a GeoPackage (SQLite) file")
 
     def log(self) -> pd.DataFrame:
-        if not self.exists() or LOG_TABLE not in [n for n, _ in pyogrio.list_layers(self.path)]:
+        """The provenance log, kept while the file is unchanged (map sheets ask for the
+        last import of the communes on every page); a copy, so callers may change it."""
+        if not self.exists():
             return pd.DataFrame(columns=["layer", "action", "source", "checksum", "rows",
                                          "imported_at", "tool_version"])
-        return pyogrio.read_dataframe(self.path, layer=LOG_TABLE, read_geometry=False)
+        stamp = self._stamp()
+        hit = self._log
+        if hit is None or hit[0] != stamp:
+            if LOG_TABLE not in [n for n, _ in pyogrio.list_layers(self.path)]:
+                df = pd.DataFrame(columns=["layer", "action", "source", "checksum", "rows",
+                                           "imported_at", "tool_version"])
+            else:
+                df = pyogrio.read_dataframe(self.path, layer=LOG_TABLE, read_geometry=False)
+            self._log = hit = (stamp, df)
+        return hit[1].copy()
 
     # -- writing ------------------------------------------------------------------------
     @contextmanager

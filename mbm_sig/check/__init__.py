@@ -20,13 +20,17 @@ Per page (:data:`CHECKS`):
 - ``legend-colours``: two entries of one categorical legend too close in colour
   (CIEDE2000 < 10 in normal vision or under simulated deuteranopia, same symbol shape),
   or more than 10 categories;
-- ``count-decimals``: a legend of whole numbers printed with decimals («94,0»);
+- ``count-decimals``: a legend of whole numbers printed with decimals («94,0»), read from
+  the texts printed in the legend's box;
+- ``legend-touch``: two texts of one legend set so close that they touch (on one line,
+  closer than a word space; one above the other, less than 0.1 mm apart);
 - ``outlier-class``: the top (or bottom) class of a choropleth holding a single feature;
 - ``unnamed-towns``: a commune the town rule says must be named (≥ 10 000 inhabitants
   inside the frame; on basin-wide maps the arrondissement seats and ≥ 20 000) not printed
   inside the frame;
 - ``near-empty-table``: a table page that could share its page with the next or previous
-  table page, or the short last part of a table whose lines are not shared evenly;
+  table page, the short last part of a table whose lines are not shared evenly, or a
+  table page under a quarter full;
 - ``table-order``: table rows not in French alphabetical order (œ as oe, accents ignored);
 - ``reader-text``: a command line, a file path, a package internal or an internal word
   («catalogue», «couche», «champ», «import», «Lambert-93»…) on a page;
@@ -56,7 +60,7 @@ from typing import Any
 import numpy as np
 
 from mbm_sig.check import text as wording
-from mbm_sig.check.pdf import PageText, read_pdf
+from mbm_sig.check.pdf import PT_MM, PageText, read_pdf
 from mbm_sig.errors import InvalidInput
 from mbm_sig.maps import colorcheck
 from mbm_sig.maps.labels import MIN_SIZE, TownRule, towns
@@ -67,7 +71,7 @@ FRAME_CLEAR_MM = 0.11           # half the frame line (0.6 pt): a label's halo o
 PAGE_MARGIN_MM = 3.0            # no ink closer to the trimmed page edge
 TABLE_MARGIN_MM = 12.0          # running header and footer of table pages
 TABLE_SHORT = 1 / 2             # a table page under half full may share its page
-TABLE_LAST_SHORT = 1 / 4        # the last part of a table under a quarter full: lines not shared evenly
+TABLE_NEAR_EMPTY = 1 / 4        # a table page under a quarter full is near empty
 OUTLIER_MIN_FEATURES = 10       # a class of one feature among at least this many
 
 
@@ -255,31 +259,79 @@ def check_legend_colours(s: Sheet) -> list[str]:
 _NUM = re.compile(r"^[<>≤≥]?\s*-?[\d\u202f\u00a0 ]+(,\d+)?\s*$")
 
 
+def legend_texts(s: Sheet, lg) -> list[str]:
+    """The texts printed inside a legend block's box (what the reader sees), else the
+    labels the renderer reported."""
+    b = lg.get("bbox")
+    if b and s.text is not None:
+        inside = [r.text for r in s.text.runs if b[0] - 0.5 <= r.cx <= b[2] + 0.5 and b[1] - 0.5 <= r.cy <= b[3] + 0.5]
+        if inside:
+            return inside
+    return [str(v) for v in lg.get("labels") or []]
+
+
 def check_count_decimals(s: Sheet) -> list[str]:
     out = []
     for lg in s.legends:
-        labels = [str(v).strip() for v in lg.get("labels") or []]
+        labels = [v.strip() for v in legend_texts(s, lg)]
         nums = [v for v in labels if _NUM.match(v)]
         if len(nums) >= 2 and all("," in v and set(v.split(",")[1].strip()) == {"0"} for v in nums):
             out.append(f"legend «{lg.get('title') or ''}»: whole numbers printed with decimals ("
                        + " / ".join(nums[:4]) + ")")
+        elif (lg.get("extremes") or {}).get("integers") and any("," in v for v in nums):
+            out.append(f"legend «{lg.get('title') or ''}»: classes of a count (whole numbers) bounded by decimals ("
+                       + " / ".join(nums[:6]) + ")")
+    return out
+
+
+LEGEND_TOUCH_EM = 0.3           # two legend texts on one line closer than a word space read as one
+LEGEND_TOUCH_MM = 0.1           # two lines of a legend closer than this touch
+
+
+def check_legend_touch(s: Sheet) -> list[str]:
+    """Two texts of one legend whose inks touch (the labels of reference circles, of
+    classes): measured on the PDF."""
+    out = []
+    for lg in s.legends:
+        b = lg.get("bbox")
+        if not b or s.text is None:
+            continue
+        runs = [r for r in s.text.runs if not r.rotated
+                and b[0] - 0.5 <= r.cx <= b[2] + 0.5 and b[1] - 0.5 <= r.cy <= b[3] + 0.5]
+        for i, a in enumerate(runs):
+            for c in runs[i + 1:]:
+                dx = max(a.bbox[0] - c.bbox[2], c.bbox[0] - a.bbox[2])
+                dy = max(a.bbox[1] - c.bbox[3], c.bbox[1] - a.bbox[3])
+                space = LEGEND_TOUCH_EM * min(a.size, c.size) * PT_MM
+                touch = (dy < 0 and dx < space) or (dx < 0 and dy < LEGEND_TOUCH_MM)
+                if touch and ink_overlap(a, c) <= OVERLAP_MM2:
+                    out.append(f"legend «{lg.get('title') or ''}»: «{a.text[:20]}» and «{c.text[:20]}» touch "
+                               f"({max(dx, dy, 0):.2f} mm apart)")
     return out
 
 
 def check_outlier_class(s: Sheet) -> list[str]:
+    """An extreme class holding a single feature set apart from the others: its value lies
+    farther from the next one than a third of the range of all the others (the legend's
+    classes stretched for one outlier). A lone feature in the top class of classes shared
+    by a series (basin breaks on an arrondissement) is no outlier and is not reported."""
     out = []
     for lg in s.legends:
         counts = lg.get("counts")
         if not counts or len(counts) < 3 or sum(counts) < OUTLIER_MIN_FEATURES:
             continue
         labels = [str(v) for v in lg.get("labels") or []]
+        ext = lg.get("extremes") or {}
         for k, where in ((len(counts) - 1, "top"), (0, "bottom")):
-            if counts[k] == 1:
-                lab = (f"{labels[k]} – {labels[k + 1]}" if len(labels) == len(counts) + 1
-                       else labels[k] if k < len(labels) else f"class {k + 1}")
-                v = (lg.get("extremes") or {}).get(where)
-                out.append(f"legend «{lg.get('title') or ''}»: the {where} class ({lab}) holds a single feature"
-                           + (f" ({v})" if v else "") + f" of {sum(counts)}: an outlier alone in its class")
+            gap, rest = ext.get(f"{where}_gap"), ext.get("rest_range")
+            if counts[k] != 1 or gap is None or not rest or gap < rest / 3:
+                continue
+            lab = (f"{labels[k]} – {labels[k + 1]}" if len(labels) == len(counts) + 1
+                   else labels[k] if k < len(labels) else f"class {k + 1}")
+            v = ext.get(where)
+            out.append(f"legend «{lg.get('title') or ''}»: the {where} class ({lab}) holds a single feature"
+                       + (f" ({v})" if v else "") + f" of {sum(counts)}, set apart from the others: "
+                       "an outlier alone in its class")
     return out
 
 
@@ -349,9 +401,12 @@ def check_near_empty_table(s: Sheet) -> list[str]:
                            "they could share one page")
                 break
     k, n = s.part
-    if n > 1 and k == n and fill < TABLE_LAST_SHORT and not out:
+    if n > 1 and k == n and fill < TABLE_NEAR_EMPTY and not out:
         out.append(f"last part ({k}/{n}) of the table {fill:.0%} full: its lines are not shared evenly "
                    "between its pages")
+    elif fill < TABLE_NEAR_EMPTY and not out:
+        out.append(f"table page {fill:.0%} full: a short table alone on its page (set it beside its map "
+                   "or with another table)")
     return out
 
 
@@ -397,6 +452,7 @@ CHECKS = {
     "page-edge": check_page_edge,
     "legend-colours": check_legend_colours,
     "count-decimals": check_count_decimals,
+    "legend-touch": check_legend_touch,
     "outlier-class": check_outlier_class,
     "unnamed-towns": check_unnamed_towns,
     "near-empty-table": check_near_empty_table,
@@ -563,10 +619,16 @@ def _class_counts(m) -> dict:
         vals = np.asarray(L.values, dtype=float) if L.values is not None else np.array([])
         vals = vals[np.isfinite(vals)]
         ext = {}
-        if len(vals):
+        if len(vals) and L.type == "choro":          # values are the classified variable (not a prop size)
             from mbm_sig.maps import fmt
             d = int(getattr(next(iter(L.legend), None), "decimals", 1) or 1)
-            ext = {"top": fmt.num(float(vals.max()), d), "bottom": fmt.num(float(vals.min()), d)}
+            ext = {"top": fmt.num(float(vals.max()), d), "bottom": fmt.num(float(vals.min()), d),
+                   "integers": bool(np.all(vals == np.round(vals)))}
+            v = np.sort(vals)
+            if len(v) >= 3:
+                # how far each extreme lies from the next value, against the span of the others
+                ext.update(top_gap=float(v[-1] - v[-2]), bottom_gap=float(v[1] - v[0]),
+                           rest_range=float(v[-2] - v[1]))
         for b in L.legend or []:
             if b.kind in ("choro",) or getattr(b, "breaks", None) is not None:
                 out.setdefault(b.title, (counts, ext))
@@ -717,7 +779,7 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
         raise InvalidInput(f"check: {exc}") from None
     with tempfile.TemporaryDirectory(prefix="mbm-check-") as tmp:
         if pdf is None:
-            res = render_atlas(name, Path(out_dir or tmp), catalogue=cat, progress=False, demo=demo, workers=1)
+            res = render_atlas(name, Path(out_dir or tmp), catalogue=cat, progress=False, demo=demo)
             pdf_path, body = res.pdf, res.body
             check_cat = cat
             if demo:            # the demo book's maps come from a demo copy of the catalogue
@@ -732,6 +794,9 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
         texts = read_pdf(pdf_path)
         if pdf is not None:     # number the planned pages as the book does
             first = len(texts) - len(body) - _trailing(texts)
+            if not 1 <= first <= 3:         # cover and contents pages before the body
+                raise InvalidInput(f"check: {pdf_path}: {len(texts)} pages, not a book of atlas {name!r} "
+                                   f"({len(body)} body pages planned from this catalogue)")
             for k, p in enumerate(body):
                 p.number = first + k + 1
         by_number = {p.number: p for p in body}

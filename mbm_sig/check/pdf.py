@@ -118,9 +118,10 @@ def glyph_ink(c, page_h: float):
 
 
 def _runs_of(chars, page_h: float) -> list[Run]:
-    """Group consecutive characters (content-stream order) into runs: same size, same
-    baseline, same fill or stroke, each character starting where the previous one ended
-    (a text object). A stroked run (a halo) is folded into the filled run it precedes."""
+    """Group consecutive characters (content-stream order) into runs: one shown string
+    (a text the page sets: a label, a line), same size, same baseline, same fill or stroke,
+    each character starting where the previous one ended. Two texts set end to end stay two
+    runs. A stroked run (a halo) is folded into the filled run it precedes."""
     out: list = []
     cur: list = []
     halos: list = []          # (text, x0, base, half width mm) of the last stroked runs
@@ -156,7 +157,8 @@ def _runs_of(chars, page_h: float) -> list[Run]:
     for c in chars:
         if cur:
             p = cur[-1]
-            same = (abs(c.size - p.size) < 0.05 and abs(c.matrix[5] - p.matrix[5]) < 0.2
+            same = (getattr(c, "mbm_string", 0) == getattr(p, "mbm_string", 0)
+                    and abs(c.size - p.size) < 0.05 and abs(c.matrix[5] - p.matrix[5]) < 0.2
                     and getattr(c, "mbm_stroke", 0.0) == getattr(p, "mbm_stroke", 0.0)
                     and -0.2 * c.size <= c.x0 - p.x1 <= 0.35 * c.size)      # kerning pulls glyphs in
             if not same:
@@ -208,12 +210,16 @@ def _device(rm):
         """Characters as drawn, each marked with the stroke width when its text is
         stroked (render mode 1 or 2: a halo)."""
 
+        strings = 0
+
         def render_string(self, textstate, seq, ncs, graphicstate):
             n = len(self.cur_item._objs)
             super().render_string(textstate, seq, ncs, graphicstate)
-            if textstate.render in (1, 2):
-                w = float(graphicstate.linewidth or 0.0) or 1e-3
-                for c in self.cur_item._objs[n:]:
+            self.strings += 1
+            w = (float(graphicstate.linewidth or 0.0) or 1e-3) if textstate.render in (1, 2) else 0.0
+            for c in self.cur_item._objs[n:]:
+                c.mbm_string = self.strings          # one shown string: one text of the page
+                if w:
                     c.mbm_stroke = w
 
     return Aggregator(rm, laparams=None)

@@ -66,8 +66,16 @@ def legend_blocks(m, clip=None) -> list[LegendBlock]:
     focus = m._focus["union"] if m._focus is not None else None
     for L in m._layers:
         present = drawn_classes(L, clip, focus) if (clip is not None and L.cat_legend) else None
+        shapes = (drawn_classes(L, clip, focus, L.shape_classes)
+                  if (clip is not None and L.shape_classes is not None) else None)
         for b in L.legend:
             b = dc_replace(b, entries=list(b.entries))
+            if b.shapes:
+                if shapes is not None:
+                    b.entries = [e for i, e in enumerate(b.entries) if i in shapes]
+                if b.entries:
+                    blocks.append(b)
+                continue
             if present is not None and b.kind in ("typo", "symbols"):
                 b.entries = [e for i, e in enumerate(b.entries) if i in present]
                 if -1 not in present:
@@ -86,9 +94,10 @@ def legend_blocks(m, clip=None) -> list[LegendBlock]:
     return blocks
 
 
-def drawn_classes(L, clip, focus=None) -> set:
+def drawn_classes(L, clip, focus=None, classes=None) -> set:
     """Classes of the features drawn in ``clip``; with an atlas ``focus`` (a geometry), of
-    those in the focus only: a neighbour's categories are not listed as the feature's."""
+    those in the focus only: a neighbour's categories are not listed as the feature's.
+    ``classes``: another class per feature than the colour's (the shapes)."""
     idx = drawn_index(L, clip)
     if focus is not None and len(idx):
         import shapely
@@ -96,7 +105,7 @@ def drawn_classes(L, clip, focus=None) -> set:
             idx = idx[shapely.contains_xy(focus, L.anchors[idx, 0], L.anchors[idx, 1])]
         else:
             idx = idx[shapely.intersects(L.geoms[idx], focus)]
-    return set(np.unique(L.classes[idx]).tolist())
+    return set(np.unique((L.classes if classes is None else classes)[idx]).tolist())
 
 
 def extent_of(m, frame):
@@ -110,6 +119,7 @@ def extent_of(m, frame):
 
 def legend_key(blocks):
     return [(b.kind, b.title, tuple(e[0] for e in b.entries), bool(b.nodata)) for b in blocks]
+
 
 
 def planned(m):
@@ -188,6 +198,8 @@ def render(m, fig=None) -> RenderInfo:
     if m._scalebar:
         bar = ScaleBar(fw, m_per_mm)
         obstacles.append(bar.draw_at(page, *bar.anchor(frame)))
+        info.boxes["scalebar"] = obstacles[-1]
+        info.texts["scalebar"] = dict(label=bar.label, bar_mm=bar.bar_mm, length_m=bar.length_m)
     if m._arrow:
         arrow = NorthArrow()
         obstacles.append(arrow.draw_at(page, *arrow.anchor(frame)))

@@ -96,6 +96,40 @@ def typo(text: str) -> str:
     return re.sub(r"« ", "«" + NBSP, text)
 
 
+# French collation (the order of a French index, as ICU/CLDR's «fr» collation sorts it):
+# at the first level accents, case and ligatures are folded (œ = oe, æ = ae, ß = ss), so
+# that Nœux-les-Mines falls between Noeux… and Noyelles and Éleu among the E; spaces,
+# hyphens and apostrophes separate words and sort before any letter (word by word: «La
+# Sentinelle» before «Lallaing»); digits sort before letters, by their value. Ties are broken
+# by the accents (unaccented first), then by case (lower first), then by the text itself.
+_LIGATURES = {"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "\u2019": "'", "\u02bc": "'"}
+_LIG = re.compile("|".join(map(re.escape, _LIGATURES)))
+_WORD_SEP = re.compile(r"[\s\-\u2010\u2011\u2013\u2014'’.,;:/()«»\"]+")
+_DIGITS = re.compile(r"(\d+)")
+
+
+@functools.lru_cache(maxsize=65536)
+def collation_key(text) -> tuple:
+    """The sort key of a French name or label (see above); None and NaN sort last.
+    ``sorted(names, key=collation_key)``; the one key every table and legend sorts with."""
+    import unicodedata
+    if text is None or (isinstance(text, float) and math.isnan(text)):
+        return (1,)
+    s = _LIG.sub(lambda m: _LIGATURES[m.group(0)], str(text))
+    decomposed = unicodedata.normalize("NFKD", s)
+    base = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # an opening parenthesis files before letters and digits: «Cité des Musiciens (n° 33)»
+    # before «Cité des Musiciens bis»
+    words = [w for w in _WORD_SEP.split(base.casefold().replace("(", " \x00 ")) if w]
+    # numbers by value: «Cité 4» before «Cité 16»
+    primary = tuple(((-1, 0, ""),) if w == "\x00" else
+                    tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in _DIGITS.split(w) if p)
+                    for w in words)
+    accents = tuple(unicodedata.normalize("NFKD", c)[1:] for c in s.casefold() if c.isalnum())
+    case = tuple(c.isupper() for c in base if c.isalpha())
+    return (0, primary, accents, case, str(text))
+
+
 def production_date() -> _dt.date:
     """Today, or the date of ``SOURCE_DATE_EPOCH`` when set (reproducible builds)."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")

@@ -126,6 +126,9 @@ class Title:
         return (x, y, *self.size())
 
 
+FURNITURE_Z = 2.8      # scale bar and north arrow: above the layers and the focus veil (2.5)
+
+
 class ScaleBar:
     """Metric scale bar (1-2-5 length near ``fraction`` of the frame width), on a white box."""
 
@@ -136,6 +139,7 @@ class ScaleBar:
         lead = length_m / 10 ** math.floor(math.log10(length_m))
         self.nseg = {1: 4, 2: 4, 5: 5}.get(int(round(lead)), 4)
         self.bar_mm = length_m / m_per_mm
+        self.length_m = length_m
         unit, val = ("km", length_m / 1000) if length_m >= 1000 else ("m", length_m)
         self.label = f"{fmt.num(val, 0 if val >= 1 else 1)}\u00a0{unit}"
 
@@ -150,11 +154,12 @@ class ScaleBar:
     def draw_at(self, page: Page, x: float, y: float) -> Box:
         """Draw with the bar's left end at (x, y) (its baseline): returns the box."""
         box = (x - 1.5, y - 5.2, *self.size())
-        page.rect(*box, facecolor="white", edgecolor="none", alpha=0.75)
+        # above the map's layers and the focus veil (zorder 2.5), under the labels
+        page.rect(*box, facecolor="white", edgecolor="none", alpha=0.75, zorder=FURNITURE_Z)
         seg = self.bar_mm / self.nseg
         for i in range(self.nseg):
             page.rect(x + i * seg, y, seg, 1.2, facecolor=INK if i % 2 == 0 else "white", edgecolor=INK,
-                      linewidth=0.4)
+                      linewidth=0.4, zorder=FURNITURE_Z)
         page.text(x, y - 1.0, "0", size=self.LABEL, ha="center")
         page.text(x + self.bar_mm, y - 1.0, self.label, size=self.LABEL, ha="center")
         return box
@@ -180,8 +185,10 @@ class NorthArrow:
     def draw_at(self, page: Page, cx: float, top: float) -> Box:
         h, w = self.h, self.w
         tip, base_y, notch = (cx, top + 3.5), top + 3.5 + h, top + 3.5 + h * 0.72
-        page.poly([tip, (cx - w / 2, base_y), (cx, notch)], facecolor=INK, edgecolor=INK, linewidth=0.4)
-        page.poly([tip, (cx + w / 2, base_y), (cx, notch)], facecolor="white", edgecolor=INK, linewidth=0.4)
+        page.poly([tip, (cx - w / 2, base_y), (cx, notch)], facecolor=INK, edgecolor=INK, linewidth=0.4,
+                  zorder=FURNITURE_Z)
+        page.poly([tip, (cx + w / 2, base_y), (cx, notch)], facecolor="white", edgecolor=INK, linewidth=0.4,
+                  zorder=FURNITURE_Z)
         # white halo as a stroke-only path under the real text (a path effect on the text
         # itself would turn the letter into outlines)
         page.text(cx, top + 2.6, "N", size=8, ha="center", weight="bold", color="white",

@@ -26,7 +26,7 @@ import numpy as np
 from matplotlib.artist import Artist
 
 from mbm_sig.maps.fmt import french_text
-from mbm_sig.maps.layout import measure
+from mbm_sig.maps.layout import PT_MM, measure_ink
 
 MIN_SIZE = 6.0          # pt: no text on a map below this size at print size
 
@@ -34,7 +34,10 @@ MIN_SIZE = 6.0          # pt: no text on a map below this size at print size
 # from the anchor (y down): right, left, above, below, then the diagonals
 AROUND = ((1, 0), (-1, 0), (0, -1), (0, 1), (1, -1), (-1, -1), (1, 1), (-1, 1))
 AROUND_GAP = 0.5       # mm between the symbol's edge and the label box
-HALO_PAD = 0.4         # mm around the text kept clear (the halo)
+HALO_PAD = 0.4         # mm around the ink kept clear (the halo, 0.28 mm, and the frame's line)
+# the ink of a line of text as a PDF reader boxes it, from the baseline, in em (cap height
+# above, descender below): a label's box holds both this and its own ink
+CAP_EM, DESC_EM = 0.72, 0.20
 
 TOWNS_TIER = 2          # towns above thematic labels
 THEMATIC_TIER = 1
@@ -59,6 +62,7 @@ class Label:
     required: bool = False
     over_symbols: bool = False       # a required label placed over point symbols (last resort)
     weight: str = "normal"
+    base: float | None = None        # baseline, mm below the box centre (None: 0.26 em)
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
@@ -94,6 +98,18 @@ class LabelLayer:
 class Placement:
     labels: list                         # kept Label objects, in placement order
     unplaced: list                       # dicts: text, layer, required, reason
+
+
+def label_box(text: str, size: float, weight: str = "normal", pad: float = HALO_PAD) -> tuple[float, float, float]:
+    """(width, height, baseline) of a label's box in mm: its ink (measured in the print
+    font) and the cap-height-to-descender line a reader boxes it in, both, with ``pad``
+    around for the halo; the baseline is given from the box centre (down). A label whose
+    box lies inside the frame keeps its ink and halo inside it, whatever its letters."""
+    w, h, d = measure_ink(text, size, weight)
+    em = size * PT_MM
+    top = max(h - d, CAP_EM * em)          # above the baseline
+    bottom = max(d, DESC_EM * em)          # below it
+    return w + 2 * pad, top + bottom + 2 * pad, (top - bottom) / 2
 
 
 def _hits(b, arr: np.ndarray, n: int) -> np.ndarray:
@@ -200,15 +216,14 @@ def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE,  # noqa: 
         placed = None
         for strict in ((True, False) if is_req else (True,)):
             for s in sizes:
-                w, h = measure(text, s, weight)
-                w, h = w + 2 * pad, h + 2 * pad
+                w, h, base = label_box(text, s, weight, pad)
                 if L.around:
                     cands = around_candidates(x, y, w, h, off)
                 else:
                     # clear of symbols: on or just beside the anchor; over symbols (last resort):
                     # anywhere near it, so that a town name never wanders off its commune
                     near = shifted_candidates(x, y, w, h) if is_req else []
-                    cands = [(x, y)] + (near[:8] if strict else near)
+                    cands = [(x, y)] + near
                 for cx, cy in cands:
                     if not L.around:
                         # a centred label near the frame edge slides inside it (up to half its size)
@@ -229,7 +244,7 @@ def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE,  # noqa: 
                             hit[own] = False
                         if hit.any():
                             continue
-                    placed = (cx, cy, w, h, s)
+                    placed = (cx, cy, w, h, s, base)
                     break
                 if placed:
                     break
@@ -240,9 +255,9 @@ def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE,  # noqa: 
             unplaced.append(dict(text=text, layer=L.name, required=is_req,
                                  reason="no room inside the frame clear of other labels and furniture"))
             continue
-        cx, cy, w, h, s = placed
+        cx, cy, w, h, s, base = placed
         lab = Label(text, cx, cy, w, h, prio, (float(x), float(y)), size=s, layer=li, required=is_req,
-                    over_symbols=over, weight=str(weight))
+                    over_symbols=over, weight=str(weight), base=base)
         kept_arr[nk] = lab.bbox
         nk += 1
         out.append(lab)
@@ -435,11 +450,12 @@ class LabelArtist(Artist):
         cw, ch = renderer.get_canvas_width_height()
         sx, sy = cw / self.W, ch / self.H
         gc = renderer.new_gc()
-        for x, y, text, size, weight, color, halo in self.items:
+        for x, y, text, size, weight, color, halo, *rest in self.items:
             prop = self._prop(size, weight)
             w = renderer.get_text_width_height_descent(text, prop, ismath=False)[0]
             px = x * sx - w / 2
-            py = (self.H - (y + 0.26 * size * 25.4 / 72)) * sy       # ink centred on the box
+            base = rest[0] if rest and rest[0] is not None else 0.26 * size * 25.4 / 72
+            py = (self.H - (y + base)) * sy       # the baseline the box was measured on
             if renderer.flipy():
                 py = ch - py
             if halo:
@@ -464,7 +480,7 @@ def draw(page, placement: Placement, layers) -> tuple[list[dict], list[dict]]:
         L = layers[lab.layer]
         st = L.style or {}
         items.append((lab.x, lab.y, lab.text, lab.size, lab.weight, st.get("color", "#1a1a1a"),
-                      bool(st.get("halo", True))))
+                      bool(st.get("halo", True)), lab.base))
         records.append(dict(text=lab.text, bbox=lab.bbox, priority=lab.priority, anchor=lab.anchor,
                             around=bool(L.around), size=lab.size, layer=L.name, required=lab.required,
                             over_symbols=lab.over_symbols))

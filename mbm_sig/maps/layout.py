@@ -41,15 +41,27 @@ def measure(text: str, size: float, weight: str = "normal") -> tuple[float, floa
     return _measure(text, size, weight, font())
 
 
+def measure_ink(text: str, size: float, weight: str = "normal") -> tuple[float, float, float]:
+    """(width, ink height, ink descent) in mm of a one-line text in the print font: the
+    descent is how far the ink goes below the baseline (labels set their box on the ink)."""
+    return _metrics(text, size, weight, font())
+
+
 @functools.lru_cache(maxsize=8192)
 def _measure(text: str, size: float, weight: str, family: str) -> tuple[float, float]:
+    w, h, _ = _metrics(text, size, weight, family)
+    return w, h
+
+
+@functools.lru_cache(maxsize=8192)
+def _metrics(text: str, size: float, weight: str, family: str) -> tuple[float, float, float]:
     path = _font_file(family, weight)
     m = fonts.text_metrics(path, text or " ", size) if fonts.is_print_font(path) else None
     if m is None:       # another font, or a character the tables cannot measure: FreeType does
         from mbm_sig.maps.output.pdftext import unhinted_metrics
         m = unhinted_metrics(text or " ", FontProperties(family=family, size=size, weight=weight))
     w, h, d = m
-    return w * PT_MM, h * PT_MM
+    return w * PT_MM, h * PT_MM, d * PT_MM
 
 
 @functools.lru_cache(maxsize=32)
@@ -238,6 +250,9 @@ class LegendBlock:
     ncols: int = 1
     symbol: str = "circle"                      # prop: circle or square
     sym: dict | None = None                     # symbols: marker style of the no-data entry
+    shapes: bool = False                        # symbols: entries are the shapes of a second variable
+    counts: list | None = None                  # choro: number of features per class (printed)
+    extra: list = field(default_factory=list)   # choro: (label, colour) entries after the classes (outliers)
 
     BOX_W, BOX_H = 7.0, 4.0
 
@@ -302,16 +317,22 @@ class LegendBlock:
         bw, bh = self.BOX_W * self.scale, self.BOX_H * self.scale
         if self.kind == "choro":
             labels = self.break_labels()
-            w = max(w, bw + 1.5 * self.scale + max(measure(s, self.text_size)[0] for s in labels))
+            lw = max(measure(s, self.text_size)[0] for s in labels)
+            if self.counts:
+                lw += self._count_gap() + max(measure(s, self.text_size)[0] for s in self.count_labels())
+            w = max(w, bw + 1.5 * self.scale + lw)
             h += (len(labels) - 1) * bh + 1.5 * self.scale
-            if self.nodata:
+            for label, _ in self._tail():
                 h += 2 * self.scale + bh
-                w = max(w, bw + 1.5 * self.scale + measure(self.nodata[1], self.text_size)[0])
+                w = max(w, bw + 1.5 * self.scale + measure(label, self.text_size)[0])
         elif self.kind == "prop":
             rmax = self.entries[0][1]
             lw = max(measure(s, self.text_size)[0] for s, _ in self.entries)
             w = max(w, 2 * rmax + 4 + lw)
             h += 2 * rmax + 1.5
+            if self.nodata:
+                w = max(w, measure(self.nodata[1], self.text_size)[0])
+                h += line_height(self.text_size) + 1.0
         else:  # typo, symbols, base: rows of entries, in one or more columns
             cols, _, _ = self.list_layout()
             w = max(w, sum(cw for _, cw, _ in cols) + COL_GAP * (len(cols) - 1))
@@ -320,6 +341,17 @@ class LegendBlock:
 
     def break_labels(self) -> list[str]:
         return [fmt.num(b, self.decimals) for b in self.breaks]
+
+    def count_labels(self) -> list[str]:
+        """«(12)» per class, lowest class first."""
+        return [f"({fmt.num(n)})" for n in (self.counts or [])]
+
+    def _count_gap(self) -> float:
+        return 2.5 * self.scale
+
+    def _tail(self) -> list:
+        """Entries after the classes: the outliers, then the missing values."""
+        return list(self.extra) + ([(self.nodata[1], self.nodata[0])] if self.nodata else [])
 
     def draw(self, page: Page, x: float, y: float) -> list:
         """Draw the block with its top-left corner at (x, y) mm. Returns what was drawn for
@@ -339,11 +371,16 @@ class LegendBlock:
                 page.rect(x, y + i * bh, bw, bh, facecolor=self.colors[cls], edgecolor=GREY, linewidth=0.3)
             # break labels centred on the box edges (digits: cap height ~0.73 em)
             page.block(x + bw + 1.5 * self.scale, y + 0.73 * fs * PT_MM / 2, labels[::-1], fs, bh)
+            if self.counts:         # the number of features of each class, at the class's middle
+                cx = x + bw + 1.5 * self.scale + max(measure(s, fs)[0] for s in labels) + self._count_gap()
+                for i, lab in enumerate(self.count_labels()[::-1]):
+                    page.text(cx, y + (i + 0.5) * bh, lab, size=fs, va="center_baseline", color=GREY)
             y += k * bh
-            if self.nodata:
+            for label, colour in self._tail():
                 y += 2 * self.scale
-                page.rect(x, y, bw, bh, facecolor=self.nodata[0], edgecolor=GREY, linewidth=0.3)
-                page.text(x + bw + 1.5 * self.scale, y + bh / 2, self.nodata[1], size=fs, va="center_baseline")
+                page.rect(x, y, bw, bh, facecolor=colour, edgecolor=GREY, linewidth=0.3)
+                page.text(x + bw + 1.5 * self.scale, y + bh / 2, label, size=fs, va="center_baseline")
+                y += bh
         elif self.kind == "prop":
             style = self.colors if isinstance(self.colors, dict) else {}
             rmax = self.entries[0][1]
@@ -361,6 +398,8 @@ class LegendBlock:
                 ty = base - 2 * r
                 page.segment(cx, ty, x + 2 * rmax + 2, ty, color=GREY, linewidth=0.3)
                 page.text(x + 2 * rmax + 2.5, ty, label, size=fs, va="center_baseline")
+            if self.nodata:
+                page.text(x, base + 1.0 + line_height(fs) / 2, self.nodata[1], size=fs, va="center_baseline")
         else:
             cols, sw, gap = self.list_layout()
             lh = line_height(fs, 1.15)

@@ -223,9 +223,10 @@ class Map:
                               color=color)
         return self
 
-    def focus(self, data, alpha: float = 0.7, color: str = "#ffffff") -> "Map":
+    def focus(self, data, alpha: float = 0.85, color: str = "#f2f2f2") -> "Map":
         """Atlas focus (QGIS's «hide coverage» / inverted polygon): everything outside the
-        features of ``data`` is veiled with ``color`` at ``alpha``."""
+        features of ``data`` is veiled with ``color`` at ``alpha`` (by default a light grey
+        that leaves the neighbours' outlines and content faintly grey)."""
         check_number(alpha, "focus alpha", minimum=0, maximum=1)
         import shapely
         g = _geoms(data)

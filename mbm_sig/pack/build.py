@@ -359,7 +359,8 @@ def _readme(cat, territory: Territory, when: dt.datetime, counts: dict, books: d
                      f"sections du territoire ({n} pages, sommaire et signets) ; les mêmes cartes une à une "
                      f"en PDF et en PNG dans `cartes/{name}/`.")
     for name in (a for a in ATLASES if a not in books):
-        lines.append(f"- {atlases[name].title} : pas de section du territoire{_why_none(cat, territory, atlases[name])}.")
+        why = _why_none(cat, territory, atlases[name])
+        lines.append(f"- {atlases[name].title} : pas de section du territoire{why}.")
     lines += [f"- `donnees/{safe_name(territory.slug)}.gpkg` : GeoPackage (Lambert-93, EPSG:2154) de "
               f"{sum(1 for n in counts if cat.layer_def(n).has_geometry)} couches : les objets du territoire "
               "(ceux dont le point représentatif est dans une de ses communes, comme les atlas les "

@@ -199,6 +199,13 @@ def _map_layer_style(L, kind, attr, attr2) -> Style:
             return Style("single", kind, [Item(replace(base, fill=L.colors[0] if L.colors else base.fill),
                                                label=(L.legend[0].entries[0][0] if L.legend and L.legend[0].entries
                                                       else ""))])
+        if getattr(L, "groups", None) and attr:      # grouped values: categories of an expression
+            f = attr if attr.startswith('"') else '"' + attr.replace('"', '""') + '"'
+
+            def q(v):
+                return "'" + str(v).replace("'", "''") + "'"
+            attr = ("CASE " + " ".join(f"WHEN {f} IN ({', '.join(q(v) for v in vs)}) THEN {q(g)}"
+                                       for g, vs in L.groups.items()) + " END")
         items = [Item(replace(base, edge=c, fill=None) if kind == "line" else replace(base, fill=c),
                       label=str(v), value=v) for v, c in zip(L.categories, L.colors, strict=True)]
         other = replace(base, edge=NODATA, fill=None) if kind == "line" else replace(base, fill=NODATA)
@@ -241,10 +248,14 @@ def _graduated(kind: str, sym: Symbol, attr, L) -> Style:
     dec = L.legend[-1].decimals if L.legend and getattr(L.legend[-1], "decimals", None) is not None else 1
     from mbm_sig.maps import fmt
     items = []
-    for i, c in enumerate(L.colors):
+    for i, c in enumerate(L.colors[:len(b) - 1]):
         lo, hi = b[i], b[i + 1]
         items.append(Item(replace(sym, fill=c) if kind != "line" else replace(sym, edge=c),
                           label=f"{fmt.num(lo, dec)} – {fmt.num(hi, dec)}", lower=lo, upper=hi))
+    extra = getattr(L.legend[-1], "extra", None) if L.legend else None
+    for c in L.colors[len(b) - 1:]:         # outliers kept out of the classes: one range above them
+        items.append(Item(replace(sym, fill=c) if kind != "line" else replace(sym, edge=c),
+                          label=extra[0][0] if extra else f"> {fmt.num(b[-1], dec)}", lower=b[-1], upper=1e12))
     return Style("graduated", kind, items, attr=attr)
 
 

@@ -92,11 +92,12 @@ class _Checker:
                            f"{key}.labels", available)
 
     def furniture(self, doc: dict) -> None:
-        ext = doc.get("extent")
-        if isinstance(ext, dict) and ext.get("layer"):
-            self.layer_ok(ext["layer"], "extent.layer")
-            self.fields_ok(ext["layer"], list(ext.get("where") or {}), "extent.where",
-                           _fields_of(self.cat, ext["layer"]))
+        for top in ("extent", "series_of", "focus"):
+            ext = doc.get(top)
+            if isinstance(ext, dict) and ext.get("layer"):
+                self.layer_ok(ext["layer"], f"{top}.layer")
+                self.fields_ok(ext["layer"], list(ext.get("where") or {}), f"{top}.where",
+                               _fields_of(self.cat, ext["layer"]))
         ins = doc.get("inset")
         if isinstance(ins, dict):
             for k in ("layer", "context"):
@@ -166,8 +167,9 @@ class _Builder:
     """Builds the :class:`Map` of one validated recipe, piece by piece, and records the
     catalogue layers and fields it reads (the credits name their sources)."""
 
-    def __init__(self, r: Recipe, cat):
+    def __init__(self, r: Recipe, cat, series: bool = True):
         self.r, self.cat, self.d = r, cat, r.doc
+        self.series = series            # decide a coverage series' orientation and layout
         self.used: list[str] = []
         self.fields_used: dict[str, set] = {}      # fields drawn per layer
         self.joined: set = set()
@@ -190,7 +192,55 @@ class _Builder:
         self.furniture(m)
         self.credits(m)
         self.extras(m)
+        if self.series and self.d.get("series_of"):
+            m._orientation, m.layout = self.series_layout()
         return m, list(dict.fromkeys(self.used))
+
+    def series_layout(self) -> tuple[str, str]:
+        """The orientation and layout of every sheet of a coverage series (``series_of``),
+        decided once over all its features: among the orientations and layouts the recipe
+        leaves open (``auto``), those that draw the features largest on the whole (the
+        geometric mean of their map scales), laid out with the legend of the series' first
+        feature. The same for every sheet of the series, whichever is drawn first."""
+        d = self.d
+        so = d["series_of"]
+        o_given, l_given = d.get("orientation", "portrait"), d.get("layout", "auto")
+        if o_given != "auto" and l_given != "auto":
+            return o_given, l_given
+        key = (str(Path(self.r.path).resolve()), repr(sorted(so.items())), o_given, l_given,
+               getattr(self.cat, "url", None))
+        if key not in _SERIES_LAYOUTS:
+            _SERIES_LAYOUTS[key] = self._decide_series_layout(so, o_given, l_given)
+        return _SERIES_LAYOUTS[key]
+
+    def _decide_series_layout(self, so: dict, o_given: str, l_given: str) -> tuple[str, str]:
+        import math
+
+        from mbm_sig.maps.furniture import fit_extent
+        feats = self.cat.read(so["layer"], where=so.get("where") or None)
+        if not len(feats):
+            raise self.r.fail("series_of.where", f"no feature of {so['layer']!r} matches {so.get('where')}")
+        geom_col = feats.geometry.name
+        first = {k: ("" if v is None else v) for k, v in feats.iloc[0].items() if k != geom_col}
+        r0 = load_recipe(self.r.path, {**self.r.params, **first})
+        m0, _ = _Builder(r0, self.cat, series=False).build()
+        blocks = m0._blocks()
+        bounds = [tuple(map(float, g.bounds)) for g in feats.geometry.values if g is not None and not g.is_empty]
+        orients = ("landscape", "portrait") if o_given == "auto" else (o_given,)
+        layouts = ("bottom", "side") if l_given == "auto" else (l_given,)
+        best, best_score = (orients[0], layouts[0]), math.inf
+        for o in orients:
+            for lay in layouts:
+                m0._orientation, m0.layout = o, lay
+                score = 0.0
+                for b in bounds:
+                    m0._extent = b
+                    fw, fh = m0._plan(blocks).frame[2:]
+                    x0, _, x1, _ = fit_extent(b, fw / fh, m0.margin)
+                    score += math.log((x1 - x0) / fw)          # ground metres per page mm
+                if score < best_score - 1e-9:
+                    best, best_score = (o, lay), score
+        return best
 
     def focus_and_toponyms(self, m: Map) -> None:
         """The focus veil (a coverage sheet's feature) and the town names (inside the focus
@@ -202,7 +252,7 @@ class _Builder:
         if foc:
             feat = cat.read(foc["layer"], where=foc.get("where"))
             if len(feat):
-                m.focus(feat, alpha=float(foc.get("alpha", 0.7)))
+                m.focus(feat, alpha=float(foc.get("alpha", 0.85)), color=str(foc.get("color", "#f2f2f2")))
                 self.used.append(foc["layer"])
                 t = labels.cached_towns(cat)
                 import shapely
@@ -338,6 +388,9 @@ class _Builder:
         m.metadata = {"Title": d.get("title", ""), "Subject": md.get("subject", d.get("subtitle", "")),
                       "Keywords": md.get("keywords", ["Mission Bassin Minier", "carte"]),
                       "Author": md.get("author", "Mission Bassin Minier Nord-Pas de Calais")}
+
+
+_SERIES_LAYOUTS: dict = {}      # (recipe, series_of, orientation, layout, catalogue) -> (orientation, layout)
 
 
 def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:

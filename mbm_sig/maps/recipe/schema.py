@@ -101,7 +101,13 @@ TOPONYMS = (
 FOCUS = (
     opt("layer", str, None, "layer of the feature the sheet is about", required=True),
     opt("where", dict, None, "the feature {field: value} (template parameters allowed)"),
-    opt("alpha", float, 0.7, "opacity of the white veil outside the feature", minimum=0, maximum=1),
+    opt("alpha", float, 0.85, "opacity of the veil outside the feature", minimum=0, maximum=1),
+    opt("color", str, "#f2f2f2", "colour of the veil outside the feature (neighbours greyed)"),
+)
+
+SERIES_OF = (
+    opt("layer", str, None, "layer of the coverage features", required=True),
+    opt("where", dict, None, "the features of the series {field: value or [values]}"),
 )
 
 TOP = (
@@ -136,6 +142,9 @@ TOP = (
     opt("logo", str, None, "image file (relative to the recipe) drawn at the bottom right"),
     opt("toponyms", (bool, dict), True, "town names (from the communes): true, false, or the naming rule "
         "{min_population, wide_min_population, wide_km, optional_min_population, color}", keys=TOPONYMS),
+    opt("series_of", dict, None, "the coverage features this sheet is one of {layer, where}: its orientation and "
+        "layout (when auto) are decided once over all of them, the same on every sheet of the series",
+        keys=SERIES_OF),
     opt("focus", dict, None, "atlas focus: outside this feature the map is veiled and no town is named "
         "{layer, where, alpha}", keys=FOCUS),
     opt("metadata", dict, None, "PDF metadata", keys=METADATA),

@@ -167,11 +167,26 @@ def _breaks_check(value) -> str | None:
     return None
 
 
+OUTLIERS = (
+    opt("above", float, None, "values above this are outliers", required=True),
+    opt("label", (str, type(None)), None, "field naming each outlier in the legend (e.g. nom)"),
+    opt("color", (str, type(None)), None, "colour of the outliers (default: the top class's, darkened)"),
+)
+LEGEND_COUNTS = opt("legend_counts", bool, False, "print the number of features of each class or category "
+                    "in the legend")
+
 CLASSED = (
     opt("method", str, "quantile", "classification method (see mbm_sig.maps.classify)", check=_method_check),
     opt("k", int, 5, "number of classes", minimum=2),
-    opt("breaks", (list, type(None)), None, "class breaks (replace the method)", check=_breaks_check),
+    opt("breaks", (list, type(None)), None, "class breaks (replace the method); a last break above the data's "
+        "maximum is clipped to it", check=_breaks_check),
     opt("palette", (str, list), "YlOrRd", "ColorBrewer palette name, or a list of colours", check=_palette_check),
+    opt("outliers", (dict, type(None)), None, "values above a threshold kept out of the classes: their own "
+        "colour and legend entry naming them {above, label, color} (one outlier never owns the top class)",
+        keys=OUTLIERS),
+    opt("clip_breaks", bool, True, "a last given break above the data's maximum is clipped to it (false: the "
+        "breaks kept as given, as a series shares them)"),
+    LEGEND_COUNTS,
     NODATA_OPT, NODATA_LABEL_OPT,
 )
 
@@ -199,6 +214,11 @@ class Layer:
     vmax: float | None = None                  # proportional symbols: the largest absolute value
     scale_max: float | None = None             # proportional symbols: the value drawn at the full radius
     markers: list | None = None                # symbols: marker per category (None: the layer's one marker)
+    hatched: np.ndarray | None = None          # typo: features drawn hatched (an approximation)
+    point_markers: np.ndarray | None = None    # symbols with a shape variable: marker per feature
+    shape_classes: np.ndarray | None = None    # … and its category per feature (-1: none)
+    shape_entries: list | None = None          # … and the (value, marker) of its legend
+    groups: dict | None = None                 # typo/symbols: the field's values grouped {category: [values]}
 
 
 @dataclass
@@ -292,23 +312,67 @@ def is_points(g) -> bool:
     return shapely.get_type_id(g[:1]).tolist() in ([0], [4])
 
 
-def classed(values, o: dict, title):
-    """Classes of numeric ``values`` by the options (method, k, breaks, palette): values,
-    class per value, breaks, colours, and the legend block titled ``title``."""
+def classed(values, o: dict, title, names=None):
+    """Classes of numeric ``values`` by the options (method, k, breaks, palette, outliers):
+    values, class per value, breaks, colours, and the legend block titled ``title``.
+
+    Given breaks whose last one lies above the data's maximum end at the maximum (the top
+    class says what the map holds; the number of classes and the colours stay those given,
+    as a series wants). Whole-number values (counts) get whole-number bounds. Outliers
+    (``outliers.above``) are classed apart: the last class index, their own colour and a
+    legend entry naming them (``names``: a label per value)."""
     from mbm_sig.maps.classify import assign, classify, normalise_method
     from mbm_sig.maps.palettes import colors as palette_colors
     breaks, palette = o["breaks"], o["palette"]
     vals = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+    ov = o.get("outliers")
+    out = np.isfinite(vals) & (vals > float(ov["above"])) if ov else np.zeros(len(vals), dtype=bool)
+    inner = np.where(out, np.nan, vals)
     m = normalise_method("breaks" if breaks is not None else o["method"])
-    b = classify(vals, m, o["k"], breaks)
+    b = classify(inner, m, o["k"], breaks)
+    finite = inner[np.isfinite(inner)]
+    if (breaks is not None and o.get("clip_breaks", True) and len(finite) and len(b) > 2
+            and b[-2] < finite.max() < b[-1]):
+        b[-1] = float(finite.max())              # the top class ends at the data's maximum
+    counts = whole(finite)
+    if counts and m != "breaks":
+        r = np.unique(np.round(b))
+        if len(r) == len(b):
+            b = r
     cols = list(palette) if isinstance(palette, (list, tuple)) else palette_colors(palette, len(b) - 1)
     if len(cols) != len(b) - 1:
         raise MapError(f"{len(cols)} colours for {len(b) - 1} classes")
-    cls = assign(vals, b)
-    dec = o["legend_decimals"] if o["legend_decimals"] is not None else fmt.auto_decimals(b)
+    cls = assign(inner, b)
+    dec = o["legend_decimals"] if o["legend_decimals"] is not None else (0 if counts and whole(b)
+                                                                         else fmt.auto_decimals(b))
     block = LegendBlock("choro", title, breaks=list(b), colors=cols, decimals=dec,
-                        nodata=(o["nodata"], nodata_entry(o["nodata_label"], cls)) if (cls < 0).any() else None)
+                        nodata=(o["nodata"], nodata_entry(o["nodata_label"], np.where(out, 0, cls)))
+                        if ((cls < 0) & ~out).any() else None)
+    if o.get("legend_counts"):
+        block.counts = [int((cls == i).sum()) for i in range(len(cols))]
+    if out.any():
+        oc = (ov.get("color") if ov else None) or _darker(cols[-1])
+        idx = np.flatnonzero(out)
+        idx = idx[np.argsort(-vals[idx], kind="stable")]
+        named = ", ".join(f"{names[i]} ({fmt.num(vals[i], 0 if counts else dec)})" if names is not None
+                          else fmt.num(vals[i], 0 if counts else dec) for i in idx)
+        block.extra = [(f"Valeur{'s' if len(idx) > 1 else ''} atypique{'s' if len(idx) > 1 else ''} : {named}",
+                        oc)]
+        cls = np.where(out, len(cols), cls)
+        cols = cols + [oc]
     return vals, cls, b, cols, block
+
+
+def whole(values) -> bool:
+    """True when every finite value is a whole number (a count)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    return bool(len(v)) and bool(np.all(np.abs(v - np.round(v)) < 1e-9))
+
+
+def _darker(colour: str, k: float = 0.4) -> str:
+    from matplotlib.colors import to_hex, to_rgb
+    return to_hex(tuple(c * k for c in to_rgb(colour)))
 
 
 def classed_defaults(spec: dict, kw: dict) -> None:
@@ -345,9 +409,10 @@ def draw_points(ctx: DrawContext, L: Layer) -> int:
     """Point symbols of a layer, coloured by class, the same marker and size as its legend;
     with a marker per category, one collection per marker."""
     idx = drawn_index(L, ctx.clip)
-    if getattr(L, "markers", None):
+    if L.point_markers is not None or getattr(L, "markers", None):
         default = L.style.get("marker") or "o"
-        mk = np.array([L.markers[c] if c >= 0 else default for c in L.classes[idx]], dtype=object)
+        mk = (np.asarray(L.point_markers, dtype=object)[idx] if L.point_markers is not None else
+              np.array([L.markers[c] if c >= 0 else default for c in L.classes[idx]], dtype=object))
         n = 0
         for m in dict.fromkeys(mk.tolist()):
             n += _draw_point_set(ctx, L, idx[mk == m], m)
@@ -411,11 +476,18 @@ def draw_classed_areas(ctx: DrawContext, L: Layer) -> int:
     cols = list(L.colors) + [L.legend[0].nodata[0] if L.legend and L.legend[0].nodata else NODATA]
     lw = st["linewidth"] if st["linewidth"] is not None else 0.1 / PT_MM
     ec = st["edgecolor"] or "#808080"
-    for p, c in zip(paths, cols, strict=False):
+    hatch = st.get("hatch")
+    hatched = L.hatched[mask] if (hatch and L.hatched is not None) else None
+    if hatched is not None and hatched.any():
+        # the hatched features (an approximation) in a second set of paths, per class
+        key = np.where(cls < 0, n, cls) + np.where(hatched, n + 1, 0)
+        paths = geom.polygon_paths(g, key, 2 * (n + 1))
+        cols = cols + cols
+    for i, (p, c) in enumerate(zip(paths, cols, strict=False)):
         if p is not None:
             ax.add_artist(PathPatch(ax.to_points(p), facecolor=c, edgecolor=ec, linewidth=lw,
                                     alpha=st["alpha"], transform=ax.transPt, capstyle="round",
-                                    joinstyle="round"))
+                                    joinstyle="round", hatch=hatch if i > n else None))
     return int(mask.sum())
 
 

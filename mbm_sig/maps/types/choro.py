@@ -37,10 +37,15 @@ class Choro(MapType):
 
     def check_recipe(self, spec, fail, key):
         check_palette_classes(spec, fail, key)
+        lab = (spec.get("outliers") or {}).get("label")
+        if lab is not None and not isinstance(lab, str):
+            raise fail(f"{key}.outliers.label", "expected a field name")
 
     def prepare(self, L: Layer, data, o: dict) -> None:
         title = o["legend_title"] if o["legend_title"] is not None else str(o["var"])
-        L.values, L.classes, L.breaks, L.colors, block = classed(data[o["var"]], o, title)
+        ov = o.get("outliers") or {}
+        names = data[ov["label"]].astype(str).to_numpy() if ov.get("label") else None
+        L.values, L.classes, L.breaks, L.colors, block = classed(data[o["var"]], o, title, names)
         L.legend = [block]
 
     def legend(self, L: Layer, o: dict) -> list:

@@ -109,6 +109,9 @@ class Prop(MapType):
         block = LegendBlock("prop", o["legend_title"] if o["legend_title"] is not None else str(o["var"]),
                             entries=entries, colors={"fill": fill, "edgecolor": "#636363"})
         block.symbol = "square" if o["symbol"] == "square" else "circle"
+        missing = ~np.isfinite(L.values)
+        if missing.any():           # features without a value: no symbol, said with their count
+            block.nodata = (None, f"Pas de données, sans symbole ({fmt.num(int(missing.sum()))})")
         return block
 
     def legend(self, L: Layer, o: dict) -> list:

@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.collections import CircleCollection, Collection, PathCollection
 from matplotlib.transforms import IdentityTransform
 
-from mbm_sig.maps import geom, layout
+from mbm_sig.maps import fmt, geom, layout
 from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.layout import PT_MM, LegendBlock
 from mbm_sig.maps.types import _core as core
@@ -69,7 +69,8 @@ class SymbChoro(MapType):
     def prepare(self, L: Layer, data, o: dict) -> None:
         vals = data[o["var"]].astype(object).where(data[o["var"]].notna(), None).to_numpy()
         seen = {v for v in vals if v is not None}
-        cats = [c for c in (o["order"] or []) if c in seen] + sorted(seen - set(o["order"] or []), key=str)
+        cats = [c for c in (o["order"] or []) if c in seen] + sorted(seen - set(o["order"] or []),
+                                                                      key=fmt.collation_key)
         markers = dict(o["markers"] or {})
         free = [m for m in MARKERS if m not in markers.values()]
         for c in cats:

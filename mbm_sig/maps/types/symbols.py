@@ -13,7 +13,13 @@ class Symbols(MapType):
     doc = ("Point symbols (a matplotlib marker at the anchor of each feature), coloured by the category "
            "of `var`, or all alike with one legend entry (`legend_label`).")
     options = (opt("var", (str, type(None)), None, "field holding the categories (none: one symbol)", field=True),
-               *CATEGORY_OPTIONS, core.MARKER, core.SIZE, core.FILL, core.EDGECOLOR, core.LINEWIDTH,
+               *CATEGORY_OPTIONS,
+               opt("shape_var", (str, type(None)), None, "a second field shown by the symbols' shape (colour: "
+                   "var), with its own legend block", field=True),
+               opt("shapes", (dict, type(None)), None, "marker of each value of shape_var {value: marker} "
+                   "(legend order)"),
+               opt("shape_labels", (dict, type(None)), None, "legend label of each value of shape_var"),
+               opt("shape_title", (str, type(None)), None, "title of the shapes' legend block"), core.MARKER, core.SIZE, core.FILL, core.EDGECOLOR, core.LINEWIDTH,
                core.LEGEND_LABEL)
 
     def recipe_defaults(self, spec, ld, kw, title_of):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from mbm_sig.maps import geom
+from mbm_sig.maps import fmt, geom
 from mbm_sig.maps.layout import PT_MM, LegendBlock
 from mbm_sig.maps.types._core import (
     ALPHA,
     EDGECOLOR,
+    HATCH,
+    LEGEND_COUNTS,
     LINEWIDTH,
     MARKER,
     NODATA_OPT,
@@ -30,15 +32,21 @@ CATEGORY_OPTIONS = (
     opt("palette", (str, list, type(None)), None, "qualitative palette when no colours are given (default Set2)"),
     opt("markers", (dict, type(None)), None, "point symbols: marker of each category {value: marker} — beyond "
         "four colours, categories also differ by shape (default: the layer definition's)"),
+    opt("groups", (dict, type(None)), None, "categories drawn, each grouping values of the field {category: "
+        "[values]} (in legend order; a value in no group is «Autre ou non renseigné»)"),
+    LEGEND_COUNTS,
     NODATA_OPT,
 )
+HATCH_WHERE = opt("hatch_where", (dict, type(None)), None, "hatch only the features matching {field: value or "
+                  "[values]} (an approximation; default: every feature when hatch is set); a legend swatch is "
+                  "hatched when all the features of its category are")
 
 
 class Typo(MapType):
     name = "typo"
     doc = "Typology: each feature coloured by the category of a field; the legend lists the categories drawn."
     options = (opt("var", str, None, "field holding the categories", required=True, field=True),
-               *CATEGORY_OPTIONS, EDGECOLOR, LINEWIDTH, ALPHA, MARKER, SIZE)
+               *CATEGORY_OPTIONS, EDGECOLOR, LINEWIDTH, ALPHA, HATCH, HATCH_WHERE, MARKER, SIZE)
 
     def recipe_defaults(self, spec, ld, kw, title_of):
         category_defaults(spec, ld, kw, title_of)
@@ -60,6 +68,10 @@ def category_defaults(spec, ld, kw, title_of) -> None:
     if not spec.get("var"):
         return
     cats = (ld.style or {}).get("categories") or {}
+    if kw.get("groups"):            # grouped values: the groups are the categories
+        kw.setdefault("order", list(kw["groups"]))
+        kw.setdefault("legend_title", title_of(spec["var"]))
+        return
     if "colors" not in kw and cats.get("field") == spec["var"]:
         kw["colors"] = cats.get("colors")
         if "markers" not in kw and cats.get("markers"):
@@ -84,7 +96,13 @@ def categorise(L: Layer, data, o: dict, symbols: bool) -> None:
     g = L.geoms
     vals = data[var].astype(object).where(data[var].notna(), None).to_numpy() if var else np.array(
         [None] * len(g), dtype=object)
-    cats = list(order) if order else (list(colors) if colors else sorted({v for v in vals if v is not None}, key=str))
+    if o.get("groups"):
+        group_of = {v: k for k, vs in o["groups"].items() for v in (vs if isinstance(vs, (list, tuple)) else [vs])}
+        vals = np.array([group_of.get(v) for v in vals], dtype=object)
+        order = order or list(o["groups"])
+        L.groups = {k: list(vs) if isinstance(vs, (list, tuple)) else [vs] for k, vs in o["groups"].items()}
+    present = {v for v in vals if v is not None}
+    cats = list(order) if order else (list(colors) if colors else sorted(present, key=fmt.collation_key))
     if colors:
         cmap = dict(colors)
     else:
@@ -100,10 +118,52 @@ def categorise(L: Layer, data, o: dict, symbols: bool) -> None:
     L.markers = [markers.get(c) or o.get("marker") or "o" for c in present] if markers else None
     if symbols or is_points(g):
         L.anchors = geom.anchor_points(g)
+    if o.get("hatch"):
+        L.hatched = np.ones(len(g), dtype=bool)
+        for f, v in (o.get("hatch_where") or {}).items():
+            L.hatched &= data[f].isin(v if isinstance(v, (list, tuple)) else [v]).to_numpy()
+    if o.get("shape_var"):
+        shape_categories(L, data, o)
     L.cat_legend = bool(var)
     if not var:
         L.classes = np.zeros(len(g), dtype=int)
         L.colors = [o.get("fill") or "#000000"]
+
+
+def _on_paper(colour, alpha: float):
+    """A colour drawn at ``alpha`` over white paper, as an opaque colour."""
+    from matplotlib.colors import to_hex, to_rgb
+    try:
+        r, g, b = to_rgb(colour)
+    except ValueError:
+        return colour
+    return to_hex(tuple(alpha * c + (1 - alpha) for c in (r, g, b)))
+
+
+def shape_categories(L: Layer, data, o: dict) -> None:
+    """A second variable on point symbols, their shape (Bertin: colour for one variable, shape
+    for another): a marker per feature from ``shapes`` {value: marker} (legend order)."""
+    shapes = dict(o.get("shapes") or {})
+    col = o["shape_var"]
+    vals = data[col].astype(object).where(data[col].notna(), None).to_numpy()
+    if not shapes:
+        cycle = ("o", "s", "D", "^", "v", "P", "X", "h")
+        shapes = {v: cycle[i % len(cycle)] for i, v in enumerate(sorted({v for v in vals if v is not None}, key=str))}
+    present = [v for v in shapes if v in set(vals)]
+    lookup = {v: i for i, v in enumerate(present)}
+    L.shape_classes = np.array([lookup.get(v, -1) for v in vals], dtype=int)
+    L.point_markers = np.array([shapes.get(v) or o.get("marker") or "o" for v in vals], dtype=object)
+    L.shape_entries = [(str(v), shapes[v]) for v in present]
+
+
+def shape_legend(L: Layer, o: dict):
+    """The legend block of the shapes: hollow symbols in ink, one variable, its own title."""
+    from mbm_sig.maps.layout import LegendBlock as LB
+    size_mm = (o["size"] or 4.0) * PT_MM
+    labels = o.get("shape_labels") or {}
+    entries = [(labels.get(v, v), {"marker": mk, "size_mm": size_mm, "fill": "none", "edgecolor": "#333333",
+                                   "linewidth": 0.8}) for v, mk in L.shape_entries]
+    return LB("symbols", o.get("shape_title") or str(o["shape_var"]), entries=entries, shapes=True)
 
 
 def category_legend(L: Layer, o: dict) -> list:
@@ -117,6 +177,20 @@ def category_legend(L: Layer, o: dict) -> list:
     entries = [(str(c), {**(sym or {}), "fill": col,
                          "edgecolor": edgecolor or ("#ffffff" if kind == "symbols" else "#4d4d4d")})
                for c, col in zip(L.categories, L.colors, strict=False)]
+    if o.get("legend_counts"):
+        entries = [(f"{c} ({fmt.num(int((L.classes == i).sum()))})", st) for i, (c, st) in enumerate(entries)]
+    alpha = o.get("alpha")
+    if kind == "typo" and alpha is not None and alpha < 1:
+        for _, st in entries:           # the swatch has the colour the map shows on the paper
+            st["fill"] = _on_paper(st["fill"], alpha)
+    if L.hatched is not None and kind == "typo":      # the swatch shows the map's hatching
+        for i, (_, st) in enumerate(entries):
+            mine = L.classes == i
+            if mine.any() and L.hatched[mine].all():
+                st["hatch"] = o["hatch"]
+    if getattr(L, "point_markers", None) is not None and sym is not None:
+        for _, st in entries:           # colour entries: the colour only (shapes have their own block)
+            st.pop("marker", None)
     if sym is not None and getattr(L, "markers", None):
         for (_, st), mk in zip(entries, L.markers, strict=False):
             st["marker"] = mk
@@ -124,9 +198,12 @@ def category_legend(L: Layer, o: dict) -> list:
         entries = [(o.get("legend_label") or o["legend_title"] or "",
                     {**(sym or {}), "fill": o.get("fill") or "#000000", "edgecolor": edgecolor or "#ffffff"})]
     title = o["legend_title"] if o["legend_title"] is not None else (str(var) if var else "")
-    return [LegendBlock(kind, title, entries=entries, sym=sym,
-                        nodata=(o["nodata"], nodata_entry("Autre ou non renseigné", L.classes))
-                        if (L.classes < 0).any() else None)]
+    blocks = [LegendBlock(kind, title, entries=entries, sym=sym,
+                          nodata=(o["nodata"], nodata_entry("Autre ou non renseigné", L.classes))
+                          if (L.classes < 0).any() else None)]
+    if getattr(L, "shape_classes", None) is not None and L.shape_entries:
+        blocks.append(shape_legend(L, o))
+    return blocks
 
 
 TYPE = Typo()

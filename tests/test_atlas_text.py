@@ -1,0 +1,231 @@
+"""The text side of issue 11: names in their official spelling, French collation, table
+pages (identifier where names repeat, short tables sharing a page, one page rather than two
+half-empty ones), reader pages in a reader's words, the cover's count computed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from mbm_sig.maps.fmt import collation_key, french_text
+
+TEXT_FIELDS = ("nom", "nom_2", "cite", "denomination", "compagnie", "commune", "commune_2", "commune_3",
+               "nom_commune", "communes", "epci_nom", "proprietaire")
+
+
+# ---------------------------------------------------------------------------------------
+# French collation
+
+def test_french_collation_folds_ligatures_accents_case_and_articles_stay():
+    names = ["Noyelles-Godault", "Nœux-les-Mines", "Noeux-lès-Auxi", "Nomain", "Lallaing", "La Sentinelle",
+             "Lecelles", "Éleu-dit-Leauwette", "Escaudain", "Écaillon", "Ecaillon", "Cité 16", "Cité 4", "Rœulx",
+             "Roeux", "Gœulzin", "Goeulzin", "Guesnain", None]
+    assert sorted(names, key=collation_key) == [
+        "Cité 4", "Cité 16", "Ecaillon", "Écaillon", "Éleu-dit-Leauwette", "Escaudain", "Goeulzin", "Gœulzin",
+        "Guesnain", "La Sentinelle", "Lallaing", "Lecelles", "Noeux-lès-Auxi", "Nœux-les-Mines", "Nomain",
+        "Noyelles-Godault", "Rœulx", "Roeux", None]
+
+
+def test_every_table_is_sorted_by_french_collation(built_gpkg):
+    """The santé tables (p. 17, 23, 26 of the review): Nœux-les-Mines between Noeux… and
+    Noyelles, Gœulzin among the Go…, La Sentinelle among the L."""
+    from mbm_sig.atlas.engine import load_atlas, plan
+    body, _ = plan(load_atlas("sante"), built_gpkg)
+    by_arr: dict = {}
+    for p in body:
+        if p.kind == "table":
+            by_arr.setdefault(p.section, []).extend(r["nom"] for r in p.rows if not r.get("__total__"))
+    assert len(by_arr) == 4
+    for names in by_arr.values():
+        assert names == sorted(names, key=collation_key)
+    bethune = by_arr["Arrondissement de Béthune"]
+    assert bethune.index("Nœux-les-Mines") < bethune.index("Noyelles-lès-Vermelles")
+    douai = by_arr["Arrondissement de Douai"]
+    assert douai.index("Gœulzin") < douai.index("Guesnain")
+    valenciennes = by_arr["Arrondissement de Valenciennes"]
+    assert valenciennes.index("La Sentinelle") < valenciennes.index("Lecelles")
+
+
+# ---------------------------------------------------------------------------------------
+# names from the data
+
+def test_commune_names_are_the_official_ones(built_gpkg):
+    com = built_gpkg.read("communes").set_index("insee")["nom"]
+    assert com["59564"] == "La Sentinelle" and com["59368"] == "La Madeleine" and com["59481"] == "Le Quesnoy"
+    official = set(com) | {"Enquin-les-Mines"}           # a commune déléguée of the COG
+    bad = []
+    for layer in ("cites_minieres", "patrimoine_bati", "terrils", "renouvellement_urbain", "grands_projets"):
+        df = built_gpkg.read(layer)
+        for col in ("commune", "commune_2", "commune_3", "nom_commune", "communes"):
+            if col not in df:
+                continue
+            for v in df[col].dropna():
+                bad += [f"{layer}.{col}: {part!r}" for part in re.split(r"\s*,\s*", v) if part not in official]
+    assert not bad, bad[:10]
+    cites = built_gpkg.read("cites_minieres")
+    assert {"Condé-sur-l’Escaut", "Vieux-Condé", "Écaillon", "La Sentinelle"} <= set(cites["commune"])
+
+
+def test_names_have_one_spelling(built_gpkg):
+    from mbm_sig.catalogue.layerdef import load_layers
+    bad = []
+    for ld in load_layers().values():
+        if not ld.build or not built_gpkg.has_data(ld.name):
+            continue
+        cols = [f.name for f in ld.fields if f.name in TEXT_FIELDS and f.domain is None]
+        if not cols:
+            continue
+        df = built_gpkg.read(ld.name, columns=cols)
+        for c in cols:
+            for v in df[c].dropna().astype(str):
+                if re.search(r"\bRés\.|\bSt-|\bSte-|CIté|\bCompagne\b|\bCompagnies des\b|  |\w - \w", v):
+                    bad.append(f"{ld.name}.{c}: {v!r}")
+    assert not bad, bad[:10]
+    puits = set(built_gpkg.read("puits")["compagnie"].dropna())
+    assert "Compagnie de Vicoigne-Nœux" in puits and "Société de Camblain-Châtelain" in puits
+    assert "CA de Lens-Liévin" in set(built_gpkg.read("epci")["nom"])
+    assert "CA de Lens-Liévin" in set(built_gpkg.read("cites_minieres")["epci_nom"])
+    renouv = set(built_gpkg.read("renouvellement_urbain")["nom"])
+    cites = set(built_gpkg.read("cites_minieres")["nom"])
+    assert {"Cité Saint-Pierre", "Résidence du Parc", "Cité Piérard"} <= renouv & cites
+
+
+def test_spelling_rules():
+    from mbm_sig.catalogue.builders import Spellings
+    sp = Spellings(["Saint-Amand-les-Eaux", "La Sentinelle", "Condé-sur-l’Escaut", "Vieux-Condé", "Écaillon",
+                    "Camblain-Châtelain", "Liévin", "Montigny-en-Ostrevent"])
+    assert sp.communes("ST AMAND LES EAUX") == "Saint-Amand-les-Eaux"
+    assert sp.communes("Sentinelle") == "La Sentinelle"
+    assert sp.communes("Conde-sur-l’Escaut, Vieux-Conde") == "Condé-sur-l’Escaut, Vieux-Condé"
+    assert sp.communes("ECAILLON") == "Écaillon"
+    assert sp.communes("Bruay") == "Bruay"                  # no commune of that name: kept
+    assert sp.name("société de Camblain-Chatelain", "compagnie") == "Société de Camblain-Châtelain"
+    assert sp.name("Lievin", "compagnie") == "Liévin"
+    assert sp.name("Rés. du Parc") == "Résidence du Parc" and sp.name("Cité St-Pierre") == "Cité Saint-Pierre"
+    assert sp.name("C.H. DE SAINT-AMAND-LES-EAUX") == "C.H. DE SAINT-AMAND-LES-EAUX"     # capitals stay
+
+
+def test_spelling_table_rows_are_checked(tmp_path, monkeypatch):
+    import mbm_sig.catalogue.builders as b
+    from mbm_sig.config import settings
+    from mbm_sig.errors import InvalidInput
+    ctx = b.BuildContext(settings=settings())
+    (tmp_path / b.SPELLINGS).write_text("champ,graphie,correction,motif\ncommune,Lievin,Liévin,accent\n"
+                                        "commune,Conde,Condé,\n", encoding="utf-8")
+    monkeypatch.setattr(b, "FACTS_DIR", tmp_path)
+    with pytest.raises(InvalidInput, match=r"graphies\.csv:3: empty 'motif'"):
+        b.spelling_table(ctx)
+    (tmp_path / b.SPELLINGS).write_text("champ,graphie,correction,motif\nville,Lievin,Liévin,accent\n",
+                                        encoding="utf-8")
+    with pytest.raises(InvalidInput, match=r"graphies\.csv:2: champ 'ville'"):
+        b.spelling_table(ctx)
+
+
+# ---------------------------------------------------------------------------------------
+# table pages
+
+def test_identifier_where_names_repeat_and_short_tables_share_a_page(built_gpkg):
+    from mbm_sig.atlas import pages
+    from mbm_sig.atlas.engine import load_atlas, plan
+    body, _ = plan(load_atlas("patrimoine"), built_gpkg)
+    lens = [p for p in body if p.kind == "table" and p.section == "CA de Lens-Liévin"]
+    rows = [r for p in lens for r in p.rows]
+    parc = sorted(r["nom"] for r in rows if r["nom"].startswith("Résidence du Parc") and r["perimetre"] == "Bien inscrit")
+    assert len(parc) == 2 and all(re.fullmatch(r"Résidence du Parc \(BI-\d{4}\)", n) for n in parc), parc
+    for p in body:                       # every other row of every table keeps its name alone
+        if p.kind == "table":
+            texts = [tuple(v for v in r.values() if isinstance(v, str)) for r in p.rows]
+            assert len(set(texts)) == len(texts), p.title
+    # a table that fits one page with closer lines is not cut into two half-empty pages
+    for p in body:
+        if p.kind == "table" and p.parts > 1:
+            assert pages._page_fill(p.columns, [r for q in body if q.title == p.title for r in q.rows]) \
+                > pages.TIGHT_LINES
+    body, _ = plan(load_atlas("renouvellement"), built_gpkg)
+    (shared,) = [p for p in body if p.shared]
+    assert shared.title == "Projets nommés par le rapport 2005 : programme et état"
+    assert [q.title for q in shared.shared] == ["Projets nommés par le rapport 2005 : localisation"]
+    assert not any(p.title == shared.shared[0].title for p in body)
+    names = [r["nom"] for r in shared.rows]
+    assert names == sorted(names, key=collation_key)
+    puits = next(p for p in body if p.title == "Concessions des seuls puits (emprise approchée)")
+    total = puits.rows[-1]
+    assert total.get("__total__") and total["nb_puits"] == sum(r["nb_puits"] for r in puits.rows[:-1])
+
+
+def test_shared_page_renders_both_tables_and_their_contents_entries(built_gpkg, tmp_path):
+    from pypdf import PdfReader
+
+    from mbm_sig.atlas.engine import render_atlas
+    res = render_atlas("renouvellement", out_dir=tmp_path, catalogue=built_gpkg, progress=False,
+                       only=["Projets nommés par le rapport 2005"])
+    reader = PdfReader(res.pdf)
+    body_text = " ".join(reader.pages[2].extract_text().split())     # no-break spaces as spaces
+    assert "programme et état" in body_text and "localisation" in body_text
+    assert body_text.count("Sources :") == 1                    # one note for the two tables
+    toc = " ".join(reader.pages[1].extract_text().split())
+    assert "programme et état 3" in toc and "localisation 3" in toc
+
+
+# ---------------------------------------------------------------------------------------
+# reader pages
+
+INTERNAL = re.compile(r"\bcouches?\b|\bchamps?\b|\bcatalogue\b|\bimport\b|mbm-sig|FICHIER|EPSG|\.csv\b|\.gpkg\b")
+
+
+def _fig_text(fig) -> str:
+    return " ".join(" ".join(t.get_text() for t in fig.texts).split())      # no-break spaces as spaces
+
+
+def test_pending_sheets_and_sources_flow_on_the_back_pages(built_gpkg):
+    from mbm_sig.atlas import pages
+    from mbm_sig.atlas.engine import _sources, _used_layers, load_atlas, plan
+    atlas = load_atlas("sante")
+    body, pending = plan(atlas, built_gpkg)
+    assert len(pending) == 12
+    figs, at = pages.back_pages(atlas, pending, _sources(built_gpkg, _used_layers(body)))
+    text = " ".join(_fig_text(f) for f in figs)
+    for it in pending:                                        # every waiting sheet listed, none cut
+        assert french_text(it["title"]).split(" — ")[0] in text, it["title"]
+    assert "autres cartes" not in text
+    assert not INTERNAL.search(" ".join(_fig_text(f) for f in figs[:at + 1] if "attente" in _fig_text(f))), text
+    assert "Détenteur : Filieris" in text and "part du régime minier, par commune" in text
+    assert "Sources et méthodes" in _fig_text(figs[at])
+    # three waiting sheets share their page with the sources
+    atlas = load_atlas("patrimoine")
+    body, pending = plan(atlas, built_gpkg)
+    assert len(pending) == 3
+    figs, at = pages.back_pages(atlas, pending, _sources(built_gpkg, _used_layers(body)))
+    assert at == 0 and "Cartes en attente de données" in _fig_text(figs[0])
+
+
+def test_atlas_notes_speak_to_readers():
+    from mbm_sig.atlas.engine import load_atlas
+    for name in ("sante", "patrimoine", "renouvellement"):
+        atlas = load_atlas(name)
+        for note in list(atlas.cover_notes) + list(atlas.method_notes):
+            assert not INTERNAL.search(note), (name, note)
+
+
+def test_cover_counts_every_map_page(built_gpkg):
+    from mbm_sig.atlas.charts import is_map_page
+    from mbm_sig.atlas.engine import load_atlas, plan
+    body, _ = plan(load_atlas("patrimoine"), built_gpkg)
+    maps = sum(p.kind == "map" for p in body)
+    epci = sum(p.kind == "chart" and p.title.endswith("carte du patrimoine minier") for p in body)
+    mh = int(built_gpkg.read("cites_minieres")["inscrit_mh"].fillna(False).astype(bool).sum())
+    assert sum(map(is_map_page, body)) == maps + epci + mh
+    assert epci == 7 and mh == 3 and maps == 8
+
+
+def test_table_headers_and_identity_cards_in_french_typography(built_gpkg):
+    from mbm_sig.atlas import fiche, pages
+    from mbm_sig.atlas.engine import load_atlas
+    atlas = load_atlas("sante")
+    fig = pages.table_page(atlas, "Essai", {"nom": "Commune", "d": "Distance à l'hôpital (km)"},
+                           [{"nom": "Lens", "d": 1.5}], 1, 1)
+    text = _fig_text(fig)
+    assert "l’hôpital" in text and "'" not in text
+    text = _fig_text(fiche.fiche_cite_figure(built_gpkg, "BI-0001"))
+    assert "CARTE D’IDENTITÉ" in text and "'" not in text and not INTERNAL.search(text), text
