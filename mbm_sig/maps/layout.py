@@ -353,6 +353,30 @@ class LegendBlock:
         """Entries after the classes: the outliers, then the missing values."""
         return list(self.extra) + ([(self.nodata[1], self.nodata[0])] if self.nodata else [])
 
+    def _draw_choro(self, page: Page, x: float, y: float) -> None:
+        """The classes (highest on top) with their bounds and counts, then the outliers and
+        the missing values; (x, y): under the title."""
+        bw, bh = self.BOX_W * self.scale, self.BOX_H * self.scale
+        fs = self.text_size
+        labels = self.break_labels()
+        k = len(self.colors)
+        y += 0.5 * line_height(fs) * 0.3
+        for i in range(k):                       # highest class on top
+            cls = k - 1 - i
+            page.rect(x, y + i * bh, bw, bh, facecolor=self.colors[cls], edgecolor=GREY, linewidth=0.3)
+        # break labels centred on the box edges (digits: cap height ~0.73 em)
+        page.block(x + bw + 1.5 * self.scale, y + 0.73 * fs * PT_MM / 2, labels[::-1], fs, bh)
+        if self.counts:         # the number of features of each class, at the class's middle
+            cx = x + bw + 1.5 * self.scale + max(measure(s, fs)[0] for s in labels) + self._count_gap()
+            for i, lab in enumerate(self.count_labels()[::-1]):
+                page.text(cx, y + (i + 0.5) * bh, lab, size=fs, va="center_baseline", color=GREY)
+        y += k * bh
+        for label, colour in self._tail():
+            y += 2 * self.scale
+            page.rect(x, y, bw, bh, facecolor=colour, edgecolor=GREY, linewidth=0.3)
+            page.text(x + bw + 1.5 * self.scale, y + bh / 2, label, size=fs, va="center_baseline")
+            y += bh
+
     def draw(self, page: Page, x: float, y: float) -> list:
         """Draw the block with its top-left corner at (x, y) mm. Returns what was drawn for
         each symbol entry: ``(label, marker, width_mm, height_mm)`` (render info, tests)."""
@@ -363,24 +387,7 @@ class LegendBlock:
         bw, bh = self.BOX_W * self.scale, self.BOX_H * self.scale
         fs = self.text_size
         if self.kind == "choro":
-            labels = self.break_labels()
-            k = len(self.colors)
-            y += 0.5 * line_height(fs) * 0.3
-            for i in range(k):                       # highest class on top
-                cls = k - 1 - i
-                page.rect(x, y + i * bh, bw, bh, facecolor=self.colors[cls], edgecolor=GREY, linewidth=0.3)
-            # break labels centred on the box edges (digits: cap height ~0.73 em)
-            page.block(x + bw + 1.5 * self.scale, y + 0.73 * fs * PT_MM / 2, labels[::-1], fs, bh)
-            if self.counts:         # the number of features of each class, at the class's middle
-                cx = x + bw + 1.5 * self.scale + max(measure(s, fs)[0] for s in labels) + self._count_gap()
-                for i, lab in enumerate(self.count_labels()[::-1]):
-                    page.text(cx, y + (i + 0.5) * bh, lab, size=fs, va="center_baseline", color=GREY)
-            y += k * bh
-            for label, colour in self._tail():
-                y += 2 * self.scale
-                page.rect(x, y, bw, bh, facecolor=colour, edgecolor=GREY, linewidth=0.3)
-                page.text(x + bw + 1.5 * self.scale, y + bh / 2, label, size=fs, va="center_baseline")
-                y += bh
+            self._draw_choro(page, x, y)
         elif self.kind == "prop":
             style = self.colors if isinstance(self.colors, dict) else {}
             rmax = self.entries[0][1]

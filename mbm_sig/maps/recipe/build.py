@@ -225,7 +225,8 @@ class _Builder:
         r0 = load_recipe(self.r.path, {**self.r.params, **first})
         m0, _ = _Builder(r0, self.cat, series=False).build()
         blocks = m0._blocks()
-        bounds = [tuple(map(float, g.bounds)) for g in feats.geometry.values if g is not None and not g.is_empty]
+        bounds = [(float(g.bounds[0]), float(g.bounds[1]), float(g.bounds[2]), float(g.bounds[3]))
+                  for g in feats.geometry.values if g is not None and not g.is_empty]
         orients = ("landscape", "portrait") if o_given == "auto" else (o_given,)
         layouts = ("bottom", "side") if l_given == "auto" else (l_given,)
         best, best_score = (orients[0], layouts[0]), math.inf

@@ -372,7 +372,8 @@ def whole(values) -> bool:
 
 def _darker(colour: str, k: float = 0.4) -> str:
     from matplotlib.colors import to_hex, to_rgb
-    return to_hex(tuple(c * k for c in to_rgb(colour)))
+    r, g, b = to_rgb(colour)
+    return to_hex((r * k, g * k, b * k))
 
 
 def classed_defaults(spec: dict, kw: dict) -> None:

@@ -19,8 +19,8 @@ class Symbols(MapType):
                opt("shapes", (dict, type(None)), None, "marker of each value of shape_var {value: marker} "
                    "(legend order)"),
                opt("shape_labels", (dict, type(None)), None, "legend label of each value of shape_var"),
-               opt("shape_title", (str, type(None)), None, "title of the shapes' legend block"), core.MARKER, core.SIZE, core.FILL, core.EDGECOLOR, core.LINEWIDTH,
-               core.LEGEND_LABEL)
+               opt("shape_title", (str, type(None)), None, "title of the shapes' legend block"),
+               core.MARKER, core.SIZE, core.FILL, core.EDGECOLOR, core.LINEWIDTH, core.LEGEND_LABEL)
 
     def recipe_defaults(self, spec, ld, kw, title_of):
         style = ld.style or {}

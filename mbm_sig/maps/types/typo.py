@@ -137,7 +137,7 @@ def _on_paper(colour, alpha: float):
         r, g, b = to_rgb(colour)
     except ValueError:
         return colour
-    return to_hex(tuple(alpha * c + (1 - alpha) for c in (r, g, b)))
+    return to_hex((alpha * r + 1 - alpha, alpha * g + 1 - alpha, alpha * b + 1 - alpha))
 
 
 def shape_categories(L: Layer, data, o: dict) -> None:
