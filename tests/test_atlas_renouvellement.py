@@ -161,13 +161,13 @@ def test_emprise_approchee_on_every_page_showing_concessions(atlas):
     _, _, pages = atlas
     (m,) = pages_titled(pages, CONCESSIONS_MAP)
     t = norm(pages[m])
-    assert "Fin 2005 (emprise approchée)" in t                    # legend title
+    assert "Situation fin 2005 (hachures : emprise approchée" in t    # legend title
     assert "emprise approchée d'après les puits de mines" in t    # subtitle
     assert "Emprise approchée, non réglementaire" in t            # credits
     # pages that show concessions: the map, the tables (column «Concession»), any other page
     # drawing the layer's legend
     showing = {m} | {i for i, p in enumerate(pages)
-                     if i > 1 and (re.search(r"^\s*Concession\s", p, re.M) or "Fin 2005 (emprise" in p)}
+                     if i > 1 and (re.search(r"^\s*Concession\s", p, re.M) or "hachures : emprise" in norm(p))}
     assert showing >= {m, *pages_titled(pages, SITUATION_TABLE), *pages_titled(pages, PROCEDURES_TABLE),
                        *pages_titled(pages, PUITS_TABLE)}
     assert len(showing) >= 4
