@@ -7,8 +7,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 failed = []
-for script in ("bench_catalogue.py", "bench_maps.py", "bench_atlas.py", "bench_whole.py", "bench_scale.py",
-               "bench_import.py"):
+for script in ("bench_catalogue.py", "bench_maps.py", "bench_atlas.py", "bench_whole.py", "bench_watch.py",
+               "bench_scale.py", "bench_import.py"):
     print(f"\n=== {script}", flush=True)
     if subprocess.run([sys.executable, str(HERE / script)], cwd=HERE.parent).returncode:
         failed.append(script)

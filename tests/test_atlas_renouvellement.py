@@ -183,7 +183,7 @@ def test_credits_trace_facts_to_the_report_sections(atlas):
         (i,) = pages_titled(pages, title)
         t = norm(pages[i]).replace("- ", "-")
         assert "rapport d’activité 2005" in t or "rapport d'activité 2005" in t, title
-        assert "cite sa section" in t
+        assert "section du rapport qui" in t            # each fact with the section of the report naming it
         assert "data/" not in t and ".csv" not in t, title
 
 

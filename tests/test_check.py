@@ -73,6 +73,7 @@ def test_pdf_reader_gives_each_text_with_its_size_ink_and_halo(tmp_path):
     assert lievin.cx == pytest.approx(100, abs=0.3) and lievin.cy == pytest.approx(100, abs=0.6)
     assert text_only(b"q 1 0 0 1 5 5 cm 0 0 m 10 10 l S 1.6 w BT /F1 8 Tf (a) Tj ET Q") == \
         b"q\n1 0 0 1 5 5 cm\n1.6 w\nBT /F1 8 Tf (a) Tj ET\nQ"
+    assert text_only(b"q 0 0 m 5 5 l S Q q /MbmOverlay Do Q") == b"q\nQ\nq\n/MbmOverlay Do\nQ"
 
 
 def test_small_text(tmp_path):
@@ -122,7 +123,12 @@ def test_frame_line_touched_by_a_label(tmp_path):
     assert p.runs[0].bbox[1] > 20                            # inside the frame, not across it
     found = CHECKS["frame"](_sheet(p, frame_mm=frame))
     assert found and "top edge" in found[0] and "«Lille»" in found[0]
-    p = _page(tmp_path, [], "g.pdf", labels=[_label(120, 23.0, "Lille", 9.0)])
+    # 0.4 mm under the line: the halo clears it, the name still reads as glued to the frame
+    h = 21.6 - p.runs[0].bbox[1]                            # from the label's centre to its ink's top
+    p = _page(tmp_path, [], "c.pdf", labels=[_label(120, 20.4 + h, "Lille", 9.0)])
+    found = CHECKS["frame"](_sheet(p, frame_mm=frame))
+    assert found and "glued to the frame line" in found[0]
+    p = _page(tmp_path, [], "g.pdf", labels=[_label(120, 20.7 + h, "Lille", 9.0)])
     assert CHECKS["frame"](_sheet(p, frame_mm=frame)) == []
 
 
@@ -181,12 +187,13 @@ def test_count_decimals_of_a_real_sheet_made_wrong(built_gpkg, tmp_path):
     for L in doc["layers"]:
         if L.get("type") == "choro":
             L.pop("breaks", None)
+            L.pop("outliers", None)
             L.update(var="etab_generalistes", method="equal", k=4, legend_decimals=1)
     bad = tmp_path / "counts.yaml"
     bad.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     _, legends, _ = map_sheet_info(bad, {}, built_gpkg)
     found = CHECKS["count-decimals"](Sheet(1, "x", "map", None, legends=legends))
-    assert found and "count" in found[0]
+    assert found and "decimals" in found[0]
     for L in doc["layers"]:
         if L.get("type") == "choro":
             L["legend_decimals"] = 0
@@ -229,6 +236,7 @@ def test_outlier_class_of_a_real_sheet_made_wrong(built_gpkg, tmp_path):
     for L in doc["layers"]:
         if L.get("type") == "choro":
             L.pop("breaks", None)
+            L.pop("outliers", None)                 # the atlas sets the outlier apart, named
             L.update(method="equal", k=5)
     bad = tmp_path / "equal.yaml"
     bad.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
@@ -452,11 +460,14 @@ def test_check_command_bad_input(built_gpkg, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["sante", "patrimoine", "renouvellement"])
-def test_check_on_the_atlas(built_gpkg, name, capsys, monkeypatch):
+def test_check_on_the_atlas(built_gpkg, name, capsys, monkeypatch, tmp_path):
     """Every page of the atlas checked. Reports its findings until the atlases are clean;
     fails on any with MBM_SIG_CHECK_STRICT=1."""
-    rep = check_atlas(name, catalogue=built_gpkg)
+    rep = check_atlas(name, catalogue=built_gpkg, out_dir=tmp_path)
     assert rep.pages > 15
+    # the page numbers the book writer sets in a form over each page are read too
+    last = read_pdf(rep.pdf, pages={rep.pages})[0]
+    assert f"{rep.pages} / {rep.pages}" in [r.text for r in last.runs]
     assert {p.check for p in rep.problems} <= set(ALL_CHECKS)
     assert all(1 <= p.page <= rep.pages for p in rep.problems)
     monkeypatch.setattr("mbm_sig.check.check_atlas", lambda *a, **k: rep)

@@ -171,3 +171,14 @@ def test_a_kill_at_any_moment_leaves_the_old_layer_and_provenance(tmp_path):
     assert outcomes[:3] == [30, 30, 30], outcomes
     cat.import_file("pts_projets", tmp_path / "old.gpkg")      # the next writer clears what was left
     assert [q.name for q in tmp_path.iterdir() if ".tmp." in q.name] == []
+
+
+def test_a_write_keeps_the_catalogue_file_mode(tmp_path):
+    """The replaced catalogue keeps the permissions it had (a shared, group-readable file is
+    not made private by the temporary copy)."""
+    db = tmp_path / "c.gpkg"
+    cat = Catalogue.open(str(db))
+    cat.import_file("pts_projets", _points(tmp_path / "a.gpkg", 5))
+    db.chmod(0o664)
+    cat.import_file("pts_projets", _points(tmp_path / "b.gpkg", 6))
+    assert db.stat().st_mode & 0o777 == 0o664 and len(cat.read("pts_projets")) == 6

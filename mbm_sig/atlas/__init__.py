@@ -8,9 +8,10 @@ from pathlib import Path
 
 from mbm_sig.atlas.engine import load_atlas, render_atlas
 from mbm_sig.atlas.errors import AtlasError, AtlasFailure, FicheError
+from mbm_sig.atlas.incremental import Atlas
 from mbm_sig.errors import MbmSigError
 
-__all__ = ["AtlasError", "AtlasFailure", "FicheError", "cli_atlas", "load_atlas", "render_atlas"]
+__all__ = ["Atlas", "AtlasError", "AtlasFailure", "FicheError", "cli_atlas", "load_atlas", "render_atlas"]
 
 
 def cli_atlas(argv: list[str]) -> int:
@@ -27,8 +28,19 @@ def cli_atlas(argv: list[str]) -> int:
     p.add_argument("--split-by", default=None, metavar="FIELD",
                    help="one book per value of this coverage field (e.g. siren for the EPCI, code for the "
                         "arrondissements; a,b: the first a page has), each with its contents and bookmarks")
+    p.add_argument("--cache", action="store_true",
+                   help="reuse the pages of earlier runs whose inputs are unchanged (sheet cache in var/cache)")
+    p.add_argument("--watch", action="store_true",
+                   help="stay running: on every change of the atlas, its recipes, the layer definitions or the "
+                        "catalogue, render again the pages it touches and rewrite the book (Ctrl-C stops)")
     p.add_argument("-q", "--quiet", action="store_true")
     a = p.parse_args(argv)
+    if a.watch or a.cache:
+        if a.demo:
+            print("error: --watch and --cache do not combine with --demo", file=sys.stderr)
+            return 2
+        from mbm_sig.atlas.incremental import cli_watch
+        return cli_watch(a)
     try:
         res = render_atlas(a.name, a.out, only=a.only, sheets=a.sheets, png=a.png, workers=a.workers,
                            progress=not a.quiet, demo=a.demo, split_by=a.split_by)

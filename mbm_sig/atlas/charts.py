@@ -29,7 +29,7 @@ def is_map_page(page) -> bool:
         return True
     if page.kind != "chart" or page.spec is None or not page.spec.table:
         return False
-    import mbm_sig.atlas.fiche  # noqa: F401  (registers its charts)
+    # the map charts are registered by mbm_sig.atlas.fiche, which the package imports
     return page.spec.table.get("name") in MAP_CHARTS
 
 

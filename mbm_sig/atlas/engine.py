@@ -499,6 +499,41 @@ def _save(fig, path: Path, meta_title: str) -> None:
     pages.save_pdf([fig], path, {"Title": meta_title, "CreationDate": None, "Creator": "mbm-sig"})
 
 
+def _save_all(figs, folder: Path, stem: str, meta_title: str) -> list[Path]:
+    out = []
+    for k, fig in enumerate(figs):
+        f = Path(folder) / f"{stem}-{k}.pdf"
+        _save(fig, f, meta_title)
+        out.append(f)
+    return out
+
+
+def _book_pdf(memo, what: str, inputs, dest: Path, make) -> None:
+    if memo is None:
+        make(dest)
+    else:
+        memo.book_pdf(what, _memo_inputs(inputs), dest, make)
+
+
+def _book_pdfs(memo, what: str, inputs, folder: Path, make) -> tuple[list[Path], object]:
+    """``make(folder)`` writes several pages: (their paths, a value that goes with them)."""
+    return make(folder) if memo is None else memo.book_pdfs(what, _memo_inputs(inputs), folder, make)
+
+
+def _back_files(atlas: Atlas, pending: list, srcs: list, folder: Path) -> tuple[list[Path], int]:
+    """The back pages (waiting sheets, then the sources, flowed) to PDFs, and the index of the
+    page where the sources start."""
+    figs, sources_at = pages.back_pages(atlas, pending, srcs)
+    return _save_all(figs, folder, "back", "Sources et méthodes"), sources_at
+
+
+def _memo_inputs(inputs):
+    """What a book page is drawn from, as a key (an atlas by the fields its pages show)."""
+    return [{k: getattr(x, k) for k in ("name", "title", "subtitle", "edition", "producer", "cover_notes",
+                                         "method_notes", "series_values")} if isinstance(x, Atlas) else x
+            for x in inputs]
+
+
 def _recipe_layers(recipe: Path) -> set[str]:
     doc = _recipe_doc(recipe)
     found = set()
@@ -601,8 +636,10 @@ def _group_label(atlas: Atlas, pages_: list[Page], value: str) -> str:
     return str(covered or pages_[0].params.get("nom") or value)
 
 
-def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, progress,
-            split_by: str | None = None, select=None) -> AtlasResult:
+def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, progress,  # noqa: C901 (+ cache hooks)
+            split_by: str | None = None, select=None, cache=None) -> AtlasResult:
+    """``cache``: an :class:`mbm_sig.atlas.incremental.Run` (pages taken from the sheet cache,
+    the others rendered with the layers they read recorded, the book's own pages memoised)."""
     t0 = time.perf_counter()
     if not cat.backend.exists():
         raise AtlasFailure(f"catalogue {cat.url} does not exist: run `mbm-sig build` (or `make build`) first")
@@ -611,7 +648,8 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     if atlas.series and not atlas.series_values:
         from mbm_sig.atlas import series
         atlas.series_values = series.resolve(atlas.series, cat, str(atlas.path))
-    body, pending = plan(atlas, cat, only, territorial=bool(split_by) or select is not None)
+    territorial = bool(split_by) or select is not None
+    body, pending = (cache.plan if cache else plan)(atlas, cat, only, territorial=territorial)
     groups = split_pages(body, split_by) if split_by else None
     labels: dict[str, str] = {}
     if select is not None:
@@ -627,26 +665,32 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         files: dict[int, Path] = {}
         # every body page in parallel (maps, tables, charts), the book pages after
         jobs = [(i, atlas, p, str(tmp / f"page-{i:04d}.pdf")) for i, p in enumerate(body)]
+        hits = cache.lookup(atlas, body, jobs) if cache else {}
+        files.update(hits)
+        jobs = [j for j in jobs if j[0] not in hits]
+        render = cache.render_page if cache else _render_page
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
         bar = _progress_bar(len(body), atlas.name, progress)
         if jobs:
             # the caller's catalogue (its caches stay warm from one run to the next)
             _WORKER["cat"] = cat if cat.backend.kind == "gpkg" else Catalogue.open(cat.url)
             if n_workers == 1:
-                results = map(_render_page, jobs)
+                results = map(render, jobs)
                 pool = None
             else:
                 # the first page in this process warms the caches the forked workers inherit
-                first = _render_page(jobs[0])
+                first = render(jobs[0])
                 pool = mp.get_context("fork").Pool(n_workers, initializer=_init_worker, initargs=(cat.url, True))
-                results = itertools.chain([first], pool.imap_unordered(_render_page, jobs[1:], chunksize=1))
+                results = itertools.chain([first], pool.imap_unordered(render, jobs[1:], chunksize=1))
             try:
-                for idx, path, err, code in results:
+                for idx, path, err, code, *deps in results:
                     if err:
                         p = body[idx]
                         what = f"recipe {p.spec.recipe}" if p.spec.recipe else f"{p.kind} of {atlas.path}"
                         raise (AtlasError if code == 2 else AtlasFailure)(f"sheet «{p.title}» ({what}) failed: {err}")
                     files[idx] = Path(path)
+                    if cache:
+                        cache.done(idx, path, *deps)
                     bar.update(1)
             finally:
                 if pool is not None:
@@ -658,7 +702,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         books: list[Book] = []
         if groups is None:
             target = inside(out_dir, atlas.output)
-            total, toc_entries = _write_book(atlas, cat, body, pending, page_files, tmp, target)
+            total, toc_entries = _write_book(atlas, cat, body, pending, page_files, tmp, target, memo=cache)
         else:
             stem = Path(atlas.output).stem
             for value, group in groups.items():
@@ -667,9 +711,12 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                 sub = replace(atlas, title=f"{atlas.title} — {label}", output=f"{stem}-{safe_name(value)}.pdf")
                 pdf = inside(out_dir, sub.output)
                 n_maps = sum(p.kind in ("map", "chart") for p in group)     # a territory's charts are its maps
-                n, entries = _write_book(sub, cat, group, [], page_files, tmp / f"book-{len(books)}", pdf, n_maps)
+                n, entries = _write_book(sub, cat, group, [], page_files, tmp / f"book-{len(books)}", pdf, n_maps,
+                                         memo=cache)
                 books.append(Book(value, label, pdf, n, n_maps, entries, list(group)))
             target, total, toc_entries = (books[0].pdf, books[0].pages, books[0].toc) if books else (None, 0, [])
+        if cache:
+            cache.store()           # after the book: the new PDF does not wait for the cache
 
         sheet_files = []
         if sheets and body:       # (a territory with no page of this atlas: no empty folder)
@@ -721,22 +768,17 @@ def _used_layers(body: list[Page]) -> set[str]:
     return used
 
 
-def _book_pages(atlas: Atlas, n_sheets: int, toc_entries: list, back_figs: list, tmp: Path) -> dict:
-    """The book's own pages (cover, contents, waiting sheets and sources), each to a PDF in ``tmp``."""
+def _book_pages(atlas: Atlas, n_sheets: int, toc_entries: list, back_files: list, tmp: Path, memo=None) -> dict:
+    """The book's own pages (cover, contents; the waiting sheets and sources, ``back_files``,
+    already written), each to a PDF in ``tmp`` (``memo``: an incremental run that reuses those
+    whose inputs are unchanged)."""
     book_files: dict = {}
     book_files["cover"] = tmp / "cover.pdf"
-    _save(pages.cover(atlas, n_sheets), book_files["cover"], atlas.title)
-    toc_figs = pages.toc_pages(atlas, toc_entries)
-    book_files["toc"] = []
-    for k, fig in enumerate(toc_figs):
-        f = tmp / f"toc-{k}.pdf"
-        _save(fig, f, "Sommaire")
-        book_files["toc"].append(f)
-    book_files["back"] = []
-    for k, fig in enumerate(back_figs):
-        f = tmp / f"back-{k}.pdf"
-        _save(fig, f, "Sources et méthodes")
-        book_files["back"].append(f)
+    _book_pdf(memo, "cover", (atlas, n_sheets), book_files["cover"],
+              lambda f: _save(pages.cover(atlas, n_sheets), f, atlas.title))
+    book_files["toc"], _ = _book_pdfs(memo, "toc", (atlas, toc_entries), tmp, lambda d: (
+        _save_all(pages.toc_pages(atlas, toc_entries), d, "toc", "Sommaire"), None))
+    book_files["back"] = back_files
     return book_files
 
 
@@ -761,7 +803,7 @@ def _outline_items(order: list) -> list[tuple[str, int, int | None]]:
 
 
 def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, page_files: dict, tmp: Path,
-                target: Path, n_sheets: int | None = None) -> tuple[int, list]:
+                target: Path, n_sheets: int | None = None, memo=None) -> tuple[int, list]:
     """Number ``body`` (already rendered: ``page_files`` by page id) and write the book to ``target``:
     cover, contents, body, pending, sources, with bookmarks and page numbers. Returns (pages, toc)."""
     tmp.mkdir(parents=True, exist_ok=True)
@@ -769,7 +811,10 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         n_sheets = sum(map(is_map_page, body))     # the cover counts them, never a text
     # the back pages: the sheets waiting for data, then the sources, flowed (a short list
     # of waiting sheets shares its page with the sources)
-    back_figs, sources_at = pages.back_pages(atlas, pending, _sources(cat, _used_layers(body)))
+    srcs = _sources(cat, _used_layers(body))
+    methods = memo.methods_used(atlas) if memo else None       # (part of the memo's key)
+    back_files, sources_at = _book_pdfs(memo, "back", (atlas, pending, srcs, methods), tmp,
+                                        lambda d: _back_files(atlas, pending, srcs, d))
 
     # number the pages: cover, table of contents, body, pending, sources
     sections = list(dict.fromkeys(p.section for p in body))
@@ -781,7 +826,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         p.number = number
     pending_number = number + 1 if pending else None
     sources_number = number + 1 + sources_at
-    total = number + len(back_figs)
+    total = number + len(back_files)
     toc_entries = []
     for title in sections:
         sec_pages = [p for p in body if p.section == title]
@@ -792,7 +837,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         toc_entries.append(pages.TocEntry(0, "Cartes en attente de données", pending_number))
     toc_entries.append(pages.TocEntry(0, "Sources et méthodes", sources_number))
 
-    book_files = _book_pages(atlas, n_sheets, toc_entries, back_figs, tmp)
+    book_files = _book_pages(atlas, n_sheets, toc_entries, back_files, tmp, memo)
 
     # assemble: each page file's objects appended once to the book (identical fonts stored
     # once), its number drawn over it, bookmarks and metadata at the end
@@ -809,7 +854,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         src = Source.open(f)
         box = src.resolve(src.obj(src.pages()[0])[0][b"/MediaBox"])
         sizes.append((float(box[2]) * 25.4 / 72, float(box[3]) * 25.4 / 72))
-    overlays = _number_overlays(sizes, tmp)
+    overlays = _number_overlays(sizes, tmp, memo)
     with atomic_path(target) as part:
         with open(part, "wb") as fh:
             book = BookWriter(fh)
@@ -842,7 +887,7 @@ def _sources(cat: Catalogue, layers) -> list[Source]:
     return out
 
 
-def _number_overlays(sizes: list, tmp: Path) -> list[tuple]:
+def _number_overlays(sizes: list, tmp: Path, memo=None) -> list[tuple]:
     """Each book page's number overlay («n / total», a page of its size) for the book writer:
     (source, page, (template text, this page's text)). Pages whose number measures the same
     (width, height, descent) on the same page size are laid out alike: matplotlib draws one
@@ -861,8 +906,9 @@ def _number_overlays(sizes: list, tmp: Path) -> list[tuple]:
     path = tmp / "numbers.pdf"
     # the templates, then a page with every digit: the file's one font maps all the glyphs
     # a swapped number draws (matplotlib maps the characters its pages use)
-    pages.save_pdf([*(pages.number_overlay(k + 1, n, sizes[k]) for k in drawn),
-                    pages.number_overlay(1234567890, n, sizes[0])], path, {"CreationDate": None})
+    _book_pdf(memo, "numbers", (sizes, drawn), path, lambda f: pages.save_pdf(
+        [*(pages.number_overlay(k + 1, n, sizes[k]) for k in drawn), pages.number_overlay(1234567890, n, sizes[0])],
+        f, {"CreationDate": None}))
     src = Source.open(path)
     at = dict(zip(drawn, src.pages()[:len(drawn)], strict=True))
     if len(drawn) < n and not all(swappable(src, at[k], texts[k]) for k in drawn):

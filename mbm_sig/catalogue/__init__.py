@@ -16,8 +16,7 @@ import geopandas as gpd
 import pandas as pd
 
 from mbm_sig.catalogue.layerdef import LayerDef, Source, load_layers, load_sources
-from mbm_sig.catalogue.validate import (Problem, ValidationError, check, check_stream, conformed,
-                                        merge_read_problems)
+from mbm_sig.catalogue.validate import Problem, ValidationError, check, check_stream, conformed, merge_read_problems
 from mbm_sig.config import TARGET_CRS, settings
 from mbm_sig.errors import InvalidInput, UnknownName
 

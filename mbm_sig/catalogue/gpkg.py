@@ -23,8 +23,8 @@ import pyogrio
 import shapely
 
 from mbm_sig.atomic import file_lock
-from mbm_sig.catalogue.validate import FrameStream
 from mbm_sig.catalogue.sqlguard import Token, check_query, missing_parameter, render, split_arguments, tokenize
+from mbm_sig.catalogue.validate import FrameStream
 from mbm_sig.config import TARGET_CRS
 from mbm_sig.errors import CatalogueMissing, InvalidInput
 
@@ -298,6 +298,7 @@ class GeoPackageBackend:
             try:
                 if self.exists():
                     shutil.copyfile(self.path, tmp)
+                    shutil.copymode(self.path, tmp)      # a shared catalogue stays shared
                 else:
                     os.unlink(tmp)
                 # the temp copy needs no journal or per-statement sync: durability comes

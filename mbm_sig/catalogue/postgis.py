@@ -34,8 +34,8 @@ import pyarrow as pa
 import shapely
 import sqlalchemy as sa
 
-from mbm_sig.catalogue.validate import FrameStream
 from mbm_sig.catalogue.sqlguard import SQLRefused, check_query, missing_parameter
+from mbm_sig.catalogue.validate import FrameStream
 from mbm_sig.config import TARGET_CRS, TARGET_EPSG, settings
 from mbm_sig.errors import CatalogueMissing, ConnectionFailed, Failure, InvalidInput
 

@@ -92,6 +92,23 @@ def _numeric_text(s: pd.Series) -> pd.Series:
     return pd.to_numeric(txt, errors="coerce")
 
 
+def _coerce_text(s: pd.Series, null: np.ndarray) -> pd.Series:
+    """Text values stripped, empty ones missing; text read through Arrow stays Arrow text."""
+    if isinstance(s.dtype, pd.StringDtype):
+        return s.str.strip().where(~null)
+    out = np.full(len(s), None, dtype=object)
+    keep = ~null
+    if keep.any():
+        vals = s[keep]
+        if pd.api.types.is_float_dtype(vals):
+            # 62498.0 (a code read as a number) -> "62498"; other numbers as written
+            out[keep] = [str(int(v)) if v % 1 == 0 and abs(v) < 2.0 ** 53 else repr(float(v))
+                         for v in vals.to_numpy(dtype=float)]
+        else:
+            out[keep] = vals.astype(str).str.strip().to_numpy(dtype=object)
+    return pd.Series(out, dtype=object)
+
+
 def coerce_column(s: pd.Series, ftype: str, null: np.ndarray) -> tuple[pd.Series, np.ndarray]:
     """(typed column, mask of values that do not convert), vectorised.
 
@@ -101,21 +118,7 @@ def coerce_column(s: pd.Series, ftype: str, null: np.ndarray) -> tuple[pd.Series
     s = s.reset_index(drop=True)
     bad = np.zeros(n, dtype=bool)
     if ftype == "str":
-        if isinstance(s.dtype, pd.StringDtype):     # text read through Arrow stays Arrow text
-            return s.str.strip().where(~null), bad
-        out = np.full(n, None, dtype=object)
-        keep = ~null
-        if keep.any():
-            vals = s[keep]
-            if pd.api.types.is_float_dtype(vals):
-                # 62498.0 (a code read as a number) -> "62498"; other numbers as written
-                out[keep] = [str(int(v)) if v % 1 == 0 and abs(v) < 2.0 ** 53 else repr(float(v))
-                             for v in vals.to_numpy(dtype=float)]
-            else:
-                if not isinstance(vals.dtype, pd.StringDtype):
-                    vals = vals.astype(str)
-                out[keep] = vals.str.strip().to_numpy(dtype=object)
-        return pd.Series(out, dtype=object), bad
+        return _coerce_text(s, null), bad
     if ftype in ("int", "float"):
         if pd.api.types.is_bool_dtype(s):
             num = pd.Series(np.full(n, np.nan))

@@ -15,7 +15,8 @@ Per page (:data:`CHECKS`):
 - ``overlap``: two printed texts whose ink (grown by its halo) overlaps, glyph by glyph;
 - ``label-symbols``: a map label (a text with a halo inside the frame) whose ink or halo
   covers a point symbol of the sheet (positions and radii from the render information);
-- ``frame``: a text crossing the edge of the map frame, or touching its line;
+- ``frame``: a text crossing the edge of the map frame, or inside it with its ink less than
+  0.5 mm from the frame line (cut by it, its halo over it, or glued to it);
 - ``page-edge``: a text beyond the page or within 3 mm of its edge (cut at trimming);
 - ``legend-colours``: two entries of one categorical legend too close in colour
   (CIEDE2000 < 10 in normal vision or under simulated deuteranopia, same symbol shape),
@@ -67,7 +68,8 @@ from mbm_sig.maps.labels import MIN_SIZE, TownRule, towns
 
 SMALL_TOLERANCE = 0.05          # pt: 5.96 pt is 6 pt
 OVERLAP_MM2 = 0.02              # glyph overlap below this is two texts touching by rounding
-FRAME_CLEAR_MM = 0.11           # half the frame line (0.6 pt): a label's halo or ink reaching it touches the line
+FRAME_LINE_MM = 0.11            # half the frame line (0.6 pt): a label's halo or ink reaching it touches the line
+FRAME_CLEAR_MM = 0.5            # a label's ink closer to the frame line than this is glued to it
 PAGE_MARGIN_MM = 3.0            # no ink closer to the trimmed page edge
 TABLE_MARGIN_MM = 12.0          # running header and footer of table pages
 TABLE_SHORT = 1 / 2             # a table page under half full may share its page
@@ -220,14 +222,14 @@ def check_frame(s: Sheet) -> list[str]:
             continue
         if not (b[0] >= fx0 and b[2] <= fx1 and b[1] >= fy0 and b[3] <= fy1):
             continue                # outside the frame: furniture, titles
-        o = _grow(b, r.halo)
-        gaps = {"top": o[1] - fy0, "bottom": fy1 - o[3], "left": o[0] - fx0, "right": fx1 - o[2]}
-        side, gap = min(gaps.items(), key=lambda kv: kv[1])
-        if gap < FRAME_CLEAR_MM:
-            ink = gap + r.halo
-            what = ("its ink is cut by the frame line" if ink < FRAME_CLEAR_MM else
-                    f"its halo reaches the frame line, ink {ink:.2f} mm from the edge")
-            out.append(f"«{r.text[:30]}» touches the {side} edge of the map frame ({what})")
+        gaps = {"top": b[1] - fy0, "bottom": fy1 - b[3], "left": b[0] - fx0, "right": fx1 - b[2]}
+        side, ink = min(gaps.items(), key=lambda kv: kv[1])
+        if ink < FRAME_CLEAR_MM:
+            what = ("its ink is cut by the frame line" if ink < FRAME_LINE_MM else
+                    "its halo reaches the frame line" if ink - r.halo < FRAME_LINE_MM else
+                    "glued to the frame line")
+            out.append(f"«{r.text[:30]}» touches the {side} edge of the map frame ({what}: ink {ink:.2f} mm "
+                       f"from the line, at least {FRAME_CLEAR_MM:g} mm wanted)")
     return out
 
 

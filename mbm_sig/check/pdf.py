@@ -169,7 +169,7 @@ def _runs_of(chars, page_h: float) -> list[Run]:
 
 
 _TEXT = re.compile(rb"\bBT\b.*?\bET\b", re.S)
-_STATE = re.compile(rb"(?<![\w/.])(?:cm|q|Q|w)(?![\w])")
+_STATE = re.compile(rb"(?<![\w/.])(?:cm|q|Q|w|Do)(?![\w])")
 
 
 def _state_ops(content: bytes, start: int, end: int) -> list[bytes]:
@@ -179,6 +179,11 @@ def _state_ops(content: bytes, start: int, end: int) -> list[bytes]:
         if op == b"cm":
             args = content[max(start, g.start() - 160):g.start()].split()[-6:]
             op = b" ".join(args + [b"cm"])
+        elif op == b"Do":               # a form (the book's page number overlay): its texts are read
+            args = content[max(start, g.start() - 80):g.start()].split()[-1:]
+            if not args or not args[0].startswith(b"/"):
+                continue
+            op = args[0] + b" Do"
         elif op == b"w":
             args = content[max(start, g.start() - 40):g.start()].split()[-1:]
             try:
@@ -192,8 +197,9 @@ def _state_ops(content: bytes, start: int, end: int) -> list[bytes]:
 
 def text_only(content: bytes) -> bytes:
     """A content stream reduced to its text objects and the graphics-state operators that
-    place them (q, Q, cm, and w for the stroke width of halos): map pages carry megabytes
-    of path coordinates that a text reader need not tokenize."""
+    place them (q, Q, cm, w for the stroke width of halos, and Do for the forms the page
+    draws, such as the book's page-number overlay): map pages carry megabytes of path
+    coordinates that a text reader need not tokenize."""
     out, pos = [], 0
     for m in _TEXT.finditer(content):
         out += _state_ops(content, pos, m.start())
@@ -225,6 +231,15 @@ def _device(rm):
     return Aggregator(rm, laparams=None)
 
 
+def _chars(item, kind):
+    """The characters of a layout item in drawing order, those of its forms (figures) too."""
+    for el in item:
+        if isinstance(el, kind):
+            yield el
+        elif hasattr(el, "__iter__"):
+            yield from _chars(el, kind)
+
+
 def read_pdf(path, pages=None) -> list[PageText]:
     """Every page's text runs. ``pages``: optional set of 1-based page numbers to read."""
     from pdfminer.layout import LTChar
@@ -247,6 +262,6 @@ def read_pdf(path, pages=None) -> list[PageText]:
             page.contents = [stream]
             interp.process_page(page)
             lt = dev.get_result()
-            chars = [el for el in lt if isinstance(el, LTChar)]
+            chars = list(_chars(lt, LTChar))
             out.append(PageText(n, (lt.width * PT_MM, lt.height * PT_MM), _runs_of(chars, lt.height)))
     return out

@@ -1,0 +1,415 @@
+"""Incremental atlas runs (issue 13, target 2): the sheet cache re-renders only the pages whose
+inputs changed, the book stays byte-identical to a cold run of the same inputs, and
+``mbm-sig atlas --watch`` rebuilds on an edit (real catalogue, real recipes, a small atlas)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, same_bytes
+from pypdf import PdfReader
+
+HOSPITALS = "Hôpitaux et établissements de santé"
+PUITS = "Les anciens puits de mines par compagnie"
+TABLE = "Établissements hospitaliers"
+
+ATLAS = """\
+title: Atlas d'essai
+producer: Mission Bassin Minier
+sections:
+  - title: Santé
+    sheets:
+      - recipe: maps/sante_hopitaux.yaml
+  - title: Patrimoine
+    sheets:
+      - recipe: maps/patri_puits.yaml
+      - title: Établissements hospitaliers
+        table: {layer: equipements_sante, where: {categorie: Centre hospitalier régional},
+                columns: {nom: Établissement, commune: Commune}, sort: nom}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _fixed_date(monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")     # 2026-01-01: cold and warm runs agree
+
+
+def _setup(where: Path, built_gpkg):
+    from mbm_sig.catalogue import Catalogue
+    d = where / "def"
+    (d / "maps").mkdir(parents=True)
+    for r in ("sante_hopitaux.yaml", "patri_puits.yaml"):
+        shutil.copy(ROOT / "atlases" / "maps" / r, d / "maps" / r)
+    (d / "essai.yaml").write_text(ATLAS, encoding="utf-8")
+    shutil.copy(built_gpkg.backend.path, where / "cat.gpkg")
+    return d, Catalogue.open(str(where / "cat.gpkg")), where / "out", where / "cache"
+
+
+@pytest.fixture(scope="module")
+def warm_cache(tmp_path_factory, built_gpkg):
+    """The cache of one build of the small atlas (keys hold contents, not places: a copy of
+    the atlas and of the catalogue elsewhere finds its pages there)."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SOURCE_DATE_EPOCH", "1767225600")
+    from mbm_sig.atlas import Atlas
+    d, cat, out, cache = _setup(tmp_path_factory.mktemp("warm"), built_gpkg)
+    r = Atlas(d / "essai.yaml", out, cat, cache=cache, workers=1).build()
+    mp.undo()
+    assert len(r.rendered) == 3
+    return cache
+
+
+@pytest.fixture
+def small(tmp_path, built_gpkg, warm_cache):
+    """A three-page atlas (two real recipes, one table) in its own folder, a copy of the real
+    catalogue it may write to, an output folder and a cache folder (a copy of the warm cache)."""
+    d, cat, out, cache = _setup(tmp_path, built_gpkg)
+    shutil.copytree(warm_cache, cache)
+    return d, cat, out, cache
+
+
+def _atlas(small, **kw):
+    from mbm_sig.atlas import Atlas
+    d, cat, out, cache = small
+    return Atlas(d / "essai.yaml", out, cat, cache=cache, workers=1, **kw)
+
+
+def _cold(small, where):
+    """The same inputs rendered by a plain run (no cache, new catalogue object)."""
+    from mbm_sig.atlas import render_atlas
+    from mbm_sig.catalogue import Catalogue
+    d, cat, _, _ = small
+    return render_atlas(d / "essai.yaml", where, catalogue=Catalogue.open(cat.url), workers=1, progress=False).pdf
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_recipe_edit_rerenders_that_sheet_only_and_the_book_is_a_cold_run(small, tmp_path):
+    shutil.rmtree(small[3])                                # an empty cache: every page is rendered
+    a = _atlas(small)
+    first = a.build()
+    assert sorted(first.rendered) == sorted([HOSPITALS, PUITS, TABLE]) and first.pages == 6
+    assert a.rebuild().rendered == []                      # nothing changed: every page from the cache
+    _edit(small[0] / "maps" / "sante_hopitaux.yaml", 'fill: "#f7f4ef"', 'fill: "#e0dccf"')
+    r = a.rebuild()
+    assert r.rendered == [HOSPITALS] and r.reused == 2
+    assert [Path(p).name for p in r.changed] == ["sante_hopitaux.yaml"]
+    same_bytes(r.pdf, _cold(small, tmp_path / "cold"))
+
+
+def test_change_that_must_not_invalidate(small, tmp_path):
+    """A comment, a touched file, a YAML spelling of the same values: the same pages."""
+    a = _atlas(small)
+    a.build()
+    before = Path(a.last.pdf).read_bytes()
+    rec = small[0] / "maps" / "patri_puits.yaml"
+    _edit(rec, "page: A4", "page: 'A4'   # quoted, same value")
+    rec.write_text(rec.read_text(encoding="utf-8") + "\n# une note de cartographe\n", encoding="utf-8")
+    os.utime(small[0] / "essai.yaml")
+    assert a.changes()                                     # the file did change …
+    r = a.rebuild()
+    assert r.rendered == [] and r.reused == 3              # … not what any page is drawn from
+    assert Path(r.pdf).read_bytes() == before
+
+
+def test_catalogue_opened_elsewhere_is_no_change(small):
+    """A catalogue file touched (opened by QGIS, rewritten with the same rows): no rebuild;
+    a row changed: a rebuild."""
+    a = _atlas(small)
+    a.build()
+    assert a.poll() is None                                # idle: notes the layers' versions
+    os.utime(small[1].backend.path, ns=(time.time_ns(), time.time_ns() + 10**9))
+    assert a.poll() is None
+    cat = small[1]
+    cat.write("puits", cat.read("puits").iloc[1:].copy())
+    r = a.poll()
+    assert r is not None and r.rendered == [PUITS] and r.changed == ["catalogue"]
+
+
+def test_watch_reports_a_broken_edit_and_goes_on(small):
+    """The watch loop, driven in-process: a recipe saved with a typo is reported (once), the
+    watch goes on, the fixed recipe gives a new book; a half-typed YAML file likewise."""
+    from mbm_sig.errors import MbmSigError
+    a = _atlas(small)
+    rec = small[0] / "maps" / "patri_puits.yaml"
+    text = rec.read_text(encoding="utf-8")
+    steps = [lambda: rec.write_text(text.replace("margin: 0.03", "margn: 0.03"), encoding="utf-8"),
+             lambda: rec.write_text(text + "layers: [unclosed\n", encoding="utf-8"),
+             lambda: rec.write_text(text.replace("linewidth: 0.2\n", "linewidth: 0.3\n"), encoding="utf-8")]
+    events: list = []
+
+    def stop():
+        if len(events) > len(steps):
+            return True
+        step = len(events) - 1
+        if step < len(steps) and not getattr(steps[step], "done", False):
+            steps[step]()
+            steps[step].done = True
+        return False
+    a.watch(interval=0.001, stop=stop, report=events.append)
+    assert len(events[0].rendered) == 0 and isinstance(events[1], MbmSigError) and "margn" in events[1].message()
+    assert isinstance(events[2], MbmSigError) and "YAML" in events[2].message().upper()
+    assert events[3].rendered == [PUITS]
+
+
+def test_a_new_process_rerenders_only_what_changed(small):
+    _atlas(small).build()
+    _edit(small[0] / "maps" / "patri_puits.yaml", "linewidth: 0.2\n", "linewidth: 0.25\n")
+    r = _atlas(small).build()                              # a new Atlas: no memo, the cache on disk
+    assert r.rendered == [PUITS] and r.reused == 2
+
+
+def test_layer_data_change_rerenders_the_pages_reading_it(small, tmp_path):
+    a = _atlas(small)
+    a.build()
+    cat = small[1]
+    hop = cat.read("equipements_sante")
+    cat.write("equipements_sante", hop.iloc[1:].copy())   # one hospital less (the tool's atomic write)
+    r = a.rebuild()
+    assert "catalogue" in r.changed
+    assert sorted(r.rendered) == sorted([HOSPITALS, TABLE])   # the puits sheet does not read it
+    same_bytes(r.pdf, _cold(small, tmp_path / "cold"))
+
+
+def test_edit_in_place_of_the_geopackage_is_seen(small):
+    """A layer edited in place (as QGIS does, through SQLite), not through the tool."""
+    import sqlite3
+    a = _atlas(small)
+    a.build()
+    import shapely
+
+    def bounds(blob):                        # a GeoPackage geometry: header, envelope, WKB
+        env = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}[(blob[3] >> 1) & 7]
+        return shapely.from_wkb(bytes(blob[8 + env:])).bounds
+    con = sqlite3.connect(small[1].backend.path)
+    con.create_function("ST_IsEmpty", 1, lambda g: int(g is None))   # what GeoPackage's R-tree triggers call
+    for k, fn in enumerate(("ST_MinX", "ST_MinY", "ST_MaxX", "ST_MaxY")):
+        con.create_function(fn, 1, lambda g, k=k: bounds(g)[k])
+    with con:
+        con.execute("UPDATE puits SET compagnie = NULL WHERE rowid = (SELECT min(rowid) FROM puits)")
+    con.close()
+    r = a.rebuild()
+    assert r.rendered == [PUITS]
+
+
+def test_style_and_tool_and_settings_are_in_the_key(small, monkeypatch, tmp_path):
+    """A layer definition (style) changed: the pages that read the layer miss, the others hit;
+    a new tool version or another render setting: every page misses."""
+    from dataclasses import replace
+
+    from mbm_sig.atlas import engine, incremental
+    a = _atlas(small)
+    a.build()
+    cat = small[1]
+    atlas = engine.load_atlas(small[0] / "essai.yaml")
+
+    def hits():
+        run = incremental.Run(a.cache, incremental.Versions(cat), {})
+        body, _ = engine.plan(atlas, cat)
+        jobs = [(i, atlas, p, str(tmp_path / f"page-{i}.pdf")) for i, p in enumerate(body)]
+        return sorted(body[i].title for i in run.lookup(atlas, body, jobs))
+
+    assert hits() == sorted([HOSPITALS, PUITS, TABLE])
+    real = type(cat).layer_def
+
+    def restyled(self, name):
+        ld = real(self, name)
+        return replace(ld, style={**ld.style, "size": 7}) if name == "equipements_sante" else ld
+    with monkeypatch.context() as m:
+        m.setattr(type(cat), "layer_def", restyled)
+        assert hits() == [PUITS]
+    with monkeypatch.context() as m:
+        m.setattr(incremental, "tool_key", lambda: "another version")
+        assert hits() == []
+    with monkeypatch.context() as m:
+        m.setenv("MBM_SIG_PDF_FASTPATH", "0")
+        assert hits() == []
+    assert hits() == sorted([HOSPITALS, PUITS, TABLE])
+
+
+def test_pages_record_what_they_read(small, tmp_path):
+    a = _atlas(small)
+    a.build()
+    from mbm_sig.atlas import incremental
+    run = incremental.Run(a.cache, incremental.Versions(small[1]), {})
+    from mbm_sig.atlas import engine
+    atlas = engine.load_atlas(small[0] / "essai.yaml")
+    body, _ = engine.plan(atlas, small[1])
+    run.lookup(atlas, body, [(i, atlas, p, str(tmp_path / f"page-{i}.pdf")) for i, p in enumerate(body)])
+    deps = {body[i].title: set(a.cache.lookup(run.keys[i], run.versions.of)[1]) for i in range(len(body))}
+    assert {"communes", "arrondissements", "bassin_minier", "equipements_sante", "departements"} <= deps[HOSPITALS]
+    assert {"puits", "concessions", "communes"} <= deps[PUITS] and "equipements_sante" not in deps[PUITS]
+
+
+def test_title_change_renumbers_contents_and_bookmarks(small, tmp_path):
+    a = _atlas(small)
+    a.build()
+    _edit(small[0] / "maps" / "sante_hopitaux.yaml", f"title: {HOSPITALS}", "title: Les hôpitaux du bassin")
+    r = a.rebuild()
+    assert r.rendered == ["Les hôpitaux du bassin"]
+    reader = PdfReader(r.pdf)
+    assert "Les hôpitaux du bassin" in [o.title for o in reader.outline if not isinstance(o, list)] + \
+        [o.title for sub in reader.outline if isinstance(sub, list) for o in sub]
+    toc = subprocess.run(["pdftotext", "-f", "2", "-l", "2", str(r.pdf), "-"], capture_output=True, text=True,
+                         check=True).stdout
+    assert "Les hôpitaux du bassin" in toc and HOSPITALS not in toc
+    same_bytes(r.pdf, _cold(small, tmp_path / "cold"))
+
+
+def test_sheet_added_renumbers_the_book(small, tmp_path):
+    """A sheet added to the atlas: only it is rendered; the cover's count, the contents, the
+    page numbers and bookmarks of the pages after it follow (the book is a cold run's)."""
+    a = _atlas(small)
+    a.build()
+    shutil.copy(ROOT / "atlases" / "maps" / "sante_age_0_19.yaml", small[0] / "maps" / "age.yaml")
+    _edit(small[0] / "essai.yaml", "      - recipe: maps/sante_hopitaux.yaml\n",
+          "      - recipe: maps/sante_hopitaux.yaml\n      - recipe: maps/age.yaml\n")
+    r = a.rebuild()
+    assert len(r.rendered) == 1 and r.reused == 3 and r.pages == 7
+    outline = [o.title for o in PdfReader(r.pdf).outline if not isinstance(o, list)]
+    assert outline[-1] == "Sources et méthodes"
+    same_bytes(r.pdf, _cold(small, tmp_path / "cold"))
+
+
+def test_cache_is_bounded_atomic_and_shrugs_off_damage(small):
+    from mbm_sig.atlas.incremental import SheetCache
+    a = _atlas(small)
+    a.build()
+    root = small[3]
+    objects = sorted((root / "objects").rglob("*.pdf"))
+    assert len(objects) >= 3 and not list(root.rglob("*.part-*"))
+    assert a.last.rendered == []                           # the copy of the warm cache serves this copy
+    puits = next(o for o in objects if b"Les anciens puits" in o.read_bytes())
+    puits.write_bytes(puits.read_bytes()[:1000])          # a page cut short (a crash): a miss
+    r = _atlas(small).build()
+    assert r.rendered == [PUITS]
+    for m in (root / "manifests").rglob("*.json"):         # a damaged manifest is a miss, not an error
+        m.write_text("{not json", encoding="utf-8")
+    r = _atlas(small).build()
+    assert len(r.rendered) == 3
+    small_cache = SheetCache(root, limit_mb=0.05)
+    removed = small_cache.prune()
+    assert removed > 0 and small_cache.size() <= 0.05 * 1024 * 1024
+    r = _atlas(small).build()                             # entries pruned: rendered again, no error
+    assert len(r.rendered) >= 1 and Path(r.pdf).exists()
+
+
+def _build_in_child(args):
+    from mbm_sig.atlas import Atlas
+    from mbm_sig.catalogue import Catalogue
+    atlas, out, url, cache = args
+    return len(Atlas(atlas, out, Catalogue.open(url), cache=cache, workers=1).build().rendered)
+
+
+def test_two_processes_share_the_cache(small, tmp_path):
+    """Two processes (forked) building the same atlas into one empty cache at the same time:
+    both books are whole and identical, the cache holds no temporary file, and a third build
+    finds every page there."""
+    import multiprocessing as mp
+    d, cat, out, cache = small
+    shutil.rmtree(cache)
+    jobs = [(d / "essai.yaml", tmp_path / f"o{k}", cat.url, cache) for k in range(2)]
+    with mp.get_context("fork").Pool(2) as pool:
+        pool.map(_build_in_child, jobs)
+    same_bytes(tmp_path / "o0" / "atlas-essai.pdf", tmp_path / "o1" / "atlas-essai.pdf")
+    assert not list(cache.rglob("*.part-*"))
+    assert _atlas(small).build().rendered == []
+
+
+def test_watch_command_rebuilds_on_edits(small, tmp_path):
+    """`mbm-sig atlas PATH --watch` in a subprocess: a recipe edit, then a style edit of a layer
+    definition (an agency's definitions folder), each gives a new book; SIGTERM stops it."""
+    d, cat, out, cache = small
+    defs = tmp_path / "defs"
+    shutil.copytree(ROOT / "layers", defs / "layers")
+    shutil.copytree(ROOT / "data", defs / "data")
+    (defs / "atlases").mkdir()
+    from mbm_sig.maps.output import fonts
+    fonts.ensure()
+    shutil.copytree(fonts._cache_dir(), tmp_path / "vc" / "fonts")       # the print font, made once
+    shutil.copytree(cache, tmp_path / "vc" / "atlas-pages")               # the sheet cache, warm
+    env = dict(os.environ, MBM_SIG_DEFINITIONS=str(defs), MBM_SIG_CACHE=str(tmp_path / "vc"), MPLBACKEND="Agg")
+    p = subprocess.Popen([sys.executable, "-m", "mbm_sig.cli", "--db", cat.url, "atlas", str(d / "essai.yaml"),
+                          "-o", str(out), "-j", "1", "--watch"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+
+    def wait_for(pred, timeout=120):
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            line = p.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if pred(line):
+                return line
+        raise AssertionError("".join(lines) + p.stderr.read() if p.poll() is not None else "".join(lines))
+    try:
+        wait_for(lambda s: s.startswith("watching"))
+        pdf = out / "atlas-essai.pdf"
+        first = pdf.stat().st_ino
+        _edit(d / "maps" / "patri_puits.yaml", "linewidth: 0.2\n", "linewidth: 0.3\n")
+        line = wait_for(lambda s: "changed:" in s)
+        assert "1 rendered («Les anciens puits de mines par compagnie»)" in line, line
+        assert pdf.stat().st_ino != first
+        _edit(defs / "layers" / "equipements_sante.yaml", "  size: 6\n", "  size: 7\n")
+        line = wait_for(lambda s: "changed:" in s)
+        rendered = line.split("changed")[0]
+        assert "equipements_sante.yaml" in line and "«Hôpitaux" in rendered and "puits" not in rendered, line
+    finally:
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(timeout=30)
+    assert rc == 0
+
+
+def test_layer_versions_on_both_backends(catalogue, built_gpkg):
+    """A layer's data version: stable while its rows are, new when a write changes them, on
+    GeoPackage and on PostGIS; the catalogue's stamp moves with the write."""
+    from mbm_sig.atlas.incremental import Versions, catalogue_stamp
+
+    def version(name):
+        v = Versions(catalogue)
+        v.refresh()
+        return v.data(name)
+    puits = built_gpkg.read("puits")
+    catalogue.write("puits", puits)
+    first, stamp = version("puits"), catalogue_stamp(catalogue)
+    assert version("puits") == first and version("terrils") == "absent"
+    catalogue.write("puits", puits.iloc[1:].copy())
+    assert version("puits") != first and catalogue_stamp(catalogue) != stamp
+    catalogue.write("puits", puits)
+    assert version("puits") == first              # the same rows again: the same version
+
+
+def test_facts_file_change_rerenders_the_chart(small, monkeypatch, tmp_path):
+    """A chart drawn from a facts file (data/*.csv): an edit of the file re-renders the chart
+    only; so does a new production date every page (the credits carry it)."""
+    from mbm_sig import config
+    facts = tmp_path / "data"
+    shutil.copytree(ROOT / "data", facts)
+    monkeypatch.setattr(config, "FACTS_DIR", facts)
+    chart = "Procédures de sortie des concessions : les chiffres du document"
+    _edit(small[0] / "essai.yaml", "  - title: Patrimoine\n", f"""  - title: Séquelles
+    sheets:
+      - title: "{chart}"
+        chart: {{name: sequelles_bilan, csv: sequelles_bilan.csv, layers: [concessions]}}
+  - title: Patrimoine
+""")
+    a = _atlas(small)
+    assert a.build().rendered == [chart]
+    _edit(facts / "sequelles_bilan.csv", "total,—,concessions,45,", "total,—,concessions,46,")
+    r = a.rebuild()
+    assert r.rendered == [chart] and str(facts / "sequelles_bilan.csv") in r.changed
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", str(1767225600 + 40 * 86400))
+    assert len(a.rebuild().rendered) == 4
