@@ -223,6 +223,8 @@ def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE,  # noqa: 
                     # clear of symbols: on or just beside the anchor; over symbols (last resort):
                     # anywhere near it, so that a town name never wanders off its commune
                     near = shifted_candidates(x, y, w, h) if is_req else []
+                    if strict:      # clear of symbols: only on or just beside its commune
+                        near = [(cx, cy) for cx, cy in near if abs(cy - y) <= 3.2 * h and abs(cx - x) <= w]
                     cands = [(x, y)] + near
                 for cx, cy in cands:
                     if not L.around:
