@@ -35,6 +35,7 @@ MIN_SIZE = 6.0          # pt: no text on a map below this size at print size
 AROUND = ((1, 0), (-1, 0), (0, -1), (0, 1), (1, -1), (-1, -1), (1, 1), (-1, 1))
 AROUND_GAP = 0.5       # mm between the symbol's edge and the label box
 HALO_PAD = 0.4         # mm around the ink kept clear (the halo, 0.28 mm, and the frame's line)
+FRAME_GAP = 0.25       # mm more between a label's box and the frame line: the ink never glued to it
 # the ink of a line of text as a PDF reader boxes it, from the baseline, in em (cap height
 # above, descender below): a label's box holds both this and its own ink
 CAP_EM, DESC_EM = 0.72, 0.20
@@ -223,16 +224,20 @@ def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE,  # noqa: 
                     # clear of symbols: on or just beside the anchor; over symbols (last resort):
                     # anywhere near it, so that a town name never wanders off its commune
                     near = shifted_candidates(x, y, w, h) if is_req else []
+                    if strict:      # clear of symbols: only on or just beside its commune
+                        near = [(cx, cy) for cx, cy in near if abs(cy - y) <= 3.2 * h and abs(cx - x) <= w]
                     cands = [(x, y)] + near
                 for cx, cy in cands:
                     if not L.around:
                         # a centred label near the frame edge slides inside it (up to half its size)
-                        dx = max(fx0 - (cx - w / 2), 0.0) - max((cx + w / 2) - fx1, 0.0)
-                        dy = max(fy0 - (cy - h / 2), 0.0) - max((cy + h / 2) - fy1, 0.0)
+                        g = FRAME_GAP
+                        dx = max(fx0 + g - (cx - w / 2), 0.0) - max((cx + w / 2) - (fx1 - g), 0.0)
+                        dy = max(fy0 + g - (cy - h / 2), 0.0) - max((cy + h / 2) - (fy1 - g), 0.0)
                         if abs(dx) <= w / 2 and abs(dy) <= h:
                             cx, cy = cx + dx, cy + dy
                     b = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-                    if b[0] < fx0 or b[1] < fy0 or b[2] > fx1 or b[3] > fy1:
+                    if (b[0] < fx0 + FRAME_GAP or b[1] < fy0 + FRAME_GAP or b[2] > fx1 - FRAME_GAP
+                            or b[3] > fy1 - FRAME_GAP):
                         continue
                     if nk and _hits(b, kept_arr, nk).any():
                         continue

@@ -199,9 +199,10 @@ class _Builder:
     def series_layout(self) -> tuple[str, str]:
         """The orientation and layout of every sheet of a coverage series (``series_of``),
         decided once over all its features: among the orientations and layouts the recipe
-        leaves open (``auto``), those that draw the features largest on the whole (the
-        geometric mean of their map scales), laid out with the legend of the series' first
-        feature. The same for every sheet of the series, whichever is drawn first."""
+        leaves open (``auto``), the one whose worst feature loses least against the layout
+        that would suit that feature best (then the largest maps on the whole), laid out
+        with the legend of the series' first feature. The same for every sheet of the
+        series, whichever is drawn first."""
         d = self.d
         so = d["series_of"]
         o_given, l_given = d.get("orientation", "portrait"), d.get("layout", "auto")
@@ -229,19 +230,26 @@ class _Builder:
                   for g in feats.geometry.values if g is not None and not g.is_empty]
         orients = ("landscape", "portrait") if o_given == "auto" else (o_given,)
         layouts = ("bottom", "side") if l_given == "auto" else (l_given,)
-        best, best_score = (orients[0], layouts[0]), math.inf
+        scales = {}                     # (orientation, layout) -> ground metres per page mm of each feature
         for o in orients:
             for lay in layouts:
                 m0._orientation, m0.layout = o, lay
-                score = 0.0
+                row = []
                 for b in bounds:
                     m0._extent = b
                     fw, fh = m0._plan(blocks).frame[2:]
                     x0, _, x1, _ = fit_extent(b, fw / fh, m0.margin)
-                    score += math.log((x1 - x0) / fw)          # ground metres per page mm
-                if score < best_score - 1e-9:
-                    best, best_score = (o, lay), score
-        return best
+                    row.append((x1 - x0) / fw)
+                scales[(o, lay)] = row
+        # the one that loses least on its worst feature against that feature's best layout,
+        # then the largest maps on the whole (geometric mean)
+        best_each = [min(r[i] for r in scales.values()) for i in range(len(bounds))]
+
+        def cost(k):
+            r = scales[k]
+            return (round(max(v / b for v, b in zip(r, best_each, strict=True)), 3),
+                    sum(math.log(v) for v in r))
+        return min(scales, key=cost)
 
     def focus_and_toponyms(self, m: Map) -> None:
         """The focus veil (a coverage sheet's feature) and the town names (inside the focus
