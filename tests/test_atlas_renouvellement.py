@@ -161,7 +161,7 @@ def test_emprise_approchee_on_every_page_showing_concessions(atlas):
     _, _, pages = atlas
     (m,) = pages_titled(pages, CONCESSIONS_MAP)
     t = norm(pages[m])
-    assert "Situation fin 2005 (hachures : emprise approchée" in t    # legend title
+    assert "Fin 2005 (emprise approchée) — hachures : emprise non" in t    # legend title (wrapped)
     assert "emprise approchée d'après les puits de mines" in t    # subtitle
     assert "Emprise approchée, non réglementaire" in t            # credits
     # pages that show concessions: the map, the tables (column «Concession»), any other page
