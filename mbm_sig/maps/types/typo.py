@@ -101,8 +101,8 @@ def categorise(L: Layer, data, o: dict, symbols: bool) -> None:
         vals = np.array([group_of.get(v) for v in vals], dtype=object)
         order = order or list(o["groups"])
         L.groups = {k: list(vs) if isinstance(vs, (list, tuple)) else [vs] for k, vs in o["groups"].items()}
-    present = {v for v in vals if v is not None}
-    cats = list(order) if order else (list(colors) if colors else sorted(present, key=fmt.collation_key))
+    values = {v for v in vals if v is not None}
+    cats = list(order) if order else (list(colors) if colors else sorted(values, key=fmt.collation_key))
     if colors:
         cmap = dict(colors)
     else:
