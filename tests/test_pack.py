@@ -328,6 +328,8 @@ def test_pack_of_an_epci_at_the_basins_edge(parallel, built_gpkg):
     r = PdfReader(res.folder / "cartes" / f"atlas-sante-{PEVELE}.pdf")
     assert [m[0] for m in _marks(r)][1:-1] == [t.name, f"{t.name} : part des 65 ans et plus",
                                                f"{t.name} : indicateurs communaux"]
+    cover = " ".join(_pdf_text(res.folder / "cartes" / f"atlas-sante-{PEVELE}.pdf").split())
+    assert "1 carte · Édition" in cover, cover           # one map: «1 carte», not «1 cartes»
     text = _pdf_text(res.folder / f"cartes/sante/sante-tableau-epci-{PEVELE}.pdf").replace("\u202f", " ")
     mine = built_gpkg.read("indicateurs_communes", where={"epci_siren": PEVELE})
     assert len(mine) == 38 and set(re.findall(r"\b59\d{3}\b", text)) == set(mine["insee"])

@@ -76,7 +76,7 @@ def cover(atlas, n_sheets: int) -> Figure:
         c.text(MARGIN, sub_y, fmt.typo(line), size=12.5, color=INK)
         sub_y += 6.5
     c.hline(MARGIN, c.w - MARGIN, sub_y + 4, color=ACCENT, lw=1.2)
-    facts = [f"{n_sheets} cartes", f"Édition {atlas.edition}"]
+    facts = [f"{n_sheets} carte{'s' if n_sheets > 1 else ''}", f"Édition {atlas.edition}"]
     c.text(MARGIN, sub_y + 14, " · ".join(facts), size=10, color=GREY)
     y = 232
     for line in atlas.cover_notes:
