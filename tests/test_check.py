@@ -341,8 +341,13 @@ def test_official_names(built_gpkg, tmp_path):
     assert {f.split("»")[0] for f in found} == {"«Conde-sur-l’Escaut", "«ECAILLON", "«Noeux-les-Mines"}
     assert "«Condé-sur-l’Escaut» (official name)" in " ".join(found)
     good = _page(tmp_path, [(20, 30, "Cité Taffin, Condé-sur-l’Escaut", 7.0), (20, 40, "ÉCAILLON", 7.0),
-                            (20, 50, "Fosse Sabatier (Raismes), Nœux-les-Mines, Lens", 7.0)], "g.pdf")
+                            (20, 50, "Fosse Sabatier (Raismes), Nœux-les-Mines, Lens", 7.0),
+                            # a commune's name inside a longer hyphenated name is not that commune
+                            (20, 60, "Concession de Flines-les-Raches", 7.0)], "g.pdf")
     assert CHECKS["official-names"](_sheet(good, official=official)) == []
+    alone = _page(tmp_path, [(20, 30, "Concession de Raches", 7.0)], "r.pdf")
+    assert CHECKS["official-names"](_sheet(alone, official=official)) == [
+        "«Raches» printed for the commune «Râches» (official name)"]
 
 
 def test_official_names_from_the_registry(built_gpkg, tmp_path):

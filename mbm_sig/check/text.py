@@ -152,7 +152,7 @@ class OfficialNames:
             w = words[i]
             cands = self.by_first.get(folded[i])
             hit = None
-            if cands and w.group(0)[:1].isupper():
+            if cands and w.group(0)[:1].isupper() and not _inside_compound(words, i, src):
                 for toks, name in cands:
                     if folded[i:i + len(toks)] == toks and _joined(words, i, len(toks), src, offsets):
                         hit = (toks, name)
@@ -187,6 +187,15 @@ def _joined(words, i, n, src, offsets) -> bool:
         if not re.fullmatch(r"[\s\-’'‐‑]{1,3}", gap):
             return False
     return True
+
+
+def _inside_compound(words, i, src) -> bool:
+    """Word i continues a longer hyphenated name («Raches» of the concession «Flines-les-Raches»
+    is not the commune Râches): a hyphen joins it to the word before."""
+    if i == 0:
+        return False
+    t = src.translate(_LIG)
+    return bool(re.fullmatch(r"[-‐‑]", t[words[i - 1].end():words[i].start()]))
 
 
 def _letters(s: str) -> str:
