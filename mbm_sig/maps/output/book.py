@@ -202,17 +202,22 @@ class Source:
                 i += 20
         return offsets
 
-    def obj(self, num: int):
-        """(value, stream bytes or None) of object ``num``."""
-        hit = self._cache.get(num)
-        if hit is not None:
-            return hit
+    def _locate(self, num: int):
+        """(offset, match of «num gen obj») of object ``num``, checked against the file."""
         at = self.offsets.get(num)
         if at is None:
             raise BookError(f"{self.name}: object {num} is referenced but not in the file")
         m = _OBJ.match(self.data, at)
         if not m or int(m.group(1)) != num:
             raise BookError(f"{self.name}: object {num} is not at its cross-reference offset")
+        return at, m
+
+    def obj(self, num: int):
+        """(value, stream bytes or None) of object ``num``."""
+        hit = self._cache.get(num)
+        if hit is not None:
+            return hit
+        at, m = self._locate(num)
         i = self._p.skip(m.end())
         if self.data[i:i + 1] == b"[":
             # an array without references (a font's widths): kept as written, not parsed
@@ -238,12 +243,7 @@ class Source:
 
     def raw(self, num: int) -> bytes | None:
         """The bytes of object ``num`` between ``obj`` and ``endobj``; None for a stream."""
-        at = self.offsets.get(num)
-        if at is None:
-            raise BookError(f"{self.name}: object {num} is referenced but not in the file")
-        m = _OBJ.match(self.data, at)
-        if not m or int(m.group(1)) != num:
-            raise BookError(f"{self.name}: object {num} is not at its cross-reference offset")
+        at, m = self._locate(num)
         end = self._ends[at]
         k = self.data.rfind(b"endobj", m.end(), end)
         if k < 0:
