@@ -330,6 +330,8 @@ def test_pack_of_an_epci_at_the_basins_edge(parallel, built_gpkg):
                                                f"{t.name} : indicateurs communaux"]
     cover = " ".join(_pdf_text(res.folder / "cartes" / f"atlas-sante-{PEVELE}.pdf").split())
     assert "1 carte · Édition" in cover, cover           # one map: «1 carte», not «1 cartes»
+    assert f"Cartes et tableaux de {t.name}, extraits de l’atlas du bassin minier" in cover, cover
+    assert "arrondissements de Béthune" not in cover, cover      # not the whole atlas's subtitle
     text = _pdf_text(res.folder / f"cartes/sante/sante-tableau-epci-{PEVELE}.pdf").replace("\u202f", " ")
     mine = built_gpkg.read("indicateurs_communes", where={"epci_siren": PEVELE})
     assert len(mine) == 38 and set(re.findall(r"\b59\d{3}\b", text)) == set(mine["insee"])

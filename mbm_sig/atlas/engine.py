@@ -708,7 +708,9 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
             for value, group in groups.items():
                 from dataclasses import replace
                 label = labels.get(value) or _group_label(atlas, group, value)
-                sub = replace(atlas, title=f"{atlas.title} — {label}", output=f"{stem}-{safe_name(value)}.pdf")
+                # the atlas's subtitle describes the whole basin: a territory's book says what it holds
+                sub = replace(atlas, title=f"{atlas.title} — {label}", output=f"{stem}-{safe_name(value)}.pdf",
+                              subtitle=f"Cartes et tableaux de {label}, extraits de l’atlas du bassin minier")
                 pdf = inside(out_dir, sub.output)
                 n_maps = sum(p.kind in ("map", "chart") for p in group)     # a territory's charts are its maps
                 n, entries = _write_book(sub, cat, group, [], page_files, tmp / f"book-{len(books)}", pdf, n_maps,
