@@ -113,7 +113,6 @@ def _rings(geoms: np.ndarray):
     if len(parts) == 0:
         res = None
     else:
-        parts = shapely.orient_polygons(parts, exterior_cw=False)
         rings, ridx = shapely.get_rings(parts, return_index=True)
         coords, cidx = shapely.get_coordinates(rings, return_index=True)
         codes = np.full(len(coords), LINETO, dtype=Path.code_type)
@@ -121,11 +120,32 @@ def _rings(geoms: np.ndarray):
         ends = np.r_[starts[1:] - 1, len(coords) - 1]
         codes[starts] = MOVETO
         codes[ends] = CLOSEPOLY
+        coords = _oriented(coords, starts, ends + 1, np.r_[True, ridx[1:] != ridx[:-1]])
         res = (coords, codes, pidx[ridx[cidx]])
     if not geoms.flags.writeable:        # an array that cannot change under the cache
         _RINGS.insert(0, (geoms, res))
         del _RINGS[8:]
     return res
+
+
+def _oriented(coords: np.ndarray, starts: np.ndarray, ends: np.ndarray, exterior: np.ndarray) -> np.ndarray:
+    """The rings' coordinates (ring ``i`` is ``coords[starts[i]:ends[i]]``, closed) with the
+    exteriors counter-clockwise and the holes clockwise: a ring whose area has the other
+    sign is reversed, as ``shapely.orient_polygons`` does (the same coordinates for the
+    valid polygons :func:`prepare` makes, without making new polygons). The area is summed
+    from each ring's first vertex (no cancellation between Lambert-93's large numbers)."""
+    ring_of = np.repeat(np.arange(len(starts)), ends - starts)
+    local = coords - coords[starts][ring_of]
+    x, y = local[:, 0], local[:, 1]
+    cross = np.zeros(len(coords))
+    cross[:-1] = x[:-1] * y[1:] - x[1:] * y[:-1]
+    cross[ends - 1] = 0.0                              # no segment from one ring to the next
+    area2 = np.add.reduceat(cross, starts)
+    flip = np.where(exterior, area2 < 0, area2 > 0)
+    if not flip.any():
+        return coords
+    i = np.arange(len(coords))
+    return coords[np.where(flip[ring_of], starts[ring_of] + ends[ring_of] - 1 - i, i)]
 
 
 def line_path(geoms: np.ndarray) -> Path | None:

@@ -31,6 +31,7 @@ from matplotlib.backends import _backend_pdf_ps as _pdf_ps
 from matplotlib.backends import backend_pdf
 
 from mbm_sig.maps.output import fonts
+from mbm_sig.maps.output.pdfpath import filled_path_bytes
 
 _Renderer = backend_pdf.RendererPdf
 _ORIG_DRAW_TEXT = _Renderer.draw_text
@@ -251,12 +252,27 @@ _LOCK = threading.Lock()
 _ACTIVE = {"count": 0, "saved": None}
 
 
+def _draw_path(self, gc, path, transform, rgbFace=None):
+    """matplotlib's ``draw_path``, with a filled path's operators printed by numpy
+    (:func:`mbm_sig.maps.output.pdfpath.filled_path_bytes`: the same bytes) when it can."""
+    data = None
+    if rgbFace is not None and _state["enabled"] and gc.get_sketch_params() is None:
+        data = filled_path_bytes(path, transform)
+    if data is None:
+        return _Renderer.draw_path(self, gc, path, transform, rgbFace)
+    self.check_gc(gc, rgbFace)
+    self.file.output(backend_pdf.Verbatim(data))     # as matplotlib's writePath outputs it
+    self.file.output(self.gc.paint())
+
+
 class FastRendererPdf(_Renderer):
     """matplotlib's PDF renderer with the print font's text on the fast path (:func:`_draw_text`,
-    :func:`_get_text_width_height_descent`): used only for mbm-sig's own saves."""
+    :func:`_get_text_width_height_descent`) and filled paths printed by numpy
+    (:func:`_draw_path`): used only for mbm-sig's own saves."""
 
     draw_text = _draw_text
     get_text_width_height_descent = _get_text_width_height_descent
+    draw_path = _draw_path
 
 
 @contextlib.contextmanager
