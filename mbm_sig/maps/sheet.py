@@ -40,7 +40,6 @@ from __future__ import annotations
 import datetime as _dt
 import math
 
-import matplotlib
 import numpy as np
 import pandas as pd
 import shapely
@@ -302,7 +301,7 @@ class Map:
 
     def draw(self, fig: Figure | None = None) -> RenderInfo:
         """Draw the sheet on ``fig`` (a new Figure of the exact page size by default)."""
-        with matplotlib.rc_context(output.rc()):
+        with output.print_settings():
             return render(self, fig)
 
     # ---------------------------------------------------------------- output
