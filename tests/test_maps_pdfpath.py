@@ -93,3 +93,36 @@ def test_sheet_bytes_are_those_of_matplotlibs_path_writer(tmp_path, monkeypatch)
     monkeypatch.setattr(pdftext, "filled_path_bytes", lambda path, transform=None: None)
     sheet().save(tmp_path / "matplotlib.pdf")
     assert (tmp_path / "numpy.pdf").read_bytes() == (tmp_path / "matplotlib.pdf").read_bytes()
+
+
+def shapely_rings(geoms):
+    """The rings as the drawing code made them before: every geometry split into parts,
+    polygons oriented by GEOS (exteriors counter-clockwise), rings, coordinates."""
+    parts, pidx = shapely.get_parts(geoms, return_index=True)
+    keep = shapely.get_type_id(parts) == 3
+    parts, pidx = shapely.orient_polygons(parts[keep], exterior_cw=False), pidx[keep]
+    rings, ridx = shapely.get_rings(parts, return_index=True)
+    coords, cidx = shapely.get_coordinates(rings, return_index=True)
+    return coords, pidx[ridx[cidx]]
+
+
+def test_rings_are_oriented_as_geos_orients_them_on_the_catalogue(built_gpkg):
+    """The rings of every polygon layer of the catalogue, clipped and simplified for print
+    as sheets prepare them (whole extent and a quarter), oriented by the sign of their area:
+    the coordinates GEOS's orient_polygons gives, ring for ring, feature for feature."""
+    from mbm_sig.maps import geom
+    seen = set()
+    for name in ("communes", "epci", "arrondissements", "cites_minieres", "concessions", "terrils",
+                 "unesco_bien_inscrit", "unesco_zone_tampon", "renouvellement_urbain"):
+        g = np.asarray(built_gpkg.read(name).geometry.array)
+        x0, y0, x1, y1 = shapely.total_bounds(g)
+        for bbox in ((x0, y0, x1, y1), (x0, y0, (x0 + x1) / 2, (y0 + y1) / 2)):
+            sub = g[geom.in_extent(g, bbox)]
+            for tol in (0.0, 25.0, 150.0):
+                prepared = geom._prepare(sub, bbox, tol)
+                coords, codes, feature = geom._rings(prepared)
+                want, want_feature = shapely_rings(prepared)
+                assert np.array_equal(coords, want) and np.array_equal(feature, want_feature), (name, bbox, tol)
+                assert codes[0] == Path.MOVETO and codes[-1] == Path.CLOSEPOLY
+                seen.update(shapely.get_type_id(prepared).tolist())
+    assert {3, 6} <= seen               # polygons and multipolygons
