@@ -146,3 +146,33 @@ def test_a_quiet_atlas_imports_no_pdf_library_nor_progress_bar(built_gpkg, tmp_p
     mods = _modules_after(["atlas", str(path), "-q", "-o", str(tmp_path), "-j", "1"], built_gpkg.url)
     assert "matplotlib" in mods and (tmp_path / "atlas-communes.pdf").exists()
     assert not mods & {"pypdf", "tqdm"}, mods & {"pypdf", "tqdm"}
+
+
+def test_reads_by_row_index_give_the_rows_a_mask_gives(built_gpkg):
+    """A ``where`` on a cached GeoPackage layer selects its rows through the layer's row index
+    (positions per value, made in one pass): the same rows, in the same order, with the same
+    types as comparing every row, for one value, several, missing ones, two fields, and the
+    integer fields converted once in the cached layer."""
+    import numpy as np
+    import pandas as pd
+
+    from mbm_sig.catalogue.gpkg import filter_frame
+    cat = built_gpkg
+    whole = cat.read("communes")
+    assert str(whole["population"].dtype) == "Int64"
+    lens = whole.loc[whole["insee"] == "62498"]
+    cases = [{"insee": "62498"}, {"insee": ["62498", "59001", "59178", "00000"]}, {"insee": "00000"},
+             {"insee": []}, {"arrondissement": "627"}, {"arrondissement": ["627", "596"], "bassin_minier": True},
+             {"departement": "62", "population": int(lens["population"].iloc[0])},
+             {"bassin_minier": False}, {"epci_siren": ["200068120", None]}, {"insee": ["62498", np.nan]},
+             {"chef_lieu": None}]
+    for where in cases:
+        got = cat.read("communes", where=where)
+        want = filter_frame(whole, where).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert got.crs == whole.crs and got.geometry.name == "geom", where
+    assert len(cat.read("communes", where={"insee": ["59178", "62498"]})) == 2
+    # rows taken by position are the caller's: changing them leaves the layer as it is
+    one = cat.read("communes", where={"insee": "62498"})
+    one.loc[0, "nom"] = "changed"
+    assert cat.read("communes", where={"insee": "62498"})["nom"].iloc[0] == "Lens"
