@@ -72,6 +72,16 @@ def nullable_ints(df, ld):
     return nullable_int_fields(df, _int_fields(ld))
 
 
+def last_import_rows(log: pd.DataFrame, names=None) -> dict:
+    """Each layer's last provenance row (a dict by layer name; ``names``: only those layers)."""
+    out = {}
+    for name in (pd.unique(log["layer"]) if names is None else names):
+        rows = log[log["layer"] == name].reset_index(drop=True)
+        if len(rows):
+            out[name] = rows.sort_values("imported_at").iloc[-1].to_dict()
+    return out
+
+
 def _int_fields(ld) -> tuple[str, ...]:
     return tuple(f.name for f in ld.fields if f.type == "int")
 
@@ -244,10 +254,11 @@ class Catalogue:
         return log if name is None else log[log["layer"] == name].reset_index(drop=True)
 
     def last_import(self, name: str):
-        log = self.provenance(name)
-        if not len(log):
-            return None
-        return log.sort_values("imported_at").iloc[-1].to_dict()
+        """The provenance row of the layer's last write (a dict), or None. A GeoPackage keeps
+        the rows of its log's version (map sheets ask for the communes' on every page)."""
+        last = getattr(self.backend, "last_imports", None)
+        row = last(last_import_rows).get(name) if last else last_import_rows(self.backend.log(), [name]).get(name)
+        return None if row is None else dict(row)
 
     # -- writing ------------------------------------------------------------------------
     def prepare(self, name: str, frame, source: str = "python", check_extent: bool = True):

@@ -201,6 +201,7 @@ class GeoPackageBackend:
         self._names = None
         self._counts = None
         self._log = None
+        self._last = None
 
     # -- reading ------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -336,6 +337,13 @@ class GeoPackageBackend:
                 df = pyogrio.read_dataframe(self.path, layer=LOG_TABLE, read_geometry=False)
             self._log = hit = (stamp, df)
         return hit[1].copy()
+
+    def last_imports(self, rows_of) -> dict:
+        """``rows_of(log)`` (each layer's last provenance row), kept while the file is unchanged."""
+        stamp = self._stamp() if self.exists() else None
+        if self._last is None or self._last[0] != stamp:
+            self._last = (stamp, rows_of(self.log()))
+        return self._last[1]
 
     # -- writing ------------------------------------------------------------------------
     @contextmanager
