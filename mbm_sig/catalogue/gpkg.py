@@ -268,10 +268,11 @@ class GeoPackageBackend:
         pos = index.positions(where) if where and bbox is None else None
         if pos is not None:
             # the rows by their positions (a copy: callers may change it)
-            df = df.take(pos)
             if columns is not None:
                 df = df[list(columns) + ([df.geometry.name] if isinstance(df, gpd.GeoDataFrame) else [])]
-            return df.reset_index(drop=True)
+            out = df.take(pos)
+            out.index = pd.RangeIndex(len(out))
+            return out
         if bbox is not None and isinstance(df, gpd.GeoDataFrame):
             # envelope intersection, as the GeoPackage R-tree filter does
             b = shapely.bounds(df.geometry.values)
