@@ -46,7 +46,7 @@ if argv and argv[0] == "atlas":
 
 from mbm_sig.cli import finish, main  # noqa: E402
 
-rc = main(argv)
+rc = main(argv, command=True)     # as the mbm-sig command runs it (mbm_sig.cli.console)
 marks["end"] = time.time()
 try:
     with open(marks_path + ".pages") as fh:
