@@ -478,7 +478,7 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
     import gc
     from multiprocessing.connection import wait
     ctx = mp.get_context("fork")
-    _warm(cat, [j[2] for j in jobs], tmp)
+    _warm(jobs[0][1], cat, [j[2] for j in jobs], tmp)
     count = functools.lru_cache(maxsize=None)(lambda name: cat.backend.count(name) if cat.has_data(name) else 0)
     order = sorted(range(len(jobs)), key=lambda k: -_cost(jobs[k][2], count))
     _WORKER.update(jobs=jobs, render=render, order=order, next=ctx.Value("q", 0))
@@ -555,22 +555,29 @@ def _worker_loop(conn, db_url: str) -> None:
         conn.close()
 
 
-def _warm(cat: Catalogue, pages_: list, tmp: Path) -> None:
+def _warm(atlas: Atlas, cat: Catalogue, pages_: list, tmp: Path) -> None:
     """Load in this process what rendering the pages loads on first use: the drawing modules and
     map types, the print font and what writing its subsets loads (one page number written to
-    ``tmp``), and, on a GeoPackage, the layers the pages read and the provenance log."""
+    ``tmp``), on a GeoPackage the layers the pages read and the provenance log, and the layout
+    of each coverage series (decided once over its features, else by each worker)."""
     from mbm_sig.atlas import charts, series  # noqa: F401
-    from mbm_sig.maps import recipe  # noqa: F401
+    from mbm_sig.maps import recipe
     from mbm_sig.maps import types as map_types
     map_types.registry()
     pages.save_pdf([pages.number_overlay(1, 1)], tmp / "warm.pdf", {"CreationDate": None})
-    if cat.backend.kind != "gpkg":
-        return
-    cat.last_import("communes")
-    for name in sorted(_used_layers(pages_)):
+    if cat.backend.kind == "gpkg":
+        cat.last_import("communes")
+        for name in sorted(_used_layers(pages_)):
+            try:
+                cat.read(name)
+            except KeyError:            # a layer a recipe names that the definitions lack: its page says so
+                pass
+    firsts = {p.spec.recipe: p for p in reversed(pages_) if p.kind == "map"}
+    for path, p in firsts.items():
         try:
-            cat.read(name)
-        except KeyError:            # a layer a recipe names that the definitions lack: its page says so
+            recipe.decide_series_layout(series.apply(recipe.load_recipe(str(path), p.params), atlas.series_values),
+                                        cat)
+        except Exception:        # noqa: BLE001 - the sheet's own render reports it, naming the sheet
             pass
 
 
