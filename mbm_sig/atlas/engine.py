@@ -526,7 +526,8 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
             proc.terminate()
             proc.join()
             rd.close()
-        _WORKER.pop("next", None)
+        for key in ("jobs", "render", "order", "next"):      # (a warm process keeps no run's pages)
+            _WORKER.pop(key, None)
 
 
 def _next_job() -> int | None:
