@@ -402,6 +402,13 @@ class _Builder:
 _SERIES_LAYOUTS: dict = {}      # (recipe, series_of, orientation, layout, catalogue) -> (orientation, layout)
 
 
+def decide_series_layout(r: Recipe, cat) -> None:
+    """Decide (and keep, as the first sheet drawn would) the orientation and layout of a coverage
+    series' sheets (``series_of``): a parallel atlas decides them once before forking its workers."""
+    if r.doc.get("series_of"):
+        _Builder(r, cat).series_layout()
+
+
 def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
     """A :class:`Map` from a recipe (validated against the catalogue), and the catalogue
     layers it read."""
