@@ -66,6 +66,9 @@ PAGES_KEPT = 400
 BOOK_PAGES_KEPT = 32
 
 ALL = "*"              # a page that read something that cannot be attributed to one layer
+#: catalogue reads a warm process keeps while the catalogue and the layer definitions stay
+#: as they are (the frames the last pages read; a re-rendered sheet reads the same ones)
+READS_KEPT = 48
 
 
 def _h(*parts) -> str:
@@ -232,17 +235,31 @@ def _gpkg_table_hash(path: Path, name: str) -> str:
 class Tracking:
     """A catalogue seen through a page render: every layer it reads, tests or whose definition
     or sources it asks for is recorded in ``deps``; anything else is passed through (an access
-    to the backend itself records :data:`ALL`)."""
+    to the backend itself records :data:`ALL`). ``reads``: the warm process's frames by read
+    (:func:`_read_key`), each handed out as a copy."""
 
     _NAMED = ("read", "has_data", "layer_def", "sources_for", "last_import", "provenance", "fill_command")
 
-    def __init__(self, cat, deps: set):
+    def __init__(self, cat, deps: set, reads: dict | None = None):
         object.__setattr__(self, "_cat", cat)
         object.__setattr__(self, "_deps", deps)
+        object.__setattr__(self, "_reads", reads)
 
     def __getattr__(self, name):
         cat, deps = object.__getattribute__(self, "_cat"), object.__getattribute__(self, "_deps")
         value = getattr(cat, name)
+        reads = object.__getattribute__(self, "_reads")
+        if name == "read" and reads is not None:
+            def read(layer, bbox=None, where=None, columns=None):
+                deps.add(str(layer))
+                key = _read_key(layer, bbox, where, columns)
+                hit = reads.get(key)
+                if hit is None:
+                    hit = reads[key] = value(layer, bbox, where, columns)
+                    while len(reads) > READS_KEPT:
+                        del reads[next(iter(reads))]
+                return hit.copy()
+            return read
         if name in Tracking._NAMED:
             def named(layer=None, *a, **k):
                 deps.add(ALL if layer is None else str(layer))
@@ -261,13 +278,23 @@ class Tracking:
         setattr(object.__getattribute__(self, "_cat"), name, value)
 
 
+def _read_key(layer, bbox, where, columns) -> str:
+    return repr((str(layer), None if bbox is None else tuple(float(x) for x in bbox),
+                 sorted((str(k), repr(v)) for k, v in (where or {}).items()),
+                 None if columns is None else list(columns)))
+
+
+#: the frames of the current warm run's catalogue reads (set by :meth:`Run.lookup`)
+_READS: dict = {"frames": None}
+
+
 def render_page_tracked(job):
     """:func:`engine._render_page` with the layers the page reads recorded: its result and the
     sorted layer names (in the worker that renders it)."""
     from mbm_sig.atlas import engine
     real = engine._WORKER["cat"]
     deps: set = set()
-    engine._WORKER["cat"] = Tracking(real, deps)
+    engine._WORKER["cat"] = Tracking(real, deps, _READS["frames"])
     try:
         res = engine._render_page(job)
     finally:
@@ -505,6 +532,13 @@ class Run:
     def lookup(self, atlas, body: list, jobs: list) -> dict[int, Path]:
         self.versions.refresh()
         self._stamp = catalogue_stamp(self.versions.cat)
+        # the frames read by earlier runs of this process, while the catalogue and the layer
+        # definitions are those they were read from
+        reads = self.memo.get(("reads",))
+        key = (id(self.versions.cat), self._stamp, self.versions.epoch)
+        if reads is None or reads[0] != key:
+            reads = self.memo[("reads",)] = (key, {})
+        _READS["frames"] = reads[1]
         for idx, _, page, out in jobs:
             key = self.keys[idx] = self.page_key(atlas, page)
             data = self._warm_hit(key)
@@ -539,8 +573,10 @@ class Run:
     def store(self) -> None:
         """Write the pages rendered in this run to the cache (after the book: the book does
         not wait for the cache), then keep the cache under its bound."""
+        _READS["frames"] = None
         if catalogue_stamp(self.versions.cat) != getattr(self, "_stamp", None):
             self.rendered = {}            # written while the pages rendered: nothing is stored
+            self.memo.pop(("reads",), None)
         for idx, deps in self.rendered.items():
             versions = [self.versions.of(d) for d in deps]
             data = self._files[idx].read_bytes()
@@ -711,6 +747,8 @@ class Notifier:
         for d, names in want.items():
             wd = self._dirs.get(d)
             if wd is None:
+                if not os.path.isdir(d):            # (its files are missing: looked at anyway)
+                    continue
                 wd = self._libc.inotify_add_watch(self.fd, os.fsencode(d), _IN_MASK | _IN_ONLYDIR)
                 if wd < 0:
                     ok = False
@@ -777,6 +815,7 @@ class Notifier:
     def take(self) -> set[str]:
         """The files named by an event since the last call (their contents are looked at
         again whatever their size and time say: two saves within one tick of the clock)."""
+        self._read()
         out, self.touched = self.touched, set()
         self._pending.clear()
         return out
@@ -984,6 +1023,13 @@ class Atlas:
             # a fresh catalogue object: the backend's layer caches follow the new file
             self.cat = Catalogue.open(self.cat.url)
             self.versions = Versions(self.cat)
+        # files changed with their size and times as they were (two saves within one tick of
+        # the clock, seen by the kernel's word): the memos kept by file times are dropped
+        same_stat = [p for p in changed if p in self._files and self._files[p][0] == _stat(Path(p))]
+        if same_stat:
+            engine._read_recipe_doc.cache_clear()
+            for k in [k for k in self.memo if isinstance(k, tuple) and k and k[0] in ("recipe", "methods")]:
+                del self.memo[k]
         atlas = None
         try:
             atlas = engine.load_atlas(self.name)
@@ -1041,6 +1087,8 @@ class Atlas:
             r = self.build()
             if report:
                 report(r)
+        if self._notifier is not None:
+            self._watch_files()
         while not (stop and stop()):
             try:
                 r = self.poll()
