@@ -1021,7 +1021,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
 
     # assemble: each page file's objects appended once to the book (identical fonts stored
     # once), its number drawn over it, bookmarks and metadata at the end
-    from mbm_sig.maps.output.book import BookWriter, Source
+    from mbm_sig.maps.output.book import BookWriter, file_plan
     order: list[tuple[str | tuple, Path, Page | None]] = [("Couverture", book_files["cover"], None)]
     order += [("Sommaire", f, None) for f in book_files["toc"]]
     order += [(p.title, page_files[id(p)], p) for p in body]
@@ -1029,19 +1029,16 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         titles = (((pages.PENDING_TITLE,) if pending and k == 0 else ())
                   + ((pages.SOURCES_TITLE,) if k == sources_at else ()))
         order.append((titles, f, None))
-    sizes = []
-    for _, f, _ in order:           # the page sizes first: each page's number overlay has its size
-        src = Source.open(f)
-        box = src.resolve(src.obj(src.pages()[0])[0][b"/MediaBox"])
-        sizes.append((float(box[2]) * 25.4 / 72, float(box[3]) * 25.4 / 72))
-    overlays = _number_overlays(sizes, tmp, memo)
+    # each page planned once (a warm run keeps the plans of the pages it met: only a changed
+    # page is parsed again), the page sizes first: each page's number overlay has its size
+    plans = memo.book_plans() if memo else {}
+    planned = [file_plan(f, k > 0, plans) for k, (_, f, _) in enumerate(order)]
+    overlays = _number_overlays([p.size_mm for p in planned], tmp, memo)
     with atomic_path(target) as part:
         with open(part, "wb") as fh:
-            book = BookWriter(fh)
-            for k, (_, f, _) in enumerate(order):
-                src = Source.open(f)
-                book.add_page(src, src.pages()[0], overlays[k] if k > 0 else None)
-                book.end_source(src)
+            book = BookWriter(fh, plans)
+            for k, plan in enumerate(planned):
+                book.add_plan(plan, overlays[k] if k > 0 else None)
             book.close(_outline_items(order), {
                 "Title": atlas.title, "Subject": atlas.subtitle, "Author": atlas.producer,
                 "Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,
