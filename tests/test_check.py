@@ -640,3 +640,28 @@ def test_town_checks_on_a_real_sheet_made_wrong(built_gpkg, tmp_path, monkeypatc
     assert any(d.startswith("«Lens» printed") for d in far), far
     bold = CHECKS["town-context"](bad)
     assert any(d.startswith("«Lille», outside the map's subject, printed bold") for d in bold), bold
+
+
+def test_label_covered_on_a_real_sheet_made_wrong(built_gpkg, tmp_path, monkeypatch):
+    """The GP sheet with its labels drawn under the map layers (z-order made wrong on
+    purpose): the circles and fills painted after them cover Douai and Valenciennes; as
+    the atlas draws it (labels above every symbol), clean."""
+    from mbm_sig.maps import labels as lb
+    from mbm_sig.maps.recipe import load_recipe, render_recipe
+    recipe = RECIPES / "sante_generalistes.yaml"
+
+    def sheet(name):
+        info = render_recipe(load_recipe(recipe), built_gpkg, tmp_path / name)
+        return Sheet(8, "généralistes", "map", read_pdf(tmp_path / name)[0], frame_mm=info.frame_mm,
+                     extent=info.extent)
+
+    assert CHECKS["label-covered"](sheet("good.pdf")) == []
+    init = lb.LabelArtist.__init__
+
+    def under(self, *a, **k):
+        init(self, *a, **k)
+        self.set_zorder(0.5)
+    monkeypatch.setattr(lb.LabelArtist, "__init__", under)
+    found = CHECKS["label-covered"](sheet("bad.pdf"))
+    covered = {d.split("»")[0].lstrip("«") for d in found}
+    assert {"Douai", "Valenciennes"} <= covered, found

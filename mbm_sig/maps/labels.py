@@ -56,6 +56,7 @@ TOWN_MAX_MM = 3.0       # a town label's ink never farther than this from its an
 NEAR_STEPS = (0.3, 1.0, 2.0, 3.0)   # distances (mm) of the positions tried around a town's anchor
 AMBIGUOUS_MM = 0.3      # a point label nearer another marker than its own by this much reads as the other's
 INK_MARGIN = 0.2        # mm the engine keeps a town's ink inside TOWN_MAX_MM (rounding, measuring)
+NEAR_MARGIN = 10.0      # mm around a point label's candidates where another marker could be nearer
 GRID_STEP = 0.5         # mm: the fine search around a town's anchor when those positions are taken
 
 TOWNS_TIER = 2          # towns above thematic labels
@@ -183,31 +184,41 @@ def _nearest_first(c: np.ndarray, ink, x, y, max_mm: float, tiebreak=None) -> np
     return c[order[dist[order] <= max_mm + 1e-9]]
 
 
+def _near_pattern() -> np.ndarray:
+    """The positions of :func:`near_candidates` as coefficients (kx, dx, ky, dy): a box
+    centre at (kx × half ink width + dx, ky × half ink height + dy) from the anchor."""
+    out = [(0.0, 0.0, 0.0, 0.0)]
+    for fy in (0.0, -0.6, 0.6):
+        for fx in (0.0, -0.5, 0.5, -0.9, 0.9):
+            if fx or fy:
+                out.append((fx, 0.0, fy, 0.0))
+    for d in NEAR_STEPS:
+        for sy in (-1, 1):                          # above, below, slid along the name
+            for fx in (0.0, -0.5, 0.5, -0.9, 0.9):
+                out.append((fx, 0.0, sy, sy * d))
+        for sx in (1, -1):                          # right, left
+            for fy in (0.0, -0.6, 0.6):
+                out.append((sx, sx * d, fy, 0.0))
+        k = 0.7071 * d
+        for sx, sy in ((1, -1), (-1, -1), (1, 1), (-1, 1)):
+            out.append((sx, sx * k, sy, sy * k))
+    return np.array(out)
+
+
+_NEAR = _near_pattern()
+
+
 def near_candidates(x, y, ink, max_mm: float = TOWN_MAX_MM) -> np.ndarray:
     """Centres (n, 2) of a label box next to its place (x, y), nearest first (QGIS's
     «around point» with a maximum distance): on the anchor, slid along it with the anchor
     still under the ink, then beside, above, below and on the diagonals at growing
-    distances, never with the ink (:func:`ink_extent`) farther than ``max_mm`` from the
-    anchor."""
+    distances (:data:`NEAR_STEPS`), never with the ink (:func:`ink_extent`) farther than
+    ``max_mm`` from the anchor."""
     hw, top, bottom = ink
-    iw, ih = hw, (bottom - top) / 2
-    mid = (top + bottom) / 2                   # the ink's centre below the box's
-    off = [(0.0, 0.0)]
-    for fy in (0.0, -0.6, 0.6):
-        for fx in (0.0, -0.5, 0.5, -0.9, 0.9):
-            if fx or fy:
-                off.append((fx * iw, fy * ih))
-    for d in NEAR_STEPS:
-        for sy in (-1, 1):                          # above, below, slid along the name
-            for fx in (0.0, -0.5, 0.5, -0.9, 0.9):
-                off.append((fx * iw, sy * (d + ih)))
-        for sx in (1, -1):                          # right, left
-            for fy in (0.0, -0.6, 0.6):
-                off.append((sx * (d + iw), fy * ih))
-        k = 0.7071 * d
-        for sx, sy in ((1, -1), (-1, -1), (1, 1), (-1, 1)):
-            off.append((sx * (k + iw), sy * (k + ih)))
-    c = np.asarray(off) + (x, y - mid)
+    ih = (bottom - top) / 2
+    c = np.empty((len(_NEAR), 2))
+    c[:, 0] = x + _NEAR[:, 0] * hw + _NEAR[:, 1]
+    c[:, 1] = (y - (top + bottom) / 2) + _NEAR[:, 2] * ih + _NEAR[:, 3]
     return _nearest_first(c, ink, x, y, max_mm)
 
 
@@ -218,12 +229,25 @@ def grid_candidates(x, y, ink, max_mm: float = TOWN_MAX_MM, step: float = GRID_S
     hw, top, bottom = ink
     kx, ky = int((hw + max_mm) / step), int(((bottom - top) / 2 + max_mm) / step) + 1
     gx, gy = np.meshgrid(np.arange(-kx, kx + 1) * step, np.arange(-ky, ky + 1) * step)
-    c = np.c_[gx.ravel() + x, gy.ravel() + y - (top + bottom) / 2]
+    c = np.stack([gx.ravel() + x, gy.ravel() + y - (top + bottom) / 2], axis=1)
     return _nearest_first(c, ink, x, y, max_mm, tiebreak=np.hypot(c[:, 0] - x, c[:, 1] - y))
 
 
 def _boxes(c: np.ndarray, w: float, h: float) -> np.ndarray:
-    return np.c_[c[:, 0] - w / 2, c[:, 1] - h / 2, c[:, 0] + w / 2, c[:, 1] + h / 2]
+    out = np.empty((len(c), 4))
+    out[:, :2] = c - (w / 2, h / 2)
+    out[:, 2:] = c + (w / 2, h / 2)
+    return out
+
+
+def _near(A: np.ndarray, B: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """The rows of boxes A that reach the box around all the boxes B (grown by ``margin``):
+    the only ones a candidate of B can meet."""
+    if not len(A) or not len(B):
+        return np.zeros(len(A), dtype=bool)
+    x0, y0 = B[:, 0].min() - margin, B[:, 1].min() - margin
+    x1, y1 = B[:, 2].max() + margin, B[:, 3].max() + margin
+    return (A[:, 0] < x1) & (A[:, 2] > x0) & (A[:, 1] < y1) & (A[:, 3] > y0)
 
 
 def _any_hit(B: np.ndarray, A: np.ndarray) -> np.ndarray:
@@ -244,35 +268,46 @@ def _overlap_area(B: np.ndarray, A: np.ndarray) -> np.ndarray:
     return (np.clip(w, 0, None) * np.clip(h, 0, None)).sum(axis=1)
 
 
-@dataclass
 class _Symbols:
-    """The point symbols of a sheet labels keep off: boxes, owner (layer, index) -> row,
-    and which are soft (big proportional circles a town label may overlay with its halo
-    when nothing near its place is free)."""
+    """The point symbols of a sheet labels keep off, as circles sorted by x (a symbol near
+    a box is found by bisection): centre, radius, whether it is soft (a big proportional
+    circle a town may overlay with its halo when nothing near its place is free), and
+    (layer, index) -> row of the symbols label layers carry."""
 
-    boxes: np.ndarray
-    owner: dict
-    soft: np.ndarray
-    layer: np.ndarray                    # the label layer each symbol belongs to
-
-    @classmethod
-    def of(cls, layers) -> "_Symbols":
-        boxes: list = []
-        owner: dict = {}
-        soft: list = []
-        lay: list = []
+    def __init__(self, layers):
+        xs, ys, rs, soft, keys = [], [], [], [], []
         for li, L in enumerate(layers):
             if not (L.symbols or L.around) or not len(L.texts):
                 continue
             r = np.nan_to_num(_per(L.offset, len(L.texts)), nan=0.0)
             xy = L.anchors
-            for j in map(int, np.flatnonzero(np.isfinite(xy).all(axis=1))):
-                owner[(li, j)] = len(boxes)
-                boxes.append((xy[j, 0] - r[j], xy[j, 1] - r[j], xy[j, 0] + r[j], xy[j, 1] + r[j]))
-                soft.append(bool(L.soft))
-                lay.append(li)
-        return cls(np.array(boxes, dtype=float).reshape(-1, 4), owner, np.array(soft, dtype=bool),
-                   np.array(lay, dtype=int))
+            ok = np.flatnonzero(np.isfinite(xy).all(axis=1))
+            xs.append(xy[ok, 0])
+            ys.append(xy[ok, 1])
+            rs.append(r[ok])
+            soft.append(np.full(len(ok), bool(L.soft)))
+            keys += [(li, int(j)) for j in ok]
+        x = np.concatenate(xs) if xs else np.zeros(0)
+        order = np.argsort(x, kind="stable")
+        self.x = x[order]
+        self.y = (np.concatenate(ys) if ys else np.zeros(0))[order]
+        self.r = (np.concatenate(rs) if rs else np.zeros(0))[order]
+        self.soft = (np.concatenate(soft) if soft else np.zeros(0, dtype=bool))[order]
+        self.rmax = float(self.r.max()) if len(self.r) else 0.0
+        self.owner = {keys[k]: i for i, k in enumerate(order.tolist())}
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def near(self, x0, y0, x1, y1) -> np.ndarray:
+        """Rows of the symbols whose circle may reach the box (x0, y0, x1, y1)."""
+        if not len(self.x):
+            return np.zeros(0, dtype=int)
+        a, b = np.searchsorted(self.x, (x0 - self.rmax, x1 + self.rmax))
+        rows = np.arange(a, b)
+        r = self.r[rows]
+        yy, xx = self.y[rows], self.x[rows]
+        return rows[(yy + r > y0) & (yy - r < y1) & (xx + r > x0) & (xx - r < x1)]
 
 
 class _Placer:
@@ -283,7 +318,7 @@ class _Placer:
         self.layers, self.pad = layers, pad
         fx0, fy0, fw, fh = frame
         self.fr = (fx0, fy0, fx0 + fw, fy0 + fh)
-        self.sym = _Symbols.of(layers)
+        self.sym = _Symbols(layers)
         self.obst = np.array([(o[0], o[1], o[0] + o[2], o[1] + o[3]) for o in obstacles],
                              dtype=float).reshape(-1, 4)
         self._kept = np.empty((sum(len(L.texts) for L in layers) + 1, 4))
@@ -305,14 +340,15 @@ class _Placer:
         dx = np.maximum(fx0 + g - (c[:, 0] - w / 2), 0.0) - np.maximum((c[:, 0] + w / 2) - (fx1 - g), 0.0)
         dy = np.maximum(fy0 + g - (c[:, 1] - h / 2), 0.0) - np.maximum((c[:, 1] + h / 2) - (fy1 - g), 0.0)
         ok = (np.abs(dx) <= w / 2) & (np.abs(dy) <= h)
-        return c + np.c_[np.where(ok, dx, 0.0), np.where(ok, dy, 0.0)]
+        return c + np.stack([np.where(ok, dx, 0.0), np.where(ok, dy, 0.0)], axis=1)
 
     def free(self, B: np.ndarray) -> np.ndarray:
         """Boxes inside the frame, clear of the kept labels and of the furniture."""
         fx0, fy0, fx1, fy1 = self.fr
         g = FRAME_GAP
         ok = (B[:, 0] >= fx0 + g) & (B[:, 1] >= fy0 + g) & (B[:, 2] <= fx1 - g) & (B[:, 3] <= fy1 - g)
-        ok &= ~_any_hit(B, self.kept)
+        kept = self.kept
+        ok &= ~_any_hit(B, kept[_near(kept, B)])
         ok &= ~_any_hit(B, self.obst)
         return ok
 
@@ -320,16 +356,16 @@ class _Placer:
         """How much of the symbols (``which``: all, hard or soft) each box covers, its own
         symbol left out: the sum over the circles it enters of the depth squared (0: clear)."""
         s = self.sym
-        if not len(s.boxes):
+        if not len(s) or not len(B):
             return np.zeros(len(B))
-        sel = np.ones(len(s.boxes), dtype=bool) if which == "all" else (s.soft if which == "soft" else ~s.soft)
+        rows = s.near(B[:, 0].min(), B[:, 1].min(), B[:, 2].max(), B[:, 3].max())
+        if which != "all":
+            rows = rows[s.soft[rows] == (which == "soft")]
         if own is not None:
-            sel = sel.copy()
-            sel[own] = False
-        S = s.boxes[sel]
-        if not len(S) or not len(B):
+            rows = rows[rows != own]
+        if not len(rows):
             return np.zeros(len(B))
-        x, y, r = (S[:, 0] + S[:, 2]) / 2, (S[:, 1] + S[:, 3]) / 2, (S[:, 2] - S[:, 0]) / 2
+        x, y, r = s.x[rows], s.y[rows], s.r[rows]
         dx = np.maximum(np.maximum(B[:, None, 0] - x[None], x[None] - B[:, None, 2]), 0.0)
         dy = np.maximum(np.maximum(B[:, None, 1] - y[None], y[None] - B[:, None, 3]), 0.0)
         depth = np.clip(r[None] - np.hypot(dx, dy), 0.0, None)
@@ -340,18 +376,22 @@ class _Placer:
         the nearest marker to its ink? A terril's number nearer another terril reads as the
         other's (``mbm-sig check`` reports it beyond :data:`AMBIGUOUS_MM`)."""
         s = self.sym
-        if own is None or len(s.boxes) < 2:
+        if own is None or len(s) < 2:
             return np.ones(len(c), dtype=bool)
-        S = s.boxes
-        x, y, r = (S[:, 0] + S[:, 2]) / 2, (S[:, 1] + S[:, 3]) / 2, (S[:, 2] - S[:, 0]) / 2
         hw, top, bottom = ink
         x0, x1, y0, y1 = c[:, 0] - hw, c[:, 0] + hw, c[:, 1] + top, c[:, 1] + bottom
+        # only markers near the candidates can be nearer than the label's own symbol
+        rows = s.near(x0.min() - NEAR_MARGIN, y0.min() - NEAR_MARGIN, x1.max() + NEAR_MARGIN, y1.max() + NEAR_MARGIN)
+        rows = rows[~s.soft[rows] & (rows != own)]
+        ox, oy, orad = s.x[own], s.y[own], s.r[own]
+        mine = np.hypot(np.maximum(np.maximum(x0 - ox, ox - x1), 0.0),
+                        np.maximum(np.maximum(y0 - oy, oy - y1), 0.0)) - orad
+        if not len(rows):
+            return np.ones(len(c), dtype=bool)
+        x, y, r = s.x[rows], s.y[rows], s.r[rows]
         dx = np.maximum(np.maximum(x0[:, None] - x[None], x[None] - x1[:, None]), 0.0)
         dy = np.maximum(np.maximum(y0[:, None] - y[None], y[None] - y1[:, None]), 0.0)
         rim = np.hypot(dx, dy) - r[None]
-        mine = rim[:, own].copy()
-        rim[:, own] = np.inf
-        rim[:, s.soft] = np.inf
         return rim.min(axis=1) >= mine
 
     def choose(self, c: np.ndarray, w: float, h: float, mode: str, own, around=None) -> int | None:
