@@ -14,7 +14,8 @@ Per page (:data:`CHECKS`):
 - ``small-text``: text below 6 pt;
 - ``overlap``: two printed texts whose ink (grown by its halo) overlaps, glyph by glyph;
 - ``label-symbols``: a map label (a text with a halo inside the frame) whose ink or halo
-  covers a point symbol of the sheet (positions and radii from the render information);
+  covers a point symbol of the sheet (positions and radii from the render information); a
+  town is accepted over them only when no clear place lies next to its commune;
 - ``frame``: a text crossing the edge of the map frame, or inside it with its ink less than
   0.5 mm from the frame line (cut by it, its halo over it, or glued to it);
 - ``page-edge``: a text beyond the page or within 3 mm of its edge (cut at trimming);
@@ -29,6 +30,13 @@ Per page (:data:`CHECKS`):
 - ``unnamed-towns``: a commune the town rule says must be named (≥ 10 000 inhabitants
   inside the frame; on basin-wide maps the arrondissement seats and ≥ 20 000) not printed
   inside the frame;
+- ``town-distance``: a town label whose ink lies farther than
+  :data:`~mbm_sig.maps.labels.TOWN_MAX_MM` (3 mm) from its commune's anchor (drifted away);
+- ``town-context``: a town outside the map's subject (Lille on a basin map) printed bold or
+  at the size of the subject's towns;
+- ``label-ambiguity``: a point label (a terril's number) nearer another symbol than its own;
+- ``label-covered``: a map label whose glyphs are painted over by something drawn after it
+  (a symbol above the labels: z-order), read from the PDF's painting order;
 - ``near-empty-table``: a table page that could share its page with the next or previous
   table page, the short last part of a table whose lines are not shared evenly, or a
   table page under a quarter full;
@@ -44,7 +52,9 @@ Across the sheets of the atlas (:data:`SERIES_CHECKS`):
 - ``series-classes``: one indicator (one legend title) drawn with different breaks or
   colours on different sheets;
 - ``series-layout``: the pages of one series (one sheet iterated over a coverage) with
-  different orientations or legend positions.
+  different orientations or legend positions;
+- ``series-town-positions``: the same town on two sheets of one frame printed more than
+  1 mm apart although each could have printed it where the other does.
 
 Exit status 0 only when every page is clean, 1 when a check fails, 2 on bad input.
 """
@@ -60,6 +70,7 @@ from typing import Any
 
 import numpy as np
 
+from mbm_sig.check import labels as label_checks
 from mbm_sig.check import text as wording
 from mbm_sig.check.pdf import PT_MM, PageText, read_pdf
 from mbm_sig.errors import InvalidInput
@@ -116,6 +127,9 @@ class Sheet:
     layout: str | None = None
     official: Any = None                 # wording.OfficialNames of the communes (None: not checked)
     symbols: Any = None                  # point symbols drawn: array (x mm, y mm, radius mm), and layer names
+    circles: Any = None                  # proportional circles drawn: the same form
+    subject: Any = None                  # the map's subject (geometry): towns outside it are context
+    point_labels: list | None = None     # labels set beside their symbol: (text, x mm, y mm, radius mm)
 
 
 # ------------------------------------------------------------------------------ checks
@@ -179,6 +193,7 @@ def check_label_symbols(s: Sheet) -> list[str]:
     if not len(xy_r):
         return []
     fx, fy, fw, fh = s.frame_mm
+    anchors = label_checks.town_anchors(s)
     out = []
     for r in s.text.runs:
         if r.rotated or not r.halo or not (fx <= r.cx <= fx + fw and fy <= r.cy <= fy + fh):
@@ -196,10 +211,16 @@ def check_label_symbols(s: Sheet) -> list[str]:
                 if dx * dx + dy * dy < (rad * 0.8) ** 2:        # more than the symbol's rim
                     hit.append(k)
                     break
-        if hit:
-            layers = ", ".join(dict.fromkeys(names[k] for k in hit))
-            out.append(f"«{r.text[:30]}» covers {len(hit)} point symbol(s) ({layers}) at x {r.cx:.0f} mm, "
-                       f"y {r.cy:.0f} mm")
+        if not hit:
+            continue
+        town = label_checks._town_of(r, anchors)
+        free = label_checks.clear_place_near(s, r, town[:2]) if town is not None else None
+        if town is not None and free is None:
+            continue            # a town with no clear place next to its commune overlays them with its halo
+        layers = ", ".join(dict.fromkeys(names[k] for k in hit))
+        out.append(f"«{r.text[:30]}» covers {len(hit)} point symbol(s) ({layers}) at x {r.cx:.0f} mm, "
+                   f"y {r.cy:.0f} mm" + (f" although a clear place next to its commune exists (x {free[0]:.0f} mm, "
+                                         f"y {free[1]:.0f} mm)" if free else ""))
     return out
 
 
@@ -347,9 +368,10 @@ def check_unnamed_towns(s: Sheet) -> list[str]:
     x0, y0, x1, y1 = s.extent
     t = s.towns
     inside = (t["x"] >= x0) & (t["x"] <= x1) & (t["y"] >= y0) & (t["y"] <= y1)
-    if s.focus is not None:
-        import shapely
-        inside &= shapely.contains_xy(s.focus, t["x"].to_numpy(), t["y"].to_numpy())
+    for g in (s.focus, s.subject):          # only the subject's towns are required
+        if g is not None:
+            import shapely
+            inside &= shapely.contains_xy(g, t["x"].to_numpy(), t["y"].to_numpy())
     t = t[inside]
     width_km = (x1 - x0) / 1000
     req = s.rule.required(t["population"].to_numpy(float), t["seat"].to_numpy(bool), width_km)
@@ -457,6 +479,10 @@ CHECKS = {
     "legend-touch": check_legend_touch,
     "outlier-class": check_outlier_class,
     "unnamed-towns": check_unnamed_towns,
+    "town-distance": label_checks.check_town_distance,
+    "town-context": label_checks.check_town_context,
+    "label-ambiguity": label_checks.check_label_ambiguity,
+    "label-covered": label_checks.check_label_covered,
     "near-empty-table": check_near_empty_table,
     "table-order": check_table_order,
     "reader-text": check_reader_text,
@@ -580,6 +606,7 @@ def check_series_layout(sheets) -> list[tuple[Sheet, str]]:
 SERIES_CHECKS: dict[str, Any] = {
     "series-classes": check_series_classes,
     "series-layout": check_series_layout,
+    "series-town-positions": label_checks.check_series_town_positions,
 }
 ALL_CHECKS = (*CHECKS, *SERIES_CHECKS)
 
@@ -673,16 +700,17 @@ def legend_entries(m, info) -> list[dict]:
     return out
 
 
-def point_symbols(m, info):
+def point_symbols(m, info, types=("symbols",)):
     """(array of x mm, y mm, radius mm, layer names) of the point symbols drawn inside the
-    frame (``symbols`` layers: markers of puits, terrils, hospitals…)."""
+    frame (``symbols`` layers: markers of puits, terrils, hospitals…; ``types``: the map
+    types whose symbols are wanted, ``prop`` and ``prop_choro`` for the circles)."""
     from mbm_sig.maps.types._core import drawn_index
     fx, fy, fw, fh = info.frame_mm
     x0, y0, x1, y1 = info.extent
     k = fw / (x1 - x0)
     rows, names = [], []
     for L in getattr(m, "_layers", []):
-        if L.anchors is None or L.type != "symbols":
+        if L.anchors is None or L.type not in types:
             continue
         idx = drawn_index(L, info.extent)
         if not len(idx):
@@ -709,6 +737,9 @@ def map_sheet_info(recipe, params, cat, series_values=None):
         info = m.draw()
     legends = legend_entries(m, info)
     info.point_symbols = point_symbols(m, info)
+    info.circle_symbols = point_symbols(m, info, ("prop", "prop_choro"))
+    top = getattr(m, "_toponyms", None) or {}
+    info.subject = top.get("subject")
     info.figure = None
     info.focus = m._focus["union"] if getattr(m, "_focus", None) is not None else None
     return info, legends, r
@@ -760,6 +791,10 @@ def _fill_map_sheet(s: Sheet, p, cat, series_values, town_table, in_series: bool
     s.focus, s.unplaced = info.focus, getattr(info, "unplaced_labels", [])
     s.orientation, s.layout = info.orientation, info.layout
     s.symbols = getattr(info, "point_symbols", None)
+    s.circles = getattr(info, "circle_symbols", None)
+    s.subject = getattr(info, "subject", None)
+    s.point_labels = [(lab["text"], lab["anchor"][0], lab["anchor"][1], lab.get("offset", 0.0))
+                      for lab in info.labels if lab.get("around") and lab.get("anchor") is not None]
     if in_series:
         s.series = p.spec.title or str(p.spec.recipe.stem)
     if r.doc.get("toponyms", True) is not False:
