@@ -424,9 +424,89 @@ def test_series_layout():
     sheets = [_map_sheet(4, [right]), _map_sheet(5, [right]), _map_sheet(6, [below], orientation="landscape"),
               _map_sheet(7, [right])]
     found = SERIES_CHECKS["series-layout"](sheets)
+    assert [s.number for s, d in found if "legend corner" in d] == [6]       # its legend elsewhere too
+    found = [(s, d) for s, d in found if "legend corner" not in d]
     assert [(s.number, d.split(":")[1].split()[0]) for s, d in found] == [(6, "orientation"), (6, "legend")]
     assert "below where the other pages (p. 4, p. 5, p. 7) are right" in found[1][1]
     assert SERIES_CHECKS["series-layout"]([sheets[0], sheets[1], sheets[3]]) == []
+
+
+def test_series_layout_frames_credits_and_legends():
+    """A series page whose frame size or place, credits or legend corner lie more than 1 mm
+    from the first page's: found; 0.5 mm apart (rounding): clean."""
+    lg = dict(kind="choro", title="t", bbox=(205, 30, 240, 80))
+
+    def page(n, frame=(10, 25, 190, 170), credits=(205, 150, 60, 20), legend=lg):
+        s = _map_sheet(n, [legend], orientation="landscape", frame=frame)
+        s.credits_box = credits
+        return s
+
+    ok = [page(4), page(5, frame=(10.5, 25, 190.5, 170), credits=(205.5, 150.4, 62, 14))]
+    assert SERIES_CHECKS["series-layout"](ok) == []
+    wrong = ok + [page(6, frame=(10, 25, 190, 110)), page(7, credits=(205, 120, 60, 20)),
+                  page(8, frame=(12, 25, 190, 170)), page(9, legend=dict(lg, bbox=(205, 40, 240, 90)))]
+    found = SERIES_CHECKS["series-layout"](wrong)
+    what = ("frame size", "frame position", "credits position", "legend corner")
+    assert sorted((s.number, next(w for w in what if w in d)) for s, d in found) == [
+        (6, "frame size"), (7, "credits position"), (8, "frame position"), (9, "legend corner")]
+    assert "frame size 190.0 × 110.0 mm where p. 4 has 190.0 × 170.0 mm (60.0 mm apart" in found[0][1]
+
+
+def _without(tmp_path, recipe: str, key: str) -> Path:
+    """A copy of an atlas recipe without one of its top-level keys (a sheet made wrong)."""
+    import yaml
+    doc = yaml.safe_load((RECIPES / recipe).read_text(encoding="utf-8"))
+    doc.pop(key)
+    out = tmp_path / recipe
+    out.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return out
+
+
+def _series_sheet(n, info, legends, series):
+    s = Sheet(n, f"feuille {n}", "map", None, legends=legends, orientation=info.orientation, series=series,
+              frame_mm=info.frame_mm)
+    s.credits_box = info.boxes.get("credits")
+    return s
+
+
+def test_series_layout_of_real_arrondissement_sheets(built_gpkg, tmp_path):
+    """The health atlas's arrondissement sheets share one frame, legend and credits place
+    (Lens, wide, and Béthune, tall, included); the Lens sheet laid out alone (its recipe
+    without ``series_of``) has a frame of its own: found."""
+    recipe = RECIPES / "sante_arrondissement.yaml"
+    feats = built_gpkg.read("arrondissements", where={"bassin_minier": True})
+    sheets = []
+    for k, (_, f) in enumerate(feats.iterrows()):
+        info, legends, _ = map_sheet_info(recipe, {"code": f["code"], "nom": f["nom"]}, built_gpkg)
+        sheets.append(_series_sheet(k + 1, info, legends, "arrondissements"))
+    assert len(sheets) == 4 and SERIES_CHECKS["series-layout"](sheets) == []
+    fw, fh = sheets[0].frame_mm[2:]
+    assert fw > 200 and fh > 170            # the room the widest and the tallest need, filled
+    lens = feats[feats["code"] == "627"].iloc[0]
+    info, legends, _ = map_sheet_info(_without(tmp_path, "sante_arrondissement.yaml", "series_of"),
+                                      {"code": "627", "nom": lens["nom"]}, built_gpkg)
+    found = SERIES_CHECKS["series-layout"](sheets + [_series_sheet(9, info, legends, "arrondissements")])
+    assert {s.number for s, _ in found} == {9} and any("frame size" in d for _, d in found)
+
+
+def test_series_layout_of_the_basin_maps(built_gpkg):
+    """The basin maps of the health atlas share one layout decided over them (the atlas's
+    series applied): two sheets of different legends, one frame and credits place; each laid
+    out alone, their frames differ: found."""
+    from mbm_sig.atlas import series
+    from mbm_sig.atlas.engine import load_atlas
+    atlas = load_atlas("sante")
+    values = series.resolve(atlas.series, built_gpkg, str(atlas.path))
+    shared = series.with_layouts(atlas, built_gpkg, values)
+    assert len(shared[series.LAYOUTS]) >= 8
+    names = ("sante_population_65.yaml", "sante_generalistes.yaml", "sante_distance_hopital.yaml")
+    for vals, clean in ((shared, True), (values, False)):
+        sheets = []
+        for k, name in enumerate(names):
+            info, legends, _ = map_sheet_info(RECIPES / name, {}, built_gpkg, vals)
+            sheets.append(_series_sheet(k + 1, info, legends, "basin"))
+        found = SERIES_CHECKS["series-layout"](sheets)
+        assert (found == []) is clean, found
 
 
 def test_check_sheets_names_page_sheet_and_check(tmp_path):

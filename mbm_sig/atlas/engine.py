@@ -659,6 +659,10 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         labels[str(value)] = label
     if groups is not None:
         body = [p for p in body if any(p is q for g in groups.values() for q in g)]
+    if any(p.kind == "map" and not p.coverage for p in body):
+        # the basin maps share one layout, decided over them
+        from mbm_sig.atlas import series
+        atlas.series_values = series.with_layouts(atlas, cat)
 
     with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd, scratch(tmpd) as tmp:
         # page files are scratch: written without a flush to disk, the book is flushed

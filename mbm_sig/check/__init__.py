@@ -43,8 +43,10 @@ Across the sheets of the atlas (:data:`SERIES_CHECKS`):
 
 - ``series-classes``: one indicator (one legend title) drawn with different breaks or
   colours on different sheets;
-- ``series-layout``: the pages of one series (one sheet iterated over a coverage) with
-  different orientations or legend positions.
+- ``series-layout``: the pages of one series (one sheet iterated over a coverage, or the
+  basin maps of the atlas: one page format, orientation and extent) with different
+  orientations or legend positions, or whose map frame (size, place), credits or legend
+  corner lie more than 1 mm apart.
 
 Exit status 0 only when every page is clean, 1 when a check fails, 2 on bad input.
 """
@@ -116,6 +118,10 @@ class Sheet:
     layout: str | None = None
     official: Any = None                 # wording.OfficialNames of the communes (None: not checked)
     symbols: Any = None                  # point symbols drawn: array (x mm, y mm, radius mm), and layer names
+    credits_box: tuple | None = None        # the credits block printed: x0, y0, x1, y1 (mm)
+    headers: list | None = None             # table: the column titles of the tables on the page
+    part_rows: list | None = None           # table: the rows of each part of the table
+    cells: list | None = None               # table: the printed cells of the tables on the page, by column
 
 
 # ------------------------------------------------------------------------------ checks
@@ -556,8 +562,46 @@ def legend_side(s: Sheet) -> str | None:
     return "inside"
 
 
+SERIES_MM = 1.0                 # frames, legends and credits of one series within this of each other
+
+
+def _box_of(what: str, s: Sheet):
+    """The frame's size and place, the credits' and the legend's top-left corner (mm) of a
+    series page, rounded to whole :data:`SERIES_MM` steps for a reader of the report."""
+    if what == "frame size":
+        return tuple(s.frame_mm[2:]) if s.frame_mm else None
+    if what == "frame position":
+        return tuple(s.frame_mm[:2]) if s.frame_mm else None
+    if what == "credits position":
+        return tuple(s.credits_box[:2]) if s.credits_box else None
+    boxes = [lg["bbox"] for lg in s.legends if lg.get("bbox")]
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes)) if boxes else None
+
+
+def _series_boxes(name, ss) -> list[tuple[Sheet, str]]:
+    """Pages of one series whose frame (size, place), credits or legend corner lie more than
+    :data:`SERIES_MM` from the first page's."""
+    out = []
+    for what in ("frame size", "frame position", "credits position", "legend corner"):
+        vals = [(x, _box_of(what, x)) for x in ss]
+        vals = [(x, v) for x, v in vals if v is not None]
+        if len(vals) < 2:
+            continue
+        ref_page, ref = vals[0]
+        for x, v in vals[1:]:
+            d = max(abs(a - b) for a, b in zip(v, ref, strict=True))
+            if d > SERIES_MM:
+                mm = " × " if what == "frame size" else ", "
+                out.append((x, f"series «{name}»: {what} {mm.join(f'{a:.1f}' for a in v)} mm where p. "
+                               f"{ref_page.number} has {mm.join(f'{a:.1f}' for a in ref)} mm "
+                               f"({d:.1f} mm apart, at most {SERIES_MM:g} mm)"))
+    return out
+
+
 def check_series_layout(sheets) -> list[tuple[Sheet, str]]:
-    """The pages of one series with another orientation or legend position than most."""
+    """The pages of one series (a coverage series, the basin maps of the atlas) with another
+    orientation or legend position than most, or whose frame size or place, credits or
+    legend corner lie more than :data:`SERIES_MM` from the first page's."""
     groups: dict = {}
     for s in sheets:
         if s.series and s.kind == "map":
@@ -566,6 +610,7 @@ def check_series_layout(sheets) -> list[tuple[Sheet, str]]:
     for name, ss in groups.items():
         if len(ss) < 2:
             continue
+        out += _series_boxes(name, ss)
         for what, get in (("orientation", lambda x: x.orientation), ("legend position", legend_side)):
             vals = [get(x) for x in ss]
             common = max(vals, key=lambda v: (vals.count(v), -vals.index(v)))    # a tie: the first page's
@@ -760,8 +805,16 @@ def _fill_map_sheet(s: Sheet, p, cat, series_values, town_table, in_series: bool
     s.focus, s.unplaced = info.focus, getattr(info, "unplaced_labels", [])
     s.orientation, s.layout = info.orientation, info.layout
     s.symbols = getattr(info, "point_symbols", None)
+    s.credits_box = (getattr(info, "boxes", None) or {}).get("credits")
     if in_series:
         s.series = p.spec.title or str(p.spec.recipe.stem)
+    elif not p.coverage:
+        from mbm_sig.atlas import series
+        key = series.group_key(r.doc)
+        if key:         # the basin maps of the atlas: one page format, orientation and extent
+            ext = r.doc.get("extent")
+            on = ext.get("layer") if isinstance(ext, dict) else "bbox"
+            s.series = f"maps on the extent of {on} ({r.doc.get('orientation', 'portrait')})"
     if r.doc.get("toponyms", True) is not False:
         s.towns = town_table
         top = r.doc.get("toponyms")
@@ -808,6 +861,7 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
                 repeats[id(p.spec)] = repeats.get(id(p.spec), 0) + 1
         from mbm_sig.atlas import series
         series_values = series.resolve(atlas.series, check_cat, str(atlas.path)) if atlas.series else {}
+        series_values = series.with_layouts(atlas, check_cat, series_values)
         town_table = towns(check_cat)
         official = wording.official_names(town_table)
         fills = {t.number: table_fill(t) for t in texts
