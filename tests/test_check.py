@@ -287,6 +287,93 @@ def test_near_empty_table(tmp_path):
     assert check(_sheet(short, "table", part=(1, 1), prev_kind="map", next_kind="map")) == []
 
 
+def test_near_empty_table_last_part_by_rows(tmp_path):
+    """A table cut 45 + 5 rows: its last part, however tall its rows, is found; 26 + 24: not."""
+    half = _page(tmp_path, [(20, 20 + 5 * i, f"Commune {i}", 7.0) for i in range(28)], "h.pdf")
+    check = CHECKS["near-empty-table"]
+    found = check(_sheet(half, "table", part=(2, 2), part_rows=[45, 5], prev_kind="table", prev_fill=0.95))
+    assert found and "45 + 5 rows" in found[0]
+    assert check(_sheet(half, "table", part=(2, 2), part_rows=[26, 24], prev_kind="table", prev_fill=0.95)) == []
+    assert check(_sheet(half, "table", part=(1, 2), part_rows=[45, 5], next_kind="table", next_fill=0.2)) == []
+
+
+def _header_page(tmp_path, columns):
+    """A table page whose column headers are printed as the table pages print them (bold
+    6.6 pt), each column a list of lines at x mm."""
+    from mbm_sig.atlas import pages
+    c = pages.Canvas()
+    for x, lines in columns:
+        for j, line in enumerate(lines):
+            c.text(x, 40 + 3.2 * j, line, size=6.6, weight="bold")
+    c.text(20, 60, "Auchel", size=6.8)
+    pages.save_pdf([c.fig], tmp_path / "t.pdf", {"Title": "t"})
+    return read_pdf(tmp_path / "t.pdf")[0]
+
+
+def test_table_headers(tmp_path):
+    heads = ["Part des 65 ans et plus (%)", "Établissements de médecine générale"]
+    wrong = _header_page(tmp_path, [(20, ["Part", "des 65", "ans et", "plus (%)"]),
+                                    (60, ["Établisse-", "ments de", "médecine", "générale"][:1] + ["ments de médecine générale"])])
+    found = CHECKS["table-headers"](_sheet(wrong, "table", headers=heads))
+    assert any("«Part des 65 ans et plus (%)» wrapped on 4 lines" in d for d in found), found
+    assert any("word broken" in d and "«Établisse-»" in d for d in found), found
+    right = _header_page(tmp_path, [(20, ["Part des 65", "ans et plus (%)"]),
+                                    (60, ["Établissements de", "médecine générale"])])
+    assert CHECKS["table-headers"](_sheet(right, "table", headers=heads)) == []
+
+
+def test_table_headers_of_the_real_tables(built_gpkg, tmp_path):
+    """The health atlas's communes table: every header on at most three lines, no word
+    broken (the width of a column from its header's longest word and its cells)."""
+    from mbm_sig.atlas import pages
+    from mbm_sig.atlas.engine import load_atlas, plan
+    atlas = load_atlas("sante")
+    body, _ = plan(atlas, built_gpkg)
+    p = next(q for q in body if q.kind == "table" and q.part == 1 and q.parts > 1)
+    pages.save_pdf([pages.table_page(atlas, p.title, p.columns, p.rows, p.part, p.parts)], tmp_path / "t.pdf",
+                   {"Title": "t"})
+    page = read_pdf(tmp_path / "t.pdf")[0]
+    sheet = _sheet(page, "table", headers=list(p.columns.values()))
+    from mbm_sig.check import header_columns
+    assert len(header_columns(sheet)) == len(p.columns)
+    assert CHECKS["table-headers"](sheet) == []
+
+
+def test_table_columns(tmp_path):
+    ids = _page(tmp_path, [(20, 30, "Cité de l’Hôpital", 7.0), (120, 30, "BI-0095", 7.0), (120, 35, "ZT-0130", 7.0)])
+    found = CHECKS["table-columns"](_sheet(ids, "table"))
+    assert found == ["2 internal identifier(s) printed in the table: BI-0095, ZT-0130"]
+    clean = _page(tmp_path, [(20, 30, "Cité de l’Hôpital", 7.0), (120, 30, "bien inscrit", 7.0)], "c.pdf")
+    cells = [("Concession", ["Aniche", "Anzin", "Douchy"]), ("Situation fin 2005", ["non renseigné"] * 3)]
+    found = CHECKS["table-columns"](_sheet(clean, "table", cells=cells))
+    assert len(found) == 1 and "«Situation fin 2005» holds «non renseigné» on every row" in found[0]
+    assert CHECKS["table-columns"](_sheet(clean, "table", cells=cells[:1])) == []
+
+
+def test_table_columns_of_a_real_table_made_wrong(built_gpkg):
+    """The renewal atlas's ERBM table as its recipe lists it (identifiers, a constant
+    origin), before what the reader reads is made of it: found; as the atlas prints it: clean."""
+    from mbm_sig.atlas import pages
+    from mbm_sig.atlas.engine import load_atlas, plan
+    body, _ = plan(load_atlas("renouvellement"), built_gpkg)
+    p = next(q for q in body if q.kind == "table" and "ERBM" in q.title)
+    spec_cols = p.spec.table["columns"]
+    assert "origine" in spec_cols and "origine" not in p.columns       # said in the subtitle instead
+    assert "Origine : données ouvertes" in pages.table_subtitle(spec_cols, p.columns, p.rows)
+    raw = built_gpkg.read(p.spec.table["layer"], where=p.spec.table["where"])
+    wrong = [(t, [pages._cell(v) for v in raw[k]]) for k, t in spec_cols.items()]
+    made = [(t, [pages._cell(r.get(k)) for r in p.rows]) for k, t in p.columns.items()]
+    found = CHECKS["table-columns"](Sheet(1, p.title, "table", _empty_text(), cells=wrong))
+    assert any("«Origine» holds «données ouvertes»" in d for d in found), found
+    assert not any(pages.ID_PATTERN.search(v) for _, vals in made for v in vals)
+    assert CHECKS["table-columns"](Sheet(1, p.title, "table", _empty_text(), cells=made)) == []
+
+
+def _empty_text():
+    from mbm_sig.check.pdf import PageText
+    return PageText(1, (210.0, 297.0), [])
+
+
 def test_table_order():
     rows = ["Noyelles-lès-Vermelles", "Nœux-les-Mines", "Oignies"]           # œ filed after z
     sheet = Sheet(1, "t", "table", None, rows=rows, sort=("nom",))
