@@ -657,6 +657,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     if atlas.series and not atlas.series_values:
         from mbm_sig.atlas import series
         atlas.series_values = series.resolve(atlas.series, cat, str(atlas.path))
+    atlas.cover_notes = pages.with_counts(atlas, cat)      # the cover's counts, from the catalogue
     territorial = bool(split_by) or select is not None
     body, pending = (cache.plan if cache else plan)(atlas, cat, only, territorial=territorial)
     groups = split_pages(body, split_by) if split_by else None

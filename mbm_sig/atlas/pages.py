@@ -64,6 +64,28 @@ def _footer(c: Canvas, atlas_title: str) -> None:
     c.text(MARGIN, c.h - 9.5, atlas_title, size=7, color=GREY)
 
 
+COUNT = re.compile(r"\{n:([a-z_]+)(?::([a-z_]+)=([^}]*))?\}")
+
+
+def with_counts(atlas, cat) -> list[str]:
+    """The cover's paragraphs with their counts taken from the catalogue: ``{n:LAYER}`` is
+    the number of features of a layer, ``{n:LAYER:FIELD=VALUE}`` of those holding a value
+    (the 109 elements of the inscribed property are the rows of its layer)."""
+    notes = getattr(atlas, "_cover_templates", None)
+    if notes is None:
+        notes = atlas._cover_templates = list(atlas.cover_notes)
+
+    def count(m) -> str:
+        layer, field_, value = m.groups()
+        try:
+            df = cat.read(layer, where={field_: value} if field_ else None)
+        except Exception as exc:        # an unknown layer or field: the atlas file is wrong
+            from mbm_sig.atlas.errors import AtlasError
+            raise AtlasError(f"{getattr(atlas, 'path', atlas.name)}: cover_notes: {m.group(0)}: {exc}") from None
+        return fmt.num(len(df), 0)
+    return [COUNT.sub(count, n) for n in notes]
+
+
 def cover(atlas, n_sheets: int) -> Figure:
     c = Canvas()
     c.rect(0, 0, c.w, 118, facecolor=ACCENT)
@@ -79,11 +101,14 @@ def cover(atlas, n_sheets: int) -> Figure:
     c.hline(MARGIN, c.w - MARGIN, sub_y + 4, color=ACCENT, lw=1.2)
     facts = [f"{n_sheets} carte{'s' if n_sheets > 1 else ''}", f"Édition {atlas.edition}"]
     c.text(MARGIN, sub_y + 14, " · ".join(facts), size=10, color=GREY)
-    y = 232
-    for line in atlas.cover_notes:
-        for sub in textwrap.wrap(fmt.typo(line), 95):
+    notes = [textwrap.wrap(fmt.typo(line), 95) for line in atlas.cover_notes]
+    # the notes end 8 mm above the producer's line (a long note starts higher)
+    y = min(232.0, c.h - 30 - 4.2 * sum(map(len, notes)) - 1.5 * max(len(notes) - 1, 0))
+    for k, para in enumerate(notes):
+        for sub in para:
             c.text(MARGIN, y, sub, size=8, color=GREY)
             y += 4.2
+        y += 1.5 if k < len(notes) - 1 else 0
     c.text(MARGIN, c.h - 22, atlas.producer, size=10, weight="bold", color=INK)
     c.text(MARGIN, c.h - 16, f"Réalisation : {fmt.month_year()}", size=8.5, color=GREY)
     return c.fig
