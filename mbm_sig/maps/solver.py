@@ -517,8 +517,15 @@ def decide_grid(members: list, kind: str) -> Grid:
         fx = M + (avail_w - fw) / 2
         x0 = M + (avail_w - bw) / 2
         yb = top + fh + 5
-        inset = (x0 + bw - inset_w, yb, inset_w, inset_h) if inset_w else None
-        return Grid("bottom", (fx, top, fw, fh), (x0, yb, bw - (inset_w + 6 if inset_w else 0), above),
+        # the legend and the inset under the frame (its edges) when every legend fits there in
+        # the same height; the credits keep their width (a footer: more lines would lower the map)
+        lx, lw = x0, bw
+        if inset_w + 46 < fw < bw - 1 and all(
+                _band_height(auto, m, p, fw - (inset_w + 6 if inset_w else 0), inset_h) <= above + 1e-6
+                for m, p in members):
+            lx, lw = fx, fw
+        inset = (lx + lw - inset_w, yb, inset_w, inset_h) if inset_w else None
+        return Grid("bottom", (fx, top, fw, fh), (lx, yb, lw - (inset_w + 6 if inset_w else 0), above),
                     (x0, yb + (above + 4 if above else 0), bw), inset)
     nb0 = max(int(p.room.get("nb", 1)) for p in plans)
     inset0 = has_inset and all(p.room.get("inset", False) for p in plans)
