@@ -287,6 +287,93 @@ def test_near_empty_table(tmp_path):
     assert check(_sheet(short, "table", part=(1, 1), prev_kind="map", next_kind="map")) == []
 
 
+def test_near_empty_table_last_part_by_rows(tmp_path):
+    """A table cut 45 + 5 rows: its last part, however tall its rows, is found; 26 + 24: not."""
+    half = _page(tmp_path, [(20, 20 + 5 * i, f"Commune {i}", 7.0) for i in range(28)], "h.pdf")
+    check = CHECKS["near-empty-table"]
+    found = check(_sheet(half, "table", part=(2, 2), part_rows=[45, 5], prev_kind="table", prev_fill=0.95))
+    assert found and "45 + 5 rows" in found[0]
+    assert check(_sheet(half, "table", part=(2, 2), part_rows=[26, 24], prev_kind="table", prev_fill=0.95)) == []
+    assert check(_sheet(half, "table", part=(1, 2), part_rows=[45, 5], next_kind="table", next_fill=0.2)) == []
+
+
+def _header_page(tmp_path, columns):
+    """A table page whose column headers are printed as the table pages print them (bold
+    6.6 pt), each column a list of lines at x mm."""
+    from mbm_sig.atlas import pages
+    c = pages.Canvas()
+    for x, lines in columns:
+        for j, line in enumerate(lines):
+            c.text(x, 40 + 3.2 * j, line, size=6.6, weight="bold")
+    c.text(20, 60, "Auchel", size=6.8)
+    pages.save_pdf([c.fig], tmp_path / "t.pdf", {"Title": "t"})
+    return read_pdf(tmp_path / "t.pdf")[0]
+
+
+def test_table_headers(tmp_path):
+    heads = ["Part des 65 ans et plus (%)", "Établissements de médecine générale"]
+    wrong = _header_page(tmp_path, [(20, ["Part", "des 65", "ans et", "plus (%)"]),
+                                    (60, ["Établisse-", "ments de", "médecine", "générale"][:1] + ["ments de médecine générale"])])
+    found = CHECKS["table-headers"](_sheet(wrong, "table", headers=heads))
+    assert any("«Part des 65 ans et plus (%)» wrapped on 4 lines" in d for d in found), found
+    assert any("word broken" in d and "«Établisse-»" in d for d in found), found
+    right = _header_page(tmp_path, [(20, ["Part des 65", "ans et plus (%)"]),
+                                    (60, ["Établissements de", "médecine générale"])])
+    assert CHECKS["table-headers"](_sheet(right, "table", headers=heads)) == []
+
+
+def test_table_headers_of_the_real_tables(built_gpkg, tmp_path):
+    """The health atlas's communes table: every header on at most three lines, no word
+    broken (the width of a column from its header's longest word and its cells)."""
+    from mbm_sig.atlas import pages
+    from mbm_sig.atlas.engine import load_atlas, plan
+    atlas = load_atlas("sante")
+    body, _ = plan(atlas, built_gpkg)
+    p = next(q for q in body if q.kind == "table" and q.part == 1 and q.parts > 1)
+    pages.save_pdf([pages.table_page(atlas, p.title, p.columns, p.rows, p.part, p.parts)], tmp_path / "t.pdf",
+                   {"Title": "t"})
+    page = read_pdf(tmp_path / "t.pdf")[0]
+    sheet = _sheet(page, "table", headers=list(p.columns.values()))
+    from mbm_sig.check import header_columns
+    assert len(header_columns(sheet)) == len(p.columns)
+    assert CHECKS["table-headers"](sheet) == []
+
+
+def test_table_columns(tmp_path):
+    ids = _page(tmp_path, [(20, 30, "Cité de l’Hôpital", 7.0), (120, 30, "BI-0095", 7.0), (120, 35, "ZT-0130", 7.0)])
+    found = CHECKS["table-columns"](_sheet(ids, "table"))
+    assert found == ["2 internal identifier(s) printed in the table: BI-0095, ZT-0130"]
+    clean = _page(tmp_path, [(20, 30, "Cité de l’Hôpital", 7.0), (120, 30, "bien inscrit", 7.0)], "c.pdf")
+    cells = [("Concession", ["Aniche", "Anzin", "Douchy"]), ("Situation fin 2005", ["non renseigné"] * 3)]
+    found = CHECKS["table-columns"](_sheet(clean, "table", cells=cells))
+    assert len(found) == 1 and "«Situation fin 2005» holds «non renseigné» on every row" in found[0]
+    assert CHECKS["table-columns"](_sheet(clean, "table", cells=cells[:1])) == []
+
+
+def test_table_columns_of_a_real_table_made_wrong(built_gpkg):
+    """The renewal atlas's ERBM table as its recipe lists it (identifiers, a constant
+    origin), before what the reader reads is made of it: found; as the atlas prints it: clean."""
+    from mbm_sig.atlas import pages
+    from mbm_sig.atlas.engine import load_atlas, plan
+    body, _ = plan(load_atlas("renouvellement"), built_gpkg)
+    p = next(q for q in body if q.kind == "table" and "ERBM" in q.title)
+    spec_cols = p.spec.table["columns"]
+    assert "origine" in spec_cols and "origine" not in p.columns       # said in the subtitle instead
+    assert "Origine : données ouvertes" in pages.table_subtitle(spec_cols, p.columns, p.rows)
+    raw = built_gpkg.read(p.spec.table["layer"], where=p.spec.table["where"])
+    wrong = [(t, [pages._cell(v) for v in raw[k]]) for k, t in spec_cols.items()]
+    made = [(t, [pages._cell(r.get(k)) for r in p.rows]) for k, t in p.columns.items()]
+    found = CHECKS["table-columns"](Sheet(1, p.title, "table", _empty_text(), cells=wrong))
+    assert any("«Origine» holds «données ouvertes»" in d for d in found), found
+    assert not any(pages.ID_PATTERN.search(v) for _, vals in made for v in vals)
+    assert CHECKS["table-columns"](Sheet(1, p.title, "table", _empty_text(), cells=made)) == []
+
+
+def _empty_text():
+    from mbm_sig.check.pdf import PageText
+    return PageText(1, (210.0, 297.0), [])
+
+
 def test_table_order():
     rows = ["Noyelles-lès-Vermelles", "Nœux-les-Mines", "Oignies"]           # œ filed after z
     sheet = Sheet(1, "t", "table", None, rows=rows, sort=("nom",))
@@ -424,9 +511,89 @@ def test_series_layout():
     sheets = [_map_sheet(4, [right]), _map_sheet(5, [right]), _map_sheet(6, [below], orientation="landscape"),
               _map_sheet(7, [right])]
     found = SERIES_CHECKS["series-layout"](sheets)
+    assert [s.number for s, d in found if "legend corner" in d] == [6]       # its legend elsewhere too
+    found = [(s, d) for s, d in found if "legend corner" not in d]
     assert [(s.number, d.split(":")[1].split()[0]) for s, d in found] == [(6, "orientation"), (6, "legend")]
     assert "below where the other pages (p. 4, p. 5, p. 7) are right" in found[1][1]
     assert SERIES_CHECKS["series-layout"]([sheets[0], sheets[1], sheets[3]]) == []
+
+
+def test_series_layout_frames_credits_and_legends():
+    """A series page whose frame size or place, credits or legend corner lie more than 1 mm
+    from the first page's: found; 0.5 mm apart (rounding): clean."""
+    lg = dict(kind="choro", title="t", bbox=(205, 30, 240, 80))
+
+    def page(n, frame=(10, 25, 190, 170), credits=(205, 150, 60, 20), legend=lg):
+        s = _map_sheet(n, [legend], orientation="landscape", frame=frame)
+        s.credits_box = credits
+        return s
+
+    ok = [page(4), page(5, frame=(10.5, 25, 190.5, 170), credits=(205.5, 150.4, 62, 14))]
+    assert SERIES_CHECKS["series-layout"](ok) == []
+    wrong = ok + [page(6, frame=(10, 25, 190, 110)), page(7, credits=(205, 120, 60, 20)),
+                  page(8, frame=(12, 25, 190, 170)), page(9, legend=dict(lg, bbox=(205, 40, 240, 90)))]
+    found = SERIES_CHECKS["series-layout"](wrong)
+    what = ("frame size", "frame position", "credits position", "legend corner")
+    assert sorted((s.number, next(w for w in what if w in d)) for s, d in found) == [
+        (6, "frame size"), (7, "credits position"), (8, "frame position"), (9, "legend corner")]
+    assert "frame size 190.0 × 110.0 mm where p. 4 has 190.0 × 170.0 mm (60.0 mm apart" in found[0][1]
+
+
+def _without(tmp_path, recipe: str, key: str) -> Path:
+    """A copy of an atlas recipe without one of its top-level keys (a sheet made wrong)."""
+    import yaml
+    doc = yaml.safe_load((RECIPES / recipe).read_text(encoding="utf-8"))
+    doc.pop(key)
+    out = tmp_path / recipe
+    out.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return out
+
+
+def _series_sheet(n, info, legends, series):
+    s = Sheet(n, f"feuille {n}", "map", None, legends=legends, orientation=info.orientation, series=series,
+              frame_mm=info.frame_mm)
+    s.credits_box = info.boxes.get("credits")
+    return s
+
+
+def test_series_layout_of_real_arrondissement_sheets(built_gpkg, tmp_path):
+    """The health atlas's arrondissement sheets share one frame, legend and credits place
+    (Lens, wide, and Béthune, tall, included); the Lens sheet laid out alone (its recipe
+    without ``series_of``) has a frame of its own: found."""
+    recipe = RECIPES / "sante_arrondissement.yaml"
+    feats = built_gpkg.read("arrondissements", where={"bassin_minier": True})
+    sheets = []
+    for k, (_, f) in enumerate(feats.iterrows()):
+        info, legends, _ = map_sheet_info(recipe, {"code": f["code"], "nom": f["nom"]}, built_gpkg)
+        sheets.append(_series_sheet(k + 1, info, legends, "arrondissements"))
+    assert len(sheets) == 4 and SERIES_CHECKS["series-layout"](sheets) == []
+    fw, fh = sheets[0].frame_mm[2:]
+    assert fw > 200 and fh > 170            # the room the widest and the tallest need, filled
+    lens = feats[feats["code"] == "627"].iloc[0]
+    info, legends, _ = map_sheet_info(_without(tmp_path, "sante_arrondissement.yaml", "series_of"),
+                                      {"code": "627", "nom": lens["nom"]}, built_gpkg)
+    found = SERIES_CHECKS["series-layout"](sheets + [_series_sheet(9, info, legends, "arrondissements")])
+    assert {s.number for s, _ in found} == {9} and any("frame size" in d for _, d in found)
+
+
+def test_series_layout_of_the_basin_maps(built_gpkg):
+    """The basin maps of the health atlas share one layout decided over them (the atlas's
+    series applied): two sheets of different legends, one frame and credits place; each laid
+    out alone, their frames differ: found."""
+    from mbm_sig.atlas import series
+    from mbm_sig.atlas.engine import load_atlas
+    atlas = load_atlas("sante")
+    values = series.resolve(atlas.series, built_gpkg, str(atlas.path))
+    shared = series.with_layouts(atlas, built_gpkg, values)
+    assert len(shared[series.LAYOUTS]) >= 8
+    names = ("sante_population_65.yaml", "sante_generalistes.yaml", "sante_distance_hopital.yaml")
+    for vals, clean in ((shared, True), (values, False)):
+        sheets = []
+        for k, name in enumerate(names):
+            info, legends, _ = map_sheet_info(RECIPES / name, {}, built_gpkg, vals)
+            sheets.append(_series_sheet(k + 1, info, legends, "basin"))
+        found = SERIES_CHECKS["series-layout"](sheets)
+        assert (found == []) is clean, found
 
 
 def test_check_sheets_names_page_sheet_and_check(tmp_path):

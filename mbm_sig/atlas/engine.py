@@ -417,7 +417,13 @@ def _tell_apart(cat, t: dict, df):
     if not dup.any():
         return df
     df = df.copy()
-    df.loc[dup, first] = [f"{n} ({k})" for n, k in zip(df.loc[dup, first], df.loc[dup, key], strict=True)]
+    # an internal identifier (BI-0112) says nothing to a reader: the rows a name repeats on
+    # are numbered in their order instead («Résidence du Parc (1 sur 2)»)
+    groups = df.loc[dup].groupby(shown, sort=False, dropna=False)
+    rank = groups.cumcount() + 1
+    size = groups[first].transform("size")
+    df.loc[dup, first] = [f"{n} ({k})" if not pages.ID_PATTERN.fullmatch(str(k)) else f"{n} ({i} sur {c})"
+                          for n, k, i, c in zip(df.loc[dup, first], df.loc[dup, key], rank, size, strict=True)]
     return df
 
 
@@ -432,6 +438,7 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
     cols = t["columns"]
     df = _tell_apart(cat, t, df)
     rows = [{k: r.get(k) for k in cols} for r in df.to_dict("records")]
+    shown, rows = pages.reader_rows(cols, rows)     # identifiers as perimeters, constant columns said once
     if t.get("total") and rows:
         # a total line (table: total: {label: …, sum: [columns]}): the sum of the columns listed
         tot = {k: None for k in cols}
@@ -441,9 +448,9 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
             if k in df and pd.api.types.is_integer_dtype(df[k]):
                 tot[k] = int(tot[k])
         rows.append({**tot, pages.TOTAL_KEY: True})
-    chunks = pages.paginate(cols, rows, note=_table_note(cat, t["layer"]))   # by wrapped height, lines shared evenly
+    chunks = pages.paginate(shown, rows, note=_table_note(cat, t["layer"]))   # by wrapped height, lines shared evenly
     return [Page("table", title, section, spec, params, rows=ch, part=i + 1, parts=len(chunks),
-                 file_name=f"{fname}-{i + 1}" if fname and len(chunks) > 1 else fname, columns=cols)
+                 file_name=f"{fname}-{i + 1}" if fname and len(chunks) > 1 else fname, columns=shown)
             for i, ch in enumerate(chunks)]
 
 
@@ -611,10 +618,12 @@ def _render_page(job) -> tuple[int, str | None, str | None, int]:
             render_recipe(recipe, cat, out, fmt="pdf")
         elif page.kind == "table":
             t = page.spec.table
-            more = [(q.title, q.columns or q.spec.table["columns"], q.rows, _table_note(cat, q.spec.table["layer"]))
+            more = [(q.title, q.columns or q.spec.table["columns"], q.rows, _table_note(cat, q.spec.table["layer"]),
+                     pages.table_subtitle(q.spec.table["columns"], q.columns or {}, q.rows or []))
                     for q in page.shared]
             fig = pages.table_page(atlas, page.title, page.columns or t["columns"], page.rows, page.part, page.parts,
-                                   note=_table_note(cat, t["layer"]), more=more)
+                                   note=_table_note(cat, t["layer"]), more=more,
+                                   subtitle=pages.table_subtitle(t["columns"], page.columns or {}, page.rows or []))
             _save(fig, Path(out), page.title)
         else:
             from mbm_sig.atlas.charts import CHARTS
@@ -779,6 +788,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     if atlas.series and not atlas.series_values:
         from mbm_sig.atlas import series
         atlas.series_values = series.resolve(atlas.series, cat, str(atlas.path))
+    atlas.cover_notes = pages.with_counts(atlas, cat)      # the cover's counts, from the catalogue
     territorial = bool(split_by) or select is not None
     body, pending = (cache.plan if cache else plan)(atlas, cat, only, territorial=territorial)
     groups = split_pages(body, split_by) if split_by else None
@@ -790,6 +800,10 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         labels[str(value)] = label
     if groups is not None:
         body = [p for p in body if any(p is q for g in groups.values() for q in g)]
+    if any(p.kind == "map" and not p.coverage for p in body):
+        # the basin maps share one layout, decided over them
+        from mbm_sig.atlas import series
+        atlas.series_values = series.with_layouts(atlas, cat)
 
     with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd, scratch(tmpd) as tmp:
         todo = _books_to_write(atlas, body, pending, groups, labels, out_dir, tmp)
