@@ -219,7 +219,7 @@ def _even_steps(base: str, k: int) -> list[str]:
     from mbm_sig.maps import colorcheck as cc
     scheme = _CB[base][k].split()
     ls = [cc.lab("#" + c)[0] for c in scheme]
-    if min(abs(a - b) for a, b in zip(ls, ls[1:])) >= cc.MIN_STEP_L:
+    if min(abs(ls[i + 1] - ls[i]) for i in range(len(ls) - 1)) >= cc.MIN_STEP_L:
         return scheme
     path = [cc.lab("#" + c) for c in _CB[base][9].split()]          # light to dark
     out = []
