@@ -621,6 +621,64 @@ def test_legend_colours_of_a_real_sheet_made_wrong(built_gpkg, tmp_path):
     assert CHECKS["legend-colours"](s) == []
 
 
+def _made_wrong(tmp_path, recipe, name, change):
+    """The legends of a real sheet whose recipe ``change(doc)`` altered."""
+    import yaml
+    doc = yaml.safe_load((RECIPES / recipe).read_text(encoding="utf-8"))
+    change(doc)
+    bad = tmp_path / name
+    bad.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return bad
+
+
+def test_legend_colours_at_print_size_of_real_sheets_made_wrong(built_gpkg, tmp_path):
+    """The colours the visual review of issue 11 found weak at print size, put back on the
+    real sheets: each is found, with the rule it breaks; the sheets as they are pass."""
+    from mbm_sig.maps import palettes
+
+    def check(recipe):
+        _, legends, _ = map_sheet_info(recipe, {}, built_gpkg)
+        return CHECKS["legend-colours"](Sheet(1, "x", "map", None, legends=legends))
+
+    def terrils(doc):           # Terrasses / Bassin de décantation, and a second near-black
+        L = doc["layers"][1]
+        L["colors"] = {"Conique": "#3f2d20", "Tronqué": "#8c510a", "Plat": "#dfc27d", "Terrasses": "#88ccee",
+                       "Grand terril moderne": "#737373", "Cavalier": "#e6550d", "Bassin de décantation": "#4393c3",
+                       "Typologie particulière": "#0c2c84", "Arasé": "#bdbdbd"}
+        L["markers"] = {"Conique": "^", "Tronqué": "p", "Plat": "s", "Terrasses": "h", "Grand terril moderne": "D",
+                        "Cavalier": "d", "Bassin de décantation": "o", "Typologie particulière": "X", "Arasé": "v"}
+    found = check(_made_wrong(tmp_path, "patri_terrils.yaml", "t.yaml", terrils))
+    assert len(found) == 2
+    assert "«Terrasses» #88ccee and «Bassin de décantation» #4393c3" in found[0] and "symbols of 1.5 mm" in found[0]
+    assert "2 entries read as black" in found[1] and "«Typologie particulière»" in found[1]
+
+    def protection(doc):        # «Inscrit MH» and «abords» before the review
+        doc["layers"][2]["colors"] = {"Classé MH": "#67000d", "Inscrit MH et AVAP": "#cb181d", "Inscrit MH": "#fb6a4a",
+                                      "Situé en abords MH": "#fcbba1", "Non protégé": "#ffffff"}
+    found = check(_made_wrong(tmp_path, "patri_bati_protection.yaml", "p.yaml", protection))
+    assert any("«Inscrit MH» #fb6a4a and «Situé en abords MH» #fcbba1" in d for d in found)
+
+    def concessions(doc):       # the three blues, at 75 % under the hatching
+        doc["layers"][1]["alpha"] = 0.75
+        doc["layers"][1]["colors"] = {"sortie complète avant 2000": "#253494",
+                                      "renonciation directe instruite en 2005": "#2c7fb8",
+                                      "renonciation après arrêt instruite en 2005": "#41b6c4",
+                                      "arrêt instruit, renonciation à instruire": "#a1dab4",
+                                      "renonciation directe à instruire": "#ffffcc", "non renseigné": "#969696"}
+    found = check(_made_wrong(tmp_path, "renouv_concessions.yaml", "c.yaml", concessions))
+    assert any("«renonciation directe instruite en 2005»" in d and "«renonciation après arrêt instruite en 2005»" in d
+               and "hatched areas" in d for d in found)
+
+    def purples(doc):           # ColorBrewer's exact Purples 6 on the density classes
+        doc["layers"][0]["palette"] = ["#" + c for c in palettes._CB["Purples"][6].split()]
+    found = check(_made_wrong(tmp_path, "sante_densite_specialistes.yaml", "d.yaml", purples))
+    assert len(found) == 1 and "classes 1 and 2 (#f2f0f7, #dadaeb) 7.6 apart in L*" in found[0]
+
+    for recipe in ("patri_terrils.yaml", "patri_bati_protection.yaml", "patri_bati_typologie.yaml",
+                   "patri_cites_compagnie.yaml", "renouv_concessions.yaml", "sante_densite_specialistes.yaml"):
+        assert check(RECIPES / recipe) == [], recipe
+
+
 def test_check_command_bad_input(built_gpkg, tmp_path, capsys):
     from mbm_sig.errors import InvalidInput
     with pytest.raises(InvalidInput, match="nosuch"):

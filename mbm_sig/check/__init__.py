@@ -20,8 +20,11 @@ Per page (:data:`CHECKS`):
   0.5 mm from the frame line (cut by it, its halo over it, or glued to it);
 - ``page-edge``: a text beyond the page or within 3 mm of its edge (cut at trimming);
 - ``legend-colours``: two entries of one categorical legend too close in colour
-  (CIEDE2000 < 10 in normal vision or under simulated deuteranopia, same symbol shape),
-  or more than 10 categories;
+  (CIEDE2000 < 10 in normal vision or under simulated deuteranopia, same symbol shape;
+  for point symbols below 3 mm and thin lines < 20, < 15 under deuteranopia, shapes of one
+  family counting as one), more than one entry that reads as black (L* ≤ 25), more than
+  10 categories, or two adjacent classes of a ramp less than 8 apart in L*
+  (:mod:`mbm_sig.maps.colorcheck`);
 - ``count-decimals``: a legend of whole numbers printed with decimals («94,0»), read from
   the texts printed in the legend's box;
 - ``legend-touch``: two texts of one legend set so close that they touch (on one line,
@@ -277,15 +280,18 @@ def check_page_edge(s: Sheet) -> list[str]:
 
 
 def check_legend_colours(s: Sheet) -> list[str]:
+    """Categorical legends: pairs too close in colour for the symbols' size, near-blacks,
+    too many entries (:func:`mbm_sig.maps.colorcheck.legend_problems`); classed legends:
+    adjacent classes of a ramp too close in lightness (:func:`~mbm_sig.maps.colorcheck.weak_steps`)."""
     out = []
     for lg in s.legends:
-        if lg.get("kind") not in ("typo", "symbols") or len(lg.get("entries") or []) < 2:
-            continue
-        for c in colorcheck.clashes(lg["entries"]):
-            out.append(f"legend «{lg.get('title') or ''}»: {c}")
-        if len(lg["entries"]) > colorcheck.MAX_CATEGORIES:
-            out.append(f"legend «{lg.get('title') or ''}»: {len(lg['entries'])} categories "
-                       f"(at most {colorcheck.MAX_CATEGORIES})")
+        title = lg.get("title") or ""
+        if lg.get("kind") in ("typo", "symbols") and len(lg.get("entries") or []) >= 2:
+            for d in colorcheck.legend_problems(lg["entries"], lg.get("geometry"), lg.get("size_mm")):
+                out.append(f"legend «{title}»: {d}")
+        if lg.get("breaks") is not None and len(lg.get("colors") or []) >= 3:
+            for st in colorcheck.weak_steps(lg["colors"]):
+                out.append(f"legend «{title}»: {st}")
     return out
 
 
@@ -791,18 +797,51 @@ def _class_counts(m) -> dict:
     return out
 
 
+def _hatch_linewidth() -> float:
+    import matplotlib
+    return float(matplotlib.rcParams["hatch.linewidth"])
+
+
+def _mark(st: dict) -> tuple[str, float | None]:
+    """(geometry, size on the page in mm) of one legend entry's symbol: a marker's size, a
+    line's width, or an area."""
+    if st.get("marker"):
+        return "point", float(st.get("size_mm") or 4 * PT_MM)
+    if st.get("line"):
+        return "line", float(st.get("linewidth") or 0.6) * PT_MM
+    if st.get("hatch"):
+        return "hatched", None
+    return "area", None
+
+
+def _block_mark(marks) -> tuple[str | None, float | None]:
+    """One legend's geometry and the largest size of its symbols (the check is for the
+    symbols as printed: the largest is the kindest reading)."""
+    if not marks:
+        return None, None
+    geoms = [g for g, _ in marks]
+    g = max(set(geoms), key=geoms.count)
+    sizes = [v for gg, v in marks if gg == g and v is not None]
+    return g, (max(sizes) if sizes else None)
+
+
 def legend_entries(m, info) -> list[dict]:
     """The legends the sheet printed, with each entry's colour and symbol shape, the
     classes' bounds, colours and feature counts, and where each legend stands."""
     styles: dict = {}
     nodata: dict = {}
+    marks: dict = {}
     for L in getattr(m, "_layers", []):
         for block in L.legend or []:
             if getattr(block, "nodata", None):
                 nodata.setdefault(block.title, block.nodata)
             for e in getattr(block, "entries", None) or []:
                 st = e[1] if len(e) > 1 and isinstance(e[1], dict) else {}
-                styles.setdefault((block.title, str(e[0])), (st.get("fill"), st.get("marker") or st.get("hatch")))
+                fill = st.get("fill")
+                if st.get("hatch") and fill and str(fill).startswith("#"):     # as the swatch reads on paper
+                    fill = colorcheck.hatched(fill, st["hatch"], st.get("edgecolor"), _hatch_linewidth())
+                styles.setdefault((block.title, str(e[0])), (fill, st.get("marker") or st.get("hatch")))
+                marks.setdefault(block.title, []).append(_mark(st))
     counts = _class_counts(m)
     out = []
     for lg in info.legends:
@@ -818,6 +857,8 @@ def legend_entries(m, info) -> list[dict]:
                 entries.append((str(nd[1]), nd[0], shapes_of(entries)))
         d = dict(kind=lg.get("kind"), title=lg.get("title"), labels=list(labels), entries=entries,
                  bbox=lg.get("bbox"))
+        if entries:
+            d["geometry"], d["size_mm"] = _block_mark(marks.get(lg.get("title")) or [])
         if lg.get("breaks") is not None:
             d.update(breaks=list(lg["breaks"]), colors=[str(c) for c in (lg.get("colors") or [])])
             c = counts.get(lg.get("title"))
@@ -862,7 +903,7 @@ def map_sheet_info(recipe, params, cat, series_values=None):
     m, _ = build_map(r, cat)
     with print_settings():
         info = m.draw()
-    legends = legend_entries(m, info)
+        legends = legend_entries(m, info)        # hatches read with the print settings' line width
     info.point_symbols = point_symbols(m, info)
     info.circle_symbols = point_symbols(m, info, ("prop", "prop_choro"))
     top = getattr(m, "_toponyms", None) or {}
