@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import lzma
+import math
 import os
 import statistics
 import sys
@@ -257,6 +258,13 @@ def _timed_save(m, path: Path):
     return time.perf_counter() - t, info
 
 
+def _timed(fn):
+    """Wall and CPU seconds (this process, user + system) of ``fn()``."""
+    t, c = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - t, time.process_time() - c
+
+
 def label_cost(communes, arrs, out: Path, deps, towns, reps: int) -> dict:
     """Seconds per sheet of the 14 benchmark sheets without and with the town names (the
     label engine), interleaved sheet by sheet (off, on, off, on…), and what was placed."""
@@ -292,25 +300,27 @@ def print_label_cost(lc: dict) -> None:
 
 # ------------------------------------------------------------------------------ --compare
 
-def worker(kind: str, out: Path, data: str, reps: int) -> dict:
+def worker(kind: str, out: Path, data: str, reps: int, with_towns: bool = True) -> dict:
     """One measurement of every sheet with the code this process imported (this tree, or
-    MBM_SIG_BENCH_TREE): seconds per sheet, keyed by sheet, the fastest of ``reps`` draws
-    (the least disturbed by the other work of a shared machine)."""
+    MBM_SIG_BENCH_TREE): wall and CPU seconds per sheet, keyed by sheet, each the fastest
+    of ``reps`` draws (the least disturbed by the other work of a shared machine)."""
     import mbm_sig
     times: dict = {}
+    cpu: dict = {}
     out.mkdir(parents=True, exist_ok=True)
     if kind == "bench":
         nv = load_naive()
         communes, arrs = nv.setup(data)
         deps = None                        # no inset, as the QGIS anchor's pages
-        towns = town_table(communes)
+        towns = town_table(communes) if with_towns else None
         breaks = classify(communes["densite"], "quantile", 6)
         _timed_save(_bench_sheet(communes, arrs, breaks, deps, 0, towns), out / "warm.pdf")
         names = [f"arrondissement de {arrs.iloc[i]['nom']}" for i in range(len(arrs))] + ["Nord et Pas-de-Calais"]
         for _ in range(reps):
             for i, name in enumerate(names):
-                t, _ = _timed_save(_bench_sheet(communes, arrs, breaks, deps, i, towns), out / "s.pdf")
+                t, c = _timed(lambda i=i: _bench_sheet(communes, arrs, breaks, deps, i, towns).save(out / "s.pdf"))
                 times.setdefault(name, []).append(t)
+                cpu.setdefault(name, []).append(c)
     else:
         from mbm_sig.atlas import series
         from mbm_sig.atlas.engine import load_atlas, plan
@@ -326,20 +336,22 @@ def worker(kind: str, out: Path, data: str, reps: int) -> dict:
                      for k, p in enumerate(body) if p.kind == "map"]
         def run(p, values):
             r = series.apply(load_recipe(str(p.spec.recipe), p.params), values)
-            t = time.perf_counter()
-            render_recipe(r, cat, str(out / "s.pdf"), fmt="pdf")
-            return time.perf_counter() - t
+            return _timed(lambda: render_recipe(r, cat, str(out / "s.pdf"), fmt="pdf"))
         run(jobs[0][1], jobs[0][2])                       # warm: fonts, layer caches
         for _ in range(reps):
             for key, p, values in jobs:
-                times.setdefault(key, []).append(run(p, values))
+                t, c = run(p, values)
+                times.setdefault(key, []).append(t)
+                cpu.setdefault(key, []).append(c)
     times = {k: [min(v)] for k, v in times.items()}
-    return dict(tree=str(Path(mbm_sig.__file__).parent.parent), times=times)
+    cpu = {k: [min(v)] for k, v in cpu.items()}
+    return dict(tree=str(Path(mbm_sig.__file__).parent.parent), times=times, cpu=cpu)
 
 
-def compare(ref: str, kind: str, reps: int, out: Path, data: str, inner: int = 3) -> int:
+def compare(ref: str, kind: str, reps: int, out: Path, data: str, inner: int = 3, towns: bool = True) -> int:
     """Each sheet measured alternately with this tree and with commit ``ref`` (A B A B…),
-    each measurement the fastest of ``inner`` draws."""
+    each measurement the fastest of ``inner`` draws; CPU seconds (user + system of the
+    measuring process: what the other work of a shared machine disturbs least) and wall."""
     import json
     import shutil
     import subprocess
@@ -367,34 +379,41 @@ def compare(ref: str, kind: str, reps: int, out: Path, data: str, inner: int = 3
                     e["MBM_SIG_BENCH_TREE"] = str(tree)
                 res = tmp / f"res-{r}-{'ref' if tree else 'this'}.json"
                 subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--json", str(res),
-                                "--data", data, "--out", str(out / "worker"), "--reps", str(inner)], check=True, env=e)
+                                "--data", data, "--out", str(out / "worker"), "--reps", str(inner)]
+                               + ([] if towns else ["--no-towns"]), check=True, env=e)
                 runs[label].append(json.loads(res.read_text()))
             print(f"rep {r + 1}/{reps} done")
         print(f"trees measured: {runs['this tree'][0]['tree']} against {runs[ref][0]['tree']} ({ref})")
         keys = list(runs["this tree"][0]["times"])
         rows = []
         for key in keys:
-            a = [x["times"][key][0] for x in runs["this tree"] if key in x["times"]]
-            b = [x["times"][key][0] for x in runs[ref] if key in x["times"]]
-            if not a or not b:
-                continue
-            ratio = statistics.median(x / y for x, y in zip(a, b, strict=False))
-            rows.append((key, statistics.median(b), statistics.median(a), ratio))
-        rows.sort(key=lambda r: -r[3])
-        what = "atlas map sheets" if kind == "recipes" else "benchmark sheets (town names on)"
+            med = {}
+            for m in ("cpu", "times"):
+                a = [x[m][key][0] for x in runs["this tree"] if key in x.get(m, {})]
+                b = [x[m][key][0] for x in runs[ref] if key in x.get(m, {})]
+                if a and b:
+                    med[m] = (statistics.median(b), statistics.median(a),
+                              statistics.median(x / y for x, y in zip(a, b, strict=False)))
+            if "times" in med:
+                rows.append((key, med.get("cpu", (math.nan,) * 3), med["times"]))
+        rows.sort(key=lambda r: -(r[1][2] if r[1][2] == r[1][2] else r[2][2]))
+        what = ("atlas map sheets" if kind == "recipes" else
+                f"benchmark sheets (town names {'on' if towns else 'off'}, fixed frame, no inset)")
         print(f"\n{len(rows)} {what}, seconds per sheet (fastest of {inner} draws per measurement), this tree "
-              f"against {ref} (ratio per interleaved pair, median of {reps}):")
-        print(f"| sheet | s {ref} | s this tree | ratio |")
-        print("|---|---:|---:|---:|")
-        for key, b, a, ratio in rows[:12]:
-            print(f"| {key} | {b:.3f} | {a:.3f} | {ratio:.2f} |")
-        slow = [r for r in rows if r[3] > 1.2]
-        tot_a, tot_b = sum(r[2] for r in rows), sum(r[1] for r in rows)
-        print(f"all sheets: {tot_b:.2f} s with {ref}, {tot_a:.2f} s with this tree ({tot_a / tot_b:.2f}x); "
-              f"worst sheet {rows[0][3]:.2f}x ({rows[0][0]}); {len(slow)} sheet(s) more than 20 % slower"
+              f"against {ref} (ratio per interleaved pair, median of {reps}); CPU = user + system of the process:")
+        print(f"| sheet | CPU s {ref} | CPU s this tree | CPU ratio | wall ratio |")
+        print("|---|---:|---:|---:|---:|")
+        for key, c, w in rows[:14]:
+            print(f"| {key} | {c[0]:.4f} | {c[1]:.4f} | {c[2]:.2f} | {w[2]:.2f} |")
+        slow = [r for r in rows if (r[1][2] if r[1][2] == r[1][2] else r[2][2]) > 1.2]
+        for m, k in (("CPU", 1), ("wall", 2)):
+            tot_a, tot_b = sum(r[k][1] for r in rows), sum(r[k][0] for r in rows)
+            print(f"all sheets, {m}: {tot_b:.3f} s with {ref}, {tot_a:.3f} s with this tree ({tot_a / tot_b:.2f}x; "
+                  f"{tot_b / len(rows):.4f} -> {tot_a / len(rows):.4f} s per sheet)")
+        print(f"{len(slow)} sheet(s) more than 20 % slower"
               + (": " + "; ".join(r[0] for r in slow[:8]) if slow else ""))
-        print("(noise: this tree against itself gives 0.9-1.2x per sheet on the shared 2-core machine; "
-              "use --reps 5 before calling a sheet slower)")
+        print("(noise: this tree against itself gives 0.9-1.2x per sheet in wall time on the shared 2-core "
+              "machine; use --reps 5 before calling a sheet slower)")
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -418,10 +437,11 @@ def main() -> int:
     out.mkdir(parents=True, exist_ok=True)
     if a.worker:
         import json
-        Path(a.json).write_text(json.dumps(worker(a.worker, out, a.data, a.reps)))
+        Path(a.json).write_text(json.dumps(worker(a.worker, out, a.data, a.reps, with_towns=not a.no_towns)))
         return 0
     if a.compare:
-        return compare(a.compare, "recipes" if a.recipes else "bench", a.reps, out, a.data, a.inner)
+        return compare(a.compare, "recipes" if a.recipes else "bench", a.reps, out, a.data, a.inner,
+                       towns=not a.no_towns)
     nv = load_naive()
     t = time.perf_counter()
     communes, arrs = nv.setup(a.data)
