@@ -45,6 +45,7 @@ def _transformed(path, transform) -> np.ndarray | None:
 # and 2 decimals, with a word of the same layout saying which characters are printed; a
 # vertex line is 4 words (x, a space, y, then space, operator and newline)
 INT_DIGITS = 4
+SMALL = 1000          # |coordinate| below which a number is one look-up (a table of 10⁵ words)
 U8 = np.dtype("<u8")
 
 
@@ -70,24 +71,33 @@ def _tables():
 _TABLES: list = []
 
 
-def _numbers(v: np.ndarray):
-    """Words of the characters of ``v`` (hundredths, |v| < 10**INT_DIGITS) as ``%.6f``
-    prints them with its trailing zeros and point dropped, and of the mask of those printed."""
+def _number_words(v: np.ndarray, k: np.ndarray):
+    """Words of the characters of ``v`` (``k``: its hundredths, |v| < 10**INT_DIGITS) as
+    ``%.6f`` prints them with its trailing zeros and point dropped, and of the mask of
+    those printed."""
     if not _TABLES:
-        _TABLES.append(_tables())
-    ichars, ikeep, fchars, fkeep = _TABLES[0]
-    a = np.abs(v)
-    ip = np.floor(a)
-    frac = np.rint((a - ip) * 100).astype(np.intp)     # exact: v is the double nearest k/100
-    ip = ip.astype(np.intp)
-    sign = np.signbit(v).astype(U8)
-    chars = ichars[ip] | fchars[frac] | np.uint64(ord("-"))
-    keep = ikeep[ip] | fkeep[frac] | sign
-    return chars, keep
+        ichars, ikeep, fchars, fkeep = _tables()
+        h = np.arange(SMALL * 100)
+        # below SMALL points (an A4 page and more) one look-up per number, of its hundredths
+        _TABLES.append((ichars, ikeep, fchars, fkeep, ichars[h // 100] | fchars[h % 100],
+                        ikeep[h // 100] | fkeep[h % 100]))
+    ichars, ikeep, fchars, fkeep, hchars, hkeep = _TABLES[0]
+    a = np.abs(k).astype(np.intp)
+    if a.max() < SMALL * 100:
+        chars, keep = hchars[a], hkeep[a]
+    else:
+        ip, frac = np.divmod(a, 100)
+        chars, keep = ichars[ip] | fchars[frac], ikeep[ip] | fkeep[frac]
+    return chars | np.uint64(ord("-")), keep | np.signbit(v).astype(U8)
 
 
 _MOVE, _LINE, _CLOSE = _word(b" m\n"), _word(b" l\n"), _word(b"h\n")
-_TAIL_KEEP, _CLOSE_KEEP, _SPACE = _word(b"\1\1\1"), _word(b"\1\1"), _word(b" ")
+_SPACE = _word(b" ")
+# per path code: the words of its operator and of their mask (0: a code this writer refuses)
+_TAIL = np.zeros(256, dtype=U8)
+_TAIL_KEEP = np.zeros(256, dtype=U8)
+_TAIL[[MOVETO, LINETO, CLOSEPOLY]] = (_MOVE, _LINE, _CLOSE)
+_TAIL_KEEP[[MOVETO, LINETO, CLOSEPOLY]] = (_word(b"\1\1\1"), _word(b"\1\1\1"), _word(b"\1\1"))
 
 
 def filled_path_bytes(path, transform=None) -> bytes | None:
@@ -102,26 +112,29 @@ def filled_path_bytes(path, transform=None) -> bytes | None:
         codes = np.full(n, LINETO, dtype=np.uint8)
         codes[0] = MOVETO
     else:
-        codes = np.asarray(codes)
-        if not np.all((codes == MOVETO) | (codes == LINETO) | (codes == CLOSEPOLY)):
-            return None
+        codes = np.asarray(codes, dtype=np.uint8)
+    tail_keep = _TAIL_KEEP[codes]
+    if not tail_keep.all():
+        return None              # curves (or stop codes): matplotlib's writer
     v = _transformed(path, transform)
     if v is None:
         return None
-    if not np.all(np.isfinite(v)):
-        return None              # matplotlib drops the segments of missing vertices
-    closing = codes == CLOSEPOLY
-    vv = np.where(closing[:, None], 0.0, v)    # the coordinates of a CLOSEPOLY are not printed
-    if np.abs(vv).max() >= LIMIT or not np.array_equal(np.rint(vv * 100) / 100, vv):
-        return None              # not hundredths: %.6f would print more decimals
+    k = np.rint(v * 100)
+    # finite (matplotlib drops the segments of missing vertices), below the limit, and
+    # hundredths (else %.6f prints more decimals); a CLOSEPOLY's vertex is checked too
+    with np.errstate(invalid="ignore"):
+        if not np.abs(k).max() < LIMIT * 100 or not np.array_equal(k / 100, v):
+            return None
+    xy, xy_keep = _number_words(v, k)
     words = np.empty((n, 4), dtype=U8)
     keep = np.empty((n, 4), dtype=U8)
-    words[:, 0], keep[:, 0] = _numbers(vv[:, 0])
-    words[:, 2], keep[:, 2] = _numbers(vv[:, 1])
+    words[:, 0::2] = xy
+    keep[:, 0::2] = xy_keep
     words[:, 1] = _SPACE
     keep[:, 1] = 1
-    words[:, 3] = np.where(closing, _CLOSE, np.where(codes == MOVETO, _MOVE, _LINE)).astype(U8)
-    keep[:, 3] = _TAIL_KEEP
+    words[:, 3] = _TAIL[codes]
+    keep[:, 3] = tail_keep
+    closing = codes == CLOSEPOLY
     if closing.any():
-        keep[closing] = (0, 0, 0, _CLOSE_KEEP)
+        keep[closing, :3] = 0            # «h» alone: the coordinates of a CLOSEPOLY are not printed
     return words.view(np.uint8)[keep.view(bool)].tobytes()
