@@ -79,6 +79,12 @@ def phase_cpu_path(run: dict) -> float:
     return max(own, warm + max(run["cpu_workers"]))
 
 
+def whole_cpu_path(run: dict) -> float:
+    """CPU seconds of the whole command along its longest process: this process's before and
+    after the rendering phase, and the phase's :func:`phase_cpu_path`."""
+    return run["cpu_end"] - (run["cpu_book_start"] - run["cpu_first_page"]) + phase_cpu_path(run)
+
+
 def run_qgis(spec: dict, tmp):
     """The PyQGIS script (bench/qgis_whole.py) on SPEC in a new process: wall, peak MB and
     its own timings (init, set-up, export)."""

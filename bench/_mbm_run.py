@@ -65,6 +65,7 @@ from mbm_sig.cli import finish, main  # noqa: E402
 
 rc = main(argv, command=True)     # as the mbm-sig command runs it (mbm_sig.cli.console)
 marks["end"] = time.time()
+marks["cpu_end"] = time.process_time()
 try:
     with open(marks_path + ".pages") as fh:
         starts = [float(x) for x in fh.read().split()]
