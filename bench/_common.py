@@ -63,8 +63,26 @@ def run_mbm(args, env=None, tmp=None):
     t0, wall, peak, cpu = _timed_cpu([sys.executable, str(HERE / "_mbm_run.py"), str(marks), "--", *args], env)
     m = json.loads(marks.read_text())
     marks.unlink()
-    rel = {k: v - t0 for k, v in m.items()}
-    return dict(wall=wall, peak_mb=peak, cpu=cpu, **rel)
+    rel = {k: v - t0 for k, v in m.items() if not k.startswith("cpu_")}
+    return dict(wall=wall, peak_mb=peak, cpu=cpu, **rel, **{k: v for k, v in m.items() if k.startswith("cpu_")})
+
+
+def phase_cpu_path(run: dict) -> float:
+    """CPU seconds of the rendering phase along its longest process (first page work to the book
+    assembly): this process's, or its warm-up before the fork plus the busiest forked worker's.
+    What the phase takes on a machine whose cores are free; on a loaded one the wall time
+    depends on what the other work leaves."""
+    own = run["cpu_book_start"] - run["cpu_first_page"]
+    if not run.get("cpu_workers"):
+        return own
+    warm = run.get("cpu_warm_end", run["cpu_first_page"]) - run["cpu_first_page"]
+    return max(own, warm + max(run["cpu_workers"]))
+
+
+def whole_cpu_path(run: dict) -> float:
+    """CPU seconds of the whole command along its longest process: this process's before and
+    after the rendering phase, and the phase's :func:`phase_cpu_path`."""
+    return run["cpu_end"] - (run["cpu_book_start"] - run["cpu_first_page"]) + phase_cpu_path(run)
 
 
 def run_qgis(spec: dict, tmp):

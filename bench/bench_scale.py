@@ -22,7 +22,17 @@ import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, compile_package, have_qgis, med, med_ratio, run_mbm, run_qgis, sql_where  # noqa: E402
+from _common import (  # noqa: E402
+    ROOT,
+    compile_package,
+    have_qgis,
+    med,
+    med_ratio,
+    run_mbm,
+    run_qgis,
+    sql_where,
+    whole_cpu_path,
+)
 
 ATLAS = ROOT / "atlases" / "communes.yaml"
 
@@ -103,10 +113,12 @@ def main() -> int:
         render = statistics.median((x["book_start"] - x["first_page"]) for x in ra)
         rows.append(dict(n=n, wall=med(ra, "wall"), peak=max(x["peak_mb"] for x in ra), book=book, render=render,
                          ms_page=1000 * render / n, cpu_page=1000 * med(ra, "cpu") / n,
-                         qcpu_page=1000 * med(rq, "cpu") / n if rq else None,
+                         qcpu_page=1000 * med(rq, "cpu") / n if rq else None, q_cpu=med(rq, "cpu") if rq else None,
                          q=med(rq, "wall") if rq else None, qpeak=max(x["peak_mb"] for x in rq) if rq else None,
                          ratio=med_ratio(ra, rq) if rq else None,
-                         q2=med(rq2, "wall") if rq2 else None, ratio2=med_ratio(ra, rq2) if rq2 else None))
+                         q2=med(rq2, "wall") if rq2 else None, ratio2=med_ratio(ra, rq2) if rq2 else None,
+                         path=statistics.median(map(whole_cpu_path, ra)),
+                         cpu_ratio=statistics.median(y["cpu"] / whole_cpu_path(x) for x, y in zip(ra, rq)) if rq else None))
     print(f"\nper-commune atlas (atlases/communes.yaml), first N communes by INSEE code; mbm-sig -j {a.workers} "
           f"(new process) vs QGIS atlas export (new process; 1 process, and 2 processes on halves); "
           f"no inset on either side; medians of {a.pairs} interleaved runs")
@@ -121,6 +133,11 @@ def main() -> int:
               f"| {r['book']:.2f} ({100 * r['book'] / r['wall']:.0f} %) "
               f"| {r['peak']:.0f} | {f(r['q'], '.1f')} | {f(r['ratio'])} | {f(r['q2'], '.1f')} | {f(r['ratio2'])} "
               f"| {f(r['qpeak'], '.0f')} |")
+    print("free cores (CPU seconds along mbm-sig's longest process, against QGIS's CPU seconds on its one "
+          "process: what the two give when no other work takes the cores; medians):")
+    for r in rows:
+        print(f"  {r['n']} pages: mbm-sig {r['path']:.1f} s along its longest process"
+              + (f", QGIS {r['q_cpu']:.1f} s: ratio {r['cpu_ratio']:.2f}" if r["cpu_ratio"] is not None else ""))
     if len(rows) > 1:
         peaks = [r["peak"] for r in rows]
         print(f"peak memory spread over the sizes: {100 * (max(peaks) / min(peaks) - 1):.0f} % (target <= 15 %, "

@@ -9,7 +9,7 @@ work (a page render, or the warm-up a parallel run does before forking), and the
 each command imports (python -X importtime). mbm_sig's bytecode is written first, as a wheel
 install has it (bench/_common.py compile_package). "Book assembly" is the writing of the book
 from its pages; the book's own pages (cover, contents, sources) are written before it, by a
-parallel run while its workers draw the last sheets, so they count in the rendering phase.
+parallel run while its workers draw the first sheets, so they count in the rendering phase.
 
     .venv/bin/python bench/bench_whole.py [--pairs 5] [--db var/catalogue.gpkg] [-j 2]
 """
@@ -25,7 +25,18 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, compile_package, have_qgis, interleave, med, med_ratio, run_mbm, run_qgis, sql_where  # noqa: E402
+from _common import (  # noqa: E402
+    ROOT,
+    compile_package,
+    have_qgis,
+    interleave,
+    med,
+    med_ratio,
+    phase_cpu_path,
+    run_mbm,
+    run_qgis,
+    sql_where,
+)
 
 HEAVY = ["matplotlib", "geopandas", "pandas", "shapely", "pyproj", "pyogrio", "sqlalchemy", "pypdf",
          "numpy", "scipy", "mapclassify", "PIL", "fontTools", "tqdm", "yaml"]
@@ -140,6 +151,10 @@ def main() -> int:
         get = (lambda x: x["wall"]) if key == "wall" else (lambda x: x["book_start"] - x["first_page"])
         print(f"| {label} | {statistics.median(map(get, r1)):.2f} | {statistics.median(map(get, r2)):.2f} |")
     print(f"rendering phase -j 1 / -j 2 = {statistics.median(phase):.2f} (median of {a.pairs} pairs; target >= 1.7)")
+    c1, c2 = [phase_cpu_path(x) for x in r1], [phase_cpu_path(y) for y in r2]
+    print(f"rendering phase in CPU seconds along its longest process (what free cores give): -j 1 "
+          f"{statistics.median(c1):.2f} s, -j 2 {statistics.median(c2):.2f} s: ratio "
+          f"{statistics.median(x / y for x, y in zip(c1, c2)):.2f} (median of the pairs' ratios)")
     book = [x["book_end"] - x["book_start"] for x in ra]
     print(f"book assembly: {sorted(book)[len(book) // 2]:.2f} s of {med(ra, 'wall'):.2f} s")
     print(f"launch to first page work: {med(ra, 'first_page'):.2f} s (target <= 1.0 s)")

@@ -38,7 +38,7 @@ def test_communes_atlas_has_one_page_per_commune_in_insee_order(built_gpkg):
 def test_two_workers_write_the_same_bytes_as_one(built_gpkg, tmp_path, monkeypatch):
     """This process and a worker forked from it (sharing the layers and drawing modules loaded
     before the fork) take the pages from one shared counter, and this one writes the books'
-    own pages while the worker draws its last sheet: the book, and each book of a split atlas,
+    own pages while the worker draws its first sheets: the book, and each book of a split atlas,
     is byte-identical to the one-worker book."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
     path = small_communes_atlas(tmp_path, ["59001", "59350", "62041", "62498", "62510"])

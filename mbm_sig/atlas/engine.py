@@ -473,15 +473,16 @@ def _init_worker(db_url: str, inherited: bool = False) -> None:
         _WORKER["cat"] = Catalogue.open(db_url)
 
 
-def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Path, idle=None):
+def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Path, meanwhile=None):
     """The results of ``render`` on every job (in the order they are done), on ``n_workers``
     processes: this one and ``n_workers - 1`` forked from it once it holds what every page loads
     on first use (:func:`_warm`: drawing modules, print font, the pages' layers), shared
     copy-on-write instead of loaded again by each. The jobs stay in the inherited memory; each
     process takes the next one from a shared counter, the costliest pages first (:func:`_cost`:
-    a long page started last keeps one core busy while the other waits). When no page is left to
-    start, this process runs ``idle()`` (the book's own pages) while the workers finish theirs.
-    A worker that dies is a failure naming the sheet it was rendering."""
+    a long page started last keeps one core busy while the other waits). Once the workers are
+    started this process first runs ``meanwhile()`` (the book's own pages: the shared counter then
+    gives it fewer sheets, and the last ones end together). A worker that dies is a failure
+    naming the sheet it was rendering."""
     import gc
     from multiprocessing.connection import wait
     ctx = mp.get_context("fork")
@@ -521,11 +522,11 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
                 workers[rd][1] = None
                 yield msg
     try:
+        if meanwhile is not None:
+            meanwhile()
         while (k := _next_job()) is not None:
             yield render(jobs[order[k]])
             yield from received(0)
-        if idle is not None:
-            idle()
         while workers:
             yield from received(None)
     finally:
@@ -566,20 +567,22 @@ def _worker_loop(conn, db_url: str) -> None:
 def _warm(atlas: Atlas, cat: Catalogue, pages_: list, tmp: Path) -> None:
     """Load in this process what rendering the pages loads on first use: the drawing modules and
     map types, the print font and what writing its subsets loads (one page number written to
-    ``tmp``), on a GeoPackage the layers the pages read and the provenance log, and the layout
-    of each coverage series (decided once over its features, else by each worker)."""
+    ``tmp``), on a GeoPackage the layers the pages read and the town names, and the layout of
+    each coverage series (decided once over its features, else by each worker)."""
     from mbm_sig.atlas import charts, series  # noqa: F401
     from mbm_sig.maps import recipe
     from mbm_sig.maps import types as map_types
     map_types.registry()
     pages.save_pdf([pages.number_overlay(1, 1)], tmp / "warm.pdf", {"CreationDate": None})
     if cat.backend.kind == "gpkg":
-        cat.last_import("communes")
         for name in sorted(_used_layers(pages_)):
             try:
                 cat.read(name)
             except KeyError:            # a layer a recipe names that the definitions lack: its page says so
                 pass
+        if any(p.kind == "map" for p in pages_) and cat.has_data("communes"):
+            from mbm_sig.maps import labels
+            labels.cached_towns(cat)    # the town names of every map sheet (and the provenance log)
     firsts = {p.spec.recipe: p for p in reversed(pages_) if p.kind == "map"}
     for path, p in firsts.items():
         try:
@@ -826,7 +829,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
             # the caller's catalogue (its caches stay warm from one run to the next)
             _WORKER["cat"] = cat if cat.backend.kind == "gpkg" else Catalogue.open(cat.url)
             results = (map(render, jobs) if n_workers == 1
-                       else _render_parallel(jobs, render, cat, n_workers, tmp, idle=write_fronts))
+                       else _render_parallel(jobs, render, cat, n_workers, tmp, meanwhile=write_fronts))
             try:
                 for idx, path, err, code, *deps in results:
                     if err:
@@ -842,7 +845,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                     results.close()
         bar.close()
         page_files = {id(p): files[i] for i, p in enumerate(body)}
-        for k, b in enumerate(todo):          # written now unless written while the last sheets rendered
+        for k, b in enumerate(todo):          # written now unless written while the workers rendered
             if k not in fronts:
                 fronts[k] = book_front(b.atlas, cat, b.pages, b.pending, b.tmp, b.n_sheets, memo=cache)
         books: list[Book] = []
@@ -988,7 +991,7 @@ def book_front(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, tm
                n_sheets: int | None = None, memo=None) -> BookFront:
     """Number ``body`` and write the book's own pages to ``tmp``: cover, contents, the sheets
     waiting for data, sources (none of them waits for the body pages: a parallel run writes
-    them while the workers draw the last sheets)."""
+    them while its workers draw the first sheets)."""
     tmp.mkdir(parents=True, exist_ok=True)
     if n_sheets is None:
         n_sheets = sum(map(is_map_page, body))     # the cover counts them, never a text
