@@ -380,15 +380,18 @@ def test_title_change_renumbers_contents_and_bookmarks(small, tmp_path):
 
 
 def test_sheet_added_renumbers_the_book(small, tmp_path):
-    """A sheet added to the atlas: only it is rendered; the cover's count, the contents, the
-    page numbers and bookmarks of the pages after it follow (the book is a cold run's)."""
+    """A sheet added to the atlas: only it is rendered, with the basin map it now shares its
+    layout with (the same extent: one frame decided over both); the cover's count, the
+    contents, the page numbers and bookmarks of the pages after it follow (the book is a cold
+    run's)."""
     a = _atlas(small)
     a.build()
     shutil.copy(ROOT / "atlases" / "maps" / "sante_age_0_19.yaml", small[0] / "maps" / "age.yaml")
     _edit(small[0] / "essai.yaml", "      - recipe: maps/sante_hopitaux.yaml\n",
           "      - recipe: maps/sante_hopitaux.yaml\n      - recipe: maps/age.yaml\n")
     r = a.rebuild()
-    assert len(r.rendered) == 1 and r.reused == 3 and r.pages == 7
+    assert sorted(r.rendered) == sorted([HOSPITALS, "Structure par âge — part des moins de 20 ans"])
+    assert r.reused == 2 and r.pages == 7
     outline = [o.title for o in PdfReader(r.pdf).outline if not isinstance(o, list)]
     assert outline[-1] == "Sources et méthodes"
     same_bytes(r.pdf, _cold(small, tmp_path / "cold"))

@@ -437,7 +437,7 @@ class SheetCache:
 
 def _atlas_fields(atlas) -> dict:
     return {"name": atlas.name, "title": atlas.title, "subtitle": atlas.subtitle, "edition": atlas.edition,
-            "producer": atlas.producer, "series": atlas.series_values,
+            "producer": atlas.producer, "series": {k: v for k, v in atlas.series_values.items() if k[:1] != "@"},
             "cover_notes": atlas.cover_notes, "method_notes": atlas.method_notes}
 
 
