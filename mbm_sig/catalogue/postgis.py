@@ -637,19 +637,17 @@ class PostGISBackend:
         if not columns:
             return first
         cur = con.connection.driver_connection.cursor()
-        chunks = _ahead(copy_rows(part, names, types, gname)
-                        for part in itertools.chain([first], frames) if len(part))
         try:
             # FREEZE: the table was created in this transaction (nobody else sees its rows
             # before the commit, and the server need not revisit them afterwards)
             with cur.copy(f"COPY {self._t(table)} ({', '.join(q(n) for n in columns)}) FROM STDIN "
                           "WITH (FORMAT binary, FREEZE)") as cp:
-                cp.write(PGCOPY_HEADER)
-                for chunk in chunks:
-                    cp.write(chunk)
+                cp.write(PGCOPY_HEADER)       # (psycopg sends from its own thread meanwhile)
+                for part in itertools.chain([first], frames):
+                    if len(part):
+                        cp.write(copy_rows(part, names, types, gname))
                 cp.write(PGCOPY_TRAILER)
         finally:
-            chunks.close()
             cur.close()
         return first
 
@@ -760,6 +758,8 @@ def _value_fields(s: pd.Series, sqltype: str) -> list[pa.Array]:
     if sqltype == "bytea":
         return _var_fields(pa.array([b"" if nul else bytes(v) for v, nul in zip(s.astype(object), null, strict=True)],
                                     pa.large_binary()), null)
+    if null.all():                          # (a field the file does not have): lengths -1 alone
+        return [_fixed_fields(np.zeros(len(s), dtype="u1"), null)]
     text = s.astype(str)
     if null.any():
         text = text.where(~null, "")
@@ -794,55 +794,6 @@ def _ewkb_fields(geoms: gpd.GeoSeries) -> list[pa.Array]:
     wkb = shapely.to_wkb(shapely.set_srid(arr, TARGET_EPSG), hex=False, include_srid=True, byte_order=1)
     wkb = np.where(missing, b"", wkb)
     return _var_fields(pa.array(wkb, pa.large_binary()), missing)
-
-
-class _ahead:
-    """The items of ``it``, made by a second thread (the next file batches read, checked and
-    encoded while this one sends the last ones and the server stores them), at most
-    ``depth`` ahead. An exception of ``it`` (a problem found in the file) is raised here, in
-    its place; :meth:`close` stops the thread (a failed COPY)."""
-
-    _END = object()
-
-    def __init__(self, it, depth: int = 2) -> None:
-        import queue
-        import threading
-        self._q: queue.Queue = queue.Queue(maxsize=depth)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(it,), name="mbm-sig copy", daemon=True)
-        self._thread.start()
-
-    def _put(self, item) -> bool:
-        import queue
-        while not self._stop.is_set():
-            try:
-                self._q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _run(self, it) -> None:
-        try:
-            for item in it:
-                if not self._put((item, None)):
-                    return
-            self._put((self._END, None))
-        except BaseException as exc:       # handed to the consumer, raised there
-            self._put((self._END, exc))
-
-    def __iter__(self):
-        while True:
-            item, exc = self._q.get()
-            if exc is not None:
-                raise exc
-            if item is self._END:
-                return
-            yield item
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def copy_rows(part, names: list, types: list, gname: str | None) -> memoryview:
