@@ -135,6 +135,55 @@ def test_dtypes_match_geopackage(pg, tmp_path):
                                   pg.provenance().drop(columns="imported_at"))
 
 
+def test_binary_copy_writes_every_type_as_the_server_reads_it(pg):
+    """COPY's binary format, built from the frame's arrays: each value as the server reads
+    it — NULLs in every type, text with tabs, newlines, backslashes and characters outside
+    Latin-1, a column with no value at all, dates, times with and without a time zone, bytes,
+    a missing geometry, a polygon, and points reprojected from EPSG:4326 exactly as to_crs
+    reprojects them."""
+    import datetime as dt
+
+    import numpy as np
+    from shapely.geometry import Polygon
+    frame = gpd.GeoDataFrame({
+        "k": ["a", "b", "c"],
+        "b": [True, None, False],
+        "i": pd.array([1, None, -2 ** 40], dtype="Int64"),
+        "f": [1.5, float("nan"), -0.1],
+        "t": ["a\tb\\c\nd", None, "Œuvres «é» 𝄞"],
+        "nothing": [None, None, None],
+        "d": [dt.date(2005, 1, 2), None, dt.date(1999, 12, 31)],
+        "ts": [dt.datetime(2005, 1, 2, 3, 4, 5, 678901), None, dt.datetime(1970, 1, 1)],
+        "tz": pd.to_datetime(["2005-01-02 03:04:05+01:00", None, "2026-12-02 08:00:00+00:00"], utc=True),
+        "bin": [b"\x00\x01\\", None, b""],
+    }, geometry=[Polygon([(0, 0), (1, 0), (1, 1)]), None, Point(LENS)], crs="EPSG:2154")
+    pg.backend.replace_layers({"essai_types": frame}, [])
+    with engine(pg).connect() as con:
+        con.execute(sa.text("SET TimeZone = 'UTC'"))
+        rows = con.execute(sa.text(
+            "SELECT b::text, i::text, f::text, t, nothing, d::text, ts::text, tz::text, "
+            "encode(bin, 'hex'), ST_AsEWKT(geom) FROM mbm.essai_types ORDER BY k")).all()
+        types = dict(con.execute(sa.text("SELECT column_name, data_type FROM information_schema.columns "
+                                         "WHERE table_schema = 'mbm' AND table_name = 'essai_types'")).all())
+    assert types == {"k": "text", "b": "boolean", "i": "bigint", "f": "double precision", "t": "text",
+                     "nothing": "text", "d": "date", "ts": "timestamp without time zone",
+                     "tz": "timestamp with time zone", "bin": "bytea", "geom": "USER-DEFINED"}
+    assert [tuple(r) for r in rows] == [
+        ("true", "1", "1.5", "a\tb\\c\nd", None, "2005-01-02", "2005-01-02 03:04:05.678901",
+         "2005-01-02 02:04:05+00", "00015c", "SRID=2154;POLYGON((0 0,1 0,1 1,0 0))"),
+        (None, None, None, None, None, None, None, None, None, None),
+        ("false", str(-2 ** 40), "-0.1", "Œuvres «é» 𝄞", None, "1999-12-31", "1970-01-01 00:00:00",
+         "2026-12-02 08:00:00+00", "", f"SRID=2154;POINT({LENS[0]:.0f} {LENS[1]:.0f})")]
+    rng = np.random.default_rng(3)
+    pts = gpd.GeoDataFrame({"k": [f"p{i}" for i in range(500)]}, crs="EPSG:4326",
+                           geometry=gpd.points_from_xy(rng.uniform(1.6, 4.2, 500), rng.uniform(50, 51.1, 500)))
+    pg.backend.replace_layers({"essai_points": pts}, [])
+    with engine(pg).connect() as con:
+        xy = con.execute(sa.text("SELECT k, ST_X(geom), ST_Y(geom), ST_SRID(geom) FROM mbm.essai_points")).all()
+    want = pts.to_crs(2154).set_index("k").geometry
+    assert len(xy) == 500 and all(srid == 2154 and (x, y) == (want[k].x, want[k].y) for k, x, y, srid in xy)
+
+
 # --------------------------------------------------------------------------------------
 # atomic replace
 

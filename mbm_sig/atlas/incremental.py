@@ -236,7 +236,7 @@ class Tracking:
     """A catalogue seen through a page render: every layer it reads, tests or whose definition
     or sources it asks for is recorded in ``deps``; anything else is passed through (an access
     to the backend itself records :data:`ALL`). ``reads``: the warm process's frames by read
-    (:func:`_read_key`), each handed out as a copy."""
+    (:func:`_read_key`; reads, provenance, last imports), each handed out as a copy."""
 
     _NAMED = ("read", "has_data", "layer_def", "sources_for", "last_import", "provenance", "fill_command")
 
@@ -249,16 +249,18 @@ class Tracking:
         cat, deps = object.__getattribute__(self, "_cat"), object.__getattribute__(self, "_deps")
         value = getattr(cat, name)
         reads = object.__getattribute__(self, "_reads")
-        if name == "read" and reads is not None:
-            def read(layer, bbox=None, where=None, columns=None):
-                deps.add(str(layer))
-                key = _read_key(layer, bbox, where, columns)
-                hit = reads.get(key)
-                if hit is None:
-                    hit = reads[key] = value(layer, bbox, where, columns)
+        if name in ("read", "last_import", "provenance") and reads is not None:
+            def read(layer=None, *a):
+                deps.add(ALL if layer is None else str(layer))
+                key = _read_key(name, layer, *a)
+                hit = reads.get(key, reads)
+                if hit is reads:
+                    hit = reads[key] = value(layer, *a)
                     while len(reads) > READS_KEPT:
                         del reads[next(iter(reads))]
-                return hit.copy()
+                return hit.copy() if hit is not None else None
+            if name == "read":
+                return lambda layer, bbox=None, where=None, columns=None: read(layer, bbox, where, columns)
             return read
         if name in Tracking._NAMED:
             def named(layer=None, *a, **k):
@@ -278,8 +280,8 @@ class Tracking:
         setattr(object.__getattribute__(self, "_cat"), name, value)
 
 
-def _read_key(layer, bbox, where, columns) -> str:
-    return repr((str(layer), None if bbox is None else tuple(float(x) for x in bbox),
+def _read_key(what: str, layer, bbox=None, where=None, columns=None) -> str:
+    return repr((what, str(layer), None if bbox is None else tuple(float(x) for x in bbox),
                  sorted((str(k), repr(v)) for k, v in (where or {}).items()),
                  None if columns is None else list(columns)))
 

@@ -615,50 +615,10 @@ class PostGISBackend:
                 "mixed-integer-float": "double precision", "decimal": "double precision", "date": "date",
                 "datetime": "timestamp", "datetime64": "timestamp", "bytes": "bytea"}.get(kind, "text")
 
-    @staticmethod
-    def _copy_column(s: pd.Series, sqltype: str) -> pa.Array:
-        """A column as COPY text values, an Arrow string array (``\\N`` for NULL): numbers,
-        booleans and text converted and escaped by Arrow kernels; dates, times and bytes
-        value by value."""
-        import pyarrow.compute as pc
-        s = s.reset_index(drop=True)
-        if sqltype in ("boolean", "bigint", "double precision"):
-            arrow = {"boolean": pa.bool_(), "bigint": pa.int64(), "double precision": pa.float64()}[sqltype]
-            if s.dtype == object:
-                s = s.where(s.notna(), None)
-            arr = pa.array(s, type=arrow, from_pandas=True)
-            if sqltype == "boolean":
-                txt = pc.if_else(arr, "t", "f")
-            else:
-                txt = pc.cast(arr, pa.string())        # shortest round-trip digits for floats
-        elif sqltype.startswith("timestamp") or sqltype in ("date", "bytea"):
-            enc = [None if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and v != v)
-                   else (pd.Timestamp(v).isoformat(sep=" ") if sqltype.startswith("timestamp")
-                         else "\\\\x" + bytes(v).hex() if sqltype == "bytea" else str(v))
-                   for v in s.astype(object)]
-            txt = pa.array(enc, pa.string())
-        else:
-            null = s.isna().to_numpy(dtype=bool)
-            txt = pc.if_else(pa.array(null), pa.scalar(None, pa.string()), pa.array(s.astype(str), pa.string()))
-            for a, b in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
-                txt = pc.replace_substring(txt, a, b)
-        return pc.fill_null(txt, "\\N")
-
-    @staticmethod
-    def _copy_text(cols: list) -> pa.Buffer:
-        """Columns of COPY text values joined into the rows of COPY's text format, one buffer."""
-        import pyarrow.compute as pc
-        lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*cols, "\t"), "", "\n")
-        if isinstance(lines, pa.ChunkedArray):
-            lines = lines.combine_chunks()
-        lines = pa.concat_arrays([lines]) if lines.offset else lines
-        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32, count=len(lines) + 1)
-        return lines.buffers()[2][int(offsets[0]):int(offsets[-1])]
-
     def _write_table(self, con, table: str, frame):
         """CREATE TABLE ``table`` typed from ``frame`` (of a stream, its first frame), then COPY
-        the rows in, frame after frame (text format, each frame encoded at once); returns the
-        first frame."""
+        the rows in, frame after frame, in COPY's binary format (each frame encoded at once
+        from its arrays: :func:`copy_rows`); returns the first frame."""
         frames = iter(frame) if isinstance(frame, FrameStream) else iter([frame])
         first = next(frames, None)          # a stream raises if the file is empty or bad
         if first is None:
@@ -678,19 +638,15 @@ class PostGISBackend:
             return first
         cur = con.connection.driver_connection.cursor()
         try:
-            with cur.copy(f"COPY {self._t(table)} ({', '.join(q(n) for n in columns)}) FROM STDIN") as cp:
+            # FREEZE: the table was created in this transaction (nobody else sees its rows
+            # before the commit, and the server need not revisit them afterwards)
+            with cur.copy(f"COPY {self._t(table)} ({', '.join(q(n) for n in columns)}) FROM STDIN "
+                          "WITH (FORMAT binary, FREEZE)") as cp:
+                cp.write(PGCOPY_HEADER)       # (psycopg sends from its own thread meanwhile)
                 for part in itertools.chain([first], frames):
-                    if not len(part):
-                        continue
-                    cols = [self._copy_column(part[c], t) for c, t in zip(names, types, strict=True)]
-                    if is_geo:
-                        geoms = part.geometry
-                        if geoms.crs is not None and geoms.crs.to_epsg() != TARGET_EPSG:
-                            geoms = geoms.to_crs(TARGET_CRS)
-                        arr = shapely.set_srid(np.asarray(geoms.values, dtype=object), TARGET_EPSG)
-                        wkb = shapely.to_wkb(arr, hex=True, include_srid=True)
-                        cols.append(pa.array(np.where(shapely.is_missing(arr), "\\N", wkb), pa.string()))
-                    cp.write(self._copy_text(cols))
+                    if len(part):
+                        cp.write(copy_rows(part, names, types, gname))
+                cp.write(PGCOPY_TRAILER)
         finally:
             cur.close()
         return first
@@ -724,6 +680,139 @@ class PostGISBackend:
         except Exception:       # a broken definition file must not block a write
             return None
         return ld.key if ld is not None else None
+
+
+# ---------------------------------------------------------------------------------------
+# COPY's binary format, built from a frame's arrays (numpy and Arrow kernels, no value-by-value
+# Python for the layers' types: boolean, bigint, double precision, text, geometry as EWKB)
+
+PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+PGCOPY_TRAILER = b"\xff\xff"
+_PG_EPOCH = pd.Timestamp("2000-01-01")
+_EWKB_SRID = 0x20000000
+
+
+def _fields(sizes: np.ndarray, data: np.ndarray) -> pa.Array:
+    """Fields (an Arrow binary array) from their byte sizes and their bytes end to end."""
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(sizes),
+                                            [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(data))])
+
+
+def _fixed_fields(values: np.ndarray, null: np.ndarray | None) -> pa.Array:
+    """Fixed-width values (already in the server's byte order) as COPY fields: a 4-byte
+    length, then the value; a NULL is the length -1 alone."""
+    n, w = len(values), values.dtype.itemsize
+    rec = np.empty(n, dtype=[("n", ">i4"), ("v", values.dtype)])
+    rec["n"] = w
+    rec["v"] = values
+    if null is None or not null.any():
+        return _fields(np.full(n, 4 + w, dtype=np.int64), rec.view(np.uint8))
+    rec["n"][null] = -1
+    keep = np.ones((n, 4 + w), dtype=bool)
+    keep[null, 4:] = False
+    return _fields(np.where(null, 4, 4 + w), rec.view(np.uint8).reshape(n, 4 + w)[keep])
+
+
+def _var_fields(payload: pa.Array, null: np.ndarray) -> list[pa.Array]:
+    """Variable-length values (an Arrow binary array, NULLs as empty values) as COPY fields:
+    two arrays, the 4-byte lengths and the values, that the row join puts end to end."""
+    import pyarrow.compute as pc
+    if isinstance(payload, pa.ChunkedArray):
+        payload = payload.combine_chunks()
+    lengths = pc.binary_length(payload).to_numpy(zero_copy_only=False).astype(np.int64)
+    if lengths.max(initial=0) > 2**31 - 1:
+        raise InvalidInput("a value longer than 2 GB cannot be written to PostGIS")
+    prefix = np.where(null, -1, lengths).astype(">i4")
+    return [_fields(np.full(len(prefix), 4, dtype=np.int64), prefix.view(np.uint8)), payload.cast(pa.large_binary())]
+
+
+def _value_fields(s: pd.Series, sqltype: str) -> list[pa.Array]:
+    """One column as COPY binary fields (see :func:`copy_rows`)."""
+    s = s.reset_index(drop=True)
+    null = s.isna().to_numpy(dtype=bool)
+    if sqltype in ("boolean", "bigint", "double precision"):
+        arrow = {"boolean": pa.bool_(), "bigint": pa.int64(), "double precision": pa.float64()}[sqltype]
+        if s.dtype == object:
+            s = s.where(s.notna(), None)
+        arr = pa.array(s, type=arrow, from_pandas=True)
+        null = arr.is_null().to_numpy(zero_copy_only=False)
+        big = {"boolean": ">u1", "bigint": ">i8", "double precision": ">f8"}[sqltype]
+        fill = {"boolean": False, "bigint": 0, "double precision": 0.0}[sqltype]
+        values = arr.fill_null(fill).to_numpy(zero_copy_only=False).astype(big)
+        return [_fixed_fields(values, null)]
+    if sqltype == "date":
+        days = [0 if nul else (pd.Timestamp(v) - _PG_EPOCH).days for v, nul in zip(s.astype(object), null, strict=True)]
+        return [_fixed_fields(np.array(days, dtype=">i4"), null)]
+    if sqltype.startswith("timestamp"):
+        def micros(v) -> int:
+            t = pd.Timestamp(v)
+            if t.tzinfo is not None:
+                # timestamptz: the instant; timestamp: the wall time written (the server's
+                # reading of the text «… +01:00» into a column without time zone)
+                t = t.tz_convert("UTC").tz_localize(None) if sqltype == "timestamptz" else t.tz_localize(None)
+            return (t - _PG_EPOCH) // pd.Timedelta(microseconds=1)
+        us = [0 if nul else micros(v) for v, nul in zip(s.astype(object), null, strict=True)]
+        return [_fixed_fields(np.array(us, dtype=">i8"), null)]
+    if sqltype == "bytea":
+        return _var_fields(pa.array([b"" if nul else bytes(v) for v, nul in zip(s.astype(object), null, strict=True)],
+                                    pa.large_binary()), null)
+    if null.all():                          # (a field the file does not have): lengths -1 alone
+        return [_fixed_fields(np.zeros(len(s), dtype="u1"), null)]
+    text = s.astype(str)
+    if null.any():
+        text = text.where(~null, "")
+    return _var_fields(pa.array(text, pa.large_string()), null)
+
+
+def _ewkb_fields(geoms: gpd.GeoSeries) -> list[pa.Array]:
+    """Geometries in EPSG:2154 as COPY binary fields: EWKB (with the SRID), NULL for a
+    missing one. Points are written straight from their coordinates (reprojected by PROJ
+    as ``to_crs`` does); other geometries by GEOS."""
+    arr = np.asarray(geoms.values, dtype=object)
+    missing = shapely.is_missing(arr)
+    crs = geoms.crs
+    reproject = crs is not None and crs.to_epsg() != TARGET_EPSG
+    if (len(arr) and not missing.any() and (shapely.get_type_id(arr) == 0).all()
+            and not shapely.is_empty(arr).any() and not shapely.has_z(arr).any()):
+        xy = shapely.get_coordinates(arr)
+        x, y = xy[:, 0], xy[:, 1]
+        if reproject:
+            from pyproj import Transformer
+            x, y = Transformer.from_crs(crs, TARGET_CRS, always_xy=True).transform(x, y)
+        rec = np.empty(len(arr), dtype=[("n", ">i4"), ("bo", "u1"), ("type", "<u4"), ("srid", "<u4"),
+                                        ("x", "<f8"), ("y", "<f8")])
+        rec["n"] = 25
+        rec["bo"] = 1
+        rec["type"] = _EWKB_SRID | 1
+        rec["srid"] = TARGET_EPSG
+        rec["x"], rec["y"] = x, y
+        return [_fields(np.full(len(arr), 29, dtype=np.int64), rec.view(np.uint8))]
+    if reproject:
+        arr = np.asarray(geoms.to_crs(TARGET_CRS).values, dtype=object)
+    wkb = shapely.to_wkb(shapely.set_srid(arr, TARGET_EPSG), hex=False, include_srid=True, byte_order=1)
+    wkb = np.where(missing, b"", wkb)
+    return _var_fields(pa.array(wkb, pa.large_binary()), missing)
+
+
+def copy_rows(part, names: list, types: list, gname: str | None) -> memoryview:
+    """The rows of ``part`` in COPY's binary format (without the header and trailer): each
+    row its field count, then each field's length and bytes, the geometry last."""
+    import pyarrow.compute as pc
+    fields: list = []
+    for c, t in zip(names, types, strict=True):
+        fields += _value_fields(part[c], t)
+    if gname is not None:
+        fields += _ewkb_fields(part.geometry)
+    n = len(part)
+    count = np.full(n, len(names) + (gname is not None), dtype=">i2")
+    fields.insert(0, _fields(np.full(n, 2, dtype=np.int64), count.view(np.uint8)))
+    rows = pc.binary_join_element_wise(*fields, pa.scalar(b"", pa.large_binary()))
+    if isinstance(rows, pa.ChunkedArray):
+        rows = rows.combine_chunks()
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64, count=len(rows) + 1, offset=rows.offset * 8)
+    return memoryview(rows.buffers()[2])[int(offsets[0]):int(offsets[-1])]
 
 
 def roles_sql(url: str | None = None, reader: str = "mbm_reader", writer: str = "mbm_writer") -> str:
