@@ -103,10 +103,10 @@ def check_town_context(s) -> list[str]:
         c = _town_of(r, anchors)
         if c is None or c[4]:
             continue
-        size, weight = town_style(c[2])
+        size, _ = town_style(c[2])
         if c[3]:
             size = max(size, TOWN_STYLE[2][1])
-        want, _ = town_context(size, weight)
+        want, _ = town_context(size)
         what = []
         if r.bold:
             what.append("bold")

@@ -448,9 +448,7 @@ def _attempts(L, is_req: bool, size: float, min_size: float):
     """(mode, size) in order of preference. A town (or any required label) keeps its size
     and its place first: clear of every symbol, then over a big circle with its halo, then
     smaller, then over markers as the last resort; a thematic label tries once, clear."""
-    if not (is_req or L.tier == TOWNS_TIER):
-        return [("strict", size)]
-    if not is_req:
+    if not is_req:          # thematic labels and optional towns: once, clear (towns next to their place)
         return [("strict", size)]
     smaller = [s for s in (size - 1.0, size - 2.0) if s > min_size] + ([min_size] if size > min_size else [])
     return ([("strict", size), ("grid", size), ("soft", size)]
@@ -652,9 +650,9 @@ def town_layer(names, anchors_mm, population, seat=None, frame_width_km: float =
                       style=dict(color=color, halo=True), colors=colors)
 
 
-def town_context(size: float, weight: str) -> tuple[float, str]:
+def town_context(size: float) -> tuple[float, str]:
     """(size, weight) of a context town (outside the map's subject) that would be printed
-    ``size`` / ``weight`` inside it."""
+    at ``size`` inside it."""
     return max(size - CONTEXT_SMALLER, MIN_SIZE), "normal"
 
 
