@@ -187,8 +187,10 @@ def _frame_groups(sheets) -> dict:
     return groups
 
 
-WAY_MM = 0.6                # around a label's ink, what another text or a symbol must clear (the
-                            # engine's boxes: ink, halo pad and line box)
+WAY_MM = 0.9                # around a label's ink, what another text or a symbol must clear: the
+                            # engine's box, ink + halo pad (0.4 mm) + the line box's descender
+                            # or cap-height part (up to 0.5 mm) — a position it refused for a
+                            # symbol that close is not «free»
 
 
 def _blocked(s, run, at, grow: float = WAY_MM) -> bool:
