@@ -103,10 +103,10 @@ def check_town_context(s) -> list[str]:
         c = _town_of(r, anchors)
         if c is None or c[4]:
             continue
-        size, weight = town_style(c[2])
+        size, _ = town_style(c[2])
         if c[3]:
             size = max(size, TOWN_STYLE[2][1])
-        want, _ = town_context(size, weight)
+        want, _ = town_context(size)
         what = []
         if r.bold:
             what.append("bold")
@@ -187,8 +187,10 @@ def _frame_groups(sheets) -> dict:
     return groups
 
 
-WAY_MM = 0.6                # around a label's ink, what another text or a symbol must clear (the
-                            # engine's boxes: ink, halo pad and line box)
+WAY_MM = 0.9                # around a label's ink, what another text or a symbol must clear: the
+                            # engine's box, ink + halo pad (0.4 mm) + the line box's descender
+                            # or cap-height part (up to 0.5 mm) — a position it refused for a
+                            # symbol that close is not «free»
 
 
 def _blocked(s, run, at, grow: float = WAY_MM) -> bool:
