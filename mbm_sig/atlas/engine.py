@@ -692,10 +692,15 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                 results = map(render, jobs)
                 pool = None
             else:
-                # the first page in this process warms the caches the forked workers inherit
-                first = render(jobs[0])
+                # the first page in this process warms the caches the forked workers inherit, and
+                # the first page of each coverage series: its layout, decided once over the series
+                # (mbm_sig.atlas.series.series_firsts), is then inherited instead of decided again
+                from mbm_sig.atlas import series
+                lead = [jobs[0]] + [j for j in series.series_firsts(atlas, jobs) if j is not jobs[0]]
+                firsts = [render(j) for j in lead]
+                rest = [j for j in jobs if not any(j is x for x in lead)]
                 pool = mp.get_context("fork").Pool(n_workers, initializer=_init_worker, initargs=(cat.url, True))
-                results = itertools.chain([first], pool.imap_unordered(render, jobs[1:], chunksize=1))
+                results = itertools.chain(firsts, pool.imap_unordered(render, rest, chunksize=1))
             try:
                 for idx, path, err, code, *deps in results:
                     if err:
