@@ -91,6 +91,34 @@ def test_names_have_one_spelling(built_gpkg):
     assert {"Cité Saint-Pierre", "Résidence du Parc", "Cité Piérard"} <= renouv & cites
 
 
+def test_reviewed_spellings_of_the_visual_review(built_gpkg):
+    """Issue 11: the names printed with two spellings or a typo, one spelling each
+    (data/graphies.csv, each row with its reason); no old form left in any name field."""
+    nb = "\u00a0"
+    cites = built_gpkg.read("cites_minieres").set_index("id")
+    names = set(cites["nom"])
+    assert {"Cité Darcy", "Cité des Hauts-Prés", "Cité des Éclusettes", "Cité Ledru-Rollin"} <= names
+    assert cites.at["BI-0121", "nom"] == "Cité Darcy"           # the cité of the fosse Darcy (puits)
+    assert "Darcy" in set(built_gpkg.read("puits")["fosse"])
+    assert built_gpkg.read("patrimoine_bati").query("typologie == 'Fosse'")["nom"].str.contains(f"Fosse 9-9{nb}bis").any()
+    assert any(f"9-9{nb}bis et n°" in n for n in built_gpkg.read("unesco_bien_inscrit")["nom"])     # «n°9-9bis»
+    gp = built_gpkg.read("grands_projets").set_index("nom")
+    assert gp.at[f"9-9{nb}bis", "precision"] == "polygone du site"        # its site still found in the source
+    old = re.compile(r"Darçy|Hauts Près|\bEclusettes|Ledru Rollin|9-9bis")
+    bad = []
+    for layer in ("cites_minieres", "patrimoine_bati", "unesco_bien_inscrit", "grands_projets", "renouvellement_urbain"):
+        df = built_gpkg.read(layer)
+        for c in (c for c in df.columns if c in TEXT_FIELDS):
+            bad += [f"{layer}.{c}: {v!r}" for v in df[c].dropna().astype(str) if old.search(v)]
+    assert not bad, bad[:10]
+
+
+def test_name_key_reads_bis_apart():
+    from mbm_sig.catalogue.builders_renouvellement import name_key
+    assert name_key("Fosse 9-9bis") == name_key("Fosse 9-9\u00a0bis") == "fosse 9 9 bis"
+    assert name_key("Fosse 6 ter") == name_key("Fosse 6ter") and name_key("Cité Bisson") == "cite bisson"
+
+
 def test_spelling_rules():
     from mbm_sig.catalogue.builders import Spellings
     sp = Spellings(["Saint-Amand-les-Eaux", "La Sentinelle", "Condé-sur-l’Escaut", "Vieux-Condé", "Écaillon",

@@ -621,6 +621,64 @@ def test_legend_colours_of_a_real_sheet_made_wrong(built_gpkg, tmp_path):
     assert CHECKS["legend-colours"](s) == []
 
 
+def _made_wrong(tmp_path, recipe, name, change):
+    """The legends of a real sheet whose recipe ``change(doc)`` altered."""
+    import yaml
+    doc = yaml.safe_load((RECIPES / recipe).read_text(encoding="utf-8"))
+    change(doc)
+    bad = tmp_path / name
+    bad.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return bad
+
+
+def test_legend_colours_at_print_size_of_real_sheets_made_wrong(built_gpkg, tmp_path):
+    """The colours the visual review of issue 11 found weak at print size, put back on the
+    real sheets: each is found, with the rule it breaks; the sheets as they are pass."""
+    from mbm_sig.maps import palettes
+
+    def check(recipe):
+        _, legends, _ = map_sheet_info(recipe, {}, built_gpkg)
+        return CHECKS["legend-colours"](Sheet(1, "x", "map", None, legends=legends))
+
+    def terrils(doc):           # Terrasses / Bassin de décantation, and a second near-black
+        L = doc["layers"][1]
+        L["colors"] = {"Conique": "#3f2d20", "Tronqué": "#8c510a", "Plat": "#dfc27d", "Terrasses": "#88ccee",
+                       "Grand terril moderne": "#737373", "Cavalier": "#e6550d", "Bassin de décantation": "#4393c3",
+                       "Typologie particulière": "#0c2c84", "Arasé": "#bdbdbd"}
+        L["markers"] = {"Conique": "^", "Tronqué": "p", "Plat": "s", "Terrasses": "h", "Grand terril moderne": "D",
+                        "Cavalier": "d", "Bassin de décantation": "o", "Typologie particulière": "X", "Arasé": "v"}
+    found = check(_made_wrong(tmp_path, "patri_terrils.yaml", "t.yaml", terrils))
+    assert len(found) == 2
+    assert "«Terrasses» #88ccee and «Bassin de décantation» #4393c3" in found[0] and "symbols of 1.5 mm" in found[0]
+    assert "2 entries read as black" in found[1] and "«Typologie particulière»" in found[1]
+
+    def protection(doc):        # «Inscrit MH» and «abords» before the review
+        doc["layers"][2]["colors"] = {"Classé MH": "#67000d", "Inscrit MH et AVAP": "#cb181d", "Inscrit MH": "#fb6a4a",
+                                      "Situé en abords MH": "#fcbba1", "Non protégé": "#ffffff"}
+    found = check(_made_wrong(tmp_path, "patri_bati_protection.yaml", "p.yaml", protection))
+    assert any("«Inscrit MH» #fb6a4a and «Situé en abords MH» #fcbba1" in d for d in found)
+
+    def concessions(doc):       # the three blues, at 75 % under the hatching
+        doc["layers"][1]["alpha"] = 0.75
+        doc["layers"][1]["colors"] = {"sortie complète avant 2000": "#253494",
+                                      "renonciation directe instruite en 2005": "#2c7fb8",
+                                      "renonciation après arrêt instruite en 2005": "#41b6c4",
+                                      "arrêt instruit, renonciation à instruire": "#a1dab4",
+                                      "renonciation directe à instruire": "#ffffcc", "non renseigné": "#969696"}
+    found = check(_made_wrong(tmp_path, "renouv_concessions.yaml", "c.yaml", concessions))
+    assert any("«renonciation directe instruite en 2005»" in d and "«renonciation après arrêt instruite en 2005»" in d
+               and "hatched areas" in d for d in found)
+
+    def purples(doc):           # ColorBrewer's exact Purples 6 on the density classes
+        doc["layers"][0]["palette"] = ["#" + c for c in palettes._CB["Purples"][6].split()]
+    found = check(_made_wrong(tmp_path, "sante_densite_specialistes.yaml", "d.yaml", purples))
+    assert len(found) == 1 and "classes 1 and 2 (#f2f0f7, #dadaeb) 7.6 apart in L*" in found[0]
+
+    for recipe in ("patri_terrils.yaml", "patri_bati_protection.yaml", "patri_bati_typologie.yaml",
+                   "patri_cites_compagnie.yaml", "renouv_concessions.yaml", "sante_densite_specialistes.yaml"):
+        assert check(RECIPES / recipe) == [], recipe
+
+
 def test_check_command_bad_input(built_gpkg, tmp_path, capsys):
     from mbm_sig.errors import InvalidInput
     with pytest.raises(InvalidInput, match="nosuch"):
@@ -653,3 +711,182 @@ def test_check_on_the_atlas(built_gpkg, name, capsys, monkeypatch, tmp_path):
     if STRICT:
         pytest.fail(f"mbm-sig check {name}:\n{text}")
     warnings.warn(f"mbm-sig check {name} is not clean yet ({len(rep.problems)} finding(s)):\n{text}", stacklevel=1)
+
+
+# ------------------------------------------------------------------------------ labels (issue 11, place names)
+
+LENS_AREA = (670000, 7020000, 700000, 7045000)          # 30 km wide, in the frame below
+LABEL_FRAME = (20.0, 20.0, 200.0, 150.0)
+
+
+def _towns_table():
+    return pd.DataFrame({"nom": ["Lens", "Liévin", "Lille", "Avion"], "population": [32920, 30063, 236000, 17600],
+                         "seat": [True, False, True, False],
+                         "x": [686000, 681000, 690000, 684000], "y": [7036000, 7035000, 7044000, 7033000]})
+
+
+def _anchor_mm(x, y, extent=LENS_AREA, frame=LABEL_FRAME):
+    k = frame[2] / (extent[2] - extent[0])
+    return frame[0] + (x - extent[0]) * k, frame[1] + (extent[3] - y) * k
+
+
+def test_town_distance(tmp_path):
+    """A town name drifted away from its commune (Bruay at the frame's edge) is found;
+    at its place, or within TOWN_MAX_MM, it is not."""
+    from mbm_sig.maps.labels import TOWN_MAX_MM
+    lx, ly = _anchor_mm(686000, 7036000)
+    far = _page(tmp_path, [], labels=[_label(lx + 15, ly, "Lens")])
+    found = CHECKS["town-distance"](_sheet(far, frame_mm=LABEL_FRAME, extent=LENS_AREA, towns=_towns_table()))
+    assert len(found) == 1 and found[0].startswith("«Lens» printed") and f"at most {TOWN_MAX_MM:g} mm" in found[0]
+    at = _page(tmp_path, [], "a.pdf", labels=[_label(lx, ly, "Lens"), _label(lx + 9, ly - 5, "Cité 12")])
+    assert CHECKS["town-distance"](_sheet(at, frame_mm=LABEL_FRAME, extent=LENS_AREA, towns=_towns_table())) == []
+    beside = _page(tmp_path, [], "b.pdf", labels=[_label(lx, ly - 3.0, "Lens")])     # just above its anchor
+    assert CHECKS["town-distance"](_sheet(beside, frame_mm=LABEL_FRAME, extent=LENS_AREA,
+                                          towns=_towns_table())) == []
+
+
+def test_town_context(tmp_path):
+    """Lille outside the subject (the Lens area) printed bold at a seat's size: found;
+    regular and one point smaller: clean. Inside, Lens stays bold."""
+    import shapely
+    subject = shapely.box(675000, 7025000, 688000, 7040000)
+    towns = _towns_table()
+    lx, ly = _anchor_mm(690000, 7044000)
+    nx, ny = _anchor_mm(686000, 7036000)
+    bold = _page(tmp_path, [], labels=[(lx, ly, "Lille", 9.0, "bold", "#1a1a1a", True),
+                                       (nx, ny, "Lens", 7.5, "bold", "#1a1a1a", True)])
+    found = CHECKS["town-context"](_sheet(bold, frame_mm=LABEL_FRAME, extent=LENS_AREA, towns=towns, subject=subject))
+    assert len(found) == 1 and "«Lille», outside the map's subject, printed bold and 9 pt" in found[0]
+    grey = _page(tmp_path, [], "g.pdf", labels=[(lx, ly, "Lille", 8.0, "normal", "#6b6b6b", True),
+                                                (nx, ny, "Lens", 7.5, "bold", "#1a1a1a", True)])
+    assert CHECKS["town-context"](_sheet(grey, frame_mm=LABEL_FRAME, extent=LENS_AREA, towns=towns,
+                                         subject=subject)) == []
+    # without a subject (a map of a bbox), no town is context
+    assert CHECKS["town-context"](_sheet(bold, frame_mm=LABEL_FRAME, extent=LENS_AREA, towns=towns)) == []
+
+
+def test_label_ambiguity(tmp_path):
+    """A terril's number set nearer another terril than its own reads as the other's."""
+    syms = np.array([[100.0, 50.0, 1.0], [112.0, 50.0, 1.0]])
+    p = _page(tmp_path, [], labels=[_label(108.5, 50, "T042", 6.0)])          # beside the second terril
+    s = _sheet(p, frame_mm=LABEL_FRAME, symbols=(syms, ["terrils"] * 2), point_labels=[("T042", 100.0, 50.0, 1.0)])
+    found = CHECKS["label-ambiguity"](s)
+    assert len(found) == 1 and found[0].startswith("«T042» nearer another symbol (x 112 mm")
+    p = _page(tmp_path, [], "g.pdf", labels=[_label(103.6, 50, "T042", 6.0)])       # beside its own
+    s.text = p
+    assert CHECKS["label-ambiguity"](s) == []
+
+
+def test_label_covered_by_a_symbol_drawn_after_it(tmp_path):
+    """A circle painted after the label (z-order) hides its glyphs even though the label
+    was placed there first; the same circle drawn under the label is fine."""
+    from matplotlib.patches import Circle
+
+    def page(zorder, name):
+        fig = Figure(figsize=A4)
+        fig.add_artist(LabelArtist(297, 210, [_label(100, 50, "Douai")]))
+        fig.add_artist(Circle((100 / 297, 1 - 50 / 210), 0.012, transform=fig.transFigure, facecolor="#2166ac",
+                              zorder=zorder))
+        save_figure(fig, tmp_path / name)
+        return read_pdf(tmp_path / name)[0]
+
+    over = page(6, "o.pdf")
+    assert over.paints
+    found = CHECKS["label-covered"](_sheet(over, frame_mm=LABEL_FRAME))
+    assert len(found) == 1 and found[0].startswith("«Douai» covered by a symbol drawn after it")
+    under = page(1, "u.pdf")
+    assert CHECKS["label-covered"](_sheet(under, frame_mm=LABEL_FRAME)) == []
+
+
+def test_label_symbols_accepts_a_town_with_no_clear_place(tmp_path):
+    """A town over puits when a clear place next to its commune exists is found (and the
+    place named); over puits that leave no clear place within reach, it is accepted."""
+    lx, ly = _anchor_mm(686000, 7036000)
+    p = _page(tmp_path, [], labels=[_label(lx, ly, "Lens")])
+    one = np.array([[lx, ly, 0.8]])
+    s = _sheet(p, frame_mm=LABEL_FRAME, extent=LENS_AREA, towns=_towns_table(), symbols=(one, ["puits"]))
+    found = CHECKS["label-symbols"](s)
+    assert len(found) == 1 and "although a clear place next to its commune exists" in found[0]
+    crowd = np.array([[lx + dx, ly + dy, 0.8] for dx in np.arange(-14, 14.1, 1.5) for dy in np.arange(-7, 7.1, 1.5)])
+    s.symbols = (crowd, ["puits"] * len(crowd))
+    assert CHECKS["label-symbols"](s) == []
+    s.towns = None                                   # a thematic label over the puits: always found
+    assert CHECKS["label-symbols"](s)
+
+
+def test_series_town_positions(tmp_path):
+    """Two sheets of one frame with Lens 6 mm apart and nothing in the way: found on the
+    second; a symbol of the second sheet at the first one's position is the reason."""
+    lx, ly = _anchor_mm(686000, 7036000)
+    towns = _towns_table()
+    a = _page(tmp_path, [], "a.pdf", labels=[_label(lx, ly, "Lens")])
+    b = _page(tmp_path, [], "b.pdf", labels=[_label(lx, ly - 6, "Lens")])
+    kw = dict(frame_mm=LABEL_FRAME, extent=LENS_AREA, towns=towns, symbols=(np.zeros((0, 3)), []))
+    sa, sb = Sheet(3, "a", "map", a, **kw), Sheet(4, "b", "map", b, **kw)
+    found = SERIES_CHECKS["series-town-positions"]([sa, sb])
+    assert [(s.number, d.split(" at ")[0]) for s, d in found] == [(4, "«Lens»")]
+    assert "where p. 3 (same frame) prints it" in found[0][1]
+    sb.circles = (np.array([[lx, ly, 3.0]]), ["généralistes"])          # its circle took Lens's place
+    assert SERIES_CHECKS["series-town-positions"]([sa, sb]) == []
+    sb.circles = None
+    other = Sheet(4, "b", "map", b, **dict(kw, frame_mm=(20.0, 20.0, 190.0, 150.0)))     # another frame
+    assert SERIES_CHECKS["series-town-positions"]([sa, other]) == []
+
+
+def test_town_checks_on_a_real_sheet_made_wrong(built_gpkg, tmp_path, monkeypatch):
+    """The GP sheet of the health atlas (p. 8) drawn by an engine made wrong on purpose —
+    town names pushed 8 mm off their commune, no map subject (Lille bold like a seat of
+    the basin) —: town-distance and town-context find it; as the atlas draws it, clean."""
+    from mbm_sig.maps import labels as lb
+    from mbm_sig.maps.recipe import load_recipe, render_recipe
+    recipe = RECIPES / "sante_generalistes.yaml"
+    town_table = lb.towns(built_gpkg)
+
+    def sheet(name):
+        info = render_recipe(load_recipe(recipe), built_gpkg, tmp_path / name)
+        subject = map_sheet_info(recipe, {}, built_gpkg)[0].subject
+        return Sheet(8, "généralistes", "map", read_pdf(tmp_path / name)[0], frame_mm=info.frame_mm,
+                     extent=info.extent, towns=town_table, subject=subject)
+
+    good = sheet("good.pdf")
+    assert CHECKS["town-distance"](good) == [] and CHECKS["town-context"](good) == []
+    near, layer_for = lb.near_candidates, lb.town_layer_for
+
+    def drifting(*a, **k):
+        k["subject"] = None
+        layer = layer_for(*a, **k)
+        layer.max_mm = 30.0
+        return layer
+    monkeypatch.setattr(lb, "_FRAME_TOWNS", {})
+    monkeypatch.setattr(lb, "near_candidates", lambda x, y, ink, max_mm=3.0: near(x + 8.0, y, ink, 30.0))
+    monkeypatch.setattr(lb, "town_layer_for", drifting)
+    bad = sheet("bad.pdf")
+    far = CHECKS["town-distance"](bad)
+    assert any(d.startswith("«Lens» printed") for d in far), far
+    bold = CHECKS["town-context"](bad)
+    assert any(d.startswith("«Lille», outside the map's subject, printed bold") for d in bold), bold
+
+
+def test_label_covered_on_a_real_sheet_made_wrong(built_gpkg, tmp_path, monkeypatch):
+    """The GP sheet with its labels drawn under the map layers (z-order made wrong on
+    purpose): the circles and fills painted after them cover Douai and Valenciennes; as
+    the atlas draws it (labels above every symbol), clean."""
+    from mbm_sig.maps import labels as lb
+    from mbm_sig.maps.recipe import load_recipe, render_recipe
+    recipe = RECIPES / "sante_generalistes.yaml"
+
+    def sheet(name):
+        info = render_recipe(load_recipe(recipe), built_gpkg, tmp_path / name)
+        return Sheet(8, "généralistes", "map", read_pdf(tmp_path / name)[0], frame_mm=info.frame_mm,
+                     extent=info.extent)
+
+    assert CHECKS["label-covered"](sheet("good.pdf")) == []
+    init = lb.LabelArtist.__init__
+
+    def under(self, *a, **k):
+        init(self, *a, **k)
+        self.set_zorder(0.5)
+    monkeypatch.setattr(lb.LabelArtist, "__init__", under)
+    found = CHECKS["label-covered"](sheet("bad.pdf"))
+    covered = {d.split("»")[0].lstrip("«") for d in found}
+    assert {"Douai", "Valenciennes"} <= covered, found

@@ -89,21 +89,41 @@ def test_is_ordered():
     assert not cc.is_ordered(["#fee5d9", "#cb181d", "#fcae91"])
 
 
-def _legends():
-    """Every categorical legend the project defines: (where, entries, ordered colours or None).
+PT_MM = 25.4 / 72
 
-    Recipe legends include their «other / no data» entry when they set its colour."""
+
+def _mark(geometry, size_pt):
+    """(geometry, size mm) of a legend's symbols as the sheets print them: points at their
+    marker size (4 pt by default), lines and areas."""
+    g = str(geometry or "")
+    if "Point" in g:
+        return "point", float(size_pt or 4.0) * PT_MM
+    if "Line" in g:
+        return "line", None
+    return "area", None
+
+
+def _legends():
+    """Every categorical legend the project defines: (where, entries, ordered colours or
+    None, geometry, symbol size in mm).
+
+    Recipe legends include their «other / no data» entry when they set its colour; a
+    recipe's point symbols (``symbols`` layers, or a layer of points) at its ``size``."""
     out = []
+    geometry = {}
     for p in sorted((ROOT / "layers").glob("*.yaml")):
         d = yaml.safe_load(p.read_text(encoding="utf-8"))
-        cats = ((d or {}).get("style") or {}).get("categories")
+        geometry[(d or {}).get("name") or p.stem] = (d or {}).get("geometry")
+        st = (d or {}).get("style") or {}
+        cats = st.get("categories")
         if cats and cats.get("colors"):
             mk = cats.get("markers") or {}
             ordered = None
             if cats.get("ordinal"):
                 dom = (d["fields"][cats["field"]].get("domain") or list(cats["colors"]))
                 ordered = [cats["colors"][v] for v in dom if v in cats["colors"] and v != "non renseigné"]
-            out.append((f"layers/{p.name}", [(k, v, mk.get(k)) for k, v in cats["colors"].items()], ordered))
+            out.append((f"layers/{p.name}", [(k, v, mk.get(k)) for k, v in cats["colors"].items()], ordered,
+                        *_mark(d.get("geometry"), st.get("size"))))
     for p in sorted((ROOT / "atlases" / "maps").glob("*.yaml")):
         d = yaml.safe_load(p.read_text(encoding="utf-8"))
         for i, spec in enumerate(d.get("layers") or []):
@@ -112,7 +132,9 @@ def _legends():
                 entries = [(k, v, mk.get(k)) for k, v in spec["colors"].items()]
                 if spec.get("nodata"):
                     entries.append(("Autre ou non renseigné", spec["nodata"], None))
-                out.append((f"atlases/maps/{p.name}: layers[{i}] ({spec.get('type')})", entries, None))
+                geom = "Point" if spec.get("type") == "symbols" else geometry.get(spec.get("layer"))
+                out.append((f"atlases/maps/{p.name}: layers[{i}] ({spec.get('type')})", entries, None,
+                            *_mark(geom, spec.get("size"))))
     return out
 
 
@@ -120,15 +142,17 @@ LEGENDS = _legends()
 
 
 def test_every_legend_source_is_seen():
-    where = [w for w, _, _ in LEGENDS]
+    where = {w: g for w, _, _, g, _ in LEGENDS}
     assert "layers/terrils.yaml" in where and any("patri_cites_compagnie" in w for w in where)
+    assert any(g == "point" for w, g in where.items() if "patri_bati_typologie" in w)
 
 
-@pytest.mark.parametrize("where,entries,ordered", LEGENDS, ids=[w for w, _, _ in LEGENDS])
-def test_every_categorical_legend_is_readable(where, entries, ordered):
-    assert len(entries) <= cc.MAX_CATEGORIES, f"{where}: {len(entries)} categories on one legend"
-    bad = cc.clashes(entries)
-    assert not bad, f"{where}: " + "; ".join(map(str, bad))
+@pytest.mark.parametrize("where,entries,ordered,geometry,size_mm", LEGENDS, ids=[w for w, *_ in LEGENDS])
+def test_every_categorical_legend_is_readable(where, entries, ordered, geometry, size_mm):
+    """Each legend the definitions make, at the size the sheets print it (small point
+    symbols: the stricter rule, one near-black at most)."""
+    bad = cc.legend_problems(entries, geometry, size_mm)
+    assert not bad, f"{where}: " + "; ".join(bad)
     if ordered:
         assert cc.is_ordered(ordered), f"{where}: ordinal categories with unordered colours"
 
@@ -138,3 +162,88 @@ def test_the_legend_check_fails_on_the_old_terril_colours():
     old = {"Conique": "#3f2d20", "Plat": "#8c6d46", "Tronqué": "#a6761d", "Arasé construit": "#c7b299",
            "Arasé route": "#c7b299"}
     assert [(c.a, c.b) for c in cc.clashes(list(old.items()))] == [("Arasé construit", "Arasé route")]
+
+
+# ------------------------------------------------------------------ print size (issue 11)
+
+OLD_TERRILS = [("Conique", "#3f2d20", "^"), ("Tronqué", "#8c510a", "p"), ("Plat", "#dfc27d", "s"),
+               ("Terrasses", "#88ccee", "h"), ("Grand terril moderne", "#737373", "D"), ("Cavalier", "#e6550d", "d"),
+               ("Bassin de décantation", "#4393c3", "o"), ("Typologie particulière", "#0c2c84", "X"),
+               ("Arasé", "#bdbdbd", "v")]
+
+
+def test_small_symbols_need_more_contrast_and_shapes_of_one_family_do_not_count():
+    """«Terrasses» and «Bassin de décantation» (terrils, before the review): CIEDE2000 17, a
+    hexagon and a circle. As areas (or large symbols of different shapes) they pass; as
+    symbols of 1.5 mm, where a hexagon reads as a circle, they clash."""
+    pair = [OLD_TERRILS[3], OLD_TERRILS[6]]
+    assert cc.clashes(pair) == []                                        # shapes differ
+    assert cc.clashes([(a, c) for a, c, _ in pair]) == []                # as areas: 16.9 ≥ 10
+    assert cc.legend_problems(pair, "point", 4.0) == []                  # 4 mm symbols
+    found = cc.legend_problems(pair, "point", 4.2 * PT_MM)
+    assert len(found) == 1 and "«Terrasses» #88ccee and «Bassin de décantation» #4393c3" in found[0]
+    assert "symbols of 1.5 mm: at least 20" in found[0]
+    # a triangle and a square stay two shapes at that size
+    assert cc.legend_problems([("a", "#88ccee", "^"), ("b", "#4393c3", "s")], "point", 1.5) == []
+    assert cc.shape_family("h") == cc.shape_family("o") == cc.shape_family("p")
+    assert cc.shape_family("s") != cc.shape_family("D")
+    # thin lines too
+    assert cc.legend_problems(pair, "line", 0.2) and not cc.legend_problems(pair, "line", 1.0)
+    assert cc.is_small("hatched", None) and not cc.is_small("area", None)
+
+
+def test_at_most_one_near_black_per_legend():
+    companies = [("Groupe d'Hénin-Liétard", "#003c30"), ("Groupe de Valenciennes", "#08306b"),
+                 ("Groupe de Douai", "#e7298a")]
+    assert cc.clashes(companies) == []                  # distinct on screen…
+    found = cc.legend_problems(companies)               # …both black on paper
+    assert len(found) == 1 and "2 entries read as black" in found[0] and "#003c30" in found[0]
+    assert cc.legend_problems([("Groupe d'Hénin-Liétard", "#01665e"), *companies[1:]]) == []
+    # whatever the shapes: three dark families of buildings on the typology sheet
+    dark = [("Fosse", "#000000", "s"), ("Édifice religieux", "#662506", "D"), ("Demeure patronale", "#053061", "h")]
+    assert "3 entries read as black" in cc.legend_problems(dark, "point", 1.4)[0]
+    assert [n for n, _, _ in cc.near_blacks(dark)] == ["Fosse", "Édifice religieux", "Demeure patronale"]
+
+
+def test_weak_steps_of_a_sequential_ramp():
+    orrd6 = ["#fef0d9", "#fdd49e", "#fdbb84", "#fc8d59", "#e34a33", "#b30000"]     # ColorBrewer OrRd 6
+    steps = cc.weak_steps(orrd6)
+    assert [(s.index, s.colour_a, s.colour_b) for s in steps] == [(1, "#fdd49e", "#fdbb84")]
+    assert "6.4 apart in L*" in str(steps[0])
+    assert cc.weak_steps(orrd6[::-1])[0].index == 3                    # the same pair, reversed order
+    assert cc.weak_steps(["#fee5d9", "#fcae91", "#fb6a4a", "#cb181d"]) == []
+    # a diverging ramp: the two classes either side of its centre are not a step
+    assert cc.weak_steps(["#ca0020", "#f4a582", "#f7f7f7", "#92c5de", "#0571b0"]) == []
+    assert cc.weak_steps(["#ca0020", "#c41a20", "#f4a582", "#f7f7f7", "#92c5de", "#0571b0"])
+
+
+def test_sequential_palettes_have_even_lightness_steps():
+    from mbm_sig.maps import palettes
+    for name in palettes.SEQUENTIAL:
+        for k in range(3, 10):
+            cols = palettes.colors(name, k)
+            assert len(cols) == k and not cc.weak_steps(cols), (name, k, cols)
+            exact = ["#" + c for c in palettes._CB[name][k].split()]
+            if not cc.weak_steps(exact):
+                assert cols == exact, (name, k)                         # ColorBrewer's own, when they print
+            else:           # the ends of ColorBrewer's scheme, in between even steps along its path
+                assert cc.lab(cols[0])[0] == pytest.approx(cc.lab(exact[0])[0], abs=0.5)
+                assert cc.lab(cols[-1])[0] == pytest.approx(cc.lab(exact[-1])[0], abs=0.5)
+    assert palettes.colors("Purples", 6)[-1] == "#54278f"
+    assert palettes.colors("OrRd_r", 6) == palettes.colors("OrRd", 6)[::-1]
+
+
+def test_lab_round_trip_and_hatched_swatches():
+    for c in ("#54278f", "#fdd49e", "#000000", "#ffffff", "#08306b", "#1b9e77"):
+        assert cc.lab_to_hex(cc.lab(c)) == c
+    # a swatch hatched //// in 0.4 pt lines of #5a5a5a: 19 % of it is ink
+    assert cc._hatch_coverage("////", 0.4) == pytest.approx(0.189, abs=0.001)
+    assert cc.hatched("#ffffff", "////", "#5a5a5a", 0.4) != "#ffffff"
+    assert cc.hatched("#ffffff", None, "#5a5a5a", 0.4) == "#ffffff"
+    # the concession blues before the review, as they read hatched: too close for hatched areas
+    old = [("sortie complète avant 2000", "#5c67af"), ("renonciation directe instruite en 2005", "#619fca"),
+           ("renonciation après arrêt instruite en 2005", "#70c8d3")]
+    assert cc.legend_problems(old) == []                                 # plain areas: ≥ 10
+    read = [(n, cc.hatched(c, "////", "#5a5a5a", 0.4), "////") for n, c in old]
+    found = cc.legend_problems(read, "hatched")
+    assert found and all("hatched areas: at least 20" in d for d in found)

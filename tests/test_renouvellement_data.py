@@ -317,11 +317,11 @@ def test_renouvellement_layer(built):
 def test_grands_projets_layer(built):
     ctx, _ = built
     g = ctx.built["grands_projets"].set_index("nom")
-    assert g.at["9-9bis", "precision"] == "polygone du site"
+    assert g.at["9-9\u00a0bis", "precision"] == "polygone du site"
     assert g.at["Arenberg", "precision"] == "polygone du site"
     assert g.at["Louvre-Lens", "precision"] == "commune"
     oignies = ctx.built["communes"].set_index("insee").at["62637", "geometry"]
-    assert g.at["9-9bis", "geometry"].representative_point().within(oignies)
+    assert g.at["9-9\u00a0bis", "geometry"].representative_point().within(oignies)
 
 
 @needs_data

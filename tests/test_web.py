@@ -476,7 +476,7 @@ def _centre(page, selector):
 @needs_chromium
 def test_search_keys_match_python(page, meta):
     from mbm_sig.web.build import search_key
-    labels = [e[0] for e in meta["search"][::25]] + ["Fosse 9-9bis", "T094", "Œuvre n°0012", "Saint-Éloi"]
+    labels = [e[0] for e in meta["search"][::25]] + ["Fosse 9-9\u00a0bis", "T094", "Œuvre n°0012", "Saint-Éloi"]
     js = page.js("%s.map(MBM_APP.searchKey)" % json.dumps(labels, ensure_ascii=False))
     assert js == [search_key(t) for t in labels]
 
@@ -489,10 +489,10 @@ def test_search_heritage_layers(page, meta, built_gpkg):
     assert len(fosse9) >= 2
     for r in fosse9.itertuples():
         assert [f"Fosse 9, puits {r.puits}", f"Puits de mine · {r.commune}"] in shown[:len(fosse9) + 1]
-    assert any(label == "Fosse 9-9bis" and detail.startswith("Patrimoine bâti") for label, detail in shown)
+    assert any(label == "Fosse 9-9\u00a0bis" and detail.startswith("Patrimoine bâti") for label, detail in shown)
     # insensitive to hyphens, spaces and case: «9-9bis», «9 9 BIS» find the same things
     a, b = _type(page, "9-9bis"), _type(page, "9 9 BIS")
-    assert a == b and "Fosse 9-9bis" in [x[0] for x in a]
+    assert a == b and "Fosse 9-9\u00a0bis" in [x[0] for x in a]
     assert any("Puits de mine" in d and "fosse 9 - 9 bis" in d for _, d in a)     # the Oignies shafts by alias
     # accents: «lievin» finds Liévin (commune first)
     assert _type(page, "lievin")[0] == ["Liévin", "Commune · CA de Lens - Liévin"] or \

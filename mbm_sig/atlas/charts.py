@@ -150,10 +150,10 @@ def sequelles_bilan(catalogue, atlas, title, spec):
         return cats.get(name, default)
 
     done, direct, after = (state("sortie complète avant 2000", "#253494"),
-                           state("renonciation directe instruite en 2005", "#2c7fb8"),
-                           state("renonciation après arrêt instruite en 2005", "#41b6c4"))
-    stopped, direct_left = (state("arrêt instruit, renonciation à instruire", "#a1dab4"),
-                            state("renonciation directe à instruire", "#ffffcc"))
+                           state("renonciation directe instruite en 2005", "#1d91c0"),
+                           state("renonciation après arrêt instruite en 2005", "#7fcdbb"))
+    stopped, direct_left = (state("arrêt instruit, renonciation à instruire", "#edf8b1"),
+                            state("renonciation directe à instruire", "#f7fbff"))
 
     # 1. situation in 2000
     n_c, names_c, sec1 = row("s2000_complete")

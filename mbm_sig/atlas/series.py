@@ -204,26 +204,3 @@ def _natural_size(m) -> tuple[float, float]:
     x0, y0, x1, y1 = m.extent_bounds
     return max(x1 - x0, 1.0) * (1 + m.margin), max(y1 - y0, 1.0) * (1 + m.margin)
 
-
-def series_firsts(atlas, jobs) -> list:
-    """The render jobs (index, atlas, page, out) of the first page of each coverage series
-    (a map or counted-map recipe with ``series_of``): rendered before the worker pool forks,
-    they leave the series' layout decided in the process the workers inherit."""
-    from mbm_sig.atlas.engine import _recipe_doc
-    seen, out = set(), []
-    for job in jobs:
-        page = job[2]
-        recipe = page.spec.recipe if page.kind == "map" and page.spec else None
-        if recipe is None and page.kind == "chart" and page.spec and isinstance(page.spec.table, dict) \
-                and page.spec.table.get("recipe") and getattr(atlas, "path", None):
-            recipe = Path(atlas.path).parent / page.spec.table["recipe"]
-        if recipe is None or str(recipe) in seen:
-            continue
-        seen.add(str(recipe))
-        try:
-            doc = _recipe_doc(Path(recipe))
-        except OSError:
-            continue
-        if doc.get("series_of"):
-            out.append(job)
-    return out

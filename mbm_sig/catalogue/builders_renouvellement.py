@@ -87,6 +87,7 @@ def name_key(text: str) -> str:
     s = strip_accents(str(text)).lower()
     s = re.sub(r"[^a-z0-9]+", " ", s).strip()
     s = re.sub(r"\bste\b", "sainte", re.sub(r"\bst\b", "saint", s))
+    s = re.sub(r"(?<=\d)(bis|ter)\b", r" \1", s)          # «9-9bis» is «9-9 bis»
     return re.sub(r"\b(?:lez|lès)\b", "les", s)
 
 

@@ -14,13 +14,17 @@ Per page (:data:`CHECKS`):
 - ``small-text``: text below 6 pt;
 - ``overlap``: two printed texts whose ink (grown by its halo) overlaps, glyph by glyph;
 - ``label-symbols``: a map label (a text with a halo inside the frame) whose ink or halo
-  covers a point symbol of the sheet (positions and radii from the render information);
+  covers a point symbol of the sheet (positions and radii from the render information); a
+  town is accepted over them only when no clear place lies next to its commune;
 - ``frame``: a text crossing the edge of the map frame, or inside it with its ink less than
   0.5 mm from the frame line (cut by it, its halo over it, or glued to it);
 - ``page-edge``: a text beyond the page or within 3 mm of its edge (cut at trimming);
 - ``legend-colours``: two entries of one categorical legend too close in colour
-  (CIEDE2000 < 10 in normal vision or under simulated deuteranopia, same symbol shape),
-  or more than 10 categories;
+  (CIEDE2000 < 10 in normal vision or under simulated deuteranopia, same symbol shape;
+  for point symbols below 3 mm and thin lines < 20, < 15 under deuteranopia, shapes of one
+  family counting as one), more than one entry that reads as black (L* ≤ 25), more than
+  10 categories, or two adjacent classes of a ramp less than 8 apart in L*
+  (:mod:`mbm_sig.maps.colorcheck`);
 - ``count-decimals``: a legend of whole numbers printed with decimals («94,0»), read from
   the texts printed in the legend's box;
 - ``legend-touch``: two texts of one legend set so close that they touch (on one line,
@@ -29,6 +33,13 @@ Per page (:data:`CHECKS`):
 - ``unnamed-towns``: a commune the town rule says must be named (≥ 10 000 inhabitants
   inside the frame; on basin-wide maps the arrondissement seats and ≥ 20 000) not printed
   inside the frame;
+- ``town-distance``: a town label whose ink lies farther than
+  :data:`~mbm_sig.maps.labels.TOWN_MAX_MM` (3 mm) from its commune's anchor (drifted away);
+- ``town-context``: a town outside the map's subject (Lille on a basin map) printed bold or
+  at the size of the subject's towns;
+- ``label-ambiguity``: a point label (a terril's number) nearer another symbol than its own;
+- ``label-covered``: a map label whose glyphs are painted over by something drawn after it
+  (a symbol above the labels: z-order), read from the PDF's painting order;
 - ``near-empty-table``: a table page that could share its page with the next or previous
   table page, the last part of a table holding under a quarter of the rows of its fullest
   part or under a quarter full, or a table page under a quarter full;
@@ -50,7 +61,9 @@ Across the sheets of the atlas (:data:`SERIES_CHECKS`):
 - ``series-layout``: the pages of one series (one sheet iterated over a coverage, or the
   basin maps of the atlas: one page format, orientation and extent) with different
   orientations or legend positions, or whose map frame (size, place), credits or legend
-  corner lie more than 1 mm apart.
+  corner lie more than 1 mm apart;
+- ``series-town-positions``: the same town on two sheets of one frame printed more than
+  1 mm apart although each could have printed it where the other does.
 
 Exit status 0 only when every page is clean, 1 when a check fails, 2 on bad input.
 """
@@ -66,6 +79,7 @@ from typing import Any
 
 import numpy as np
 
+from mbm_sig.check import labels as label_checks
 from mbm_sig.check import text as wording
 from mbm_sig.check.pdf import PT_MM, PageText, read_pdf
 from mbm_sig.errors import InvalidInput
@@ -122,6 +136,9 @@ class Sheet:
     layout: str | None = None
     official: Any = None                 # wording.OfficialNames of the communes (None: not checked)
     symbols: Any = None                  # point symbols drawn: array (x mm, y mm, radius mm), and layer names
+    circles: Any = None                  # proportional circles drawn: the same form
+    subject: Any = None                  # the map's subject (geometry): towns outside it are context
+    point_labels: list | None = None     # labels set beside their symbol: (text, x mm, y mm, radius mm)
     credits_box: tuple | None = None        # the credits block printed: x0, y0, x1, y1 (mm)
     headers: list | None = None             # table: the column titles of the tables on the page
     part_rows: list | None = None           # table: the rows of each part of the table
@@ -189,6 +206,7 @@ def check_label_symbols(s: Sheet) -> list[str]:
     if not len(xy_r):
         return []
     fx, fy, fw, fh = s.frame_mm
+    anchors = label_checks.town_anchors(s)
     out = []
     for r in s.text.runs:
         if r.rotated or not r.halo or not (fx <= r.cx <= fx + fw and fy <= r.cy <= fy + fh):
@@ -206,10 +224,16 @@ def check_label_symbols(s: Sheet) -> list[str]:
                 if dx * dx + dy * dy < (rad * 0.8) ** 2:        # more than the symbol's rim
                     hit.append(k)
                     break
-        if hit:
-            layers = ", ".join(dict.fromkeys(names[k] for k in hit))
-            out.append(f"«{r.text[:30]}» covers {len(hit)} point symbol(s) ({layers}) at x {r.cx:.0f} mm, "
-                       f"y {r.cy:.0f} mm")
+        if not hit:
+            continue
+        town = label_checks._town_of(r, anchors)
+        free = label_checks.clear_place_near(s, r, town[:2]) if town is not None else None
+        if town is not None and free is None:
+            continue            # a town with no clear place next to its commune overlays them with its halo
+        layers = ", ".join(dict.fromkeys(names[k] for k in hit))
+        out.append(f"«{r.text[:30]}» covers {len(hit)} point symbol(s) ({layers}) at x {r.cx:.0f} mm, "
+                   f"y {r.cy:.0f} mm" + (f" although a clear place next to its commune exists (x {free[0]:.0f} mm, "
+                                         f"y {free[1]:.0f} mm)" if free else ""))
     return out
 
 
@@ -256,15 +280,18 @@ def check_page_edge(s: Sheet) -> list[str]:
 
 
 def check_legend_colours(s: Sheet) -> list[str]:
+    """Categorical legends: pairs too close in colour for the symbols' size, near-blacks,
+    too many entries (:func:`mbm_sig.maps.colorcheck.legend_problems`); classed legends:
+    adjacent classes of a ramp too close in lightness (:func:`~mbm_sig.maps.colorcheck.weak_steps`)."""
     out = []
     for lg in s.legends:
-        if lg.get("kind") not in ("typo", "symbols") or len(lg.get("entries") or []) < 2:
-            continue
-        for c in colorcheck.clashes(lg["entries"]):
-            out.append(f"legend «{lg.get('title') or ''}»: {c}")
-        if len(lg["entries"]) > colorcheck.MAX_CATEGORIES:
-            out.append(f"legend «{lg.get('title') or ''}»: {len(lg['entries'])} categories "
-                       f"(at most {colorcheck.MAX_CATEGORIES})")
+        title = lg.get("title") or ""
+        if lg.get("kind") in ("typo", "symbols") and len(lg.get("entries") or []) >= 2:
+            for d in colorcheck.legend_problems(lg["entries"], lg.get("geometry"), lg.get("size_mm")):
+                out.append(f"legend «{title}»: {d}")
+        if lg.get("breaks") is not None and len(lg.get("colors") or []) >= 3:
+            for st in colorcheck.weak_steps(lg["colors"]):
+                out.append(f"legend «{title}»: {st}")
     return out
 
 
@@ -357,9 +384,10 @@ def check_unnamed_towns(s: Sheet) -> list[str]:
     x0, y0, x1, y1 = s.extent
     t = s.towns
     inside = (t["x"] >= x0) & (t["x"] <= x1) & (t["y"] >= y0) & (t["y"] <= y1)
-    if s.focus is not None:
-        import shapely
-        inside &= shapely.contains_xy(s.focus, t["x"].to_numpy(), t["y"].to_numpy())
+    for g in (s.focus, s.subject):          # only the subject's towns are required
+        if g is not None:
+            import shapely
+            inside &= shapely.contains_xy(g, t["x"].to_numpy(), t["y"].to_numpy())
     t = t[inside]
     width_km = (x1 - x0) / 1000
     req = s.rule.required(t["population"].to_numpy(float), t["seat"].to_numpy(bool), width_km)
@@ -543,6 +571,10 @@ CHECKS = {
     "legend-touch": check_legend_touch,
     "outlier-class": check_outlier_class,
     "unnamed-towns": check_unnamed_towns,
+    "town-distance": label_checks.check_town_distance,
+    "town-context": label_checks.check_town_context,
+    "label-ambiguity": label_checks.check_label_ambiguity,
+    "label-covered": label_checks.check_label_covered,
     "near-empty-table": check_near_empty_table,
     "table-headers": check_table_headers,
     "table-columns": check_table_columns,
@@ -707,6 +739,7 @@ def check_series_layout(sheets) -> list[tuple[Sheet, str]]:
 SERIES_CHECKS: dict[str, Any] = {
     "series-classes": check_series_classes,
     "series-layout": check_series_layout,
+    "series-town-positions": label_checks.check_series_town_positions,
 }
 ALL_CHECKS = (*CHECKS, *SERIES_CHECKS)
 
@@ -764,18 +797,51 @@ def _class_counts(m) -> dict:
     return out
 
 
+def _hatch_linewidth() -> float:
+    import matplotlib
+    return float(matplotlib.rcParams["hatch.linewidth"])
+
+
+def _mark(st: dict) -> tuple[str, float | None]:
+    """(geometry, size on the page in mm) of one legend entry's symbol: a marker's size, a
+    line's width, or an area."""
+    if st.get("marker"):
+        return "point", float(st.get("size_mm") or 4 * PT_MM)
+    if st.get("line"):
+        return "line", float(st.get("linewidth") or 0.6) * PT_MM
+    if st.get("hatch"):
+        return "hatched", None
+    return "area", None
+
+
+def _block_mark(marks) -> tuple[str | None, float | None]:
+    """One legend's geometry and the largest size of its symbols (the check is for the
+    symbols as printed: the largest is the kindest reading)."""
+    if not marks:
+        return None, None
+    geoms = [g for g, _ in marks]
+    g = max(set(geoms), key=geoms.count)
+    sizes = [v for gg, v in marks if gg == g and v is not None]
+    return g, (max(sizes) if sizes else None)
+
+
 def legend_entries(m, info) -> list[dict]:
     """The legends the sheet printed, with each entry's colour and symbol shape, the
     classes' bounds, colours and feature counts, and where each legend stands."""
     styles: dict = {}
     nodata: dict = {}
+    marks: dict = {}
     for L in getattr(m, "_layers", []):
         for block in L.legend or []:
             if getattr(block, "nodata", None):
                 nodata.setdefault(block.title, block.nodata)
             for e in getattr(block, "entries", None) or []:
                 st = e[1] if len(e) > 1 and isinstance(e[1], dict) else {}
-                styles.setdefault((block.title, str(e[0])), (st.get("fill"), st.get("marker") or st.get("hatch")))
+                fill = st.get("fill")
+                if st.get("hatch") and fill and str(fill).startswith("#"):     # as the swatch reads on paper
+                    fill = colorcheck.hatched(fill, st["hatch"], st.get("edgecolor"), _hatch_linewidth())
+                styles.setdefault((block.title, str(e[0])), (fill, st.get("marker") or st.get("hatch")))
+                marks.setdefault(block.title, []).append(_mark(st))
     counts = _class_counts(m)
     out = []
     for lg in info.legends:
@@ -791,6 +857,8 @@ def legend_entries(m, info) -> list[dict]:
                 entries.append((str(nd[1]), nd[0], shapes_of(entries)))
         d = dict(kind=lg.get("kind"), title=lg.get("title"), labels=list(labels), entries=entries,
                  bbox=lg.get("bbox"))
+        if entries:
+            d["geometry"], d["size_mm"] = _block_mark(marks.get(lg.get("title")) or [])
         if lg.get("breaks") is not None:
             d.update(breaks=list(lg["breaks"]), colors=[str(c) for c in (lg.get("colors") or [])])
             c = counts.get(lg.get("title"))
@@ -800,16 +868,17 @@ def legend_entries(m, info) -> list[dict]:
     return out
 
 
-def point_symbols(m, info):
+def point_symbols(m, info, types=("symbols",)):
     """(array of x mm, y mm, radius mm, layer names) of the point symbols drawn inside the
-    frame (``symbols`` layers: markers of puits, terrils, hospitals…)."""
+    frame (``symbols`` layers: markers of puits, terrils, hospitals…; ``types``: the map
+    types whose symbols are wanted, ``prop`` and ``prop_choro`` for the circles)."""
     from mbm_sig.maps.types._core import drawn_index
     fx, fy, fw, fh = info.frame_mm
     x0, y0, x1, y1 = info.extent
     k = fw / (x1 - x0)
     rows, names = [], []
     for L in getattr(m, "_layers", []):
-        if L.anchors is None or L.type != "symbols":
+        if L.anchors is None or L.type not in types:
             continue
         idx = drawn_index(L, info.extent)
         if not len(idx):
@@ -834,8 +903,11 @@ def map_sheet_info(recipe, params, cat, series_values=None):
     m, _ = build_map(r, cat)
     with print_settings():
         info = m.draw()
-    legends = legend_entries(m, info)
+        legends = legend_entries(m, info)        # hatches read with the print settings' line width
     info.point_symbols = point_symbols(m, info)
+    info.circle_symbols = point_symbols(m, info, ("prop", "prop_choro"))
+    top = getattr(m, "_toponyms", None) or {}
+    info.subject = top.get("subject")
     info.figure = None
     info.focus = m._focus["union"] if getattr(m, "_focus", None) is not None else None
     return info, legends, r
@@ -906,6 +978,10 @@ def _fill_map_sheet(s: Sheet, p, cat, series_values, town_table, in_series: bool
     s.focus, s.unplaced = info.focus, getattr(info, "unplaced_labels", [])
     s.orientation, s.layout = info.orientation, info.layout
     s.symbols = getattr(info, "point_symbols", None)
+    s.circles = getattr(info, "circle_symbols", None)
+    s.subject = getattr(info, "subject", None)
+    s.point_labels = [(lab["text"], lab["anchor"][0], lab["anchor"][1], lab.get("offset", 0.0))
+                      for lab in info.labels if lab.get("around") and lab.get("anchor") is not None]
     s.credits_box = (getattr(info, "boxes", None) or {}).get("credits")
     if in_series:
         s.series = p.spec.title or str(p.spec.recipe.stem)

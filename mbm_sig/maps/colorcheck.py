@@ -13,6 +13,37 @@ Formulas implemented here (no colour-science dependency):
 A legend is readable when every pair of its categories differs by at least
 :data:`MIN_DELTA_E` in normal vision *and* under simulated deuteranopia, unless the two
 symbols also differ by shape (marker) or pattern (hatch): then colour is not the only cue.
+
+What is distinct on a screen-sized swatch is not at print size. The rules for symbols as
+printed (:func:`legend_problems`, :func:`weak_steps`):
+
+- **Small symbols** — points below :data:`SMALL_SYMBOL_MM` (3 mm), lines of at most
+  :data:`THIN_LINE_MM`, and hatched areas, whose fill shows only in strips under 1 mm wide
+  between the lines (the swatch read as its fill mixed with the hatch's ink,
+  :func:`hatched`) — need twice the difference of areas: CIEDE2000 ≥
+  :data:`MIN_DELTA_E_SMALL` (20) in normal vision and ≥ :data:`MIN_DELTA_E_SMALL_CVD` (15)
+  under deuteranopia. The colour difference one can see falls with the size of the mark:
+  Stone, Szafir and Setlur, «An Engineering Model for Color Difference as a Function of
+  Size», 22nd Color and Imaging Conference (2014), and Szafir, «Modeling Color Difference
+  for Visualization Design», IEEE TVCG 24 (2018): a mark of a few tenths of a degree (3 mm
+  at 40 cm is 0.43°) needs about twice the difference of a large patch. Brewer, «Color Use
+  Guidelines for Mapping and Visualization» (in MacEachren and Taylor, *Visualization in
+  Modern Cartography*, 1994) gives the cartographic rule: small areas, points and thin
+  lines need stronger contrasts than large areas, which is why ColorBrewer (Harrower and
+  Brewer, *The Cartographic Journal* 40, 2003) marks its pale qualitative schemes for
+  areas only. On small symbols two shapes of one family (a circle, a hexagon, a
+  pentagon; a square and its diamond…) no longer tell symbols apart: only shapes of
+  different families (:data:`SHAPE_FAMILIES`) replace the colour difference.
+- **Near-black** — a colour of lightness L* ≤ :data:`NEAR_BLACK_L` (25) reads as black on a
+  printed symbol whatever its hue (Brewer 1994: hue is not seen in dark colours; the
+  darkest classes of ColorBrewer's 9-class schemes, Blues #08306b L* 21, Greens #00441b
+  L* 25, are the ones that read as black on print): at most :data:`MAX_NEAR_BLACK` per
+  legend, whatever the shapes.
+- **Sequential steps** — adjacent classes of a sequential ramp at least :data:`MIN_STEP_L`
+  (8) apart in L* (a sequential scheme is read by its lightness: Brewer 1994; ColorBrewer's
+  5-class schemes keep at least 9.8 at their light end, Greens 5; its 6- and 7-class
+  schemes drop to 6.4–7.6, OrRd 6, Purples 6, which print as one tint). A diverging ramp
+  is checked on each arm, from its lightest class outwards.
 """
 
 from __future__ import annotations
@@ -28,6 +59,21 @@ from mbm_sig.errors import InvalidInput
 MIN_DELTA_E = 10.0          # CIEDE2000, normal vision
 MIN_DELTA_E_CVD = 10.0      # CIEDE2000, simulated deuteranopia
 MAX_CATEGORIES = 10         # entries of one categorical legend
+SMALL_SYMBOL_MM = 3.0       # point symbols below this size (mm) are small
+THIN_LINE_MM = 0.5          # lines at most this wide (mm) are thin
+MIN_DELTA_E_SMALL = 20.0    # CIEDE2000 between small symbols, normal vision
+MIN_DELTA_E_SMALL_CVD = 15.0    # CIEDE2000 between small symbols, simulated deuteranopia
+NEAR_BLACK_L = 25.0         # CIELAB L* at or below which a printed symbol reads as black
+MAX_NEAR_BLACK = 1          # near-black entries on one legend
+MIN_STEP_L = 8.0            # L* between adjacent classes of a sequential ramp
+
+# matplotlib markers grouped by the outline a reader tells apart on a symbol of 1–3 mm
+SHAPE_FAMILIES = {
+    "o": "round", "8": "round", "h": "round", "H": "round", "p": "round", ".": "round",
+    "s": "square", "D": "diamond", "d": "diamond",
+    "^": "triangle up", "v": "triangle down", "<": "triangle left", ">": "triangle right",
+    "P": "plus", "+": "plus", "X": "cross", "x": "cross", "*": "star",
+}
 
 # sRGB (D65) linear RGB -> XYZ
 _M_XYZ = np.array([[0.4124564, 0.3575761, 0.1804375],
@@ -73,6 +119,18 @@ def _lab_of_linear(lin) -> tuple[float, float, float]:
 def lab(c: str) -> tuple[float, float, float]:
     """CIELAB (D65) of an sRGB hex colour."""
     return _lab_of_linear(_linear(hex_to_rgb(c)))
+
+
+def lab_to_hex(lab_colour) -> str:
+    """The sRGB hex colour of a CIELAB (D65) colour, clipped to the sRGB gamut."""
+    L, a, b = (float(v) for v in lab_colour)
+    fy = (L + 16) / 116
+    f = np.array([fy + a / 500, fy, fy - b / 200])
+    e, k = 216 / 24389, 24389 / 27
+    xyz = np.where(f ** 3 > e, f ** 3, (116 * f - 16) / k) * _WHITE
+    lin = np.clip(np.linalg.solve(_M_XYZ, xyz), 0.0, 1.0)
+    srgb = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * np.power(lin, 1 / 2.4) - 0.055)
+    return "#" + "".join(f"{int(round(float(v) * 255)):02x}" for v in np.clip(srgb, 0, 1))
 
 
 def deuteranopia_lab(c: str) -> tuple[float, float, float]:
@@ -146,17 +204,45 @@ class Clash:
                 f"{self.delta_e:.1f}, {self.delta_e_deutan:.1f} under deuteranopia")
 
 
-def clashes(entries, min_de: float = MIN_DELTA_E, min_de_cvd: float = MIN_DELTA_E_CVD) -> list[Clash]:
+def shape_family(shape) -> object:
+    """The family of a marker as a small printed symbol (a hatch or unknown shape: itself)."""
+    return SHAPE_FAMILIES.get(shape, shape) if isinstance(shape, str) else shape
+
+
+def is_small(geometry: str | None, size_mm: float | None) -> bool:
+    """A point symbol below :data:`SMALL_SYMBOL_MM`, a line of at most :data:`THIN_LINE_MM`,
+    or a hatched area (its fill is seen only in the strips between the hatch's lines, under
+    a millimetre wide: small marks too)."""
+    if geometry == "hatched":
+        return True
+    if size_mm is None:
+        return False
+    if geometry == "point":
+        return size_mm < SMALL_SYMBOL_MM
+    if geometry == "line":
+        return size_mm <= THIN_LINE_MM
+    return False
+
+
+def clashes(entries, min_de: float = MIN_DELTA_E, min_de_cvd: float = MIN_DELTA_E_CVD,
+            small: bool = False) -> list[Clash]:
     """Pairs of legend entries too close in colour.
 
     ``entries``: iterable of ``(label, colour)`` or ``(label, colour, shape)``; ``shape`` is
     anything that tells symbols apart besides colour (a marker, a hatch); two entries with
-    different shapes never clash. Entries with no colour ('none') are skipped.
+    different shapes never clash. Entries with no colour ('none') are skipped. ``small``:
+    the symbols are small (:func:`is_small`): the thresholds are at least
+    :data:`MIN_DELTA_E_SMALL` / :data:`MIN_DELTA_E_SMALL_CVD` and only shapes of different
+    families tell two symbols apart.
     """
+    if small:
+        min_de, min_de_cvd = max(min_de, MIN_DELTA_E_SMALL), max(min_de_cvd, MIN_DELTA_E_SMALL_CVD)
     rows = []
     for e in entries:
         label, colour = str(e[0]), e[1]
         shape = e[2] if len(e) > 2 else None
+        if small:
+            shape = shape_family(shape)
         if not colour or str(colour).lower() == "none":
             continue
         rows.append((label, str(colour), shape, lab(colour), deuteranopia_lab(colour)))
@@ -177,3 +263,95 @@ def is_ordered(colours) -> bool:
         return True
     d = np.diff(ls)
     return bool(np.all(d > 0) or np.all(d < 0))
+
+
+def _hatch_coverage(hatch: str, linewidth_pt: float) -> float:
+    """Share of a swatch the lines of a matplotlib hatch cover: its tile is one inch (72 pt)
+    with 6 lines per repeated character (``matplotlib.hatch``, density 6), diagonal lines
+    √2 closer across their direction."""
+    n_diag = 6 * (hatch.count("/") + hatch.count("\\") + 2 * (hatch.count("x") + hatch.count("X")))
+    n_axis = 6 * (hatch.count("-") + hatch.count("|") + 2 * hatch.count("+"))
+    cover = linewidth_pt * (n_diag * math.sqrt(2) + n_axis) / 72.0
+    return float(min(max(cover, 0.0), 1.0))
+
+
+def hatched(colour: str, hatch: str | None, ink: str | None, linewidth_pt: float) -> str:
+    """The colour a hatched swatch reads as at print size: its fill and the hatch's ink mixed
+    in linear light by the share the lines cover (fine lines are not seen one by one)."""
+    if not hatch or not ink or str(ink).lower() == "none" or str(colour).lower() == "none":
+        return colour
+    k = _hatch_coverage(hatch, linewidth_pt)
+    mix = (1 - k) * _linear(hex_to_rgb(colour)) + k * _linear(hex_to_rgb(ink))
+    return lab_to_hex(_lab_of_linear(mix))
+
+
+def near_blacks(entries) -> list[tuple[str, str, float]]:
+    """The entries (label, colour, L*) that read as black at print size (L* ≤
+    :data:`NEAR_BLACK_L`), whatever their shape."""
+    out = []
+    for e in entries:
+        colour = e[1]
+        if not colour or str(colour).lower() == "none":
+            continue
+        L = lab(str(colour))[0]
+        if L <= NEAR_BLACK_L:
+            out.append((str(e[0]), str(colour), L))
+    return out
+
+
+@dataclass(frozen=True)
+class Step:
+    """Two adjacent classes of a ramp too close in lightness."""
+
+    index: int                  # the lower class of the pair (0-based, in legend order)
+    colour_a: str
+    colour_b: str
+    delta_l: float
+
+    def __str__(self) -> str:
+        return (f"classes {self.index + 1} and {self.index + 2} ({self.colour_a}, {self.colour_b}) "
+                f"{self.delta_l:.1f} apart in L* (at least {MIN_STEP_L:g} wanted)")
+
+
+def weak_steps(colours, min_step: float = MIN_STEP_L) -> list[Step]:
+    """Adjacent classes of a sequential ramp less than ``min_step`` apart in L*; a diverging
+    ramp (its lightest class inside) is checked on each arm from the lightest class outwards,
+    the step across its centre excepted."""
+    cols = [str(c) for c in colours if c and str(c).lower() != "none"]
+    if len(cols) < 2:
+        return []
+    ls = [lab(c)[0] for c in cols]
+    top = int(np.argmax(ls))
+    centre = {top - 1, top} if 0 < top < len(cols) - 1 else set()
+    out = []
+    for i in range(len(cols) - 1):
+        if i in centre:
+            continue
+        d = abs(ls[i + 1] - ls[i])
+        if d < min_step:
+            out.append(Step(i, cols[i], cols[i + 1], d))
+    return out
+
+
+def legend_problems(entries, geometry: str | None = None, size_mm: float | None = None) -> list[str]:
+    """What makes one categorical legend unreadable at print size: pairs too close in colour
+    (size-aware, :func:`clashes`), more than one near-black entry, more than
+    :data:`MAX_CATEGORIES` entries. ``geometry``: 'point', 'line' or 'area'; ``size_mm``:
+    the symbols' size (points) or width (lines) on the page."""
+    entries = list(entries)
+    small = is_small(geometry, size_mm)
+    out = []
+    rule = ""
+    if small:
+        what = ("hatched areas" if geometry == "hatched" else
+                f"lines of {size_mm:.2f} mm" if geometry == "line" else f"symbols of {size_mm:.1f} mm")
+        rule = f" ({what}: at least {MIN_DELTA_E_SMALL:g}, {MIN_DELTA_E_SMALL_CVD:g} under deuteranopia)"
+    out += [f"{c}{rule}" for c in clashes(entries, small=small)]
+    dark = near_blacks(entries)
+    if len(dark) > MAX_NEAR_BLACK:
+        out.append(f"{len(dark)} entries read as black at print size (L* ≤ {NEAR_BLACK_L:g}): "
+                   + ", ".join(f"«{n}» {c} L* {v:.0f}" for n, c, v in dark)
+                   + f" (at most {MAX_NEAR_BLACK})")
+    if len(entries) > MAX_CATEGORIES:
+        out.append(f"{len(entries)} categories (at most {MAX_CATEGORIES})")
+    return out

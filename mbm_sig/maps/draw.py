@@ -261,13 +261,14 @@ def place_sheet_labels(m, frame, ext, clip, to_mm, obstacles):
             continue
         r = np.broadcast_to(np.asarray(m.symbol_radius(L), dtype=float), (len(L.anchors),))[idx]
         layers_.append(labels_mod.LabelLayer([""] * len(idx), to_mm(L.anchors[idx]), offset=r, symbols=True,
-                                             name=f"symboles {L.name or L.type}"))
+                                             soft=L.type != "symbols", name=f"symboles {L.name or L.type}"))
     if m._toponyms is not None:
         t = m._toponyms
-        towns = labels_mod.town_layer_for(t["table"], ext, frame, rule=t["rule"], keep=t["keep"], color=t["color"])
+        towns = labels_mod.town_layer_for(t["table"], ext, frame, rule=t["rule"], keep=t["keep"], color=t["color"],
+                                          subject=t.get("subject"))
         labels_mod.drop_duplicates_of(towns, layers_)      # a commune label of a layer is the town's
         layers_.insert(0, towns)
-    return labels_mod.place_all(layers_, frame, obstacles=obstacles), layers_
+    return labels_mod.place_sheet(layers_, frame, obstacles=obstacles), layers_
 
 
 def draw_focus(ax, focus, clip, tol) -> None:

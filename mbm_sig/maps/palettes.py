@@ -4,9 +4,23 @@ This product includes color specifications and designs developed by Cynthia Brew
 (http://colorbrewer.org/), Apache License 2.0. matplotlib's colormaps of the same names
 interpolate the 9-class scheme and therefore give *different* colours: never use them for
 classed maps.
+
+One exception, for print: a sequential scheme is read by its lightness (Brewer 1994), and
+some of ColorBrewer's 6- to 8-class schemes have two adjacent classes less than
+:data:`~mbm_sig.maps.colorcheck.MIN_STEP_L` (8) apart in CIELAB L* (OrRd 6: #fdd49e and
+#fdbb84, 6.4; Purples 6: 7.6), which print as one tint. For those, :func:`colors` gives
+the scheme with even lightness steps: k colours at equal L* intervals between the k-class
+scheme's lightest and darkest colours, on the path of the 9-class scheme through CIELAB (its
+hues and chromas at each lightness), as mapsf's HCL palettes space their luminance evenly
+(Zeileis, Hornik and Murrell, «Escaping RGBland», *Computational Statistics & Data
+Analysis* 53, 2009). Schemes whose steps are all wide enough keep their exact colours.
 """
 
 from __future__ import annotations
+
+import functools
+
+import numpy as np
 
 from mbm_sig.maps.errors import MapError
 
@@ -197,6 +211,26 @@ class PaletteError(MapError):
     """Unknown palette or unsupported number of classes."""
 
 
+@functools.lru_cache(maxsize=None)
+def _even_steps(base: str, k: int) -> list[str]:
+    """The k-class scheme (hex without '#'), or, when two adjacent classes are closer than
+    MIN_STEP_L in L*, k colours evenly spaced in L* between its ends along the 9-class
+    scheme's path through CIELAB."""
+    from mbm_sig.maps import colorcheck as cc
+    scheme = _CB[base][k].split()
+    ls = [cc.lab("#" + c)[0] for c in scheme]
+    if min(abs(ls[i + 1] - ls[i]) for i in range(len(ls) - 1)) >= cc.MIN_STEP_L:
+        return scheme
+    path = [cc.lab("#" + c) for c in _CB[base][9].split()]          # light to dark
+    out = []
+    for t in np.linspace(ls[0], ls[-1], k):
+        j = next((i for i in range(len(path) - 1) if path[i + 1][0] <= t), len(path) - 2)
+        (l0, a0, b0), (l1, a1, b1) = path[j], path[j + 1]
+        w = 0.0 if l0 == l1 else min(max((l0 - t) / (l0 - l1), 0.0), 1.0)
+        out.append(cc.lab_to_hex((t, a0 + w * (a1 - a0), b0 + w * (b1 - b0)))[1:])
+    return out
+
+
 def _lookup(name: str) -> tuple[str, bool]:
     reverse = name.endswith("_r")
     base = name[:-2] if reverse else name
@@ -237,6 +271,8 @@ def colors(name: str, k: int) -> list[str]:
         out = table[hi].split()[:k]
     elif k in table:
         out = table[k].split()
+        if base in SEQUENTIAL:
+            out = _even_steps(base, k)
     else:                                 # 1 or 2 classes of a sequential/diverging scheme
         three = table[3].split()
         out = [three[1]] if k == 1 else [three[0], three[2]]

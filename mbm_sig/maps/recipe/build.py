@@ -173,6 +173,7 @@ class _Builder:
         self.used: list[str] = []
         self.fields_used: dict[str, set] = {}      # fields drawn per layer
         self.joined: set = set()
+        self.subject = None             # the extent's features (a geometry): the map's subject
 
     def build(self) -> tuple[Map, list[str]]:
         bounds = self.extent()
@@ -274,7 +275,8 @@ class _Builder:
 
     def focus_and_toponyms(self, m: Map) -> None:
         """The focus veil (a coverage sheet's feature) and the town names (inside the focus
-        only), unless the recipe turns them off."""
+        only; outside the extent's features, the map's subject, as context), unless the
+        recipe turns them off."""
         from mbm_sig.maps import labels
         d, cat = self.d, self.cat
         keep = None
@@ -294,7 +296,8 @@ class _Builder:
             return
         opts = dict(top) if isinstance(top, dict) else {}
         color = opts.pop("color", "#1a1a1a")
-        m.toponyms(labels.cached_towns(cat), rule=labels.TownRule(**opts), keep=keep, color=color)
+        subject = m._focus["union"] if m._focus is not None else self.subject
+        m.toponyms(labels.cached_towns(cat), rule=labels.TownRule(**opts), keep=keep, color=color, subject=subject)
 
     def extent(self):
         """The ground bounds of the recipe's extent (None: the first layer's)."""
@@ -308,6 +311,8 @@ class _Builder:
             if len(e) == 0:
                 raise self.r.fail("extent.where", f"no feature of {ext['layer']!r} matches {ext.get('where')}")
             self.used.append(ext["layer"])
+            import shapely
+            self.subject = shapely.union_all(shapely.make_valid(e.geometry.values))
             return tuple(e.total_bounds)
         return None
 
@@ -421,6 +426,13 @@ class _Builder:
 
 
 _SERIES_LAYOUTS: dict = {}      # (recipe, series_of, orientation, layout, catalogue) -> (orientation, layout)
+
+
+def decide_series_layout(r: Recipe, cat) -> None:
+    """Decide (and keep, as the first sheet drawn would) the orientation and layout of a coverage
+    series' sheets (``series_of``): a parallel atlas decides them once before forking its workers."""
+    if r.doc.get("series_of"):
+        _Builder(r, cat).series_layout()
 
 
 def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:
