@@ -584,7 +584,8 @@ def test_series_layout_of_the_basin_maps(built_gpkg):
     from mbm_sig.atlas.engine import load_atlas
     atlas = load_atlas("sante")
     values = series.resolve(atlas.series, built_gpkg, str(atlas.path))
-    shared = series.with_layouts(atlas, built_gpkg, values)
+    from mbm_sig.atlas.engine import _check_requires
+    shared = series.with_layouts(atlas, built_gpkg, lambda spec: _check_requires(built_gpkg, spec), values)
     assert len(shared[series.LAYOUTS]) >= 8
     names = ("sante_population_65.yaml", "sante_generalistes.yaml", "sante_distance_hopital.yaml")
     for vals, clean in ((shared, True), (values, False)):

@@ -806,7 +806,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     if any(p.kind == "map" and not p.coverage for p in body):
         # the basin maps share one layout, decided over them
         from mbm_sig.atlas import series
-        atlas.series_values = series.with_layouts(atlas, cat)
+        atlas.series_values = series.with_layouts(atlas, cat, lambda spec: _check_requires(cat, spec))
 
     with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd, scratch(tmpd) as tmp:
         todo = _books_to_write(atlas, body, pending, groups, labels, out_dir, tmp)

@@ -403,7 +403,7 @@ def _draw_table(c: Canvas, y: float, columns: dict, rows: list[dict], note: str,
     totals = [r for r in rows if r.get(TOTAL_KEY)]
     numeric, widths = _columns(columns, rows, width)
     x_pos = [MARGIN + sum(widths[:i]) for i in range(len(widths))]
-    headers = [_wrap_mm(fmt.typo(str(columns[k])), w - 2.4, 6.6) for k, w in zip(keys, widths, strict=True)]
+    headers = [_wrap_mm(header_text(columns[k]), w - 2.4, 6.6) for k, w in zip(keys, widths, strict=True)]
     n_lines = max(len(h) for h in headers)
     head_h = 2.5 + 3.2 * n_lines
     c.rect(MARGIN, y, width, head_h, facecolor=LIGHT)
@@ -471,19 +471,29 @@ def _columns(columns: dict, rows: list[dict], width: float):
     numeric = {k: all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in body) for k in keys}
     weights, floors = [], []
     for k in keys:
-        head = header_width(fmt.typo(str(columns[k])))
-        cells = max([measure(_cell(r.get(k)), 6.8)[0] for r in rows] or [0.0])
+        head = header_width(header_text(columns[k]))
+        cells = max([measure(_cell(r.get(k)), 6.8, "bold" if r.get(TOTAL_KEY) else "normal")[0] for r in rows]
+                    or [0.0])           # the total line is set in bold
         weights.append(max(head, min(cells, 60.0), 8.0) + 2.6)
-        floors.append(max(_longest_word(fmt.typo(str(columns[k]))), min(cells, 60.0) if numeric[k] else 0.0) + 2.6)
+        floors.append(max(_longest_word(header_text(columns[k])), min(cells, 60.0) if numeric[k] else 0.0) + 2.6)
     return numeric, _share(weights, width, floors)
 
 
 HEADER_LINES = 3               # a column header wraps on at most three lines, on spaces only
+NBSP = "\u00a0"
+
+
+@functools.lru_cache(maxsize=512)
+def header_text(title) -> str:
+    """A column title as its header prints it (French typography): a number, a year or a «+»
+    stays with the word before it («10 000», «RP 2021», «et +»), wrapped on the other spaces."""
+    t = fmt.typo(str(title))
+    return re.sub(r" (?=\d|\+)", NBSP, t)
 
 
 @functools.lru_cache(maxsize=512)
 def _longest_word(text: str) -> float:
-    return max((measure(w, 6.6, "bold")[0] for w in text.split()), default=0.0)
+    return max((measure(w, 6.6, "bold")[0] for w in text.split(" ")), default=0.0)
 
 
 @functools.lru_cache(maxsize=512)
@@ -516,10 +526,11 @@ class _Measured:
         self.keys = list(columns)
         body = [r for r in rows if not r.get(TOTAL_KEY)]
         self.numeric = [all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in body) for k in self.keys]
-        self.head = [header_width(fmt.typo(str(columns[k]))) for k in self.keys]
-        self.floor = [_longest_word(fmt.typo(str(columns[k]))) for k in self.keys]
+        self.head = [header_width(header_text(columns[k])) for k in self.keys]
+        self.floor = [_longest_word(header_text(columns[k])) for k in self.keys]
         self.cells = [[_cell(r.get(k)) for k in self.keys] for r in rows]
-        self.cw = [[measure(c, 6.8)[0] for c in row] for row in self.cells]
+        self.cw = [[measure(c, 6.8, "bold" if r.get(TOTAL_KEY) else "normal")[0] for c in row]
+                   for r, row in zip(rows, self.cells, strict=True)]
         self._widths: dict = {}
         self._lines: dict = {}
 
@@ -576,7 +587,7 @@ def _one_page_lines(columns: dict, rows: list[dict], note: str | None) -> int:
     wrapped height) and above its note (``None``: a note of two lines)."""
     width = A4[0] - 2 * MARGIN
     _, widths = _columns(columns, rows, width)
-    head = max(len(_wrap_mm(fmt.typo(str(columns[k])), w - 2.4, 6.6)) for k, w in zip(columns, widths, strict=True))
+    head = max(len(_wrap_mm(header_text(columns[k]), w - 2.4, 6.6)) for k, w in zip(columns, widths, strict=True))
     n_note = 2 if note is None else len(textwrap.wrap(fmt.typo(note), 120))
     room = (A4[1] - 26) - (36 + 2.5 + 3.2 * head + 3.6) - (3.3 * n_note + 2)
     return min(TIGHT_LINES, int(room // TIGHT_STEP))
@@ -648,9 +659,12 @@ def _share(natural: list[float], width: float, floors: list[float] | None = None
 
 
 def _wrap_mm(text: str, width_mm: float, size: float) -> list[str]:
-    """Words wrapped to a measured width; a word is never broken."""
+    """Words wrapped to a measured width on spaces (never on a no-break space); a word is
+    never broken."""
     lines, line = [], ""
-    for word in text.split():
+    for word in text.split(" "):
+        if not word:
+            continue
         cand = f"{line} {word}".strip()
         if line and measure(cand, size, "bold")[0] > width_mm:
             lines.append(line)

@@ -127,42 +127,65 @@ def group_key(doc: dict) -> str | None:
     return json.dumps([doc.get("page", "A4"), doc.get("orientation", "portrait"), ext], sort_keys=True, default=str)
 
 
-def layout_groups(atlas, cat) -> dict:
+def layout_groups(atlas, waiting) -> dict:
     """group key -> [(recipe path, parameters)] of the atlas's map sheets drawn once (no
-    coverage) whose data are there, by :func:`group_key`; groups of two sheets or more."""
-    from mbm_sig.atlas.engine import _check_requires, _recipe_doc
+    coverage) whose data are there (``waiting(spec)`` false: the engine's requirements), by
+    :func:`group_key`; groups of two sheets or more."""
+    from mbm_sig.maps.recipe import RecipeError, load_recipe
     groups: dict = {}
     for sec in atlas.sections:
         if sec.coverage:
             continue
         for spec in sec.sheets:
-            if spec.kind != "map" or not spec.recipe or spec.coverage or _check_requires(cat, spec):
+            if spec.kind != "map" or not spec.recipe or spec.coverage or waiting(spec):
                 continue
-            key = group_key(_recipe_doc(Path(spec.recipe)))
+            try:
+                doc = load_recipe(Path(spec.recipe), spec.params).doc
+            except RecipeError:         # the sheet's own render reports it, naming the sheet
+                continue
+            key = group_key(doc)
             if key:
                 groups.setdefault(key, []).append((Path(spec.recipe), dict(spec.params)))
     return {k: v for k, v in groups.items() if len(v) > 1}
 
 
-def with_layouts(atlas, cat, values: dict | None = None) -> dict:
+def with_layouts(atlas, cat, waiting, values: dict | None = None) -> dict:
     """The series' values with the layout each basin map shares with its group
     (:data:`LAYOUTS`: page key -> ``sheet_layout``), decided once over the group; memoised
-    on the recipes' files, the series and the catalogue's state."""
-    from mbm_sig.atlas.incremental import _stat, catalogue_stamp
+    on the recipes' files, the series and the catalogue's state. ``waiting(spec)``: whether
+    a sheet waits for its data (left out of the groups)."""
     values = {k: v for k, v in (atlas.series_values if values is None else values).items() if k != LAYOUTS}
-    groups = layout_groups(atlas, cat)
+    groups = layout_groups(atlas, waiting)
     if not groups:
         return values
-    key = (str(atlas.path), cat.url, catalogue_stamp(cat), json.dumps(values, sort_keys=True, default=repr),
+    stamp = _catalogue_stamp(cat)
+    key = (str(atlas.path), cat.url, stamp, json.dumps(values, sort_keys=True, default=repr),
            tuple((str(r), _stat(r), json.dumps(p, sort_keys=True, default=str))
                  for members in groups.values() for r, p in members))
-    if key not in _LAYOUT_MEMO:
+    if stamp is None or key not in _LAYOUT_MEMO:
         out = {}
         for members in groups.values():
             out.update(decide_layout(members, cat, values))
         _LAYOUT_MEMO.clear()
         _LAYOUT_MEMO[key] = out
     return {**values, LAYOUTS: _LAYOUT_MEMO[key]}
+
+
+def _stat(path) -> tuple | None:
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _catalogue_stamp(cat) -> tuple | None:
+    """What changes when a GeoPackage catalogue is written (the file and its write-ahead
+    log); None on a server (no memo: the layouts are decided on every render)."""
+    if getattr(cat.backend, "kind", None) != "gpkg":
+        return None
+    path = Path(cat.backend.path)
+    return (_stat(path), _stat(Path(f"{path}-wal")))
 
 
 def decide_layout(members, cat, values: dict) -> dict:
@@ -203,3 +226,4 @@ def decide_layout(members, cat, values: dict) -> dict:
 def _natural_size(m) -> tuple[float, float]:
     x0, y0, x1, y1 = m.extent_bounds
     return max(x1 - x0, 1.0) * (1 + m.margin), max(y1 - y0, 1.0) * (1 + m.margin)
+

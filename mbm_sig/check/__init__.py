@@ -1002,7 +1002,7 @@ def _fill_map_sheet(s: Sheet, p, cat, series_values, town_table, in_series: bool
 def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=None, pdf=None) -> Report:
     """Render atlas ``name`` (or read ``pdf``, the book already rendered from the same
     catalogue) and check every page."""
-    from mbm_sig.atlas.engine import AtlasError, load_atlas, plan, render_atlas
+    from mbm_sig.atlas.engine import AtlasError, _check_requires, load_atlas, plan, render_atlas
     from mbm_sig.catalogue import Catalogue
     cat = catalogue or Catalogue.open()
     try:
@@ -1038,7 +1038,8 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
                 repeats[id(p.spec)] = repeats.get(id(p.spec), 0) + 1
         from mbm_sig.atlas import series
         series_values = series.resolve(atlas.series, check_cat, str(atlas.path)) if atlas.series else {}
-        series_values = series.with_layouts(atlas, check_cat, series_values)
+        series_values = series.with_layouts(atlas, check_cat, lambda spec: _check_requires(check_cat, spec),
+                                            series_values)
         town_table = towns(check_cat)
         official = wording.official_names(town_table)
         fills = {t.number: table_fill(t) for t in texts

@@ -16,7 +16,16 @@ import re
 
 import numpy as np
 
-from mbm_sig.maps.labels import AMBIGUOUS_MM, INK_MARGIN, TOWN_MAX_MM, TOWN_STYLE, town_context, town_style
+from mbm_sig.maps.labels import (
+    AMBIGUOUS_MM,
+    DESC_EM,
+    HALO_PAD,
+    INK_MARGIN,
+    TOWN_MAX_MM,
+    TOWN_STYLE,
+    town_context,
+    town_style,
+)
 
 POSITION_MM = 1.0           # the same town on two sheets of one frame: this far apart is another position
 COVER_MM2 = 0.02            # a label's glyphs covered by a later paint over this area are hidden
@@ -197,7 +206,8 @@ def _blocked(s, run, at, grow: float = WAY_MM) -> bool:
     """Something of sheet ``s`` (a point symbol, a proportional circle, another printed
     text) lies where ``run`` would be with its ink centred on ``at``."""
     dx, dy = at[0] - run.cx, at[1] - run.cy
-    box = (run.bbox[0] + dx - grow, run.bbox[1] + dy - grow, run.bbox[2] + dx + grow, run.bbox[3] + dy + grow)
+    box = (run.bbox[0] + dx - grow, run.bbox[1] + dy - grow, run.bbox[2] + dx + grow,   # below the ink, the
+           run.bbox[3] + dy + max(grow, DESC_EM * run.size * 25.4 / 72 + HALO_PAD))    # engine's descender line
     for sym in (s.symbols, getattr(s, "circles", None)):
         if sym is None or not len(sym[0]):
             continue

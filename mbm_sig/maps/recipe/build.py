@@ -213,18 +213,10 @@ class _Builder:
         so = d["series_of"]
         o_given, l_given = d.get("orientation", "portrait"), d.get("layout", "auto")
         key = (str(Path(self.r.path).resolve()), repr(sorted(so.items())), o_given, l_given,
-               getattr(self.cat, "url", None), repr(sorted((k, str(v)) for k, v in self.r.params.items()
-                                                            if k not in self._feature_keys(so))))
+               getattr(self.cat, "url", None))
         if key not in _SERIES_LAYOUTS:
             _SERIES_LAYOUTS[key] = self._decide_series_layout(so, o_given, l_given)
         return _SERIES_LAYOUTS[key]
-
-    def _feature_keys(self, so: dict) -> set:
-        """The fields of the series' coverage layer (the parameters each feature fills)."""
-        try:
-            return set(self.cat.layer_def(so["layer"]).field_names)
-        except KeyError:
-            return set()
 
     def _series_maps(self, so: dict) -> list:
         """The map of every feature of the series, as its own sheet builds it."""
@@ -240,49 +232,46 @@ class _Builder:
         return maps
 
     def _decide_series_layout(self, so: dict, o_given: str, l_given: str):
-        from mbm_sig.maps.draw import planned
-        from mbm_sig.maps.solver import GridLayout, decide_grid
-        maps = self._series_maps(so)
-        o, lay = (o_given, l_given) if o_given != "auto" and l_given != "auto" else \
-            self._decide_orientation(maps[0], o_given, l_given, so)
-        members = []
-        for m in maps:
-            m._orientation, m.layout = o, lay
-            members.append((m, planned(m)[0]))
-        return o, GridLayout(decide_grid(members, members[0][1].layout or lay))
-
-    def _decide_orientation(self, m0, o_given: str, l_given: str, so: dict) -> tuple[str, str]:
+        """Each feature's sheet laid out alone (its own legend: the classes and categories of
+        its extent) with each orientation and layout left open; the one whose worst feature
+        loses least scale against that feature's best (then the largest maps on the whole,
+        geometric mean); the grid of those plans."""
         import math
 
+        from mbm_sig.maps.draw import legend_blocks
         from mbm_sig.maps.furniture import fit_extent
-        feats = self.cat.read(so["layer"], where=so.get("where") or None)
-        blocks = m0._blocks()
-        own = m0._extent
-        bounds = [(float(g.bounds[0]), float(g.bounds[1]), float(g.bounds[2]), float(g.bounds[3]))
-                  for g in feats.geometry.values if g is not None and not g.is_empty]
+        from mbm_sig.maps.solver import GridLayout, decide_grid
+        maps = self._series_maps(so)
+        blocks = []
+        for m in maps:          # the legend of what the extent shows (draw.planned's first guess)
+            x0, y0, x1, y1 = m.extent_bounds
+            mx, my = (x1 - x0) * m.margin / 2 * 1.02, (y1 - y0) * m.margin / 2 * 1.02
+            blocks.append(legend_blocks(m, (x0 - mx, y0 - my, x1 + mx, y1 + my)))
         orients = ("landscape", "portrait") if o_given == "auto" else (o_given,)
         layouts = ("bottom", "side") if l_given == "auto" else (l_given,)
-        scales = {}                     # (orientation, layout) -> ground metres per page mm of each feature
+        plans, scales = {}, {}          # (orientation, layout) -> plans, ground m per page mm of each feature
         for o in orients:
             for lay in layouts:
-                m0._orientation, m0.layout = o, lay
-                row = []
-                for b in bounds:
-                    m0._extent = b
-                    fw, fh = m0._plan(blocks).frame[2:]
-                    x0, _, x1, _ = fit_extent(b, fw / fh, m0.margin)
+                row, ps = [], []
+                for m, bl in zip(maps, blocks, strict=True):
+                    m._orientation, m.layout = o, lay
+                    p = m._plan(bl)
+                    fw, fh = p.frame[2:]
+                    x0, _, x1, _ = fit_extent(m.extent_bounds, fw / fh, m.margin)
                     row.append((x1 - x0) / fw)
-                scales[(o, lay)] = row
-        m0._extent = own
-        # the one that loses least on its worst feature against that feature's best layout,
-        # then the largest maps on the whole (geometric mean)
-        best_each = [min(r[i] for r in scales.values()) for i in range(len(bounds))]
+                    ps.append(p)
+                scales[(o, lay)], plans[(o, lay)] = row, ps
+        best_each = [min(r[i] for r in scales.values()) for i in range(len(maps))]
 
         def cost(k):
             r = scales[k]
             return (round(max(v / b for v, b in zip(r, best_each, strict=True)), 3),
                     sum(math.log(v) for v in r))
-        return min(scales, key=cost)
+        o, lay = min(scales, key=cost)
+        for m in maps:
+            m._orientation, m.layout = o, lay
+        ps = plans[(o, lay)]
+        return o, GridLayout(decide_grid(list(zip(maps, ps, strict=True)), ps[0].layout or lay))
 
     def focus_and_toponyms(self, m: Map) -> None:
         """The focus veil (a coverage sheet's feature) and the town names (inside the focus
