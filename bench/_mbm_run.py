@@ -3,9 +3,11 @@
     python bench/_mbm_run.py MARKS.json -- atlas sante -o DIR -q -j 2
 
 Used by bench_whole.py and bench_scale.py: the parent notes the wall-clock launch time; this
-records (time.time) the start of the first page render (in whichever process renders it,
-forked workers included: each appends to MARKS.json.pages) and the start and end of the book
-assembly. Nothing of mbm_sig is imported before the command itself imports it, except the
+records (time.time) the start of the first page work (a page render in whichever process
+renders it, forked workers included: each appends to MARKS.json.pages; or the warm-up of a
+parallel run, which loads before forking what the pages use) and the start and end of the book
+assembly (the book's own pages are written before it: by a parallel run while its workers draw
+the last sheets). Nothing of mbm_sig is imported before the command itself imports it, except the
 atlas engine, which `atlas` imports anyway.
 """
 import os
@@ -19,12 +21,19 @@ marks = {"main_start": time.time()}
 if argv and argv[0] == "atlas":
     from mbm_sig.atlas import engine
 
-    render_page, write_book = engine._render_page, engine._write_book
+    render_page, write_book, warm = engine._render_page, engine._write_book, engine._warm
 
-    def _timed_render(job):
+    def _page_work():
         with open(marks_path + ".pages", "a") as fh:
             fh.write(f"{time.time()}\n")
+
+    def _timed_render(job):
+        _page_work()
         return render_page(job)
+
+    def _timed_warm(*a, **k):           # a parallel run loads what the pages use before forking
+        _page_work()
+        return warm(*a, **k)
 
     def _timed_book(*a, **k):
         marks.setdefault("book_start", time.time())
@@ -33,11 +42,11 @@ if argv and argv[0] == "atlas":
         finally:
             marks["book_end"] = time.time()
 
-    engine._render_page, engine._write_book = _timed_render, _timed_book
+    engine._render_page, engine._write_book, engine._warm = _timed_render, _timed_book, _timed_warm
 
 from mbm_sig.cli import finish, main  # noqa: E402
 
-rc = main(argv)
+rc = main(argv, command=True)     # as the mbm-sig command runs it (mbm_sig.cli.console)
 marks["end"] = time.time()
 try:
     with open(marks_path + ".pages") as fh:

@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, have_qgis, med, med_ratio, run_mbm, run_qgis, sql_where  # noqa: E402
+from _common import ROOT, compile_package, have_qgis, med, med_ratio, run_mbm, run_qgis, sql_where  # noqa: E402
 
 ATLAS = ROOT / "atlases" / "communes.yaml"
 
@@ -79,6 +79,7 @@ def main() -> int:
     import pyogrio
     codes_all = sorted(pyogrio.read_dataframe(a.db, layer="communes", columns=["insee"],
                                               read_geometry=False)["insee"])
+    compile_package()
     tmp = Path(tempfile.mkdtemp(prefix="mbm-bench-scale-"))
     env = dict(os.environ, MBM_SIG_DB=a.db)
     qg = have_qgis()

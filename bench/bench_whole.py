@@ -5,7 +5,11 @@ layers read from the catalogue GeoPackage, one layout page per page of the book 
 pages with the recipe's layers, extent and a quantile renderer, the other pages as text —
 and the export of as many pages as the book has, to one vector PDF), interleaved A B A B,
 medians of the per-pair ratios; then the start-up: seconds from launch to the first page
-render, and the heavy modules each command imports (python -X importtime).
+work (a page render, or the warm-up a parallel run does before forking), and the heavy modules
+each command imports (python -X importtime). mbm_sig's bytecode is written first, as a wheel
+install has it (bench/_common.py compile_package). "Book assembly" is the writing of the book
+from its pages; the book's own pages (cover, contents, sources) are written before it, by a
+parallel run while its workers draw the last sheets, so they count in the rendering phase.
 
     .venv/bin/python bench/bench_whole.py [--pairs 5] [--db var/catalogue.gpkg] [-j 2]
 """
@@ -21,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, have_qgis, interleave, med, med_ratio, run_mbm, run_qgis, sql_where  # noqa: E402
+from _common import ROOT, compile_package, have_qgis, interleave, med, med_ratio, run_mbm, run_qgis, sql_where  # noqa: E402
 
 HEAVY = ["matplotlib", "geopandas", "pandas", "shapely", "pyproj", "pyogrio", "sqlalchemy", "pypdf",
          "numpy", "scipy", "mapclassify", "PIL", "fontTools", "tqdm", "yaml"]
@@ -91,6 +95,7 @@ def main() -> int:
     if not Path(a.db).exists():
         print(f"catalogue {a.db} not found: run `make build` first", file=sys.stderr)
         return 1
+    compile_package()
     tmp = Path(tempfile.mkdtemp(prefix="mbm-bench-whole-"))
     env = dict(os.environ, MBM_SIG_DB=a.db)
     os.environ["MBM_SIG_DB"] = a.db

@@ -78,8 +78,8 @@ def test_one_section_per_basin_epci(atlas, built_gpkg):
         # the table holds exactly the cités of the EPCI in the catalogue
         rows = [r for p in tables for r in p.rows]
         expected = cites[cites["epci_siren"] == siren]
-        # (a name repeated with nothing to tell the rows apart carries its identifier)
-        assert sorted(re.sub(r" \((?:BI|ZT)-\d{4}\)$", "", r["nom"]) for r in rows) == sorted(expected["nom"])
+        # (a name repeated with nothing to tell the rows apart is numbered: «(1 sur 2)»)
+        assert sorted(re.sub(r" \(\d+ sur \d+\)$", "", r["nom"]) for r in rows) == sorted(expected["nom"])
         from mbm_sig.atlas import pages as book
         # pages cut by wrapped height, as few as the page holds, shared evenly
         assert len(tables) == len(book.paginate(tables[0].spec.table["columns"], rows))
@@ -183,3 +183,24 @@ def test_trame_verte_sheets_wait_for_the_import_then_render(atlas, built_gpkg, t
         info = render_recipe(f"atlases/maps/{recipe}", cat, tmp_path / f"{recipe}.pdf")
         shown = {e for lg in info.legends if lg["kind"] == "typo" for e in lg["entries"]}
         assert entries <= shown, (recipe, shown)
+
+
+def test_cover_says_what_its_counts_are(built_gpkg):
+    """The cover's «109 éléments» says what they are and is counted in the catalogue (the
+    inscribed property's layer, the inventory's cités and terrils of the property); no cover
+    speaks of «fiches de faits»; a count of a layer that does not exist names the atlas."""
+    from dataclasses import replace
+
+    from mbm_sig.atlas import pages
+    from mbm_sig.atlas.engine import AtlasError, load_atlas
+    atlas = load_atlas("patrimoine")
+    text = " ".join(pages.with_counts(atlas, built_gpkg))
+    n = len(built_gpkg.read("unesco_bien_inscrit"))
+    cites = len(built_gpkg.read("cites_minieres", where={"perimetre": "Bien inscrit"}))
+    assert f"se compose de {n} éléments, chacun un périmètre de la liste de l'UNESCO" in text
+    assert f"y recense {cites} cités" in text and "{n:" not in text
+    for name in ("sante", "patrimoine", "renouvellement"):
+        assert not any("fiche de faits" in t for t in load_atlas(name).cover_notes), name
+    wrong = replace(atlas, cover_notes=["{n:nosuchlayer} éléments"])
+    with pytest.raises(AtlasError, match="cover_notes: {n:nosuchlayer}"):
+        pages.with_counts(wrong, built_gpkg)

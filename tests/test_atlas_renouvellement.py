@@ -152,9 +152,12 @@ def test_concessions_named_only_by_the_shafts_are_non_renseigne(atlas, built_gpk
     con = built_gpkg.read("concessions", where={"dans_rapport": False})
     assert len(con)
     lines = _table_lines(pages, PUITS_TABLE)
+    # every one «non renseigné»: said once under the title, not on each row (a constant column)
+    assert set(con["statut_2005"]) == {"non renseigné"}
+    assert any(ln.startswith("Situation fin 2005 : non renseigné") for ln in lines), lines[:5]
     for nom in con["nom"]:
         rows = [ln for ln in lines if ln.startswith(norm(nom) + " ")]
-        assert len(rows) == 1 and rows[0].endswith("non renseigné"), (nom, rows)
+        assert len(rows) == 1 and not rows[0].endswith("non renseigné"), (nom, rows)
 
 
 def test_emprise_approchee_on_every_page_showing_concessions(atlas):

@@ -287,6 +287,93 @@ def test_near_empty_table(tmp_path):
     assert check(_sheet(short, "table", part=(1, 1), prev_kind="map", next_kind="map")) == []
 
 
+def test_near_empty_table_last_part_by_rows(tmp_path):
+    """A table cut 45 + 5 rows: its last part, however tall its rows, is found; 26 + 24: not."""
+    half = _page(tmp_path, [(20, 20 + 5 * i, f"Commune {i}", 7.0) for i in range(28)], "h.pdf")
+    check = CHECKS["near-empty-table"]
+    found = check(_sheet(half, "table", part=(2, 2), part_rows=[45, 5], prev_kind="table", prev_fill=0.95))
+    assert found and "45 + 5 rows" in found[0]
+    assert check(_sheet(half, "table", part=(2, 2), part_rows=[26, 24], prev_kind="table", prev_fill=0.95)) == []
+    assert check(_sheet(half, "table", part=(1, 2), part_rows=[45, 5], next_kind="table", next_fill=0.2)) == []
+
+
+def _header_page(tmp_path, columns):
+    """A table page whose column headers are printed as the table pages print them (bold
+    6.6 pt), each column a list of lines at x mm."""
+    from mbm_sig.atlas import pages
+    c = pages.Canvas()
+    for x, lines in columns:
+        for j, line in enumerate(lines):
+            c.text(x, 40 + 3.2 * j, line, size=6.6, weight="bold")
+    c.text(20, 60, "Auchel", size=6.8)
+    pages.save_pdf([c.fig], tmp_path / "t.pdf", {"Title": "t"})
+    return read_pdf(tmp_path / "t.pdf")[0]
+
+
+def test_table_headers(tmp_path):
+    heads = ["Part des 65 ans et plus (%)", "Établissements de médecine générale"]
+    wrong = _header_page(tmp_path, [(20, ["Part", "des 65", "ans et", "plus (%)"]),
+                                    (60, ["Établisse-", "ments de", "médecine", "générale"][:1] + ["ments de médecine générale"])])
+    found = CHECKS["table-headers"](_sheet(wrong, "table", headers=heads))
+    assert any("«Part des 65 ans et plus (%)» wrapped on 4 lines" in d for d in found), found
+    assert any("word broken" in d and "«Établisse-»" in d for d in found), found
+    right = _header_page(tmp_path, [(20, ["Part des 65", "ans et plus (%)"]),
+                                    (60, ["Établissements de", "médecine générale"])])
+    assert CHECKS["table-headers"](_sheet(right, "table", headers=heads)) == []
+
+
+def test_table_headers_of_the_real_tables(built_gpkg, tmp_path):
+    """The health atlas's communes table: every header on at most three lines, no word
+    broken (the width of a column from its header's longest word and its cells)."""
+    from mbm_sig.atlas import pages
+    from mbm_sig.atlas.engine import load_atlas, plan
+    atlas = load_atlas("sante")
+    body, _ = plan(atlas, built_gpkg)
+    p = next(q for q in body if q.kind == "table" and q.part == 1 and q.parts > 1)
+    pages.save_pdf([pages.table_page(atlas, p.title, p.columns, p.rows, p.part, p.parts)], tmp_path / "t.pdf",
+                   {"Title": "t"})
+    page = read_pdf(tmp_path / "t.pdf")[0]
+    sheet = _sheet(page, "table", headers=list(p.columns.values()))
+    from mbm_sig.check import header_columns
+    assert len(header_columns(sheet)) == len(p.columns)
+    assert CHECKS["table-headers"](sheet) == []
+
+
+def test_table_columns(tmp_path):
+    ids = _page(tmp_path, [(20, 30, "Cité de l’Hôpital", 7.0), (120, 30, "BI-0095", 7.0), (120, 35, "ZT-0130", 7.0)])
+    found = CHECKS["table-columns"](_sheet(ids, "table"))
+    assert found == ["2 internal identifier(s) printed in the table: BI-0095, ZT-0130"]
+    clean = _page(tmp_path, [(20, 30, "Cité de l’Hôpital", 7.0), (120, 30, "bien inscrit", 7.0)], "c.pdf")
+    cells = [("Concession", ["Aniche", "Anzin", "Douchy"]), ("Situation fin 2005", ["non renseigné"] * 3)]
+    found = CHECKS["table-columns"](_sheet(clean, "table", cells=cells))
+    assert len(found) == 1 and "«Situation fin 2005» holds «non renseigné» on every row" in found[0]
+    assert CHECKS["table-columns"](_sheet(clean, "table", cells=cells[:1])) == []
+
+
+def test_table_columns_of_a_real_table_made_wrong(built_gpkg):
+    """The renewal atlas's ERBM table as its recipe lists it (identifiers, a constant
+    origin), before what the reader reads is made of it: found; as the atlas prints it: clean."""
+    from mbm_sig.atlas import pages
+    from mbm_sig.atlas.engine import load_atlas, plan
+    body, _ = plan(load_atlas("renouvellement"), built_gpkg)
+    p = next(q for q in body if q.kind == "table" and "ERBM" in q.title)
+    spec_cols = p.spec.table["columns"]
+    assert "origine" in spec_cols and "origine" not in p.columns       # said in the subtitle instead
+    assert "Origine : données ouvertes" in pages.table_subtitle(spec_cols, p.columns, p.rows)
+    raw = built_gpkg.read(p.spec.table["layer"], where=p.spec.table["where"])
+    wrong = [(t, [pages._cell(v) for v in raw[k]]) for k, t in spec_cols.items()]
+    made = [(t, [pages._cell(r.get(k)) for r in p.rows]) for k, t in p.columns.items()]
+    found = CHECKS["table-columns"](Sheet(1, p.title, "table", _empty_text(), cells=wrong))
+    assert any("«Origine» holds «données ouvertes»" in d for d in found), found
+    assert not any(pages.ID_PATTERN.search(v) for _, vals in made for v in vals)
+    assert CHECKS["table-columns"](Sheet(1, p.title, "table", _empty_text(), cells=made)) == []
+
+
+def _empty_text():
+    from mbm_sig.check.pdf import PageText
+    return PageText(1, (210.0, 297.0), [])
+
+
 def test_table_order():
     rows = ["Noyelles-lès-Vermelles", "Nœux-les-Mines", "Oignies"]           # œ filed after z
     sheet = Sheet(1, "t", "table", None, rows=rows, sort=("nom",))
@@ -424,9 +511,89 @@ def test_series_layout():
     sheets = [_map_sheet(4, [right]), _map_sheet(5, [right]), _map_sheet(6, [below], orientation="landscape"),
               _map_sheet(7, [right])]
     found = SERIES_CHECKS["series-layout"](sheets)
+    assert [s.number for s, d in found if "legend corner" in d] == [6]       # its legend elsewhere too
+    found = [(s, d) for s, d in found if "legend corner" not in d]
     assert [(s.number, d.split(":")[1].split()[0]) for s, d in found] == [(6, "orientation"), (6, "legend")]
     assert "below where the other pages (p. 4, p. 5, p. 7) are right" in found[1][1]
     assert SERIES_CHECKS["series-layout"]([sheets[0], sheets[1], sheets[3]]) == []
+
+
+def test_series_layout_frames_credits_and_legends():
+    """A series page whose frame size or place, credits or legend corner lie more than 1 mm
+    from the first page's: found; 0.5 mm apart (rounding): clean."""
+    lg = dict(kind="choro", title="t", bbox=(205, 30, 240, 80))
+
+    def page(n, frame=(10, 25, 190, 170), credits=(205, 150, 60, 20), legend=lg):
+        s = _map_sheet(n, [legend], orientation="landscape", frame=frame)
+        s.credits_box = credits
+        return s
+
+    ok = [page(4), page(5, frame=(10.5, 25, 190.5, 170), credits=(205.5, 150.4, 62, 14))]
+    assert SERIES_CHECKS["series-layout"](ok) == []
+    wrong = ok + [page(6, frame=(10, 25, 190, 110)), page(7, credits=(205, 120, 60, 20)),
+                  page(8, frame=(12, 25, 190, 170)), page(9, legend=dict(lg, bbox=(205, 40, 240, 90)))]
+    found = SERIES_CHECKS["series-layout"](wrong)
+    what = ("frame size", "frame position", "credits position", "legend corner")
+    assert sorted((s.number, next(w for w in what if w in d)) for s, d in found) == [
+        (6, "frame size"), (7, "credits position"), (8, "frame position"), (9, "legend corner")]
+    assert "frame size 190.0 × 110.0 mm where p. 4 has 190.0 × 170.0 mm (60.0 mm apart" in found[0][1]
+
+
+def _without(tmp_path, recipe: str, key: str) -> Path:
+    """A copy of an atlas recipe without one of its top-level keys (a sheet made wrong)."""
+    import yaml
+    doc = yaml.safe_load((RECIPES / recipe).read_text(encoding="utf-8"))
+    doc.pop(key)
+    out = tmp_path / recipe
+    out.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return out
+
+
+def _series_sheet(n, info, legends, series):
+    s = Sheet(n, f"feuille {n}", "map", None, legends=legends, orientation=info.orientation, series=series,
+              frame_mm=info.frame_mm)
+    s.credits_box = info.boxes.get("credits")
+    return s
+
+
+def test_series_layout_of_real_arrondissement_sheets(built_gpkg, tmp_path):
+    """The health atlas's arrondissement sheets share one frame, legend and credits place
+    (Lens, wide, and Béthune, tall, included); the Lens sheet laid out alone (its recipe
+    without ``series_of``) has a frame of its own: found."""
+    recipe = RECIPES / "sante_arrondissement.yaml"
+    feats = built_gpkg.read("arrondissements", where={"bassin_minier": True})
+    sheets = []
+    for k, (_, f) in enumerate(feats.iterrows()):
+        info, legends, _ = map_sheet_info(recipe, {"code": f["code"], "nom": f["nom"]}, built_gpkg)
+        sheets.append(_series_sheet(k + 1, info, legends, "arrondissements"))
+    assert len(sheets) == 4 and SERIES_CHECKS["series-layout"](sheets) == []
+    fw, fh = sheets[0].frame_mm[2:]
+    assert fw > 200 and fh > 170            # the room the widest and the tallest need, filled
+    lens = feats[feats["code"] == "627"].iloc[0]
+    info, legends, _ = map_sheet_info(_without(tmp_path, "sante_arrondissement.yaml", "series_of"),
+                                      {"code": "627", "nom": lens["nom"]}, built_gpkg)
+    found = SERIES_CHECKS["series-layout"](sheets + [_series_sheet(9, info, legends, "arrondissements")])
+    assert {s.number for s, _ in found} == {9} and any("frame size" in d for _, d in found)
+
+
+def test_series_layout_of_the_basin_maps(built_gpkg):
+    """The basin maps of the health atlas share one layout decided over them (the atlas's
+    series applied): two sheets of different legends, one frame and credits place; each laid
+    out alone, their frames differ: found."""
+    from mbm_sig.atlas import series
+    from mbm_sig.atlas.engine import load_atlas
+    atlas = load_atlas("sante")
+    values = series.resolve(atlas.series, built_gpkg, str(atlas.path))
+    shared = series.with_layouts(atlas, built_gpkg, values)
+    assert len(shared[series.LAYOUTS]) >= 8
+    names = ("sante_population_65.yaml", "sante_generalistes.yaml", "sante_distance_hopital.yaml")
+    for vals, clean in ((shared, True), (values, False)):
+        sheets = []
+        for k, name in enumerate(names):
+            info, legends, _ = map_sheet_info(RECIPES / name, {}, built_gpkg, vals)
+            sheets.append(_series_sheet(k + 1, info, legends, "basin"))
+        found = SERIES_CHECKS["series-layout"](sheets)
+        assert (found == []) is clean, found
 
 
 def test_check_sheets_names_page_sheet_and_check(tmp_path):
@@ -544,3 +711,182 @@ def test_check_on_the_atlas(built_gpkg, name, capsys, monkeypatch, tmp_path):
     if STRICT:
         pytest.fail(f"mbm-sig check {name}:\n{text}")
     warnings.warn(f"mbm-sig check {name} is not clean yet ({len(rep.problems)} finding(s)):\n{text}", stacklevel=1)
+
+
+# ------------------------------------------------------------------------------ labels (issue 11, place names)
+
+LENS_AREA = (670000, 7020000, 700000, 7045000)          # 30 km wide, in the frame below
+LABEL_FRAME = (20.0, 20.0, 200.0, 150.0)
+
+
+def _towns_table():
+    return pd.DataFrame({"nom": ["Lens", "Liévin", "Lille", "Avion"], "population": [32920, 30063, 236000, 17600],
+                         "seat": [True, False, True, False],
+                         "x": [686000, 681000, 690000, 684000], "y": [7036000, 7035000, 7044000, 7033000]})
+
+
+def _anchor_mm(x, y, extent=LENS_AREA, frame=LABEL_FRAME):
+    k = frame[2] / (extent[2] - extent[0])
+    return frame[0] + (x - extent[0]) * k, frame[1] + (extent[3] - y) * k
+
+
+def test_town_distance(tmp_path):
+    """A town name drifted away from its commune (Bruay at the frame's edge) is found;
+    at its place, or within TOWN_MAX_MM, it is not."""
+    from mbm_sig.maps.labels import TOWN_MAX_MM
+    lx, ly = _anchor_mm(686000, 7036000)
+    far = _page(tmp_path, [], labels=[_label(lx + 15, ly, "Lens")])
+    found = CHECKS["town-distance"](_sheet(far, frame_mm=LABEL_FRAME, extent=LENS_AREA, towns=_towns_table()))
+    assert len(found) == 1 and found[0].startswith("«Lens» printed") and f"at most {TOWN_MAX_MM:g} mm" in found[0]
+    at = _page(tmp_path, [], "a.pdf", labels=[_label(lx, ly, "Lens"), _label(lx + 9, ly - 5, "Cité 12")])
+    assert CHECKS["town-distance"](_sheet(at, frame_mm=LABEL_FRAME, extent=LENS_AREA, towns=_towns_table())) == []
+    beside = _page(tmp_path, [], "b.pdf", labels=[_label(lx, ly - 3.0, "Lens")])     # just above its anchor
+    assert CHECKS["town-distance"](_sheet(beside, frame_mm=LABEL_FRAME, extent=LENS_AREA,
+                                          towns=_towns_table())) == []
+
+
+def test_town_context(tmp_path):
+    """Lille outside the subject (the Lens area) printed bold at a seat's size: found;
+    regular and one point smaller: clean. Inside, Lens stays bold."""
+    import shapely
+    subject = shapely.box(675000, 7025000, 688000, 7040000)
+    towns = _towns_table()
+    lx, ly = _anchor_mm(690000, 7044000)
+    nx, ny = _anchor_mm(686000, 7036000)
+    bold = _page(tmp_path, [], labels=[(lx, ly, "Lille", 9.0, "bold", "#1a1a1a", True),
+                                       (nx, ny, "Lens", 7.5, "bold", "#1a1a1a", True)])
+    found = CHECKS["town-context"](_sheet(bold, frame_mm=LABEL_FRAME, extent=LENS_AREA, towns=towns, subject=subject))
+    assert len(found) == 1 and "«Lille», outside the map's subject, printed bold and 9 pt" in found[0]
+    grey = _page(tmp_path, [], "g.pdf", labels=[(lx, ly, "Lille", 8.0, "normal", "#6b6b6b", True),
+                                                (nx, ny, "Lens", 7.5, "bold", "#1a1a1a", True)])
+    assert CHECKS["town-context"](_sheet(grey, frame_mm=LABEL_FRAME, extent=LENS_AREA, towns=towns,
+                                         subject=subject)) == []
+    # without a subject (a map of a bbox), no town is context
+    assert CHECKS["town-context"](_sheet(bold, frame_mm=LABEL_FRAME, extent=LENS_AREA, towns=towns)) == []
+
+
+def test_label_ambiguity(tmp_path):
+    """A terril's number set nearer another terril than its own reads as the other's."""
+    syms = np.array([[100.0, 50.0, 1.0], [112.0, 50.0, 1.0]])
+    p = _page(tmp_path, [], labels=[_label(108.5, 50, "T042", 6.0)])          # beside the second terril
+    s = _sheet(p, frame_mm=LABEL_FRAME, symbols=(syms, ["terrils"] * 2), point_labels=[("T042", 100.0, 50.0, 1.0)])
+    found = CHECKS["label-ambiguity"](s)
+    assert len(found) == 1 and found[0].startswith("«T042» nearer another symbol (x 112 mm")
+    p = _page(tmp_path, [], "g.pdf", labels=[_label(103.6, 50, "T042", 6.0)])       # beside its own
+    s.text = p
+    assert CHECKS["label-ambiguity"](s) == []
+
+
+def test_label_covered_by_a_symbol_drawn_after_it(tmp_path):
+    """A circle painted after the label (z-order) hides its glyphs even though the label
+    was placed there first; the same circle drawn under the label is fine."""
+    from matplotlib.patches import Circle
+
+    def page(zorder, name):
+        fig = Figure(figsize=A4)
+        fig.add_artist(LabelArtist(297, 210, [_label(100, 50, "Douai")]))
+        fig.add_artist(Circle((100 / 297, 1 - 50 / 210), 0.012, transform=fig.transFigure, facecolor="#2166ac",
+                              zorder=zorder))
+        save_figure(fig, tmp_path / name)
+        return read_pdf(tmp_path / name)[0]
+
+    over = page(6, "o.pdf")
+    assert over.paints
+    found = CHECKS["label-covered"](_sheet(over, frame_mm=LABEL_FRAME))
+    assert len(found) == 1 and found[0].startswith("«Douai» covered by a symbol drawn after it")
+    under = page(1, "u.pdf")
+    assert CHECKS["label-covered"](_sheet(under, frame_mm=LABEL_FRAME)) == []
+
+
+def test_label_symbols_accepts_a_town_with_no_clear_place(tmp_path):
+    """A town over puits when a clear place next to its commune exists is found (and the
+    place named); over puits that leave no clear place within reach, it is accepted."""
+    lx, ly = _anchor_mm(686000, 7036000)
+    p = _page(tmp_path, [], labels=[_label(lx, ly, "Lens")])
+    one = np.array([[lx, ly, 0.8]])
+    s = _sheet(p, frame_mm=LABEL_FRAME, extent=LENS_AREA, towns=_towns_table(), symbols=(one, ["puits"]))
+    found = CHECKS["label-symbols"](s)
+    assert len(found) == 1 and "although a clear place next to its commune exists" in found[0]
+    crowd = np.array([[lx + dx, ly + dy, 0.8] for dx in np.arange(-14, 14.1, 1.5) for dy in np.arange(-7, 7.1, 1.5)])
+    s.symbols = (crowd, ["puits"] * len(crowd))
+    assert CHECKS["label-symbols"](s) == []
+    s.towns = None                                   # a thematic label over the puits: always found
+    assert CHECKS["label-symbols"](s)
+
+
+def test_series_town_positions(tmp_path):
+    """Two sheets of one frame with Lens 6 mm apart and nothing in the way: found on the
+    second; a symbol of the second sheet at the first one's position is the reason."""
+    lx, ly = _anchor_mm(686000, 7036000)
+    towns = _towns_table()
+    a = _page(tmp_path, [], "a.pdf", labels=[_label(lx, ly, "Lens")])
+    b = _page(tmp_path, [], "b.pdf", labels=[_label(lx, ly - 6, "Lens")])
+    kw = dict(frame_mm=LABEL_FRAME, extent=LENS_AREA, towns=towns, symbols=(np.zeros((0, 3)), []))
+    sa, sb = Sheet(3, "a", "map", a, **kw), Sheet(4, "b", "map", b, **kw)
+    found = SERIES_CHECKS["series-town-positions"]([sa, sb])
+    assert [(s.number, d.split(" at ")[0]) for s, d in found] == [(4, "«Lens»")]
+    assert "where p. 3 (same frame) prints it" in found[0][1]
+    sb.circles = (np.array([[lx, ly, 3.0]]), ["généralistes"])          # its circle took Lens's place
+    assert SERIES_CHECKS["series-town-positions"]([sa, sb]) == []
+    sb.circles = None
+    other = Sheet(4, "b", "map", b, **dict(kw, frame_mm=(20.0, 20.0, 190.0, 150.0)))     # another frame
+    assert SERIES_CHECKS["series-town-positions"]([sa, other]) == []
+
+
+def test_town_checks_on_a_real_sheet_made_wrong(built_gpkg, tmp_path, monkeypatch):
+    """The GP sheet of the health atlas (p. 8) drawn by an engine made wrong on purpose —
+    town names pushed 8 mm off their commune, no map subject (Lille bold like a seat of
+    the basin) —: town-distance and town-context find it; as the atlas draws it, clean."""
+    from mbm_sig.maps import labels as lb
+    from mbm_sig.maps.recipe import load_recipe, render_recipe
+    recipe = RECIPES / "sante_generalistes.yaml"
+    town_table = lb.towns(built_gpkg)
+
+    def sheet(name):
+        info = render_recipe(load_recipe(recipe), built_gpkg, tmp_path / name)
+        subject = map_sheet_info(recipe, {}, built_gpkg)[0].subject
+        return Sheet(8, "généralistes", "map", read_pdf(tmp_path / name)[0], frame_mm=info.frame_mm,
+                     extent=info.extent, towns=town_table, subject=subject)
+
+    good = sheet("good.pdf")
+    assert CHECKS["town-distance"](good) == [] and CHECKS["town-context"](good) == []
+    near, layer_for = lb.near_candidates, lb.town_layer_for
+
+    def drifting(*a, **k):
+        k["subject"] = None
+        layer = layer_for(*a, **k)
+        layer.max_mm = 30.0
+        return layer
+    monkeypatch.setattr(lb, "_FRAME_TOWNS", {})
+    monkeypatch.setattr(lb, "near_candidates", lambda x, y, ink, max_mm=3.0: near(x + 8.0, y, ink, 30.0))
+    monkeypatch.setattr(lb, "town_layer_for", drifting)
+    bad = sheet("bad.pdf")
+    far = CHECKS["town-distance"](bad)
+    assert any(d.startswith("«Lens» printed") for d in far), far
+    bold = CHECKS["town-context"](bad)
+    assert any(d.startswith("«Lille», outside the map's subject, printed bold") for d in bold), bold
+
+
+def test_label_covered_on_a_real_sheet_made_wrong(built_gpkg, tmp_path, monkeypatch):
+    """The GP sheet with its labels drawn under the map layers (z-order made wrong on
+    purpose): the circles and fills painted after them cover Douai and Valenciennes; as
+    the atlas draws it (labels above every symbol), clean."""
+    from mbm_sig.maps import labels as lb
+    from mbm_sig.maps.recipe import load_recipe, render_recipe
+    recipe = RECIPES / "sante_generalistes.yaml"
+
+    def sheet(name):
+        info = render_recipe(load_recipe(recipe), built_gpkg, tmp_path / name)
+        return Sheet(8, "généralistes", "map", read_pdf(tmp_path / name)[0], frame_mm=info.frame_mm,
+                     extent=info.extent)
+
+    assert CHECKS["label-covered"](sheet("good.pdf")) == []
+    init = lb.LabelArtist.__init__
+
+    def under(self, *a, **k):
+        init(self, *a, **k)
+        self.set_zorder(0.5)
+    monkeypatch.setattr(lb.LabelArtist, "__init__", under)
+    found = CHECKS["label-covered"](sheet("bad.pdf"))
+    covered = {d.split("»")[0].lstrip("«") for d in found}
+    assert {"Douai", "Valenciennes"} <= covered, found

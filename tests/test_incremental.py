@@ -137,10 +137,19 @@ def test_catalogue_opened_elsewhere_is_no_change(small):
     assert r is not None and r.rendered == [PUITS] and r.changed == ["catalogue"]
 
 
-def test_watch_reports_a_broken_edit_and_goes_on(small):
+@pytest.mark.parametrize("told", ["inotify", "polling"])
+def test_watch_reports_a_broken_edit_and_goes_on(small, told, monkeypatch):
     """The watch loop, driven in-process: a recipe saved with a typo is reported (once), the
-    watch goes on, the fixed recipe gives a new book; a half-typed YAML file likewise."""
+    watch goes on, the fixed recipe gives a new book; a half-typed YAML file likewise. Told of
+    the edits by the kernel (Linux inotify) or looking at the files (elsewhere, or
+    MBM_SIG_WATCH_POLL=1)."""
+    from mbm_sig.atlas.incremental import Notifier
     from mbm_sig.errors import MbmSigError
+    if told == "polling":
+        monkeypatch.setenv("MBM_SIG_WATCH_POLL", "1")
+        assert Notifier.create() is None
+    elif Notifier.create() is None:
+        pytest.skip("no inotify on this system")
     a = _atlas(small)
     rec = small[0] / "maps" / "patri_puits.yaml"
     text = rec.read_text(encoding="utf-8")
@@ -163,6 +172,105 @@ def test_watch_reports_a_broken_edit_and_goes_on(small):
     assert events[3].rendered == [PUITS]
 
 
+def test_watch_sees_an_edit_that_keeps_size_and_time(small, tmp_path):
+    """Two saves within one tick of the file system's clock, the same size (a colour
+    changed): the file's size and times say nothing, the kernel's word does (inotify) — the
+    sheet is rendered again and the book is the cold run's."""
+    from mbm_sig.atlas.incremental import Notifier
+    if Notifier.create() is None:
+        pytest.skip("no inotify on this system")
+    a = _atlas(small)
+    a.build()
+    rec = small[0] / "maps" / "patri_puits.yaml"
+    st = rec.stat()
+    events: list = []
+
+    def stop():
+        if not events and not getattr(stop, "done", False):
+            _edit(rec, "linewidth: 0.2\n", "linewidth: 0.3\n")                # same size
+            os.utime(rec, ns=(st.st_atime_ns, st.st_mtime_ns))               # same time
+            assert (rec.stat().st_size, rec.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+            stop.done = True
+        return bool(events)
+    a.watch(interval=0.5, stop=stop, report=events.append)
+    assert events[0].rendered == [PUITS]
+    same_bytes(events[0].pdf, _cold(small, tmp_path / "cold"))
+
+
+def test_notifier_wakes_for_the_watched_files_only(tmp_path):
+    """The kernel's word on the watched files: a write, a save by renaming over the file, a
+    new file of a watched kind; nothing for the folder's other files; settled once closed."""
+    from mbm_sig.atlas.incremental import Notifier
+    n = Notifier.create()
+    if n is None:
+        pytest.skip("no inotify on this system")
+    try:
+        (tmp_path / "layers").mkdir()
+        watched, other = tmp_path / "a.yaml", tmp_path / "b.yaml"
+        watched.write_text("x: 1\n")
+        assert n.watch([watched], {tmp_path / "layers": ".yaml"})
+        other.write_text("y: 1\n")
+        assert not n.wait(0.05)                                # another file of the folder
+        watched.write_text("x: 2\n")
+        assert n.wait(1.0) and str(watched) in n.take()
+        tmp = tmp_path / ".a.yaml.swp"
+        tmp.write_text("x: 3\n")
+        os.replace(tmp, watched)                               # an editor's atomic save
+        assert n.wait(1.0) and str(watched) in n.take()
+        (tmp_path / "layers" / "new.yaml").write_text("name: new\n")
+        assert n.wait(1.0) and str(tmp_path / "layers" / "new.yaml") in n.take()
+        with open(watched, "w") as fh:                         # written, not yet closed
+            fh.write("x: 4\n")
+            fh.flush()
+            assert n.wait(1.0)
+            t0 = time.monotonic()
+            n.settle(quiet=0.2)
+            assert time.monotonic() - t0 >= 0.15               # waited for quiet: no close yet
+        assert n.wait(1.0)
+        t0 = time.monotonic()
+        n.settle(quiet=5.0)
+        assert time.monotonic() - t0 < 4.0                     # closed: whole at once
+    finally:
+        n.close()
+
+
+def test_book_plans_follow_the_page_files(tmp_path):
+    """The book writer's plans kept from one book to the next are found by the content of the
+    page files: a file rewritten under the same name is planned again (never its old page),
+    and a book made from kept plans is the book made from scratch."""
+    from matplotlib.figure import Figure
+
+    from mbm_sig.atlas import engine, pages
+    from mbm_sig.maps.output.book import BookWriter, file_plan
+
+    def page(path, text):
+        fig = Figure(figsize=(210 / 25.4, 297 / 25.4))
+        fig.text(0.5, 0.5, text)
+        pages.save_pdf([fig], path, {"CreationDate": None})
+        return path
+
+    def book(files, plans, out):
+        planned = [file_plan(f, k > 0, plans) for k, f in enumerate(files)]
+        overlays = engine._number_overlays([p.size_mm for p in planned], tmp_path)
+        with open(out, "wb") as fh:
+            w = BookWriter(fh, plans)
+            for k, p in enumerate(planned):
+                w.add_plan(p, overlays[k] if k > 0 else None)
+            w.close([("Première", 0, None)], {"Title": "essai"})
+        return out.read_bytes()
+
+    files = [page(tmp_path / f"p{k}.pdf", f"Page {k}") for k in range(3)]
+    kept: dict = {}
+    first = book(files, kept, tmp_path / "b1.pdf")
+    assert first == book(files, {}, tmp_path / "b0.pdf")
+    page(files[1], "Page une, refaite")                        # the same file name, new content
+    again = book(files, kept, tmp_path / "b2.pdf")
+    assert again != first
+    assert again == book(files, {}, tmp_path / "b3.pdf")
+    assert "refaite" in subprocess.run(["pdftotext", "-f", "2", "-l", "2", str(tmp_path / "b2.pdf"), "-"],
+                                       capture_output=True, text=True, check=True).stdout
+
+
 def test_a_new_process_rerenders_only_what_changed(small):
     _atlas(small).build()
     _edit(small[0] / "maps" / "patri_puits.yaml", "linewidth: 0.2\n", "linewidth: 0.25\n")
@@ -171,6 +279,9 @@ def test_a_new_process_rerenders_only_what_changed(small):
 
 
 def test_layer_data_change_rerenders_the_pages_reading_it(small, tmp_path):
+    """New rows: the pages reading the layer are rendered again, from the new rows (not from
+    the frames this process read for its first build)."""
+    shutil.rmtree(small[3])                                # every page rendered: its reads kept
     a = _atlas(small)
     a.build()
     cat = small[1]
@@ -182,7 +293,7 @@ def test_layer_data_change_rerenders_the_pages_reading_it(small, tmp_path):
     same_bytes(r.pdf, _cold(small, tmp_path / "cold"))
 
 
-def test_edit_in_place_of_the_geopackage_is_seen(small):
+def test_edit_in_place_of_the_geopackage_is_seen(small, tmp_path):
     """A layer edited in place (as QGIS does, through SQLite), not through the tool."""
     import sqlite3
     a = _atlas(small)
@@ -201,6 +312,7 @@ def test_edit_in_place_of_the_geopackage_is_seen(small):
     con.close()
     r = a.rebuild()
     assert r.rendered == [PUITS]
+    same_bytes(r.pdf, _cold(small, tmp_path / "cold"))     # the new rows, not the frames read before
 
 
 def test_style_and_tool_and_settings_are_in_the_key(small, monkeypatch, tmp_path):
@@ -268,15 +380,18 @@ def test_title_change_renumbers_contents_and_bookmarks(small, tmp_path):
 
 
 def test_sheet_added_renumbers_the_book(small, tmp_path):
-    """A sheet added to the atlas: only it is rendered; the cover's count, the contents, the
-    page numbers and bookmarks of the pages after it follow (the book is a cold run's)."""
+    """A sheet added to the atlas: only it is rendered, with the basin map it now shares its
+    layout with (the same extent: one frame decided over both); the cover's count, the
+    contents, the page numbers and bookmarks of the pages after it follow (the book is a cold
+    run's)."""
     a = _atlas(small)
     a.build()
     shutil.copy(ROOT / "atlases" / "maps" / "sante_age_0_19.yaml", small[0] / "maps" / "age.yaml")
     _edit(small[0] / "essai.yaml", "      - recipe: maps/sante_hopitaux.yaml\n",
           "      - recipe: maps/sante_hopitaux.yaml\n      - recipe: maps/age.yaml\n")
     r = a.rebuild()
-    assert len(r.rendered) == 1 and r.reused == 3 and r.pages == 7
+    assert sorted(r.rendered) == sorted([HOSPITALS, "Structure par âge — part des moins de 20 ans"])
+    assert r.reused == 2 and r.pages == 7
     outline = [o.title for o in PdfReader(r.pdf).outline if not isinstance(o, list)]
     assert outline[-1] == "Sources et méthodes"
     same_bytes(r.pdf, _cold(small, tmp_path / "cold"))

@@ -148,7 +148,7 @@ def test_draw_puts_text_over_a_halo_and_reports_what_was_placed(tmp_path):
     fig = Figure(figsize=(297 / 25.4, 210 / 25.4))
     page = Page(fig, 297, 210)
     towns = lb.town_layer(["Lens", "Loison-sous-Lens"], [(50, 50), (50, 50.5)], [31000, 5000])
-    res = lb.place_all([towns], FRAME)
+    res = lb.place_all([towns], (42.0, 45.0, 16.0, 10.0))        # no room for the second name
     records, unplaced = lb.draw(page, res, [towns])
     (art,) = [a for a in fig.artists if isinstance(a, lb.LabelArtist)]
     assert [(i[2], i[3], i[4], i[6]) for i in art.items] == [("Lens", 7.5, "bold", True)]
@@ -200,3 +200,101 @@ def test_the_ink_of_a_label_slid_against_the_frame_stays_inside_it(tmp_path):
     halo = lb.HALO_PT / 2 * 25.4 / 72
     assert rows.min() >= frame[1] + halo - 0.02, rows.min()
     assert rows.max() <= frame[1] + frame[3] - halo + 0.02, rows.max()
+
+
+def _ink_gap(lab, x, y):
+    """Distance (mm) from (x, y) to the label's ink as the engine measures it."""
+    ink = lb.ink_extent(lab.text, lab.size, lab.weight)
+    return float(lb.ink_distance(lab.x, lab.y, ink, x, y))
+
+
+def test_a_town_stays_next_to_its_place_when_symbols_take_its_anchor():
+    """Puits all over Bruay's anchor and around it: the name goes to the nearest clear
+    position within TOWN_MAX_MM, never to the frame's edge; when nothing near is clear it
+    overlays the markers with its halo, still at its place and at its size."""
+    town = lb.town_layer(["Bruay-la-Buissière"], [(50, 50)], [21000])
+    ring = [(50 + dx, 50 + dy) for dx in np.arange(-14, 15, 2.0) for dy in (-1.0, 0.0, 1.0)]
+    puits = lb.LabelLayer([""] * len(ring), ring, offset=0.8, symbols=True, name="puits")
+    res = lb.place_all([town, puits], FRAME)
+    (lab,) = res.labels
+    assert _ink_gap(lab, 50, 50) <= lb.TOWN_MAX_MM and not lab.over_symbols
+    assert lab.size == 7.5                                     # not shrunk: room above or below
+    dense = [(50 + dx, 50 + dy) for dx in np.arange(-20, 21, 1.5) for dy in np.arange(-8, 8.1, 1.5)]
+    crowd = lb.LabelLayer([""] * len(dense), dense, offset=0.6, symbols=True, name="puits")
+    res = lb.place_all([town, crowd], FRAME)
+    (lab,) = res.labels
+    assert lab.over_symbols and _ink_gap(lab, 50, 50) <= lb.TOWN_MAX_MM      # before issue 11: 4 lines away
+
+
+def test_a_town_prefers_a_place_off_a_big_circle_and_may_overlay_one():
+    """A proportional circle over Douai's anchor: the name sits beside it if that is
+    within reach, else over the circle (halo) rather than elsewhere or smaller."""
+    town = lb.town_layer(["Douai"], [(50, 50)], [40000])
+    small = lb.LabelLayer([""], [(50, 50)], offset=2.0, symbols=True, soft=True, name="circles")
+    (lab,) = lb.place_all([town, small], FRAME).labels
+    assert not lab.over_symbols and _ink_gap(lab, 50, 50) <= lb.TOWN_MAX_MM
+    box = lab.bbox
+    assert box[0] >= 52 or box[2] <= 48 or box[1] >= 52 or box[3] <= 48        # clear of the circle
+    big = lb.LabelLayer([""], [(50, 50)], offset=9.0, symbols=True, soft=True, name="circles")
+    (lab,) = lb.place_all([town, big], FRAME).labels
+    assert lab.over_symbols and lab.size == 7.5 and _ink_gap(lab, 50, 50) <= lb.TOWN_MAX_MM
+    # a marker (a puits) is no circle to overlay: the soft pass keeps off markers
+    marker = lb.LabelLayer([""], [(50, 50)], offset=9.0, symbols=True, name="puits")
+    both = lb.place_all([town, big, marker], FRAME).labels[0]
+    assert both.over_symbols and _ink_gap(both, 50, 50) <= lb.TOWN_MAX_MM
+
+
+def test_towns_keep_their_frame_positions_from_sheet_to_sheet():
+    """Two sheets of one frame: the towns no symbol of the second sheet touches stay where
+    they are on the first; the one its circle covers moves, next to its place."""
+    lb._FRAME_TOWNS.clear()
+    names, xy, pop = ["Lens", "Liévin", "Avion"], [(40, 50), (30, 53), (36, 58)], [32000, 30000, 17000]
+
+    def sheet(symbols):
+        towns = lb.town_layer(names, xy, pop)
+        extra = [lb.LabelLayer([""] * len(symbols), symbols, offset=1.2, symbols=True)] if symbols else []
+        return {lab.text: lab for lab in lb.place_sheet([towns] + extra, FRAME).labels}
+
+    a, b = sheet([]), sheet([(40, 50)])
+    assert (a["Liévin"].x, a["Liévin"].y) == (b["Liévin"].x, b["Liévin"].y)
+    assert (a["Avion"].x, a["Avion"].y) == (b["Avion"].x, b["Avion"].y)
+    assert (a["Lens"].x, a["Lens"].y) != (b["Lens"].x, b["Lens"].y)
+    assert _ink_gap(b["Lens"], 40, 50) <= lb.TOWN_MAX_MM
+    assert len(lb._FRAME_TOWNS) == 1                         # solved once for the frame
+
+
+def test_towns_outside_the_subject_are_context():
+    """Lille on a map of the basin: regular, grey, smaller, not required, after the
+    basin's towns; Lens (inside) keeps its bold."""
+    layer = lb.town_layer(["Lens", "Lille", "Arras", "Loos"], [(40, 50), (60, 30), (50, 80), (58, 32)],
+                          [32000, 236000, 41000, 22000], seat=[True, True, True, False], frame_width_km=120,
+                          inside=[True, False, False, False])
+    assert layer.weight == ["bold", "normal", "normal", "normal"]
+    assert list(layer.required) == [True, False, False, False]
+    assert layer.colors[0] == "#1a1a1a" and layer.colors[1] == lb.CONTEXT_COLOR
+    assert list(layer.size) == [7.5, 8.0, 6.5, 6.5]
+    assert layer.texts == ["Lens", "Lille", "Arras", "Loos"]
+    res = lb.place_all([layer], FRAME)
+    assert [lab.text for lab in res.labels][0] == "Lens"
+    placed, _ = lb.draw(__import__("mbm_sig.maps.layout", fromlist=["Page"]).Page(
+        __import__("matplotlib.figure", fromlist=["Figure"]).Figure(), 297, 210), res, [layer])
+    assert {p["text"]: p["weight"] for p in placed}["Lille"] == "normal"
+
+
+def test_a_point_label_never_sits_nearer_another_symbol():
+    """Crowded terrils: a number goes where its own symbol is the nearest to it, or is
+    dropped and listed (never left beside another terril)."""
+    xy = [(50, 50), (54.5, 50), (45.5, 50), (50, 46.5), (50, 53.5)]
+    terrils = lb.LabelLayer(["T001", "", "", "", ""], xy, size=6, around=True, offset=1.0, symbols=True)
+    res = lb.place_all([terrils], FRAME)
+    for lab in res.labels:
+        ink = lb.ink_extent(lab.text, lab.size)
+        box = (lab.x - ink[0], lab.y + ink[1], lab.x + ink[0], lab.y + ink[2])
+        d = [max(np.hypot(max(box[0] - x, 0, x - box[2]), max(box[1] - y, 0, y - box[3])) - 1.0, 0) for x, y in xy]
+        assert d[0] <= min(d[1:]), (lab, d)
+    assert len(res.labels) + len(res.unplaced) == 1
+    boxed = [(50, 50), (53.2, 50), (46.8, 50), (50, 48.2), (50, 51.8), (53.2, 47), (46.8, 47), (53.2, 53), (46.8, 53)]
+    terrils = lb.LabelLayer(["T001"] + [""] * 8, boxed, size=6, around=True, offset=1.0, symbols=True)
+    res = lb.place_all([terrils], FRAME)
+    assert res.labels == [] and res.unplaced == [dict(text="T001", layer="", required=False, reason=(
+        "no room beside its symbol that is not nearer another symbol"))]

@@ -71,3 +71,26 @@ def test_row_layout_places_frame_legend_and_inset_where_given(cells):
     assert leg["bbox"][:2] == pytest.approx((10.0, 148.0))
     with pytest.raises(Exception, match="layout must be"):
         Map(extent=cells, layout=42)
+
+
+def test_single_symbol_entry_left_out_of_a_focused_legend_when_nothing_lies_in_the_focus(cells):
+    """On a focused sheet, a layer drawn with one symbol (the shafts) whose features all lie
+    outside the focus has no legend entry, like a category absent from the focus; with one
+    shaft inside, it has its entry."""
+    focus = cells.iloc[:10]                                   # the two westmost columns of cells
+    outside = gpd.GeoDataFrame(geometry=[shapely.Point(657_500, 7_002_500)], crs=2154)
+    inside = gpd.GeoDataFrame(geometry=[shapely.Point(657_500, 7_002_500), shapely.Point(650_500, 7_000_500)],
+                              crs=2154)
+
+    def entries(points, with_focus=True):
+        m = Map(extent=cells, orientation="landscape")
+        m.layer(cells, "base", fill="#eeeeee", legend_label="Commune")
+        m.layer(points, "symbols", legend_label="Puits de mine")
+        if with_focus:
+            m.focus(focus)
+        info = m.draw()
+        return [e for lg in info.legends for e in lg.get("entries") or []]
+
+    assert entries(outside) == ["Commune"]
+    assert entries(inside) == ["Commune", "Puits de mine"]
+    assert entries(outside, with_focus=False) == ["Commune", "Puits de mine"]     # no focus: all listed

@@ -36,8 +36,10 @@ def test_communes_atlas_has_one_page_per_commune_in_insee_order(built_gpkg):
 
 
 def test_two_workers_write_the_same_bytes_as_one(built_gpkg, tmp_path, monkeypatch):
-    """The parent renders the first page (warming the caches the forked workers inherit),
-    the workers the rest: the book is byte-identical to the one-worker book."""
+    """This process and a worker forked from it (sharing the layers and drawing modules loaded
+    before the fork) take the pages from one shared counter, and this one writes the books'
+    own pages while the worker draws its last sheet: the book, and each book of a split atlas,
+    is byte-identical to the one-worker book."""
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1767225600")
     path = small_communes_atlas(tmp_path, ["59001", "59350", "62041", "62498", "62510"])
     one = render_atlas(path, out_dir=tmp_path / "j1", catalogue=built_gpkg, progress=False, workers=1)
@@ -45,6 +47,46 @@ def test_two_workers_write_the_same_bytes_as_one(built_gpkg, tmp_path, monkeypat
     assert one.sheets == two.sheets == 5
     assert [p.params["insee"] for p in two.body] == ["59001", "59350", "62041", "62498", "62510"]
     assert same_bytes(one.pdf, two.pdf)
+    split = [render_atlas(path, out_dir=tmp_path / f"s{j}", catalogue=built_gpkg, progress=False, workers=j,
+                          split_by="departement") for j in (1, 2)]
+    assert [b.value for b in split[1].books] == ["59", "62"] and [b.pages for b in split[1].books] == [5, 6]
+    for a, b in zip(split[0].books, split[1].books, strict=True):
+        assert same_bytes(a.pdf, b.pdf)
+
+
+def test_a_worker_that_dies_is_a_failure_naming_its_sheet(built_gpkg, tmp_path, monkeypatch):
+    """A forked worker killed while it draws a sheet (here: it ends at its first page) stops the
+    atlas with a failure naming that sheet; no book is written."""
+    from mbm_sig.atlas import engine
+    from mbm_sig.atlas.errors import AtlasFailure
+    parent = os.getpid()
+    real = engine._render_page
+
+    def dies_in_a_worker(job):
+        if os.getpid() != parent:
+            os._exit(3)
+        return real(job)
+    monkeypatch.setattr(engine, "_render_page", dies_in_a_worker)
+    path = small_communes_atlas(tmp_path, ["59001", "59350", "62041", "62498"])
+    with pytest.raises(AtlasFailure, match=r"sheet «.+ \(\d{5}\)» \(recipe .+commune_population.yaml\) failed: "
+                                           r"its worker process ended \(exit status 3\)"):
+        render_atlas(path, out_dir=tmp_path / "o", catalogue=built_gpkg, progress=False, workers=2)
+    assert not (tmp_path / "o" / "atlas-communes.pdf").exists()
+
+
+def test_pages_expected_to_cost_most_start_first(built_gpkg):
+    """The parallel run starts the maps before the charts and tables, the maps drawing most
+    features first, and the longest tables before the short ones (the santé atlas's plan)."""
+    from mbm_sig.atlas import engine
+    body, _ = plan(load_atlas("sante"), built_gpkg)
+    count = lambda name: built_gpkg.backend.count(name) if built_gpkg.has_data(name) else 0  # noqa: E731
+    costs = [engine._cost(p, count) for p in body]
+    maps = [c for p, c in zip(body, costs, strict=True) if p.kind == "map"]
+    tables = [(sum(len(q.rows) for q in [p, *p.shared]), c) for p, c in zip(body, costs, strict=True)
+              if p.kind == "table"]
+    assert maps and tables and min(maps) > max(c for _, c in tables)
+    assert len(set(maps)) > 1               # maps told apart by the features their layers hold
+    assert all((n1 < n2) == (c1 < c2) for n1, c1 in tables for n2, c2 in tables if n1 != n2)
 
 
 def test_book_stores_each_page_once_with_its_number_and_shared_fonts_once(built_gpkg, tmp_path, monkeypatch):
@@ -146,3 +188,33 @@ def test_a_quiet_atlas_imports_no_pdf_library_nor_progress_bar(built_gpkg, tmp_p
     mods = _modules_after(["atlas", str(path), "-q", "-o", str(tmp_path), "-j", "1"], built_gpkg.url)
     assert "matplotlib" in mods and (tmp_path / "atlas-communes.pdf").exists()
     assert not mods & {"pypdf", "tqdm"}, mods & {"pypdf", "tqdm"}
+
+
+def test_reads_by_row_index_give_the_rows_a_mask_gives(built_gpkg):
+    """A ``where`` on a cached GeoPackage layer selects its rows through the layer's row index
+    (positions per value, made in one pass): the same rows, in the same order, with the same
+    types as comparing every row, for one value, several, missing ones, two fields, and the
+    integer fields converted once in the cached layer."""
+    import numpy as np
+    import pandas as pd
+
+    from mbm_sig.catalogue.gpkg import filter_frame
+    cat = built_gpkg
+    whole = cat.read("communes")
+    assert str(whole["population"].dtype) == "Int64"
+    lens = whole.loc[whole["insee"] == "62498"]
+    cases = [{"insee": "62498"}, {"insee": ["62498", "59001", "59178", "00000"]}, {"insee": "00000"},
+             {"insee": []}, {"arrondissement": "627"}, {"arrondissement": ["627", "596"], "bassin_minier": True},
+             {"departement": "62", "population": int(lens["population"].iloc[0])},
+             {"bassin_minier": False}, {"epci_siren": ["200068120", None]}, {"insee": ["62498", np.nan]},
+             {"chef_lieu": None}]
+    for where in cases:
+        got = cat.read("communes", where=where)
+        want = filter_frame(whole, where).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+        assert got.crs == whole.crs and got.geometry.name == "geom", where
+    assert len(cat.read("communes", where={"insee": ["59178", "62498"]})) == 2
+    # rows taken by position are the caller's: changing them leaves the layer as it is
+    one = cat.read("communes", where={"insee": "62498"})
+    one.loc[0, "nom"] = "changed"
+    assert cat.read("communes", where={"insee": "62498"})["nom"].iloc[0] == "Lens"

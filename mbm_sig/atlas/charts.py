@@ -87,7 +87,7 @@ def sequelles_bilan(catalogue, atlas, title, spec):
     y = _wrapped(c, M, y + 3.5,
                  f"Chiffres du document : rapport d'activité 2005 de la Mission Bassin Minier, chantier "
                  f"« Séquelles minières » ({total} concessions de charbon, dont 2 du Boulonnais). Ils sont "
-                 "reproduits tels que le rapport les donne (une fiche de faits par chiffre, "
+                 "reproduits tels que le rapport les donne (une fiche descriptive par chiffre, "
                  "citant sa section) et ne sont pas recalculés à partir des concessions cartographiées.",
                  112, 8.3, pages.GREY, step=3.9)
 

@@ -10,7 +10,6 @@ an error in one sheet names the sheet and its recipe and leaves no half-written 
 from __future__ import annotations
 
 import functools
-import itertools
 import multiprocessing as mp
 import os
 import shutil
@@ -418,7 +417,13 @@ def _tell_apart(cat, t: dict, df):
     if not dup.any():
         return df
     df = df.copy()
-    df.loc[dup, first] = [f"{n} ({k})" for n, k in zip(df.loc[dup, first], df.loc[dup, key], strict=True)]
+    # an internal identifier (BI-0112) says nothing to a reader: the rows a name repeats on
+    # are numbered in their order instead («Résidence du Parc (1 sur 2)»)
+    groups = df.loc[dup].groupby(shown, sort=False, dropna=False)
+    rank = groups.cumcount() + 1
+    size = groups[first].transform("size")
+    df.loc[dup, first] = [f"{n} ({k})" if not pages.ID_PATTERN.fullmatch(str(k)) else f"{n} ({i} sur {c})"
+                          for n, k, i, c in zip(df.loc[dup, first], df.loc[dup, key], rank, size, strict=True)]
     return df
 
 
@@ -433,6 +438,7 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
     cols = t["columns"]
     df = _tell_apart(cat, t, df)
     rows = [{k: r.get(k) for k in cols} for r in df.to_dict("records")]
+    shown, rows = pages.reader_rows(cols, rows)     # identifiers as perimeters, constant columns said once
     if t.get("total") and rows:
         # a total line (table: total: {label: …, sum: [columns]}): the sum of the columns listed
         tot = {k: None for k in cols}
@@ -442,9 +448,9 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
             if k in df and pd.api.types.is_integer_dtype(df[k]):
                 tot[k] = int(tot[k])
         rows.append({**tot, pages.TOTAL_KEY: True})
-    chunks = pages.paginate(cols, rows, note=_table_note(cat, t["layer"]))   # by wrapped height, lines shared evenly
+    chunks = pages.paginate(shown, rows, note=_table_note(cat, t["layer"]))   # by wrapped height, lines shared evenly
     return [Page("table", title, section, spec, params, rows=ch, part=i + 1, parts=len(chunks),
-                 file_name=f"{fname}-{i + 1}" if fname and len(chunks) > 1 else fname, columns=cols)
+                 file_name=f"{fname}-{i + 1}" if fname and len(chunks) > 1 else fname, columns=shown)
             for i, ch in enumerate(chunks)]
 
 
@@ -467,6 +473,138 @@ def _init_worker(db_url: str, inherited: bool = False) -> None:
         _WORKER["cat"] = Catalogue.open(db_url)
 
 
+def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Path, idle=None):
+    """The results of ``render`` on every job (in the order they are done), on ``n_workers``
+    processes: this one and ``n_workers - 1`` forked from it once it holds what every page loads
+    on first use (:func:`_warm`: drawing modules, print font, the pages' layers), shared
+    copy-on-write instead of loaded again by each. The jobs stay in the inherited memory; each
+    process takes the next one from a shared counter, the costliest pages first (:func:`_cost`:
+    a long page started last keeps one core busy while the other waits). When no page is left to
+    start, this process runs ``idle()`` (the book's own pages) while the workers finish theirs.
+    A worker that dies is a failure naming the sheet it was rendering."""
+    import gc
+    from multiprocessing.connection import wait
+    ctx = mp.get_context("fork")
+    _warm(jobs[0][1], cat, [j[2] for j in jobs], tmp)
+    count = functools.lru_cache(maxsize=None)(lambda name: cat.backend.count(name) if cat.has_data(name) else 0)
+    order = sorted(range(len(jobs)), key=lambda k: -_cost(jobs[k][2], count))
+    _WORKER.update(jobs=jobs, render=render, order=order, next=ctx.Value("q", 0))
+    # what this process holds now is frozen out of the cyclic collector: the workers' collections
+    # do not touch (and so copy) the memory they inherit
+    gc.collect()
+    gc.freeze()
+    workers: dict = {}                     # connection -> [process, index of the job it renders]
+    try:
+        for _ in range(n_workers - 1):
+            rd, wr = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_worker_loop, args=(wr, cat.url), daemon=True)
+            proc.start()
+            wr.close()
+            workers[rd] = [proc, None]
+    finally:
+        gc.unfreeze()
+
+    def received(timeout):
+        for rd in wait(list(workers), timeout):
+            try:
+                msg = rd.recv()
+            except EOFError:                # the worker ended: all its jobs sent, or it died
+                proc, current = workers.pop(rd)
+                proc.join()
+                if current is not None:
+                    job = jobs[current]
+                    yield (job[0], None, f"its worker process ended (exit status {proc.exitcode})", 1)
+                continue
+            if isinstance(msg, int):       # the job it starts
+                workers[rd][1] = msg
+            else:
+                workers[rd][1] = None
+                yield msg
+    try:
+        while (k := _next_job()) is not None:
+            yield render(jobs[order[k]])
+            yield from received(0)
+        if idle is not None:
+            idle()
+        while workers:
+            yield from received(None)
+    finally:
+        for rd, (proc, _) in workers.items():
+            proc.terminate()
+            proc.join()
+            rd.close()
+        for key in ("jobs", "render", "order", "next"):      # (a warm process keeps no run's pages)
+            _WORKER.pop(key, None)
+
+
+def _next_job() -> int | None:
+    """The position (in the shared order) of the next job to start, or None when all are taken."""
+    nxt = _WORKER["next"]
+    with nxt.get_lock():
+        k = nxt.value
+        if k >= len(_WORKER["order"]):
+            return None
+        nxt.value = k + 1
+    return k
+
+
+def _worker_loop(conn, db_url: str) -> None:
+    """A forked worker: jobs from the shared counter until none is left, each announced (its index
+    in the job list) and its result sent to the parent on ``conn``."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C: the parent reports and stops us
+    _init_worker(db_url, True)
+    try:
+        while (k := _next_job()) is not None:
+            i = _WORKER["order"][k]
+            conn.send(i)
+            conn.send(_WORKER["render"](_WORKER["jobs"][i]))
+    finally:
+        conn.close()
+
+
+def _warm(atlas: Atlas, cat: Catalogue, pages_: list, tmp: Path) -> None:
+    """Load in this process what rendering the pages loads on first use: the drawing modules and
+    map types, the print font and what writing its subsets loads (one page number written to
+    ``tmp``), on a GeoPackage the layers the pages read and the provenance log, and the layout
+    of each coverage series (decided once over its features, else by each worker)."""
+    from mbm_sig.atlas import charts, series  # noqa: F401
+    from mbm_sig.maps import recipe
+    from mbm_sig.maps import types as map_types
+    map_types.registry()
+    pages.save_pdf([pages.number_overlay(1, 1)], tmp / "warm.pdf", {"CreationDate": None})
+    if cat.backend.kind == "gpkg":
+        cat.last_import("communes")
+        for name in sorted(_used_layers(pages_)):
+            try:
+                cat.read(name)
+            except KeyError:            # a layer a recipe names that the definitions lack: its page says so
+                pass
+    firsts = {p.spec.recipe: p for p in reversed(pages_) if p.kind == "map"}
+    for path, p in firsts.items():
+        try:
+            recipe.decide_series_layout(series.apply(recipe.load_recipe(str(path), p.params), atlas.series_values),
+                                        cat)
+        except Exception:        # noqa: BLE001 - the sheet's own render reports it, naming the sheet
+            pass
+
+
+def _cost(page: Page, count) -> float:
+    """A page's expected rendering cost, to start the longest first: a map by the features
+    of the layers its recipe draws (``count(layer)``), a chart above a table, a table by its rows."""
+    if page.kind == "map":
+        n = 0
+        for name in _recipe_layers(page.spec.recipe):
+            try:
+                n += count(name)
+            except KeyError:
+                pass
+        return 1e6 + n
+    if page.kind == "chart":
+        return 5e5
+    return len(page.rows or ()) + sum(len(q.rows or ()) for q in page.shared)
+
+
 def _render_page(job) -> tuple[int, str | None, str | None, int]:
     """Render one body page (map sheet, table or chart) to its own PDF in a worker;
     returns (index, path, error, exit status of the error: 2 invalid input, 1 failure)."""
@@ -480,10 +618,12 @@ def _render_page(job) -> tuple[int, str | None, str | None, int]:
             render_recipe(recipe, cat, out, fmt="pdf")
         elif page.kind == "table":
             t = page.spec.table
-            more = [(q.title, q.columns or q.spec.table["columns"], q.rows, _table_note(cat, q.spec.table["layer"]))
+            more = [(q.title, q.columns or q.spec.table["columns"], q.rows, _table_note(cat, q.spec.table["layer"]),
+                     pages.table_subtitle(q.spec.table["columns"], q.columns or {}, q.rows or []))
                     for q in page.shared]
             fig = pages.table_page(atlas, page.title, page.columns or t["columns"], page.rows, page.part, page.parts,
-                                   note=_table_note(cat, t["layer"]), more=more)
+                                   note=_table_note(cat, t["layer"]), more=more,
+                                   subtitle=pages.table_subtitle(t["columns"], page.columns or {}, page.rows or []))
             _save(fig, Path(out), page.title)
         else:
             from mbm_sig.atlas.charts import CHARTS
@@ -648,6 +788,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     if atlas.series and not atlas.series_values:
         from mbm_sig.atlas import series
         atlas.series_values = series.resolve(atlas.series, cat, str(atlas.path))
+    atlas.cover_notes = pages.with_counts(atlas, cat)      # the cover's counts, from the catalogue
     territorial = bool(split_by) or select is not None
     body, pending = (cache.plan if cache else plan)(atlas, cat, only, territorial=territorial)
     groups = split_pages(body, split_by) if split_by else None
@@ -659,8 +800,18 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         labels[str(value)] = label
     if groups is not None:
         body = [p for p in body if any(p is q for g in groups.values() for q in g)]
+    if any(p.kind == "map" and not p.coverage for p in body):
+        # the basin maps share one layout, decided over them
+        from mbm_sig.atlas import series
+        atlas.series_values = series.with_layouts(atlas, cat)
 
     with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd, scratch(tmpd) as tmp:
+        todo = _books_to_write(atlas, body, pending, groups, labels, out_dir, tmp)
+        fronts: dict[int, BookFront] = {}
+
+        def write_fronts():
+            for k, b in enumerate(todo):
+                fronts[k] = book_front(b.atlas, cat, b.pages, b.pending, b.tmp, b.n_sheets, memo=cache)
         # page files are scratch: written without a flush to disk, the book is flushed
         files: dict[int, Path] = {}
         # every body page in parallel (maps, tables, charts), the book pages after
@@ -674,14 +825,8 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         if jobs:
             # the caller's catalogue (its caches stay warm from one run to the next)
             _WORKER["cat"] = cat if cat.backend.kind == "gpkg" else Catalogue.open(cat.url)
-            if n_workers == 1:
-                results = map(render, jobs)
-                pool = None
-            else:
-                # the first page in this process warms the caches the forked workers inherit
-                first = render(jobs[0])
-                pool = mp.get_context("fork").Pool(n_workers, initializer=_init_worker, initargs=(cat.url, True))
-                results = itertools.chain([first], pool.imap_unordered(render, jobs[1:], chunksize=1))
+            results = (map(render, jobs) if n_workers == 1
+                       else _render_parallel(jobs, render, cat, n_workers, tmp, idle=write_fronts))
             try:
                 for idx, path, err, code, *deps in results:
                     if err:
@@ -693,29 +838,22 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
                         cache.done(idx, path, *deps)
                     bar.update(1)
             finally:
-                if pool is not None:
-                    pool.terminate()
-                    pool.join()
+                if hasattr(results, "close"):       # the workers stopped (on an error: at once)
+                    results.close()
         bar.close()
         page_files = {id(p): files[i] for i, p in enumerate(body)}
-
+        for k, b in enumerate(todo):          # written now unless written while the last sheets rendered
+            if k not in fronts:
+                fronts[k] = book_front(b.atlas, cat, b.pages, b.pending, b.tmp, b.n_sheets, memo=cache)
         books: list[Book] = []
+        for k, b in enumerate(todo):
+            n, entries = _write_book(b.atlas, cat, b.pages, b.pending, page_files, b.tmp, b.pdf, b.n_sheets,
+                                     memo=cache, front=fronts[k])
+            books.append(Book(b.value, b.label, b.pdf, n, b.n_sheets, entries, list(b.pages)))
         if groups is None:
-            target = inside(out_dir, atlas.output)
-            total, toc_entries = _write_book(atlas, cat, body, pending, page_files, tmp, target, memo=cache)
+            target, total, toc_entries = books[0].pdf, books[0].pages, books[0].toc
+            books = []
         else:
-            stem = Path(atlas.output).stem
-            for value, group in groups.items():
-                from dataclasses import replace
-                label = labels.get(value) or _group_label(atlas, group, value)
-                # the atlas's subtitle describes the whole basin: a territory's book says what it holds
-                sub = replace(atlas, title=f"{atlas.title} — {label}", output=f"{stem}-{safe_name(value)}.pdf",
-                              subtitle=f"Cartes et tableaux de {label}, extraits de l’atlas du bassin minier")
-                pdf = inside(out_dir, sub.output)
-                n_maps = sum(p.kind in ("map", "chart") for p in group)     # a territory's charts are its maps
-                n, entries = _write_book(sub, cat, group, [], page_files, tmp / f"book-{len(books)}", pdf, n_maps,
-                                         memo=cache)
-                books.append(Book(value, label, pdf, n, n_maps, entries, list(group)))
             target, total, toc_entries = (books[0].pdf, books[0].pages, books[0].toc) if books else (None, 0, [])
         if cache:
             cache.store()           # after the book: the new PDF does not wait for the cache
@@ -739,6 +877,37 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     return AtlasResult(pdf=target, pages=total, sheets=sum(map(is_map_page, body)), pending=pending,
                        seconds=time.perf_counter() - t0, sheet_files=sheet_files, toc=toc_entries, body=body,
                        books=books)
+
+
+@dataclass
+class _BookToWrite:
+    atlas: Atlas                 # the atlas, or a territory's (its title, subtitle and file)
+    pages: list
+    pending: list
+    tmp: Path
+    pdf: Path
+    n_sheets: int | None         # the map pages the cover counts (None: counted from the pages)
+    value: str = ""
+    label: str = ""
+
+
+def _books_to_write(atlas: Atlas, body: list, pending: list, groups, labels: dict, out_dir: Path,
+                    tmp: Path) -> list[_BookToWrite]:
+    """The book of the atlas, or with ``groups`` one book per value (a territory's title and file)."""
+    if groups is None:
+        return [_BookToWrite(atlas, body, pending, tmp, inside(out_dir, atlas.output), None)]
+    from dataclasses import replace
+    out = []
+    stem = Path(atlas.output).stem
+    for value, group in groups.items():
+        label = labels.get(value) or _group_label(atlas, group, value)
+        # the atlas's subtitle describes the whole basin: a territory's book says what it holds
+        sub = replace(atlas, title=f"{atlas.title} — {label}", output=f"{stem}-{safe_name(value)}.pdf",
+                      subtitle=f"Cartes et tableaux de {label}, extraits de l’atlas du bassin minier")
+        n_maps = sum(p.kind in ("map", "chart") for p in group)     # a territory's charts are its maps
+        out.append(_BookToWrite(sub, group, [], tmp / f"book-{len(out)}", inside(out_dir, sub.output), n_maps,
+                                value, label))
+    return out
 
 
 class _NoBar:
@@ -804,10 +973,22 @@ def _outline_items(order: list) -> list[tuple[str, int, int | None]]:
     return items
 
 
-def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, page_files: dict, tmp: Path,
-                target: Path, n_sheets: int | None = None, memo=None) -> tuple[int, list]:
-    """Number ``body`` (already rendered: ``page_files`` by page id) and write the book to ``target``:
-    cover, contents, body, pending, sources, with bookmarks and page numbers. Returns (pages, toc)."""
+@dataclass
+class BookFront:
+    """What a book needs before its body pages are drawn: the numbering (pages, contents) and
+    its own pages (cover, contents, waiting sheets and sources), written by :func:`book_front`."""
+
+    total: int
+    toc: list
+    files: dict
+    sources_at: int
+
+
+def book_front(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, tmp: Path,
+               n_sheets: int | None = None, memo=None) -> BookFront:
+    """Number ``body`` and write the book's own pages to ``tmp``: cover, contents, the sheets
+    waiting for data, sources (none of them waits for the body pages: a parallel run writes
+    them while the workers draw the last sheets)."""
     tmp.mkdir(parents=True, exist_ok=True)
     if n_sheets is None:
         n_sheets = sum(map(is_map_page, body))     # the cover counts them, never a text
@@ -839,11 +1020,22 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         toc_entries.append(pages.TocEntry(0, "Cartes en attente de données", pending_number))
     toc_entries.append(pages.TocEntry(0, "Sources et méthodes", sources_number))
 
-    book_files = _book_pages(atlas, n_sheets, toc_entries, back_files, tmp, memo)
+    return BookFront(total, toc_entries, _book_pages(atlas, n_sheets, toc_entries, back_files, tmp, memo), sources_at)
+
+
+def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, page_files: dict, tmp: Path,
+                target: Path, n_sheets: int | None = None, memo=None, front: BookFront | None = None
+                ) -> tuple[int, list]:
+    """Write the book to ``target`` from its body pages (rendered: ``page_files`` by page id) and
+    its ``front`` (:func:`book_front`, made here when not given): cover, contents, body, pending,
+    sources, with bookmarks and page numbers. Returns (pages, toc)."""
+    if front is None:
+        front = book_front(atlas, cat, body, pending, tmp, n_sheets, memo)
+    total, toc_entries, book_files, sources_at = front.total, front.toc, front.files, front.sources_at
 
     # assemble: each page file's objects appended once to the book (identical fonts stored
     # once), its number drawn over it, bookmarks and metadata at the end
-    from mbm_sig.maps.output.book import BookWriter, Source
+    from mbm_sig.maps.output.book import BookWriter, file_plan
     order: list[tuple[str | tuple, Path, Page | None]] = [("Couverture", book_files["cover"], None)]
     order += [("Sommaire", f, None) for f in book_files["toc"]]
     order += [(p.title, page_files[id(p)], p) for p in body]
@@ -851,19 +1043,16 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         titles = (((pages.PENDING_TITLE,) if pending and k == 0 else ())
                   + ((pages.SOURCES_TITLE,) if k == sources_at else ()))
         order.append((titles, f, None))
-    sizes = []
-    for _, f, _ in order:           # the page sizes first: each page's number overlay has its size
-        src = Source.open(f)
-        box = src.resolve(src.obj(src.pages()[0])[0][b"/MediaBox"])
-        sizes.append((float(box[2]) * 25.4 / 72, float(box[3]) * 25.4 / 72))
-    overlays = _number_overlays(sizes, tmp, memo)
+    # each page planned once (a warm run keeps the plans of the pages it met: only a changed
+    # page is parsed again), the page sizes first: each page's number overlay has its size
+    plans = memo.book_plans() if memo else {}
+    planned = [file_plan(f, k > 0, plans) for k, (_, f, _) in enumerate(order)]
+    overlays = _number_overlays([p.size_mm for p in planned], tmp, memo)
     with atomic_path(target) as part:
         with open(part, "wb") as fh:
-            book = BookWriter(fh)
-            for k, (_, f, _) in enumerate(order):
-                src = Source.open(f)
-                book.add_page(src, src.pages()[0], overlays[k] if k > 0 else None)
-                book.end_source(src)
+            book = BookWriter(fh, plans)
+            for k, plan in enumerate(planned):
+                book.add_plan(plan, overlays[k] if k > 0 else None)
             book.close(_outline_items(order), {
                 "Title": atlas.title, "Subject": atlas.subtitle, "Author": atlas.producer,
                 "Keywords": "bassin minier, Nord-Pas-de-Calais, atlas, " + atlas.title,

@@ -52,8 +52,13 @@ from mbm_sig.atomic import describe_os_error, temp_beside
 DEFAULT_LIMIT_MB = 256
 #: manifest entries kept per static key (versions of its layers seen most recently)
 MANIFEST_ENTRIES = 4
-#: how often `--watch` looks at the files (seconds)
+#: how often `--watch` looks at the files (seconds) where the kernel does not tell of changes
 POLL_SECONDS = 0.02
+#: where it does (Linux inotify), how long it waits for word before looking anyway (a file
+#: system that gives no events, a PostGIS catalogue, a stop asked for)
+WAKE_SECONDS = 0.25
+#: an event with no «file closed» after it: how long the file must stay quiet to be taken
+SETTLE_SECONDS = 0.01
 
 #: page PDFs a warm process keeps in memory (the pages of a few books)
 PAGES_KEPT = 400
@@ -61,6 +66,9 @@ PAGES_KEPT = 400
 BOOK_PAGES_KEPT = 32
 
 ALL = "*"              # a page that read something that cannot be attributed to one layer
+#: catalogue reads a warm process keeps while the catalogue and the layer definitions stay
+#: as they are (the frames the last pages read; a re-rendered sheet reads the same ones)
+READS_KEPT = 48
 
 
 def _h(*parts) -> str:
@@ -227,17 +235,31 @@ def _gpkg_table_hash(path: Path, name: str) -> str:
 class Tracking:
     """A catalogue seen through a page render: every layer it reads, tests or whose definition
     or sources it asks for is recorded in ``deps``; anything else is passed through (an access
-    to the backend itself records :data:`ALL`)."""
+    to the backend itself records :data:`ALL`). ``reads``: the warm process's frames by read
+    (:func:`_read_key`), each handed out as a copy."""
 
     _NAMED = ("read", "has_data", "layer_def", "sources_for", "last_import", "provenance", "fill_command")
 
-    def __init__(self, cat, deps: set):
+    def __init__(self, cat, deps: set, reads: dict | None = None):
         object.__setattr__(self, "_cat", cat)
         object.__setattr__(self, "_deps", deps)
+        object.__setattr__(self, "_reads", reads)
 
     def __getattr__(self, name):
         cat, deps = object.__getattribute__(self, "_cat"), object.__getattribute__(self, "_deps")
         value = getattr(cat, name)
+        reads = object.__getattribute__(self, "_reads")
+        if name == "read" and reads is not None:
+            def read(layer, bbox=None, where=None, columns=None):
+                deps.add(str(layer))
+                key = _read_key(layer, bbox, where, columns)
+                hit = reads.get(key)
+                if hit is None:
+                    hit = reads[key] = value(layer, bbox, where, columns)
+                    while len(reads) > READS_KEPT:
+                        del reads[next(iter(reads))]
+                return hit.copy()
+            return read
         if name in Tracking._NAMED:
             def named(layer=None, *a, **k):
                 deps.add(ALL if layer is None else str(layer))
@@ -256,13 +278,23 @@ class Tracking:
         setattr(object.__getattribute__(self, "_cat"), name, value)
 
 
+def _read_key(layer, bbox, where, columns) -> str:
+    return repr((str(layer), None if bbox is None else tuple(float(x) for x in bbox),
+                 sorted((str(k), repr(v)) for k, v in (where or {}).items()),
+                 None if columns is None else list(columns)))
+
+
+#: the frames of the current warm run's catalogue reads (set by :meth:`Run.lookup`)
+_READS: dict = {"frames": None}
+
+
 def render_page_tracked(job):
     """:func:`engine._render_page` with the layers the page reads recorded: its result and the
     sorted layer names (in the worker that renders it)."""
     from mbm_sig.atlas import engine
     real = engine._WORKER["cat"]
     deps: set = set()
-    engine._WORKER["cat"] = Tracking(real, deps)
+    engine._WORKER["cat"] = Tracking(real, deps, _READS["frames"])
     try:
         res = engine._render_page(job)
     finally:
@@ -403,7 +435,7 @@ class SheetCache:
 
 def _atlas_fields(atlas) -> dict:
     return {"name": atlas.name, "title": atlas.title, "subtitle": atlas.subtitle, "edition": atlas.edition,
-            "producer": atlas.producer, "series": atlas.series_values,
+            "producer": atlas.producer, "series": {k: v for k, v in atlas.series_values.items() if k[:1] != "@"},
             "cover_notes": atlas.cover_notes, "method_notes": atlas.method_notes}
 
 
@@ -422,6 +454,25 @@ def recipe_files(recipe: Path) -> list[Path]:
     return out
 
 
+class _UsedDict(dict):
+    """A dictionary that remembers which of its keys were asked for or set."""
+
+    def __init__(self, items) -> None:
+        super().__init__(items)
+        self._used: set = set()
+
+    def get(self, key, default=None):
+        self._used.add(key)
+        return super().get(key, default)
+
+    def __setitem__(self, key, value) -> None:
+        self._used.add(key)
+        super().__setitem__(key, value)
+
+    def used(self) -> dict:
+        return {k: v for k, v in self.items() if k in self._used}
+
+
 class Run:
     """The cache's part in one engine run (see :func:`mbm_sig.atlas.engine._render`): which
     pages are cached, the tracked renderer for the others, their storing once the book is
@@ -438,6 +489,7 @@ class Run:
         self._files: dict[int, Path] = {}
         self._book: list = []
         self._common: str | None = None
+        self._plans: _UsedDict | None = None
 
     # -- pages --------------------------------------------------------------------------
     def page_key(self, atlas, page) -> str:
@@ -480,6 +532,13 @@ class Run:
     def lookup(self, atlas, body: list, jobs: list) -> dict[int, Path]:
         self.versions.refresh()
         self._stamp = catalogue_stamp(self.versions.cat)
+        # the frames read by earlier runs of this process, while the catalogue and the layer
+        # definitions are those they were read from
+        reads = self.memo.get(("reads",))
+        key = (id(self.versions.cat), self._stamp, self.versions.epoch)
+        if reads is None or reads[0] != key:
+            reads = self.memo[("reads",)] = (key, {})
+        _READS["frames"] = reads[1]
         for idx, _, page, out in jobs:
             key = self.keys[idx] = self.page_key(atlas, page)
             data = self._warm_hit(key)
@@ -514,8 +573,10 @@ class Run:
     def store(self) -> None:
         """Write the pages rendered in this run to the cache (after the book: the book does
         not wait for the cache), then keep the cache under its bound."""
+        _READS["frames"] = None
         if catalogue_stamp(self.versions.cat) != getattr(self, "_stamp", None):
             self.rendered = {}            # written while the pages rendered: nothing is stored
+            self.memo.pop(("reads",), None)
         for idx, deps in self.rendered.items():
             versions = [self.versions.of(d) for d in deps]
             data = self._files[idx].read_bytes()
@@ -524,6 +585,9 @@ class Run:
         for key, data in self._book:
             self.cache.store(key, [], [], data)
         self._book = []
+        if self._plans is not None:
+            self.memo[("book-plans",)] = self._plans.used()
+            self._plans = None
         if self.cache._written:
             self.cache.prune()
             self.cache._written = 0
@@ -543,19 +607,37 @@ class Run:
         return hit
 
     def methods_used(self, atlas) -> list:
-        """:func:`pages.methods_used` (the sources page's method paragraphs), read again only when
-        one of the atlas's recipes changed."""
+        """:func:`pages.methods_used` (the sources page's method paragraphs), each recipe read
+        again only when it changed."""
+        from types import SimpleNamespace as NS
+
         from mbm_sig.atlas import pages
-        recipes = [sh.recipe for sec in atlas.sections for sh in sec.sheets if sh.recipe]
-        key = ("methods", tuple((str(r), _stat(r)) for r in recipes))
-        if key not in self.memo:
-            self._forget("methods")
-            self.memo[key] = pages.methods_used(atlas)
-        return self.memo[key]
+        recipes = list(dict.fromkeys(sh.recipe for sec in atlas.sections for sh in sec.sheets if sh.recipe))
+        found: set = set()
+        memo = self.memo.setdefault(("methods",), {})
+        for r in recipes:
+            key = (str(r), _stat(r))
+            if key not in memo:
+                memo[key] = pages.methods_used(NS(sections=[NS(sheets=[NS(recipe=r)])]))
+            found.update(memo[key])
+        keep = {(str(r), _stat(r)) for r in recipes}
+        for key in [k for k in memo if k not in keep]:
+            del memo[key]
+        return [m for m in pages.METHOD_NOTES if m in found]
 
     def _forget(self, kind: str) -> None:
         for k in [k for k in self.memo if isinstance(k, tuple) and k[0] == kind]:
             del self.memo[k]
+
+    # -- the book writer's page plans ---------------------------------------------------
+    def book_plans(self) -> dict:
+        """The plans of the book's pages (:func:`mbm_sig.maps.output.book.page_plan`, by the
+        content of the page files) this process made for its last build: a page whose file
+        is unchanged is placed in the new book without being parsed. Those this run does not
+        use are dropped when it ends (:meth:`store`)."""
+        if self._plans is None:
+            self._plans = _UsedDict(self.memo.get(("book-plans",)) or {})
+        return self._plans
 
     # -- the book's own pages -------------------------------------------------------------
     def _keep(self, key: str, value) -> None:
@@ -611,6 +693,138 @@ class Run:
 
 
 # ---------------------------------------------------------------------------------------
+# being told of changes: Linux inotify (through ctypes, no dependency)
+
+_IN_MODIFY, _IN_ATTRIB, _IN_CLOSE_WRITE = 0x2, 0x4, 0x8
+_IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x40, 0x80, 0x100, 0x200
+_IN_DELETE_SELF, _IN_MOVE_SELF, _IN_Q_OVERFLOW, _IN_IGNORED = 0x400, 0x800, 0x4000, 0x8000
+_IN_ONLYDIR = 0x01000000
+_IN_MASK = (_IN_MODIFY | _IN_ATTRIB | _IN_CLOSE_WRITE | _IN_MOVED_FROM | _IN_MOVED_TO | _IN_CREATE | _IN_DELETE
+            | _IN_DELETE_SELF | _IN_MOVE_SELF)
+#: events after which a file is whole (written and closed, renamed into place, removed)
+_IN_DONE = _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_DELETE | _IN_MOVED_FROM | _IN_ATTRIB
+
+
+class Notifier:
+    """The kernel's word on changes to some files (Linux inotify, through ctypes): the folders
+    holding them are watched (an editor that saves by renaming a new file over the old one
+    is seen too) and :meth:`wait` returns as soon as one of the files is written, renamed or
+    removed. :meth:`create` gives None where inotify is missing (another system, no more
+    watches allowed): the caller polls instead."""
+
+    def __init__(self, libc, fd: int) -> None:
+        self._libc, self.fd = libc, fd
+        self._dirs: dict[str, int] = {}        # folder -> watch descriptor
+        self._names: dict[int, tuple] = {}     # watch descriptor -> (folder, file names looked at)
+        self._pending: dict[str, int] = {}     # file -> the last event seen, not yet settled
+        self.touched: set[str] = set()         # files named by an event since :meth:`take`
+
+    @classmethod
+    def create(cls) -> Notifier | None:
+        if not sys.platform.startswith("linux") or os.environ.get("MBM_SIG_WATCH_POLL"):
+            return None
+        try:
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        except (OSError, AttributeError):
+            return None
+        return cls(libc, fd) if fd >= 0 else None
+
+    def watch(self, paths, suffixes: dict | None = None) -> bool:
+        """Watch these files (and only these: the folders' other files wake nobody), and in the
+        folders of ``suffixes`` ({folder: suffix}) any file with that suffix (a new layer
+        definition); False when a folder could not be watched (then the caller polls)."""
+        want: dict[str, set] = {}
+        for p in paths:
+            p = Path(os.path.abspath(p))
+            want.setdefault(str(p.parent), set()).add(p.name)
+        for d, suffix in (suffixes or {}).items():
+            want.setdefault(os.path.abspath(d), set()).add("*" + suffix)
+        ok = True
+        for d in [d for d in self._dirs if d not in want]:
+            self._libc.inotify_rm_watch(self.fd, self._dirs.pop(d))
+        for d, names in want.items():
+            wd = self._dirs.get(d)
+            if wd is None:
+                if not os.path.isdir(d):            # (its files are missing: looked at anyway)
+                    continue
+                wd = self._libc.inotify_add_watch(self.fd, os.fsencode(d), _IN_MASK | _IN_ONLYDIR)
+                if wd < 0:
+                    ok = False
+                    continue
+                self._dirs[d] = wd
+            self._names[wd] = (d, names)
+        return ok
+
+    @staticmethod
+    def _wanted(name: str, names: set) -> bool:
+        return name in names or any(n[0] == "*" and name.endswith(n[1:]) for n in names)
+
+    def _read(self) -> bool:
+        """Read the events waiting; True if one concerns a watched file (or events were lost)."""
+        import struct
+        hit = False
+        while True:
+            try:
+                buf = os.read(self.fd, 65536)
+            except BlockingIOError:
+                return hit
+            i = 0
+            while i + 16 <= len(buf):
+                wd, mask, _, n = struct.unpack_from("iIII", buf, i)
+                name = buf[i + 16:i + 16 + n].rstrip(b"\0").decode(errors="surrogateescape")
+                i += 16 + n
+                if mask & (_IN_Q_OVERFLOW | _IN_DELETE_SELF | _IN_MOVE_SELF | _IN_IGNORED):
+                    hit = True
+                    if mask & (_IN_IGNORED | _IN_DELETE_SELF | _IN_MOVE_SELF):     # the folder went away
+                        for d, w in list(self._dirs.items()):
+                            if w == wd:
+                                del self._dirs[d]
+                    continue
+                d, names = self._names.get(wd, ("", ()))
+                if name and self._wanted(name, names):
+                    hit = True
+                    path = os.path.join(d, name)
+                    self._pending[path] = mask
+                    self.touched.add(path)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` s for a change to a watched file; True if one came."""
+        import select
+        if self._read():
+            return True
+        try:
+            ready, _, _ = select.select([self.fd], [], [], timeout)
+        except InterruptedError:            # (a signal: the caller looks at its stop flag)
+            return False
+        return bool(ready) and self._read()
+
+    def settle(self, quiet: float = SETTLE_SECONDS, most: float = 2.0) -> None:
+        """Return once every file an event named is whole: closed after writing, renamed into
+        place or removed, or quiet for ``quiet`` s (a writer that keeps its file open)."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < most:
+            self._read()
+            if all(m & _IN_DONE for m in self._pending.values()):
+                break
+            if not self.wait(quiet):
+                break
+        self._pending.clear()
+
+    def take(self) -> set[str]:
+        """The files named by an event since the last call (their contents are looked at
+        again whatever their size and time say: two saves within one tick of the clock)."""
+        self._read()
+        out, self.touched = self.touched, set()
+        self._pending.clear()
+        return out
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+# ---------------------------------------------------------------------------------------
 # the warm atlas (notebooks) and --watch
 
 @dataclass
@@ -661,6 +875,9 @@ class Atlas:
         self._cat_stamp: tuple | None = None
         self._asked = 0.0                       # when a PostGIS catalogue was last asked for its stamp
         self._data: dict | None = None         # data versions of every layer at the last build
+        self._notifier: Notifier | None = None  # while watching where the kernel tells of changes
+        self._watching: tuple = ()              # what it watches
+        self._touched: set[str] = set()         # files it said were written since the last build
         self.last: Rebuild | None = None
 
     # -- inputs ---------------------------------------------------------------------------
@@ -701,13 +918,21 @@ class Atlas:
             extra += sorted(Path(FACTS_DIR).glob("*.csv"))
         return list(dict.fromkeys(self._watched + extra))
 
-    def _snapshot(self) -> dict[str, tuple]:
+    def _snapshot(self, taken: bool = False) -> dict[str, tuple]:
+        """Each input's (stat, digest); a file whose stat is unchanged keeps its digest unless
+        the kernel said it was written since the last build. ``taken``: the snapshot the
+        next changes are measured against (the files written before it are forgotten)."""
+        if self._notifier is not None:
+            self._touched |= self._notifier.take()
         snap = {}
         for p in self._inputs_now():
             st = _stat(p)
             old = self._files.get(str(p))
-            digest = old[1] if old and old[0] == st else (_file_digest(p) if st else "missing")
+            fresh = old and old[0] == st and os.path.abspath(p) not in self._touched
+            digest = old[1] if fresh else (_file_digest(p) if st else "missing")
             snap[str(p)] = (st, digest)
+        if taken:
+            self._touched = set()
         return snap
 
     def changes(self) -> list[str]:
@@ -767,9 +992,14 @@ class Atlas:
         self._note_data()
         return None
 
-    def _settled(self, changed: list[str], wait: float = 0.01, most: float = 2.0) -> list[str]:
+    def _settled(self, changed: list[str], wait: float = SETTLE_SECONDS, most: float = 2.0) -> list[str]:
         """The changes once the files stop moving (an editor writing a file in place, a copy
-        under way): looked at again after ``wait`` until two looks agree (at most ``most`` s)."""
+        under way): while watching with the kernel's word, once each file is closed or renamed
+        into place (or quiet for ``wait``); else looked at again after ``wait`` until two looks
+        agree (at most ``most`` s)."""
+        if self._notifier is not None:
+            self._notifier.settle(wait, most)
+            return self.changes() or changed
         t0 = time.monotonic()
         seen = {p: _stat(Path(p)) for p in changed if p != "catalogue"}
         while time.monotonic() - t0 < most:
@@ -793,12 +1023,19 @@ class Atlas:
             # a fresh catalogue object: the backend's layer caches follow the new file
             self.cat = Catalogue.open(self.cat.url)
             self.versions = Versions(self.cat)
+        # files changed with their size and times as they were (two saves within one tick of
+        # the clock, seen by the kernel's word): the memos kept by file times are dropped
+        same_stat = [p for p in changed if p in self._files and self._files[p][0] == _stat(Path(p))]
+        if same_stat:
+            engine._read_recipe_doc.cache_clear()
+            for k in [k for k in self.memo if isinstance(k, tuple) and k and k[0] in ("recipe", "methods")]:
+                del self.memo[k]
         atlas = None
         try:
             atlas = engine.load_atlas(self.name)
         finally:                    # a definition that does not load: watched until it does
             self._watched = self.inputs(atlas)
-            self._files = self._snapshot()
+            self._files = self._snapshot(taken=True)
             self._cat_stamp, self._data = catalogue_stamp(self.cat), None
         run = Run(self.cache, self.versions, self.memo)
         if atlas.series:            # the comparable series, resolved again only when their inputs change
@@ -815,14 +1052,43 @@ class Atlas:
         self.last = Rebuild(res.pdf, res.pages, rendered, len(run.hits), time.perf_counter() - t0, changed, res)
         return self.last
 
-    def watch(self, interval: float = POLL_SECONDS, stop=None, report=None) -> None:
+    def _watch_files(self) -> None:
+        """Tell the notifier the files of the last build (they change with the atlas)."""
+        from mbm_sig.config import FACTS_DIR, LAYERS_DIR
+        paths = [str(p) for p in self._inputs_now()]
+        if self.cat.backend.kind == "gpkg":
+            db = str(self.cat.backend.path)
+            paths += [db, f"{db}-wal", f"{db}-journal"]
+        key = tuple(paths)
+        if key != self._watching and self._notifier is not None:
+            if not self._notifier.watch(paths, {LAYERS_DIR: ".yaml", FACTS_DIR: ".csv"}):
+                self._notifier.close()             # a folder that cannot be watched: polled
+                self._notifier = None
+            self._watching = key
+
+    def watch(self, interval: float | None = None, stop=None, report=None) -> None:
         """Rebuild on every change until ``stop()`` is true (or Ctrl-C); ``report(rebuild)``
-        is told of each (errors of a rebuild are reported, the watch goes on)."""
+        is told of each (errors of a rebuild are reported, the watch goes on). On Linux the
+        kernel tells of each write (inotify): the rebuild starts as soon as the file is
+        closed; the files are looked at anyway every ``interval`` s (default
+        :data:`WAKE_SECONDS`; :data:`POLL_SECONDS` where there is no inotify, or with
+        ``MBM_SIG_WATCH_POLL=1``)."""
         from mbm_sig.errors import MbmSigError
+        self._notifier = Notifier.create()
+        try:
+            self._watch(interval, stop, report, MbmSigError)
+        finally:
+            if self._notifier is not None:
+                self._notifier.close()
+            self._notifier, self._watching = None, ()
+
+    def _watch(self, interval, stop, report, MbmSigError) -> None:
         if self.last is None:
             r = self.build()
             if report:
                 report(r)
+        if self._notifier is not None:
+            self._watch_files()
         while not (stop and stop()):
             try:
                 r = self.poll()
@@ -832,14 +1098,19 @@ class Atlas:
                         import traceback
                         traceback.print_exc()
                     exc = MbmSigError(f"{type(exc).__name__}: {exc}")
-                self._files = self._snapshot()        # report once, wait for the next edit
+                self._files = self._snapshot(taken=True)      # report once, wait for the next edit
                 self._cat_stamp = catalogue_stamp(self.cat)
                 if report:
                     report(exc)
                 r = None
             if r is not None and report:
                 report(r)
-            time.sleep(interval)
+            if self._notifier is not None:
+                self._watch_files()
+            if self._notifier is not None:
+                self._notifier.wait(WAKE_SECONDS if interval is None else interval)
+            else:
+                time.sleep(POLL_SECONDS if interval is None else interval)
 
 
 # ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Each function draws on an A4 portrait figure in page millimetres (origin top-lef
 
 from __future__ import annotations
 
+import functools
 import re
 import textwrap
 from dataclasses import dataclass
@@ -63,6 +64,28 @@ def _footer(c: Canvas, atlas_title: str) -> None:
     c.text(MARGIN, c.h - 9.5, atlas_title, size=7, color=GREY)
 
 
+COUNT = re.compile(r"\{n:([a-z_]+)(?::([a-z_]+)=([^}]*))?\}")
+
+
+def with_counts(atlas, cat) -> list[str]:
+    """The cover's paragraphs with their counts taken from the catalogue: ``{n:LAYER}`` is
+    the number of features of a layer, ``{n:LAYER:FIELD=VALUE}`` of those holding a value
+    (the 109 elements of the inscribed property are the rows of its layer)."""
+    notes = getattr(atlas, "_cover_templates", None)
+    if notes is None:
+        notes = atlas._cover_templates = list(atlas.cover_notes)
+
+    def count(m) -> str:
+        layer, field_, value = m.groups()
+        try:
+            df = cat.read(layer, where={field_: value} if field_ else None)
+        except Exception as exc:        # an unknown layer or field: the atlas file is wrong
+            from mbm_sig.atlas.errors import AtlasError
+            raise AtlasError(f"{getattr(atlas, 'path', atlas.name)}: cover_notes: {m.group(0)}: {exc}") from None
+        return fmt.num(len(df), 0)
+    return [COUNT.sub(count, n) for n in notes]
+
+
 def cover(atlas, n_sheets: int) -> Figure:
     c = Canvas()
     c.rect(0, 0, c.w, 118, facecolor=ACCENT)
@@ -78,11 +101,14 @@ def cover(atlas, n_sheets: int) -> Figure:
     c.hline(MARGIN, c.w - MARGIN, sub_y + 4, color=ACCENT, lw=1.2)
     facts = [f"{n_sheets} carte{'s' if n_sheets > 1 else ''}", f"Édition {atlas.edition}"]
     c.text(MARGIN, sub_y + 14, " · ".join(facts), size=10, color=GREY)
-    y = 232
-    for line in atlas.cover_notes:
-        for sub in textwrap.wrap(fmt.typo(line), 95):
+    notes = [textwrap.wrap(fmt.typo(line), 95) for line in atlas.cover_notes]
+    # the notes end 8 mm above the producer's line (a long note starts higher)
+    y = min(232.0, c.h - 30 - 4.2 * sum(map(len, notes)) - 1.5 * max(len(notes) - 1, 0))
+    for k, para in enumerate(notes):
+        for sub in para:
             c.text(MARGIN, y, sub, size=8, color=GREY)
             y += 4.2
+        y += 1.5 if k < len(notes) - 1 else 0
     c.text(MARGIN, c.h - 22, atlas.producer, size=10, weight="bold", color=INK)
     c.text(MARGIN, c.h - 16, f"Réalisation : {fmt.month_year()}", size=8.5, color=GREY)
     return c.fig
@@ -276,16 +302,69 @@ def back_pages(atlas, pending, sources) -> tuple[list[Figure], int]:
     return figs, sources_at
 
 
+# internal identifiers of the basin's inventory (cités, terrils): the perimeter they belong to
+# is what a reader needs; the identifier stays in the data
+ID_PATTERN = re.compile(r"\b(BI|ZT)-\d{3,}\b")
+PERIMETERS = {"BI": "bien inscrit", "ZT": "zone tampon"}
+CONSTANT_MIN_ROWS = 3          # a column with one value on every row of at least this many is said once
+DASH = "—"                     # a yes/no cell not filled in (protection not inventoried)
+
+
+def reader_rows(columns: dict, rows: list[dict]) -> tuple[dict, list[dict]]:
+    """The columns a table prints and its rows as a reader reads them: a column of internal
+    identifiers («BI-0095», «ZT-0130») gives the perimeter they name («bien inscrit», «zone
+    tampon»); a yes/no column's blank cells read «—» (said under the title); a column with
+    one value on every row (the same EPCI on an EPCI's table) is left out and said once under
+    the title (:func:`table_subtitle`). The rows keep every value (the page's key holds them)."""
+    body = [r for r in rows if not r.get(TOTAL_KEY)]
+    rows = [dict(r) for r in rows]
+    for k in columns:
+        vals = [r.get(k) for r in body if not _blank(r.get(k))]
+        if vals and all(isinstance(v, str) and ID_PATTERN.fullmatch(v.strip()) for v in vals):
+            for r in rows:
+                v = r.get(k)
+                if isinstance(v, str) and ID_PATTERN.fullmatch(v.strip()):
+                    r[k] = PERIMETERS[v.strip()[:2]]
+        elif vals and all(isinstance(v, bool) for v in vals) and len(vals) < len(body):
+            for r in rows:
+                if not r.get(TOTAL_KEY) and _blank(r.get(k)):
+                    r[k] = DASH
+    body = [r for r in rows if not r.get(TOTAL_KEY)]
+    keys = list(columns)
+    shown = {k: t for i, (k, t) in enumerate(columns.items())
+             if i == 0 or len(body) < CONSTANT_MIN_ROWS or len({_cell(r.get(k)) for r in body}) > 1
+             or any(r.get(TOTAL_KEY) and r.get(k) is not None for r in rows)}
+    if len(shown) < 2:                  # a table keeps at least its first two columns
+        shown = {k: columns[k] for k in keys[:2]}
+    return shown, rows
+
+
+def _blank(v) -> bool:
+    return v is None or v == "" or (isinstance(v, float) and v != v)
+
+
+def table_subtitle(columns: dict, shown: dict, rows: list[dict]) -> str:
+    """The line under a table's title: the value of each column left out because every row
+    holds it, and what «—» means when a cell reads it."""
+    body = [r for r in rows if not r.get(TOTAL_KEY)]
+    parts = [f"{fmt.typo(str(t))} : {_cell(body[0].get(k)) or 'non renseigné'}"
+             for k, t in columns.items() if k not in shown and body]
+    if any(r.get(k) == DASH for r in body for k in shown):
+        parts.append(f"{DASH} : non renseigné")
+    return " · ".join(parts)
+
+
 TOTAL_KEY = "__total__"        # a row flagged so is the table's total line (drawn in bold)
 ROW_STEP = 4.7                 # mm between two lines of the table body
 
 
 def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, parts: int,
-               note: str = "", more: list | None = None) -> Figure:
+               note: str = "", more: list | None = None, subtitle: str = "") -> Figure:
     """One page of an attribute table: wrapped headers, numbers right-aligned, zebra rows;
     text cells wrap on as many lines as they need (never cut), a total row is set in bold
-    under a rule. ``more``: the short tables that follow on the same page, as (title,
-    columns, rows, note), each under its own title."""
+    under a rule. ``subtitle``: a line under the title (the columns every row shares).
+    ``more``: the short tables that follow on the same page, as (title, columns, rows, note[,
+    subtitle]), each under its own title."""
     c = Canvas()
     suffix = f" ({part}/{parts})" if parts > 1 else ""
     title = fmt.typo(title)
@@ -298,11 +377,18 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
     notes = [note] + [m[3] for m in more]
     # a source note shared by the next table is printed once, under the last of them
     notes = [n if k == len(notes) - 1 or n != notes[k + 1] else "" for k, n in enumerate(notes)]
-    y = _draw_table(c, 36, columns, rows, notes[0], last=not more)
-    for k, (sub_title, sub_cols, sub_rows, _) in enumerate(more, start=1):
+    y = 36.0
+    if subtitle:
+        c.text(MARGIN, 35, fmt.typo(subtitle), size=8, color=GREY)
+        y = 39.0
+    y = _draw_table(c, y, columns, rows, notes[0], last=not more)
+    for k, (sub_title, sub_cols, sub_rows, _, *sub) in enumerate(more, start=1):
         y += 9
         c.text(MARGIN, y, fmt.typo(sub_title), size=11, weight="bold", color=ACCENT)
         c.hline(MARGIN, c.w - MARGIN, y + 2.5, color=ACCENT, lw=0.5)
+        if sub and sub[0]:
+            c.text(MARGIN, y + 6.5, fmt.typo(sub[0]), size=8, color=GREY)
+            y += 3.5
         y = _draw_table(c, y + 6.5, sub_cols, sub_rows, notes[k], last=k == len(more))
     _footer(c, atlas.title)
     return c.fig
@@ -383,12 +469,37 @@ def _columns(columns: dict, rows: list[dict], width: float):
     keys = list(columns)
     body = [r for r in rows if not r.get(TOTAL_KEY)]
     numeric = {k: all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in body) for k in keys}
-    weights = []
+    weights, floors = [], []
     for k in keys:
-        longest_word = max(measure(w, 6.6, "bold")[0] for w in str(columns[k]).split())
+        head = header_width(fmt.typo(str(columns[k])))
         cells = max([measure(_cell(r.get(k)), 6.8)[0] for r in rows] or [0.0])
-        weights.append(max(longest_word, min(cells, 60.0), 8.0) + 2.6)
-    return numeric, _share(weights, width)
+        weights.append(max(head, min(cells, 60.0), 8.0) + 2.6)
+        floors.append(max(_longest_word(fmt.typo(str(columns[k]))), min(cells, 60.0) if numeric[k] else 0.0) + 2.6)
+    return numeric, _share(weights, width, floors)
+
+
+HEADER_LINES = 3               # a column header wraps on at most three lines, on spaces only
+
+
+@functools.lru_cache(maxsize=512)
+def _longest_word(text: str) -> float:
+    return max((measure(w, 6.6, "bold")[0] for w in text.split()), default=0.0)
+
+
+@functools.lru_cache(maxsize=512)
+def header_width(text: str) -> float:
+    """The narrowest width (mm) a column header takes wrapped on spaces on at most
+    :data:`HEADER_LINES` lines, never under its longest word."""
+    lo, hi = _longest_word(text), measure(text, 6.6, "bold")[0]
+    if len(_wrap_mm(text, lo, 6.6)) <= HEADER_LINES:
+        return lo
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        if len(_wrap_mm(text, mid, 6.6)) <= HEADER_LINES:
+            hi = mid
+        else:
+            lo = mid
+    return hi + 0.05
 
 
 # lines of the table body a page holds (A4 portrait, header of two lines, a note)
@@ -405,7 +516,8 @@ class _Measured:
         self.keys = list(columns)
         body = [r for r in rows if not r.get(TOTAL_KEY)]
         self.numeric = [all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in body) for k in self.keys]
-        self.head = [max(measure(w, 6.6, "bold")[0] for w in str(columns[k]).split()) for k in self.keys]
+        self.head = [header_width(fmt.typo(str(columns[k]))) for k in self.keys]
+        self.floor = [_longest_word(fmt.typo(str(columns[k]))) for k in self.keys]
         self.cells = [[_cell(r.get(k)) for k in self.keys] for r in rows]
         self.cw = [[measure(c, 6.8)[0] for c in row] for row in self.cells]
         self._widths: dict = {}
@@ -414,7 +526,9 @@ class _Measured:
     def widths(self, maxcw: tuple) -> list:
         if maxcw not in self._widths:
             weights = [max(h, min(m, 60.0), 8.0) + 2.6 for h, m in zip(self.head, maxcw, strict=True)]
-            self._widths[maxcw] = _share(weights, A4[0] - 2 * MARGIN)
+            floors = [max(f, min(m, 60.0) if num else 0.0) + 2.6
+                      for f, m, num in zip(self.floor, maxcw, self.numeric, strict=True)]
+            self._widths[maxcw] = _share(weights, A4[0] - 2 * MARGIN, floors)
         return self._widths[maxcw]
 
     def height(self, i: int, widths) -> int:
@@ -515,20 +629,22 @@ def _cell_lines(v, width_mm: float, numeric: bool) -> list[str]:
     return lines + ([cur] if cur else [])
 
 
-def _share(natural: list[float], width: float) -> list[float]:
+def _share(natural: list[float], width: float, floors: list[float] | None = None) -> list[float]:
     """Column widths: the natural widths when they fit, else the widest columns are capped
-    (water-filling) so that short columns keep their full width; spare width is spread."""
+    (water-filling) so that short columns keep their full width, never below their
+    ``floors`` (a header's longest word, a number); spare width is spread."""
     total = sum(natural)
     if total <= width:
         return [w + (width - total) / len(natural) for w in natural]
+    fl = [min(f, w) for f, w in zip(floors or [0.0] * len(natural), natural, strict=True)]
     lo, hi = 0.0, max(natural)
-    for _ in range(40):                     # the cap c with sum(min(w, c)) == width
+    for _ in range(40):                     # the cap c with sum(max(floor, min(w, c))) == width
         c = (lo + hi) / 2
-        if sum(min(w, c) for w in natural) > width:
+        if sum(max(f, min(w, c)) for w, f in zip(natural, fl, strict=True)) > width:
             hi = c
         else:
             lo = c
-    return [min(w, lo) for w in natural]
+    return [max(f, min(w, lo)) for w, f in zip(natural, fl, strict=True)]
 
 
 def _wrap_mm(text: str, width_mm: float, size: float) -> list[str]:

@@ -20,6 +20,10 @@ and 94 GP and 119 specialist establishments are drawn on one scale (mapsf's ``va
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -61,9 +65,14 @@ def resolve(spec: dict | None, cat, where: str = "atlas") -> dict:
 
 
 def apply(recipe, values: dict):
-    """Set a loaded recipe's layers to the atlas's series (in place); returns the recipe."""
+    """Set a loaded recipe's layers to the atlas's series (in place), and a basin map's
+    layout to the one its group shares (``sheet_layout``, :func:`with_layouts`); returns
+    the recipe."""
     if not values:
         return recipe
+    lay = (values.get(LAYOUTS) or {}).get(page_key(recipe.path, recipe.params))
+    if lay and not recipe.doc.get("sheet_layout"):
+        recipe.doc["sheet_layout"] = dict(lay)
     for spec in recipe.doc.get("layers") or []:
         t = spec.get("type")
         classed_var = spec.get("var") if t in CLASSED else spec.get("var2") if t == "prop_choro" else None
@@ -95,3 +104,102 @@ def _recipes_know_val_max() -> bool:
 def method_of(values: dict) -> set:
     """The classification methods the series use (for the sources page)."""
     return {v["method"] for v in values.values() if "method" in v}
+
+
+# ------------------------------------------------------------------------------ one layout
+
+LAYOUTS = "@sheet_layouts"      # the key of the basin maps' layouts among the series' values
+_LAYOUT_MEMO: dict = {}
+
+
+def page_key(recipe, params: dict | None) -> str:
+    """A map page's key among the layouts: its recipe file and parameters."""
+    return f"{Path(recipe).resolve()}|{json.dumps(params or {}, sort_keys=True, default=str)}"
+
+
+def group_key(doc: dict) -> str | None:
+    """The group of the sheets that share one layout without a coverage: one page format,
+    orientation and extent (the basin maps of an atlas); None for a sheet of a coverage
+    series (``series_of``), which its own series lays out, or one without a fixed extent."""
+    ext = doc.get("extent")
+    if doc.get("series_of") or not ext or doc.get("orientation", "portrait") == "auto":
+        return None
+    return json.dumps([doc.get("page", "A4"), doc.get("orientation", "portrait"), ext], sort_keys=True, default=str)
+
+
+def layout_groups(atlas, cat) -> dict:
+    """group key -> [(recipe path, parameters)] of the atlas's map sheets drawn once (no
+    coverage) whose data are there, by :func:`group_key`; groups of two sheets or more."""
+    from mbm_sig.atlas.engine import _check_requires, _recipe_doc
+    groups: dict = {}
+    for sec in atlas.sections:
+        if sec.coverage:
+            continue
+        for spec in sec.sheets:
+            if spec.kind != "map" or not spec.recipe or spec.coverage or _check_requires(cat, spec):
+                continue
+            key = group_key(_recipe_doc(Path(spec.recipe)))
+            if key:
+                groups.setdefault(key, []).append((Path(spec.recipe), dict(spec.params)))
+    return {k: v for k, v in groups.items() if len(v) > 1}
+
+
+def with_layouts(atlas, cat, values: dict | None = None) -> dict:
+    """The series' values with the layout each basin map shares with its group
+    (:data:`LAYOUTS`: page key -> ``sheet_layout``), decided once over the group; memoised
+    on the recipes' files, the series and the catalogue's state."""
+    from mbm_sig.atlas.incremental import _stat, catalogue_stamp
+    values = {k: v for k, v in (atlas.series_values if values is None else values).items() if k != LAYOUTS}
+    groups = layout_groups(atlas, cat)
+    if not groups:
+        return values
+    key = (str(atlas.path), cat.url, catalogue_stamp(cat), json.dumps(values, sort_keys=True, default=repr),
+           tuple((str(r), _stat(r), json.dumps(p, sort_keys=True, default=str))
+                 for members in groups.values() for r, p in members))
+    if key not in _LAYOUT_MEMO:
+        out = {}
+        for members in groups.values():
+            out.update(decide_layout(members, cat, values))
+        _LAYOUT_MEMO.clear()
+        _LAYOUT_MEMO[key] = out
+    return {**values, LAYOUTS: _LAYOUT_MEMO[key]}
+
+
+def decide_layout(members, cat, values: dict) -> dict:
+    """page key -> ``sheet_layout`` of one group: each sheet built with the series applied
+    and laid out alone with each layout its recipe leaves open; the layout whose worst sheet
+    loses least scale against that sheet's best (then the largest maps on the whole), and
+    the one grid of it (:func:`mbm_sig.maps.solver.decide_grid`)."""
+    from mbm_sig.maps.draw import planned
+    from mbm_sig.maps.recipe import build_map, load_recipe
+    from mbm_sig.maps.solver import decide_grid
+    maps, keys, kinds = [], [], None
+    for recipe, params in members:
+        r = apply(load_recipe(str(recipe), params), values)
+        m, _ = build_map(r, cat)
+        given = r.doc.get("layout", "auto")
+        mine = ("bottom", "side") if given == "auto" else (given,)
+        kinds = [k for k in (kinds if kinds is not None else mine) if k in mine]
+        maps.append(m)
+        keys.append(page_key(recipe, params))
+    grids, scales = {}, {}
+    for kind in kinds or ("bottom",):
+        plans = []
+        for m in maps:
+            m.layout = kind
+            plans.append((m, planned(m)[0]))
+        g = grids[kind] = decide_grid(plans, kind)
+        fw, fh = g.frame[2], g.frame[3]
+        scales[kind] = [max(w / fw, h / fh) for w, h in (_natural_size(m) for m in maps)]
+    best = [min(r[i] for r in scales.values()) for i in range(len(maps))]
+
+    def cost(k):
+        r = scales[k]
+        return (round(max(v / b for v, b in zip(r, best, strict=True)), 3), sum(math.log(v) for v in r))
+    g = grids[min(scales, key=cost)]
+    return {k: g.as_dict() for k in keys}
+
+
+def _natural_size(m) -> tuple[float, float]:
+    x0, y0, x1, y1 = m.extent_bounds
+    return max(x1 - x0, 1.0) * (1 + m.margin), max(y1 - y0, 1.0) * (1 + m.margin)

@@ -16,7 +16,15 @@ import geopandas as gpd
 import pandas as pd
 
 from mbm_sig.catalogue.layerdef import LayerDef, Source, load_layers, load_sources
-from mbm_sig.catalogue.validate import Problem, ValidationError, check, check_stream, conformed, merge_read_problems
+from mbm_sig.catalogue.validate import (
+    Problem,
+    ValidationError,
+    check,
+    check_stream,
+    conformed,
+    merge_read_problems,
+    nullable_int_fields,
+)
 from mbm_sig.config import TARGET_CRS, settings
 from mbm_sig.errors import InvalidInput, UnknownName
 
@@ -61,14 +69,21 @@ def _as_field_type(ftype: str, value):
 def nullable_ints(df, ld):
     """Integer fields as pandas' nullable ``Int64`` (a year stays 2012, not 2012.0, when
     some rows have none), on both backends."""
-    for f in ld.fields:
-        if f.type == "int" and f.name in df.columns and str(df[f.name].dtype) != "Int64":
-            col = df[f.name]
-            try:
-                df[f.name] = pd.to_numeric(col, errors="raise").astype("Int64")
-            except (TypeError, ValueError):      # a non-integer value (an unvalidated write): as is
-                pass
-    return df
+    return nullable_int_fields(df, _int_fields(ld))
+
+
+def last_import_rows(log: pd.DataFrame, names=None) -> dict:
+    """Each layer's last provenance row (a dict by layer name; ``names``: only those layers)."""
+    out = {}
+    for name in (pd.unique(log["layer"]) if names is None else names):
+        rows = log[log["layer"] == name].reset_index(drop=True)
+        if len(rows):
+            out[name] = rows.sort_values("imported_at").iloc[-1].to_dict()
+    return out
+
+
+def _int_fields(ld) -> tuple[str, ...]:
+    return tuple(f.name for f in ld.fields if f.type == "int")
 
 
 class Catalogue:
@@ -213,8 +228,10 @@ class Catalogue:
         self.backend.require()
         if name not in self.backend.layer_names():
             return self._empty(ld, columns)
+        # the GeoPackage converts the integer fields once, on the layer it keeps in memory
+        ints = {"ints": _int_fields(ld)} if self.backend.kind == "gpkg" else {}
         return nullable_ints(self.backend.read(name, bbox=bbox, where=where, columns=columns,
-                                               has_geometry=ld.has_geometry), ld)
+                                               has_geometry=ld.has_geometry, **ints), ld)
 
     def _empty(self, ld: LayerDef, columns=None):
         frame = pd.DataFrame({f.name: pd.Series(dtype="Int64" if f.type == "int" else object) for f in ld.fields
@@ -237,10 +254,11 @@ class Catalogue:
         return log if name is None else log[log["layer"] == name].reset_index(drop=True)
 
     def last_import(self, name: str):
-        log = self.provenance(name)
-        if not len(log):
-            return None
-        return log.sort_values("imported_at").iloc[-1].to_dict()
+        """The provenance row of the layer's last write (a dict), or None. A GeoPackage keeps
+        the rows of its log's version (map sheets ask for the communes' on every page)."""
+        last = getattr(self.backend, "last_imports", None)
+        row = last(last_import_rows).get(name) if last else last_import_rows(self.backend.log(), [name]).get(name)
+        return None if row is None else dict(row)
 
     # -- writing ------------------------------------------------------------------------
     def prepare(self, name: str, frame, source: str = "python", check_extent: bool = True):

@@ -24,7 +24,7 @@ import shapely
 
 from mbm_sig.atomic import file_lock
 from mbm_sig.catalogue.sqlguard import Token, check_query, missing_parameter, render, split_arguments, tokenize
-from mbm_sig.catalogue.validate import FrameStream
+from mbm_sig.catalogue.validate import FrameStream, nullable_int_fields
 from mbm_sig.config import TARGET_CRS
 from mbm_sig.errors import CatalogueMissing, InvalidInput
 
@@ -121,6 +121,47 @@ def filter_frame(df, where: dict | None):
     return df[mask.to_numpy()].reset_index(drop=True)
 
 
+class RowIndex:
+    """The row positions of each value of a cached layer's fields, made in one pass over a
+    field the first time a ``where`` names it (a coverage atlas selects each page's feature
+    among 1534 communes: a dictionary look-up instead of comparing every row). Gives the
+    rows :func:`filter_frame` keeps, in the layer's order, or None where it cannot (a list
+    holding None or NaN, a value that is not hashable): then the caller filters by mask."""
+
+    def __init__(self, df):
+        self.df = df
+        self.fields: dict = {}
+
+    def _of(self, field: str) -> dict:
+        idx = self.fields.get(field)
+        if idx is None:
+            col = self.df[field]
+            idx = self.fields[field] = col.groupby(col, sort=False, dropna=True).indices
+        return idx
+
+    def positions(self, where: dict):
+        pos = None
+        empty = np.zeros(0, dtype=np.intp)
+        try:
+            for field, value in where.items():
+                if value is None:
+                    return None
+                idx = self._of(field)
+                if isinstance(value, (list, tuple, set)):
+                    if any(v is None or (isinstance(v, float) and v != v) for v in value):
+                        return None
+                    found = [idx[v] for v in value if v in idx]
+                    p = np.unique(np.concatenate(found)) if found else empty
+                elif isinstance(value, float) and value != value:
+                    p = empty
+                else:
+                    p = np.sort(idx.get(value, empty))
+                pos = p if pos is None else np.intersect1d(pos, p, assume_unique=True)
+        except TypeError:           # an unhashable value: compared row by row
+            return None
+        return empty if pos is None else pos.astype(np.intp, copy=False)
+
+
 def _forget_dropped(path, names) -> list[str]:
     """Metadata rows left by a table dropped outside the tool (``DROP TABLE`` in sqlite3):
     GDAL would refuse to create the layer again (``UNIQUE constraint failed:
@@ -160,6 +201,7 @@ class GeoPackageBackend:
         self._names = None
         self._counts = None
         self._log = None
+        self._last = None
 
     # -- reading ------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -193,27 +235,44 @@ class GeoPackageBackend:
         """The whole layer, cached per process while the file is unchanged (writes replace
         the file, so its inode and mtime change). Map sheets read the same layers again and
         again: reading once and filtering in memory is the fast path."""
-        key = (name, has_geometry)
+        return self._cached(name, has_geometry)[0]
+
+    def _cached(self, name: str, has_geometry: bool, ints: tuple = ()):
+        """(the whole layer, its :class:`RowIndex`), cached as :meth:`_layer` says; ``ints``:
+        fields converted to nullable integers once, in the cached layer (where a field holds
+        a non-integer value it stays as read, and each read converts its rows as before)."""
+        key = (name, has_geometry, tuple(ints))
         stamp = self._stamp()
         hit = self._cache.get(key)
         if hit is not None and hit[0] == stamp:
             self._cache.move_to_end(key)
-            return hit[1]
+            return hit[1], hit[2]
         df = pyogrio.read_dataframe(self.path, layer=name, read_geometry=has_geometry, use_arrow=True)
         if isinstance(df, gpd.GeoDataFrame):
             if df.geometry.name != "geom":
                 df = df.rename_geometry("geom")
             if df.crs is None or df.crs.to_epsg() != 2154:
                 df = df.set_crs(TARGET_CRS, allow_override=True)
-        self._cache[key] = (stamp, df)
+        if ints:
+            df = nullable_int_fields(df.copy(), ints)
+        index = RowIndex(df)
+        self._cache[key] = (stamp, df, index)
         while len(self._cache) > 12:
             self._cache.popitem(last=False)
-        return df
+        return df, index
 
-    def read(self, name: str, bbox=None, where=None, columns=None, has_geometry=True):
+    def read(self, name: str, bbox=None, where=None, columns=None, has_geometry=True, ints=()):
         if name not in self.layer_names():
             raise KeyError(name)
-        df = self._layer(name, has_geometry)
+        df, index = self._cached(name, has_geometry, ints)
+        pos = index.positions(where) if where and bbox is None else None
+        if pos is not None:
+            # the rows by their positions (a copy: callers may change it)
+            if columns is not None:
+                df = df[list(columns) + ([df.geometry.name] if isinstance(df, gpd.GeoDataFrame) else [])]
+            out = df.take(pos)
+            out.index = pd.RangeIndex(len(out))
+            return out
         if bbox is not None and isinstance(df, gpd.GeoDataFrame):
             # envelope intersection, as the GeoPackage R-tree filter does
             b = shapely.bounds(df.geometry.values)
@@ -279,6 +338,13 @@ class GeoPackageBackend:
                 df = pyogrio.read_dataframe(self.path, layer=LOG_TABLE, read_geometry=False)
             self._log = hit = (stamp, df)
         return hit[1].copy()
+
+    def last_imports(self, rows_of) -> dict:
+        """``rows_of(log)`` (each layer's last provenance row), kept while the file is unchanged."""
+        stamp = self._stamp() if self.exists() else None
+        if self._last is None or self._last[0] != stamp:
+            self._last = (stamp, rows_of(self.log()))
+        return self._last[1]
 
     # -- writing ------------------------------------------------------------------------
     @contextmanager

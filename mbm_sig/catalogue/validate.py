@@ -321,6 +321,18 @@ def merge_read_problems(frame, problems: list[Problem]) -> list[Problem]:
                   key=lambda p: p.row or 0)
 
 
+def nullable_int_fields(df, names):
+    """The fields ``names`` of ``df`` as pandas' nullable ``Int64`` (in place; returns ``df``);
+    a field holding a non-integer value (an unvalidated write) is left as it is."""
+    for name in names:
+        if name in df.columns and str(df[name].dtype) != "Int64":
+            try:
+                df[name] = pd.to_numeric(df[name], errors="raise").astype("Int64")
+            except (TypeError, ValueError):
+                pass
+    return df
+
+
 def conformed(out, ld: LayerDef):
     """A checked frame marked with the geometry type its layer is written with."""
     if ld.has_geometry:

@@ -14,7 +14,8 @@ Per page (:data:`CHECKS`):
 - ``small-text``: text below 6 pt;
 - ``overlap``: two printed texts whose ink (grown by its halo) overlaps, glyph by glyph;
 - ``label-symbols``: a map label (a text with a halo inside the frame) whose ink or halo
-  covers a point symbol of the sheet (positions and radii from the render information);
+  covers a point symbol of the sheet (positions and radii from the render information); a
+  town is accepted over them only when no clear place lies next to its commune;
 - ``frame``: a text crossing the edge of the map frame, or inside it with its ink less than
   0.5 mm from the frame line (cut by it, its halo over it, or glued to it);
 - ``page-edge``: a text beyond the page or within 3 mm of its edge (cut at trimming);
@@ -32,9 +33,20 @@ Per page (:data:`CHECKS`):
 - ``unnamed-towns``: a commune the town rule says must be named (≥ 10 000 inhabitants
   inside the frame; on basin-wide maps the arrondissement seats and ≥ 20 000) not printed
   inside the frame;
+- ``town-distance``: a town label whose ink lies farther than
+  :data:`~mbm_sig.maps.labels.TOWN_MAX_MM` (3 mm) from its commune's anchor (drifted away);
+- ``town-context``: a town outside the map's subject (Lille on a basin map) printed bold or
+  at the size of the subject's towns;
+- ``label-ambiguity``: a point label (a terril's number) nearer another symbol than its own;
+- ``label-covered``: a map label whose glyphs are painted over by something drawn after it
+  (a symbol above the labels: z-order), read from the PDF's painting order;
 - ``near-empty-table``: a table page that could share its page with the next or previous
-  table page, the short last part of a table whose lines are not shared evenly, or a
-  table page under a quarter full;
+  table page, the last part of a table holding under a quarter of the rows of its fullest
+  part or under a quarter full, or a table page under a quarter full;
+- ``table-headers``: a table's column header wrapped on more than three lines, or a word of
+  it broken across lines;
+- ``table-columns``: an internal identifier («BI-0095», «ZT-0130») printed in a table, or a
+  column holding the same value on every row;
 - ``table-order``: table rows not in French alphabetical order (œ as oe, accents ignored);
 - ``reader-text``: a command line, a file path, a package internal or an internal word
   («catalogue», «couche», «champ», «import», «Lambert-93»…) on a page;
@@ -46,8 +58,12 @@ Across the sheets of the atlas (:data:`SERIES_CHECKS`):
 
 - ``series-classes``: one indicator (one legend title) drawn with different breaks or
   colours on different sheets;
-- ``series-layout``: the pages of one series (one sheet iterated over a coverage) with
-  different orientations or legend positions.
+- ``series-layout``: the pages of one series (one sheet iterated over a coverage, or the
+  basin maps of the atlas: one page format, orientation and extent) with different
+  orientations or legend positions, or whose map frame (size, place), credits or legend
+  corner lie more than 1 mm apart;
+- ``series-town-positions``: the same town on two sheets of one frame printed more than
+  1 mm apart although each could have printed it where the other does.
 
 Exit status 0 only when every page is clean, 1 when a check fails, 2 on bad input.
 """
@@ -63,6 +79,7 @@ from typing import Any
 
 import numpy as np
 
+from mbm_sig.check import labels as label_checks
 from mbm_sig.check import text as wording
 from mbm_sig.check.pdf import PT_MM, PageText, read_pdf
 from mbm_sig.errors import InvalidInput
@@ -119,6 +136,13 @@ class Sheet:
     layout: str | None = None
     official: Any = None                 # wording.OfficialNames of the communes (None: not checked)
     symbols: Any = None                  # point symbols drawn: array (x mm, y mm, radius mm), and layer names
+    circles: Any = None                  # proportional circles drawn: the same form
+    subject: Any = None                  # the map's subject (geometry): towns outside it are context
+    point_labels: list | None = None     # labels set beside their symbol: (text, x mm, y mm, radius mm)
+    credits_box: tuple | None = None        # the credits block printed: x0, y0, x1, y1 (mm)
+    headers: list | None = None             # table: the column titles of the tables on the page
+    part_rows: list | None = None           # table: the rows of each part of the table
+    cells: list | None = None               # table: the printed cells of the tables on the page, by column
 
 
 # ------------------------------------------------------------------------------ checks
@@ -182,6 +206,7 @@ def check_label_symbols(s: Sheet) -> list[str]:
     if not len(xy_r):
         return []
     fx, fy, fw, fh = s.frame_mm
+    anchors = label_checks.town_anchors(s)
     out = []
     for r in s.text.runs:
         if r.rotated or not r.halo or not (fx <= r.cx <= fx + fw and fy <= r.cy <= fy + fh):
@@ -199,10 +224,16 @@ def check_label_symbols(s: Sheet) -> list[str]:
                 if dx * dx + dy * dy < (rad * 0.8) ** 2:        # more than the symbol's rim
                     hit.append(k)
                     break
-        if hit:
-            layers = ", ".join(dict.fromkeys(names[k] for k in hit))
-            out.append(f"«{r.text[:30]}» covers {len(hit)} point symbol(s) ({layers}) at x {r.cx:.0f} mm, "
-                       f"y {r.cy:.0f} mm")
+        if not hit:
+            continue
+        town = label_checks._town_of(r, anchors)
+        free = label_checks.clear_place_near(s, r, town[:2]) if town is not None else None
+        if town is not None and free is None:
+            continue            # a town with no clear place next to its commune overlays them with its halo
+        layers = ", ".join(dict.fromkeys(names[k] for k in hit))
+        out.append(f"«{r.text[:30]}» covers {len(hit)} point symbol(s) ({layers}) at x {r.cx:.0f} mm, "
+                   f"y {r.cy:.0f} mm" + (f" although a clear place next to its commune exists (x {free[0]:.0f} mm, "
+                                         f"y {free[1]:.0f} mm)" if free else ""))
     return out
 
 
@@ -353,9 +384,10 @@ def check_unnamed_towns(s: Sheet) -> list[str]:
     x0, y0, x1, y1 = s.extent
     t = s.towns
     inside = (t["x"] >= x0) & (t["x"] <= x1) & (t["y"] >= y0) & (t["y"] <= y1)
-    if s.focus is not None:
-        import shapely
-        inside &= shapely.contains_xy(s.focus, t["x"].to_numpy(), t["y"].to_numpy())
+    for g in (s.focus, s.subject):          # only the subject's towns are required
+        if g is not None:
+            import shapely
+            inside &= shapely.contains_xy(g, t["x"].to_numpy(), t["y"].to_numpy())
     t = t[inside]
     width_km = (x1 - x0) / 1000
     req = s.rule.required(t["population"].to_numpy(float), t["seat"].to_numpy(bool), width_km)
@@ -409,12 +441,88 @@ def check_near_empty_table(s: Sheet) -> list[str]:
                            "they could share one page")
                 break
     k, n = s.part
-    if n > 1 and k == n and fill < TABLE_NEAR_EMPTY and not out:
+    rows = s.part_rows or []
+    if n > 1 and k == n and len(rows) == n and max(rows) and rows[-1] < TABLE_NEAR_EMPTY * max(rows) and not out:
+        out.append(f"last part ({k}/{n}) of the table holds {rows[-1]} row(s) where another holds {max(rows)} "
+                   f"(parts of {' + '.join(map(str, rows))} rows): its rows are not balanced between its pages")
+    elif n > 1 and k == n and fill < TABLE_NEAR_EMPTY and not out:
         out.append(f"last part ({k}/{n}) of the table {fill:.0%} full: its lines are not shared evenly "
                    "between its pages")
     elif fill < TABLE_NEAR_EMPTY and not out:
         out.append(f"table page {fill:.0%} full: a short table alone on its page (set it beside its map "
                    "or with another table)")
+    return out
+
+
+HEADER_MAX_LINES = 3            # a table's column header on at most three lines
+HEADER_SIZE = 6.6               # pt: the bold text of the table headers
+
+
+def header_columns(s: Sheet) -> list[list]:
+    """The column headers printed on a table page: [[run, …] of one column, top to bottom],
+    from the bold header text (header bands apart vertically, columns apart horizontally)."""
+    runs = sorted((r for r in s.text.runs if r.bold and abs(r.size - HEADER_SIZE) < 0.15 and not r.rotated),
+                  key=lambda r: r.bbox[1])
+    bands: list[list] = []
+    for r in runs:
+        if bands and r.bbox[1] - bands[-1][-1].bbox[1] < 5.0:
+            bands[-1].append(r)
+        else:
+            bands.append([r])
+    cols = []
+    for band in bands:
+        band.sort(key=lambda r: r.bbox[0])
+        cur: list = []
+        right = -1e9
+        for r in band:
+            if cur and r.bbox[0] > right + 0.3:
+                cols.append(cur)
+                cur = []
+            cur.append(r)
+            right = max(right, r.bbox[2]) if len(cur) > 1 else r.bbox[2]
+        if cur:
+            cols.append(cur)
+    return [sorted(c, key=lambda r: r.bbox[1]) for c in cols]
+
+
+def check_table_headers(s: Sheet) -> list[str]:
+    """A column header wrapped on more than three lines, or a word of it broken across two
+    lines (a printed piece that is no word of the table's column titles)."""
+    if s.kind != "table" or s.text is None:
+        return []
+    from mbm_sig.maps import fmt
+    words = {w for h in s.headers or [] for w in fmt.typo(str(h)).split()}
+    out = []
+    for col in header_columns(s):
+        text = " ".join(r.text for r in col)
+        lines = len({round(r.bbox[1], 1) for r in col})
+        if lines > HEADER_MAX_LINES:
+            out.append(f"column header «{text[:40]}» wrapped on {lines} lines (at most {HEADER_MAX_LINES})")
+        if words:
+            broken = [w for r in col for w in r.text.split() if w not in words]
+            if broken:
+                out.append(f"column header «{text[:40]}»: word broken across lines («{'», «'.join(broken[:3])}»)")
+    return out
+
+
+
+
+def check_table_columns(s: Sheet) -> list[str]:
+    """Internal identifiers («BI-0095», «ZT-0130») printed in a table, and a column whose
+    every row holds the same value (said once in the table's subtitle instead)."""
+    if s.kind != "table" or s.text is None:
+        return []
+    from mbm_sig.atlas.pages import CONSTANT_MIN_ROWS, ID_PATTERN
+    out = []
+    ids = sorted({m.group(0) for r in s.text.runs for m in ID_PATTERN.finditer(r.text)})
+    if ids:
+        out.append(f"{len(ids)} internal identifier(s) printed in the table: {', '.join(ids[:5])}"
+                   + (" …" if len(ids) > 5 else ""))
+    for title, values in s.cells or []:
+        vals = [("" if v is None else str(v)) for v in values]
+        if len(vals) >= CONSTANT_MIN_ROWS and len(set(vals)) == 1:
+            out.append(f"column «{title}» holds «{vals[0] or '(vide)'}» on every row: a constant column "
+                       "(say it once in the table's subtitle)")
     return out
 
 
@@ -463,7 +571,13 @@ CHECKS = {
     "legend-touch": check_legend_touch,
     "outlier-class": check_outlier_class,
     "unnamed-towns": check_unnamed_towns,
+    "town-distance": label_checks.check_town_distance,
+    "town-context": label_checks.check_town_context,
+    "label-ambiguity": label_checks.check_label_ambiguity,
+    "label-covered": label_checks.check_label_covered,
     "near-empty-table": check_near_empty_table,
+    "table-headers": check_table_headers,
+    "table-columns": check_table_columns,
     "table-order": check_table_order,
     "reader-text": check_reader_text,
     "typography": check_typography,
@@ -562,8 +676,46 @@ def legend_side(s: Sheet) -> str | None:
     return "inside"
 
 
+SERIES_MM = 1.0                 # frames, legends and credits of one series within this of each other
+
+
+def _box_of(what: str, s: Sheet):
+    """The frame's size and place, the credits' and the legend's top-left corner (mm) of a
+    series page, rounded to whole :data:`SERIES_MM` steps for a reader of the report."""
+    if what == "frame size":
+        return tuple(s.frame_mm[2:]) if s.frame_mm else None
+    if what == "frame position":
+        return tuple(s.frame_mm[:2]) if s.frame_mm else None
+    if what == "credits position":
+        return tuple(s.credits_box[:2]) if s.credits_box else None
+    boxes = [lg["bbox"] for lg in s.legends if lg.get("bbox")]
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes)) if boxes else None
+
+
+def _series_boxes(name, ss) -> list[tuple[Sheet, str]]:
+    """Pages of one series whose frame (size, place), credits or legend corner lie more than
+    :data:`SERIES_MM` from the first page's."""
+    out = []
+    for what in ("frame size", "frame position", "credits position", "legend corner"):
+        vals = [(x, _box_of(what, x)) for x in ss]
+        vals = [(x, v) for x, v in vals if v is not None]
+        if len(vals) < 2:
+            continue
+        ref_page, ref = vals[0]
+        for x, v in vals[1:]:
+            d = max(abs(a - b) for a, b in zip(v, ref, strict=True))
+            if d > SERIES_MM:
+                mm = " × " if what == "frame size" else ", "
+                out.append((x, f"series «{name}»: {what} {mm.join(f'{a:.1f}' for a in v)} mm where p. "
+                               f"{ref_page.number} has {mm.join(f'{a:.1f}' for a in ref)} mm "
+                               f"({d:.1f} mm apart, at most {SERIES_MM:g} mm)"))
+    return out
+
+
 def check_series_layout(sheets) -> list[tuple[Sheet, str]]:
-    """The pages of one series with another orientation or legend position than most."""
+    """The pages of one series (a coverage series, the basin maps of the atlas) with another
+    orientation or legend position than most, or whose frame size or place, credits or
+    legend corner lie more than :data:`SERIES_MM` from the first page's."""
     groups: dict = {}
     for s in sheets:
         if s.series and s.kind == "map":
@@ -572,6 +724,7 @@ def check_series_layout(sheets) -> list[tuple[Sheet, str]]:
     for name, ss in groups.items():
         if len(ss) < 2:
             continue
+        out += _series_boxes(name, ss)
         for what, get in (("orientation", lambda x: x.orientation), ("legend position", legend_side)):
             vals = [get(x) for x in ss]
             common = max(vals, key=lambda v: (vals.count(v), -vals.index(v)))    # a tie: the first page's
@@ -586,6 +739,7 @@ def check_series_layout(sheets) -> list[tuple[Sheet, str]]:
 SERIES_CHECKS: dict[str, Any] = {
     "series-classes": check_series_classes,
     "series-layout": check_series_layout,
+    "series-town-positions": label_checks.check_series_town_positions,
 }
 ALL_CHECKS = (*CHECKS, *SERIES_CHECKS)
 
@@ -714,16 +868,17 @@ def legend_entries(m, info) -> list[dict]:
     return out
 
 
-def point_symbols(m, info):
+def point_symbols(m, info, types=("symbols",)):
     """(array of x mm, y mm, radius mm, layer names) of the point symbols drawn inside the
-    frame (``symbols`` layers: markers of puits, terrils, hospitals…)."""
+    frame (``symbols`` layers: markers of puits, terrils, hospitals…; ``types``: the map
+    types whose symbols are wanted, ``prop`` and ``prop_choro`` for the circles)."""
     from mbm_sig.maps.types._core import drawn_index
     fx, fy, fw, fh = info.frame_mm
     x0, y0, x1, y1 = info.extent
     k = fw / (x1 - x0)
     rows, names = [], []
     for L in getattr(m, "_layers", []):
-        if L.anchors is None or L.type != "symbols":
+        if L.anchors is None or L.type not in types:
             continue
         idx = drawn_index(L, info.extent)
         if not len(idx):
@@ -750,6 +905,9 @@ def map_sheet_info(recipe, params, cat, series_values=None):
         info = m.draw()
         legends = legend_entries(m, info)        # hatches read with the print settings' line width
     info.point_symbols = point_symbols(m, info)
+    info.circle_symbols = point_symbols(m, info, ("prop", "prop_choro"))
+    top = getattr(m, "_toponyms", None) or {}
+    info.subject = top.get("subject")
     info.figure = None
     info.focus = m._focus["union"] if getattr(m, "_focus", None) is not None else None
     return info, legends, r
@@ -793,6 +951,25 @@ def _table_rows(page) -> list | None:
     return out
 
 
+def _fill_table_sheet(s: Sheet, p, body) -> None:
+    """A table page's column titles, the rows of each part of its table and its printed
+    cells by column (the total line left out)."""
+    from mbm_sig.atlas import pages as atlas_pages
+    tables = [(p.columns or p.spec.table["columns"], p.rows or [])] + [
+        (q.columns or q.spec.table["columns"], q.rows or []) for q in p.shared]
+    s.headers = [str(t) for cols, _ in tables for t in cols.values()]
+    s.part_rows = [len([r for r in (q.rows or []) if not r.get(atlas_pages.TOTAL_KEY)]) for q in body
+                   if q.kind == "table" and q.spec is p.spec and q.params == p.params]
+    s.cells = []
+    for q in [p, *p.shared]:        # a column constant on every part of the table (all its rows)
+        cols = q.columns or q.spec.table["columns"]
+        rows = [r for x in body if x.kind == "table" and x.spec is q.spec and x.params == q.params
+                for r in (x.rows or [])] if q is p else (q.rows or [])
+        body_rows = [r for r in rows if not r.get(atlas_pages.TOTAL_KEY)]
+        for k, title in cols.items():
+            s.cells.append((str(title), [atlas_pages._cell(r.get(k)) for r in body_rows]))
+
+
 def _fill_map_sheet(s: Sheet, p, cat, series_values, town_table, in_series: bool) -> None:
     """A map page's render information: frame, extent, legends, focus, unplaced labels,
     orientation, layout, its series, and the town rule of its recipe."""
@@ -801,8 +978,20 @@ def _fill_map_sheet(s: Sheet, p, cat, series_values, town_table, in_series: bool
     s.focus, s.unplaced = info.focus, getattr(info, "unplaced_labels", [])
     s.orientation, s.layout = info.orientation, info.layout
     s.symbols = getattr(info, "point_symbols", None)
+    s.circles = getattr(info, "circle_symbols", None)
+    s.subject = getattr(info, "subject", None)
+    s.point_labels = [(lab["text"], lab["anchor"][0], lab["anchor"][1], lab.get("offset", 0.0))
+                      for lab in info.labels if lab.get("around") and lab.get("anchor") is not None]
+    s.credits_box = (getattr(info, "boxes", None) or {}).get("credits")
     if in_series:
         s.series = p.spec.title or str(p.spec.recipe.stem)
+    elif not p.coverage:
+        from mbm_sig.atlas import series
+        key = series.group_key(r.doc)
+        if key:         # the basin maps of the atlas: one page format, orientation and extent
+            ext = r.doc.get("extent")
+            on = ext.get("layer") if isinstance(ext, dict) else "bbox"
+            s.series = f"maps on the extent of {on} ({r.doc.get('orientation', 'portrait')})"
     if r.doc.get("toponyms", True) is not False:
         s.towns = town_table
         top = r.doc.get("toponyms")
@@ -849,6 +1038,7 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
                 repeats[id(p.spec)] = repeats.get(id(p.spec), 0) + 1
         from mbm_sig.atlas import series
         series_values = series.resolve(atlas.series, check_cat, str(atlas.path)) if atlas.series else {}
+        series_values = series.with_layouts(atlas, check_cat, series_values)
         town_table = towns(check_cat)
         official = wording.official_names(town_table)
         fills = {t.number: table_fill(t) for t in texts
@@ -865,6 +1055,7 @@ def check_atlas(name, catalogue=None, out_dir=None, demo: bool = False, only=Non
                 _fill_map_sheet(s, p, check_cat, series_values, town_table, repeats.get(id(p.spec), 0) > 1)
             elif p.kind == "table":
                 s.part, s.rows, s.sort = (p.part, p.parts), _table_rows(p), _sort_columns(p.spec)[:1]
+                _fill_table_sheet(s, p, body)
             nxt, prv = by_number.get(t.number + 1), by_number.get(t.number - 1)
             s.next_kind, s.prev_kind = (nxt.kind if nxt else None), (prv.kind if prv else None)
             s.next_fill, s.prev_fill = fills.get(t.number + 1), fills.get(t.number - 1)

@@ -30,6 +30,7 @@ class Run:
     halo: float = 0.0                             # mm of white halo around the ink (0: none)
     bold: bool = False
     glyphs: tuple = ()                            # ink box of each glyph (mm), for exact overlaps
+    order: int = 0                                # the shown string's rank in the page's drawing order
 
     @property
     def cx(self) -> float:
@@ -50,6 +51,8 @@ class PageText:
     number: int                                   # 1-based page number in the file
     size_mm: tuple[float, float]
     runs: list = field(default_factory=list)
+    paints: list = field(default_factory=list)    # (order, box mm) of what is painted after the first
+                                                  # halo: a run is under a paint of higher order
 
     @property
     def text(self) -> str:
@@ -151,7 +154,8 @@ def _runs_of(chars, page_h: float) -> list[Run]:
                     del halos[k]
                     break
             bold = any("bold" in _style(c.fontname) for c in cur)
-            out.append(Run(text, round(size, 2), box, rotated, halo, bold, glyphs))
+            out.append(Run(text, round(size, 2), box, rotated, halo, bold, glyphs,
+                           getattr(cur[0], "mbm_string", 0)))
         cur.clear()
 
     for c in chars:
@@ -263,5 +267,141 @@ def read_pdf(path, pages=None) -> list[PageText]:
             interp.process_page(page)
             lt = dev.get_result()
             chars = list(_chars(lt, LTChar))
-            out.append(PageText(n, (lt.width * PT_MM, lt.height * PT_MM), _runs_of(chars, lt.height)))
+            out.append(PageText(n, (lt.width * PT_MM, lt.height * PT_MM), _runs_of(chars, lt.height),
+                                paints_after_halos(data, lt.height, _forms(page))))
     return out
+
+
+# ------------------------------------------------------------------------------ painting order
+
+_SHOW = re.compile(rb"(?:\bTJ\b|\bTj\b)")
+_TOK = re.compile(rb"[-+]?(?:\d+\.?\d*|\.\d+)|/[^\s/\[\]()<>{}%]+|[A-Za-z*'\"]+")
+_FILL = {b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"}
+_STROKE = {b"S", b"s"}
+
+
+def _forms(page) -> dict:
+    """Name -> (BBox, Matrix) of the page's form XObjects that paint (fill) something."""
+    from pdfminer.pdftypes import resolve1
+    out = {}
+    try:
+        xo = resolve1((page.resources or {}).get("XObject")) or {}
+        for name, ref in xo.items():
+            st = resolve1(ref)
+            attrs = getattr(st, "attrs", {})
+            if "Form" not in str(attrs.get("Subtype")):
+                continue
+            data = st.get_data()
+            if b"BT" in data or not re.search(rb"(?:^|\s)(?:f\*?|F|B\*?|b\*?)(?:\s|$)", data):
+                continue            # a text overlay (page numbers), or nothing filled
+            out[b"/" + str(name).lstrip("/").encode()] = ([float(v) for v in resolve1(attrs.get("BBox"))],
+                                       [float(v) for v in resolve1(attrs.get("Matrix", [1, 0, 0, 1, 0, 0]))])
+    except Exception:           # an unreadable resource: the painting order is not read
+        return {}
+    return out
+
+
+def _mul(m, n):
+    """The matrix m then n (PDF order: [a b c d e f])."""
+    a, b, c, d, e, f = m
+    A, B, C, D, E, F = n
+    return (a * A + b * C, a * B + b * D, c * A + d * C, c * B + d * D, e * A + f * C + E, e * B + f * D + F)
+
+
+def _apply(m, pts):
+    a, b, c, d, e, f = m
+    return [(a * x + c * y + e, b * x + d * y + f) for x, y in pts]
+
+
+def paints_after_halos(content: bytes, page_h: float, forms=None) -> list:
+    """(order, box mm y down) of each area painted after the page's first halo (the map
+    labels start there): fills, stroked segments (grown by half their width) and filled
+    forms drawn by ``Do``. ``order``: the number of strings shown before it; a run whose
+    ``order`` is lower lies under the paint."""
+    forms = forms or {}
+    first = content.find(b"2 Tr")
+    if first < 0:
+        return []
+    out: list = []
+    shown = 0
+    pos = 0
+    state = [(1.0, 0.0, 0.0, 1.0, 0.0, 0.0), 1.0]
+    stack: list = []
+    for m in list(_TEXT.finditer(content)) + [None]:
+        end = m.start() if m is not None else len(content)
+        if end > first and pos < end:
+            _scan(content[max(pos, 0):end], state, stack, shown, page_h, forms, out)
+        if m is None:
+            break
+        shown += len(_SHOW.findall(m.group(0)))
+        pos = m.end()
+    return out
+
+
+def _scan(seg: bytes, state, stack, shown, page_h, forms, out) -> None:  # noqa: C901 (one operator table)
+    ctm, lw = state
+    ops: list = []
+    sub: list = []
+    path: list = []
+    for t in _TOK.findall(seg):
+        c = t[:1]
+        if c.isdigit() or c in b"-+.":
+            ops.append(float(t))
+            continue
+        if c == b"/":
+            ops.append(t)
+            continue
+        if t == b"q":
+            stack.append((ctm, lw))
+        elif t == b"Q":
+            if stack:
+                ctm, lw = stack.pop()
+        elif t == b"cm" and len(ops) >= 6:
+            ctm = _mul(tuple(ops[-6:]), ctm)
+        elif t == b"w" and ops:
+            lw = float(ops[-1])
+        elif t == b"m" and len(ops) >= 2:
+            if sub:
+                path.append(sub)
+            sub = [tuple(ops[-2:])]
+        elif t == b"l" and len(ops) >= 2:
+            sub.append(tuple(ops[-2:]))
+        elif t in (b"c", b"v", b"y") and len(ops) >= 4:
+            k = 6 if t == b"c" else 4
+            v = ops[-k:]
+            sub += [(v[i], v[i + 1]) for i in range(0, len(v), 2)]
+        elif t == b"re" and len(ops) >= 4:
+            x, y, w, h = ops[-4:]
+            if sub:
+                path.append(sub)
+            path.append([(x, y), (x + w, y), (x + w, y + h), (x, y + h), (x, y)])
+            sub = []
+        elif t == b"h":
+            if sub:
+                sub.append(sub[0])
+        elif t in _FILL or t in _STROKE or t == b"n":
+            if sub:
+                path.append(sub)
+            for p in path:
+                pts = _apply(ctm, p)
+                if t in _FILL:
+                    out.append((shown, _box_mm(pts, 0.0, page_h)))
+                elif t in _STROKE:
+                    scale = (abs(ctm[0] * ctm[3] - ctm[1] * ctm[2])) ** 0.5
+                    for a, b in zip(pts, pts[1:], strict=False):
+                        out.append((shown, _box_mm([a, b], lw * scale / 2, page_h)))
+            path, sub = [], []
+        elif t == b"Do" and ops and ops[-1] in forms:
+            bbox, mat = forms[ops[-1]]
+            x0, y0, x1, y1 = bbox
+            pts = _apply(_mul(tuple(mat), ctm), [(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+            out.append((shown, _box_mm(pts, 0.0, page_h)))
+        ops = []
+    state[0], state[1] = ctm, lw
+
+
+def _box_mm(pts, grow: float, page_h: float):
+    xs = [p[0] for p in pts]
+    ys = [p[1] for p in pts]
+    return ((min(xs) - grow) * PT_MM, (page_h - max(ys) - grow) * PT_MM,
+            (max(xs) + grow) * PT_MM, (page_h - min(ys) + grow) * PT_MM)

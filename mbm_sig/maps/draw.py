@@ -59,7 +59,9 @@ def legend_blocks(m, clip=None) -> list[LegendBlock]:
     """Legend blocks: one per thematic layer, then the untitled single entries of base
     and symbol layers (outlines, terrils, puits…) gathered in one last block. With
     ``clip`` (ground bbox), typo and symbols blocks keep only the categories of the
-    features drawn in it (in the layer's order); a block left empty is dropped."""
+    features drawn in it (in the layer's order); a block left empty is dropped. On a
+    focused sheet, a layer drawn with a single symbol that has no feature inside the focus
+    has no entry either (as a category absent from the focus)."""
     if not m._legend:
         return []
     blocks, misc = [], []
@@ -83,6 +85,9 @@ def legend_blocks(m, clip=None) -> list[LegendBlock]:
                 if not b.entries and not b.nodata:
                     continue
             if b.kind in ("base", "symbols") and not b.title and len(b.entries) == 1:
+                if focus is not None and clip is not None and not L.cat_legend and not drawn_classes(
+                        L, clip, focus, np.zeros(len(L.geoms), dtype=int)):
+                    continue            # a single-symbol layer with nothing inside the focus
                 st = dict(b.entries[0][1])
                 if b.kind == "symbols":
                     st.setdefault("marker", "o")
@@ -126,7 +131,7 @@ def planned(m):
     """The legend blocks, the plan and the frame's ground extent and clip box. Typo and
     symbol legends list what the final extent shows: the plan is made again (twice at most)
     while the blocks of what it shows differ from those it was made with."""
-    filtering = m._legend and any(L.cat_legend for L in m._layers)
+    filtering = m._legend and (any(L.cat_legend for L in m._layers) or m._focus is not None)
     if filtering:       # first guess of the extent: the data's, with its margin
         x0, y0, x1, y1 = m.extent_bounds
         mx, my = (x1 - x0) * m.margin / 2 * 1.02, (y1 - y0) * m.margin / 2 * 1.02
@@ -256,13 +261,14 @@ def place_sheet_labels(m, frame, ext, clip, to_mm, obstacles):
             continue
         r = np.broadcast_to(np.asarray(m.symbol_radius(L), dtype=float), (len(L.anchors),))[idx]
         layers_.append(labels_mod.LabelLayer([""] * len(idx), to_mm(L.anchors[idx]), offset=r, symbols=True,
-                                             name=f"symboles {L.name or L.type}"))
+                                             soft=L.type != "symbols", name=f"symboles {L.name or L.type}"))
     if m._toponyms is not None:
         t = m._toponyms
-        towns = labels_mod.town_layer_for(t["table"], ext, frame, rule=t["rule"], keep=t["keep"], color=t["color"])
+        towns = labels_mod.town_layer_for(t["table"], ext, frame, rule=t["rule"], keep=t["keep"], color=t["color"],
+                                          subject=t.get("subject"))
         labels_mod.drop_duplicates_of(towns, layers_)      # a commune label of a layer is the town's
         layers_.insert(0, towns)
-    return labels_mod.place_all(layers_, frame, obstacles=obstacles), layers_
+    return labels_mod.place_sheet(layers_, frame, obstacles=obstacles), layers_
 
 
 def draw_focus(ax, focus, clip, tol) -> None:

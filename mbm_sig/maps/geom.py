@@ -80,6 +80,8 @@ def polygon_paths(geoms: np.ndarray, groups: np.ndarray | None = None, n_groups:
     if rings is None:
         return [None] * n_groups
     coords, codes, feat = rings
+    if len(groups) and -2 ** 15 <= groups.min() and groups.max() < 2 ** 15:
+        groups = groups.astype(np.int16)        # a stable sort of small integers is a radix sort
     g = groups[feat]
     order = np.argsort(g, kind="stable")
     g_sorted = g[order]
@@ -91,7 +93,7 @@ def polygon_paths(geoms: np.ndarray, groups: np.ndarray | None = None, n_groups:
             out.append(None)
             continue
         sel = order[a:b]
-        out.append(Path(coords[sel], codes[sel]))
+        out.append(Path(np.take(coords, sel, axis=0), codes[sel]))
     return out
 
 
@@ -106,26 +108,66 @@ def _rings(geoms: np.ndarray):
     for arr, res in _RINGS:
         if arr is geoms:
             return res
-    parts, pidx = shapely.get_parts(geoms, return_index=True)
-    if len(parts):
-        is_poly = shapely.get_type_id(parts) == 3
-        parts, pidx = parts[is_poly], pidx[is_poly]
-    if len(parts) == 0:
+    rings, feature, exterior = _polygon_rings(geoms)
+    if len(rings) == 0:
         res = None
     else:
-        parts = shapely.orient_polygons(parts, exterior_cw=False)
-        rings, ridx = shapely.get_rings(parts, return_index=True)
         coords, cidx = shapely.get_coordinates(rings, return_index=True)
         codes = np.full(len(coords), LINETO, dtype=Path.code_type)
         starts = np.r_[0, np.flatnonzero(np.diff(cidx)) + 1]
         ends = np.r_[starts[1:] - 1, len(coords) - 1]
         codes[starts] = MOVETO
         codes[ends] = CLOSEPOLY
-        res = (coords, codes, pidx[ridx[cidx]])
+        coords = _oriented(coords, starts, ends + 1, exterior)
+        res = (coords, codes, feature[cidx])
     if not geoms.flags.writeable:        # an array that cannot change under the cache
         _RINGS.insert(0, (geoms, res))
         del _RINGS[8:]
     return res
+
+
+def _polygon_rings(geoms: np.ndarray):
+    """The rings of the polygons of ``geoms`` (the polygon parts of multi-part and
+    collection geometries; lines and points left out), in order, with the feature of each
+    and whether it is an exterior. A polygon's rings are taken from it directly: splitting
+    every geometry into parts first copied each polygon once more."""
+    tid = shapely.get_type_id(geoms)
+    one = np.flatnonzero(tid == 3)
+    rings, ridx = shapely.get_rings(geoms[one], return_index=True)
+    feature = one[ridx]
+    exterior = np.r_[True, ridx[1:] != ridx[:-1]][:len(ridx)]
+    multi = np.flatnonzero((tid != 3) & (tid >= 0))
+    if len(multi):
+        parts, pidx = shapely.get_parts(geoms[multi], return_index=True)
+        is_poly = shapely.get_type_id(parts) == 3
+        parts, pidx = parts[is_poly], pidx[is_poly]
+        prings, pridx = shapely.get_rings(parts, return_index=True)
+        rings = np.concatenate([rings, prings])
+        feature = np.concatenate([feature, multi[pidx[pridx]]])
+        exterior = np.concatenate([exterior, np.r_[True, pridx[1:] != pridx[:-1]][:len(pridx)]])
+        order = np.argsort(feature, kind="stable")         # the features' order, rings kept in order
+        rings, feature, exterior = rings[order], feature[order], exterior[order]
+    return rings, feature, exterior
+
+
+def _oriented(coords: np.ndarray, starts: np.ndarray, ends: np.ndarray, exterior: np.ndarray) -> np.ndarray:
+    """The rings' coordinates (ring ``i`` is ``coords[starts[i]:ends[i]]``, closed) with the
+    exteriors counter-clockwise and the holes clockwise: a ring whose area has the other
+    sign is reversed, as ``shapely.orient_polygons`` does (the same coordinates for the
+    valid polygons :func:`prepare` makes, without making new polygons). The area is summed
+    from the first vertex (no cancellation between Lambert-93's large numbers)."""
+    x = coords[:, 0] - coords[0, 0]
+    y = coords[:, 1] - coords[0, 1]
+    cross = np.zeros(len(coords))
+    cross[:-1] = x[:-1] * y[1:] - x[1:] * y[:-1]
+    cross[ends - 1] = 0.0                              # no segment from one ring to the next
+    area2 = np.add.reduceat(cross, starts)
+    flip = np.where(exterior, area2 < 0, area2 > 0)
+    if not flip.any():
+        return coords
+    ring_of = np.repeat(np.arange(len(starts)), ends - starts)
+    i = np.arange(len(coords))
+    return np.take(coords, np.where(flip[ring_of], (starts + ends - 1)[ring_of] - i, i), axis=0)
 
 
 def line_path(geoms: np.ndarray) -> Path | None:

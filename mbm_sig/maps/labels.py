@@ -4,16 +4,28 @@ One placement for every label of a sheet (:func:`place_all`): the label layers o
 layers and the toponyms are pooled, sorted by tier (towns before thematic labels) and then
 by priority within the tier (population for towns), and placed greedily. A label is kept
 when its box lies inside the map frame and overlaps neither a kept label, nor an obstacle
-(scale bar, north arrow, inset…), nor a point symbol of any layer (except its own). Point
-labels (``around=True``, QGIS «around point») sit beside their symbol: right, left,
+(scale bar, north arrow, inset…), nor a point symbol of any layer (except its own).
+
+Point labels (``around=True``, QGIS «around point») sit beside their symbol: right, left,
 above, below, then the four diagonals, at ``offset`` (the symbol's radius, mm) plus a small
-gap. Polygon labels are centred on a point inside the polygon; a *required* label (a town
-the rule says must be named) that does not fit there tries the positions around its anchor,
-then smaller sizes down to :data:`MIN_SIZE`, then, as the last resort, a position over
-point symbols (never over another label). Nothing is ever printed below :data:`MIN_SIZE`:
-smaller requested sizes are raised to it. Labels that could not be placed are returned with
-the reason, so the sheet lists them in its render information: a town above the threshold
-is never dropped in silence.
+gap, and only where their own symbol is the nearest to their ink (a terril's number beside
+another terril reads as the other's); a label with no such place is dropped and listed.
+
+A town (the toponym layer) sits next to its place: on its anchor, or at one of the
+positions around it (:func:`near_candidates`, then a finer grid) that keep its ink within
+:data:`TOWN_MAX_MM` of the anchor, never farther. A required town that finds none of them
+clear of every symbol overlays a big proportional circle with its halo (the position that
+covers least of it), then tries smaller sizes down to :data:`MIN_SIZE`, then overlays
+markers as the last resort (never another label); thematic labels come after the towns
+and yield to them. Towns outside the map's subject (Lille on a map of the basin) are
+context: regular, grey, smaller, never required. On a map sheet (:func:`place_sheet`)
+the towns keep the positions they have on the frame against the furniture alone, solved
+once per frame, and only those a sheet's own symbols are in the way of move: identical
+basin maps name their towns identically.
+
+Nothing is ever printed below :data:`MIN_SIZE`: smaller requested sizes are raised to it.
+Labels that could not be placed are returned with the reason, so the sheet lists them in
+its render information: a town above the threshold is never dropped in silence.
 
 :func:`place` is the single-layer form kept for callers that place one layer at a time.
 """
@@ -40,6 +52,13 @@ FRAME_GAP = 0.25       # mm more between a label's box and the frame line: the i
 # above, descender below): a label's box holds both this and its own ink
 CAP_EM, DESC_EM = 0.72, 0.20
 
+TOWN_MAX_MM = 3.0       # a town label's ink never farther than this from its anchor (mm)
+NEAR_STEPS = (0.3, 1.0, 2.0, 3.0)   # distances (mm) of the positions tried around a town's anchor
+AMBIGUOUS_MM = 0.3      # a point label nearer another marker than its own by this much reads as the other's
+INK_MARGIN = 0.2        # mm the engine keeps a town's ink inside TOWN_MAX_MM (rounding, measuring)
+NEAR_MARGIN = 10.0      # mm around a point label's candidates where another marker could be nearer
+GRID_STEP = 0.5         # mm: the fine search around a town's anchor when those positions are taken
+
 TOWNS_TIER = 2          # towns above thematic labels
 THEMATIC_TIER = 1
 
@@ -47,6 +66,9 @@ THEMATIC_TIER = 1
 TOWN_STYLE = ((100_000, 9.0, "bold"), (50_000, 8.5, "bold"), (20_000, 7.5, "bold"),
               (10_000, 7.0, "normal"), (0, 6.5, "normal"))
 SEAT_BONUS = 1e7        # priority added to arrondissement seats (before any other town)
+CONTEXT_SHIFT = 1e9     # priority taken from the towns outside the subject (after all of its towns)
+CONTEXT_SMALLER = 1.0   # pt: a town outside the subject is this much smaller
+CONTEXT_COLOR = "#6b6b6b"   # and grey
 
 
 @dataclass
@@ -64,6 +86,7 @@ class Label:
     over_symbols: bool = False       # a required label placed over point symbols (last resort)
     weight: str = "normal"
     base: float | None = None        # baseline, mm below the box centre (None: 0.26 em)
+    index: int = -1                  # its row in its LabelLayer
 
     @property
     def bbox(self) -> tuple[float, float, float, float]:
@@ -85,8 +108,12 @@ class LabelLayer:
     offset: float | np.ndarray = 0.8          # symbol radius (mm) the label must clear
     required: np.ndarray | None = None        # labels the rule says must be placed
     symbols: bool = False                     # anchors carry symbols others must avoid
+    soft: bool = False                        # big circles a town may overlay with its halo (last resort)
     name: str = ""
     style: dict = field(default_factory=dict)  # colour, halo… (for the drawer)
+    colors: list | None = None                # one colour per label (else the style's)
+    max_mm: float = TOWN_MAX_MM               # towns: farthest their ink may sit from the anchor
+    preferred: list | None = None             # per label: (x, y, size) kept when still clear, or None
 
     def __post_init__(self):
         n = len(self.texts)
@@ -113,17 +140,6 @@ def label_box(text: str, size: float, weight: str = "normal", pad: float = HALO_
     return w + 2 * pad, top + bottom + 2 * pad, (top - bottom) / 2
 
 
-def _hits(b, arr: np.ndarray, n: int) -> np.ndarray:
-    a = arr[:n]
-    return (a[:, 0] < b[2]) & (a[:, 2] > b[0]) & (a[:, 1] < b[3]) & (a[:, 3] > b[1])
-
-
-def _overlaps(b, boxes: np.ndarray) -> bool:
-    if len(boxes) == 0:
-        return False
-    return bool(np.any((boxes[:, 0] < b[2]) & (boxes[:, 2] > b[0]) & (boxes[:, 1] < b[3]) & (boxes[:, 3] > b[1])))
-
-
 def around_candidates(x, y, w, h, r, gap=AROUND_GAP):
     """Centres of a w × h label box beside a symbol of radius ``r`` at (x, y), in order."""
     d = r + gap
@@ -132,19 +148,6 @@ def around_candidates(x, y, w, h, r, gap=AROUND_GAP):
         k = 0.7071 if sx and sy else 1.0           # diagonals: on the circle of radius d
         out.append((x + sx * (d * k + w / 2), y + sy * (d * k + h / 2)))
     return out
-
-
-def shifted_candidates(x, y, w, h):
-    """Centres near (x, y) for a centred label that does not fit on its anchor: one and
-    two lines up or down, half a label left or right, nearest first (a town name stays on
-    or beside its commune)."""
-    out = []
-    for dy in (0, -1, 1, -2, 2, -3, 3, -4, 4):
-        for dx in (0, -0.5, 0.5, -1.0, 1.0, -1.5, 1.5):
-            if dx or dy:
-                out.append((abs(dy) * h * 1.05 + abs(dx) * w * 0.5, x + dx * w, y + dy * h * 1.05))
-    out.sort(key=lambda c: c[0])
-    return [(cx, cy) for _, cx, cy in out]
 
 
 def _per(v, n, dtype=float):
@@ -156,29 +159,271 @@ def _per(v, n, dtype=float):
     return np.full(n, v, dtype=dtype if dtype is not object else object)
 
 
-def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE,  # noqa: C901 (one greedy pass; split next)
-              pad: float = HALO_PAD) -> Placement:
-    """One greedy placement of every label of a sheet.
+def ink_extent(text: str, size: float, weight: str = "normal", pad: float = HALO_PAD) -> tuple[float, float, float]:
+    """(half width, top, bottom) of a label's ink from the centre of its box (mm, y down:
+    ``top`` is negative): the glyphs as printed, not the box with its halo and line."""
+    w, h, d = measure_ink(text, size, weight)
+    base = label_box(text, size, weight, pad)[2]
+    return w / 2, base - (h - d), base + d
 
-    ``layers``: :class:`LabelLayer` list; ``frame``: (x, y, w, h) page mm; ``obstacles``:
-    (x, y, w, h) boxes in page mm (furniture). Returns a :class:`Placement`."""
-    fx0, fy0, fw, fh = frame
-    fx1, fy1 = fx0 + fw, fy0 + fh
-    # the symbols of every layer that carries some: (box, layer, index)
-    sym_boxes, sym_owner = [], []
-    for li, L in enumerate(layers):
-        if not (L.symbols or L.around) or not len(L.texts):
-            continue
-        r = np.nan_to_num(_per(L.offset, len(L.texts)), nan=0.0)
-        xy = L.anchors
-        ok = np.isfinite(xy).all(axis=1)
-        for j in map(int, np.flatnonzero(ok)):
-            sym_boxes.append((xy[j, 0] - r[j], xy[j, 1] - r[j], xy[j, 0] + r[j], xy[j, 1] + r[j]))
-            sym_owner.append((li, j))
-    sym = np.array(sym_boxes, dtype=float).reshape(-1, 4)
-    owner = {o: k for k, o in enumerate(sym_owner)}
 
-    # every candidate label, ordered by tier, required first, then priority
+def ink_distance(cx, cy, ink, x, y):
+    """Distance (mm) from the anchor (x, y) to the ink (:func:`ink_extent`) of a label
+    whose box is centred on (cx, cy); 0 when the anchor lies under the ink. Arrays welcome."""
+    hw, top, bottom = ink
+    cy = np.asarray(cy, dtype=float)
+    dx = np.maximum(np.abs(np.asarray(cx, dtype=float) - x) - hw, 0.0)
+    dy = np.maximum(np.maximum(cy + top - y, y - (cy + bottom)), 0.0)
+    return np.hypot(dx, dy)
+
+
+def _nearest_first(c: np.ndarray, ink, x, y, max_mm: float, tiebreak=None) -> np.ndarray:
+    dist = ink_distance(c[:, 0], c[:, 1], ink, x, y)
+    keys = (np.round(dist, 3),) if tiebreak is None else (tiebreak, np.round(dist, 3))
+    order = np.lexsort(keys)
+    return c[order[dist[order] <= max_mm + 1e-9]]
+
+
+def _near_pattern() -> np.ndarray:
+    """The positions of :func:`near_candidates` as coefficients (kx, dx, ky, dy): a box
+    centre at (kx × half ink width + dx, ky × half ink height + dy) from the anchor."""
+    out = [(0.0, 0.0, 0.0, 0.0)]
+    for fy in (0.0, -0.6, 0.6):
+        for fx in (0.0, -0.5, 0.5, -0.9, 0.9):
+            if fx or fy:
+                out.append((fx, 0.0, fy, 0.0))
+    for d in NEAR_STEPS:
+        for sy in (-1, 1):                          # above, below, slid along the name
+            for fx in (0.0, -0.5, 0.5, -0.9, 0.9):
+                out.append((fx, 0.0, sy, sy * d))
+        for sx in (1, -1):                          # right, left
+            for fy in (0.0, -0.6, 0.6):
+                out.append((sx, sx * d, fy, 0.0))
+        k = 0.7071 * d
+        for sx, sy in ((1, -1), (-1, -1), (1, 1), (-1, 1)):
+            out.append((sx, sx * k, sy, sy * k))
+    return np.array(out)
+
+
+_NEAR = _near_pattern()
+
+
+def near_candidates(x, y, ink, max_mm: float = TOWN_MAX_MM) -> np.ndarray:
+    """Centres (n, 2) of a label box next to its place (x, y), nearest first (QGIS's
+    «around point» with a maximum distance): on the anchor, slid along it with the anchor
+    still under the ink, then beside, above, below and on the diagonals at growing
+    distances (:data:`NEAR_STEPS`), never with the ink (:func:`ink_extent`) farther than
+    ``max_mm`` from the anchor."""
+    hw, top, bottom = ink
+    ih = (bottom - top) / 2
+    c = np.empty((len(_NEAR), 2))
+    c[:, 0] = x + _NEAR[:, 0] * hw + _NEAR[:, 1]
+    c[:, 1] = (y - (top + bottom) / 2) + _NEAR[:, 2] * ih + _NEAR[:, 3]
+    return _nearest_first(c, ink, x, y, max_mm)
+
+
+def grid_candidates(x, y, ink, max_mm: float = TOWN_MAX_MM, step: float = GRID_STEP) -> np.ndarray:
+    """Every centre on a ``step`` mm grid around (x, y) that keeps the ink within
+    ``max_mm`` of the anchor, nearest first: the fine search of a town that none of
+    :func:`near_candidates` suits."""
+    hw, top, bottom = ink
+    kx, ky = int((hw + max_mm) / step), int(((bottom - top) / 2 + max_mm) / step) + 1
+    gx, gy = np.meshgrid(np.arange(-kx, kx + 1) * step, np.arange(-ky, ky + 1) * step)
+    c = np.stack([gx.ravel() + x, gy.ravel() + y - (top + bottom) / 2], axis=1)
+    return _nearest_first(c, ink, x, y, max_mm, tiebreak=np.hypot(c[:, 0] - x, c[:, 1] - y))
+
+
+def _boxes(c: np.ndarray, w: float, h: float) -> np.ndarray:
+    out = np.empty((len(c), 4))
+    out[:, :2] = c - (w / 2, h / 2)
+    out[:, 2:] = c + (w / 2, h / 2)
+    return out
+
+
+def _near(A: np.ndarray, B: np.ndarray, margin: float = 0.0) -> np.ndarray:
+    """The rows of boxes A that reach the box around all the boxes B (grown by ``margin``):
+    the only ones a candidate of B can meet."""
+    if not len(A) or not len(B):
+        return np.zeros(len(A), dtype=bool)
+    x0, y0 = B[:, 0].min() - margin, B[:, 1].min() - margin
+    x1, y1 = B[:, 2].max() + margin, B[:, 3].max() + margin
+    return (A[:, 0] < x1) & (A[:, 2] > x0) & (A[:, 1] < y1) & (A[:, 3] > y0)
+
+
+def _any_hit(B: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """For each box of B (n, 4): does it overlap one of A (m, 4)?"""
+    if not len(A) or not len(B):
+        return np.zeros(len(B), dtype=bool)
+    hit = ((A[None, :, 0] < B[:, None, 2]) & (A[None, :, 2] > B[:, None, 0])
+           & (A[None, :, 1] < B[:, None, 3]) & (A[None, :, 3] > B[:, None, 1]))
+    return np.asarray(hit.any(axis=1))
+
+
+def _overlap_area(B: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """For each box of B: the area (mm²) it covers of the boxes A."""
+    if not len(A) or not len(B):
+        return np.zeros(len(B))
+    w = np.minimum(A[None, :, 2], B[:, None, 2]) - np.maximum(A[None, :, 0], B[:, None, 0])
+    h = np.minimum(A[None, :, 3], B[:, None, 3]) - np.maximum(A[None, :, 1], B[:, None, 1])
+    return (np.clip(w, 0, None) * np.clip(h, 0, None)).sum(axis=1)
+
+
+class _Symbols:
+    """The point symbols of a sheet labels keep off, as circles sorted by x (a symbol near
+    a box is found by bisection): centre, radius, whether it is soft (a big proportional
+    circle a town may overlay with its halo when nothing near its place is free), and
+    (layer, index) -> row of the symbols label layers carry."""
+
+    def __init__(self, layers):
+        xs, ys, rs, soft, keys = [], [], [], [], []
+        for li, L in enumerate(layers):
+            if not (L.symbols or L.around) or not len(L.texts):
+                continue
+            r = np.nan_to_num(_per(L.offset, len(L.texts)), nan=0.0)
+            xy = L.anchors
+            ok = np.flatnonzero(np.isfinite(xy).all(axis=1))
+            xs.append(xy[ok, 0])
+            ys.append(xy[ok, 1])
+            rs.append(r[ok])
+            soft.append(np.full(len(ok), bool(L.soft)))
+            keys += [(li, int(j)) for j in ok]
+        x = np.concatenate(xs) if xs else np.zeros(0)
+        order = np.argsort(x, kind="stable")
+        self.x = x[order]
+        self.y = (np.concatenate(ys) if ys else np.zeros(0))[order]
+        self.r = (np.concatenate(rs) if rs else np.zeros(0))[order]
+        self.soft = (np.concatenate(soft) if soft else np.zeros(0, dtype=bool))[order]
+        self.rmax = float(self.r.max()) if len(self.r) else 0.0
+        self.owner = {keys[k]: i for i, k in enumerate(order.tolist())}
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def near(self, x0, y0, x1, y1) -> np.ndarray:
+        """Rows of the symbols whose circle may reach the box (x0, y0, x1, y1)."""
+        if not len(self.x):
+            return np.zeros(0, dtype=int)
+        a, b = np.searchsorted(self.x, (x0 - self.rmax, x1 + self.rmax))
+        rows = np.arange(a, b)
+        r = self.r[rows]
+        yy, xx = self.y[rows], self.x[rows]
+        return rows[(yy + r > y0) & (yy - r < y1) & (xx + r > x0) & (xx - r < x1)]
+
+
+class _Placer:
+    """The greedy placement state of one sheet: the frame, the furniture, the symbols and
+    the boxes of the labels kept so far."""
+
+    def __init__(self, layers, frame, obstacles, pad):
+        self.layers, self.pad = layers, pad
+        fx0, fy0, fw, fh = frame
+        self.fr = (fx0, fy0, fx0 + fw, fy0 + fh)
+        self.sym = _Symbols(layers)
+        self.obst = np.array([(o[0], o[1], o[0] + o[2], o[1] + o[3]) for o in obstacles],
+                             dtype=float).reshape(-1, 4)
+        self._kept = np.empty((sum(len(L.texts) for L in layers) + 1, 4))
+        self._nk = 0
+        self.ambiguous = False          # the last label found room only nearer another symbol
+
+    @property
+    def kept(self) -> np.ndarray:
+        return self._kept[:self._nk]
+
+    def keep(self, box) -> None:
+        self._kept[self._nk] = box
+        self._nk += 1
+
+    def slide(self, c: np.ndarray, w: float, h: float) -> np.ndarray:
+        """A centred label near the frame edge slides inside it (up to half its size)."""
+        fx0, fy0, fx1, fy1 = self.fr
+        g = FRAME_GAP
+        dx = np.maximum(fx0 + g - (c[:, 0] - w / 2), 0.0) - np.maximum((c[:, 0] + w / 2) - (fx1 - g), 0.0)
+        dy = np.maximum(fy0 + g - (c[:, 1] - h / 2), 0.0) - np.maximum((c[:, 1] + h / 2) - (fy1 - g), 0.0)
+        ok = (np.abs(dx) <= w / 2) & (np.abs(dy) <= h)
+        return c + np.stack([np.where(ok, dx, 0.0), np.where(ok, dy, 0.0)], axis=1)
+
+    def free(self, B: np.ndarray) -> np.ndarray:
+        """Boxes inside the frame, clear of the kept labels and of the furniture."""
+        fx0, fy0, fx1, fy1 = self.fr
+        g = FRAME_GAP
+        ok = (B[:, 0] >= fx0 + g) & (B[:, 1] >= fy0 + g) & (B[:, 2] <= fx1 - g) & (B[:, 3] <= fy1 - g)
+        kept = self.kept
+        ok &= ~_any_hit(B, kept[_near(kept, B)])
+        ok &= ~_any_hit(B, self.obst)
+        return ok
+
+    def symbol_cover(self, B: np.ndarray, own, which: str) -> np.ndarray:
+        """How much of the symbols (``which``: all, hard or soft) each box covers, its own
+        symbol left out: the sum over the circles it enters of the depth squared (0: clear)."""
+        s = self.sym
+        if not len(s) or not len(B):
+            return np.zeros(len(B))
+        rows = s.near(B[:, 0].min(), B[:, 1].min(), B[:, 2].max(), B[:, 3].max())
+        if which != "all":
+            rows = rows[s.soft[rows] == (which == "soft")]
+        if own is not None:
+            rows = rows[rows != own]
+        if not len(rows):
+            return np.zeros(len(B))
+        x, y, r = s.x[rows], s.y[rows], s.r[rows]
+        dx = np.maximum(np.maximum(B[:, None, 0] - x[None], x[None] - B[:, None, 2]), 0.0)
+        dy = np.maximum(np.maximum(B[:, None, 1] - y[None], y[None] - B[:, None, 3]), 0.0)
+        depth = np.clip(r[None] - np.hypot(dx, dy), 0.0, None)
+        return (depth * depth).sum(axis=1)
+
+    def nearest_is_own(self, c: np.ndarray, ink, own) -> np.ndarray:
+        """For each centre ``c`` of a point label of ink extent ``ink``: is its own symbol
+        the nearest marker to its ink? A terril's number nearer another terril reads as the
+        other's (``mbm-sig check`` reports it beyond :data:`AMBIGUOUS_MM`)."""
+        s = self.sym
+        if own is None or len(s) < 2:
+            return np.ones(len(c), dtype=bool)
+        hw, top, bottom = ink
+        x0, x1, y0, y1 = c[:, 0] - hw, c[:, 0] + hw, c[:, 1] + top, c[:, 1] + bottom
+        # only markers near the candidates can be nearer than the label's own symbol
+        rows = s.near(x0.min() - NEAR_MARGIN, y0.min() - NEAR_MARGIN, x1.max() + NEAR_MARGIN, y1.max() + NEAR_MARGIN)
+        rows = rows[~s.soft[rows] & (rows != own)]
+        ox, oy, orad = s.x[own], s.y[own], s.r[own]
+        mine = np.hypot(np.maximum(np.maximum(x0 - ox, ox - x1), 0.0),
+                        np.maximum(np.maximum(y0 - oy, oy - y1), 0.0)) - orad
+        if not len(rows):
+            return np.ones(len(c), dtype=bool)
+        x, y, r = s.x[rows], s.y[rows], s.r[rows]
+        dx = np.maximum(np.maximum(x0[:, None] - x[None], x[None] - x1[:, None]), 0.0)
+        dy = np.maximum(np.maximum(y0[:, None] - y[None], y[None] - y1[:, None]), 0.0)
+        rim = np.hypot(dx, dy) - r[None]
+        return rim.min(axis=1) >= mine
+
+    def choose(self, c: np.ndarray, w: float, h: float, mode: str, own, around=None) -> int | None:
+        """Index of the candidate kept: ``strict`` the first clear of every symbol,
+        ``soft`` the one covering least of the big circles among those clear of the
+        markers, ``any`` the one covering least of any symbol (the last resort)."""
+        B = _boxes(c, w, h)
+        ok = self.free(B)
+        if not ok.any():
+            return None
+        idx = np.flatnonzero(ok)
+        if around is not None:      # beside its own symbol (``around``: its ink extent), nearest to it
+            idx = idx[self.nearest_is_own(c[idx], around, own)]
+            if not len(idx):
+                self.ambiguous = True
+                return None
+        if mode == "strict":
+            clear = self.symbol_cover(B[idx], own, "all") <= 0
+            return int(idx[np.argmax(clear)]) if clear.any() else None
+        if mode == "soft":
+            hard = self.symbol_cover(B[idx], own, "hard")
+            idx = idx[hard <= 0]
+            if not len(idx):
+                return None
+            cover = self.symbol_cover(B[idx], own, "soft")
+        else:
+            cover = self.symbol_cover(B[idx], own, "all")
+        return int(idx[np.argmin(np.round(cover, 3))])
+
+
+def _items(layers, min_size):
+    """Every candidate label, ordered by tier, required first, then priority."""
     items = []
     for li, L in enumerate(layers):
         n = len(L.texts)
@@ -194,16 +439,46 @@ def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE,  # noqa: 
             if t is None or t != t or str(t) == "":
                 continue
             items.append((-L.tier, not req[j], -pr[j], li, j, french_text(str(t)), float(sizes[j]), weights[j],
-                          float(offs[j]),
-                          bool(req[j]), float(pr[j])))
+                          float(offs[j]), bool(req[j]), float(pr[j])))
     items.sort(key=lambda it: it[:5])
+    return items
 
-    obst = np.array([(o[0], o[1], o[0] + o[2], o[1] + o[3]) for o in obstacles], dtype=float).reshape(-1, 4)
-    cap = len(items) + 1
-    kept_arr = np.empty((cap, 4))
-    nk = 0
+
+def _attempts(L, is_req: bool, size: float, min_size: float):
+    """(mode, size) in order of preference. A town (or any required label) keeps its size
+    and its place first: clear of every symbol, then over a big circle with its halo, then
+    smaller, then over markers as the last resort; a thematic label tries once, clear."""
+    if not (is_req or L.tier == TOWNS_TIER):
+        return [("strict", size)]
+    if not is_req:
+        return [("strict", size)]
+    smaller = [s for s in (size - 1.0, size - 2.0) if s > min_size] + ([min_size] if size > min_size else [])
+    return ([("strict", size), ("grid", size), ("soft", size)]
+            + [(m, s) for s in smaller for m in ("strict", "grid", "soft")]
+            + [("any", size)] + [("any", s) for s in smaller])
+
+
+def _candidates(P: _Placer, L, x, y, w, h, off, near, mode: str = "strict") -> np.ndarray:
+    """``near``: None, or the ink extent of a town label, kept next to its place."""
+    if L.around:
+        return np.asarray(around_candidates(x, y, w, h, off), dtype=float)
+    if near is not None:     # a town: next to its place, never drifting away
+        m = L.max_mm - INK_MARGIN
+        cands = grid_candidates if mode in ("grid", "any") else near_candidates
+        c = P.slide(cands(x, y, near, m), w, h)
+        return c[ink_distance(c[:, 0], c[:, 1], near, x, y) <= m + 1e-9]
+    return P.slide(np.array([[x, y]], dtype=float), w, h)
+
+
+def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE, pad: float = HALO_PAD) -> Placement:
+    """One greedy placement of every label of a sheet.
+
+    ``layers``: :class:`LabelLayer` list; ``frame``: (x, y, w, h) page mm; ``obstacles``:
+    (x, y, w, h) boxes in page mm (furniture). Returns a :class:`Placement`."""
+    P = _Placer(layers, frame, obstacles, pad)
+    fx0, fy0, fx1, fy1 = P.fr
     out, unplaced = [], []
-    for _, _, _, li, k, text, size, weight, off, is_req, prio in items:
+    for _, _, _, li, k, text, size, weight, off, is_req, prio in _items(layers, min_size):
         L = layers[li]
         x, y = L.anchors[k]
         if not (np.isfinite(x) and np.isfinite(y)):
@@ -211,62 +486,83 @@ def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE,  # noqa: 
             continue
         if not (fx0 <= x <= fx1 and fy0 <= y <= fy1):
             continue            # outside the frame: not this sheet's label
-        own = owner.get((li, k))
-        smaller = [s for s in (size - 1.0, size - 2.0) if s > min_size] + [min_size]
-        sizes = [size] + (smaller if is_req and size > min_size else [])
+        own = P.sym.owner.get((li, k))
         placed = None
-        for strict in ((True, False) if is_req else (True,)):
-            for s in sizes:
-                w, h, base = label_box(text, s, weight, pad)
-                if L.around:
-                    cands = around_candidates(x, y, w, h, off)
-                else:
-                    # clear of symbols: on or just beside the anchor; over symbols (last resort):
-                    # anywhere near it, so that a town name never wanders off its commune
-                    near = shifted_candidates(x, y, w, h) if is_req else []
-                    if strict:      # clear of symbols: only on or just beside its commune
-                        near = [(cx, cy) for cx, cy in near if abs(cy - y) <= 3.2 * h and abs(cx - x) <= w]
-                    cands = [(x, y)] + near
-                for cx, cy in cands:
-                    if not L.around:
-                        # a centred label near the frame edge slides inside it (up to half its size)
-                        g = FRAME_GAP
-                        dx = max(fx0 + g - (cx - w / 2), 0.0) - max((cx + w / 2) - (fx1 - g), 0.0)
-                        dy = max(fy0 + g - (cy - h / 2), 0.0) - max((cy + h / 2) - (fy1 - g), 0.0)
-                        if abs(dx) <= w / 2 and abs(dy) <= h:
-                            cx, cy = cx + dx, cy + dy
-                    b = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-                    if (b[0] < fx0 + FRAME_GAP or b[1] < fy0 + FRAME_GAP or b[2] > fx1 - FRAME_GAP
-                            or b[3] > fy1 - FRAME_GAP):
-                        continue
-                    if nk and _hits(b, kept_arr, nk).any():
-                        continue
-                    if len(obst) and _overlaps(b, obst):
-                        continue
-                    if strict and len(sym):
-                        hit = _hits(b, sym, len(sym))
-                        if own is not None:
-                            hit[own] = False
-                        if hit.any():
-                            continue
-                    placed = (cx, cy, w, h, s, base)
-                    break
-                if placed:
-                    break
-            if placed:
-                over = not strict
+        P.ambiguous = False
+        pref = L.preferred[k] if L.preferred is not None else None
+        if pref is not None:        # the frame's position of this town, kept when still clear
+            w, h, base = label_box(text, pref[2], weight, pad)
+            if P.choose(np.array([pref[:2]], dtype=float), w, h, "strict", own) is not None:
+                placed = (pref[0], pref[1], w, h, pref[2], base, "strict")
+        near = is_req or L.tier == TOWNS_TIER
+        for mode, s in ([] if placed else _attempts(L, is_req, size, min_size)):
+            w, h, base = label_box(text, s, weight, pad)
+            ink = ink_extent(text, s, weight, pad) if (near or L.around) else None
+            c = _candidates(P, L, x, y, w, h, off, None if L.around else ink, mode)
+            i = (P.choose(c, w, h, "strict" if mode == "grid" else mode, own, ink if L.around else None)
+                 if len(c) else None)
+            if i is not None:
+                placed = (float(c[i, 0]), float(c[i, 1]), w, h, s, base, mode)
                 break
         if placed is None:
             unplaced.append(dict(text=text, layer=L.name, required=is_req,
-                                 reason="no room inside the frame clear of other labels and furniture"))
+                                 reason=("no room beside its symbol that is not nearer another symbol"
+                                         if P.ambiguous else
+                                         "no room inside the frame clear of other labels and furniture")))
             continue
-        cx, cy, w, h, s, base = placed
+        cx, cy, w, h, s, base, mode = placed
         lab = Label(text, cx, cy, w, h, prio, (float(x), float(y)), size=s, layer=li, required=is_req,
-                    over_symbols=over, weight=str(weight), base=base)
-        kept_arr[nk] = lab.bbox
-        nk += 1
+                    over_symbols=mode in ("soft", "any"), weight=str(weight), base=base, index=k)
+        P.keep(lab.bbox)
         out.append(lab)
     return Placement(out, unplaced)
+
+
+_FRAME_TOWNS: dict = {}          # the towns' placement per frame (see place_sheet), per process
+_FRAME_TOWNS_MAX = 64
+
+
+def _frame_key(L: LabelLayer, frame, obstacles, pad) -> tuple:
+    n = len(L.texts)
+    return (tuple(L.texts), np.round(L.anchors, 3).tobytes(), np.asarray(_per(L.size, n)).tobytes(),
+            tuple(L.weight) if isinstance(L.weight, (list, tuple, np.ndarray)) else L.weight,
+            None if L.required is None else np.asarray(L.required, dtype=bool).tobytes(),
+            None if L.priority is None else np.asarray(L.priority, dtype=float).tobytes(),
+            tuple(round(float(v), 3) for v in frame), tuple(tuple(round(float(v), 3) for v in o) for o in obstacles),
+            float(pad), float(L.max_mm))
+
+
+def frame_positions(towns: LabelLayer, frame, obstacles=(), pad: float = HALO_PAD) -> list:
+    """Where the towns go on this frame when nothing but the furniture is in the way: per
+    town, (x, y, size) of its label, or None. Solved once per frame (and set of towns,
+    furniture) in a process: the sheets of an atlas that share a frame name their towns
+    at the same places."""
+    key = _frame_key(towns, frame, obstacles, pad)
+    got = _FRAME_TOWNS.get(key)
+    if got is None:
+        alone = LabelLayer(list(towns.texts), towns.anchors, size=towns.size, weight=towns.weight,
+                           priority=towns.priority, tier=towns.tier, required=towns.required,
+                           max_mm=towns.max_mm, name=towns.name)
+        res = place_all([alone], frame, obstacles=obstacles, pad=pad)
+        got = [None] * len(towns.texts)
+        for lab in res.labels:
+            got[lab.index] = (lab.x, lab.y, lab.size)
+        if len(_FRAME_TOWNS) >= _FRAME_TOWNS_MAX:
+            _FRAME_TOWNS.pop(next(iter(_FRAME_TOWNS)))
+        _FRAME_TOWNS[key] = got
+    return list(got)
+
+
+def place_sheet(layers, frame, obstacles=(), pad: float = HALO_PAD) -> Placement:
+    """:func:`place_all` for a map sheet: the towns (the toponym layer, tier
+    :data:`TOWNS_TIER`) keep the positions they have on this frame against the furniture
+    alone (:func:`frame_positions`), and only those a sheet's own symbols (or a town moved
+    for them) are in the way of are placed again, next to their place: identical basin
+    maps name their towns identically."""
+    for L in layers:
+        if L.tier == TOWNS_TIER and L.preferred is None and len(L.texts):
+            L.preferred = frame_positions(L, frame, obstacles, pad)
+    return place_all(layers, frame, obstacles=obstacles, pad=pad)
 
 
 def place(texts, xy_mm: np.ndarray, size: float, frame, priority=None, points: bool = False,
@@ -327,22 +623,39 @@ class TownRule:
 
 
 def town_layer(names, anchors_mm, population, seat=None, frame_width_km: float = 0.0,
-               rule: TownRule = TownRule(), color: str = "#1a1a1a") -> LabelLayer:
+               rule: TownRule = TownRule(), color: str = "#1a1a1a", inside=None) -> LabelLayer:
     """The toponym label layer: names sized by population, seats first, the rule's towns
-    required."""
+    required. ``inside`` (one flag per town, default all): the towns of the map's subject
+    (the basin, the coverage feature). The others are context: regular weight, grey, one
+    point smaller, never required, placed after the subject's towns; only the subject's
+    seats and large towns are bold."""
     pop = np.nan_to_num(np.asarray(population, dtype=float), nan=0.0)
     n = len(pop)
     seat = np.zeros(n, dtype=bool) if seat is None else np.asarray(seat, dtype=bool)
-    req = rule.required(pop, seat, frame_width_km)
-    keep = req | (pop >= rule.optional_floor(frame_width_km))
+    inside = np.ones(n, dtype=bool) if inside is None else np.asarray(inside, dtype=bool)
+    # context towns: only those the rule would require inside the subject (Lille, Arras)
+    context = rule.required(pop, seat, frame_width_km) & ~inside
+    seat = seat & inside
+    req = rule.required(pop, seat, frame_width_km) & inside
+    keep = req | context | ((pop >= rule.optional_floor(frame_width_km)) & inside)
     styles = [town_style(p) for p in pop]
     size = np.array([s for s, _ in styles])
     size = np.where(seat, np.maximum(size, TOWN_STYLE[2][1]), size)
-    weight = ["bold" if (w == "bold" or st) else "normal" for (_, w), st in zip(styles, seat, strict=True)]
+    size = np.where(inside, size, np.maximum(size - CONTEXT_SMALLER, MIN_SIZE))
+    weight = ["bold" if (w == "bold" or st) and ins else "normal"
+              for (_, w), st, ins in zip(styles, seat, inside, strict=True)]
     texts = [str(t) if k else "" for t, k in zip(names, keep, strict=True)]
-    return LabelLayer(texts, anchors_mm, size=size, weight=weight, priority=pop + SEAT_BONUS * seat,
+    colors = [color if ins else CONTEXT_COLOR for ins in inside]
+    return LabelLayer(texts, anchors_mm, size=size, weight=weight,
+                      priority=np.where(inside, pop + SEAT_BONUS * seat, pop - CONTEXT_SHIFT),
                       tier=TOWNS_TIER, required=req & keep, name="toponymes",
-                      style=dict(color=color, halo=True))
+                      style=dict(color=color, halo=True), colors=colors)
+
+
+def town_context(size: float, weight: str) -> tuple[float, str]:
+    """(size, weight) of a context town (outside the map's subject) that would be printed
+    ``size`` / ``weight`` inside it."""
+    return max(size - CONTEXT_SMALLER, MIN_SIZE), "normal"
 
 
 def towns(cat):
@@ -370,10 +683,13 @@ def towns_in(t, extent, keep=None):
     return t[m]
 
 
-def town_layer_for(t, extent, frame, rule: TownRule = TownRule(), keep=None, color: str = "#1a1a1a") -> LabelLayer:
+def town_layer_for(t, extent, frame, rule: TownRule = TownRule(), keep=None, color: str = "#1a1a1a",
+                   subject=None) -> LabelLayer:
     """The toponym label layer of a sheet: the towns inside ``extent`` drawn in the page
     ``frame`` (x, y, w, h mm), sized by population, seats first, the rule's towns required;
-    EPCI villes-centres rank with the seats on local maps."""
+    EPCI villes-centres rank with the seats on local maps. ``subject`` (a shapely geometry,
+    the basin or the sheet's territory): the towns outside it are context (grey, regular,
+    smaller, not required)."""
     fx0, fy0, fw, fh = frame
     x0, y0, x1, y1 = extent
     sub = towns_in(t, extent, keep)
@@ -383,8 +699,12 @@ def town_layer_for(t, extent, frame, rule: TownRule = TownRule(), keep=None, col
     seat = sub["seat"].to_numpy(bool)
     if width_km <= rule.wide_km:
         seat = seat | sub["ville_centre"].to_numpy(bool)
+    inside = None
+    if subject is not None:
+        import shapely
+        inside = shapely.contains_xy(subject, sub["x"].to_numpy(), sub["y"].to_numpy())
     layer = town_layer(sub["nom"].tolist(), xy, sub["population"].to_numpy(float), seat=seat,
-                       frame_width_km=width_km, rule=rule, color=color)
+                       frame_width_km=width_km, rule=rule, color=color, inside=inside)
     e = rule.edge_mm
     near_edge = ((xy[:, 0] < fx0 + e) | (xy[:, 0] > fx0 + fw - e) | (xy[:, 1] < fy0 + e) | (xy[:, 1] > fy0 + fh - e))
     layer.required = layer.required & ~near_edge
@@ -484,11 +804,12 @@ def draw(page, placement: Placement, layers) -> tuple[list[dict], list[dict]]:
     for lab in placement.labels:
         L = layers[lab.layer]
         st = L.style or {}
-        items.append((lab.x, lab.y, lab.text, lab.size, lab.weight, st.get("color", "#1a1a1a"),
-                      bool(st.get("halo", True)), lab.base))
+        color = L.colors[lab.index] if L.colors is not None and lab.index >= 0 else st.get("color", "#1a1a1a")
+        items.append((lab.x, lab.y, lab.text, lab.size, lab.weight, color, bool(st.get("halo", True)), lab.base))
         records.append(dict(text=lab.text, bbox=lab.bbox, priority=lab.priority, anchor=lab.anchor,
                             around=bool(L.around), size=lab.size, layer=L.name, required=lab.required,
-                            over_symbols=lab.over_symbols))
+                            over_symbols=lab.over_symbols, weight=lab.weight,
+                            offset=float(_per(L.offset, len(L.texts))[lab.index]) if lab.index >= 0 else 0.0))
     if items:
         page.fig.add_artist(LabelArtist(page.W, page.H, items))
     return records, list(placement.unplaced)

@@ -40,7 +40,6 @@ from __future__ import annotations
 import datetime as _dt
 import math
 
-import matplotlib
 import numpy as np
 import pandas as pd
 import shapely
@@ -213,14 +212,16 @@ class Map:
         self._arrow = show
         return self
 
-    def toponyms(self, towns, rule=None, keep=None, color: str = "#1a1a1a") -> "Map":
+    def toponyms(self, towns, rule=None, keep=None, color: str = "#1a1a1a", subject=None) -> "Map":
         """Name the towns (the toponym layer, :func:`mbm_sig.maps.labels.towns`): placed
         before every other label, by population, seats first; the ``rule``
         (:class:`~mbm_sig.maps.labels.TownRule`) says which must be named; ``keep``: only
-        these INSEE codes (the feature of a coverage sheet)."""
+        these INSEE codes (the feature of a coverage sheet); ``subject`` (a shapely
+        geometry): the map's subject, outside which towns are context (grey, regular,
+        smaller, not required)."""
         from mbm_sig.maps.labels import TownRule
         self._toponyms = dict(table=towns, rule=rule or TownRule(), keep=set(keep) if keep is not None else None,
-                              color=color)
+                              color=color, subject=subject)
         return self
 
     def focus(self, data, alpha: float = 0.85, color: str = "#f2f2f2") -> "Map":
@@ -302,7 +303,7 @@ class Map:
 
     def draw(self, fig: Figure | None = None) -> RenderInfo:
         """Draw the sheet on ``fig`` (a new Figure of the exact page size by default)."""
-        with matplotlib.rc_context(output.rc()):
+        with output.print_settings():
             return render(self, fig)
 
     # ---------------------------------------------------------------- output

@@ -43,6 +43,10 @@ class Plan:
     title: list[str] = field(default_factory=list)        # title lines
     subtitle: list[str] = field(default_factory=list)
     y_title: float = MARGIN
+    # what a series needs to share this layout (:func:`decide_grid`): the band's legend and
+    # inset height and width (bottom), the columns of blocks, the inset and the legend height
+    # (side)
+    room: dict = field(default_factory=dict)
 
 
 class Layout(Protocol):
@@ -71,6 +75,15 @@ class RowLayout:
         if m._inset:
             plan.inset = (fx + fw - self.inset_w, fy + fh + self.gap, self.inset_w, self.inset_w * self.inset_ratio)
         return plan
+
+
+def titles(m) -> tuple[list[str], list[str], float]:
+    """The title and subtitle lines of a sheet and the top of what comes under them (mm)."""
+    W, M = m.W, MARGIN
+    title_lines = layout.wrap(fmt.typo(m._title), W - 2 * M, 15, "bold") if m._title else []
+    sub_lines = layout.wrap(fmt.typo(m._subtitle), W - 2 * M, 9.5) if m._subtitle else []
+    y = M + len(title_lines) * layout.line_height(15, 1.15) + len(sub_lines) * layout.line_height(9.5)
+    return title_lines, sub_lines, y + (3 if (title_lines or sub_lines) else 0)
 
 
 class AutoLayout:
@@ -144,13 +157,8 @@ class AutoLayout:
         frame ``BAND_MIN_FRAME`` of the height falls back to ``side``. The blocks given are
         not modified: each layout sizes copies, drawn from ``plan.blocks``."""
         self.m = m
-        W, M = self.m.W, 10.0
-        y = M
-        title_lines = layout.wrap(fmt.typo(self.m._title), W - 2 * M, 15, "bold") if self.m._title else []
-        sub_lines = layout.wrap(fmt.typo(self.m._subtitle), W - 2 * M, 9.5) if self.m._subtitle else []
-        y_title = y
-        y += len(title_lines) * layout.line_height(15, 1.15) + len(sub_lines) * layout.line_height(9.5)
-        top = y + (3 if (title_lines or sub_lines) else 0)
+        title_lines, sub_lines, top = titles(m)
+        y_title = MARGIN
         usual = "side" if self.m.orientation == "landscape" else "bottom"
         kinds = [usual, "bottom" if usual == "side" else "side"] if self.mode == "auto" else [self.mode]
         cands = []
@@ -303,6 +311,7 @@ class AutoLayout:
         yc = top + fh + 5 + (above_cred + 4 if above_cred else 0)
         plan.credits = (x0, min(yc, H - M - cred_h), cred)
         plan.credits_w = bw
+        plan.room = dict(above=above_cred, band_w=bw, scale=sc)
         return plan
 
     def _side(self, blocks, top, cred_size=6.0):
@@ -344,6 +353,7 @@ class AutoLayout:
         plan.inset = (xc + col_w - col1, yi, col1, ih) if inset else None
         if in_col:
             plan.credits = (xc, bottom - cred_h, cred)
+        plan.room = dict(nb=nb, inset=inset, legend_h=legend_h)
         return plan
 
     def _credit_lines(self, width, size):
@@ -356,3 +366,213 @@ class AutoLayout:
             notes.append("Données fictives, à des fins de démonstration : ne pas diffuser.")
         return layout.credits_lines(c["sources"], notes, c["producer"], c["date"], width, size)
 
+
+
+# ------------------------------------------------------------------------------ series
+
+SIDE_COL = 62.0                 # width of one column of legend blocks (side layout)
+SIDE_GAP = 6.0                  # frame to the legend column
+INSET_BAND = 42.0               # inset width in a bottom band
+INSET_WORTH = 1.2               # a series keeps its locator map unless dropping it draws 20 % more map
+
+
+@dataclass(frozen=True)
+class Grid:
+    """One layout shared by the sheets of a series (a coverage series, the basin maps of an
+    atlas), decided once over all of them (:func:`decide_grid`): the frame (its size and
+    place), the room of the legend blocks, the inset and the credits are at the same place
+    on every sheet; each sheet's extent is fitted into the common frame (mm, top-left)."""
+
+    kind: str                                   # side or bottom
+    frame: Box
+    legend: Box                                 # room of the legend blocks
+    credits: tuple[float, float, float]         # x, y (top-left), width the lines wrap to
+    inset: Box | None = None
+    ncols: int = 1                              # side: columns of legend blocks
+
+    def as_dict(self) -> dict:
+        """The grid as a recipe's ``sheet_layout`` (rounded to 0.01 mm: stable page keys)."""
+        def r(v):
+            return [round(float(x), 2) for x in v]
+        return dict(layout=self.kind, frame=r(self.frame), legend=r(self.legend), credits=r(self.credits),
+                    inset=r(self.inset) if self.inset else None, columns=self.ncols)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Grid:
+        def box(v) -> Box:
+            x, y, w, h = (float(a) for a in v)
+            return x, y, w, h
+        cx, cy, cw = (float(a) for a in d["credits"])
+        ins = d.get("inset")
+        return cls(str(d["layout"]), box(d["frame"]), box(d["legend"]), (cx, cy, cw), box(ins) if ins else None,
+                   int(d.get("columns", 1)))
+
+
+class GridLayout:
+    """A sheet laid out on a :class:`Grid`: the frame, the legend room, the inset and the
+    credits where the grid puts them; the legend blocks fitted into their room (smaller text,
+    list blocks in columns) as :class:`AutoLayout` fits them."""
+
+    def __init__(self, grid: Grid):
+        self.grid = grid
+
+    def plan(self, m, blocks) -> Plan:
+        g = self.grid
+        auto = AutoLayout(g.kind)
+        auto.m = m
+        title_lines, sub_lines, _ = titles(m)
+        lx, ly, lw, lh = g.legend
+        bl = [dc_replace(b) for b in blocks]
+        if not bl:
+            pos, h = [], 0.0
+        elif g.kind == "side":
+            pos, h = auto._fit_column(bl, SIDE_COL, lh, g.ncols)
+        else:
+            floor = g.inset[3] if g.inset else 0.0
+            sc = 1.0
+            while True:
+                pos, h, _ = auto._fit_band(bl, lw, sc, floor)
+                if h <= lh + 1e-6 or sc - 0.05 < layout.LEGEND_MIN_SCALE - 1e-9:
+                    break
+                sc = round(sc - 0.05, 2)
+        cx, cy, cw = g.credits
+        plan = Plan(frame=g.frame, fits=h <= lh + 1e-6, layout=g.kind,
+                    inset=g.inset if (g.inset and m._inset) else None,
+                    credits=(cx, cy, auto._credit_lines(cw, 6.0)), credits_w=cw,
+                    title=title_lines, subtitle=sub_lines, y_title=MARGIN)
+        plan.blocks = [(b, lx + dx, ly + dy) for b, dx, dy in pos]
+        return plan
+
+
+def _natural(m) -> tuple[float, float]:
+    """Ground width and height a sheet's extent takes with its margin (m)."""
+    x0, y0, x1, y1 = m.extent_bounds
+    return max(x1 - x0, 1.0) * (1 + m.margin), max(y1 - y0, 1.0) * (1 + m.margin)
+
+
+def _common_frame(maps, avail_w, avail_h) -> tuple[float, float]:
+    """The smallest frame in the room (``avail_w`` × ``avail_h`` mm) that draws every sheet
+    at the largest scale the room allows it: the extents fill the frame as well as one frame
+    can (a frame ``fixed`` sheet takes the whole room)."""
+    if any(m.frame == "fixed" for m in maps):
+        return avail_w, avail_h
+    fw = fh = 0.0
+    for m in maps:
+        ew, eh = _natural(m)
+        s = max(ew / avail_w, eh / avail_h)
+        fw, fh = max(fw, ew / s), max(fh, eh / s)
+    return min(fw, avail_w), min(fh, avail_h)
+
+
+def _band_height(auto, m, plan, width, floor) -> float:
+    """Height of a sheet's legend blocks in a band ``width`` mm wide, at the text scale its own
+    layout used (or smaller, down to ``LEGEND_MIN_SCALE``, while that lowers the band)."""
+    auto.m = m
+    bl = [dc_replace(b) for b, _, _ in plan.blocks]
+    if not bl:
+        return 0.0
+    sc = float(plan.room.get("scale", 1.0))
+    _, h, used = auto._fit_band(bl, width, sc, floor)
+    return h if used <= width + 1e-6 else float("inf")
+
+
+def decide_grid(members: list, kind: str) -> Grid:
+    """The :class:`Grid` of a series: ``members`` are (map, plan) pairs, each sheet laid out
+    alone with layout ``kind`` (its own legend: :func:`mbm_sig.maps.draw.planned`). Under the
+    lowest title, the room left by the tallest legend band (bottom) or the widest legend
+    column (side) holds the common frame (:func:`_common_frame`); legend, inset and credits
+    take the place the largest of them needs, the same on every sheet."""
+    m0 = members[0][0]
+    W, H, M = m0.W, m0.H, MARGIN
+    maps = [m for m, _ in members]
+    plans = [p for _, p in members]
+    top = max(titles(m)[2] for m in maps)
+    auto = AutoLayout(kind)
+
+    def cred_h(m, width):
+        auto.m = m
+        return len(auto._credit_lines(width, 6.0)) * layout.line_height(6.0)
+
+    has_inset = any(m._inset for m in maps)
+    if kind == "bottom":
+        avail_w = W - 2 * M
+        bw = max(float(p.room.get("band_w", avail_w)) for p in plans)
+        inset_w = INSET_BAND if has_inset else 0.0
+        inset_h = inset_w * 0.9
+        above = max([float(p.room.get("above", 0.0)) for p in plans] + [inset_h])
+        ch = max(cred_h(m, bw) for m in maps)
+        band = max(above + (ch + 4 if ch else 0), 8.0)
+        fw, fh = _common_frame(maps, avail_w, H - M - band - 5 - top)
+        for _ in range(3):          # the band under the frame (same edges) when the frame is narrower
+            if not inset_w + 46 < fw < bw - 1:
+                break
+            above2 = max([_band_height(auto, m, p, fw - (inset_w + 6 if inset_w else 0), inset_h)
+                          for m, p in members] + [inset_h])
+            ch2 = max(cred_h(m, fw) for m in maps)
+            band2 = max(above2 + (ch2 + 4 if ch2 else 0), 8.0)
+            fw2, fh2 = _common_frame(maps, avail_w, H - M - band2 - 5 - top)
+            if fw2 * fh2 < 0.95 * fw * fh:
+                break
+            bw, above, ch, band, fw, fh = min(fw, fw2 + 1e-6), above2, ch2, band2, fw2, fh2
+        fx = M + (avail_w - fw) / 2
+        x0 = M + (avail_w - bw) / 2
+        yb = top + fh + 5
+        # the legend and the inset under the frame (its edges) when every legend fits there in
+        # the same height; the credits keep their width (a footer: more lines would lower the map)
+        lx, lw = x0, bw
+        if inset_w + 46 < fw < bw - 1 and all(
+                _band_height(auto, m, p, fw - (inset_w + 6 if inset_w else 0), inset_h) <= above + 1e-6
+                for m, p in members):
+            lx, lw = fx, fw
+        inset = (lx + lw - inset_w, yb, inset_w, inset_h) if inset_w else None
+        return Grid("bottom", (fx, top, fw, fh), (lx, yb, lw - (inset_w + 6 if inset_w else 0), above),
+                    (x0, yb + (above + 4 if above else 0), bw), inset)
+    nb0 = max(int(p.room.get("nb", 1)) for p in plans)
+    inset0 = has_inset and all(p.room.get("inset", False) for p in plans)
+    legend_h = max(float(p.room.get("legend_h", 0.0)) for p in plans)
+    # the column the sheets' own layouts used; when the tallest legend does not fit it beside
+    # the inset and the credits, the credits under a lower frame, or no inset, or two columns:
+    # the one that fits with the largest frame (a locator map is worth 20 % of it)
+    tries = [(nb0, inset0, None), (nb0, inset0, True)] + ([(nb0, False, None)] if inset0 else []) + \
+        ([(2, False, None)] if nb0 < 2 else [])
+    best = None
+    for nb, with_inset, under in tries:
+        g, fits = _side_grid(maps, top, legend_h, nb, with_inset, under, cred_h)
+        area = g.frame[2] * g.frame[3] * (INSET_WORTH if g.inset else 1.0)
+        if best is None or (fits and (not best[1] or area > best[2] + 1e-6)):
+            best = (g, fits, area)
+    return best[0]
+
+
+def _side_grid(maps, top, legend_h, nb, with_inset, under, cred_h) -> tuple[Grid, bool]:
+    """A side :class:`Grid` with ``nb`` columns of blocks, the inset or not, the credits under
+    the frame (``under``: True, the frame lowered to make room for them; None, when the
+    frame leaves room for them) or in the column; and whether the tallest legend fits."""
+    m0 = maps[0]
+    W, H, M = m0.W, m0.H, MARGIN
+    col_w = nb * SIDE_COL + (nb - 1) * 4.0
+    avail_w = W - 2 * M - col_w - SIDE_GAP
+    avail_h = H - M - top
+    if under:
+        avail_h -= 4 + max(cred_h(m, avail_w) for m in maps)
+    fw, fh = _common_frame(maps, avail_w, avail_h)
+    fx = M + (avail_w - fw) / 2
+    xc = fx + fw + SIDE_GAP
+    ih = SIDE_COL * 0.85 if with_inset else 0.0
+    below = max(cred_h(m, fw) for m in maps)
+    if below and (under or (under is None and H - M - (top + fh + 4) >= below)):
+        credits: tuple | None = (fx, top + fh + 4, fw)
+        bottom_h, ch = ih, 0.0
+    else:
+        ch = max(cred_h(m, col_w) for m in maps)
+        credits = None
+        bottom_h = ih + ch + (4 if ih and ch else 0)
+    stack = legend_h + (4 + bottom_h if bottom_h else 0)
+    bottom = min(H - M, max(top + fh, top + stack))
+    if credits is None:
+        credits = (xc, bottom - ch, col_w)
+    yi = bottom - (ch + 4 if ch else 0) - ih
+    inset = (xc + col_w - SIDE_COL, yi, SIDE_COL, ih) if with_inset else None
+    room_bottom = yi if with_inset else (credits[1] if ch else H - M)
+    room = room_bottom - top - (4 if bottom_h else 0)
+    return Grid("side", (fx, top, fw, fh), (xc, top, col_w, room), credits, inset, nb), legend_h <= room + 1e-6

@@ -165,8 +165,7 @@ class Source:
         ordered = sorted(self.offsets.values()) + [len(data)]
         self._ends = dict(zip(ordered, ordered[1:], strict=False))
         self._cache: dict = {}
-        self.memo_owner: object = None      # the BookWriter that copied objects of this file
-        self.memo: dict = {}                # its object numbers -> the book's
+        self._digest: bytes | None = None
         trailer_at = data.rfind(b"trailer")
         if trailer_at < 0:
             raise BookError(f"{name}: no trailer (not a classic PDF file)")
@@ -176,6 +175,13 @@ class Source:
     @classmethod
     def open(cls, path) -> Source:
         return cls(Path(path).read_bytes(), str(path))
+
+    @property
+    def digest(self) -> bytes:
+        """A digest of the file's bytes (what a page's plan is kept by)."""
+        if self._digest is None:
+            self._digest = hashlib.sha1(self.data).digest()
+        return self._digest
 
     def _xref(self) -> dict[int, int]:
         d = self.data
@@ -248,8 +254,7 @@ class Source:
         k = self.data.rfind(b"endobj", m.end(), end)
         if k < 0:
             raise BookError(f"{self.name}: object {num} has no endobj")
-        body = self.data[m.end():k]
-        return None if b"stream" in body else body
+        return None if self.data.find(b"stream", m.end(), k) >= 0 else self.data[m.end():k]
 
     def resolve(self, v):
         return self.obj(v.num)[0] if isinstance(v, Ref) else v
@@ -302,29 +307,238 @@ def swappable(src: Source, page_num: int, text: str) -> bool:
         c.isdigit() or c in " /" for c in text)
 
 
+class _Slot:
+    """A reference in a page's object filled when the page is placed: its overlay form and the
+    two streams saving and restoring its content around it."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+_MARK = b"\x00\x01mbm-ref\x01\x00"      # where a reference goes in a template (checked: never in the bytes)
+
+
+def _content_id(pieces: tuple, kid_ids, stream: bytes | None) -> bytes:
+    """What makes two objects one in a book: their bytes with each reference standing for the
+    content of the object it points to (so two copies of a font in two page files, with
+    different object numbers there, are one object in the book)."""
+    h = hashlib.sha1(pieces[0])
+    for k, oid in enumerate(kid_ids, start=1):
+        h.update(b"\x00r")
+        h.update(oid)
+        h.update(b"%d:" % len(pieces[k]))
+        h.update(pieces[k])
+    if stream is not None:
+        h.update(b"\x00stream\x00")
+        h.update(stream)
+    return h.digest()
+
+
+@dataclass(frozen=True)
+class _Obj:
+    oid: bytes                      # content id (see _content_id)
+    pieces: tuple                   # its bytes around its references (one more than kids)
+    kids: tuple                     # what each reference points to: a plan index, or a slot's name
+    stream: bytes | None
+
+
+class PagePlan:
+    """A page of a source file made ready for any book: the objects it reaches, each after
+    the objects it refers to (the order a book writes them in), each with its content id and
+    its bytes around its references; then the page object's template. Placing a plan in a
+    book (:meth:`BookWriter.add_plan`) only looks up ids and fills in numbers: a warm process
+    keeps the plans of unchanged pages (``BookWriter(plans=…)``) and a new book parses only
+    the pages that changed. ``split``: the objects written before the overlay's (the page's
+    resources and contents), the others after (its media box, annotations)."""
+
+    def __init__(self, src: Source, page_num: int, overlay: bool, shared: dict | None = None) -> None:
+        self._start(src, shared)
+        page = src.obj(page_num)[0]
+        res = dict(src.resolve(page.get(b"/Resources", {})))
+        if overlay:
+            res[b"/XObject"] = dict(src.resolve(res.get(b"/XObject", {})))
+        contents = page.get(b"/Contents")
+        contents = [c for c in (contents if isinstance(contents, list) else [contents]) if c is not None]
+        box = src.resolve(page[b"/MediaBox"])
+        self._walk(res)
+        self._walk(contents)
+        self.split = len(self.objs)
+        if overlay:
+            res[b"/XObject"][b"/MbmOverlay"] = _Slot("form")
+            contents = [_Slot("open"), *contents, _Slot("over")]
+        out: dict = {b"/Type": Raw(b"/Page"), b"/Parent": Raw(b"%d 0 R" % BookWriter.PAGES), b"/Resources": res,
+                     b"/MediaBox": box, b"/Contents": contents[0] if len(contents) == 1 else contents}
+        for k in (b"/Annots", b"/Group", b"/Rotate", b"/CropBox"):
+            if k in page:
+                out[k] = page[k]
+        self._walk([box] + [out[k] for k in out if k in (b"/Annots", b"/Group", b"/Rotate", b"/CropBox")])
+        self.page = self._template(out, page=True)
+        self.size_mm = (float(box[2]) * 25.4 / 72, float(box[3]) * 25.4 / 72)
+        self._end()
+
+    def _start(self, src: Source, shared: dict | None) -> None:
+        self.where = src.name
+        self.objs: list[_Obj] = []
+        self._index: dict[int, int] = {}
+        self._src = src
+        self._shared = {} if shared is None else shared
+
+    def _end(self) -> None:
+        del self._src, self._index, self._shared
+
+    def _ser(self, v, kids: list) -> bytes:
+        """``v`` as :func:`serialize` writes it, each reference a mark (what it points to
+        appended to ``kids``: its object planned on first meeting, the objects it refers to
+        first)."""
+        if isinstance(v, Ref):
+            i = self._index.get(v.num)
+            if i is None:
+                i = self._index[v.num] = self._plan(v.num)
+            kids.append(i)
+            return _MARK
+        if isinstance(v, dict):
+            if v.get(b"/Type") in (b"/Page", b"/Pages", b"/Catalog"):
+                raise BookError(f"{self._src.name}: a page-tree object referenced from page content")
+            return b"<< " + b" ".join(k + b" " + self._ser(x, kids) for k, x in v.items()) + b" >>"
+        if isinstance(v, list):
+            return b"[ " + b" ".join(self._ser(x, kids) for x in v) + b" ]"
+        if isinstance(v, _Slot):
+            kids.append(v.name)
+            return _MARK
+        return serialize(v)
+
+    def _walk(self, v) -> None:
+        """Plan the objects ``v`` refers to (in the order a book meets them)."""
+        self._ser(v, [])
+
+    def _template(self, v, page: bool = False) -> tuple[tuple, tuple]:
+        """(the bytes around each reference, what each points to) of ``v``; ``page``: the page
+        object itself (a page dictionary)."""
+        kids: list = []
+        if page:
+            body = b"<< " + b" ".join(k + b" " + self._ser(x, kids) for k, x in v.items()) + b" >>"
+        else:
+            body = self._ser(v, kids)
+        pieces = tuple(body.split(_MARK))
+        if len(pieces) != len(kids) + 1:
+            raise BookError(f"{self.where}: unexpected bytes in an object (the book writer's reference mark)")
+        return pieces, tuple(kids)
+
+    def _plan(self, num: int) -> int:
+        """Plan object ``num``. An object without a stream whose bytes were met before (the
+        font dictionaries of every page) takes the template made then, without being parsed:
+        only the objects it refers to are planned."""
+        src = self._src
+        raw = src.raw(num)
+        if raw is not None:
+            hit = self._shared.get(("raw", raw))
+            if hit is not None:
+                kids: list = []
+                for n in _REF_NUM.findall(raw):
+                    self._ser(Ref(int(n)), kids)
+                return self._add(hit, tuple(kids), None)
+        value, stream = src.obj(num)
+        if stream is not None:
+            value = {k: (len(stream) if k == b"/Length" else x) for k, x in value.items()}
+        pieces, kids_ = self._template(value)
+        if raw is not None and len(kids_) == len(_REF_NUM.findall(raw)):   # (no reference-like text)
+            self._shared[("raw", raw)] = pieces
+        return self._add(pieces, kids_, stream)
+
+    def _add(self, pieces: tuple, kids: tuple, stream: bytes | None) -> int:
+        objs = self.objs
+        objs.append(_Obj(_content_id(pieces, [objs[i].oid for i in kids], stream), pieces, kids, stream))
+        return len(objs) - 1
+
+
+class _FormPlan(PagePlan):
+    """An overlay page as a form XObject (see :meth:`BookWriter._form`): its objects, the
+    form last."""
+
+    def __init__(self, osrc: Source, onum: int, swap: tuple[str, str] | None, shared: dict | None = None) -> None:
+        self._start(osrc, shared)
+        opage = osrc.obj(onum)[0]
+        cvalue, cdata = osrc.obj(_one_content(osrc, opage).num)
+        form = {b"/Type": Raw(b"/XObject"), b"/Subtype": Raw(b"/Form"),
+                b"/BBox": osrc.resolve(opage[b"/MediaBox"]),
+                b"/Resources": osrc.resolve(opage.get(b"/Resources", {}))}
+        if swap is not None and swap[0] != swap[1]:
+            text = _decoded(osrc, cvalue, cdata).replace(_literal(swap[0]), _literal(swap[1]))
+            cdata = zlib.compress(text, 6)
+            form[b"/Filter"] = Raw(b"/FlateDecode")
+        elif b"/Filter" in cvalue:
+            form[b"/Filter"] = cvalue[b"/Filter"]
+        form[b"/Length"] = len(cdata)
+        self._add(*self._template(form), cdata)
+        self.split = len(self.objs)
+        self._end()
+
+
+def _stream_obj(data: bytes) -> _Obj:
+    pieces = (serialize({b"/Length": len(data)}),)
+    return _Obj(_content_id(pieces, [], data), pieces, (), data)
+
+
+_OPEN_OBJ, _OVER_OBJ = _stream_obj(_OPEN), _stream_obj(_OVER)
+
+
+def page_plan(src: Source, page_num: int, overlay: bool, plans: dict | None = None) -> PagePlan:
+    """The plan of page ``page_num`` of ``src`` (``overlay``: the page gets a number drawn over
+    it), kept in ``plans`` by the file's content."""
+    if plans is None:
+        return PagePlan(src, page_num, overlay)
+    key = ("page", src.digest, page_num, overlay)
+    hit = plans.get(key)
+    if hit is None:
+        hit = plans[key] = PagePlan(src, page_num, overlay, plans)
+    return hit
+
+
+def file_plan(path, overlay: bool, plans: dict) -> PagePlan:
+    """The plan of the one page of a page file (the atlas's pages), kept in ``plans`` by the
+    file's content: a file met before is not parsed again."""
+    data = Path(path).read_bytes()
+    key = ("file", hashlib.sha1(data).digest(), overlay)
+    hit = plans.get(key)
+    if hit is None:
+        src = Source(data, str(path))
+        pages = src.pages()
+        if len(pages) != 1:
+            raise BookError(f"{path}: {len(pages)} pages in a page file (one expected)")
+        hit = plans[key] = PagePlan(src, pages[0], overlay, plans)
+    return hit
+
+
 class BookWriter:
     """``with open(path, "wb") as fh: w = BookWriter(fh); w.add_page(src, n, overlay); …;
-    w.close(outline, info)``: pages appended in order, objects written as they come."""
+    w.close(outline, info)``: pages appended in order, objects written as they come.
+    ``plans``: a dictionary kept from one book to the next (a warm process) holding the
+    plans of the pages met (:class:`PagePlan`, by the content of their file): a page met
+    again is placed without being parsed."""
 
     CATALOG, PAGES = 1, 2
 
-    def __init__(self, fh) -> None:
+    def __init__(self, fh, plans: dict | None = None) -> None:
         self.fh = fh
         self.pos = 0
         self.offsets: dict[int, int] = {}
         self.next_num = 3
-        self.known: dict[bytes, int] = {}          # digest of an object's bytes -> its number
+        self.known: dict[bytes, int] = {}          # content id of an object -> its number
         self.page_nums: list[int] = []
+        self.plans = plans if plans is not None else {}
         self._write(b"%PDF-1.4\n%\xac\xdc \xab\xba\n")
-        self._raw_known: dict = {}                 # (object bytes, book numbers it refers to) -> number
 
     def _write(self, b: bytes) -> None:
         self.fh.write(b)
         self.pos += len(b)
 
     def _emit(self, num: int, value, stream: bytes | None = None) -> None:
+        self._emit_bytes(num, serialize(value), stream)
+
+    def _emit_bytes(self, num: int, body: bytes, stream: bytes | None = None) -> None:
         self.offsets[num] = self.pos
-        body = serialize(value)
         if stream is None:
             self._write(b"%d 0 obj\n%s\nendobj\n" % (num, body))
         else:
@@ -335,103 +549,61 @@ class BookWriter:
         self.next_num += 1
         return n
 
-    def _shared(self, value, stream: bytes | None = None) -> int:
-        """The number of an object with this content: written once, found again after."""
-        h = hashlib.sha1(serialize(value))
-        if stream is not None:
-            h.update(b"\x00stream\x00")
-            h.update(stream)
-        key = h.digest()
-        num = self.known.get(key)
-        if num is None:
-            num = self.known[key] = self._new()
-            self._emit(num, value, stream)
-        return num
+    @staticmethod
+    def _fill(pieces: tuple, kids: tuple, nums: list, slots: dict | None = None) -> bytes:
+        """The bytes of a planned object: its references to the book's numbers."""
+        if not kids:
+            return pieces[0]
+        out = [pieces[0]]
+        for k, kid in enumerate(kids, start=1):
+            out.append(b"%d 0 R" % (nums[kid] if isinstance(kid, int) else slots[kid]))
+            out.append(pieces[k])
+        return b"".join(out)
 
-    def _copy(self, src: Source, v):
-        """``v`` with every reference replaced by the number of its copy in the book."""
-        if isinstance(v, Ref):
-            if src.memo_owner is not self:      # the numbers live with the source, for this book
-                src.memo_owner, src.memo = self, {}
-            memo = src.memo
-            num = memo.get(v.num)
+    def _place(self, objs, nums: list) -> None:
+        """The book's numbers of planned objects (appended to ``nums``): an object whose
+        content the book holds already is that object, the others are written."""
+        known = self.known
+        for o in objs:
+            num = known.get(o.oid)
             if num is None:
-                num = memo[v.num] = self._copy_object(src, v.num)
-            return Ref(num)
-        if isinstance(v, dict):
-            if v.get(b"/Type") in (b"/Page", b"/Pages", b"/Catalog"):
-                raise BookError(f"{src.name}: a page-tree object referenced from page content")
-            return {k: self._copy(src, x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [x if isinstance(x, Raw) else self._copy(src, x) for x in v]
-        return v
+                num = known[o.oid] = self._new()
+                self._emit_bytes(num, self._fill(o.pieces, o.kids, nums), o.stream)
+            nums.append(num)
 
-    def _copy_object(self, src: Source, num: int) -> int:
-        """The book's number of object ``num`` of ``src`` (written the first time it is met).
-        An object without a stream whose bytes and referenced objects were met before is
-        found again without being parsed (the font dictionaries of every page)."""
-        raw = src.raw(num)
-        if raw is not None:
-            kids = tuple(self._copy(src, Ref(int(n))).num for n in _REF_NUM.findall(raw))
-            key = (raw, kids)
-            hit = self._raw_known.get(key)
-            if hit is not None:
-                return hit
-        value, stream = src.obj(num)
-        if stream is not None:
-            value = {k: (len(stream) if k == b"/Length" else x) for k, x in value.items()}
-        out = self._shared(self._copy(src, value), stream)
-        if raw is not None:
-            self._raw_known[key] = out
-        return out
+    def _one(self, o: _Obj) -> int:
+        nums: list = []
+        self._place([o], nums)
+        return nums[0]
 
     def add_page(self, src: Source, page_num: int, overlay: tuple | None = None) -> None:
         """Append page ``page_num`` of ``src``; ``overlay``: (source, page) drawn over it, or
         (source, page, (old, new)) to draw it with its string ``old`` replaced by ``new``."""
-        page = src.obj(page_num)[0]
-        out: dict = {b"/Type": Raw(b"/Page"), b"/Parent": Ref(self.PAGES)}
-        src_res = dict(src.resolve(page.get(b"/Resources", {})))
+        self.add_plan(page_plan(src, page_num, overlay is not None, self.plans), overlay)
+
+    def add_plan(self, plan: PagePlan, overlay: tuple | None = None) -> None:
+        """Append a planned page (:func:`page_plan`), ``overlay`` as for :meth:`add_page`."""
+        nums: list = []
+        self._place(plan.objs[:plan.split], nums)
+        slots = None
         if overlay is not None:
-            src_res[b"/XObject"] = dict(src.resolve(src_res.get(b"/XObject", {})))
-        res = self._copy(src, src_res)
-        contents = page.get(b"/Contents")
-        contents = [self._copy(src, c) for c in (contents if isinstance(contents, list) else [contents])
-                    if c is not None]
-        if overlay is not None:
-            res[b"/XObject"][b"/MbmOverlay"] = Ref(self._form(*overlay))
-            contents = ([Ref(self._shared({b"/Length": len(_OPEN)}, _OPEN))] + contents
-                        + [Ref(self._shared({b"/Length": len(_OVER)}, _OVER))])
-        out[b"/Resources"] = res
-        out[b"/MediaBox"] = self._copy(src, src.resolve(page[b"/MediaBox"]))
-        out[b"/Contents"] = contents[0] if len(contents) == 1 else contents
-        for k in (b"/Annots", b"/Group", b"/Rotate", b"/CropBox"):
-            if k in page:
-                out[k] = self._copy(src, page[k])
+            slots = {"form": self._form(*overlay), "open": self._one(_OPEN_OBJ), "over": self._one(_OVER_OBJ)}
+        self._place(plan.objs[plan.split:], nums)
         num = self._new()
-        self._emit(num, out)
+        self._emit_bytes(num, self._fill(*plan.page, nums, slots))
         self.page_nums.append(num)
 
     def _form(self, osrc: Source, onum: int, swap: tuple[str, str] | None = None) -> int:
         """Page ``onum`` of ``osrc`` as a form XObject, its content stream kept as written;
         ``swap`` (old, new): the page's one string ``old`` drawn as ``new`` instead (see
         :func:`swappable`)."""
-        opage = osrc.obj(onum)[0]
-        cvalue, cdata = osrc.obj(_one_content(osrc, opage).num)
-        form = {b"/Type": Raw(b"/XObject"), b"/Subtype": Raw(b"/Form"),
-                b"/BBox": self._copy(osrc, osrc.resolve(opage[b"/MediaBox"])),
-                b"/Resources": self._copy(osrc, osrc.resolve(opage.get(b"/Resources", {})))}
-        if swap is not None and swap[0] != swap[1]:
-            text = _decoded(osrc, cvalue, cdata).replace(_literal(swap[0]), _literal(swap[1]))
-            cdata = zlib.compress(text, 6)
-            form[b"/Filter"] = Raw(b"/FlateDecode")
-        elif b"/Filter" in cvalue:
-            form[b"/Filter"] = self._copy(osrc, cvalue[b"/Filter"])
-        form[b"/Length"] = len(cdata)
-        return self._shared(form, cdata)
-
-    def end_source(self, src: Source) -> None:
-        """Forget the object numbers of ``src`` (the source may stay referenced elsewhere)."""
-        src.memo_owner, src.memo = None, {}
+        key = ("form", osrc.digest, onum, swap)
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.plans[key] = _FormPlan(osrc, onum, swap, self.plans)
+        nums: list = []
+        self._place(plan.objs, nums)
+        return nums[-1]
 
     def close(self, outline: list[tuple[str, int, int | None]], info: dict[str, str],
               page_mode: str | None = "/UseOutlines") -> None:

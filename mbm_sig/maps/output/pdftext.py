@@ -31,6 +31,7 @@ from matplotlib.backends import _backend_pdf_ps as _pdf_ps
 from matplotlib.backends import backend_pdf
 
 from mbm_sig.maps.output import fonts
+from mbm_sig.maps.output.pdfpath import filled_path_bytes
 
 _Renderer = backend_pdf.RendererPdf
 _ORIG_DRAW_TEXT = _Renderer.draw_text
@@ -38,7 +39,8 @@ _ORIG_MEASURE = _Renderer.get_text_width_height_descent
 try:      # the internals the fast path relies on (matplotlib 3.11)
     from matplotlib.backends.backend_pdf import pdfRepr
     from matplotlib.font_manager import FontPath
-    _SUPPORTED = all(hasattr(_Renderer, a) for a in ("_get_font_ttf", "_encode_glyphs", "check_gc"))
+    _SUPPORTED = all(hasattr(_Renderer, a) for a in ("_get_font_ttf", "_encode_glyphs", "check_gc",
+                                                     "_get_font_height_metrics"))
 except ImportError:       # pragma: no cover - older matplotlib: its own path only
     _SUPPORTED = False
 _SUBSET_OK = _SUPPORTED and all(hasattr(_pdf_ps, a) for a in ("get_glyphs_subset", "font_as_file", "SubsetResults"))
@@ -251,12 +253,62 @@ _LOCK = threading.Lock()
 _ACTIVE = {"count": 0, "saved": None}
 
 
+_HEIGHTS: dict = {}        # (font key, size) -> (ascent, descent, line gap) of a Text's layout
+
+
+def _font_height_metrics(self, prop):
+    """The font's ascent, descent and line gap that matplotlib's ``Text._get_layout`` reads
+    from its OS/2 (else hhea) table on every draw of every Text, computed once per font and
+    size by the same expressions (the PDF is drawn at 72 dpi), for the print font."""
+    if not _state["enabled"] or mpl.rcParams["pdf.use14corefonts"]:
+        return _Renderer._get_font_height_metrics(self, prop)
+    size = prop.get_size_in_points()
+    key = (_prop_key(prop), size)
+    r = _HEIGHTS.get(key)
+    if r is None:
+        from matplotlib.font_manager import fontManager, get_font
+        font = get_font(fontManager._find_fonts_by_props(prop))
+        r = (None, None, None)
+        if fonts.is_print_font(font.fname):
+            dpi = 72.0
+            for table_name, linegap_key, ascent_key, descent_key in (
+                    ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+                    ("hhea", "lineGap", "ascent", "descent")):
+                table = font.get_sfnt_table(table_name)
+                if table is None:
+                    continue
+                units_per_em = font.get_sfnt_table("head")["unitsPerEm"]
+                scale = 1 / units_per_em * size * dpi / 72
+                r = (table[ascent_key] * scale, -table[descent_key] * scale, table[linegap_key] * scale)
+                break
+        if len(_HEIGHTS) > 1024:
+            _HEIGHTS.clear()
+        _HEIGHTS[key] = r
+    return r
+
+
+def _draw_path(self, gc, path, transform, rgbFace=None):
+    """matplotlib's ``draw_path``, with a filled path's operators printed by numpy
+    (:func:`mbm_sig.maps.output.pdfpath.filled_path_bytes`: the same bytes) when it can."""
+    data = None
+    if rgbFace is not None and _state["enabled"] and gc.get_sketch_params() is None:
+        data = filled_path_bytes(path, transform)
+    if data is None:
+        return _Renderer.draw_path(self, gc, path, transform, rgbFace)
+    self.check_gc(gc, rgbFace)
+    self.file.output(backend_pdf.Verbatim(data))     # as matplotlib's writePath outputs it
+    self.file.output(self.gc.paint())
+
+
 class FastRendererPdf(_Renderer):
     """matplotlib's PDF renderer with the print font's text on the fast path (:func:`_draw_text`,
-    :func:`_get_text_width_height_descent`): used only for mbm-sig's own saves."""
+    :func:`_get_text_width_height_descent`) and filled paths printed by numpy
+    (:func:`_draw_path`): used only for mbm-sig's own saves."""
 
     draw_text = _draw_text
     get_text_width_height_descent = _get_text_width_height_descent
+    draw_path = _draw_path
+    _get_font_height_metrics = _font_height_metrics
 
 
 @contextlib.contextmanager

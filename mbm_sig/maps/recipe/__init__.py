@@ -42,8 +42,8 @@ The package: :mod:`~mbm_sig.maps.recipe.schema` (every key), :mod:`~mbm_sig.maps
 from __future__ import annotations
 
 from mbm_sig.maps.errors import RecipeError
-from mbm_sig.maps.recipe.build import build_map, render_recipe, validate_recipe
+from mbm_sig.maps.recipe.build import build_map, decide_series_layout, render_recipe, validate_recipe
 from mbm_sig.maps.recipe.load import Recipe, check_structure, load_recipe
 
-__all__ = ["Recipe", "RecipeError", "build_map", "check_structure", "load_recipe", "render_recipe",
-           "validate_recipe"]
+__all__ = ["Recipe", "RecipeError", "build_map", "check_structure", "decide_series_layout", "load_recipe",
+           "render_recipe", "validate_recipe"]

@@ -173,6 +173,7 @@ class _Builder:
         self.used: list[str] = []
         self.fields_used: dict[str, set] = {}      # fields drawn per layer
         self.joined: set = set()
+        self.subject = None             # the extent's features (a geometry): the map's subject
 
     def build(self) -> tuple[Map, list[str]]:
         bounds = self.extent()
@@ -194,38 +195,69 @@ class _Builder:
         self.extras(m)
         if self.series and self.d.get("series_of"):
             m._orientation, m.layout = self.series_layout()
+        elif self.series and self.d.get("sheet_layout"):
+            from mbm_sig.maps.solver import Grid, GridLayout
+            m.layout = GridLayout(Grid.from_dict(self.d["sheet_layout"]))     # type: ignore[assignment]
         return m, list(dict.fromkeys(self.used))
 
-    def series_layout(self) -> tuple[str, str]:
+    def series_layout(self):
         """The orientation and layout of every sheet of a coverage series (``series_of``),
         decided once over all its features: among the orientations and layouts the recipe
         leaves open (``auto``), the one whose worst feature loses least against the layout
         that would suit that feature best (then the largest maps on the whole), laid out
-        with the legend of the series' first feature. The same for every sheet of the
-        series, whichever is drawn first."""
+        with the legend of the series' first feature; then one :class:`~mbm_sig.maps.solver.Grid`
+        for them all (frame size and place, legend, inset and credits positions), made with
+        every feature's own legend. The same for every sheet of the series, whichever is
+        drawn first."""
         d = self.d
         so = d["series_of"]
         o_given, l_given = d.get("orientation", "portrait"), d.get("layout", "auto")
-        if o_given != "auto" and l_given != "auto":
-            return o_given, l_given
         key = (str(Path(self.r.path).resolve()), repr(sorted(so.items())), o_given, l_given,
-               getattr(self.cat, "url", None))
+               getattr(self.cat, "url", None), repr(sorted((k, str(v)) for k, v in self.r.params.items()
+                                                            if k not in self._feature_keys(so))))
         if key not in _SERIES_LAYOUTS:
             _SERIES_LAYOUTS[key] = self._decide_series_layout(so, o_given, l_given)
         return _SERIES_LAYOUTS[key]
 
-    def _decide_series_layout(self, so: dict, o_given: str, l_given: str) -> tuple[str, str]:
-        import math
+    def _feature_keys(self, so: dict) -> set:
+        """The fields of the series' coverage layer (the parameters each feature fills)."""
+        try:
+            return set(self.cat.layer_def(so["layer"]).field_names)
+        except KeyError:
+            return set()
 
-        from mbm_sig.maps.furniture import fit_extent
+    def _series_maps(self, so: dict) -> list:
+        """The map of every feature of the series, as its own sheet builds it."""
         feats = self.cat.read(so["layer"], where=so.get("where") or None)
         if not len(feats):
             raise self.r.fail("series_of.where", f"no feature of {so['layer']!r} matches {so.get('where')}")
         geom_col = feats.geometry.name
-        first = {k: ("" if v is None else v) for k, v in feats.iloc[0].items() if k != geom_col}
-        r0 = load_recipe(self.r.path, {**self.r.params, **first})
-        m0, _ = _Builder(r0, self.cat, series=False).build()
+        maps = []
+        for _, row in feats.iterrows():
+            params = {k: ("" if v is None else v) for k, v in row.items() if k != geom_col}
+            r = load_recipe(self.r.path, {**self.r.params, **params})
+            maps.append(_Builder(r, self.cat, series=False).build()[0])
+        return maps
+
+    def _decide_series_layout(self, so: dict, o_given: str, l_given: str):
+        from mbm_sig.maps.draw import planned
+        from mbm_sig.maps.solver import GridLayout, decide_grid
+        maps = self._series_maps(so)
+        o, lay = (o_given, l_given) if o_given != "auto" and l_given != "auto" else \
+            self._decide_orientation(maps[0], o_given, l_given, so)
+        members = []
+        for m in maps:
+            m._orientation, m.layout = o, lay
+            members.append((m, planned(m)[0]))
+        return o, GridLayout(decide_grid(members, members[0][1].layout or lay))
+
+    def _decide_orientation(self, m0, o_given: str, l_given: str, so: dict) -> tuple[str, str]:
+        import math
+
+        from mbm_sig.maps.furniture import fit_extent
+        feats = self.cat.read(so["layer"], where=so.get("where") or None)
         blocks = m0._blocks()
+        own = m0._extent
         bounds = [(float(g.bounds[0]), float(g.bounds[1]), float(g.bounds[2]), float(g.bounds[3]))
                   for g in feats.geometry.values if g is not None and not g.is_empty]
         orients = ("landscape", "portrait") if o_given == "auto" else (o_given,)
@@ -241,6 +273,7 @@ class _Builder:
                     x0, _, x1, _ = fit_extent(b, fw / fh, m0.margin)
                     row.append((x1 - x0) / fw)
                 scales[(o, lay)] = row
+        m0._extent = own
         # the one that loses least on its worst feature against that feature's best layout,
         # then the largest maps on the whole (geometric mean)
         best_each = [min(r[i] for r in scales.values()) for i in range(len(bounds))]
@@ -253,7 +286,8 @@ class _Builder:
 
     def focus_and_toponyms(self, m: Map) -> None:
         """The focus veil (a coverage sheet's feature) and the town names (inside the focus
-        only), unless the recipe turns them off."""
+        only; outside the extent's features, the map's subject, as context), unless the
+        recipe turns them off."""
         from mbm_sig.maps import labels
         d, cat = self.d, self.cat
         keep = None
@@ -273,7 +307,8 @@ class _Builder:
             return
         opts = dict(top) if isinstance(top, dict) else {}
         color = opts.pop("color", "#1a1a1a")
-        m.toponyms(labels.cached_towns(cat), rule=labels.TownRule(**opts), keep=keep, color=color)
+        subject = m._focus["union"] if m._focus is not None else self.subject
+        m.toponyms(labels.cached_towns(cat), rule=labels.TownRule(**opts), keep=keep, color=color, subject=subject)
 
     def extent(self):
         """The ground bounds of the recipe's extent (None: the first layer's)."""
@@ -287,6 +322,8 @@ class _Builder:
             if len(e) == 0:
                 raise self.r.fail("extent.where", f"no feature of {ext['layer']!r} matches {ext.get('where')}")
             self.used.append(ext["layer"])
+            import shapely
+            self.subject = shapely.union_all(shapely.make_valid(e.geometry.values))
             return tuple(e.total_bounds)
         return None
 
@@ -400,6 +437,13 @@ class _Builder:
 
 
 _SERIES_LAYOUTS: dict = {}      # (recipe, series_of, orientation, layout, catalogue) -> (orientation, layout)
+
+
+def decide_series_layout(r: Recipe, cat) -> None:
+    """Decide (and keep, as the first sheet drawn would) the orientation and layout of a coverage
+    series' sheets (``series_of``): a parallel atlas decides them once before forking its workers."""
+    if r.doc.get("series_of"):
+        _Builder(r, cat).series_layout()
 
 
 def build_map(r: Recipe, cat) -> tuple[Map, list[str]]:

@@ -3,6 +3,7 @@ recipe schema (:mod:`mbm_sig.maps.recipe.schema`), with no catalogue."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,16 +64,33 @@ def _fill(obj, params, path, key=""):
     return obj
 
 
-def load_recipe(path, params: dict | None = None) -> Recipe:
-    """Read a recipe, fill its template parameters and check its structure (no catalogue)."""
-    path = Path(path)
+def _parsed(path: Path):
+    """The recipe file's YAML, parsed once while the file is unchanged (an atlas's coverage sheet
+    loads the same recipe for each of its 1534 features). Callers get their own top-level copy;
+    :func:`_fill` builds every nested mapping and list anew."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise RecipeError(path, "", "recipe file not found") from None
+    doc = _parse(path, st.st_mtime_ns, st.st_size, st.st_ino)
+    return dict(doc) if isinstance(doc, dict) else doc
+
+
+@functools.lru_cache(maxsize=64)
+def _parse(path: Path, mtime_ns: int, size: int, inode: int):
     try:
         with open(path, encoding="utf-8") as fh:
-            doc = load_yaml(fh)
+            return load_yaml(fh)
     except FileNotFoundError:
         raise RecipeError(path, "", "recipe file not found") from None
     except yaml.YAMLError as exc:
         raise RecipeError(path, "", f"invalid YAML: {exc}") from None
+
+
+def load_recipe(path, params: dict | None = None) -> Recipe:
+    """Read a recipe, fill its template parameters and check its structure (no catalogue)."""
+    path = Path(path)
+    doc = _parsed(path)
     if not isinstance(doc, dict):
         raise RecipeError(path, "", "expected a mapping at the top level")
     defaults = doc.pop("params", None) or {}

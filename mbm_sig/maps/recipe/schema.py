@@ -110,6 +110,15 @@ SERIES_OF = (
     opt("where", dict, None, "the features of the series {field: value or [values]}"),
 )
 
+SHEET_LAYOUT = (
+    opt("layout", str, None, "side or bottom", required=True, choices=("side", "bottom")),
+    opt("frame", list, None, "map frame [x, y, w, h] (mm from the page's top-left corner)", required=True),
+    opt("legend", list, None, "room of the legend blocks [x, y, w, h] (mm)", required=True),
+    opt("credits", list, None, "credits [x, y, width] (mm)", required=True),
+    opt("inset", (list, NONE), None, "locator map [x, y, w, h] (mm), or none"),
+    opt("columns", int, 1, "columns of legend blocks (side layout)", minimum=1, maximum=2),
+)
+
 TOP = (
     opt("name", str, None, "short name (informative)"),
     opt("description", str, None, "what the sheet shows (informative)"),
@@ -145,6 +154,8 @@ TOP = (
     opt("series_of", dict, None, "the coverage features this sheet is one of {layer, where}: its orientation and "
         "layout (when auto) are decided once over all of them, the same on every sheet of the series",
         keys=SERIES_OF),
+    opt("sheet_layout", dict, None, "a fixed layout (frame, legend room, credits and inset in mm), as an atlas "
+        "sets it on its basin maps so that all share one layout decided over them", keys=SHEET_LAYOUT),
     opt("focus", dict, None, "atlas focus: outside this feature the map is veiled and no town is named "
         "{layer, where, alpha}", keys=FOCUS),
     opt("metadata", dict, None, "PDF metadata", keys=METADATA),
