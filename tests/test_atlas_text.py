@@ -113,6 +113,68 @@ def test_reviewed_spellings_of_the_visual_review(built_gpkg):
     assert not bad, bad[:10]
 
 
+def test_commune_of_location_rule(tmp_path):
+    """One rule for the commune printed: where the feature lies; the source's kept. Three
+    cités: in their source commune; in the source's second commune (the two trade places);
+    in another commune (listed in the build report)."""
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry import Point
+
+    import mbm_sig.catalogue.builders as b
+    from mbm_sig.config import settings
+    ctx = b.BuildContext(settings=settings())
+    ctx.current = "cites_minieres"
+    gdf = gpd.GeoDataFrame({"id": ["BI-1", "BI-2", "ZT-3"], "nom": ["Cité A", "Cité B", "Cité C"],
+                            "commune": ["Lens", "Liévin", "Bruay-sur-l’Escaut"], "commune_2": [None, "Lens", None]},
+                           geometry=[Point(0, 0)] * 3)
+    located = pd.Series(["Lens", "Lens", "Condé-sur-l’Escaut"], index=gdf.index)
+    spec = {"field": "commune", "source": "commune_source", "others": ["commune_2"], "what": "cités"}
+    out = b._commune_of_location(ctx, gdf, located, spec, "id")
+    assert list(out["commune"]) == ["Lens", "Lens", "Condé-sur-l’Escaut"]
+    assert list(out["commune_2"].fillna("")) == ["", "Liévin", ""]          # the same two communes
+    assert list(out["commune_source"]) == ["Lens", "Liévin", "Bruay-sur-l’Escaut"]
+    assert ctx.notes["cites_minieres"] == [
+        "1 cités whose source commune differs from their location (the location is printed, the source's "
+        "commune kept in commune_source): ZT-3 Cité C (source: Bruay-sur-l’Escaut; located in Condé-sur-l’Escaut)"]
+    ctx.notes.clear()
+    b._commune_of_location(ctx, gdf.iloc[:2], located.iloc[:2], spec, "id")
+    assert not ctx.notes                                        # nothing to report: no line
+
+
+def test_cites_are_in_the_commune_they_lie_in(built_gpkg, tmp_path, data_dir):
+    """The cités whose source commune is none of those they lie in are reported by the
+    build; the catalogue and the atlas's tables print where each cité lies (the commune
+    of its EPCI section), the source's commune kept in ``commune_source``."""
+    import io
+
+    from mbm_sig.atlas.engine import load_atlas, plan
+    from mbm_sig.catalogue import Catalogue
+    from mbm_sig.catalogue.build import build, report
+    cat = Catalogue.open(str(tmp_path / "c.gpkg"))
+    res = {r.layer: r for r in build(cat, names=["cites_minieres"], data_dir=data_dir, progress=False)}
+    buf = io.StringIO()
+    report([res["cites_minieres"]], out=buf)
+    line = buf.getvalue()
+    assert "2 cités whose source commune differs from their location" in line
+    assert "BI-0073 Cité des Acacias (source: Bruay-sur-l'Escaut; located in Condé-sur-l’Escaut)" in line
+    assert "ZT-0025 Cité des Fontinettes" in line
+
+    com = built_gpkg.read("communes").set_index("insee")
+    cites = built_gpkg.read("cites_minieres").set_index("id")
+    assert (cites["commune"] == cites["insee"].map(com["nom"])).all()          # one rule: the location
+    assert cites.at["BI-0073", "commune"] == "Condé-sur-l’Escaut"
+    assert cites.at["BI-0073", "commune_source"] == "Bruay-sur-l’Escaut"
+    assert (cites.at["BI-0068", "commune"], cites.at["BI-0068", "commune_2"]) == ("Divion", "Bruay-la-Buissière")
+    # every row of an EPCI's table of cités names a commune of that EPCI
+    epci_of = dict(zip(com["nom"], com["epci_siren"], strict=True))
+    tables = [p for p in plan(load_atlas("patrimoine"), built_gpkg)[0] if p.kind == "table" and p.params.get("siren")]
+    assert len(tables) >= 7
+    for p in tables:
+        bad = [r["commune"] for r in p.rows if r.get("commune") and epci_of.get(r["commune"]) != p.params["siren"]]
+        assert not bad, (p.title, bad)
+
+
 def test_name_key_reads_bis_apart():
     from mbm_sig.catalogue.builders_renouvellement import name_key
     assert name_key("Fosse 9-9bis") == name_key("Fosse 9-9\u00a0bis") == "fosse 9 9 bis"

@@ -436,6 +436,8 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # noqa: C90
                 same = gdf[col].map(_name_key) == names.map(_name_key)
                 gdf.loc[same & gdf[col].notna(), col] = names[same & gdf[col].notna()]
                 gdf[col] = gdf[col].map(french_title_case)
+            if ld.build["locate"].get("commune"):
+                gdf = _commune_of_location(ctx, gdf, names, ld.build["locate"]["commune"], ld.key)
     if ld.build.get("unique") == "first" and ld.key:
         dup = gdf[ld.key].duplicated(keep="first")
         if dup.any():
@@ -457,6 +459,46 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # noqa: C90
                                             if p.geom_type in ("Polygon", "MultiPolygon")]) for g in fixed]
             gdf.loc[invalid, "geometry"] = fixed
     return gdf.reset_index(drop=True)
+
+
+def _commune_of_location(ctx: BuildContext, gdf, located, spec: dict, key: str | None = None):
+    """One rule for the commune printed: the commune the feature lies in (its representative
+    point, ``located``: official names), the source's commune kept in ``spec['source']``.
+
+    ``locate: {…, commune: {field: commune, source: commune_source, others: [commune_2,
+    commune_3], what: cités}}``. A feature the source puts in several communes keeps them
+    all, the located one first (it trades places with the source's first). A feature whose
+    located commune is none of the source's is counted and listed in the build report."""
+    field, source = spec.get("field", "commune"), spec.get("source", "commune_source")
+    others = [c for c in spec.get("others", []) if c in gdf]
+    what = spec.get("what", "feature(s)")
+    if field not in gdf:
+        return gdf
+    gdf = gdf.copy()
+    gdf[source] = gdf[field]
+    key_loc = located.map(_name_key)
+    known = located.notna()
+    differs = []
+    for i in gdf.index[known.to_numpy()]:
+        first = gdf.at[i, field]
+        if not isinstance(first, str) or _name_key(first) == key_loc[i]:
+            continue
+        swap = next((c for c in others
+                     if isinstance(gdf.at[i, c], str) and _name_key(gdf.at[i, c]) == key_loc[i]), None)
+        if swap is not None:
+            gdf.at[i, swap] = first               # the same communes, the located one first
+        else:
+            differs.append(i)
+        gdf.at[i, field] = located[i]
+    if differs:
+        def name(i) -> str:
+            parts = [str(gdf.at[i, c]) for c in (key, "nom") if c and c in gdf and isinstance(gdf.at[i, c], str)]
+            return " ".join(parts)
+        items = [f"{name(i)} (source: {gdf.at[i, source]}; located in {located[i]})" for i in differs]
+        ctx.note(f"{len(differs)} {what} whose source commune differs from their location (the location is "
+                 f"printed, the source's commune kept in {source}): " + ", ".join(items[:12])
+                 + (" …" if len(items) > 12 else ""))
+    return gdf
 
 
 def _locate(ctx: BuildContext, gdf: gpd.GeoDataFrame, spec: dict) -> gpd.GeoDataFrame:
@@ -516,7 +558,7 @@ def french_strings(gdf, ld: LayerDef):
 # names: one spelling for every name printed (issue 11)
 
 # fields naming communes (several separated by commas in ``communes``)
-COMMUNE_FIELDS = ("commune", "commune_2", "commune_3", "nom_commune", "communes")
+COMMUNE_FIELDS = ("commune", "commune_2", "commune_3", "nom_commune", "communes", "commune_source")
 # fields holding proper names (cités, buildings, companies, owners, sections)
 NAME_FIELDS = ("nom", "nom_2", "cite", "denomination", "compagnie", "section", "maitre_ouvrage",
                "proprietaire")

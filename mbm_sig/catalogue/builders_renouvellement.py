@@ -261,7 +261,7 @@ def find_cite(cites: gpd.GeoDataFrame, name: str, communes: list[str]) -> gpd.Ge
     """Cités of the open data whose name matches ``name`` in one of ``communes`` (names)."""
     key = _cite_key(name)
     wanted = {name_key(c) for c in communes}
-    cols = [c for c in ("commune", "commune_2", "commune_3") if c in cites]
+    cols = [c for c in ("commune", "commune_2", "commune_3", "commune_source") if c in cites]
     in_communes = cites[cols].apply(lambda r: any(isinstance(v, str) and name_key(v) in wanted for v in r),
                                     axis=1)
     same = cites["nom"].map(lambda n: isinstance(n, str) and _cite_key(n) == key)
