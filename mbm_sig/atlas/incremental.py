@@ -1016,6 +1016,7 @@ class Atlas:
         from mbm_sig.atlas import engine
         from mbm_sig.catalogue import Catalogue, layerdef
         from mbm_sig.config import LAYERS_DIR
+        from mbm_sig.maps.recipe import load as recipe_load
         t0 = time.perf_counter()
         if any(Path(p).parent == Path(LAYERS_DIR) for p in changed if p != "catalogue"):
             layerdef.load_layers.cache_clear()
@@ -1030,6 +1031,7 @@ class Atlas:
         same_stat = [p for p in changed if p in self._files and self._files[p][0] == _stat(Path(p))]
         if same_stat:
             engine._read_recipe_doc.cache_clear()
+            recipe_load.forget_parsed()
             for k in [k for k in self.memo if isinstance(k, tuple) and k and k[0] in ("recipe", "methods")]:
                 del self.memo[k]
         atlas = None

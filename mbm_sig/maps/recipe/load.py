@@ -76,6 +76,12 @@ def _parsed(path: Path):
     return dict(doc) if isinstance(doc, dict) else doc
 
 
+def forget_parsed() -> None:
+    """Drop the parsed recipes: for a caller that knows a file changed while its size, times
+    and inode stayed the same (two saves within one tick of the clock, seen by inotify)."""
+    _parse.cache_clear()
+
+
 @functools.lru_cache(maxsize=64)
 def _parse(path: Path, mtime_ns: int, size: int, inode: int):
     try:
