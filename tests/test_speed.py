@@ -218,3 +218,40 @@ def test_reads_by_row_index_give_the_rows_a_mask_gives(built_gpkg):
     one = cat.read("communes", where={"insee": "62498"})
     one.loc[0, "nom"] = "changed"
     assert cat.read("communes", where={"insee": "62498"})["nom"].iloc[0] == "Lens"
+
+
+def test_the_basin_maps_layout_kept_across_runs_is_the_one_decided(built_gpkg, tmp_path, monkeypatch):
+    """The layout the basin maps share (series.with_layouts, which builds every one of them) and
+    the series' values (series.resolve) are kept in the cache folder: a later process (nothing in memory) reads back exactly what
+    deciding gives, without deciding; another recipe text or other series values are another
+    key, decided again."""
+    import shutil
+
+    from mbm_sig.atlas import engine, series
+    monkeypatch.setenv("MBM_SIG_CACHE", str(tmp_path / "cache"))
+    maps = tmp_path / "maps"
+    shutil.copytree(ROOT / "atlases" / "maps", maps)
+    text = (ROOT / "atlases" / "sante.yaml").read_text(encoding="utf-8").replace("recipe: maps/", f"recipe: {maps}/")
+    (tmp_path / "sante.yaml").write_text(text, encoding="utf-8")
+    atlas = load_atlas(tmp_path / "sante.yaml")
+    values = series.resolve(atlas.series, built_gpkg, str(atlas.path))
+    assert engine._series_values(atlas, built_gpkg) == values
+    atlas.series_values = values
+    decided = series.with_layouts(atlas, built_gpkg, lambda spec: engine._check_requires(built_gpkg, spec))
+    assert decided.get(series.LAYOUTS)               # the health atlas's basin maps form groups
+    series._LAYOUT_MEMO.clear()
+    first = engine._layouts(atlas, built_gpkg)
+    assert [f.suffix for f in (tmp_path / "cache" / "decided").iterdir()] == [".marshal"] * 2
+    series._LAYOUT_MEMO.clear()                        # as a new process
+    with monkeypatch.context() as m:
+        m.setattr(series, "with_layouts", lambda *a, **k: pytest.fail("decided again"))
+        m.setattr(series, "resolve", lambda *a, **k: pytest.fail("resolved again"))
+        again = engine._layouts(atlas, built_gpkg)
+        assert engine._series_values(atlas, built_gpkg) == values
+    assert again == first == decided and list(again) == list(decided)
+    key = engine._decision_key("layouts", atlas, built_gpkg, {})
+    assert engine._decision_key("layouts", atlas, built_gpkg, {"x": 1}) != key
+    assert engine._decision_key("series", atlas, built_gpkg, {}) != key
+    recipe = next(Path(sh.recipe) for sec in atlas.sections for sh in sec.sheets if sh.recipe)
+    recipe.write_text(recipe.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert engine._decision_key("layouts", atlas, built_gpkg, {}) != key

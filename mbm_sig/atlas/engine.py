@@ -789,8 +789,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     out_dir = Path(out_dir or settings().out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if atlas.series and not atlas.series_values:
-        from mbm_sig.atlas import series
-        atlas.series_values = series.resolve(atlas.series, cat, str(atlas.path))
+        atlas.series_values = _series_values(atlas, cat)
     atlas.cover_notes = pages.with_counts(atlas, cat)      # the cover's counts, from the catalogue
     territorial = bool(split_by) or select is not None
     body, pending = (cache.plan if cache else plan)(atlas, cat, only, territorial=territorial)
@@ -805,8 +804,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         body = [p for p in body if any(p is q for g in groups.values() for q in g)]
     if any(p.kind == "map" and not p.coverage for p in body):
         # the basin maps share one layout, decided over them
-        from mbm_sig.atlas import series
-        atlas.series_values = series.with_layouts(atlas, cat, lambda spec: _check_requires(cat, spec))
+        atlas.series_values = _layouts(atlas, cat)
 
     with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd, scratch(tmpd) as tmp:
         todo = _books_to_write(atlas, body, pending, groups, labels, out_dir, tmp)
@@ -880,6 +878,115 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
     return AtlasResult(pdf=target, pages=total, sheets=sum(map(is_map_page, body)), pending=pending,
                        seconds=time.perf_counter() - t0, sheet_files=sheet_files, toc=toc_entries, body=body,
                        books=books)
+
+
+#: decisions kept across runs (:func:`_kept`): at most this many files
+KEPT_FILES = 32
+
+
+def _layouts(atlas: Atlas, cat: Catalogue) -> dict:
+    """:func:`mbm_sig.atlas.series.with_layouts` (the layout the basin maps share, decided by
+    building every one of them: some 0.3 s before the first page), kept across runs
+    (:func:`_kept`)."""
+    from mbm_sig.atlas import series
+    values = {k: v for k, v in atlas.series_values.items() if k != series.LAYOUTS}
+    kept = _kept("layouts", atlas, cat, values, lambda: series.with_layouts(
+        atlas, cat, lambda spec: _check_requires(cat, spec)).get(series.LAYOUTS))
+    return values if kept is None else {**values, series.LAYOUTS: kept}
+
+
+def _series_values(atlas: Atlas, cat: Catalogue) -> dict:
+    """:func:`mbm_sig.atlas.series.resolve` (the comparable series' breaks and scales, read
+    over the catalogue), kept across runs (:func:`_kept`)."""
+    from mbm_sig.atlas import series
+    return _kept("series", atlas, cat, atlas.series, lambda: series.resolve(atlas.series, cat, str(atlas.path)))
+
+
+def _kept(what: str, atlas: Atlas, cat: Catalogue, given, compute):
+    """``compute()``, a decision of plain values (dicts, lists, numbers, strings), kept across
+    runs in the cache folder (``decided/``, marshal: no code) under :func:`_decision_key`: the
+    package's code and the drawing stack's versions, every definition file, the atlas and its
+    recipes by content, the catalogue's state, ``given`` (what the decision is made from besides),
+    the production date and the ``MBM_SIG_*`` settings. On PostGIS (no cheap catalogue state), or
+    when the values are not plain, computed on every run."""
+    import marshal
+    key = _decision_key(what, atlas, cat, given)
+    if key is None:
+        return compute()
+    folder = settings().cache_dir / "decided"
+    path = folder / f"{key}.marshal"
+    try:
+        return marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):      # none yet, or unreadable: decided again
+        pass
+    out = compute()
+    try:
+        data = marshal.dumps(out)
+        back = marshal.loads(data)
+        if back != out or repr(back) != repr(out):        # (not plain values: not kept)
+            return out
+        folder.mkdir(parents=True, exist_ok=True)
+        part = folder / f".{key}.{os.getpid()}.part"
+        part.write_bytes(data)
+        os.replace(part, path)
+        files = sorted(folder.glob("*.marshal"), key=lambda f: f.stat().st_mtime_ns)
+        for old in files[:-KEPT_FILES]:
+            old.unlink(missing_ok=True)
+    except (OSError, ValueError):         # a read-only cache folder: decided on every run
+        pass
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """The package's code (every module, by content) and the versions of the drawing stack and
+    of Python: what decides a layout besides its inputs."""
+    import hashlib
+
+    import mbm_sig
+    h = hashlib.blake2b(digest_size=20)
+    pkg = Path(mbm_sig.__file__).resolve().parent
+    for f in sorted(pkg.rglob("*.py")):
+        h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes() + b"\0")
+    for mod in ("matplotlib", "fontTools", "numpy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio",
+                "mapclassify", "PIL"):
+        m = sys.modules.get(mod)
+        h.update(f"{mod}={getattr(m, '__version__', None)};".encode())
+    h.update(repr((mbm_sig.__version__, sys.version)).encode())
+    return h.hexdigest()
+
+
+def _decision_key(what: str, atlas: Atlas, cat: Catalogue, given) -> str | None:
+    """The key of a decision kept across runs (:func:`_kept`); None when the catalogue's state
+    cannot be read cheaply (PostGIS) or a file cannot be read."""
+    import hashlib
+    import json
+
+    from mbm_sig.config import DEFINITIONS_DIR
+    if getattr(cat.backend, "kind", None) != "gpkg":
+        return None
+
+    def stat(p: Path):
+        try:
+            st = p.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+    h = hashlib.blake2b(digest_size=20)
+    try:
+        files = sorted(f for d in ("layers", "atlases", "data") for f in (DEFINITIONS_DIR / d).rglob("*")
+                       if f.is_file())
+        recipes = [Path(sh.recipe) for sec in atlas.sections for sh in sec.sheets if sh.recipe]
+        for f in [*files, Path(atlas.path), *recipes]:
+            h.update(str(f).encode() + b"\0" + f.read_bytes() + b"\0")
+    except OSError:
+        return None
+    db = Path(cat.backend.path)
+    h.update(json.dumps([what, _code_digest(), str(atlas.path), cat.url, stat(db), stat(Path(f"{db}-wal")),
+                         json.dumps(given, sort_keys=True, default=repr), fmt.production_date().isoformat(),
+                         sorted((k, v) for k, v in os.environ.items() if k.startswith("MBM_SIG_"))],
+                        default=repr).encode())
+    return h.hexdigest()
 
 
 @dataclass
