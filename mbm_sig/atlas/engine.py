@@ -905,10 +905,10 @@ def _series_values(atlas: Atlas, cat: Catalogue) -> dict:
 def _kept(what: str, atlas: Atlas, cat: Catalogue, given, compute):
     """``compute()``, a decision of plain values (dicts, lists, numbers, strings), kept across
     runs in the cache folder (``decided/``, marshal: no code) under :func:`_decision_key`: the
-    package's code and the drawing stack's versions, every definition file, the atlas and its
-    recipes by content, the catalogue's state, ``given`` (what the decision is made from besides),
-    the production date and the ``MBM_SIG_*`` settings. On PostGIS (no cheap catalogue state), or
-    when the values are not plain, computed on every run."""
+    package's code and the drawing stack's versions, every definition file, the atlas, its
+    recipes and the files they draw (logo, basemap) by content, the catalogue's state, ``given``
+    (what the decision is made from besides), the production date and the ``MBM_SIG_*`` settings.
+    On PostGIS (no cheap catalogue state), or when the values are not plain, computed on every run."""
     import marshal
     key = _decision_key(what, atlas, cat, given)
     if key is None:
@@ -976,13 +976,16 @@ def _decision_key(what: str, atlas: Atlas, cat: Catalogue, given) -> str | None:
     try:
         files = sorted(f for d in ("layers", "atlases", "data") for f in (DEFINITIONS_DIR / d).rglob("*")
                        if f.is_file())
+        from mbm_sig.atlas.incremental import recipe_files
         recipes = [Path(sh.recipe) for sec in atlas.sections for sh in sec.sheets if sh.recipe]
-        for f in [*files, Path(atlas.path), *recipes]:
+        drawn = [f for r in dict.fromkeys(recipes) for f in recipe_files(r)]      # a logo, a basemap
+        for f in [*files, Path(atlas.path), *recipes, *drawn]:
             h.update(str(f).encode() + b"\0" + f.read_bytes() + b"\0")
-    except OSError:
+    except Exception:       # noqa: BLE001 - a file unreadable or a recipe invalid: nothing kept (its page says so)
         return None
     db = Path(cat.backend.path)
-    h.update(json.dumps([what, _code_digest(), str(atlas.path), cat.url, stat(db), stat(Path(f"{db}-wal")),
+    wal = stat(Path(f"{db}-wal"))           # (an empty log, which a reader's connection makes, does not count)
+    h.update(json.dumps([what, _code_digest(), str(atlas.path), cat.url, stat(db), wal if wal and wal[1] else None,
                          json.dumps(given, sort_keys=True, default=repr), fmt.production_date().isoformat(),
                          sorted((k, v) for k, v in os.environ.items() if k.startswith("MBM_SIG_"))],
                         default=repr).encode())
