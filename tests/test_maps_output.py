@@ -92,3 +92,53 @@ def test_no_font_made_at_import():
             "from matplotlib import font_manager\n"
             "assert not any(f.name == fonts.FAMILY for f in font_manager.fontManager.ttflist)\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_sheets_are_drawn_with_the_collector_paused_and_it_is_put_back(tmp_path, monkeypatch):
+    """Map.save, Book.add and write_pdf pause the cyclic garbage collector for one sheet or
+    page (drawing and writing) and put it back after, also on an error; a collector the
+    caller turned off stays off."""
+    import gc
+
+    from mbm_sig.maps import sheet as sheet_mod
+    seen = []
+    draw = sheet_mod.Map.draw
+
+    def spy(self, fig=None):
+        seen.append(gc.isenabled())
+        return draw(self, fig)
+    monkeypatch.setattr(sheet_mod.Map, "draw", spy)
+    assert gc.isenabled()
+    small_map().save(tmp_path / "a.pdf")
+    assert seen == [False] and gc.isenabled()
+    with Book(tmp_path / "b.pdf") as book:
+        book.add(small_map())
+        assert gc.isenabled()
+    assert seen == [False, False]
+
+    def pages():
+        for _ in range(2):
+            seen.append(gc.isenabled())
+            yield small_map().draw().figure
+            seen.append(gc.isenabled())
+    between = []
+
+    def close(fig):
+        between.append(gc.isenabled())
+    write_pdf(pages(), tmp_path / "c.pdf", {}, close=close)
+    assert between == [False, False] and gc.isenabled()
+    assert all(s is False for s in seen[2:])
+
+    def broken(self, fig=None):
+        raise RuntimeError("drawing failed")
+    monkeypatch.setattr(sheet_mod.Map, "draw", broken)
+    with pytest.raises(RuntimeError):
+        small_map().save(tmp_path / "d.pdf")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        monkeypatch.setattr(sheet_mod.Map, "draw", draw)
+        small_map().save(tmp_path / "e.pdf")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -310,10 +310,12 @@ class Map:
     def save(self, path, fmt: str | None = None, cmyk: bool = False, metadata: dict | None = None,
              dpi: int = 300) -> RenderInfo:
         from mbm_sig.maps.output import save_figure
-        info = self.draw()
+        from mbm_sig.maps.output.save import gc_paused
         md = dict(self.metadata)
         md.setdefault("Title", self._title or "")
         md.update(metadata or {})
-        save_figure(info.figure, path, fmt=fmt, metadata=md, cmyk=cmyk, dpi=dpi)
+        with gc_paused():               # the sheet's short-lived objects: see gc_paused
+            info = self.draw()
+            save_figure(info.figure, path, fmt=fmt, metadata=md, cmyk=cmyk, dpi=dpi)
         info.path = str(path)
         return info
