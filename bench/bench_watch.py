@@ -166,7 +166,8 @@ def main() -> int:
                 q = run_qgis(spec, tmp)
                 rb.append(q["export_s"][-1])
                 cb.append(q["export_cpu_s"][-1])
-            print(f"  pair {i + 1}/{a.pairs} (load {loads[-1]:.1f}): edit to new book {ra[-1]:.3f} s, CPU {ca[-1]:.3f} s"
+            print(f"  pair {i + 1}/{a.pairs} (load {loads[-1]:.1f}): edit to new book {ra[-1]:.3f} s, "
+                  f"CPU {ca[-1]:.3f} s"
                   + (f" / QGIS re-export {rb[-1]:.3f} s, CPU {cb[-1]:.3f} s" if rb else "")
                   + f" ({rendered[-1]} page(s) rendered)", flush=True)
         print("  last rebuild:", w.lines[-1].split(": ", 1)[1])

@@ -53,7 +53,8 @@ def test_layout_after_one_edit_builds_that_sheet_only_and_decides_as_a_new_proce
     # an edit that moves the layout: this sheet asks for the other kind, the group follows
     built.clear()
     kind = first[series_key(recipe)]["layout"]
-    _edit(recipe, "orientation: landscape", "orientation: landscape\nlayout: " + ("side" if kind == "bottom" else "bottom"))
+    other = "side" if kind == "bottom" else "bottom"
+    _edit(recipe, "orientation: landscape", f"orientation: landscape\nlayout: {other}")
     warm = _decide(path, built_gpkg, fresh=False)
     assert built == ["sante_hopitaux.yaml"]
     assert warm != first
