@@ -97,3 +97,32 @@ def test_union_of_the_same_features_is_kept_and_equal_to_shapely():
     assert geom.union_of(a[:2]).equals(shapely.union_all(a[:2])) and geom.union_of(a[:2]) is not u
     b = np.array([shapely.box(0, 0, 2, 2), shapely.box(1, 1, 3, 3)], dtype=object)   # equal, other objects
     assert geom.union_of(b) is not geom.union_of(a[:2]) and geom.union_of(b).equals(geom.union_of(a[:2]))
+
+
+def test_a_save_seen_at_its_truncation_is_waited_for_after_take(tmp_path):
+    """The watcher looks at the files (take) before it settles: a file still being written
+    (opened with truncation, not closed) keeps it waiting until closed or quiet."""
+    import time
+
+    from mbm_sig.atlas.incremental import Notifier
+    n = Notifier.create()
+    if n is None:
+        import pytest
+        pytest.skip("no inotify on this system")
+    try:
+        f = tmp_path / "r.yaml"
+        f.write_text("a: 1\n")
+        assert n.watch([f])
+        with open(f, "w") as fh:                # truncated, half written, still open
+            fh.write("a:")
+            fh.flush()
+            assert n.wait(1.0) and str(f) in n.take()
+            t0 = time.monotonic()
+            n.settle(quiet=0.2)
+            assert time.monotonic() - t0 >= 0.15
+        assert n.wait(1.0) and str(f) in n.take()
+        t0 = time.monotonic()
+        n.settle(quiet=5.0)                     # closed: whole at once
+        assert time.monotonic() - t0 < 4.0
+    finally:
+        n.close()

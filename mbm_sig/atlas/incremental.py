@@ -843,10 +843,11 @@ class Notifier:
 
     def take(self) -> set[str]:
         """The files named by an event since the last call (their contents are looked at
-        again whatever their size and time say: two saves within one tick of the clock)."""
+        again whatever their size and time say: two saves within one tick of the clock).
+        The files not yet whole stay pending: :meth:`settle`, called after, waits for them
+        (a save seen at its truncation is not read half-written)."""
         self._read()
         out, self.touched = self.touched, set()
-        self._pending.clear()
         return out
 
     def close(self) -> None:
