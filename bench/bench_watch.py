@@ -78,16 +78,32 @@ class Watcher:
             self.p.kill()
 
 
-def edit_and_time(recipe: Path, old: str, new: str, pdf: Path, timeout=120) -> float:
-    """Write the edit, then seconds until the book's file is replaced (a new inode)."""
+def cpu_of(pid: int) -> float:
+    """CPU seconds a process has run so far, every thread (the scheduler's nanoseconds,
+    /proc/PID/task/*/schedstat; not the 10 ms ticks of /proc/PID/stat)."""
+    total = 0
+    for t in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((t / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):       # a thread that just ended
+            pass
+    return total / 1e9
+
+
+def edit_and_time(recipe: Path, old: str, new: str, pdf: Path, pid: int | None = None,
+                  timeout=120) -> tuple[float, float]:
+    """Write the edit, then (seconds until the book's file is replaced, a new inode; CPU
+    seconds the watcher process ``pid`` ran meanwhile, nan without it)."""
     ino = pdf.stat().st_ino
     text = recipe.read_text(encoding="utf-8")
+    c0 = cpu_of(pid) if pid else float("nan")
     t0 = time.perf_counter()
     recipe.write_text(text.replace(old, new, 1), encoding="utf-8")
     while True:
         try:
             if pdf.stat().st_ino != ino:
-                return time.perf_counter() - t0
+                t = time.perf_counter() - t0
+                return t, (cpu_of(pid) - c0 if pid else float("nan"))
         except FileNotFoundError:
             pass
         if time.perf_counter() - t0 > timeout:
@@ -135,19 +151,25 @@ def main() -> int:
         else:
             print("QGIS not installed here (apt-get install qgis python3-qgis): no ratio")
         orig = colour = m.group(1)
-        ra, rb, rendered = [], [], []
+        ra, rb, ca, cb, rendered, loads = [], [], [], [], [], []
         for i in range(a.pairs):
             new = f"#{(int(orig[1:], 16) ^ (i + 1)):06x}"            # a fill never rendered before
             n = len(w.lines)
-            ra.append(edit_and_time(recipe, f'fill: "{colour}"', f'fill: "{new}"', pdf))
+            loads.append(os.getloadavg()[0])
+            wall, cpu = edit_and_time(recipe, f'fill: "{colour}"', f'fill: "{new}"', pdf, w.p.pid)
+            ra.append(wall)
+            ca.append(cpu)
             colour = new
             line = w.wait_line(lambda s: "changed:" in s, start=n)
             rendered.append(re.search(r"(\d+) rendered", line).group(1))
             if qgis:
-                rb.append(run_qgis(spec, tmp)["export_s"][-1])
-            print(f"  pair {i + 1}/{a.pairs}: edit to new book {ra[-1]:.3f} s"
-                  + (f" / QGIS re-export {rb[-1]:.3f} s" if rb else "") + f" ({rendered[-1]} page(s) rendered)",
-                  flush=True)
+                q = run_qgis(spec, tmp)
+                rb.append(q["export_s"][-1])
+                cb.append(q["export_cpu_s"][-1])
+            print(f"  pair {i + 1}/{a.pairs} (load {loads[-1]:.1f}): edit to new book {ra[-1]:.3f} s, "
+                  f"CPU {ca[-1]:.3f} s"
+                  + (f" / QGIS re-export {rb[-1]:.3f} s, CPU {cb[-1]:.3f} s" if rb else "")
+                  + f" ({rendered[-1]} page(s) rendered)", flush=True)
         print("  last rebuild:", w.lines[-1].split(": ", 1)[1])
     finally:
         w.stop()
@@ -156,15 +178,19 @@ def main() -> int:
     same = cold.returncode == 0 and _sha(pdf) == _sha(tmp / "cold" / "atlas-sante.pdf")
     print()
     print(f"| after a one-recipe edit ({recipe.name}), sante atlas, {spec and len(spec['pages']) or '?'} pages "
-          f"| median s |")
-    print("|---|---:|")
-    print(f"| mbm-sig --watch: edit to new book (1 sheet re-rendered, book rewritten) | {statistics.median(ra):.3f} |")
+          f"| median s | median CPU s |")
+    print("|---|---:|---:|")
+    print(f"| mbm-sig --watch: edit to new book (1 sheet re-rendered, book rewritten) | {statistics.median(ra):.3f} "
+          f"| {statistics.median(ca):.3f} |")
     if rb:
         print(f"| QGIS 3.22: export of the same pages in the open project (2nd export, export alone) | "
-              f"{statistics.median(rb):.3f} |")
+              f"{statistics.median(rb):.3f} | {statistics.median(cb):.3f} |")
         r = statistics.median(y / x for x, y in zip(ra, rb, strict=True))
+        rc = statistics.median(y / x for x, y in zip(ca, cb, strict=True))
         print(f"\nwarm re-run after a one-recipe edit, QGIS re-export time / mbm-sig edit-to-book time = {r:.2f} "
-              f"(median of {a.pairs} interleaved pairs; both on 1 core; target >= 5)")
+              f"(median of {a.pairs} interleaved pairs; both on 1 core; target >= 5); CPU: QGIS export / "
+              f"mbm-sig watcher from the write to the new book = {rc:.2f}; load average "
+              f"{min(loads):.1f}-{max(loads):.1f}")
     print(f"watched book identical to a cold run of the same inputs: {'yes' if same else 'NO'}")
     shutil.rmtree(tmp, ignore_errors=True)
     return 0 if same else 1

@@ -485,6 +485,7 @@ class Run:
     def __init__(self, cache: SheetCache, versions: Versions, memo: dict | None = None):
         self.cache, self.versions = cache, versions
         self.memo = memo if memo is not None else {}      # warm process: (key) -> result
+        self._warm = memo is not None
         self.keys: dict[int, str] = {}
         self.hits: dict[int, Path] = {}
         self.rendered: dict[int, list] = {}
@@ -549,9 +550,30 @@ class Run:
                 if data is not None:
                     self._remember(key, deps or [], data)
             if data is not None:           # a copy of its own: another process may prune the cache
-                Path(out).write_bytes(data)
-                self.hits[idx] = Path(out)
+                self.hits[idx] = self._hit_file(key, data, Path(out))
         return dict(self.hits)
+
+    def _hit_file(self, key: str, data: bytes, out: Path) -> Path:
+        """A file holding a page found for ``key``: in a warm process (the memo outlives the
+        run) the one written for the same bytes by an earlier run, in a folder of its own that
+        lives as long as the memo (written once per page, not in each run's scratch folder:
+        a book rewritten after a one-sheet edit writes one page file, not 28); else ``out``."""
+        if not self._warm:
+            out.write_bytes(data)
+            return out
+        folder = self.memo.get(("hit-dir",))
+        if folder is None:
+            import tempfile
+            folder = self.memo[("hit-dir",)] = tempfile.TemporaryDirectory(prefix="mbm-warm-pages-")
+        had = self.memo.get(("hit-file", key))
+        if had is not None and had[0] is data and had[1].is_file():
+            return had[1]
+        path = Path(folder.name) / f"{key}.pdf"
+        part = path.with_suffix(".part")
+        part.write_bytes(data)
+        os.replace(part, path)
+        self.memo[("hit-file", key)] = (data, path)
+        return path
 
     def _warm_hit(self, key: str) -> bytes | None:
         """A page this process already had for ``key``, if the layers it read are unchanged."""
@@ -566,7 +588,12 @@ class Run:
         order = self.memo.setdefault(("hit-order",), [])
         order.append(k)
         while len(order) > PAGES_KEPT:
-            self.memo.pop(order.pop(0), None)
+            gone = order.pop(0)
+            self.memo.pop(gone, None)
+            if gone not in order:                       # (its file, if a run wrote one)
+                had = self.memo.pop(("hit-file", gone[1]), None)
+                if had is not None:
+                    had[1].unlink(missing_ok=True)
 
     def done(self, idx: int, path, deps: list) -> None:
         self.rendered[idx] = list(deps)
@@ -816,10 +843,11 @@ class Notifier:
 
     def take(self) -> set[str]:
         """The files named by an event since the last call (their contents are looked at
-        again whatever their size and time say: two saves within one tick of the clock)."""
+        again whatever their size and time say: two saves within one tick of the clock).
+        The files not yet whole stay pending: :meth:`settle`, called after, waits for them
+        (a save seen at its truncation is not read half-written)."""
         self._read()
         out, self.touched = self.touched, set()
-        self._pending.clear()
         return out
 
     def close(self) -> None:

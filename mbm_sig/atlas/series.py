@@ -110,6 +110,12 @@ def method_of(values: dict) -> set:
 
 LAYOUTS = "@sheet_layouts"      # the key of the basin maps' layouts among the series' values
 _LAYOUT_MEMO: dict = {}
+#: the members of the last decisions, built and laid out alone (see :func:`decide_layout`):
+#: member key -> [map, {layout kind: plan}]; a warm process (``--watch``) whose one recipe
+#: changed builds and plans that sheet alone, not the twelve of its group
+_MEMBER_MEMO: dict = {}
+#: the answers of the requirement test (:func:`_remembered`)
+_WAITING_MEMO: dict = {}
 
 
 def page_key(recipe, params: dict | None) -> str:
@@ -152,23 +158,47 @@ def layout_groups(atlas, waiting) -> dict:
 def with_layouts(atlas, cat, waiting, values: dict | None = None) -> dict:
     """The series' values with the layout each basin map shares with its group
     (:data:`LAYOUTS`: page key -> ``sheet_layout``), decided once over the group; memoised
-    on the recipes' files, the series and the catalogue's state. ``waiting(spec)``: whether
-    a sheet waits for its data (left out of the groups)."""
+    on the recipes' files, the series, the catalogue's state and the layer definitions.
+    ``waiting(spec)``: whether a sheet waits for its data (left out of the groups; the
+    engine's requirement test, whose answer is memoised on the same and the sheet's
+    ``requires``)."""
     values = {k: v for k, v in (atlas.series_values if values is None else values).items() if k != LAYOUTS}
-    groups = layout_groups(atlas, waiting)
+    stamp = _catalogue_stamp(cat)
+    common = _members_common(cat, stamp) if stamp is not None else None
+    groups = layout_groups(atlas, waiting if common is None else _remembered(waiting, common))
     if not groups:
         return values
-    stamp = _catalogue_stamp(cat)
-    key = (str(atlas.path), cat.url, stamp, json.dumps(values, sort_keys=True, default=repr),
+    key = (str(atlas.path), common, json.dumps(values, sort_keys=True, default=repr),
            tuple((str(r), _stat(r), json.dumps(p, sort_keys=True, default=str))
                  for members in groups.values() for r, p in members))
-    if stamp is None or key not in _LAYOUT_MEMO:
+    if common is None or key not in _LAYOUT_MEMO:
         out = {}
+        built: dict | None = None if common is None else {}
         for members in groups.values():
-            out.update(decide_layout(members, cat, values))
+            out.update(decide_layout(members, cat, values, built, common or ""))
         _LAYOUT_MEMO.clear()
         _LAYOUT_MEMO[key] = out
+        _MEMBER_MEMO.clear()
+        _MEMBER_MEMO.update(built or {})
     return {**values, LAYOUTS: _LAYOUT_MEMO[key]}
+
+
+def _remembered(waiting, common: str):
+    """``waiting`` with its answers kept while ``common`` (catalogue state, layer
+    definitions: :func:`_members_common`) stays the same, per sheet requirements."""
+    if _WAITING_MEMO.get("common") != common:
+        _WAITING_MEMO.clear()
+        _WAITING_MEMO["common"] = common
+    # the test itself: its code and what it closes over (the engine's lambda is new each run)
+    code = (getattr(waiting, "__code__", waiting),
+            tuple(id(c.cell_contents) for c in getattr(waiting, "__closure__", None) or ()))
+
+    def asked(spec) -> bool:
+        k = (code, tuple(spec.requires))
+        if k not in _WAITING_MEMO:
+            _WAITING_MEMO[k] = bool(waiting(spec))
+        return _WAITING_MEMO[k]
+    return asked
 
 
 def _stat(path) -> tuple | None:
@@ -188,29 +218,40 @@ def _catalogue_stamp(cat) -> tuple | None:
     return (_stat(path), _stat(Path(f"{path}-wal")))
 
 
-def decide_layout(members, cat, values: dict) -> dict:
+def decide_layout(members, cat, values: dict, built: dict | None = None, common: str = "") -> dict:
     """page key -> ``sheet_layout`` of one group: each sheet built with the series applied
     and laid out alone with each layout its recipe leaves open; the layout whose worst sheet
     loses least scale against that sheet's best (then the largest maps on the whole), and
-    the one grid of it (:func:`mbm_sig.maps.solver.decide_grid`)."""
+    the one grid of it (:func:`mbm_sig.maps.solver.decide_grid`). ``built``: filled with the
+    members built here, by :func:`_member_key` (``common``: :func:`_members_common`); a
+    member whose key is in :data:`_MEMBER_MEMO` (the previous decision's) is taken from
+    there, not built and planned again."""
     from mbm_sig.maps.draw import planned
     from mbm_sig.maps.recipe import build_map, load_recipe
     from mbm_sig.maps.solver import decide_grid
-    maps, keys, kinds = [], [], None
+    maps, keys, kinds, entries = [], [], None, []
     for recipe, params in members:
         r = apply(load_recipe(str(recipe), params), values)
-        m, _ = build_map(r, cat)
+        mk = _member_key(recipe, params, r, common) if built is not None else None
+        entry = _MEMBER_MEMO.get(mk) if mk is not None else None
+        if entry is None:
+            entry = [build_map(r, cat)[0], {}]
+        if built is not None:
+            built[mk] = entry
         given = r.doc.get("layout", "auto")
         mine = ("bottom", "side") if given == "auto" else (given,)
         kinds = [k for k in (kinds if kinds is not None else mine) if k in mine]
-        maps.append(m)
+        maps.append(entry[0])
+        entries.append(entry)
         keys.append(page_key(recipe, params))
     grids, scales = {}, {}
     for kind in kinds or ("bottom",):
         plans = []
-        for m in maps:
+        for m, entry in zip(maps, entries, strict=True):
             m.layout = kind
-            plans.append((m, planned(m)[0]))
+            if kind not in entry[1]:
+                entry[1][kind] = planned(m)[0]
+            plans.append((m, entry[1][kind]))
         g = grids[kind] = decide_grid(plans, kind)
         fw, fh = g.frame[2], g.frame[3]
         scales[kind] = [max(w / fw, h / fh) for w, h in (_natural_size(m) for m in maps)]
@@ -221,6 +262,25 @@ def decide_layout(members, cat, values: dict) -> dict:
         return (round(max(v / b for v, b in zip(r, best, strict=True)), 3), sum(math.log(v) for v in r))
     g = grids[min(scales, key=cost)]
     return {k: g.as_dict() for k in keys}
+
+
+def _members_common(cat, stamp) -> str:
+    """The part of the members' keys they share: the catalogue (url and state) and the layer
+    definitions (their files' size and times)."""
+    from mbm_sig.config import LAYERS_DIR
+    defs = sorted((p.name, _stat(p)) for p in Path(LAYERS_DIR).glob("*.yaml"))
+    return json.dumps([cat.url, stamp, defs], default=str)
+
+
+def _member_key(recipe, params: dict, r, common: str) -> str:
+    """What a member's map, built and planned alone, is made of: its recipe as drawn (the
+    series applied, so the series' values too), its file and the files it names (logo,
+    basemap: size, times), and ``common`` (:func:`_members_common`)."""
+    bm = r.doc.get("basemap")
+    named = [str((bm if isinstance(bm, dict) else {"source": bm}).get("source") or "") if bm else "",
+             str(r.doc.get("logo") or "")]
+    files = [_stat(Path(recipe).parent / n) for n in named if n]
+    return json.dumps([str(recipe), _stat(recipe), files, params, r.doc, common], sort_keys=True, default=str)
 
 
 def _natural_size(m) -> tuple[float, float]:

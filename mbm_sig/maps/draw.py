@@ -280,7 +280,7 @@ def draw_focus(ax, focus, clip, tol) -> None:
     x0, y0, x1, y1 = clip
     pad = max(x1 - x0, y1 - y0)
     outside = shapely.difference(shapely.box(x0 - pad, y0 - pad, x1 + pad, y1 + pad),
-                                 shapely.union_all(shapely.make_valid(focus["geoms"])))
+                                 geom.union_of(focus["geoms"], valid=True))
     paths = geom.polygon_paths(np.array([outside]))
     if paths and paths[0] is not None:
         ax.add_artist(PathPatch(ax.to_points(paths[0]), facecolor=focus["color"], edgecolor="none",

@@ -197,3 +197,24 @@ def anchor_points(geoms: np.ndarray) -> np.ndarray:
     if other.any():
         pts[other] = shapely.point_on_surface(geoms[other])
     return np.c_[shapely.get_x(pts), shapely.get_y(pts)]
+
+
+#: unions of the same features kept (a warm process draws the same focus and extent again)
+_UNIONS: dict = {}
+_UNIONS_KEPT = 16
+
+
+def union_of(geoms, valid: bool = False):
+    """``shapely.union_all(geoms)`` (of ``shapely.make_valid(geoms)`` with ``valid``), kept
+    for the same geometry objects (shapely's are immutable; the catalogue's cached layers give
+    the same objects from one read to the next): a sheet's extent, focus and its veil unite
+    the same arrondissements in each build, 5 to 15 ms each time."""
+    arr = np.asarray(geoms, dtype=object)
+    key = (valid, tuple(map(id, arr)))
+    hit = _UNIONS.get(key)
+    if hit is None:
+        u = shapely.union_all(shapely.make_valid(arr) if valid else arr)
+        hit = _UNIONS[key] = (arr, u)       # (the objects kept: their ids are not reused)
+        while len(_UNIONS) > _UNIONS_KEPT:
+            _UNIONS.pop(next(iter(_UNIONS)))
+    return hit[1]

@@ -229,10 +229,9 @@ class Map:
         features of ``data`` is veiled with ``color`` at ``alpha`` (by default a light grey
         that leaves the neighbours' outlines and content faintly grey)."""
         check_number(alpha, "focus alpha", minimum=0, maximum=1)
-        import shapely
         g = _geoms(data)
         self._focus = dict(geoms=g, alpha=float(alpha), color=color,
-                           union=shapely.union_all(shapely.make_valid(g)))
+                           union=geom.union_of(g, valid=True))
         return self
 
     def inset(self, data, fill: str = "#e5e5e5", edgecolor: str = "#7f7f7f", context=None,

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mbm_sig.maps import expr
+from mbm_sig.maps import expr, geom
 from mbm_sig.maps import types as map_types
 from mbm_sig.maps.errors import MapError
 from mbm_sig.maps.recipe.load import Recipe, load_recipe
@@ -288,7 +288,7 @@ class _Builder:
                 self.used.append(foc["layer"])
                 t = labels.cached_towns(cat)
                 import shapely
-                inside = shapely.contains_xy(shapely.union_all(feat.geometry.values), t["x"].to_numpy(),
+                inside = shapely.contains_xy(geom.union_of(feat.geometry.values), t["x"].to_numpy(),
                                              t["y"].to_numpy())
                 keep = set(t.loc[inside, "insee"])
         top = d.get("toponyms", True)
@@ -311,8 +311,7 @@ class _Builder:
             if len(e) == 0:
                 raise self.r.fail("extent.where", f"no feature of {ext['layer']!r} matches {ext.get('where')}")
             self.used.append(ext["layer"])
-            import shapely
-            self.subject = shapely.union_all(shapely.make_valid(e.geometry.values))
+            self.subject = geom.union_of(e.geometry.values, valid=True)
             return tuple(e.total_bounds)
         return None
 
