@@ -130,3 +130,18 @@ def test_distance_top_label_is_the_maximum(built_gpkg, name, var):
     ind = built_gpkg.read("indicateurs_communes", where={"arrondissement": ["622", "627", "593", "596"]})
     top = f"{ind[var].max():.1f}".replace(".", ",")
     assert ch["labels"][-1] == top, (ch["labels"], top)
+
+
+def test_basin_series_names_the_same_towns_with_circles(built_gpkg):
+    """An optional town (10 000 inhabitants and more on a basin map) is not dropped for a big
+    circle alone: it is named over it with its halo, as a required town is; so the basin sheets
+    with circles name the towns of those without (the frame is shared)."""
+    def towns(name):
+        info, _, _ = map_sheet_info(RECIPES / f"{name}.yaml", {}, built_gpkg)
+        return {lab["text"] for lab in info.labels if lab["layer"] == "toponymes"}
+    plain = towns("sante_age_0_19")
+    assert len(plain) >= 25
+    for name in ("sante_population_65", "sante_generalistes"):
+        named = towns(name)
+        assert not {"Carvin", "Sin-le-Noble", "Saint-Amand-les-Eaux", "Somain", "Anzin"} - named, name
+        assert len(plain - named) <= 2, (name, sorted(plain - named))

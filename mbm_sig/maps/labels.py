@@ -489,8 +489,10 @@ def _attempts(L, is_req: bool, size: float, min_size: float, soft: bool = True):
     """(mode, size) in order of preference. A town (or any required label) keeps its size
     and its place first: clear of every symbol, then over a big circle with its halo, then
     smaller, then over markers as the last resort; a thematic label tries once, clear."""
-    if not is_req:          # thematic labels and optional towns: once, clear (towns next to their place)
-        return [("strict", size)]
+    if not is_req:          # thematic labels: once, clear; optional towns next to their place, clear,
+        # else over a big circle with their halo as a required town may: the same towns named on
+        # the basin maps with circles as on those without (never dropped for a circle alone)
+        return [("strict", size), ("soft", size)] if (soft and L.tier == TOWNS_TIER) else [("strict", size)]
     smaller = [s for s in (size - 1.0, size - 2.0) if s > min_size] + ([min_size] if size > min_size else [])
     modes = ("strict", "grid", "soft") if soft else ("strict", "grid")     # soft = strict without circles
     return ([(m, size) for m in modes] + [(m, s) for s in smaller for m in modes]
