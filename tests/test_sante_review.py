@@ -145,3 +145,19 @@ def test_basin_series_names_the_same_towns_with_circles(built_gpkg):
         named = towns(name)
         assert not {"Carvin", "Sin-le-Noble", "Saint-Amand-les-Eaux", "Somain", "Anzin"} - named, name
         assert len(plain - named) <= 2, (name, sorted(plain - named))
+
+
+def test_neighbouring_town_names_do_not_read_as_one(built_gpkg):
+    """«Harnes» and «Courrières» side by side on one line are kept labels.TOWN_GAP apart (they
+    read as one name 2 mm apart), on the sheets without symbols as where circles are."""
+    from mbm_sig.maps.labels import TOWN_GAP
+    for name in ("sante_age_0_19", "sante_densite_generalistes", "sante_generalistes"):
+        info, _, _ = map_sheet_info(RECIPES / f"{name}.yaml", {}, built_gpkg)
+        towns = [lab for lab in info.labels if lab["layer"] == "toponymes"]
+        assert {"Harnes", "Courrières"} <= {t["text"] for t in towns}, name
+        for a in towns:
+            for b in towns:
+                ax0, ay0, ax1, ay1 = a["bbox"]
+                bx0, by0, bx1, by1 = b["bbox"]
+                if a is not b and ay0 < by1 and by0 < ay1 and ax1 <= bx0:     # b right of a, on its line
+                    assert bx0 - ax1 >= TOWN_GAP - 1e-6, (name, a["text"], b["text"], bx0 - ax1)
