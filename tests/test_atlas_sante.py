@@ -37,7 +37,7 @@ def test_page_count_matches_plan(atlas, built_gpkg):
     # the sheets the issue asks for are all there
     titles = " | ".join(p.title for p in body)
     for expected in ("Population communale et part des 65 ans et plus", "Structure par âge",
-                     "offre de soins minière", "Hôpitaux", "médecine générale", "médecine spécialisée",
+                     "bâtiments de santé SSM du patrimoine minier", "Hôpitaux", "médecine générale", "médecine spécialisée",
                      "Distance au plus proche établissement de médecine générale",
                      "Distance au plus proche hôpital", "Arrondissement de Lens", "Arrondissement de Douai",
                      "Arrondissement de Béthune", "Arrondissement de Valenciennes"):

@@ -310,6 +310,9 @@ def build_indicateurs(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
     out = com[["insee", "nom", "arrondissement", "arrondissement_nom", "epci_siren", "epci_nom",
                "bassin_minier", "population", "superficie_km2", "geometry"]].copy()
     out["densite"] = out["population"] / out["superficie_km2"]
+    # a density per 10 000 inhabitants of a commune under 1 000 inhabitants is noise (one
+    # establishment = 10 or more): the density maps hatch these communes
+    out["moins_1000_hab"] = (out["population"] < 1000).fillna(False).astype(bool)
     cen = census_2021(ctx)
     out = out.merge(cen, on="insee", how="left")
     for band in ("0_19", "20_64", "65p"):

@@ -61,6 +61,8 @@ NEAR_MARGIN = 10.0      # mm around a point label's candidates where another mar
 GRID_STEP = 0.75        # mm: the fine search around a town's anchor when those positions are taken
 
 TOWNS_TIER = 2          # towns above thematic labels
+TOWN_GAP = 3.0          # mm more between two town names on one line (a required town's last resort
+                        # excepted): «Harnes Courrières» never reads as one name
 THEMATIC_TIER = 1
 
 # town label size (pt) and weight by population, and the marks of seats
@@ -324,15 +326,20 @@ class _Placer:
                              dtype=float).reshape(-1, 4)
         self._kept = np.empty((sum(len(L.texts) for L in layers) + 1, 4))
         self._nk = 0
+        self.town_gap = 0.0             # mm more kept between two town names on one line
+        self._towns: list = []          # the kept town boxes
+        self.town = False               # the label being placed is a town
         self.ambiguous = False          # the last label found room only nearer another symbol
 
     @property
     def kept(self) -> np.ndarray:
         return self._kept[:self._nk]
 
-    def keep(self, box) -> None:
+    def keep(self, box, town: bool = False) -> None:
         self._kept[self._nk] = box
         self._nk += 1
+        if town:
+            self._towns.append(box)
 
     def slide(self, c: np.ndarray, w: float, h: float) -> np.ndarray:
         """A centred label near the frame edge slides inside it (up to half its size)."""
@@ -351,6 +358,9 @@ class _Placer:
         kept = self.kept
         ok &= ~_any_hit(B, kept[_near(kept, B)])
         ok &= ~_any_hit(B, self.obst)
+        if self.town and self.town_gap and self._towns:     # a town name apart from those beside it
+            wide = B + np.array([-self.town_gap, 0.0, self.town_gap, 0.0])
+            ok &= ~_any_hit(wide, np.asarray(self._towns, dtype=float))
         return ok
 
     def symbol_cover(self, B: np.ndarray, own, which: str) -> np.ndarray:
@@ -489,7 +499,11 @@ def _attempts(L, is_req: bool, size: float, min_size: float, soft: bool = True):
     """(mode, size) in order of preference. A town (or any required label) keeps its size
     and its place first: clear of every symbol, then over a big circle with its halo, then
     smaller, then over markers as the last resort; a thematic label tries once, clear."""
-    if not is_req:          # thematic labels and optional towns: once, clear (towns next to their place)
+    if not is_req:          # thematic labels: once, clear; optional towns next to their place, clear,
+        # else over a big circle with their halo as a required town may: the same towns named on
+        # the basin maps with circles as on those without (never dropped for a circle alone)
+        if L.tier == TOWNS_TIER:
+            return [("strict", size), ("grid", size)] + ([("soft", size)] if soft else [])
         return [("strict", size)]
     smaller = [s for s in (size - 1.0, size - 2.0) if s > min_size] + ([min_size] if size > min_size else [])
     modes = ("strict", "grid", "soft") if soft else ("strict", "grid")     # soft = strict without circles
@@ -509,12 +523,15 @@ def _candidates(P: _Placer, L, x, y, w, h, off, near, mode: str = "strict") -> n
     return P.slide(np.array([[x, y]], dtype=float), w, h)
 
 
-def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE, pad: float = HALO_PAD) -> Placement:
+def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE, pad: float = HALO_PAD,
+              town_gap: float = 0.0) -> Placement:
     """One greedy placement of every label of a sheet.
 
     ``layers``: :class:`LabelLayer` list; ``frame``: (x, y, w, h) page mm; ``obstacles``:
-    (x, y, w, h) boxes in page mm (furniture). Returns a :class:`Placement`."""
+    (x, y, w, h) boxes in page mm (furniture); ``town_gap``: mm more kept between two town
+    names on one line. Returns a :class:`Placement`."""
     P = _Placer(layers, frame, obstacles, pad)
+    P.town_gap = town_gap
     fx0, fy0, fx1, fy1 = P.fr
     soft = bool(P.sym.soft.any())           # big circles a town may overlay: else no such pass
     out, unplaced = [], []
@@ -529,6 +546,7 @@ def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE, pad: floa
         own = P.sym.owner.get((li, k))
         placed = None
         P.ambiguous = False
+        P.town = False          # the frame's position is kept whenever it is clear (same on every sheet)
         pref = L.preferred[k] if L.preferred is not None else None
         if pref is not None:        # the frame's position of this town, kept when still clear
             w, h, base = label_box(text, pref[2], weight, pad)
@@ -536,6 +554,7 @@ def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE, pad: floa
                 placed = (pref[0], pref[1], w, h, pref[2], base, "strict")
         near = is_req or L.tier == TOWNS_TIER
         for mode, s in ([] if placed else _attempts(L, is_req, size, min_size, soft)):
+            P.town = L.tier == TOWNS_TIER and mode != "any"     # the last resort of a required town: no gap
             w, h, base = label_box(text, s, weight, pad)
             ink = ink_extent(text, s, weight, pad) if (near or L.around) else None
             c = _candidates(P, L, x, y, w, h, off, None if L.around else ink, mode)
@@ -553,7 +572,7 @@ def place_all(layers, frame, obstacles=(), min_size: float = MIN_SIZE, pad: floa
         cx, cy, w, h, s, base, mode = placed
         lab = Label(text, cx, cy, w, h, prio, (float(x), float(y)), size=s, layer=li, required=is_req,
                     over_symbols=mode in ("soft", "any"), weight=str(weight), base=base, index=k)
-        P.keep(lab.bbox)
+        P.keep(lab.bbox, town=L.tier == TOWNS_TIER)
         out.append(lab)
     return Placement(out, unplaced)
 
@@ -583,7 +602,7 @@ def frame_positions(towns: LabelLayer, frame, obstacles=(), pad: float = HALO_PA
         alone = LabelLayer(list(towns.texts), towns.anchors, size=towns.size, weight=towns.weight,
                            priority=towns.priority, tier=towns.tier, required=towns.required,
                            max_mm=towns.max_mm, name=towns.name)
-        res = place_all([alone], frame, obstacles=obstacles, pad=pad)
+        res = place_all([alone], frame, obstacles=obstacles, pad=pad, town_gap=TOWN_GAP)
         got = [None] * len(towns.texts)
         for lab in res.labels:
             got[lab.index] = (lab.x, lab.y, lab.size)
@@ -602,7 +621,7 @@ def place_sheet(layers, frame, obstacles=(), pad: float = HALO_PAD) -> Placement
     for L in layers:
         if L.tier == TOWNS_TIER and L.preferred is None and len(L.texts):
             L.preferred = frame_positions(L, frame, obstacles, pad)
-    return place_all(layers, frame, obstacles=obstacles, pad=pad)
+    return place_all(layers, frame, obstacles=obstacles, pad=pad, town_gap=TOWN_GAP)
 
 
 def place(texts, xy_mm: np.ndarray, size: float, frame, priority=None, points: bool = False,
