@@ -166,10 +166,12 @@ def test_hatched_extents_are_hatched_in_the_legend_and_the_chart_shares_the_map_
     from mbm_sig.atlas.engine import load_atlas
     from mbm_sig.maps.recipe import build_map
     m, _ = build_map(load_recipe(RECIPES / "renouv_concessions.yaml"), built_gpkg)
-    (L,) = [L for L in m._layers if L.type == "typo"]
-    assert L.hatched is not None and L.hatched.all()
-    (block,) = L.legend
-    assert block.entries and all(st.get("hatch") == "////" for _, st in block.entries)
+    typo = [L for L in m._layers if L.type == "typo"]      # «non renseigné» (quiet), then the states
+    assert len(typo) == 2
+    for L in typo:
+        assert L.hatched is not None and L.hatched.all()
+        (block,) = L.legend
+        assert block.entries and all(st.get("hatch") == "////" for _, st in block.entries)
     style = built_gpkg.layer_def("concessions").style["categories"]["colors"]
     fig = CHARTS["sequelles_bilan"](built_gpkg, load_atlas("renouvellement"), "t",
                                     {"name": "sequelles_bilan", "csv": "sequelles_bilan.csv"})

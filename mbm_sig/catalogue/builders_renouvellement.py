@@ -235,9 +235,23 @@ def build_concessions(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # n
     gdf = gpd.GeoDataFrame(out.drop(columns=["_key"]), geometry=gpd.GeoSeries(geoms, crs=TARGET_CRS),
                            crs=TARGET_CRS)
     gdf = gdf[gdf.geometry.notna()].reset_index(drop=True)
+    gdf["numero"] = concession_numbers(gdf)
     log.info("concessions: %d named by the report, %d named only by the shafts",
              int(gdf["dans_rapport"].sum()), int((~gdf["dans_rapport"].astype(bool)).sum()))
     return gdf
+
+
+def concession_numbers(gdf: pd.DataFrame) -> list[int]:
+    """The number of each concession, the key between the map's labels and the tables: in the
+    order of the tables, the report's concessions by name first, then those of the shafts
+    alone by name (the atlas's collation)."""
+    from mbm_sig.maps.fmt import collation_key
+    order = sorted(range(len(gdf)), key=lambda i: (not bool(gdf["dans_rapport"].iat[i]),
+                                                   collation_key(gdf["nom"].iat[i])))
+    num = [0] * len(gdf)
+    for n, i in enumerate(order, start=1):
+        num[i] = n
+    return num
 
 
 def _namesake_commune(ctx: BuildContext, name: str) -> shapely.Geometry | None:
