@@ -142,7 +142,7 @@ def test_renewal_map_one_variable_per_legend_state_in_an_ordered_palette(built_g
     info, legends, r = map_sheet_info(RECIPES / "renouv_bassin.yaml", {}, built_gpkg)
     by_title = {lg["title"]: lg for lg in info.legends}
     state = by_title["État du projet en 2005 (rapport)"]
-    shapes = by_title["Programme (projet sans cité nommée : localisé à la commune)"]
+    shapes = by_title["Programme"]
     assert len(state["entries"]) == 3 and not state["nodata"]
     colours = [e[1] for lg in legends if lg["title"] == state["title"] for e in lg["entries"]]
     assert len(colours) == 3 and colorcheck.is_ordered(colours)
