@@ -241,3 +241,72 @@ def test_concessions_map_numbers_its_concessions_and_keeps_missing_values_quiet(
     L, a, b = cielab(quiet)
     assert L > 90 and math.hypot(a, b) < 3, (quiet, L, a, b)
     assert all(math.hypot(*cielab(states[st])[1:]) > 10 for st in set(on_map["statut_2005"]) - {"non renseigné"})
+
+
+def test_displaced_points_spread_on_a_ring_and_lone_points_stay():
+    import numpy as np
+
+    from mbm_sig.maps.types.symbols import displaced
+    xy = np.array([[0.0, 0.0], [0.0, 0.0], [1000.0, 0.0], [10.0, 0.0], [5000.0, 5000.0]])
+    out = displaced(xy, symbol_mm=2.5, ring_mm=3.0, m_per_mm=100.0)   # 2.5 mm = 250 m apart
+    assert (out[4] == xy[4]).all() and (out[2] == xy[2]).all()          # alone: unmoved
+    ring = out[[0, 1, 3]]
+    centre = xy[[0, 1, 3]].mean(axis=0)
+    r = np.hypot(*(ring - centre).T)
+    assert np.allclose(r, r[0]) and r[0] >= 300 - 1e-6                   # one ring, ≥ 3 mm
+    d = np.hypot(*(ring[:, None] - ring[None]).transpose(2, 0, 1))
+    assert d[np.triu_indices(3, 1)].min() > 250                           # the symbols no longer touch
+    assert out[0, 1] > centre[1]                                          # the first at the top
+
+
+def test_projects_at_one_place_all_show_with_their_numbers(built_gpkg):
+    """p3/p6: RU-03 (ANRU) and RU-14 both at Annay's centre, RU-10/11/12 in Lens–Noyelles: each
+    symbol drawn apart from the others on the Lens sheet, each with its number (the N° column
+    of the projects' table), labels beside their own symbol."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from mbm_sig.check import map_sheet_info
+    from mbm_sig.maps.draw import render
+    from mbm_sig.maps.recipe import build_map, load_recipe
+    recipe = Path(__file__).resolve().parents[1] / "atlases" / "maps" / "renouv_arrondissement.yaml"
+    info, _, _ = map_sheet_info(recipe, {"code": "627", "nom": "Lens"}, built_gpkg)
+    numbers = {lab["text"] for lab in info.labels if lab["text"].startswith("RU-")}
+    assert {"RU-03", "RU-14", "RU-10", "RU-11", "RU-12"} <= numbers, numbers
+    assert not [u for u in info.unplaced_labels if u["text"].startswith("RU-")]
+    m, _ = build_map(load_recipe(recipe, {"code": "627", "nom": "Lens"}), built_gpkg)
+    render(m)
+    (L,) = [L for L in m._layers if L.type == "symbols"]
+    ids = list(L.source["id"])
+    mm = info.scale / 1000                                                # m per mm on paper
+    pts = {i: L.displace[1][ids.index(i)] for i in ("RU-03", "RU-14", "RU-10", "RU-11", "RU-12")}
+    orig = {i: L.anchors[ids.index(i)] for i in pts}
+    assert np.allclose(orig["RU-03"], orig["RU-14"])                      # the data: one place
+    size_mm = 7.0 * 25.4 / 72
+    for a in pts:
+        for b in pts:
+            if a < b:
+                assert np.hypot(*(pts[a] - pts[b])) / mm > size_mm, (a, b)   # drawn apart
+
+
+def test_grands_projets_map_names_its_sites_with_symbols_of_one_size(built_gpkg):
+    """p11: each of the six projects named on the map, drawn as one symbol of one size (no
+    proportional disc for a single surface), and the legend lists what is drawn: no «sans
+    symbole» entry, a shape for each way of locating a site."""
+    from pathlib import Path
+
+    from mbm_sig.check import map_sheet_info
+    recipe = Path(__file__).resolve().parents[1] / "atlases" / "maps" / "renouv_grands_projets.yaml"
+    info, _, _ = map_sheet_info(recipe, {}, built_gpkg)
+    gp = built_gpkg.read("grands_projets")
+    names = {norm(lab["text"]) for lab in info.labels if lab["layer"] != "toponymes"}
+    assert names == {norm(n) for n in gp["nom"]}, names
+    assert not [lg for lg in info.legends if lg["kind"] == "prop"]
+    entries = [e for lg in info.legends for e in lg.get("entries", [])]
+    assert not [e for e in entries if "sans symbole" in e or "Pas de données" in e], entries
+    (shapes,) = [lg for lg in info.legends if lg["title"] == "Localisation"]
+    assert len(shapes["entries"]) == gp["precision"].nunique()
+    sizes = {round(s["width_mm"], 2) for s in info.symbols.values()}
+    assert len(sizes) <= 2                          # one size (a star and a circle of it)
+    assert str(gp.set_index("nom").at["Cokerie de Drocourt", "surface_ha"]) == "160"    # no «160,0»
