@@ -235,14 +235,17 @@ def test_identifier_where_names_repeat_and_short_tables_share_a_page(built_gpkg)
                 > pages.TIGHT_LINES
     body, _ = plan(load_atlas("renouvellement"), built_gpkg)
     shared = {p.title: [q.title for q in p.shared] for p in body if p.shared}
-    assert shared == {"Projets nommés par le rapport 2005 : programme et état":
-                      ["Projets nommés par le rapport 2005 : localisation"],
-                      "Grands projets : type, état en 2005 et surface":
+    assert shared == {"Grands projets : type, état en 2005 et surface":
                       ["Grands projets : pilotes et action de la Mission en 2005"]}
-    shared = next(p for p in body if p.title == "Projets nommés par le rapport 2005 : programme et état")
+    shared = next(p for p in body if p.title == "Grands projets : type, état en 2005 et surface")
     assert not any(p.title == shared.shared[0].title for p in body)
     names = [r["nom"] for r in shared.rows]
     assert names == sorted(names, key=collation_key)
+    # the report's projects in one table (programme, state and place), not twice the same rows
+    (projets,) = [p for p in body if p.title.startswith("Projets nommés par le rapport 2005")]
+    assert {"id", "programme", "statut", "commune", "localisation"} <= set(projets.columns)
+    names = [r["nom"] for r in projets.rows]
+    assert names == sorted(names, key=collation_key) and len(set(names)) == len(names)
     puits = next(p for p in body if p.title == "Concessions des seuls puits (emprise approchée)")
     total = puits.rows[-1]
     assert total.get("__total__") and total["nb_puits"] == sum(r["nb_puits"] for r in puits.rows[:-1])
@@ -253,13 +256,13 @@ def test_shared_page_renders_both_tables_and_their_contents_entries(built_gpkg, 
 
     from mbm_sig.atlas.engine import render_atlas
     res = render_atlas("renouvellement", out_dir=tmp_path, catalogue=built_gpkg, progress=False,
-                       only=["Projets nommés par le rapport 2005"])
+                       only=["Grands projets :"])
     reader = PdfReader(res.pdf)
     body_text = " ".join(reader.pages[2].extract_text().split())     # no-break spaces as spaces
-    assert "programme et état" in body_text and "localisation" in body_text
+    assert "type, état en 2005 et surface" in body_text and "pilotes et action" in body_text
     assert body_text.count("Sources :") == 1                    # one note for the two tables
     toc = " ".join(reader.pages[1].extract_text().split())
-    assert "programme et état 3" in toc and "localisation 3" in toc
+    assert "surface 3" in toc and "en 2005 3" in toc
 
 
 # ---------------------------------------------------------------------------------------

@@ -659,15 +659,15 @@ def test_legend_colours_at_print_size_of_real_sheets_made_wrong(built_gpkg, tmp_
     found = check(_made_wrong(tmp_path, "patri_bati_protection.yaml", "p.yaml", protection))
     assert any("«Inscrit MH» #fb6a4a and «Situé en abords MH» #fcbba1" in d for d in found)
 
-    def concessions(doc):       # the three blues, at 75 % under the hatching
-        doc["layers"][1]["alpha"] = 0.75
-        doc["layers"][1]["colors"] = {"sortie complète avant 2000": "#253494",
+    def concessions(doc):       # the three blues, at 75 % under the hatching (layer 2: the states)
+        doc["layers"][2]["alpha"] = 0.75
+        doc["layers"][2]["colors"] = {"sortie complète avant 2000": "#253494",
                                       "renonciation directe instruite en 2005": "#2c7fb8",
                                       "renonciation après arrêt instruite en 2005": "#41b6c4",
                                       "arrêt instruit, renonciation à instruire": "#a1dab4",
                                       "renonciation directe à instruire": "#ffffcc", "non renseigné": "#969696"}
     found = check(_made_wrong(tmp_path, "renouv_concessions.yaml", "c.yaml", concessions))
-    assert any("«renonciation directe instruite en 2005»" in d and "«renonciation après arrêt instruite en 2005»" in d
+    assert any("«renonciation directe instruite en 2005 (" in d and "«renonciation après arrêt instruite en 2005 (" in d
                and "hatched areas" in d for d in found)
 
     def purples(doc):           # ColorBrewer's exact Purples 6 on the density classes

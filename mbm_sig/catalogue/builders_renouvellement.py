@@ -112,8 +112,11 @@ def _display_name(raw: str) -> str:
     s = re.sub(r"\(.*?\)", " ", str(raw))
     s = re.split(r"\s+-\s+", s)[0]
     s = re.split(r"\s+puis\s+", s)[0]
-    s = re.sub(r"^(?:Mines|Compagnie(?: Salmon dite)?|Société(?: houillère| des mines)?)\s+(?:de |d'|du |des )",
-               "", s.strip(), flags=re.I)
+    raw_s = s.strip()
+    s = re.sub(r"^(?:Mines|Compagnie(?: Salmon dite)?|Société(?: houillère| des mines)?)\s+(?:de |d['’]|du |des )",
+               "", raw_s, flags=re.I)
+    if re.search(r"\bet de l['’]|\bet du\b|\bet des\b", s):
+        return raw_s        # a company's name, not a place («Société du Nord et de l’Aisne»): kept whole
     s = re.sub(r"\s+(?:réunies|réunis)$", "", s.strip())
     return s.strip()
 
@@ -176,11 +179,14 @@ def build_concessions(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # n
         rec["dans_rapport"] = True
         rows.append(rec)
     known = set(facts["_key"])
+    # a concession named after a commune takes the commune's official (COG) spelling
+    cog = {name_key(n): n for n in ctx.layer("communes")["nom"].dropna()}
     for key, names in groups.items():
         if key in known:
             continue
+        shown = _display_name(names[0])
         rows.append({
-            "_key": key, "nom": _display_name(names[0]), "nom_source": None,
+            "_key": key, "nom": cog.get(name_key(shown), shown), "nom_source": None,
             "statut_2000": NON_RENSEIGNE, "statut_2000_deduit": "non",
             "arret_travaux": NON_RENSEIGNE, "renonciation": NON_RENSEIGNE, "statut_2005": NON_RENSEIGNE,
             "dans_rapport": False, "source_section": SECTION_PUITS_SEULS,
@@ -235,9 +241,23 @@ def build_concessions(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # n
     gdf = gpd.GeoDataFrame(out.drop(columns=["_key"]), geometry=gpd.GeoSeries(geoms, crs=TARGET_CRS),
                            crs=TARGET_CRS)
     gdf = gdf[gdf.geometry.notna()].reset_index(drop=True)
+    gdf["numero"] = concession_numbers(gdf)
     log.info("concessions: %d named by the report, %d named only by the shafts",
              int(gdf["dans_rapport"].sum()), int((~gdf["dans_rapport"].astype(bool)).sum()))
     return gdf
+
+
+def concession_numbers(gdf: pd.DataFrame) -> list[int]:
+    """The number of each concession, the key between the map's labels and the tables: in the
+    order of the tables, the report's concessions by name first, then those of the shafts
+    alone by name (the atlas's collation)."""
+    from mbm_sig.maps.fmt import collation_key
+    order = sorted(range(len(gdf)), key=lambda i: (not bool(gdf["dans_rapport"].iat[i]),
+                                                   collation_key(gdf["nom"].iat[i])))
+    num = [0] * len(gdf)
+    for n, i in enumerate(order, start=1):
+        num[i] = n
+    return num
 
 
 def _namesake_commune(ctx: BuildContext, name: str) -> shapely.Geometry | None:

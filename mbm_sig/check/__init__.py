@@ -872,6 +872,7 @@ def point_symbols(m, info, types=("symbols",)):
     """(array of x mm, y mm, radius mm, layer names) of the point symbols drawn inside the
     frame (``symbols`` layers: markers of puits, terrils, hospitals…; ``types``: the map
     types whose symbols are wanted, ``prop`` and ``prop_choro`` for the circles)."""
+    from mbm_sig.maps.draw import drawn_places
     from mbm_sig.maps.types._core import drawn_index
     fx, fy, fw, fh = info.frame_mm
     x0, y0, x1, y1 = info.extent
@@ -884,7 +885,7 @@ def point_symbols(m, info, types=("symbols",)):
         if not len(idx):
             continue
         r = np.broadcast_to(np.asarray(m.symbol_radius(L), dtype=float), (len(L.anchors),))[idx]
-        a = L.anchors[idx]
+        a = drawn_places(L)[idx]         # where drawn (spread by the point displacement)
         rows.append(np.c_[fx + (a[:, 0] - x0) * k, fy + (y1 - a[:, 1]) * k, r])
         names += [L.name or L.type] * len(idx)
     return (np.vstack(rows) if rows else np.zeros((0, 3))), names

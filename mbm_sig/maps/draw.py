@@ -229,6 +229,13 @@ def render(m, fig=None) -> RenderInfo:
     return info
 
 
+def drawn_places(L):
+    """Where a layer's point symbols were drawn: spread on rings by the point displacement
+    (symbols ``displace_mm``), else at the features' anchors."""
+    d = getattr(L, "displace", None)
+    return d[1] if d is not None and d[1] is not None else L.anchors
+
+
 def place_sheet_labels(m, frame, ext, clip, to_mm, obstacles):
     """One placement of every label of the sheet (maps/labels.py): the towns first (the
     toponym layer, unless the sheet turns it off), then the label layers of the map layers
@@ -248,8 +255,10 @@ def place_sheet_labels(m, frame, ext, clip, to_mm, obstacles):
             order = np.argsort(-np.nan_to_num(np.asarray(pr, float), nan=-np.inf), kind="stable")
             for j in order[spec["max_labels"]:]:
                 texts[j] = ""
+        own = spec.get("layer")
+        anchors = drawn_places(own) if own is not None and own.displace is not None else spec["anchors"]
         layers_.append(labels_mod.LabelLayer(
-            texts, to_mm(spec["anchors"]), size=spec["size"], weight=spec["weight"], priority=pr,
+            texts, to_mm(anchors), size=spec["size"], weight=spec["weight"], priority=pr,
             around=bool(spec.get("around")), offset=spec.get("offset", 0.8), name=spec.get("name", ""),
             style=dict(color=spec["color"], halo=spec["halo"])))
     # the point symbols of every layer, which labels keep off
@@ -260,7 +269,7 @@ def place_sheet_labels(m, frame, ext, clip, to_mm, obstacles):
         if not len(idx):
             continue
         r = np.broadcast_to(np.asarray(m.symbol_radius(L), dtype=float), (len(L.anchors),))[idx]
-        layers_.append(labels_mod.LabelLayer([""] * len(idx), to_mm(L.anchors[idx]), offset=r, symbols=True,
+        layers_.append(labels_mod.LabelLayer([""] * len(idx), to_mm(drawn_places(L)[idx]), offset=r, symbols=True,
                                              soft=L.type != "symbols", name=f"symboles {L.name or L.type}"))
     if m._toponyms is not None:
         t = m._toponyms

@@ -177,10 +177,11 @@ class Map:
             placement = "around" if pts else "center"
         if placement not in PLACEMENTS:
             raise MapError(f"label placement must be around or center, not {placement!r}")
+        src = [L for L in self._layers if L.source is data]
         if symbol_mm is None:
-            src = [L for L in self._layers if L.source is data]
             symbol_mm = self.symbol_radius(src[-1]) if src else 0.8
         self._labels.append(dict(around=placement == "around", offset=symbol_mm,
+            layer=src[-1] if src else None,     # displaced symbols (symbols.displace_mm): labels follow them
             anchors=geom.anchor_points(g), texts=[("" if v is None or v != v else str(v)) for v in data[var]],
             priority=pd.to_numeric(data[priority], errors="coerce").to_numpy(float) if priority else None,
             size=size, halo=halo, color=color, weight=weight, points=pts, max_labels=max_labels))

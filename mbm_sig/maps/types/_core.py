@@ -215,6 +215,7 @@ class Layer:
     scale_max: float | None = None             # proportional symbols: the value drawn at the full radius
     markers: list | None = None                # symbols: marker per category (None: the layer's one marker)
     hatched: np.ndarray | None = None          # typo: features drawn hatched (an approximation)
+    displace: tuple | None = None              # symbols: (ring mm, drawn places) of the point displacement
     point_markers: np.ndarray | None = None    # symbols with a shape variable: marker per feature
     shape_classes: np.ndarray | None = None    # … and its category per feature (-1: none)
     shape_entries: list | None = None          # … and the (value, marker) of its legend
