@@ -16,7 +16,7 @@ mbm-sig does more on both backends (validation against the layer definition, key
 unique, provenance, atomic replace of the layer in an existing catalogue; PostGIS: a primary
 key and ANALYZE, one transaction): the figures say so.
 
-    .venv/bin/python bench/bench_import.py [--pairs 5] [--points 1000000] [--pg URL | --no-pg]
+    .venv/bin/python bench/bench_import.py [--pairs 5] [--points 1000000] [--pg URL | --no-pg | --no-gpkg]
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, _timed, med, med_ratio  # noqa: E402
+from _common import ROOT, _timed_cpu, med, med_ratio  # noqa: E402
 
 
 def make_points(path: Path, n: int, seed: int = 13) -> None:
@@ -102,6 +102,34 @@ def pg_database(url: str, name: str) -> str:
     return new
 
 
+def server_cpu(url: str) -> float:
+    """CPU seconds (user + system) the PostgreSQL server on this machine has used so far: its
+    postmaster's own, the backends it reaped (``cutime``/``cstime``) and those alive (the
+    server of ``url``, found by the port it listens on); NaN for a server elsewhere or out of
+    reach. Background work of the server (autovacuum, checkpoints) counts where it falls."""
+    from urllib.parse import urlsplit
+    port = urlsplit(url).port or 5432
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                cmd = (d / "cmdline").read_bytes().split(b"\0")
+                stat = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(d.name)] = (cmd, stat)
+    main = [p for p, (cmd, _) in stats.items() if cmd and cmd[0].endswith(b"/postgres")
+            and f"-p {port}".encode() in b" ".join(cmd)]
+    if len(main) != 1:
+        return float("nan")
+    pm = main[0]
+    st = stats[pm][1]
+    total = sum(int(x) for x in st[11:15])                  # utime stime cutime cstime
+    total += sum(int(s[11]) + int(s[12]) for p, (_, s) in stats.items() if int(s[1]) == pm)
+    return total / tick
+
+
 def pg_dsn(url: str) -> str:
     """``PG:`` connection string of a postgresql:// URL for ogr2ogr."""
     from urllib.parse import urlsplit
@@ -112,13 +140,19 @@ def pg_dsn(url: str) -> str:
 
 
 def report(title: str, ra, rb, ours: str, theirs: str) -> None:
-    print(f"\n{title}, new process each, median of {len(ra)} interleaved pairs")
-    print("| tool | s | peak MB |")
-    print("|---|---:|---:|")
-    print(f"| {ours} | {med(ra, 'wall'):.1f} | {med(ra, 'peak_mb'):.0f} |")
-    print(f"| {theirs} | {med(rb, 'wall'):.1f} | {med(rb, 'peak_mb'):.0f} |")
+    print(f"\n{title}, new process each, median of {len(ra)} interleaved pairs "
+          f"(load average {os.getloadavg()[0]:.1f} at the end)")
+    print("| tool | s | CPU s (client) | CPU s (server) | peak MB |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in ((ours, ra), (theirs, rb)):
+        print(f"| {name} | {med(r, 'wall'):.1f} | {med(r, 'cpu'):.1f} | {med(r, 'server_cpu'):.1f} | "
+              f"{med(r, 'peak_mb'):.0f} |")
     print(f"time ogr2ogr / mbm-sig = {med_ratio(ra, rb):.2f} (> 1: mbm-sig faster; target >= 1); peak memory "
           f"{med(ra, 'peak_mb'):.0f} MB (target <= 300 MB)", flush=True)
+    if all(r["server_cpu"] == r["server_cpu"] for r in ra + rb):      # not NaN: a server of the bench
+        total = [{"t": r["cpu"] + r["server_cpu"]} for r in ra], [{"t": r["cpu"] + r["server_cpu"]} for r in rb]
+        print(f"CPU (client + server) ogr2ogr / mbm-sig = {med_ratio(*total, key='t'):.2f} (what the other work "
+              "on a shared machine changes least)", flush=True)
 
 
 def pairs(n: int, a, b, label: str):
@@ -126,8 +160,10 @@ def pairs(n: int, a, b, label: str):
     for i in range(n):
         ra.append(a())
         rb.append(b())
-        print(f"  {label} pair {i + 1}/{n}: mbm-sig import {ra[-1]['wall']:.1f} s {ra[-1]['peak_mb']:.0f} MB, "
-              f"ogr2ogr {rb[-1]['wall']:.1f} s {rb[-1]['peak_mb']:.0f} MB", flush=True)
+        print(f"  {label} pair {i + 1}/{n}: mbm-sig import {ra[-1]['wall']:.1f} s (CPU {ra[-1]['cpu']:.1f} + "
+              f"{ra[-1]['server_cpu']:.1f} s) {ra[-1]['peak_mb']:.0f} MB, ogr2ogr {rb[-1]['wall']:.1f} s "
+              f"(CPU {rb[-1]['cpu']:.1f} + {rb[-1]['server_cpu']:.1f} s) {rb[-1]['peak_mb']:.0f} MB, "
+              f"load {os.getloadavg()[0]:.1f}", flush=True)
     return ra, rb
 
 
@@ -140,6 +176,7 @@ def main() -> int:
     ap.add_argument("--pg", default=os.environ.get("MBM_SIG_BENCH_PG"),
                     help="postgresql:// URL of a server where the bench may create databases")
     ap.add_argument("--no-pg", action="store_true", help="GeoPackage only")
+    ap.add_argument("--no-gpkg", action="store_true", help="PostGIS only")
     a = ap.parse_args()
     if not Path(a.db).exists():
         print(f"catalogue {a.db} not found: run `make build` first", file=sys.stderr)
@@ -160,19 +197,21 @@ def main() -> int:
 
     def ours():
         shutil.copyfile(a.db, db)
-        _, wall, peak = _timed([*mbm, "--db", str(db), "import", "pts_projets", str(src)], dict(os.environ))
-        return dict(wall=wall, peak_mb=peak)
+        _, wall, peak, cpu = _timed_cpu([*mbm, "--db", str(db), "import", "pts_projets", str(src)], dict(os.environ))
+        return dict(wall=wall, peak_mb=peak, cpu=cpu, server_cpu=0.0)
 
     def ogr():
         out = tmp / "ogr.gpkg"
         out.unlink(missing_ok=True)
-        _, wall, peak = _timed(["ogr2ogr", "-t_srs", "EPSG:2154", "-f", "GPKG", str(out), str(src)], dict(os.environ))
-        return dict(wall=wall, peak_mb=peak)
+        _, wall, peak, cpu = _timed_cpu(["ogr2ogr", "-t_srs", "EPSG:2154", "-f", "GPKG", str(out), str(src)],
+                                        dict(os.environ))
+        return dict(wall=wall, peak_mb=peak, cpu=cpu, server_cpu=0.0)
 
-    ra, rb = pairs(a.pairs, ours, ogr, "GeoPackage")
-    report(f"import of {a.points:,} points into GeoPackage (EPSG:4326 -> 2154)", ra, rb,
-           "mbm-sig import pts_projets (validation, provenance, atomic replace in the catalogue)",
-           "ogr2ogr -t_srs EPSG:2154 -f GPKG (new file, no validation)")
+    if not a.no_gpkg:
+        ra, rb = pairs(a.pairs, ours, ogr, "GeoPackage")
+        report(f"import of {a.points:,} points into GeoPackage (EPSG:4326 -> 2154)", ra, rb,
+               "mbm-sig import pts_projets (validation, provenance, atomic replace in the catalogue)",
+               "ogr2ogr -t_srs EPSG:2154 -f GPKG (new file, no validation)")
     if not a.no_pg:
         with (nullcontext(a.pg) if a.pg else throwaway_pg(tmp)) as server:
             if server is None:
@@ -181,14 +220,17 @@ def main() -> int:
                 mbm_db, ogr_db = pg_database(server, "mbm_bench_import"), pg_database(server, "ogr_bench_import")
 
                 def ours_pg():
-                    _, wall, peak = _timed([*mbm, "--db", mbm_db, "import", "pts_projets", str(src)], dict(os.environ))
-                    return dict(wall=wall, peak_mb=peak)
+                    s0 = server_cpu(server)
+                    _, wall, peak, cpu = _timed_cpu([*mbm, "--db", mbm_db, "import", "pts_projets", str(src)],
+                                                    dict(os.environ))
+                    return dict(wall=wall, peak_mb=peak, cpu=cpu, server_cpu=server_cpu(server) - s0)
 
                 def ogr_pg():
-                    _, wall, peak = _timed(["ogr2ogr", "-f", "PostgreSQL", pg_dsn(ogr_db), "-t_srs", "EPSG:2154",
+                    s0 = server_cpu(server)
+                    _, wall, peak, cpu = _timed_cpu(["ogr2ogr", "-f", "PostgreSQL", pg_dsn(ogr_db), "-t_srs", "EPSG:2154",
                                             "-nln", "pts_ogr", "-overwrite", "-lco", "GEOMETRY_NAME=geom",
-                                            str(src)], dict(os.environ))
-                    return dict(wall=wall, peak_mb=peak)
+                                                    str(src)], dict(os.environ))
+                    return dict(wall=wall, peak_mb=peak, cpu=cpu, server_cpu=server_cpu(server) - s0)
                 ra, rb = pairs(a.pairs, ours_pg, ogr_pg, "PostGIS")
                 report(f"import of {a.points:,} points into PostGIS (EPSG:4326 -> 2154)", ra, rb,
                        "mbm-sig import pts_projets (validation, provenance, primary key, GiST, one transaction)",

@@ -182,3 +182,42 @@ def test_a_write_keeps_the_catalogue_file_mode(tmp_path):
     db.chmod(0o664)
     cat.import_file("pts_projets", _points(tmp_path / "b.gpkg", 6))
     assert db.stat().st_mode & 0o777 == 0o664 and len(cat.read("pts_projets")) == 6
+
+
+def test_points_reprojected_as_to_crs_gives_them_to_the_bit():
+    """2D points made anew from their reprojected coordinates are the points ``to_crs`` gives,
+    to the last bit; a batch with a missing, empty, 3D or non-point geometry goes through
+    ``to_crs`` itself (and gives the same points)."""
+    import shapely
+
+    from mbm_sig.catalogue.validate import _in_target_crs
+    from mbm_sig.config import TARGET_CRS
+    rng = np.random.default_rng(3)
+    pts = shapely.points(np.column_stack([rng.uniform(1.6, 4.2, 5000), rng.uniform(50.0, 51.1, 5000)]))
+    for geoms in (pts, np.append(pts[:10], [None]), np.append(pts[:10], shapely.from_wkt("POINT EMPTY")),
+                  np.append(pts[:10], shapely.from_wkt("POINT Z (3 50.5 7)")),
+                  np.append(pts[:10], shapely.from_wkt("LINESTRING (3 50.5, 3.1 50.6)"))):
+        gs = gpd.GeoSeries(geoms, crs="EPSG:4326")
+        ours = _in_target_crs(gs)
+        theirs = np.asarray(gs.to_crs(TARGET_CRS).values, dtype=object)
+        assert len(ours) == len(theirs)
+        assert (shapely.to_wkb(ours) == shapely.to_wkb(theirs)).all()
+    same = gpd.GeoSeries(pts[:3], crs=TARGET_CRS)
+    assert (_in_target_crs(same) == np.asarray(same.values, dtype=object)).all()
+
+
+def test_keys_repeated_from_earlier_batches_are_found_in_any_order(catalogue, tmp_path, monkeypatch):
+    """Keys in descending order, three of them repeating keys of earlier batches (the lookup
+    sorts each batch's hashes): each reported at its own file row, and nothing else."""
+    monkeypatch.setattr(readers, "STREAM_BATCH", 16)
+    path = _points(tmp_path / "desc.gpkg", 80)
+    gdf = gpd.read_file(path)
+    ids = [f"P{i:05d}" for i in range(80)][::-1]
+    for row, earlier in ((20, 3), (47, 18), (79, 0)):
+        ids[row] = ids[earlier]
+    gdf["id"] = ids
+    gdf.to_file(tmp_path / "desc2.gpkg", driver="GPKG", engine="pyogrio")
+    with pytest.raises(ValidationError) as err:
+        catalogue.import_file("pts_projets", tmp_path / "desc2.gpkg")
+    assert [(p.row, p.field, p.reason) for p in err.value.problems] == [
+        (21, "id", "duplicate key"), (48, "id", "duplicate key"), (80, "id", "duplicate key")]

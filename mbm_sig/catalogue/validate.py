@@ -6,6 +6,7 @@ first; ``conform`` returns the frame with the layer's columns, types and geometr
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -240,12 +241,12 @@ def _check_field(f, raw: pd.Series, problems: list[Problem]) -> pd.Series:
 
 
 def _typed_empty(ftype: str, n: int):
-    if ftype == "int":
-        return pd.Series(pd.array([pd.NA] * n, dtype="Int64"))
+    if ftype == "int":      # every value masked (not a Python list of n NAs to convert)
+        return pd.Series(pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool)))
     if ftype == "float":
         return pd.Series(np.full(n, np.nan))
     if ftype == "bool":
-        return pd.Series(pd.array([pd.NA] * n, dtype="boolean"))
+        return pd.Series(pd.arrays.BooleanArray(np.zeros(n, dtype=bool), np.ones(n, dtype=bool)))
     return pd.Series([None] * n, dtype=object)
 
 
@@ -253,13 +254,36 @@ def validate(gdf, ld: LayerDef, check_extent: bool = True) -> list[Problem]:
     return check(gdf, ld, check_extent)[0]
 
 
+@functools.lru_cache(maxsize=8)
+def _to_target(crs):
+    """The PROJ transformation ``to_crs`` uses from ``crs`` to EPSG:2154 (made once per CRS,
+    not once per batch)."""
+    from pyproj import Transformer
+    return Transformer.from_crs(crs, TARGET_CRS, always_xy=True)
+
+
+def _in_target_crs(gs: gpd.GeoSeries) -> np.ndarray:
+    """The geometries of ``gs`` in EPSG:2154, as ``to_crs`` gives them. 2D points (the big
+    imports) are made anew from their reprojected coordinates, the same PROJ transformation
+    as ``to_crs`` (``always_xy``), without its copy of every geometry before setting its
+    coordinates (the same points, to the bit: tested)."""
+    arr = np.asarray(gs.values, dtype=object)
+    if gs.crs == TARGET_CRS:
+        return arr
+    if (len(arr) and (shapely.get_type_id(arr) == 0).all() and not shapely.is_empty(arr).any()
+            and not shapely.has_z(arr).any()):
+        xy = shapely.get_coordinates(arr)
+        x, y = _to_target(gs.crs).transform(xy[:, 0], xy[:, 1])
+        return shapely.points(np.column_stack([x, y]))
+    return np.asarray(gs.to_crs(TARGET_CRS).values, dtype=object)
+
+
 def _validate_geometry(gdf, ld: LayerDef, check_extent: bool):
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf:
         return [Problem(None, "geometry", None, f"no geometry; layer {ld.name} needs {ld.geometry}")], None
     if gdf.crs is None:
         return [Problem(None, "geometry", None, "no coordinate reference system (missing .prj or CRS)")], None
-    geoms = gdf.geometry.to_crs(TARGET_CRS).values if gdf.crs != TARGET_CRS else gdf.geometry.values
-    geoms = np.asarray(geoms, dtype=object)
+    geoms = _in_target_crs(gdf.geometry)
     out = []
     names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint",
                       "MultiLineString", "MultiPolygon", "GeometryCollection"])
@@ -425,9 +449,11 @@ def _repeated_keys(raw, out, ld: LayerDef, offset: int, seen: np.ndarray):
     dup = keys.duplicated(keep="first").to_numpy() & valid
     idx = np.flatnonzero(valid)
     h = pd.util.hash_array(keys.iloc[idx].astype(str).to_numpy(dtype=object), categorize=False)
-    if len(seen):
-        pos = np.minimum(np.searchsorted(seen, h), len(seen) - 1)
-        dup[idx[seen[pos] == h]] = True
+    if len(seen):           # looked up in sorted order: the search walks ``seen`` forwards
+        order = np.argsort(h, kind="stable")
+        hs = h[order]
+        pos = np.minimum(np.searchsorted(seen, hs), len(seen) - 1)
+        dup[idx[order[seen[pos] == hs]]] = True
     problems = [Problem(int(i) + 1 + offset, ld.key, keys.iloc[i], "duplicate key") for i in np.flatnonzero(dup)]
     h = h[~dup[idx]]
     if len(h):
