@@ -387,6 +387,11 @@ def french_title_case(name):
 def _clean(series: pd.Series, how: str) -> pd.Series:
     if how == "title_case":
         return series.map(french_title_case)
+    if how == "drop_part_suffix":
+        # «Cité des Fleurs (partie en zone tampon)» -> «Cité des Fleurs»: a cité split between
+        # the bien inscrit and the zone tampon is named alike on both rows (perimetre tells them apart)
+        part = r"\s*\(partie (?:en |du |de la )?(?:zone[\s-]tampon|bien inscrit)\)\s*$"
+        return series.str.replace(part, "", regex=True)
     if how == "collapse_whitespace":
         return series.str.replace(r"\s+", " ", regex=True).str.replace("- ", "-").str.strip()
     raise ValueError(f"unknown clean rule {how!r}")
@@ -438,6 +443,8 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # noqa: C90
                 gdf[col] = gdf[col].map(french_title_case)
             if ld.build["locate"].get("commune"):
                 gdf = _commune_of_location(ctx, gdf, names, ld.build["locate"]["commune"], ld.key)
+    if ld.build.get("number"):
+        gdf = _number_within(gdf, ld.build["number"])
     if ld.build.get("unique") == "first" and ld.key:
         dup = gdf[ld.key].duplicated(keep="first")
         if dup.any():
@@ -459,6 +466,22 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # noqa: C90
                                             if p.geom_type in ("Polygon", "MultiPolygon")]) for g in fixed]
             gdf.loc[invalid, "geometry"] = fixed
     return gdf.reset_index(drop=True)
+
+
+def _number_within(gdf, spec: dict):
+    """``number: {field: no_epci, within: epci_siren, by: nom}``: the rank of each feature's
+    ``by`` value in French order (``fmt.collation_key``, the tables' key) among the features
+    of its ``within`` group, 1, 2, 3…; features sharing a ``by`` value (a cité split between
+    the bien inscrit and the zone tampon) share a number. The short label keyed to a table."""
+    from mbm_sig.maps.fmt import collation_key
+    out = pd.Series(pd.NA, index=gdf.index, dtype="Int64")
+    names = gdf[spec["by"]]
+    for _, idx in gdf.groupby(spec["within"], sort=False).groups.items():
+        order = sorted({n for n in names[idx] if isinstance(n, str)}, key=collation_key)
+        rank = {n: i + 1 for i, n in enumerate(order)}
+        out[idx] = names[idx].map(rank).astype("Int64")
+    gdf[spec["field"]] = out
+    return gdf
 
 
 def _commune_of_location(ctx: BuildContext, gdf, located, spec: dict, key: str | None = None):

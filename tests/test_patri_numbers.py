@@ -1,0 +1,26 @@
+"""The cités' numbers of the EPCI maps (build option ``number``) and the one name of a cité
+split between the bien inscrit and the zone tampon (clean rule ``drop_part_suffix``)."""
+
+import geopandas as gpd
+import pandas as pd
+from shapely.geometry import Point
+
+from mbm_sig.catalogue.builders import _clean, _number_within
+
+
+def test_numbers_follow_french_order_within_each_group_and_split_cites_share_one():
+    gdf = gpd.GeoDataFrame({
+        "nom": ["Cité des Œillets", "Cité de l’Abbaye", "Cité n° 12", "Cité n° 4", "Cité de l’Abbaye", "Cité Zola"],
+        "epci": ["A", "A", "A", "A", "A", "B"],
+    }, geometry=[Point(i, 0) for i in range(6)])
+    out = _number_within(gdf, {"field": "no", "within": "epci", "by": "nom"})
+    assert list(out["no"]) == [2, 1, 4, 3, 1, 1]       # «de l’» < «des Œ» < «n° 4» < «n° 12», one number per name
+    assert str(out["no"].dtype) == "Int64"
+
+
+def test_drop_part_suffix_names_both_parts_alike():
+    s = pd.Series(["Cité des Fleurs  (partie en zone-tampon)", "Cité n° 1 de Lens (partie en zone tampon)",
+                   "Cité des Fleurs (n° 24-25-25b)", None])
+    out = _clean(s, "drop_part_suffix")
+    assert list(out[:3]) == ["Cité des Fleurs", "Cité n° 1 de Lens", "Cité des Fleurs (n° 24-25-25b)"]
+    assert pd.isna(out[3])
