@@ -408,10 +408,11 @@ def _tell_apart(cat, t: dict, df):
     column that would make every row of the table wrap."""
     cols = t["columns"]
     key = cat.layer_def(t["layer"]).key
-    first = next(iter(cols))
-    # the text columns shown (a yes/no or a count does not name a row)
+    # the text columns shown (a yes/no or a count does not name a row); the name is the first
+    # of them (a number keyed to a map, «N°», may come before it)
     shown = [k for k in cols if k in df and df[k].dropna().map(lambda v: isinstance(v, str)).all()]
-    if not key or key in cols or key not in df or first not in shown:
+    first = next((k for k in cols if k in shown), None)
+    if not key or key in cols or key not in df or first is None:
         return df
     dup = df.duplicated(subset=shown, keep=False)
     if not dup.any():
