@@ -24,3 +24,18 @@ def test_drop_part_suffix_names_both_parts_alike():
     out = _clean(s, "drop_part_suffix")
     assert list(out[:3]) == ["Cité des Fleurs", "Cité n° 1 de Lens", "Cité des Fleurs (n° 24-25-25b)"]
     assert pd.isna(out[3])
+
+
+def test_puits_grouped_as_the_cites_with_a_small_other(built_gpkg):
+    """p7: the companies in their 1946 groups (build step ``group`` with ``other: null``), the
+    companies named in the tables each in a group, «Autre» the small companies only."""
+    puits = built_gpkg.read("puits", columns=["compagnie", "groupe"])
+    groups = set(puits["groupe"].dropna())
+    assert len(groups) == 8 and all(g.startswith("Groupe ") for g in groups)
+    assert puits["groupe"].isna().mean() < 0.15          # was 43 % «Autre ou non renseigné»
+    by = dict(zip(puits["compagnie"], puits["groupe"], strict=True))
+    courrieres = next(c for c in by if "Courrières" in str(c))
+    assert by[courrieres] == "Groupe d'Hénin-Liétard"
+    assert by["Compagnie de Vicoigne-Nœux"] == "Groupe de Béthune"
+    assert by["Compagnie d’Anzin"] == by["Compagnie Désandrouin et Taffin"] == "Groupe de Valenciennes"
+    assert pd.isna(by["Compagnie de Saint-Saulve"])

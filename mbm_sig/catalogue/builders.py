@@ -425,6 +425,10 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # noqa: C90
             # a grouping field (≤ 10 categories for one legend): values of ``from`` mapped to
             # their group, values not listed kept as they are
             df[col] = df[spec["from"]].replace(spec.get("values") or {}) if spec["from"] in df else None
+            if "other" in spec and spec["from"] in df:
+                # ``other``: the value of the values not listed (null: «Autre ou non renseigné»)
+                listed = df[spec["from"]].isin(list(spec.get("values") or {}))
+                df[col] = df[col].where(listed, spec["other"])
         if step.get("outline"):       # polygons as their outlines: one geometry type per layer
             df = df.set_geometry(df.geometry.boundary)
         parts.append(df)
