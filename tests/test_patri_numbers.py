@@ -5,7 +5,7 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import Point
 
-from mbm_sig.catalogue.builders import _clean, _number_within
+from mbm_sig.catalogue.builders import _clean, number_within
 
 
 def test_numbers_follow_french_order_within_each_group_and_split_cites_share_one():
@@ -13,7 +13,7 @@ def test_numbers_follow_french_order_within_each_group_and_split_cites_share_one
         "nom": ["Cité des Œillets", "Cité de l’Abbaye", "Cité n° 12", "Cité n° 4", "Cité de l’Abbaye", "Cité Zola"],
         "epci": ["A", "A", "A", "A", "A", "B"],
     }, geometry=[Point(i, 0) for i in range(6)])
-    out = _number_within(gdf, {"field": "no", "within": "epci", "by": "nom"})
+    out = number_within(gdf, {"field": "no", "within": "epci", "by": "nom"})
     assert list(out["no"]) == [2, 1, 4, 3, 1, 1]       # «de l’» < «des Œ» < «n° 4» < «n° 12», one number per name
     assert str(out["no"].dtype) == "Int64"
 
@@ -24,6 +24,17 @@ def test_drop_part_suffix_names_both_parts_alike():
     out = _clean(s, "drop_part_suffix")
     assert list(out[:3]) == ["Cité des Fleurs", "Cité n° 1 de Lens", "Cité des Fleurs (n° 24-25-25b)"]
     assert pd.isna(out[3])
+
+
+def test_split_cites_share_their_number_on_the_printed_names(built_gpkg):
+    """Numbered after the spellings: «Rés. du Parc (partie en zone-tampon)» of the zone tampon
+    is «Résidence du Parc», with the number of the two bien-inscrit rows of that name."""
+    c = built_gpkg.read("cites_minieres", columns=["nom", "epci_siren", "no_epci", "perimetre"])
+    parc = c[c["nom"] == "Résidence du Parc"]
+    assert set(parc["perimetre"]) == {"Bien inscrit", "Zone tampon"} and parc["no_epci"].nunique() == 1
+    per = c.groupby("epci_siren").agg(n=("nom", "nunique"), top=("no_epci", "max"), low=("no_epci", "min"))
+    assert (per["n"] == per["top"]).all() and (per["low"] == 1).all()     # 1…n, no gap
+    assert c["no_epci"].notna().all()
 
 
 def test_puits_grouped_as_the_cites_with_a_small_other(built_gpkg):

@@ -447,8 +447,6 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # noqa: C90
                 gdf[col] = gdf[col].map(french_title_case)
             if ld.build["locate"].get("commune"):
                 gdf = _commune_of_location(ctx, gdf, names, ld.build["locate"]["commune"], ld.key)
-    if ld.build.get("number"):
-        gdf = _number_within(gdf, ld.build["number"])
     if ld.build.get("unique") == "first" and ld.key:
         dup = gdf[ld.key].duplicated(keep="first")
         if dup.any():
@@ -472,7 +470,7 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # noqa: C90
     return gdf.reset_index(drop=True)
 
 
-def _number_within(gdf, spec: dict):
+def number_within(gdf, spec: dict):
     """``number: {field: no_epci, within: epci_siren, by: nom}``: the rank of each feature's
     ``by`` value in French order (``fmt.collation_key``, the tables' key) among the features
     of its ``within`` group, 1, 2, 3…; features sharing a ``by`` value (a cité split between
