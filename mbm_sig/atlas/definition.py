@@ -41,6 +41,10 @@ TABLE = (
         "the coverage feature: {layer: epci, where: {siren: \"{siren}\"}} (QGIS: a table filtered to the atlas "
         "feature)", keys=WITHIN),
 )
+WAITING = (
+    opt("missing", str, None, "the data the sheet lacks, in a reader's words"),
+    opt("holder", str, None, "who holds them"),
+)
 SHEET = (
     opt("recipe", str, None, "map recipe (path relative to the atlas file)"),
     opt("table", dict, None, "a table of a layer's rows", keys=TABLE),
@@ -51,6 +55,9 @@ SHEET = (
         "«Cartes en attente de données» page"),
     opt("params", dict, {}, "template parameters of the recipe"),
     opt("file_name", str, None, "file name of the sheet with --sheets"),
+    opt("waiting", dict, None, "while the sheet waits for data: what the «Cartes en attente de données» page "
+        "says of it, {missing: the data it lacks, holder: who holds them} (default: the required layer's)",
+        keys=WAITING),
 )
 SECTION = (
     opt("title", str, None, "section title (a pattern with a section coverage)", required=True),

@@ -45,6 +45,7 @@ class SheetSpec:
     requires: list = field(default_factory=list)
     params: dict = field(default_factory=dict)
     file_name: str | None = None
+    waiting: dict = field(default_factory=dict)   # the reader's «missing» and «holder» of this sheet
 
 
 @dataclass
@@ -109,7 +110,7 @@ def load_atlas(name_or_path: str | Path) -> Atlas:
                 kind="map" if recipe else ("table" if "table" in sh else "chart"),
                 recipe=recipe, table=sh.get("table") or sh.get("chart"), coverage=cov,
                 requires=list(sh.get("requires", [])), params=dict(sh.get("params", {})),
-                file_name=sh.get("file_name")))
+                file_name=sh.get("file_name"), waiting=dict(sh.get("waiting") or {})))
         scov = sec.get("coverage")
         if scov is not None:
             if "layer" not in scov:
@@ -181,6 +182,9 @@ def _check_requires(cat: Catalogue, spec: SheetSpec) -> dict | None:
             first = item
         elif item["holder"] == first["holder"] and item["missing"] not in first["missing"]:
             first["missing"] = first["missing"].removesuffix(", par commune") + " ; " + item["missing"]
+    if first is not None:
+        # sheets waiting on one layer each say what they lack and who holds it (``waiting``)
+        first.update({k: v for k, v in spec.waiting.items() if k in ("missing", "holder")})
     return first
 
 
@@ -408,10 +412,11 @@ def _tell_apart(cat, t: dict, df):
     column that would make every row of the table wrap."""
     cols = t["columns"]
     key = cat.layer_def(t["layer"]).key
-    first = next(iter(cols))
-    # the text columns shown (a yes/no or a count does not name a row)
+    # the text columns shown (a yes/no or a count does not name a row); the name is the first
+    # of them (a number keyed to a map, «N°», may come before it)
     shown = [k for k in cols if k in df and df[k].dropna().map(lambda v: isinstance(v, str)).all()]
-    if not key or key in cols or key not in df or first not in shown:
+    first = next((k for k in cols if k in shown), None)
+    if not key or key in cols or key not in df or first is None:
         return df
     dup = df.duplicated(subset=shown, keep=False)
     if not dup.any():
@@ -436,7 +441,12 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
     if t.get("sort"):
         df = df.sort_values(t["sort"], key=sort_key)
     cols = t["columns"]
-    df = _tell_apart(cat, t, df)
+    told = _tell_apart(cat, t, df)
+    if t.get("sort") and told is not df:
+        # the names told apart keep the French order: «Résidence du Parc» (zone tampon) before
+        # «Résidence du Parc (1 sur 2)» (bien inscrit)
+        told = told.sort_values(t["sort"], key=sort_key, kind="stable")
+    df = told
     rows = [{k: r.get(k) for k in cols} for r in df.to_dict("records")]
     shown, rows = pages.reader_rows(cols, rows)     # identifiers as perimeters, constant columns said once
     if t.get("total") and rows:

@@ -329,6 +329,15 @@ def reader_rows(columns: dict, rows: list[dict]) -> tuple[dict, list[dict]]:
             for r in rows:
                 if not r.get(TOTAL_KEY) and _blank(r.get(k)):
                     r[k] = DASH
+    if any(r.get(k) == DASH for r in rows for k in columns):
+        # the table says «— : non renseigné»: its blank text cells read so too (a cité
+        # whose company the inventory leaves empty), not an empty cell beside a «—»
+        for k in columns:
+            vals = [r.get(k) for r in body if not _blank(r.get(k))]
+            if vals and all(isinstance(v, str) for v in vals):
+                for r in rows:
+                    if not r.get(TOTAL_KEY) and _blank(r.get(k)):
+                        r[k] = DASH
     body = [r for r in rows if not r.get(TOTAL_KEY)]
     keys = list(columns)
     shown = {k: t for i, (k, t) in enumerate(columns.items())

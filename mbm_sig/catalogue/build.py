@@ -17,7 +17,15 @@ from tqdm import tqdm
 
 import mbm_sig.catalogue.builders_renouvellement  # noqa: F401  (registers its builders)
 from mbm_sig.catalogue import Catalogue, file_checksum
-from mbm_sig.catalogue.builders import BUILDERS, BuildContext, MissingSource, clean_names, french_strings, run_steps
+from mbm_sig.catalogue.builders import (
+    BUILDERS,
+    BuildContext,
+    MissingSource,
+    clean_names,
+    french_strings,
+    number_within,
+    run_steps,
+)
 from mbm_sig.catalogue.layerdef import LayerDef, load_layers
 from mbm_sig.catalogue.validate import ValidationError
 from mbm_sig.config import settings
@@ -32,8 +40,13 @@ def build_layer(ctx: BuildContext, ld: LayerDef):
         fn = BUILDERS.get(ld.build["builder"])
         if fn is None:
             raise ValueError(f"{ld.path}: unknown builder {ld.build['builder']!r}")
-        return clean_names(ctx, french_strings(fn(ctx, ld), ld), ld)
-    return clean_names(ctx, french_strings(run_steps(ctx, ld), ld), ld)
+        gdf = clean_names(ctx, french_strings(fn(ctx, ld), ld), ld)
+    else:
+        gdf = clean_names(ctx, french_strings(run_steps(ctx, ld), ld), ld)
+    if ld.build.get("number"):
+        # numbered on the names as printed (spellings applied: «Rés. du Parc» is «Résidence du Parc»)
+        gdf = number_within(gdf, ld.build["number"])
+    return gdf
 
 
 @dataclass

@@ -390,6 +390,11 @@ def french_title_case(name):
 def _clean(series: pd.Series, how: str) -> pd.Series:
     if how == "title_case":
         return series.map(french_title_case)
+    if how == "drop_part_suffix":
+        # «Cité des Fleurs (partie en zone tampon)» -> «Cité des Fleurs»: a cité split between
+        # the bien inscrit and the zone tampon is named alike on both rows (perimetre tells them apart)
+        part = r"\s*\(partie (?:en |du |de la )?(?:zone[\s-]tampon|bien inscrit)\)\s*$"
+        return series.str.replace(part, "", regex=True)
     if how == "collapse_whitespace":
         return series.str.replace(r"\s+", " ", regex=True).str.replace("- ", "-").str.strip()
     raise ValueError(f"unknown clean rule {how!r}")
@@ -423,6 +428,10 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # noqa: C90
             # a grouping field (≤ 10 categories for one legend): values of ``from`` mapped to
             # their group, values not listed kept as they are
             df[col] = df[spec["from"]].replace(spec.get("values") or {}) if spec["from"] in df else None
+            if "other" in spec and spec["from"] in df:
+                # ``other``: the value of the values not listed (null: «Autre ou non renseigné»)
+                listed = df[spec["from"]].isin(list(spec.get("values") or {}))
+                df[col] = df[col].where(listed, spec["other"])
         if step.get("outline"):       # polygons as their outlines: one geometry type per layer
             df = df.set_geometry(df.geometry.boundary)
         parts.append(df)
@@ -462,6 +471,22 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # noqa: C90
                                             if p.geom_type in ("Polygon", "MultiPolygon")]) for g in fixed]
             gdf.loc[invalid, "geometry"] = fixed
     return gdf.reset_index(drop=True)
+
+
+def number_within(gdf, spec: dict):
+    """``number: {field: no_epci, within: epci_siren, by: nom}``: the rank of each feature's
+    ``by`` value in French order (``fmt.collation_key``, the tables' key) among the features
+    of its ``within`` group, 1, 2, 3…; features sharing a ``by`` value (a cité split between
+    the bien inscrit and the zone tampon) share a number. The short label keyed to a table."""
+    from mbm_sig.maps.fmt import collation_key
+    out = pd.Series(pd.NA, index=gdf.index, dtype="Int64")
+    names = gdf[spec["by"]]
+    for _, idx in gdf.groupby(spec["within"], sort=False).groups.items():
+        order = sorted({n for n in names[idx] if isinstance(n, str)}, key=collation_key)
+        rank = {n: i + 1 for i, n in enumerate(order)}
+        out[idx] = names[idx].map(rank).astype("Int64")
+    gdf[spec["field"]] = out
+    return gdf
 
 
 def _commune_of_location(ctx: BuildContext, gdf, located, spec: dict, key: str | None = None):
