@@ -131,6 +131,20 @@ def _recipe_doc(recipe: Path) -> dict:
     return _read_recipe_doc(Path(recipe), Path(recipe).stat().st_mtime_ns)
 
 
+def recipe_files(recipe: Path) -> list[Path]:
+    """The files a recipe draws besides the catalogue (its logo, a basemap GeoTIFF), which its
+    key holds by content (the recipe itself by what it says, wherever it lies)."""
+    doc = _recipe_doc(Path(recipe))
+    out = []
+    bm = doc.get("basemap")
+    src = str((bm if isinstance(bm, dict) else {"source": bm}).get("source") or "") if bm else ""
+    for name in (src if ("/" in src or src.endswith((".tif", ".tiff"))) else "", doc.get("logo") or ""):
+        if name:
+            p = Path(name)
+            out.append(p if p.is_absolute() else Path(recipe).parent / p)
+    return out
+
+
 @functools.lru_cache(maxsize=256)
 def _read_recipe_doc(recipe: Path, mtime_ns: int) -> dict:
     with open(recipe, encoding="utf-8") as fh:
@@ -986,7 +1000,6 @@ def _decision_key(what: str, atlas: Atlas, cat: Catalogue, given) -> str | None:
     try:
         files = sorted(f for d in ("layers", "atlases", "data") for f in (DEFINITIONS_DIR / d).rglob("*")
                        if f.is_file())
-        from mbm_sig.atlas.incremental import recipe_files
         recipes = [Path(sh.recipe) for sec in atlas.sections for sh in sec.sheets if sh.recipe]
         drawn = [f for r in dict.fromkeys(recipes) for f in recipe_files(r)]      # a logo, a basemap
         for f in [*files, Path(atlas.path), *recipes, *drawn]:

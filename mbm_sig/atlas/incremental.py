@@ -442,18 +442,9 @@ def _atlas_fields(atlas) -> dict:
 
 
 def recipe_files(recipe: Path) -> list[Path]:
-    """The files a recipe draws besides the catalogue (its logo, a basemap GeoTIFF), which its
-    key holds by content (the recipe itself by what it says, wherever it lies)."""
-    from mbm_sig.atlas.engine import _recipe_doc
-    doc = _recipe_doc(Path(recipe))
-    out = []
-    bm = doc.get("basemap")
-    src = str((bm if isinstance(bm, dict) else {"source": bm}).get("source") or "") if bm else ""
-    for name in (src if ("/" in src or src.endswith((".tif", ".tiff"))) else "", doc.get("logo") or ""):
-        if name:
-            p = Path(name)
-            out.append(p if p.is_absolute() else Path(recipe).parent / p)
-    return out
+    """The files a recipe draws besides the catalogue (:func:`mbm_sig.atlas.engine.recipe_files`)."""
+    from mbm_sig.atlas.engine import recipe_files as files
+    return files(recipe)
 
 
 class _UsedDict(dict):
