@@ -466,7 +466,12 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
     if t.get("total") and rows:
         # a total line (table: total: {label: …, sum: [columns]}): the sum of the columns listed
         tot = {k: None for k in cols}
-        tot[next(iter(cols))] = t["total"].get("label", "Total")
+        # the label in the first text column shown (not a number column such as «N°», which
+        # it would widen to the label's length)
+        summed = set(t["total"].get("sum", []))
+        text_cols = [k for k in shown if k not in summed
+                     and not all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in rows)]
+        tot[(text_cols or list(shown) or list(cols))[0]] = t["total"].get("label", "Total")
         for k in t["total"].get("sum", []):
             tot[k] = pd.to_numeric(df[k], errors="coerce").sum() if k in df else None
             if k in df and pd.api.types.is_integer_dtype(df[k]):
