@@ -507,6 +507,41 @@ def test_layer_versions_on_both_backends(catalogue, built_gpkg):
     assert version("puits") == first              # the same rows again: the same version
 
 
+def test_gpkg_state_survives_a_write_that_changes_nothing(built_gpkg, tmp_path, monkeypatch):
+    """A GeoPackage's state is its content: a write transaction that changes no row (what QGIS
+    does when it opens a layer: the SQLite header's change counters move, the file's mtime too)
+    keeps it, and with it the decisions an atlas kept; a changed row gives a new state. The
+    digest is kept under the file's stat (cache folder ``state/``), so an unchanged file is not
+    read again by the next process."""
+    import sqlite3
+
+    from mbm_sig.catalogue import Catalogue, gpkg
+    monkeypatch.setenv("MBM_SIG_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "c.gpkg"
+    shutil.copy(built_gpkg.backend.path, path)
+    cat = Catalogue.open(str(path))
+    before, header = cat.backend.state(), path.read_bytes()[:100]
+    con = sqlite3.connect(path)
+    with con:                                               # the same value again: a header write
+        con.execute(f"PRAGMA application_id = {con.execute('PRAGMA application_id').fetchone()[0]}")
+    con.close()
+    assert path.read_bytes()[:100] != header               # the change counter moved
+    assert cat.backend.state() == before
+    assert list((tmp_path / "cache" / "state").glob("*.json"))
+    gpkg._DIGESTS.clear()
+    def unread(*a, **k):
+        raise AssertionError("the catalogue was read again")
+    monkeypatch.setattr(gpkg, "open", unread, raising=False)
+    assert cat.backend.state() == before                   # from the kept digest, file not read
+    monkeypatch.undo()
+    monkeypatch.setenv("MBM_SIG_CACHE", str(tmp_path / "cache"))
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("UPDATE gpkg_contents SET description = 'modifiée' WHERE table_name = 'puits'")
+    con.close()
+    assert cat.backend.state() != before
+
+
 def test_facts_file_change_rerenders_the_chart(small, monkeypatch, tmp_path):
     """A chart drawn from a facts file (data/*.csv): an edit of the file re-renders the chart
     only; so does a new production date every page (the credits carry it)."""

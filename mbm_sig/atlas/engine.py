@@ -994,13 +994,6 @@ def _decision_key(what: str, atlas: Atlas, cat: Catalogue, given) -> str | None:
     from mbm_sig.config import DEFINITIONS_DIR
     if getattr(cat.backend, "kind", None) != "gpkg":
         return None
-
-    def stat(p: Path):
-        try:
-            st = p.stat()
-        except OSError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
     h = hashlib.blake2b(digest_size=20)
     try:
         files = sorted(f for d in ("layers", "atlases", "data") for f in (DEFINITIONS_DIR / d).rglob("*")
@@ -1011,9 +1004,7 @@ def _decision_key(what: str, atlas: Atlas, cat: Catalogue, given) -> str | None:
             h.update(str(f).encode() + b"\0" + f.read_bytes() + b"\0")
     except Exception:       # noqa: BLE001 - a file unreadable or a recipe invalid: nothing kept (its page says so)
         return None
-    db = Path(cat.backend.path)
-    wal = stat(Path(f"{db}-wal"))           # (an empty log, which a reader's connection makes, does not count)
-    h.update(json.dumps([what, _code_digest(), str(atlas.path), cat.url, stat(db), wal if wal and wal[1] else None,
+    h.update(json.dumps([what, _code_digest(), str(atlas.path), cat.url, cat.backend.state(),
                          json.dumps(given, sort_keys=True, default=repr), fmt.production_date().isoformat(),
                          sorted((k, v) for k, v in os.environ.items() if k.startswith("MBM_SIG_"))],
                         default=repr).encode())

@@ -128,29 +128,10 @@ def _stat(path: Path):
 
 
 def catalogue_stamp(cat) -> tuple:
-    """What changes when a GeoPackage catalogue is written (the file, or its write-ahead log
-    while a writer such as QGIS holds it; an empty log left by a reader does not count); on
-    PostGIS, the import log and the server's count of rows changed in the schema."""
-    if cat.backend.kind == "gpkg":
-        path = Path(cat.backend.path)
-        wal = _stat(Path(f"{path}-wal"))
-        return ("gpkg", _stat(path), wal if wal and wal[1] > 0 else None)
-    log = cat.backend.log()
-    return ("pg", len(log), str(log["imported_at"].max()) if len(log) else "", _pg_row_changes(cat.backend))
-
-
-def _pg_row_changes(b):
-    """Rows inserted, updated and deleted in the catalogue's schema as the server counts them
-    (edits made in the database directly, by QGIS for one; the count reaches the statistics
-    within a second of the commit), or None where the statistics cannot be read."""
-    import sqlalchemy as sa
-    try:
-        with b._connect() as con:
-            return con.execute(sa.text(
-                "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables "
-                "WHERE schemaname = :s"), {"s": b.schema}).scalar_one()
-    except Exception:                  # a role without access to the statistics: the import log only
-        return None
+    """What changes when the catalogue's data change: the backend's ``state()`` (a GeoPackage
+    by its content and its write-ahead log; PostGIS by its import log and the server's count of
+    rows changed in the schema)."""
+    return cat.backend.state()
 
 
 class Versions:

@@ -210,12 +210,11 @@ def _stat(path) -> tuple | None:
 
 
 def _catalogue_stamp(cat) -> tuple | None:
-    """What changes when a GeoPackage catalogue is written (the file and its write-ahead
-    log); None on a server (no memo: the layouts are decided on every render)."""
+    """The GeoPackage catalogue's ``state()``; None on a server (no memo: the layouts are
+    decided on every render)."""
     if getattr(cat.backend, "kind", None) != "gpkg":
         return None
-    path = Path(cat.backend.path)
-    return (_stat(path), _stat(Path(f"{path}-wal")))
+    return cat.backend.state()
 
 
 def decide_layout(members, cat, values: dict, built: dict | None = None, common: str = "") -> dict:

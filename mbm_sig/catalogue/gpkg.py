@@ -191,6 +191,66 @@ def _forget_dropped(path, names) -> list[str]:
         con.close()
 
 
+def _file_stat(path: Path) -> tuple | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+#: a file larger than this is known by its stat alone (its digest would cost about a second per GB)
+DIGEST_MAX_BYTES = 1 << 29
+_DIGESTS: dict = {}
+
+
+def content_digest(path: Path) -> str | tuple | None:
+    """A digest of a SQLite file's content, its header's two write counters aside (bytes 24–27
+    and 92–95, which every write transaction moves, a no-op one too), kept under the file's stat
+    in this process and in the cache folder (``state/``): the file is read again only when its
+    stat changed. A file over :data:`DIGEST_MAX_BYTES` (or unreadable) is known by its stat."""
+    import hashlib
+    import json
+
+    from mbm_sig.config import settings
+    st = _file_stat(path)
+    if st is None or st[1] > DIGEST_MAX_BYTES:
+        return st
+    key = str(path.resolve())
+    if _DIGESTS.get(key, (None,))[0] == st:
+        return _DIGESTS[key][1]
+    memo = settings().cache_dir / "state" / f"{hashlib.blake2b(key.encode(), digest_size=10).hexdigest()}.json"
+    try:
+        kept = json.loads(memo.read_text())
+        if tuple(kept["stat"]) == st:
+            _DIGESTS[key] = (st, kept["digest"])
+            return kept["digest"]
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    h = hashlib.blake2b(digest_size=20)
+    try:
+        with open(path, "rb") as f:
+            head = bytearray(f.read(100))
+            head[24:28] = head[92:96] = b"\0\0\0\0"
+            h.update(head)
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    except OSError:
+        return st
+    if _file_stat(path) != st:             # written while read: known by its stat this time
+        return st
+    digest = h.hexdigest()
+    _DIGESTS[key] = (st, digest)
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        part = memo.with_name(f".{memo.name}.{os.getpid()}.part")
+        part.write_text(json.dumps({"path": key, "stat": st, "digest": digest}))
+        os.replace(part, memo)
+    except OSError:                        # a read-only cache folder: read again next run
+        pass
+    return digest
+
+
 class GeoPackageBackend:
     kind = "gpkg"
 
@@ -210,6 +270,16 @@ class GeoPackageBackend:
     def _stamp(self):
         st = self.path.stat()
         return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def state(self) -> tuple:
+        """What changes when the catalogue's data change, for what is kept across runs (an
+        atlas's decisions, the cache of its sheets): the file's content, by a digest kept under
+        its stat (:func:`content_digest`), and the write-ahead log while a writer holds pages in it
+        (an empty log, which a reader's connection makes, does not count). By content, not stat:
+        opening a layer in QGIS writes to the file (the SQLite header's change counters go up)
+        and changes nothing else, and the decisions an atlas kept stay good."""
+        wal = _file_stat(Path(f"{self.path}-wal"))
+        return ("gpkg", content_digest(self.path), wal if wal and wal[1] > 0 else None)
 
     def layer_names(self) -> list[str]:
         if not self.exists():

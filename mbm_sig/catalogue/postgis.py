@@ -511,6 +511,21 @@ class PostGISBackend:
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
             return pd.Series(list(vals), dtype=object)
 
+    def state(self) -> tuple:
+        """What changes when the catalogue's data change (for what is kept across runs): the
+        import log and the server's count of rows changed in the schema (edits made in the
+        database directly, by QGIS for one; the count reaches the statistics within a second
+        of the commit; None where a role cannot read the statistics: the import log only)."""
+        log = self.log()
+        try:
+            with self._connect() as con:
+                changes = con.execute(sa.text(
+                    "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables "
+                    "WHERE schemaname = :s"), {"s": self.schema}).scalar_one()
+        except Exception:                  # noqa: BLE001 - a role without access to the statistics
+            changes = None
+        return ("pg", len(log), str(log["imported_at"].max()) if len(log) else "", changes)
+
     def log(self) -> pd.DataFrame:
         with self._connect() as con:
             if LOG_TABLE not in self._tables(con):
