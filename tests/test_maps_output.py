@@ -142,3 +142,20 @@ def test_sheets_are_drawn_with_the_collector_paused_and_it_is_put_back(tmp_path,
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_print_font_has_the_same_bytes_whenever_it_is_built(tmp_path, monkeypatch):
+    """The print font (built once per cache folder) carries no build date: two builds a day
+    apart give the same file, so books made on two machines have the same bytes."""
+    import time
+    from pathlib import Path
+
+    import matplotlib
+
+    from mbm_sig.maps.output import fonts
+    src = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    fonts._build(src, tmp_path / "a.ttf", "")
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 86400)
+    fonts._build(src, tmp_path / "b.ttf", "")
+    assert (tmp_path / "a.ttf").read_bytes() == (tmp_path / "b.ttf").read_bytes()

@@ -565,15 +565,24 @@ class _Measured:
 
 
 def _fill(m: _Measured, rows, capacity) -> list[list[dict]]:
+    """The rows in pages of at most ``capacity`` body lines, in order; the lines the current
+    page holds are summed again only when its column widths change (a wider cell)."""
     pages_, cur = [], []
-    maxcw = None
+    maxcw, w, used = None, None, 0
     for i, r in enumerate(rows):
         new_max = tuple(m.cw[i]) if maxcw is None else tuple(max(a, b) for a, b in zip(maxcw, m.cw[i], strict=True))
         if cur and not r.get(TOTAL_KEY):
-            w = m.widths(new_max)
-            if sum(m.height(j, w) for j in cur) + m.height(i, w) > capacity:
+            nw = m.widths(new_max)
+            if nw is not w:
+                w, used = nw, sum(m.height(j, nw) for j in cur)
+            h = m.height(i, w)
+            if used + h > capacity:
                 pages_.append([rows[j] for j in cur])
-                cur, new_max = [], tuple(m.cw[i])
+                cur, new_max, w = [], tuple(m.cw[i]), None
+            else:
+                used += h
+        else:
+            w = None
         cur.append(i)
         maxcw = new_max
     return pages_ + [[rows[j] for j in cur]]

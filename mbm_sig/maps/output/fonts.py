@@ -21,7 +21,7 @@ CHARSET = (list(range(0x20, 0x7F)) + list(range(0xA0, 0x180)) + [
     0x0152, 0x0153, 0x2009, 0x202F, 0x2010, 0x2011, 0x2013, 0x2014, 0x2018, 0x2019, 0x201C, 0x201D,
     0x2022, 0x2026, 0x2030, 0x2032, 0x2033, 0x20AC, 0x2116, 0x2122, 0x2190, 0x2191, 0x2192, 0x2193,
     0x2212, 0x2264, 0x2265, 0x2248, 0x2260, 0x221E, 0x25A0, 0x25CF, 0x25B2, 0x2605, 0x00B2, 0x00B3])
-VERSION = "2"
+VERSION = "3"         # (3: reproducible bytes, no build date in the head table)
 
 
 def _cache_dir() -> Path:
@@ -55,6 +55,7 @@ def _build(src: Path, dst: Path, style: str) -> None:
             rec.string = f"{FAMILY} {sub_name}" if style else FAMILY
         elif rec.nameID == 6:
             rec.string = "MBMSans" + style
+    font.recalcTimestamp = False          # the source's date, not the build's: the same bytes on every machine
     tmp = dst.with_suffix(".tmp")
     font.save(str(tmp))
     os.replace(tmp, dst)
