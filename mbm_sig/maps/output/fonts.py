@@ -91,6 +91,15 @@ def plain_char(ch: str) -> bool:
 def _metrics_table(path: str):
     """(units per em, {char: (advance, yMin, yMax)}) of a print-font file (yMin/yMax None
     for glyphs without ink, such as the spaces)."""
+    import marshal
+    st = os.stat(path)
+    side = Path(f"{path}.metrics")       # read off the glyphs once per font file, not once per process
+    try:
+        stamp, upm, table = marshal.loads(side.read_bytes())
+        if stamp == (st.st_size, st.st_mtime_ns):
+            return upm, table
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
     from fontTools.ttLib import TTFont
     tt = TTFont(path)
     glyf, hmtx = tt["glyf"], tt["hmtx"].metrics
@@ -101,7 +110,14 @@ def _metrics_table(path: str):
         g = glyf[name]
         ink = g.numberOfContours != 0 and hasattr(g, "yMax")
         table[chr(cp)] = (hmtx[name][0], g.yMin if ink else None, g.yMax if ink else None)
-    return tt["head"].unitsPerEm, table
+    upm = tt["head"].unitsPerEm
+    try:
+        part = side.with_name(f".{side.name}.{os.getpid()}.part")
+        part.write_bytes(marshal.dumps(((st.st_size, st.st_mtime_ns), upm, table)))
+        os.replace(part, side)
+    except OSError:                      # a read-only cache folder: read off the glyphs each time
+        pass
+    return upm, table
 
 
 @functools.lru_cache(maxsize=64)
