@@ -88,10 +88,10 @@ _FONT_RC = ("font.family", "font.sans-serif", "font.serif", "font.monospace", "f
 def _prop_key(prop) -> tuple:
     """Everything the font of ``prop`` depends on: its properties (exactly, not a hash) and
     the settings that resolve family names such as «sans-serif»."""
-    rc = mpl.rcParams
+    rc, get = mpl.rcParams, dict.__getitem__       # the stored settings (RcParams' own look-up checks more)
     return (tuple(prop.get_family()), prop.get_style(), prop.get_variant(), prop.get_weight(),
             prop.get_stretch(), prop.get_file(),
-            tuple(tuple(v) if isinstance(v, list) else v for v in (rc[k] for k in _FONT_RC)))  # type: ignore[index]
+            tuple(tuple(v) if isinstance(v, list) else v for v in (get(rc, k) for k in _FONT_RC)))  # type: ignore[misc]
 
 
 def _font_of(self, prop, key=None):
