@@ -171,7 +171,7 @@ class PageText(Artist):
         if off is None:             # matplotlib's Text then
             from matplotlib.text import Text
             t = Text(self.fx, self.fy, self.s, fontproperties=self.prop, ha=self.ha, va=self.va, color=self.color,
-                     transform=self.get_transform())
+                     transform=self.get_transform(), path_effects=self.get_path_effects())
             t.set_figure(self.get_figure(root=False))
             t.draw(renderer)
             return
@@ -181,6 +181,9 @@ class PageText(Artist):
         x, y = off[0] + posx, off[1] + posy
         if renderer.flipy():
             y = renderer.get_canvas_width_height()[1] - y
+        if self.get_path_effects():         # as a Text draws them (a halo stroke)
+            from matplotlib.patheffects import PathEffectRenderer
+            renderer = PathEffectRenderer(self.get_path_effects(), renderer)
         renderer.draw_text(gc, x, y, self.s, self.prop, 0.0, ismath=False)
         gc.restore()
         self.stale = False
@@ -224,13 +227,15 @@ class Page:
         return r
 
     def text(self, x, y, s, size=7.0, ha="left", va="baseline", weight="normal", color=INK, **kw):
-        """One text at (x, y) mm: a :class:`PageText` for a plain line (no other option,
-        no newline, no mathtext), else matplotlib's Text with ``kw``."""
-        if kw or "\n" in s or "$" in s or va not in PageText.VA or ha not in ("left", "center", "right"):
+        """One text at (x, y) mm: a :class:`PageText` for a plain line (no option but
+        ``path_effects``, no newline, no mathtext), else matplotlib's Text with ``kw``."""
+        if (set(kw) - {"path_effects"} or "\n" in s or "$" in s or va not in PageText.VA
+                or ha not in ("left", "center", "right")):
             return self.fig.text(self.fx(x), self.fy(y), s, fontsize=size, ha=ha, va=va,
                                  fontweight=weight, color=color, family=font(), **kw)
         t = PageText(self.fx(x), self.fy(y), s, FontProperties(family=font(), size=size, weight=weight),
                      ha, va, color)
+        t.set_path_effects(kw.get("path_effects", []))
         # among the figure's texts, as Figure.text puts a Text: the same drawing order
         t.set_figure(self.fig)
         t.set_transform(self.fig.transSubfigure)
