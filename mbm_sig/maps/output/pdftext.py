@@ -27,8 +27,10 @@ import os
 import threading
 
 import matplotlib as mpl
+import numpy as np
 from matplotlib.backends import _backend_pdf_ps as _pdf_ps
 from matplotlib.backends import backend_pdf
+from matplotlib.textpath import TextToPath
 
 from mbm_sig.maps.output import fonts
 from mbm_sig.maps.output.pdfpath import filled_path_bytes
@@ -86,10 +88,10 @@ _FONT_RC = ("font.family", "font.sans-serif", "font.serif", "font.monospace", "f
 def _prop_key(prop) -> tuple:
     """Everything the font of ``prop`` depends on: its properties (exactly, not a hash) and
     the settings that resolve family names such as «sans-serif»."""
-    rc = mpl.rcParams
+    rc, get = mpl.rcParams, dict.__getitem__       # the stored settings (RcParams' own look-up checks more)
     return (tuple(prop.get_family()), prop.get_style(), prop.get_variant(), prop.get_weight(),
             prop.get_stretch(), prop.get_file(),
-            tuple(tuple(v) if isinstance(v, list) else v for v in (rc[k] for k in _FONT_RC)))  # type: ignore[index]
+            tuple(tuple(v) if isinstance(v, list) else v for v in (get(rc, k) for k in _FONT_RC)))  # type: ignore[misc]
 
 
 def _font_of(self, prop, key=None):
@@ -300,15 +302,44 @@ def _draw_path(self, gc, path, transform, rgbFace=None):
     self.file.output(self.gc.paint())
 
 
+_TEXT_PATHS: dict = {}       # (font key, string) -> glyph outlines (vertices, codes)
+
+
+class _KeptTextToPath(TextToPath):
+    """matplotlib's text-to-outline conversion, its result kept per font and plain string:
+    the north arrow's halo (an outline stroked by a path effect) is the same «N» on every
+    sheet. The outlines do not depend on the size (drawn at ``FONT_SCALE``, scaled after)."""
+
+    def get_text_path(self, prop, s, ismath=False, *, features=None, language=None):
+        if ismath or features is not None or language is not None:
+            return super().get_text_path(prop, s, ismath, features=features, language=language)
+        key = (_prop_key(prop), s)
+        hit = _TEXT_PATHS.get(key)
+        if hit is None:
+            verts, codes = super().get_text_path(prop, s)
+            if len(_TEXT_PATHS) > 256:
+                _TEXT_PATHS.clear()
+            hit = _TEXT_PATHS[key] = (np.array(verts, dtype=float).reshape(-1, 2), list(codes))
+        return hit[0].copy(), list(hit[1])
+
+
+_TEXT2PATH = _KeptTextToPath()
+
+
 class FastRendererPdf(_Renderer):
     """matplotlib's PDF renderer with the print font's text on the fast path (:func:`_draw_text`,
-    :func:`_get_text_width_height_descent`) and filled paths printed by numpy
-    (:func:`_draw_path`): used only for mbm-sig's own saves."""
+    :func:`_get_text_width_height_descent`), filled paths printed by numpy
+    (:func:`_draw_path`) and text outlines kept (:class:`_KeptTextToPath`): used only for
+    mbm-sig's own saves."""
 
     draw_text = _draw_text
     get_text_width_height_descent = _get_text_width_height_descent
     draw_path = _draw_path
     _get_font_height_metrics = _font_height_metrics
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self._text2path = _TEXT2PATH
 
 
 @contextlib.contextmanager
