@@ -102,6 +102,23 @@ def test_read_bbox_where_columns(built_catalogue):
         cat.read("communes_de_mars")
 
 
+def test_reads_are_independent_frames(built_catalogue):
+    """A read repeated (a coverage page reads its commune twice, the whole layer on every
+    sheet) gives each caller its own frame: changing one leaves the next read as it was."""
+    cat = built_catalogue
+    one = cat.read("communes", where={"insee": "62498"})
+    one.loc[0, "nom"] = "Changé"
+    one["extra"] = 1
+    again = cat.read("communes", where={"insee": "62498"})
+    assert again["nom"].tolist() == ["Lens"] and "extra" not in again.columns
+    whole = cat.read("communes")
+    whole.loc[whole["insee"] == "62498", "population"] = -1
+    whole.drop(columns="nom", inplace=True)
+    whole2 = cat.read("communes")
+    assert "nom" in whole2.columns and whole2.loc[whole2["insee"] == "62498", "population"].iloc[0] > 0
+    assert cat.read("communes", where={"insee": "62498"})["population"].iloc[0] > 0
+
+
 def test_spatial_sql(built_catalogue):
     cat = built_catalogue
     df = cat.sql("SELECT nom, ST_Area(geom) / 1e6 AS km2 FROM communes WHERE insee = :code", {"code": "62498"})
