@@ -483,6 +483,7 @@ class Run:
         self._files: dict[int, Path] = {}
         self._book: list = []
         self._common: str | None = None
+        self._values: tuple | None = None       # (the atlas's series values, their hash)
         self._plans: _UsedDict | None = None
 
     # -- pages --------------------------------------------------------------------------
@@ -516,7 +517,9 @@ class Run:
         from mbm_sig.atlas import series
         from mbm_sig.maps.recipe import load_recipe
         files = recipe_files(recipe)
-        k = ("recipe", str(recipe), tuple(_stat(f) for f in [recipe, *files]), _h(params), _h(atlas.series_values))
+        if self._values is None or self._values[0] is not atlas.series_values:     # hashed once a run
+            self._values = (atlas.series_values, _h(atlas.series_values))
+        k = ("recipe", str(recipe), tuple(_stat(f) for f in [recipe, *files]), _h(params), self._values[1])
         hit = self.memo.get(k)
         if hit is None:
             r = series.apply(load_recipe(str(recipe), params), atlas.series_values)
@@ -900,6 +903,7 @@ class Atlas:
         self._watching: tuple = ()              # what it watches
         self._touched: set[str] = set()         # files it said were written since the last build
         self.last: Rebuild | None = None
+        self._definition: tuple | None = None   # (its files, what was taken from them, the atlas)
 
     # -- inputs ---------------------------------------------------------------------------
     def inputs(self, atlas=None) -> list[Path]:
@@ -1055,7 +1059,7 @@ class Atlas:
                 del self.memo[k]
         atlas = None
         try:
-            atlas = engine.load_atlas(self.name)
+            atlas = self._load_atlas()
         finally:                    # a definition that does not load: watched until it does
             self._watched = self.inputs(atlas)
             self._files = self._snapshot(taken=True)
@@ -1074,6 +1078,33 @@ class Atlas:
         rendered = [body[i].title for i in sorted(run.rendered)]
         self.last = Rebuild(res.pdf, res.pages, rendered, len(run.hits), time.perf_counter() - t0, changed, res)
         return self.last
+
+    def _load_atlas(self):
+        """:func:`engine.load_atlas`, read again only when what it takes from its files
+        changed: the atlas file (byte for byte), the recipes it names (there, their titles);
+        each build gets its own copy of the fields the engine sets (series values, cover)."""
+        from dataclasses import replace
+
+        from mbm_sig.atlas import engine
+
+        def seen(paths: list[str]) -> list:
+            out: list = []
+            for k, p in enumerate(paths):
+                try:
+                    out.append(Path(p).read_bytes() if k == 0 else engine._recipe_title(Path(p)))
+                except Exception:           # noqa: BLE001 - missing, or not YAML: load_atlas says so
+                    out.append(None)
+            return out
+        kept = self._definition
+        now = seen(kept[0]) if kept else None      # (looked at before the atlas is read: a file
+        if kept is None or now != kept[1]:          # written meanwhile is seen next time)
+            atlas = engine.load_atlas(self.name)
+            names = [str(p) for p in [atlas.path, *dict.fromkeys(sh.recipe for sec in atlas.sections
+                                                                 for sh in sec.sheets if sh.recipe)]]
+            kept = self._definition = (names, now if kept and names == kept[0] else seen(names), atlas)
+        a = kept[2]
+        return replace(a, cover_notes=list(a.cover_notes), method_notes=list(a.method_notes), series=dict(a.series),
+                       series_values=dict(a.series_values))
 
     def _watch_files(self) -> None:
         """Tell the notifier the files of the last build (they change with the atlas)."""

@@ -117,6 +117,8 @@ _LAYOUT_MEMO: dict = {}
 _MEMBER_MEMO: dict = {}
 #: the answers of the requirement test (:func:`_remembered`)
 _WAITING_MEMO: dict = {}
+#: the basin maps' recipes as loaded, by content (:func:`_loaded`)
+_DOC_MEMO: dict = {}
 
 
 def page_key(recipe, params: dict | None) -> str:
@@ -148,7 +150,7 @@ def layout_groups(atlas, waiting, docs: dict | None = None) -> dict:
             if spec.kind != "map" or not spec.recipe or spec.coverage or waiting(spec):
                 continue
             try:
-                doc = load_recipe(Path(spec.recipe), spec.params).doc
+                doc = _loaded(Path(spec.recipe), spec.params, load_recipe)
             except RecipeError:         # the sheet's own render reports it, naming the sheet
                 continue
             key = group_key(doc)
@@ -157,6 +159,24 @@ def layout_groups(atlas, waiting, docs: dict | None = None) -> dict:
                 if docs is not None:
                     docs[page_key(spec.recipe, spec.params)] = doc
     return {k: v for k, v in groups.items() if len(v) > 1}
+
+
+def _loaded(recipe: Path, params: dict, load_recipe) -> dict:
+    """A recipe's document as loaded (parameters filled, structure checked), kept by the
+    file's bytes and the parameters (:data:`_DOC_MEMO`): a warm process looks at every basin
+    map's recipe on each rebuild. Not to be changed by the caller."""
+    try:
+        data = recipe.read_bytes()
+    except OSError:
+        return load_recipe(recipe, params).doc          # (its error, naming the file)
+    key = (str(recipe), data, json.dumps(params, sort_keys=True, default=str))
+    doc = _DOC_MEMO.get(key)
+    if doc is None:
+        doc = load_recipe(recipe, params).doc
+        if len(_DOC_MEMO) >= 256:
+            _DOC_MEMO.clear()
+        _DOC_MEMO[key] = doc
+    return doc
 
 
 def with_layouts(atlas, cat, waiting, values: dict | None = None) -> dict:
