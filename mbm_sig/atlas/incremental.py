@@ -36,6 +36,7 @@ folder is kept under a size bound (``limit_mb``, least recently used entries rem
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import json
 import os
@@ -64,6 +65,11 @@ SETTLE_SECONDS = 0.01
 PAGES_KEPT = 400
 #: the book's own pages a warm process keeps (cover, contents, sources, numbers of recent books)
 BOOK_PAGES_KEPT = 32
+
+#: a warm rebuild runs with the cyclic garbage collector paused until its book is written
+#: (its passes over the sheet's objects, some milliseconds, come after the new book), while
+#: it has rendered at most this many pages (a longer one is collected as it goes)
+PAUSED_PAGES = 4
 
 ALL = "*"              # a page that read something that cannot be attributed to one layer
 #: catalogue reads a warm process keeps while the catalogue and the layer definitions stay
@@ -484,6 +490,7 @@ class Run:
         self._book: list = []
         self._common: str | None = None
         self._values: tuple | None = None       # (the atlas's series values, their hash)
+        self.paused = False                     # the collector paused by this run (:meth:`Atlas._build`)
         self._plans: _UsedDict | None = None
 
     # -- pages --------------------------------------------------------------------------
@@ -592,6 +599,9 @@ class Run:
     def done(self, idx: int, path, deps: list) -> None:
         self.rendered[idx] = list(deps)
         self._files[idx] = Path(path)
+        if self.paused and len(self.rendered) > PAUSED_PAGES:       # a long rebuild: collected as it goes
+            self.paused = False
+            gc.enable()
 
     def store(self) -> None:
         """Write the pages rendered in this run to the cache (after the book: the book does
@@ -1024,7 +1034,8 @@ class Atlas:
         agree (at most ``most`` s)."""
         if self._notifier is not None:
             self._notifier.settle(wait, most)
-            return self.changes() or changed
+            # no word of a file since the changes were looked at: they are whole as seen
+            return (self.changes() or changed) if self._notifier.touched else changed
         t0 = time.monotonic()
         seen = {p: _stat(Path(p)) for p in changed if p != "catalogue"}
         while time.monotonic() - t0 < most:
@@ -1072,8 +1083,15 @@ class Atlas:
                 run._forget("series")
                 self.memo[key] = series.resolve(atlas.series, self.cat, str(atlas.path))
             atlas.series_values = self.memo[key]
-        res = engine._render(atlas, self.cat, self.out_dir, self.only, self.sheets, self.png, self.workers,
-                             self.progress, split_by=self.split_by, cache=run)
+        run.paused = self.last is not None and gc.isenabled()       # (a rebuild: PAUSED_PAGES)
+        if run.paused:
+            gc.disable()
+        try:
+            res = engine._render(atlas, self.cat, self.out_dir, self.only, self.sheets, self.png, self.workers,
+                                 self.progress, split_by=self.split_by, cache=run)
+        finally:
+            if run.paused:
+                gc.enable()
         body = res.body
         rendered = [body[i].title for i in sorted(run.rendered)]
         self.last = Rebuild(res.pdf, res.pages, rendered, len(run.hits), time.perf_counter() - t0, changed, res)
