@@ -563,3 +563,31 @@ def test_facts_file_change_rerenders_the_chart(small, monkeypatch, tmp_path):
     assert r.rendered == [chart] and str(facts / "sequelles_bilan.csv") in r.changed
     monkeypatch.setenv("SOURCE_DATE_EPOCH", str(1767225600 + 40 * 86400))
     assert len(a.rebuild().rendered) == 4
+
+
+def test_a_rebuild_reads_the_definition_again_only_when_it_changed_and_collects_after_its_book(small,
+                                                                                             monkeypatch):
+    """A warm rebuild after a recipe edit: the atlas definition is not read again (it is after
+    an edit of the atlas file), and the cyclic collector is paused until the book is written
+    (a rebuild of more than PAUSED_PAGES pages is collected as it goes); the collector is on
+    again afterwards and the book is a cold run's."""
+    import gc
+
+    from mbm_sig.atlas import engine
+    from mbm_sig.atlas import incremental as inc
+    a = _atlas(small)
+    a.build()
+    loads, collecting = [], []
+    real_load, real_write = engine.load_atlas, engine._write_book
+    monkeypatch.setattr(engine, "load_atlas", lambda *x: loads.append(1) or real_load(*x))
+    monkeypatch.setattr(engine, "_write_book", lambda *x, **k: collecting.append(gc.isenabled()) or real_write(*x, **k))
+    recipe = small[0] / "maps" / "sante_hopitaux.yaml"
+    _edit(recipe, 'fill: "#f7f4ef"', 'fill: "#f7f4ee"')
+    assert a.rebuild().rendered == [HOSPITALS]
+    assert loads == [] and collecting == [False] and gc.isenabled()
+    monkeypatch.setattr(inc, "PAUSED_PAGES", 0)
+    _edit(recipe, 'fill: "#f7f4ee"', 'fill: "#f7f4ed"')
+    _edit(small[0] / "essai.yaml", "title: Atlas d'essai", "title: Atlas d'essai 2")
+    r = a.rebuild()
+    assert loads == [1] and collecting == [False, True] and gc.isenabled()
+    same_bytes(r.pdf, _cold(small, small[2].parent / "cold"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from conftest import ROOT
 
 
@@ -48,8 +49,12 @@ def test_layout_after_one_edit_builds_that_sheet_only_and_decides_as_a_new_proce
         return real(r, cat)
     monkeypatch.setattr(recipe_pkg, "build_map", counted)
     assert _decide(path, built_gpkg, fresh=False) == first and built == []       # nothing changed
-    _edit(recipe, 'fill: "#f7f4ef"', 'fill: "#f7f4ee"')
-    assert _decide(path, built_gpkg, fresh=False) == first and built == ["sante_hopitaux.yaml"]
+    _edit(recipe, 'fill: "#f7f4ef"', 'fill: "#f7f4ee"')           # a colour: the plan is the same
+    assert _decide(path, built_gpkg, fresh=False) == first and built == []
+    _edit(recipe, "margin: 0.03", "margin: 0.031")
+    assert _decide(path, built_gpkg, fresh=False) == _decide(path, built_gpkg, fresh=True)
+    assert built[0] == "sante_hopitaux.yaml" and len(built) == 1 + len(first)
+    built.clear()
     # an edit that moves the layout: this sheet asks for the other kind, the group follows
     built.clear()
     kind = first[series_key(recipe)]["layout"]
@@ -60,6 +65,24 @@ def test_layout_after_one_edit_builds_that_sheet_only_and_decides_as_a_new_proce
     assert warm != first
     built.clear()
     assert warm == _decide(path, built_gpkg, fresh=True) and len(built) == len(first)
+
+
+@pytest.mark.parametrize("name", ["sante", "patrimoine", "renouvellement"])
+def test_recoloured_basin_maps_keep_their_layout(built_gpkg, tmp_path, name):
+    """What lets a warm process keep the layout decision over a recolouring (series._uncoloured):
+    every colour of every recipe changed, a new process decides the same layouts."""
+    import re
+    shutil.copytree(ROOT / "atlases", tmp_path / "atlases")
+    path = tmp_path / "atlases" / f"{name}.yaml"
+    first = _decide(path, built_gpkg, fresh=True)
+    n = 0
+    for f in (tmp_path / "atlases" / "maps").glob("*.yaml"):
+        text, k = re.subn(r'"#([0-9a-fA-F]{6})"', lambda m: f'"#{int(m.group(1), 16) ^ 0x5a3c96:06x}"',
+                          f.read_text(encoding="utf-8"))
+        f.write_text(text, encoding="utf-8")
+        n += k
+    assert n > 50 and first
+    assert _decide(path, built_gpkg, fresh=True) == first
 
 
 def test_warm_page_files_are_written_once_and_follow_their_bytes(tmp_path, monkeypatch):

@@ -36,6 +36,7 @@ folder is kept under a size bound (``limit_mb``, least recently used entries rem
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import json
 import os
@@ -64,6 +65,11 @@ SETTLE_SECONDS = 0.01
 PAGES_KEPT = 400
 #: the book's own pages a warm process keeps (cover, contents, sources, numbers of recent books)
 BOOK_PAGES_KEPT = 32
+
+#: a warm rebuild runs with the cyclic garbage collector paused until its book is written
+#: (its passes over the sheet's objects, some milliseconds, come after the new book), while
+#: it has rendered at most this many pages (a longer one is collected as it goes)
+PAUSED_PAGES = 4
 
 ALL = "*"              # a page that read something that cannot be attributed to one layer
 #: catalogue reads a warm process keeps while the catalogue and the layer definitions stay
@@ -464,6 +470,8 @@ class Run:
         self._files: dict[int, Path] = {}
         self._book: list = []
         self._common: str | None = None
+        self._values: tuple | None = None       # (the atlas's series values, their hash)
+        self.paused = False                     # the collector paused by this run (:meth:`Atlas._build`)
         self._plans: _UsedDict | None = None
 
     # -- pages --------------------------------------------------------------------------
@@ -497,7 +505,9 @@ class Run:
         from mbm_sig.atlas import series
         from mbm_sig.maps.recipe import load_recipe
         files = recipe_files(recipe)
-        k = ("recipe", str(recipe), tuple(_stat(f) for f in [recipe, *files]), _h(params), _h(atlas.series_values))
+        if self._values is None or self._values[0] is not atlas.series_values:     # hashed once a run
+            self._values = (atlas.series_values, _h(atlas.series_values))
+        k = ("recipe", str(recipe), tuple(_stat(f) for f in [recipe, *files]), _h(params), self._values[1])
         hit = self.memo.get(k)
         if hit is None:
             r = series.apply(load_recipe(str(recipe), params), atlas.series_values)
@@ -570,6 +580,9 @@ class Run:
     def done(self, idx: int, path, deps: list) -> None:
         self.rendered[idx] = list(deps)
         self._files[idx] = Path(path)
+        if self.paused and len(self.rendered) > PAUSED_PAGES:       # a long rebuild: collected as it goes
+            self.paused = False
+            gc.enable()
 
     def store(self) -> None:
         """Write the pages rendered in this run to the cache (after the book: the book does
@@ -881,6 +894,7 @@ class Atlas:
         self._watching: tuple = ()              # what it watches
         self._touched: set[str] = set()         # files it said were written since the last build
         self.last: Rebuild | None = None
+        self._definition: tuple | None = None   # (its files, what was taken from them, the atlas)
 
     # -- inputs ---------------------------------------------------------------------------
     def inputs(self, atlas=None) -> list[Path]:
@@ -1001,7 +1015,8 @@ class Atlas:
         agree (at most ``most`` s)."""
         if self._notifier is not None:
             self._notifier.settle(wait, most)
-            return self.changes() or changed
+            # no word of a file since the changes were looked at: they are whole as seen
+            return (self.changes() or changed) if self._notifier.touched else changed
         t0 = time.monotonic()
         seen = {p: _stat(Path(p)) for p in changed if p != "catalogue"}
         while time.monotonic() - t0 < most:
@@ -1036,7 +1051,7 @@ class Atlas:
                 del self.memo[k]
         atlas = None
         try:
-            atlas = engine.load_atlas(self.name)
+            atlas = self._load_atlas()
         finally:                    # a definition that does not load: watched until it does
             self._watched = self.inputs(atlas)
             self._files = self._snapshot(taken=True)
@@ -1049,12 +1064,46 @@ class Atlas:
                 run._forget("series")
                 self.memo[key] = series.resolve(atlas.series, self.cat, str(atlas.path))
             atlas.series_values = self.memo[key]
-        res = engine._render(atlas, self.cat, self.out_dir, self.only, self.sheets, self.png, self.workers,
-                             self.progress, split_by=self.split_by, cache=run)
+        run.paused = self.last is not None and gc.isenabled()       # (a rebuild: PAUSED_PAGES)
+        if run.paused:
+            gc.disable()
+        try:
+            res = engine._render(atlas, self.cat, self.out_dir, self.only, self.sheets, self.png, self.workers,
+                                 self.progress, split_by=self.split_by, cache=run)
+        finally:
+            if run.paused:
+                gc.enable()
         body = res.body
         rendered = [body[i].title for i in sorted(run.rendered)]
         self.last = Rebuild(res.pdf, res.pages, rendered, len(run.hits), time.perf_counter() - t0, changed, res)
         return self.last
+
+    def _load_atlas(self):
+        """:func:`engine.load_atlas`, read again only when what it takes from its files
+        changed: the atlas file (byte for byte), the recipes it names (there, their titles);
+        each build gets its own copy of the fields the engine sets (series values, cover)."""
+        from dataclasses import replace
+
+        from mbm_sig.atlas import engine
+
+        def seen(paths: list[str]) -> list:
+            out: list = []
+            for k, p in enumerate(paths):
+                try:
+                    out.append(Path(p).read_bytes() if k == 0 else engine._recipe_title(Path(p)))
+                except Exception:           # noqa: BLE001 - missing, or not YAML: load_atlas says so
+                    out.append(None)
+            return out
+        kept = self._definition
+        now = seen(kept[0]) if kept else None      # (looked at before the atlas is read: a file
+        if kept is None or now != kept[1]:          # written meanwhile is seen next time)
+            atlas = engine.load_atlas(self.name)
+            names = [str(p) for p in [atlas.path, *dict.fromkeys(sh.recipe for sec in atlas.sections
+                                                                 for sh in sec.sheets if sh.recipe)]]
+            kept = self._definition = (names, now if kept and names == kept[0] else seen(names), atlas)
+        a = kept[2]
+        return replace(a, cover_notes=list(a.cover_notes), method_notes=list(a.method_notes), series=dict(a.series),
+                       series_values=dict(a.series_values))
 
     def _watch_files(self) -> None:
         """Tell the notifier the files of the last build (they change with the atlas)."""

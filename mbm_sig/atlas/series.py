@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -116,6 +117,8 @@ _LAYOUT_MEMO: dict = {}
 _MEMBER_MEMO: dict = {}
 #: the answers of the requirement test (:func:`_remembered`)
 _WAITING_MEMO: dict = {}
+#: the basin maps' recipes as loaded, by content (:func:`_loaded`)
+_DOC_MEMO: dict = {}
 
 
 def page_key(recipe, params: dict | None) -> str:
@@ -133,10 +136,11 @@ def group_key(doc: dict) -> str | None:
     return json.dumps([doc.get("page", "A4"), doc.get("orientation", "portrait"), ext], sort_keys=True, default=str)
 
 
-def layout_groups(atlas, waiting) -> dict:
+def layout_groups(atlas, waiting, docs: dict | None = None) -> dict:
     """group key -> [(recipe path, parameters)] of the atlas's map sheets drawn once (no
     coverage) whose data are there (``waiting(spec)`` false: the engine's requirements), by
-    :func:`group_key`; groups of two sheets or more."""
+    :func:`group_key`; groups of two sheets or more. ``docs``: filled with each member's
+    recipe as loaded, by :func:`page_key`."""
     from mbm_sig.maps.recipe import RecipeError, load_recipe
     groups: dict = {}
     for sec in atlas.sections:
@@ -146,31 +150,52 @@ def layout_groups(atlas, waiting) -> dict:
             if spec.kind != "map" or not spec.recipe or spec.coverage or waiting(spec):
                 continue
             try:
-                doc = load_recipe(Path(spec.recipe), spec.params).doc
+                doc = _loaded(Path(spec.recipe), spec.params, load_recipe)
             except RecipeError:         # the sheet's own render reports it, naming the sheet
                 continue
             key = group_key(doc)
             if key:
                 groups.setdefault(key, []).append((Path(spec.recipe), dict(spec.params)))
+                if docs is not None:
+                    docs[page_key(spec.recipe, spec.params)] = doc
     return {k: v for k, v in groups.items() if len(v) > 1}
+
+
+def _loaded(recipe: Path, params: dict, load_recipe) -> dict:
+    """A recipe's document as loaded (parameters filled, structure checked), kept by the
+    file's bytes and the parameters (:data:`_DOC_MEMO`): a warm process looks at every basin
+    map's recipe on each rebuild. Not to be changed by the caller."""
+    try:
+        data = recipe.read_bytes()
+    except OSError:
+        return load_recipe(recipe, params).doc          # (its error, naming the file)
+    key = (str(recipe), data, json.dumps(params, sort_keys=True, default=str))
+    doc = _DOC_MEMO.get(key)
+    if doc is None:
+        doc = load_recipe(recipe, params).doc
+        if len(_DOC_MEMO) >= 256:
+            _DOC_MEMO.clear()
+        _DOC_MEMO[key] = doc
+    return doc
 
 
 def with_layouts(atlas, cat, waiting, values: dict | None = None) -> dict:
     """The series' values with the layout each basin map shares with its group
     (:data:`LAYOUTS`: page key -> ``sheet_layout``), decided once over the group; memoised
-    on the recipes' files, the series, the catalogue's state and the layer definitions.
+    on the recipes as a layout sees them (:func:`_member_key`: a recolouring decides
+    nothing again), the series, the catalogue's state and the layer definitions.
     ``waiting(spec)``: whether a sheet waits for its data (left out of the groups; the
     engine's requirement test, whose answer is memoised on the same and the sheet's
     ``requires``)."""
     values = {k: v for k, v in (atlas.series_values if values is None else values).items() if k != LAYOUTS}
     stamp = _catalogue_stamp(cat)
     common = _members_common(cat, stamp) if stamp is not None else None
-    groups = layout_groups(atlas, waiting if common is None else _remembered(waiting, common))
+    docs: dict = {}
+    groups = layout_groups(atlas, waiting if common is None else _remembered(waiting, common), docs)
     if not groups:
         return values
     key = (str(atlas.path), common, json.dumps(values, sort_keys=True, default=repr),
-           tuple((str(r), _stat(r), json.dumps(p, sort_keys=True, default=str))
-                 for members in groups.values() for r, p in members))
+           tuple(_member_key(r, p, docs[page_key(r, p)], "") for members in groups.values() for r, p in members))
     if common is None or key not in _LAYOUT_MEMO:
         out = {}
         built: dict | None = None if common is None else {}
@@ -231,7 +256,7 @@ def decide_layout(members, cat, values: dict, built: dict | None = None, common:
     maps, keys, kinds, entries = [], [], None, []
     for recipe, params in members:
         r = apply(load_recipe(str(recipe), params), values)
-        mk = _member_key(recipe, params, r, common) if built is not None else None
+        mk = _member_key(recipe, params, r.doc, common) if built is not None else None
         entry = _MEMBER_MEMO.get(mk) if mk is not None else None
         if entry is None:
             entry = [build_map(r, cat)[0], {}]
@@ -271,15 +296,34 @@ def _members_common(cat, stamp) -> str:
     return json.dumps([cat.url, stamp, defs], default=str)
 
 
-def _member_key(recipe, params: dict, r, common: str) -> str:
+def _member_key(recipe, params: dict, doc: dict, common: str) -> str:
     """What a member's map, built and planned alone, is made of: its recipe as drawn (the
-    series applied, so the series' values too), its file and the files it names (logo,
-    basemap: size, times), and ``common`` (:func:`_members_common`)."""
-    bm = r.doc.get("basemap")
+    series applied, so the series' values too) with its colours left out (:func:`_uncoloured`),
+    the stats of the files it names (logo, basemap: size, times), and ``common``
+    (:func:`_members_common`)."""
+    bm = doc.get("basemap")
     named = [str((bm if isinstance(bm, dict) else {"source": bm}).get("source") or "") if bm else "",
-             str(r.doc.get("logo") or "")]
+             str(doc.get("logo") or "")]
     files = [_stat(Path(recipe).parent / n) for n in named if n]
-    return json.dumps([str(recipe), _stat(recipe), files, params, r.doc, common], sort_keys=True, default=str)
+    drawn = json.dumps(_uncoloured(doc), default=str)        # (in its order: a category's place is its colour's)
+    return json.dumps([str(recipe), files, params, drawn, common], sort_keys=True, default=str)
+
+
+_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+
+
+def _uncoloured(o):
+    """A recipe with every colour value (``#rrggbb``) alike: what a sheet's plan is made of.
+    The plan (legend blocks and their entries, frame, extent) is made of sizes and of what
+    the data show, never of the colours drawn: a sheet recoloured (a fill, an outline, a
+    category's colour) keeps its plan and its group's layout, and is not built again for
+    the decision (tested: every basin map recoloured, the decision of a new process is the
+    same). ``none`` and named palettes are kept as they are."""
+    if isinstance(o, dict):
+        return {k: _uncoloured(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [_uncoloured(v) for v in o]
+    return "#colour" if isinstance(o, str) and _COLOUR.fullmatch(o) else o
 
 
 def _natural_size(m) -> tuple[float, float]:
