@@ -512,9 +512,9 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
     workers are started this process first runs ``meanwhile()`` (the book's own pages: the shared
     counter then gives it fewer sheets, and the last ones end together) while the first worker
     makes what every sheet decides on first use (:func:`_decide`: the town names, the coverage
-    series' layouts) and sends it here: made once, in parallel, instead of before the fork. A
+    series' layouts) and sends it here: made once, in parallel, instead of before the fork (until
+    it comes, this process draws tables, which need none, from the cheap end of the order). A
     worker that dies is a failure naming the sheet it was rendering."""
-    import gc
     from multiprocessing.connection import wait
     ctx = mp.get_context("fork")
     _warm(jobs[0][1], cat, [j[2] for j in jobs], tmp)
@@ -524,21 +524,8 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
         (lambda name: len(cat.read(name))) if cat.backend.kind == "gpkg"
         else (lambda name: cat.backend.count(name) if cat.has_data(name) else 0))
     order = sorted(range(len(jobs)), key=lambda k: -_cost(jobs[k][2], count))
-    _WORKER.update(jobs=jobs, render=render, order=order, next=ctx.Value("q", 0))
-    # what this process holds now is frozen out of the cyclic collector: the workers' collections
-    # do not touch (and so copy) the memory they inherit
-    gc.collect()
-    gc.freeze()
-    workers: dict = {}                     # connection -> [process, index of the job it renders]
-    try:
-        for w in range(n_workers - 1):
-            rd, wr = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_worker_loop, args=(wr, cat.url, w == 0), daemon=True)
-            proc.start()
-            wr.close()
-            workers[rd] = [proc, None]
-    finally:
-        gc.unfreeze()
+    _WORKER.update(jobs=jobs, render=render, order=order, span=ctx.Array("q", [0, len(order)]))
+    workers = _start_workers(ctx, n_workers - 1, cat.url)   # connection -> [process, index of its job]
     deciding = next(iter(workers), None)          # the worker that sends its decisions first
 
     def received(timeout):
@@ -564,8 +551,14 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
     try:
         if meanwhile is not None:
             meanwhile()
-        while deciding in workers:          # (if it died, the sheets decide them on first use)
-            yield from received(None)
+        # until they come (if it died, the sheets decide on first use): tables, which need none,
+        # the cheapest first, from the end of the order
+        while deciding in workers:
+            if (k := _next_job(last=lambda job: job[2].kind == "table")) is None:
+                yield from received(None)
+            else:
+                yield render(jobs[order[k]])
+                yield from received(0)
         while (k := _next_job()) is not None:
             yield render(jobs[order[k]])
             yield from received(0)
@@ -576,19 +569,56 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
             proc.terminate()
             proc.join()
             rd.close()
-        for key in ("jobs", "render", "order", "next"):      # (a warm process keeps no run's pages)
+        for key in ("jobs", "render", "order", "span"):      # (a warm process keeps no run's pages)
             _WORKER.pop(key, None)
 
 
-def _next_job() -> int | None:
-    """The position (in the shared order) of the next job to start, or None when all are taken."""
-    nxt = _WORKER["next"]
-    with nxt.get_lock():
-        k = nxt.value
-        if k >= len(_WORKER["order"]):
+def _start_workers(ctx, n: int, db_url: str) -> dict:
+    """``n`` workers forked from this process: {their connection: [process, None]}, the first one
+    deciding (:func:`_worker_loop`). What this process holds is first frozen out of the cyclic
+    collector: the workers' collections do not touch (and so copy) the memory they inherit."""
+    import gc
+    gc.collect()
+    gc.freeze()
+    workers: dict = {}
+    try:
+        for w in range(n):
+            rd, wr = ctx.Pipe(duplex=False)
+            if w == 0:
+                _roomy(wr)
+            proc = ctx.Process(target=_worker_loop, args=(wr, db_url, w == 0), daemon=True)
+            proc.start()
+            wr.close()
+            workers[rd] = [proc, None]
+    finally:
+        gc.unfreeze()
+    return workers
+
+
+def _roomy(conn) -> None:
+    """A pipe that holds the first worker's decisions (some 90 kB: the town names) where the
+    system allows (Linux: 64 kB by default): the worker then goes on to its first sheet instead
+    of waiting for this process, drawing a table meanwhile, to read them."""
+    import fcntl
+    try:
+        fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+    except (AttributeError, OSError):       # another system, or a lower limit: the worker waits
+        pass
+
+
+def _next_job(last=None) -> int | None:
+    """The position (in the shared order) of the next job to start, or None when all are taken;
+    with ``last`` (a test of a job), the last job left instead, if it passes the test."""
+    span = _WORKER["span"]           # [first job left, end of the jobs left]
+    with span.get_lock():
+        k, end = span[0], span[1]
+        if k >= end or (last is not None and not last(_WORKER["jobs"][_WORKER["order"][end - 1]])):
             return None
-        nxt.value = k + 1
-    return k
+        if last is None:
+            span[0] = k + 1
+            return k
+        span[1] = end - 1
+        return end - 1
 
 
 def _worker_loop(conn, db_url: str, decide: bool = False) -> None:
