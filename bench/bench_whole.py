@@ -13,7 +13,9 @@ parallel run while its workers draw the first sheets, so they count in the rende
 The timed runs find the decisions an earlier run kept (mbm_sig.atlas.engine._kept); a last line
 gives the first run after a change, which makes them.
 
-    .venv/bin/python bench/bench_whole.py [--pairs 5] [--db var/catalogue.gpkg] [-j 2]
+    .venv/bin/python bench/bench_whole.py [--pairs 5] [--db var/catalogue.gpkg] [-j 2] [--phase-only]
+
+``--phase-only``: only the rendering phase, -j 1 against -j 2 (no QGIS, start-up nor imports).
 """
 from __future__ import annotations
 
@@ -105,6 +107,7 @@ def main() -> int:
     ap.add_argument("--db", default=os.environ.get("MBM_SIG_DB", str(ROOT / "var" / "catalogue.gpkg")))
     ap.add_argument("--pairs", type=int, default=5)
     ap.add_argument("-j", "--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--phase-only", action="store_true", help="only the rendering phase, -j 1 against -j 2")
     a = ap.parse_args()
     if not Path(a.db).exists():
         print(f"catalogue {a.db} not found: run `make build` first", file=sys.stderr)
@@ -118,6 +121,9 @@ def main() -> int:
     first = run_mbm(atlas_args, env, tmp)
     n_pages = len(PdfReader(tmp / "atlas-sante.pdf").pages)
     print(f"mbm-sig atlas sante: {n_pages} pages, -j {a.workers}")
+    if a.phase_only:
+        phase(atlas_args, env, tmp, n_pages, a.pairs)
+        return 0
     if not have_qgis():
         print("QGIS not installed here (apt-get install qgis python3-qgis): no ratio")
         ra = [run_mbm(atlas_args, env, tmp) for _ in range(a.pairs)]
@@ -142,22 +148,7 @@ def main() -> int:
               f"(its export is single-threaded): QGIS time / mbm-sig time = {r:.2f} "
               f"(median of {a.pairs} interleaved pairs; > 1: mbm-sig faster; target >= 1); "
               f"QGIS CPU / mbm-sig CPU = {med_ratio(ra, rq, 'cpu'):.2f}")
-    # both cores (issue 13, target 3): the rendering phase (first page render to book start)
-    # on 2 workers against 1, new processes, interleaved
-    one_args = atlas_args[:-1] + ["1"]
-    two_args = atlas_args[:-1] + ["2"]
-    print(f"\nrendering phase, -j 1 against -j 2 ({a.pairs} interleaved pairs):")
-    r1, r2 = interleave(lambda: run_mbm(one_args, env, tmp), lambda: run_mbm(two_args, env, tmp), a.pairs)
-    phase = [(x["book_start"] - x["first_page"]) / (y["book_start"] - y["first_page"]) for x, y in zip(r1, r2)]
-    print(f"| {n_pages} pages, new process | -j 1 | -j 2 |\n|---|---:|---:|")
-    for key, label in (("wall", "whole command s"), ("render", "rendering phase s")):
-        get = (lambda x: x["wall"]) if key == "wall" else (lambda x: x["book_start"] - x["first_page"])
-        print(f"| {label} | {statistics.median(map(get, r1)):.2f} | {statistics.median(map(get, r2)):.2f} |")
-    print(f"rendering phase -j 1 / -j 2 = {statistics.median(phase):.2f} (median of {a.pairs} pairs; target >= 1.7)")
-    c1, c2 = [phase_cpu_path(x) for x in r1], [phase_cpu_path(y) for y in r2]
-    print(f"rendering phase in CPU seconds along its longest process (what free cores give): -j 1 "
-          f"{statistics.median(c1):.2f} s, -j 2 {statistics.median(c2):.2f} s: ratio "
-          f"{statistics.median(x / y for x, y in zip(c1, c2)):.2f} (median of the pairs' ratios)")
+    phase(atlas_args, env, tmp, n_pages, a.pairs)
     book = [x["book_end"] - x["book_start"] for x in ra]
     print(f"book assembly: {sorted(book)[len(book) // 2]:.2f} s of {med(ra, 'wall'):.2f} s")
     print(f"launch to first page work: {med(ra, 'first_page'):.2f} s (target <= 1.0 s)")
@@ -177,6 +168,25 @@ def main() -> int:
         s, heavy = imports(args, env)
         print(f"  mbm-sig {' '.join(args[:2])}: {s:.2f} s of imports; {', '.join(heavy) or 'none'}")
     return 0
+
+
+def phase(atlas_args, env, tmp, n_pages, pairs):
+    """Both cores (issue 13, target 3): the rendering phase (first page work to book start)
+    on 2 workers against 1, new processes, interleaved."""
+    one_args = atlas_args[:-1] + ["1"]
+    two_args = atlas_args[:-1] + ["2"]
+    print(f"\nrendering phase, -j 1 against -j 2 ({pairs} interleaved pairs):")
+    r1, r2 = interleave(lambda: run_mbm(one_args, env, tmp), lambda: run_mbm(two_args, env, tmp), pairs)
+    ratios = [(x["book_start"] - x["first_page"]) / (y["book_start"] - y["first_page"]) for x, y in zip(r1, r2)]
+    print(f"| {n_pages} pages, new process | -j 1 | -j 2 |\n|---|---:|---:|")
+    for key, label in (("wall", "whole command s"), ("render", "rendering phase s")):
+        get = (lambda x: x["wall"]) if key == "wall" else (lambda x: x["book_start"] - x["first_page"])
+        print(f"| {label} | {statistics.median(map(get, r1)):.2f} | {statistics.median(map(get, r2)):.2f} |")
+    print(f"rendering phase -j 1 / -j 2 = {statistics.median(ratios):.2f} (median of {pairs} pairs; target >= 1.7)")
+    c1, c2 = [phase_cpu_path(x) for x in r1], [phase_cpu_path(y) for y in r2]
+    print(f"rendering phase in CPU seconds along its longest process (what free cores give): -j 1 "
+          f"{statistics.median(c1):.2f} s, -j 2 {statistics.median(c2):.2f} s: ratio "
+          f"{statistics.median(x / y for x, y in zip(c1, c2)):.2f} (median of the pairs' ratios)")
 
 
 if __name__ == "__main__":

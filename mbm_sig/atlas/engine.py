@@ -508,35 +508,30 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
     """The results of ``render`` on every job (in the order they are done), on ``n_workers``
     processes: this one and ``n_workers - 1`` forked from it once it holds what every page loads
     on first use (:func:`_warm`: drawing modules, print font, the pages' layers), shared
-    copy-on-write instead of loaded again by each. The jobs stay in the inherited memory; each
-    process takes the next one from a shared counter, the costliest pages first (:func:`_cost`:
-    a long page started last keeps one core busy while the other waits). Once the workers are
-    started this process first runs ``meanwhile()`` (the book's own pages: the shared counter then
-    gives it fewer sheets, and the last ones end together). A worker that dies is a failure
-    naming the sheet it was rendering."""
-    import gc
+    copy-on-write instead of loaded again by each. The jobs stay in the inherited memory;
+    each process takes the next one from a shared counter, the costliest pages first
+    (:func:`_cost`: a long page started last keeps one core busy while the other waits). Once the
+    workers are started this process first runs ``meanwhile()`` (the book's own pages: the shared
+    counter then gives it fewer sheets, and the last ones end together) while the first worker
+    makes what every sheet decides on first use (:func:`_decide`: the town names, the coverage
+    series' layouts) and sends it here: made once, in parallel, instead of before the fork (until
+    it comes, this process draws tables, which need none, from the cheap end of the order). A
+    worker that dies is a failure naming the sheet it was rendering."""
     from multiprocessing.connection import wait
     ctx = mp.get_context("fork")
     _warm(jobs[0][1], cat, [j[2] for j in jobs], tmp)
-    count = functools.lru_cache(maxsize=None)(lambda name: cat.backend.count(name) if cat.has_data(name) else 0)
+    # a GeoPackage's layers are in memory since the warm-up: counted there, not by reading the file's
+    # metadata again (some 10 ms a layer, before the fork)
+    count = functools.lru_cache(maxsize=None)(
+        (lambda name: len(cat.read(name))) if cat.backend.kind == "gpkg"
+        else (lambda name: cat.backend.count(name) if cat.has_data(name) else 0))
     order = sorted(range(len(jobs)), key=lambda k: -_cost(jobs[k][2], count))
-    _WORKER.update(jobs=jobs, render=render, order=order, next=ctx.Value("q", 0))
-    # what this process holds now is frozen out of the cyclic collector: the workers' collections
-    # do not touch (and so copy) the memory they inherit
-    gc.collect()
-    gc.freeze()
-    workers: dict = {}                     # connection -> [process, index of the job it renders]
-    try:
-        for _ in range(n_workers - 1):
-            rd, wr = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_worker_loop, args=(wr, cat.url), daemon=True)
-            proc.start()
-            wr.close()
-            workers[rd] = [proc, None]
-    finally:
-        gc.unfreeze()
+    _WORKER.update(jobs=jobs, render=render, order=order, span=ctx.Array("q", [0, len(order)]))
+    workers = _start_workers(ctx, n_workers - 1, cat.url)   # connection -> [process, index of its job]
+    deciding = next(iter(workers), None)          # the worker that sends its decisions first
 
     def received(timeout):
+        nonlocal deciding
         for rd in wait(list(workers), timeout):
             try:
                 msg = rd.recv()
@@ -549,12 +544,23 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
                 continue
             if isinstance(msg, int):       # the job it starts
                 workers[rd][1] = msg
+            elif isinstance(msg, dict):    # what it decided
+                _install(msg, cat)
+                deciding = None
             else:
                 workers[rd][1] = None
                 yield msg
     try:
         if meanwhile is not None:
             meanwhile()
+        # until they come (if it died, the sheets decide on first use): tables, which need none,
+        # the cheapest first, from the end of the order
+        while deciding in workers:
+            if (k := _next_job(last=lambda job: job[2].kind == "table")) is None:
+                yield from received(None)
+            else:
+                yield render(jobs[order[k]])
+                yield from received(0)
         while (k := _next_job()) is not None:
             yield render(jobs[order[k]])
             yield from received(0)
@@ -565,28 +571,69 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
             proc.terminate()
             proc.join()
             rd.close()
-        for key in ("jobs", "render", "order", "next"):      # (a warm process keeps no run's pages)
+        for key in ("jobs", "render", "order", "span"):      # (a warm process keeps no run's pages)
             _WORKER.pop(key, None)
 
 
-def _next_job() -> int | None:
-    """The position (in the shared order) of the next job to start, or None when all are taken."""
-    nxt = _WORKER["next"]
-    with nxt.get_lock():
-        k = nxt.value
-        if k >= len(_WORKER["order"]):
+def _start_workers(ctx, n: int, db_url: str) -> dict:
+    """``n`` workers forked from this process: {their connection: [process, None]}, the first one
+    deciding (:func:`_worker_loop`). What this process holds is first frozen out of the cyclic
+    collector: the workers' collections do not touch (and so copy) the memory they inherit."""
+    import gc
+    gc.collect()
+    gc.freeze()
+    workers: dict = {}
+    try:
+        for w in range(n):
+            rd, wr = ctx.Pipe(duplex=False)
+            if w == 0:
+                _roomy(wr)
+            proc = ctx.Process(target=_worker_loop, args=(wr, db_url, w == 0), daemon=True)
+            proc.start()
+            wr.close()
+            workers[rd] = [proc, None]
+    finally:
+        gc.unfreeze()
+    return workers
+
+
+def _roomy(conn) -> None:
+    """A pipe that holds the first worker's decisions (some 90 kB: the town names) where the
+    system allows (Linux: 64 kB by default): the worker then goes on to its first sheet instead
+    of waiting for this process, drawing a table meanwhile, to read them."""
+    import fcntl
+    try:
+        fcntl.fcntl(conn.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+    except (AttributeError, OSError):       # another system, or a lower limit: the worker waits
+        pass
+
+
+def _next_job(last=None) -> int | None:
+    """The position (in the shared order) of the next job to start, or None when all are taken;
+    with ``last`` (a test of a job), the last job left instead, if it passes the test."""
+    span = _WORKER["span"]           # [first job left, end of the jobs left]
+    with span.get_lock():
+        k, end = span[0], span[1]
+        if k >= end or (last is not None and not last(_WORKER["jobs"][_WORKER["order"][end - 1]])):
             return None
-        nxt.value = k + 1
-    return k
+        if last is None:
+            span[0] = k + 1
+            return k
+        span[1] = end - 1
+        return end - 1
 
 
-def _worker_loop(conn, db_url: str) -> None:
-    """A forked worker: jobs from the shared counter until none is left, each announced (its index
-    in the job list) and its result sent to the parent on ``conn``."""
+def _worker_loop(conn, db_url: str, decide: bool = False) -> None:
+    """A forked worker: with ``decide``, first what the sheets decide on first use sent to the
+    parent on ``conn`` (:func:`_decide`); then jobs from the shared counter until none is left,
+    each announced (its index in the job list) and its result sent on ``conn``."""
     import signal
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C: the parent reports and stops us
     _init_worker(db_url, True)
     try:
+        if decide:
+            jobs = _WORKER["jobs"]
+            conn.send(_decide(jobs[0][1], _WORKER["cat"], [j[2] for j in jobs]))
         while (k := _next_job()) is not None:
             i = _WORKER["order"][k]
             conn.send(i)
@@ -598,10 +645,9 @@ def _worker_loop(conn, db_url: str) -> None:
 def _warm(atlas: Atlas, cat: Catalogue, pages_: list, tmp: Path) -> None:
     """Load in this process what rendering the pages loads on first use: the drawing modules and
     map types, the print font and what writing its subsets loads (one page number written to
-    ``tmp``), on a GeoPackage the layers the pages read and the town names, and the layout of
-    each coverage series (decided once over its features, else by each worker)."""
+    ``tmp``), on a GeoPackage the layers the pages read."""
     from mbm_sig.atlas import charts, series  # noqa: F401
-    from mbm_sig.maps import recipe
+    from mbm_sig.maps import recipe  # noqa: F401
     from mbm_sig.maps import types as map_types
     map_types.registry()
     pages.save_pdf([pages.number_overlay(1, 1)], tmp / "warm.pdf", {"CreationDate": None})
@@ -611,9 +657,22 @@ def _warm(atlas: Atlas, cat: Catalogue, pages_: list, tmp: Path) -> None:
                 cat.read(name)
             except KeyError:            # a layer a recipe names that the definitions lack: its page says so
                 pass
-        if any(p.kind == "map" for p in pages_) and cat.has_data("communes"):
-            from mbm_sig.maps import labels
-            labels.cached_towns(cat)    # the town names of every map sheet (and the provenance log)
+
+
+def _decide(atlas: Atlas, cat: Catalogue, pages_: list) -> dict:
+    """What the map pages decide on first use and keep in the process, made here once for another
+    process (:func:`_install`), in plain values: the town names of every map sheet
+    (:func:`mbm_sig.maps.labels.cached_towns`, with the provenance it is keyed by), and the layout
+    of each coverage series, decided over its features
+    (:func:`mbm_sig.maps.recipe.decide_series_layout`): the entries this adds to the kept ones."""
+    from mbm_sig.atlas import series
+    from mbm_sig.maps import labels, recipe
+    from mbm_sig.maps.recipe import build
+    decided: dict = {}
+    if any(p.kind == "map" for p in pages_) and cat.has_data("communes"):
+        labels.cached_towns(cat)
+        decided["towns"] = getattr(cat, "_mbm_towns", None)
+    known = set(build._SERIES_LAYOUTS)
     firsts = {p.spec.recipe: p for p in reversed(pages_) if p.kind == "map"}
     for path, p in firsts.items():
         try:
@@ -621,6 +680,16 @@ def _warm(atlas: Atlas, cat: Catalogue, pages_: list, tmp: Path) -> None:
                                         cat)
         except Exception:        # noqa: BLE001 - the sheet's own render reports it, naming the sheet
             pass
+    decided["layouts"] = {k: v for k, v in build._SERIES_LAYOUTS.items() if k not in known}
+    return decided
+
+
+def _install(decided: dict, cat: Catalogue) -> None:
+    """Keep in this process (on its catalogue ``cat``) what another decided (:func:`_decide`)."""
+    from mbm_sig.maps.recipe import build
+    if decided.get("towns") is not None:
+        cat._mbm_towns = decided["towns"]
+    build._SERIES_LAYOUTS.update(decided.get("layouts", {}))
 
 
 def _cost(page: Page, count) -> float:

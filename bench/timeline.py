@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Timeline of a parallel atlas run (issue 13, target 3): per process, the start and end of
+each piece of work (the warm-up before the fork, the book's own pages written meanwhile, each
+body page, the book), in wall seconds from the first page work and in CPU seconds of that
+process, to see where the 2-core rendering phase waits. No ratio: a diagnostic, run in a new
+process like bench_whole.py (bench/_mbm_run.py's way of importing the engine).
+
+    .venv/bin/python bench/timeline.py [-j 2] [--atlas sante] [--db var/catalogue.gpkg]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHILD = r"""
+import json, os, sys, time
+log = sys.argv[1]
+argv = sys.argv[2:]
+from mbm_sig.cli import _importing
+with _importing(True):
+    from mbm_sig.atlas import engine
+
+def record(what, fn):
+    def timed(*a, **k):
+        t0, c0 = time.time(), time.process_time()
+        try:
+            return fn(*a, **k)
+        finally:
+            label = what(*a) if callable(what) else what
+            with open(log, "a") as fh:
+                fh.write(json.dumps([os.getpid(), label, t0, time.time(), c0, time.process_time()]) + "\n")
+    return timed
+
+def page_label(job):
+    p = job[2]
+    return f"{p.kind} {job[0]:02d} {(p.spec.recipe.stem if p.spec.recipe else p.title)[:40]}"
+
+engine._render_page = record(page_label, engine._render_page)
+engine._warm = record("warm-up", engine._warm)
+engine._worker_loop = record("worker life", engine._worker_loop)
+engine.book_front = record("book front (meanwhile)", engine.book_front)
+engine._write_book = record("book", engine._write_book)
+if hasattr(engine, "_decide"):
+    engine._decide = record("decisions (towns, series layouts)", engine._decide)
+from mbm_sig.cli import main
+main(argv, command=True)
+"""
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--db", default=os.environ.get("MBM_SIG_DB", str(ROOT / "var" / "catalogue.gpkg")))
+    ap.add_argument("--atlas", default="sante")
+    ap.add_argument("-j", "--workers", type=int, default=2)
+    a = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="mbm-timeline-"))
+    log = tmp / "timeline.jsonl"
+    subprocess.run([sys.executable, "-c", CHILD, str(log), "atlas", a.atlas, "-o", str(tmp), "-q",
+                    "-j", str(a.workers)], check=True, cwd=ROOT, env=dict(os.environ, MBM_SIG_DB=a.db))
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    t0 = min(r[2] for r in rows)
+    pids = {pid: k for k, pid in enumerate(dict.fromkeys(r[0] for r in sorted(rows, key=lambda r: r[2])))}
+    print(f"{'proc':>4} {'start':>6} {'end':>6} {'wall':>6} {'cpu':>6}  work")
+    for pid, what, s, e, c0, c1 in sorted(rows, key=lambda r: (r[2], -r[3])):
+        print(f"{pids[pid]:>4} {s - t0:6.3f} {e - t0:6.3f} {e - s:6.3f} {c1 - c0:6.3f}  {what}")
+    for pid, k in pids.items():
+        mine = [r for r in rows if r[0] == pid and r[1] not in ("worker life",)]
+        pages = [r for r in mine if r[1].split()[0] in ("map", "table", "chart")]
+        print(f"process {k}: {len(pages)} pages, {sum(r[5] - r[4] for r in pages):.3f} s CPU in pages, "
+              f"last page end {max((r[3] for r in pages), default=t0) - t0:.3f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
