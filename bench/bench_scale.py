@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -62,9 +63,13 @@ def qgis2(db, codes, tmp):
     sub = [tmp / "q0", tmp / "q1"]
     for d in sub:
         d.mkdir(exist_ok=True)
+        # each its own copy of the catalogue (made before the clock starts): two QGIS processes
+        # opening one GeoPackage at once both write its header, and one of them then cannot
+        # open the layer ("database is locked")
+        shutil.copyfile(db, d / "catalogue.gpkg")
 
     def go(k):
-        res[k] = run_qgis(qgis_spec(db, halves[k], sub[k] / "qgis.pdf"), sub[k])
+        res[k] = run_qgis(qgis_spec(str(sub[k] / "catalogue.gpkg"), halves[k], sub[k] / "qgis.pdf"), sub[k])
     import time
     t0 = time.time()
     th = [threading.Thread(target=go, args=(k,)) for k in range(2)]
