@@ -271,6 +271,43 @@ def test_book_plans_follow_the_page_files(tmp_path):
                                        capture_output=True, text=True, check=True).stdout
 
 
+def test_a_book_written_once_plans_one_page_at_a_time(tmp_path, built_gpkg, monkeypatch):
+    """A cold run's book (no warm memo) plans each page as it places it and drops it: the book
+    writer's memory does not grow with the page count (the 1534-page communes atlas). Each
+    page's size, read without planning the page, is its plan's; the book is a cold run's
+    (watch tests: a warm run, every plan kept, writes the same bytes)."""
+    import weakref
+
+    from mbm_sig.atlas import engine
+    from mbm_sig.maps.output import book as bk
+
+    alive: weakref.WeakSet = weakref.WeakSet()
+    most = [0]
+    real_init, real_add = bk.PagePlan.__init__, bk.BookWriter.add_plan
+
+    def init(self, *a, **k):
+        real_init(self, *a, **k)
+        alive.add(self)
+
+    def add(self, plan, *a, **k):
+        most[0] = max(most[0], sum(1 for p in alive if type(p) is bk.PagePlan))
+        return real_add(self, plan, *a, **k)
+    monkeypatch.setattr(bk.PagePlan, "__init__", init)
+    monkeypatch.setattr(bk.BookWriter, "add_plan", add)
+    sized: list = []
+    real_write = engine._write_book
+
+    def write(atlas, cat, body, pending, page_files, *a, **k):
+        for f in page_files.values():
+            sized.append(bk.file_page_size(f) == bk.file_plan(f, True, {}).size_mm)
+        return real_write(atlas, cat, body, pending, page_files, *a, **k)
+    monkeypatch.setattr(engine, "_write_book", write)
+    res = engine.render_atlas("renouvellement", out_dir=tmp_path, catalogue=built_gpkg, progress=False,
+                              workers=1)
+    assert res.pages > 10 and most[0] == 1
+    assert len(sized) == len(res.body) and all(sized)
+
+
 def test_a_new_process_rerenders_only_what_changed(small):
     _atlas(small).build()
     _edit(small[0] / "maps" / "patri_puits.yaml", "linewidth: 0.2\n", "linewidth: 0.25\n")

@@ -1238,7 +1238,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
 
     # assemble: each page file's objects appended once to the book (identical fonts stored
     # once), its number drawn over it, bookmarks and metadata at the end
-    from mbm_sig.maps.output.book import BookWriter, file_plan
+    from mbm_sig.maps.output.book import BookWriter, file_page_size, file_plan
     order: list[tuple[str | tuple, Path, Page | None]] = [("Couverture", book_files["cover"], None)]
     order += [("Sommaire", f, None) for f in book_files["toc"]]
     order += [(p.title, page_files[id(p)], p) for p in body]
@@ -1246,15 +1246,22 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         titles = (((pages.PENDING_TITLE,) if pending and k == 0 else ())
                   + ((pages.SOURCES_TITLE,) if k == sources_at else ()))
         order.append((titles, f, None))
-    # each page planned once (a warm run keeps the plans of the pages it met: only a changed
-    # page is parsed again), the page sizes first: each page's number overlay has its size
-    plans = memo.book_plans() if memo else {}
-    planned = [file_plan(f, k > 0, plans) for k, (_, f, _) in enumerate(order)]
-    overlays = _number_overlays([p.size_mm for p in planned], tmp, memo)
+    # the page sizes first: each page's number overlay has its size. A warm run plans every page
+    # once and keeps the plans (only a changed page is parsed again); a book written once plans
+    # each page as it places it and drops it: its memory does not grow with the page count
+    files = [f for _, f, _ in order]
+    if memo:
+        plans = memo.book_plans()
+        planned = [file_plan(f, k > 0, plans) for k, f in enumerate(files)]
+        sizes = [p.size_mm for p in planned]
+    else:
+        plans, sizes = {}, [file_page_size(f) for f in files]
+    overlays = _number_overlays(sizes, tmp, memo)
     with atomic_path(target) as part:
         with open(part, "wb") as fh:
             book = BookWriter(fh, plans)
-            for k, plan in enumerate(planned):
+            for k, f in enumerate(files):
+                plan = planned[k] if memo else file_plan(f, k > 0, plans, keep=False)
                 book.add_plan(plan, overlays[k] if k > 0 else None)
             book.close(_outline_items(order), {
                 "Title": atlas.title, "Subject": atlas.subtitle, "Author": atlas.producer,

@@ -375,7 +375,7 @@ class PagePlan:
                 out[k] = page[k]
         self._walk([box] + [out[k] for k in out if k in (b"/Annots", b"/Group", b"/Rotate", b"/CropBox")])
         self.page = self._template(out, page=True)
-        self.size_mm = (float(box[2]) * 25.4 / 72, float(box[3]) * 25.4 / 72)
+        self.size_mm = _size_mm(box)
         self._end()
 
     def _start(self, src: Source, shared: dict | None) -> None:
@@ -496,19 +496,40 @@ def page_plan(src: Source, page_num: int, overlay: bool, plans: dict | None = No
     return hit
 
 
-def file_plan(path, overlay: bool, plans: dict) -> PagePlan:
+def _size_mm(box) -> tuple[float, float]:
+    return (float(box[2]) * 25.4 / 72, float(box[3]) * 25.4 / 72)
+
+
+def _one_page(src: Source) -> int:
+    pages = src.pages()
+    if len(pages) != 1:
+        raise BookError(f"{src.name}: {len(pages)} pages in a page file (one expected)")
+    return pages[0]
+
+
+def file_plan(path, overlay: bool, plans: dict, keep: bool = True) -> PagePlan:
     """The plan of the one page of a page file (the atlas's pages), kept in ``plans`` by the
-    file's content: a file met before is not parsed again."""
+    file's content: a file met before is not parsed again. ``keep=False``: the plan is not
+    kept (a book written once: its pages are planned, placed and dropped one at a time, so
+    the book writer's memory does not grow with the page count; the templates of the objects
+    pages share are kept in ``plans`` all the same)."""
     data = Path(path).read_bytes()
+    if not keep:
+        src = Source(data, str(path))
+        return PagePlan(src, _one_page(src), overlay, plans)
     key = ("file", hashlib.sha1(data).digest(), overlay)
     hit = plans.get(key)
     if hit is None:
         src = Source(data, str(path))
-        pages = src.pages()
-        if len(pages) != 1:
-            raise BookError(f"{path}: {len(pages)} pages in a page file (one expected)")
-        hit = plans[key] = PagePlan(src, pages[0], overlay, plans)
+        hit = plans[key] = PagePlan(src, _one_page(src), overlay, plans)
     return hit
+
+
+def file_page_size(path) -> tuple[float, float]:
+    """The size in millimetres of the one page of a page file (its media box, as its plan
+    has it), read without planning the page."""
+    src = Source.open(path)
+    return _size_mm(src.resolve(src.obj(_one_page(src))[0][b"/MediaBox"]))
 
 
 class BookWriter:
