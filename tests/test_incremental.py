@@ -308,6 +308,18 @@ def test_a_book_written_once_plans_one_page_at_a_time(tmp_path, built_gpkg, monk
     assert len(sized) == len(res.body) and all(sized)
 
 
+def test_recent_plans_keep_what_pages_share():
+    """A cold book's plans: the last used are kept, what every page meets (a font) stays."""
+    from mbm_sig.maps.output.book import RecentPlans
+    plans = RecentPlans(size=3)
+    plans["font"] = "F"
+    for k in range(10):                       # each page: its own object, then the shared font
+        plans[("page", k)] = k
+        assert plans.get("font") == "F"
+    assert len(plans) == 3 and ("page", 9) in plans and ("page", 7) not in plans
+    assert plans.get("missing") is None
+
+
 def test_a_new_process_rerenders_only_what_changed(small):
     _atlas(small).build()
     _edit(small[0] / "maps" / "patri_puits.yaml", "linewidth: 0.2\n", "linewidth: 0.25\n")

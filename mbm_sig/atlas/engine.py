@@ -1238,7 +1238,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
 
     # assemble: each page file's objects appended once to the book (identical fonts stored
     # once), its number drawn over it, bookmarks and metadata at the end
-    from mbm_sig.maps.output.book import BookWriter, file_page_size, file_plan
+    from mbm_sig.maps.output.book import BookWriter, RecentPlans, file_page_size, file_plan
     order: list[tuple[str | tuple, Path, Page | None]] = [("Couverture", book_files["cover"], None)]
     order += [("Sommaire", f, None) for f in book_files["toc"]]
     order += [(p.title, page_files[id(p)], p) for p in body]
@@ -1255,7 +1255,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         planned = [file_plan(f, k > 0, plans) for k, f in enumerate(files)]
         sizes = [p.size_mm for p in planned]
     else:
-        plans, sizes = {}, [file_page_size(f) for f in files]
+        plans, sizes = RecentPlans(), [file_page_size(f) for f in files]
     overlays = _number_overlays(sizes, tmp, memo)
     with atomic_path(target) as part:
         with open(part, "wb") as fh:

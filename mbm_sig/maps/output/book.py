@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -530,6 +531,30 @@ def file_page_size(path) -> tuple[float, float]:
     has it), read without planning the page."""
     src = Source.open(path)
     return _size_mm(src.resolve(src.obj(_one_page(src))[0][b"/MediaBox"]))
+
+
+class RecentPlans(OrderedDict):
+    """The plans and object templates of a book written once (``BookWriter(plans=…)`` and
+    :func:`file_plan`'s ``plans`` in a cold run): the ``size`` last used are kept, the others
+    dropped. The objects every page shares (the print font's dictionaries, met on each page)
+    stay; a page's own (its resources, its number's form) go, and the book writer's memory
+    does not grow with the page count."""
+
+    def __init__(self, size: int = 1024) -> None:
+        super().__init__()
+        self.size = size
+
+    def get(self, key, default=None):
+        if key in self:
+            self.move_to_end(key)
+            return super().__getitem__(key)
+        return default
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        if len(self) > self.size:
+            self.popitem(last=False)
 
 
 class BookWriter:
