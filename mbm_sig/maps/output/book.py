@@ -428,13 +428,17 @@ class PagePlan:
         return pieces, tuple(kids)
 
     def _plan(self, num: int) -> int:
-        """Plan object ``num``. An object without a stream whose bytes were met before (the
-        font dictionaries of every page) takes the template made then, without being parsed:
-        only the objects it refers to are planned."""
+        """Plan object ``num``. An object without a stream whose bytes, but for the numbers of
+        the objects it refers to, were met before (the font dictionaries of every page, each
+        page's resources dictionary) takes the template made then, without being parsed: only
+        the objects it refers to are planned. (A template is kept only when the references the
+        parser found are all the reference-like bytes: the bytes between them are then the
+        same in the other object, and so are its references.)"""
         src = self._src
         raw = src.raw(num)
         if raw is not None:
-            hit = self._shared.get(("raw", raw))
+            shape = ("raw", _REF_NUM.sub(b"R", raw))
+            hit = self._shared.get(shape)
             if hit is not None:
                 kids: list = []
                 for n in _REF_NUM.findall(raw):
@@ -445,7 +449,7 @@ class PagePlan:
             value = {k: (len(stream) if k == b"/Length" else x) for k, x in value.items()}
         pieces, kids_ = self._template(value)
         if raw is not None and len(kids_) == len(_REF_NUM.findall(raw)):   # (no reference-like text)
-            self._shared[("raw", raw)] = pieces
+            self._shared[shape] = pieces
         return self._add(pieces, kids_, stream)
 
     def _add(self, pieces: tuple, kids: tuple, stream: bytes | None) -> int:
