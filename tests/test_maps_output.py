@@ -193,3 +193,22 @@ def test_font_streams_kept_compressed_are_matplotlibs_bytes(tmp_path):
     flags = LoadFlags.NO_SCALE | LoadFlags.NO_HINTING
     for g in (1, 5, 40, 41, 40):
         assert kept.load_glyph(g, flags=flags).horiAdvance == plain.load_glyph(g, flags=flags).horiAdvance
+
+
+def test_pages_of_plain_text_embed_the_same_font_objects(tmp_path):
+    """Two sheets whose text uses only the print font's core characters embed the same font
+    dictionaries (subset name, widths, maps): a book stores them once. Their text still
+    extracts as written. (matplotlib's own path, fast path off, embeds each page's glyphs.)"""
+    import re
+
+    from mbm_sig.maps.output import pdftext
+
+    paths = []
+    for k, title in enumerate(["Abancourt", "Zuydcoote : 12,5 % (Œuvre)"]):
+        path = tmp_path / f"s{k}.pdf"
+        small_map().title(title).save(path)
+        paths.append(path)
+    names = [set(re.findall(rb"/FontName /([A-Z]{6}\+[\w-]+)", p.read_bytes())) for p in paths]
+    assert names[0] and (names[0] == names[1]) == pdftext.active()
+    text = subprocess.run(["pdftotext", str(paths[1]), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Zuydcoote : 12,5 % (Œuvre)" in text

@@ -437,18 +437,19 @@ class PagePlan:
         src = self._src
         raw = src.raw(num)
         if raw is not None:
-            shape = ("raw", _REF_NUM.sub(b"R", raw))
+            refs = _REF_NUM.findall(raw) if b"R" in raw else ()      # (a font's widths: none)
+            shape = ("refs", _REF_NUM.sub(b"R", raw)) if refs else ("raw", raw)
             hit = self._shared.get(shape)
             if hit is not None:
                 kids: list = []
-                for n in _REF_NUM.findall(raw):
+                for n in refs:
                     self._ser(Ref(int(n)), kids)
                 return self._add(hit, tuple(kids), None)
         value, stream = src.obj(num)
         if stream is not None:
             value = {k: (len(stream) if k == b"/Length" else x) for k, x in value.items()}
         pieces, kids_ = self._template(value)
-        if raw is not None and len(kids_) == len(_REF_NUM.findall(raw)):   # (no reference-like text)
+        if raw is not None and len(kids_) == len(refs):   # (no reference-like text)
             self._shared[shape] = pieces
         return self._add(pieces, kids_, stream)
 

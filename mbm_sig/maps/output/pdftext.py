@@ -216,10 +216,16 @@ _SUBSETS: dict = {}
 
 
 @functools.lru_cache(maxsize=16)
-def _core_gids(path: str, face_index: int) -> frozenset:
+def _core_chars(path: str, face_index: int) -> tuple:
+    """(character code, character, glyph) of each character of :data:`CORE_TEXT` the font has."""
     from matplotlib.ft2font import FT2Font
     font = FT2Font(path, face_index=face_index) if face_index else FT2Font(path)
-    return frozenset(g for g in (font.get_char_index(ord(c)) for c in CORE_TEXT) if g)
+    return tuple((ord(c), c, g) for c, g in ((c, font.get_char_index(ord(c))) for c in CORE_TEXT) if g)
+
+
+@functools.lru_cache(maxsize=16)
+def _core_gids(path: str, face_index: int) -> frozenset:
+    return frozenset(g for _, _, g in _core_chars(path, face_index))
 
 
 class _Saved:
@@ -405,6 +411,12 @@ def _stable_subsets():
                     backend_pdf.FT2Font = _FT2FONT
 
 
+def tracker_ok(tracker) -> bool:
+    """Whether the character tracker has the internals :meth:`FastPdfFile._with_core` fills."""
+    return (isinstance(getattr(tracker, "used", None), dict) and isinstance(getattr(tracker, "glyph_maps", None), dict)
+            and getattr(tracker, "subset_size", 0) == 65536 and hasattr(_pdf_ps, "GlyphMap"))
+
+
 _STREAMS: dict = {}           # (compression level, digest of the data) -> compressed bytes
 
 
@@ -426,8 +438,29 @@ class FastPdfFile(backend_pdf.PdfFile):
 
     _mbm_fonts = False
 
+    def _with_core(self) -> None:
+        """The print font's core characters (:data:`CORE_TEXT`) recorded as used on every file,
+        as drawing them would record them (first subset, the character's own code): the
+        embedded subset holds their glyphs anyway, and now its dictionaries, widths and maps
+        are the same on every page that draws no other character (stored once in a book,
+        compressed once per process). A code the file maps to another glyph is left as it is."""
+        tracker = self._character_tracker
+        for filename, subset in self._fontNames:
+            if subset != 0 or not fonts.is_print_font(str(filename)):
+                continue
+            used, glyphs = tracker.used.get(filename), tracker.glyph_maps.get(filename)
+            if not used or glyphs is None:
+                continue
+            charmap = used[0]
+            for code, ch, gid in _core_chars(str(filename), getattr(filename, "face_index", 0)):
+                if code not in charmap and glyphs.get(ch, gid) is None:
+                    charmap[code] = gid
+                    glyphs.add(ch, gid, 0, code)
+
     def writeFonts(self):
         with _stable_subsets():
+            if _SUBSET_OK and _state["enabled"] and tracker_ok(self._character_tracker):
+                self._with_core()
             self._mbm_fonts = True
             try:
                 return super().writeFonts()
