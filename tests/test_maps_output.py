@@ -212,3 +212,28 @@ def test_pages_of_plain_text_embed_the_same_font_objects(tmp_path):
     assert names[0] and (names[0] == names[1]) == pdftext.active()
     text = subprocess.run(["pdftotext", str(paths[1]), "-"], capture_output=True, text=True, check=True).stdout
     assert "Zuydcoote : 12,5 % (Œuvre)" in text
+
+
+def test_fonts_written_again_from_the_kept_objects_are_matplotlibs(tmp_path):
+    """The print font's objects kept from one file and written again in another (renumbered)
+    are the bytes matplotlib writes there: a book whose fonts come from the kept objects of a
+    lone sheet (other object numbers) is the book written with nothing kept; so is a sheet
+    saved twice."""
+    from mbm_sig.maps.output import pdftext
+
+    def book(path):
+        with Book(path, {"Title": "A", "CreationDate": None}) as b:
+            b.add(small_map())
+            b.add(small_map().title("Zuydcoote"))
+        return path.read_bytes()
+
+    pdftext._EMBEDDED.clear()
+    fresh = book(tmp_path / "fresh.pdf")
+    pdftext._EMBEDDED.clear()
+    small_map().save(tmp_path / "one.pdf", metadata={"CreationDate": None})
+    first = (tmp_path / "one.pdf").read_bytes()
+    kept = dict(pdftext._EMBEDDED)
+    assert kept or not pdftext.active()
+    assert book(tmp_path / "again.pdf") == fresh
+    small_map().save(tmp_path / "two.pdf", metadata={"CreationDate": None})
+    assert (tmp_path / "two.pdf").read_bytes() == first

@@ -23,8 +23,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import math
 import os
+import re
 import threading
 import zlib
 
@@ -411,6 +413,65 @@ def _stable_subsets():
                     backend_pdf.FT2Font = _FT2FONT
 
 
+_OBJ_REF = re.compile(rb"(\d+) 0 R")
+
+
+class _Embedded:
+    """The objects matplotlib wrote for one font (its dictionaries, widths, maps and font file),
+    kept to be written again in another file: each object's bytes around its references to
+    the others (a stream's data after its dictionary, never searched), by position in the
+    block of objects the font reserved."""
+
+    __slots__ = ("names", "objs", "result")
+
+    def __init__(self, names, objs, result):
+        self.names, self.objs, self.result = names, objs, result
+
+    @classmethod
+    def make(cls, data: bytes, first: int, offsets: list, names: list, result):
+        """From what one ``embedTTF`` wrote (``data``, its objects ``first``… at ``offsets``
+        in it): None when it is not a block of whole objects referring only to each other."""
+        n = len(offsets)
+        if n == 0 or None in offsets or not isinstance(result, backend_pdf.Reference) \
+                or not first <= result.id < first + n:
+            return None
+        order = sorted(range(n), key=offsets.__getitem__)
+        if offsets[order[0]] != 0:
+            return None
+        objs = []
+        for j, k in enumerate(order):
+            end = offsets[order[j + 1]] if j + 1 < n else len(data)
+            seg = data[offsets[k]:end]
+            head = b"%d 0 obj\n" % (first + k)
+            if not seg.startswith(head):
+                return None
+            cut = seg.find(b"\nstream\n")
+            cut = cut if cut >= 0 else seg.rfind(b"\nendobj\n")
+            if cut < 0:
+                return None
+            parts = _OBJ_REF.split(seg[len(head):cut])
+            pieces, kids = tuple(parts[0::2]), tuple(int(x) - first for x in parts[1::2])
+            if not all(0 <= x < n for x in kids):
+                return None
+            objs.append((k, pieces, kids, seg[cut:]))
+        return cls(tuple(names), tuple(objs), result.id - first)
+
+    def write(self, file):
+        ids = [file.reserveObject(name).id for name in self.names]
+        write = file.fh.write
+        for k, pieces, kids, tail in self.objs:
+            file.recordXref(ids[k])
+            out = [b"%d 0 obj\n" % ids[k], pieces[0]]
+            for x, piece in zip(kids, pieces[1:], strict=True):
+                out += [b"%d 0 R" % ids[x], piece]
+            out.append(tail)
+            write(b"".join(out))
+        return backend_pdf.Reference(ids[self.result])
+
+
+_EMBEDDED: dict = {}        # (font, type, compression, character map) -> _Embedded
+
+
 def tracker_ok(tracker) -> bool:
     """Whether the character tracker has the internals :meth:`FastPdfFile._with_core` fills."""
     return (isinstance(getattr(tracker, "used", None), dict) and isinstance(getattr(tracker, "glyph_maps", None), dict)
@@ -456,6 +517,43 @@ class FastPdfFile(backend_pdf.PdfFile):
                 if code not in charmap and glyphs.get(ch, gid) is None:
                     charmap[code] = gid
                     glyphs.add(ch, gid, 0, code)
+
+    def embedTTF(self, filename, subset_index, charmap):
+        """matplotlib's ``embedTTF``; for the print font's first subset, what it writes for a
+        character map met before in this process (the same on nearly every page: see
+        :meth:`_with_core`) is written again from the objects kept then, renumbered: the bytes
+        matplotlib writes, without building the subset, widths and maps again (:class:`_Embedded`)."""
+        key = self._embed_key(filename, subset_index, charmap)
+        if key is None:
+            return super().embedTTF(filename, subset_index, charmap)
+        hit = _EMBEDDED.get(key)
+        if hit is not None:
+            return hit.write(self)
+        first, real, at, base = len(self.xrefTable), self.fh, self.fh.tell(), self.tell_base
+        self.fh, self.tell_base = io.BytesIO(), 0
+        try:
+            result = super().embedTTF(filename, subset_index, charmap)
+            data = self.fh.getvalue()
+        finally:
+            self.fh, self.tell_base = real, base
+        ids = range(first, len(self.xrefTable))
+        offsets = [self.xrefTable[i][0] for i in ids]
+        for i, off in zip(ids, offsets, strict=True):        # where they are in this file
+            self.xrefTable[i][0] = None if off is None else off + at - base
+        real.write(data)
+        kept = _Embedded.make(data, first, offsets, [self.xrefTable[i][2] for i in ids], result)
+        if kept is not None:
+            if len(_EMBEDDED) >= 32:
+                _EMBEDDED.pop(next(iter(_EMBEDDED)))
+            _EMBEDDED[key] = kept
+        return result
+
+    def _embed_key(self, filename, subset_index, charmap):
+        if (subset_index != 0 or not _state["enabled"] or not _SUBSET_OK or self.currentstream is not None
+                or not fonts.is_print_font(str(filename)) or not hasattr(self, "tell_base")):
+            return None
+        return (str(filename), getattr(filename, "face_index", 0), mpl.rcParams["pdf.fonttype"],
+                mpl.rcParams["pdf.compression"], tuple(sorted(charmap.items())))
 
     def writeFonts(self):
         with _stable_subsets():
