@@ -135,6 +135,20 @@ def test_toponyms_from_the_catalogue(built_gpkg):
     assert [n for n in focus.texts if n] == ["Lens"]
 
 
+def test_towns_in_an_extent_are_the_rows_a_mask_keeps(built_gpkg):
+    """The towns of an extent (taken from arrays made once per table) are the rows a pandas
+    mask over the table keeps, in order, with a focus too; a new table is read anew."""
+    t = lb.towns(built_gpkg)
+    ext = (675000.0, 7025000.0, 700000.0, 7045000.0)
+    m = (t["x"] >= ext[0]) & (t["x"] <= ext[2]) & (t["y"] >= ext[1]) & (t["y"] <= ext[3])
+    assert lb.towns_in(t, ext).equals(t[m]) and len(t[m]) > 5
+    keep = set(t[m]["insee"].iloc[:3])
+    assert lb.towns_in(t, ext, keep).equals(t[m & t["insee"].isin(keep)])
+    fewer = t[t["population"] > 20000].reset_index(drop=True)
+    got = lb.towns_in(fewer, ext)
+    assert (got["population"] > 20000).all() and 0 < len(got) < len(t[m])
+
+
 def test_draw_puts_text_over_a_halo_and_reports_what_was_placed(tmp_path):
     """One label artist: in the PDF each name is real text once (the halo, stroked text, is an
     artifact text extraction skips), and the records say what was placed and what not."""

@@ -735,11 +735,37 @@ def towns(cat):
 def towns_in(t, extent, keep=None):
     """The towns whose anchor lies inside the ground ``extent`` (x0, y0, x1, y1), and, when
     ``keep`` (a set of INSEE codes) is given, among those communes only (atlas focus)."""
+    return t.iloc[_towns_at(t, extent, keep)]
+
+
+_TOWN_COLUMNS = ("x", "y", "insee", "seat", "ville_centre", "population", "nom")
+_TOWN_ARRAYS: list = []          # [(table, its columns as arrays)], the last few tables met
+
+
+def _town_arrays(t) -> dict:
+    """The columns of a town table as numpy arrays, made once per table (a sheet's town
+    names take the towns in its extent from the same table on every page of an atlas)."""
+    for table, arrays in _TOWN_ARRAYS:
+        if table is t and len(arrays["x"]) == len(t):
+            return arrays
+    arrays = {c: (t[c].to_numpy(float) if c in ("x", "y", "population") else t[c].to_numpy(bool)
+                  if c in ("seat", "ville_centre") else np.asarray(t[c].tolist(), dtype=object))
+              for c in _TOWN_COLUMNS if c in t.columns}
+    _TOWN_ARRAYS.insert(0, (t, arrays))       # (the table kept: its identity is not reused)
+    del _TOWN_ARRAYS[4:]
+    return arrays
+
+
+def _towns_at(t, extent, keep=None) -> np.ndarray:
+    """The positions in ``t`` of :func:`towns_in`'s towns, in the table's order."""
+    a = _town_arrays(t)
     x0, y0, x1, y1 = extent
-    m = (t["x"] >= x0) & (t["x"] <= x1) & (t["y"] >= y0) & (t["y"] <= y1)
+    x, y = a["x"], a["y"]
+    m = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
     if keep is not None:
-        m &= t["insee"].isin(set(keep))
-    return t[m]
+        keep = set(keep)
+        m &= np.fromiter((c in keep for c in a["insee"]), bool, len(m))
+    return np.flatnonzero(m)
 
 
 def town_layer_for(t, extent, frame, rule: TownRule = TownRule(), keep=None, color: str = "#1a1a1a",
@@ -751,18 +777,19 @@ def town_layer_for(t, extent, frame, rule: TownRule = TownRule(), keep=None, col
     smaller, not required)."""
     fx0, fy0, fw, fh = frame
     x0, y0, x1, y1 = extent
-    sub = towns_in(t, extent, keep)
+    a, at = _town_arrays(t), _towns_at(t, extent, keep)
+    sx, sy = a["x"][at], a["y"][at]
     mm_per_m = fw / (x1 - x0)
-    xy = np.c_[fx0 + (sub["x"].to_numpy() - x0) * mm_per_m, fy0 + (y1 - sub["y"].to_numpy()) * mm_per_m]
+    xy = np.c_[fx0 + (sx - x0) * mm_per_m, fy0 + (y1 - sy) * mm_per_m]
     width_km = (x1 - x0) / 1000
-    seat = sub["seat"].to_numpy(bool)
+    seat = a["seat"][at]
     if width_km <= rule.wide_km:
-        seat = seat | sub["ville_centre"].to_numpy(bool)
+        seat = seat | a["ville_centre"][at]
     inside = None
     if subject is not None:
         import shapely
-        inside = shapely.contains_xy(subject, sub["x"].to_numpy(), sub["y"].to_numpy())
-    layer = town_layer(sub["nom"].tolist(), xy, sub["population"].to_numpy(float), seat=seat,
+        inside = shapely.contains_xy(subject, sx, sy)
+    layer = town_layer(a["nom"][at].tolist(), xy, a["population"][at], seat=seat,
                        frame_width_km=width_km, rule=rule, color=color, inside=inside)
     e = rule.edge_mm
     near_edge = ((xy[:, 0] < fx0 + e) | (xy[:, 0] > fx0 + fw - e) | (xy[:, 1] < fy0 + e) | (xy[:, 1] > fy0 + fh - e))
