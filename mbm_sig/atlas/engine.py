@@ -1238,7 +1238,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
 
     # assemble: each page file's objects appended once to the book (identical fonts stored
     # once), its number drawn over it, bookmarks and metadata at the end
-    from mbm_sig.maps.output.book import BookWriter, RecentPlans, file_page_size, file_plan
+    from mbm_sig.maps.output.book import BookError, BookWriter, RecentPlans, file_page_size, file_plan
     order: list[tuple[str | tuple, Path, Page | None]] = [("Couverture", book_files["cover"], None)]
     order += [("Sommaire", f, None) for f in book_files["toc"]]
     order += [(p.title, page_files[id(p)], p) for p in body]
@@ -1262,6 +1262,8 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
             book = BookWriter(fh, plans)
             for k, f in enumerate(files):
                 plan = planned[k] if memo else file_plan(f, k > 0, plans, keep=False)
+                if plan.size_mm != sizes[k]:
+                    raise BookError(f"{f}: page size {plan.size_mm} read as {sizes[k]} before")
                 book.add_plan(plan, overlays[k] if k > 0 else None)
             book.close(_outline_items(order), {
                 "Title": atlas.title, "Subject": atlas.subtitle, "Author": atlas.producer,

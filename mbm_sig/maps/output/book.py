@@ -531,10 +531,18 @@ def file_plan(path, overlay: bool, plans: dict, keep: bool = True) -> PagePlan:
     return hit
 
 
+_MEDIA_BOX = re.compile(rb"/MediaBox \[ (-?[\d.]+) (-?[\d.]+) (-?[\d.]+) (-?[\d.]+) \]")
+
+
 def file_page_size(path) -> tuple[float, float]:
     """The size in millimetres of the one page of a page file (its media box, as its plan
-    has it), read without planning the page."""
-    src = Source.open(path)
+    has it), read without planning the page: the one media box matplotlib writes, else from
+    the parsed page (the book writer checks it against the page's plan)."""
+    data = Path(path).read_bytes()
+    boxes = _MEDIA_BOX.findall(data)
+    if len(boxes) == 1:
+        return _size_mm([Raw(v) for v in boxes[0]])
+    src = Source(data, str(path))
     return _size_mm(src.resolve(src.obj(_one_page(src))[0][b"/MediaBox"]))
 
 
