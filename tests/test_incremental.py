@@ -308,6 +308,17 @@ def test_a_book_written_once_plans_one_page_at_a_time(tmp_path, built_gpkg, monk
     assert len(sized) == len(res.body) and all(sized)
 
 
+def test_a_page_size_read_wrong_before_the_book_fails_and_writes_no_book(tmp_path, built_gpkg, monkeypatch):
+    """The sizes the page numbers are drawn for are checked against each page's plan: a size
+    read wrong is an error naming the page file, and no book is written."""
+    from mbm_sig.atlas import engine
+    from mbm_sig.maps.output import book as bk
+    monkeypatch.setattr(bk, "file_page_size", lambda f: (100.0, 100.0))
+    with pytest.raises(bk.BookError, match=r"cover\.pdf: page size \(210\.\d+, 29\d\.\d+\) read as \(100\.0, 100\.0\)"):
+        engine.render_atlas("renouvellement", out_dir=tmp_path, catalogue=built_gpkg, progress=False, workers=1)
+    assert not list(tmp_path.glob("*.pdf"))
+
+
 def test_recent_plans_keep_what_pages_share():
     """A cold book's plans: the last used are kept, what every page meets (a font) stays."""
     from mbm_sig.maps.output.book import RecentPlans
