@@ -319,6 +319,27 @@ def test_a_page_size_read_wrong_before_the_book_fails_and_writes_no_book(tmp_pat
     assert not list(tmp_path.glob("*.pdf"))
 
 
+def test_a_parallel_runs_workers_plan_the_pages_for_the_book(tmp_path, built_gpkg, monkeypatch):
+    """On two processes, each page's plan is made by the process that renders it and written
+    beside the page file; the book places those plans (parsing none of the body pages again)
+    and is the book of a run on one process."""
+    from mbm_sig.atlas import engine
+    from mbm_sig.maps.output import book as bk
+    one = engine.render_atlas("renouvellement", out_dir=tmp_path / "j1", catalogue=built_gpkg, progress=False,
+                              workers=1)
+    kept: list = []
+    real = bk.read_plan_file
+
+    def spy(path, overlay, plans):
+        kept.append(Path(str(path) + bk.PLAN_SUFFIX).exists())
+        return real(path, overlay, plans)
+    monkeypatch.setattr(bk, "read_plan_file", spy)
+    two = engine.render_atlas("renouvellement", out_dir=tmp_path / "j2", catalogue=built_gpkg, progress=False,
+                              workers=2)
+    assert two.pdf.read_bytes() == one.pdf.read_bytes()
+    assert sum(kept) == len(two.body) and len(kept) == two.pages      # the body pages: kept plans
+
+
 def test_recent_plans_keep_what_pages_share():
     """A cold book's plans: the last used are kept, what every page meets (a font) stays."""
     from mbm_sig.maps.output.book import RecentPlans

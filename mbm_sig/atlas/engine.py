@@ -738,6 +738,20 @@ def _render_page(job) -> tuple[int, str | None, str | None, int]:
         return idx, None, f"{type(exc).__name__}: {exc}{detail}", getattr(exc, "exit_code", 1)
 
 
+def _render_and_plan(job):
+    """:func:`_render_page`, then the page's plan for the book written beside its file
+    (:func:`mbm_sig.maps.output.book.write_plan_file`): in a parallel run the processes that
+    render the pages also parse them for the book, which then only places them."""
+    res = _render_page(job)
+    if res[2] is None:
+        from mbm_sig.maps.output.book import RecentPlans, write_plan_file
+        plans = _WORKER.get("plans")
+        if plans is None:
+            plans = _WORKER["plans"] = RecentPlans()
+        write_plan_file(res[1], plans)
+    return res
+
+
 def _save(fig, path: Path, meta_title: str) -> None:
     pages.save_pdf([fig], path, {"Title": meta_title, "CreationDate": None, "Creator": "mbm-sig"})
 
@@ -920,8 +934,10 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         hits = cache.lookup(atlas, body, jobs) if cache else {}
         files.update(hits)
         jobs = [j for j in jobs if j[0] not in hits]
-        render = cache.render_page if cache else _render_page
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
+        render = cache.render_page if cache else _render_page
+        if not cache and n_workers > 1:
+            render = _render_and_plan        # the book's planning done by the processes that render
         bar = _progress_bar(len(body), atlas.name, progress)
         if jobs:
             # the caller's catalogue (its caches stay warm from one run to the next)
@@ -1238,7 +1254,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
 
     # assemble: each page file's objects appended once to the book (identical fonts stored
     # once), its number drawn over it, bookmarks and metadata at the end
-    from mbm_sig.maps.output.book import BookError, BookWriter, RecentPlans, file_page_size, file_plan
+    from mbm_sig.maps.output.book import BookError, BookWriter, RecentPlans, file_page_size, file_plan, read_plan_file
     order: list[tuple[str | tuple, Path, Page | None]] = [("Couverture", book_files["cover"], None)]
     order += [("Sommaire", f, None) for f in book_files["toc"]]
     order += [(p.title, page_files[id(p)], p) for p in body]
@@ -1261,7 +1277,7 @@ def _write_book(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, p
         with open(part, "wb") as fh:
             book = BookWriter(fh, plans)
             for k, f in enumerate(files):
-                plan = planned[k] if memo else file_plan(f, k > 0, plans, keep=False)
+                plan = planned[k] if memo else read_plan_file(f, k > 0, plans)
                 if plan.size_mm != sizes[k]:
                     raise BookError(f"{f}: page size {plan.size_mm} read as {sizes[k]} before")
                 book.add_plan(plan, overlays[k] if k > 0 else None)

@@ -531,6 +531,38 @@ def file_plan(path, overlay: bool, plans: dict, keep: bool = True) -> PagePlan:
     return hit
 
 
+PLAN_SUFFIX = ".plan"
+
+
+def write_plan_file(path, plans: dict) -> None:
+    """The plan of page file ``path`` (placed with a number over it, as a book's pages after
+    the cover are), written beside it (``PATH.plan``): a parallel run's workers plan the pages
+    they render, and the book places them without parsing them again. Nothing is written for
+    a file the book writer cannot plan (the book reports it)."""
+    import pickle
+    try:
+        plan = file_plan(path, True, plans, keep=False)
+    except BookError:
+        return
+    target = Path(str(path) + PLAN_SUFFIX)
+    tmp = target.with_name(target.name + ".part")
+    tmp.write_bytes(pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL))
+    tmp.replace(target)
+
+
+def read_plan_file(path, overlay: bool, plans: dict) -> PagePlan:
+    """The plan of page file ``path``: the one written beside it (:func:`write_plan_file`) when
+    there is one for a page with a number over it, else planned now (:func:`file_plan`, not
+    kept)."""
+    import pickle
+    kept = Path(str(path) + PLAN_SUFFIX)
+    if overlay and kept.exists():
+        plan = pickle.loads(kept.read_bytes())
+        if isinstance(plan, PagePlan):
+            return plan
+    return file_plan(path, overlay, plans, keep=False)
+
+
 _MEDIA_BOX = re.compile(rb"/MediaBox \[ (-?[\d.]+) (-?[\d.]+) (-?[\d.]+) (-?[\d.]+) \]")
 
 
