@@ -320,9 +320,9 @@ def test_a_page_size_read_wrong_before_the_book_fails_and_writes_no_book(tmp_pat
 
 
 def test_a_parallel_runs_workers_plan_the_pages_for_the_book(tmp_path, built_gpkg, monkeypatch):
-    """On two processes, each page's plan is made by the process that renders it and written
-    beside the page file; the book places those plans (parsing none of the body pages again)
-    and is the book of a run on one process."""
+    """Each page's plan is made by the process that renders it and written beside the page
+    file; the book places those plans (parsing none of the body pages again); on two processes
+    it is the book of a run on one process."""
     from mbm_sig.atlas import engine
     from mbm_sig.maps.output import book as bk
     one = engine.render_atlas("renouvellement", out_dir=tmp_path / "j1", catalogue=built_gpkg, progress=False,

@@ -740,8 +740,9 @@ def _render_page(job) -> tuple[int, str | None, str | None, int]:
 
 def _render_and_plan(job):
     """:func:`_render_page`, then the page's plan for the book written beside its file
-    (:func:`mbm_sig.maps.output.book.write_plan_file`): in a parallel run the processes that
-    render the pages also parse them for the book, which then only places them."""
+    (:func:`mbm_sig.maps.output.book.write_plan_file`): the processes that render the pages
+    also parse them for the book (in a parallel run, on every core), which then only places
+    them."""
     res = _render_page(job)
     if res[2] is None:
         from mbm_sig.maps.output.book import RecentPlans, write_plan_file
@@ -935,9 +936,9 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         files.update(hits)
         jobs = [j for j in jobs if j[0] not in hits]
         n_workers = max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))
-        render = cache.render_page if cache else _render_page
-        if not cache and n_workers > 1:
-            render = _render_and_plan        # the book's planning done by the processes that render
+        # a cold run's pages planned for the book as they are rendered (by the processes that
+        # render them); a warm run keeps its plans (its memo) instead
+        render = cache.render_page if cache else _render_and_plan
         bar = _progress_bar(len(body), atlas.name, progress)
         if jobs:
             # the caller's catalogue (its caches stay warm from one run to the next)
