@@ -529,6 +529,7 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
     _WORKER.update(jobs=jobs, render=render, order=order, span=ctx.Array("q", [0, len(order)]))
     workers = _start_workers(ctx, n_workers - 1, cat.url)   # connection -> [process, index of its job]
     deciding = next(iter(workers), None)          # the worker that sends its decisions first
+    ended: list = []
 
     def received(timeout):
         nonlocal deciding
@@ -537,10 +538,13 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
                 msg = rd.recv()
             except EOFError:                # the worker ended: all its jobs sent, or it died
                 proc, current = workers.pop(rd)
-                proc.join()
+                rd.close()
                 if current is not None:
+                    proc.join()
                     job = jobs[current]
                     yield (job[0], None, f"its worker process ended (exit status {proc.exitcode})", 1)
+                else:           # done: not waited for (its exit, some 6 ms, overlaps the book)
+                    ended.append(proc)
                 continue
             if isinstance(msg, int):       # the job it starts
                 workers[rd][1] = msg
@@ -571,6 +575,8 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
             proc.terminate()
             proc.join()
             rd.close()
+        for proc in ended:          # reaped if it has exited, else by multiprocessing's next start or exit
+            proc.join(0)
         for key in ("jobs", "render", "order", "span"):      # (a warm process keeps no run's pages)
             _WORKER.pop(key, None)
 
@@ -645,18 +651,27 @@ def _worker_loop(conn, db_url: str, decide: bool = False) -> None:
 def _warm(atlas: Atlas, cat: Catalogue, pages_: list, tmp: Path) -> None:
     """Load in this process what rendering the pages loads on first use: the drawing modules and
     map types, the print font and what writing its subsets loads (one page number written to
-    ``tmp``), on a GeoPackage the layers the pages read."""
+    ``tmp``), on a GeoPackage the layers the pages read, and their feature counts, counted in
+    memory: a count asked for later (``has_data``: the towns' communes) would otherwise open the
+    file's metadata with GDAL in each forked process (some 12 ms there)."""
     from mbm_sig.atlas import charts, series  # noqa: F401
     from mbm_sig.maps import recipe  # noqa: F401
     from mbm_sig.maps import types as map_types
     map_types.registry()
     pages.save_pdf([pages.number_overlay(1, 1)], tmp / "warm.pdf", {"CreationDate": None})
     if cat.backend.kind == "gpkg":
+        counted = {}
         for name in sorted(_used_layers(pages_)):
             try:
-                cat.read(name)
+                counted[name] = len(cat.read(name))
             except KeyError:            # a layer a recipe names that the definitions lack: its page says so
                 pass
+        backend = cat.backend
+        stamp = backend._stamp()
+        if backend._counts is None or backend._counts[0] != stamp:
+            backend._counts = (stamp, {})
+        for name, n in counted.items():
+            backend._counts[1].setdefault(name, n)
 
 
 def _decide(atlas: Atlas, cat: Catalogue, pages_: list) -> dict:
@@ -681,15 +696,35 @@ def _decide(atlas: Atlas, cat: Catalogue, pages_: list) -> dict:
         except Exception:        # noqa: BLE001 - the sheet's own render reports it, naming the sheet
             pass
     decided["layouts"] = {k: v for k, v in build._SERIES_LAYOUTS.items() if k not in known}
+    if cat.backend.kind == "gpkg":        # what reading the towns read: the provenance log, layer counts
+        decided["read"] = {a: getattr(cat.backend, a, None) for a in _KEPT_READS}
     return decided
 
 
+#: what a GeoPackage catalogue keeps of its file once read, each under the file's stamp: its provenance
+#: log, each layer's last import (every map sheet asks for the communes'), layer counts
+_KEPT_READS = ("_log", "_last", "_counts")
+
+
 def _install(decided: dict, cat: Catalogue) -> None:
-    """Keep in this process (on its catalogue ``cat``) what another decided (:func:`_decide`)."""
+    """Keep in this process (on its catalogue ``cat``) what another decided (:func:`_decide`),
+    and what it read of the same catalogue file (:data:`_KEPT_READS`, where this process has
+    not read it: the first map sheet here would read the provenance log again, some 20 ms)."""
     from mbm_sig.maps.recipe import build
     if decided.get("towns") is not None:
         cat._mbm_towns = decided["towns"]
     build._SERIES_LAYOUTS.update(decided.get("layouts", {}))
+    read = decided.get("read")
+    if read and cat.backend.kind == "gpkg" and cat.backend.exists():
+        stamp = cat.backend._stamp()
+        for a, theirs in read.items():
+            mine = getattr(cat.backend, a, None)
+            if theirs is None or theirs[0] != stamp:
+                continue
+            if mine is None or mine[0] != stamp:
+                setattr(cat.backend, a, theirs)
+            elif a == "_counts":
+                mine[1].update({k: n for k, n in theirs[1].items() if k not in mine[1]})
 
 
 def _cost(page: Page, count) -> float:
