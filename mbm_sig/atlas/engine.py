@@ -517,6 +517,8 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
     series' layouts) and sends it here: made once, in parallel, instead of before the fork (until
     it comes, this process draws tables, which need none, from the cheap end of the order). A
     worker that dies is a failure naming the sheet it was rendering."""
+    import ctypes
+    import mmap
     from multiprocessing.connection import wait
     ctx = mp.get_context("fork")
     _warm(jobs[0][1], cat, [j[2] for j in jobs], tmp)
@@ -526,7 +528,11 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
         (lambda name: len(cat.read(name))) if cat.backend.kind == "gpkg"
         else (lambda name: cat.backend.count(name) if cat.has_data(name) else 0))
     order = sorted(range(len(jobs)), key=lambda k: -_cost(jobs[k][2], count))
-    _WORKER.update(jobs=jobs, render=render, order=order, span=ctx.Array("q", [0, len(order)]))
+    # [first job left, end of the jobs left], shared: two integers on an anonymous shared page and a
+    # lock (multiprocessing's Array sets up its shared heap first: some 1.5 ms before the fork)
+    span = (ctypes.c_int64 * 2).from_buffer(mmap.mmap(-1, 16))
+    span[:] = [0, len(order)]
+    _WORKER.update(jobs=jobs, render=render, order=order, span=span, span_lock=ctx.Lock())
     workers = _start_workers(ctx, n_workers - 1, cat.url)   # connection -> [process, index of its job]
     deciding = next(iter(workers), None)          # the worker that sends its decisions first
     ended: list = []
@@ -577,16 +583,17 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
             rd.close()
         for proc in ended:          # reaped if it has exited, else by multiprocessing's next start or exit
             proc.join(0)
-        for key in ("jobs", "render", "order", "span"):      # (a warm process keeps no run's pages)
+        for key in ("jobs", "render", "order", "span", "span_lock"):      # (a warm process keeps no run's pages)
             _WORKER.pop(key, None)
 
 
 def _start_workers(ctx, n: int, db_url: str) -> dict:
     """``n`` workers forked from this process: {their connection: [process, None]}, the first one
     deciding (:func:`_worker_loop`). What this process holds is first frozen out of the cyclic
-    collector: the workers' collections do not touch (and so copy) the memory they inherit."""
+    collector: the workers' collections do not touch (and so copy) the memory they inherit. No
+    collection before (as Python's ``gc.freeze`` advice says: the holes it leaves are filled after
+    the fork, copying the pages they are on; and some 3 ms before the fork)."""
     import gc
-    gc.collect()
     gc.freeze()
     workers: dict = {}
     try:
@@ -618,7 +625,7 @@ def _next_job(last=None) -> int | None:
     """The position (in the shared order) of the next job to start, or None when all are taken;
     with ``last`` (a test of a job), the last job left instead, if it passes the test."""
     span = _WORKER["span"]           # [first job left, end of the jobs left]
-    with span.get_lock():
+    with _WORKER["span_lock"]:
         k, end = span[0], span[1]
         if k >= end or (last is not None and not last(_WORKER["jobs"][_WORKER["order"][end - 1]])):
             return None
@@ -696,20 +703,17 @@ def _decide(atlas: Atlas, cat: Catalogue, pages_: list) -> dict:
         except Exception:        # noqa: BLE001 - the sheet's own render reports it, naming the sheet
             pass
     decided["layouts"] = {k: v for k, v in build._SERIES_LAYOUTS.items() if k not in known}
-    if cat.backend.kind == "gpkg":        # what reading the towns read: the provenance log, layer counts
-        decided["read"] = {a: getattr(cat.backend, a, None) for a in _KEPT_READS}
+    if cat.backend.kind == "gpkg":
+        # what reading the towns read of the file, each kept under the file's stamp: the provenance log,
+        # each layer's last import (every map sheet asks for the communes'), layer counts
+        decided["read"] = {a: getattr(cat.backend, a, None) for a in ("_log", "_last", "_counts")}
     return decided
-
-
-#: what a GeoPackage catalogue keeps of its file once read, each under the file's stamp: its provenance
-#: log, each layer's last import (every map sheet asks for the communes'), layer counts
-_KEPT_READS = ("_log", "_last", "_counts")
 
 
 def _install(decided: dict, cat: Catalogue) -> None:
     """Keep in this process (on its catalogue ``cat``) what another decided (:func:`_decide`),
-    and what it read of the same catalogue file (:data:`_KEPT_READS`, where this process has
-    not read it: the first map sheet here would read the provenance log again, some 20 ms)."""
+    and what it read of the same catalogue file, where this process has not read it (the first
+    map sheet here would read the provenance log again: some 20 ms)."""
     from mbm_sig.maps.recipe import build
     if decided.get("towns") is not None:
         cat._mbm_towns = decided["towns"]
