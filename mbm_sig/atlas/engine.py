@@ -657,15 +657,19 @@ def _worker_loop(conn, db_url: str, decide: bool = False) -> None:
 
 def _warm(atlas: Atlas, cat: Catalogue, pages_: list, tmp: Path) -> None:
     """Load in this process what rendering the pages loads on first use: the drawing modules and
-    map types, the print font and what writing its subsets loads (one page number written to
-    ``tmp``), on a GeoPackage the layers the pages read, and their feature counts, counted in
-    memory: a count asked for later (``has_data``: the towns' communes) would otherwise open the
-    file's metadata with GDAL in each forked process (some 12 ms there)."""
+    map types, the print font and what writing its subsets loads (one page number and one bold
+    character written to ``tmp``: the regular and bold subsets nearly every page embeds, made once
+    here instead of in each process), on a GeoPackage the layers the pages read, and their feature
+    counts, counted in memory: a count asked for later (``has_data``: the towns' communes) would
+    otherwise open the file's metadata with GDAL in each forked process (some 12 ms there)."""
     from mbm_sig.atlas import charts, series  # noqa: F401
-    from mbm_sig.maps import recipe  # noqa: F401
+    from mbm_sig.maps import colorcheck, recipe  # noqa: F401
     from mbm_sig.maps import types as map_types
+    from mbm_sig.maps.output import cmyk  # noqa: F401
     map_types.registry()
-    pages.save_pdf([pages.number_overlay(1, 1)], tmp / "warm.pdf", {"CreationDate": None})
+    bold = pages.Canvas(pages.A4)            # the bold print font's subset too (titles: every page)
+    bold.text(10, 10, "1", size=7, weight="bold")
+    pages.save_pdf([pages.number_overlay(1, 1), bold.fig], tmp / "warm.pdf", {"CreationDate": None})
     if cat.backend.kind == "gpkg":
         counted = {}
         for name in sorted(_used_layers(pages_)):
