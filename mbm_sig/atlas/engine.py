@@ -702,6 +702,9 @@ def _decide(atlas: Atlas, cat: Catalogue, pages_: list) -> dict:
     firsts = {p.spec.recipe: p for p in reversed(pages_) if p.kind == "map"}
     for path, p in firsts.items():
         try:
+            doc = _recipe_doc(path)         # (read before the fork): only a coverage series decides a layout
+            if not (isinstance(doc, dict) and doc.get("series_of")):
+                continue
             recipe.decide_series_layout(series.apply(recipe.load_recipe(str(path), p.params), atlas.series_values),
                                         cat)
         except Exception:        # noqa: BLE001 - the sheet's own render reports it, naming the sheet
