@@ -176,17 +176,27 @@ def phase(atlas_args, env, tmp, n_pages, pairs):
     one_args = atlas_args[:-1] + ["1"]
     two_args = atlas_args[:-1] + ["2"]
     print(f"\nrendering phase, -j 1 against -j 2 ({pairs} interleaved pairs):")
+    load0 = os.getloadavg()[0]
     r1, r2 = interleave(lambda: run_mbm(one_args, env, tmp), lambda: run_mbm(two_args, env, tmp), pairs)
+    load1 = os.getloadavg()[0]
     ratios = [(x["book_start"] - x["first_page"]) / (y["book_start"] - y["first_page"]) for x, y in zip(r1, r2)]
     print(f"| {n_pages} pages, new process | -j 1 | -j 2 |\n|---|---:|---:|")
     for key, label in (("wall", "whole command s"), ("render", "rendering phase s")):
         get = (lambda x: x["wall"]) if key == "wall" else (lambda x: x["book_start"] - x["first_page"])
         print(f"| {label} | {statistics.median(map(get, r1)):.2f} | {statistics.median(map(get, r2)):.2f} |")
     print(f"rendering phase -j 1 / -j 2 = {statistics.median(ratios):.2f} (median of {pairs} pairs; target >= 1.7)")
+    # a finished worker is not waited for before the book: its CPU line is written as it ends
+    # (well before this process reads it, after the book); a run without it would understate -j 2
+    kept = [(x, y) for x, y in zip(r1, r2, strict=True) if len(y["cpu_workers"]) == 1]
+    if len(kept) < len(r2):
+        print(f"warning: {len(r2) - len(kept)} of the -j 2 runs have no CPU figure from their worker (left out below)")
+        r1, r2 = [x for x, _ in kept], [y for _, y in kept]
     c1, c2 = [phase_cpu_path(x) for x in r1], [phase_cpu_path(y) for y in r2]
     print(f"rendering phase in CPU seconds along its longest process (what free cores give): -j 1 "
           f"{statistics.median(c1):.2f} s, -j 2 {statistics.median(c2):.2f} s: ratio "
           f"{statistics.median(x / y for x, y in zip(c1, c2)):.2f} (median of the pairs' ratios)")
+    print(f"1-minute load average before / after the pairs: {load0:.2f} / {load1:.2f} (this machine's "
+          f"{os.cpu_count()} cores; above some 0.3 before, other work shares them and the wall ratio says little)")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
-import json, os, sys, time
+import json, os, resource, sys, time
 log = sys.argv[1]
 argv = sys.argv[2:]
 from mbm_sig.cli import _importing
@@ -29,13 +29,14 @@ with _importing(True):
 
 def record(what, fn):
     def timed(*a, **k):
-        t0, c0 = time.time(), time.process_time()
+        t0, c0, f0 = time.time(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         try:
             return fn(*a, **k)
         finally:
             label = what(*a) if callable(what) else what
+            f1 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             with open(log, "a") as fh:
-                fh.write(json.dumps([os.getpid(), label, t0, time.time(), c0, time.process_time()]) + "\n")
+                fh.write(json.dumps([os.getpid(), label, t0, time.time(), c0, time.process_time(), f1 - f0]) + "\n")
     return timed
 
 def page_label(job):
@@ -67,13 +68,14 @@ def main() -> int:
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     t0 = min(r[2] for r in rows)
     pids = {pid: k for k, pid in enumerate(dict.fromkeys(r[0] for r in sorted(rows, key=lambda r: r[2])))}
-    print(f"{'proc':>4} {'start':>6} {'end':>6} {'wall':>6} {'cpu':>6}  work")
-    for pid, what, s, e, c0, c1 in sorted(rows, key=lambda r: (r[2], -r[3])):
-        print(f"{pids[pid]:>4} {s - t0:6.3f} {e - t0:6.3f} {e - s:6.3f} {c1 - c0:6.3f}  {what}")
+    print(f"{'proc':>4} {'start':>6} {'end':>6} {'wall':>6} {'cpu':>6} {'faults':>6}  work")
+    for pid, what, s, e, c0, c1, flt in sorted(rows, key=lambda r: (r[2], -r[3])):
+        print(f"{pids[pid]:>4} {s - t0:6.3f} {e - t0:6.3f} {e - s:6.3f} {c1 - c0:6.3f} {flt:6d}  {what}")
     for pid, k in pids.items():
         mine = [r for r in rows if r[0] == pid and r[1] not in ("worker life",)]
         pages = [r for r in mine if r[1].split()[0] in ("map", "table", "chart")]
         print(f"process {k}: {len(pages)} pages, {sum(r[5] - r[4] for r in pages):.3f} s CPU in pages, "
+              f"{sum(r[6] for r in pages)} minor page faults in pages, "
               f"last page end {max((r[3] for r in pages), default=t0) - t0:.3f} s")
     return 0
 

@@ -517,6 +517,8 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
     series' layouts) and sends it here: made once, in parallel, instead of before the fork (until
     it comes, this process draws tables, which need none, from the cheap end of the order). A
     worker that dies is a failure naming the sheet it was rendering."""
+    import ctypes
+    import mmap
     from multiprocessing.connection import wait
     ctx = mp.get_context("fork")
     _warm(jobs[0][1], cat, [j[2] for j in jobs], tmp)
@@ -526,9 +528,14 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
         (lambda name: len(cat.read(name))) if cat.backend.kind == "gpkg"
         else (lambda name: cat.backend.count(name) if cat.has_data(name) else 0))
     order = sorted(range(len(jobs)), key=lambda k: -_cost(jobs[k][2], count))
-    _WORKER.update(jobs=jobs, render=render, order=order, span=ctx.Array("q", [0, len(order)]))
+    # [first job left, end of the jobs left], shared: two integers on an anonymous shared page and a
+    # lock (multiprocessing's Array sets up its shared heap first: some 1.5 ms before the fork)
+    span = (ctypes.c_int64 * 2).from_buffer(mmap.mmap(-1, 16))
+    span[:] = [0, len(order)]
+    _WORKER.update(jobs=jobs, render=render, order=order, span=span, span_lock=ctx.Lock())
     workers = _start_workers(ctx, n_workers - 1, cat.url)   # connection -> [process, index of its job]
     deciding = next(iter(workers), None)          # the worker that sends its decisions first
+    ended: list = []
 
     def received(timeout):
         nonlocal deciding
@@ -537,10 +544,13 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
                 msg = rd.recv()
             except EOFError:                # the worker ended: all its jobs sent, or it died
                 proc, current = workers.pop(rd)
-                proc.join()
+                rd.close()
                 if current is not None:
+                    proc.join()
                     job = jobs[current]
                     yield (job[0], None, f"its worker process ended (exit status {proc.exitcode})", 1)
+                else:           # done: not waited for (its exit, some 6 ms, overlaps the book)
+                    ended.append(proc)
                 continue
             if isinstance(msg, int):       # the job it starts
                 workers[rd][1] = msg
@@ -571,16 +581,19 @@ def _render_parallel(jobs: list, render, cat: Catalogue, n_workers: int, tmp: Pa
             proc.terminate()
             proc.join()
             rd.close()
-        for key in ("jobs", "render", "order", "span"):      # (a warm process keeps no run's pages)
+        for proc in ended:          # reaped if it has exited, else by multiprocessing's next start or exit
+            proc.join(0)
+        for key in ("jobs", "render", "order", "span", "span_lock"):      # (a warm process keeps no run's pages)
             _WORKER.pop(key, None)
 
 
 def _start_workers(ctx, n: int, db_url: str) -> dict:
     """``n`` workers forked from this process: {their connection: [process, None]}, the first one
     deciding (:func:`_worker_loop`). What this process holds is first frozen out of the cyclic
-    collector: the workers' collections do not touch (and so copy) the memory they inherit."""
+    collector: the workers' collections do not touch (and so copy) the memory they inherit. No
+    collection before (as Python's ``gc.freeze`` advice says: the holes it leaves are filled after
+    the fork, copying the pages they are on; and some 3 ms before the fork)."""
     import gc
-    gc.collect()
     gc.freeze()
     workers: dict = {}
     try:
@@ -612,7 +625,7 @@ def _next_job(last=None) -> int | None:
     """The position (in the shared order) of the next job to start, or None when all are taken;
     with ``last`` (a test of a job), the last job left instead, if it passes the test."""
     span = _WORKER["span"]           # [first job left, end of the jobs left]
-    with span.get_lock():
+    with _WORKER["span_lock"]:
         k, end = span[0], span[1]
         if k >= end or (last is not None and not last(_WORKER["jobs"][_WORKER["order"][end - 1]])):
             return None
@@ -644,19 +657,32 @@ def _worker_loop(conn, db_url: str, decide: bool = False) -> None:
 
 def _warm(atlas: Atlas, cat: Catalogue, pages_: list, tmp: Path) -> None:
     """Load in this process what rendering the pages loads on first use: the drawing modules and
-    map types, the print font and what writing its subsets loads (one page number written to
-    ``tmp``), on a GeoPackage the layers the pages read."""
+    map types, the print font and what writing its subsets loads (one page number and one bold
+    character written to ``tmp``: the regular and bold subsets nearly every page embeds, made once
+    here instead of in each process), on a GeoPackage the layers the pages read, and their feature
+    counts, counted in memory: a count asked for later (``has_data``: the towns' communes) would
+    otherwise open the file's metadata with GDAL in each forked process (some 12 ms there)."""
     from mbm_sig.atlas import charts, series  # noqa: F401
-    from mbm_sig.maps import recipe  # noqa: F401
+    from mbm_sig.maps import colorcheck, recipe  # noqa: F401
     from mbm_sig.maps import types as map_types
+    from mbm_sig.maps.output import cmyk  # noqa: F401
     map_types.registry()
-    pages.save_pdf([pages.number_overlay(1, 1)], tmp / "warm.pdf", {"CreationDate": None})
+    bold = pages.Canvas(pages.A4)            # the bold print font's subset too (titles: every page)
+    bold.text(10, 10, "1", size=7, weight="bold")
+    pages.save_pdf([pages.number_overlay(1, 1), bold.fig], tmp / "warm.pdf", {"CreationDate": None})
     if cat.backend.kind == "gpkg":
+        counted = {}
         for name in sorted(_used_layers(pages_)):
             try:
-                cat.read(name)
+                counted[name] = len(cat.read(name))
             except KeyError:            # a layer a recipe names that the definitions lack: its page says so
                 pass
+        backend = cat.backend
+        stamp = backend._stamp()
+        if backend._counts is None or backend._counts[0] != stamp:
+            backend._counts = (stamp, {})
+        for name, n in counted.items():
+            backend._counts[1].setdefault(name, n)
 
 
 def _decide(atlas: Atlas, cat: Catalogue, pages_: list) -> dict:
@@ -676,20 +702,40 @@ def _decide(atlas: Atlas, cat: Catalogue, pages_: list) -> dict:
     firsts = {p.spec.recipe: p for p in reversed(pages_) if p.kind == "map"}
     for path, p in firsts.items():
         try:
+            doc = _recipe_doc(path)         # (read before the fork): only a coverage series decides a layout
+            if not (isinstance(doc, dict) and doc.get("series_of")):
+                continue
             recipe.decide_series_layout(series.apply(recipe.load_recipe(str(path), p.params), atlas.series_values),
                                         cat)
         except Exception:        # noqa: BLE001 - the sheet's own render reports it, naming the sheet
             pass
     decided["layouts"] = {k: v for k, v in build._SERIES_LAYOUTS.items() if k not in known}
+    if cat.backend.kind == "gpkg":
+        # what reading the towns read of the file, each kept under the file's stamp: the provenance log,
+        # each layer's last import (every map sheet asks for the communes'), layer counts
+        decided["read"] = {a: getattr(cat.backend, a, None) for a in ("_log", "_last", "_counts")}
     return decided
 
 
 def _install(decided: dict, cat: Catalogue) -> None:
-    """Keep in this process (on its catalogue ``cat``) what another decided (:func:`_decide`)."""
+    """Keep in this process (on its catalogue ``cat``) what another decided (:func:`_decide`),
+    and what it read of the same catalogue file, where this process has not read it (the first
+    map sheet here would read the provenance log again: some 20 ms)."""
     from mbm_sig.maps.recipe import build
     if decided.get("towns") is not None:
         cat._mbm_towns = decided["towns"]
     build._SERIES_LAYOUTS.update(decided.get("layouts", {}))
+    read = decided.get("read")
+    if read and cat.backend.kind == "gpkg" and cat.backend.exists():
+        stamp = cat.backend._stamp()
+        for a, theirs in read.items():
+            mine = getattr(cat.backend, a, None)
+            if theirs is None or theirs[0] != stamp:
+                continue
+            if mine is None or mine[0] != stamp:
+                setattr(cat.backend, a, theirs)
+            elif a == "_counts":
+                mine[1].update({k: n for k, n in theirs[1].items() if k not in mine[1]})
 
 
 def _cost(page: Page, count) -> float:
