@@ -296,14 +296,18 @@ class GeoPackageBackend:
         wal = _file_stat(Path(f"{self.path}-wal"))
         return ("gpkg", content_digest(self.path), wal if wal and wal[1] > 0 else None)
 
+    def _tables(self) -> list[str]:
+        """Every table GDAL lists in the file (the provenance log and styles too), kept while
+        the file is unchanged."""
+        stamp = self._stamp()
+        if self._names is None or self._names[0] != stamp:
+            self._names = (stamp, [n for n, _ in pyogrio.list_layers(self.path)])
+        return self._names[1]
+
     def layer_names(self) -> list[str]:
         if not self.exists():
             return []
-        stamp = self._stamp()
-        if self._names is None or self._names[0] != stamp:
-            self._names = (stamp, [n for n, _ in pyogrio.list_layers(self.path)
-                                   if n not in (LOG_TABLE, STYLES_TABLE)])
-        return list(self._names[1])
+        return [n for n in self._tables() if n not in (LOG_TABLE, STYLES_TABLE)]
 
     def count(self, name: str) -> int:
         """Features of a layer, kept while the file is unchanged (an atlas asks for the
@@ -415,7 +419,7 @@ class GeoPackageBackend:
         stamp = self._stamp()
         hit = self._log
         if hit is None or hit[0] != stamp:
-            if LOG_TABLE not in [n for n, _ in pyogrio.list_layers(self.path)]:
+            if LOG_TABLE not in self._tables():
                 df = pd.DataFrame(columns=["layer", "action", "source", "checksum", "rows",
                                            "imported_at", "tool_version"])
             else:
