@@ -161,40 +161,6 @@ def test_print_font_has_the_same_bytes_whenever_it_is_built(tmp_path, monkeypatc
     assert (tmp_path / "a.ttf").read_bytes() == (tmp_path / "b.ttf").read_bytes()
 
 
-def test_font_streams_kept_compressed_are_matplotlibs_bytes(tmp_path):
-    """The font streams our PDF files compress once per process are written as matplotlib's
-    own ``outputStream`` writes them (dictionary order, inline length, compressed bytes), for
-    a first and a repeated stream; the kept subset font gives the advances FT2Font gives."""
-    import io
-
-    from matplotlib.backends import backend_pdf
-    from matplotlib.ft2font import FT2Font, LoadFlags
-
-    from mbm_sig.maps.output import fonts, pdftext
-
-    data = bytes(range(256)) * 40 + b"mbm-sig" * 300
-
-    def one(cls, fonts_on):
-        path = tmp_path / f"{cls.__name__}-{fonts_on}.pdf"
-        f = cls(str(path))
-        f._mbm_fonts = fonts_on
-        for _ in range(2):
-            f.outputStream(f.reserveObject("s"), data, extra={"Length1": len(data)})
-        f.fh.flush()
-        return f.fh.getvalue() if hasattr(f.fh, "getvalue") else path.read_bytes()
-    ours, theirs = one(pdftext.FastPdfFile, True), one(backend_pdf.PdfFile, False)
-    assert ours == theirs and b"/Length1" in ours
-    from matplotlib.font_manager import FontProperties, findfont
-    font_file = findfont(FontProperties(family=fonts.ensure()))
-    assert fonts.is_print_font(font_file)
-    raw = io.BytesIO(open(font_file, "rb").read())
-    kept, plain = pdftext._subset_font(raw), FT2Font(io.BytesIO(raw.getvalue()))
-    assert pdftext._subset_font(io.BytesIO(raw.getvalue())) is kept
-    flags = LoadFlags.NO_SCALE | LoadFlags.NO_HINTING
-    for g in (1, 5, 40, 41, 40):
-        assert kept.load_glyph(g, flags=flags).horiAdvance == plain.load_glyph(g, flags=flags).horiAdvance
-
-
 def test_pages_of_plain_text_embed_the_same_font_objects(tmp_path):
     """Two sheets whose text uses only the print font's core characters embed the same font
     dictionaries (subset name, widths, maps): a book stores them once. Their text still

@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import io
 import math
 import os
 import re
 import threading
-import zlib
 
 import matplotlib as mpl
 import numpy as np
@@ -352,45 +350,11 @@ class FastRendererPdf(_Renderer):
         self._text2path = _TEXT2PATH
 
 
-_FT2FONT = getattr(backend_pdf, "FT2Font", None)
-_SUBSET_FONTS: dict = {}      # digest of a subset font file -> _SubsetFont
-
-
-class _SubsetFont:
-    """The font object matplotlib's Type 42 embedding makes from the subset file it embeds,
-    only to read each glyph's advance: made once per subset (the stable print-font subset is
-    the same file on nearly every page), each glyph loaded once. matplotlib reads nothing
-    else of it (``load_glyph(…).horiAdvance``)."""
-
-    def __init__(self, data) -> None:
-        self._font = _FT2FONT(data)
-        self._glyphs: dict = {}
-
-    def load_glyph(self, glyph_index, flags=None):
-        key = (glyph_index, flags)
-        g = self._glyphs.get(key)
-        if g is None:
-            g = self._glyphs[key] = self._font.load_glyph(glyph_index, flags=flags)
-        return g
-
-
-def _subset_font(fontdata):
-    key = hashlib.sha1(fontdata.getbuffer()).digest()
-    hit = _SUBSET_FONTS.get(key)
-    if hit is None:
-        if len(_SUBSET_FONTS) > 16:
-            _SUBSET_FONTS.clear()
-        hit = _SUBSET_FONTS[key] = _SubsetFont(fontdata)
-    return hit
-
-
 @contextlib.contextmanager
 def _stable_subsets():
     """While a file of ours writes its fonts: matplotlib's glyph subsetting gives the stable
-    print-font subset (:func:`_stable_subset`, other fonts unchanged), and the font object it
-    reads the embedded subset's advances from is kept per subset (:class:`_SubsetFont`).
-    Held for the fonts of one file (milliseconds), shared by concurrent writers, put back
-    when the last ends."""
+    print-font subset (:func:`_stable_subset`, other fonts unchanged). Held for the fonts of
+    one file (milliseconds), shared by concurrent writers, put back when the last ends."""
     if not _SUBSET_OK:
         yield
         return
@@ -398,8 +362,6 @@ def _stable_subsets():
         if _ACTIVE["count"] == 0:
             _ACTIVE["saved"] = _pdf_ps.get_glyphs_subset
             _pdf_ps.get_glyphs_subset = _stable_subset
-            if _FT2FONT is not None:
-                backend_pdf.FT2Font = _subset_font
         _ACTIVE["count"] += 1
     try:
         yield
@@ -409,8 +371,6 @@ def _stable_subsets():
             if _ACTIVE["count"] == 0:
                 _pdf_ps.get_glyphs_subset = _ACTIVE["saved"]
                 _ACTIVE["saved"] = None
-                if _FT2FONT is not None:
-                    backend_pdf.FT2Font = _FT2FONT
 
 
 _OBJ_REF = re.compile(rb"(\d+) 0 R")
@@ -478,26 +438,9 @@ def tracker_ok(tracker) -> bool:
             and getattr(tracker, "subset_size", 0) == 65536 and hasattr(_pdf_ps, "GlyphMap"))
 
 
-_STREAMS: dict = {}           # (compression level, digest of the data) -> compressed bytes
-
-
-def _compressed(data: bytes, level: int) -> bytes:
-    key = (level, hashlib.sha1(data).digest())
-    hit = _STREAMS.get(key)
-    if hit is None:
-        hit = zlib.compress(data, level)
-        if len(_STREAMS) >= 64:
-            _STREAMS.pop(next(iter(_STREAMS)))
-        _STREAMS[key] = hit
-    return hit
-
-
 class FastPdfFile(backend_pdf.PdfFile):
-    """A PDF file of ours: its fonts are written with the stable print-font subset, their
-    streams (the font file, its glyph map and Unicode map: the same bytes on nearly every
-    page) compressed once per process."""
-
-    _mbm_fonts = False
+    """A PDF file of ours: its fonts are written with the stable print-font subset, the print
+    font's objects once per process and character map (:meth:`embedTTF`)."""
 
     def _with_core(self) -> None:
         """The print font's core characters (:data:`CORE_TEXT`) recorded as used on every file,
@@ -559,31 +502,7 @@ class FastPdfFile(backend_pdf.PdfFile):
         with _stable_subsets():
             if _SUBSET_OK and _state["enabled"] and tracker_ok(self._character_tracker):
                 self._with_core()
-            self._mbm_fonts = True
-            try:
-                return super().writeFonts()
-            finally:
-                self._mbm_fonts = False
-
-    def outputStream(self, ref, data, *, extra=None):
-        """matplotlib's ``outputStream`` (a stream of inline length: its compressed bytes, then
-        its dictionary: ``extra``, ``/Length``, ``/Filter``), its compression kept by content
-        while the fonts are written; the same bytes (``zlib.compress`` at the level is what the
-        stream's compressor writes for data given in one piece)."""
-        level = mpl.rcParams["pdf.compression"]
-        if not (self._mbm_fonts and level and self.currentstream is None):
-            return super().outputStream(ref, data, extra=extra)
-        comp = _compressed(bytes(data), level)
-        self.recordXref(ref.id)
-        head = dict(extra or {})
-        head["Length"] = len(comp)
-        head["Filter"] = backend_pdf.Name("FlateDecode")
-        write = self.fh.write
-        write(b"%d 0 obj\n" % ref.id)
-        write(pdfRepr(head))
-        write(b"\nstream\n")
-        write(comp)
-        write(b"\nendstream\nendobj\n")
+            return super().writeFonts()
 
 
 class FastPdfPages(backend_pdf.PdfPages):
