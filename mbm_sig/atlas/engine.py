@@ -677,12 +677,7 @@ def _warm(atlas: Atlas, cat: Catalogue, pages_: list, tmp: Path) -> None:
                 counted[name] = len(cat.read(name))
             except KeyError:            # a layer a recipe names that the definitions lack: its page says so
                 pass
-        backend = cat.backend
-        stamp = backend._stamp()
-        if backend._counts is None or backend._counts[0] != stamp:
-            backend._counts = (stamp, {})
-        for name, n in counted.items():
-            backend._counts[1].setdefault(name, n)
+        cat.backend.remember_counts(counted)
 
 
 def _decide(atlas: Atlas, cat: Catalogue, pages_: list) -> dict:
@@ -713,7 +708,7 @@ def _decide(atlas: Atlas, cat: Catalogue, pages_: list) -> dict:
     if cat.backend.kind == "gpkg":
         # what reading the towns read of the file, each kept under the file's stamp: the provenance log,
         # each layer's last import (every map sheet asks for the communes'), layer counts
-        decided["read"] = {a: getattr(cat.backend, a, None) for a in ("_log", "_last", "_counts")}
+        decided["read"] = cat.backend.kept_reads()
     return decided
 
 
@@ -725,17 +720,8 @@ def _install(decided: dict, cat: Catalogue) -> None:
     if decided.get("towns") is not None:
         cat._mbm_towns = decided["towns"]
     build._SERIES_LAYOUTS.update(decided.get("layouts", {}))
-    read = decided.get("read")
-    if read and cat.backend.kind == "gpkg" and cat.backend.exists():
-        stamp = cat.backend._stamp()
-        for a, theirs in read.items():
-            mine = getattr(cat.backend, a, None)
-            if theirs is None or theirs[0] != stamp:
-                continue
-            if mine is None or mine[0] != stamp:
-                setattr(cat.backend, a, theirs)
-            elif a == "_counts":
-                mine[1].update({k: n for k, n in theirs[1].items() if k not in mine[1]})
+    if decided.get("read") and cat.backend.kind == "gpkg":
+        cat.backend.adopt_reads(decided["read"])
 
 
 def _cost(page: Page, count) -> float:

@@ -309,15 +309,50 @@ class GeoPackageBackend:
             return []
         return [n for n in self._tables() if n not in (LOG_TABLE, STYLES_TABLE)]
 
-    def count(self, name: str) -> int:
-        """Features of a layer, kept while the file is unchanged (an atlas asks for the
-        counts of its layers on every page it plans)."""
+    def _known_counts(self) -> dict:
         stamp = self._stamp()
         if self._counts is None or self._counts[0] != stamp:
             self._counts = (stamp, {})
-        n = self._counts[1].get(name)
+        return self._counts[1]
+
+    def remember_counts(self, counts: dict) -> None:
+        """Feature counts of layers known otherwise (the layers read in memory), kept as
+        :meth:`count` keeps what it reads (it then asks GDAL for none of them)."""
+        known = self._known_counts()
+        for name, n in counts.items():
+            known.setdefault(name, n)
+
+    #: what reading the catalogue keeps under the file's stamp (:meth:`kept_reads`)
+    _KEPT_READS = ("_log", "_last", "_counts")
+
+    def kept_reads(self) -> dict:
+        """What this process read of the file and keeps under its stamp (the provenance log,
+        each layer's last import, layer counts), for another process on the same file
+        (:meth:`adopt_reads`)."""
+        return {a: getattr(self, a) for a in self._KEPT_READS}
+
+    def adopt_reads(self, reads: dict) -> None:
+        """What another process read of this file (:meth:`kept_reads`), where it read the file
+        as it is now and this process has not read it (never over what this one read)."""
+        if not self.exists():
+            return
+        stamp = self._stamp()
+        for a, theirs in reads.items():
+            if a not in self._KEPT_READS or theirs is None or theirs[0] != stamp:
+                continue
+            mine = getattr(self, a)
+            if mine is None or mine[0] != stamp:
+                setattr(self, a, theirs)
+            elif a == "_counts":
+                mine[1].update({k: n for k, n in theirs[1].items() if k not in mine[1]})
+
+    def count(self, name: str) -> int:
+        """Features of a layer, kept while the file is unchanged (an atlas asks for the
+        counts of its layers on every page it plans)."""
+        known = self._known_counts()
+        n = known.get(name)
         if n is None:
-            n = self._counts[1][name] = int(pyogrio.read_info(self.path, layer=name)["features"])
+            n = known[name] = int(pyogrio.read_info(self.path, layer=name)["features"])
         return n
 
     def _layer(self, name: str, has_geometry: bool):
