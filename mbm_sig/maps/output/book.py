@@ -536,18 +536,15 @@ PLAN_SUFFIX = ".plan"
 
 def write_plan_file(path, plans: dict) -> None:
     """The plan of page file ``path`` (placed with a number over it, as a book's pages after
-    the cover are), written beside it (``PATH.plan``): a parallel run's workers plan the pages
-    they render, and the book places them without parsing them again. Nothing is written for
-    a file the book writer cannot plan (the book reports it)."""
+    the cover are), written beside it (``PATH.plan``, scratch like the page file): the process
+    that renders a page plans it, and the book places it without parsing it again. Nothing is
+    written for a file the book writer cannot plan (the book reports it)."""
     import pickle
     try:
         plan = file_plan(path, True, plans, keep=False)
     except BookError:
         return
-    target = Path(str(path) + PLAN_SUFFIX)
-    tmp = target.with_name(target.name + ".part")
-    tmp.write_bytes(pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL))
-    tmp.replace(target)
+    Path(str(path) + PLAN_SUFFIX).write_bytes(pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 def read_plan_file(path, overlay: bool, plans: dict) -> PagePlan:
