@@ -109,9 +109,13 @@ def shapely_rings(geoms):
 def test_rings_are_oriented_as_geos_orients_them_on_the_catalogue(built_gpkg):
     """The rings of every polygon layer of the catalogue, clipped and simplified for print
     as sheets prepare them (whole extent and a quarter), oriented by the sign of their area:
-    the coordinates GEOS's orient_polygons gives, ring for ring, feature for feature."""
+    for the valid ones, the coordinates GEOS's orient_polygons gives, ring for ring, feature
+    for feature; the few a simplification leaves crossing themselves (slivers below the
+    tolerance: simplify.py does not repair them) have their exteriors counter-clockwise and
+    their holes clockwise by area, which is what the nonzero fill needs."""
     from mbm_sig.maps import geom
     seen = set()
+    crossing = total = 0
     for name in ("communes", "epci", "arrondissements", "cites_minieres", "concessions", "terrils",
                  "unesco_bien_inscrit", "unesco_zone_tampon", "renouvellement_urbain"):
         g = np.asarray(built_gpkg.read(name).geometry.array)
@@ -121,8 +125,23 @@ def test_rings_are_oriented_as_geos_orients_them_on_the_catalogue(built_gpkg):
             for tol in (0.0, 25.0, 150.0):
                 prepared = geom._prepare(sub, bbox, tol)
                 coords, codes, feature = geom._rings(prepared)
-                want, want_feature = shapely_rings(prepared)
-                assert np.array_equal(coords, want) and np.array_equal(feature, want_feature), (name, bbox, tol)
+                valid = shapely.is_valid(prepared)
+                crossing += int((~valid).sum())
+                total += len(prepared)
+                want, want_feature = shapely_rings(prepared[valid])
+                on_valid = valid[feature]
+                assert np.array_equal(coords[on_valid], want), (name, bbox, tol)
+                assert np.array_equal(feature[on_valid], np.flatnonzero(valid)[want_feature]), (name, bbox, tol)
                 assert codes[0] == Path.MOVETO and codes[-1] == Path.CLOSEPOLY
+                starts = np.flatnonzero(codes == Path.MOVETO)
+                ends = np.r_[starts[1:], len(coords)]
+                exterior = geom._polygon_rings(prepared)[2]
+                for a, b, ext in zip(starts, ends, exterior, strict=True):
+                    if on_valid[a]:
+                        continue
+                    x, y = (coords[a:b] - coords[a]).T
+                    area = (x[:-1] * y[1:] - x[1:] * y[:-1]).sum()
+                    assert area >= 0 if ext else area <= 0, (name, tol, a)
                 seen.update(shapely.get_type_id(prepared).tolist())
     assert {3, 6} <= seen               # polygons and multipolygons
+    assert crossing <= 0.02 * total, (crossing, total)
