@@ -118,7 +118,7 @@ def test_a_coverage_series_has_one_orientation_and_one_legend_position(built_gpk
     feats = built_gpkg.read(layer, where={"bassin_minier": True})
     seen = set()
     for order in (1, -1):                        # the same whichever sheet comes first
-        rbuild._SERIES_LAYOUTS.clear()
+        rbuild.forget_series_layouts()
         for _, row in feats.iloc[::order].iterrows():
             params = {"code": row["code"], "nom": row["nom"]}
             info, legends, _ = map_sheet_info(RECIPES / recipe, params, built_gpkg, values)

@@ -692,8 +692,8 @@ def _decide(atlas: Atlas, cat: Catalogue, pages_: list) -> dict:
     decided: dict = {}
     if any(p.kind == "map" for p in pages_) and cat.has_data("communes"):
         labels.cached_towns(cat)
-        decided["towns"] = getattr(cat, "_mbm_towns", None)
-    known = set(build._SERIES_LAYOUTS)
+        decided["towns"] = labels.kept_towns(cat)
+    known = set(build.series_layouts())
     firsts = {p.spec.recipe: p for p in reversed(pages_) if p.kind == "map"}
     for path, p in firsts.items():
         try:
@@ -704,7 +704,7 @@ def _decide(atlas: Atlas, cat: Catalogue, pages_: list) -> dict:
                                         cat)
         except Exception:        # noqa: BLE001 - the sheet's own render reports it, naming the sheet
             pass
-    decided["layouts"] = {k: v for k, v in build._SERIES_LAYOUTS.items() if k not in known}
+    decided["layouts"] = {k: v for k, v in build.series_layouts().items() if k not in known}
     if cat.backend.kind == "gpkg":
         # what reading the towns read of the file, each kept under the file's stamp: the provenance log,
         # each layer's last import (every map sheet asks for the communes'), layer counts
@@ -716,10 +716,10 @@ def _install(decided: dict, cat: Catalogue) -> None:
     """Keep in this process (on its catalogue ``cat``) what another decided (:func:`_decide`),
     and what it read of the same catalogue file, where this process has not read it (the first
     map sheet here would read the provenance log again: some 20 ms)."""
+    from mbm_sig.maps import labels
     from mbm_sig.maps.recipe import build
-    if decided.get("towns") is not None:
-        cat._mbm_towns = decided["towns"]
-    build._SERIES_LAYOUTS.update(decided.get("layouts", {}))
+    labels.keep_towns(cat, decided.get("towns"))
+    build.adopt_series_layouts(decided.get("layouts", {}))
     if decided.get("read") and cat.backend.kind == "gpkg":
         cat.backend.adopt_reads(decided["read"])
 

@@ -922,6 +922,18 @@ def drop_duplicates_of(towns: LabelLayer, layers, within_mm: float = 1.5) -> int
     return n
 
 
+def kept_towns(cat):
+    """What :func:`cached_towns` keeps on ``cat`` (plain values: the key it was read under and
+    the towns), for another process to :func:`keep_towns`; None before the first read."""
+    return getattr(cat, "_mbm_towns", None)
+
+
+def keep_towns(cat, kept) -> None:
+    """Keep on ``cat`` the towns another process read (:func:`kept_towns`)."""
+    if kept is not None:
+        cat._mbm_towns = kept
+
+
 def cached_towns(cat):
     """:func:`towns` of a catalogue, read once per catalogue object and communes version."""
     key = getattr(cat, "url", None)

@@ -427,6 +427,21 @@ class _Builder:
 _SERIES_LAYOUTS: dict = {}      # (recipe, series_of, orientation, layout, catalogue) -> (orientation, layout)
 
 
+def series_layouts() -> dict:
+    """The coverage series' layouts decided in this process so far (a copy: plain values)."""
+    return dict(_SERIES_LAYOUTS)
+
+
+def adopt_series_layouts(layouts: dict) -> None:
+    """Keep the layouts another process decided (:func:`series_layouts`)."""
+    _SERIES_LAYOUTS.update(layouts)
+
+
+def forget_series_layouts() -> None:
+    """Decide every series' layout again (a test, or a warm process whose recipes changed)."""
+    _SERIES_LAYOUTS.clear()
+
+
 def decide_series_layout(r: Recipe, cat) -> None:
     """Decide (and keep, as the first sheet drawn would) the orientation and layout of a coverage
     series' sheets (``series_of``): a parallel atlas decides them once before forking its workers."""
