@@ -12,8 +12,6 @@ import numpy as np
 import shapely
 from matplotlib.path import Path
 
-from mbm_sig.maps import simplify
-
 MOVETO, LINETO, CLOSEPOLY = Path.MOVETO, Path.LINETO, Path.CLOSEPOLY
 
 
@@ -55,18 +53,17 @@ def _prepare(geoms: np.ndarray, bbox, tolerance: float) -> np.ndarray:
     x0, y0, x1, y1 = bbox
     b = shapely.bounds(geoms)
     crossing = (b[:, 0] < x0) | (b[:, 2] > x1) | (b[:, 1] < y0) | (b[:, 3] > y1)
-    if tolerance > 0:
-        # Douglas-Peucker from the vertices' ranks, kept per geometry (simplify.py): the
-        # whole features are simplified, then clipped (the frame's edge is exact either way);
-        # the few features that collapse (smaller than the tolerance on paper) stay unsimplified
-        out = simplify.simplify(geoms, tolerance)
-        gone = shapely.is_empty(out) & ~shapely.is_empty(geoms)
-        if gone.any():
-            out[gone] = geoms[gone]
-    else:
-        out = geoms.copy()
+    out = geoms.copy()
     if crossing.any():
-        out[crossing] = shapely.clip_by_rect(out[crossing], x0, y0, x1, y1)
+        out[crossing] = shapely.clip_by_rect(geoms[crossing], x0, y0, x1, y1)
+    if tolerance > 0:
+        # plain Douglas-Peucker (much faster than the topology-preserving variant); the
+        # few features that collapse (smaller than the tolerance on paper) stay unsimplified
+        simple = shapely.simplify(out, tolerance, preserve_topology=False)
+        gone = shapely.is_empty(simple) & ~shapely.is_empty(out)
+        if gone.any():
+            simple[gone] = out[gone]
+        out = simple
     return out
 
 
@@ -156,9 +153,8 @@ def _polygon_rings(geoms: np.ndarray):
 def _oriented(coords: np.ndarray, starts: np.ndarray, ends: np.ndarray, exterior: np.ndarray) -> np.ndarray:
     """The rings' coordinates (ring ``i`` is ``coords[starts[i]:ends[i]]``, closed) with the
     exteriors counter-clockwise and the holes clockwise: a ring whose area has the other
-    sign is reversed, as ``shapely.orient_polygons`` does for valid polygons, without making
-    new polygons (a ring a simplification left crossing itself by a sliver is oriented by
-    the sign of its area, which is what the nonzero fill needs). The area is summed
+    sign is reversed, as ``shapely.orient_polygons`` does (the same coordinates for the
+    valid polygons :func:`prepare` makes, without making new polygons). The area is summed
     from the first vertex (no cancellation between Lambert-93's large numbers)."""
     x = coords[:, 0] - coords[0, 0]
     y = coords[:, 1] - coords[0, 1]
