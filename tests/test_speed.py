@@ -255,3 +255,44 @@ def test_the_basin_maps_layout_kept_across_runs_is_the_one_decided(built_gpkg, t
     recipe = next(Path(sh.recipe) for sec in atlas.sections for sh in sec.sheets if sh.recipe)
     recipe.write_text(recipe.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     assert engine._decision_key("layouts", atlas, built_gpkg, {}) != key
+
+
+def test_the_coverage_series_layouts_kept_across_runs_are_the_ones_decided(built_gpkg, tmp_path, monkeypatch):
+    """The layout a coverage series' sheets share (``series_of``: decided by building every sheet
+    of the series) is kept in the cache folder after a run: a later process (nothing in memory)
+    adopts exactly the orientation and grid deciding gives, without deciding, and draws the same
+    book; another recipe text is another key, decided again."""
+    import shutil
+
+    from mbm_sig.atlas import engine
+    from mbm_sig.maps.recipe import build
+    monkeypatch.setenv("MBM_SIG_CACHE", str(tmp_path / "cache"))
+    maps = tmp_path / "maps"
+    shutil.copytree(ROOT / "atlases" / "maps", maps)
+    text = (ROOT / "atlases" / "renouvellement.yaml").read_text(encoding="utf-8")
+    (tmp_path / "renouvellement.yaml").write_text(text.replace("recipe: maps/", f"recipe: {maps}/"), encoding="utf-8")
+    atlas = tmp_path / "renouvellement.yaml"
+    build.forget_series_layouts()
+    first = render_atlas(atlas, catalogue=built_gpkg, out_dir=tmp_path / "a", workers=1, progress=False)
+    decided = {k: v for k, v in build.series_layouts().items() if k[0].startswith(str(maps))}
+    assert decided, "the renouvellement atlas has a coverage series (its arrondissements)"
+    build.forget_series_layouts()                            # as a new process
+    with monkeypatch.context() as m:
+        m.setattr(build._Builder, "_decide_series_layout", lambda *a, **k: pytest.fail("decided again"))
+        again = render_atlas(atlas, catalogue=built_gpkg, out_dir=tmp_path / "b", workers=1, progress=False)
+    adopted = {k: v for k, v in build.series_layouts().items() if k[0].startswith(str(maps))}
+    assert list(adopted) == list(decided)
+    for k, (o, lay) in decided.items():
+        assert adopted[k][0] == o and adopted[k][1].grid == lay.grid        # the same floats, exactly
+    assert same_bytes(first.pdf, again.pdf)
+    # the recipe edited (a comment): another key, decided again on the next run
+    recipe = next(Path(k[0]) for k in decided)
+    recipe.write_text(recipe.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    build.forget_series_layouts()
+    calls = []
+    orig = build._Builder._decide_series_layout
+    with monkeypatch.context() as m:
+        m.setattr(build._Builder, "_decide_series_layout", lambda self, *a: calls.append(1) or orig(self, *a))
+        render_atlas(atlas, catalogue=built_gpkg, out_dir=tmp_path / "c", workers=1, progress=False)
+    assert calls
+    build.forget_series_layouts()

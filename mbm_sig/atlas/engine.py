@@ -953,6 +953,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
         # the basin maps share one layout, decided over them
         atlas.series_values = _layouts(atlas, cat)
 
+    keep_layouts = _sheet_layouts(atlas, cat, body)
     with tempfile.TemporaryDirectory(prefix="mbm-atlas-") as tmpd, scratch(tmpd) as tmp:
         todo = _books_to_write(atlas, body, pending, groups, labels, out_dir, tmp)
         fronts: dict[int, BookFront] = {}
@@ -1007,6 +1008,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
             target, total, toc_entries = (books[0].pdf, books[0].pages, books[0].toc) if books else (None, 0, [])
         if cache:
             cache.store()           # after the book: the new PDF does not wait for the cache
+        keep_layouts()
 
         sheet_files = []
         if sheets and body:       # (a territory with no page of this atlas: no empty folder)
@@ -1030,7 +1032,7 @@ def _render(atlas: Atlas, cat: Catalogue, out_dir, only, sheets, png, workers, p
 
 
 #: decisions kept across runs (:func:`_kept`): at most this many files
-KEPT_FILES = 32
+KEPT_FILES = 64
 
 
 def _layouts(atlas: Atlas, cat: Catalogue) -> dict:
@@ -1058,24 +1060,46 @@ def _kept(what: str, atlas: Atlas, cat: Catalogue, given, compute):
     recipes and the files they draw (logo, basemap) by content, the catalogue's state, ``given``
     (what the decision is made from besides), the production date and the ``MBM_SIG_*`` settings.
     On PostGIS (no cheap catalogue state), or when the values are not plain, computed on every run."""
-    import marshal
-    key = _decision_key(what, atlas, cat, given)
-    if key is None:
+    path = _kept_path(what, atlas, cat, given)
+    if path is None:
         return compute()
-    folder = settings().cache_dir / "decided"
-    path = folder / f"{key}.marshal"
+    out = _read_kept(path)
+    if out is _NOT_KEPT:
+        out = compute()
+        _write_kept(path, out)
+    return out
+
+
+_NOT_KEPT = object()
+
+
+def _kept_path(what: str, atlas: Atlas, cat: Catalogue, given) -> Path | None:
+    """Where :func:`_kept` keeps a decision (None: not kept, see :func:`_decision_key`)."""
+    key = _decision_key(what, atlas, cat, given)
+    return None if key is None else settings().cache_dir / "decided" / f"{key}.marshal"
+
+
+def _read_kept(path: Path):
+    """The decision kept in ``path``, or ``_NOT_KEPT`` (none yet, or unreadable: decided again)."""
+    import marshal
     try:
         return marshal.loads(path.read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):      # none yet, or unreadable: decided again
-        pass
-    out = compute()
+    except (OSError, ValueError, EOFError, TypeError):
+        return _NOT_KEPT
+
+
+def _write_kept(path: Path, out) -> None:
+    """Keep ``out`` in ``path`` (atomically; the oldest files beyond :data:`KEPT_FILES` removed);
+    nothing when it is not plain values or the cache folder is read-only."""
+    import marshal
     try:
         data = marshal.dumps(out)
         back = marshal.loads(data)
         if back != out or repr(back) != repr(out):        # (not plain values: not kept)
-            return out
+            return
+        folder = path.parent
         folder.mkdir(parents=True, exist_ok=True)
-        part = folder / f".{key}.{os.getpid()}.part"
+        part = folder / f".{path.stem}.{os.getpid()}.part"
         part.write_bytes(data)
         os.replace(part, path)
         files = sorted(folder.glob("*.marshal"), key=lambda f: f.stat().st_mtime_ns)
@@ -1083,7 +1107,32 @@ def _kept(what: str, atlas: Atlas, cat: Catalogue, given, compute):
             old.unlink(missing_ok=True)
     except (OSError, ValueError):         # a read-only cache folder: decided on every run
         pass
-    return out
+
+
+def _sheet_layouts(atlas: Atlas, cat: Catalogue, body: list):
+    """The layouts of the coverage series the map pages draw (``series_of``:
+    :func:`mbm_sig.maps.recipe.build.series_layouts`, each decided by building every sheet of
+    its series: some 0.06 s before the first sheet of the health atlas's arrondissements) kept
+    across runs (:func:`_kept`): adopted now when an earlier run of the same inputs kept them,
+    else decided as before (by the first sheet of a series, or the first worker) and kept by
+    the function returned, called once the pages are drawn."""
+    from mbm_sig.maps.recipe import build
+    recipes = sorted({str(Path(p.spec.recipe).resolve()) for p in body if p.kind == "map" and p.spec.recipe})
+    path = _kept_path("sheet-layouts", atlas, cat, recipes)
+    if path is None or not recipes:
+        return lambda: None
+    kept = _read_kept(path)
+    if kept is not _NOT_KEPT:
+        try:
+            build.adopt_series_layouts(build.layouts_from_values(kept))
+            return lambda: None
+        except (TypeError, ValueError, AttributeError):      # another shape: decided again
+            pass
+
+    def keep() -> None:
+        mine = {k: v for k, v in build.series_layouts().items() if k[0] in recipes and k[-1] == cat.url}
+        _write_kept(path, build.layouts_as_values(mine))
+    return keep
 
 
 @functools.lru_cache(maxsize=1)

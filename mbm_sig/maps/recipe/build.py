@@ -437,6 +437,19 @@ def adopt_series_layouts(layouts: dict) -> None:
     _SERIES_LAYOUTS.update(layouts)
 
 
+def layouts_as_values(layouts: dict) -> dict:
+    """Series layouts (:func:`series_layouts`) in plain values (tuples, strings, numbers), to
+    keep across runs; :func:`layouts_from_values` gives them back, equal."""
+    import dataclasses
+    return {k: (o, dataclasses.astuple(lay.grid)) for k, (o, lay) in layouts.items()}
+
+
+def layouts_from_values(values: dict) -> dict:
+    """The series layouts of :func:`layouts_as_values`'s plain values."""
+    from mbm_sig.maps.solver import Grid, GridLayout
+    return {tuple(k): (str(o), GridLayout(Grid(*g))) for k, (o, g) in values.items()}
+
+
 def forget_series_layouts() -> None:
     """Decide every series' layout again (a test, or a warm process whose recipes changed)."""
     _SERIES_LAYOUTS.clear()
