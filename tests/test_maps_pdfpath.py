@@ -155,3 +155,28 @@ def test_prepared_features_at_the_frame_edge_cover_their_own_area(built_gpkg):
                 assert (np.abs(excess) <= bound).all(), (name, bbox, tol, float(np.max(np.abs(excess) - bound)))
                 checked += int(crossing.sum())
     assert checked > 500
+
+
+def test_pdf_repr_writes_what_matplotlibs_pdfrepr_writes():
+    """The operands our PDF files write (pdf_repr) are pdfRepr's bytes: numbers of every sign
+    and magnitude the pages hold, negative zero, numpy numbers, lists, tuples, nested lists,
+    the backend's names, operators and references, and what falls back (booleans, strings,
+    dictionaries, None); a number that is not finite is refused as pdfRepr refuses it."""
+    import random
+
+    from matplotlib.backends.backend_pdf import Name, Op, Reference, pdfRepr
+
+    from mbm_sig.maps.output.pdfpath import pdf_repr
+    rng = random.Random(7)
+    values = [0.0, -0.0, 1.0, -1.0, 1e-11, -1e-11, 5e-11, 0.123456789012, 123456.789, 1 / 3, np.float64(2.5),
+              np.float32(1.1), np.int64(7), True, False, 5, -3, None, "abc", "é", b"x(y)\\", Name("F1"), Op.fill,
+              Op.use_xobject, Reference(3), [1.0, 2, [3.5, -0.0]], (0.1, 0.2), [], {"A": 1, "B": [1.5]}]
+    values += [rng.uniform(-1e4, 1e4) for _ in range(3000)] + [rng.uniform(-1e-6, 1e-6) for _ in range(300)]
+    values += [[rng.uniform(-600, 600) for _ in range(rng.randrange(1, 30))] for _ in range(200)]
+    for v in values:
+        assert pdf_repr(v) == pdfRepr(v), v
+    for bad in (float("inf"), float("nan"), np.float64("-inf")):
+        with pytest.raises(ValueError):
+            pdf_repr(bad)
+        with pytest.raises(ValueError):
+            pdfRepr(bad)

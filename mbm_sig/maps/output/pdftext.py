@@ -35,7 +35,7 @@ from matplotlib.backends import backend_pdf
 from matplotlib.textpath import TextToPath
 
 from mbm_sig.maps.output import fonts
-from mbm_sig.maps.output.pdfpath import filled_path_bytes
+from mbm_sig.maps.output.pdfpath import filled_path_bytes, pdf_repr
 
 _Renderer = backend_pdf.RendererPdf
 _ORIG_DRAW_TEXT = _Renderer.draw_text
@@ -155,20 +155,20 @@ def _draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
         codes.append(r[1])
     self.check_gc(gc, gc._rgb)
     # the operators matplotlib writes (gsave, matrix, BT, font, position, TJ, ET, grestore),
-    # formatted by its own pdfRepr, in one write
+    # formatted as its own pdfRepr formats them (pdf_repr), in one write
     a = math.radians(angle)
     c, sn = math.cos(a), math.sin(a)
-    out = [b"q", pdfRepr([c, sn, -sn, c, x, y])[1:-1] + b" cm"]
+    out = [b"q", pdf_repr([c, sn, -sn, c, x, y])[1:-1] + b" cm"]
     if halo is not None:
         # the halo: the same glyphs filled and stroked in the halo colour (text render mode
         # 2), marked as an artifact so that text extraction reads the label once
-        rgb = pdfRepr(list(gc.get_rgb()[:3]))[1:-1]
-        out = [b"/Artifact BMC"] + out + [rgb + b" RG", pdfRepr(halo) + b" w 1 j 1 J"]
+        rgb = pdf_repr(list(gc.get_rgb()[:3]))[1:-1]
+        out = [b"/Artifact BMC"] + out + [rgb + b" RG", pdf_repr(halo) + b" w 1 j 1 J"]
     out += [b"BT"] + ([b"2 Tr"] if halo is not None else [])
     if codes:
         name = file.fontName(FontPath(font.fname, font.face_index), subset0)
-        out += [pdfRepr(name) + b" " + pdfRepr(prop.get_size_in_points()) + b" Tf", b"0 0 Td",
-                pdfRepr([self._encode_glyphs(codes, 42)]) + b" TJ"]
+        out += [pdf_repr(name) + b" " + pdf_repr(prop.get_size_in_points()) + b" Tf", b"0 0 Td",
+                pdf_repr([self._encode_glyphs(codes, 42)]) + b" TJ"]
     out += [b"ET", b"Q"] + ([b"EMC"] if halo is not None else []) + [b""]
     file.write(b"\n".join(out))
 
@@ -441,6 +441,12 @@ def tracker_ok(tracker) -> bool:
 class FastPdfFile(backend_pdf.PdfFile):
     """A PDF file of ours: its fonts are written with the stable print-font subset, the print
     font's objects once per process and character map (:meth:`embedTTF`)."""
+
+    def output(self, *data):
+        """matplotlib's ``output`` (operators and operands into the current stream), its
+        operands written by :func:`~mbm_sig.maps.output.pdfpath.pdf_repr`: the same bytes."""
+        self.write(backend_pdf._fill([pdf_repr(x) for x in data]))
+        self.write(b"\n")
 
     def _with_core(self) -> None:
         """The print font's core characters (:data:`CORE_TEXT`) recorded as used on every file,
