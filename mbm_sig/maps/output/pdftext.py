@@ -41,7 +41,7 @@ _Renderer = backend_pdf.RendererPdf
 _ORIG_DRAW_TEXT = _Renderer.draw_text
 _ORIG_MEASURE = _Renderer.get_text_width_height_descent
 try:      # the internals the fast path relies on (matplotlib 3.11)
-    from matplotlib.backends.backend_pdf import pdfRepr
+    from matplotlib.backends.backend_pdf import _fill, pdfRepr  # noqa: F401  (pdf_repr writes as these)
     from matplotlib.font_manager import FontPath
     _SUPPORTED = all(hasattr(_Renderer, a) for a in ("_get_font_ttf", "_encode_glyphs", "check_gc",
                                                      "_get_font_height_metrics"))
