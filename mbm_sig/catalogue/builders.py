@@ -474,17 +474,52 @@ def run_steps(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:  # noqa: C90
 
 
 def number_within(gdf, spec: dict):
-    """``number: {field: no_epci, within: epci_siren, by: nom}``: the rank of each feature's
-    ``by`` value in French order (``fmt.collation_key``, the tables' key) among the features
-    of its ``within`` group, 1, 2, 3…; features sharing a ``by`` value (a cité split between
-    the bien inscrit and the zone tampon) share a number. The short label keyed to a table."""
+    """``number: {field: no_epci, within: epci_siren, by: nom, then: commune, near_m: 100}``:
+    the rank of each feature's ``by`` value in French order (``fmt.collation_key``, the tables'
+    key) among the features of its ``within`` group, 1, 2, 3…. Features sharing a ``by`` value
+    and lying within ``near_m`` metres of one another (default 100: a cité split between the bien
+    inscrit and the zone tampon) share a number; features of one name farther apart are as many
+    places (two «Cité de la Gare», in Auchel and in Nœux-les-Mines), each its own number, in the
+    French order of ``then`` (their commune), then of the layer. The short label keyed to a table."""
     from mbm_sig.maps.fmt import collation_key
+    near = float(spec.get("near_m", 100))
+    then = spec.get("then")
     out = pd.Series(pd.NA, index=gdf.index, dtype="Int64")
     names = gdf[spec["by"]]
+    # distances in metres: the build's frames may still be in their source's CRS
+    geoms = gdf.geometry if gdf.crs is None or gdf.crs.equals(TARGET_CRS) else gdf.geometry.to_crs(TARGET_CRS)
     for _, idx in gdf.groupby(spec["within"], sort=False).groups.items():
-        order = sorted({n for n in names[idx] if isinstance(n, str)}, key=collation_key)
-        rank = {n: i + 1 for i, n in enumerate(order)}
-        out[idx] = names[idx].map(rank).astype("Int64")
+        key_of: dict = {}
+        for name, rows in names[idx].groupby(names[idx], sort=False).groups.items():
+            if not isinstance(name, str):
+                continue
+            rows = list(rows)
+            g = geoms.loc[rows].to_numpy()
+            # places: the features of this name linked by distances within near_m
+            place = list(range(len(rows)))
+
+            def root(i, place=place):
+                while place[i] != i:
+                    place[i] = place[place[i]]
+                    i = place[i]
+                return i
+            for i in range(len(rows)):
+                close = shapely.dwithin(g[i], g[i + 1:], near)
+                for j in (i + 1 + np.flatnonzero(close)).tolist():
+                    place[root(j)] = root(i)
+            members: dict = {}
+            for i, r in enumerate(rows):
+                members.setdefault(root(i), []).append(r)
+            for group in members.values():
+                pos = min(gdf.index.get_loc(r) for r in group)
+                after = min((collation_key(str(gdf.at[r, then])) for r in group
+                             if then and isinstance(gdf.at[r, then], str)), default=())
+                key = (collation_key(name), after, pos)
+                for r in group:
+                    key_of[r] = key
+        rank = {k: i + 1 for i, k in enumerate(sorted(set(key_of.values())))}
+        for r, k in key_of.items():
+            out[r] = rank[k]
     gdf[spec["field"]] = out
     return gdf
 
