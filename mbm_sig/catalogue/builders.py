@@ -216,6 +216,7 @@ def build_communes(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
     out = geo.rename(columns={"code": "insee"}).merge(attrs, on="insee", how="left")
     out["nom"] = out["nom_cog"].fillna(out["nom"])
     out = out.drop(columns="nom_cog")
+    out = _fill_merged_gaps(ctx, out, da["communes"])
     out["superficie_km2"] = out.geometry.area / 1e6
     # toponym ranks: prefectures and sub-prefectures (chefs-lieux), and the most populous
     # commune of each EPCI (its «ville-centre»: the seat is in no open source here)
@@ -230,6 +231,44 @@ def build_communes(ctx: BuildContext, ld: LayerDef) -> gpd.GeoDataFrame:
         out["bassin_minier"] = out["insee"].isin(set(mbm["insee"].astype(str)))
     except MissingSource:
         out["bassin_minier"] = out["arrondissement"].isin(BASIN_ARRONDISSEMENTS)
+    return out
+
+
+def _fill_merged_gaps(ctx: BuildContext, out: gpd.GeoDataFrame, cog: list, min_km2: float = 0.05):
+    """The contours package is older than some communes nouvelles: its polygon of L’Orée de
+    Mormal (59006: Amfroipret and Bermeries since 2025) is Amfroipret's alone, and Hesdin-la-Forêt's
+    (62447) is Hesdin's, leaving the communes they absorbed as holes among their neighbours (5
+    and 21 km²). A hole of the communes' union larger than ``min_km2``, touched by exactly one
+    commune nouvelle (one the COG gives communes déléguées or associées: not an old merger such
+    as Bavay's, whose former commune the contours hold), is given to it: the hole's outline is its
+    neighbours' own, so the new boundary fits them exactly. Any other hole is left and said in
+    the build report."""
+    merged = {c["chefLieu"] for c in cog if c.get("type") in ("commune-deleguee", "commune-associee")
+              and c.get("chefLieu")}
+    union = shapely.union_all(out.geometry.values)
+    # each hole without the communes inside it (Hesdin's old polygon is an island in its gap)
+    holes = [shapely.difference(shapely.Polygon(r), union) for part in shapely.get_parts(union) for r in part.interiors]
+    holes = [h for h in holes if h.area > min_km2 * 1e6]
+    if not holes:
+        return out
+    out = out.copy()
+    geoms = out.geometry.to_numpy().copy()
+    tree = shapely.STRtree(geoms)
+    for hole in sorted(holes, key=lambda h: -h.area):
+        touching = [int(i) for i in tree.query(hole, predicate="intersects")]
+        takers = [i for i in touching if out["insee"].iat[i] in merged]
+        where = ", ".join(sorted(str(out["nom"].iat[i]) for i in touching)[:4])
+        if len(takers) != 1:
+            ctx.note(f"a gap of {hole.area / 1e6:.1f} km² between communes ({where}…) left as it is: "
+                     "no single commune nouvelle borders it")
+            continue
+        i = takers[0]
+        g = shapely.make_valid(shapely.union(geoms[i], hole))
+        parts = [p for p in shapely.get_parts(g) if p.geom_type == "Polygon"]
+        geoms[i] = shapely.MultiPolygon(parts)
+        ctx.note(f"{out['nom'].iat[i]} ({out['insee'].iat[i]}): {hole.area / 1e6:.1f} km² its contour lacked "
+                 "(the communes it absorbed) filled from the gap among its neighbours")
+    out["geometry"] = geoms
     return out
 
 
