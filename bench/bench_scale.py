@@ -4,8 +4,9 @@ per commune of Nord and Pas-de-Calais, the classic QGIS atlas) at 50 / 330 / 153
 first N communes by INSEE code), `mbm-sig atlas` in a new process on all cores against QGIS's
 atlas export of the same coverage (bench/qgis_whole.py "atlas" mode: coverage = the communes
 layer of the catalogue GeoPackage, map driven by the atlas feature, 6-class quantile
-renderer on population, legend, scale bar, north arrow; no inset on either side), QGIS on
-one process (its atlas export is single-threaded) and on 2 processes (coverage split in two
+renderer on population density (the expression "population" / "superficie_km2"), every commune
+named (dark text, white halo: the recipe names every commune of its frame), legend, scale bar,
+north arrow; no inset on either side), QGIS on one process (its atlas export is single-threaded) and on 2 processes (coverage split in two
 halves, run at once). Interleaved A B A B, medians of the per-pair ratios; peak RSS of the
 whole command (/usr/bin/time -v: the largest process), book assembly share.
 
@@ -53,7 +54,7 @@ def atlas_of(codes: list[str], tmp: Path) -> Path:
 def qgis_spec(db, codes, pdf):
     return {"gpkg": db, "pdf": str(pdf), "mode": "atlas",
             "atlas": {"layer": "communes", "subset": sql_where({"insee": codes}), "sort": "insee",
-                      "var": "population", "title": '[% "nom" %] ([% "insee" %])', "margin": 0.9}}
+                      "var": '"population" / "superficie_km2"', "labels": "nom", "title": '[% "nom" %] ([% "insee" %])', "margin": 0.9}}
 
 
 def qgis2(db, codes, tmp):

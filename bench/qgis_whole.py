@@ -10,7 +10,8 @@ SPEC (written by the benchmark from the catalogue and the atlas plan):
                                "layers": [{"layer": name, "subset": SQL or null,
                                            "var": field or null}]},
                               {"kind": "text", "title": ..., "lines": [...]}]}
-  or "mode": "atlas", "atlas": {"layer": name, "subset": SQL, "sort": field, "var": field,
+  or "mode": "atlas", "atlas": {"layer": name, "subset": SQL, "sort": field, "var": field or expression,
+                                "labels": field (optional: every feature named by it),
                                 "title": expression, "margin": 1.5}
 Per run: QgsApplication init, the layers read from the catalogue GeoPackage (ogr provider),
 graduated renderers (6 quantile classes) or single symbols, the layouts (title, map, legend,
@@ -29,14 +30,15 @@ T_START = time.perf_counter()
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from qgis.core import (  # noqa: E402
-    QgsApplication, QgsClassificationQuantile, QgsColorBrewerColorRamp, QgsCoordinateReferenceSystem,
+    QgsApplication, QgsClassificationQuantile, QgsColorBrewerColorRamp, QgsCoordinateReferenceSystem, QgsExpression,
     QgsFillSymbol, QgsGraduatedSymbolRenderer, QgsLayoutExporter, QgsLayoutItemLabel, QgsLayoutItemLegend,
     QgsLayoutItemMap, QgsLayoutItemPage, QgsLayoutItemPicture, QgsLayoutItemScaleBar, QgsLayoutPoint,
     QgsLayoutSize, QgsPrintLayout, QgsProject, QgsRectangle, QgsRenderContext, QgsScaleBarSettings,
-    QgsSingleSymbolRenderer, QgsTextFormat, QgsUnitTypes, QgsVectorLayer,
+    QgsPalLayerSettings, QgsSingleSymbolRenderer, QgsTextBufferSettings, QgsTextFormat, QgsUnitTypes,
+    QgsVectorLayer, QgsVectorLayerSimpleLabeling,
 )
 from qgis.PyQt.QtCore import Qt  # noqa: E402
-from qgis.PyQt.QtGui import QFont  # noqa: E402
+from qgis.PyQt.QtGui import QColor, QFont  # noqa: E402
 
 FONT = "DejaVu Sans"
 PAGE_W, PAGE_H = 210.0, 297.0
@@ -69,7 +71,8 @@ def styled_layer(gpkg, name, subset, var, cache, hollow=False):
         raise RuntimeError(f"cannot read layer {name} of {gpkg}")
     if subset:
         lyr.setSubsetString(subset)
-    if var and lyr.fields().indexOf(var) >= 0:
+    # a field, or an expression of fields (a density: "population" / "superficie_km2")
+    if var and (lyr.fields().indexOf(var) >= 0 or QgsExpression(var).referencedColumns()):
         r = QgsGraduatedSymbolRenderer(var)
         r.setClassificationMethod(QgsClassificationQuantile())
         r.setSourceSymbol(QgsFillSymbol.createSimple({"outline_color": "#808080", "outline_width": "0.1",
@@ -171,6 +174,23 @@ def atlas_layout(spec):
     project = QgsProject.instance()
     cache = {}
     fill = styled_layer(spec["gpkg"], a["layer"], None, a["var"], cache)
+    if a.get("labels"):
+        # every feature named by this field, dark text with a white halo, as the recipe's towns
+        pal = QgsPalLayerSettings()
+        pal.fieldName = a["labels"]
+        pal.placement = QgsPalLayerSettings.Horizontal
+        fmt = QgsTextFormat()
+        fmt.setFont(QFont("DejaVu Sans"))
+        fmt.setSize(7)
+        fmt.setColor(QColor("#1a1a1a"))
+        buf = QgsTextBufferSettings()
+        buf.setEnabled(True)
+        buf.setSize(0.6)
+        buf.setColor(QColor("#ffffff"))
+        fmt.setBuffer(buf)
+        pal.setFormat(fmt)
+        fill.setLabeling(QgsVectorLayerSimpleLabeling(pal))
+        fill.setLabelsEnabled(True)
     cov = QgsVectorLayer(f"{spec['gpkg']}|layername={a['layer']}", "coverage", "ogr")
     if a.get("subset"):
         cov.setSubsetString(a["subset"])

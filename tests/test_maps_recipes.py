@@ -267,3 +267,39 @@ def test_orientation_auto_follows_the_extent(tmp_path):
     tall = Map(orientation="auto", extent=(680_000, 7_000_000, 700_000, 7_060_000))
     assert wide.orientation == "landscape" and (wide.W, wide.H) == (297.0, 210.0)
     assert tall.orientation == "portrait" and (tall.W, tall.H) == (210.0, 297.0)
+
+
+def test_computed_fields_are_pandas_arithmetic_on_numbers():
+    """A computed field (maps.expr) gives what the same arithmetic on the columns made numbers
+    with pandas gives (nullable integers, texts that are no number, missing values, booleans,
+    a frame's own index), a division by zero NaN, constants alone included."""
+    import ast
+
+    import numpy as np
+    import pandas as pd
+
+    from mbm_sig.maps import expr
+
+    def with_pandas(text, df):
+        def ev(node):
+            if isinstance(node, ast.Expression):
+                return ev(node.body)
+            if isinstance(node, ast.Constant):
+                return float(node.value)
+            if isinstance(node, ast.Name):
+                return pd.to_numeric(df[node.id], errors="coerce").astype(float)
+            if isinstance(node, ast.BinOp):
+                return expr._BIN[type(node.op)](ev(node.left), ev(node.right))
+            return expr._UN[type(node.op)](ev(node.operand))
+        with np.errstate(all="ignore"):
+            out = ev(expr.parse(text))
+        out = out if isinstance(out, pd.Series) else pd.Series(out, index=df.index, dtype=float)
+        return out.replace([np.inf, -np.inf], np.nan)
+
+    t = pd.DataFrame({"a": pd.array([1, None, 3, 0, -2], dtype="Int64"), "b": [0.0, 2.0, np.nan, 0.0, 4.0],
+                      "c": ["1", "x", None, "2.5", "-0"], "d": [True, False, True, False, True]}, index=[5, 3, 9, 1, 0])
+    for text in ["a / b", "a // b", "a % b", "b ** a", "-a + c * 2", "c / a", "3", "d + a", "1e4 * a / b", "b - b"]:
+        got, want = expr.evaluate(text, t), with_pandas(text, t)
+        assert got.index.equals(want.index) and got.dtype == want.dtype, text
+        assert np.array_equal(got.to_numpy(), want.to_numpy(), equal_nan=True), text
+    assert expr.evaluate("1 / 0", t).isna().all() and expr.evaluate("a / 0", t).isna().all()

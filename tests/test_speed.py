@@ -68,7 +68,7 @@ def test_a_worker_that_dies_is_a_failure_naming_its_sheet(built_gpkg, tmp_path, 
         return real(job)
     monkeypatch.setattr(engine, "_render_page", dies_in_a_worker)
     path = small_communes_atlas(tmp_path, ["59001", "59350", "62041", "62498"])
-    with pytest.raises(AtlasFailure, match=r"sheet «.+ \(\d{5}\)» \(recipe .+commune_population.yaml\) failed: "
+    with pytest.raises(AtlasFailure, match=r"sheet «.+ \(\d{5}\)» \(recipe .+commune_densite.yaml\) failed: "
                                            r"its worker process ended \(exit status 3\)"):
         render_atlas(path, out_dir=tmp_path / "o", catalogue=built_gpkg, progress=False, workers=2)
     assert not (tmp_path / "o" / "atlas-communes.pdf").exists()

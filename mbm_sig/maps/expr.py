@@ -48,6 +48,15 @@ def names(text: str) -> set[str]:
     return {n.id for n in ast.walk(parse(text)) if isinstance(n, ast.Name)}
 
 
+def _numbers(col: pd.Series) -> np.ndarray:
+    """A column as float64 values, what ``pd.to_numeric(col, errors="coerce").astype(float)``
+    gives (a missing value or a text that is no number: NaN), read straight from a numeric
+    column (a sheet computes a field of the 1534 communes on every page of an atlas)."""
+    if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
+        return col.to_numpy(dtype=float, na_value=np.nan)
+    return pd.to_numeric(col, errors="coerce").astype(float).to_numpy()
+
+
 def evaluate(text: str, df: pd.DataFrame) -> pd.Series:
     tree = parse(text)
 
@@ -55,19 +64,20 @@ def evaluate(text: str, df: pd.DataFrame) -> pd.Series:
         if isinstance(node, ast.Expression):
             return ev(node.body)
         if isinstance(node, ast.Constant):
-            return float(node.value)
+            return np.float64(node.value)         # (numpy's: 1 / 0 is inf, then NaN, as for columns)
         if isinstance(node, ast.Name):
             if node.id not in df.columns:
                 raise ExpressionError(f"unknown field {node.id!r} in {text!r}")
-            return pd.to_numeric(df[node.id], errors="coerce").astype(float)
+            return _numbers(df[node.id])
         if isinstance(node, ast.BinOp):
             return _BIN[type(node.op)](ev(node.left), ev(node.right))
         if isinstance(node, ast.UnaryOp):
             return _UN[type(node.op)](ev(node.operand))
         raise ExpressionError(f"unsupported expression {text!r}")   # pragma: no cover
 
+    # float64 arrays of the rows in order (the columns of one frame share its index): numpy's
+    # arithmetic, which pandas applies to float Series
     with np.errstate(all="ignore"):
-        out = ev(tree)
-    if not isinstance(out, pd.Series):
-        out = pd.Series(out, index=df.index, dtype=float)
-    return out.replace([np.inf, -np.inf], np.nan)
+        out = np.broadcast_to(np.asarray(ev(tree), dtype=float), (len(df),))
+    out = np.where(np.isinf(out), np.nan, out)
+    return pd.Series(out, index=df.index, dtype=float)
