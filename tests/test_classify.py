@@ -184,7 +184,7 @@ def test_recipes_name_methods_exactly():
 def test_describe_in_french():
     from mbm_sig.maps.classify import describe
     assert describe("Q6", classify(MTQ, "Q6")) == "Méthode Q6 (quantiles 5, 25, 50, 75 et 95 %)."
-    assert describe("q6", classify(MTQ, "q6")).startswith("Méthode q6 (quantiles 5, 27,5")
+    assert describe("q6", classify(MTQ, "q6")).startswith("Méthode Q6 à classes centrales égales (quantiles 5, 27,5")
     assert describe("jenks", classify(MTQ, "jenks", 4)) == "4 classes par seuils naturels (Jenks)."
     assert describe("equal", [0, 1, 2]) == "2 classes d'égale amplitude."
     for m in METHODS:

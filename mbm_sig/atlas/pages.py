@@ -187,9 +187,9 @@ def pending_page(atlas, items) -> Figure:
 METHOD_NOTES = {
     "quantile": ("Quantiles", "chaque classe compte le même nombre de communes : la carte oppose les "
                  "communes les unes aux autres, sans que l'écart de valeurs entre classes soit constant."),
-    "q6": ("Q6", "six classes, quantiles aux rangs 5 %, 27,5 %, 50 %, 72,5 % et 95 % (définition de "
-           "mapsf) : les deux classes extrêmes isolent les 5 % de communes aux valeurs les plus basses et "
-           "les plus hautes."),
+    "q6": ("Q6 à classes centrales égales", "six classes, quantiles aux rangs 5 %, 27,5 %, 50 %, 72,5 % et "
+           "95 % : les deux classes extrêmes isolent les 5 % de communes aux valeurs les plus basses et les "
+           "plus hautes, les quatre autres en comptent chacune 22,5 % (la méthode Q6 : 20 %, 25 %, 25 %, 20 %)."),
     "Q6": ("Q6", "six classes, quantiles aux rangs 5 %, 25 %, 50 %, 75 % et 95 % : les deux classes "
            "extrêmes isolent les 5 % de communes aux valeurs les plus basses et les plus hautes."),
     "equal": ("Amplitudes égales", "classes de même étendue entre le minimum et le maximum."),

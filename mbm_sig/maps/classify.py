@@ -262,7 +262,7 @@ def _headtails(v: np.ndarray, thr: float) -> np.ndarray:
 _FR = {
     "quantile": "{k} classes d'effectifs égaux (quantiles)",
     "equal": "{k} classes d'égale amplitude",
-    "q6": "méthode q6 (quantiles 5, 27,5, 50, 72,5 et 95 %)",
+    "q6": "méthode Q6 à classes centrales égales (quantiles 5, 27,5, 50, 72,5 et 95 %)",
     "Q6": "méthode Q6 (quantiles 5, 25, 50, 75 et 95 %)",
     "geom": "{k} classes en progression géométrique",
     "arith": "{k} classes en progression arithmétique",
