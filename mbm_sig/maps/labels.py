@@ -48,7 +48,7 @@ MIN_SIZE = 6.0          # pt: no text on a map below this size at print size
 AROUND = ((1, 0), (-1, 0), (0, -1), (0, 1), (1, -1), (-1, -1), (1, 1), (-1, 1))
 AROUND_GAP = 0.5       # mm between the symbol's edge and the label box
 HALO_PAD = 0.4         # mm around the ink kept clear (the halo, 0.28 mm, and the frame's line)
-FRAME_GAP = 0.6        # mm between a label's box and the frame line: its halo (0.28 mm) and a gap, the ink never glued to it
+FRAME_GAP = 0.6        # mm between a label's box and the frame line (0.25 let a halo touch the line)
 # the ink of a line of text as a PDF reader boxes it, from the baseline, in em (cap height
 # above, descender below): a label's box holds both this and its own ink
 CAP_EM, DESC_EM = 0.72, 0.20
