@@ -244,8 +244,9 @@ def test_identifier_where_names_repeat_and_short_tables_share_a_page(built_gpkg)
     # the report's projects in one table (programme, state and place), not twice the same rows
     (projets,) = [p for p in body if p.title.startswith("Projets nommés par le rapport 2005")]
     assert {"id", "programme", "statut", "commune", "localisation"} <= set(projets.columns)
-    names = [r["nom"] for r in projets.rows]
-    assert names == sorted(names, key=collation_key) and len(set(names)) == len(names)
+    names, ids = [r["nom"] for r in projets.rows], [r["id"] for r in projets.rows]
+    # in the order of the numbers the maps print (RU-01, RU-02…: the first column), one row each
+    assert ids == sorted(ids) and len(set(names)) == len(names)
     puits = next(p for p in body if p.title == "Concessions des seuls puits (emprise approchée)")
     total = puits.rows[-1]
     assert total.get("__total__") and total["nb_puits"] == sum(r["nb_puits"] for r in puits.rows[:-1])
@@ -326,3 +327,20 @@ def test_table_headers_and_identity_cards_in_french_typography(built_gpkg):
     assert "l’hôpital" in text and "'" not in text
     text = _fig_text(fiche.fiche_cite_figure(built_gpkg, "BI-0001"))
     assert "CARTE D’IDENTITÉ" in text and "'" not in text and not INTERNAL.search(text), text
+
+
+def test_narrow_tables_keep_their_own_width_and_long_cells_get_the_room():
+    """A table of two short columns is not stretched across the page (each column at most a
+    quarter wider than its natural width); spare width goes first to a column whose cells
+    are longer than its natural width (they wrap less); widths never exceed the page's."""
+    from mbm_sig.atlas import pages
+    page = pages.A4[0] - 2 * pages.MARGIN
+    rows = [{"nom": f"Cité n° {i} de Lens", "commune": "Lens"} for i in range(12)]
+    _, w = pages._columns({"nom": "Cité", "commune": "Commune"}, rows, page)
+    assert sum(w) < 0.6 * page
+    natural = [40.0, 20.0]
+    assert pages._share(natural, page) == [50.0, 25.0]                 # a quarter wider at most
+    grown = pages._share([62.6, 20.0, 12.0], page, want=[140.0, 20.0, 12.0])
+    assert grown[0] > 120 and sum(grown) <= page + 1e-9                # the long text column takes the room
+    assert pages._share([90.0, 70.0], page) == pytest.approx([90.0 + 14 * 90 / 160, 70.0 + 14 * 70 / 160])   # spread in proportion
+    assert sum(pages._share([120.0, 90.0, 60.0], page)) == pytest.approx(page)       # too wide: capped to the page

@@ -411,6 +411,7 @@ def _draw_table(c: Canvas, y: float, columns: dict, rows: list[dict], note: str,
     body = [r for r in rows if not r.get(TOTAL_KEY)]
     totals = [r for r in rows if r.get(TOTAL_KEY)]
     numeric, widths = _columns(columns, rows, width)
+    width = sum(widths)                 # the table's own width (a narrow table is not stretched)
     x_pos = [MARGIN + sum(widths[:i]) for i in range(len(widths))]
     headers = [_wrap_mm(header_text(columns[k]), w - 2.4, 6.6) for k, w in zip(keys, widths, strict=True)]
     n_lines = max(len(h) for h in headers)
@@ -449,7 +450,7 @@ def _draw_table(c: Canvas, y: float, columns: dict, rows: list[dict], note: str,
         c.text(MARGIN + 1.2, y, "Aucune entrée.", size=7, color=GREY, style="italic")
         y += step
     if totals:
-        c.hline(MARGIN, c.w - MARGIN, y - 3.2, color=INK, lw=0.5)
+        c.hline(MARGIN, MARGIN + width, y - 3.2, color=INK, lw=0.5)
         for row, h in zip(cells[n_body:], heights[n_body:], strict=True):
             for j, (k, x, w) in enumerate(zip(keys, x_pos, widths, strict=True)):
                 if numeric[k]:
@@ -457,7 +458,7 @@ def _draw_table(c: Canvas, y: float, columns: dict, rows: list[dict], note: str,
                 else:
                     c.column(x + 1.2, y, row[j], 6.8, step, weight="bold")
             y += step * h
-    c.hline(MARGIN, c.w - MARGIN, y - 2.8, color=GREY, lw=0.3)
+    c.hline(MARGIN, MARGIN + width, y - 2.8, color=GREY, lw=0.3)
     n_note = 0
     if note:
         for j, line_ in enumerate(textwrap.wrap(fmt.typo(note), 120)):
@@ -478,14 +479,15 @@ def _columns(columns: dict, rows: list[dict], width: float):
     keys = list(columns)
     body = [r for r in rows if not r.get(TOTAL_KEY)]
     numeric = {k: all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in body) for k in keys}
-    weights, floors = [], []
+    weights, floors, want = [], [], []
     for k in keys:
         head = header_width(header_text(columns[k]))
         cells = max([measure(_cell(r.get(k)), 6.8, "bold" if r.get(TOTAL_KEY) else "normal")[0] for r in rows]
                     or [0.0])           # the total line is set in bold
         weights.append(max(head, min(cells, 60.0), 8.0) + 2.6)
         floors.append(max(_longest_word(header_text(columns[k])), min(cells, 60.0) if numeric[k] else 0.0) + 2.6)
-    return numeric, _share(weights, width, floors)
+        want.append(max(head, cells, 8.0) + 2.6)
+    return numeric, _share(weights, width, floors, want)
 
 
 HEADER_LINES = 3               # a column header wraps on at most three lines, on spaces only
@@ -548,7 +550,8 @@ class _Measured:
             weights = [max(h, min(m, 60.0), 8.0) + 2.6 for h, m in zip(self.head, maxcw, strict=True)]
             floors = [max(f, min(m, 60.0) if num else 0.0) + 2.6
                       for f, m, num in zip(self.floor, maxcw, self.numeric, strict=True)]
-            self._widths[maxcw] = _share(weights, A4[0] - 2 * MARGIN, floors)
+            want = [max(h, m, 8.0) + 2.6 for h, m in zip(self.head, maxcw, strict=True)]
+            self._widths[maxcw] = _share(weights, A4[0] - 2 * MARGIN, floors, want)
         return self._widths[maxcw]
 
     def height(self, i: int, widths) -> int:
@@ -658,13 +661,29 @@ def _cell_lines(v, width_mm: float, numeric: bool) -> list[str]:
     return lines + ([cur] if cur else [])
 
 
-def _share(natural: list[float], width: float, floors: list[float] | None = None) -> list[float]:
+SPREAD_MAX = 0.25      # share of its width a column of a narrow table grows by at most: not stretched
+
+
+def _share(natural: list[float], width: float, floors: list[float] | None = None,
+           want: list[float] | None = None) -> list[float]:
     """Column widths: the natural widths when they fit, else the widest columns are capped
     (water-filling) so that short columns keep their full width, never below their
-    ``floors`` (a header's longest word, a number); spare width is spread."""
+    ``floors`` (a header's longest word, a number). Spare width first goes to the columns
+    whose cells are wider than their natural width (``want``: their longest cell, which then
+    wraps less), then in proportion to the widths, each column growing by at most
+    :data:`SPREAD_MAX` of its width: a table of two or three short columns keeps about its own
+    width instead of spreading them across the page."""
     total = sum(natural)
     if total <= width:
-        return [w + (width - total) / len(natural) for w in natural]
+        out, spare = list(natural), width - total
+        need = [max(0.0, v - w) for w, v in zip(natural, want or natural, strict=True)]
+        if sum(need) > 0:
+            give = min(spare, sum(need))
+            out = [w + give * n / sum(need) for w, n in zip(out, need, strict=True)]
+            spare -= give
+        # the rest in proportion to the widths, each column at most a quarter wider
+        total = sum(out)
+        return [w + min(spare * w / total, SPREAD_MAX * w) for w in out]
     fl = [min(f, w) for f, w in zip(floors or [0.0] * len(natural), natural, strict=True)]
     lo, hi = 0.0, max(natural)
     for _ in range(40):                     # the cap c with sum(max(floor, min(w, c))) == width
