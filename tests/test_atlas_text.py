@@ -344,3 +344,27 @@ def test_narrow_tables_keep_their_own_width_and_long_cells_get_the_room():
     assert grown[0] > 120 and sum(grown) <= page + 1e-9                # the long text column takes the room
     assert pages._share([90.0, 70.0], page) == pytest.approx([90.0 + 14 * 90 / 160, 70.0 + 14 * 70 / 160])   # spread in proportion
     assert sum(pages._share([120.0, 90.0, 60.0], page)) == pytest.approx(page)       # too wide: capped to the page
+
+
+def test_a_total_line_gives_the_share_and_density_of_the_whole(built_gpkg, tmp_path):
+    """The health tables' total line: the sums, and the share of the 65+ and the density of GP
+    establishments of the whole arrondissement (from the sums, not a sum or mean of the rows);
+    a ratio that names a column the line does not sum is refused, naming the table."""
+    from conftest import ROOT
+
+    from mbm_sig.atlas.engine import AtlasError, load_atlas, plan
+    body, _ = plan(load_atlas("sante"), built_gpkg)
+    tables = [p for p in body if p.kind == "table" and p.part == p.parts and p.title.startswith("Arrondissement")]
+    assert len(tables) == 4
+    for p in tables:
+        tot = p.rows[-1]
+        assert tot.get("__total__")
+        assert tot["part_65p"] == pytest.approx(100 * tot["pop_65p"] / tot["pop_rp2021"])
+        assert tot["dens_generalistes"] == pytest.approx(1e4 * tot["etab_generalistes"] / tot["population"])
+        assert tot.get("dist_hopital_km") is None                    # a distance has no total
+    text = (ROOT / "atlases" / "sante.yaml").read_text(encoding="utf-8")
+    bad = text.replace('part_65p: "100 * pop_65p / pop_rp2021"', 'part_65p: "100 * pop_65p / superficie"', 1)
+    bad = bad.replace("recipe: maps/", f"recipe: {ROOT / 'atlases' / 'maps'}/")
+    (tmp_path / "sante.yaml").write_text(bad, encoding="utf-8")
+    with pytest.raises(AtlasError, match=r"total\.ratio\.part_65p: .* uses superficie, which total\.sum does not sum"):
+        plan(load_atlas(tmp_path / "sante.yaml"), built_gpkg)

@@ -131,7 +131,11 @@ def test_epci_tables_list_the_epcis_content(lens, built_gpkg):
     total = next(ln for ln in text.splitlines() if "Total de l’intercommunalité" in ln)
     pop = f"{int(mine['population'].sum()):,}".replace(",", " ")
     assert pop in total, (pop, total)
-    assert f"{int(mine['etab_generalistes'].sum())}" in total.split()[-1]
+    tokens = total.split()
+    assert f"{int(mine['etab_generalistes'].sum())}" in tokens
+    # the EPCI's density of GP establishments, of the whole (not a sum of the communes')
+    dens = 1e4 * mine["etab_generalistes"].sum() / mine["population"].sum()
+    assert tokens[-1] == f"{dens:.1f}".replace(".", ","), (dens, total)
     # the projects: the pack's CSV of the layer (its communes' projects) is the table's list
     rows = list(csv.DictReader(io.StringIO((folder / "tableaux/renouvellement_urbain.csv")
                                            .read_text("utf-8-sig")), delimiter=";"))

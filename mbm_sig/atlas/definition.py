@@ -36,7 +36,9 @@ TABLE = (
     opt("columns", dict, None, "{field: column title}, in order", required=True),
     opt("where", dict, None, "only the rows matching {field: value or [values]} (patterns allowed)"),
     opt("sort", (str, list), None, "field(s) the rows are sorted by"),
-    opt("total", dict, None, "a total line: {label: text of the first column, sum: [columns summed]}"),
+    opt("total", dict, None, "a total line: {label: text of the first column, sum: [columns summed], ratio: "
+        "{column: expression of the summed columns} (a share or a density of the whole, e.g. "
+        "\"100 * pop_65p / pop_rp2021\")}"),
     opt("within", dict, None, "only the rows located in these features (representative point inside), e.g. "
         "the coverage feature: {layer: epci, where: {siren: \"{siren}\"}} (QGIS: a table filtered to the atlas "
         "feature)", keys=WITHIN),

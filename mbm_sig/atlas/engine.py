@@ -30,7 +30,7 @@ from mbm_sig.atomic import atomic_path, inside, safe_name, scratch
 from mbm_sig.catalogue import Catalogue
 from mbm_sig.catalogue.layerdef import Source
 from mbm_sig.config import ATLASES_DIR, load_yaml, settings
-from mbm_sig.maps import fmt
+from mbm_sig.maps import expr, fmt
 
 # ---------------------------------------------------------------------------------------
 # definition
@@ -173,6 +173,7 @@ class Page:
     coverage: str | None = None  # the coverage layer whose feature this page is made for (params: its row)
     shared: list = field(default_factory=list)   # short tables printed under this one, on its page
     columns: dict | None = None  # a table's columns (the definition's, an identifier added where names repeat)
+    widths: tuple | None = None  # a table's column widths (mm), from all its rows: the same on each of its pages
 
 
 class _Fmt(dict):
@@ -478,10 +479,19 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
             tot[k] = pd.to_numeric(df[k], errors="coerce").sum() if k in df else None
             if k in df and pd.api.types.is_integer_dtype(df[k]):
                 tot[k] = int(tot[k])
+        # a share or a density of the whole: its expression on the sums (not a sum of ratios)
+        for k, text in (t["total"].get("ratio") or {}).items():
+            unsummed = expr.names(text) - summed
+            if unsummed:
+                raise AtlasError(f"table «{title}»: total.ratio.{k}: {text!r} uses {', '.join(sorted(unsummed))}, "
+                                 f"which total.sum does not sum ({', '.join(sorted(summed)) or 'nothing'})")
+            v = float(expr.evaluate(text, pd.DataFrame([{c: tot.get(c) for c in expr.names(text)}])).iloc[0])
+            tot[k] = None if v != v else v
         rows.append({**tot, pages.TOTAL_KEY: True})
     chunks = pages.paginate(shown, rows, note=_table_note(cat, t["layer"]))   # by wrapped height, lines shared evenly
+    widths = pages.table_widths(shown, rows) if len(chunks) > 1 else None
     return [Page("table", title, section, spec, params, rows=ch, part=i + 1, parts=len(chunks),
-                 file_name=f"{fname}-{i + 1}" if fname and len(chunks) > 1 else fname, columns=shown)
+                 file_name=f"{fname}-{i + 1}" if fname and len(chunks) > 1 else fname, columns=shown, widths=widths)
             for i, ch in enumerate(chunks)]
 
 
@@ -758,7 +768,8 @@ def _render_page(job) -> tuple[int, str | None, str | None, int]:
                     for q in page.shared]
             fig = pages.table_page(atlas, page.title, page.columns or t["columns"], page.rows, page.part, page.parts,
                                    note=_table_note(cat, t["layer"]), more=more,
-                                   subtitle=pages.table_subtitle(t["columns"], page.columns or {}, page.rows or []))
+                                   subtitle=pages.table_subtitle(t["columns"], page.columns or {}, page.rows or []),
+                                   widths=page.widths)
             _save(fig, Path(out), page.title)
         else:
             from mbm_sig.atlas.charts import CHARTS

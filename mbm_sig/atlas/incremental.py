@@ -483,7 +483,8 @@ class Run:
         hit = self.memo.get(("page", id(page)))
         if hit is None or hit[0] is not page:
             own = _h(page.kind, page.title, page.params, page.part, page.parts,
-                     page.spec.table if page.kind != "map" else None, page.rows if page.kind == "table" else None)
+                     page.spec.table if page.kind != "map" else None, page.rows if page.kind == "table" else None,
+                     getattr(page, "widths", None))
             hit = self.memo[("page", id(page))] = (page, own)
         base = [self._common, hit[1]]
         spec = page.spec

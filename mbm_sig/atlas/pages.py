@@ -368,12 +368,13 @@ ROW_STEP = 4.7                 # mm between two lines of the table body
 
 
 def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, parts: int,
-               note: str = "", more: list | None = None, subtitle: str = "") -> Figure:
+               note: str = "", more: list | None = None, subtitle: str = "", widths=None) -> Figure:
     """One page of an attribute table: wrapped headers, numbers right-aligned, zebra rows;
     text cells wrap on as many lines as they need (never cut), a total row is set in bold
     under a rule. ``subtitle``: a line under the title (the columns every row shares).
     ``more``: the short tables that follow on the same page, as (title, columns, rows, note[,
-    subtitle]), each under its own title."""
+    subtitle]), each under its own title. ``widths``: the column widths of the whole table
+    (:func:`table_widths`), the same on each of its pages; by default those of ``rows``."""
     c = Canvas()
     suffix = f" ({part}/{parts})" if parts > 1 else ""
     title = fmt.typo(title)
@@ -390,7 +391,7 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
     if subtitle:
         c.text(MARGIN, 35, fmt.typo(subtitle), size=8, color=GREY)
         y = 39.0
-    y = _draw_table(c, y, columns, rows, notes[0], last=not more)
+    y = _draw_table(c, y, columns, rows, notes[0], last=not more, widths=widths)
     for k, (sub_title, sub_cols, sub_rows, _, *sub) in enumerate(more, start=1):
         y += 9
         c.text(MARGIN, y, fmt.typo(sub_title), size=11, weight="bold", color=ACCENT)
@@ -403,14 +404,17 @@ def table_page(atlas, title: str, columns: dict, rows: list[dict], part: int, pa
     return c.fig
 
 
-def _draw_table(c: Canvas, y: float, columns: dict, rows: list[dict], note: str, last: bool = True) -> float:  # noqa: C901 (layout of one table)
+def _draw_table(c: Canvas, y: float, columns: dict, rows: list[dict], note: str, last: bool = True,  # noqa: C901
+                widths=None) -> float:
     """The table from ``y`` (mm) down; returns the y under it (its note included). The
-    last table of a page may tighten its lines to the page, never cut them."""
+    last table of a page may tighten its lines to the page, never cut them. ``widths``: the
+    whole table's (the same on its every page), else those of ``rows``."""
     keys = list(columns)
     width = c.w - 2 * MARGIN
     body = [r for r in rows if not r.get(TOTAL_KEY)]
     totals = [r for r in rows if r.get(TOTAL_KEY)]
-    numeric, widths = _columns(columns, rows, width)
+    numeric, own = _columns(columns, rows, width)
+    widths = list(widths) if widths is not None and len(widths) == len(keys) else own
     width = sum(widths)                 # the table's own width (a narrow table is not stretched)
     x_pos = [MARGIN + sum(widths[:i]) for i in range(len(widths))]
     headers = [_wrap_mm(header_text(columns[k]), w - 2.4, 6.6) for k, w in zip(keys, widths, strict=True)]
@@ -567,27 +571,24 @@ class _Measured:
         return h
 
 
+def table_widths(columns: dict, rows: list[dict]) -> tuple:
+    """The column widths (mm) of a table, from all its rows: the same on each of its pages
+    (a continuation page whose names are shorter does not narrow or rewrap its columns)."""
+    return tuple(_columns(columns, rows, A4[0] - 2 * MARGIN)[1])
+
+
 def _fill(m: _Measured, rows, capacity) -> list[list[dict]]:
-    """The rows in pages of at most ``capacity`` body lines, in order; the lines the current
-    page holds are summed again only when its column widths change (a wider cell)."""
-    pages_, cur = [], []
-    maxcw, w, used = None, None, 0
+    """The rows in pages of at most ``capacity`` body lines, in order, at the column widths of
+    the whole table (:func:`table_widths`); a total row stays with the page before it."""
+    w = m.widths(tuple(max(c) for c in zip(*m.cw, strict=True)))
+    pages_, cur, used = [], [], 0
     for i, r in enumerate(rows):
-        new_max = tuple(m.cw[i]) if maxcw is None else tuple(max(a, b) for a, b in zip(maxcw, m.cw[i], strict=True))
-        if cur and not r.get(TOTAL_KEY):
-            nw = m.widths(new_max)
-            if nw is not w:
-                w, used = nw, sum(m.height(j, nw) for j in cur)
-            h = m.height(i, w)
-            if used + h > capacity:
-                pages_.append([rows[j] for j in cur])
-                cur, new_max, w = [], tuple(m.cw[i]), None
-            else:
-                used += h
-        else:
-            w = None
+        h = m.height(i, w)
+        if cur and not r.get(TOTAL_KEY) and used + h > capacity:
+            pages_.append([rows[j] for j in cur])
+            cur, used = [], 0
         cur.append(i)
-        maxcw = new_max
+        used += h
     return pages_ + [[rows[j] for j in cur]]
 
 
