@@ -47,7 +47,7 @@ def test_page_count_toc_and_bookmarks(atlas):
                                              "Véloroutes et voies vertes du bassin minier", "Le GRP « Bassin minier »"}
     reader = PdfReader(res.pdf)
     from mbm_sig.atlas import pages
-    n_toc = max(1, -(-len(res.toc) // pages.TOC_ROWS))
+    n_toc = len(pages.toc_chunks([e.level for e in res.toc]))
     n_sources = len(reader.pages) - (1 + n_toc + len(body) + 1)          # + the pending page
     assert len(reader.pages) == res.pages and 1 <= n_sources <= 3      # sources continue when long
     outline = reader.outline
@@ -73,8 +73,13 @@ def test_one_section_per_basin_epci(atlas, built_gpkg):
         assert title in top
         pages = [p for p in body if p.section == title]
         assert pages[0].kind == "chart" and pages[0].title == f"{title} : carte du patrimoine minier"
-        tables = [p for p in pages[1:] if p.kind == "table"]
-        assert tables and all(p.title == f"{title} : fiche des cités" for p in tables)
+        tables = [p for p in pages[1:] if p.kind == "table" and p.title == f"{title} : fiche des cités"]
+        assert tables and all(p.kind == "table" for p in pages[1:])
+        # then the fiche des terrils (the «T…» numbers the maps print), on its page or sharing the last
+        # page of the cités' fiche
+        terrils = [q for p in pages[1:] for q in [p, *p.shared] if q.title == f"{title} : fiche des terrils"]
+        got = sorted(r["no_terril"] for q in terrils for r in q.rows)
+        assert got == sorted(built_gpkg.read("terrils", where={"epci_siren": siren})["no_terril"]), title
         # the table holds exactly the cités of the EPCI in the catalogue
         rows = [r for p in tables for r in p.rows]
         expected = cites[cites["epci_siren"] == siren]

@@ -368,3 +368,22 @@ def test_a_total_line_gives_the_share_and_density_of_the_whole(built_gpkg, tmp_p
     (tmp_path / "sante.yaml").write_text(bad, encoding="utf-8")
     with pytest.raises(AtlasError, match=r"total\.ratio\.part_65p: .* uses superficie, which total\.sum does not sum"):
         plan(load_atlas(tmp_path / "sante.yaml"), built_gpkg)
+
+
+def test_contents_pages_hold_their_lines_above_the_footer_shared_evenly():
+    """The contents are cut by the height of their lines (a section's title takes more than a
+    sheet's): every page's last line above the running footer, as few pages as needed, the
+    lines shared evenly (no second page of five lines), no section title alone at a page's foot;
+    the book numbers its pages with the same count of contents pages."""
+    from mbm_sig.atlas import pages
+    levels = ([0] + [1] * 3) * 12 + [0, 0]                 # the heritage atlas: 12 sections of 3 sheets
+    chunks = pages.toc_chunks(levels)
+    assert [i for r in chunks for i in r] == list(range(len(levels)))
+    for r in chunks:
+        h = sum(pages.TOC_STEP[levels[i]] for i in r)
+        assert pages.TOC_TOP + h - pages.TOC_STEP[levels[r.stop - 1]] <= pages.TOC_BOTTOM + 1e-9
+        assert levels[r.stop - 1] == 1 or r.stop == len(levels)          # a section title goes with its sheet
+    assert len(chunks) == 2 and abs(len(chunks[0]) - len(chunks[1])) <= 6
+    assert len(pages.toc_chunks([0] + [1] * 20 + [0])) == 1
+    fifty = [0] + [1] * 52 + [0]                                         # one page and a few lines more
+    assert min(len(r) for r in pages.toc_chunks(fifty)) > 20

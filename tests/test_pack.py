@@ -89,7 +89,8 @@ def test_sheets_are_the_territorys_sections(lens, built_gpkg):
     arr = built_gpkg.read("communes", where={"epci_siren": LENS})["arrondissement_nom"].unique()
     assert list(arr) == ["Lens"]
     expected = {"sante": [t.name, f"{t.name} : part des 65 ans et plus", f"{t.name} : indicateurs communaux"],
-                "patrimoine": [t.name, f"{t.name} : carte du patrimoine minier", f"{t.name} : fiche des cités"],
+                "patrimoine": [t.name, f"{t.name} : carte du patrimoine minier", f"{t.name} : fiche des cités",
+                               f"{t.name} : fiche des terrils"],
                 "renouvellement": [t.name, f"{t.name} : projets de renouvellement urbain",
                                    f"{t.name} : projets de renouvellement urbain, programme et état"]}
     assert set(res.books) == set(expected)

@@ -310,13 +310,14 @@ def _sheet_pages(cat: Catalogue, sec: Section, spec: SheetSpec, sec_title: str, 
 
 
 def _share_table_pages(body: list[Page]) -> list[Page]:
-    """Consecutive one-page tables of a section share a page when they fit it together
-    (no page two-thirds empty when the next table could share it)."""
+    """A one-page table shares the page of the table before it in its section (that table's
+    only or last page) when they fit it together (no page two-thirds empty when the next
+    table could share it)."""
     out: list[Page] = []
     for p in body:
         prev = out[-1] if out else None
         if (prev is not None and p.kind == "table" and prev.kind == "table" and p.parts == 1
-                and prev.parts == 1 and p.section == prev.section
+                and prev.part == prev.parts and p.section == prev.section
                 and pages.shares_page([(q.columns, q.rows) for q in [prev, *prev.shared, p]])):
             prev.shared.append(p)
             continue
@@ -1313,8 +1314,10 @@ def book_front(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, tm
 
     # number the pages: cover, table of contents, body, pending, sources
     sections = list(dict.fromkeys(p.section for p in body))
-    n_entries = len(sections) + sum((p.part == 1) * (1 + len(p.shared)) for p in body) + (1 if pending else 0) + 1
-    n_toc = max(1, -(-n_entries // pages.TOC_ROWS))
+    # the contents' lines, as toc_entries below lists them: each section, then its sheets
+    levels = [lv for title in sections for lv in [0] + [1] * sum(
+        (p.part == 1) * (1 + len(p.shared)) for p in body if p.section == title)] + [0] * (2 if pending else 1)
+    n_toc = len(pages.toc_chunks(levels))
     number = 1 + n_toc
     for p in body:
         number += 1

@@ -121,20 +121,52 @@ class TocEntry:
     page: int | None
 
 
-TOC_ROWS = 46
+TOC_TOP = 46.0                 # mm: the first entry's baseline
+TOC_BOTTOM = 276.0             # mm: the lowest baseline (the running footer below)
+TOC_STEP = {0: 8.0, 1: 5.0}    # mm an entry takes: a section (its space above), a sheet
+
+
+def toc_chunks(levels: list[int]) -> list[range]:
+    """The contents' entries (their levels: 0 a section, 1 a sheet) cut into pages by their
+    height: as few pages as the entries need, the entries then shared evenly between them (no
+    last page holding five lines), and a section's title never the last line of a page."""
+    n = len(levels)
+    if not n:
+        return [range(0, 0)]
+
+    def fill(room: float) -> list[range]:
+        out, start, used = [], 0, 0.0
+        for i, lv in enumerate(levels):
+            h = TOC_STEP[lv]
+            need = h + (TOC_STEP[levels[i + 1]] if lv == 0 and i + 1 < n else 0.0)
+            if i > start and used + need > room:
+                out.append(range(start, i))
+                start, used = i, 0.0
+            used += h
+        return out + [range(start, n)]
+    room = TOC_BOTTOM - TOC_TOP + TOC_STEP[1]
+    pages_ = len(fill(room))
+    lo, hi = max(TOC_STEP.values()) * 2, room        # the smallest room that keeps as many pages
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        if len(fill(mid)) <= pages_:
+            hi = mid
+        else:
+            lo = mid
+    return fill(hi)
 
 
 def toc_pages(atlas, entries: list[TocEntry]) -> list[Figure]:
     figs = []
-    chunks = [entries[i:i + TOC_ROWS] for i in range(0, max(len(entries), 1), TOC_ROWS)]
+    chunks = [entries[r.start:r.stop] for r in toc_chunks([e.level for e in entries])]
     for n, chunk in enumerate(chunks):
         c = Canvas()
         c.text(MARGIN, 30, "Sommaire" + (" (suite)" if n else ""), size=20, weight="bold", color=ACCENT)
         c.hline(MARGIN, c.w - MARGIN, 35, color=ACCENT, lw=1.0)
-        y = 46
-        for e in chunk:
+        y = TOC_TOP
+        for k, e in enumerate(chunk):
             if e.level == 0:
-                y += 2.5
+                y += 2.5 if k else 0.0        # (no space above a page's first line)
                 c.text(MARGIN, y, fmt.typo(e.title), size=10.5, weight="bold")
             else:
                 c.text(MARGIN + 5, y, _fit(fmt.typo(e.title), c.w - 2 * MARGIN - 16, 8.5), size=8.5)
@@ -473,9 +505,10 @@ def _draw_table(c: Canvas, y: float, columns: dict, rows: list[dict], note: str,
 
 def shares_page(columns_rows: list[tuple[dict, list[dict]]]) -> bool:
     """Whether these short tables fit one page together, at the normal line spacing (each
-    further table costs its title and header: about six lines)."""
+    further table costs its title and header: about six lines) or with the last table's lines
+    a little closer (:data:`SHARE_SLACK` lines over the page: 4.3 mm between its lines at worst)."""
     lines = sum(_page_fill(cols, rows) + 6 for cols, rows in columns_rows) - 6
-    return lines <= TABLE_LINES
+    return lines <= TABLE_LINES + SHARE_SLACK
 
 
 def _columns(columns: dict, rows: list[dict], width: float):
@@ -531,6 +564,8 @@ def header_width(text: str) -> float:
 TABLE_LINES = 46
 # a table that fits one page with its lines closer (3.8 mm instead of 4.7 mm) stays on one page
 TIGHT_LINES = 54
+# lines over a page two short tables may hold together, the last one's lines closer
+SHARE_SLACK = 2
 
 
 class _Measured:

@@ -93,6 +93,7 @@ FRAME_CLEAR_MM = 0.5            # a label's ink closer to the frame line than th
 PAGE_MARGIN_MM = 3.0            # no ink closer to the trimmed page edge
 TABLE_MARGIN_MM = 12.0          # running header and footer of table pages
 TABLE_SHORT = 1 / 2             # a table page under half full may share its page
+TABLE_SHARE_GAP = 0.05          # of the page: the space between two tables on one page (their titles apart)
 TABLE_NEAR_EMPTY = 1 / 4        # a table page under a quarter full is near empty
 OUTLIER_MIN_FEATURES = 10       # a class of one feature among at least this many
 
@@ -436,7 +437,7 @@ def check_near_empty_table(s: Sheet) -> list[str]:
     out = []
     if fill < TABLE_SHORT:
         for kind, other, where in ((s.next_kind, s.next_fill, "next"), (s.prev_kind, s.prev_fill, "previous")):
-            if kind == "table" and other is not None and fill + other <= 1.0:
+            if kind == "table" and other is not None and fill + other + TABLE_SHARE_GAP <= 1.0:
                 out.append(f"table page {fill:.0%} full beside a {where} table page {other:.0%} full: "
                            "they could share one page")
                 break
