@@ -155,3 +155,22 @@ def test_proportional_symbols_state_their_missing_values():
     b.nodata = None
     assert b.size()[1] < h_with
     m.draw()
+
+
+def test_a_single_symbol_layer_with_nothing_in_the_frame_has_no_legend_entry():
+    """As QGIS's «only show items inside the linked map»: a base layer whose features all lie
+    outside the frame is not listed (the fiche of a cité listed «Terril» with none in its
+    frame); one with a feature inside is."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from mbm_sig.maps import Map
+    from mbm_sig.maps.draw import legend_blocks
+    near = gpd.GeoDataFrame(geometry=[box(0, 0, 100, 100)], crs="EPSG:2154")
+    far = gpd.GeoDataFrame(geometry=[box(50_000, 50_000, 50_100, 50_100)], crs="EPSG:2154")
+    m = Map(extent=(0, 0, 1000, 1000))
+    m.layer(near, type="base", legend_label="Dedans")
+    m.layer(far, type="base", legend_label="Dehors")
+    labels = [e[0] for b in legend_blocks(m, (0, 0, 1000, 1000)) for e in b.entries]
+    assert "Dedans" in labels and "Dehors" not in labels
+    assert "Dehors" in [e[0] for b in legend_blocks(m) for e in b.entries]     # no frame: every layer

@@ -59,9 +59,10 @@ def legend_blocks(m, clip=None) -> list[LegendBlock]:
     """Legend blocks: one per thematic layer, then the untitled single entries of base
     and symbol layers (outlines, terrils, puits…) gathered in one last block. With
     ``clip`` (ground bbox), typo and symbols blocks keep only the categories of the
-    features drawn in it (in the layer's order); a block left empty is dropped. On a
-    focused sheet, a layer drawn with a single symbol that has no feature inside the focus
-    has no entry either (as a category absent from the focus)."""
+    features drawn in it (in the layer's order); a block left empty is dropped. A layer drawn
+    with a single symbol that has no feature in the frame (on a focused sheet: inside the
+    focus) has no entry either (as a category absent from the map, QGIS's «only show items
+    inside the linked map»)."""
     if not m._legend:
         return []
     blocks, misc = [], []
@@ -85,9 +86,9 @@ def legend_blocks(m, clip=None) -> list[LegendBlock]:
                 if not b.entries and not b.nodata:
                     continue
             if b.kind in ("base", "symbols") and not b.title and len(b.entries) == 1:
-                if focus is not None and clip is not None and not L.cat_legend and not drawn_classes(
+                if clip is not None and not L.cat_legend and len(L.geoms) and not drawn_classes(
                         L, clip, focus, np.zeros(len(L.geoms), dtype=int)):
-                    continue            # a single-symbol layer with nothing inside the focus
+                    continue            # a single-symbol layer with nothing in the frame (or the focus)
                 st = dict(b.entries[0][1])
                 if b.kind == "symbols":
                     st.setdefault("marker", "o")
