@@ -4,7 +4,8 @@ per commune of Nord and Pas-de-Calais, the classic QGIS atlas) at 50 / 330 / 153
 first N communes by INSEE code), `mbm-sig atlas` in a new process on all cores against QGIS's
 atlas export of the same coverage (bench/qgis_whole.py "atlas" mode: coverage = the communes
 layer of the catalogue GeoPackage, map driven by the atlas feature, 6-class quantile
-renderer on population density (the expression "population" / "superficie_km2"), every commune
+renderer on population density (the expression "population" / "superficie_km2"; mbm-sig's Q6
+classes are other quantiles, the same work), every commune
 named (dark text, white halo: the recipe names every commune of its frame), legend, scale bar,
 north arrow; no inset on either side), QGIS on one process (its atlas export is single-threaded) and on 2 processes (coverage split in two
 halves, run at once). Interleaved A B A B, medians of the per-pair ratios; peak RSS of the

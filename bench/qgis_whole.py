@@ -71,8 +71,9 @@ def styled_layer(gpkg, name, subset, var, cache, hollow=False):
         raise RuntimeError(f"cannot read layer {name} of {gpkg}")
     if subset:
         lyr.setSubsetString(subset)
-    # a field, or an expression of fields (a density: "population" / "superficie_km2")
-    if var and (lyr.fields().indexOf(var) >= 0 or QgsExpression(var).referencedColumns()):
+    # a field, or an expression of fields the layer has (a density: "population" / "superficie_km2")
+    refs = QgsExpression(var).referencedColumns() if var else set()
+    if var and (lyr.fields().indexOf(var) >= 0 or (refs and all(lyr.fields().indexOf(c) >= 0 for c in refs))):
         r = QgsGraduatedSymbolRenderer(var)
         r.setClassificationMethod(QgsClassificationQuantile())
         r.setSourceSymbol(QgsFillSymbol.createSimple({"outline_color": "#808080", "outline_width": "0.1",

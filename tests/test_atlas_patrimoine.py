@@ -80,6 +80,10 @@ def test_one_section_per_basin_epci(atlas, built_gpkg):
         terrils = [q for p in pages[1:] for q in [p, *p.shared] if q.title == f"{title} : fiche des terrils"]
         got = sorted(r["no_terril"] for q in terrils for r in q.rows)
         assert got == sorted(built_gpkg.read("terrils", where={"epci_siren": siren})["no_terril"]), title
+        # listed in the contents and the bookmarks, also when it shares a longer table's last page
+        assert f"{title} : fiche des terrils" in [e.title for e in res.toc]
+        marks = [o.title for o in outline[outline.index(next(o for o in outline if getattr(o, "title", None) == title)) + 1]]
+        assert f"{title} : fiche des terrils" in marks, marks
         # the table holds exactly the cités of the EPCI in the catalogue
         rows = [r for p in tables for r in p.rows]
         expected = cites[cites["epci_siren"] == siren]

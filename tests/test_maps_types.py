@@ -171,6 +171,7 @@ def test_a_single_symbol_layer_with_nothing_in_the_frame_has_no_legend_entry():
     m = Map(extent=(0, 0, 1000, 1000))
     m.layer(near, type="base", legend_label="Dedans")
     m.layer(far, type="base", legend_label="Dehors")
+    m.layer(far.iloc[:0], type="base", legend_label="Vide")            # a read that found nothing
     labels = [e[0] for b in legend_blocks(m, (0, 0, 1000, 1000)) for e in b.entries]
-    assert "Dedans" in labels and "Dehors" not in labels
+    assert "Dedans" in labels and "Dehors" not in labels and "Vide" not in labels
     assert "Dehors" in [e[0] for b in legend_blocks(m) for e in b.entries]     # no frame: every layer

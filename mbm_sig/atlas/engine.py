@@ -318,7 +318,7 @@ def _share_table_pages(body: list[Page]) -> list[Page]:
         prev = out[-1] if out else None
         if (prev is not None and p.kind == "table" and prev.kind == "table" and p.parts == 1
                 and prev.part == prev.parts and p.section == prev.section
-                and pages.shares_page([(q.columns, q.rows) for q in [prev, *prev.shared, p]])):
+                and pages.shares_page([(q.columns, q.rows, q.widths) for q in [prev, *prev.shared, p]])):
             prev.shared.append(p)
             continue
         out.append(p)
@@ -467,12 +467,18 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
     df = told
     rows = [{k: r.get(k) for k in cols} for r in df.to_dict("records")]
     shown, rows = pages.reader_rows(cols, rows)     # identifiers as perimeters, constant columns said once
+    summed = set((t.get("total") or {}).get("sum", []))
+    for k, text in ((t.get("total") or {}).get("ratio") or {}).items():
+        unsummed = expr.names(text) - summed
+        if k not in cols or unsummed:
+            raise AtlasError(f"table «{title}»: total.ratio.{k}: " + (
+                f"{text!r} uses {', '.join(sorted(unsummed))}, which total.sum does not sum "
+                f"({', '.join(sorted(summed)) or 'nothing'})" if unsummed else f"{k!r} is not a column of the table"))
     if t.get("total") and rows:
         # a total line (table: total: {label: …, sum: [columns]}): the sum of the columns listed
         tot = {k: None for k in cols}
         # the label in the first text column shown (not a number column such as «N°», which
         # it would widen to the label's length)
-        summed = set(t["total"].get("sum", []))
         text_cols = [k for k in shown if k not in summed
                      and not all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in rows)]
         tot[(text_cols or list(shown) or list(cols))[0]] = t["total"].get("label", "Total")
@@ -482,10 +488,6 @@ def _table_pages(cat, spec: SheetSpec, title, section, params, fname) -> list[Pa
                 tot[k] = int(tot[k])
         # a share or a density of the whole: its expression on the sums (not a sum of ratios)
         for k, text in (t["total"].get("ratio") or {}).items():
-            unsummed = expr.names(text) - summed
-            if unsummed:
-                raise AtlasError(f"table «{title}»: total.ratio.{k}: {text!r} uses {', '.join(sorted(unsummed))}, "
-                                 f"which total.sum does not sum ({', '.join(sorted(summed)) or 'nothing'})")
             v = float(expr.evaluate(text, pd.DataFrame([{c: tot.get(c) for c in expr.names(text)}])).iloc[0])
             tot[k] = None if v != v else v
         rows.append({**tot, pages.TOTAL_KEY: True})
@@ -1140,10 +1142,23 @@ def _sheet_layouts(atlas: Atlas, cat: Catalogue, body: list):
             return lambda: None
         except (TypeError, ValueError, AttributeError):      # another shape: decided again
             pass
+    # none kept for these inputs: what this process holds for these recipes (a warm process:
+    # decided for other recipe texts or another catalogue state) is decided again, from these
+    build.forget_series_layouts(recipes)
+    series = set()
+    for r in recipes:
+        try:
+            if (_recipe_doc(Path(r)) or {}).get("series_of"):
+                series.add(r)
+        except Exception:       # noqa: BLE001 - an unreadable recipe: its page says so
+            return lambda: None
 
     def keep() -> None:
+        """Kept once every series of these pages has its layout (pages taken from the sheet
+        cache decide none: nothing kept then, decided on a later run)."""
         mine = {k: v for k, v in build.series_layouts().items() if k[0] in recipes and k[-1] == cat.url}
-        _write_kept(path, build.layouts_as_values(mine))
+        if series <= {k[0] for k in mine}:
+            _write_kept(path, build.layouts_as_values(mine))
     return keep
 
 
@@ -1280,10 +1295,16 @@ def _outline_items(order: list) -> list[tuple[str, int, int | None]]:
         if p.section not in sec_items:
             sec_items[p.section] = len(items)
             items.append((p.section, k, None))
-        if p.part == 1:
-            for q in [p, *p.shared]:
-                items.append((q.title, k, sec_items[p.section]))
+        for q in _listed(p):
+            items.append((q.title, k, sec_items[p.section]))
     return items
+
+
+def _listed(p: Page) -> list:
+    """What the contents and the bookmarks list for a body page: the page when it starts its
+    sheet (a table's first part), and the short tables it holds after it (also on a longer
+    table's last page)."""
+    return ([p] if p.part == 1 else []) + list(p.shared)
 
 
 @dataclass
@@ -1316,7 +1337,7 @@ def book_front(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, tm
     sections = list(dict.fromkeys(p.section for p in body))
     # the contents' lines, as toc_entries below lists them: each section, then its sheets
     levels = [lv for title in sections for lv in [0] + [1] * sum(
-        (p.part == 1) * (1 + len(p.shared)) for p in body if p.section == title)] + [0] * (2 if pending else 1)
+        len(_listed(p)) for p in body if p.section == title)] + [0] * (2 if pending else 1)
     n_toc = len(pages.toc_chunks(levels))
     number = 1 + n_toc
     for p in body:
@@ -1329,8 +1350,7 @@ def book_front(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, tm
     for title in sections:
         sec_pages = [p for p in body if p.section == title]
         toc_entries.append(pages.TocEntry(0, title, sec_pages[0].number))
-        toc_entries += [pages.TocEntry(1, q.title, p.number) for p in sec_pages if p.part == 1
-                        for q in [p, *p.shared]]
+        toc_entries += [pages.TocEntry(1, q.title, p.number) for p in sec_pages for q in _listed(p)]
     if pending:
         toc_entries.append(pages.TocEntry(0, "Cartes en attente de données", pending_number))
     toc_entries.append(pages.TocEntry(0, "Sources et méthodes", sources_number))

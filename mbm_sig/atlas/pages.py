@@ -503,12 +503,16 @@ def _draw_table(c: Canvas, y: float, columns: dict, rows: list[dict], note: str,
     return y + 3.3 * n_note
 
 
-def shares_page(columns_rows: list[tuple[dict, list[dict]]]) -> bool:
-    """Whether these short tables fit one page together, at the normal line spacing (each
-    further table costs its title and header: about six lines) or with the last table's lines
-    a little closer (:data:`SHARE_SLACK` lines over the page: 4.3 mm between its lines at worst)."""
-    lines = sum(_page_fill(cols, rows) + 6 for cols, rows in columns_rows) - 6
-    return lines <= TABLE_LINES + SHARE_SLACK
+def shares_page(tables: list[tuple]) -> bool:
+    """Whether these tables — (columns, rows[, column widths]) each: the first may be a longer
+    table's last page, at its table's widths — fit one page together, at the normal line
+    spacing (each further table costs its title and header: about six lines) or with the last
+    table's lines a little closer (at most :data:`SHARE_SLACK` lines over the page, and never
+    under :data:`SHARE_MIN_STEP` between its lines)."""
+    fills = [_page_fill(*t) for t in tables]
+    lines = sum(f + 6 for f in fills) - 6
+    over = lines - TABLE_LINES
+    return over <= 0 or (over <= SHARE_SLACK and fills[-1] * (ROW_STEP - SHARE_MIN_STEP) >= over * ROW_STEP)
 
 
 def _columns(columns: dict, rows: list[dict], width: float):
@@ -564,8 +568,9 @@ def header_width(text: str) -> float:
 TABLE_LINES = 46
 # a table that fits one page with its lines closer (3.8 mm instead of 4.7 mm) stays on one page
 TIGHT_LINES = 54
-# lines over a page two short tables may hold together, the last one's lines closer
+# lines over a page two tables may hold together, the last one's lines closer (mm at least)
 SHARE_SLACK = 2
+SHARE_MIN_STEP = 4.3
 
 
 class _Measured:
@@ -627,12 +632,14 @@ def _fill(m: _Measured, rows, capacity) -> list[list[dict]]:
     return pages_ + [[rows[j] for j in cur]]
 
 
-def _page_fill(columns: dict, rows: list[dict]) -> int:
-    """Body lines a page of ``rows`` takes (as table_page wraps them)."""
+def _page_fill(columns: dict, rows: list[dict], widths=None) -> int:
+    """Body lines a page of ``rows`` takes (as table_page wraps them), at ``widths`` (its
+    table's, when the page is one part of a longer table) or at its own."""
     if not rows:
         return 0
     m = _Measured(columns, rows)
-    w = m.widths(tuple(max(c) for c in zip(*m.cw, strict=True)))
+    w = (list(widths) if widths is not None and len(widths) == len(columns)
+         else m.widths(tuple(max(c) for c in zip(*m.cw, strict=True))))
     return sum(m.height(i, w) for i in range(len(rows)))
 
 

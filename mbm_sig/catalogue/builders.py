@@ -242,7 +242,7 @@ def _fill_merged_gaps(ctx: BuildContext, out: gpd.GeoDataFrame, cog: list, min_k
     commune nouvelle (one the COG gives communes déléguées or associées: not an old merger such
     as Bavay's, whose former commune the contours hold), is given to it: the hole's outline is its
     neighbours' own, so the new boundary fits them exactly. Any other hole is left and said in
-    the build report."""
+    the build report (a notch on the départements' outer edge is no hole: not looked for)."""
     merged = {c["chefLieu"] for c in cog if c.get("type") in ("commune-deleguee", "commune-associee")
               and c.get("chefLieu")}
     union = shapely.union_all(out.geometry.values)
@@ -256,7 +256,9 @@ def _fill_merged_gaps(ctx: BuildContext, out: gpd.GeoDataFrame, cog: list, min_k
     tree = shapely.STRtree(geoms)
     for hole in sorted(holes, key=lambda h: -h.area):
         touching = [int(i) for i in tree.query(hole, predicate="intersects")]
-        takers = [i for i in touching if out["insee"].iat[i] in merged]
+        # a commune nouvelle sharing an edge with the gap (not a corner only)
+        takers = [i for i in touching if out["insee"].iat[i] in merged
+                  and shapely.length(shapely.intersection(shapely.boundary(hole), geoms[i])) > 0]
         where = ", ".join(sorted(str(out["nom"].iat[i]) for i in touching)[:4])
         if len(takers) != 1:
             ctx.note(f"a gap of {hole.area / 1e6:.1f} km² between communes ({where}…) left as it is: "
@@ -264,7 +266,7 @@ def _fill_merged_gaps(ctx: BuildContext, out: gpd.GeoDataFrame, cog: list, min_k
             continue
         i = takers[0]
         g = shapely.make_valid(shapely.union(geoms[i], hole))
-        parts = [p for p in shapely.get_parts(g) if p.geom_type == "Polygon"]
+        parts = [q for p in shapely.get_parts(g) for q in shapely.get_parts(p) if q.geom_type == "Polygon"]
         geoms[i] = shapely.MultiPolygon(parts)
         ctx.note(f"{out['nom'].iat[i]} ({out['insee'].iat[i]}): {hole.area / 1e6:.1f} km² its contour lacked "
                  "(the communes it absorbed) filled from the gap among its neighbours")
@@ -525,7 +527,8 @@ def number_within(gdf, spec: dict):
     then = spec.get("then")
     out = pd.Series(pd.NA, index=gdf.index, dtype="Int64")
     names = gdf[spec["by"]]
-    # distances in metres: the build's frames may still be in their source's CRS
+    # distances in metres: the build's frames may still be in their source's CRS (a frame
+    # without one is taken to be in the catalogue's, EPSG:2154)
     geoms = gdf.geometry if gdf.crs is None or gdf.crs.equals(TARGET_CRS) else gdf.geometry.to_crs(TARGET_CRS)
     for _, idx in gdf.groupby(spec["within"], sort=False).groups.items():
         key_of: dict = {}

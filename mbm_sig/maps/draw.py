@@ -86,8 +86,8 @@ def legend_blocks(m, clip=None) -> list[LegendBlock]:
                 if not b.entries and not b.nodata:
                     continue
             if b.kind in ("base", "symbols") and not b.title and len(b.entries) == 1:
-                if clip is not None and not L.cat_legend and len(L.geoms) and not drawn_classes(
-                        L, clip, focus, np.zeros(len(L.geoms), dtype=int)):
+                if clip is not None and not L.cat_legend and (not len(L.geoms) or not drawn_classes(
+                        L, clip, focus, np.zeros(len(L.geoms), dtype=int))):
                     continue            # a single-symbol layer with nothing in the frame (or the focus)
                 st = dict(b.entries[0][1])
                 if b.kind == "symbols":

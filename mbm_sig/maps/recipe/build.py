@@ -450,9 +450,14 @@ def layouts_from_values(values: dict) -> dict:
     return {tuple(k): (str(o), GridLayout(Grid(*g))) for k, (o, g) in values.items()}
 
 
-def forget_series_layouts() -> None:
-    """Decide every series' layout again (a test, or a warm process whose recipes changed)."""
-    _SERIES_LAYOUTS.clear()
+def forget_series_layouts(recipes=None) -> None:
+    """Decide every series' layout again (a test, or a warm process whose recipes changed);
+    ``recipes`` (resolved paths): only those recipes' series."""
+    if recipes is None:
+        _SERIES_LAYOUTS.clear()
+        return
+    for k in [k for k in _SERIES_LAYOUTS if k[0] in set(recipes)]:
+        del _SERIES_LAYOUTS[k]
 
 
 def decide_series_layout(r: Recipe, cat) -> None:
