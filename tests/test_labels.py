@@ -312,3 +312,29 @@ def test_a_point_label_never_sits_nearer_another_symbol():
     res = lb.place_all([terrils], FRAME)
     assert res.labels == [] and res.unplaced == [dict(text="T001", layer="", required=False, reason=(
         "no room beside its symbol that is not nearer another symbol"))]
+
+
+def test_a_sheet_of_towns_alone_places_them_once_as_the_frame_would():
+    """Towns with nothing else to keep off (no other label, no symbol: a per-commune atlas page)
+    get the placement the frame's towns-alone pass gives, without that second pass; with a
+    symbol on the sheet the frame's pass is made (and kept per frame) as before."""
+    rng = np.random.default_rng(3)
+    xy = rng.uniform([12, 12], [190, 140], size=(40, 2))
+    pop = rng.uniform(100, 50_000, 40)
+    names = [f"Commune numéro {i}" for i in range(40)]
+    frame = (10, 10, 185, 135)
+    lb._FRAME_TOWNS.clear()
+    towns = lb.town_layer(names, xy, pop, frame_width_km=20)
+    got = lb.place_sheet([towns], frame)
+    assert not lb._FRAME_TOWNS and towns.preferred is None         # one placement, no frame pass
+    assert len(got.labels) > 10
+    alone = lb.town_layer(names, xy, pop, frame_width_km=20)
+    alone.preferred = lb.frame_positions(alone, frame)
+    want = lb.place_all([alone], frame, town_gap=lb.TOWN_GAP)
+    assert [(x.text, x.x, x.y, x.size) for x in got.labels] == [(x.text, x.x, x.y, x.size) for x in want.labels]
+    # a symbol on the sheet: the frame's pass again
+    lb._FRAME_TOWNS.clear()
+    sym = lb.LabelLayer([""], np.array([[100.0, 70.0]]), offset=2.0, symbols=True, name="symboles")
+    towns2 = lb.town_layer(names, xy, pop, frame_width_km=20)
+    lb.place_sheet([towns2, sym], frame)
+    assert lb._FRAME_TOWNS and towns2.preferred is not None

@@ -617,10 +617,14 @@ def place_sheet(layers, frame, obstacles=(), pad: float = HALO_PAD) -> Placement
     :data:`TOWNS_TIER`) keep the positions they have on this frame against the furniture
     alone (:func:`frame_positions`), and only those a sheet's own symbols (or a town moved
     for them) are in the way of are placed again, next to their place: identical basin
-    maps name their towns identically."""
-    for L in layers:
-        if L.tier == TOWNS_TIER and L.preferred is None and len(L.texts):
-            L.preferred = frame_positions(L, frame, obstacles, pad)
+    maps name their towns identically. On a sheet where the towns are the only labels and no
+    symbol is drawn (a per-commune atlas page), nothing but the furniture is in their way: their
+    one placement is that one, made once."""
+    towns = [L for L in layers if L.tier == TOWNS_TIER and len(L.texts)]
+    if any(L is not T for L in layers for T in towns[:1]) or len(towns) != 1:
+        for L in towns:
+            if L.preferred is None:
+                L.preferred = frame_positions(L, frame, obstacles, pad)
     return place_all(layers, frame, obstacles=obstacles, pad=pad, town_gap=TOWN_GAP)
 
 
