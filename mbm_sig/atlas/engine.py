@@ -1333,27 +1333,24 @@ def book_front(atlas: Atlas, cat: Catalogue, body: list[Page], pending: list, tm
     back_files, sources_at = _book_pdfs(memo, "back", (atlas, pending, srcs, methods), tmp,
                                         lambda d: _back_files(atlas, pending, srcs, d))
 
+    # the contents' lines (level, title, the page whose number it takes), made once: their
+    # levels give the count of contents pages, which the numbering starts after
+    lines: list = []
+    for title in dict.fromkeys(p.section for p in body):
+        sec_pages = [p for p in body if p.section == title]
+        lines.append((0, title, sec_pages[0]))
+        lines += [(1, q.title, p) for p in sec_pages for q in _listed(p)]
+    if pending:
+        lines.append((0, "Cartes en attente de données", "pending"))
+    lines.append((0, "Sources et méthodes", "sources"))
     # number the pages: cover, table of contents, body, pending, sources
-    sections = list(dict.fromkeys(p.section for p in body))
-    # the contents' lines, as toc_entries below lists them: each section, then its sheets
-    levels = [lv for title in sections for lv in [0] + [1] * sum(
-        len(_listed(p)) for p in body if p.section == title)] + [0] * (2 if pending else 1)
-    n_toc = len(pages.toc_chunks(levels))
-    number = 1 + n_toc
+    number = 1 + len(pages.toc_chunks([lv for lv, _, _ in lines]))
     for p in body:
         number += 1
         p.number = number
-    pending_number = number + 1 if pending else None
-    sources_number = number + 1 + sources_at
+    at = {"pending": number + 1 if pending else None, "sources": number + 1 + sources_at}
     total = number + len(back_files)
-    toc_entries = []
-    for title in sections:
-        sec_pages = [p for p in body if p.section == title]
-        toc_entries.append(pages.TocEntry(0, title, sec_pages[0].number))
-        toc_entries += [pages.TocEntry(1, q.title, p.number) for p in sec_pages for q in _listed(p)]
-    if pending:
-        toc_entries.append(pages.TocEntry(0, "Cartes en attente de données", pending_number))
-    toc_entries.append(pages.TocEntry(0, "Sources et méthodes", sources_number))
+    toc_entries = [pages.TocEntry(lv, title, at[w] if isinstance(w, str) else w.number) for lv, title, w in lines]
 
     return BookFront(total, toc_entries, _book_pages(atlas, n_sheets, toc_entries, back_files, tmp, memo), sources_at)
 

@@ -445,8 +445,10 @@ def _draw_table(c: Canvas, y: float, columns: dict, rows: list[dict], note: str,
     width = c.w - 2 * MARGIN
     body = [r for r in rows if not r.get(TOTAL_KEY)]
     totals = [r for r in rows if r.get(TOTAL_KEY)]
-    numeric, own = _columns(columns, rows, width)
-    widths = list(widths) if widths is not None and len(widths) == len(keys) else own
+    if widths is not None and len(widths) == len(keys):
+        numeric, widths = _numeric(columns, rows), list(widths)
+    else:
+        numeric, widths = _columns(columns, rows, width)
     width = sum(widths)                 # the table's own width (a narrow table is not stretched)
     x_pos = [MARGIN + sum(widths[:i]) for i in range(len(widths))]
     headers = [_wrap_mm(header_text(columns[k]), w - 2.4, 6.6) for k, w in zip(keys, widths, strict=True)]
@@ -518,17 +520,28 @@ def shares_page(tables: list[tuple]) -> bool:
 def _columns(columns: dict, rows: list[dict], width: float):
     """(numeric flag per column, column widths in mm) of a table."""
     keys = list(columns)
+    numeric = _numeric(columns, rows)
+    heads = [header_width(header_text(columns[k])) for k in keys]
+    words = [_longest_word(header_text(columns[k])) for k in keys]
+    cells = [max([measure(_cell(r.get(k)), 6.8, "bold" if r.get(TOTAL_KEY) else "normal")[0] for r in rows]
+                 or [0.0]) for k in keys]           # the total line is set in bold
+    return numeric, _sized(heads, words, cells, [numeric[k] for k in keys], width)
+
+
+def _numeric(columns: dict, rows: list[dict]) -> dict:
+    """Per column: whether its body cells are all numbers (right-aligned) or empty."""
     body = [r for r in rows if not r.get(TOTAL_KEY)]
-    numeric = {k: all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in body) for k in keys}
-    weights, floors, want = [], [], []
-    for k in keys:
-        head = header_width(header_text(columns[k]))
-        cells = max([measure(_cell(r.get(k)), 6.8, "bold" if r.get(TOTAL_KEY) else "normal")[0] for r in rows]
-                    or [0.0])           # the total line is set in bold
-        weights.append(max(head, min(cells, 60.0), 8.0) + 2.6)
-        floors.append(max(_longest_word(header_text(columns[k])), min(cells, 60.0) if numeric[k] else 0.0) + 2.6)
-        want.append(max(head, cells, 8.0) + 2.6)
-    return numeric, _share(weights, width, floors, want)
+    return {k: all(isinstance(r.get(k), (int, float)) or r.get(k) is None for r in body) for k in columns}
+
+
+def _sized(heads, words, cells, numeric, width: float) -> list[float]:
+    """Column widths from each column's header width, longest header word, widest cell and
+    numeric flag: natural widths (cells counted up to 60 mm), floors, the room the cells want,
+    shared out on ``width`` (:func:`_share`)."""
+    weights = [max(h, min(c, 60.0), 8.0) + 2.6 for h, c in zip(heads, cells, strict=True)]
+    floors = [max(f, min(c, 60.0) if num else 0.0) + 2.6 for f, c, num in zip(words, cells, numeric, strict=True)]
+    want = [max(h, c, 8.0) + 2.6 for h, c in zip(heads, cells, strict=True)]
+    return _share(weights, width, floors, want)
 
 
 HEADER_LINES = 3               # a column header wraps on at most three lines, on spaces only
@@ -591,11 +604,7 @@ class _Measured:
 
     def widths(self, maxcw: tuple) -> list:
         if maxcw not in self._widths:
-            weights = [max(h, min(m, 60.0), 8.0) + 2.6 for h, m in zip(self.head, maxcw, strict=True)]
-            floors = [max(f, min(m, 60.0) if num else 0.0) + 2.6
-                      for f, m, num in zip(self.floor, maxcw, self.numeric, strict=True)]
-            want = [max(h, m, 8.0) + 2.6 for h, m in zip(self.head, maxcw, strict=True)]
-            self._widths[maxcw] = _share(weights, A4[0] - 2 * MARGIN, floors, want)
+            self._widths[maxcw] = _sized(self.head, self.floor, maxcw, self.numeric, A4[0] - 2 * MARGIN)
         return self._widths[maxcw]
 
     def height(self, i: int, widths) -> int:
