@@ -47,6 +47,39 @@ def test_filled_path_bytes_are_matplotlibs(transform):
     assert printed > 150
 
 
+def test_stroked_path_bytes_are_matplotlibs_clipped_to_the_page():
+    """A stroked path, which matplotlib clips to the page (and simplifies when the path says
+    so): the same bytes as its clipping writer for the paths printed (lines inside the page,
+    not to be simplified), refused otherwise (a vertex off the page, a CLOSEPOLY, a path
+    matplotlib would simplify)."""
+    rng = np.random.default_rng(29)
+    W, H = 595.28, 841.89
+    transform = Affine2D().scale(1 / 72) + Affine2D().scale(72)
+    printed = refused = 0
+    for k in range(300):
+        n = int(rng.integers(16, 400))
+        v = np.round(rng.uniform(0, [W, H], (n, 2)), 2)
+        codes = np.full(n, Path.LINETO, dtype=Path.code_type)
+        codes[0] = Path.MOVETO
+        codes[rng.integers(1, n, n // 10)] = Path.MOVETO
+        if k % 4 == 1:
+            v[rng.integers(0, n)] = (W + 5, H / 2)              # off the page: clipped there
+        if k % 4 == 2:
+            codes[rng.integers(1, n)] = Path.CLOSEPOLY
+        p = Path(v, codes)
+        p.should_simplify = k % 4 == 3 and n >= 128
+        fast = pdfpath.filled_path_bytes(p, transform, (W, H))
+        mpl = _path.convert_to_string(p, transform, (0.0, 0.0, W, H), p.should_simplify, None, 6,
+                                      [b"m", b"l", b"", b"c", b"h"], True)
+        if fast is None:
+            refused += 1
+            assert k % 4 != 0
+        else:
+            assert fast == mpl, k
+            printed += 1
+    assert printed >= 75 and refused >= 150
+
+
 def test_paths_it_cannot_print_exactly_are_left_to_matplotlib():
     rng = np.random.default_rng(5)
     v = np.round(rng.uniform(0, 500, (40, 2)), 2)
@@ -71,26 +104,28 @@ def holed_squares():
 
 def test_sheet_bytes_are_those_of_matplotlibs_path_writer(tmp_path, monkeypatch):
     """A sheet drawn with the numpy path writer has the bytes of the same sheet drawn with
-    matplotlib's writer for every path (and the writer did print its polygons)."""
+    matplotlib's writer for every path (and the writer did print its polygons, filled and
+    stroked)."""
     monkeypatch.setenv("MBM_SIG_PDF_FASTPATH", "1")      # this test is about the fast path (also in the pass with it off)
     df = holed_squares()
 
     def sheet():
         return (Map(extent=df).layer(df, "choro", "v", k=4, legend_title="Valeur")
-                .layer(df, "base", fill="#cccccc", alpha=0.3).title("Carrés percés").scalebar().arrow())
+                .layer(df, "base", fill="#cccccc", alpha=0.3).layer(df, "base", fill="none", edgecolor="#333333")
+                .title("Carrés percés").scalebar().arrow())
 
     printed = []
     orig = pdfpath.filled_path_bytes
 
-    def counting(path, transform=None):
-        out = orig(path, transform)
-        printed.append(out is not None)
+    def counting(path, transform=None, page=None):
+        out = orig(path, transform, page)
+        printed.append((out is not None, page is not None))
         return out
 
     monkeypatch.setattr(pdftext, "filled_path_bytes", counting)
     sheet().save(tmp_path / "numpy.pdf")
-    assert sum(printed) >= 4
-    monkeypatch.setattr(pdftext, "filled_path_bytes", lambda path, transform=None: None)
+    assert sum(p for p, stroked in printed if not stroked) >= 4 and sum(p for p, stroked in printed if stroked) >= 1
+    monkeypatch.setattr(pdftext, "filled_path_bytes", lambda path, transform=None, page=None: None)
     sheet().save(tmp_path / "matplotlib.pdf")
     assert (tmp_path / "numpy.pdf").read_bytes() == (tmp_path / "matplotlib.pdf").read_bytes()
 
@@ -106,55 +141,115 @@ def shapely_rings(geoms):
     return coords, pidx[ridx[cidx]]
 
 
+POLYGON_LAYERS = ("communes", "epci", "arrondissements", "cites_minieres", "concessions", "terrils",
+                  "unesco_bien_inscrit", "unesco_zone_tampon", "renouvellement_urbain")
+
+
 def test_rings_are_oriented_as_geos_orients_them_on_the_catalogue(built_gpkg):
-    """The rings of every polygon layer of the catalogue, clipped and simplified for print
-    as sheets prepare them (whole extent and a quarter), oriented by the sign of their area:
-    the coordinates GEOS's orient_polygons gives, ring for ring, feature for feature."""
+    """The rings of every polygon layer of the catalogue as a sheet draws them, unsimplified
+    and with the whole layer in the frame: GEOS's orient_polygons coordinates, ring for ring,
+    feature for feature (exteriors counter-clockwise, holes clockwise)."""
     from mbm_sig.maps import geom
     seen = set()
-    for name in ("communes", "epci", "arrondissements", "cites_minieres", "concessions", "terrils",
-                 "unesco_bien_inscrit", "unesco_zone_tampon", "renouvellement_urbain"):
-        g = np.asarray(built_gpkg.read(name).geometry.array)
-        x0, y0, x1, y1 = shapely.total_bounds(g)
-        for bbox in ((x0, y0, x1, y1), (x0, y0, (x0 + x1) / 2, (y0 + y1) / 2)):
-            sub = g[geom.in_extent(g, bbox)]
-            for tol in (0.0, 25.0, 150.0):
-                prepared = geom._prepare(sub, bbox, tol)
-                coords, codes, feature = geom._rings(prepared)
-                want, want_feature = shapely_rings(prepared)
-                assert np.array_equal(coords, want) and np.array_equal(feature, want_feature), (name, bbox, tol)
-                assert codes[0] == Path.MOVETO and codes[-1] == Path.CLOSEPOLY
-                seen.update(shapely.get_type_id(prepared).tolist())
+    for name in POLYGON_LAYERS:
+        multi = np.asarray(built_gpkg.read(name).geometry.array)
+        half = len(multi) // 2                # (the catalogue's are multipolygons: half split into polygons)
+        for g in (multi, np.concatenate([shapely.get_parts(multi[:half]), multi[half:]])):
+            coords, codes, feature = geom.area_rings(g, np.ones(len(g), dtype=bool), shapely.total_bounds(g), 0.0, 1.0)
+            want, want_feature = shapely_rings(g)
+            assert np.array_equal(coords, want) and np.array_equal(feature, want_feature), name
+            assert codes[0] == Path.MOVETO and codes[-1] == Path.CLOSEPOLY
+            seen.update(shapely.get_type_id(g).tolist())
     assert {3, 6} <= seen               # polygons and multipolygons
 
 
-def test_prepared_features_at_the_frame_edge_cover_their_own_area(built_gpkg):
-    """A feature crossing the frame, clipped and simplified for print, covers about what the
-    feature covers inside the frame: never the frame minus the feature (a self-crossing ring
-    clipped by the frame can come back inverted). Area within the tolerance along the clipped
-    outline, on every polygon layer of the catalogue, frames of several sizes, three tolerances."""
+def test_vertex_thresholds_keep_what_geos_douglas_peucker_keeps(built_gpkg):
+    """Each vertex's Douglas-Peucker threshold, computed once per layer, keeps at any tolerance
+    the very vertices GEOS's simplification of each ring keeps (shapely.simplify,
+    preserve_topology=False), on every polygon layer of the catalogue and five tolerances."""
     from mbm_sig.maps import geom
-    checked = 0
-    for name in ("communes", "epci", "cites_minieres", "concessions", "terrils", "unesco_bien_inscrit",
-                 "unesco_zone_tampon", "renouvellement_urbain"):
+    compared = 0
+    for name in POLYGON_LAYERS:
+        g = np.asarray(built_gpkg.read(name).geometry.array)
+        rings, _, _ = geom._polygon_rings(g)
+        coords, ring = shapely.get_coordinates(rings, return_index=True)
+        starts = np.r_[0, np.flatnonzero(np.diff(ring)) + 1]
+        ends = np.r_[starts[1:], len(coords)]
+        thr = geom.dp_thresholds(coords, starts, ends)
+        lines = shapely.linestrings(coords, indices=ring)
+        for tol in (2.0, 12.0, 40.0, 150.0, 600.0):
+            want = shapely.get_coordinates(shapely.simplify(lines, tol, preserve_topology=False))
+            assert np.array_equal(coords[thr > tol], want), (name, tol)
+            compared += len(coords)
+    assert compared > 300_000
+
+
+@pytest.mark.parametrize("kind", ["area", "line"])
+def test_large_and_small_layers_draw_the_same_vertices(built_gpkg, monkeypatch, kind):
+    """A layer large enough for vertex thresholds and the same layer simplified by GEOS on
+    each sheet (as a small one is) give the same rings, so that one feature drawn by both (the
+    communes and the page's commune) has one outline; frames of several sizes and tolerances."""
+    from mbm_sig.maps import geom
+    g = np.asarray(built_gpkg.read("communes").geometry.array)
+    x0, y0, x1, y1 = shapely.total_bounds(g)
+    w = x1 - x0
+    draw = geom.area_rings if kind == "area" else (lambda *a: geom._print_shapes(a[0], a[1], "line", *a[2:]))
+    h = y1 - y0
+    for fx, fy, fw, tol in ((0.0, 0.0, 1.0, 150.0), (0.3, 0.2, 0.2, 30.0), (0.6, 0.5, 0.05, 6.0)):
+        box = (x0 + fx * w, y0 + fy * h, x0 + (fx + fw) * w, y0 + (fy + fw) * h)
+        mask = geom.in_extent(g, box)
+        assert mask.sum() > 3
+        geom._SHAPES.clear()
+        monkeypatch.setattr(geom, "INDEXED_VERTICES", 0)
+        big = draw(g, mask, box, tol, 10.0)
+        geom._SHAPES.clear()
+        monkeypatch.setattr(geom, "INDEXED_VERTICES", 10 ** 9)
+        small = draw(g, mask, box, tol, 10.0)
+        geom._SHAPES.clear()
+        assert all(np.array_equal(a, b) for a, b in zip(big, small, strict=True)), (box, tol)
+
+
+def winding(points: np.ndarray, xy: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The winding number of each point about the closed rings of a path (nonzero fill)."""
+    nxt = np.r_[xy[1:], xy[:1]]
+    seg = codes != Path.CLOSEPOLY                # a ring's last vertex closes it: no segment to the next ring
+    a, b = xy[seg], nxt[seg]
+    px, py = points[:, :1], points[:, 1:]
+    left = (b[:, 0] - a[:, 0]) * (py - a[:, 1]) - (px - a[:, 0]) * (b[:, 1] - a[:, 1])
+    up = (a[:, 1] <= py) & (b[:, 1] > py) & (left > 0)
+    down = (b[:, 1] <= py) & (a[:, 1] > py) & (left < 0)
+    return up.sum(axis=1) - down.sum(axis=1)
+
+
+def test_what_lies_outside_the_frame_is_cut_without_changing_the_frame(built_gpkg):
+    """The runs of vertices beyond a side of the frame (and its margin) are cut to their ends:
+    every point of the frame is covered as the uncut rings cover it (the same winding number,
+    on a grid of points over each frame), on the catalogue's polygon layers, frames of several
+    sizes; and the cut rings hold fewer vertices."""
+    from mbm_sig.maps import geom
+    cut_some = 0
+    for name in ("communes", "epci", "concessions", "unesco_zone_tampon"):
         g = np.asarray(built_gpkg.read(name).geometry.array)
         x0, y0, x1, y1 = shapely.total_bounds(g)
         w, h = x1 - x0, y1 - y0
-        for fx, fy, fw in ((0.0, 0.0, 0.5), (0.3, 0.2, 0.25), (0.55, 0.5, 0.12), (0.1, 0.6, 0.06)):
-            bbox = (x0 + fx * w, y0 + fy * h, x0 + (fx + fw) * w, y0 + fy * h + fw * w * 0.6)
-            sub = g[geom.in_extent(g, bbox)]
-            if not len(sub):
+        for fx, fy, fw in ((0.0, 0.0, 0.5), (0.3, 0.2, 0.25), (0.55, 0.5, 0.12)):
+            box = (x0 + fx * w, y0 + fy * h, x0 + (fx + fw) * w, y0 + fy * h + fw * w * 0.6)
+            mask = geom.in_extent(g, box)
+            if not mask.any():
                 continue
-            b = shapely.bounds(sub)
-            crossing = (b[:, 0] < bbox[0]) | (b[:, 2] > bbox[2]) | (b[:, 1] < bbox[1]) | (b[:, 3] > bbox[3])
-            inside = shapely.clip_by_rect(sub[crossing], *bbox)
-            for tol in (25.0, 80.0, 150.0):
-                prepared = geom._prepare(sub, bbox, tol)[crossing]
-                bound = 2 * tol * shapely.length(inside) + 4 * tol * tol + 1.0
-                excess = shapely.area(prepared) - shapely.area(inside)
-                assert (np.abs(excess) <= bound).all(), (name, bbox, tol, float(np.max(np.abs(excess) - bound)))
-                checked += int(crossing.sum())
-    assert checked > 500
+            S = geom._shapes(g, "area")
+            xy, part = geom._simplified(S, np.flatnonzero(mask[S.feature]), 20.0)
+            cxy, cpart = geom._cut_outside(xy, part, box)
+            gx, gy = np.meshgrid(np.linspace(box[0], box[2], 41)[1:-1], np.linspace(box[1], box[3], 29)[1:-1])
+            pts = np.c_[gx.ravel(), gy.ravel()] + 0.123          # (off the vertices' round numbers)
+
+            def closing(p):
+                codes = np.full(len(p), Path.LINETO)
+                codes[np.r_[p[1:] != p[:-1], True]] = Path.CLOSEPOLY
+                return codes
+            assert np.array_equal(winding(pts, cxy, closing(cpart)), winding(pts, xy, closing(part))), (name, box)
+            cut_some += len(xy) - len(cxy)
+    assert cut_some > 1000
 
 
 def test_pdf_repr_writes_what_matplotlibs_pdfrepr_writes():

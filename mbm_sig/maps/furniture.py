@@ -84,7 +84,9 @@ class MapFrame:
     PRECISION = 2
 
     def to_points(self, path):
-        """The path with its vertices in rounded page points (use with ``transPt``)."""
+        """The path with its vertices in rounded page points (use with ``transPt``), not
+        simplified again by matplotlib (a layer is simplified for print before: ``simplify_mm``;
+        matplotlib would simplify its outlines, not its fills)."""
         from matplotlib.path import Path as _Path
         if path is None:
             return None
@@ -92,7 +94,9 @@ class MapFrame:
         v = np.empty_like(path.vertices)
         v[:, 0] = np.round((path.vertices[:, 0] - x0) * sx + lx, self.PRECISION)
         v[:, 1] = np.round((path.vertices[:, 1] - y0) * sy + by, self.PRECISION)
-        return _Path(v, path.codes)
+        out = _Path(v, path.codes)
+        out.should_simplify = False
+        return out
 
     def add_artist(self, artist):
         artist.set_clip_box(self.clip)

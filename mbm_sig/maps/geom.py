@@ -1,9 +1,13 @@
-"""Geometry preparation for print: keep what is in the extent, clip, simplify to the
-resolution of the paper, and turn polygons into a few compound matplotlib paths.
+"""Geometry preparation for print: keep what is in the extent, simplify to the resolution
+of the paper, leave out what lies well outside the frame, and turn polygons into a few
+compound matplotlib paths.
 
 A sheet is drawn with one compound path per class (choropleth) instead of one artist per
 feature: the PDF gets a handful of fill operators, and matplotlib's per-artist overhead
-disappears.
+disappears. A layer drawn on many sheets at many scales (the communes of an atlas) has its
+rings and each vertex's Douglas-Peucker threshold computed once (:func:`dp_thresholds`):
+simplifying it for a sheet is then a comparison per vertex instead of a GEOS call, with the
+same vertices kept.
 """
 
 from __future__ import annotations
@@ -25,61 +29,263 @@ def in_extent(geoms: np.ndarray, bbox) -> np.ndarray:
         return ~((b[:, 0] > x1) | (b[:, 2] < x0) | (b[:, 1] > y1) | (b[:, 3] < y0)) & ~np.isnan(b[:, 0])
 
 
-_PREPARED: dict = {}
+#: a geometry set whose vertices number at least this has each vertex's Douglas-Peucker
+#: threshold computed once (:func:`dp_thresholds`); a smaller one is simplified by GEOS on
+#: each sheet (the same vertices; computing thresholds costs more than a few GEOS calls)
+INDEXED_VERTICES = 4000
+#: how far beyond the clip box (mm on paper) a run of vertices is cut to its ends: more than
+#: half the widest stroke, so that no outline drawn along the cut shows in the frame
+OUTSIDE_MM = 5.0
 
 
-def prepare(geoms: np.ndarray, bbox, tolerance: float) -> np.ndarray:
-    """Clip to ``bbox`` (only geometries crossing its edge) and simplify with ``tolerance``
-    (ground units). Geometries must already be filtered with :func:`in_extent`.
+def dp_thresholds(xy: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """For each vertex of the lines ``xy[starts[i]:ends[i]]``, the largest tolerance at which
+    Douglas-Peucker simplification (GEOS's, ``shapely.simplify(line, tol,
+    preserve_topology=False)``) keeps it: the vertex is kept at ``tol`` when its threshold is
+    above ``tol``; the ends of each line are kept at any tolerance (``inf``).
 
-    The result is kept for the same geometry objects, box and tolerance: the sheets of an
-    atlas drawn at one extent (the basin) share their prepared layers. The entry holds the
-    geometries themselves, so their identities cannot be reused while it lives."""
-    if len(geoms) == 0:
-        return geoms
-    key = (len(geoms), hash(tuple(map(id, geoms))), tuple(map(float, bbox)), float(tolerance))
-    hit = _PREPARED.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], geoms, strict=False)):
-        return hit[1]
-    out = _prepare(geoms, bbox, tolerance)
-    out.flags.writeable = False          # shared by the sheets that hit the cache
-    if len(_PREPARED) >= 16:
-        _PREPARED.pop(next(iter(_PREPARED)))
-    _PREPARED[key] = (geoms.copy(), out)
-    return out
+    The algorithm's splits do not depend on the tolerance (each part is split at the vertex
+    farthest from its chord, the first of equals, as GEOS takes it), only where it stops: a
+    vertex's threshold is its distance to its part's chord, capped by the threshold of the
+    vertex that made the part. Computed one level of splits at a time over all lines."""
+    n = len(xy)
+    thr = np.zeros(n)
+    thr[starts] = np.inf
+    thr[ends - 1] = np.inf
+    x = xy[:, 0] - xy[:, 0].mean() if n else xy[:, 0]      # (relative: the chords' arithmetic stays exact)
+    y = xy[:, 1] - xy[:, 1].mean() if n else xy[:, 1]
+    a, b = starts.astype(np.intp), (ends - 1).astype(np.intp)
+    cap = np.full(len(a), np.inf)
+    while True:
+        inner = b - a - 1
+        live = inner > 0
+        if not live.all():
+            a, b, cap, inner = a[live], b[live], cap[live], inner[live]
+        if len(a) == 0:
+            return thr
+        first = np.cumsum(inner) - inner
+        part = np.repeat(np.arange(len(a)), inner)
+        v = np.arange(len(part)) - first[part] + (a + 1)[part]
+        ax, ay = x[a][part], y[a][part]
+        dx, dy = (x[b] - x[a])[part], (y[b] - y[a])[part]
+        px, py = x[v] - ax, y[v] - ay
+        den = dx * dx + dy * dy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.clip(np.where(den > 0, (px * dx + py * dy) / den, 0.0), 0.0, 1.0)
+        d = np.hypot(px - r * dx, py - r * dy)
+        far = np.maximum.reduceat(d, first)
+        at = np.flatnonzero(d == far[part])
+        k = v[at[np.r_[True, part[at][1:] != part[at][:-1]]]]     # the first farthest of each part
+        t = np.minimum(far, cap)
+        thr[k] = t
+        a, b, cap = np.r_[a, k], np.r_[k, b], np.r_[t, t]
 
 
-def _prepare(geoms: np.ndarray, bbox, tolerance: float) -> np.ndarray:
-    x0, y0, x1, y1 = bbox
-    b = shapely.bounds(geoms)
-    crossing = (b[:, 0] < x0) | (b[:, 2] > x1) | (b[:, 1] < y0) | (b[:, 3] > y1)
-    out = geoms.copy()
-    if crossing.any():
-        out[crossing] = shapely.clip_by_rect(geoms[crossing], x0, y0, x1, y1)
-    if tolerance > 0:
-        # plain Douglas-Peucker (much faster than the topology-preserving variant); the
-        # few features that collapse (smaller than the tolerance on paper) stay unsimplified
-        simple = shapely.simplify(out, tolerance, preserve_topology=False)
-        gone = shapely.is_empty(simple) & ~shapely.is_empty(out)
-        if gone.any():
-            simple[gone] = out[gone]
-        out = simple
-    return out
+class _Shapes:
+    """The rings (``kind`` "area": of the polygons) or the lines and rings ("line": the lines
+    and the polygons' outlines) of a geometry set, as they are drawn on every sheet: their
+    coordinates ``xy`` (part ``i`` is ``xy[start[i]:start[i + 1]]``), the ``feature`` of each
+    part, for a polygon's ring its ``polygon`` (a number, -1 for a line: ``ring`` False) and
+    whether it is the ``exterior``; ``flip``: the rings to reverse for the nonzero fill (exteriors
+    counter-clockwise, holes clockwise); ``thr``: each vertex's Douglas-Peucker threshold
+    when the set is large (:data:`INDEXED_VERTICES`), else None."""
+
+    def __init__(self, geoms: np.ndarray, kind: str):
+        rings, feature, exterior = _polygon_rings(geoms)
+        polygon = np.cumsum(exterior) - 1
+        if kind == "line":
+            tid = shapely.get_type_id(geoms)
+            parts, pidx = shapely.get_parts(geoms[(tid != 3) & (tid >= 0)], return_index=True)
+            lined = np.isin(shapely.get_type_id(parts), (1, 2))
+            lines = parts[lined]
+            lf = np.flatnonzero((tid != 3) & (tid >= 0))[pidx[lined]]
+            if len(lines):
+                rings = np.concatenate([rings, lines])
+                feature = np.concatenate([feature, lf])
+                exterior = np.concatenate([exterior, np.zeros(len(lines), dtype=bool)])
+                polygon = np.concatenate([polygon, np.full(len(lines), -1)])
+                order = np.argsort(feature, kind="stable")
+                rings, feature, exterior, polygon = rings[order], feature[order], exterior[order], polygon[order]
+        counts = shapely.get_num_coordinates(rings)
+        some = counts > 0
+        if not some.all():
+            rings, feature, exterior, polygon, counts = (a[some] for a in (rings, feature, exterior, polygon, counts))
+        self.kind = kind
+        self.feature, self.exterior, self.polygon = feature, exterior, polygon
+        self.start = np.r_[0, np.cumsum(counts)].astype(np.intp)
+        self.vpart = np.repeat(np.arange(len(counts)), counts)      # the part of each vertex
+        self.xy = shapely.get_coordinates(rings) if len(rings) else np.zeros((0, 2))
+        self.ring = polygon >= 0                # a polygon's ring (else a line)
+        self.flip = np.zeros(len(rings), dtype=bool)
+        if kind == "area" and len(rings):
+            self.flip = _flipped(self.xy, self.start[:-1], self.start[1:], exterior)
+        self.thr = (dp_thresholds(self.xy, self.start[:-1], self.start[1:])
+                    if len(self.xy) >= INDEXED_VERTICES else None)
+
+
+_SHAPES: dict = {}
+_SHAPES_KEPT = 16
+
+
+def _shapes(geoms: np.ndarray, kind: str) -> _Shapes:
+    """The :class:`_Shapes` of ``geoms``, kept for the same geometry objects (shapely's are
+    immutable; the catalogue's cached layers give the same objects from one read to the
+    next): an atlas's sheets draw the same layers at many extents. The entry holds the
+    objects, so their identities cannot be reused while it lives."""
+    ids = np.fromiter(map(id, geoms), dtype=np.int64, count=len(geoms))
+    key = (kind, len(geoms), hash(ids.tobytes()))
+    hit = _SHAPES.get(key)
+    if hit is not None and np.array_equal(hit[1], ids):
+        return hit[2]
+    shapes = _Shapes(geoms, kind)
+    _SHAPES[key] = (geoms.copy(), ids, shapes)
+    while len(_SHAPES) > _SHAPES_KEPT:
+        _SHAPES.pop(next(iter(_SHAPES)))
+    return shapes
+
+
+def _ranges(start: np.ndarray, parts: np.ndarray):
+    """The vertex numbers of ``parts`` (in order) and the part of each."""
+    n = start[parts + 1] - start[parts]
+    part = np.repeat(parts, n)
+    first = np.cumsum(n) - n
+    return np.arange(len(part)) - np.repeat(first, n) + np.repeat(start[parts], n), part
+
+
+def _simplified(S: _Shapes, parts: np.ndarray, tol: float):
+    """The vertices of ``parts`` simplified at ``tol`` (Douglas-Peucker on each ring and line,
+    its ends kept): coordinates and part of each, in order. A polygon whose exterior keeps
+    fewer than 4 vertices is left out, and a hole that does; a feature left with no polygon is
+    drawn as it is (as GEOS's simplification of the polygons, whose collapsed rings go)."""
+    if S.thr is not None and tol > 0:
+        chosen = np.zeros(len(S.feature), dtype=bool)
+        chosen[parts] = True
+        v = np.flatnonzero(chosen[S.vpart] & (S.thr > tol))
+        xy, sp = S.xy[v], S.vpart[v]
+    else:
+        v, part = _ranges(S.start, parts)
+        if tol <= 0:
+            return S.xy[v], part
+        # a small set: GEOS's simplification of each ring as a line (the same vertices)
+        local = np.searchsorted(parts, part)
+        lines = shapely.simplify(shapely.linestrings(S.xy[v], indices=local), tol, preserve_topology=False)
+        xy, li = shapely.get_coordinates(lines, return_index=True)
+        sp = parts[li]
+    ring = S.ring[parts]
+    if not ring.any():
+        return xy, sp
+    ok = np.bincount(sp, minlength=len(S.feature)) >= 4
+    outer_ok = np.zeros(int(S.polygon.max()) + 1, dtype=bool)
+    ext = parts[S.exterior[parts]]
+    outer_ok[S.polygon[ext]] = ok[ext]
+    kept = np.ones(len(S.feature), dtype=bool)
+    kept[parts] = ~ring | (ok[parts] & outer_ok[S.polygon[parts]])
+    feat = S.feature[parts]
+    has = np.zeros(int(feat.max()) + 1, dtype=bool)
+    has[feat[ring & kept[parts]]] = True
+    whole = np.zeros(len(S.feature), dtype=bool)         # features left with no polygon: as they are
+    whole[parts] = ring & ~has[feat]
+    if kept[parts].all() and not whole.any():
+        return xy, sp
+    sel = kept[sp] & ~whole[sp]
+    xy, sp = xy[sel], sp[sel]
+    if whole.any():
+        wv, wp = _ranges(S.start, np.flatnonzero(whole))
+        xy = np.concatenate([xy, S.xy[wv]])
+        sp = np.concatenate([sp, wp])
+        order = np.argsort(sp, kind="stable")
+        xy, sp = xy[order], sp[order]
+    return xy, sp
+
+
+def _cut_outside(xy: np.ndarray, part: np.ndarray, box):
+    """The vertices with each run of three or more beyond one side of ``box`` cut to the
+    run's two ends (the first and last vertex of each part kept): the straight line that
+    replaces the run lies beyond that side too, so nothing changes inside the box, and the
+    file holds little of what the frame does not show (clipping with GEOS made new vertices on
+    the frame's edge, and could turn a self-crossing ring inside out)."""
+    n = len(xy)
+    if n < 3:
+        return xy, part
+    x0, y0, x1, y1 = box
+    sides = (xy[:, 0] < x0, xy[:, 0] > x1, xy[:, 1] < y0, xy[:, 1] > y1)
+    inner = np.zeros(n, dtype=bool)            # neither the first nor the last vertex of its part
+    inner[1:-1] = (part[:-2] == part[1:-1]) & (part[2:] == part[1:-1])
+    idx = None
+    for side in sides:
+        # each side is tested on what the last left: a cut run lies beyond one side only, so
+        # the line that replaces it stays beyond that side
+        c = side if idx is None else side[idx]
+        cut = np.zeros(len(c), dtype=bool)
+        cut[1:-1] = c[1:-1] & c[:-2] & c[2:]
+        cut &= inner if idx is None else inner[idx]
+        if cut.any():
+            idx = np.flatnonzero(~cut) if idx is None else idx[~cut]
+    return (xy, part) if idx is None else (xy[idx], part[idx])
+
+
+def _print_shapes(geoms, mask, kind, clip, tol, m_per_mm):
+    """Coordinates, path codes and feature of every vertex of the rings (areas) or lines
+    drawn for the features ``mask`` of ``geoms`` in the clip box ``clip``: simplified at
+    ``tol`` (:func:`_simplified`), the runs beyond the box and a margin cut
+    (:func:`_cut_outside`), the rings oriented; or None when there is nothing to draw."""
+    if not mask.any():
+        return None
+    S = _shapes(geoms, kind)
+    parts = np.flatnonzero(mask[S.feature]) if len(S.feature) else np.zeros(0, dtype=np.intp)
+    if len(parts) == 0:
+        return None
+    xy, part = _simplified(S, parts, tol)
+    pad = OUTSIDE_MM * m_per_mm
+    xy, part = _cut_outside(xy, part, (clip[0] - pad, clip[1] - pad, clip[2] + pad, clip[3] + pad))
+    first = np.r_[True, part[1:] != part[:-1]]
+    last = np.r_[part[1:] != part[:-1], True]
+    flip = S.flip[part]
+    if flip.any():
+        starts, ends = np.flatnonzero(first), np.flatnonzero(last) + 1
+        i = np.arange(len(xy))
+        p = np.repeat(np.arange(len(starts)), ends - starts)
+        xy = np.take(xy, np.where(flip, (starts + ends - 1)[p] - i, i), axis=0)
+    codes = np.full(len(xy), LINETO, dtype=Path.code_type)
+    if kind == "area":
+        codes[last] = CLOSEPOLY
+    codes[first] = MOVETO
+    return xy, codes, S.feature[part]
+
+
+def area_rings(geoms: np.ndarray, mask: np.ndarray, clip, tol: float, m_per_mm: float):
+    """The rings of the polygons ``mask`` of ``geoms`` as drawn in the clip box ``clip``
+    (simplified at ``tol`` ground units, what lies well outside the box left out, exteriors
+    counter-clockwise and holes clockwise): coordinates, path codes and feature number of each
+    vertex, for :func:`group_paths`; None without any."""
+    return _print_shapes(geoms, mask, "area", clip, tol, m_per_mm)
+
+
+def outline_path(geoms: np.ndarray, mask: np.ndarray, clip, tol: float, m_per_mm: float) -> Path | None:
+    """One compound open path of the lines and polygon outlines ``mask`` of ``geoms`` as
+    drawn in the clip box ``clip`` (as :func:`area_rings`)."""
+    got = _print_shapes(geoms, mask, "line", clip, tol, m_per_mm)
+    return None if got is None else Path(got[0], got[1])
 
 
 def polygon_paths(geoms: np.ndarray, groups: np.ndarray | None = None, n_groups: int = 1) -> list[Path | None]:
-    """One compound :class:`Path` per group (``groups[i]`` in ``0..n_groups-1``; -1 is ignored).
+    """One compound :class:`Path` per group of the polygons ``geoms`` (``groups[i]`` in
+    ``0..n_groups-1``; -1 is ignored), drawn as they are (:func:`group_paths`)."""
+    return group_paths(_rings(geoms), groups, n_groups)
 
-    Rings are oriented (exterior counter-clockwise, holes clockwise) so that the nonzero
-    fill rule leaves holes empty. Empty groups give ``None``.
-    """
-    if groups is None:
-        groups = np.zeros(len(geoms), dtype=int)
-    groups = np.asarray(groups)
-    rings = _rings(geoms)
+
+def group_paths(rings, groups: np.ndarray | None = None, n_groups: int = 1) -> list[Path | None]:
+    """One compound :class:`Path` per group of the features of ``rings`` (coordinates, codes
+    and feature of each vertex: :func:`area_rings`, :func:`_rings`): ``groups[i]`` is the group
+    of feature ``i``, in ``0..n_groups-1`` (-1 is ignored; None: all in one). Rings are
+    oriented (exterior counter-clockwise, holes clockwise) so that the nonzero fill rule
+    leaves holes empty. Empty groups give ``None``."""
     if rings is None:
         return [None] * n_groups
     coords, codes, feat = rings
+    if groups is None:
+        groups = np.zeros(int(feat.max()) + 1 if len(feat) else 0, dtype=int)
+    groups = np.asarray(groups)
     if len(groups) and -2 ** 15 <= groups.min() and groups.max() < 2 ** 15:
         groups = groups.astype(np.int16)        # a stable sort of small integers is a radix sort
     g = groups[feat]
@@ -150,19 +356,25 @@ def _polygon_rings(geoms: np.ndarray):
     return rings, feature, exterior
 
 
-def _oriented(coords: np.ndarray, starts: np.ndarray, ends: np.ndarray, exterior: np.ndarray) -> np.ndarray:
-    """The rings' coordinates (ring ``i`` is ``coords[starts[i]:ends[i]]``, closed) with the
-    exteriors counter-clockwise and the holes clockwise: a ring whose area has the other
-    sign is reversed, as ``shapely.orient_polygons`` does (the same coordinates for the
-    valid polygons :func:`prepare` makes, without making new polygons). The area is summed
-    from the first vertex (no cancellation between Lambert-93's large numbers)."""
+def _flipped(coords: np.ndarray, starts: np.ndarray, ends: np.ndarray, exterior: np.ndarray) -> np.ndarray:
+    """Which rings (ring ``i`` is ``coords[starts[i]:ends[i]]``, closed) to reverse for the
+    exteriors to run counter-clockwise and the holes clockwise: a ring whose area has the other
+    sign, as ``shapely.orient_polygons`` decides it. The area is summed from the first vertex
+    (no cancellation between Lambert-93's large numbers)."""
     x = coords[:, 0] - coords[0, 0]
     y = coords[:, 1] - coords[0, 1]
     cross = np.zeros(len(coords))
     cross[:-1] = x[:-1] * y[1:] - x[1:] * y[:-1]
     cross[ends - 1] = 0.0                              # no segment from one ring to the next
     area2 = np.add.reduceat(cross, starts)
-    flip = np.where(exterior, area2 < 0, area2 > 0)
+    return np.where(exterior, area2 < 0, area2 > 0)
+
+
+def _oriented(coords: np.ndarray, starts: np.ndarray, ends: np.ndarray, exterior: np.ndarray) -> np.ndarray:
+    """The rings' coordinates (as :func:`_flipped` numbers them) with the exteriors
+    counter-clockwise and the holes clockwise (the same coordinates as ``shapely.orient_polygons``
+    for valid polygons, without making new polygons)."""
+    flip = _flipped(coords, starts, ends, exterior)
     if not flip.any():
         return coords
     ring_of = np.repeat(np.arange(len(starts)), ends - starts)

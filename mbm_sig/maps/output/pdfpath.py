@@ -10,7 +10,8 @@ hundredths: :func:`filled_path_bytes` prints them all at once from an array of d
 same bytes (tested against ``convert_to_string``).
 
 Only what that proof covers takes this path — a filled path (matplotlib neither clips nor
-simplifies those), an affine transform, ``MOVETO``/``LINETO``/``CLOSEPOLY`` codes, finite
+simplifies those) or a stroked one matplotlib leaves as it is (not simplified, on the page),
+an affine transform, ``MOVETO``/``LINETO``/``CLOSEPOLY`` codes, finite
 coordinates that are hundredths after the transform, below 10⁴ points in magnitude; anything else
 returns ``None`` and the caller keeps matplotlib's own writer.
 """
@@ -103,11 +104,19 @@ _TAIL[[MOVETO, LINETO, CLOSEPOLY]] = (_MOVE, _LINE, _CLOSE)
 _TAIL_KEEP[[MOVETO, LINETO, CLOSEPOLY]] = (_word(b"\1\1\1"), _word(b"\1\1\1"), _word(b"\1\1"))
 
 
-def filled_path_bytes(path, transform=None) -> bytes | None:
+def filled_path_bytes(path, transform=None, page=None) -> bytes | None:
     """The operators matplotlib's PDF backend writes for the filled ``path`` under
     ``transform`` (``convert_to_string`` with no clip, no simplification, precision 6), or
-    None when the path is not one this writer reproduces exactly (see the module)."""
+    None when the path is not one this writer reproduces exactly (see the module).
+
+    With ``page`` (its width and height in points): the operators of a stroked path, which
+    matplotlib clips to the page (and simplifies when ``path.should_simplify``): the same
+    bytes for a path it does not simplify, of lines only (no ``CLOSEPOLY``, which the clipper
+    writes otherwise), every vertex on the page (the clipper then changes nothing: tested);
+    None for any other."""
     n = len(path.vertices)
+    if page is not None and path.should_simplify:
+        return None
     if n < MIN_VERTICES:
         return None
     codes = path.codes
@@ -119,8 +128,12 @@ def filled_path_bytes(path, transform=None) -> bytes | None:
     tail_keep = _TAIL_KEEP[codes]
     if not tail_keep.all():
         return None              # curves (or stop codes): matplotlib's writer
+    if page is not None and (codes == CLOSEPOLY).any():
+        return None
     v = _transformed(path, transform)
     if v is None:
+        return None
+    if page is not None and not (v.min() >= 0 and v[:, 0].max() <= page[0] and v[:, 1].max() <= page[1]):
         return None
     k = np.rint(v * 100)
     # finite (matplotlib drops the segments of missing vertices), below the limit, and

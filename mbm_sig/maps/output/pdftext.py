@@ -298,11 +298,15 @@ def _font_height_metrics(self, prop):
 
 
 def _draw_path(self, gc, path, transform, rgbFace=None):
-    """matplotlib's ``draw_path``, with a filled path's operators printed by numpy
-    (:func:`mbm_sig.maps.output.pdfpath.filled_path_bytes`: the same bytes) when it can."""
+    """matplotlib's ``draw_path``, with a path's operators printed by numpy
+    (:func:`mbm_sig.maps.output.pdfpath.filled_path_bytes`: the same bytes) when it can: a
+    filled path, or a stroked one (which matplotlib clips to the page) inside the page."""
     data = None
-    if rgbFace is not None and _state["enabled"] and gc.get_sketch_params() is None:
-        data = filled_path_bytes(path, transform)
+    if _state["enabled"] and gc.get_sketch_params() is None:
+        if rgbFace is not None:
+            data = filled_path_bytes(path, transform)
+        elif gc.get_hatch_path() is None:
+            data = filled_path_bytes(path, transform, (self.file.width * 72, self.file.height * 72))
     if data is None:
         return _Renderer.draw_path(self, gc, path, transform, rgbFace)
     self.check_gc(gc, rgbFace)

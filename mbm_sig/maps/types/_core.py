@@ -471,19 +471,17 @@ def draw_classed_areas(ctx: DrawContext, L: Layer) -> int:
     """Polygons filled by class: one compound path per class (and one for no data)."""
     ax, st = ctx.ax, L.style
     mask = geom.in_extent(L.geoms, ctx.clip)
-    g = geom.prepare(L.geoms[mask], ctx.clip, ctx.tol)
-    cls = L.classes[mask]
+    rings = geom.area_rings(L.geoms, mask, ctx.clip, ctx.tol, ctx.m_per_mm)
     n = len(L.colors)
-    paths = geom.polygon_paths(g, np.where(cls < 0, n, cls), n + 1)
+    group = np.where(L.classes < 0, n, L.classes)
+    paths = geom.group_paths(rings, group, n + 1)
     cols = list(L.colors) + [L.legend[0].nodata[0] if L.legend and L.legend[0].nodata else NODATA]
     lw = st["linewidth"] if st["linewidth"] is not None else 0.1 / PT_MM
     ec = st["edgecolor"] or "#808080"
     hatch = st.get("hatch")
-    hatched = L.hatched[mask] if (hatch and L.hatched is not None) else None
-    if hatched is not None and hatched.any():
+    if hatch and L.hatched is not None and L.hatched[mask].any():
         # the hatched features (an approximation) in a second set of paths, per class
-        key = np.where(cls < 0, n, cls) + np.where(hatched, n + 1, 0)
-        paths = geom.polygon_paths(g, key, 2 * (n + 1))
+        paths = geom.group_paths(rings, group + np.where(L.hatched, n + 1, 0), 2 * (n + 1))
         cols = cols + cols
     for i, (p, c) in enumerate(zip(paths, cols, strict=False)):
         if p is not None:

@@ -51,19 +51,19 @@ class Base(MapType):
             return draw_base_points(ctx, L)
         ax, st = ctx.ax, L.style
         mask = geom.in_extent(L.geoms, ctx.clip)
-        g = geom.prepare(L.geoms[mask], ctx.clip, ctx.tol)
         is_line = tid and tid[0] in (1, 5)
         fill = st["fill"]
         lw = st["linewidth"] if st["linewidth"] is not None else 0.5
         ec = st["edgecolor"] or "#333333"
         if is_line or fill in (None, "none"):
-            p = geom.line_path(g)
+            p = geom.outline_path(L.geoms, mask, ctx.clip, ctx.tol, ctx.m_per_mm)
             if p is not None:
                 ax.add_artist(PathPatch(ax.to_points(p), fill=False, edgecolor=ec, linewidth=lw,
                                         linestyle=st["linestyle"], alpha=st["alpha"], transform=ax.transPt,
                                         capstyle="round", joinstyle="round"))
         else:
-            (p,) = geom.polygon_paths(g)
+            (p,) = geom.group_paths(geom.area_rings(L.geoms, mask, ctx.clip, ctx.tol, ctx.m_per_mm),
+                                    None, 1)
             if p is not None:
                 ax.add_artist(PathPatch(ax.to_points(p), facecolor=fill, edgecolor=ec, linewidth=lw,
                                         linestyle=st["linestyle"], alpha=st["alpha"], hatch=st["hatch"],

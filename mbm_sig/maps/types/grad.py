@@ -110,7 +110,7 @@ def draw_lines_by_class(ctx: DrawContext, geoms, classes, widths, color, alpha=1
         sel = mask & (classes == c)
         if not sel.any():
             continue
-        p = geom.line_path(geom.prepare(geoms[sel], ctx.clip, ctx.tol))
+        p = geom.outline_path(geoms, sel, ctx.clip, ctx.tol, ctx.m_per_mm)
         if p is not None:
             ax.add_artist(PathPatch(ax.to_points(p), fill=False, edgecolor=color, linewidth=w, alpha=alpha,
                                     transform=ax.transPt, capstyle="round", joinstyle="round"))
