@@ -199,13 +199,19 @@ def test_large_and_small_layers_draw_the_same_vertices(built_gpkg, monkeypatch, 
         box = (x0 + fx * w, y0 + fy * h, x0 + (fx + fw) * w, y0 + (fy + fw) * h)
         mask = geom.in_extent(g, box)
         assert mask.sum() > 3
-        geom._SHAPES.clear()
         monkeypatch.setattr(geom, "INDEXED_VERTICES", 0)
+        monkeypatch.setattr(geom, "INDEXED_AFTER", 0)
+        geom._SHAPES.clear()
+        geom._DRAWN.clear()
         big = draw(g, mask, box, tol, 10.0)
-        geom._SHAPES.clear()
+        assert geom._shapes(g, kind).thr is not None
         monkeypatch.setattr(geom, "INDEXED_VERTICES", 10 ** 9)
-        small = draw(g, mask, box, tol, 10.0)
         geom._SHAPES.clear()
+        geom._DRAWN.clear()
+        small = draw(g, mask, box, tol, 10.0)
+        assert geom._shapes(g, kind).thr is None
+        geom._SHAPES.clear()
+        geom._DRAWN.clear()
         assert all(np.array_equal(a, b) for a, b in zip(big, small, strict=True)), (box, tol)
 
 

@@ -29,10 +29,12 @@ def in_extent(geoms: np.ndarray, bbox) -> np.ndarray:
         return ~((b[:, 0] > x1) | (b[:, 2] < x0) | (b[:, 1] > y1) | (b[:, 3] < y0)) & ~np.isnan(b[:, 0])
 
 
-#: a geometry set whose vertices number at least this has each vertex's Douglas-Peucker
-#: threshold computed once (:func:`dp_thresholds`); a smaller one is simplified by GEOS on
-#: each sheet (the same vertices; computing thresholds costs more than a few GEOS calls)
+#: a geometry set whose vertices number at least this, drawn at a second frame or scale, has
+#: each vertex's Douglas-Peucker threshold computed then (:func:`dp_thresholds`, some twice a
+#: GEOS simplification's time); before, and for a smaller set, GEOS simplifies the parts each
+#: sheet draws (the same vertices: which way a sheet takes changes no byte)
 INDEXED_VERTICES = 4000
+INDEXED_AFTER = 1          # the frames drawn (cached results aside) before the thresholds are made
 #: how far beyond the clip box (mm on paper) a run of vertices is cut to its ends: more than
 #: half the widest stroke, so that no outline drawn along the cut shows in the frame
 OUTSIDE_MM = 5.0
@@ -88,7 +90,8 @@ class _Shapes:
     part, for a polygon's ring its ``polygon`` (a number, -1 for a line: ``ring`` False) and
     whether it is the ``exterior``; ``flip``: the rings to reverse for the nonzero fill (exteriors
     counter-clockwise, holes clockwise); ``thr``: each vertex's Douglas-Peucker threshold
-    when the set is large (:data:`INDEXED_VERTICES`), else None."""
+    once made (:data:`INDEXED_VERTICES`), else None; ``drawn``: the frames it was simplified
+    for."""
 
     def __init__(self, geoms: np.ndarray, kind: str):
         rings, feature, exterior = _polygon_rings(geoms)
@@ -119,8 +122,16 @@ class _Shapes:
         self.flip = np.zeros(len(rings), dtype=bool)
         if kind == "area" and len(rings):
             self.flip = _flipped(self.xy, self.start[:-1], self.start[1:], exterior)
-        self.thr = (dp_thresholds(self.xy, self.start[:-1], self.start[1:])
-                    if len(self.xy) >= INDEXED_VERTICES else None)
+        self.thr = None
+        self.drawn = 0
+
+    def indexed(self) -> bool:
+        """Whether simplifying goes by the thresholds: made on the first frame after
+        :data:`INDEXED_AFTER` of a set of :data:`INDEXED_VERTICES` or more."""
+        if self.thr is None and len(self.xy) >= INDEXED_VERTICES and self.drawn >= INDEXED_AFTER:
+            self.thr = dp_thresholds(self.xy, self.start[:-1], self.start[1:])
+        self.drawn += 1
+        return self.thr is not None
 
 
 _SHAPES: dict = {}
@@ -157,7 +168,7 @@ def _simplified(S: _Shapes, parts: np.ndarray, tol: float):
     its ends kept): coordinates and part of each, in order. A polygon whose exterior keeps
     fewer than 4 vertices is left out, and a hole that does; a feature left with no polygon is
     drawn as it is (as GEOS's simplification of the polygons, whose collapsed rings go)."""
-    if S.thr is not None and tol > 0:
+    if tol > 0 and S.indexed():
         chosen = np.zeros(len(S.feature), dtype=bool)
         chosen[parts] = True
         v = np.flatnonzero(chosen[S.vpart] & (S.thr > tol))
@@ -228,10 +239,31 @@ def _print_shapes(geoms, mask, kind, clip, tol, m_per_mm):
     """Coordinates, path codes and feature of every vertex of the rings (areas) or lines
     drawn for the features ``mask`` of ``geoms`` in the clip box ``clip``: simplified at
     ``tol`` (:func:`_simplified`), the runs beyond the box and a margin cut
-    (:func:`_cut_outside`), the rings oriented; or None when there is nothing to draw."""
+    (:func:`_cut_outside`), the rings oriented; or None when there is nothing to draw. Kept
+    for the same set, features, box and tolerance (read-only arrays): the sheets of an atlas
+    drawn at one extent (the basin) share their layers."""
     if not mask.any():
         return None
     S = _shapes(geoms, kind)
+    key = (id(S), hash(np.packbits(mask).tobytes()), tuple(map(float, clip)), float(tol), float(m_per_mm))
+    hit = _DRAWN.get(key)
+    if hit is not None and hit[0] is S and np.array_equal(hit[1], mask):
+        return hit[2]
+    got = _drawn(S, mask, kind, clip, tol, m_per_mm)
+    if got is not None:
+        for a in got:
+            a.flags.writeable = False
+    _DRAWN[key] = (S, mask.copy(), got)
+    while len(_DRAWN) > _SHAPES_KEPT:
+        _DRAWN.pop(next(iter(_DRAWN)))
+    return got
+
+
+_DRAWN: dict = {}
+
+
+def _drawn(S: _Shapes, mask, kind, clip, tol, m_per_mm):
+    """:func:`_print_shapes` of ``S``, made."""
     parts = np.flatnonzero(mask[S.feature]) if len(S.feature) else np.zeros(0, dtype=np.intp)
     if len(parts) == 0:
         return None
