@@ -284,7 +284,6 @@ def place_sheet_labels(m, frame, ext, clip, to_mm, obstacles):
 def draw_focus(ax, focus, clip, tol) -> None:
     """Veil what lies outside the focus features: the frame's rectangle minus their union."""
     import shapely
-    from matplotlib.patches import PathPatch
 
     from mbm_sig.maps import geom
     x0, y0, x1, y1 = clip
@@ -293,6 +292,5 @@ def draw_focus(ax, focus, clip, tol) -> None:
                                  geom.union_of(focus["geoms"], valid=True))
     paths = geom.polygon_paths(np.array([outside]))
     if paths and paths[0] is not None:
-        ax.add_artist(PathPatch(ax.to_points(paths[0]), facecolor=focus["color"], edgecolor="none",
-                                alpha=focus["alpha"], transform=ax.transPt, zorder=2.5))
+        ax.draw_path(paths[0], facecolor=focus["color"], edgecolor="none", alpha=focus["alpha"], zorder=2.5)
 

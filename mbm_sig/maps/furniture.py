@@ -98,6 +98,12 @@ class MapFrame:
         out.should_simplify = False
         return out
 
+    def draw_path(self, path, **style):
+        """Draw a layer's path (ground coordinates, simplified and cut for print by
+        :mod:`mbm_sig.maps.geom`) in page points, clipped to the frame (:class:`PrintPatch`);
+        ``style``: a PathPatch's properties."""
+        return self.add_artist(PrintPatch(self.to_points(path), transform=self.transPt, **style))
+
     def add_artist(self, artist):
         artist.set_clip_box(self.clip)
         artist.set_clip_on(True)
@@ -106,6 +112,19 @@ class MapFrame:
 
     def add_collection(self, col, autolim=False):
         return self.add_artist(col)
+
+
+class PrintPatch(PathPatch):
+    """A map layer's path, made for print: written to the PDF as it is (the frame's clip path
+    clips it there), not clipped to the page nor simplified again by matplotlib's writer,
+    which it tells the renderer while it draws (:func:`mbm_sig.maps.output.pdftext._draw_path`)."""
+
+    def draw(self, renderer):
+        renderer.print_path = True
+        try:
+            super().draw(renderer)
+        finally:
+            renderer.print_path = False
 
 
 class Title:

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from matplotlib.collections import CircleCollection, Collection, PathCollection
-from matplotlib.patches import PathPatch
 from matplotlib.transforms import IdentityTransform
 
 from mbm_sig.maps import fmt, geom, layout
@@ -485,9 +484,8 @@ def draw_classed_areas(ctx: DrawContext, L: Layer) -> int:
         cols = cols + cols
     for i, (p, c) in enumerate(zip(paths, cols, strict=False)):
         if p is not None:
-            ax.add_artist(PathPatch(ax.to_points(p), facecolor=c, edgecolor=ec, linewidth=lw,
-                                    alpha=st["alpha"], transform=ax.transPt, capstyle="round",
-                                    joinstyle="round", hatch=hatch if i > n else None))
+            ax.draw_path(p, facecolor=c, edgecolor=ec, linewidth=lw, alpha=st["alpha"], capstyle="round",
+                         joinstyle="round", hatch=hatch if i > n else None)
     return int(mask.sum())
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from matplotlib.patches import PathPatch
-
 from mbm_sig.maps import geom
 from mbm_sig.maps.layout import PT_MM, LegendBlock
 from mbm_sig.maps.types._core import (
@@ -58,16 +56,14 @@ class Base(MapType):
         if is_line or fill in (None, "none"):
             p = geom.outline_path(L.geoms, mask, ctx.clip, ctx.tol, ctx.m_per_mm)
             if p is not None:
-                ax.add_artist(PathPatch(ax.to_points(p), fill=False, edgecolor=ec, linewidth=lw,
-                                        linestyle=st["linestyle"], alpha=st["alpha"], transform=ax.transPt,
-                                        capstyle="round", joinstyle="round"))
+                ax.draw_path(p, fill=False, edgecolor=ec, linewidth=lw, linestyle=st["linestyle"],
+                             alpha=st["alpha"], capstyle="round", joinstyle="round")
         else:
             (p,) = geom.group_paths(geom.area_rings(L.geoms, mask, ctx.clip, ctx.tol, ctx.m_per_mm),
                                     None, 1)
             if p is not None:
-                ax.add_artist(PathPatch(ax.to_points(p), facecolor=fill, edgecolor=ec, linewidth=lw,
-                                        linestyle=st["linestyle"], alpha=st["alpha"], hatch=st["hatch"],
-                                        transform=ax.transPt, joinstyle="round"))
+                ax.draw_path(p, facecolor=fill, edgecolor=ec, linewidth=lw, linestyle=st["linestyle"],
+                             alpha=st["alpha"], hatch=st["hatch"], joinstyle="round")
         return int(mask.sum())
 
 

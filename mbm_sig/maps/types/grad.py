@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from matplotlib.patches import PathPatch
 
 from mbm_sig.maps import fmt, geom
 from mbm_sig.maps.errors import MapError
@@ -112,8 +111,8 @@ def draw_lines_by_class(ctx: DrawContext, geoms, classes, widths, color, alpha=1
             continue
         p = geom.outline_path(geoms, sel, ctx.clip, ctx.tol, ctx.m_per_mm)
         if p is not None:
-            ax.add_artist(PathPatch(ax.to_points(p), fill=False, edgecolor=color, linewidth=w, alpha=alpha,
-                                    transform=ax.transPt, capstyle="round", joinstyle="round"))
+            ax.draw_path(p, fill=False, edgecolor=color, linewidth=w, alpha=alpha, capstyle="round",
+                         joinstyle="round")
             n += int(sel.sum())
     return n
 
