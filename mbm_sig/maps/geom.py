@@ -169,9 +169,13 @@ def _simplified(S: _Shapes, parts: np.ndarray, tol: float):
     fewer than 4 vertices is left out, and a hole that does; a feature left with no polygon is
     drawn as it is (as GEOS's simplification of the polygons, whose collapsed rings go)."""
     if tol > 0 and S.indexed():
-        chosen = np.zeros(len(S.feature), dtype=bool)
-        chosen[parts] = True
-        v = np.flatnonzero(chosen[S.vpart] & (S.thr > tol))
+        if 3 * int((S.start[parts + 1] - S.start[parts]).sum()) < len(S.xy):     # a few of its parts
+            v, part = _ranges(S.start, parts)
+            v = v[S.thr[v] > tol]
+        else:
+            chosen = np.zeros(len(S.feature), dtype=bool)
+            chosen[parts] = True
+            v = np.flatnonzero(chosen[S.vpart] & (S.thr > tol))
         xy, sp = S.xy[v], S.vpart[v]
     else:
         v, part = _ranges(S.start, parts)
