@@ -33,6 +33,7 @@ import numpy as np
 from matplotlib.backends import _backend_pdf_ps as _pdf_ps
 from matplotlib.backends import backend_pdf
 from matplotlib.textpath import TextToPath
+from zlib_ng import zlib_ng
 
 from mbm_sig.maps.output import fonts
 from mbm_sig.maps.output.pdfpath import filled_path_bytes, pdf_repr
@@ -447,7 +448,18 @@ def tracker_ok(tracker) -> bool:
 
 class FastPdfFile(backend_pdf.PdfFile):
     """A PDF file of ours: its fonts are written with the stable print-font subset, the print
-    font's objects once per process and character map (:meth:`embedTTF`)."""
+    font's objects once per process and character map (:meth:`embedTTF`); its streams are
+    compressed by zlib-ng (:meth:`beginStream`)."""
+
+    def beginStream(self, id, len, extra=None, png=None):
+        """matplotlib's ``beginStream``, the stream compressed by zlib-ng at the same level
+        (``pdf.compression``) instead of zlib: the same Flate format, in some 60 % of the time
+        and some 5 % fewer bytes at level 2 (a map sheet's content stream is the biggest part
+        of its time after drawing)."""
+        super().beginStream(id, len, extra, png)
+        stream = self.currentstream
+        if stream is not None and stream.compressobj is not None:     # (nothing compressed yet)
+            stream.compressobj = zlib_ng.compressobj(mpl.rcParams["pdf.compression"])
 
     def output(self, *data):
         """matplotlib's ``output`` (operators and operands into the current stream), its
