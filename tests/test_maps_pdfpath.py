@@ -119,15 +119,54 @@ def test_sheet_bytes_are_those_of_matplotlibs_path_writer(tmp_path, monkeypatch)
 
     def counting(path, transform=None, page=None):
         out = orig(path, transform, page)
-        printed.append((out is not None, page is not None))
+        outline = path.codes is not None and not (path.codes == Path.CLOSEPOLY).any()     # (the open rings)
+        printed.append((out is not None, outline))
         return out
 
     monkeypatch.setattr(pdftext, "filled_path_bytes", counting)
     sheet().save(tmp_path / "numpy.pdf")
-    assert sum(p for p, stroked in printed if not stroked) >= 4 and sum(p for p, stroked in printed if stroked) >= 1
+    assert sum(p for p, outline in printed if not outline) >= 4 and sum(p for p, outline in printed if outline) >= 1
     monkeypatch.setattr(pdftext, "filled_path_bytes", lambda path, transform=None, page=None: None)
     sheet().save(tmp_path / "matplotlib.pdf")
     assert (tmp_path / "numpy.pdf").read_bytes() == (tmp_path / "matplotlib.pdf").read_bytes()
+
+
+def test_map_outlines_off_the_page_are_written_whole_and_show_what_the_clipped_ones_show(tmp_path, monkeypatch):
+    """A map layer's outline that runs off the page (a frame on part of the data) is written
+    as it is by the numpy writer (a PrintPath: the frame's clip path clips it), where
+    matplotlib's writer clips it to the page: the two files rasterize to the same pixels."""
+    import subprocess
+
+    from PIL import Image, ImageChops
+    monkeypatch.setenv("MBM_SIG_PDF_FASTPATH", "1")
+    df = holed_squares()
+    x0, y0, x1, y1 = df.total_bounds
+    part = (x0 + 0.4 * (x1 - x0), y0 + 0.4 * (y1 - y0), x0 + 0.55 * (x1 - x0), y0 + 0.55 * (y1 - y0))
+
+    def sheet():
+        return Map(extent=part, margin=0).layer(df, "base", fill="none", edgecolor="#333333", linewidth=2.0)
+
+    whole = []
+    orig = pdfpath.filled_path_bytes
+
+    def counting(path, transform=None, page=None):
+        out = orig(path, transform, page)
+        v = path.vertices
+        if out is not None and page is None and isinstance(path, pdfpath.PrintPath):
+            whole.append(bool((v < 0).any() or (v[:, 0] > 595.3).any() or (v[:, 1] > 841.9).any()))
+        return out
+
+    monkeypatch.setattr(pdftext, "filled_path_bytes", counting)
+    sheet().save(tmp_path / "numpy.pdf")
+    assert any(whole)                    # an outline with vertices off the page, written whole
+    monkeypatch.setattr(pdftext, "filled_path_bytes", lambda path, transform=None, page=None: None)
+    sheet().save(tmp_path / "matplotlib.pdf")
+    for name in ("numpy", "matplotlib"):
+        subprocess.run(["pdftoppm", "-png", "-r", "60", "-gray", str(tmp_path / f"{name}.pdf"), str(tmp_path / name)],
+                       check=True)
+    a, b = (Image.open(next(tmp_path.glob(f"{n}*.png"))).convert("L") for n in ("numpy", "matplotlib"))
+    diff = ImageChops.difference(a, b).point(lambda x: 255 if x > 40 else 0)
+    assert sum(diff.histogram()[255:]) <= 0.0005 * a.size[0] * a.size[1]
 
 
 def shapely_rings(geoms):

@@ -84,25 +84,25 @@ class MapFrame:
     PRECISION = 2
 
     def to_points(self, path):
-        """The path with its vertices in rounded page points (use with ``transPt``), not
-        simplified again by matplotlib (a layer is simplified for print before: ``simplify_mm``;
-        matplotlib would simplify its outlines, not its fills)."""
-        from matplotlib.path import Path as _Path
+        """The path with its vertices in rounded page points (use with ``transPt``), made for
+        print (:class:`~mbm_sig.maps.output.pdfpath.PrintPath`: a layer is simplified for print
+        before, ``simplify_mm``; matplotlib would simplify and clip its outlines again)."""
+        from mbm_sig.maps.output.pdfpath import PrintPath
         if path is None:
             return None
         x0, y0, sx, sy, lx, by = self._pt
         v = np.empty_like(path.vertices)
         v[:, 0] = np.round((path.vertices[:, 0] - x0) * sx + lx, self.PRECISION)
         v[:, 1] = np.round((path.vertices[:, 1] - y0) * sy + by, self.PRECISION)
-        out = _Path(v, path.codes)
+        out = PrintPath(v, path.codes)
         out.should_simplify = False
         return out
 
     def draw_path(self, path, **style):
         """Draw a layer's path (ground coordinates, simplified and cut for print by
-        :mod:`mbm_sig.maps.geom`) in page points, clipped to the frame (:class:`PrintPatch`);
-        ``style``: a PathPatch's properties."""
-        return self.add_artist(PrintPatch(self.to_points(path), transform=self.transPt, **style))
+        :mod:`mbm_sig.maps.geom`) in page points, clipped to the frame; ``style``: a
+        PathPatch's properties."""
+        return self.add_artist(PathPatch(self.to_points(path), transform=self.transPt, **style))
 
     def add_artist(self, artist):
         artist.set_clip_box(self.clip)
@@ -112,19 +112,6 @@ class MapFrame:
 
     def add_collection(self, col, autolim=False):
         return self.add_artist(col)
-
-
-class PrintPatch(PathPatch):
-    """A map layer's path, made for print: written to the PDF as it is (the frame's clip path
-    clips it there), not clipped to the page nor simplified again by matplotlib's writer,
-    which it tells the renderer while it draws (:func:`mbm_sig.maps.output.pdftext._draw_path`)."""
-
-    def draw(self, renderer):
-        renderer.print_path = True
-        try:
-            super().draw(renderer)
-        finally:
-            renderer.print_path = False
 
 
 class Title:

@@ -25,6 +25,15 @@ from matplotlib.backends.backend_pdf import _fill, pdfRepr
 from matplotlib.path import Path
 
 MOVETO, LINETO, CLOSEPOLY = int(Path.MOVETO), int(Path.LINETO), int(Path.CLOSEPOLY)
+
+
+class PrintPath(Path):
+    """A path made for print: a map layer's, simplified and cut beyond its frame
+    (:mod:`mbm_sig.maps.geom`), in rounded page points
+    (:meth:`mbm_sig.maps.furniture.MapFrame.to_points`). Its stroke is written as it is by
+    :func:`filled_path_bytes` (the frame's clip path clips it in the PDF), not clipped to the
+    page nor simplified again by matplotlib's writer (:func:`mbm_sig.maps.output.pdftext._draw_path`;
+    a patch's affine transform hands the renderer this very object)."""
 LIMIT = 10_000        # |coordinate| (points) this writer prints; matplotlib's writer beyond
 MIN_VERTICES = 16     # shorter paths: matplotlib's writer is as quick as the set-up here
 

@@ -36,7 +36,7 @@ from matplotlib.textpath import TextToPath
 from zlib_ng import zlib_ng
 
 from mbm_sig.maps.output import fonts
-from mbm_sig.maps.output.pdfpath import filled_path_bytes, pdf_repr
+from mbm_sig.maps.output.pdfpath import PrintPath, filled_path_bytes, pdf_repr
 
 _Renderer = backend_pdf.RendererPdf
 _ORIG_DRAW_TEXT = _Renderer.draw_text
@@ -302,14 +302,14 @@ def _draw_path(self, gc, path, transform, rgbFace=None):
     """matplotlib's ``draw_path``, with a path's operators printed by numpy
     (:func:`mbm_sig.maps.output.pdfpath.filled_path_bytes`: the same bytes) when it can: a
     filled path, a stroked one (which matplotlib clips to the page) inside the page, or a map
-    layer's stroked path (drawn by a :class:`~mbm_sig.maps.furniture.PrintPatch`: made for
-    print, clipped by the frame's clip path), which is written as it is."""
+    layer's stroked path (a :class:`~mbm_sig.maps.output.pdfpath.PrintPath`: made for print,
+    clipped by the frame's clip path), which is written as it is."""
     data = None
     if _state["enabled"] and gc.get_sketch_params() is None:
         if rgbFace is not None:
             data = filled_path_bytes(path, transform)
         elif gc.get_hatch_path() is None:
-            page = None if getattr(self, "print_path", False) else (self.file.width * 72, self.file.height * 72)
+            page = None if isinstance(path, PrintPath) else (self.file.width * 72, self.file.height * 72)
             data = filled_path_bytes(path, transform, page)
     if data is None:
         return _Renderer.draw_path(self, gc, path, transform, rgbFace)
