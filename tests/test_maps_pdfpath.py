@@ -223,6 +223,33 @@ def test_vertex_thresholds_keep_what_geos_douglas_peucker_keeps(built_gpkg):
     assert compared > 300_000
 
 
+def test_vertex_thresholds_take_the_first_of_equal_distances_as_geos_does():
+    """Lines of a half-unit grid (many vertices at exactly equal distances from a chord): the
+    thresholds keep GEOS's very vertices, the first of equals (its arithmetic, not another
+    formula whose roundings split ties the other way)."""
+    from mbm_sig.maps import geom
+    line = np.array([(2, 1), (0, 1), (1, 1.5), (2.5, 1), (0, 0), (1, 1.5), (1.5, 1)], dtype=float)
+    rng = np.random.default_rng(3)
+    lines = [line] + [rng.integers(0, 8, (int(rng.integers(3, 30)), 2)) / 2.0 for _ in range(1500)]
+    for pts in lines:
+        thr = geom.dp_thresholds(pts, np.array([0]), np.array([len(pts)]))
+        for tol in (0.25, 0.5, 1.0):
+            want = shapely.get_coordinates(shapely.simplify(shapely.linestrings(pts), tol, preserve_topology=False))
+            assert np.array_equal(pts[thr > tol], want), (pts.tolist(), tol)
+
+
+def test_a_ring_turned_by_simplification_is_oriented_as_drawn():
+    """A counter-clockwise ring that simplifies to a clockwise one (a star whose tips go) is
+    oriented after simplification: an exterior drawn counter-clockwise, a hole clockwise."""
+    from mbm_sig.maps import geom
+    star = [(.173, .017), (.847, .196), (.371, .107), (.133, .147), (-.389, .081), (-.938, -.293),
+            (-.248, -.178), (-.137, -.403), (.107, -.193), (.173, .017)]
+    assert shapely.LinearRing(star).is_ccw
+    g = np.array([shapely.Polygon(star)], dtype=object)
+    xy, codes, _ = geom.area_rings(g, np.ones(1, dtype=bool), (-2.0, -2.0, 2.0, 2.0), 0.4, 0.001)
+    assert len(xy) < len(star) and shapely.LinearRing(xy).is_ccw
+
+
 @pytest.mark.parametrize("kind", ["area", "line"])
 def test_large_and_small_layers_draw_the_same_vertices(built_gpkg, monkeypatch, kind):
     """A layer large enough for vertex thresholds and the same layer simplified by GEOS on

@@ -36,7 +36,8 @@ def in_extent(geoms: np.ndarray, bbox) -> np.ndarray:
 INDEXED_VERTICES = 4000
 INDEXED_AFTER = 1          # the frames drawn (cached results aside) before the thresholds are made
 #: how far beyond the clip box (mm on paper) a run of vertices is cut to its ends: more than
-#: half the widest stroke, so that no outline drawn along the cut shows in the frame
+#: half the widest stroke (up to some 28 pt), so that no outline drawn along the cut shows in
+#: the frame
 OUTSIDE_MM = 5.0
 
 
@@ -49,13 +50,14 @@ def dp_thresholds(xy: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nd
     The algorithm's splits do not depend on the tolerance (each part is split at the vertex
     farthest from its chord, the first of equals, as GEOS takes it), only where it stops: a
     vertex's threshold is its distance to its part's chord, capped by the threshold of the
-    vertex that made the part. Computed one level of splits at a time over all lines."""
+    vertex that made the part. Computed one level of splits at a time over all lines, each
+    distance with GEOS's arithmetic (``Distance::pointToSegment``, operation for operation),
+    so that equal distances are equal here too and the first is taken."""
     n = len(xy)
     thr = np.zeros(n)
     thr[starts] = np.inf
     thr[ends - 1] = np.inf
-    x = xy[:, 0] - xy[:, 0].mean() if n else xy[:, 0]      # (relative: the chords' arithmetic stays exact)
-    y = xy[:, 1] - xy[:, 1].mean() if n else xy[:, 1]
+    x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
     a, b = starts.astype(np.intp), (ends - 1).astype(np.intp)
     cap = np.full(len(a), np.inf)
     while True:
@@ -68,13 +70,8 @@ def dp_thresholds(xy: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nd
         first = np.cumsum(inner) - inner
         part = np.repeat(np.arange(len(a)), inner)
         v = np.arange(len(part)) - first[part] + (a + 1)[part]
-        ax, ay = x[a][part], y[a][part]
-        dx, dy = (x[b] - x[a])[part], (y[b] - y[a])[part]
-        px, py = x[v] - ax, y[v] - ay
-        den = dx * dx + dy * dy
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.clip(np.where(den > 0, (px * dx + py * dy) / den, 0.0), 0.0, 1.0)
-        d = np.hypot(px - r * dx, py - r * dy)
+        ax, ay, bx, by, px, py = x[a][part], y[a][part], x[b][part], y[b][part], x[v], y[v]
+        d = _point_segment(px, py, ax, ay, bx, by)
         far = np.maximum.reduceat(d, first)
         at = np.flatnonzero(d == far[part])
         k = v[at[np.r_[True, part[at][1:] != part[at][:-1]]]]     # the first farthest of each part
@@ -83,15 +80,29 @@ def dp_thresholds(xy: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nd
         a, b, cap = np.r_[a, k], np.r_[k, b], np.r_[t, t]
 
 
+def _point_segment(px, py, ax, ay, bx, by) -> np.ndarray:
+    """Distances of the points to the segments, as GEOS's ``Distance::pointToSegment``
+    computes them: to A when A = B or the projection falls before A, to B after B, else
+    ``|s| * sqrt(len2)``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        len2 = (bx - ax) * (bx - ax) + (by - ay) * (by - ay)
+        r = ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / len2
+        s = ((ay - py) * (bx - ax) - (ax - px) * (by - ay)) / len2
+        d = np.abs(s) * np.sqrt(len2)
+    to_a = np.sqrt((px - ax) * (px - ax) + (py - ay) * (py - ay))
+    to_b = np.sqrt((px - bx) * (px - bx) + (py - by) * (py - by))
+    same = (ax == bx) & (ay == by)
+    return np.where(same | (r <= 0), to_a, np.where(r >= 1, to_b, d))
+
+
 class _Shapes:
     """The rings (``kind`` "area": of the polygons) or the lines and rings ("line": the lines
     and the polygons' outlines) of a geometry set, as they are drawn on every sheet: their
     coordinates ``xy`` (part ``i`` is ``xy[start[i]:start[i + 1]]``), the ``feature`` of each
     part, for a polygon's ring its ``polygon`` (a number, -1 for a line: ``ring`` False) and
-    whether it is the ``exterior``; ``flip``: the rings to reverse for the nonzero fill (exteriors
-    counter-clockwise, holes clockwise); ``thr``: each vertex's Douglas-Peucker threshold
-    once made (:data:`INDEXED_VERTICES`), else None; ``drawn``: the frames it was simplified
-    for."""
+    whether it is the ``exterior``; ``thr``: each vertex's Douglas-Peucker threshold once made
+    (:data:`INDEXED_VERTICES`), else None; ``frames``: the frames (box and tolerance) it was
+    simplified for."""
 
     def __init__(self, geoms: np.ndarray, kind: str):
         rings, feature, exterior = _polygon_rings(geoms)
@@ -119,18 +130,17 @@ class _Shapes:
         self.vpart = np.repeat(np.arange(len(counts)), counts)      # the part of each vertex
         self.xy = shapely.get_coordinates(rings) if len(rings) else np.zeros((0, 2))
         self.ring = polygon >= 0                # a polygon's ring (else a line)
-        self.flip = np.zeros(len(rings), dtype=bool)
-        if kind == "area" and len(rings):
-            self.flip = _flipped(self.xy, self.start[:-1], self.start[1:], exterior)
         self.thr = None
-        self.drawn = 0
+        self.frames: set = set()
 
-    def indexed(self) -> bool:
-        """Whether simplifying goes by the thresholds: made on the first frame after
-        :data:`INDEXED_AFTER` of a set of :data:`INDEXED_VERTICES` or more."""
-        if self.thr is None and len(self.xy) >= INDEXED_VERTICES and self.drawn >= INDEXED_AFTER:
+    def indexed(self, frame) -> bool:
+        """Whether simplifying for ``frame`` (box and tolerance) goes by the thresholds: made on
+        the first new frame after :data:`INDEXED_AFTER` of a set of :data:`INDEXED_VERTICES` or
+        more (a sheet drawing a layer's classes apart asks for one frame several times)."""
+        if self.thr is None and len(self.xy) >= INDEXED_VERTICES and frame not in self.frames \
+                and len(self.frames) >= INDEXED_AFTER:
             self.thr = dp_thresholds(self.xy, self.start[:-1], self.start[1:])
-        self.drawn += 1
+        self.frames.add(frame)
         return self.thr is not None
 
 
@@ -163,12 +173,12 @@ def _ranges(start: np.ndarray, parts: np.ndarray):
     return np.arange(len(part)) - np.repeat(first, n) + np.repeat(start[parts], n), part
 
 
-def _simplified(S: _Shapes, parts: np.ndarray, tol: float):
+def _simplified(S: _Shapes, parts: np.ndarray, tol: float, frame=None):
     """The vertices of ``parts`` simplified at ``tol`` (Douglas-Peucker on each ring and line,
     its ends kept): coordinates and part of each, in order. A polygon whose exterior keeps
     fewer than 4 vertices is left out, and a hole that does; a feature left with no polygon is
     drawn as it is (as GEOS's simplification of the polygons, whose collapsed rings go)."""
-    if tol > 0 and S.indexed():
+    if tol > 0 and S.indexed((frame, tol)):
         if 3 * int((S.start[parts + 1] - S.start[parts]).sum()) < len(S.xy):     # a few of its parts
             v, part = _ranges(S.start, parts)
             v = v[S.thr[v] > tol]
@@ -216,9 +226,10 @@ def _simplified(S: _Shapes, parts: np.ndarray, tol: float):
 def _cut_outside(xy: np.ndarray, part: np.ndarray, box):
     """The vertices with each run of three or more beyond one side of ``box`` cut to the
     run's two ends (the first and last vertex of each part kept): the straight line that
-    replaces the run lies beyond that side too, so nothing changes inside the box, and the
-    file holds little of what the frame does not show (clipping with GEOS made new vertices on
-    the frame's edge, and could turn a self-crossing ring inside out)."""
+    replaces the run lies beyond that side too, so nothing changes inside the box (but the
+    phase of a dashed line's dashes), and the file holds little of what the frame does not
+    show (clipping with GEOS made new vertices on the frame's edge, and could turn a
+    self-crossing ring inside out)."""
     n = len(xy)
     if n < 3:
         return xy, part
@@ -271,12 +282,16 @@ def _drawn(S: _Shapes, mask, kind, clip, tol, m_per_mm):
     parts = np.flatnonzero(mask[S.feature]) if len(S.feature) else np.zeros(0, dtype=np.intp)
     if len(parts) == 0:
         return None
-    xy, part = _simplified(S, parts, tol)
+    xy, part = _simplified(S, parts, tol, tuple(clip))
+    flip_of = np.zeros(len(S.feature), dtype=bool)         # rings to reverse, as simplified (simplifying can turn one)
+    if kind == "area" and len(xy):
+        starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]])
+        flip_of[part[starts]] = _flipped(xy, starts, np.r_[starts[1:], len(xy)], S.exterior[part[starts]])
     pad = OUTSIDE_MM * m_per_mm
     xy, part = _cut_outside(xy, part, (clip[0] - pad, clip[1] - pad, clip[2] + pad, clip[3] + pad))
     first = np.r_[True, part[1:] != part[:-1]]
     last = np.r_[part[1:] != part[:-1], True]
-    flip = S.flip[part]
+    flip = flip_of[part]
     if flip.any():
         starts, ends = np.flatnonzero(first), np.flatnonzero(last) + 1
         i = np.arange(len(xy))
@@ -339,17 +354,11 @@ def group_paths(rings, groups: np.ndarray | None = None, n_groups: int = 1) -> l
     return out
 
 
-_RINGS: list = []
-
-
 def _rings(geoms: np.ndarray):
     """Coordinates, path codes and feature index of every vertex of the polygon rings of
-    ``geoms`` (exteriors counter-clockwise, holes clockwise), or None without polygons.
-    Kept for the last few read-only arrays (the prepared layers an atlas draws again on
-    every sheet at one extent): the entry holds the array, compared by identity."""
-    for arr, res in _RINGS:
-        if arr is geoms:
-            return res
+    ``geoms`` (exteriors counter-clockwise, holes clockwise), or None without polygons
+    (polygons drawn as they are: the focus veil, the inset; a layer's are
+    :func:`area_rings`)."""
     rings, feature, exterior = _polygon_rings(geoms)
     if len(rings) == 0:
         res = None
@@ -362,9 +371,6 @@ def _rings(geoms: np.ndarray):
         codes[ends] = CLOSEPOLY
         coords = _oriented(coords, starts, ends + 1, exterior)
         res = (coords, codes, feature[cidx])
-    if not geoms.flags.writeable:        # an array that cannot change under the cache
-        _RINGS.insert(0, (geoms, res))
-        del _RINGS[8:]
     return res
 
 
