@@ -130,7 +130,7 @@ class _Shapes:
         self.vpart = np.repeat(np.arange(len(counts)), counts)      # the part of each vertex
         self.xy = shapely.get_coordinates(rings) if len(rings) else np.zeros((0, 2))
         self.ring = polygon >= 0                # a polygon's ring (else a line)
-        self.thr = None
+        self.thr: np.ndarray | None = None
         self.frames: set = set()
 
     def indexed(self, frame) -> bool:
@@ -179,6 +179,7 @@ def _simplified(S: _Shapes, parts: np.ndarray, tol: float, frame=None):
     fewer than 4 vertices is left out, and a hole that does; a feature left with no polygon is
     drawn as it is (as GEOS's simplification of the polygons, whose collapsed rings go)."""
     if tol > 0 and S.indexed((frame, tol)):
+        assert S.thr is not None
         if 3 * int((S.start[parts + 1] - S.start[parts]).sum()) < len(S.xy):     # a few of its parts
             v, part = _ranges(S.start, parts)
             v = v[S.thr[v] > tol]
