@@ -278,18 +278,20 @@ def _print_shapes(geoms, mask, kind, clip, tol, m_per_mm):
 _DRAWN: dict = {}
 
 
-def _drawn(S: _Shapes, mask, kind, clip, tol, m_per_mm):
-    """:func:`_print_shapes` of ``S``, made."""
+def _drawn(S: _Shapes, mask, kind, clip=None, tol=0.0, m_per_mm=0.0):
+    """:func:`_print_shapes` of ``S``, made (without ``clip``: nothing cut; at ``tol`` 0:
+    nothing simplified)."""
     parts = np.flatnonzero(mask[S.feature]) if len(S.feature) else np.zeros(0, dtype=np.intp)
     if len(parts) == 0:
         return None
-    xy, part = _simplified(S, parts, tol, tuple(clip))
+    xy, part = _simplified(S, parts, tol, None if clip is None else tuple(clip))
     flip_of = np.zeros(len(S.feature), dtype=bool)         # rings to reverse, as simplified (simplifying can turn one)
     if kind == "area" and len(xy):
         starts = np.flatnonzero(np.r_[True, part[1:] != part[:-1]])
         flip_of[part[starts]] = _flipped(xy, starts, np.r_[starts[1:], len(xy)], S.exterior[part[starts]])
-    pad = OUTSIDE_MM * m_per_mm
-    xy, part = _cut_outside(xy, part, (clip[0] - pad, clip[1] - pad, clip[2] + pad, clip[3] + pad))
+    if clip is not None:
+        pad = OUTSIDE_MM * m_per_mm
+        xy, part = _cut_outside(xy, part, (clip[0] - pad, clip[1] - pad, clip[2] + pad, clip[3] + pad))
     first = np.r_[True, part[1:] != part[:-1]]
     last = np.r_[part[1:] != part[:-1], True]
     flip = flip_of[part]
@@ -357,22 +359,9 @@ def group_paths(rings, groups: np.ndarray | None = None, n_groups: int = 1) -> l
 
 def _rings(geoms: np.ndarray):
     """Coordinates, path codes and feature index of every vertex of the polygon rings of
-    ``geoms`` (exteriors counter-clockwise, holes clockwise), or None without polygons
-    (polygons drawn as they are: the focus veil, the inset; a layer's are
-    :func:`area_rings`)."""
-    rings, feature, exterior = _polygon_rings(geoms)
-    if len(rings) == 0:
-        res = None
-    else:
-        coords, cidx = shapely.get_coordinates(rings, return_index=True)
-        codes = np.full(len(coords), LINETO, dtype=Path.code_type)
-        starts = np.r_[0, np.flatnonzero(np.diff(cidx)) + 1]
-        ends = np.r_[starts[1:] - 1, len(coords) - 1]
-        codes[starts] = MOVETO
-        codes[ends] = CLOSEPOLY
-        coords = _oriented(coords, starts, ends + 1, exterior)
-        res = (coords, codes, feature[cidx])
-    return res
+    ``geoms`` (exteriors counter-clockwise, holes clockwise), or None without polygons:
+    polygons drawn as they are (the focus veil, the inset; a layer's are :func:`area_rings`)."""
+    return _drawn(_Shapes(geoms, "area"), np.ones(len(geoms), dtype=bool), "area")
 
 
 def _polygon_rings(geoms: np.ndarray):
@@ -413,33 +402,11 @@ def _flipped(coords: np.ndarray, starts: np.ndarray, ends: np.ndarray, exterior:
     return np.where(exterior, area2 < 0, area2 > 0)
 
 
-def _oriented(coords: np.ndarray, starts: np.ndarray, ends: np.ndarray, exterior: np.ndarray) -> np.ndarray:
-    """The rings' coordinates (as :func:`_flipped` numbers them) with the exteriors
-    counter-clockwise and the holes clockwise (the same coordinates as ``shapely.orient_polygons``
-    for valid polygons, without making new polygons)."""
-    flip = _flipped(coords, starts, ends, exterior)
-    if not flip.any():
-        return coords
-    ring_of = np.repeat(np.arange(len(starts)), ends - starts)
-    i = np.arange(len(coords))
-    return np.take(coords, np.where(flip[ring_of], (starts + ends - 1)[ring_of] - i, i), axis=0)
-
-
 def line_path(geoms: np.ndarray) -> Path | None:
-    """One compound open path of all lines (polygon boundaries become their rings)."""
-    if len(geoms) == 0:
-        return None
-    lines = shapely.boundary(geoms)
-    is_poly = np.isin(shapely.get_type_id(geoms), (3, 6))
-    lines = np.where(is_poly, lines, geoms)
-    parts, _ = shapely.get_parts(lines, return_index=True)
-    parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]
-    if len(parts) == 0:
-        return None
-    coords, cidx = shapely.get_coordinates(parts, return_index=True)
-    codes = np.full(len(coords), LINETO, dtype=Path.code_type)
-    codes[np.r_[0, np.flatnonzero(np.diff(cidx)) + 1]] = MOVETO
-    return Path(coords, codes)
+    """One compound open path of all lines and polygon outlines, drawn as they are (a layer's
+    are :func:`outline_path`)."""
+    got = _drawn(_Shapes(geoms, "line"), np.ones(len(geoms), dtype=bool), "line")
+    return None if got is None else Path(got[0], got[1])
 
 
 def anchor_points(geoms: np.ndarray) -> np.ndarray:
