@@ -202,6 +202,22 @@ def test_rings_are_oriented_as_geos_orients_them_on_the_catalogue(built_gpkg):
     assert {3, 6} <= seen               # polygons and multipolygons
 
 
+def test_a_layer_drawn_on_every_page_keeps_its_print_index_among_new_sets(built_gpkg):
+    """A coverage atlas draws its layer on every page and a new set each page (the page's
+    feature): the layer's print index (rings, vertex thresholds) is made once, not again
+    after every :data:`geom._SHAPES_KEPT` new sets; a set not drawn since goes first."""
+    from mbm_sig.maps import geom
+    layer = np.asarray(built_gpkg.read("communes").geometry.array)
+    first = geom._shapes(layer, "area")
+    outlines, made = [], []
+    for k in range(3 * geom._SHAPES_KEPT):
+        outlines.append(layer[k:k + 1].copy())
+        made.append(geom._shapes(outlines[-1], "line"))     # the page's own feature
+        assert geom._shapes(layer, "area") is first, k
+    assert geom._shapes(outlines[-1], "line") is made[-1]  # the last page's: kept
+    assert geom._shapes(outlines[0], "line") is not made[0]  # the first page's, not drawn since: dropped
+
+
 def test_vertex_thresholds_keep_what_geos_douglas_peucker_keeps(built_gpkg):
     """Each vertex's Douglas-Peucker threshold, computed once per layer, keeps at any tolerance
     the very vertices GEOS's simplification of each ring keeps (shapely.simplify,

@@ -758,30 +758,37 @@ def _render_page(job) -> tuple[int, str | None, str | None, int]:
     returns (index, path, error, exit status of the error: 2 invalid input, 1 failure)."""
     idx, atlas, page, out = job
     cat = _WORKER["cat"]
+    from mbm_sig.maps.output.save import gc_paused
     try:
-        if page.kind == "map":
-            from mbm_sig.atlas import series
-            from mbm_sig.maps.recipe import load_recipe, render_recipe
-            recipe = series.apply(load_recipe(str(page.spec.recipe), page.params), atlas.series_values)
-            render_recipe(recipe, cat, out, fmt="pdf")
-        elif page.kind == "table":
-            t = page.spec.table
-            more = [(q.title, q.columns or q.spec.table["columns"], q.rows, _table_note(cat, q.spec.table["layer"]),
-                     pages.table_subtitle(q.spec.table["columns"], q.columns or {}, q.rows or []))
-                    for q in page.shared]
-            fig = pages.table_page(atlas, page.title, page.columns or t["columns"], page.rows, page.part, page.parts,
-                                   note=_table_note(cat, t["layer"]), more=more,
-                                   subtitle=pages.table_subtitle(t["columns"], page.columns or {}, page.rows or []),
-                                   widths=page.widths)
-            _save(fig, Path(out), page.title)
-        else:
-            from mbm_sig.atlas.charts import CHARTS
-            spec = page.spec.table
-            _save(CHARTS[spec["name"]](cat, atlas, page.title, {**spec, **page.params}), Path(out), page.title)
-        return idx, out, None, 0
+        with gc_paused():       # the whole page: what it made is garbage when the collector runs
+            return _page_to_file(cat, atlas, page, out, idx)
     except Exception as exc:  # reported with the sheet's name by the caller
         detail = f"\n{traceback.format_exc(limit=3)}" if os.environ.get("MBM_SIG_DEBUG") else ""
         return idx, None, f"{type(exc).__name__}: {exc}{detail}", getattr(exc, "exit_code", 1)
+
+
+def _page_to_file(cat, atlas, page, out, idx):
+    """:func:`_render_page`'s work, its errors raised."""
+    if page.kind == "map":
+        from mbm_sig.atlas import series
+        from mbm_sig.maps.recipe import load_recipe, render_recipe
+        recipe = series.apply(load_recipe(str(page.spec.recipe), page.params), atlas.series_values)
+        render_recipe(recipe, cat, out, fmt="pdf")
+    elif page.kind == "table":
+        t = page.spec.table
+        more = [(q.title, q.columns or q.spec.table["columns"], q.rows, _table_note(cat, q.spec.table["layer"]),
+                 pages.table_subtitle(q.spec.table["columns"], q.columns or {}, q.rows or []))
+                for q in page.shared]
+        fig = pages.table_page(atlas, page.title, page.columns or t["columns"], page.rows, page.part, page.parts,
+                               note=_table_note(cat, t["layer"]), more=more,
+                               subtitle=pages.table_subtitle(t["columns"], page.columns or {}, page.rows or []),
+                               widths=page.widths)
+        _save(fig, Path(out), page.title)
+    else:
+        from mbm_sig.atlas.charts import CHARTS
+        spec = page.spec.table
+        _save(CHARTS[spec["name"]](cat, atlas, page.title, {**spec, **page.params}), Path(out), page.title)
+    return idx, out, None, 0
 
 
 def _render_and_plan(job):

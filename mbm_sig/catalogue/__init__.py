@@ -72,6 +72,16 @@ def nullable_ints(df, ld):
     return nullable_int_fields(df, _int_fields(ld))
 
 
+def plain_columns(df):
+    """``df`` with its column names as a plain object index (in place; returns ``df``), as
+    every backend's read gives them: not pandas' Arrow-backed strings, which geopandas
+    compares with "geometry" each time it makes a frame (a slice, a copy, a new column), an
+    Arrow cast that doubled the cost of a map sheet's reads."""
+    if df.columns.dtype != object:
+        df.columns = pd.Index(list(df.columns), dtype=object)
+    return df
+
+
 def last_import_rows(log: pd.DataFrame, names=None) -> dict:
     """Each layer's last provenance row (a dict by layer name; ``names``: only those layers)."""
     out = {}
@@ -230,16 +240,16 @@ class Catalogue:
             return self._empty(ld, columns)
         # the GeoPackage converts the integer fields once, on the layer it keeps in memory
         ints = {"ints": _int_fields(ld)} if self.backend.kind == "gpkg" else {}
-        return nullable_ints(self.backend.read(name, bbox=bbox, where=where, columns=columns,
-                                               has_geometry=ld.has_geometry, **ints), ld)
+        return plain_columns(nullable_ints(self.backend.read(name, bbox=bbox, where=where, columns=columns,
+                                                             has_geometry=ld.has_geometry, **ints), ld))
 
     def _empty(self, ld: LayerDef, columns=None):
         frame = pd.DataFrame({f.name: pd.Series(dtype="Int64" if f.type == "int" else object) for f in ld.fields
                               if columns is None or f.name in columns})
         if not ld.has_geometry:
-            return frame
-        return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=TARGET_CRS).values,
-                                crs=TARGET_CRS).rename_geometry("geom")
+            return plain_columns(frame)
+        return plain_columns(gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries([], crs=TARGET_CRS).values,
+                                              crs=TARGET_CRS).rename_geometry("geom"))
 
     def sql(self, query: str, params: dict | None = None):
         """Spatial SQL in the backend's dialect (SpatiaLite on GeoPackage, PostGIS), with

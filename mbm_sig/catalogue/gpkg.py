@@ -274,6 +274,7 @@ class GeoPackageBackend:
         self.url = str(self.path)
         self._cache: OrderedDict = OrderedDict()
         self._names = None
+        self._required = None
         self._counts = None
         self._log = None
         self._last = None
@@ -379,6 +380,9 @@ class GeoPackageBackend:
                 df = df.set_crs(TARGET_CRS, allow_override=True)
         if ints:
             df = nullable_int_fields(df.copy(), ints)
+        # the column names as reads give them (Catalogue.read), so that the slices taken
+        # of the cached layer have them from the start
+        df.columns = pd.Index(list(df.columns), dtype=object)
         index = RowIndex(df)
         self._cache[key] = (stamp, df, index)
         while len(self._cache) > 12:
@@ -433,7 +437,15 @@ class GeoPackageBackend:
         return df
 
     def require(self) -> None:
-        """Refuse to read a catalogue that does not exist (never an empty answer)."""
+        """Refuse to read a catalogue that does not exist (never an empty answer). A file
+        found good is not opened again while its stat is the same (map sheets read several
+        layers each)."""
+        try:
+            stamp = self._stamp()
+        except OSError:
+            stamp = None
+        if stamp is not None and stamp == self._required:
+            return
         if not self.exists():
             raise CatalogueMissing(f"catalogue {self.path} does not exist: create it with "
                                    f"`mbm-sig --db {self.path} build` (or `import`), or give the "
@@ -444,6 +456,7 @@ class GeoPackageBackend:
             head = fh.read(16)
         if head and head != b"SQLite format 3\x00":
             raise InvalidInput(f"catalogue {self.path} is not a GeoPackage (SQLite) file")
+        self._required = stamp
 
     def log(self) -> pd.DataFrame:
         """The provenance log, kept while the file is unchanged (map sheets ask for the

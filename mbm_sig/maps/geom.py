@@ -152,11 +152,15 @@ def _shapes(geoms: np.ndarray, kind: str) -> _Shapes:
     """The :class:`_Shapes` of ``geoms``, kept for the same geometry objects (shapely's are
     immutable; the catalogue's cached layers give the same objects from one read to the
     next): an atlas's sheets draw the same layers at many extents. The entry holds the
-    objects, so their identities cannot be reused while it lives."""
+    objects, so their identities cannot be reused while it lives. The least recently used
+    entry goes first: a coverage atlas draws a new set on every page (its feature's outline),
+    and the layer that every page draws stays (dropped in the order it came, it was made again
+    every 16 pages, its vertex thresholds with it)."""
     ids = np.fromiter(map(id, geoms), dtype=np.int64, count=len(geoms))
     key = (kind, len(geoms), hash(ids.tobytes()))
-    hit = _SHAPES.get(key)
+    hit = _SHAPES.pop(key, None)
     if hit is not None and np.array_equal(hit[1], ids):
+        _SHAPES[key] = hit                # the most recently used last: kept the longest
         return hit[2]
     shapes = _Shapes(geoms, kind)
     _SHAPES[key] = (geoms.copy(), ids, shapes)
