@@ -161,6 +161,42 @@ def test_print_font_has_the_same_bytes_whenever_it_is_built(tmp_path, monkeypatc
     assert (tmp_path / "a.ttf").read_bytes() == (tmp_path / "b.ttf").read_bytes()
 
 
+def test_font_subsets_kept_beside_the_font_are_those_made_again(tmp_path, monkeypatch):
+    """A print-font subset kept beside the font (PATH.subsets) by one process is read back by
+    the next instead of made again, the same bytes and glyph map as made now; a side file cut
+    short, or one of another font file (its stat changed), is made again."""
+    import shutil
+
+    from matplotlib import font_manager
+    from matplotlib.backends import _backend_pdf_ps as pdf_ps
+
+    from mbm_sig.maps.output import fonts
+    font = tmp_path / "MBMSans-v3.ttf"
+    shutil.copyfile(font_manager.findfont(fonts.FAMILY), font)
+    glyphs = frozenset(range(3, 60))
+    made = []
+
+    def make():
+        made.append(1)
+        with pdf_ps.get_glyphs_subset(font_manager.FontPath(str(font), 0), set(glyphs)) as sub:
+            return pdf_ps.font_as_file(sub.font).getvalue(), dict(sub.glyph_index_map)
+
+    first = fonts.kept_subset(str(font), 0, glyphs, make)
+    fonts._SUBSET_FILES.clear()                         # a new process: read from the side file
+    assert fonts.kept_subset(str(font), 0, glyphs, make) == first and len(made) == 1
+    assert first == make()                              # what subsetting gives now
+    made.clear()
+    side = tmp_path / "MBMSans-v3.ttf.subsets"
+    side.write_bytes(side.read_bytes()[:100])           # cut short
+    fonts._SUBSET_FILES.clear()
+    assert fonts.kept_subset(str(font), 0, glyphs, make) == first and len(made) == 1
+    with open(font, "ab") as fh:                        # another font file: its stat changes
+        fh.write(b"\0\0\0\0")
+    fonts._SUBSET_FILES.clear()
+    fonts.kept_subset(str(font), 0, glyphs, make)
+    assert len(made) == 2
+
+
 def test_pages_of_plain_text_embed_the_same_font_objects(tmp_path):
     """Two sheets whose text uses only the print font's core characters embed the same font
     dictionaries (subset name, widths, maps): a book stores them once. Their text still

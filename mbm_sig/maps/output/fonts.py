@@ -120,6 +120,56 @@ def _metrics_table(path: str):
     return upm, table
 
 
+#: subsets kept beside a print-font file (:func:`kept_subset`): at most this many
+KEPT_SUBSETS = 32
+_SUBSET_FILES: dict = {}       # path -> (stamp, {(face, glyphs): (font bytes, glyph map)}) read or written
+
+
+def _subset_stamp(path: str) -> tuple:
+    import fontTools
+    import matplotlib
+    st = os.stat(path)
+    return (st.st_size, st.st_mtime_ns, fontTools.version, matplotlib.__version__)
+
+
+def kept_subset(path: str, face: int, glyphs: frozenset, make):
+    """The subset of the print-font file ``path`` (face ``face``) to ``glyphs``: (the subset
+    font's bytes, its glyph index map), made by ``make()`` once and kept beside the font
+    (``PATH.subsets``, like its metrics): every process that writes a page embeds the same
+    few subsets (the font's core characters: the regular and bold of nearly every page), and
+    subsetting one costs some 15 ms. Keyed by the font file's stat and the versions of
+    fontTools and matplotlib that make it; a file that does not read back whole is made again."""
+    import marshal
+    stamp = _subset_stamp(path)
+    side = Path(f"{path}.subsets")
+    known = _SUBSET_FILES.get(path)
+    if known is None or known[0] != stamp:
+        table: dict = {}
+        try:
+            kept_stamp, kept = marshal.loads(side.read_bytes())
+            if kept_stamp == stamp and isinstance(kept, dict):
+                table = kept
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+        known = _SUBSET_FILES[path] = (stamp, table)
+    key = (face, tuple(sorted(glyphs)))
+    hit = known[1].get(key)
+    if isinstance(hit, tuple) and len(hit) == 2 and isinstance(hit[0], bytes) and isinstance(hit[1], dict):
+        return hit
+    data, gmap = make()
+    hit = (bytes(data), {int(k): int(v) for k, v in gmap.items()})
+    table = dict(list(known[1].items())[-(KEPT_SUBSETS - 1):])
+    table[key] = hit
+    _SUBSET_FILES[path] = (stamp, table)
+    try:
+        part = side.with_name(f".{side.name}.{os.getpid()}.part")
+        part.write_bytes(marshal.dumps((stamp, table)))
+        os.replace(part, side)
+    except OSError:                      # a read-only cache folder: made again by each process
+        pass
+    return hit
+
+
 @functools.lru_cache(maxsize=64)
 def is_print_font(path: str) -> bool:
     return os.path.basename(str(path)).startswith("MBMSans")

@@ -248,8 +248,10 @@ def _stable_subset(fontfile, glyphs):
     key = (path, face, want)
     hit = _SUBSETS.get(key)
     if hit is None:
-        with _ORIG_SUBSET(fontfile, set(want)) as sub:
-            hit = (_pdf_ps.font_as_file(sub.font).getvalue(), dict(sub.glyph_index_map))
+        def make():
+            with _ORIG_SUBSET(fontfile, set(want)) as sub:
+                return _pdf_ps.font_as_file(sub.font).getvalue(), dict(sub.glyph_index_map)
+        hit = fonts.kept_subset(path, face, want, make)
         if len(_SUBSETS) > 64:
             _SUBSETS.clear()
         _SUBSETS[key] = hit
