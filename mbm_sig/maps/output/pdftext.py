@@ -267,6 +267,7 @@ _ACTIVE = {"count": 0, "saved": None}
 
 
 _HEIGHTS: dict = {}        # (font key, size) -> (ascent, descent, line gap) of a Text's layout
+_FONT_FILES: dict = {}     # (font key (no size), fonts known) -> the font files matplotlib matches to it
 
 
 def _font_height_metrics(self, prop):
@@ -280,7 +281,16 @@ def _font_height_metrics(self, prop):
     r = _HEIGHTS.get(key)
     if r is None:
         from matplotlib.font_manager import fontManager, get_font
-        font = get_font(fontManager._find_fonts_by_props(prop))
+        pk = (key[0], len(fontManager.ttflist))      # (a font added since: matched again)
+        files = _FONT_FILES.get(pk)
+        if files is None:
+            # matplotlib's font matching does not depend on the size (every TrueType font it
+            # lists is scalable: its size scores 0), so it is asked once per font, not once
+            # per size (each time scoring every font it knows: some 2 ms)
+            if len(_FONT_FILES) > 256:
+                _FONT_FILES.clear()
+            files = _FONT_FILES[pk] = fontManager._find_fonts_by_props(prop)
+        font = get_font(files)
         r = (None, None, None)
         if fonts.is_print_font(font.fname):
             dpi = 72.0
