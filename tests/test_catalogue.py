@@ -119,6 +119,18 @@ def test_reads_are_independent_frames(built_catalogue):
     assert cat.read("communes", where={"insee": "62498"})["population"].iloc[0] > 0
 
 
+def test_frames_name_their_columns_with_a_plain_index(built_catalogue):
+    """Reads (whole layer, filtered, by box), an empty layer's read and SQL answers name their
+    columns with a plain object index, as on PostGIS (test_postgis compares the two), not
+    pandas' Arrow-backed strings, which geopandas casts on every slice and copy."""
+    cat = built_catalogue
+    frames = [cat.read("communes"), cat.read("communes", where={"insee": "62498"}),
+              cat.read("communes", bbox=(700_000, 7_030_000, 710_000, 7_040_000)), cat.read("communes").iloc[:3],
+              cat.sql("SELECT insee, nom FROM communes LIMIT 2")]
+    assert all(f.columns.dtype == object for f in frames) and all(len(f) for f in frames)
+    assert list(frames[1].columns) == list(frames[0].columns)
+
+
 def test_spatial_sql(built_catalogue):
     cat = built_catalogue
     df = cat.sql("SELECT nom, ST_Area(geom) / 1e6 AS km2 FROM communes WHERE insee = :code", {"code": "62498"})

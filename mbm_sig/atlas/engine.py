@@ -758,8 +758,8 @@ def _render_page(job) -> tuple[int, str | None, str | None, int]:
     returns (index, path, error, exit status of the error: 2 invalid input, 1 failure)."""
     idx, atlas, page, out = job
     cat = _WORKER["cat"]
-    from mbm_sig.maps.output.save import gc_paused
     try:
+        from mbm_sig.maps.output.save import gc_paused
         with gc_paused():       # the whole page: what it made is garbage when the collector runs
             return _page_to_file(cat, atlas, page, out, idx)
     except Exception as exc:  # reported with the sheet's name by the caller

@@ -224,7 +224,8 @@ class Catalogue:
         return getattr(self.backend, "display_url", self.url)
 
     def read(self, name: str, bbox=None, where: dict | None = None, columns=None):
-        """A layer as a GeoDataFrame in EPSG:2154 (geometry column ``geom``).
+        """A layer as a GeoDataFrame in EPSG:2154 (geometry column ``geom``), its column names
+        a plain object index on every backend (:func:`plain_columns`), as :meth:`sql` gives them.
 
         ``bbox``: (xmin, ymin, xmax, ymax) in EPSG:2154; ``where``: {field: value or [values]}
         (parameterised: never SQL text); ``columns``: fields to keep.
@@ -257,7 +258,7 @@ class Catalogue:
         anything else raises :class:`~mbm_sig.catalogue.sqlguard.SQLRefused`."""
         if self.backend.kind != "gpkg":
             self.backend.require()
-        return self.backend.sql(query, params)
+        return plain_columns(self.backend.sql(query, params))
 
     def provenance(self, name: str | None = None) -> pd.DataFrame:
         log = self.backend.log()

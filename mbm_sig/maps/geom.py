@@ -23,13 +23,19 @@ MOVETO, LINETO, CLOSEPOLY = Path.MOVETO, Path.LINETO, Path.CLOSEPOLY
 KEPT_BOUNDS = 256
 
 
+def _read_only_bounds(geoms: np.ndarray) -> np.ndarray:
+    b = shapely.bounds(geoms)
+    b.flags.writeable = False           # kept and shared (:func:`_kept_for`)
+    return b
+
+
 def in_extent(geoms: np.ndarray, bbox) -> np.ndarray:
     """Boolean mask of geometries whose bounding box meets ``bbox`` (x0, y0, x1, y1). The
     bounds of a large set are kept for its objects: a coverage atlas asks for the communes'
     on every page (some 0.4 ms each time)."""
     if len(geoms) == 0:
         return np.zeros(0, dtype=bool)
-    b = _kept_for(geoms, "bounds", shapely.bounds) if len(geoms) >= KEPT_BOUNDS else shapely.bounds(geoms)
+    b = _kept_for(geoms, "bounds", _read_only_bounds) if len(geoms) >= KEPT_BOUNDS else shapely.bounds(geoms)
     x0, y0, x1, y1 = bbox
     with np.errstate(invalid="ignore"):
         return ~((b[:, 0] > x1) | (b[:, 2] < x0) | (b[:, 1] > y1) | (b[:, 3] < y0)) & ~np.isnan(b[:, 0])
@@ -286,12 +292,13 @@ def _print_shapes(geoms, mask, kind, clip, tol, m_per_mm):
         for a in got:
             a.flags.writeable = False
     _DRAWN[key] = (S, mask.copy(), got)
-    while len(_DRAWN) > _SHAPES_KEPT:
+    while len(_DRAWN) > _DRAWN_KEPT:
         _DRAWN.pop(next(iter(_DRAWN)))
     return got
 
 
 _DRAWN: dict = {}
+_DRAWN_KEPT = 16
 
 
 def _drawn(S: _Shapes, mask, kind, clip=None, tol=0.0, m_per_mm=0.0):

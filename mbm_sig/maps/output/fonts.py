@@ -138,7 +138,9 @@ def kept_subset(path: str, face: int, glyphs: frozenset, make):
     (``PATH.subsets``, like its metrics): every process that writes a page embeds the same
     few subsets (the font's core characters: the regular and bold of nearly every page), and
     subsetting one costs some 15 ms. Keyed by the font file's stat and the versions of
-    fontTools and matplotlib that make it; a file that does not read back whole is made again."""
+    fontTools and matplotlib that make it; a file that does not read back whole is made again.
+    Processes writing at once each replace the file whole (the last one's table stays: a
+    subset another made is made again by a later run, never read half-written)."""
     import marshal
     stamp = _subset_stamp(path)
     side = Path(f"{path}.subsets")
@@ -153,20 +155,26 @@ def kept_subset(path: str, face: int, glyphs: frozenset, make):
             pass
         known = _SUBSET_FILES[path] = (stamp, table)
     key = (face, tuple(sorted(glyphs)))
-    hit = known[1].get(key)
+    table = known[1]
+    hit = table.pop(key, None)
     if isinstance(hit, tuple) and len(hit) == 2 and isinstance(hit[0], bytes) and isinstance(hit[1], dict):
+        table[key] = hit                 # the most recently used last: kept when the file is cut
         return hit
     data, gmap = make()
     hit = (bytes(data), {int(k): int(v) for k, v in gmap.items()})
-    table = dict(list(known[1].items())[-(KEPT_SUBSETS - 1):])
     table[key] = hit
-    _SUBSET_FILES[path] = (stamp, table)
+    while len(table) > KEPT_SUBSETS:
+        table.pop(next(iter(table)))
+    import threading
+    part = side.with_name(f".{side.name}.{os.getpid()}.{threading.get_ident()}.part")
     try:
-        part = side.with_name(f".{side.name}.{os.getpid()}.part")
         part.write_bytes(marshal.dumps((stamp, table)))
         os.replace(part, side)
-    except OSError:                      # a read-only cache folder: made again by each process
-        pass
+    except OSError:                      # a read-only or full cache folder: made again by the next process
+        try:
+            part.unlink()
+        except OSError:
+            pass
     return hit
 
 

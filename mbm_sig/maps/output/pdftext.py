@@ -267,7 +267,7 @@ _ACTIVE = {"count": 0, "saved": None}
 
 
 _HEIGHTS: dict = {}        # (font key, size) -> (ascent, descent, line gap) of a Text's layout
-_FONT_FILES: dict = {}     # (font key (no size), fonts known) -> the font files matplotlib matches to it
+_FONT_FILES: dict = {}     # (font key (no size), font manager, fonts known) -> the font files matplotlib matches to it
 
 
 def _font_height_metrics(self, prop):
@@ -281,7 +281,7 @@ def _font_height_metrics(self, prop):
     r = _HEIGHTS.get(key)
     if r is None:
         from matplotlib.font_manager import fontManager, get_font
-        pk = (key[0], len(fontManager.ttflist))      # (a font added since: matched again)
+        pk = (key[0], id(fontManager), len(fontManager.ttflist))  # (a font added, a manager rebuilt: matched again)
         files = _FONT_FILES.get(pk)
         if files is None:
             # matplotlib's font matching does not depend on the size (every TrueType font it
