@@ -68,3 +68,19 @@ def test_cli_exit_status_2_on_a_bad_definition(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "coverage.sorte: unknown key" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_file_that_is_not_yaml_text_is_refused_naming_it(tmp_path, capsys):
+    """A book given where an atlas definition is expected (`mbm-sig check BOOK.pdf`), a file
+    that is not UTF-8 or not YAML: one clear error naming the file, exit status 2."""
+    book = tmp_path / "atlas-sante.pdf"
+    book.write_bytes(b"%PDF-1.4\n%\xac\xdc\xab\xba\n")
+    with pytest.raises(AtlasError, match=r"atlas-sante\.pdf: not an atlas definition: not UTF-8 text.*--pdf"):
+        load_atlas(book)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: [unclosed\n", encoding="utf-8")
+    with pytest.raises(AtlasError, match=r"bad\.yaml: invalid YAML"):
+        load_atlas(bad)
+    assert cli_atlas([str(book), "-q", "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "atlas-sante.pdf: not an atlas definition" in err[0]

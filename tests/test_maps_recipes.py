@@ -196,6 +196,10 @@ def test_yaml_syntax_error_names_the_file(tmp_path):
     p.write_text("title: [unclosed\n", encoding="utf-8")
     with pytest.raises(RecipeError, match=r"bad\.yaml: invalid YAML"):
         load_recipe(p)
+    latin = tmp_path / "latin1.yaml"
+    latin.write_bytes("title: Béthune\n".encode("latin-1"))
+    with pytest.raises(RecipeError, match=r"latin1\.yaml: not UTF-8 text"):
+        load_recipe(latin)
 
 
 def test_cli_map(cat, tmp_path, monkeypatch, capsys):

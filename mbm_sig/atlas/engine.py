@@ -72,6 +72,21 @@ class Atlas:
     series_values: dict = field(default_factory=dict)   # their breaks and scales, once per render
 
 
+def _atlas_yaml(path: Path):
+    """The parsed YAML of an atlas definition file; a file that is not UTF-8 text or not YAML
+    is an :class:`AtlasError` naming it."""
+    import yaml
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return load_yaml(fh)
+    except UnicodeDecodeError:
+        hint = (" (a book? `mbm-sig check NAME --pdf FILE` checks a rendered one)"
+                if path.suffix.lower() == ".pdf" else "")
+        raise AtlasError(f"{path}: not an atlas definition: not UTF-8 text (an atlas is a YAML file){hint}") from None
+    except yaml.YAMLError as exc:
+        raise AtlasError(f"{path}: invalid YAML: {exc}") from None
+
+
 def load_atlas(name_or_path: str | Path) -> Atlas:
     path = Path(name_or_path)
     if not path.suffix:
@@ -79,8 +94,7 @@ def load_atlas(name_or_path: str | Path) -> Atlas:
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in ATLASES_DIR.glob("*.yaml")))
         raise AtlasError(f"atlas {name_or_path!r} not found (atlases: {known})")
-    with open(path, encoding="utf-8") as fh:
-        doc = load_yaml(fh)
+    doc = _atlas_yaml(path)
     from mbm_sig.atlas.definition import check_definition
     check_definition(doc, path)
     sections = []

@@ -91,6 +91,8 @@ def _parse(path: Path, mtime_ns: int, size: int, inode: int):
         raise RecipeError(path, "", "recipe file not found") from None
     except yaml.YAMLError as exc:
         raise RecipeError(path, "", f"invalid YAML: {exc}") from None
+    except UnicodeDecodeError:
+        raise RecipeError(path, "", "not UTF-8 text (a recipe is a YAML file)") from None
 
 
 def load_recipe(path, params: dict | None = None) -> Recipe:
