@@ -775,13 +775,14 @@ def _render_page(job) -> tuple[int, str | None, str | None, int]:
     try:
         from mbm_sig.maps.output.save import gc_paused
         with gc_paused():       # the whole page: what it made is garbage when the collector runs
-            return _page_to_file(cat, atlas, page, out, idx)
+            _page_to_file(cat, atlas, page, out)
+        return idx, out, None, 0
     except Exception as exc:  # reported with the sheet's name by the caller
         detail = f"\n{traceback.format_exc(limit=3)}" if os.environ.get("MBM_SIG_DEBUG") else ""
         return idx, None, f"{type(exc).__name__}: {exc}{detail}", getattr(exc, "exit_code", 1)
 
 
-def _page_to_file(cat, atlas, page, out, idx):
+def _page_to_file(cat, atlas, page, out) -> None:
     """:func:`_render_page`'s work, its errors raised."""
     if page.kind == "map":
         from mbm_sig.atlas import series
@@ -802,7 +803,6 @@ def _page_to_file(cat, atlas, page, out, idx):
         from mbm_sig.atlas.charts import CHARTS
         spec = page.spec.table
         _save(CHARTS[spec["name"]](cat, atlas, page.title, {**spec, **page.params}), Path(out), page.title)
-    return idx, out, None, 0
 
 
 def _render_and_plan(job):

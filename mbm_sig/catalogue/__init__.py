@@ -24,6 +24,7 @@ from mbm_sig.catalogue.validate import (
     conformed,
     merge_read_problems,
     nullable_int_fields,
+    plain_columns,
 )
 from mbm_sig.config import TARGET_CRS, settings
 from mbm_sig.errors import InvalidInput, UnknownName
@@ -70,16 +71,6 @@ def nullable_ints(df, ld):
     """Integer fields as pandas' nullable ``Int64`` (a year stays 2012, not 2012.0, when
     some rows have none), on both backends."""
     return nullable_int_fields(df, _int_fields(ld))
-
-
-def plain_columns(df):
-    """``df`` with its column names as a plain object index (in place; returns ``df``), as
-    every backend's read gives them: not pandas' Arrow-backed strings, which geopandas
-    compares with "geometry" each time it makes a frame (a slice, a copy, a new column), an
-    Arrow cast that doubled the cost of a map sheet's reads."""
-    if df.columns.dtype != object:
-        df.columns = pd.Index(list(df.columns), dtype=object)
-    return df
 
 
 def last_import_rows(log: pd.DataFrame, names=None) -> dict:

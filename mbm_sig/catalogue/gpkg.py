@@ -24,7 +24,7 @@ import shapely
 
 from mbm_sig.atomic import file_lock
 from mbm_sig.catalogue.sqlguard import Token, check_query, missing_parameter, render, split_arguments, tokenize
-from mbm_sig.catalogue.validate import FrameStream, nullable_int_fields
+from mbm_sig.catalogue.validate import FrameStream, nullable_int_fields, plain_columns
 from mbm_sig.config import TARGET_CRS
 from mbm_sig.errors import CatalogueMissing, InvalidInput
 
@@ -380,9 +380,7 @@ class GeoPackageBackend:
                 df = df.set_crs(TARGET_CRS, allow_override=True)
         if ints:
             df = nullable_int_fields(df.copy(), ints)
-        # the column names as reads give them (Catalogue.read), so that the slices taken
-        # of the cached layer have them from the start
-        df.columns = pd.Index(list(df.columns), dtype=object)
+        plain_columns(df)           # as reads give them: the slices taken of it have them from the start
         index = RowIndex(df)
         self._cache[key] = (stamp, df, index)
         while len(self._cache) > 12:

@@ -345,6 +345,17 @@ def merge_read_problems(frame, problems: list[Problem]) -> list[Problem]:
                   key=lambda p: p.row or 0)
 
 
+def plain_columns(df):
+    """``df`` with its column names as a plain object index (in place; returns ``df``), as
+    every backend's read gives them (``Catalogue.read``, the GeoPackage's cached layers): not
+    pandas' Arrow-backed strings, which geopandas compares with "geometry" each time it makes
+    a frame (a slice, a copy, a new column), an Arrow cast that doubled the cost of a map
+    sheet's reads."""
+    if df.columns.dtype != object:
+        df.columns = pd.Index(list(df.columns), dtype=object)
+    return df
+
+
 def nullable_int_fields(df, names):
     """The fields ``names`` of ``df`` as pandas' nullable ``Int64`` (in place; returns ``df``);
     a field holding a non-integer value (an unvalidated write) is left as it is."""

@@ -213,7 +213,6 @@ def _get_text_width_height_descent(self, s, prop, ismath):
 CORE_TEXT = ("".join(map(chr, range(0x20, 0x7F))) + "àâäçéèêëîïôöùûüÿœæÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸŒÆ’‘“”«»–—…€°²³·×±≤≥≈"
              "\u00a0\u202f\u2009\u2212")
 _ORIG_SUBSET = getattr(_pdf_ps, "get_glyphs_subset", None)
-_SUBSETS: dict = {}
 
 
 @functools.lru_cache(maxsize=16)
@@ -245,16 +244,11 @@ def _stable_subset(fontfile, glyphs):
         return _ORIG_SUBSET(fontfile, glyphs)
     face = getattr(fontfile, "face_index", 0)
     want = frozenset(glyphs) | _core_gids(path, face)
-    key = (path, face, want)
-    hit = _SUBSETS.get(key)
-    if hit is None:
-        def make():
-            with _ORIG_SUBSET(fontfile, set(want)) as sub:
-                return _pdf_ps.font_as_file(sub.font).getvalue(), dict(sub.glyph_index_map)
-        hit = fonts.kept_subset(path, face, want, make)
-        if len(_SUBSETS) > 64:
-            _SUBSETS.clear()
-        _SUBSETS[key] = hit
+
+    def make():
+        with _ORIG_SUBSET(fontfile, set(want)) as sub:
+            return _pdf_ps.font_as_file(sub.font).getvalue(), dict(sub.glyph_index_map)
+    hit = fonts.kept_subset(path, face, want, make)     # kept in this process and beside the font
 
     @contextlib.contextmanager
     def cm():
