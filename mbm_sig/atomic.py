@@ -32,6 +32,26 @@ def temp_beside(final: Path) -> Path:
     return final.with_name(f".{final.stem}{PART_MARK}{secrets.token_hex(4)}{final.suffix}")
 
 
+def replace_kept(final: Path, data: bytes) -> bool:
+    """A cache file (what is kept across runs: decisions, font subsets, reads) written under
+    a fresh temporary name beside ``final`` and renamed over it: readers see it whole or not
+    at all. Not flushed: a file cut short reads as none and is made again. False when nothing
+    was kept (a read-only or full cache folder: each run makes it again)."""
+    final = Path(final)
+    part = temp_beside(final)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        part.write_bytes(data)
+        os.replace(part, final)
+        return True
+    except OSError:
+        try:
+            part.unlink()
+        except OSError:
+            pass
+        return False
+
+
 _SCRATCH: set[str] = set()
 
 

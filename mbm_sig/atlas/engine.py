@@ -1127,20 +1127,20 @@ def _write_kept(path: Path, out) -> None:
     """Keep ``out`` in ``path`` (atomically; the oldest files beyond :data:`KEPT_FILES` removed);
     nothing when it is not plain values or the cache folder is read-only."""
     import marshal
+
+    from mbm_sig.atomic import replace_kept
     try:
         data = marshal.dumps(out)
         back = marshal.loads(data)
         if back != out or repr(back) != repr(out):        # (not plain values: not kept)
             return
-        folder = path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        part = folder / f".{path.stem}.{os.getpid()}.part"
-        part.write_bytes(data)
-        os.replace(part, path)
-        files = sorted(folder.glob("*.marshal"), key=lambda f: f.stat().st_mtime_ns)
+        if not replace_kept(path, data):      # a read-only cache folder: decided on every run
+            return
+        files = sorted((f for f in path.parent.glob("*.marshal") if not f.name.startswith(".")),   # (not a part)
+                       key=lambda f: f.stat().st_mtime_ns)
         for old in files[:-KEPT_FILES]:
             old.unlink(missing_ok=True)
-    except (OSError, ValueError):         # a read-only cache folder: decided on every run
+    except (OSError, ValueError):         # (a file another run removed meanwhile; not plain values)
         pass
 
 

@@ -19,10 +19,9 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 
-from mbm_sig.atomic import file_lock
+from mbm_sig.atomic import file_lock, replace_kept
 from mbm_sig.catalogue.sqlguard import Token, check_query, missing_parameter, render, split_arguments, tokenize
 from mbm_sig.catalogue.validate import FrameStream, nullable_int_fields, plain_columns
 from mbm_sig.config import TARGET_CRS
@@ -256,14 +255,16 @@ def content_digest(path: Path) -> str | tuple | None:
         return st
     digest = h.hexdigest()
     _DIGESTS[key] = (st, digest)
-    try:
-        memo.parent.mkdir(parents=True, exist_ok=True)
-        part = memo.with_name(f".{memo.name}.{os.getpid()}.part")
-        part.write_text(json.dumps({"path": key, "stat": st, "digest": digest}))
-        os.replace(part, memo)
-    except OSError:                        # a read-only cache folder: read again next run
-        pass
+    # (a read-only cache folder: read again next run)
+    replace_kept(memo, json.dumps({"path": key, "stat": st, "digest": digest}).encode())
     return digest
+
+
+def _ogr():
+    """pyogrio, imported where GDAL is asked (some 40 ms): a command whose reads are all kept
+    (:mod:`mbm_sig.catalogue.kept`) does without it."""
+    import pyogrio
+    return pyogrio
 
 
 class GeoPackageBackend:
@@ -302,7 +303,7 @@ class GeoPackageBackend:
         the file is unchanged."""
         stamp = self._stamp()
         if self._names is None or self._names[0] != stamp:
-            self._names = (stamp, [n for n, _ in pyogrio.list_layers(self.path)])
+            self._names = (stamp, self._kept(("tables",), lambda: [n for n, _ in _ogr().list_layers(self.path)]))
         return self._names[1]
 
     def layer_names(self) -> list[str]:
@@ -353,7 +354,8 @@ class GeoPackageBackend:
         known = self._known_counts()
         n = known.get(name)
         if n is None:
-            n = known[name] = int(pyogrio.read_info(self.path, layer=name)["features"])
+            n = known[name] = self._kept(("count", name),
+                                         lambda: int(_ogr().read_info(self.path, layer=name)["features"]))
         return n
 
     def _layer(self, name: str, has_geometry: bool):
@@ -372,12 +374,7 @@ class GeoPackageBackend:
         if hit is not None and hit[0] == stamp:
             self._cache.move_to_end(key)
             return hit[1], hit[2]
-        df = pyogrio.read_dataframe(self.path, layer=name, read_geometry=has_geometry, use_arrow=True)
-        if isinstance(df, gpd.GeoDataFrame):
-            if df.geometry.name != "geom":
-                df = df.rename_geometry("geom")
-            if df.crs is None or df.crs.to_epsg() != 2154:
-                df = df.set_crs(TARGET_CRS, allow_override=True)
+        df = self._kept(("layer", name, has_geometry), lambda: self._read_layer(name, has_geometry))
         if ints:
             df = nullable_int_fields(df.copy(), ints)
         plain_columns(df)           # as reads give them: the slices taken of it have them from the start
@@ -386,6 +383,22 @@ class GeoPackageBackend:
         while len(self._cache) > 12:
             self._cache.popitem(last=False)
         return df, index
+
+    def _read_layer(self, name: str, has_geometry: bool):
+        """The whole layer as GDAL reads it, its geometry column named ``geom`` in Lambert-93."""
+        df = _ogr().read_dataframe(self.path, layer=name, read_geometry=has_geometry, use_arrow=True)
+        if isinstance(df, gpd.GeoDataFrame):
+            if df.geometry.name != "geom":
+                df = df.rename_geometry("geom")
+            if df.crs is None or df.crs.to_epsg() != 2154:
+                df = df.set_crs(TARGET_CRS, allow_override=True)
+        return df
+
+    def _kept(self, what: tuple, read):
+        """``read()``, an answer of GDAL about this file, kept across processes under the file's
+        :meth:`state` (:func:`mbm_sig.catalogue.kept.kept_read`)."""
+        from mbm_sig.catalogue.kept import kept_read
+        return kept_read(self.state, what, read)
 
     def read(self, name: str, bbox=None, where=None, columns=None, has_geometry=True, ints=()):
         if name not in self.layer_names():
@@ -423,6 +436,7 @@ class GeoPackageBackend:
         The query is checked and tokenised first (:func:`bind`): a second statement,
         ``VACUUM INTO``, ``ATTACH``, ``PRAGMA``, file functions… are refused before GDAL
         sees them; GDAL then opens the file read-only, so no write reaches it."""
+        import pyogrio
         text = bind(query, params)
         self.require()
         try:
@@ -469,7 +483,8 @@ class GeoPackageBackend:
                 df = pd.DataFrame(columns=["layer", "action", "source", "checksum", "rows",
                                            "imported_at", "tool_version"])
             else:
-                df = pyogrio.read_dataframe(self.path, layer=LOG_TABLE, read_geometry=False)
+                df = self._kept(("log",), lambda: _ogr().read_dataframe(self.path, layer=LOG_TABLE,
+                                                                        read_geometry=False))
             self._log = hit = (stamp, df)
         return hit[1].copy()
 
@@ -489,6 +504,7 @@ class GeoPackageBackend:
 
     def replace_layers(self, frames: dict, log_rows: list[dict]) -> None:
         """Replace (or create) the given layers and append provenance rows, atomically."""
+        import pyogrio
         with self._lock():
             # under the lock no other writer runs: temp files left are from killed writers
             for stale in self.path.parent.glob(self.path.name + ".*.tmp.gpkg*"):
@@ -538,6 +554,7 @@ class GeoPackageBackend:
 
     @staticmethod
     def _write(path, name: str, frame) -> None:
+        import pyogrio
         if isinstance(frame, FrameStream):
             GeoPackageBackend._write_stream(path, name, frame)
             return

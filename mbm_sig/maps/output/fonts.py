@@ -111,25 +111,9 @@ def _metrics_table(path: str):
         ink = g.numberOfContours != 0 and hasattr(g, "yMax")
         table[chr(cp)] = (hmtx[name][0], g.yMin if ink else None, g.yMax if ink else None)
     upm = tt["head"].unitsPerEm
-    _write_beside(side, marshal.dumps(((st.st_size, st.st_mtime_ns), upm, table)))
+    from mbm_sig.atomic import replace_kept
+    replace_kept(side, marshal.dumps(((st.st_size, st.st_mtime_ns), upm, table)))
     return upm, table
-
-
-def _write_beside(side: Path, data: bytes) -> None:
-    """A font's side file (its metrics, its kept subsets) written under a fresh temporary name
-    and renamed: readers see it whole or not at all; not flushed (a file cut short reads as
-    none and is made again). In a read-only or full cache folder nothing is kept: each
-    process makes it again."""
-    from mbm_sig.atomic import temp_beside
-    part = temp_beside(side)
-    try:
-        part.write_bytes(data)
-        os.replace(part, side)
-    except OSError:
-        try:
-            part.unlink()
-        except OSError:
-            pass
 
 
 #: subsets kept beside a print-font file (:func:`kept_subset`): at most this many
@@ -177,7 +161,8 @@ def kept_subset(path: str, face: int, glyphs: frozenset, make):
     table[key] = hit
     while len(table) > KEPT_SUBSETS:
         table.pop(next(iter(table)))
-    _write_beside(side, marshal.dumps((stamp, table)))
+    from mbm_sig.atomic import replace_kept
+    replace_kept(side, marshal.dumps((stamp, table)))
     return hit
 
 
