@@ -75,16 +75,53 @@ def wrap(text: str, width_mm: float, size: float, weight: str = "normal") -> lis
     """Greedy word wrap to ``width_mm`` (explicit newlines kept)."""
     out = []
     for para in str(text).split("\n"):
-        line = ""
-        for word in para.split(" "):
-            cand = word if not line else line + " " + word
-            if line and measure(cand, size, weight)[0] > width_mm:
-                out.append(line)
-                line = word
-            else:
-                line = cand
-        out.append(line)
+        lines = _wrap_advances(para, width_mm, size, weight)
+        if lines is None:
+            lines = []
+            line = ""
+            for word in para.split(" "):
+                cand = word if not line else line + " " + word
+                if line and measure(cand, size, weight)[0] > width_mm:
+                    lines.append(line)
+                    line = word
+                else:
+                    line = cand
+            lines.append(line)
+        out += lines
     return out
+
+
+def _wrap_advances(para: str, width_mm: float, size: float, weight: str) -> list[str] | None:
+    """:func:`wrap`'s lines of one paragraph in the print font, each candidate line's width the
+    sum of its words' advances and spaces (font units, exact: the font has no kerning), as
+    :func:`measure` of the candidate gives it, without measuring every candidate again from its
+    first letter. None when the font is another or a character is not in its tables."""
+    path = _font_file(font(), weight)
+    if not fonts.is_print_font(path):
+        return None
+    upm, adv, _, _ = fonts._char_tables(path)
+    k = size / upm
+    space = adv.get(" ")
+    try:
+        words = [(w, sum(map(adv.__getitem__, w))) for w in para.split(" ")]
+    except KeyError:
+        return None
+    if space is None:
+        return None
+    lines: list[str] = []
+    line, line_adv = "", 0
+    for word, word_adv in words:
+        if not line:
+            line, line_adv = word, word_adv
+            continue
+        cand_adv = line_adv + space + word_adv
+        if cand_adv * k * PT_MM > width_mm:
+            lines.append(line)
+            line, line_adv = word, word_adv
+        else:
+            line, line_adv = line + " " + word, cand_adv
+    lines.append(line)
+    return lines
 
 
 def line_height(size: float, spacing: float = 1.25) -> float:

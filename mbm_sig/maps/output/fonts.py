@@ -177,17 +177,30 @@ def text_metrics(path: str, s: str, size: float):
     height: the ink's, from its lowest to its highest point; descent: how far the ink goes
     below the baseline, negative when it stays above), from the font's tables: no shaping
     is needed, the print font has no layout tables. None when a character is missing."""
-    upm, table = _metrics_table(str(path))
-    adv, lo, hi = 0, None, None
-    for ch in s:
-        m = table.get(ch)
-        if m is None:
-            return None
-        adv += m[0]
-        if m[2] is not None:
-            lo = m[1] if lo is None else min(lo, m[1])
-            hi = m[2] if hi is None else max(hi, m[2])
+    upm, adv, lo, hi = _char_tables(str(path))
+    try:
+        width = sum(map(adv.__getitem__, s))        # (font units: exact integer sums)
+    except KeyError:
+        return None
+    top = max(map(hi.__getitem__, s), default=-_INF)
     k = size / upm
-    if hi is None:
-        return adv * k, 0.0, 0.0
-    return adv * k, (hi - lo) * k, -lo * k
+    if top == -_INF:                # no ink (spaces, or nothing)
+        return width * k, 0.0, 0.0
+    bottom = min(map(lo.__getitem__, s))
+    return width * k, (top - bottom) * k, -bottom * k
+
+
+_INF = float("inf")
+
+
+@functools.lru_cache(maxsize=8)
+def _char_tables(path: str):
+    """:func:`_metrics_table` as three lookups (advance; lowest and highest ink, +inf and
+    -inf for a glyph without ink), which :func:`text_metrics` maps over a string in C (an
+    atlas run measures some thousands of strings: titles, legends, credits and the candidate
+    lines their wrapping tries)."""
+    upm, table = _metrics_table(path)
+    adv = {ch: m[0] for ch, m in table.items()}
+    lo = {ch: _INF if m[1] is None else m[1] for ch, m in table.items()}
+    hi = {ch: -_INF if m[2] is None else m[2] for ch, m in table.items()}
+    return upm, adv, lo, hi
