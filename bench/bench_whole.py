@@ -160,10 +160,10 @@ def main() -> int:
     warm, cold = [], []
     for _ in range(3):
         warm.append(run_mbm(atlas_args, env, tmp))
-        for kept in ("decided", "read"):
+        for kept in ("decided", "read", "state"):
             shutil.rmtree(cache / kept, ignore_errors=True)
         cold.append(run_mbm(atlas_args, env, tmp))
-    print(f"first run after a change of the catalogue (no kept decisions nor reads; 3 interleaved pairs, "
+    print(f"first run after a change of the catalogue (no kept decisions, reads nor digests; 3 interleaved pairs, "
           f"kept / none): launch to first "
           f"page work {med(warm, 'first_page'):.2f} / {med(cold, 'first_page'):.2f} s, whole command "
           f"{med(warm, 'wall'):.2f} / {med(cold, 'wall'):.2f} s, CPU {med(warm, 'cpu'):.2f} / {med(cold, 'cpu'):.2f} s")

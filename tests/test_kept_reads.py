@@ -169,3 +169,53 @@ def test_the_least_recently_read_are_dropped_first(tmp_path, cache, monkeypatch)
     assert len(list(cache.glob("*.pickle"))) == 3
     assert kept.kept_read(cat.backend.state, ("test", 0), lambda: "again") == 0
     assert kept.kept_read(cat.backend.state, ("test", 1), lambda: "again") == "again"   # the oldest went
+
+
+def test_a_file_opened_by_qgis_keeps_its_answers(tmp_path, cache, asked):
+    """GDAL writes the SQLite header's change counters of a file it opens (QGIS opening a layer):
+    the content is the same, so are the answers."""
+    import os
+    path = tmp_path / "c.gpkg"
+    _tiny(path, ["a", "b"])
+    _fresh(path).backend.read("points")
+    with open(path, "r+b") as fh:
+        fh.seek(24)
+        counter = int.from_bytes(fh.read(4), "big")
+        fh.seek(24)
+        fh.write((counter + 7).to_bytes(4, "big"))
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10_000_000))
+    asked.clear()
+    assert list(_fresh(path).backend.read("points")["code"]) == ["a", "b"] and asked == []
+
+
+def test_a_folder_others_may_write_to_is_not_trusted(tmp_path, cache, asked):
+    import os
+    path = tmp_path / "c.gpkg"
+    _tiny(path, ["a"])
+    _fresh(path).backend.read("points")
+    assert cache.is_dir() and not cache.stat().st_mode & 0o077        # made for this user alone
+    os.chmod(cache, 0o777)
+    try:
+        asked.clear()
+        assert list(_fresh(path).backend.read("points")["code"]) == ["a"]
+        assert "read_dataframe" in asked                                 # not loaded: GDAL read it
+    finally:
+        os.chmod(cache, 0o700)
+
+
+def test_the_keys_do_not_depend_on_what_the_process_imported(tmp_path):
+    """The decisions' and reads' keys name the installed stack, not the modules imported so far
+    (pyogrio is imported only where GDAL is asked)."""
+    import subprocess
+    import sys
+    code = ("import sys; from mbm_sig.stack import code_digest; from mbm_sig.catalogue import kept; "
+            "assert 'pyogrio' not in sys.modules; a, b = code_digest(), kept._stack(); import pyogrio; "
+            "code_digest.cache_clear(); kept._stack.cache_clear(); "
+            "from mbm_sig.stack import installed; installed.cache_clear(); "
+            "print(a == code_digest(), b == kept._stack())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "True"]
+
+
+def test_pruning_a_folder_removed_meanwhile_is_no_error(tmp_path):
+    kept._prune(tmp_path / "gone")

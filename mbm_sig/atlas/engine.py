@@ -1183,25 +1183,6 @@ def _sheet_layouts(atlas: Atlas, cat: Catalogue, body: list):
     return keep
 
 
-@functools.lru_cache(maxsize=1)
-def _code_digest() -> str:
-    """The package's code (every module, by content) and the versions of the drawing stack and
-    of Python: what decides a layout besides its inputs."""
-    import hashlib
-
-    import mbm_sig
-    h = hashlib.blake2b(digest_size=20)
-    pkg = Path(mbm_sig.__file__).resolve().parent
-    for f in sorted(pkg.rglob("*.py")):
-        h.update(str(f.relative_to(pkg)).encode() + b"\0" + f.read_bytes() + b"\0")
-    for mod in ("matplotlib", "fontTools", "numpy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio",
-                "mapclassify", "PIL"):
-        m = sys.modules.get(mod)
-        h.update(f"{mod}={getattr(m, '__version__', None)};".encode())
-    h.update(repr((mbm_sig.__version__, sys.version)).encode())
-    return h.hexdigest()
-
-
 def _decision_key(what: str, atlas: Atlas, cat: Catalogue, given) -> str | None:
     """The key of a decision kept across runs (:func:`_kept`); None when the catalogue's state
     cannot be read cheaply (PostGIS) or a file cannot be read."""
@@ -1209,6 +1190,7 @@ def _decision_key(what: str, atlas: Atlas, cat: Catalogue, given) -> str | None:
     import json
 
     from mbm_sig.config import DEFINITIONS_DIR
+    from mbm_sig.stack import code_digest
     if getattr(cat.backend, "kind", None) != "gpkg":
         return None
     h = hashlib.blake2b(digest_size=20)
@@ -1221,7 +1203,7 @@ def _decision_key(what: str, atlas: Atlas, cat: Catalogue, given) -> str | None:
             h.update(str(f).encode() + b"\0" + f.read_bytes() + b"\0")
     except Exception:       # noqa: BLE001 - a file unreadable or a recipe invalid: nothing kept (its page says so)
         return None
-    h.update(json.dumps([what, _code_digest(), str(atlas.path), cat.url, cat.backend.state(),
+    h.update(json.dumps([what, code_digest(), str(atlas.path), cat.url, cat.backend.state(),
                          json.dumps(given, sort_keys=True, default=repr), fmt.production_date().isoformat(),
                          sorted((k, v) for k, v in os.environ.items() if k.startswith("MBM_SIG_"))],
                         default=repr).encode())

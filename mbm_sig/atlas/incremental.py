@@ -96,24 +96,11 @@ def _file_digest(path: Path) -> str:
 
 @functools.lru_cache(maxsize=1)
 def tool_key() -> str:
-    """The tool part of every key: version, a hash of the package's code (a code change made
-    without a version bump invalidates the cache too), the drawing stack's versions."""
-    import importlib.metadata as md
-
-    import mbm_sig
-    pkg = Path(mbm_sig.__file__).resolve().parent
-    h = hashlib.blake2b(digest_size=20)
-    for f in sorted(pkg.rglob("*.py")):
-        h.update(str(f.relative_to(pkg)).encode())
-        h.update(f.read_bytes())
-    versions = {}
-    for dist in ("matplotlib", "pypdf", "shapely", "numpy", "pandas", "geopandas", "pyproj", "pyogrio",
-                 "fonttools", "mapclassify", "pillow"):
-        try:
-            versions[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            versions[dist] = None
-    return _h(mbm_sig.__version__, h.hexdigest(), versions, sys.version_info[:2])
+    """The tool part of every key: the package's code (a code change made without a version
+    bump invalidates the cache too), its version and the drawing stack as installed
+    (:func:`mbm_sig.stack.code_digest`)."""
+    from mbm_sig.stack import code_digest
+    return _h(code_digest())
 
 
 def render_settings() -> dict:

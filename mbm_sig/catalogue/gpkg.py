@@ -295,7 +295,7 @@ class GeoPackageBackend:
         (an empty log, which a reader's connection makes, does not count). By content, not stat:
         opening a layer in QGIS writes to the file (the SQLite header's change counters go up)
         and changes nothing else, and the decisions an atlas kept stay good."""
-        wal = _file_stat(Path(f"{self.path}-wal"))
+        wal = _file_stat(Path(f"{self.path.resolve()}-wal"))      # (SQLite's, beside the file a link names)
         return ("gpkg", content_digest(self.path), wal if wal and wal[1] > 0 else None)
 
     def _tables(self) -> list[str]:
@@ -396,9 +396,13 @@ class GeoPackageBackend:
 
     def _kept(self, what: tuple, read):
         """``read()``, an answer of GDAL about this file, kept across processes under the file's
-        :meth:`state` (:func:`mbm_sig.catalogue.kept.kept_read`)."""
+        :meth:`state` (:func:`mbm_sig.catalogue.kept.kept_read`); not while a write is under way."""
         from mbm_sig.catalogue.kept import kept_read
-        return kept_read(self.state, what, read)
+
+        def state():           # none while a writer's rollback journal is there (a write under way)
+            journal = _file_stat(Path(f"{self.path.resolve()}-journal"))
+            return None if journal and journal[1] > 0 else self.state()
+        return kept_read(state, what, read)
 
     def read(self, name: str, bbox=None, where=None, columns=None, has_geometry=True, ints=()):
         if name not in self.layer_names():

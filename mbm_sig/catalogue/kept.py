@@ -14,20 +14,23 @@ read for it again; while a writer holds pages in the write-ahead log (QGIS editi
 nothing is kept or read back, GDAL answers.
 
 The answers are pickled (a layer is a GeoDataFrame: its dtypes, CRS and attributes come
-back as read). Pickles can run code when loaded: the folder is the user's own cache
-(``MBM_SIG_CACHE``, by default ``var/cache`` beside the code), as trusted as the code
-itself, and the tool never reads pickles from anywhere else. A file that does not load
-(cut short, another stack) is read again from the catalogue and kept anew. At most
-:data:`KEPT_FILES` files and :data:`KEPT_BYTES` bytes are kept, the least recently read
-dropped first; an answer larger than :data:`ENTRY_BYTES` is not kept (reading it back would
-hold it twice in memory). A read-only or full cache folder keeps nothing: GDAL answers.
+back as read). Pickles can run code when loaded: they are read only from the cache folder
+(``MBM_SIG_CACHE``; by default ``var/cache`` of the checkout, or of the working folder for
+an installed tool), whose ``read/`` folder is made for this user alone (mode 0700), and a
+file is loaded only when this user owns it and the folder and no one else may write to the
+folder. A file that does not load (cut short, another stack) is read again from the
+catalogue and kept anew. The key also holds the code of this module and of the GeoPackage
+reader (what they do to GDAL's answer). At most :data:`KEPT_FILES` files and
+:data:`KEPT_BYTES` bytes are kept, the least recently read dropped first; an answer whose
+pickle is larger than :data:`ENTRY_BYTES` is not kept. A read-only or full cache folder
+keeps nothing: GDAL answers.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import pickle
-import sys
 from pathlib import Path
 
 #: bumped when what is kept for a read changes
@@ -36,34 +39,22 @@ KEPT_FILES = 256
 KEPT_BYTES = 256 << 20
 ENTRY_BYTES = 32 << 20
 
-_STACK: tuple | None = None
+#: the packages whose versions decide what a read gives (pyogrio brings GDAL in its wheel)
+READING_STACK = ("pyogrio", "pandas", "geopandas", "shapely", "numpy", "pyarrow", "pyproj")
 
 
+@functools.lru_cache(maxsize=1)
 def _stack() -> tuple:
-    """The versions of what makes and reads back the answers. pyogrio is known by its files'
-    stat (a wheel brings its own GDAL), not imported: a process whose reads are all kept
-    never imports it."""
-    global _STACK
-    if _STACK is None:
-        import importlib.util
-
-        import geopandas
-        import numpy
-        import pandas
-        import pyarrow
-        import pyproj
-        import shapely
-        spec = importlib.util.find_spec("pyogrio")
-        ogr: tuple = ()
-        if spec is not None and spec.origin:
-            folder = Path(spec.origin).parent
-            for name in sorted(os.listdir(folder)):
-                if name.startswith(("_version", "_io", "_ogr")):
-                    st = (folder / name).stat()
-                    ogr += ((name, st.st_size, st.st_mtime_ns),)
-        _STACK = (sys.version, pandas.__version__, geopandas.__version__, shapely.__version__,
-                  numpy.__version__, pyarrow.__version__, pyproj.__version__, str(spec and spec.origin), ogr)
-    return _STACK
+    """What makes and reads back the answers: the reading stack as installed
+    (:func:`mbm_sig.stack.installed`, without importing pyogrio: a process whose reads are all
+    kept never imports it) and this module's and the GeoPackage reader's code, by content."""
+    import mbm_sig
+    from mbm_sig.stack import installed
+    here = Path(__file__).resolve().parent
+    code = hashlib.blake2b(digest_size=16)
+    for name in ("kept.py", "gpkg.py"):
+        code.update((here / name).read_bytes())
+    return (mbm_sig.__version__, code.hexdigest(), installed(READING_STACK))
 
 
 def kept_read(state_of, what: tuple, read):
@@ -77,6 +68,8 @@ def kept_read(state_of, what: tuple, read):
         return read()
     try:
         with open(path, "rb") as fh:
+            if not _trusted(path.parent, os.fstat(fh.fileno())):
+                raise PermissionError(path)
             kept_what, out = pickle.load(fh)
         if kept_what == what:
             try:
@@ -93,12 +86,26 @@ def kept_read(state_of, what: tuple, read):
 
 
 def _path(state, what: tuple) -> Path | None:
-    """The file of an answer; None while a writer holds pages in the write-ahead log."""
-    if state is None or state[-1] is not None:
+    """The file of an answer; None while a writer holds pages in the write-ahead log (or the
+    file is unknown)."""
+    if state is None or state[-1] is not None or state[1] is None:
         return None
     from mbm_sig.config import settings
     key = hashlib.blake2b(repr((FORMAT, state, what, _stack())).encode(), digest_size=20).hexdigest()
     return settings().cache_dir / "read" / f"{key}.pickle"
+
+
+def _trusted(folder: Path, st: os.stat_result) -> bool:
+    """A kept file is loaded only when this user owns it and its folder, and no one else may
+    write to the folder (made so by :func:`_keep`): a pickle can run code when loaded."""
+    if not hasattr(os, "getuid"):       # (Windows: the user's own profile folders)
+        return True
+    try:
+        fst = os.stat(folder)
+    except OSError:
+        return False
+    uid = os.getuid()
+    return st.st_uid == uid and fst.st_uid == uid and not fst.st_mode & 0o022
 
 
 def _keep(path: Path, what: tuple, out) -> None:
@@ -107,27 +114,51 @@ def _keep(path: Path, what: tuple, out) -> None:
         data = pickle.dumps((what, out), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:   # noqa: BLE001 - not picklable: read again next time
         return
-    if len(data) > ENTRY_BYTES or not replace_kept(path, data):
+    if len(data) > ENTRY_BYTES:
         return
-    _prune(path.parent)
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return
+    if replace_kept(path, data):
+        _prune(path.parent)
+
+
+#: a part file (``.NAME.part-…``) older than this was left by a process that was stopped
+STALE_PART_S = 600
 
 
 def _prune(folder: Path) -> None:
-    """Least recently read first, until at most :data:`KEPT_FILES` files and :data:`KEPT_BYTES`."""
+    """Least recently read first, until at most :data:`KEPT_FILES` files and :data:`KEPT_BYTES`
+    (and the part files stopped writers left); nothing when the folder cannot be listed."""
+    import time
     files = []
-    for entry in os.scandir(folder):
-        if entry.name.endswith(".pickle") and not entry.name.startswith("."):    # (not a part)
-            try:
-                st = entry.stat()
-            except OSError:
-                continue
-            files.append((st.st_mtime_ns, st.st_size, entry.path))
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:             # (removed meanwhile: a user clearing the cache)
+        return
+    for entry in entries:
+        if not entry.name.endswith(".pickle"):
+            continue
+        try:
+            st = entry.stat()
+        except OSError:
+            continue
+        if entry.name.startswith("."):          # a part being written, or left by a stopped writer
+            if st.st_mtime < time.time() - STALE_PART_S:
+                _unlink(entry.path)
+            continue
+        files.append((st.st_mtime_ns, st.st_size, entry.path))
     files.sort(reverse=True)
     total = 0
     for n, (_, size, name) in enumerate(files):
         total += size
         if n >= KEPT_FILES or total > KEPT_BYTES:
-            try:
-                os.unlink(name)
-            except OSError:
-                pass
+            _unlink(name)
+
+
+def _unlink(name: str) -> None:
+    try:
+        os.unlink(name)
+    except OSError:
+        pass
