@@ -32,24 +32,78 @@ def temp_beside(final: Path) -> Path:
     return final.with_name(f".{final.stem}{PART_MARK}{secrets.token_hex(4)}{final.suffix}")
 
 
-def replace_kept(final: Path, data: bytes) -> bool:
-    """A cache file (what is kept across runs: decisions, font subsets, reads) written under
-    a fresh temporary name beside ``final`` and renamed over it: readers see it whole or not
-    at all. Not flushed: a file cut short reads as none and is made again. False when nothing
-    was kept (a read-only or full cache folder: each run makes it again)."""
+def write_beside(final: Path, data: bytes, mode: int = 0o666) -> None:
+    """``data`` written under a fresh temporary name beside ``final`` (created with ``mode``,
+    less the umask) and renamed over it: readers see it whole or not at all. Not flushed to
+    disk (for caches: a file cut short reads as none). On an OSError the temporary file is
+    removed and the error raised."""
     final = Path(final)
     part = temp_beside(final)
     try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        part.write_bytes(data)
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
+        with open(fd, "wb") as fh:
+            fh.write(data)
         os.replace(part, final)
-        return True
     except OSError:
         try:
             part.unlink()
         except OSError:
             pass
+        raise
+
+
+def replace_kept(final: Path, data: bytes, mode: int = 0o666) -> bool:
+    """A cache file (what is kept across runs: decisions, font subsets, reads) written by
+    :func:`write_beside`, its folder made if needed. False when nothing was kept (a read-only
+    or full cache folder: each run makes it again)."""
+    final = Path(final)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        write_beside(final, data, mode)
+        return True
+    except OSError:
         return False
+
+
+#: a part file (``.NAME.part-…``) older than this was left by a process that was stopped
+STALE_PART_S = 600
+
+
+def prune_kept(folder: Path, suffix: str, max_files: int, max_bytes: int | None = None) -> None:
+    """A cache folder's files ending in ``suffix`` cut to the ``max_files`` (and ``max_bytes``)
+    most recently used (by mtime: readers touch what they use), and the part files stopped
+    writers left; nothing when the folder cannot be listed (removed meanwhile)."""
+    import time
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    files = []
+    for entry in entries:
+        if not entry.name.endswith(suffix):
+            continue
+        try:
+            st = entry.stat()
+        except OSError:         # (removed meanwhile by another run)
+            continue
+        if entry.name.startswith("."):          # a part being written, or left by a stopped writer
+            if st.st_mtime < time.time() - STALE_PART_S:
+                _unlink(entry.path)
+            continue
+        files.append((st.st_mtime_ns, st.st_size, entry.path))
+    files.sort(reverse=True)
+    total = 0
+    for n, (_, size, name) in enumerate(files):
+        total += size
+        if n >= max_files or (max_bytes is not None and total > max_bytes):
+            _unlink(name)
+
+
+def _unlink(name: str) -> None:
+    try:
+        os.unlink(name)
+    except OSError:
+        pass
 
 
 _SCRATCH: set[str] = set()

@@ -191,16 +191,26 @@ def test_a_file_opened_by_qgis_keeps_its_answers(tmp_path, cache, asked):
 def test_a_folder_others_may_write_to_is_not_trusted(tmp_path, cache, asked):
     import os
     path = tmp_path / "c.gpkg"
-    _tiny(path, ["a"])
+    cat = _tiny(path, ["a"])
     _fresh(path).backend.read("points")
     assert cache.is_dir() and not cache.stat().st_mode & 0o077        # made for this user alone
+    assert kept.kept_read(cat.backend.state, ("test",), lambda: "one") == "one"
     os.chmod(cache, 0o777)
-    try:
-        asked.clear()
-        assert list(_fresh(path).backend.read("points")["code"]) == ["a"]
-        assert "read_dataframe" in asked                                 # not loaded: GDAL read it
-    finally:
-        os.chmod(cache, 0o700)
+    assert kept.kept_read(cat.backend.state, ("test",), lambda: "read again") == "read again"   # not loaded
+    assert not cache.stat().st_mode & 0o077        # closed again (this user's) before it kept the answer
+    assert kept.kept_read(cat.backend.state, ("test",), lambda: "three") == "read again"
+
+
+def test_a_folder_of_another_user_keeps_nothing(tmp_path, cache, asked, monkeypatch):
+    import os
+    path = tmp_path / "c.gpkg"
+    cat = _tiny(path, ["a"])
+    assert kept.kept_read(cat.backend.state, ("test",), lambda: "one") == "one"
+    me = os.getuid()
+    monkeypatch.setattr(os, "getuid", lambda: me + 1)       # the folder and its files: another's
+    assert kept.kept_read(cat.backend.state, ("test",), lambda: "two") == "two"
+    assert kept.kept_read(cat.backend.state, ("test",), lambda: "three") == "three"
+    assert len(list(cache.glob("*.pickle"))) == 1 and cache.stat().st_uid == me
 
 
 def test_the_keys_do_not_depend_on_what_the_process_imported(tmp_path):
@@ -217,5 +227,69 @@ def test_the_keys_do_not_depend_on_what_the_process_imported(tmp_path):
     assert out.stdout.split() == ["True", "True"]
 
 
-def test_pruning_a_folder_removed_meanwhile_is_no_error(tmp_path):
-    kept._prune(tmp_path / "gone")
+def test_pruning_keeps_the_newest_and_clears_what_stopped_writers_left(tmp_path):
+    import os
+    import time
+
+    from mbm_sig.atomic import STALE_PART_S, prune_kept
+    now = time.time()
+    for k in range(5):
+        f = tmp_path / f"{k}.pickle"
+        f.write_bytes(b"x" * 10)
+        os.utime(f, (now - 100 + k, now - 100 + k))
+    stale, fresh = tmp_path / ".9.part-00000000.pickle", tmp_path / ".8.part-11111111.pickle"
+    stale.write_bytes(b"")
+    fresh.write_bytes(b"")
+    os.utime(stale, (now - STALE_PART_S - 5, now - STALE_PART_S - 5))
+    (tmp_path / "other.json").write_bytes(b"{}")
+    prune_kept(tmp_path, ".pickle", 3)
+    assert sorted(f.name for f in tmp_path.iterdir()) == [".8.part-11111111.pickle", "2.pickle", "3.pickle",
+                                                          "4.pickle", "other.json"]
+    prune_kept(tmp_path, ".pickle", 10, max_bytes=25)          # the two newest fit in 25 bytes
+    assert sorted(f.name for f in tmp_path.glob("[0-9].pickle")) == ["3.pickle", "4.pickle"]
+    prune_kept(tmp_path / "gone", ".pickle", 3)                # (removed meanwhile: nothing to do)
+
+
+def test_a_file_others_may_write_to_is_not_loaded(tmp_path, cache, asked):
+    import os
+    path = tmp_path / "c.gpkg"
+    _tiny(path, ["a"])
+    _fresh(path).backend.read("points")
+    files = list(cache.glob("*.pickle"))
+    assert files and all(not f.stat().st_mode & 0o077 for f in files)      # written for this user alone
+    for f in files:
+        os.chmod(f, 0o666)
+    asked.clear()
+    assert list(_fresh(path).backend.read("points")["code"]) == ["a"]
+    assert "read_dataframe" in asked                                     # not loaded: GDAL read it
+
+
+def test_an_open_folder_of_this_user_is_closed_before_anything_is_kept(tmp_path, cache, asked):
+    import os
+    cache.mkdir(parents=True)
+    os.chmod(cache, 0o755)                      # (made by hand, or by an older version)
+    path = tmp_path / "c.gpkg"
+    _tiny(path, ["a"])
+    _fresh(path).backend.read("points")
+    assert not cache.stat().st_mode & 0o077 and list(cache.glob("*.pickle"))
+    asked.clear()
+    assert list(_fresh(path).backend.read("points")["code"]) == ["a"] and asked == []
+
+
+def test_nothing_is_kept_while_a_rollback_journal_is_there(tmp_path, cache, asked):
+    """A writer in SQLite's rollback mode (a write under way) has its journal beside the file:
+    the catalogue's state says so, and GDAL answers until it is gone."""
+    path = tmp_path / "c.gpkg"
+    _tiny(path, ["a"])
+    journal = tmp_path / "c.gpkg-journal"
+    journal.write_bytes(b"\0" * 512)           # (its header zeroed: what a writer in PERSIST mode leaves)
+    assert _fresh(path).backend.state()[-1][0] == "-journal"
+    asked.clear()
+    for _ in range(2):
+        assert list(_fresh(path).backend.read("points")["code"]) == ["a"]
+    assert asked.count("read_dataframe") == 2 and not list(cache.glob("*.pickle"))
+    journal.unlink()
+    assert _fresh(path).backend.state()[-1] is None
+    _fresh(path).backend.read("points")
+    asked.clear()
+    assert list(_fresh(path).backend.read("points")["code"]) == ["a"] and asked == []

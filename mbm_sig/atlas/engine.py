@@ -1100,8 +1100,10 @@ def _kept(what: str, atlas: Atlas, cat: Catalogue, given, compute):
         return compute()
     out = _read_kept(path)
     if out is _NOT_KEPT:
+        state = cat.backend.state()
         out = compute()
-        _write_kept(path, out)
+        if cat.backend.state() == state:    # (the catalogue replaced meanwhile: of either, not kept)
+            _write_kept(path, out)
     return out
 
 
@@ -1128,20 +1130,16 @@ def _write_kept(path: Path, out) -> None:
     nothing when it is not plain values or the cache folder is read-only."""
     import marshal
 
-    from mbm_sig.atomic import replace_kept
+    from mbm_sig.atomic import prune_kept, replace_kept
     try:
         data = marshal.dumps(out)
         back = marshal.loads(data)
-        if back != out or repr(back) != repr(out):        # (not plain values: not kept)
-            return
-        if not replace_kept(path, data):      # a read-only cache folder: decided on every run
-            return
-        files = sorted((f for f in path.parent.glob("*.marshal") if not f.name.startswith(".")),   # (not a part)
-                       key=lambda f: f.stat().st_mtime_ns)
-        for old in files[:-KEPT_FILES]:
-            old.unlink(missing_ok=True)
-    except (OSError, ValueError):         # (a file another run removed meanwhile; not plain values)
-        pass
+    except ValueError:                  # (not plain values: not kept)
+        return
+    if back != out or repr(back) != repr(out):
+        return
+    if replace_kept(path, data):        # (a read-only cache folder: decided on every run)
+        prune_kept(path.parent, ".marshal", KEPT_FILES)
 
 
 def _sheet_layouts(atlas: Atlas, cat: Catalogue, body: list):

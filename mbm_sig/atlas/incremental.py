@@ -27,7 +27,7 @@ bytes. Its own pages (cover, contents, sources, waiting sheets, the page-number 
 memoised on their inputs in the same cache, so a change that keeps the contents re-renders
 none of them, and one that changes a title or a page count re-renders them.
 
-Cache files are written beside their name and renamed (:func:`mbm_sig.atomic.temp_beside`): a
+Cache files are written beside their name and renamed (:func:`mbm_sig.atomic.write_beside`): a
 reader sees an entry whole or not at all, and two processes sharing the folder at most redo
 each other's work. They are not flushed to disk (the book is): each page's digest is in its
 manifest and checked on every hit, so a file a crash cut short is a miss, never a page. The
@@ -47,7 +47,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mbm_sig.atomic import describe_os_error, temp_beside
+from mbm_sig.atomic import describe_os_error, write_beside
 
 #: default bound of the sheet cache, in MB (about 400 sheets of the atlases)
 DEFAULT_LIMIT_MB = 256
@@ -282,18 +282,12 @@ def render_page_tracked(job):
 # the persistent cache
 
 def _write(path: Path, data: bytes) -> None:
-    """A cache file written beside its name and renamed (:func:`mbm_sig.atomic.temp_beside`):
+    """A cache file written beside its name and renamed (:func:`mbm_sig.atomic.write_beside`):
     readers see it whole or not at all. Not flushed to disk: a file a crash cut short fails
     the digest check of :meth:`SheetCache.lookup` and is a miss."""
-    tmp = temp_beside(path)
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_beside(path, data)
     except OSError as exc:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
         from mbm_sig.errors import Failure
         raise Failure(describe_os_error(exc, path)) from exc
 
@@ -539,9 +533,7 @@ class Run:
         if had is not None and had[0] is data and had[1].is_file():
             return had[1]
         path = Path(folder.name) / f"{key}.pdf"
-        part = path.with_suffix(".part")
-        part.write_bytes(data)
-        os.replace(part, path)
+        write_beside(path, data)
         self.memo[("hit-file", key)] = (data, path)
         return path
 

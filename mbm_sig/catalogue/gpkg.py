@@ -291,12 +291,20 @@ class GeoPackageBackend:
     def state(self) -> tuple:
         """What changes when the catalogue's data change, for what is kept across runs (an
         atlas's decisions, the cache of its sheets): the file's content, by a digest kept under
-        its stat (:func:`content_digest`), and the write-ahead log while a writer holds pages in it
-        (an empty log, which a reader's connection makes, does not count). By content, not stat:
+        its stat (:func:`content_digest`), and, last, a write under way: the write-ahead log while a
+        writer holds pages in it (an empty log, which a reader's connection makes, does not
+        count), else a rollback journal (a write in DELETE or TRUNCATE mode; a journal SQLite
+        keeps in PERSIST mode counts as one always); None when neither. By content, not stat:
         opening a layer in QGIS writes to the file (the SQLite header's change counters go up)
         and changes nothing else, and the decisions an atlas kept stay good."""
-        wal = _file_stat(Path(f"{self.path.resolve()}-wal"))      # (SQLite's, beside the file a link names)
-        return ("gpkg", content_digest(self.path), wal if wal and wal[1] > 0 else None)
+        real = self.path.resolve()      # (SQLite's side files are beside the file a link names)
+        pending = None
+        for side in ("-wal", "-journal"):
+            st = _file_stat(Path(f"{real}{side}"))
+            if st and st[1] > 0:
+                pending = (side, *st)
+                break
+        return ("gpkg", content_digest(self.path), pending)
 
     def _tables(self) -> list[str]:
         """Every table GDAL lists in the file (the provenance log and styles too), kept while
@@ -398,11 +406,7 @@ class GeoPackageBackend:
         """``read()``, an answer of GDAL about this file, kept across processes under the file's
         :meth:`state` (:func:`mbm_sig.catalogue.kept.kept_read`); not while a write is under way."""
         from mbm_sig.catalogue.kept import kept_read
-
-        def state():           # none while a writer's rollback journal is there (a write under way)
-            journal = _file_stat(Path(f"{self.path.resolve()}-journal"))
-            return None if journal and journal[1] > 0 else self.state()
-        return kept_read(state, what, read)
+        return kept_read(self.state, what, read)
 
     def read(self, name: str, bbox=None, where=None, columns=None, has_geometry=True, ints=()):
         if name not in self.layer_names():
@@ -440,7 +444,7 @@ class GeoPackageBackend:
         The query is checked and tokenised first (:func:`bind`): a second statement,
         ``VACUUM INTO``, ``ATTACH``, ``PRAGMA``, file functions… are refused before GDAL
         sees them; GDAL then opens the file read-only, so no write reaches it."""
-        import pyogrio
+        pyogrio = _ogr()
         text = bind(query, params)
         self.require()
         try:
@@ -508,7 +512,7 @@ class GeoPackageBackend:
 
     def replace_layers(self, frames: dict, log_rows: list[dict]) -> None:
         """Replace (or create) the given layers and append provenance rows, atomically."""
-        import pyogrio
+        pyogrio = _ogr()
         with self._lock():
             # under the lock no other writer runs: temp files left are from killed writers
             for stale in self.path.parent.glob(self.path.name + ".*.tmp.gpkg*"):
@@ -558,7 +562,7 @@ class GeoPackageBackend:
 
     @staticmethod
     def _write(path, name: str, frame) -> None:
-        import pyogrio
+        pyogrio = _ogr()
         if isinstance(frame, FrameStream):
             GeoPackageBackend._write_stream(path, name, frame)
             return

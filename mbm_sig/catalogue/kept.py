@@ -6,21 +6,24 @@ also pays GDAL's set-up and importing pyogrio, some 60 ms): a health atlas asks 
 fifteen times before its first page. The answers (a layer as read, the layer names, a
 feature count, the provenance log) are kept in the cache folder (``read/``) under the
 catalogue's state (:meth:`mbm_sig.catalogue.gpkg.GeoPackageBackend.state`: the file's
-content by digest), what was read, and the versions of the stack that read and keeps them
-(GDAL through pyogrio, pandas, geopandas, shapely, numpy, pyarrow, pyproj, Python): a later
+content by digest), what was read, and the stack that read and keeps them as installed
+(:func:`mbm_sig.stack.installed`: GDAL through pyogrio, pandas, geopandas, shapely, numpy,
+pyarrow, pyproj, Python, each by the stat of its installed files): a later
 process on the same file reads them back in a fraction of a millisecond to a few
 milliseconds instead. A change of the file's content is a new state, so nothing kept is
 read for it again; while a writer holds pages in the write-ahead log (QGIS editing a layer)
-nothing is kept or read back, GDAL answers.
+or its rollback journal (a write under way), nothing is kept or read back, GDAL answers.
 
 The answers are pickled (a layer is a GeoDataFrame: its dtypes, CRS and attributes come
 back as read). Pickles can run code when loaded: they are read only from the cache folder
 (``MBM_SIG_CACHE``; by default ``var/cache`` of the checkout, or of the working folder for
-an installed tool), whose ``read/`` folder is made for this user alone (mode 0700), and a
-file is loaded only when this user owns it and the folder and no one else may write to the
-folder. A file that does not load (cut short, another stack) is read again from the
-catalogue and kept anew. The key also holds the code of this module and of the GeoPackage
-reader (what they do to GDAL's answer). At most :data:`KEPT_FILES` files and
+an installed tool), whose ``read/`` folder is made, or set when this user owns it, for
+this user alone (mode 0700); the files are written for this user alone (0600), and one is
+loaded only when this user owns it and the folder and no one else may write to either; a
+folder that is not so keeps nothing. A file that does not load (cut short, another stack)
+is read again from the catalogue and kept anew. The key also holds the code of this module,
+of the GeoPackage reader and of the settings module (what they do to GDAL's answer: the
+target CRS). At most :data:`KEPT_FILES` files and
 :data:`KEPT_BYTES` bytes are kept, the least recently read dropped first; an answer whose
 pickle is larger than :data:`ENTRY_BYTES` is not kept. A read-only or full cache folder
 keeps nothing: GDAL answers.
@@ -49,12 +52,10 @@ def _stack() -> tuple:
     (:func:`mbm_sig.stack.installed`, without importing pyogrio: a process whose reads are all
     kept never imports it) and this module's and the GeoPackage reader's code, by content."""
     import mbm_sig
-    from mbm_sig.stack import installed
-    here = Path(__file__).resolve().parent
-    code = hashlib.blake2b(digest_size=16)
-    for name in ("kept.py", "gpkg.py"):
-        code.update((here / name).read_bytes())
-    return (mbm_sig.__version__, code.hexdigest(), installed(READING_STACK))
+    from mbm_sig.stack import files_digest, installed
+    pkg = Path(mbm_sig.__file__).resolve().parent
+    code = files_digest(pkg, [pkg / "catalogue" / "kept.py", pkg / "catalogue" / "gpkg.py", pkg / "config.py"])
+    return (mbm_sig.__version__, code, installed(READING_STACK))
 
 
 def kept_read(state_of, what: tuple, read):
@@ -95,9 +96,10 @@ def _path(state, what: tuple) -> Path | None:
     return settings().cache_dir / "read" / f"{key}.pickle"
 
 
-def _trusted(folder: Path, st: os.stat_result) -> bool:
-    """A kept file is loaded only when this user owns it and its folder, and no one else may
-    write to the folder (made so by :func:`_keep`): a pickle can run code when loaded."""
+def _trusted(folder: Path, st: os.stat_result | None = None) -> bool:
+    """A kept file (``st``) is loaded only when this user owns it and its folder, and no one
+    else may write to either (made so by :func:`_keep`): a pickle can run code when loaded.
+    Without ``st``: the folder alone, before a file is written in it."""
     if not hasattr(os, "getuid"):       # (Windows: the user's own profile folders)
         return True
     try:
@@ -105,60 +107,31 @@ def _trusted(folder: Path, st: os.stat_result) -> bool:
     except OSError:
         return False
     uid = os.getuid()
-    return st.st_uid == uid and fst.st_uid == uid and not fst.st_mode & 0o022
+    mine = [fst] if st is None else [fst, st]
+    return all(s.st_uid == uid and not s.st_mode & 0o022 for s in mine)
+
+
+def _own_folder(folder: Path) -> bool:
+    """``folder`` made for this user alone (0700), or set so when this user owns it (a
+    folder made by hand or by an older version); False when it cannot be (another owner)."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if hasattr(os, "getuid"):
+            fst = os.stat(folder)
+            if fst.st_uid == os.getuid() and fst.st_mode & 0o077:
+                os.chmod(folder, 0o700)
+    except OSError:
+        return False
+    return _trusted(folder)
 
 
 def _keep(path: Path, what: tuple, out) -> None:
-    from mbm_sig.atomic import replace_kept
+    from mbm_sig.atomic import prune_kept, replace_kept
     try:
         data = pickle.dumps((what, out), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:   # noqa: BLE001 - not picklable: read again next time
         return
-    if len(data) > ENTRY_BYTES:
+    if len(data) > ENTRY_BYTES or not _own_folder(path.parent):
         return
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError:
-        return
-    if replace_kept(path, data):
-        _prune(path.parent)
-
-
-#: a part file (``.NAME.part-…``) older than this was left by a process that was stopped
-STALE_PART_S = 600
-
-
-def _prune(folder: Path) -> None:
-    """Least recently read first, until at most :data:`KEPT_FILES` files and :data:`KEPT_BYTES`
-    (and the part files stopped writers left); nothing when the folder cannot be listed."""
-    import time
-    files = []
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:             # (removed meanwhile: a user clearing the cache)
-        return
-    for entry in entries:
-        if not entry.name.endswith(".pickle"):
-            continue
-        try:
-            st = entry.stat()
-        except OSError:
-            continue
-        if entry.name.startswith("."):          # a part being written, or left by a stopped writer
-            if st.st_mtime < time.time() - STALE_PART_S:
-                _unlink(entry.path)
-            continue
-        files.append((st.st_mtime_ns, st.st_size, entry.path))
-    files.sort(reverse=True)
-    total = 0
-    for n, (_, size, name) in enumerate(files):
-        total += size
-        if n >= KEPT_FILES or total > KEPT_BYTES:
-            _unlink(name)
-
-
-def _unlink(name: str) -> None:
-    try:
-        os.unlink(name)
-    except OSError:
-        pass
+    if replace_kept(path, data, mode=0o600):
+        prune_kept(path.parent, ".pickle", KEPT_FILES, KEPT_BYTES)

@@ -99,7 +99,7 @@ def _wrap_advances(para: str, width_mm: float, size: float, weight: str) -> list
     path = _font_file(font(), weight)
     if not fonts.is_print_font(path):
         return None
-    upm, adv, _, _ = fonts._char_tables(path)
+    upm, adv = fonts.advances(path)
     k = size / upm
     space = adv.get(" ")
     try:

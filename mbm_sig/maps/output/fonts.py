@@ -193,6 +193,14 @@ def text_metrics(path: str, s: str, size: float):
 _INF = float("inf")
 
 
+def advances(path: str):
+    """(units per em, {character: advance in font units}) of the print font file ``path``, as
+    :func:`text_metrics` sums them (the font has no kerning: a line's width is the sum of its
+    characters' advances)."""
+    upm, adv, _, _ = _char_tables(str(path))
+    return upm, adv
+
+
 @functools.lru_cache(maxsize=8)
 def _char_tables(path: str):
     """:func:`_metrics_table` as three lookups (advance; lowest and highest ink, +inf and
