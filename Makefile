@@ -20,7 +20,7 @@ help:
 	@echo "make test                 test suite (starts a throwaway PostGIS when PostgreSQL is installed)"
 	@echo "make build                rebuild the catalogue from the sources ($(CATALOGUE))"
 	@echo "make bench                benchmarks (ratios against baselines run alongside)"
-	@echo "make lint                 ruff over mbm_sig/, mypy over mbm_sig/maps (pyproject.toml settings)"
+	@echo "make lint                 ruff over mbm_sig/ and bench/, mypy over mbm_sig/maps (pyproject.toml settings)"
 	@echo "make docs                 regenerate docs/recipes.md from the map types' option schemas"
 
 $(STAMP): pyproject.toml
@@ -60,7 +60,7 @@ $(LINT_STAMP): $(STAMP) pyproject.toml
 	touch $(LINT_STAMP)
 
 lint: $(LINT_STAMP)
-	$(BIN)/ruff check mbm_sig
+	$(BIN)/ruff check mbm_sig bench
 	$(BIN)/mypy
 
 docs: $(STAMP)

@@ -48,7 +48,8 @@ def _timed_cpu(cmd, env, cwd=ROOT):
     p = subprocess.run(full, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wall = time.time() - t0
     if p.returncode:
-        raise RuntimeError(f"{cmd[-1]!s}... failed ({p.returncode}): " + "\n".join(l for l in p.stderr.splitlines() if not l.startswith("\t"))[-1500:])
+        said = "\n".join(line for line in p.stderr.splitlines() if not line.startswith("\t"))
+        raise RuntimeError(f"{cmd[-1]!s}... failed ({p.returncode}): " + said[-1500:])
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
     cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", p.stderr))
     return t0, wall, (int(m.group(1)) / 1024 if m else float("nan")), (cpu if use_time else float("nan"))
@@ -117,7 +118,7 @@ def med(rows, key):
 
 def med_ratio(ra, rb, key="wall"):
     """Median of the per-pair ratios B / A (> 1: A is faster)."""
-    return statistics.median(y[key] / x[key] for x, y in zip(ra, rb))
+    return statistics.median(y[key] / x[key] for x, y in zip(ra, rb, strict=True))
 
 
 def sql_where(where: dict | None) -> str | None:

@@ -25,7 +25,7 @@ if argv and argv[0] == "atlas":
     from mbm_sig.cli import _importing
 
     with _importing(True):          # as the command imports it (mbm_sig.cli.passthrough): the
-        from mbm_sig.atlas import engine   # collector paused, what the imports made frozen
+        from mbm_sig.atlas import engine  # collector paused, what the imports made frozen
 
     render_page, write_book, warm, worker_loop = (engine._render_page, engine._write_book, engine._warm,
                                                   engine._worker_loop)

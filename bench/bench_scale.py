@@ -7,11 +7,11 @@ layer of the catalogue GeoPackage, map driven by the atlas feature, 6-class quan
 renderer on population density (the expression "population" / "superficie_km2"; mbm-sig's Q6
 classes are other quantiles, the same work), every commune
 named (dark text, white halo: the recipe names every commune of its frame), legend, scale bar,
-north arrow; no inset on either side), QGIS on one process (its atlas export is single-threaded) and on 2 processes (coverage split in two
-halves, run at once). Interleaved A B A B, medians of the per-pair ratios; peak RSS of the
-whole command (/usr/bin/time -v: the largest process), book assembly share. Each coverage is
-first run once untimed (it makes the decisions the timed runs find kept; its time and peak
-are printed on their own line).
+north arrow; no inset on either side), QGIS on one process (its atlas export is single-threaded)
+and on 2 processes (coverage split in two halves, run at once). Interleaved A B A B, medians of
+the per-pair ratios; peak RSS of the whole command (/usr/bin/time -v: the largest process),
+book assembly share. Each coverage is first run once untimed (it makes the decisions the timed
+runs find kept; its time and peak are printed on their own line).
 
     .venv/bin/python bench/bench_scale.py [--pairs 5] [--sizes 50,330,1534] [--no-qgis2]
 """
@@ -57,7 +57,8 @@ def atlas_of(codes: list[str], tmp: Path) -> Path:
 def qgis_spec(db, codes, pdf):
     return {"gpkg": db, "pdf": str(pdf), "mode": "atlas",
             "atlas": {"layer": "communes", "subset": sql_where({"insee": codes}), "sort": "insee",
-                      "var": '"population" / "superficie_km2"', "labels": "nom", "title": '[% "nom" %] ([% "insee" %])', "margin": 0.9}}
+                      "var": '"population" / "superficie_km2"', "labels": "nom",
+                      "title": '[% "nom" %] ([% "insee" %])', "margin": 0.9}}
 
 
 def qgis2(db, codes, tmp):
@@ -132,7 +133,8 @@ def main() -> int:
                          ratio=med_ratio(ra, rq) if rq else None,
                          q2=med(rq2, "wall") if rq2 else None, ratio2=med_ratio(ra, rq2) if rq2 else None,
                          path=statistics.median(map(whole_cpu_path, ra)),
-                         cpu_ratio=statistics.median(y["cpu"] / whole_cpu_path(x) for x, y in zip(ra, rq)) if rq else None))
+                         cpu_ratio=statistics.median(y["cpu"] / whole_cpu_path(x)
+                                                     for x, y in zip(ra, rq, strict=True)) if rq else None))
     print(f"\nper-commune atlas (atlases/communes.yaml), first N communes by INSEE code; mbm-sig -j {a.workers} "
           f"(new process) vs QGIS atlas export (new process; 1 process, and 2 processes on halves); "
           f"no inset on either side; medians of {a.pairs} interleaved runs")

@@ -76,7 +76,8 @@ def sante_spec(db: str, pdf: str, n_pages: int) -> dict:
             if L.get("join") or L.get("computed") or not cat.has_data(L["layer"]):
                 continue
             layers.append({"layer": L["layer"], "subset": sql_where(sub(L.get("where"), params)),
-                           "fill": L.get("fill"), "var": L.get("var") if L.get("type") in ("choro", "prop_choro") else None})
+                           "fill": L.get("fill"),
+                           "var": L.get("var") if L.get("type") in ("choro", "prop_choro") else None})
         ext = doc.get("extent") or {}
         if "bbox" in ext:
             bounds = list(ext["bbox"])
@@ -119,7 +120,7 @@ def main() -> int:
     os.environ["MBM_SIG_DB"] = a.db
     from pypdf import PdfReader
     atlas_args = ["atlas", "sante", "-o", str(tmp), "-q", "-j", str(a.workers)]
-    first = run_mbm(atlas_args, env, tmp)
+    run_mbm(atlas_args, env, tmp)          # (the book whose pages are counted; decisions kept)
     n_pages = len(PdfReader(tmp / "atlas-sante.pdf").pages)
     print(f"mbm-sig atlas sante: {n_pages} pages, -j {a.workers}")
     if a.phase_only:
@@ -183,7 +184,8 @@ def phase(atlas_args, env, tmp, n_pages, pairs):
     load0 = os.getloadavg()[0]
     r1, r2 = interleave(lambda: run_mbm(one_args, env, tmp), lambda: run_mbm(two_args, env, tmp), pairs)
     load1 = os.getloadavg()[0]
-    ratios = [(x["book_start"] - x["first_page"]) / (y["book_start"] - y["first_page"]) for x, y in zip(r1, r2)]
+    ratios = [(x["book_start"] - x["first_page"]) / (y["book_start"] - y["first_page"])
+              for x, y in zip(r1, r2, strict=True)]
     print(f"| {n_pages} pages, new process | -j 1 | -j 2 |\n|---|---:|---:|")
     for key, label in (("wall", "whole command s"), ("render", "rendering phase s")):
         get = (lambda x: x["wall"]) if key == "wall" else (lambda x: x["book_start"] - x["first_page"])
@@ -198,7 +200,7 @@ def phase(atlas_args, env, tmp, n_pages, pairs):
     c1, c2 = [phase_cpu_path(x) for x in r1], [phase_cpu_path(y) for y in r2]
     print(f"rendering phase in CPU seconds along its longest process (what free cores give): -j 1 "
           f"{statistics.median(c1):.2f} s, -j 2 {statistics.median(c2):.2f} s: ratio "
-          f"{statistics.median(x / y for x, y in zip(c1, c2)):.2f} (median of the pairs' ratios)")
+          f"{statistics.median(x / y for x, y in zip(c1, c2, strict=True)):.2f} (median of the pairs' ratios)")
     print(f"1-minute load average before / after the pairs: {load0:.2f} / {load1:.2f} (this machine's "
           f"{os.cpu_count()} cores; above some 0.3 before, other work shares them and the wall ratio says little)")
 

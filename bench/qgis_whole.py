@@ -30,12 +30,34 @@ T_START = time.perf_counter()
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from qgis.core import (  # noqa: E402
-    QgsApplication, QgsClassificationQuantile, QgsColorBrewerColorRamp, QgsCoordinateReferenceSystem, QgsExpression,
-    QgsFillSymbol, QgsGraduatedSymbolRenderer, QgsLayoutExporter, QgsLayoutItemLabel, QgsLayoutItemLegend,
-    QgsLayoutItemMap, QgsLayoutItemPage, QgsLayoutItemPicture, QgsLayoutItemScaleBar, QgsLayoutPoint,
-    QgsLayoutSize, QgsPrintLayout, QgsProject, QgsRectangle, QgsRenderContext, QgsScaleBarSettings,
-    QgsPalLayerSettings, QgsSingleSymbolRenderer, QgsTextBufferSettings, QgsTextFormat, QgsUnitTypes,
-    QgsVectorLayer, QgsVectorLayerSimpleLabeling,
+    QgsApplication,
+    QgsClassificationQuantile,
+    QgsColorBrewerColorRamp,
+    QgsCoordinateReferenceSystem,
+    QgsExpression,
+    QgsFillSymbol,
+    QgsGraduatedSymbolRenderer,
+    QgsLayoutExporter,
+    QgsLayoutItemLabel,
+    QgsLayoutItemLegend,
+    QgsLayoutItemMap,
+    QgsLayoutItemPage,
+    QgsLayoutItemPicture,
+    QgsLayoutItemScaleBar,
+    QgsLayoutPoint,
+    QgsLayoutSize,
+    QgsPalLayerSettings,
+    QgsPrintLayout,
+    QgsProject,
+    QgsRectangle,
+    QgsRenderContext,
+    QgsScaleBarSettings,
+    QgsSingleSymbolRenderer,
+    QgsTextBufferSettings,
+    QgsTextFormat,
+    QgsUnitTypes,
+    QgsVectorLayer,
+    QgsVectorLayerSimpleLabeling,
 )
 from qgis.PyQt.QtCore import Qt  # noqa: E402
 from qgis.PyQt.QtGui import QColor, QFont  # noqa: E402
@@ -166,7 +188,8 @@ def pages_layout(spec):
         m.attemptMove(QgsLayoutPoint(MAP_X, MAP_Y, QgsUnitTypes.LayoutMillimeters), page=i)
         m.attemptResize(QgsLayoutSize(MAP_W, MAP_H, QgsUnitTypes.LayoutMillimeters))
         m.setExtent(fit(*pg["extent"], 0.05))
-        map_furniture(layout, m, [ly for ly, L in zip(lyrs, pg["layers"]) if L.get("var")] or lyrs[:1], page=i)
+        shown = [ly for ly, L in zip(lyrs, pg["layers"], strict=True) if L.get("var")]
+        map_furniture(layout, m, shown or lyrs[:1], page=i)
     return layout
 
 
